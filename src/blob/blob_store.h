@@ -1,0 +1,77 @@
+// BlobStore: immutable, content-addressed files on local disk.
+//
+// Layout under the root directory:
+//   blobs/ab/cd/<sha256-hex>   committed blobs (read-only once renamed in)
+//   tmp/<random>.part          writes in progress; removed on abort and by
+//                              cleanup_temporaries() at start-up
+//   quarantine/                blobs that failed a scrub (later issues)
+//
+// Durability: BlobWriter::commit() fsyncs the file, renames it into place and
+// fsyncs the destination directory before returning OK; after that the blob
+// survives kill -9 and power loss. Before commit() nothing is visible under
+// blobs/, so a crash never leaves a half-written blob under its final name.
+//
+// Thread-safety: BlobStore methods are thread-safe. A BlobWriter is used by
+// one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/sha256.h"
+#include "common/status.h"
+
+namespace hifi {
+
+struct BlobInfo {
+  std::string sha256;  // lowercase hex
+  std::uint64_t size = 0;
+};
+
+class BlobWriter {
+ public:
+  virtual ~BlobWriter() = default;  // aborts (removes the temporary) unless committed
+  // Appends bytes; kResourceExhausted past the writer's max_size, kIoError on disk failure.
+  virtual Status write(std::string_view bytes) = 0;
+  virtual std::uint64_t size() const = 0;
+  // Path of the temporary file holding the bytes so far (for probing before
+  // commit); valid until commit() or abort().
+  virtual const std::string& temp_path() const = 0;
+  // The digest of all bytes written. May be called once, before commit().
+  virtual Digest digest() = 0;
+  // Makes the blob durable under blobs/. If expected_sha256 is given and the
+  // content differs, nothing is stored and kInvalidArgument is returned.
+  // Committing bytes that already exist is OK and keeps the existing copy.
+  virtual Result<BlobInfo> commit() = 0;
+  virtual void abort() = 0;
+};
+
+class BlobStore {
+ public:
+  // Creates the directory layout if missing. Throws std::runtime_error only
+  // when the root cannot be created (a start-up failure).
+  explicit BlobStore(std::string root);
+
+  const std::string& root() const { return root_; }
+
+  // A new writer whose total size may not exceed max_size bytes.
+  Result<std::unique_ptr<BlobWriter>> begin_write(std::uint64_t max_size);
+
+  bool exists(std::string_view sha256) const;
+  // Absolute path of a committed blob (whether or not it exists).
+  std::string path_for(std::string_view sha256) const;
+  Result<std::uint64_t> size_of(std::string_view sha256) const;
+  // Stores small bytes in one call (cover art).
+  Result<BlobInfo> put(std::string_view bytes);
+  Status remove(std::string_view sha256);
+  // Removes every leftover temporary file; returns how many were removed.
+  std::size_t cleanup_temporaries();
+
+ private:
+  std::string root_;
+};
+
+}  // namespace hifi

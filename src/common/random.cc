@@ -1,0 +1,22 @@
+#include "common/random.h"
+
+#include <sodium.h>
+
+#include <stdexcept>
+#include <vector>
+
+#include "common/sha256.h"
+
+namespace hifi {
+
+void init_crypto() {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+}
+
+std::string random_hex(std::size_t n_bytes) {
+  std::vector<std::uint8_t> bytes(n_bytes);
+  randombytes_buf(bytes.data(), bytes.size());
+  return to_hex(bytes.data(), bytes.size());
+}
+
+}  // namespace hifi

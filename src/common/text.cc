@@ -1,0 +1,60 @@
+#include "common/text.h"
+
+#include <boost/locale.hpp>
+
+#include <mutex>
+
+namespace hifi {
+namespace {
+
+const std::locale& icu_locale() {
+  static const std::locale locale = [] {
+    boost::locale::generator gen;
+    gen.use_ansi_encoding(false);
+    return gen("en_US.UTF-8");
+  }();
+  return locale;
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  const auto n = text.size();
+  while (i < n) {
+    auto c = static_cast<unsigned char>(text[i]);
+    std::size_t len;
+    std::uint32_t cp;
+    if (c < 0x80) { ++i; continue; }
+    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
+    else return false;
+    if (i + len > n) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(text[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+std::string nfc(std::string_view text) {
+  if (!is_valid_utf8(text)) return std::string(text);
+  return boost::locale::normalize(std::string(text), boost::locale::norm_nfc, icu_locale());
+}
+
+std::string fold_for_search(std::string_view text) {
+  if (!is_valid_utf8(text)) return std::string(text);
+  auto normalized =
+      boost::locale::normalize(std::string(text), boost::locale::norm_nfkc, icu_locale());
+  return boost::locale::fold_case(normalized, icu_locale());
+}
+
+}  // namespace hifi
