@@ -1,1 +1,396 @@
-// placeholder
+#include "library/accounts.h"
+
+#include <sodium.h>
+
+#include <boost/json.hpp>
+
+#include "common/random.h"
+#include "common/sha256.h"
+#include "common/text.h"
+
+namespace hifi {
+namespace json = boost::json;
+namespace {
+
+constexpr char kUsersPrefix[] = "users/";
+constexpr char kUsernamesPrefix[] = "usernames/";
+constexpr char kTokensPrefix[] = "tokens/";
+constexpr char kInvitesPrefix[] = "invites/";
+constexpr char kAdminKey[] = "accounts/admin";
+constexpr int kMaxCasRetries = 16;
+constexpr char kBadCredentials[] = "wrong username or password";
+
+std::string hash_secret(const std::string& secret) { return to_hex(sha256(secret)); }
+
+std::string user_to_json(const User& u, const std::string& password_hash) {
+  json::object o;
+  o["id"] = u.id;
+  o["username"] = u.username;
+  o["password_hash"] = password_hash;
+  o["role"] = u.role;
+  o["disabled"] = u.disabled;
+  o["created_at"] = u.created_at;
+  return json::serialize(o);
+}
+
+bool user_from_json(const std::string& text, User& u, std::string& password_hash) {
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return false;
+  auto& o = v.as_object();
+  try {
+    u.id = json::value_to<std::string>(o.at("id"));
+    u.username = json::value_to<std::string>(o.at("username"));
+    u.role = json::value_to<std::string>(o.at("role"));
+    u.disabled = o.at("disabled").as_bool();
+    u.created_at = o.at("created_at").to_number<std::int64_t>();
+    password_hash = json::value_to<std::string>(o.at("password_hash"));
+  } catch (const std::exception&) {
+    return false;
+  }
+  return true;
+}
+
+Result<std::string> hash_password(const std::string& password) {
+  char out[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+    return resource_exhausted("not enough memory to hash the password");
+  }
+  return std::string(out);
+}
+
+bool verify_password(const std::string& hash, const std::string& password) {
+  return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+}
+
+// Decodes one UTF-8 code point at text[i], advancing i. Input is valid UTF-8.
+std::uint32_t next_code_point(const std::string& text, std::size_t& i) {
+  auto c = static_cast<unsigned char>(text[i++]);
+  if (c < 0x80) return c;
+  int extra = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : 3;
+  std::uint32_t cp = c & (0x3F >> extra);
+  while (extra-- > 0) cp = (cp << 6) | (static_cast<unsigned char>(text[i++]) & 0x3F);
+  return cp;
+}
+
+bool allowed_in_username(std::uint32_t cp) {
+  if (cp < 0x80) {
+    return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9') ||
+           cp == '_' || cp == '-' || cp == '.';
+  }
+  // Outside ASCII, letters and digits of every script are welcome; exclude
+  // the blocks that hold spaces, invisible formatting and punctuation that
+  // would make two names look alike.
+  if (cp < 0xC0) return false;  // Latin-1 controls, spaces, symbols
+  if (cp == 0xD7 || cp == 0xF7) return false;
+  if (cp >= 0x2000 && cp <= 0x2BFF) return false;  // punctuation, symbols, arrows
+  if (cp >= 0x3000 && cp <= 0x303F) return false;  // CJK punctuation, ideographic space
+  if (cp >= 0xD800 && cp <= 0xF8FF) return false;  // surrogates, private use
+  if (cp >= 0xFE00 && cp <= 0xFE0F) return false;  // variation selectors
+  if (cp == 0xFEFF || (cp >= 0xFFF0 && cp <= 0xFFFF)) return false;
+  if (cp >= 0xE0000) return false;  // tags, private use planes
+  return true;
+}
+
+}  // namespace
+
+const char* registration_mode_name(RegistrationMode mode) {
+  switch (mode) {
+    case RegistrationMode::kOpen: return "open";
+    case RegistrationMode::kInvite: return "invite";
+    case RegistrationMode::kClosed: return "closed";
+  }
+  return "open";
+}
+
+bool parse_registration_mode(const std::string& text, RegistrationMode& out) {
+  if (text == "open") out = RegistrationMode::kOpen;
+  else if (text == "invite") out = RegistrationMode::kInvite;
+  else if (text == "closed") out = RegistrationMode::kClosed;
+  else return false;
+  return true;
+}
+
+Status validate_username(const std::string& username) {
+  if (!is_valid_utf8(username)) return invalid_argument("username must be valid UTF-8");
+  auto normalized = nfc(username);
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < normalized.size();) {
+    auto cp = next_code_point(normalized, i);
+    if (!allowed_in_username(cp)) {
+      return invalid_argument(
+          "username may contain only letters, digits, '_', '-' and '.' (no spaces)");
+    }
+    ++count;
+  }
+  if (count < 3 || count > 32) return invalid_argument("username must be 3 to 32 characters long");
+  return Status::ok();
+}
+
+Status validate_password(const std::string& password) {
+  if (password.size() < 8) return invalid_argument("password must be at least 8 characters long");
+  if (password.size() > 1024) return invalid_argument("password must be at most 1024 bytes long");
+  if (!is_valid_utf8(password)) return invalid_argument("password must be valid UTF-8");
+  return Status::ok();
+}
+
+AccountService::AccountService(MetaStore& store, const Clock& clock, AccountOptions options)
+    : store_(store),
+      clock_(clock),
+      options_(options),
+      account_failures_(clock, options.max_failures_per_account, options.rate_window_ms),
+      address_attempts_(clock, options.max_attempts_per_address, options.rate_window_ms) {}
+
+Result<User> AccountService::register_user(const std::string& username_in,
+                                           const std::string& password,
+                                           const std::string& invite_code) {
+  if (options_.registration == RegistrationMode::kClosed) {
+    return permission_denied("registration is closed on this server; ask an admin for an account");
+  }
+  if (auto s = validate_username(username_in); !s) return s;
+  if (auto s = validate_password(password); !s) return s;
+
+  std::string invite_key;
+  if (options_.registration == RegistrationMode::kInvite) {
+    if (invite_code.empty()) return permission_denied("this server requires an invite code");
+    invite_key = kInvitesPrefix + hash_secret(invite_code);
+    auto invite = store_.get(invite_key);
+    if (!invite) {
+      if (invite.status().code() == Code::kNotFound) {
+        return permission_denied("the invite code is not valid or was already used");
+      }
+      return invite.status();
+    }
+    auto v = json::parse(invite->value);
+    if (v.as_object().at("expires_at").to_number<std::int64_t>() < clock_.now_ms()) {
+      return permission_denied("the invite code has expired");
+    }
+  }
+
+  auto password_hash = hash_password(password);
+  if (!password_hash) return password_hash.status();
+
+  User user;
+  user.id = random_hex(12);
+  user.username = nfc(username_in);
+  user.created_at = clock_.now_ms();
+  const auto name_key = kUsernamesPrefix + fold_for_search(user.username);
+
+  for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
+    // The first account to be created becomes admin; accounts/admin decides
+    // races between concurrent first registrations.
+    auto admin = store_.get(kAdminKey);
+    bool first = !admin && admin.status().code() == Code::kNotFound;
+    if (!admin && !first) return admin.status();
+    user.role = first ? "admin" : "user";
+
+    std::vector<Compare> compares{Compare::absent(name_key)};
+    std::vector<Op> ops{Op::put(kUsersPrefix + user.id, user_to_json(user, *password_hash)),
+                        Op::put(name_key, user.id)};
+    if (first) {
+      compares.push_back(Compare::absent(kAdminKey));
+      ops.push_back(Op::put(kAdminKey, user.id));
+    }
+    if (!invite_key.empty()) {
+      // An invite is good for one account: consuming it is part of the txn.
+      compares.push_back(Compare::exists(invite_key));
+      ops.push_back(Op::del(invite_key));
+    }
+    auto r = store_.txn(compares, ops);
+    if (!r) return r.status();
+    if (r->succeeded) return user;
+
+    if (store_.get(name_key)) return already_exists("username '" + user.username + "' is taken");
+    if (!invite_key.empty() && !store_.get(invite_key)) {
+      return permission_denied("the invite code is not valid or was already used");
+    }
+    // Lost the race for admin: try again as a regular user.
+  }
+  return Status(Code::kUnavailable, "too much contention registering; try again");
+}
+
+Result<User> AccountService::load_user(const std::string& user_id, std::string* password_hash,
+                                       Revision* mod_revision) {
+  auto kv = store_.get(kUsersPrefix + user_id);
+  if (!kv) return kv.status();
+  User user;
+  std::string hash;
+  if (!user_from_json(kv->value, user, hash)) return internal_error("corrupt user record");
+  if (password_hash) *password_hash = std::move(hash);
+  if (mod_revision) *mod_revision = kv->mod_revision;
+  return user;
+}
+
+Result<Session> AccountService::login(const std::string& username, const std::string& password,
+                                      const std::string& client_address,
+                                      std::int64_t* retry_after_ms) {
+  const auto folded = fold_for_search(nfc(username));
+  const auto account_key = "u:" + folded;
+  const auto address_key = "a:" + client_address;
+  auto wait = std::max(account_failures_.blocked_for_ms(account_key),
+                       address_attempts_.blocked_for_ms(address_key));
+  if (wait > 0) {
+    if (retry_after_ms) *retry_after_ms = wait;
+    return resource_exhausted("too many login attempts; try again later");
+  }
+  address_attempts_.record(address_key);
+
+  auto fail = [&]() -> Status {
+    account_failures_.record(account_key);
+    return unauthenticated(kBadCredentials);
+  };
+
+  auto id = store_.get(kUsernamesPrefix + folded);
+  if (!id) {
+    if (id.status().code() != Code::kNotFound) return id.status();
+    // Spend the same time as a real check so that timing does not reveal
+    // which usernames exist.
+    static const std::string dummy = *hash_password("timing-equaliser");
+    verify_password(dummy, password);
+    return fail();
+  }
+  std::string hash;
+  auto user = load_user(id->value, &hash, nullptr);
+  if (!user) return user.status();
+  if (!verify_password(hash, password) || user->disabled) return fail();
+  account_failures_.reset(account_key);
+
+  Session session;
+  session.token = random_hex(32);
+  session.expires_at = clock_.now_ms() + options_.token_ttl_ms;
+  session.user = *user;
+  json::object o;
+  o["user_id"] = user->id;
+  o["created_at"] = clock_.now_ms();
+  o["expires_at"] = session.expires_at;
+  auto r = store_.put(kTokensPrefix + hash_secret(session.token), json::serialize(o));
+  if (!r) return r.status();
+  return session;
+}
+
+Result<User> AccountService::authenticate(const std::string& token) {
+  if (token.empty() || token.size() > 256) return unauthenticated("missing or malformed token");
+  auto kv = store_.get(kTokensPrefix + hash_secret(token));
+  if (!kv) {
+    if (kv.status().code() == Code::kNotFound) {
+      return unauthenticated("the token is not valid; log in again");
+    }
+    return kv.status();
+  }
+  boost::system::error_code ec;
+  auto v = json::parse(kv->value, ec);
+  if (ec || !v.is_object()) return internal_error("corrupt token record");
+  auto& o = v.as_object();
+  if (o.at("expires_at").to_number<std::int64_t>() <= clock_.now_ms()) {
+    (void)store_.del(kv->key);
+    return unauthenticated("the token has expired; log in again");
+  }
+  auto user = load_user(json::value_to<std::string>(o.at("user_id")), nullptr, nullptr);
+  if (!user) {
+    if (user.status().code() == Code::kNotFound) return unauthenticated("the account is gone");
+    return user.status();
+  }
+  if (user->disabled) return unauthenticated("the account is disabled");
+  return user;
+}
+
+Status AccountService::logout(const std::string& token) {
+  auto r = store_.del(kTokensPrefix + hash_secret(token));
+  return r ? Status::ok() : r.status();
+}
+
+Status AccountService::change_password(const std::string& user_id,
+                                       const std::string& old_password,
+                                       const std::string& new_password) {
+  if (auto s = validate_password(new_password); !s) return s;
+  for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
+    std::string hash;
+    Revision rev = 0;
+    auto user = load_user(user_id, &hash, &rev);
+    if (!user) return user.status();
+    if (!verify_password(hash, old_password)) {
+      return permission_denied("the current password is wrong");
+    }
+    auto new_hash = hash_password(new_password);
+    if (!new_hash) return new_hash.status();
+    auto key = kUsersPrefix + user_id;
+    auto r = store_.txn({Compare::mod_revision_equals(key, rev)},
+                        {Op::put(key, user_to_json(*user, *new_hash))});
+    if (!r) return r.status();
+    if (r->succeeded) return Status::ok();
+  }
+  return Status(Code::kUnavailable, "too much contention; try again");
+}
+
+Result<User> AccountService::get_user(const std::string& user_id) {
+  return load_user(user_id, nullptr, nullptr);
+}
+
+Result<std::vector<User>> AccountService::list_users() {
+  auto r = store_.range(kUsersPrefix);
+  if (!r) return r.status();
+  std::vector<User> users;
+  for (auto& kv : r->kvs) {
+    User u;
+    std::string hash;
+    if (user_from_json(kv.value, u, hash)) users.push_back(std::move(u));
+  }
+  std::sort(users.begin(), users.end(),
+            [](const User& a, const User& b) { return a.created_at < b.created_at; });
+  return users;
+}
+
+Status AccountService::revoke_tokens_of(const std::string& user_id) {
+  auto r = store_.range(kTokensPrefix);
+  if (!r) return r.status();
+  std::vector<Op> ops;
+  for (auto& kv : r->kvs) {
+    boost::system::error_code ec;
+    auto v = json::parse(kv.value, ec);
+    if (ec || !v.is_object()) continue;
+    auto* uid = v.as_object().if_contains("user_id");
+    if (uid && uid->is_string() && uid->as_string() == user_id) ops.push_back(Op::del(kv.key));
+  }
+  if (ops.empty()) return Status::ok();
+  auto t = store_.txn({}, ops);
+  return t ? Status::ok() : t.status();
+}
+
+Result<User> AccountService::set_disabled(const std::string& user_id, bool disabled) {
+  for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
+    std::string hash;
+    Revision rev = 0;
+    auto user = load_user(user_id, &hash, &rev);
+    if (!user) return user.status();
+    user->disabled = disabled;
+    auto key = kUsersPrefix + user_id;
+    auto r = store_.txn({Compare::mod_revision_equals(key, rev)},
+                        {Op::put(key, user_to_json(*user, hash))});
+    if (!r) return r.status();
+    if (!r->succeeded) continue;
+    // Tokens issued before the disable might be checked by a node that has
+    // not seen it yet; deleting them closes that window too.
+    if (disabled) {
+      if (auto s = revoke_tokens_of(user_id); !s) return s;
+    }
+    return *user;
+  }
+  return Status(Code::kUnavailable, "too much contention; try again");
+}
+
+Result<Invite> AccountService::create_invite(const User& admin) {
+  if (!admin.is_admin()) return permission_denied("only admins can create invites");
+  Invite invite;
+  invite.code = random_hex(16);
+  invite.expires_at = clock_.now_ms() + options_.invite_ttl_ms;
+  json::object o;
+  o["created_by"] = admin.id;
+  o["created_at"] = clock_.now_ms();
+  o["expires_at"] = invite.expires_at;
+  auto r = store_.put(kInvitesPrefix + hash_secret(invite.code), json::serialize(o));
+  if (!r) return r.status();
+  return invite;
+}
+
+}  // namespace hifi

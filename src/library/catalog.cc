@@ -1,1 +1,463 @@
-// placeholder
+#include "library/catalog.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <set>
+
+#include "common/sha256.h"
+#include "common/text.h"
+#include "library/media_probe.h"
+
+namespace hifi {
+namespace json = boost::json;
+namespace {
+
+constexpr char kSongsPrefix[] = "songs/";
+constexpr std::size_t kMaxLimit = 500;
+constexpr auto kCatchUpTimeout = std::chrono::seconds(10);
+
+std::string short_hash(std::string_view text, std::size_t hex_digits) {
+  return to_hex(sha256(text)).substr(0, hex_digits);
+}
+
+std::string album_artist_of(const Song& s) {
+  return !s.album_artist.empty() ? s.album_artist : s.artist;
+}
+
+std::string title_from_filename(const std::string& filename) {
+  auto base = filename;
+  if (auto slash = base.find_last_of("/\\"); slash != std::string::npos) base = base.substr(slash + 1);
+  if (auto dot = base.rfind('.'); dot != std::string::npos && dot > 0) base.resize(dot);
+  if (!is_valid_utf8(base)) base.clear();
+  base.erase(std::remove_if(base.begin(), base.end(),
+                            [](char c) { return static_cast<unsigned char>(c) < 0x20; }),
+             base.end());
+  if (base.size() > 256) base.resize(256);
+  return base.empty() ? "Untitled" : base;
+}
+
+std::string padded_number(std::int64_t n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%020lld", static_cast<long long>(n));
+  return buf;
+}
+
+}  // namespace
+
+struct Catalog::Entry {
+  Song song;
+  std::string search_text;  // folded "title\nartist\nalbum\nalbum artist"
+  std::string folded_title, folded_artist, folded_album;
+  std::string album_id, artist_id;
+
+  explicit Entry(Song s) : song(std::move(s)) {
+    folded_title = fold_for_search(song.title);
+    folded_artist = fold_for_search(song.artist);
+    folded_album = fold_for_search(song.album);
+    search_text = folded_title + "\n" + folded_artist + "\n" + folded_album + "\n" +
+                  fold_for_search(song.album_artist);
+    album_id = short_hash(fold_for_search(album_artist_of(song)) + '\0' + folded_album, 16);
+    artist_id = short_hash(folded_artist, 16);
+  }
+
+  std::string sort_key(SongSort sort) const {
+    switch (sort) {
+      case SongSort::kTitle: return folded_title;
+      case SongSort::kArtist:
+        return folded_artist + '\0' + folded_album + '\0' + padded_number(song.disc) +
+               padded_number(song.track) + folded_title;
+      case SongSort::kAlbum:
+        return folded_album + '\0' + padded_number(song.disc) + padded_number(song.track);
+      case SongSort::kUploadedAt: return padded_number(song.uploaded_at);
+      case SongSort::kDuration: return padded_number(song.duration_ms);
+    }
+    return folded_title;
+  }
+};
+
+std::string song_to_json(const Song& s) { return json::serialize(song_to_json_object(s)); }
+
+json::object song_to_json_object(const Song& s) {
+  json::object o;
+  o["id"] = s.id;
+  o["sha256"] = s.sha256;
+  o["size"] = s.size;
+  o["title"] = s.title;
+  o["artist"] = s.artist;
+  o["album"] = s.album;
+  o["album_artist"] = s.album_artist;
+  o["genre"] = s.genre;
+  o["track"] = s.track;
+  o["disc"] = s.disc;
+  o["year"] = s.year;
+  o["duration_ms"] = s.duration_ms;
+  o["content_type"] = s.content_type;
+  o["format"] = s.format;
+  o["codec"] = s.codec;
+  o["bitrate"] = s.bitrate;
+  o["sample_rate"] = s.sample_rate;
+  o["channels"] = s.channels;
+  o["cover_sha256"] = s.cover_sha256;
+  o["cover_mime"] = s.cover_mime;
+  o["filename"] = s.filename;
+  o["uploaded_by"] = s.uploaded_by;
+  o["uploaded_at"] = s.uploaded_at;
+  return o;
+}
+
+bool song_from_json(const std::string& text, Song& s) {
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return false;
+  const auto& o = v.as_object();
+  auto str = [&](const char* k) -> std::string {
+    auto* p = o.if_contains(k);
+    return p && p->is_string() ? std::string(p->as_string()) : std::string();
+  };
+  auto num = [&](const char* k) -> std::int64_t {
+    auto* p = o.if_contains(k);
+    if (!p) return 0;
+    if (p->is_int64()) return p->as_int64();
+    if (p->is_uint64()) return static_cast<std::int64_t>(p->as_uint64());
+    return 0;
+  };
+  s.id = str("id");
+  s.sha256 = str("sha256");
+  s.size = static_cast<std::uint64_t>(num("size"));
+  s.title = str("title");
+  s.artist = str("artist");
+  s.album = str("album");
+  s.album_artist = str("album_artist");
+  s.genre = str("genre");
+  s.track = static_cast<int>(num("track"));
+  s.disc = static_cast<int>(num("disc"));
+  s.year = static_cast<int>(num("year"));
+  s.duration_ms = num("duration_ms");
+  s.content_type = str("content_type");
+  s.format = str("format");
+  s.codec = str("codec");
+  s.bitrate = num("bitrate");
+  s.sample_rate = static_cast<int>(num("sample_rate"));
+  s.channels = static_cast<int>(num("channels"));
+  s.cover_sha256 = str("cover_sha256");
+  s.cover_mime = str("cover_mime");
+  s.filename = str("filename");
+  s.uploaded_by = str("uploaded_by");
+  s.uploaded_at = num("uploaded_at");
+  return !s.id.empty() && !s.sha256.empty();
+}
+
+bool parse_song_sort(const std::string& text, SongSort& out) {
+  if (text == "title") out = SongSort::kTitle;
+  else if (text == "artist") out = SongSort::kArtist;
+  else if (text == "album") out = SongSort::kAlbum;
+  else if (text == "uploaded_at") out = SongSort::kUploadedAt;
+  else if (text == "duration") out = SongSort::kDuration;
+  else return false;
+  return true;
+}
+
+Catalog::Catalog(MetaStore& store, BlobStore& blobs, const Clock& clock)
+    : store_(store), blobs_(blobs), clock_(clock) {}
+
+Catalog::~Catalog() {
+  if (watch_) watch_->cancel();
+}
+
+Status Catalog::start() {
+  auto all = store_.range(kSongsPrefix);
+  if (!all) return all.status();
+  {
+    std::lock_guard lock(mu_);
+    for (auto& kv : all->kvs) {
+      Song song;
+      if (song_from_json(kv.value, song)) {
+        songs_[song.id] = std::make_shared<const Entry>(std::move(song));
+      } else {
+        spdlog::warn("catalog: skipping unreadable record {}", kv.key);
+      }
+    }
+    applied_revision_ = all->revision;
+  }
+  auto watch = store_.watch(kSongsPrefix, all->revision + 1,
+                            [this](const Status& status, const WatchResponse& response) {
+                              if (!status) {
+                                spdlog::error("catalog: watch ended: {}", status.to_string());
+                                std::lock_guard lock(mu_);
+                                watch_error_ = status;
+                                applied_cv_.notify_all();
+                                return;
+                              }
+                              apply(response);
+                            });
+  if (!watch) return watch.status();
+  watch_ = std::move(*watch);
+  return Status::ok();
+}
+
+void Catalog::apply(const WatchResponse& response) {
+  std::lock_guard lock(mu_);
+  for (const auto& event : response.events) {
+    auto id = event.kv.key.substr(sizeof(kSongsPrefix) - 1);
+    if (event.type == WatchEvent::Type::kDelete) {
+      songs_.erase(id);
+      continue;
+    }
+    Song song;
+    if (song_from_json(event.kv.value, song)) {
+      songs_[id] = std::make_shared<const Entry>(std::move(song));
+    }
+  }
+  applied_revision_ = std::max(applied_revision_, response.revision);
+  applied_cv_.notify_all();
+}
+
+Status Catalog::wait_for_revision(Revision revision) {
+  std::unique_lock lock(mu_);
+  bool caught_up = applied_cv_.wait_for(lock, kCatchUpTimeout, [&] {
+    return applied_revision_ >= revision || !watch_error_.is_ok();
+  });
+  if (!watch_error_.is_ok()) return watch_error_;
+  if (!caught_up) return Status(Code::kUnavailable, "the catalog is not keeping up with the store");
+  return Status::ok();
+}
+
+std::optional<Song> Catalog::find_by_sha256(const std::string& sha256) const {
+  if (sha256.size() < 32) return std::nullopt;
+  std::lock_guard lock(mu_);
+  auto it = songs_.find(sha256.substr(0, 32));
+  if (it == songs_.end() || it->second->song.sha256 != sha256) return std::nullopt;
+  return it->second->song;
+}
+
+Result<Song> Catalog::get(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = songs_.find(id);
+  if (it == songs_.end()) return not_found("no song with id '" + id + "'");
+  return it->second->song;
+}
+
+std::size_t Catalog::size() const {
+  std::lock_guard lock(mu_);
+  return songs_.size();
+}
+
+Result<UploadOutcome> Catalog::add_upload(BlobWriter& writer, const std::string& filename,
+                                          const std::string& uploader_id) {
+  const auto sha = to_hex(writer.digest());
+  if (auto existing = find_by_sha256(sha)) {
+    writer.abort();
+    return UploadOutcome{*existing, false};
+  }
+  auto media = probe_media(writer.temp_path());
+  if (!media) return media.status();
+  std::lock_guard publish_lock(blob_lock(sha));
+  auto blob = writer.commit();
+  if (!blob) return blob.status();
+
+  Song song;
+  song.id = sha.substr(0, 32);
+  song.sha256 = blob->sha256;
+  song.size = blob->size;
+  song.title = media->title.empty() ? title_from_filename(filename) : media->title;
+  song.artist = media->artist;
+  song.album = media->album;
+  song.album_artist = media->album_artist;
+  song.genre = media->genre;
+  song.track = media->track;
+  song.disc = media->disc;
+  song.year = media->year;
+  song.duration_ms = media->duration_ms;
+  song.content_type = media->content_type;
+  song.format = media->format;
+  song.codec = media->codec;
+  song.bitrate = media->bitrate;
+  song.sample_rate = media->sample_rate;
+  song.channels = media->channels;
+  song.filename = is_valid_utf8(filename) && filename.size() <= 1024 ? filename : std::string();
+  song.uploaded_by = uploader_id;
+  song.uploaded_at = clock_.now_ms();
+  if (!media->cover_bytes.empty()) {
+    auto cover = blobs_.put(media->cover_bytes);
+    if (!cover) return cover.status();
+    song.cover_sha256 = cover->sha256;
+    song.cover_mime = media->cover_mime;
+  }
+
+  const auto key = kSongsPrefix + song.id;
+  auto txn = store_.txn({Compare::absent(key)}, {Op::put(key, song_to_json(song))});
+  if (!txn) return txn.status();
+  if (!txn->succeeded) {
+    // A concurrent upload of the same bytes won; it is the same song.
+    auto kv = store_.get(key);
+    if (!kv) return kv.status();
+    Song existing;
+    if (!song_from_json(kv->value, existing)) return internal_error("corrupt song record");
+    if (auto s = wait_for_revision(kv->mod_revision); !s) return s;
+    return UploadOutcome{existing, false};
+  }
+  if (auto s = wait_for_revision(txn->revision); !s) return s;
+  return UploadOutcome{song, true};
+}
+
+Result<SongPage> Catalog::query(const SongQuery& q) const {
+  std::string cursor_key, cursor_id;
+  if (!q.cursor.empty()) {
+    std::string decoded;
+    boost::system::error_code ec;
+    if (!base64_decode(q.cursor, decoded)) return invalid_argument("malformed cursor");
+    auto v = json::parse(decoded, ec);
+    if (ec || !v.is_object() || !v.as_object().contains("k") || !v.as_object().contains("i") ||
+        !v.as_object().at("k").is_string() || !v.as_object().at("i").is_string()) {
+      return invalid_argument("malformed cursor");
+    }
+    cursor_key = v.as_object().at("k").as_string();
+    cursor_id = v.as_object().at("i").as_string();
+  }
+  const auto needle = fold_for_search(q.text);
+  const auto limit = std::clamp<std::size_t>(q.limit, 1, kMaxLimit);
+
+  std::vector<std::pair<std::string, std::shared_ptr<const Entry>>> matches;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, entry] : songs_) {
+      if (!needle.empty() && entry->search_text.find(needle) == std::string::npos) continue;
+      if (!q.album_id.empty() && entry->album_id != q.album_id) continue;
+      if (!q.artist_id.empty() && entry->artist_id != q.artist_id) continue;
+      matches.emplace_back(entry->sort_key(q.sort), entry);
+    }
+  }
+  auto less = [&](const std::string& ka, const std::string& ia, const std::string& kb,
+                  const std::string& ib) {
+    return q.descending ? std::tie(kb, ib) < std::tie(ka, ia) : std::tie(ka, ia) < std::tie(kb, ib);
+  };
+  std::sort(matches.begin(), matches.end(), [&](const auto& a, const auto& b) {
+    return less(a.first, a.second->song.id, b.first, b.second->song.id);
+  });
+  auto it = matches.begin();
+  if (!q.cursor.empty()) {
+    it = std::find_if(matches.begin(), matches.end(), [&](const auto& m) {
+      return less(cursor_key, cursor_id, m.first, m.second->song.id);
+    });
+  }
+  SongPage page;
+  for (; it != matches.end() && page.items.size() < limit; ++it) page.items.push_back(it->second->song);
+  if (it != matches.end() && !page.items.empty()) {
+    const auto& last = *(it - 1);
+    json::object c;
+    c["k"] = last.first;
+    c["i"] = last.second->song.id;
+    page.next = base64_encode(json::serialize(c));
+  }
+  return page;
+}
+
+std::vector<Album> Catalog::albums(const std::string& text) const {
+  const auto needle = fold_for_search(text);
+  std::map<std::string, Album> by_id;
+  std::map<std::string, std::string> sort_keys;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, e] : songs_) {
+      if (e->song.album.empty()) continue;
+      auto& a = by_id[e->album_id];
+      if (a.id.empty()) {
+        a.id = e->album_id;
+        a.name = e->song.album;
+        a.artist = album_artist_of(e->song);
+        sort_keys[a.id] = fold_for_search(a.artist) + '\0' + e->folded_album;
+      }
+      a.year = std::max(a.year, e->song.year);
+      a.song_count += 1;
+      a.duration_ms += e->song.duration_ms;
+      if (a.cover_song_id.empty() && !e->song.cover_sha256.empty()) a.cover_song_id = e->song.id;
+    }
+  }
+  std::vector<Album> out;
+  for (auto& [id, a] : by_id) {
+    if (!needle.empty() && sort_keys[id].find(needle) == std::string::npos) continue;
+    out.push_back(std::move(a));
+  }
+  std::sort(out.begin(), out.end(),
+            [&](const Album& a, const Album& b) { return sort_keys[a.id] < sort_keys[b.id]; });
+  return out;
+}
+
+Result<Album> Catalog::album(const std::string& id) const {
+  for (auto& a : albums("")) {
+    if (a.id == id) return a;
+  }
+  return not_found("no album with id '" + id + "'");
+}
+
+std::vector<Artist> Catalog::artists(const std::string& text) const {
+  const auto needle = fold_for_search(text);
+  std::map<std::string, Artist> by_id;
+  std::map<std::string, std::set<std::string>> albums_of;
+  std::map<std::string, std::string> folded_names;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, e] : songs_) {
+      if (e->song.artist.empty()) continue;
+      auto& a = by_id[e->artist_id];
+      if (a.id.empty()) {
+        a.id = e->artist_id;
+        a.name = e->song.artist;
+        folded_names[a.id] = e->folded_artist;
+      }
+      a.song_count += 1;
+      if (!e->song.album.empty()) albums_of[a.id].insert(e->album_id);
+    }
+  }
+  std::vector<Artist> out;
+  for (auto& [id, a] : by_id) {
+    if (!needle.empty() && folded_names[id].find(needle) == std::string::npos) continue;
+    a.album_count = static_cast<int>(albums_of[id].size());
+    out.push_back(std::move(a));
+  }
+  std::sort(out.begin(), out.end(), [&](const Artist& a, const Artist& b) {
+    return folded_names[a.id] < folded_names[b.id];
+  });
+  return out;
+}
+
+std::mutex& Catalog::blob_lock(const std::string& sha256) {
+  return blob_locks_[std::hash<std::string>{}(sha256) % blob_locks_.size()];
+}
+
+Status Catalog::remove(const std::string& id) {
+  const auto key = kSongsPrefix + id;
+  auto kv = store_.get(key);
+  if (!kv) return kv.status().code() == Code::kNotFound ? not_found("no song with id '" + id + "'")
+                                                         : kv.status();
+  Song song;
+  if (!song_from_json(kv->value, song)) return internal_error("corrupt song record");
+  std::lock_guard publish_lock(blob_lock(song.sha256));
+  auto txn = store_.txn({Compare::mod_revision_equals(key, kv->mod_revision)}, {Op::del(key)});
+  if (!txn) return txn.status();
+  if (!txn->succeeded) return not_found("no song with id '" + id + "'");
+  if (auto s = wait_for_revision(txn->revision); !s) return s;
+  // The record is gone first, so a crash here leaves at worst an unreferenced
+  // blob, never a song without bytes.
+  (void)blobs_.remove(song.sha256);
+  if (!song.cover_sha256.empty()) {
+    bool shared = false;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [sid, e] : songs_) {
+        if (e->song.cover_sha256 == song.cover_sha256) {
+          shared = true;
+          break;
+        }
+      }
+    }
+    if (!shared) (void)blobs_.remove(song.cover_sha256);
+  }
+  return Status::ok();
+}
+
+}  // namespace hifi

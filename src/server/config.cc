@@ -1,1 +1,212 @@
-// placeholder
+#include "server/config.h"
+
+#include <CLI/CLI.hpp>
+#include <toml++/toml.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <thread>
+
+namespace hifi {
+namespace {
+
+bool parse_number_with_suffix(const std::string& text, std::uint64_t& number, std::string& suffix) {
+  std::size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == 0 || i > 18) return false;
+  number = std::stoull(text.substr(0, i));
+  suffix = text.substr(i);
+  return true;
+}
+
+bool parse_listen(const std::string& text, ServerConfig& config) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) return false;
+  auto host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::uint64_t port = 0;
+  std::string rest;
+  if (!parse_number_with_suffix(text.substr(colon + 1), port, rest) || !rest.empty() ||
+      port > 65535 || host.empty()) {
+    return false;
+  }
+  config.listen_host = host;
+  config.listen_port = static_cast<std::uint16_t>(port);
+  return true;
+}
+
+// The config file's path, looked up before the full parse so that its values
+// can become the options' defaults.
+std::string find_config_path(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) return argv[i + 1];
+    if (arg.rfind("--config=", 0) == 0) return arg.substr(9);
+  }
+  if (const char* env = std::getenv("HIFI_CONFIG")) return env;
+  return {};
+}
+
+std::map<std::string, std::string> load_toml(const std::string& path) {
+  std::map<std::string, std::string> values;
+  if (path.empty()) return values;
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw CLI::ValidationError("--config", "cannot read " + path + ": " +
+                                               std::string(e.description()));
+  }
+  for (const auto& [key, node] : table) {
+    std::string value;
+    if (auto s = node.value<std::string>()) value = *s;
+    else if (auto n = node.value<std::int64_t>()) value = std::to_string(*n);
+    else if (auto b = node.value<bool>()) value = *b ? "true" : "false";
+    else throw CLI::ValidationError("--config", "unsupported value for '" + std::string(key.str()) + "' in " + path);
+    values[std::string(key.str())] = value;
+  }
+  return values;
+}
+
+}  // namespace
+
+bool parse_size(const std::string& text, std::uint64_t& bytes) {
+  std::uint64_t n = 0;
+  std::string suffix;
+  if (!parse_number_with_suffix(text, n, suffix)) return false;
+  std::uint64_t unit = 1;
+  if (suffix.empty() || suffix == "B") unit = 1;
+  else if (suffix == "K" || suffix == "KiB" || suffix == "k") unit = 1ULL << 10;
+  else if (suffix == "M" || suffix == "MiB") unit = 1ULL << 20;
+  else if (suffix == "G" || suffix == "GiB") unit = 1ULL << 30;
+  else return false;
+  if (n > (UINT64_MAX / unit)) return false;
+  bytes = n * unit;
+  return true;
+}
+
+bool parse_duration(const std::string& text, std::int64_t& ms) {
+  std::uint64_t n = 0;
+  std::string suffix;
+  if (!parse_number_with_suffix(text, n, suffix)) return false;
+  std::int64_t unit;
+  if (suffix == "ms") unit = 1;
+  else if (suffix == "s" || suffix.empty()) unit = 1000;
+  else if (suffix == "m") unit = 60'000;
+  else if (suffix == "h") unit = 3'600'000;
+  else if (suffix == "d") unit = 86'400'000;
+  else return false;
+  ms = static_cast<std::int64_t>(n) * unit;
+  return true;
+}
+
+int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_now) {
+  exit_now = false;
+  CLI::App app{
+      "hifi-server: a node of HiFi, the self-hosted music sharing service.\n"
+      "Serves the REST API, streams and stores songs. Alone it is a complete\n"
+      "single-node service on its embedded SQLite store in --data-dir.\n\n"
+      "Every option can also be set by the environment variable shown with it,\n"
+      "or in a TOML file given by --config (keys named like the long options,\n"
+      "e.g.  listen = \"0.0.0.0:8080\"). The command line wins over the\n"
+      "environment, which wins over the file.\n\n"
+      "Examples:\n"
+      "  hifi-server\n"
+      "  hifi-server --listen 0.0.0.0:8080 --data-dir /var/lib/hifi\n"
+      "  HIFI_REGISTRATION=invite hifi-server --config /etc/hifi/hifi.toml",
+      "hifi-server"};
+  app.set_version_flag("--version", "hifi-server 0.1.0");
+  app.get_formatter()->column_width(38);
+
+  std::string listen = config.listen_host + ":" + std::to_string(config.listen_port);
+  std::string registration = registration_mode_name(config.registration);
+  std::string max_upload = "512MiB";
+  std::string header_timeout = "30s", body_idle_timeout = "60s", idle_timeout = "60s";
+  std::string token_ttl = "30d", signed_url_ttl = "6h", shutdown_grace = "10s";
+  std::string config_path;
+
+  std::vector<CLI::Option*> options;
+  options.push_back(app.add_option("--config", config_path, "TOML file with settings")
+                        ->envname("HIFI_CONFIG"));
+  options.push_back(app.add_option("--listen", listen, "Address and port to listen on (ADDR:PORT; port 0 picks a free one)")
+                        ->envname("HIFI_LISTEN")->capture_default_str());
+  options.push_back(app.add_option("--data-dir", config.data_dir, "Where songs and metadata live")
+                        ->envname("HIFI_DATA_DIR")->capture_default_str());
+  options.push_back(app.add_option("--threads", config.threads, "Network threads (0: one per core)")
+                        ->envname("HIFI_THREADS")->capture_default_str());
+  options.push_back(app.add_option("--registration", registration,
+                                   "Who may create accounts: open, invite (admin-issued codes) or closed")
+                        ->envname("HIFI_REGISTRATION")->check(CLI::IsMember({"open", "invite", "closed"}))
+                        ->capture_default_str());
+  options.push_back(app.add_option("--max-upload-size", max_upload, "Largest accepted song file (e.g. 512MiB, 2G)")
+                        ->envname("HIFI_MAX_UPLOAD_SIZE")->capture_default_str());
+  options.push_back(app.add_option("--max-header-size", config.max_header_bytes, "Largest accepted request header, bytes")
+                        ->envname("HIFI_MAX_HEADER_SIZE")->capture_default_str());
+  options.push_back(app.add_option("--header-timeout", header_timeout, "Time allowed to send a request header")
+                        ->envname("HIFI_HEADER_TIMEOUT")->capture_default_str());
+  options.push_back(app.add_option("--body-idle-timeout", body_idle_timeout,
+                                   "Longest pause while a body is sent or received")
+                        ->envname("HIFI_BODY_IDLE_TIMEOUT")->capture_default_str());
+  options.push_back(app.add_option("--idle-timeout", idle_timeout, "Keep-alive connections idle longer are closed")
+                        ->envname("HIFI_IDLE_TIMEOUT")->capture_default_str());
+  options.push_back(app.add_option("--max-connections", config.max_connections, "Open connections allowed at once")
+                        ->envname("HIFI_MAX_CONNECTIONS")->capture_default_str());
+  options.push_back(app.add_option("--token-ttl", token_ttl, "How long a login stays valid (e.g. 30d, 12h)")
+                        ->envname("HIFI_TOKEN_TTL")->capture_default_str());
+  options.push_back(app.add_option("--signed-url-ttl", signed_url_ttl, "How long a signed stream URL stays valid")
+                        ->envname("HIFI_SIGNED_URL_TTL")->capture_default_str());
+  options.push_back(app.add_option("--shutdown-grace", shutdown_grace,
+                                   "On SIGINT/SIGTERM, how long in-flight requests may take to finish")
+                        ->envname("HIFI_SHUTDOWN_GRACE")->capture_default_str());
+  options.push_back(app.add_option("--web-root", config.web_root, "Folder of the web UI's static files")
+                        ->envname("HIFI_WEB_ROOT"));
+  options.push_back(app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
+                        ->envname("HIFI_LOG_LEVEL")->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+                        ->capture_default_str());
+
+  try {
+    for (const auto& [key, value] : load_toml(find_config_path(argc, argv))) {
+      auto it = std::find_if(options.begin(), options.end(),
+                             [&](CLI::Option* o) { return o->get_name() == "--" + key; });
+      if (it == options.end() || key == "config") {
+        throw CLI::ValidationError("--config", "unknown setting '" + key + "'");
+      }
+      (*it)->default_val(value);
+    }
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    exit_now = true;
+    return app.exit(e);
+  }
+
+  auto usage_error = [&](const std::string& message) {
+    std::cerr << "hifi-server: " << message << "\nRun with --help for more information.\n";
+    exit_now = true;
+    return 2;
+  };
+  if (!parse_listen(listen, config)) return usage_error("--listen must look like 127.0.0.1:8080");
+  parse_registration_mode(registration, config.registration);
+  if (!parse_size(max_upload, config.max_upload_bytes) || config.max_upload_bytes == 0) {
+    return usage_error("--max-upload-size must be a size like 512MiB");
+  }
+  struct { const std::string& text; std::int64_t& ms; const char* name; } durations[] = {
+      {header_timeout, config.header_timeout_ms, "--header-timeout"},
+      {body_idle_timeout, config.body_idle_timeout_ms, "--body-idle-timeout"},
+      {idle_timeout, config.idle_timeout_ms, "--idle-timeout"},
+      {token_ttl, config.token_ttl_ms, "--token-ttl"},
+      {signed_url_ttl, config.signed_url_ttl_ms, "--signed-url-ttl"},
+      {shutdown_grace, config.shutdown_grace_ms, "--shutdown-grace"},
+  };
+  for (auto& d : durations) {
+    if (!parse_duration(d.text, d.ms)) {
+      return usage_error(std::string(d.name) + " must be a duration like 30s, 15m, 6h or 30d");
+    }
+  }
+  if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());
+  return 0;
+}
+
+}  // namespace hifi

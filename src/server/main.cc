@@ -1,1 +1,91 @@
-// placeholder
+// hifi-server: one HiFi node. See --help.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "blob/blob_store.h"
+#include "common/random.h"
+#include "library/accounts.h"
+#include "library/catalog.h"
+#include "server/config.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/signed_url.h"
+#include "store/meta_store.h"
+
+namespace {
+
+int run(const hifi::ServerConfig& config) {
+  hifi::init_crypto();
+  std::filesystem::create_directories(config.data_dir);
+  const auto data_dir = std::filesystem::canonical(config.data_dir).string();
+
+  // Signals are taken synchronously by this thread (sigwait below); block
+  // them before any other thread starts so that none of them gets one.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  hifi::Metrics metrics;
+  auto store_or = hifi::open_sqlite_meta_store(data_dir + "/meta.db");
+  if (!store_or) {
+    spdlog::critical("cannot open the metadata store: {}", store_or.status().to_string());
+    return 1;
+  }
+  auto store = hifi::instrument_meta_store(std::move(*store_or), metrics);
+  hifi::BlobStore blobs(data_dir);
+  if (auto removed = blobs.cleanup_temporaries(); removed > 0) {
+    spdlog::info("removed {} unfinished upload(s) left by an earlier run", removed);
+  }
+  hifi::UrlSigner signer(hifi::load_or_create_secret(data_dir + "/url-secret"));
+
+  hifi::AccountOptions account_options;
+  account_options.registration = config.registration;
+  account_options.token_ttl_ms = config.token_ttl_ms;
+  hifi::AccountService accounts(*store, hifi::SystemClock::instance(), account_options);
+  hifi::Catalog catalog(*store, blobs, hifi::SystemClock::instance());
+  if (auto s = catalog.start(); !s) {
+    spdlog::critical("cannot load the library: {}", s.to_string());
+    return 1;
+  }
+
+  hifi::Services services{*store,   blobs,  accounts, catalog,
+                          metrics,  signer, hifi::SystemClock::instance()};
+  hifi::HttpServer server(config, services);
+  server.start();
+  spdlog::info("hifi-server 0.1.0 listening on http://{}:{}", config.listen_host, server.port());
+  spdlog::info("data in {} (store {}, {} songs), registration {}, {} threads", data_dir,
+               store->describe(), catalog.size(), hifi::registration_mode_name(config.registration),
+               config.threads);
+
+  int received = 0;
+  sigwait(&signals, &received);
+  spdlog::info("received {}: finishing in-flight requests (up to {} ms)",
+               received == SIGINT ? "SIGINT" : "SIGTERM", config.shutdown_grace_ms);
+  server.shutdown();
+  server.wait();
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  hifi::ServerConfig config;
+  bool exit_now = false;
+  int code = hifi::parse_server_config(argc, argv, config, exit_now);
+  if (exit_now) return code;
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  try {
+    return run(config);
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+}

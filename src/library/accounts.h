@@ -1,0 +1,117 @@
+// AccountService: users, passwords, session tokens and invites, kept in the
+// MetaStore so that every node of a cluster sees the same accounts.
+//
+// Keys (values are JSON):
+//   users/<user-id>            {id, username, password_hash, role, disabled, created_at}
+//   usernames/<folded-name>    <user-id>           (uniqueness of names)
+//   tokens/<sha256(token)>     {user_id, created_at, expires_at}
+//   invites/<sha256(code)>     {created_by, created_at, expires_at}
+//   accounts/admin             <user-id>           (the first account, made admin)
+//
+// Passwords are stored as Argon2id strings (libsodium). Tokens and invite
+// codes are 256-bit random values given to the client once and stored only
+// as SHA-256 hashes, so a copy of the store does not let anyone log in.
+//
+// Thread-safety: all methods are thread-safe. register_user, login and
+// change_password run Argon2id (tens of milliseconds, 64 MiB): call them from
+// worker threads, never from a network thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "library/rate_limiter.h"
+#include "store/meta_store.h"
+
+namespace hifi {
+
+enum class RegistrationMode { kOpen, kInvite, kClosed };
+const char* registration_mode_name(RegistrationMode mode);
+// "open", "invite", "closed"; false for anything else.
+bool parse_registration_mode(const std::string& text, RegistrationMode& out);
+
+struct User {
+  std::string id;
+  std::string username;
+  std::string role;  // "admin" or "user"
+  bool disabled = false;
+  std::int64_t created_at = 0;  // Unix ms
+  bool is_admin() const { return role == "admin"; }
+};
+
+struct Session {
+  std::string token;  // only ever returned here, at login
+  std::int64_t expires_at = 0;
+  User user;
+};
+
+struct Invite {
+  std::string code;
+  std::int64_t expires_at = 0;
+};
+
+struct AccountOptions {
+  RegistrationMode registration = RegistrationMode::kOpen;
+  std::int64_t token_ttl_ms = 30LL * 24 * 3600 * 1000;
+  std::int64_t invite_ttl_ms = 7LL * 24 * 3600 * 1000;
+  // Failed logins tolerated per account and attempts per client address,
+  // each within the window, before login answers kResourceExhausted.
+  int max_failures_per_account = 10;
+  int max_attempts_per_address = 60;
+  std::int64_t rate_window_ms = 15 * 60 * 1000;
+};
+
+// Username rules: 3 to 32 characters after NFC normalization; letters and
+// digits of any script, '_', '-' and '.'; no spaces, controls or other
+// punctuation. Names differing only in case or compatibility form collide.
+Status validate_username(const std::string& username);
+// Passwords: 8 to 1024 bytes of valid UTF-8.
+Status validate_password(const std::string& password);
+
+class AccountService {
+ public:
+  AccountService(MetaStore& store, const Clock& clock, AccountOptions options);
+
+  // kAlreadyExists when the name is taken; kPermissionDenied when
+  // registration is closed or the invite code is missing/invalid/used.
+  Result<User> register_user(const std::string& username, const std::string& password,
+                             const std::string& invite_code);
+
+  // kUnauthenticated for an unknown user, a wrong password or a disabled
+  // account (the same message for all three); kResourceExhausted when rate
+  // limited (retry_after_ms set).
+  Result<Session> login(const std::string& username, const std::string& password,
+                        const std::string& client_address, std::int64_t* retry_after_ms);
+
+  // The user behind a token; kUnauthenticated if unknown, expired or disabled.
+  Result<User> authenticate(const std::string& token);
+  Status logout(const std::string& token);
+
+  Status change_password(const std::string& user_id, const std::string& old_password,
+                         const std::string& new_password);
+
+  Result<User> get_user(const std::string& user_id);
+  Result<std::vector<User>> list_users();
+  // Disabling revokes every token of the user.
+  Result<User> set_disabled(const std::string& user_id, bool disabled);
+  Result<Invite> create_invite(const User& admin);
+
+  RegistrationMode registration_mode() const { return options_.registration; }
+
+ private:
+  Status revoke_tokens_of(const std::string& user_id);
+  Result<User> load_user(const std::string& user_id, std::string* password_hash,
+                         Revision* mod_revision);
+
+  MetaStore& store_;
+  const Clock& clock_;
+  AccountOptions options_;
+  RateLimiter account_failures_;
+  RateLimiter address_attempts_;
+};
+
+}  // namespace hifi

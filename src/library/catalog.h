@@ -1,0 +1,154 @@
+// Catalog: the shared library of songs, with albums and artists derived
+// from their tags.
+//
+// Keys (values are JSON):  songs/<song-id>   the Song below
+// A song's id is the first 32 hex digits of its SHA-256, so identical bytes
+// are one song, on every node.
+//
+// The catalog keeps an in-memory view of every song, fed by a MetaStore
+// watch, and serves reads from it. Writers go through the store and then
+// wait until the view has caught up with their revision, so a client reads
+// its own writes on this node, and other nodes converge in revision order.
+//
+// Thread-safety: all methods are thread-safe. add_upload() probes and
+// fsyncs: call it from worker threads.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <array>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "blob/blob_store.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "store/meta_store.h"
+
+namespace hifi {
+
+struct Song {
+  std::string id;
+  std::string sha256;
+  std::uint64_t size = 0;
+  std::string title;
+  std::string artist;
+  std::string album;
+  std::string album_artist;
+  std::string genre;
+  int track = 0;
+  int disc = 0;
+  int year = 0;
+  std::int64_t duration_ms = 0;
+  std::string content_type;
+  std::string format;
+  std::string codec;
+  std::int64_t bitrate = 0;
+  int sample_rate = 0;
+  int channels = 0;
+  std::string cover_sha256;  // empty when the file has no embedded cover
+  std::string cover_mime;
+  std::string filename;      // as uploaded, for display and downloads only
+  std::string uploaded_by;   // user id
+  std::int64_t uploaded_at = 0;
+};
+
+boost::json::object song_to_json_object(const Song& song);
+std::string song_to_json(const Song& song);
+bool song_from_json(const std::string& text, Song& song);
+
+struct Album {
+  std::string id;  // derived from artist and name
+  std::string name;
+  std::string artist;
+  int year = 0;
+  int song_count = 0;
+  std::int64_t duration_ms = 0;
+  std::string cover_song_id;  // a song of the album that has a cover, if any
+};
+
+struct Artist {
+  std::string id;
+  std::string name;
+  int song_count = 0;
+  int album_count = 0;
+};
+
+enum class SongSort { kTitle, kArtist, kAlbum, kUploadedAt, kDuration };
+bool parse_song_sort(const std::string& text, SongSort& out);
+
+struct SongQuery {
+  std::string text;           // matched against title, artist, album (case- and form-insensitive)
+  std::string album_id;       // only songs of this album
+  std::string artist_id;      // only songs of this artist
+  SongSort sort = SongSort::kArtist;
+  bool descending = false;
+  std::size_t limit = 50;     // 1..500
+  std::string cursor;         // from a previous page's `next`; empty for the first page
+};
+
+struct SongPage {
+  std::vector<Song> items;
+  std::string next;  // empty when this is the last page
+};
+
+struct UploadOutcome {
+  Song song;
+  bool created = false;  // false: the same bytes were already in the library
+};
+
+class Catalog {
+ public:
+  Catalog(MetaStore& store, BlobStore& blobs, const Clock& clock);
+  ~Catalog();
+
+  // Loads every song and starts following changes. Call once at start-up.
+  Status start();
+
+  // Adds the bytes written to `writer` (not yet committed) as a song.
+  // Probes the audio (kUnsupported when it is not decodable audio), makes the
+  // blob and its cover durable, then publishes the song. `filename` is only
+  // used for display and as the title fallback; it never names a file.
+  Result<UploadOutcome> add_upload(BlobWriter& writer, const std::string& filename,
+                                   const std::string& uploader_id);
+
+  // The song with the given SHA-256, if in the library.
+  std::optional<Song> find_by_sha256(const std::string& sha256) const;
+  Result<Song> get(const std::string& id) const;
+  // kInvalidArgument for a malformed cursor.
+  Result<SongPage> query(const SongQuery& query) const;
+  std::vector<Album> albums(const std::string& text) const;
+  std::vector<Artist> artists(const std::string& text) const;
+  Result<Album> album(const std::string& id) const;
+  // Deletes the song and its blob. Does not check permissions.
+  Status remove(const std::string& id);
+  std::size_t size() const;
+
+ private:
+  struct Entry;
+  void apply(const WatchResponse& response);
+  Status wait_for_revision(Revision revision);
+
+  MetaStore& store_;
+  BlobStore& blobs_;
+  const Clock& clock_;
+  mutable std::mutex mu_;
+  std::condition_variable applied_cv_;
+  Revision applied_revision_ = 0;
+  Status watch_error_;
+  std::map<std::string, std::shared_ptr<const Entry>> songs_;  // by id
+  std::unique_ptr<WatchHandle> watch_;
+  // Serialise "commit blob + publish song" against "unpublish song + remove
+  // blob" for the same bytes, so a delete racing a re-upload never removes
+  // the bytes of a published song. Striped by hash.
+  std::mutex& blob_lock(const std::string& sha256);
+  std::array<std::mutex, 64> blob_locks_;
+};
+
+}  // namespace hifi

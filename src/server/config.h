@@ -1,0 +1,43 @@
+// ServerConfig: every hifi-server setting, from (highest precedence first)
+// the command line, HIFI_* environment variables, an optional TOML file
+// (--config / HIFI_CONFIG, keys named like the long options), and defaults.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "library/accounts.h"
+
+namespace hifi {
+
+struct ServerConfig {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8080;
+  std::string data_dir = "./hifi-data";
+  unsigned threads = 0;  // 0: one per core
+  RegistrationMode registration = RegistrationMode::kOpen;
+  std::uint64_t max_upload_bytes = 512ULL << 20;
+  std::uint64_t max_json_bytes = 64 << 10;
+  std::uint32_t max_header_bytes = 16 << 10;
+  std::int64_t header_timeout_ms = 30'000;   // to receive a request's header
+  std::int64_t body_idle_timeout_ms = 60'000;  // between two pieces of a body, or of a response
+  std::int64_t idle_timeout_ms = 60'000;     // keep-alive connection with no request
+  std::int64_t token_ttl_ms = 30LL * 24 * 3600 * 1000;
+  std::int64_t signed_url_ttl_ms = 6LL * 3600 * 1000;
+  std::int64_t shutdown_grace_ms = 10'000;
+  std::uint32_t max_connections = 10'000;
+  std::string web_root;  // static web UI; empty: the web/ folder next to the binary's source
+  std::string log_level = "info";
+};
+
+// Parses argv, the environment and the config file. Returns 0 with `config`
+// filled, or an exit code (0 for --help/--version, 2 for usage errors) with
+// `exit_now` set after printing to stdout/stderr.
+int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_now);
+
+// "512MiB", "1G", "1048576" -> bytes. False when malformed.
+bool parse_size(const std::string& text, std::uint64_t& bytes);
+// "30s", "15m", "6h", "30d", "250ms" -> milliseconds. False when malformed.
+bool parse_duration(const std::string& text, std::int64_t& ms);
+
+}  // namespace hifi

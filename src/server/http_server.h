@@ -1,0 +1,59 @@
+// HttpServer: HiFi's HTTP/1.1 front end (Boost.Beast on Asio, C++20
+// coroutines). Each connection is one coroutine on its own strand; blocking
+// work (SQLite, fsync, Argon2id, audio probing) runs on a separate worker
+// pool so the network threads never wait on disk.
+//
+// Limits on every connection: header size, body size, time to send a header,
+// idle time between body pieces, keep-alive idle time, one request at a time
+// (pipelined requests wait in a bounded buffer), and a cap on connections.
+//
+// Lifecycle: start() binds and starts the threads; shutdown() (any thread,
+// idempotent) stops accepting, lets in-flight requests finish for the grace
+// period, then aborts the rest (an aborted upload leaves nothing behind);
+// wait() returns when all threads are done.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "blob/blob_store.h"
+#include "common/clock.h"
+#include "library/accounts.h"
+#include "library/catalog.h"
+#include "server/config.h"
+#include "server/metrics.h"
+#include "server/signed_url.h"
+#include "store/meta_store.h"
+
+namespace hifi {
+
+struct Services {
+  MetaStore& store;
+  BlobStore& blobs;
+  AccountService& accounts;
+  Catalog& catalog;
+  Metrics& metrics;
+  const UrlSigner& signer;
+  const Clock& clock;
+};
+
+class HttpServer {
+ public:
+  HttpServer(const ServerConfig& config, Services services);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Throws std::runtime_error when the address cannot be bound (start-up).
+  void start();
+  // The bound port (useful with port 0).
+  std::uint16_t port() const;
+  void shutdown();
+  void wait();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hifi

@@ -1,0 +1,58 @@
+// Metrics: counters, gauges and histograms exported in the Prometheus text
+// format (version 0.0.4) at GET /metrics.
+//
+// Thread-safe; the hot paths (counter increments) take one short lock.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "store/meta_store.h"
+
+namespace hifi {
+
+class Metrics {
+ public:
+  void count_request(const std::string& method, const std::string& route, int status);
+  void add_bytes_in(std::uint64_t n) { bytes_in_ += n; }
+  void add_bytes_out(std::uint64_t n) { bytes_out_ += n; }
+  void stream_started() { ++active_streams_; }
+  void stream_finished() { --active_streams_; }
+  void connection_opened() { ++open_connections_; }
+  void connection_closed() { --open_connections_; }
+  // result: "created", "duplicate", "rejected", "failed"
+  void count_upload(const std::string& result);
+  void observe_store_op(const std::string& op, double seconds);
+
+  std::string render() const;
+
+ private:
+  struct Histogram {
+    static constexpr std::array<double, 12> kBounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                    0.01,   0.025,   0.05,   0.1,   0.5,    1.0};
+    std::array<std::uint64_t, kBounds.size()> buckets{};
+    std::uint64_t count = 0;
+    double sum = 0;
+  };
+
+  mutable std::mutex mu_;
+  std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;
+  std::map<std::string, std::uint64_t> uploads_;
+  std::map<std::string, Histogram> store_ops_;
+  std::atomic<std::uint64_t> bytes_in_{0};
+  std::atomic<std::uint64_t> bytes_out_{0};
+  std::atomic<std::int64_t> active_streams_{0};
+  std::atomic<std::int64_t> open_connections_{0};
+};
+
+// A MetaStore decorator that times every operation into Metrics.
+std::unique_ptr<MetaStore> instrument_meta_store(std::unique_ptr<MetaStore> inner,
+                                                 Metrics& metrics);
+
+}  // namespace hifi

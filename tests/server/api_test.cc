@@ -1,0 +1,468 @@
+// Integration tests: the REST API on an in-process server bound to port 0.
+#include <gtest/gtest.h>
+
+#include "common/sha256.h"
+#include "server/digest_header.h"
+#include "server/test_server.h"
+
+namespace hifi::testing {
+namespace {
+
+using V = http::verb;
+namespace json = boost::json;
+
+std::string body_of(const json::object& o) { return json::serialize(o); }
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override { make_server(); }
+  void TearDown() override {
+    server_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void make_server(ServerConfig config = {}, AccountOptions accounts = {}) {
+    server_.reset();
+    if (dir_.empty()) dir_ = fresh_dir("api");
+    if (config.max_upload_bytes == (512ULL << 20)) config.max_upload_bytes = 1 << 20;
+    server_ = std::make_unique<TestServer>(dir_, config, accounts);
+  }
+
+  HttpResult post_json(const std::string& target, const json::object& body,
+                       const std::string& token = {}) {
+    std::map<std::string, std::string> headers{{"Content-Type", "application/json"}};
+    if (!token.empty()) headers["Authorization"] = "Bearer " + token;
+    return server_->request(V::post, target, body_of(body), headers);
+  }
+
+  HttpResult get(const std::string& target, const std::string& token,
+                 std::map<std::string, std::string> headers = {}) {
+    if (!token.empty()) headers["Authorization"] = "Bearer " + token;
+    return server_->request(V::get, target, {}, headers);
+  }
+
+  std::string register_and_login(const std::string& name, const std::string& password = "correct horse") {
+    auto r = post_json("/api/v1/auth/register", {{"username", name}, {"password", password}});
+    EXPECT_EQ(r.status, 201) << r.body;
+    auto l = post_json("/api/v1/auth/login", {{"username", name}, {"password", password}});
+    EXPECT_EQ(l.status, 200) << l.body;
+    return std::string(l.json().at("token").as_string());
+  }
+
+  HttpResult upload(const std::string& token, const std::string& bytes, const std::string& filename,
+                    std::map<std::string, std::string> headers = {}) {
+    headers["Authorization"] = "Bearer " + token;
+    if (!headers.count("Content-Type")) headers["Content-Type"] = "audio/wav";
+    headers["X-Filename"] = filename;
+    return server_->request(V::post, "/api/v1/songs", bytes, headers);
+  }
+
+  static void expect_problem(const HttpResult& r, int status, const std::string& type) {
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(r.header("content-type"), "application/problem+json") << r.body;
+    auto j = r.json().as_object();
+    EXPECT_EQ(j.at("type").as_string(), "urn:hifi:problem:" + type) << r.body;
+    EXPECT_EQ(j.at("status").as_int64(), status);
+    EXPECT_TRUE(j.contains("title"));
+    EXPECT_TRUE(j.contains("detail"));
+  }
+
+  std::size_t temp_files() const {
+    std::size_t n = 0;
+    for (auto& e : std::filesystem::directory_iterator(dir_ / "tmp")) n += e.is_regular_file();
+    return n;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<TestServer> server_;
+};
+
+TEST_F(ApiTest, HealthzNeedsNoToken) {
+  auto r = get("/healthz", "");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.json().at("status").as_string(), "ok");
+  EXPECT_EQ(r.json().at("registration").as_string(), "open");
+}
+
+TEST_F(ApiTest, UnknownRouteAndWrongMethodAreProblems) {
+  expect_problem(get("/api/v1/nope", ""), 404, "not-found");
+  auto r = server_->request(V::put, "/api/v1/auth/login", "{}", {{"Content-Type", "application/json"}});
+  expect_problem(r, 405, "method-not-allowed");
+  EXPECT_EQ(r.header("allow"), "POST");
+}
+
+TEST_F(ApiTest, EveryOtherEndpointNeedsAToken) {
+  for (auto target : {"/api/v1/me", "/api/v1/songs", "/api/v1/albums", "/metrics"}) {
+    expect_problem(get(target, ""), 401, "unauthenticated");
+    expect_problem(get(target, "not-a-token"), 401, "unauthenticated");
+  }
+  expect_problem(server_->request(V::get, "/api/v1/me", {}, {{"Authorization", "Basic abc"}}), 401,
+                 "unauthenticated");
+}
+
+TEST_F(ApiTest, RegisterLoginMeLogout) {
+  auto r = post_json("/api/v1/auth/register", {{"username", "alice"}, {"password", "correct horse"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.json().at("username").as_string(), "alice");
+  EXPECT_EQ(r.json().at("role").as_string(), "admin");  // the first account
+  EXPECT_FALSE(r.json().as_object().contains("password_hash"));
+
+  auto token = register_and_login("bob");
+  auto me = get("/api/v1/me", token);
+  ASSERT_EQ(me.status, 200);
+  EXPECT_EQ(me.json().at("username").as_string(), "bob");
+  EXPECT_EQ(me.json().at("role").as_string(), "user");
+
+  auto out = server_->request(V::post, "/api/v1/auth/logout", {}, {{"Authorization", "Bearer " + token}});
+  EXPECT_EQ(out.status, 204);
+  expect_problem(get("/api/v1/me", token), 401, "unauthenticated");
+}
+
+TEST_F(ApiTest, RegistrationRejectsBadInput) {
+  expect_problem(post_json("/api/v1/auth/register", {{"username", "a b c"}, {"password", "correct horse"}}), 400, "invalid-request");
+  expect_problem(post_json("/api/v1/auth/register", {{"username", "ab"}, {"password", "correct horse"}}), 400, "invalid-request");
+  expect_problem(post_json("/api/v1/auth/register", {{"username", "carol"}, {"password", "short"}}), 400, "invalid-request");
+  expect_problem(post_json("/api/v1/auth/register", {{"username", "carol"}}), 400, "invalid-request");
+  expect_problem(post_json("/api/v1/auth/register", {{"username", 42}, {"password", "correct horse"}}), 400, "invalid-request");
+  auto malformed = server_->request(V::post, "/api/v1/auth/register", "{\"username\": ",
+                                    {{"Content-Type", "application/json"}});
+  expect_problem(malformed, 400, "invalid-request");
+  auto not_object = server_->request(V::post, "/api/v1/auth/register", "[1,2]",
+                                     {{"Content-Type", "application/json"}});
+  expect_problem(not_object, 400, "invalid-request");
+  auto huge = server_->request(V::post, "/api/v1/auth/register", std::string(100 * 1024, ' '),
+                               {{"Content-Type", "application/json"}});
+  expect_problem(huge, 413, "payload-too-large");
+  // Nothing was created by any of these.
+  EXPECT_EQ(post_json("/api/v1/auth/register", {{"username", "carol"}, {"password", "correct horse"}}).json().at("role").as_string(), "admin");
+}
+
+TEST_F(ApiTest, TakenUsernameIsAConflictWhateverTheCase) {
+  register_and_login("Björk");
+  expect_problem(post_json("/api/v1/auth/register", {{"username", "BJÖRK"}, {"password", "correct horse"}}), 409, "already-exists");
+  // Decomposed form of the same name (o + combining diaeresis).
+  expect_problem(post_json("/api/v1/auth/register", {{"username", "Bjo\xcc\x88rk"}, {"password", "correct horse"}}), 409, "already-exists");
+}
+
+TEST_F(ApiTest, WrongPasswordAndUnknownUserLookTheSame) {
+  register_and_login("alice");
+  auto wrong = post_json("/api/v1/auth/login", {{"username", "alice"}, {"password", "wrong password"}});
+  auto unknown = post_json("/api/v1/auth/login", {{"username", "nobody"}, {"password", "wrong password"}});
+  expect_problem(wrong, 401, "unauthenticated");
+  expect_problem(unknown, 401, "unauthenticated");
+  EXPECT_EQ(wrong.body, unknown.body);
+}
+
+TEST_F(ApiTest, LoginIsRateLimitedPerAccount) {
+  AccountOptions options;
+  options.max_failures_per_account = 3;
+  make_server({}, options);
+  register_and_login("alice");
+  for (int i = 0; i < 3; ++i) {
+    expect_problem(post_json("/api/v1/auth/login", {{"username", "alice"}, {"password", "wrong password"}}), 401, "unauthenticated");
+  }
+  auto limited = post_json("/api/v1/auth/login", {{"username", "alice"}, {"password", "correct horse"}});
+  expect_problem(limited, 429, "too-many-requests");
+  EXPECT_FALSE(limited.header("retry-after").empty());
+  server_->clock().advance_ms(options.rate_window_ms + 1);
+  EXPECT_EQ(post_json("/api/v1/auth/login", {{"username", "alice"}, {"password", "correct horse"}}).status, 200);
+}
+
+TEST_F(ApiTest, TokensSurviveARestart) {
+  auto token = register_and_login("alice");
+  server_->restart();
+  EXPECT_EQ(get("/api/v1/me", token).status, 200);
+}
+
+TEST_F(ApiTest, ExpiredTokenIsRejected) {
+  auto token = register_and_login("alice");
+  server_->clock().advance_ms(AccountOptions{}.token_ttl_ms + 1);
+  expect_problem(get("/api/v1/me", token), 401, "unauthenticated");
+}
+
+TEST_F(ApiTest, ClosedAndInviteRegistration) {
+  AccountOptions closed;
+  closed.registration = RegistrationMode::kClosed;
+  make_server({}, closed);
+  expect_problem(post_json("/api/v1/auth/register", {{"username", "alice"}, {"password", "correct horse"}}), 403, "forbidden");
+
+  AccountOptions invite;
+  invite.registration = RegistrationMode::kInvite;
+  std::filesystem::remove_all(dir_);
+  dir_.clear();
+  make_server({}, invite);
+  expect_problem(post_json("/api/v1/auth/register", {{"username", "alice"}, {"password", "correct horse"}}), 403, "forbidden");
+  expect_problem(post_json("/api/v1/auth/register", {{"username", "alice"}, {"password", "correct horse"}, {"invite_code", "bogus"}}), 403, "forbidden");
+}
+
+TEST_F(ApiTest, AdminManagesUsersAndInvites) {
+  auto admin = register_and_login("admin");
+  auto user = register_and_login("alice");
+  expect_problem(get("/api/v1/users", user), 403, "forbidden");
+  expect_problem(post_json("/api/v1/invites", {}, user), 403, "forbidden");
+
+  auto users = get("/api/v1/users", admin);
+  ASSERT_EQ(users.status, 200);
+  auto items = users.json().at("items").as_array();
+  ASSERT_EQ(items.size(), 2u);
+  std::string alice_id(items[1].at("id").as_string());
+
+  auto patch = server_->request(V::patch, "/api/v1/users/" + alice_id, R"({"disabled":true})",
+                                {{"Authorization", "Bearer " + admin}, {"Content-Type", "application/json"}});
+  ASSERT_EQ(patch.status, 200) << patch.body;
+  EXPECT_TRUE(patch.json().at("disabled").as_bool());
+  expect_problem(get("/api/v1/me", user), 401, "unauthenticated");
+  expect_problem(post_json("/api/v1/auth/login", {{"username", "alice"}, {"password", "correct horse"}}), 401, "unauthenticated");
+
+  auto invite = post_json("/api/v1/invites", {}, admin);
+  ASSERT_EQ(invite.status, 201);
+  EXPECT_EQ(invite.json().at("code").as_string().size(), 32u);
+}
+
+TEST_F(ApiTest, ChangePassword) {
+  auto token = register_and_login("alice");
+  expect_problem(post_json("/api/v1/me/password", {{"current_password", "nope nope"}, {"new_password", "another horse"}}, token), 403, "forbidden");
+  EXPECT_EQ(post_json("/api/v1/me/password", {{"current_password", "correct horse"}, {"new_password", "another horse"}}, token).status, 204);
+  EXPECT_EQ(post_json("/api/v1/auth/login", {{"username", "alice"}, {"password", "another horse"}}).status, 200);
+}
+
+TEST_F(ApiTest, UploadThenDuplicate) {
+  auto token = register_and_login("alice");
+  auto wav = make_wav(440);
+  auto first = upload(token, wav, "My%20Tune.wav");
+  ASSERT_EQ(first.status, 201) << first.body;
+  auto song = first.json().as_object();
+  EXPECT_EQ(song.at("sha256").as_string(), to_hex(sha256(wav)));
+  EXPECT_EQ(song.at("size").as_int64(), static_cast<std::int64_t>(wav.size()));
+  EXPECT_EQ(song.at("title").as_string(), "My Tune");
+  EXPECT_EQ(song.at("content_type").as_string(), "audio/wav");
+  EXPECT_NEAR(static_cast<double>(song.at("duration_ms").as_int64()), 500.0, 30.0);
+  for (auto field : {"id", "artist", "album"}) EXPECT_TRUE(song.contains(field)) << field;
+  EXPECT_EQ(first.header("location"), "/api/v1/songs/" + std::string(song.at("id").as_string()));
+
+  auto again = upload(token, wav, "copy.wav");
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.json().at("id"), song.at("id"));
+  EXPECT_EQ(server_->catalog().size(), 1u);
+  EXPECT_EQ(temp_files(), 0u);
+
+  auto by_hash = get("/api/v1/songs/by-sha256/" + to_hex(sha256(wav)), token);
+  EXPECT_EQ(by_hash.status, 200);
+  expect_problem(get("/api/v1/songs/by-sha256/" + std::string(64, 'a'), token), 404, "not-found");
+}
+
+TEST_F(ApiTest, UploadWithDigest) {
+  auto token = register_and_login("alice");
+  auto wav = make_wav(500);
+  auto good = upload(token, wav, "a.wav", {{"Repr-Digest", format_sha256_digest_header(sha256(wav))}});
+  EXPECT_EQ(good.status, 201) << good.body;
+
+  auto other = make_wav(501);
+  auto bad = upload(token, other, "b.wav", {{"Repr-Digest", format_sha256_digest_header(sha256("something else"))}});
+  expect_problem(bad, 400, "digest-mismatch");
+  auto malformed = upload(token, other, "b.wav", {{"Repr-Digest", "sha-256=not-base64"}});
+  expect_problem(malformed, 400, "invalid-request");
+  EXPECT_EQ(server_->catalog().size(), 1u);
+  EXPECT_FALSE(server_->blobs().exists(to_hex(sha256(other))));
+  EXPECT_EQ(temp_files(), 0u);
+}
+
+TEST_F(ApiTest, UploadRejectsWhatIsNotAudio) {
+  auto token = register_and_login("alice");
+  auto r = upload(token, "this is just text, not a song\n", "notes.mp3");
+  expect_problem(r, 415, "unsupported-media-type");
+  auto json_type = upload(token, make_wav(300), "x.wav", {{"Content-Type", "application/json"}});
+  expect_problem(json_type, 415, "unsupported-media-type");
+  auto empty = upload(token, "", "empty.wav");
+  expect_problem(empty, 415, "unsupported-media-type");
+  EXPECT_EQ(server_->catalog().size(), 0u);
+  EXPECT_EQ(temp_files(), 0u);
+}
+
+TEST_F(ApiTest, UploadTooLarge) {
+  auto token = register_and_login("alice");
+  auto big = make_wav(440, 70.0);  // ~1.1 MB > the 1 MiB test limit
+  auto r = upload(token, big, "big.wav");
+  expect_problem(r, 413, "payload-too-large");
+  EXPECT_EQ(server_->catalog().size(), 0u);
+}
+
+TEST_F(ApiTest, MultipartUpload) {
+  auto token = register_and_login("alice");
+  auto wav = make_wav(620);
+  std::string boundary = "----hifi-boundary-42";
+  std::string body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"comment\"\r\n\r\nhello\r\n--" +
+                     boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"Morning Song.wav\"\r\n"
+                     "Content-Type: audio/wav\r\n\r\n" + wav + "\r\n--" + boundary + "--\r\n";
+  auto r = server_->request(V::post, "/api/v1/songs", body,
+                            {{"Authorization", "Bearer " + token},
+                             {"Content-Type", "multipart/form-data; boundary=" + boundary}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.json().at("title").as_string(), "Morning Song");
+  EXPECT_EQ(r.json().at("sha256").as_string(), to_hex(sha256(wav)));
+
+  auto no_file = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"comment\"\r\n\r\nhi\r\n--" + boundary + "--\r\n";
+  auto r2 = server_->request(V::post, "/api/v1/songs", no_file,
+                             {{"Authorization", "Bearer " + token},
+                              {"Content-Type", "multipart/form-data; boundary=" + boundary}});
+  expect_problem(r2, 400, "invalid-request");
+  auto truncated = body.substr(0, body.size() - 10);
+  auto r3 = server_->request(V::post, "/api/v1/songs", truncated,
+                             {{"Authorization", "Bearer " + token},
+                              {"Content-Type", "multipart/form-data; boundary=" + boundary}});
+  expect_problem(r3, 400, "invalid-request");
+}
+
+TEST_F(ApiTest, SearchSortAndPaginate) {
+  auto token = register_and_login("alice");
+  ASSERT_EQ(upload(token, make_wav(300), "Bj%C3%B6rk%20-%20J%C3%B3ga.wav").status, 201);
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_EQ(upload(token, make_wav(400 + i), "Track " + std::to_string(i) + ".wav").status, 201);
+  }
+  auto found = get("/api/v1/songs?q=BJ%C3%96RK", token);
+  ASSERT_EQ(found.status, 200) << found.body;
+  ASSERT_EQ(found.json().at("items").as_array().size(), 1u);
+  EXPECT_EQ(found.json().at("items").at(0).at("title").as_string(), "Björk - Jóga");
+
+  std::vector<std::string> titles;
+  std::string cursor;
+  for (int page = 0; page < 10; ++page) {
+    auto r = get("/api/v1/songs?q=track&sort=title&order=desc&limit=3" +
+                     (cursor.empty() ? "" : "&cursor=" + cursor), token);
+    ASSERT_EQ(r.status, 200) << r.body;
+    for (auto& item : r.json().at("items").as_array()) titles.emplace_back(item.at("title").as_string());
+    if (r.json().at("next").is_null()) break;
+    cursor = std::string(r.json().at("next").as_string());
+    // Cursors are base64 and may contain '+', '/' and '='.
+    std::string escaped;
+    for (char c : cursor) {
+      if (std::isalnum(static_cast<unsigned char>(c))) escaped += c;
+      else { char b[4]; std::snprintf(b, sizeof b, "%%%02X", static_cast<unsigned char>(c)); escaped += b; }
+    }
+    cursor = escaped;
+  }
+  ASSERT_EQ(titles.size(), 7u);
+  for (int i = 0; i < 7; ++i) EXPECT_EQ(titles[i], "Track " + std::to_string(6 - i));
+
+  expect_problem(get("/api/v1/songs?limit=0", token), 400, "invalid-request");
+  expect_problem(get("/api/v1/songs?sort=colour", token), 400, "invalid-request");
+  expect_problem(get("/api/v1/songs?cursor=!!!", token), 400, "invalid-request");
+}
+
+TEST_F(ApiTest, StreamWholeRangeAndConditional) {
+  auto token = register_and_login("alice");
+  auto wav = make_wav(440);
+  auto up = upload(token, wav, "a.wav");
+  std::string id(up.json().at("id").as_string());
+  auto whole = get("/api/v1/songs/" + id + "/stream", token);
+  ASSERT_EQ(whole.status, 200);
+  EXPECT_EQ(whole.body, wav);
+  EXPECT_EQ(whole.header("content-type"), "audio/wav");
+  EXPECT_EQ(whole.header("accept-ranges"), "bytes");
+  auto etag = whole.header("etag");
+  EXPECT_EQ(etag, "\"" + to_hex(sha256(wav)) + "\"");
+  EXPECT_EQ(whole.header("repr-digest"), format_sha256_digest_header(sha256(wav)));
+
+  auto part = get("/api/v1/songs/" + id + "/stream", token, {{"Range", "bytes=100-199"}});
+  ASSERT_EQ(part.status, 206);
+  EXPECT_EQ(part.body, wav.substr(100, 100));
+  EXPECT_EQ(part.header("content-range"), "bytes 100-199/" + std::to_string(wav.size()));
+
+  auto suffix = get("/api/v1/songs/" + id + "/stream", token, {{"Range", "bytes=-10"}});
+  ASSERT_EQ(suffix.status, 206);
+  EXPECT_EQ(suffix.body, wav.substr(wav.size() - 10));
+
+  auto unsatisfiable = get("/api/v1/songs/" + id + "/stream", token, {{"Range", "bytes=999999-"}});
+  expect_problem(unsatisfiable, 416, "range-not-satisfiable");
+  EXPECT_EQ(unsatisfiable.header("content-range"), "bytes */" + std::to_string(wav.size()));
+
+  auto not_modified = get("/api/v1/songs/" + id + "/stream", token, {{"If-None-Match", etag}});
+  EXPECT_EQ(not_modified.status, 304);
+  EXPECT_TRUE(not_modified.body.empty());
+
+  auto head = server_->request(V::head, "/api/v1/songs/" + id + "/stream", {}, {{"Authorization", "Bearer " + token}});
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.header("content-length"), std::to_string(wav.size()));
+
+  expect_problem(get("/api/v1/songs/" + id + "/stream", ""), 401, "unauthenticated");
+  expect_problem(get("/api/v1/songs/nosuchsong/stream", token), 404, "not-found");
+}
+
+TEST_F(ApiTest, SignedStreamUrls) {
+  auto token = register_and_login("alice");
+  auto wav = make_wav(440);
+  std::string id(upload(token, wav, "a.wav").json().at("id").as_string());
+  auto signed_url = get("/api/v1/songs/" + id + "/stream-url", token);
+  ASSERT_EQ(signed_url.status, 200);
+  std::string url(signed_url.json().at("url").as_string());
+  auto r = get(url, "");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, wav);
+
+  auto tampered = url;
+  tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+  expect_problem(get(tampered, ""), 403, "bad-signature");
+  // A signature for one song does not open another.
+  std::string other(upload(token, make_wav(441), "b.wav").json().at("id").as_string());
+  auto swapped = url;
+  swapped.replace(swapped.find(id), id.size(), other);
+  expect_problem(get(swapped, ""), 403, "bad-signature");
+
+  server_->clock().advance_ms(ServerConfig{}.signed_url_ttl_ms + 1000);
+  expect_problem(get(url, ""), 403, "bad-signature");
+}
+
+TEST_F(ApiTest, DeleteByUploaderOrAdminOnly) {
+  auto admin = register_and_login("admin");
+  auto alice = register_and_login("alice");
+  auto bob = register_and_login("bob");
+  auto wav = make_wav(440);
+  std::string id(upload(alice, wav, "a.wav").json().at("id").as_string());
+  expect_problem(server_->request(V::delete_, "/api/v1/songs/" + id, {}, {{"Authorization", "Bearer " + bob}}), 403, "forbidden");
+  EXPECT_EQ(server_->request(V::delete_, "/api/v1/songs/" + id, {}, {{"Authorization", "Bearer " + alice}}).status, 204);
+  expect_problem(get("/api/v1/songs/" + id, alice), 404, "not-found");
+  EXPECT_FALSE(server_->blobs().exists(to_hex(sha256(wav))));
+
+  std::string id2(upload(alice, make_wav(450), "b.wav").json().at("id").as_string());
+  EXPECT_EQ(server_->request(V::delete_, "/api/v1/songs/" + id2, {}, {{"Authorization", "Bearer " + admin}}).status, 204);
+}
+
+TEST_F(ApiTest, AlbumsAndArtistsFromTags) {
+  auto token = register_and_login("alice");
+  ASSERT_EQ(upload(token, make_wav(440), "a.wav").status, 201);
+  auto albums = get("/api/v1/albums", token);
+  ASSERT_EQ(albums.status, 200);
+  EXPECT_TRUE(albums.json().at("items").is_array());
+  auto artists = get("/api/v1/artists", token);
+  ASSERT_EQ(artists.status, 200);
+  EXPECT_TRUE(artists.json().at("items").is_array());
+  expect_problem(get("/api/v1/albums/0123456789abcdef", token), 404, "not-found");
+}
+
+TEST_F(ApiTest, MetricsInPrometheusFormat) {
+  auto token = register_and_login("alice");
+  auto r = get("/metrics", token);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("hifi_http_requests_total{method=\"POST\",route=\"/api/v1/auth/login\",status=\"200\"} 1"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("hifi_store_operation_seconds_count{op=\"txn\"}"), std::string::npos);
+  EXPECT_NE(r.body.find("hifi_active_streams 0"), std::string::npos);
+}
+
+TEST_F(ApiTest, OversizedHeaderAndGarbage) {
+  auto big = server_->raw("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 * 1024, 'a') + "\r\n\r\n");
+  EXPECT_NE(big.find("431"), std::string::npos) << big.substr(0, 200);
+  auto garbage = server_->raw("THIS IS NOT HTTP\r\n\r\n");
+  EXPECT_NE(garbage.find("400"), std::string::npos) << garbage.substr(0, 200);
+  // The server is still fine.
+  EXPECT_EQ(get("/healthz", "").status, 200);
+}
+
+TEST_F(ApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  auto two = server_->raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::size_t count = 0;
+  for (auto pos = two.find("HTTP/1.1 200"); pos != std::string::npos; pos = two.find("HTTP/1.1 200", pos + 1)) ++count;
+  EXPECT_EQ(count, 2u);
+}
+
+}  // namespace
+}  // namespace hifi::testing

@@ -1,0 +1,195 @@
+// An in-process hifi-server on 127.0.0.1:0 with its own data directory, and
+// a small synchronous HTTP client for integration tests.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/json.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "blob/blob_store.h"
+#include "common/clock.h"
+#include "common/random.h"
+#include "library/accounts.h"
+#include "library/catalog.h"
+#include "server/config.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/signed_url.h"
+#include "store/meta_store.h"
+
+namespace hifi::testing {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+struct HttpResult {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lowercase names
+  std::string body;
+  boost::json::value json() const { return boost::json::parse(body); }
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+};
+
+class TestServer {
+ public:
+  explicit TestServer(std::filesystem::path dir, ServerConfig config = {},
+                      AccountOptions account_options = {})
+      : dir_(std::move(dir)), config_(std::move(config)), account_options_(account_options) {
+    init_crypto();
+    start();
+  }
+  ~TestServer() { stop(); }
+
+  void start() {
+    config_.listen_host = "127.0.0.1";
+    config_.listen_port = 0;
+    config_.data_dir = dir_.string();
+    if (config_.threads == 0) config_.threads = 2;
+    std::filesystem::create_directories(dir_);
+    auto store = open_sqlite_meta_store((dir_ / "meta.db").string());
+    if (!store) throw std::runtime_error(store.status().to_string());
+    store_ = instrument_meta_store(std::move(*store), metrics_);
+    blobs_ = std::make_unique<BlobStore>(dir_.string());
+    blobs_->cleanup_temporaries();
+    signer_ = std::make_unique<UrlSigner>(load_or_create_secret((dir_ / "url-secret").string()));
+    accounts_ = std::make_unique<AccountService>(*store_, clock_, account_options_);
+    catalog_ = std::make_unique<Catalog>(*store_, *blobs_, clock_);
+    if (auto s = catalog_->start(); !s) throw std::runtime_error(s.to_string());
+    Services services{*store_, *blobs_, *accounts_, *catalog_, metrics_, *signer_, clock_};
+    server_ = std::make_unique<HttpServer>(config_, services);
+    server_->start();
+  }
+
+  void stop() {
+    if (!server_) return;
+    server_->shutdown();
+    server_->wait();
+    server_.reset();
+    catalog_.reset();
+    accounts_.reset();
+    signer_.reset();
+    blobs_.reset();
+    store_.reset();
+  }
+
+  void restart() {
+    stop();
+    start();
+  }
+
+  std::uint16_t port() const { return server_->port(); }
+  ManualClock& clock() { return clock_; }
+  Catalog& catalog() { return *catalog_; }
+  BlobStore& blobs() { return *blobs_; }
+  const std::filesystem::path& dir() const { return dir_; }
+
+  HttpResult request(http::verb method, const std::string& target, const std::string& body = {},
+                     const std::map<std::string, std::string>& headers = {}) const {
+    boost::asio::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port()));
+    http::request<http::string_body> req{method, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    for (auto& [k, v] : headers) req.set(k, v);
+    req.body() = body;
+    if (!body.empty() || method == http::verb::post || method == http::verb::put ||
+        method == http::verb::patch) {
+      req.prepare_payload();
+    }
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(1ULL << 30);
+    if (method == http::verb::head) parser.skip(true);
+    http::read(stream, buffer, parser);
+    HttpResult out;
+    auto& res = parser.get();
+    out.status = res.result_int();
+    for (auto& field : res) {
+      std::string name(field.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out.headers[name] = std::string(field.value());
+    }
+    out.body = res.body();
+    beast::error_code ec;
+    stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+    return out;
+  }
+
+  // Sends raw bytes and returns whatever the server answers before closing.
+  std::string raw(const std::string& bytes) const {
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::socket socket(ioc);
+    socket.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port()));
+    boost::asio::write(socket, boost::asio::buffer(bytes));
+    std::string out;
+    char buf[4096];
+    boost::system::error_code ec;
+    for (;;) {
+      auto n = socket.read_some(boost::asio::buffer(buf), ec);
+      if (ec) break;
+      out.append(buf, n);
+    }
+    return out;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  ServerConfig config_;
+  AccountOptions account_options_;
+  ManualClock clock_{1'800'000'000'000};
+  Metrics metrics_;
+  std::unique_ptr<MetaStore> store_;
+  std::unique_ptr<BlobStore> blobs_;
+  std::unique_ptr<UrlSigner> signer_;
+  std::unique_ptr<AccountService> accounts_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+// A mono 16-bit PCM WAV of a sine tone; different frequencies give
+// different bytes.
+inline std::string make_wav(double frequency_hz, double seconds = 0.5, int rate = 8000) {
+  const auto frames = static_cast<std::uint32_t>(seconds * rate);
+  std::string out;
+  auto u32 = [&](std::uint32_t v) { for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff); };
+  auto u16 = [&](std::uint16_t v) { for (int i = 0; i < 2; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff); };
+  out += "RIFF";
+  u32(36 + frames * 2);
+  out += "WAVEfmt ";
+  u32(16);
+  u16(1);
+  u16(1);
+  u32(static_cast<std::uint32_t>(rate));
+  u32(static_cast<std::uint32_t>(rate) * 2);
+  u16(2);
+  u16(16);
+  out += "data";
+  u32(frames * 2);
+  for (std::uint32_t i = 0; i < frames; ++i) {
+    auto sample = static_cast<std::int16_t>(12000 * std::sin(2 * M_PI * frequency_hz * i / rate));
+    u16(static_cast<std::uint16_t>(sample));
+  }
+  return out;
+}
+
+inline std::filesystem::path fresh_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("hifi-test-" + name + "-" + std::to_string(::getpid()) + "-" + random_hex(4));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+}  // namespace hifi::testing
