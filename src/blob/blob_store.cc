@@ -1,1 +1,245 @@
-// placeholder
+#include "blob/blob_store.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+#include "common/random.h"
+
+namespace hifi {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string errno_text(int err) { return std::generic_category().message(err); }
+
+Status errno_status(const std::string& what, const std::string& path, int err) {
+  return io_error(what + " " + path + ": " + errno_text(err));
+}
+
+// fsync on a directory makes the entries created or renamed in it durable.
+Status fsync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno_status("open", dir, errno);
+  Status status;
+  if (::fsync(fd) != 0) status = errno_status("fsync", dir, errno);
+  ::close(fd);
+  return status;
+}
+
+// mkdir that tolerates an existing directory, then fsyncs the parent so the
+// entry survives a crash. The fsync is done even when the directory existed:
+// a concurrent writer may have created it without having synced it yet, and
+// on an already clean directory it costs little.
+Status make_dir(const std::string& parent, const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return errno_status("mkdir", dir, errno);
+  }
+  return fsync_dir(parent);
+}
+
+std::string shard_dir(const std::string& root, std::string_view sha256) {
+  std::string dir = root + "/blobs/";
+  dir.append(sha256.substr(0, 2));
+  dir += '/';
+  dir.append(sha256.substr(2, 2));
+  return dir;
+}
+
+class FileBlobWriter final : public BlobWriter {
+ public:
+  FileBlobWriter(std::string root, std::string temp_path, int fd, std::uint64_t max_size)
+      : root_(std::move(root)), temp_path_(std::move(temp_path)), fd_(fd), max_size_(max_size) {}
+
+  ~FileBlobWriter() override { abort(); }
+
+  Status write(std::string_view bytes) override {
+    if (state_ != State::kOpen) return failed_precondition("blob writer is closed");
+    if (digest_) return failed_precondition("blob writer: write() after digest()");
+    if (bytes.size() > max_size_ - size_) {
+      // The upload can never succeed; free the disk space right away.
+      abort();
+      return resource_exhausted("blob exceeds the maximum size of " + std::to_string(max_size_) +
+                                " bytes");
+    }
+    const char* p = bytes.data();
+    std::size_t left = bytes.size();
+    while (left > 0) {
+      ssize_t n = ::write(fd_, p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        Status status = errno_status("write", temp_path_, errno);
+        abort();
+        return status;
+      }
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+    hash_.update(bytes);
+    size_ += bytes.size();
+    return Status::ok();
+  }
+
+  std::uint64_t size() const override { return size_; }
+  const std::string& temp_path() const override { return temp_path_; }
+
+  Digest digest() override {
+    if (!digest_) digest_ = hash_.finish();
+    return *digest_;
+  }
+
+  Result<BlobInfo> commit() override {
+    if (state_ != State::kOpen) return failed_precondition("blob writer is closed");
+    BlobInfo info{to_hex(digest()), size_};
+    Status status = finish_file();
+    if (status) status = install(info.sha256);
+    if (!status) {
+      abort();
+      return status;
+    }
+    state_ = State::kCommitted;
+    return info;
+  }
+
+  void abort() override {
+    if (state_ != State::kOpen) return;
+    state_ = State::kAborted;
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    ::unlink(temp_path_.c_str());
+  }
+
+ private:
+  enum class State { kOpen, kCommitted, kAborted };
+
+  Status finish_file() {
+    if (::fsync(fd_) != 0) return errno_status("fsync", temp_path_, errno);
+    // close() can report a deferred write error (e.g. on NFS); never ignore it.
+    int rc = ::close(fd_);
+    fd_ = -1;
+    if (rc != 0) return errno_status("close", temp_path_, errno);
+    return Status::ok();
+  }
+
+  // Moves the finished temporary to blobs/ab/cd/<sha256>.
+  Status install(const std::string& sha256) {
+    const std::string blobs = root_ + "/blobs";
+    const std::string level1 = blobs + "/" + sha256.substr(0, 2);
+    const std::string level2 = shard_dir(root_, sha256);
+    if (Status s = make_dir(blobs, level1); !s) return s;
+    if (Status s = make_dir(level1, level2); !s) return s;
+    const std::string final_path = level2 + "/" + sha256;
+    // RENAME_NOREPLACE keeps an existing copy untouched (it may be being
+    // served or scrubbed); identical content makes the duplicate redundant.
+    const char* from = temp_path_.c_str();
+    const char* to = final_path.c_str();
+    int rc = ::renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+    if (rc != 0 && errno == EEXIST) {
+      ::unlink(from);
+      // The other committer may not have synced the directory yet.
+      return fsync_dir(level2);
+    }
+    // Filesystems without RENAME_NOREPLACE: replacing a blob with the same
+    // bytes is harmless.
+    if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) rc = ::rename(from, to);
+    if (rc != 0) return errno_status("rename", final_path, errno);
+    return fsync_dir(level2);
+  }
+
+  const std::string root_;
+  const std::string temp_path_;
+  int fd_;
+  const std::uint64_t max_size_;
+  std::uint64_t size_ = 0;
+  Sha256 hash_;
+  std::optional<Digest> digest_;
+  State state_ = State::kOpen;
+};
+
+}  // namespace
+
+BlobStore::BlobStore(std::string root) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(fs::path(root), ec);
+  if (ec) throw std::runtime_error("blob store root " + root + ": " + ec.message());
+  root_ = abs.lexically_normal().string();
+  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+  for (const char* sub : {"blobs", "tmp", "quarantine"}) {
+    fs::create_directories(fs::path(root_) / sub, ec);
+    if (ec) throw std::runtime_error("cannot create " + root_ + "/" + sub + ": " + ec.message());
+  }
+}
+
+Result<std::unique_ptr<BlobWriter>> BlobStore::begin_write(std::uint64_t max_size) {
+  // 128 random bits: collisions are practically impossible, and O_EXCL turns
+  // one into an error rather than two writers sharing a file.
+  std::string path = root_ + "/tmp/" + random_hex(16) + ".part";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return errno_status("create", path, errno);
+  return std::unique_ptr<BlobWriter>(
+      std::make_unique<FileBlobWriter>(root_, std::move(path), fd, max_size));
+}
+
+bool BlobStore::exists(std::string_view sha256) const {
+  if (!is_sha256_hex(sha256)) return false;
+  struct stat st;
+  return ::stat(path_for(sha256).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::string BlobStore::path_for(std::string_view sha256) const {
+  if (!is_sha256_hex(sha256)) return {};
+  std::string path = shard_dir(root_, sha256);
+  path += '/';
+  path.append(sha256);
+  return path;
+}
+
+Result<std::uint64_t> BlobStore::size_of(std::string_view sha256) const {
+  if (!is_sha256_hex(sha256)) return invalid_argument("not a sha256: " + std::string(sha256));
+  const std::string path = path_for(sha256);
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return not_found("no blob " + std::string(sha256));
+    return errno_status("stat", path, errno);
+  }
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+Result<BlobInfo> BlobStore::put(std::string_view bytes) {
+  auto writer = begin_write(bytes.size());
+  if (!writer) return writer.status();
+  if (Status s = (*writer)->write(bytes); !s) return s;
+  return (*writer)->commit();
+}
+
+Status BlobStore::remove(std::string_view sha256) {
+  if (!is_sha256_hex(sha256)) return invalid_argument("not a sha256: " + std::string(sha256));
+  const std::string path = path_for(sha256);
+  // Not fsynced: a removal lost in a crash only brings back an unreferenced
+  // blob, which the next garbage collection removes again.
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return not_found("no blob " + std::string(sha256));
+    return errno_status("unlink", path, errno);
+  }
+  return Status::ok();
+}
+
+std::size_t BlobStore::cleanup_temporaries() {
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(fs::path(root_) / "tmp", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::error_code rm_ec;
+    if (fs::remove_all(it->path(), rm_ec) > 0 && !rm_ec) ++removed;
+  }
+  return removed;
+}
+
+}  // namespace hifi

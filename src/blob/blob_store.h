@@ -34,17 +34,21 @@ struct BlobInfo {
 class BlobWriter {
  public:
   virtual ~BlobWriter() = default;  // aborts (removes the temporary) unless committed
-  // Appends bytes; kResourceExhausted past the writer's max_size, kIoError on disk failure.
+  // Appends bytes; kResourceExhausted past the writer's max_size, kIoError on
+  // disk failure. Either error aborts the writer (the temporary is removed at
+  // once); kFailedPrecondition after digest(), commit() or abort().
   virtual Status write(std::string_view bytes) = 0;
   virtual std::uint64_t size() const = 0;
   // Path of the temporary file holding the bytes so far (for probing before
   // commit); valid until commit() or abort().
   virtual const std::string& temp_path() const = 0;
-  // The digest of all bytes written. May be called once, before commit().
+  // The digest of all bytes written. May be called any number of times; the
+  // first call finishes the hash, so write() fails afterwards. commit()
+  // reuses it. Callers that must match an expected digest (e.g. an upload's
+  // Repr-Digest) compare this before commit() and abort() on a mismatch.
   virtual Digest digest() = 0;
-  // Makes the blob durable under blobs/. If expected_sha256 is given and the
-  // content differs, nothing is stored and kInvalidArgument is returned.
-  // Committing bytes that already exist is OK and keeps the existing copy.
+  // Makes the blob durable under blobs/. Committing bytes that already exist
+  // is OK and keeps the existing copy. On failure the temporary is removed.
   virtual Result<BlobInfo> commit() = 0;
   virtual void abort() = 0;
 };
@@ -52,7 +56,8 @@ class BlobWriter {
 class BlobStore {
  public:
   // Creates the directory layout if missing. Throws std::runtime_error only
-  // when the root cannot be created (a start-up failure).
+  // when the root cannot be created (a start-up failure). A relative root is
+  // made absolute, so root() and path_for() are absolute paths.
   explicit BlobStore(std::string root);
 
   const std::string& root() const { return root_; }
@@ -60,14 +65,21 @@ class BlobStore {
   // A new writer whose total size may not exceed max_size bytes.
   Result<std::unique_ptr<BlobWriter>> begin_write(std::uint64_t max_size);
 
+  // Methods taking a sha256 accept only 64 lowercase hex characters, so a
+  // caller's string can never name a file outside blobs/.
+  // exists() is false for an invalid sha256.
   bool exists(std::string_view sha256) const;
-  // Absolute path of a committed blob (whether or not it exists).
+  // Absolute path of a committed blob (whether or not it exists); the empty
+  // string for an invalid sha256, which no open() or stat() can find.
   std::string path_for(std::string_view sha256) const;
+  // kInvalidArgument for an invalid sha256, kNotFound if absent.
   Result<std::uint64_t> size_of(std::string_view sha256) const;
   // Stores small bytes in one call (cover art).
   Result<BlobInfo> put(std::string_view bytes);
+  // kInvalidArgument for an invalid sha256, kNotFound if absent.
   Status remove(std::string_view sha256);
   // Removes every leftover temporary file; returns how many were removed.
+  // Call at start-up only: it also removes the files of writers in progress.
   std::size_t cleanup_temporaries();
 
  private:
