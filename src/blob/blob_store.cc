@@ -66,7 +66,7 @@ class FileBlobWriter final : public BlobWriter {
     if (bytes.size() > max_size_ - size_) {
       // The upload can never succeed; free the disk space right away.
       abort();
-      return resource_exhausted("blob exceeds the maximum size of " + std::to_string(max_size_) +
+      return resource_exhausted("the file is larger than the limit of " + std::to_string(max_size_) +
                                 " bytes");
     }
     const char* p = bytes.data();

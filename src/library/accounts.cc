@@ -55,7 +55,7 @@ Result<std::string> hash_password(const std::string& password) {
   char out[crypto_pwhash_STRBYTES];
   if (crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                         crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-    return resource_exhausted("not enough memory to hash the password");
+    return Status(Code::kUnavailable, "the server is out of memory for password hashing; try again");
   }
   return std::string(out);
 }
@@ -337,7 +337,9 @@ Result<std::vector<User>> AccountService::list_users() {
     if (user_from_json(kv.value, u, hash)) users.push_back(std::move(u));
   }
   std::sort(users.begin(), users.end(),
-            [](const User& a, const User& b) { return a.created_at < b.created_at; });
+            [](const User& a, const User& b) {
+              return std::tie(a.created_at, a.username) < std::tie(b.created_at, b.username);
+            });
   return users;
 }
 

@@ -8,9 +8,9 @@
 //   invites/<sha256(code)>     {created_by, created_at, expires_at}
 //   accounts/admin             <user-id>           (the first account, made admin)
 //
-// Passwords are stored as Argon2id strings (libsodium). Tokens and invite
-// codes are 256-bit random values given to the client once and stored only
-// as SHA-256 hashes, so a copy of the store does not let anyone log in.
+// Passwords are stored as Argon2id strings (libsodium). Tokens (256-bit) and
+// invite codes (128-bit) are random values given to the client once and
+// stored only as SHA-256 hashes, so a copy of the store does not let anyone log in.
 //
 // Thread-safety: all methods are thread-safe. register_user, login and
 // change_password run Argon2id (tens of milliseconds, 64 MiB): call them from

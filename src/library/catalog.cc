@@ -176,7 +176,8 @@ Status Catalog::start() {
     for (auto& kv : all->kvs) {
       Song song;
       if (song_from_json(kv.value, song)) {
-        songs_[song.id] = std::make_shared<const Entry>(std::move(song));
+        auto id = song.id;
+        songs_[id] = std::make_shared<const Entry>(std::move(song));
       } else {
         spdlog::warn("catalog: skipping unreadable record {}", kv.key);
       }

@@ -313,7 +313,10 @@ awaitable<Reply> upload_song(RequestContext& ctx) {
   metrics.add_bytes_in(received);
   if (write_status.is_ok() && form) write_status = form->finish();
   if (!write_status) {
-    if (write_status.code() == Code::kResourceExhausted) co_return too_large();
+    if (write_status.code() == Code::kResourceExhausted) {
+      co_return reject(problem(ctx, http::status::payload_too_large, "payload-too-large",
+                               "Payload too large", write_status.message()));
+    }
     if (write_status.code() == Code::kInvalidArgument) {
       co_return reject(bad_request(ctx, write_status.message()));
     }

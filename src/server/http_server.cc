@@ -299,7 +299,11 @@ struct HttpServer::Impl {
                                                              : config.idle_timeout_ms));
         auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, as_tuple(use_awaitable));
         if (ec) {
-          if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+          if (ec == http::error::body_limit) {
+            co_await reject(stream, http::status::payload_too_large, "payload-too-large",
+                            "Payload too large",
+                            "the request body may be at most " + std::to_string(config.max_upload_bytes) + " bytes");
+          } else if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
             co_await reject(stream, http::status::request_header_fields_too_large,
                             "header-too-large", "Request header too large",
                             "the request header is larger than " + std::to_string(config.max_header_bytes) + " bytes");

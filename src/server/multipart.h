@@ -17,10 +17,14 @@
 namespace hifi {
 
 // The boundary parameter of a multipart/form-data Content-Type;
-// kInvalidArgument when it is missing, empty, longer than 70 characters, or
-// the type is not multipart/form-data.
+// kInvalidArgument when it is missing, empty, longer than 70 characters, made
+// of characters RFC 2046 does not allow in a boundary, or the type is not
+// multipart/form-data.
 Result<std::string> multipart_boundary(std::string_view content_type);
 
+// name and filename are valid UTF-8 without control characters; filename
+// comes from filename* (RFC 8187) when the part has one. content_type is the
+// field value as sent, without surrounding whitespace.
 struct MultipartPartHeaders {
   std::string name;          // from Content-Disposition; may be empty
   std::string filename;      // from Content-Disposition; empty if none
@@ -41,6 +45,8 @@ class MultipartParser {
     std::function<Status()> on_part_end;
   };
 
+  // A boundary multipart_boundary() would reject puts the parser in the
+  // error state: feed() and finish() return kInvalidArgument.
   MultipartParser(std::string boundary, Handler handler, MultipartLimits limits = {});
 
   // Consumes the next chunk of the body. kInvalidArgument on malformed input,
@@ -53,15 +59,30 @@ class MultipartParser {
   bool done() const;
 
  private:
-  enum class State { kPreamble, kAfterBoundary, kHeaders, kBody, kEpilogue, kError };
+  enum class State {
+    kPreamble,       // discarding until the first delimiter
+    kAfterBoundary,  // just after a delimiter: "--" closes, else padding
+    kPadding,        // skipping transport padding up to the CRLF
+    kHeaders,        // collecting a part's header block
+    kBody,           // handing out part data
+    kEpilogue,       // after the close delimiter: discarding
+    kError,
+  };
   Status fail(Status s);
-  Status process(bool at_end);
+  // Runs the state machine over data; *consumed is how much of it is done
+  // with. The rest (a possible partial delimiter, or an incomplete header
+  // block) must be presented again, followed by more input.
+  Status process(std::string_view data, std::size_t* consumed);
+  Status begin_part(std::string_view header_block);
 
   std::string boundary_;  // "\r\n--" + boundary
   Handler handler_;
   MultipartLimits limits_;
   State state_ = State::kPreamble;
+  // Unconsumed input: at most boundary_.size() - 1 bytes in the body, or an
+  // incomplete header block of at most max_header_bytes + 1.
   std::string buffer_;
+  std::size_t header_scanned_ = 0;  // bytes of the header block already searched
   std::size_t parts_ = 0;
   Status error_;
 };

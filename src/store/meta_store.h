@@ -1,7 +1,7 @@
 // MetaStore: the revisioned key-value store through which every service
 // touches shared state. Modelled on the etcd v3 data model so that the
 // embedded SQLite backend and the cluster (etcd) backend are interchangeable
-// and pass one conformance suite (tests/store/meta_store_conformance.cc).
+// and pass one conformance suite (tests/store/meta_store_conformance.h).
 //
 // Model
 //  - Keys and values are arbitrary byte strings.

@@ -174,6 +174,17 @@ TEST_F(ApiTest, TokensSurviveARestart) {
   EXPECT_EQ(get("/api/v1/me", token).status, 200);
 }
 
+TEST_F(ApiTest, SongsSurviveARestart) {
+  auto token = register_and_login("alice");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    ids.emplace_back(upload(token, make_wav(700 + i), "s.wav").json().at("id").as_string());
+  }
+  server_->restart();
+  EXPECT_EQ(server_->catalog().size(), 5u);
+  for (auto& id : ids) EXPECT_EQ(get("/api/v1/songs/" + id + "/stream", token).status, 200);
+}
+
 TEST_F(ApiTest, ExpiredTokenIsRejected) {
   auto token = register_and_login("alice");
   server_->clock().advance_ms(AccountOptions{}.token_ttl_ms + 1);
@@ -205,7 +216,11 @@ TEST_F(ApiTest, AdminManagesUsersAndInvites) {
   ASSERT_EQ(users.status, 200);
   auto items = users.json().at("items").as_array();
   ASSERT_EQ(items.size(), 2u);
-  std::string alice_id(items[1].at("id").as_string());
+  std::string alice_id;
+  for (auto& item : items) {
+    if (item.at("username").as_string() == "alice") alice_id = item.at("id").as_string();
+  }
+  ASSERT_FALSE(alice_id.empty());
 
   auto patch = server_->request(V::patch, "/api/v1/users/" + alice_id, R"({"disabled":true})",
                                 {{"Authorization", "Bearer " + admin}, {"Content-Type", "application/json"}});
@@ -330,9 +345,10 @@ TEST_F(ApiTest, SearchSortAndPaginate) {
     auto r = get("/api/v1/songs?q=track&sort=title&order=desc&limit=3" +
                      (cursor.empty() ? "" : "&cursor=" + cursor), token);
     ASSERT_EQ(r.status, 200) << r.body;
-    for (auto& item : r.json().at("items").as_array()) titles.emplace_back(item.at("title").as_string());
-    if (r.json().at("next").is_null()) break;
-    cursor = std::string(r.json().at("next").as_string());
+    auto page_json = r.json();
+    for (auto& item : page_json.at("items").as_array()) titles.emplace_back(item.at("title").as_string());
+    if (page_json.at("next").is_null()) break;
+    cursor = std::string(page_json.at("next").as_string());
     // Cursors are base64 and may contain '+', '/' and '='.
     std::string escaped;
     for (char c : cursor) {

@@ -1,0 +1,30 @@
+// Private interface of the embedded SQLite MetaStore backend: tuning knobs
+// that production code leaves at their defaults and tests shrink.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "store/meta_store.h"
+
+namespace hifi {
+
+struct SqliteOptions {
+  // Events of this many most recent revisions are kept so that a watcher can
+  // resume from an older revision; older ones are compacted in small steps.
+  std::int64_t history_limit = 10000;
+  // A watcher whose undelivered backlog grows beyond this many responses is
+  // ended with kCompacted, so that one stuck consumer cannot exhaust memory.
+  std::size_t max_watch_backlog = 100000;
+  // How long an operation waits for a lock held by another connection. The
+  // store keeps the database locked while open, so this bounds how long a
+  // second open of the same file waits before failing.
+  int busy_timeout_ms = 5000;
+};
+
+Result<std::unique_ptr<MetaStore>> open_sqlite_meta_store(const std::string& path,
+                                                          const SqliteOptions& options);
+
+}  // namespace hifi

@@ -1,0 +1,181 @@
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "common/sha256.h"
+#include "common/status.h"
+#include "common/text.h"
+
+namespace hifi {
+namespace {
+
+TEST(Sha256Test, KnownVectors) {
+  EXPECT_EQ(to_hex(sha256("")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(to_hex(sha256("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(to_hex(sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+TEST(Sha256Test, StreamingEqualsOneShot) {
+  const std::string data(100000, 'a');
+  Sha256 h;
+  for (std::size_t i = 0; i < data.size(); i += 777) {
+    h.update(std::string_view(data).substr(i, 777));
+  }
+  EXPECT_EQ(h.finish(), sha256(data));
+}
+
+TEST(HexTest, ToHexAndIsSha256Hex) {
+  const std::uint8_t bytes[] = {0x00, 0x0f, 0xa5, 0xff};
+  EXPECT_EQ(to_hex(bytes, 4), "000fa5ff");
+  EXPECT_EQ(to_hex(bytes, 0), "");
+  EXPECT_TRUE(is_sha256_hex(to_hex(sha256("x"))));
+  EXPECT_FALSE(is_sha256_hex(""));
+  EXPECT_FALSE(is_sha256_hex(std::string(63, 'a')));
+  EXPECT_FALSE(is_sha256_hex(std::string(65, 'a')));
+  EXPECT_FALSE(is_sha256_hex(std::string(64, 'A')));  // lowercase only
+  EXPECT_FALSE(is_sha256_hex(std::string(63, 'a') + "g"));
+  EXPECT_TRUE(is_sha256_hex(std::string(64, '0')));
+}
+
+TEST(Base64Test, KnownValues) {
+  EXPECT_EQ(base64_encode(""), "");
+  EXPECT_EQ(base64_encode("f"), "Zg==");
+  EXPECT_EQ(base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(base64_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64_encode("\xff\xfe\xfd"), "//79");
+}
+
+TEST(Base64Test, RoundTripsEveryLengthAndByte) {
+  std::string data;
+  for (int i = 0; i < 300; ++i) {
+    data += static_cast<char>(i * 7 + 3);
+    std::string decoded = "garbage";
+    ASSERT_TRUE(base64_decode(base64_encode(data), decoded)) << i;
+    EXPECT_EQ(decoded, data);
+  }
+}
+
+TEST(Base64Test, RejectsMalformed) {
+  std::string out;
+  for (std::string_view bad : {"Zg", "Zg=", "Z===", "=Zg=", "Zg==Zg==", "Zm9v!", "Zm9", "Zm9v\n",
+                               "Zm-_", "Z=g=", "Zm 9v", "Zg==="}) {
+    EXPECT_FALSE(base64_decode(bad, out)) << bad;
+  }
+  EXPECT_TRUE(base64_decode("", out));
+  EXPECT_EQ(out, "");
+}
+
+TEST(TextTest, FoldForSearchIgnoresCase) {
+  EXPECT_EQ(fold_for_search("BJÖRK"), fold_for_search("björk"));
+  EXPECT_EQ(fold_for_search("Björk"), fold_for_search("björk"));
+  EXPECT_EQ(fold_for_search("STRASSE"), fold_for_search("straße"));
+  EXPECT_NE(fold_for_search("bjork"), fold_for_search("björk"));
+}
+
+TEST(TextTest, FoldForSearchNormalizesFirst) {
+  // "o" + combining diaeresis folds like the precomposed "ö".
+  EXPECT_EQ(fold_for_search("Bjo\xcc\x88rk"), fold_for_search("BJÖRK"));
+  // NFKC: the "ﬁ" ligature matches "fi".
+  EXPECT_EQ(fold_for_search("\xef\xac\x81ne"), fold_for_search("FINE"));
+}
+
+TEST(TextTest, NfcComposes) {
+  EXPECT_EQ(nfc("e\xcc\x81"), "\xc3\xa9");
+  EXPECT_EQ(nfc("caf\xc3\xa9"), "caf\xc3\xa9");
+  EXPECT_EQ(nfc(""), "");
+  // Invalid input is returned untouched rather than mangled.
+  const std::string invalid = std::string("\xff") + "e\xcc\x81";
+  EXPECT_EQ(nfc(invalid), invalid);
+}
+
+TEST(TextTest, ValidUtf8) {
+  EXPECT_TRUE(is_valid_utf8(""));
+  EXPECT_TRUE(is_valid_utf8("plain ascii"));
+  EXPECT_TRUE(is_valid_utf8("Bj\xc3\xb6rk"));
+  EXPECT_TRUE(is_valid_utf8("\xe2\x82\xac"));          // U+20AC
+  EXPECT_TRUE(is_valid_utf8("\xf0\x9f\x8e\xb5"));      // U+1F3B5
+  EXPECT_TRUE(is_valid_utf8("\xf4\x8f\xbf\xbf"));      // U+10FFFF
+  EXPECT_TRUE(is_valid_utf8("\xed\x9f\xbf"));          // U+D7FF, just below surrogates
+  EXPECT_TRUE(is_valid_utf8(std::string("a\0b", 3)));  // NUL is valid UTF-8
+}
+
+TEST(TextTest, InvalidUtf8) {
+  for (std::string_view bad : {
+           "\xc0\xaf",              // overlong "/"
+           "\xc1\xbf",              // overlong
+           "\xe0\x80\xaf",          // overlong, 3 bytes
+           "\xf0\x80\x80\xaf",      // overlong, 4 bytes
+           "\xed\xa0\x80",          // U+D800, a surrogate
+           "\xed\xbf\xbf",          // U+DFFF
+           "\xf4\x90\x80\x80",      // above U+10FFFF
+           "\xf8\x88\x80\x80\x80",  // five-byte form
+           "\xff",                  // never valid
+           "\x80",                  // lone continuation byte
+           "\xc3",                  // truncated
+           "\xe2\x82",              // truncated
+           "\xf0\x9f\x8e",          // truncated
+           "ok\xc3",                // truncated at the end
+           "\xc3(",                 // bad continuation byte
+       }) {
+    EXPECT_FALSE(is_valid_utf8(bad))
+        << to_hex(reinterpret_cast<const std::uint8_t*>(bad.data()), bad.size());
+  }
+}
+
+TEST(StatusTest, OkAndErrors) {
+  const Status ok;
+  EXPECT_TRUE(ok.is_ok());
+  EXPECT_TRUE(static_cast<bool>(ok));
+  EXPECT_EQ(ok.code(), Code::kOk);
+  EXPECT_EQ(ok.to_string(), "ok");
+  EXPECT_TRUE(Status::ok().is_ok());
+
+  const Status nf = not_found("track 7");
+  EXPECT_FALSE(nf.is_ok());
+  EXPECT_FALSE(static_cast<bool>(nf));
+  EXPECT_EQ(nf.code(), Code::kNotFound);
+  EXPECT_EQ(nf.message(), "track 7");
+  EXPECT_EQ(nf.to_string(), "not-found: track 7");
+
+  EXPECT_EQ(invalid_argument("x").code(), Code::kInvalidArgument);
+  EXPECT_EQ(already_exists("x").code(), Code::kAlreadyExists);
+  EXPECT_EQ(failed_precondition("x").code(), Code::kFailedPrecondition);
+  EXPECT_EQ(unauthenticated("x").code(), Code::kUnauthenticated);
+  EXPECT_EQ(permission_denied("x").code(), Code::kPermissionDenied);
+  EXPECT_EQ(resource_exhausted("x").code(), Code::kResourceExhausted);
+  EXPECT_EQ(unsupported("x").code(), Code::kUnsupported);
+  EXPECT_EQ(io_error("x").code(), Code::kIoError);
+  EXPECT_EQ(internal_error("x").code(), Code::kInternal);
+}
+
+TEST(StatusTest, CodeNamesAreDistinct) {
+  std::set<std::string> names;
+  for (int c = static_cast<int>(Code::kOk); c <= static_cast<int>(Code::kInternal); ++c) {
+    names.insert(code_name(static_cast<Code>(c)));
+  }
+  EXPECT_EQ(names.size(), static_cast<std::size_t>(Code::kInternal) + 1);
+  EXPECT_STREQ(code_name(Code::kResourceExhausted), "resource-exhausted");
+}
+
+TEST(ResultTest, ValueAndError) {
+  Result<std::string> v = std::string("hello");
+  ASSERT_TRUE(v.is_ok());
+  EXPECT_TRUE(static_cast<bool>(v));
+  EXPECT_TRUE(v.status().is_ok());
+  EXPECT_EQ(*v, "hello");
+  EXPECT_EQ(v->size(), 5u);
+  std::string moved = std::move(v).value();
+  EXPECT_EQ(moved, "hello");
+
+  Result<int> e = Status(Code::kUnavailable, "down");
+  EXPECT_FALSE(e.is_ok());
+  EXPECT_EQ(e.status().code(), Code::kUnavailable);
+  EXPECT_EQ(e.status().message(), "down");
+}
+
+}  // namespace
+}  // namespace hifi
