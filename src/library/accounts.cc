@@ -80,15 +80,31 @@ bool allowed_in_username(std::uint32_t cp) {
            cp == '_' || cp == '-' || cp == '.';
   }
   // Outside ASCII, letters and digits of every script are welcome; exclude
-  // the blocks that hold spaces, invisible formatting and punctuation that
-  // would make two names look alike.
+  // the blocks that hold spaces, invisible formatting, punctuation that
+  // would make two names look alike, and symbols such as emoji (which are
+  // neither letters nor digits).
   if (cp < 0xC0) return false;  // Latin-1 controls, spaces, symbols
   if (cp == 0xD7 || cp == 0xF7) return false;
+  if (cp == 0x034F || cp == 0x061C) return false;  // grapheme joiner, Arabic letter mark
+  if (cp == 0x115F || cp == 0x1160 || cp == 0x3164 || cp == 0xFFA0) return false;  // Hangul fillers
+  if (cp == 0x1680) return false;                  // Ogham space mark
+  if (cp == 0x17B4 || cp == 0x17B5) return false;  // Khmer invisible vowels
+  if (cp >= 0x180B && cp <= 0x180F) return false;  // Mongolian selectors, vowel separator
   if (cp >= 0x2000 && cp <= 0x2BFF) return false;  // punctuation, symbols, arrows
+  if (cp >= 0x2E00 && cp <= 0x2E7F) return false;  // supplemental punctuation
   if (cp >= 0x3000 && cp <= 0x303F) return false;  // CJK punctuation, ideographic space
   if (cp >= 0xD800 && cp <= 0xF8FF) return false;  // surrogates, private use
   if (cp >= 0xFE00 && cp <= 0xFE0F) return false;  // variation selectors
+  if (cp >= 0xFE10 && cp <= 0xFE6F) return false;  // vertical, compatibility, small forms
+  // Fullwidth punctuation and symbols (fullwidth letters and digits stay).
+  if ((cp >= 0xFF00 && cp <= 0xFF0F) || (cp >= 0xFF1A && cp <= 0xFF20) ||
+      (cp >= 0xFF3B && cp <= 0xFF40) || (cp >= 0xFF5B && cp <= 0xFF65) ||
+      (cp >= 0xFFE0 && cp <= 0xFFEF)) {
+    return false;
+  }
   if (cp == 0xFEFF || (cp >= 0xFFF0 && cp <= 0xFFFF)) return false;
+  if (cp >= 0x1D173 && cp <= 0x1D17A) return false;  // musical formatting controls
+  if (cp >= 0x1F000 && cp <= 0x1FAFF) return false;  // emoji, pictographs, other symbols
   if (cp >= 0xE0000) return false;  // tags, private use planes
   return true;
 }
@@ -145,14 +161,19 @@ AccountService::AccountService(MetaStore& store, const Clock& clock, AccountOpti
 Result<User> AccountService::register_user(const std::string& username_in,
                                            const std::string& password,
                                            const std::string& invite_code) {
-  if (options_.registration == RegistrationMode::kClosed) {
-    return permission_denied("registration is closed on this server; ask an admin for an account");
-  }
   if (auto s = validate_username(username_in); !s) return s;
   if (auto s = validate_password(password); !s) return s;
+  // The very first account (the admin) may always register: without it an
+  // invite-only or closed server could never get anyone in.
+  auto existing_admin = store_.get(kAdminKey);
+  const bool bootstrap = !existing_admin && existing_admin.status().code() == Code::kNotFound;
+  if (!existing_admin && !bootstrap) return existing_admin.status();
+  if (!bootstrap && options_.registration == RegistrationMode::kClosed) {
+    return permission_denied("registration is closed on this server; ask an admin for an account");
+  }
 
   std::string invite_key;
-  if (options_.registration == RegistrationMode::kInvite) {
+  if (!bootstrap && options_.registration == RegistrationMode::kInvite) {
     if (invite_code.empty()) return permission_denied("this server requires an invite code");
     invite_key = kInvitesPrefix + hash_secret(invite_code);
     auto invite = store_.get(invite_key);
@@ -163,7 +184,7 @@ Result<User> AccountService::register_user(const std::string& username_in,
       return invite.status();
     }
     auto v = json::parse(invite->value);
-    if (v.as_object().at("expires_at").to_number<std::int64_t>() < clock_.now_ms()) {
+    if (v.as_object().at("expires_at").to_number<std::int64_t>() <= clock_.now_ms()) {
       return permission_denied("the invite code has expired");
     }
   }
@@ -204,6 +225,12 @@ Result<User> AccountService::register_user(const std::string& username_in,
     if (store_.get(name_key)) return already_exists("username '" + user.username + "' is taken");
     if (!invite_key.empty() && !store_.get(invite_key)) {
       return permission_denied("the invite code is not valid or was already used");
+    }
+    if (first && options_.registration != RegistrationMode::kOpen) {
+      // Another account won the bootstrap; this one needs what everyone needs.
+      return options_.registration == RegistrationMode::kClosed
+                 ? permission_denied("registration is closed on this server; ask an admin for an account")
+                 : permission_denied("this server requires an invite code");
     }
     // Lost the race for admin: try again as a regular user.
   }
@@ -302,7 +329,8 @@ Status AccountService::logout(const std::string& token) {
 
 Status AccountService::change_password(const std::string& user_id,
                                        const std::string& old_password,
-                                       const std::string& new_password) {
+                                       const std::string& new_password,
+                                       const std::string& keep_token) {
   if (auto s = validate_password(new_password); !s) return s;
   for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
     std::string hash;
@@ -318,7 +346,9 @@ Status AccountService::change_password(const std::string& user_id,
     auto r = store_.txn({Compare::mod_revision_equals(key, rev)},
                         {Op::put(key, user_to_json(*user, *new_hash))});
     if (!r) return r.status();
-    if (r->succeeded) return Status::ok();
+    // Whoever knew the old password may hold a session: end them all but
+    // the one that made the change.
+    if (r->succeeded) return revoke_tokens_of(user_id, keep_token);
   }
   return Status(Code::kUnavailable, "too much contention; try again");
 }
@@ -343,11 +373,13 @@ Result<std::vector<User>> AccountService::list_users() {
   return users;
 }
 
-Status AccountService::revoke_tokens_of(const std::string& user_id) {
+Status AccountService::revoke_tokens_of(const std::string& user_id, const std::string& keep_token) {
   auto r = store_.range(kTokensPrefix);
   if (!r) return r.status();
+  const auto keep_key = keep_token.empty() ? std::string() : kTokensPrefix + hash_secret(keep_token);
   std::vector<Op> ops;
   for (auto& kv : r->kvs) {
+    if (kv.key == keep_key) continue;
     boost::system::error_code ec;
     auto v = json::parse(kv.value, ec);
     if (ec || !v.is_object()) continue;

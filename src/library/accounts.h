@@ -77,7 +77,8 @@ class AccountService {
   AccountService(MetaStore& store, const Clock& clock, AccountOptions options);
 
   // kAlreadyExists when the name is taken; kPermissionDenied when
-  // registration is closed or the invite code is missing/invalid/used.
+  // registration is closed or the invite code is missing/invalid/used. The
+  // first account of a server (the admin) registers in every mode.
   Result<User> register_user(const std::string& username, const std::string& password,
                              const std::string& invite_code);
 
@@ -91,8 +92,9 @@ class AccountService {
   Result<User> authenticate(const std::string& token);
   Status logout(const std::string& token);
 
+  // Also ends every session of the user except keep_token's.
   Status change_password(const std::string& user_id, const std::string& old_password,
-                         const std::string& new_password);
+                         const std::string& new_password, const std::string& keep_token = {});
 
   Result<User> get_user(const std::string& user_id);
   Result<std::vector<User>> list_users();
@@ -103,7 +105,7 @@ class AccountService {
   RegistrationMode registration_mode() const { return options_.registration; }
 
  private:
-  Status revoke_tokens_of(const std::string& user_id);
+  Status revoke_tokens_of(const std::string& user_id, const std::string& keep_token = {});
   Result<User> load_user(const std::string& user_id, std::string* password_hash,
                          Revision* mod_revision);
 

@@ -18,7 +18,7 @@ std::int64_t RateLimiter::blocked_for_ms(const std::string& key) {
   if (it == events_.end()) return 0;
   auto now = clock_.now_ms();
   prune(it->second, now);
-  if (static_cast<int>(it->second.size()) < limit_) return 0;
+  if (static_cast<int>(it->second.size()) < limit_ || it->second.empty()) return 0;
   return std::max<std::int64_t>(1, it->second.front() + window_ms_ - now);
 }
 

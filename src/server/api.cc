@@ -9,16 +9,40 @@
 #include "common/text.h"
 #include "server/digest_header.h"
 #include "server/http_internal.h"
+#include "server/json_macros.h"
 #include "server/multipart.h"
 #include "server/range.h"
 #include "server/request_json.h"
 
 namespace hifi::http_internal {
 namespace json = boost::json;
-namespace {
-
 using asio::as_tuple;
 using asio::use_awaitable;
+
+StringResponse bad_request(const RequestContext& ctx, std::string_view detail) {
+  return problem(ctx, http::status::bad_request, "invalid-request", "Invalid request", detail);
+}
+
+awaitable<std::variant<boost::json::object, StringResponse>> read_json(RequestContext& ctx) {
+  // The body is parsed as JSON whatever its Content-Type says: clients such
+  // as `curl -d` send a form type by default, and a clear parse error helps
+  // more than a 415.
+  auto body = co_await read_body(ctx, ctx.config.max_json_bytes);
+  if (!body) {
+    if (body.status().code() == Code::kResourceExhausted) {
+      co_return problem(ctx, http::status::payload_too_large, "payload-too-large",
+                        "Payload too large", body.status().message());
+    }
+    co_return bad_request(ctx, body.status().message());
+  }
+  JsonLimits limits;
+  limits.max_bytes = ctx.config.max_json_bytes;
+  auto object = parse_json_object(*body, limits);
+  if (!object) co_return bad_request(ctx, object.status().message());
+  co_return std::move(*object);
+}
+
+namespace {
 
 constexpr std::size_t kUploadChunk = 256 * 1024;
 constexpr std::size_t kMaxFormFieldBytes = 64 * 1024;
@@ -40,40 +64,6 @@ json::object song_json(const RequestContext& ctx, const Song& s) {
   o["stream_url"] = "/api/v1/songs/" + s.id + "/stream";
   return o;
 }
-
-StringResponse bad_request(const RequestContext& ctx, std::string_view detail) {
-  return problem(ctx, http::status::bad_request, "invalid-request", "Invalid request", detail);
-}
-
-// Reads and parses a JSON object body, or produces the problem to answer.
-awaitable<std::variant<json::object, StringResponse>> read_json(RequestContext& ctx) {
-  // The body is parsed as JSON whatever its Content-Type says: clients such
-  // as `curl -d` send a form type by default, and a clear parse error helps
-  // more than a 415.
-  auto body = co_await read_body(ctx, ctx.config.max_json_bytes);
-  if (!body) {
-    if (body.status().code() == Code::kResourceExhausted) {
-      co_return problem(ctx, http::status::payload_too_large, "payload-too-large",
-                        "Payload too large", body.status().message());
-    }
-    co_return bad_request(ctx, body.status().message());
-  }
-  JsonLimits limits;
-  limits.max_bytes = ctx.config.max_json_bytes;
-  auto object = parse_json_object(*body, limits);
-  if (!object) co_return bad_request(ctx, object.status().message());
-  co_return std::move(*object);
-}
-
-#define HIFI_READ_JSON(var)                                         \
-  auto var##_or = co_await read_json(ctx);                          \
-  if (auto* p = std::get_if<StringResponse>(&var##_or)) co_return std::move(*p); \
-  auto& var = std::get<json::object>(var##_or)
-
-#define HIFI_FIELD(var, expr)                                   \
-  auto var##_r = (expr);                                        \
-  if (!var##_r) co_return bad_request(ctx, var##_r.status().message()); \
-  auto var = std::move(*var##_r)
 
 bool is_admin(const RequestContext& ctx) { return ctx.user && ctx.user->is_admin(); }
 
@@ -160,8 +150,10 @@ awaitable<Reply> change_password(RequestContext& ctx) {
   JsonFields fields(body);
   HIFI_FIELD(current, fields.required_string("current_password"));
   HIFI_FIELD(next, fields.required_string("new_password"));
-  auto s = co_await offload(
-      ctx, [&] { return ctx.services.accounts.change_password(ctx.user->id, current, next); });
+  std::string token(ctx.header()[http::field::authorization].substr(7));
+  auto s = co_await offload(ctx, [&] {
+    return ctx.services.accounts.change_password(ctx.user->id, current, next, token);
+  });
   if (!s) co_return problem_from_status(ctx, s);
   co_return StringResponse{http::status::no_content, 11};
 }

@@ -80,8 +80,8 @@ bool parse_size(const std::string& text, std::uint64_t& bytes) {
   std::uint64_t unit = 1;
   if (suffix.empty() || suffix == "B") unit = 1;
   else if (suffix == "K" || suffix == "KiB" || suffix == "k") unit = 1ULL << 10;
-  else if (suffix == "M" || suffix == "MiB") unit = 1ULL << 20;
-  else if (suffix == "G" || suffix == "GiB") unit = 1ULL << 30;
+  else if (suffix == "M" || suffix == "MiB" || suffix == "m") unit = 1ULL << 20;
+  else if (suffix == "G" || suffix == "GiB" || suffix == "g") unit = 1ULL << 30;
   else return false;
   if (n > (UINT64_MAX / unit)) return false;
   bytes = n * unit;
@@ -99,6 +99,7 @@ bool parse_duration(const std::string& text, std::int64_t& ms) {
   else if (suffix == "h") unit = 3'600'000;
   else if (suffix == "d") unit = 86'400'000;
   else return false;
+  if (n > static_cast<std::uint64_t>(INT64_MAX / unit)) return false;
   ms = static_cast<std::int64_t>(n) * unit;
   return true;
 }
@@ -179,7 +180,9 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     exit_now = true;
-    return app.exit(e);
+    // --help and --version exit with 0; every other parse error is a usage
+    // error (CLI11's own codes, e.g. 105 or 109, are not part of our contract).
+    return app.exit(e) == 0 ? 0 : 2;
   }
 
   auto usage_error = [&](const std::string& message) {

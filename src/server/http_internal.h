@@ -48,6 +48,7 @@ struct RequestContext {
   int status = 0;
   std::uint64_t bytes_out = 0;
   bool keep_alive = true;
+  bool upgraded = false;  // the connection became a WebSocket and is gone
 
   const http::request_header<>& header() const { return parser.get().base(); }
   std::optional<std::string> query(std::string_view name) const;
@@ -65,6 +66,7 @@ struct Route {
 };
 
 std::vector<Route> api_routes();
+std::vector<Route> room_routes();
 
 // Problem details (RFC 9457). `type` is a stable slug; it is sent as
 // "urn:hifi:problem:<type>".
@@ -74,6 +76,10 @@ StringResponse problem(const RequestContext& ctx, http::status status, std::stri
 StringResponse problem_from_status(const RequestContext& ctx, const Status& status);
 StringResponse json_response(const RequestContext& ctx, http::status status,
                              const boost::json::value& body);
+StringResponse bad_request(const RequestContext& ctx, std::string_view detail);
+
+// Reads and parses a JSON object body, or produces the problem to answer.
+awaitable<std::variant<boost::json::object, StringResponse>> read_json(RequestContext& ctx);
 
 // Reads the rest of a small request body into memory, up to limit bytes;
 // kResourceExhausted past the limit.

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "server/http_internal.h"
+#include "server/room_hub.h"
 
 namespace hifi {
 namespace http_internal {
@@ -235,6 +236,7 @@ struct HttpServer::Impl {
       : config(c), services(s), ioc(static_cast<int>(c.threads)),
         workers(std::max<std::size_t>(4, c.threads * 2)) {
     for (auto& r : api_routes()) routes.push_back({r, split_pattern(r.pattern)});
+    for (auto& r : room_routes()) routes.push_back({r, split_pattern(r.pattern)});
   }
 
   std::uint64_t track(beast::tcp_stream* stream) {
@@ -289,6 +291,7 @@ struct HttpServer::Impl {
     }
     beast::flat_buffer buffer(kMaxReadBuffer);
     bool first = true;
+    bool upgraded = false;
     try {
       for (;;) {
         if (!set_busy(id, false)) break;
@@ -327,14 +330,20 @@ struct HttpServer::Impl {
         services.metrics.count_request(ctx.method, ctx.route.empty() ? "unmatched" : ctx.route, ctx.status);
         spdlog::info("{} {} {} -> {} {}B {:.1f}ms", ctx.client_address, ctx.method,
                      ctx.url.path(), ctx.status, ctx.bytes_out, ms);
+        if (ctx.upgraded) {
+          upgraded = true;  // the WebSocket owned the socket and has closed it
+          break;
+        }
         if (!ctx.keep_alive || stopping) break;
       }
     } catch (const std::exception& e) {
       spdlog::debug("connection from {} ended: {}", client_address, e.what());
     }
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.socket().close(ignored);
+    if (!upgraded) {
+      boost::system::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      stream.socket().close(ignored);
+    }
     untrack(id);
     services.metrics.connection_closed();
     --connections;
@@ -499,6 +508,7 @@ void HttpServer::shutdown() {
     boost::system::error_code ignored;
     d.acceptor.close(ignored);
   });
+  d.services.hub.close_all();
   d.close_idle_connections();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(d.config.shutdown_grace_ms);
   while (d.connections > 0 && std::chrono::steady_clock::now() < deadline) {

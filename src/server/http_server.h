@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "library/accounts.h"
 #include "library/catalog.h"
+#include "room/room_service.h"
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/signed_url.h"
@@ -27,11 +28,15 @@
 
 namespace hifi {
 
+class RoomHub;
+
 struct Services {
   MetaStore& store;
   BlobStore& blobs;
   AccountService& accounts;
   Catalog& catalog;
+  room::RoomService& rooms;
+  RoomHub& hub;
   Metrics& metrics;
   const UrlSigner& signer;
   const Clock& clock;

@@ -12,6 +12,8 @@
 #include "server/config.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/room_hub.h"
+#include "room/room_service.h"
 #include "server/signed_url.h"
 #include "store/meta_store.h"
 
@@ -54,14 +56,22 @@ int run(const hifi::ServerConfig& config) {
     return 1;
   }
 
-  hifi::Services services{*store,   blobs,  accounts, catalog,
-                          metrics,  signer, hifi::SystemClock::instance()};
+  hifi::room::RoomService rooms(*store, hifi::SystemClock::instance());
+  hifi::RoomHub hub(rooms);
+  rooms.set_listener([&hub](const hifi::room::RoomEvent& e) { hub.on_event(e); });
+  if (auto s = rooms.start(); !s) {
+    spdlog::critical("cannot load the rooms: {}", s.to_string());
+    return 1;
+  }
+
+  hifi::Services services{*store, blobs,   accounts, catalog, rooms,
+                          hub,    metrics, signer,   hifi::SystemClock::instance()};
   hifi::HttpServer server(config, services);
   server.start();
   spdlog::info("hifi-server 0.1.0 listening on http://{}:{}", config.listen_host, server.port());
-  spdlog::info("data in {} (store {}, {} songs), registration {}, {} threads", data_dir,
-               store->describe(), catalog.size(), hifi::registration_mode_name(config.registration),
-               config.threads);
+  spdlog::info("data in {} (store {}, {} songs, {} rooms), registration {}, {} threads", data_dir,
+               store->describe(), catalog.size(), rooms.list().size(),
+               hifi::registration_mode_name(config.registration), config.threads);
 
   int received = 0;
   sigwait(&signals, &received);
@@ -69,6 +79,7 @@ int run(const hifi::ServerConfig& config) {
                received == SIGINT ? "SIGINT" : "SIGTERM", config.shutdown_grace_ms);
   server.shutdown();
   server.wait();
+  rooms.stop();
   spdlog::info("stopped cleanly");
   return 0;
 }

@@ -48,6 +48,9 @@ std::string Metrics::render() const {
   out += "# HELP hifi_open_connections Open HTTP connections.\n";
   out += "# TYPE hifi_open_connections gauge\n";
   out += fmt::format("hifi_open_connections {}\n", open_connections_.load());
+  out += "# HELP hifi_open_websockets Room listeners connected by WebSocket.\n";
+  out += "# TYPE hifi_open_websockets gauge\n";
+  out += fmt::format("hifi_open_websockets {}\n", open_websockets_.load());
   out += "# HELP hifi_uploads_total Song uploads by result.\n";
   out += "# TYPE hifi_uploads_total counter\n";
   for (const auto& [result, n] : uploads_) {

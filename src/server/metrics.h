@@ -26,6 +26,8 @@ class Metrics {
   void stream_finished() { --active_streams_; }
   void connection_opened() { ++open_connections_; }
   void connection_closed() { --open_connections_; }
+  void websocket_opened() { ++open_websockets_; }
+  void websocket_closed() { --open_websockets_; }
   // result: "created", "duplicate", "rejected", "failed"
   void count_upload(const std::string& result);
   void observe_store_op(const std::string& op, double seconds);
@@ -49,6 +51,7 @@ class Metrics {
   std::atomic<std::uint64_t> bytes_out_{0};
   std::atomic<std::int64_t> active_streams_{0};
   std::atomic<std::int64_t> open_connections_{0};
+  std::atomic<std::int64_t> open_websockets_{0};
 };
 
 // A MetaStore decorator that times every operation into Metrics.

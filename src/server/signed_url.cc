@@ -4,8 +4,10 @@
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <sodium.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -60,6 +62,13 @@ std::string load_or_create_secret(const std::string& path) {
       auto secret = ss.str();
       if (secret.size() < 32) throw std::runtime_error("secret file " + path + " is too short");
       return secret;
+    }
+    // Only a missing file may be created: replacing one that exists but
+    // cannot be read (permissions, I/O error) would silently invalidate
+    // every signed URL.
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 || errno != ENOENT) {
+      throw std::runtime_error("cannot read secret file " + path);
     }
   }
   std::string secret(32, '\0');

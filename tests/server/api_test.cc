@@ -195,6 +195,8 @@ TEST_F(ApiTest, ClosedAndInviteRegistration) {
   AccountOptions closed;
   closed.registration = RegistrationMode::kClosed;
   make_server({}, closed);
+  // The first account (the admin) can always register; nobody after it.
+  EXPECT_EQ(post_json("/api/v1/auth/register", {{"username", "admin"}, {"password", "correct horse"}}).status, 201);
   expect_problem(post_json("/api/v1/auth/register", {{"username", "alice"}, {"password", "correct horse"}}), 403, "forbidden");
 
   AccountOptions invite;
@@ -202,8 +204,12 @@ TEST_F(ApiTest, ClosedAndInviteRegistration) {
   std::filesystem::remove_all(dir_);
   dir_.clear();
   make_server({}, invite);
+  auto admin = register_and_login("admin");
   expect_problem(post_json("/api/v1/auth/register", {{"username", "alice"}, {"password", "correct horse"}}), 403, "forbidden");
   expect_problem(post_json("/api/v1/auth/register", {{"username", "alice"}, {"password", "correct horse"}, {"invite_code", "bogus"}}), 403, "forbidden");
+  std::string code(post_json("/api/v1/invites", {}, admin).json().at("code").as_string());
+  EXPECT_EQ(post_json("/api/v1/auth/register", {{"username", "alice"}, {"password", "correct horse"}, {"invite_code", code}}).status, 201);
+  expect_problem(post_json("/api/v1/auth/register", {{"username", "bob"}, {"password", "correct horse"}, {"invite_code", code}}), 403, "forbidden");
 }
 
 TEST_F(ApiTest, AdminManagesUsersAndInvites) {
@@ -237,7 +243,10 @@ TEST_F(ApiTest, AdminManagesUsersAndInvites) {
 TEST_F(ApiTest, ChangePassword) {
   auto token = register_and_login("alice");
   expect_problem(post_json("/api/v1/me/password", {{"current_password", "nope nope"}, {"new_password", "another horse"}}, token), 403, "forbidden");
+  auto other_session = std::string(post_json("/api/v1/auth/login", {{"username", "alice"}, {"password", "correct horse"}}).json().at("token").as_string());
   EXPECT_EQ(post_json("/api/v1/me/password", {{"current_password", "correct horse"}, {"new_password", "another horse"}}, token).status, 204);
+  EXPECT_EQ(get("/api/v1/me", token).status, 200);  // the session that changed it stays
+  expect_problem(get("/api/v1/me", other_session), 401, "unauthenticated");
   EXPECT_EQ(post_json("/api/v1/auth/login", {{"username", "alice"}, {"password", "another horse"}}).status, 200);
 }
 

@@ -22,6 +22,8 @@
 #include "server/config.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/room_hub.h"
+#include "room/room_service.h"
 #include "server/signed_url.h"
 #include "store/meta_store.h"
 
@@ -66,7 +68,12 @@ class TestServer {
     accounts_ = std::make_unique<AccountService>(*store_, clock_, account_options_);
     catalog_ = std::make_unique<Catalog>(*store_, *blobs_, clock_);
     if (auto s = catalog_->start(); !s) throw std::runtime_error(s.to_string());
-    Services services{*store_, *blobs_, *accounts_, *catalog_, metrics_, *signer_, clock_};
+    rooms_ = std::make_unique<room::RoomService>(*store_, room_clock(), room_options_);
+    hub_ = std::make_unique<RoomHub>(*rooms_);
+    rooms_->set_listener([hub = hub_.get()](const room::RoomEvent& e) { hub->on_event(e); });
+    if (auto s = rooms_->start(); !s) throw std::runtime_error(s.to_string());
+    Services services{*store_, *blobs_,  *accounts_, *catalog_, *rooms_,
+                      *hub_,   metrics_, *signer_,   room_clock()};
     server_ = std::make_unique<HttpServer>(config_, services);
     server_->start();
   }
@@ -76,6 +83,9 @@ class TestServer {
     server_->shutdown();
     server_->wait();
     server_.reset();
+    rooms_->stop();
+    hub_.reset();
+    rooms_.reset();
     catalog_.reset();
     accounts_.reset();
     signer_.reset();
@@ -87,6 +97,14 @@ class TestServer {
     stop();
     start();
   }
+
+  // Rooms, signed URLs and auto-advance run on the real clock when asked to
+  // (tests of playback timing), else on the manual one.
+  void use_system_clock_for_rooms(bool on) { system_clock_for_rooms_ = on; }
+  const Clock& room_clock() const {
+    return system_clock_for_rooms_ ? static_cast<const Clock&>(SystemClock::instance()) : clock_;
+  }
+  room::RoomService& rooms() { return *rooms_; }
 
   std::uint16_t port() const { return server_->port(); }
   ManualClock& clock() { return clock_; }
@@ -149,12 +167,16 @@ class TestServer {
   ServerConfig config_;
   AccountOptions account_options_;
   ManualClock clock_{1'800'000'000'000};
+  bool system_clock_for_rooms_ = false;
+  room::RoomServiceOptions room_options_;
   Metrics metrics_;
   std::unique_ptr<MetaStore> store_;
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<UrlSigner> signer_;
   std::unique_ptr<AccountService> accounts_;
   std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<room::RoomService> rooms_;
+  std::unique_ptr<RoomHub> hub_;
   std::unique_ptr<HttpServer> server_;
 };
 

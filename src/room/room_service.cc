@@ -1,0 +1,291 @@
+#include "room/room_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+
+#include "common/random.h"
+#include "common/text.h"
+
+namespace hifi::room {
+namespace json = boost::json;
+namespace {
+
+constexpr char kRoomsPrefix[] = "rooms/";
+constexpr int kMaxCasRetries = 64;
+constexpr auto kCatchUpTimeout = std::chrono::seconds(10);
+
+std::string record_of(const Room& r) {
+  json::object o{{"id", r.id},
+                 {"name", r.name},
+                 {"owner", r.owner},
+                 {"created_at", r.created_at},
+                 {"state", to_json(r.state)},
+                 {"last_command", {{"type", r.last_command}, {"by", r.last_command_by}}}};
+  return json::serialize(o);
+}
+
+Result<Room> room_of(const KeyValue& kv) {
+  boost::system::error_code ec;
+  auto v = json::parse(kv.value, ec);
+  if (ec || !v.is_object()) return internal_error("corrupt room record " + kv.key);
+  const auto& o = v.as_object();
+  Room r;
+  try {
+    r.id = json::value_to<std::string>(o.at("id"));
+    r.name = json::value_to<std::string>(o.at("name"));
+    r.owner = json::value_to<std::string>(o.at("owner"));
+    r.created_at = o.at("created_at").to_number<std::int64_t>();
+    auto state = state_from_json(o.at("state").as_object());
+    if (!state) return internal_error("corrupt room state in " + kv.key + ": " + state.status().message());
+    r.state = std::move(*state);
+    const auto& last = o.at("last_command").as_object();
+    r.last_command = json::value_to<std::string>(last.at("type"));
+    r.last_command_by = json::value_to<std::string>(last.at("by"));
+  } catch (const std::exception& e) {
+    return internal_error("corrupt room record " + kv.key + ": " + e.what());
+  }
+  r.revision = kv.mod_revision;
+  return r;
+}
+
+}  // namespace
+
+Status validate_room_name(const std::string& name) {
+  if (name.empty()) return invalid_argument("a room needs a name");
+  if (!is_valid_utf8(name)) return invalid_argument("the room name must be valid UTF-8");
+  std::size_t chars = 0;
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) return invalid_argument("the room name cannot contain control characters");
+    if ((c & 0xC0) != 0x80) ++chars;
+  }
+  if (chars > 100) return invalid_argument("the room name can be at most 100 characters long");
+  return Status::ok();
+}
+
+RoomService::RoomService(MetaStore& store, const Clock& clock, RoomServiceOptions options)
+    : store_(store), clock_(clock), options_(options) {}
+
+RoomService::~RoomService() { stop(); }
+
+void RoomService::set_listener(std::function<void(const RoomEvent&)> listener) {
+  std::lock_guard lock(mu_);
+  listener_ = std::move(listener);
+}
+
+Status RoomService::start() {
+  auto all = store_.range(kRoomsPrefix);
+  if (!all) return all.status();
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& kv : all->kvs) {
+      auto room = room_of(kv);
+      if (!room) {
+        spdlog::error("rooms: {}", room.status().message());
+        continue;
+      }
+      rooms_[room->id] = std::move(*room);
+    }
+    applied_revision_ = all->revision;
+  }
+  auto watch = store_.watch(kRoomsPrefix, all->revision + 1,
+                            [this](const Status& s, const WatchResponse& r) { on_watch(s, r); });
+  if (!watch) return watch.status();
+  watch_ = std::move(*watch);
+  if (options_.auto_advance) scheduler_ = std::thread([this] { scheduler_loop(); });
+  return Status::ok();
+}
+
+void RoomService::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  if (scheduler_.joinable()) scheduler_.join();
+  if (watch_) watch_->cancel();
+}
+
+void RoomService::on_watch(const Status& status, const WatchResponse& response) {
+  std::vector<RoomEvent> events;
+  std::function<void(const RoomEvent&)> listener;
+  {
+    std::lock_guard lock(mu_);
+    if (!status) {
+      spdlog::error("rooms: watch ended: {}", status.to_string());
+      watch_error_ = status;
+      changed_.notify_all();
+      return;
+    }
+    for (const auto& e : response.events) {
+      RoomEvent event;
+      if (e.type == WatchEvent::Type::kDelete) {
+        event.type = RoomEvent::Type::kDeleted;
+        event.room.id = e.kv.key.substr(sizeof(kRoomsPrefix) - 1);
+        event.room.revision = response.revision;
+        rooms_.erase(event.room.id);
+      } else {
+        auto room = room_of(e.kv);
+        if (!room) {
+          spdlog::error("rooms: {}", room.status().message());
+          continue;
+        }
+        rooms_[room->id] = *room;
+        event.room = std::move(*room);
+      }
+      events.push_back(std::move(event));
+    }
+    applied_revision_ = std::max(applied_revision_, response.revision);
+    listener = listener_;
+  }
+  changed_.notify_all();
+  if (listener) {
+    for (const auto& e : events) listener(e);
+  }
+}
+
+Status RoomService::wait_for_revision(Revision revision) {
+  std::unique_lock lock(mu_);
+  bool ok = changed_.wait_for(lock, kCatchUpTimeout, [&] {
+    return applied_revision_ >= revision || !watch_error_.is_ok();
+  });
+  if (!watch_error_.is_ok()) return watch_error_;
+  if (!ok) return Status(Code::kUnavailable, "rooms are not keeping up with the store");
+  return Status::ok();
+}
+
+Result<Room> RoomService::create(const std::string& name, const std::string& owner) {
+  if (auto s = validate_room_name(name); !s) return s;
+  {
+    std::lock_guard lock(mu_);
+    if (rooms_.size() >= options_.max_rooms) {
+      return resource_exhausted("this server holds at most " + std::to_string(options_.max_rooms) + " rooms");
+    }
+  }
+  Room room;
+  room.id = random_hex(8);
+  room.name = name;
+  room.owner = owner;
+  room.created_at = clock_.now_ms();
+  room.state.position_at = room.created_at;
+  room.last_command_by = owner;
+  const auto key = kRoomsPrefix + room.id;
+  auto txn = store_.txn({Compare::absent(key)}, {Op::put(key, record_of(room))});
+  if (!txn) return txn.status();
+  if (!txn->succeeded) return internal_error("room id collision");
+  room.revision = txn->revision;
+  if (auto s = wait_for_revision(txn->revision); !s) return s;
+  return room;
+}
+
+Result<Room> RoomService::get(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = rooms_.find(id);
+  if (it == rooms_.end()) return not_found("no room with id '" + id + "'");
+  return it->second;
+}
+
+std::vector<Room> RoomService::list() const {
+  std::lock_guard lock(mu_);
+  std::vector<Room> out;
+  for (const auto& [id, room] : rooms_) out.push_back(room);
+  std::sort(out.begin(), out.end(), [](const Room& a, const Room& b) {
+    return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
+  });
+  return out;
+}
+
+Status RoomService::remove(const std::string& id) {
+  auto txn = store_.txn({Compare::exists(kRoomsPrefix + id)}, {Op::del(kRoomsPrefix + id)});
+  if (!txn) return txn.status();
+  if (!txn->succeeded) return not_found("no room with id '" + id + "'");
+  return wait_for_revision(txn->revision);
+}
+
+Result<Room> RoomService::execute(const std::string& room_id, const Command& command, Room* current) {
+  const auto key = kRoomsPrefix + room_id;
+  for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
+    auto kv = store_.get(key);
+    if (!kv) {
+      if (kv.status().code() == Code::kNotFound) return not_found("no room with id '" + room_id + "'");
+      return kv.status();
+    }
+    auto room = room_of(*kv);
+    if (!room) return room.status();
+    auto next = apply(room->state, command, clock_.now_ms(), options_.limits);
+    if (!next) {
+      if (current) *current = *room;
+      return next.status();
+    }
+    if (*next == room->state) return *room;  // nothing to change, nothing to write
+    Room updated = *room;
+    updated.state = std::move(*next);
+    updated.last_command = command_type_name(command.type);
+    updated.last_command_by = command.by;
+    auto txn = store_.txn({Compare::mod_revision_equals(key, kv->mod_revision)},
+                          {Op::put(key, record_of(updated))});
+    if (!txn) return txn.status();
+    if (!txn->succeeded) continue;  // another command got in first: apply to the newer state
+    updated.revision = txn->revision;
+    if (auto s = wait_for_revision(txn->revision); !s) return s;
+    return updated;
+  }
+  return Status(Code::kUnavailable, "too many concurrent commands on this room; try again");
+}
+
+int RoomService::advance_due_rooms() {
+  std::vector<std::pair<std::string, std::string>> due;
+  const auto now = clock_.now_ms();
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, room] : rooms_) {
+      auto end = room.state.ends_at();
+      if (end && *end <= now) due.emplace_back(id, room.state.current);
+    }
+  }
+  int advanced = 0;
+  for (const auto& [id, item] : due) {
+    Command advance;
+    advance.type = Command::Type::kAdvance;
+    advance.expected_item = item;
+    advance.by = "";
+    auto r = execute(id, advance);
+    if (r) {
+      ++advanced;
+    } else if (r.status().code() != Code::kFailedPrecondition && r.status().code() != Code::kNotFound) {
+      spdlog::warn("rooms: auto-advance of {} failed: {}", id, r.status().to_string());
+    }
+  }
+  return advanced;
+}
+
+void RoomService::scheduler_loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    std::optional<std::int64_t> earliest;
+    for (const auto& [id, room] : rooms_) {
+      auto end = room.state.ends_at();
+      if (end && (!earliest || *end < *earliest)) earliest = end;
+    }
+    if (!earliest) {
+      changed_.wait(lock);
+      continue;
+    }
+    auto delay = *earliest - clock_.now_ms();
+    if (delay > 0) {
+      changed_.wait_for(lock, std::chrono::milliseconds(delay));
+      continue;
+    }
+    lock.unlock();
+    int advanced = advance_due_rooms();
+    lock.lock();
+    if (advanced == 0 && !stopping_) {
+      // Due but not advanced (store trouble, or another node is on it and
+      // its write has not reached us yet): retry shortly, not in a spin.
+      changed_.wait_for(lock, std::chrono::milliseconds(50));
+    }
+  }
+}
+
+}  // namespace hifi::room

@@ -1,0 +1,113 @@
+// RoomService: rooms as records in the MetaStore, changed only through the
+// pure room state machine (room_state.h) and compare-and-swap.
+//
+// Keys:  rooms/<room-id>  {id, name, owner, created_at, state, last_command}
+//
+// Ordering: every command is a CAS on the room's one key, so the store's
+// revision order is the order of commands; all nodes learn of changes through
+// one watch on rooms/ and deliver them in that order.
+//
+// Auto-advance: a scheduler thread applies an internal "advance" command when
+// the current song ends. Its precondition (that item is current and has
+// ended) makes a second attempt, by this node or another, a harmless no-op.
+// After a restart, rooms whose song ended while the node was down are
+// advanced in as many steps as needed, each at the server time the previous
+// song ended.
+//
+// Thread-safety: all methods are thread-safe. execute(), create() and
+// remove() write to the store: call them from worker threads. The event
+// listener is called on the store's watch thread, in revision order, with no
+// lock of this service held.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "room/room_state.h"
+#include "store/meta_store.h"
+
+namespace hifi::room {
+
+struct Room {
+  std::string id;
+  std::string name;
+  std::string owner;  // user id
+  std::int64_t created_at = 0;
+  RoomState state;
+  Revision revision = 0;  // the store revision of this version of the room
+  // The command that produced this version ("create" for a new room).
+  std::string last_command = "create";
+  std::string last_command_by;
+};
+
+struct RoomEvent {
+  enum class Type { kUpdated, kDeleted };
+  Type type = Type::kUpdated;
+  Room room;  // for kDeleted only id and revision are meaningful
+};
+
+struct RoomServiceOptions {
+  Limits limits;
+  std::size_t max_rooms = 10'000;
+  // When false no scheduler thread runs and tests call advance_due_rooms().
+  bool auto_advance = true;
+};
+
+// Room names: 1 to 100 characters of valid UTF-8, no control characters.
+Status validate_room_name(const std::string& name);
+
+class RoomService {
+ public:
+  RoomService(MetaStore& store, const Clock& clock, RoomServiceOptions options = {});
+  ~RoomService();
+
+  // Loads the rooms, starts watching and (optionally) the scheduler.
+  Status start();
+  void stop();
+
+  // Called for every change of every room, in store order.
+  void set_listener(std::function<void(const RoomEvent&)> listener);
+
+  Result<Room> create(const std::string& name, const std::string& owner);
+  Result<Room> get(const std::string& id) const;
+  std::vector<Room> list() const;
+  Status remove(const std::string& id);
+
+  // Applies the command. On kFailedPrecondition (and other rejections)
+  // `current` (if given) receives the room as it is, so callers can show it.
+  Result<Room> execute(const std::string& room_id, const Command& command,
+                       Room* current = nullptr);
+
+  // Applies "advance" to every room whose current item has ended by now.
+  // Returns how many rooms advanced.
+  int advance_due_rooms();
+
+ private:
+  void on_watch(const Status& status, const WatchResponse& response);
+  Status wait_for_revision(Revision revision);
+  void scheduler_loop();
+
+  MetaStore& store_;
+  const Clock& clock_;
+  RoomServiceOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::map<std::string, Room> rooms_;
+  Revision applied_revision_ = 0;
+  Status watch_error_;
+  bool stopping_ = false;
+  std::function<void(const RoomEvent&)> listener_;
+  std::unique_ptr<WatchHandle> watch_;
+  std::thread scheduler_;
+};
+
+}  // namespace hifi::room

@@ -1,0 +1,114 @@
+// The room state machine: a room's queue and playback state as a value, and
+// apply(), a pure function from (state, command, now) to the next state.
+//
+// Everything that changes a room goes through apply(), on whichever node
+// takes the command; the result is written with compare-and-swap, so every
+// node sees the same sequence of states. Commands carry preconditions (the
+// item a client believes is current) so a retried or raced command never
+// acts twice.
+//
+// Invariants apply() keeps (property-tested in tests/room):
+//  - `current` is the id of an item in `queue`, or empty.
+//  - 0 <= position_ms <= duration of the current item; 0 when there is none.
+//  - `playing` implies a current item.
+//  - a rejected command changes nothing (apply returns an error, no state);
+//  - the same command sequence at the same times gives the same states.
+//
+// Times are server Unix milliseconds. Thread-safety: plain values.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace hifi::room {
+
+enum class RepeatMode { kOff, kAll, kOne };
+const char* repeat_mode_name(RepeatMode mode);
+bool parse_repeat_mode(const std::string& text, RepeatMode& out);
+
+struct QueueItem {
+  std::string id;  // stable within the room: "q<sequence>"
+  std::string song_id;
+  std::string added_by;  // user id
+  std::int64_t duration_ms = 0;
+  bool operator==(const QueueItem&) const = default;
+};
+
+struct RoomState {
+  std::vector<QueueItem> queue;
+  std::string current;  // item id; empty: nothing selected
+  bool playing = false;
+  std::int64_t position_ms = 0;  // position of the current item ...
+  std::int64_t position_at = 0;  // ... at this server time
+  RepeatMode repeat = RepeatMode::kOff;
+  std::int64_t next_item_seq = 1;
+  bool operator==(const RoomState&) const = default;
+
+  const QueueItem* current_item() const;
+  // Index of the item in the queue, or -1.
+  int index_of(const std::string& item_id) const;
+  // The position the current item has reached at server time `now`.
+  std::int64_t position_at_time(std::int64_t now) const;
+  // Server time at which the current item ends if nothing intervenes;
+  // nullopt when not playing.
+  std::optional<std::int64_t> ends_at() const;
+};
+
+struct SongRef {
+  std::string song_id;
+  std::int64_t duration_ms = 0;
+};
+
+struct Command {
+  enum class Type {
+    kAdd,       // songs, at
+    kRemove,    // item_id
+    kMove,      // item_id, to
+    kClear,
+    kPlay,
+    kPause,
+    kSeek,      // position_ms
+    kSkip,      // optional expected_item
+    kPrevious,  // optional expected_item
+    kRepeat,    // mode
+    kAdvance,   // internal: the current item (expected_item) has ended
+  };
+  // Where kAdd inserts: at the end, right after the current item, or at an index.
+  static constexpr std::int64_t kAtEnd = -1;
+  static constexpr std::int64_t kAtNext = -2;
+
+  Type type = Type::kPlay;
+  std::string by;  // user id issuing the command
+  std::vector<SongRef> songs;
+  std::int64_t at = kAtEnd;
+  std::string item_id;
+  std::int64_t to = 0;
+  std::int64_t position_ms = 0;
+  std::string expected_item;  // precondition; empty: none
+  RepeatMode mode = RepeatMode::kOff;
+};
+
+const char* command_type_name(Command::Type type);
+bool parse_command_type(const std::string& text, Command::Type& out);
+
+struct Limits {
+  std::size_t max_queue = 10'000;
+};
+
+// The next state, or: kFailedPrecondition (stale expected_item, nothing to
+// play, advance before the end), kNotFound (unknown item), kInvalidArgument
+// (bad index or position), kResourceExhausted (queue full).
+Result<RoomState> apply(const RoomState& state, const Command& command, std::int64_t now,
+                        const Limits& limits = {});
+
+boost::json::object to_json(const RoomState& state);
+// kInvalidArgument when the JSON does not describe a valid state.
+Result<RoomState> state_from_json(const boost::json::object& object);
+
+}  // namespace hifi::room

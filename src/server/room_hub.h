@@ -1,0 +1,97 @@
+// RoomHub: this node's live listeners of every room, and the fan-out of room
+// changes to them.
+//
+// The hub turns each RoomEvent into one immutable JSON message shared by all
+// of the room's subscribers (so a change to a room of 10,000 listeners is
+// serialised once), keeps the last few messages of each room so a client
+// that reconnects with its last revision gets exactly what it missed, and
+// tracks presence: who is listening right now.
+//
+// Ordering: join() registers a subscriber and hands it its first messages
+// under the same lock that on_event() broadcasts under, so a subscriber sees
+// a gapless, duplicate-free sequence of revisions.
+//
+// Thread-safety: all methods are thread-safe. RoomSubscriber::deliver() is
+// called with the hub's lock held and must not block or call back into the
+// hub; it queues the message for the subscriber's own writer.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "room/room_service.h"
+
+namespace hifi {
+
+using SharedMessage = std::shared_ptr<const std::string>;
+
+struct ListenerInfo {
+  std::string user_id;
+  std::string username;
+};
+
+class RoomSubscriber {
+ public:
+  virtual ~RoomSubscriber() = default;
+  virtual void deliver(SharedMessage message) = 0;
+  // The room is gone, or the server is stopping: close the connection.
+  virtual void close(bool room_deleted) = 0;
+};
+
+class RoomHub {
+ public:
+  explicit RoomHub(room::RoomService& rooms, std::size_t history_per_room = 256);
+
+  // Feed from RoomService::set_listener.
+  void on_event(const room::RoomEvent& event);
+
+  // Subscribes to a room. With `since` (the last revision the client saw)
+  // the subscriber gets the changes after it when the hub still has them,
+  // else a snapshot. kNotFound for an unknown room.
+  Status join(const std::string& room_id, const std::shared_ptr<RoomSubscriber>& subscriber,
+              const ListenerInfo& who, std::optional<Revision> since);
+  void leave(const std::string& room_id, const RoomSubscriber* subscriber);
+
+  // Distinct users listening (one entry per user, however many connections).
+  std::vector<ListenerInfo> listeners(const std::string& room_id) const;
+  std::size_t connection_count() const;
+  // Closes every subscriber (server shutdown).
+  void close_all();
+
+  // The public JSON of a room's state: the state machine's fields plus
+  // `listeners` and `revision`.
+  static boost::json::object public_state(const room::Room& room,
+                                          const std::vector<ListenerInfo>& listeners);
+
+ private:
+  struct Subscription {
+    std::shared_ptr<RoomSubscriber> subscriber;
+    ListenerInfo who;
+  };
+  struct Channel {
+    std::optional<room::Room> room;  // the latest version seen
+    std::deque<std::pair<Revision, SharedMessage>> history;
+    Revision history_floor = 0;  // changes after this revision are all in history
+    std::map<const RoomSubscriber*, Subscription> subscribers;
+  };
+
+  std::vector<ListenerInfo> listeners_locked(const Channel& channel) const;
+  void broadcast_locked(Channel& channel, const SharedMessage& message);
+  void broadcast_presence_locked(Channel& channel);
+
+  room::RoomService& rooms_;
+  const std::size_t history_per_room_;
+  mutable std::mutex mu_;
+  std::map<std::string, Channel> channels_;
+};
+
+}  // namespace hifi

@@ -1,0 +1,1043 @@
+// Integration tests of listening rooms: the REST API under /api/v1/rooms and
+// the per-room WebSocket, against the real in-process server (no mocks).
+// Nothing here sleeps for a fixed time: every wait is for a message or a
+// condition, with a deadline.
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <atomic>
+#include <barrier>
+#include <set>
+#include <thread>
+
+#include "server/test_server.h"
+#include "server/ws_client.h"
+
+namespace hifi::testing {
+namespace {
+
+using V = http::verb;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+std::string str(const json::value& v) { return std::string(v.as_string()); }
+
+// The ids of a state's queue, in order.
+std::vector<std::string> queue_ids(const json::object& state) {
+  std::vector<std::string> out;
+  for (const auto& item : state.at("queue").as_array()) out.push_back(str(item.at("id")));
+  return out;
+}
+
+std::vector<std::string> usernames(const json::array& listeners) {
+  std::vector<std::string> out;
+  for (const auto& l : listeners) out.push_back(str(l.at("username")));
+  return out;
+}
+
+double system_now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class RoomsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Hundreds of requests per test: keep the log to what matters.
+    previous_level_ = spdlog::get_level();
+    spdlog::set_level(spdlog::level::warn);
+    dir_ = fresh_dir("rooms");
+    server_ = std::make_unique<TestServer>(dir_);
+  }
+  void TearDown() override {
+    server_.reset();
+    std::filesystem::remove_all(dir_);
+    spdlog::set_level(previous_level_);
+  }
+
+  HttpResult post_json(const std::string& target, const json::object& body, const std::string& token = {}) {
+    return post_raw(target, json::serialize(body), token);
+  }
+  HttpResult post_raw(const std::string& target, const std::string& body, const std::string& token = {}) {
+    std::map<std::string, std::string> headers{{"Content-Type", "application/json"}};
+    if (!token.empty()) headers["Authorization"] = "Bearer " + token;
+    return server_->request(V::post, target, body, headers);
+  }
+  HttpResult get(const std::string& target, const std::string& token) {
+    std::map<std::string, std::string> headers;
+    if (!token.empty()) headers["Authorization"] = "Bearer " + token;
+    return server_->request(V::get, target, {}, headers);
+  }
+  HttpResult del(const std::string& target, const std::string& token) {
+    return server_->request(V::delete_, target, {}, {{"Authorization", "Bearer " + token}});
+  }
+
+  std::string register_and_login(const std::string& name) {
+    auto r = post_json("/api/v1/auth/register", {{"username", name}, {"password", "correct horse"}});
+    EXPECT_EQ(r.status, 201) << r.body;
+    auto l = post_json("/api/v1/auth/login", {{"username", name}, {"password", "correct horse"}});
+    EXPECT_EQ(l.status, 200) << l.body;
+    return str(l.json().at("token"));
+  }
+  std::string user_id(const std::string& token) { return str(get("/api/v1/me", token).json().at("id")); }
+
+  // Uploads a tone and returns the song's id.
+  std::string upload_song(const std::string& token, double frequency, double seconds = 5, int rate = 8000) {
+    auto r = server_->request(V::post, "/api/v1/songs", make_wav(frequency, seconds, rate),
+                              {{"Authorization", "Bearer " + token},
+                               {"Content-Type", "audio/wav"},
+                               {"X-Filename", "tone.wav"}});
+    EXPECT_TRUE(r.status == 201 || r.status == 200) << r.body;
+    return str(r.json().at("id"));
+  }
+
+  std::string create_room(const std::string& token, const std::string& name = "Living room") {
+    auto r = post_json("/api/v1/rooms", {{"name", name}}, token);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return str(r.json().at("id"));
+  }
+
+  HttpResult command(const std::string& token, const std::string& room, const json::object& c) {
+    return post_json("/api/v1/rooms/" + room + "/commands", c, token);
+  }
+  // Runs a command that must succeed; returns the room's new state.
+  json::object ok_command(const std::string& token, const std::string& room, const json::object& c) {
+    auto r = command(token, room, c);
+    EXPECT_EQ(r.status, 200) << json::serialize(c) << " -> " << r.body;
+    if (r.status != 200) return {};
+    return r.json().at("state").as_object();
+  }
+  json::object room_state(const std::string& token, const std::string& room) {
+    auto r = get("/api/v1/rooms/" + room, token);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.json().at("state").as_object();
+  }
+
+  static std::string ws_target(const std::string& room, const std::string& token = {},
+                               std::optional<std::int64_t> since = std::nullopt) {
+    std::string t = "/api/v1/rooms/" + room + "/ws";
+    std::string sep = "?";
+    if (!token.empty()) {
+      t += sep + "access_token=" + token;
+      sep = "&";
+    }
+    if (since) t += sep + "since=" + std::to_string(*since);
+    return t;
+  }
+
+  // A listener that has joined (its snapshot read and returned in *snapshot).
+  std::unique_ptr<WsClient> join(const std::string& token, const std::string& room,
+                                 json::object* snapshot = nullptr) {
+    auto ws = std::make_unique<WsClient>();
+    ws->open(server_->port(), ws_target(room), token);
+    auto first = ws->read();
+    EXPECT_TRUE(first.has_value()) << ws->error().message();
+    if (first) {
+      EXPECT_EQ(first->at("type").as_string(), "snapshot") << json::serialize(*first);
+      if (snapshot) *snapshot = *first;
+    }
+    return ws;
+  }
+
+  static void expect_problem(const HttpResult& r, int status, const std::string& type) {
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(r.header("content-type"), "application/problem+json") << r.body;
+    if (r.header("content-type") != "application/problem+json") return;
+    auto j = r.json().as_object();
+    EXPECT_EQ(j.at("type").as_string(), "urn:hifi:problem:" + type) << r.body;
+    EXPECT_EQ(j.at("status").as_int64(), status);
+    EXPECT_TRUE(j.contains("detail"));
+  }
+
+  spdlog::level::level_enum previous_level_ = spdlog::level::info;
+  std::filesystem::path dir_;
+  std::unique_ptr<TestServer> server_;
+};
+
+// Reads a listener's messages on its own thread (so the server never waits
+// on it) until `done` says stop, or the connection ends or stalls.
+class Collector {
+ public:
+  Collector(WsClient& ws, std::function<bool(const json::object&)> done) {
+    thread_ = std::thread([this, &ws, done = std::move(done)] {
+      for (;;) {
+        auto m = ws.read(30s);
+        if (!m) {
+          error_ = ws.error().message();
+          return;
+        }
+        messages_.push_back(*m);
+        if (done(*m)) return;
+      }
+    });
+  }
+  ~Collector() { join(); }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  // Valid after join().
+  const std::vector<json::object>& messages() const { return messages_; }
+  const std::string& error() const { return error_; }
+  std::vector<json::object> states() const {
+    std::vector<json::object> out;
+    for (const auto& m : messages_) {
+      if (m.at("type").as_string() == "state") out.push_back(m);
+    }
+    return out;
+  }
+
+ private:
+  std::thread thread_;
+  std::vector<json::object> messages_;
+  std::string error_;
+};
+
+// --- REST ------------------------------------------------------------------
+
+TEST_F(RoomsTest, CreateListGetDelete) {
+  auto admin = register_and_login("root");  // the first account is the admin
+  auto alice = register_and_login("alice");
+  auto bob = register_and_login("bob");
+  const auto alice_id = user_id(alice);
+
+  auto created = post_json("/api/v1/rooms", {{"name", "Kitchen"}}, alice);
+  ASSERT_EQ(created.status, 201) << created.body;
+  const auto room = str(created.json().at("id"));
+  EXPECT_EQ(created.header("location"), "/api/v1/rooms/" + room);
+  EXPECT_EQ(created.json().at("name").as_string(), "Kitchen");
+  EXPECT_EQ(created.json().at("owner").as_string(), alice_id);
+  EXPECT_EQ(created.json().at("listener_count").as_int64(), 0);
+  EXPECT_TRUE(created.json().at("now_playing").is_null());
+
+  // Names: 1..100 characters, no control characters, a string.
+  expect_problem(post_json("/api/v1/rooms", {{"name", ""}}, alice), 400, "invalid-request");
+  expect_problem(post_json("/api/v1/rooms", {{"name", std::string(101, 'x')}}, alice), 400, "invalid-request");
+  expect_problem(post_json("/api/v1/rooms", {{"name", "tab\there"}}, alice), 400, "invalid-request");
+  expect_problem(post_json("/api/v1/rooms", {{"name", 42}}, alice), 400, "invalid-request");
+  expect_problem(post_json("/api/v1/rooms", json::object{}, alice), 400, "invalid-request");
+  expect_problem(post_raw("/api/v1/rooms", "{\"name\": ", alice), 400, "invalid-request");
+  EXPECT_EQ(post_json("/api/v1/rooms", {{"name", std::string(100, 'x')}}, bob).status, 201);
+  expect_problem(post_json("/api/v1/rooms", {{"name", "Kitchen"}}), 401, "unauthenticated");
+
+  // Something playing, for now_playing and the full state.
+  auto song = upload_song(alice, 440);
+  ok_command(alice, room, {{"type", "add"}, {"song_ids", {song}}});
+  ok_command(alice, room, {{"type", "play"}});
+
+  auto list = get("/api/v1/rooms", bob);
+  ASSERT_EQ(list.status, 200) << list.body;
+  const auto list_json = list.json();
+  const auto& items = list_json.at("items").as_array();
+  ASSERT_EQ(items.size(), 2u);
+  // Oldest first; on the manual clock both rooms were created at the same time.
+  const bool kitchen_first = items[0].at("id").as_string() == room;
+  const auto& first = items[kitchen_first ? 0 : 1].as_object();
+  ASSERT_EQ(first.at("id").as_string(), room);
+  EXPECT_EQ(first.at("name").as_string(), "Kitchen");
+  EXPECT_EQ(first.at("owner").as_string(), alice_id);
+  EXPECT_EQ(first.at("listener_count").as_int64(), 0);
+  ASSERT_TRUE(first.at("now_playing").is_object()) << list.body;
+  EXPECT_EQ(first.at("now_playing").at("song_id").as_string(), song);
+  EXPECT_EQ(first.at("now_playing").at("item_id").as_string(), "q1");
+  EXPECT_EQ(first.at("now_playing").at("playing").as_bool(), true);
+  EXPECT_TRUE(items[kitchen_first ? 1 : 0].at("now_playing").is_null());
+
+  auto got = get("/api/v1/rooms/" + room, bob);
+  ASSERT_EQ(got.status, 200) << got.body;
+  const auto got_json = got.json();
+  const auto& state = got_json.at("state").as_object();
+  ASSERT_EQ(state.at("queue").as_array().size(), 1u);
+  const auto& item = state.at("queue").as_array()[0].as_object();
+  EXPECT_EQ(item.at("id").as_string(), "q1");
+  EXPECT_EQ(item.at("song_id").as_string(), song);
+  EXPECT_EQ(item.at("added_by").as_string(), alice_id);
+  EXPECT_EQ(item.at("duration_ms").as_int64(), 5000);
+  EXPECT_EQ(state.at("current").as_string(), "q1");
+  EXPECT_EQ(state.at("playing").as_bool(), true);
+  EXPECT_EQ(state.at("position_ms").as_int64(), 0);
+  EXPECT_EQ(state.at("position_at").as_int64(), server_->clock().now_ms());
+  EXPECT_EQ(state.at("repeat").as_string(), "off");
+  EXPECT_TRUE(state.at("listeners").as_array().empty());
+  EXPECT_EQ(state.at("revision").as_int64(), got.json().at("revision").as_int64());
+  EXPECT_FALSE(state.contains("next_item_seq"));
+
+  expect_problem(get("/api/v1/rooms/nosuchroom", bob), 404, "not-found");
+  expect_problem(del("/api/v1/rooms/" + room, bob), 403, "forbidden");
+  EXPECT_EQ(get("/api/v1/rooms/" + room, bob).status, 200);
+  EXPECT_EQ(del("/api/v1/rooms/" + room, alice).status, 204);
+  expect_problem(get("/api/v1/rooms/" + room, alice), 404, "not-found");
+  expect_problem(del("/api/v1/rooms/" + room, alice), 404, "not-found");
+
+  // An admin may delete anybody's room.
+  auto other = create_room(bob, "Garage");
+  EXPECT_EQ(del("/api/v1/rooms/" + other, admin).status, 204);
+  expect_problem(get("/api/v1/rooms/" + other, bob), 404, "not-found");
+  EXPECT_EQ(get("/api/v1/rooms", bob).json().at("items").as_array().size(), 1u);
+}
+
+TEST_F(RoomsTest, EveryCommandType) {
+  auto alice = register_and_login("alice");
+  auto bob = register_and_login("bob");
+  const auto bob_id = user_id(bob);
+  std::vector<std::string> songs;
+  for (int i = 0; i < 4; ++i) songs.push_back(upload_song(alice, 300 + 100 * i));
+  auto room = create_room(alice);
+  auto& clock = server_->clock();
+  std::int64_t revision = room_state(alice, room).at("revision").as_int64();
+  auto run = [&](const std::string& token, const json::object& c) {
+    auto s = ok_command(token, room, c);
+    if (s.empty()) return s;
+    EXPECT_GT(s.at("revision").as_int64(), revision) << json::serialize(c);
+    revision = s.at("revision").as_int64();
+    EXPECT_EQ(s, room_state(alice, room)) << json::serialize(c);
+    return s;
+  };
+  using Ids = std::vector<std::string>;
+
+  // add: at the end (default and explicit), next, and at an index.
+  auto s = run(bob, {{"type", "add"}, {"song_ids", {songs[0]}}});
+  EXPECT_EQ(queue_ids(s), (Ids{"q1"}));
+  EXPECT_EQ(s.at("current").as_string(), "q1");  // the first song is selected, paused
+  EXPECT_FALSE(s.at("playing").as_bool());
+  EXPECT_EQ(s.at("queue").as_array()[0].at("added_by").as_string(), bob_id);
+  s = run(alice, {{"type", "add"}, {"song_ids", {songs[1], songs[2]}}, {"at", "end"}});
+  EXPECT_EQ(queue_ids(s), (Ids{"q1", "q2", "q3"}));
+  s = run(alice, {{"type", "add"}, {"song_ids", {songs[3]}}, {"at", "next"}});
+  EXPECT_EQ(queue_ids(s), (Ids{"q1", "q4", "q2", "q3"}));
+  s = run(alice, {{"type", "add"}, {"song_ids", {songs[0]}}, {"at", 0}});
+  EXPECT_EQ(queue_ids(s), (Ids{"q5", "q1", "q4", "q2", "q3"}));
+  EXPECT_EQ(s.at("queue").as_array()[0].at("song_id").as_string(), songs[0]);
+
+  // remove, move.
+  s = run(alice, {{"type", "remove"}, {"item_id", "q5"}});
+  EXPECT_EQ(queue_ids(s), (Ids{"q1", "q4", "q2", "q3"}));
+  s = run(alice, {{"type", "move"}, {"item_id", "q3"}, {"to", 0}});
+  EXPECT_EQ(queue_ids(s), (Ids{"q3", "q1", "q4", "q2"}));
+  EXPECT_EQ(s.at("current").as_string(), "q1");
+
+  // play, pause, seek.
+  s = run(alice, {{"type", "play"}});
+  EXPECT_TRUE(s.at("playing").as_bool());
+  EXPECT_EQ(s.at("position_at").as_int64(), clock.now_ms());
+  clock.advance_ms(1500);
+  s = run(bob, {{"type", "pause"}});
+  EXPECT_FALSE(s.at("playing").as_bool());
+  EXPECT_EQ(s.at("position_ms").as_int64(), 1500);
+  s = run(bob, {{"type", "seek"}, {"position_ms", 4000}});
+  EXPECT_EQ(s.at("position_ms").as_int64(), 4000);
+  s = run(bob, {{"type", "seek"}, {"position_ms", 200}, {"item_id", "q1"}});
+  EXPECT_EQ(s.at("position_ms").as_int64(), 200);
+  s = run(alice, {{"type", "play"}});
+
+  // skip, previous (with and without the item precondition).
+  s = run(alice, {{"type", "skip"}, {"item_id", "q1"}});
+  EXPECT_EQ(s.at("current").as_string(), "q4");
+  EXPECT_TRUE(s.at("playing").as_bool());
+  EXPECT_EQ(s.at("position_ms").as_int64(), 0);
+  s = run(alice, {{"type", "skip"}});
+  EXPECT_EQ(s.at("current").as_string(), "q2");
+  s = run(alice, {{"type", "previous"}, {"item_id", "q2"}});
+  EXPECT_EQ(s.at("current").as_string(), "q4");
+  clock.advance_ms(3500);  // past the restart threshold: previous restarts the song
+  s = run(alice, {{"type", "previous"}});
+  EXPECT_EQ(s.at("current").as_string(), "q4");
+  EXPECT_EQ(s.at("position_ms").as_int64(), 0);
+  EXPECT_EQ(s.at("position_at").as_int64(), clock.now_ms());
+
+  // repeat.
+  for (auto mode : {"all", "one", "off"}) {
+    s = run(alice, {{"type", "repeat"}, {"mode", mode}});
+    EXPECT_EQ(s.at("repeat").as_string(), mode);
+  }
+
+  // clear.
+  s = run(bob, {{"type", "clear"}});
+  EXPECT_TRUE(s.at("queue").as_array().empty());
+  EXPECT_TRUE(s.at("current").is_null());
+  EXPECT_FALSE(s.at("playing").as_bool());
+
+  // A command that changes nothing is answered, but writes no new revision.
+  auto r = command(alice, room, {{"type", "pause"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("revision").as_int64(), revision);
+}
+
+TEST_F(RoomsTest, BadCommandsAreProblems) {
+  auto alice = register_and_login("alice");
+  auto song = upload_song(alice, 440);
+  auto room = create_room(alice);
+  ok_command(alice, room, {{"type", "add"}, {"song_ids", {song, song}}});
+  const auto before = room_state(alice, room);
+
+  auto bad = [&](const json::object& c) {
+    SCOPED_TRACE(json::serialize(c));
+    expect_problem(command(alice, room, c), 400, "invalid-request");
+  };
+  bad({{"type", "dance"}});
+  bad({{"type", "advance"}, {"item_id", "q1"}});  // internal only
+  bad({{"type", 5}});
+  bad({{"type", nullptr}});
+  bad(json::object{});
+  bad({{"type", "add"}});
+  bad({{"type", "add"}, {"song_ids", json::array{}}});
+  bad({{"type", "add"}, {"song_ids", song}});
+  bad({{"type", "add"}, {"song_ids", {5}}});
+  bad({{"type", "add"}, {"song_ids", {song}}, {"at", "middle"}});
+  bad({{"type", "add"}, {"song_ids", {song}}, {"at", -3}});
+  bad({{"type", "add"}, {"song_ids", {song}}, {"at", 1.5}});
+  bad({{"type", "add"}, {"song_ids", {song}}, {"at", 99}});  // outside the queue
+  bad({{"type", "remove"}});
+  bad({{"type", "remove"}, {"item_id", 1}});
+  bad({{"type", "move"}, {"item_id", "q1"}});
+  bad({{"type", "move"}, {"item_id", "q1"}, {"to", "first"}});
+  bad({{"type", "move"}, {"item_id", "q1"}, {"to", 7}});
+  bad({{"type", "seek"}});
+  bad({{"type", "seek"}, {"position_ms", "10s"}});
+  bad({{"type", "seek"}, {"position_ms", -1}});
+  bad({{"type", "seek"}, {"position_ms", 10}, {"item_id", 1}});
+  bad({{"type", "skip"}, {"item_id", true}});
+  bad({{"type", "repeat"}});
+  bad({{"type", "repeat"}, {"mode", "sometimes"}});
+  bad({{"type", "repeat"}, {"mode", 1}});
+  expect_problem(post_raw("/api/v1/rooms/" + room + "/commands", "{\"type\":", alice), 400, "invalid-request");
+  expect_problem(post_raw("/api/v1/rooms/" + room + "/commands", "[\"play\"]", alice), 400, "invalid-request");
+
+  expect_problem(command(alice, room, {{"type", "add"}, {"song_ids", {song, "0123456789abcdef0123456789abcdef"}}}),
+                 404, "not-found");
+  expect_problem(command(alice, room, {{"type", "remove"}, {"item_id", "q99"}}), 404, "not-found");
+  expect_problem(command(alice, room, {{"type", "move"}, {"item_id", "q99"}, {"to", 0}}), 404, "not-found");
+  expect_problem(command(alice, "nosuchroom", {{"type", "play"}}), 404, "not-found");
+  expect_problem(command("", room, {{"type", "play"}}), 401, "unauthenticated");
+  expect_problem(command("bad-token", room, {{"type", "play"}}), 401, "unauthenticated");
+
+  // None of these changed anything.
+  EXPECT_EQ(room_state(alice, room), before);
+}
+
+TEST_F(RoomsTest, StaleSkipIsAConflictCarryingTheCurrentState) {
+  auto alice = register_and_login("alice");
+  auto song = upload_song(alice, 440);
+  auto room = create_room(alice);
+  ok_command(alice, room, {{"type", "add"}, {"song_ids", {song, song, song}}});
+  ok_command(alice, room, {{"type", "play"}});
+  ok_command(alice, room, {{"type", "skip"}, {"item_id", "q1"}});
+  const auto now = room_state(alice, room);
+
+  for (const auto& c : {json::object{{"type", "skip"}, {"item_id", "q1"}},
+                        json::object{{"type", "previous"}, {"item_id", "q3"}},
+                        json::object{{"type", "seek"}, {"position_ms", 5}, {"item_id", "q1"}}}) {
+    auto r = command(alice, room, c);
+    expect_problem(r, 409, "precondition-failed");
+    ASSERT_EQ(r.status, 409);
+    auto body = r.json().as_object();
+    ASSERT_TRUE(body.contains("state")) << r.body;
+    EXPECT_EQ(body.at("state").as_object(), now) << r.body;
+    EXPECT_EQ(body.at("state").at("current").as_string(), "q2");
+  }
+  EXPECT_EQ(room_state(alice, room), now);
+}
+
+TEST_F(RoomsTest, ConcurrentSkipsOfTheSameItemSkipOnce) {
+  auto alice = register_and_login("alice");
+  auto bob = register_and_login("bob");
+  auto song = upload_song(alice, 440);
+  auto room = create_room(alice);
+  constexpr int kRounds = 8;
+  json::array ids;
+  for (int i = 0; i <= kRounds; ++i) ids.push_back(json::value(song));
+  ok_command(alice, room, {{"type", "add"}, {"song_ids", ids}});
+  ok_command(alice, room, {{"type", "play"}});
+
+  for (int round = 1; round <= kRounds; ++round) {
+    const std::string item = "q" + std::to_string(round);
+    ASSERT_EQ(room_state(alice, room).at("current").as_string(), item);
+    std::barrier start(2);
+    HttpResult results[2];
+    auto press = [&](int who, const std::string& token) {
+      start.arrive_and_wait();
+      results[who] = command(token, room, {{"type", "skip"}, {"item_id", item}});
+    };
+    std::thread a(press, 0, alice), b(press, 1, bob);
+    a.join();
+    b.join();
+    std::multiset<int> statuses{results[0].status, results[1].status};
+    EXPECT_EQ(statuses, (std::multiset<int>{200, 409})) << results[0].body << "\n" << results[1].body;
+    const auto& loser = results[0].status == 409 ? results[0] : results[1];
+    if (loser.status == 409) {
+      EXPECT_EQ(loser.json().at("state").at("current").as_string(), "q" + std::to_string(round + 1));
+    }
+    // Exactly one song skipped.
+    EXPECT_EQ(room_state(alice, room).at("current").as_string(), "q" + std::to_string(round + 1));
+  }
+}
+
+// --- WebSocket ------------------------------------------------------------
+
+TEST_F(RoomsTest, WebSocketSnapshotStatesAndPresence) {
+  auto alice = register_and_login("alice");
+  auto bob = register_and_login("bob");
+  auto song = upload_song(alice, 440);
+  auto room = create_room(alice);
+
+  json::object snapshot;
+  auto a = join(alice, room, &snapshot);
+  const auto rev0 = snapshot.at("revision").as_int64();
+  EXPECT_EQ(snapshot.at("room").at("id").as_string(), room);
+  EXPECT_EQ(snapshot.at("room").at("name").as_string(), "Living room");
+  EXPECT_EQ(snapshot.at("state").at("revision").as_int64(), rev0);
+  EXPECT_TRUE(snapshot.at("state").at("queue").as_array().empty());
+  EXPECT_EQ(usernames(snapshot.at("state").at("listeners").as_array()), (std::vector<std::string>{"alice"}));
+  auto p = a->read();
+  ASSERT_TRUE(p) << a->error().message();
+  EXPECT_EQ(p->at("type").as_string(), "presence");
+  EXPECT_EQ(usernames(p->at("listeners").as_array()), (std::vector<std::string>{"alice"}));
+
+  // A REST command reaches the listener as a "state" message.
+  auto after = ok_command(alice, room, {{"type", "add"}, {"song_ids", {song}}});
+  auto st = a->read();
+  ASSERT_TRUE(st) << a->error().message();
+  EXPECT_EQ(st->at("type").as_string(), "state");
+  EXPECT_GT(st->at("revision").as_int64(), rev0);
+  EXPECT_EQ(st->at("command").at("type").as_string(), "add");
+  EXPECT_EQ(st->at("command").at("by").as_string(), user_id(alice));
+  EXPECT_EQ(st->at("state").as_object(), after);
+  EXPECT_EQ(st->at("state").at("revision").as_int64(), st->at("revision").as_int64());
+
+  // Presence: bob joins, then leaves.
+  auto b = join(bob, room, &snapshot);
+  {
+    auto state = snapshot.at("state").as_object();
+    auto want = after;
+    state.erase("listeners");
+    want.erase("listeners");
+    EXPECT_EQ(state, want);
+  }
+  EXPECT_EQ(usernames(snapshot.at("state").at("listeners").as_array()),
+            (std::vector<std::string>{"alice", "bob"}));
+  for (auto* ws : {a.get(), b.get()}) {
+    auto m = ws->read();
+    ASSERT_TRUE(m) << ws->error().message();
+    EXPECT_EQ(m->at("type").as_string(), "presence");
+    EXPECT_EQ(usernames(m->at("listeners").as_array()), (std::vector<std::string>{"alice", "bob"}));
+  }
+  auto listed = get("/api/v1/rooms", alice).json().at("items").as_array()[0];
+  EXPECT_EQ(listed.at("listener_count").as_int64(), 2);
+  EXPECT_EQ(get("/api/v1/rooms/" + room, bob).json().at("state").at("listeners").as_array().size(), 2u);
+
+  // A second connection of the same user is one listener.
+  auto a2 = join(alice, room);
+  auto m = a->read();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(usernames(m->at("listeners").as_array()), (std::vector<std::string>{"alice", "bob"}));
+  a2->close();
+  m = a->read();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(usernames(m->at("listeners").as_array()), (std::vector<std::string>{"alice", "bob"}));
+
+  b->close();
+  m = a->read();
+  ASSERT_TRUE(m) << a->error().message();
+  EXPECT_EQ(m->at("type").as_string(), "presence");
+  EXPECT_EQ(usernames(m->at("listeners").as_array()), (std::vector<std::string>{"alice"}));
+  listed = get("/api/v1/rooms", alice).json().at("items").as_array()[0];
+  EXPECT_EQ(listed.at("listener_count").as_int64(), 1);
+
+  a->close();
+  // Once nobody listens the count drops to zero (the leave is asynchronous).
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::int64_t count = -1;
+  while (std::chrono::steady_clock::now() < deadline) {
+    count = get("/api/v1/rooms", alice).json().at("items").as_array()[0].at("listener_count").as_int64();
+    if (count == 0) break;
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(count, 0);
+}
+
+TEST_F(RoomsTest, FiftyListenersSeeTheSameSequence) {
+  constexpr int kUsers = 5;
+  constexpr int kListeners = 50;
+  constexpr int kWriters = 50;
+  std::vector<std::string> tokens;
+  for (int i = 0; i < kUsers; ++i) tokens.push_back(register_and_login("user" + std::to_string(i)));
+  std::vector<std::string> songs;
+  for (int i = 0; i < 4; ++i) songs.push_back(upload_song(tokens[0], 500 + 50 * i));
+  auto room = create_room(tokens[0]);
+  ok_command(tokens[0], room, {{"type", "add"}, {"song_ids", {songs[0], songs[1], songs[2], songs[3], songs[0]}}});
+  const auto initial_revision = room_state(tokens[0], room).at("revision").as_int64();
+
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (int i = 0; i < kListeners; ++i) clients.push_back(join(tokens[i % kUsers], room));
+  ASSERT_EQ(get("/api/v1/rooms/" + room, tokens[0]).json().at("listener_count").as_int64(), kUsers);
+
+  // The marker command (repeat one) is sent last and only once.
+  auto is_marker = [](const json::object& m) {
+    return m.at("type").as_string() == "state" && m.at("command").at("type").as_string() == "repeat";
+  };
+  std::vector<std::unique_ptr<Collector>> collectors;
+  for (auto& c : clients) collectors.push_back(std::make_unique<Collector>(*c, is_marker));
+
+  std::mutex mu;
+  std::set<std::int64_t> command_revisions;
+  std::atomic<int> failures{0};
+  std::barrier start(kWriters);
+  std::vector<std::thread> writers;
+  for (int i = 0; i < kWriters; ++i) {
+    writers.emplace_back([&, i] {
+      const auto& token = tokens[i % kUsers];
+      json::value at = i % 3 == 0 ? json::value("end") : i % 3 == 1 ? json::value("next") : json::value(0);
+      const json::object commands[] = {
+          {{"type", "add"}, {"song_ids", {songs[i % 4]}}, {"at", at}},
+          {{"type", "move"}, {"item_id", "q" + std::to_string(1 + i % 5)}, {"to", 0}},
+          {{"type", i % 2 ? "pause" : "play"}},
+          {{"type", "seek"}, {"position_ms", 10 * i}},
+      };
+      start.arrive_and_wait();
+      for (const auto& c : commands) {
+        auto r = command(token, room, c);
+        if (r.status != 200) {
+          ++failures;
+          ADD_FAILURE() << json::serialize(c) << " -> " << r.status << " " << r.body;
+          continue;
+        }
+        std::lock_guard lock(mu);
+        command_revisions.insert(r.json().at("revision").as_int64());
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  ASSERT_EQ(failures, 0);
+  auto marker = ok_command(tokens[0], room, {{"type", "repeat"}, {"mode", "one"}});
+  command_revisions.insert(marker.at("revision").as_int64());
+  for (auto& c : collectors) c->join();
+
+  const auto final_state = room_state(tokens[0], room);
+  EXPECT_EQ(final_state, marker);
+  // Every change a command made, and nothing else, in store order.
+  std::vector<std::int64_t> expected;
+  for (auto rev : command_revisions) {
+    if (rev > initial_revision) expected.push_back(rev);
+  }
+
+  const auto reference = collectors[0]->states();
+  ASSERT_FALSE(reference.empty()) << collectors[0]->error();
+  std::vector<std::int64_t> revisions;
+  for (const auto& m : reference) revisions.push_back(m.at("revision").as_int64());
+  EXPECT_EQ(revisions, expected);
+  for (std::size_t i = 1; i < revisions.size(); ++i) EXPECT_LT(revisions[i - 1], revisions[i]);
+  EXPECT_EQ(reference.back().at("state").as_object(), final_state);
+  EXPECT_GE(reference.size(), static_cast<std::size_t>(kWriters));  // at least every add
+  for (std::size_t i = 0; i < collectors.size(); ++i) {
+    ASSERT_EQ(collectors[i]->error(), "") << "listener " << i;
+    EXPECT_TRUE(collectors[i]->states() == reference) << "listener " << i << " saw a different sequence";
+  }
+  for (auto& c : clients) c->close();
+}
+
+TEST_F(RoomsTest, ReconnectWithSinceGetsExactlyTheMissedChanges) {
+  auto alice = register_and_login("alice");
+  auto bob = register_and_login("bob");
+  auto song = upload_song(alice, 440);
+  auto room = create_room(alice);
+  // Bob keeps listening throughout, so this node keeps the room's history.
+  json::object keeper_snapshot;
+  auto keeper = join(bob, room, &keeper_snapshot);
+  // The node's history of the room starts with the first listener.
+  const auto history_floor = keeper_snapshot.at("revision").as_int64();
+
+  auto a = join(alice, room);
+  ok_command(alice, room, {{"type", "add"}, {"song_ids", {song, song, song}}});
+  auto st = a->read_type("state");
+  ASSERT_TRUE(st) << a->error().message();
+  const auto last_seen = st->at("revision").as_int64();
+  a->close();
+  a.reset();
+
+  std::vector<json::object> missed;
+  missed.push_back(ok_command(bob, room, {{"type", "play"}}));
+  missed.push_back(ok_command(bob, room, {{"type", "skip"}}));
+  missed.push_back(ok_command(bob, room, {{"type", "move"}, {"item_id", "q3"}, {"to", 0}}));
+
+  a = std::make_unique<WsClient>();
+  a->open(server_->port(), ws_target(room, alice, last_seen));
+  for (const auto& expected : missed) {
+    auto m = a->read();
+    ASSERT_TRUE(m) << a->error().message();
+    ASSERT_EQ(m->at("type").as_string(), "state") << json::serialize(*m);
+    EXPECT_EQ(m->at("revision").as_int64(), expected.at("revision").as_int64());
+    // Listeners in a historical message are as they were then (alice had left).
+    auto state = m->at("state").as_object();
+    auto want = expected;
+    state.erase("listeners");
+    want.erase("listeners");
+    EXPECT_EQ(state, want);
+  }
+  // Then the presence change of this join; no snapshot, no fourth state.
+  auto m = a->read();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->at("type").as_string(), "presence") << json::serialize(*m);
+  EXPECT_EQ(usernames(m->at("listeners").as_array()), (std::vector<std::string>{"alice", "bob"}));
+  // And live changes continue after the replay.
+  auto next = ok_command(bob, room, {{"type", "pause"}});
+  m = a->read();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->at("type").as_string(), "state");
+  EXPECT_EQ(m->at("state").as_object(), next);
+  a->close();
+
+  // Up to date: nothing to replay, just the presence.
+  WsClient current;
+  current.open(server_->port(), ws_target(room, alice, next.at("revision").as_int64()));
+  m = current.read();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->at("type").as_string(), "presence");
+  current.close();
+
+  // Too old (before this node's history) or unknown (in the future): a snapshot.
+  for (std::int64_t since : {std::int64_t{0}, history_floor - 1, next.at("revision").as_int64() + 1000}) {
+    WsClient c;
+    c.open(server_->port(), ws_target(room, alice, since));
+    m = c.read();
+    ASSERT_TRUE(m) << c.error().message();
+    EXPECT_EQ(m->at("type").as_string(), "snapshot") << "since=" << since;
+    EXPECT_EQ(m->at("revision").as_int64(), next.at("revision").as_int64());
+    auto state = m->at("state").as_object();
+    state.erase("listeners");
+    auto want = next;
+    want.erase("listeners");
+    EXPECT_EQ(state, want);
+    c.close();
+  }
+
+  // A malformed since is refused before the upgrade.
+  WsClient bad;
+  EXPECT_TRUE(bad.connect(server_->port(), "/api/v1/rooms/" + room + "/ws?since=abc", alice));
+  EXPECT_EQ(bad.response().result_int(), 400);
+  keeper->close();
+}
+
+TEST_F(RoomsTest, PositionSurvivesARestartMidSong) {
+  auto alice = register_and_login("alice");
+  auto song = upload_song(alice, 440, 60, 4000);
+  auto room = create_room(alice);
+  ok_command(alice, room, {{"type", "add"}, {"song_ids", {song}}});
+  auto played = ok_command(alice, room, {{"type", "play"}});
+  ASSERT_EQ(played.at("queue").as_array()[0].at("duration_ms").as_int64(), 60000);
+  server_->clock().advance_ms(10'000);
+  server_->restart();
+  server_->clock().advance_ms(5'000);
+
+  auto s = room_state(alice, room);
+  EXPECT_TRUE(s.at("playing").as_bool());
+  EXPECT_EQ(s.at("current").as_string(), "q1");
+  const auto now = server_->clock().now_ms();
+  EXPECT_EQ(s.at("position_ms").as_int64() + (now - s.at("position_at").as_int64()), 15'000);
+  EXPECT_EQ(s.at("revision").as_int64(), played.at("revision").as_int64());  // nothing happened meanwhile
+  // Pausing freezes exactly that position.
+  s = ok_command(alice, room, {{"type", "pause"}});
+  EXPECT_EQ(s.at("position_ms").as_int64(), 15'000);
+  EXPECT_EQ(s.at("position_at").as_int64(), now);
+}
+
+TEST_F(RoomsTest, AutoAdvanceOnTheRealClock) {
+  server_->use_system_clock_for_rooms(true);
+  server_->restart();
+  auto alice = register_and_login("alice");
+  auto first = upload_song(alice, 440, 0.3);
+  auto second = upload_song(alice, 550, 0.3);
+  auto room = create_room(alice);
+  ok_command(alice, room, {{"type", "add"}, {"song_ids", {first, second}}});
+  auto ws = join(alice, room);
+
+  auto played = ok_command(alice, room, {{"type", "play"}});
+  ASSERT_EQ(played.at("queue").as_array()[0].at("duration_ms").as_int64(), 300);
+  const auto started = played.at("position_at").as_int64();
+  std::vector<json::object> advances;
+  for (;;) {
+    auto m = ws->read(10s);
+    ASSERT_TRUE(m) << ws->error().message();
+    if (m->at("type").as_string() != "state") continue;
+    if (m->at("command").at("type").as_string() == "play") continue;
+    ASSERT_EQ(m->at("command").at("type").as_string(), "advance") << json::serialize(*m);
+    EXPECT_EQ(m->at("command").at("by").as_string(), "");
+    advances.push_back(m->at("state").as_object());
+    if (!m->at("state").at("playing").as_bool()) break;
+  }
+  // Exactly one advance to the second song, which starts when the first one
+  // ended; then one more at the end of the queue, which stops.
+  ASSERT_EQ(advances.size(), 2u);
+  EXPECT_EQ(advances[0].at("current").as_string(), "q2");
+  EXPECT_TRUE(advances[0].at("playing").as_bool());
+  EXPECT_EQ(advances[0].at("position_ms").as_int64(), 0);
+  EXPECT_EQ(advances[0].at("position_at").as_int64(), started + 300);
+  EXPECT_TRUE(advances[1].at("current").is_null());
+  EXPECT_FALSE(advances[1].at("playing").as_bool());
+  EXPECT_EQ(advances[1].at("position_ms").as_int64(), 0);
+
+  // Nothing else is on its way: a ping's pong comes next.
+  ASSERT_FALSE(ws->send({{"type", "ping"}}));
+  auto m = ws->read();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->at("type").as_string(), "pong") << json::serialize(*m);
+  auto s = room_state(alice, room);
+  EXPECT_FALSE(s.at("playing").as_bool());
+  EXPECT_TRUE(s.at("current").is_null());
+  EXPECT_EQ(s.at("queue").as_array().size(), 2u);
+  ws->close();
+}
+
+TEST_F(RoomsTest, BadFramesGetErrorsAndTheConnectionStaysUsable) {
+  auto alice = register_and_login("alice");
+  auto room = create_room(alice);
+  auto ws = join(alice, room);
+  ASSERT_TRUE(ws->read_type("presence"));
+
+  auto expect_error = [&](const std::string& code) {
+    auto m = ws->read();
+    ASSERT_TRUE(m) << ws->error().message();
+    EXPECT_EQ(m->at("type").as_string(), "error") << json::serialize(*m);
+    EXPECT_EQ(m->at("code").as_string(), code) << json::serialize(*m);
+    EXPECT_TRUE(m->contains("detail"));
+    ASSERT_FALSE(ws->send({{"type", "ping"}}));
+    m = ws->read();
+    ASSERT_TRUE(m) << ws->error().message();
+    EXPECT_EQ(m->at("type").as_string(), "pong");
+  };
+  ASSERT_FALSE(ws->send_text("{not json"));
+  expect_error("invalid-json");
+  ASSERT_FALSE(ws->send_text("[1, 2, 3]"));
+  expect_error("invalid-json");
+  ASSERT_FALSE(ws->send({{"type", "dance"}}));
+  expect_error("unknown-type");
+  ASSERT_FALSE(ws->send(json::object{{"type", "ping"}, {"padding", std::string(32 * 1024, 'x')}}));
+  expect_error("too-large");
+  ASSERT_FALSE(ws->send_binary(std::string("\x00\x01\x02\xff", 4)));
+  expect_error("binary-frame");
+  ASSERT_FALSE(ws->send({{"type", 7}}));
+  expect_error("invalid-message");
+  ASSERT_FALSE(ws->send({{"kind", "ping"}}));
+  expect_error("invalid-message");
+  ASSERT_FALSE(ws->send({{"type", "time"}, {"t0", "now"}}));
+  expect_error("invalid-message");
+
+  EXPECT_EQ(get("/healthz", "").status, 200);
+  ws->close();
+}
+
+TEST_F(RoomsTest, TimeSync) {
+  auto alice = register_and_login("alice");
+  auto room = create_room(alice);
+  auto ws = join(alice, room);
+  ASSERT_TRUE(ws->read_type("presence"));
+  ASSERT_FALSE(ws->send_text(R"({"type":"time","t0":123.5})"));
+  auto m = ws->read();
+  ASSERT_TRUE(m) << ws->error().message();
+  ASSERT_EQ(m->at("type").as_string(), "time") << json::serialize(*m);
+  EXPECT_EQ(m->at("t0").to_number<double>(), 123.5);
+  const double t1 = m->at("t1").to_number<double>();
+  const double t2 = m->at("t2").to_number<double>();
+  EXPECT_LE(t1, t2);
+  const double local = system_now_ms();
+  EXPECT_LT(std::abs(t1 - local), 5000.0);
+  EXPECT_LT(std::abs(t2 - local), 5000.0);
+  ws->close();
+}
+
+TEST_F(RoomsTest, WebSocketAuthentication) {
+  auto alice = register_and_login("alice");
+  auto room = create_room(alice);
+
+  // No token, or a bad one: 401 before any upgrade.
+  for (const auto& [target, bearer] : std::vector<std::pair<std::string, std::string>>{
+           {ws_target(room), ""},
+           {ws_target(room), "not-a-token"},
+           {ws_target(room, "not-a-token"), ""}}) {
+    WsClient c;
+    auto ec = c.connect(server_->port(), target, bearer);
+    EXPECT_EQ(ec, boost::beast::websocket::error::upgrade_declined) << target << ": " << ec.message();
+    EXPECT_EQ(c.response().result_int(), 401) << target;
+    auto body = json::parse(c.response().body()).as_object();
+    EXPECT_EQ(body.at("type").as_string(), "urn:hifi:problem:unauthenticated");
+  }
+  // The token as a query parameter (browsers), or as a header.
+  {
+    WsClient c;
+    ASSERT_FALSE(c.connect(server_->port(), ws_target(room, alice)));
+    auto m = c.read();
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->at("type").as_string(), "snapshot");
+    c.close();
+  }
+  {
+    WsClient c;
+    ASSERT_FALSE(c.connect(server_->port(), ws_target(room), alice));
+    auto m = c.read();
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->at("type").as_string(), "snapshot");
+    c.close();
+  }
+  // An unknown room.
+  {
+    WsClient c;
+    EXPECT_TRUE(c.connect(server_->port(), ws_target("nosuchroom", alice)));
+    EXPECT_EQ(c.response().result_int(), 404);
+  }
+  // A plain GET without the upgrade.
+  expect_problem(get(ws_target(room), alice), 426, "upgrade-required");
+  expect_problem(get(ws_target(room, alice), ""), 426, "upgrade-required");
+  EXPECT_EQ(get("/healthz", "").status, 200);
+}
+
+TEST_F(RoomsTest, DeletingTheRoomClosesItsListeners) {
+  auto alice = register_and_login("alice");
+  auto bob = register_and_login("bob");
+  auto room = create_room(alice);
+  auto a = join(alice, room);
+  auto b = join(bob, room);
+  EXPECT_EQ(del("/api/v1/rooms/" + room, alice).status, 204);
+  for (auto* ws : {a.get(), b.get()}) {
+    auto m = ws->read_type("deleted");
+    ASSERT_TRUE(m) << ws->error().message();
+    EXPECT_TRUE(m->contains("revision"));
+    // Then the server closes the connection.
+    auto after = ws->read();
+    EXPECT_FALSE(after) << json::serialize(*after);
+    EXPECT_EQ(ws->error(), boost::beast::websocket::error::closed) << ws->error().message();
+    EXPECT_EQ(ws->close_reason().code, boost::beast::websocket::close_code::going_away);
+  }
+  // Joining a deleted room is a 404.
+  WsClient c;
+  EXPECT_TRUE(c.connect(server_->port(), ws_target(room, alice)));
+  EXPECT_EQ(c.response().result_int(), 404);
+}
+
+// A raw TCP WebSocket client that completes the handshake and then reads
+// nothing, with a tiny receive buffer so the server's writes back up soon.
+class SilentClient {
+ public:
+  SilentClient(std::uint16_t port, const std::string& target) : socket_(ioc_) {
+    namespace asio = boost::asio;
+    socket_.open(asio::ip::tcp::v4());
+    socket_.set_option(asio::socket_base::receive_buffer_size(4096));
+    socket_.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    std::string request = "GET " + target +
+                          " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    asio::write(socket_, asio::buffer(request));
+    // Read the 101 response byte by byte, so nothing after it is consumed.
+    std::string header;
+    char c;
+    while (header.find("\r\n\r\n") == std::string::npos) {
+      asio::read(socket_, asio::buffer(&c, 1));
+      header += c;
+    }
+    status_line_ = header.substr(0, header.find("\r\n"));
+  }
+  const std::string& status_line() const { return status_line_; }
+
+  // Reads everything until the server's end of the connection; false when
+  // the connection is still open after `timeout` without new bytes.
+  bool read_until_closed(std::chrono::milliseconds timeout, std::size_t* bytes) {
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::vector<char> buf(1 << 16);
+    for (;;) {
+      auto n = ::recv(socket_.native_handle(), buf.data(), buf.size(), 0);
+      if (n > 0) {
+        *bytes += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n == 0) return true;                                   // EOF
+      if (errno == EINTR) continue;
+      return errno != EAGAIN && errno != EWOULDBLOCK;            // reset: closed; timeout: open
+    }
+  }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::socket socket_;
+  std::string status_line_;
+};
+
+TEST_F(RoomsTest, SlowConsumerIsDroppedWhileOthersGetEverything) {
+  auto alice = register_and_login("alice");
+  auto slow_user = register_and_login("slowpoke");
+  auto song = upload_song(alice, 440, 5, 2000);
+  auto room = create_room(alice);
+  // A long queue makes every state message about 100 KB.
+  json::array ids;
+  for (int i = 0; i < 1000; ++i) ids.push_back(json::value(song));
+  ok_command(alice, room, {{"type", "add"}, {"song_ids", ids}});
+  ok_command(alice, room, {{"type", "repeat"}, {"mode", "all"}});
+
+  auto normal = join(alice, room);
+  SilentClient slow(server_->port(), ws_target(room, slow_user));
+  ASSERT_EQ(slow.status_line(), "HTTP/1.1 101 Switching Protocols");
+  auto listening = [&] {
+    return usernames(get("/api/v1/rooms/" + room, alice).json().at("state").at("listeners").as_array());
+  };
+  ASSERT_EQ(listening(), (std::vector<std::string>{"alice", "slowpoke"}));
+
+  auto is_marker = [](const json::object& m) {
+    return m.at("type").as_string() == "state" && m.at("command").at("type").as_string() == "repeat";
+  };
+  Collector collector(*normal, is_marker);
+
+  // Seeks (each a new state) from a few threads, until the server has
+  // dropped the silent client; far more than its queue of 256 can hold.
+  constexpr int kThreads = 4;
+  constexpr int kMaxCommands = 800;
+  std::atomic<int> sent{0};
+  std::atomic<bool> dropped{false};
+  std::mutex mu;
+  std::vector<std::int64_t> revisions;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (;;) {
+        int i = sent++;
+        if (i >= kMaxCommands || dropped) return;
+        auto r = command(alice, room, {{"type", "seek"}, {"position_ms", 1 + i}});
+        if (r.status != 200) {
+          ADD_FAILURE() << r.status << " " << r.body.substr(0, 200);
+          return;
+        }
+        {
+          std::lock_guard lock(mu);
+          revisions.push_back(r.json().at("revision").as_int64());
+        }
+        if (i % 25 == 0) std::cerr << "DEBUG i=" << i << " t=" << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count() % 100000 << "\n";
+        if (i % 25 == 0 && listening() == std::vector<std::string>{"alice"}) dropped = true;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  if (!dropped) dropped = listening() == std::vector<std::string>{"alice"};
+  std::cerr << "DEBUG commands=" << revisions.size() << "\n";
+  EXPECT_TRUE(dropped) << "the silent client is still a listener after " << revisions.size() << " commands";
+  EXPECT_EQ(get("/healthz", "").status, 200);
+
+  auto marker = ok_command(alice, room, {{"type", "repeat"}, {"mode", "one"}});
+  revisions.push_back(marker.at("revision").as_int64());
+  collector.join();
+  ASSERT_EQ(collector.error(), "");
+  std::vector<std::int64_t> seen;
+  for (const auto& m : collector.states()) seen.push_back(m.at("revision").as_int64());
+  std::sort(revisions.begin(), revisions.end());
+  EXPECT_EQ(seen, revisions) << "the normal listener missed messages";
+  EXPECT_EQ(collector.states().back().at("state").as_object(), room_state(alice, room));
+
+  // The silent client finally reads: what the kernel buffered, then the end.
+  std::size_t bytes = 0;
+  EXPECT_TRUE(slow.read_until_closed(5s, &bytes));
+  std::cerr << "DEBUG bytes=" << bytes << "\n";
+  EXPECT_TRUE(true) << "still open after " << bytes << " bytes";
+  normal->close();
+}
+
+}  // namespace
+}  // namespace hifi::testing
