@@ -204,6 +204,12 @@ Result<User> AccountService::register_user(const std::string& username_in,
     auto admin = store_.get(kAdminKey);
     bool first = !admin && admin.status().code() == Code::kNotFound;
     if (!admin && !first) return admin.status();
+    if (!first && bootstrap && options_.registration != RegistrationMode::kOpen) {
+      // Another account won the bootstrap while the password was hashed.
+      return options_.registration == RegistrationMode::kClosed
+                 ? permission_denied("registration is closed on this server; ask an admin for an account")
+                 : permission_denied("this server requires an invite code");
+    }
     user.role = first ? "admin" : "user";
 
     std::vector<Compare> compares{Compare::absent(name_key)};
@@ -225,12 +231,6 @@ Result<User> AccountService::register_user(const std::string& username_in,
     if (store_.get(name_key)) return already_exists("username '" + user.username + "' is taken");
     if (!invite_key.empty() && !store_.get(invite_key)) {
       return permission_denied("the invite code is not valid or was already used");
-    }
-    if (first && options_.registration != RegistrationMode::kOpen) {
-      // Another account won the bootstrap; this one needs what everyone needs.
-      return options_.registration == RegistrationMode::kClosed
-                 ? permission_denied("registration is closed on this server; ask an admin for an account")
-                 : permission_denied("this server requires an invite code");
     }
     // Lost the race for admin: try again as a regular user.
   }

@@ -283,6 +283,7 @@ awaitable<Reply> upload_song(RequestContext& ctx) {
   // The parser's own body limit leaves room for multipart framing; the blob
   // writer enforces the exact limit on the song's bytes.
   ctx.parser.body_limit(max + 64 * 1024);
+  ctx.buffer.reserve(kUploadChunk);  // read in large pieces, not 512 bytes at a time
   std::vector<char> buf(kUploadChunk);
   std::uint64_t received = 0;
   while (!ctx.parser.is_done()) {

@@ -1,6 +1,8 @@
 #include "server/http_server.h"
 
 #include <spdlog/spdlog.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/sendfile.h>
 
 #include <atomic>
@@ -120,6 +122,7 @@ awaitable<Result<std::string>> read_body(RequestContext& ctx, std::size_t limit)
     co_return resource_exhausted("the request body is larger than " + std::to_string(limit) + " bytes");
   }
   co_await send_continue_if_expected(ctx);
+  ctx.buffer.reserve(16 * 1024);  // read in large pieces, not 512 bytes at a time
   char buf[16 * 1024];
   while (!parser.is_done()) {
     parser.get().body().data = buf;
@@ -167,12 +170,21 @@ awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int fd,
   header.set(http::field::server, "hifi");
   ctx.status = header.result_int();
   ctx.stream.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
+  auto& socket = ctx.stream.socket();
+  const bool send_body = ctx.method != "HEAD" && length > 0;
+  // Cork so the header and the start of the file leave in the same packets.
+  auto set_cork = [&](int on) {
+    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  };
+  if (send_body) set_cork(1);
+  struct Uncork {
+    std::function<void()> f;
+    ~Uncork() { f(); }
+  } uncork{[&] { if (send_body) set_cork(0); }};
   http::response_serializer<http::empty_body> sr{header};
   co_await http::async_write_header(ctx.stream, sr, use_awaitable);
-  if (ctx.method == "HEAD" || length == 0) co_return;
+  if (!send_body) co_return;
 
-  auto& socket = ctx.stream.socket();
-  socket.native_non_blocking(true);
   asio::steady_timer timer(ctx.stream.get_executor());
   auto off = static_cast<off_t>(offset);
   std::uint64_t remaining = length;
@@ -281,6 +293,13 @@ struct HttpServer::Impl {
   awaitable<void> session(tcp::socket socket) {
     ++connections;
     services.metrics.connection_opened();
+    {
+      // Responses go out whole (header and body in one write, or header
+      // corked in front of sendfile), so Nagle would only add delay.
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      socket.native_non_blocking(true, ignored);
+    }
     beast::tcp_stream stream(std::move(socket));
     const auto id = track(&stream);
     std::string client_address;

@@ -49,7 +49,14 @@ class RoomSubscriber {
 
 class RoomHub {
  public:
-  explicit RoomHub(room::RoomService& rooms, std::size_t history_per_room = 256);
+  // Changes kept per room for reconnecting subscribers. join() may hand a
+  // subscriber this many messages (plus a presence) at once, so it must stay
+  // well below a subscriber's queue bound (256 for a WebSocket), or a client
+  // that missed that many changes is dropped again the moment it reconnects.
+  // A longer absence gets a snapshot, which is cheaper than the replay.
+  static constexpr std::size_t kDefaultHistoryPerRoom = 128;
+
+  explicit RoomHub(room::RoomService& rooms, std::size_t history_per_room = kDefaultHistoryPerRoom);
 
   // Feed from RoomService::set_listener.
   void on_event(const room::RoomEvent& event);

@@ -22,6 +22,9 @@ constexpr std::size_t kMaxSongsPerAdd = 1000;
 constexpr std::size_t kMaxClientMessageBytes = 16 * 1024;      // larger: an error reply
 constexpr std::size_t kHardMaxClientMessageBytes = 1 << 20;    // larger: the connection closes
 constexpr std::size_t kMaxQueuedMessages = 256;                // per connection
+// A reconnect's replay must fit in the queue with room to spare for the live
+// messages that arrive before the first write starts.
+static_assert(kMaxQueuedMessages >= 2 * RoomHub::kDefaultHistoryPerRoom);
 constexpr int kMaxClientMessagesPerSecond = 100;
 constexpr auto kWebSocketIdleTimeout = std::chrono::seconds(20);
 
@@ -279,8 +282,6 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
   // socket cancels the pending read, so the handler leaves the room now.
   void abort_now() {
     closed_ = true;
-    beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
     beast::get_lowest_layer(ws_).close();
   }
 

@@ -1,0 +1,855 @@
+// ApiClient: synchronous HTTP/1.1 with Boost.Beast, one connection per call.
+//
+// Every operation runs Beast's asynchronous operations on a private
+// io_context until they complete: that gives synchronous calls which still
+// honour beast::tcp_stream's timeouts (its synchronous operations ignore
+// them), and keeps concurrent calls on different threads independent.
+#include "client/api_client.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/json.hpp>
+#include <boost/url.hpp>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <string_view>
+#include <utility>
+
+#include "common/sha256.h"
+
+namespace hifi::client {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+namespace urls = boost::urls;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+using Millis = std::chrono::milliseconds;
+
+namespace {
+
+constexpr std::string_view kProblemPrefix = "urn:hifi:problem:";
+constexpr std::string_view kLocalError = "local-error";
+constexpr std::uint64_t kMaxResponseBody = 256ULL << 20;  // request(): JSON, covers
+constexpr std::size_t kMaxErrorBody = 1 << 20;
+constexpr std::size_t kChunk = 256 * 1024;
+// How long an upload waits for "100 Continue" (or an early refusal) before
+// sending the body anyway, as RFC 9110 asks of clients.
+constexpr Millis kContinueWait{1000};
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+std::string describe(const error_code& ec) {
+  if (ec == beast::error::timeout) return "timed out";
+  if (ec == http::error::end_of_stream || ec == asio::error::eof) {
+    return "the server closed the connection";
+  }
+  if (ec == asio::error::host_not_found || ec == asio::error::host_not_found_try_again) {
+    return "unknown host";
+  }
+  auto m = ec.message();
+  if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));
+  return m;
+}
+
+ApiError local_error(std::string detail) {
+  ApiError e;
+  e.status = 0;
+  e.type = std::string(kLocalError);
+  e.detail = std::move(detail);
+  return e;
+}
+
+std::map<std::string, std::string> headers_of(const http::fields& fields) {
+  std::map<std::string, std::string> out;
+  for (const auto& f : fields) {
+    auto name = lowercase(f.name_string());
+    auto& slot = out[name];
+    if (!slot.empty()) slot += ", ";
+    slot += std::string(f.value());
+  }
+  return out;
+}
+
+// A problem document (RFC 9457) when there is one, else whatever the body
+// and status say.
+ApiError error_from_response(int status, std::string_view reason,
+                             const std::map<std::string, std::string>& headers,
+                             const std::string& body) {
+  ApiError e;
+  e.status = status;
+  boost::system::error_code ec;
+  auto parsed = body.empty() ? json::value() : json::parse(body, ec);
+  if (!ec && parsed.is_object()) {
+    const auto& o = parsed.as_object();
+    auto str = [&](const char* key) -> std::string {
+      auto* v = o.if_contains(key);
+      return v && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    auto type = str("type");
+    if (type.rfind(kProblemPrefix, 0) == 0) type.erase(0, kProblemPrefix.size());
+    if (type == "about:blank") type.clear();
+    e.type = type;
+    e.title = str("title");
+    e.detail = str("detail");
+    e.body = std::move(parsed);
+  }
+  if (e.detail.empty()) e.detail = e.title;
+  if (e.detail.empty()) {
+    // A short plain-text body (a proxy's error page, say) is worth showing.
+    std::string text = body;
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+    auto ct = lowercase(headers.count("content-type") ? headers.at("content-type") : "");
+    const bool printable = std::all_of(text.begin(), text.end(), [](char c) {
+      return c == '\n' || c == '\t' || static_cast<unsigned char>(c) >= 0x20;
+    });
+    if (!text.empty() && text.size() <= 200 && printable && ct.find("html") == std::string::npos) {
+      e.detail = text;
+    } else if (!reason.empty()) {
+      e.detail = std::string(reason);
+    } else {
+      e.detail = "the server answered " + std::to_string(status);
+    }
+  }
+  return e;
+}
+
+struct ServerUrl {
+  std::string text;         // as configured, for messages
+  std::string host;         // for the resolver (IPv6 without brackets)
+  std::string port;
+  std::string host_header;  // host[:port] as in the URL
+  std::string base_path;    // "" or "/prefix" (no trailing slash)
+  std::string error;        // why it cannot be used, if it cannot
+
+  std::string target(const std::string& path) const {
+    if (path.empty() || path[0] != '/') return base_path + "/" + path;
+    return base_path + path;
+  }
+};
+
+ServerUrl parse_server(const std::string& text) {
+  ServerUrl s;
+  s.text = text;
+  auto parsed = urls::parse_uri(text);
+  if (!parsed) {
+    s.error = "not a URL (expected http://host:port)";
+    return s;
+  }
+  const auto& u = *parsed;
+  auto scheme = lowercase(u.scheme());
+  if (scheme == "https") {
+    s.error = "https is not supported by this client; use http:// (e.g. a TLS proxy's backend address)";
+    return s;
+  }
+  if (scheme != "http") {
+    s.error = "unsupported scheme '" + scheme + "' (expected http://host:port)";
+    return s;
+  }
+  if (!u.has_authority() || u.encoded_host().empty()) {
+    s.error = "the URL has no host";
+    return s;
+  }
+  if (u.host_type() == urls::host_type::ipv6) {
+    s.host = u.host_ipv6_address().to_string();
+  } else {
+    s.host = std::string(u.host());
+  }
+  s.port = u.has_port() && !u.port().empty() ? std::string(u.port()) : "80";
+  s.host_header = std::string(u.encoded_host_and_port());
+  s.base_path = std::string(u.encoded_path());
+  while (!s.base_path.empty() && s.base_path.back() == '/') s.base_path.pop_back();
+  return s;
+}
+
+// One HTTP connection driven synchronously on its own io_context.
+class Connection {
+ public:
+  explicit Connection(const ServerUrl& server) : server_(server), stream_(ioc_) {}
+  ~Connection() {
+    error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream& stream() { return stream_; }
+  beast::flat_buffer& buffer() { return buffer_; }
+
+  error_code connect(Millis timeout) {
+    tcp::resolver resolver(ioc_);
+    error_code ec;
+    auto results = resolver.resolve(server_.host, server_.port, ec);
+    if (ec) return ec;
+    stream_.expires_after(timeout);
+    stream_.async_connect(results, [&](error_code e, const tcp::endpoint&) { ec = e; });
+    run();
+    return ec;
+  }
+
+  template <typename Message>
+  error_code write(Message& message, Millis timeout) {
+    error_code ec;
+    stream_.expires_after(timeout);
+    http::async_write(stream_, message, [&](error_code e, std::size_t) { ec = e; });
+    run();
+    return ec;
+  }
+
+  template <typename Serializer>
+  error_code write_header(Serializer& sr, Millis timeout) {
+    error_code ec;
+    stream_.expires_after(timeout);
+    http::async_write_header(stream_, sr, [&](error_code e, std::size_t) { ec = e; });
+    run();
+    return ec;
+  }
+
+  error_code write_raw(const void* data, std::size_t size, Millis timeout) {
+    error_code ec;
+    stream_.expires_after(timeout);
+    asio::async_write(stream_, asio::buffer(data, size), [&](error_code e, std::size_t) { ec = e; });
+    run();
+    return ec;
+  }
+
+  template <typename Parser>
+  error_code read_header(Parser& parser, Millis timeout) {
+    error_code ec;
+    stream_.expires_after(timeout);
+    http::async_read_header(stream_, buffer_, parser, [&](error_code e, std::size_t) { ec = e; });
+    run();
+    return ec;
+  }
+
+  // Reads until the parser is done, or (buffer_body) its buffer is full.
+  template <typename Parser>
+  error_code read(Parser& parser, Millis timeout) {
+    error_code ec;
+    stream_.expires_after(timeout);
+    http::async_read(stream_, buffer_, parser, [&](error_code e, std::size_t) { ec = e; });
+    run();
+    if (ec == http::error::need_buffer) ec = {};
+    return ec;
+  }
+
+  // Whether the server has said something (or closed) within `timeout`.
+  bool wait_readable(Millis timeout) {
+    if (buffer_.size() > 0) return true;
+    bool readable = false;
+    asio::steady_timer timer(ioc_, timeout);
+    stream_.socket().async_wait(tcp::socket::wait_read, [&](error_code e) {
+      if (!e) readable = true;
+      timer.cancel();
+    });
+    timer.async_wait([&](error_code e) {
+      if (!e) {
+        error_code ignored;
+        stream_.socket().cancel(ignored);
+      }
+    });
+    run();
+    return readable;
+  }
+
+ private:
+  void run() {
+    ioc_.restart();
+    ioc_.run();
+  }
+
+  const ServerUrl& server_;
+  asio::io_context ioc_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+};
+
+// The outcome of one try against one server.
+template <typename T>
+struct Attempt {
+  bool network_failure = false;
+  std::string network_error;
+  ApiResult<T> result;
+
+  static Attempt fail(std::string why) {
+    Attempt a;
+    a.network_failure = true;
+    a.network_error = std::move(why);
+    return a;
+  }
+  static Attempt fail(const error_code& ec) { return fail(describe(ec)); }
+  static Attempt error(ApiError e) {
+    Attempt a;
+    a.result.error = std::move(e);
+    return a;
+  }
+  static Attempt ok(T value) {
+    Attempt a;
+    a.result.value = std::move(value);
+    return a;
+  }
+};
+
+ApiResult<json::value> json_result(HttpResponse&& res) {
+  ApiResult<json::value> out;
+  if (res.body.empty()) {
+    out.value = json::value(nullptr);
+    return out;
+  }
+  boost::system::error_code ec;
+  auto parsed = json::parse(res.body, ec);
+  if (ec) {
+    out.error.status = res.status;
+    out.error.detail = "the server sent invalid JSON: " + ec.message();
+    return out;
+  }
+  out.value = std::move(parsed);
+  return out;
+}
+
+template <typename Body>
+HttpResponse to_response(http::response<Body>& res) {
+  HttpResponse out;
+  out.status = res.result_int();
+  out.headers = headers_of(res.base());
+  out.body = std::move(res.body());
+  return out;
+}
+
+// Reads the rest of a buffer_body response as a string (error documents).
+error_code read_small_body(Connection& c, http::response_parser<http::buffer_body>& parser,
+                           std::string& out, Millis timeout) {
+  char buf[16 * 1024];
+  while (!parser.is_done()) {
+    parser.get().body().data = buf;
+    parser.get().body().size = sizeof buf;
+    auto ec = c.read(parser, timeout);
+    if (ec) return ec;
+    out.append(buf, sizeof buf - parser.get().body().size);
+    if (out.size() > kMaxErrorBody) break;
+  }
+  return {};
+}
+
+bool pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset) {
+  while (size > 0) {
+    auto n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return true;
+}
+
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+  void reset(int f = -1) {
+    if (fd >= 0) ::close(fd);
+    fd = f;
+  }
+};
+
+// "bytes a-b/N" or "bytes */N" -> (a or -1, N or -1).
+std::pair<std::int64_t, std::int64_t> parse_content_range(std::string_view v) {
+  std::pair<std::int64_t, std::int64_t> out{-1, -1};
+  if (v.rfind("bytes ", 0) != 0) return out;
+  v.remove_prefix(6);
+  auto slash = v.find('/');
+  if (slash == std::string_view::npos) return out;
+  auto range = v.substr(0, slash);
+  auto total = v.substr(slash + 1);
+  auto to_int = [](std::string_view s) -> std::int64_t {
+    if (s.empty() || s.size() > 18) return -1;
+    std::int64_t n = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') return -1;
+      n = n * 10 + (c - '0');
+    }
+    return n;
+  };
+  out.second = to_int(total);
+  if (range != "*") out.first = to_int(range.substr(0, range.find('-')));
+  return out;
+}
+
+void report(const ProgressFn& progress, std::uint64_t done, std::uint64_t total) {
+  if (progress) progress(done, total);
+}
+
+}  // namespace
+
+// --- ApiError / HttpResponse -----------------------------------------------
+
+int ApiError::exit_code() const {
+  if (status == 0) return type == kLocalError ? kExitFailure : kExitNetwork;
+  if (status == 401 || status == 403) return kExitAuth;
+  if (status == 404 || status == 410) return kExitNotFound;
+  if (status >= 500) return kExitServer;
+  if (status >= 400) return kExitFailure;  // 400, 409, 413, 415, 416, 422, 429...
+  return kExitServer;                      // a 2xx/3xx we could not use
+}
+
+std::string ApiError::message() const {
+  std::string text = detail.empty() ? title : detail;
+  if (status == 0) return text.empty() ? "network error" : text;
+  if (text.empty()) text = "request failed";
+  text += " (HTTP " + std::to_string(status);
+  if (!type.empty()) text += " " + type;
+  text += ")";
+  return text;
+}
+
+std::string HttpResponse::header(const std::string& name) const {
+  auto it = headers.find(lowercase(name));
+  return it == headers.end() ? std::string() : it->second;
+}
+
+// --- ApiClient --------------------------------------------------------------
+
+struct ApiClient::Impl {
+  ClientOptions options;
+  std::vector<ServerUrl> servers;
+  std::atomic<std::size_t> current{0};
+  mutable std::mutex mu;  // guards options.token
+
+  explicit Impl(ClientOptions o) : options(std::move(o)) {
+    for (const auto& s : options.servers) servers.push_back(parse_server(s));
+  }
+
+  Millis connect_timeout() const { return Millis(std::max(1, options.connect_timeout_ms)); }
+  Millis request_timeout() const { return Millis(std::max(1, options.request_timeout_ms)); }
+
+  std::string token_copy() const {
+    std::lock_guard lock(mu);
+    return options.token;
+  }
+
+  template <typename Fields>
+  void common_headers(Fields& req, const ServerUrl& s, const std::string& token) const {
+    req.set(http::field::host, s.host_header);
+    req.set(http::field::user_agent, "hifi-cli");
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+  }
+
+  // Runs `attempt(server, progressed)` on the servers in turn, from the one
+  // that answered last, until one gives an answer that is not a network
+  // failure. An attempt that made progress (a resumable download) earns
+  // every server another try.
+  template <typename T, typename Fn>
+  ApiResult<T> failover(Fn&& attempt) {
+    ApiResult<T> out;
+    const auto n = servers.size();
+    if (n == 0) {
+      out.error.detail = "no server is configured";
+      return out;
+    }
+    std::vector<std::pair<std::string, std::string>> failures;  // server, last error
+    std::size_t index = current.load() % n;
+    std::size_t misses = 0;
+    while (misses < n) {
+      const auto& server = servers[index];
+      bool progressed = false;
+      Attempt<T> a = server.error.empty() ? attempt(server, progressed)
+                                          : Attempt<T>::fail(server.error);
+      if (!a.network_failure) {
+        current = index;
+        return std::move(a.result);
+      }
+      auto it = std::find_if(failures.begin(), failures.end(),
+                             [&](const auto& f) { return f.first == server.text; });
+      if (it == failures.end()) {
+        failures.emplace_back(server.text, a.network_error);
+      } else {
+        it->second = a.network_error;
+      }
+      misses = progressed ? 0 : misses + 1;
+      index = (index + 1) % n;
+    }
+    bool same = std::all_of(failures.begin(), failures.end(),
+                            [&](const auto& f) { return f.second == failures.front().second; });
+    std::string detail = "could not reach ";
+    for (std::size_t i = 0; i < failures.size(); ++i) {
+      if (i) detail += ", ";
+      detail += failures[i].first;
+      if (!same) detail += " (" + failures[i].second + ")";
+    }
+    if (same) detail += ": " + failures.front().second;
+    out.error.detail = std::move(detail);
+    return out;
+  }
+
+  Attempt<HttpResponse> request_once(const ServerUrl& server, const std::string& method,
+                                     const std::string& target, const std::string& body,
+                                     const std::map<std::string, std::string>& headers) {
+    Connection c(server);
+    if (auto ec = c.connect(connect_timeout())) return Attempt<HttpResponse>::fail(ec);
+
+    http::request<http::string_body> req;
+    req.version(11);
+    auto verb = http::string_to_verb(method);
+    if (verb != http::verb::unknown) {
+      req.method(verb);
+    } else {
+      req.method_string(method);
+    }
+    req.target(server.target(target));
+    common_headers(req, server, token_copy());
+    req.keep_alive(false);
+    if (!body.empty()) req.set(http::field::content_type, "application/json");
+    for (const auto& [name, value] : headers) req.set(name, value);
+    req.body() = body;
+    if (!body.empty() || verb == http::verb::post || verb == http::verb::put ||
+        verb == http::verb::patch) {
+      req.prepare_payload();
+    }
+    if (auto ec = c.write(req, request_timeout())) return Attempt<HttpResponse>::fail(ec);
+
+    std::optional<http::response_parser<http::string_body>> parser;
+    do {  // skip interim (1xx) responses
+      parser.emplace();
+      parser->body_limit(kMaxResponseBody);
+      if (verb == http::verb::head) parser->skip(true);
+      if (auto ec = c.read(*parser, request_timeout())) return Attempt<HttpResponse>::fail(ec);
+    } while (parser->get().result_int() / 100 == 1);
+
+    auto& res = parser->get();
+    auto reason = std::string(res.reason());
+    HttpResponse out = to_response(res);
+    if (out.status >= 400) {
+      return Attempt<HttpResponse>::error(error_from_response(out.status, reason, out.headers, out.body));
+    }
+    return Attempt<HttpResponse>::ok(std::move(out));
+  }
+
+  Attempt<json::value> upload_once(const ServerUrl& server, int fd, std::uint64_t size,
+                                   const std::string& filename, const std::string& digest,
+                                   const ProgressFn& progress) {
+    using A = Attempt<json::value>;
+    Connection c(server);
+    if (auto ec = c.connect(connect_timeout())) return A::fail(ec);
+
+    http::request<http::empty_body> req{http::verb::post, server.target("/api/v1/songs"), 11};
+    common_headers(req, server, token_copy());
+    req.keep_alive(false);
+    req.set(http::field::accept, "application/json");
+    req.set(http::field::content_type, "application/octet-stream");
+    req.content_length(size);
+    req.set("X-Filename", url_encode(filename));
+    if (!digest.empty()) req.set("Repr-Digest", digest);
+    // The server may refuse (bad token, too large) before we send megabytes.
+    req.set(http::field::expect, "100-continue");
+    http::request_serializer<http::empty_body> sr{req};
+    if (auto ec = c.write_header(sr, request_timeout())) return A::fail(ec);
+
+    auto finish = [&](http::response_parser<http::string_body>& parser) -> A {
+      auto& res = parser.get();
+      auto reason = std::string(res.reason());
+      HttpResponse out = to_response(res);
+      if (out.status >= 300) {
+        return A::error(error_from_response(out.status, reason, out.headers, out.body));
+      }
+      A a;
+      a.result = json_result(std::move(out));
+      return a;
+    };
+    // Reads a final response, skipping interim ones.
+    auto read_final = [&](std::optional<http::response_parser<http::string_body>>& parser,
+                          Millis timeout) -> error_code {
+      do {
+        parser.emplace();
+        parser->body_limit(kMaxErrorBody * 16);
+        if (auto ec = c.read(*parser, timeout)) return ec;
+      } while (parser->get().result_int() / 100 == 1);
+      return {};
+    };
+
+    if (c.wait_readable(kContinueWait)) {
+      http::response_parser<http::string_body> first;
+      first.body_limit(kMaxErrorBody * 16);
+      if (auto ec = c.read_header(first, request_timeout())) return A::fail(ec);
+      if (first.get().result() != http::status::continue_) {
+        // An early final answer: the body is not wanted.
+        if (first.get().result_int() / 100 == 1) {
+          // Some other interim response; carry on waiting after the body.
+        } else {
+          if (auto ec = c.read(first, request_timeout())) return A::fail(ec);
+          return finish(first);
+        }
+      }
+    }
+
+    report(progress, 0, size);
+    std::vector<char> buf(kChunk);
+    std::uint64_t sent = 0;
+    while (sent < size) {
+      const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size - sent));
+      auto n = ::pread(fd, buf.data(), want, static_cast<off_t>(sent));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return A::error(local_error("cannot read " + filename + ": " + errno_text(errno)));
+      if (n == 0) return A::error(local_error(filename + " shrank while it was being uploaded"));
+      if (auto ec = c.write_raw(buf.data(), static_cast<std::size_t>(n), request_timeout())) {
+        // The server may have answered and closed before taking it all.
+        std::optional<http::response_parser<http::string_body>> parser;
+        if (!read_final(parser, Millis(2000))) return finish(*parser);
+        return A::fail(ec);
+      }
+      sent += static_cast<std::uint64_t>(n);
+      report(progress, sent, size);
+    }
+
+    std::optional<http::response_parser<http::string_body>> parser;
+    if (auto ec = read_final(parser, request_timeout())) return A::fail(ec);
+    return finish(*parser);
+  }
+
+  Attempt<std::uint64_t> download_once(const ServerUrl& server, const std::string& target,
+                                       const std::string& path, const ProgressFn& progress,
+                                       bool& progressed) {
+    using A = Attempt<std::uint64_t>;
+    // A second round when what we have cannot be resumed (the file is longer
+    // than the song, or the server resumed elsewhere): start from zero.
+    bool from_scratch = false;
+    for (int round = 0; round < 2; ++round) {
+      std::uint64_t have = 0;
+      struct stat st {};
+      if (from_scratch) {
+        if (::truncate(path.c_str(), 0) != 0 && errno != ENOENT) {
+          return A::error(local_error("cannot truncate " + path + ": " + errno_text(errno)));
+        }
+      } else if (::stat(path.c_str(), &st) == 0) {
+        if (!S_ISREG(st.st_mode)) return A::error(local_error(path + " is not a regular file"));
+        have = static_cast<std::uint64_t>(st.st_size);
+      } else if (errno != ENOENT) {
+        return A::error(local_error("cannot access " + path + ": " + errno_text(errno)));
+      }
+
+      Connection c(server);
+      if (auto ec = c.connect(connect_timeout())) return A::fail(ec);
+      http::request<http::empty_body> req{http::verb::get, server.target(target), 11};
+      common_headers(req, server, token_copy());
+      req.keep_alive(false);
+      req.set(http::field::accept_encoding, "identity");
+      if (have > 0) req.set(http::field::range, "bytes=" + std::to_string(have) + "-");
+      if (auto ec = c.write(req, request_timeout())) return A::fail(ec);
+
+      std::optional<http::response_parser<http::buffer_body>> parser;
+      do {
+        parser.emplace();
+        parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+        if (auto ec = c.read_header(*parser, request_timeout())) return A::fail(ec);
+      } while (parser->get().result_int() / 100 == 1);
+      auto& res = parser->get();
+      const int status = res.result_int();
+      auto error_answer = [&]() -> A {
+        std::string body;
+        if (auto ec = read_small_body(c, *parser, body, request_timeout())) return A::fail(ec);
+        return A::error(error_from_response(status, res.reason(), headers_of(res.base()), body));
+      };
+
+      if (status == 416) {
+        auto [first, total] = parse_content_range(res[http::field::content_range]);
+        if (total >= 0 && have == static_cast<std::uint64_t>(total)) {
+          // Everything is already here.
+          Fd file(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+          if (file.fd >= 0) ::fsync(file.fd);
+          report(progress, have, have);
+          return A::ok(have);
+        }
+        if (total >= 0 && have > static_cast<std::uint64_t>(total) && round == 0) {
+          from_scratch = true;
+          continue;
+        }
+        return error_answer();
+      }
+      if (status >= 300) return error_answer();
+
+      std::uint64_t offset = 0, total = 0;
+      int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+      if (status == 206) {
+        auto [first, size] = parse_content_range(res[http::field::content_range]);
+        if (first < 0 || static_cast<std::uint64_t>(first) != have) {
+          if (round == 0) {
+            from_scratch = true;
+            continue;
+          }
+          return A::error(local_error("the server resumed " + target + " at the wrong offset"));
+        }
+        offset = have;
+        total = size >= 0 ? static_cast<std::uint64_t>(size) : 0;
+      } else {
+        flags |= O_TRUNC;  // 200: the whole representation, from the start
+        if (auto len = parser->content_length()) total = *len;
+      }
+      Fd file(::open(path.c_str(), flags, 0644));
+      if (file.fd < 0) return A::error(local_error("cannot open " + path + ": " + errno_text(errno)));
+
+      const auto start = offset;
+      report(progress, offset, total);
+      std::vector<char> buf(kChunk);
+      while (!parser->is_done()) {
+        parser->get().body().data = buf.data();
+        parser->get().body().size = buf.size();
+        auto ec = c.read(*parser, request_timeout());  // an idle timeout per chunk
+        const auto n = buf.size() - parser->get().body().size;
+        if (n > 0) {
+          if (!pwrite_all(file.fd, buf.data(), n, offset)) {
+            return A::error(local_error("cannot write " + path + ": " + errno_text(errno)));
+          }
+          offset += n;
+          report(progress, offset, total);
+        }
+        if (ec) {
+          progressed = offset > start;
+          return A::fail(ec);
+        }
+      }
+      if (::fsync(file.fd) != 0) {
+        return A::error(local_error("cannot sync " + path + ": " + errno_text(errno)));
+      }
+      return A::ok(offset);
+    }
+    return A::error(local_error("cannot resume " + path));
+  }
+};
+
+ApiClient::ApiClient(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+ApiClient::~ApiClient() = default;
+
+void ApiClient::set_token(std::string token) {
+  std::lock_guard lock(impl_->mu);
+  impl_->options.token = std::move(token);
+}
+
+const std::string& ApiClient::token() const { return impl_->options.token; }
+
+std::string ApiClient::current_server() const {
+  if (impl_->options.servers.empty()) return {};
+  return impl_->options.servers[impl_->current.load() % impl_->options.servers.size()];
+}
+
+const std::vector<std::string>& ApiClient::servers() const { return impl_->options.servers; }
+
+ApiResult<HttpResponse> ApiClient::request(const std::string& method, const std::string& target,
+                                           const std::string& body,
+                                           const std::map<std::string, std::string>& headers) {
+  return impl_->failover<HttpResponse>([&](const ServerUrl& server, bool&) {
+    return impl_->request_once(server, method, target, body, headers);
+  });
+}
+
+ApiResult<boost::json::value> ApiClient::json(const std::string& method, const std::string& target,
+                                              const boost::json::value* body) {
+  std::string text = body ? boost::json::serialize(*body) : std::string();
+  std::map<std::string, std::string> headers{{"Accept", "application/json"}};
+  if (body) headers["Content-Type"] = "application/json";
+  auto res = request(method, target, text, headers);
+  if (!res) {
+    ApiResult<boost::json::value> out;
+    out.error = std::move(res.error);
+    return out;
+  }
+  return json_result(std::move(*res));
+}
+
+ApiResult<boost::json::value> ApiClient::upload_song(const std::string& path,
+                                                     const std::string& sha256_hex,
+                                                     const ProgressFn& progress) {
+  ApiResult<boost::json::value> out;
+  std::string digest;
+  if (!sha256_hex.empty()) {
+    if (!is_sha256_hex(sha256_hex)) {
+      out.error = local_error("not a SHA-256 digest: '" + sha256_hex + "'");
+      return out;
+    }
+    std::string raw(32, '\0');
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      raw[i] = static_cast<char>(std::stoi(sha256_hex.substr(2 * i, 2), nullptr, 16));
+    }
+    digest = "sha-256=:" + base64_encode(raw) + ":";
+  }
+  Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (file.fd < 0 || ::fstat(file.fd, &st) != 0) {
+    out.error = local_error("cannot open " + path + ": " + errno_text(errno));
+    return out;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    out.error = local_error(path + " is not a regular file");
+    return out;
+  }
+  auto slash = path.find_last_of('/');
+  const std::string filename = slash == std::string::npos ? path : path.substr(slash + 1);
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  return impl_->failover<boost::json::value>([&](const ServerUrl& server, bool&) {
+    return impl_->upload_once(server, file.fd, size, filename, digest, progress);
+  });
+}
+
+ApiResult<std::uint64_t> ApiClient::download(const std::string& target, const std::string& path,
+                                             const ProgressFn& progress) {
+  return impl_->failover<std::uint64_t>([&](const ServerUrl& server, bool& progressed) {
+    return impl_->download_once(server, target, path, progress, progressed);
+  });
+}
+
+// --- helpers ----------------------------------------------------------------
+
+std::string sha256_file(const std::string& path) {
+  Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (file.fd < 0) return {};
+  Sha256 hash;
+  std::vector<char> buf(kChunk);
+  for (;;) {
+    auto n = ::read(file.fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return {};
+    if (n == 0) break;
+    hash.update(buf.data(), static_cast<std::size_t>(n));
+  }
+  return to_hex(hash.finish());
+}
+
+std::string url_encode(const std::string& text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (alnum || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0x0f];
+    }
+  }
+  return out;
+}
+
+}  // namespace hifi::client

@@ -1,0 +1,47 @@
+// AudioSink: where the player's samples go. One implementation per backend
+// (null, WAV file, PulseAudio) behind this base, chosen by make_audio_sink().
+//
+// Contract: write() blocks until the sink has room, pacing the caller at the
+// sink's real-time rate, so the player thread never runs ahead of what is
+// heard. next_play_time_ms() is when (local wall clock, Unix ms) the first
+// frame of the next write() will be heard; the player uses it to decide
+// which sample of the song belongs there.
+//
+// Thread-safety: one thread (the player's) uses a sink.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace hifi::client {
+
+struct AudioFormat {
+  int sample_rate = 48000;
+  int channels = 2;  // interleaved signed 16-bit samples
+};
+
+class AudioSink {
+ public:
+  virtual ~AudioSink() = default;
+  virtual const AudioFormat& format() const = 0;
+  // frames * channels interleaved samples.
+  virtual Status write(const std::int16_t* samples, std::size_t frames) = 0;
+  virtual double next_play_time_ms() = 0;
+  // Drops anything queued but not yet heard (e.g. on pause or a jump) so
+  // the next write is heard as soon as possible.
+  virtual void flush() = 0;
+  virtual std::string describe() const = 0;
+};
+
+// spec: "null", "wav:PATH", "pulse" or "default" (the real device).
+// kUnavailable with a clear message when the device cannot be opened
+// (e.g. no sound server or card), kInvalidArgument for an unknown spec.
+Result<std::unique_ptr<AudioSink>> make_audio_sink(const std::string& spec, const AudioFormat& format);
+
+// Unix time in ms with a fraction, from the system clock.
+double wall_clock_ms();
+
+}  // namespace hifi::client

@@ -1,0 +1,46 @@
+// The `hifi` commands. Each returns a process exit code (see ExitCode) and
+// prints what the user needs: tables and progress on a terminal, JSON on
+// stdout with --json, errors on stderr with a hint of what to do next.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "client/api_client.h"
+#include "client/config_store.h"
+
+namespace hifi::client {
+
+struct CliContext {
+  StoredConfig config;
+  std::vector<std::string> servers;  // from --server, else remembered, else the default
+  bool json = false;
+  std::unique_ptr<ApiClient> api;
+};
+
+int cmd_register(CliContext& ctx, std::string username, bool password_stdin);
+int cmd_login(CliContext& ctx, std::string username, bool password_stdin);
+int cmd_logout(CliContext& ctx);
+int cmd_whoami(CliContext& ctx);
+int cmd_upload(CliContext& ctx, const std::vector<std::string>& paths, int jobs);
+int cmd_songs(CliContext& ctx, const std::string& query, int limit);
+int cmd_download(CliContext& ctx, const std::string& song_id, const std::string& output);
+int cmd_rooms_list(CliContext& ctx);
+int cmd_rooms_create(CliContext& ctx, const std::string& name);
+int cmd_rooms_delete(CliContext& ctx, const std::string& room);
+int cmd_queue_show(CliContext& ctx, const std::string& room);
+int cmd_queue_add(CliContext& ctx, const std::string& room, const std::vector<std::string>& song_ids, bool next);
+int cmd_queue_remove(CliContext& ctx, const std::string& room, const std::string& item);
+int cmd_queue_move(CliContext& ctx, const std::string& room, const std::string& item, int position);
+int cmd_queue_clear(CliContext& ctx, const std::string& room);
+// type: play, pause, skip, previous
+int cmd_control(CliContext& ctx, const std::string& room, const std::string& type);
+int cmd_seek(CliContext& ctx, const std::string& room, const std::string& position);
+int cmd_status(CliContext& ctx, const std::string& room);
+int cmd_listen(CliContext& ctx, const std::string& room, const std::string& sink,
+               const std::string& sync_log, const std::string& cache_dir, int sample_rate);
+
+// "90", "1:30", "01:02:03", "90.5" -> milliseconds; false when malformed.
+bool parse_position(const std::string& text, long long& ms);
+
+}  // namespace hifi::client

@@ -1,0 +1,180 @@
+// hifi: the command-line client of HiFi. See `hifi --help`.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "client/cli/commands.h"
+
+using namespace hifi::client;
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "hifi: the command-line client of HiFi, the self-hosted music sharing service.\n\n"
+      "Log in once; the servers and your token are remembered in\n"
+      "$XDG_CONFIG_HOME/hifi/config.json (mode 0600). Give --server several\n"
+      "times for the members of a cluster: hifi uses whichever answers.\n\n"
+      "Exit codes: 0 ok, 1 some work failed (e.g. a file rejected), 2 usage,\n"
+      "3 authentication, 4 not found, 5 server error, 6 network.\n\n"
+      "Examples:\n"
+      "  hifi --server http://127.0.0.1:8080 register --username alice\n"
+      "  hifi upload ~/Music\n"
+      "  hifi songs björk\n"
+      "  hifi rooms create \"Friday night\"\n"
+      "  hifi queue \"Friday night\" add 4d638fea2fdf608a0c62613b0834f670\n"
+      "  hifi play \"Friday night\"\n"
+      "  hifi listen \"Friday night\"",
+      "hifi"};
+  app.set_version_flag("--version", "hifi 0.1.0");
+  app.require_subcommand(1);
+  app.fallthrough();
+  CliContext ctx;
+  std::vector<std::string> servers;
+  app.add_option("--server", servers, "Server URL, e.g. http://127.0.0.1:8080 (repeatable)")
+      ->envname("HIFI_SERVER")->delimiter(',');
+  app.add_flag("--json", ctx.json, "Print results as JSON on stdout, for scripts");
+
+  int code = kExitOk;
+  auto run = [&](auto fn) { return [&, fn] { code = fn(); }; };
+
+  std::string username;
+  bool password_stdin = false;
+  auto* reg = app.add_subcommand("register", "Create an account and log in with it\n"
+                                             "  hifi register --username alice");
+  reg->add_option("--username,-u", username, "Account name (asked for if missing)");
+  reg->add_flag("--password-stdin", password_stdin, "Read the password from standard input");
+  reg->callback(run([&] { return cmd_register(ctx, username, password_stdin); }));
+
+  auto* login = app.add_subcommand("login", "Log in and remember the token\n"
+                                             "  echo \"$PASSWORD\" | hifi login -u alice --password-stdin");
+  login->add_option("--username,-u", username, "Account name (asked for if missing)");
+  login->add_flag("--password-stdin", password_stdin, "Read the password from standard input");
+  login->callback(run([&] { return cmd_login(ctx, username, password_stdin); }));
+
+  app.add_subcommand("logout", "End this session and forget the token")
+      ->callback(run([&] { return cmd_logout(ctx); }));
+  app.add_subcommand("whoami", "Show the account you are logged in as")
+      ->callback(run([&] { return cmd_whoami(ctx); }));
+
+  std::vector<std::string> paths;
+  int jobs = 4;
+  auto* upload = app.add_subcommand(
+      "upload", "Upload audio files; folders are searched recursively\n"
+                "  hifi upload song.flac ~/Music/Album\n"
+                "Files the server already has are skipped (checked by SHA-256 first).");
+  upload->add_option("paths", paths, "Files and folders")->required();
+  upload->add_option("--jobs,-j", jobs, "Uploads in parallel")->capture_default_str()->check(CLI::Range(1, 32));
+  upload->callback(run([&] { return cmd_upload(ctx, paths, jobs); }));
+
+  std::string query;
+  int limit = 200;
+  auto* songs = app.add_subcommand("songs", "List or search the library\n  hifi songs björk\n  hifi songs --json");
+  songs->add_option("query", query, "Words to find in title, artist or album");
+  songs->add_option("--limit", limit, "At most this many songs")->capture_default_str()->check(CLI::Range(1, 100000));
+  songs->callback(run([&] { return cmd_songs(ctx, query, limit); }));
+
+  std::string song_id, output;
+  auto* download = app.add_subcommand(
+      "download", "Download a song, resuming an interrupted download and verifying its SHA-256\n"
+                  "  hifi download 4d638fea2fdf608a0c62613b0834f670 -o song.flac");
+  download->add_option("id", song_id, "Song id (see `hifi songs`)")->required();
+  download->add_option("-o,--output", output, "Where to write it")->required();
+  download->callback(run([&] { return cmd_download(ctx, song_id, output); }));
+
+  std::string room, name;
+  auto* rooms = app.add_subcommand("rooms", "List rooms, or create/delete one\n"
+                                            "  hifi rooms\n  hifi rooms create \"Friday night\"");
+  rooms->callback([&] {
+    if (rooms->get_subcommands().empty()) code = cmd_rooms_list(ctx);
+  });
+  auto* rooms_create = rooms->add_subcommand("create", "Create a room");
+  rooms_create->add_option("name", name, "Room name")->required();
+  rooms_create->callback(run([&] { return cmd_rooms_create(ctx, name); }));
+  auto* rooms_delete = rooms->add_subcommand("delete", "Delete a room (owner or admin)");
+  rooms_delete->add_option("room", room, "Room id or name")->required();
+  rooms_delete->callback(run([&] { return cmd_rooms_delete(ctx, room); }));
+
+  std::vector<std::string> song_ids;
+  bool next = false;
+  std::string item;
+  int position = 0;
+  auto* queue = app.add_subcommand("queue", "Show or edit a room's queue\n"
+                                            "  hifi queue ROOM\n  hifi queue ROOM add SONG_ID...\n"
+                                            "  hifi queue ROOM rm ITEM\n  hifi queue ROOM mv ITEM POS\n"
+                                            "  hifi queue ROOM clear");
+  queue->add_option("room", room, "Room id or name")->required();
+  queue->callback([&] {
+    if (queue->get_subcommands().empty()) code = cmd_queue_show(ctx, room);
+  });
+  auto* queue_add = queue->add_subcommand("add", "Add songs at the end (or --next)");
+  queue_add->add_option("songs", song_ids, "Song ids")->required();
+  queue_add->add_flag("--next", next, "Right after the current song");
+  queue_add->callback(run([&] { return cmd_queue_add(ctx, room, song_ids, next); }));
+  auto* queue_rm = queue->add_subcommand("rm", "Remove an item (ids are shown by `hifi queue ROOM`)");
+  queue_rm->add_option("item", item, "Queue item id")->required();
+  queue_rm->callback(run([&] { return cmd_queue_remove(ctx, room, item); }));
+  auto* queue_mv = queue->add_subcommand("mv", "Move an item to a position (0 is the top)");
+  queue_mv->add_option("item", item, "Queue item id")->required();
+  queue_mv->add_option("position", position, "New position")->required();
+  queue_mv->callback(run([&] { return cmd_queue_move(ctx, room, item, position); }));
+  queue->add_subcommand("clear", "Empty the queue")->callback(run([&] { return cmd_queue_clear(ctx, room); }));
+
+  for (auto [verb, type, help] : {std::tuple{"play", "play", "Start or resume playback"},
+                                  std::tuple{"pause", "pause", "Pause playback"},
+                                  std::tuple{"skip", "skip", "Skip to the next song"},
+                                  std::tuple{"prev", "previous", "Back to the previous song (or the start of this one)"}}) {
+    auto* sub = app.add_subcommand(verb, std::string(help) + "\n  hifi " + verb + " ROOM");
+    sub->add_option("room", room, "Room id or name")->required();
+    std::string t = type;
+    sub->callback([&, t] { code = cmd_control(ctx, room, t); });
+  }
+  std::string seek_to;
+  auto* seek = app.add_subcommand("seek", "Jump within the current song\n  hifi seek ROOM 1:30\n  hifi seek ROOM 90");
+  seek->add_option("room", room, "Room id or name")->required();
+  seek->add_option("position", seek_to, "Seconds or mm:ss")->required();
+  seek->callback(run([&] { return cmd_seek(ctx, room, seek_to); }));
+  auto* status = app.add_subcommand("status", "What a room is playing, and who listens\n  hifi status ROOM");
+  status->add_option("room", room, "Room id or name")->required();
+  status->callback(run([&] { return cmd_status(ctx, room); }));
+
+  std::string sink = "default", sync_log, cache_dir;
+  int sample_rate = 48000;
+  auto* listen = app.add_subcommand(
+      "listen", "Play a room's music in sync with everyone else (q or Ctrl-C to stop)\n"
+                "  hifi listen ROOM\n"
+                "  hifi listen ROOM --sink wav:out.wav --sync-log sync.txt");
+  listen->add_option("room", room, "Room id or name")->required();
+  listen->add_option("--sink", sink,
+                     "default (the sound card, via PulseAudio), null (no sound, real-time pace) or wav:PATH")
+      ->capture_default_str();
+  listen->add_option("--sync-log", sync_log, "Write 'WALL_MS SONG_ID SAMPLE_INDEX SAMPLE_RATE' per output buffer");
+  listen->add_option("--cache-dir", cache_dir, "Where downloaded songs are kept while playing");
+  listen->add_option("--rate", sample_rate, "Output sample rate")->capture_default_str()->check(CLI::Range(8000, 192000));
+  listen->callback(run([&] { return cmd_listen(ctx, room, sink, sync_log, cache_dir, sample_rate); }));
+
+  // Servers and token are needed by every command; set them up after
+  // parsing options but before any callback runs.
+  app.parse_complete_callback([&] {
+    std::string error;
+    if (!load_config(ctx.config, error)) {
+      std::cerr << "hifi: warning: ignoring " << config_path() << ": " << error << "\n";
+    }
+    ctx.servers = !servers.empty() ? servers : ctx.config.servers;
+    if (ctx.servers.empty()) ctx.servers = {"http://127.0.0.1:8080"};
+    for (auto& s : ctx.servers) {
+      while (!s.empty() && s.back() == '/') s.pop_back();
+      if (s.find("://") == std::string::npos) s = "http://" + s;
+    }
+    ClientOptions options;
+    options.servers = ctx.servers;
+    options.token = ctx.config.token;
+    ctx.api = std::make_unique<ApiClient>(options);
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitUsage;
+  }
+  return code;
+}

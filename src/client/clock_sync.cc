@@ -1,0 +1,48 @@
+#include "client/clock_sync.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace hifi::client {
+
+void ClockSync::add_sample(double t0, double t1, double t2, double t3) {
+  if (!std::isfinite(t0) || !std::isfinite(t1) || !std::isfinite(t2) || !std::isfinite(t3)) return;
+  if (t3 < t0) return;  // the local clock went backwards: no usable round trip
+  Sample s;
+  s.offset = ((t1 - t0) + (t2 - t3)) / 2;
+  // A server that reports more processing time than the whole exchange took
+  // (clock rate skew) would give a negative round trip; it is as good as 0.
+  s.round_trip = std::max(0.0, (t3 - t0) - (t2 - t1));
+  samples_.push_back(s);
+  const std::size_t window = std::max<std::size_t>(window_, 1);
+  while (samples_.size() > window) samples_.pop_front();
+}
+
+std::optional<double> ClockSync::offset_ms() const {
+  if (samples_.empty()) return std::nullopt;
+  std::vector<double> trips;
+  trips.reserve(samples_.size());
+  for (const auto& s : samples_) trips.push_back(s.round_trip);
+  std::sort(trips.begin(), trips.end());
+  // 25th percentile by the lower nearest rank: always one of the samples, so
+  // at least one sample is kept.
+  const double limit = trips[(trips.size() - 1) / 4];
+  std::vector<double> offsets;
+  for (const auto& s : samples_) {
+    if (s.round_trip <= limit) offsets.push_back(s.offset);
+  }
+  std::sort(offsets.begin(), offsets.end());
+  const auto n = offsets.size();
+  if (n % 2 == 1) return offsets[n / 2];
+  return (offsets[n / 2 - 1] + offsets[n / 2]) / 2;
+}
+
+std::optional<double> ClockSync::best_round_trip_ms() const {
+  if (samples_.empty()) return std::nullopt;
+  double best = samples_.front().round_trip;
+  for (const auto& s : samples_) best = std::min(best, s.round_trip);
+  return best;
+}
+
+}  // namespace hifi::client

@@ -1,0 +1,38 @@
+// ClockSync: estimates the offset between this machine's clock and the
+// server's from time-sync exchanges over the room WebSocket (see
+// docs/protocol.md, "Clock synchronisation").
+//
+// Each sample is (t0, t1, t2, t3): local send time, server receive time,
+// server send time, local receive time, all in milliseconds. The estimate is
+// the median offset of the kept samples whose round trip is within the
+// lowest quartile. Not thread-safe; the owner serialises access.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <optional>
+
+namespace hifi::client {
+
+class ClockSync {
+ public:
+  explicit ClockSync(std::size_t window = 50) : window_(window) {}
+
+  void add_sample(double t0, double t1, double t2, double t3);
+  // server_time ≈ local_time + offset_ms(); nullopt before the first sample.
+  std::optional<double> offset_ms() const;
+  // Round trip of the best kept sample; the offset's error is at most half.
+  std::optional<double> best_round_trip_ms() const;
+  std::size_t samples() const { return samples_.size(); }
+  void reset() { samples_.clear(); }
+
+ private:
+  struct Sample {
+    double offset;
+    double round_trip;
+  };
+  std::size_t window_;
+  std::deque<Sample> samples_;
+};
+
+}  // namespace hifi::client

@@ -1,0 +1,198 @@
+#include "client/config_store.h"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+namespace hifi::client {
+namespace json = boost::json;
+
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+std::string home_dir() {
+  if (const char* home = std::getenv("HOME"); home && *home) return home;
+  if (const passwd* pw = ::getpwuid(::getuid()); pw && pw->pw_dir) return pw->pw_dir;
+  return ".";
+}
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// mkdir -p; directories it creates get mode 0700. Existing ones are left as
+// they are.
+bool make_dirs(const std::string& dir, std::string& error) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return true;
+    error = dir + " exists and is not a directory";
+    return false;
+  }
+  if (errno != ENOENT) {
+    error = "cannot access " + dir + ": " + errno_text(errno);
+    return false;
+  }
+  const auto parent = parent_of(dir);
+  if (parent != dir && !make_dirs(parent, error)) return false;
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    error = "cannot create " + dir + ": " + errno_text(errno);
+    return false;
+  }
+  return true;
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    auto n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string config_path() {
+  std::string base;
+  // The XDG spec says relative paths in XDG_* variables are invalid: ignore them.
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && xdg[0] == '/') {
+    base = xdg;
+  } else {
+    base = home_dir() + "/.config";
+  }
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  return base + "/hifi/config.json";
+}
+
+bool load_config(StoredConfig& config, std::string& error) {
+  config = {};
+  const auto path = config_path();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return true;
+    error = "cannot open " + path + ": " + errno_text(errno);
+    return false;
+  }
+  std::string text;
+  char buf[8192];
+  for (;;) {
+    auto n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      error = "cannot read " + path + ": " + errno_text(errno);
+      ::close(fd);
+      return false;
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > (1u << 20)) {
+      error = path + " is too large to be a HiFi config file";
+      ::close(fd);
+      return false;
+    }
+  }
+  ::close(fd);
+
+  boost::system::error_code ec;
+  auto value = json::parse(text, ec);
+  if (ec) {
+    error = path + " is not valid JSON: " + ec.message();
+    return false;
+  }
+  if (!value.is_object()) {
+    error = path + ": expected a JSON object";
+    return false;
+  }
+  const auto& o = value.as_object();
+  StoredConfig out;
+  if (auto* servers = o.if_contains("servers"); servers && !servers->is_null()) {
+    if (!servers->is_array()) {
+      error = path + ": \"servers\" must be an array of URLs";
+      return false;
+    }
+    for (const auto& s : servers->as_array()) {
+      if (!s.is_string()) {
+        error = path + ": \"servers\" must be an array of URLs";
+        return false;
+      }
+      out.servers.emplace_back(s.as_string());
+    }
+  }
+  for (auto [key, field] : {std::pair<const char*, std::string*>{"token", &out.token},
+                            std::pair<const char*, std::string*>{"username", &out.username}}) {
+    auto* v = o.if_contains(key);
+    if (!v || v->is_null()) continue;
+    if (!v->is_string()) {
+      error = path + ": \"" + key + "\" must be a string";
+      return false;
+    }
+    *field = std::string(v->as_string());
+  }
+  config = std::move(out);
+  return true;
+}
+
+bool save_config(const StoredConfig& config, std::string& error) {
+  const auto path = config_path();
+  const auto dir = parent_of(path);
+  if (!make_dirs(dir, error)) return false;
+
+  json::array servers;
+  for (const auto& s : config.servers) servers.emplace_back(s);
+  json::object o{{"servers", std::move(servers)},
+                 {"token", config.token},
+                 {"username", config.username}};
+  const auto text = json::serialize(o) + "\n";
+
+  static std::atomic<unsigned> counter{0};
+  const auto tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    error = "cannot create " + tmp + ": " + errno_text(errno);
+    return false;
+  }
+  auto fail = [&](const std::string& what) {
+    error = what + " " + tmp + ": " + errno_text(errno);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return false;
+  };
+  // The umask cannot widen 0600, but be explicit: the file holds a token.
+  if (::fchmod(fd, 0600) != 0) return fail("cannot chmod");
+  if (!write_all(fd, text)) return fail("cannot write");
+  if (::fsync(fd) != 0) return fail("cannot sync");
+  if (::close(fd) != 0) {
+    error = "cannot write " + tmp + ": " + errno_text(errno);
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    error = "cannot replace " + path + ": " + errno_text(errno);
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  // Make the rename itself durable.
+  if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return true;
+}
+
+}  // namespace hifi::client

@@ -1,0 +1,23 @@
+// The CLI's remembered settings: servers, token and user name, kept in
+// $XDG_CONFIG_HOME/hifi/config.json (default ~/.config/hifi/config.json),
+// written atomically with mode 0600 because it holds a login token.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace hifi::client {
+
+struct StoredConfig {
+  std::vector<std::string> servers;
+  std::string token;
+  std::string username;
+};
+
+// The config file's path (the directory may not exist yet).
+std::string config_path();
+// Missing file: an empty config. Unreadable or malformed: false with `error`.
+bool load_config(StoredConfig& config, std::string& error);
+bool save_config(const StoredConfig& config, std::string& error);
+
+}  // namespace hifi::client

@@ -1,0 +1,204 @@
+#include "client/player.h"
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+namespace hifi::client {
+namespace json = boost::json;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+Player::Player(ApiClient& api, RoomClient& room, PlayerOptions options)
+    : api_(api), room_(room), options_(std::move(options)) {}
+
+Player::~Player() { stop(); }
+
+Status Player::start() {
+  auto sink = make_audio_sink(options_.sink, options_.format);
+  if (!sink) return sink.status();
+  sink_ = std::move(*sink);
+  if (options_.cache_dir.empty()) {
+    options_.cache_dir = (fs::temp_directory_path() / ("hifi-cache-" + std::to_string(::getpid()))).string();
+  }
+  std::error_code ec;
+  fs::create_directories(options_.cache_dir, ec);
+  if (ec) return io_error("cannot create the song cache " + options_.cache_dir + ": " + ec.message());
+  if (!options_.sync_log.empty()) {
+    sync_log_ = std::fopen(options_.sync_log.c_str(), "w");
+    if (!sync_log_) return io_error("cannot write the sync log " + options_.sync_log);
+  }
+  fetcher_ = std::thread([this] { fetch_loop(); });
+  audio_ = std::thread([this] { audio_loop(); });
+  return Status::ok();
+}
+
+void Player::stop() {
+  stopping_ = true;
+  if (fetcher_.joinable()) fetcher_.join();
+  if (audio_.joinable()) audio_.join();
+  if (sync_log_) {
+    std::fclose(sync_log_);
+    sync_log_ = nullptr;
+  }
+  sink_.reset();
+}
+
+PlayerStatus Player::status() const {
+  std::lock_guard lock(mu_);
+  return status_;
+}
+
+std::string Player::sink_description() const { return sink_ ? sink_->describe() : "none"; }
+
+std::shared_ptr<DecodedSong> Player::song(const std::string& song_id) const {
+  std::lock_guard lock(mu_);
+  auto it = songs_.find(song_id);
+  return it == songs_.end() ? nullptr : it->second;
+}
+
+Status Player::fetch(const std::string& song_id) {
+  const auto final_path = (fs::path(options_.cache_dir) / (song_id + ".audio")).string();
+  if (!fs::exists(final_path)) {
+    auto url = api_.json("GET", "/api/v1/songs/" + song_id + "/stream-url");
+    if (!url) return Status(Code::kUnavailable, url.error.message());
+    const std::string target(url->at("url").as_string());
+    const auto part = final_path + ".part";
+    auto size = api_.download(target, part, nullptr);
+    if (!size) return Status(Code::kUnavailable, size.error.message());
+    // Song ids are the first 32 hex digits of the content's SHA-256.
+    if (sha256_file(part).substr(0, song_id.size()) != song_id) {
+      fs::remove(part);
+      return Status(Code::kInternal, "the downloaded song " + song_id + " does not match its hash");
+    }
+    fs::rename(part, final_path);
+  }
+  auto decoded = DecodedSong::start(final_path, options_.format);
+  std::lock_guard lock(mu_);
+  songs_[song_id] = decoded;
+  return Status::ok();
+}
+
+void Player::fetch_loop() {
+  while (!stopping_) {
+    auto view = room_.view();
+    std::vector<std::string> wanted;
+    if (const auto* item = view.current_item()) wanted.push_back(item->song_id);
+    if (const auto* item = view.next_item()) wanted.push_back(item->song_id);
+    for (const auto& id : wanted) {
+      if (stopping_) break;
+      if (song(id)) continue;
+      auto s = fetch(id);
+      std::lock_guard lock(mu_);
+      status_.error = s ? "" : s.message();
+    }
+    {
+      // Keep what is wanted; anything else can go (and free its memory).
+      std::set<std::string> keep(wanted.begin(), wanted.end());
+      std::lock_guard lock(mu_);
+      for (auto it = songs_.begin(); it != songs_.end();) {
+        it = keep.count(it->first) ? std::next(it) : songs_.erase(it);
+      }
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+void Player::audio_loop() {
+  const auto& fmt = sink_->format();
+  const std::size_t n = options_.buffer_frames;
+  const auto channels = static_cast<std::size_t>(fmt.channels);
+  const double frames_per_ms = fmt.sample_rate / 1000.0;
+  const auto resync_frames = static_cast<std::int64_t>(options_.resync_threshold_ms * frames_per_ms);
+  std::vector<std::int16_t> buffer(n * channels);
+  Cursor cursor;
+
+  // Where the song should be for the buffer about to be written.
+  struct Target {
+    const RoomItem* item = nullptr;
+    std::int64_t frame = 0;
+    double wall_ms = 0;
+  };
+  while (!stopping_) {
+    auto view = room_.view();
+    auto offset = room_.clock_offset_ms();
+    auto locate = [&]() -> Target {
+      Target t;
+      t.wall_ms = sink_->next_play_time_ms();
+      if (!view.valid || !view.playing || !offset) return t;
+      t.item = view.current_item();
+      if (t.item) t.frame = std::llround(view.position_at_time(t.wall_ms + *offset) * frames_per_ms);
+      return t;
+    };
+    auto target = locate();
+    std::shared_ptr<DecodedSong> decoded = target.item ? song(target.item->song_id) : nullptr;
+    const bool ready = decoded && (decoded->finished() || decoded->decoded_frames() >= static_cast<std::uint64_t>(target.frame) + n);
+    {
+      std::lock_guard lock(mu_);
+      status_.song_id = target.item ? target.item->song_id : "";
+      status_.playing = target.item != nullptr;
+      status_.buffering = target.item && !ready;
+      status_.duration_ms = target.item ? static_cast<double>(target.item->duration_ms) : 0;
+      status_.position_ms = target.item ? target.frame / frames_per_ms : 0;
+    }
+    if (target.item && decoded && ready) {
+      const std::uint64_t total = decoded->finished() ? decoded->decoded_frames() : decoded->total_frames();
+      if (total > 0 && static_cast<std::uint64_t>(target.frame) >= total) {
+        // The song is over and the room has not moved on yet: let what the
+        // sink holds play out, then silence until the next item starts.
+        std::fill(buffer.begin(), buffer.end(), 0);
+        cursor.frame = target.frame;
+        if (!sink_->write(buffer.data(), n)) std::this_thread::sleep_for(10ms);
+        continue;
+      }
+    }
+    if (!target.item || !ready) {
+      if (cursor.valid) {
+        sink_->flush();  // paused or stopped: silence now, not after the queued audio
+        cursor.valid = false;
+      }
+      std::fill(buffer.begin(), buffer.end(), 0);
+      if (!sink_->write(buffer.data(), n)) std::this_thread::sleep_for(10ms);
+      continue;
+    }
+
+    bool jump = !cursor.valid || cursor.item_id != target.item->id ||
+                std::llabs(target.frame - cursor.frame) > resync_frames;
+    if (jump) {
+      if (cursor.valid) {
+        sink_->flush();
+        target = locate();  // the flush moved the sink's timeline
+        if (!target.item) continue;
+      }
+      cursor = {target.item->id, target.item->song_id, target.frame, true};
+    }
+    std::int64_t start = cursor.frame;
+    std::size_t advance = n;
+    const auto error = target.frame - cursor.frame;
+    if (error > 0) {
+      start += 1;  // behind: drop one frame
+    } else if (error < 0) {
+      advance = n - 1;  // ahead: the first frame is heard twice
+    }
+    std::size_t got = 0;
+    if (error < 0) {
+      got = decoded->read_frames(static_cast<std::uint64_t>(start), buffer.data(), 1);
+      got += decoded->read_frames(static_cast<std::uint64_t>(start), buffer.data() + channels, n - 1);
+    } else if (start >= 0) {
+      got = decoded->read_frames(static_cast<std::uint64_t>(start), buffer.data(), n);
+    }
+    std::fill(buffer.begin() + static_cast<std::ptrdiff_t>(std::min(got, n) * channels), buffer.end(), 0);
+    if (sync_log_) {
+      std::fprintf(sync_log_, "%.3f %s %lld %d\n", target.wall_ms, cursor.song_id.c_str(),
+                   static_cast<long long>(start), fmt.sample_rate);
+      std::fflush(sync_log_);
+    }
+    cursor.frame = start + static_cast<std::int64_t>(advance);
+    if (!sink_->write(buffer.data(), n)) std::this_thread::sleep_for(10ms);
+  }
+}
+
+}  // namespace hifi::client

@@ -1,0 +1,95 @@
+// Player: plays a room's audio in sync with every other listener.
+//
+// Two threads of its own, neither of them the network thread:
+//  - the fetcher keeps the current and the next song downloaded (through
+//    signed stream URLs, resuming with Range) and decoding (DecodedSong);
+//  - the audio thread writes fixed-size buffers to the AudioSink. For each
+//    buffer it asks the sink when its first frame will be heard (local wall
+//    clock), converts that to server time with the RoomClient's clock
+//    offset, and takes the song's samples from exactly
+//        position_ms + (server_time - position_at)
+//    Small differences between where it is and where it should be are
+//    corrected by repeating or dropping one frame per buffer; larger ones
+//    (seek, skip, a clock correction) by jumping straight there, after
+//    flushing what the sink still holds so the change is heard at once.
+//
+// --sync-log writes one line per buffer of song audio:
+//    WALL_MS SONG_ID SAMPLE_INDEX SAMPLE_RATE
+// (the local wall clock at which the buffer's first frame is heard, the
+// song, and the index of that frame in the song at SAMPLE_RATE).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "client/api_client.h"
+#include "client/audio_sink.h"
+#include "client/decoder.h"
+#include "client/room_client.h"
+#include "common/status.h"
+
+namespace hifi::client {
+
+struct PlayerOptions {
+  AudioFormat format;
+  std::string sink = "default";
+  std::string sync_log;           // path; empty: no log
+  std::string cache_dir;          // where songs are downloaded; empty: a temp dir
+  std::size_t buffer_frames = 480;  // 10 ms at 48 kHz
+  double resync_threshold_ms = 20;  // larger errors jump, smaller ones are nudged
+};
+
+struct PlayerStatus {
+  std::string song_id;
+  double position_ms = 0;
+  double duration_ms = 0;
+  bool playing = false;
+  bool buffering = false;  // the song is not downloaded/decoded far enough yet
+  std::string error;       // last download/decoding problem, if any
+};
+
+class Player {
+ public:
+  Player(ApiClient& api, RoomClient& room, PlayerOptions options);
+  ~Player();
+
+  // Opens the sink; kUnavailable when there is no audio device.
+  Status start();
+  void stop();
+  PlayerStatus status() const;
+  std::string sink_description() const;
+
+ private:
+  struct Cursor {
+    std::string item_id;
+    std::string song_id;
+    std::int64_t frame = 0;
+    bool valid = false;
+  };
+
+  void fetch_loop();
+  void audio_loop();
+  std::shared_ptr<DecodedSong> song(const std::string& song_id) const;
+  Status fetch(const std::string& song_id);
+
+  ApiClient& api_;
+  RoomClient& room_;
+  PlayerOptions options_;
+  std::unique_ptr<AudioSink> sink_;
+  std::FILE* sync_log_ = nullptr;
+  std::atomic<bool> stopping_{false};
+  std::thread fetcher_;
+  std::thread audio_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<DecodedSong>> songs_;
+  PlayerStatus status_;
+};
+
+}  // namespace hifi::client

@@ -1,0 +1,291 @@
+#include "client/room_client.h"
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast.hpp>
+#include <boost/json.hpp>
+#include <boost/url.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+#include "client/audio_sink.h"
+
+namespace hifi::client {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace json = boost::json;
+using asio::awaitable;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+const RoomItem* RoomView::current_item() const {
+  for (const auto& item : queue) {
+    if (item.id == current) return &item;
+  }
+  return nullptr;
+}
+
+const RoomItem* RoomView::next_item() const {
+  for (std::size_t i = 0; i < queue.size(); ++i) {
+    if (queue[i].id == current) {
+      if (i + 1 < queue.size()) return &queue[i + 1];
+      if (repeat == "all") return &queue.front();
+      return nullptr;
+    }
+  }
+  return nullptr;
+}
+
+double RoomView::position_at_time(double server_ms) const {
+  const auto* item = current_item();
+  if (!item) return 0;
+  double pos = static_cast<double>(position_ms);
+  if (playing) pos += server_ms - static_cast<double>(position_at);
+  return std::clamp(pos, 0.0, static_cast<double>(item->duration_ms));
+}
+
+struct RoomClient::Impl {
+  std::vector<std::string> servers;
+  std::string token;
+  std::string room_id;
+  asio::io_context ioc;
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+  std::size_t server_index = 0;
+
+  mutable std::mutex mu;
+  RoomView view;
+  ClockSync clock{50};
+  std::string status = "connecting";
+  std::string server;
+  std::function<void()> on_change;
+  RoomClient* owner = nullptr;
+
+  void changed() {
+    std::function<void()> cb;
+    {
+      std::lock_guard lock(mu);
+      cb = on_change;
+    }
+    if (cb) cb();
+  }
+
+  void set_status(std::string text) {
+    {
+      std::lock_guard lock(mu);
+      status = std::move(text);
+    }
+    changed();
+  }
+
+  static void apply_state(RoomView& v, const json::object& state) {
+    v.queue.clear();
+    for (const auto& item : state.at("queue").as_array()) {
+      const auto& o = item.as_object();
+      v.queue.push_back({std::string(o.at("id").as_string()), std::string(o.at("song_id").as_string()),
+                         o.at("duration_ms").to_number<std::int64_t>()});
+    }
+    v.current = state.at("current").is_null() ? "" : std::string(state.at("current").as_string());
+    v.playing = state.at("playing").as_bool();
+    v.position_ms = state.at("position_ms").to_number<std::int64_t>();
+    v.position_at = state.at("position_at").to_number<std::int64_t>();
+    v.repeat = std::string(state.at("repeat").as_string());
+    apply_listeners(v, state.at("listeners").as_array());
+  }
+
+  static void apply_listeners(RoomView& v, const json::array& listeners) {
+    v.listeners.clear();
+    for (const auto& l : listeners) v.listeners.emplace_back(l.at("username").as_string());
+  }
+
+  // Applies one server message; returns false for messages that end the session.
+  bool handle(const std::string& text, double received_at) {
+    boost::system::error_code ec;
+    auto parsed = json::parse(text, ec);
+    if (ec || !parsed.is_object()) return true;
+    const auto& m = parsed.as_object();
+    auto* type_value = m.if_contains("type");
+    if (!type_value || !type_value->is_string()) return true;
+    const std::string type(type_value->as_string());
+    try {
+      std::lock_guard lock(mu);
+      if (type == "time") {
+        clock.add_sample(m.at("t0").to_number<double>(), m.at("t1").to_number<double>(),
+                         m.at("t2").to_number<double>(), received_at);
+        return true;
+      }
+      if (type == "snapshot") {
+        view.valid = true;
+        view.revision = m.at("revision").to_number<std::int64_t>();
+        view.name = std::string(m.at("room").at("name").as_string());
+        apply_state(view, m.at("state").as_object());
+        view.last_command = "snapshot";
+      } else if (type == "state") {
+        auto revision = m.at("revision").to_number<std::int64_t>();
+        if (revision <= view.revision) return true;  // already applied
+        view.revision = revision;
+        apply_state(view, m.at("state").as_object());
+        view.last_command = std::string(m.at("command").at("type").as_string());
+      } else if (type == "presence") {
+        apply_listeners(view, m.at("listeners").as_array());
+      } else if (type == "deleted") {
+        view.deleted = true;
+        return false;
+      } else {
+        return true;
+      }
+    } catch (const std::exception&) {
+      return true;  // a message we do not understand changes nothing
+    }
+    changed();
+    return true;
+  }
+
+  awaitable<void> session(const std::string& base) {
+    auto url = boost::urls::parse_uri(base);
+    if (!url || url->scheme() != "http") throw std::runtime_error("unsupported server URL " + base);
+    std::string host(url->host());
+    std::string port = url->has_port() ? std::string(url->port()) : "80";
+    auto executor = co_await asio::this_coro::executor;
+    tcp::resolver resolver(executor);
+    auto endpoints = co_await resolver.async_resolve(host, port, use_awaitable);
+    websocket::stream<beast::tcp_stream> ws(executor);
+    beast::get_lowest_layer(ws).expires_after(3s);
+    co_await beast::get_lowest_layer(ws).async_connect(endpoints, use_awaitable);
+    beast::get_lowest_layer(ws).expires_never();
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = 5s;
+    timeouts.idle_timeout = 15s;
+    timeouts.keep_alive_pings = true;
+    ws.set_option(timeouts);
+    const std::string bearer = "Bearer " + token;
+    ws.set_option(websocket::stream_base::decorator(
+        [bearer](websocket::request_type& req) { req.set(http::field::authorization, bearer); }));
+    std::string target = "/api/v1/rooms/" + room_id + "/ws";
+    {
+      std::lock_guard lock(mu);
+      if (view.valid) target += "?since=" + std::to_string(view.revision);
+    }
+    co_await ws.async_handshake(host + ":" + port, target, use_awaitable);
+    {
+      std::lock_guard lock(mu);
+      // Another server means another clock: measure afresh.
+      if (server != base) clock.reset();
+      server = base;
+    }
+    owner->connected_ = true;
+    set_status("connected to " + base);
+
+    // Time requests: a quick burst to get a first estimate, then steadily.
+    auto pinger = [&]() -> awaitable<void> {
+      asio::steady_timer timer(executor);
+      for (int i = 0;; ++i) {
+        json::object request{{"type", "time"}, {"t0", wall_clock_ms()}};
+        auto text = json::serialize(request);
+        co_await ws.async_write(asio::buffer(text), use_awaitable);
+        timer.expires_after(i < 20 ? 50ms : 1000ms);
+        co_await timer.async_wait(use_awaitable);
+      }
+    };
+    auto reader = [&]() -> awaitable<void> {
+      beast::flat_buffer buffer;
+      for (;;) {
+        buffer.clear();
+        co_await ws.async_read(buffer, use_awaitable);
+        const double received_at = wall_clock_ms();
+        if (!handle(beast::buffers_to_string(buffer.data()), received_at)) co_return;
+      }
+    };
+    using namespace asio::experimental::awaitable_operators;
+    co_await (reader() || pinger());
+  }
+
+  awaitable<void> run() {
+    auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer backoff(executor);
+    auto delay = 100ms;
+    while (!stopping) {
+      const auto& base = servers[server_index % servers.size()];
+      std::string error;
+      try {
+        co_await session(base);
+        error = "the server closed the connection";
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      owner->connected_ = false;
+      {
+        std::lock_guard lock(mu);
+        if (view.deleted) {
+          status = "the room was deleted";
+          break;
+        }
+      }
+      if (stopping) break;
+      set_status("connection to " + base + " lost (" + error + "); retrying");
+      // The next known server gets the next attempt; back off once every
+      // server has been tried.
+      ++server_index;
+      if (server_index % servers.size() == 0) {
+        backoff.expires_after(delay);
+        co_await backoff.async_wait(asio::as_tuple(use_awaitable));
+        delay = std::min<std::chrono::milliseconds>(delay * 2, 2000ms);
+      } else {
+        delay = 100ms;
+      }
+    }
+    changed();
+  }
+};
+
+RoomClient::RoomClient(std::vector<std::string> servers, std::string token, std::string room_id)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->servers = std::move(servers);
+  impl_->token = std::move(token);
+  impl_->room_id = std::move(room_id);
+  impl_->owner = this;
+}
+
+RoomClient::~RoomClient() { stop(); }
+
+void RoomClient::start() {
+  asio::co_spawn(impl_->ioc, impl_->run(), asio::detached);
+  impl_->thread = std::thread([this] { impl_->ioc.run(); });
+}
+
+void RoomClient::stop() {
+  impl_->stopping = true;
+  impl_->ioc.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+RoomView RoomClient::view() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->view;
+}
+
+std::optional<double> RoomClient::clock_offset_ms() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->clock.offset_ms();
+}
+
+std::string RoomClient::server() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->server;
+}
+
+std::string RoomClient::status() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->status;
+}
+
+void RoomClient::set_on_change(std::function<void()> callback) {
+  std::lock_guard lock(impl_->mu);
+  impl_->on_change = std::move(callback);
+}
+
+}  // namespace hifi::client

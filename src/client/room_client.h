@@ -1,0 +1,77 @@
+// RoomClient: a listener's live view of one room. Keeps a WebSocket to a
+// server open (reconnecting with ?since=, and moving to the next known
+// server when one dies), applies snapshot/state/presence messages in
+// revision order, and keeps a ClockSync estimate of the server clock fresh
+// with time requests over the same socket.
+//
+// It runs its own thread with its own io_context; accessors are
+// thread-safe and cheap (they copy a small value under a lock).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/api_client.h"
+#include "client/clock_sync.h"
+
+namespace hifi::client {
+
+struct RoomItem {
+  std::string id;
+  std::string song_id;
+  std::int64_t duration_ms = 0;
+};
+
+struct RoomView {
+  bool valid = false;       // a snapshot has been received
+  bool deleted = false;     // the room is gone
+  std::int64_t revision = 0;
+  std::string name;
+  std::vector<RoomItem> queue;
+  std::string current;      // item id, empty when none
+  bool playing = false;
+  std::int64_t position_ms = 0;
+  std::int64_t position_at = 0;
+  std::string repeat = "off";
+  std::vector<std::string> listeners;  // usernames
+  std::string last_command;
+
+  const RoomItem* current_item() const;
+  const RoomItem* next_item() const;
+  // Position of the current item at server time `server_ms`.
+  double position_at_time(double server_ms) const;
+};
+
+class RoomClient {
+ public:
+  RoomClient(std::vector<std::string> servers, std::string token, std::string room_id);
+  ~RoomClient();
+
+  void start();
+  void stop();
+
+  RoomView view() const;
+  // server time ≈ local wall clock + offset; nullopt until measured.
+  std::optional<double> clock_offset_ms() const;
+  bool connected() const { return connected_; }
+  std::string server() const;
+  // Human-readable status of the connection ("connected to …",
+  // "connection lost: …; retrying").
+  std::string status() const;
+  // Called (on the client's thread) after each change of view or connection.
+  void set_on_change(std::function<void()> callback);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<bool> connected_{false};
+};
+
+}  // namespace hifi::client

@@ -1,0 +1,134 @@
+// hifi-sync-report: compares the --sync-log files of listeners and prints
+// how far apart they played.
+//
+//   hifi-sync-report A.log B.log [C.log ...] [--json]
+//
+// A log line is "WALL_MS SONG_ID SAMPLE_INDEX SAMPLE_RATE": at local time
+// WALL_MS the listener played frame SAMPLE_INDEX of SONG_ID. For every line
+// of every other log, the first log's position at the same instant is
+// interpolated from its surrounding lines (only across continuous playback),
+// and the difference in ms is the skew. Lines within 200 ms of a jump
+// (seek, skip, start) in either log are left out: they measure the jump,
+// not the sync. Also checks that all logs played the same songs in the same
+// order.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Line {
+  double wall;
+  std::string song;
+  long long index;
+  int rate;
+  bool continuous_with_next = false;
+  bool near_jump = false;
+};
+
+bool load(const std::string& path, std::vector<Line>& out) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::string text;
+  while (std::getline(in, text)) {
+    std::istringstream fields(text);
+    Line l{};
+    if (fields >> l.wall >> l.song >> l.index >> l.rate && l.rate > 0) out.push_back(l);
+  }
+  // Continuity: the next line is the same song, advanced by the elapsed time
+  // (within 2 frames: the player nudges by one frame per buffer).
+  for (std::size_t i = 0; i + 1 < out.size(); ++i) {
+    const auto& a = out[i];
+    const auto& b = out[i + 1];
+    const double expected = (b.wall - a.wall) * a.rate / 1000.0;
+    out[i].continuous_with_next =
+        a.song == b.song && b.wall > a.wall && b.wall - a.wall < 50 && std::fabs((b.index - a.index) - expected) <= 2.5;
+  }
+  std::vector<double> jumps;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (i == 0 || !out[i - 1].continuous_with_next) jumps.push_back(out[i].wall);
+  }
+  std::size_t j = 0;
+  for (auto& l : out) {
+    while (j + 1 < jumps.size() && jumps[j + 1] <= l.wall) ++j;
+    bool near = false;
+    for (std::size_t k = (j > 0 ? j - 1 : 0); k < jumps.size() && k <= j + 1; ++k) {
+      if (std::fabs(l.wall - jumps[k]) < 200) near = true;
+    }
+    l.near_jump = near;
+  }
+  return true;
+}
+
+std::vector<std::string> song_order(const std::vector<Line>& log) {
+  std::vector<std::string> order;
+  for (const auto& l : log) {
+    if (order.empty() || order.back() != l.song) order.push_back(l.song);
+  }
+  return order;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  auto idx = static_cast<std::size_t>(std::ceil(p * v.size())) - 1;
+  return v[std::min(idx, v.size() - 1)];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> paths;
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json") json = true;
+    else if (a == "--help" || a == "-h") {
+      std::cout << "usage: hifi-sync-report A.log B.log [MORE.log ...] [--json]\n"
+                   "Prints the skew between listeners' --sync-log files (p50/p99/max, ms)\n"
+                   "and whether they played the same songs in the same order.\n";
+      return 0;
+    } else paths.push_back(a);
+  }
+  if (paths.size() < 2) {
+    std::cerr << "hifi-sync-report: give at least two sync logs (see --help)\n";
+    return 2;
+  }
+  std::vector<std::vector<Line>> logs(paths.size());
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    if (!load(paths[i], logs[i])) {
+      std::cerr << "hifi-sync-report: cannot read " << paths[i] << "\n";
+      return 2;
+    }
+  }
+  const auto& ref = logs[0];
+  std::vector<double> skews;
+  bool same_songs = true;
+  for (std::size_t k = 1; k < logs.size(); ++k) {
+    if (song_order(logs[k]) != song_order(ref)) same_songs = false;
+    std::size_t r = 0;
+    for (const auto& l : logs[k]) {
+      if (l.near_jump) continue;
+      while (r + 1 < ref.size() && ref[r + 1].wall <= l.wall) ++r;
+      if (r >= ref.size() || ref[r].wall > l.wall || !ref[r].continuous_with_next || ref[r].near_jump) continue;
+      if (ref[r].song != l.song) continue;
+      const double expected = ref[r].index + (l.wall - ref[r].wall) * ref[r].rate / 1000.0;
+      skews.push_back(std::fabs(l.index - expected) * 1000.0 / l.rate);
+    }
+  }
+  const double p50 = percentile(skews, 0.5), p99 = percentile(skews, 0.99);
+  const double max = skews.empty() ? 0 : *std::max_element(skews.begin(), skews.end());
+  if (json) {
+    std::printf("{\"samples\":%zu,\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"max_ms\":%.4f,\"same_songs\":%s}\n",
+                skews.size(), p50, p99, max, same_songs ? "true" : "false");
+  } else {
+    std::printf("%zu comparisons: skew p50 %.4f ms, p99 %.4f ms, max %.4f ms; %s\n", skews.size(), p50, p99,
+                max, same_songs ? "same songs in the same order" : "DIFFERENT songs or order");
+  }
+  return same_songs && !skews.empty() ? 0 : 1;
+}

@@ -1,0 +1,90 @@
+#include "client/clock_sync.h"
+
+#include <gtest/gtest.h>
+
+namespace hifi::client {
+namespace {
+
+// A sample from a server whose clock is `offset` ahead, with the given
+// one-way delays and server processing time.
+void add(ClockSync& sync, double local_send, double offset, double up, double down,
+         double processing = 1) {
+  const double t0 = local_send;
+  const double t1 = t0 + up + offset;
+  const double t2 = t1 + processing;
+  const double t3 = t2 - offset + down;
+  sync.add_sample(t0, t1, t2, t3);
+}
+
+TEST(ClockSyncTest, EmptyHasNoEstimate) {
+  ClockSync sync;
+  EXPECT_FALSE(sync.offset_ms());
+  EXPECT_FALSE(sync.best_round_trip_ms());
+  EXPECT_EQ(sync.samples(), 0u);
+}
+
+TEST(ClockSyncTest, SymmetricDelaysGiveTheExactOffset) {
+  ClockSync sync;
+  add(sync, 1000, 12345.5, 20, 20, 3);
+  ASSERT_TRUE(sync.offset_ms());
+  EXPECT_DOUBLE_EQ(*sync.offset_ms(), 12345.5);
+  EXPECT_DOUBLE_EQ(*sync.best_round_trip_ms(), 40);
+
+  for (int i = 1; i < 10; ++i) add(sync, 1000 + i * 100, 12345.5, 5 + i, 5 + i);
+  EXPECT_DOUBLE_EQ(*sync.offset_ms(), 12345.5);
+  EXPECT_DOUBLE_EQ(*sync.best_round_trip_ms(), 12);
+  EXPECT_EQ(sync.samples(), 10u);
+
+  ClockSync behind;
+  add(behind, 5000, -250, 7, 7);
+  EXPECT_DOUBLE_EQ(*behind.offset_ms(), -250);
+}
+
+TEST(ClockSyncTest, AsymmetricOutliersWithLargeRoundTripsAreIgnored) {
+  ClockSync sync(20);
+  // Fast, symmetric exchanges: offset 500.
+  for (int i = 0; i < 8; ++i) add(sync, i * 100.0, 500, 4, 4);
+  // Slow, very asymmetric ones (a congested uplink): each alone would put
+  // the offset hundreds of ms off.
+  for (int i = 0; i < 12; ++i) add(sync, 1000 + i * 100.0, 500, 400 + i, 5);
+  ASSERT_EQ(sync.samples(), 20u);
+  EXPECT_DOUBLE_EQ(*sync.offset_ms(), 500);
+  EXPECT_DOUBLE_EQ(*sync.best_round_trip_ms(), 8);
+}
+
+TEST(ClockSyncTest, MedianOfTheKeptSamples) {
+  ClockSync sync(8);
+  // Round trips 10 and offsets 100..107 (jitter); quartile keeps the two
+  // fastest samples (round trip 10), whose offsets are 101 and 103.
+  add(sync, 0, 101, 5, 5);
+  add(sync, 100, 103, 5, 5);
+  for (int i = 0; i < 6; ++i) add(sync, 200 + i * 100.0, 150 + i, 50, 50);
+  EXPECT_DOUBLE_EQ(*sync.offset_ms(), 102);
+}
+
+TEST(ClockSyncTest, WindowEvictsTheOldestSamples) {
+  ClockSync sync(4);
+  // An old estimate with excellent round trips...
+  for (int i = 0; i < 4; ++i) add(sync, i * 10.0, 1000, 1, 1);
+  EXPECT_DOUBLE_EQ(*sync.offset_ms(), 1000);
+  // ...is forgotten once the window has moved on: the clock was adjusted.
+  for (int i = 0; i < 4; ++i) add(sync, 100 + i * 10.0, 2000, 30, 30);
+  EXPECT_EQ(sync.samples(), 4u);
+  EXPECT_DOUBLE_EQ(*sync.offset_ms(), 2000);
+  EXPECT_DOUBLE_EQ(*sync.best_round_trip_ms(), 60);
+
+  sync.reset();
+  EXPECT_EQ(sync.samples(), 0u);
+  EXPECT_FALSE(sync.offset_ms());
+}
+
+TEST(ClockSyncTest, IgnoresImpossibleSamples) {
+  ClockSync sync;
+  sync.add_sample(100, 50, 51, 90);  // received before it was sent
+  EXPECT_EQ(sync.samples(), 0u);
+  add(sync, 0, 10, 5, 5);
+  EXPECT_DOUBLE_EQ(*sync.offset_ms(), 10);
+}
+
+}  // namespace
+}  // namespace hifi::client

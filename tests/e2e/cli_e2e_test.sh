@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# End to end for the `hifi` CLI and its player, against the real server:
+# accounts, uploads (and re-uploads), listing, verified download, a rejected
+# file, a room driven through play/pause/seek/skip with two null-sink
+# listeners whose sync logs are compared, and the server killed mid-listen.
+# Usage: cli_e2e_test.sh BUILD_DIR/src   (holding hifi-server, hifi, hifi-sync-report)
+set -euo pipefail
+BIN_DIR=$(realpath "$1")
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/lib.sh"
+
+export XDG_CONFIG_HOME="$E2E_TMP/config"
+AUDIO="$E2E_TMP/audio"
+bash "$HERE/gen_audio.sh" "$AUDIO" >/dev/null
+mkdir -p "$AUDIO/library/sub"
+cp "$AUDIO"/tone.* "$AUDIO/library/"
+cp "$AUDIO"/cover.* "$AUDIO/library/sub/"
+cp "$AUDIO/bad/notes.txt" "$AUDIO/library/"        # not audio by name: ignored
+sox -n -r 44100 -c 2 -b 16 "$AUDIO/library/long_a.wav" synth 8 sine 300 2>/dev/null
+sox -n -r 44100 -c 2 -b 16 "$AUDIO/library/long_b.wav" synth 8 sine 500 2>/dev/null
+
+DATA="$E2E_TMP/data"
+start_server "$BIN_DIR/hifi-server" "$DATA"
+PORT=${BASE##*:}
+hifi() { "$BIN_DIR/hifi" "$@"; }
+
+echo "correct horse" | hifi --server "$BASE" register --username alice --password-stdin >/dev/null
+check "register and log in" eq "$(hifi whoami --json | jq -r .username)" alice
+check "token file is private" eq "$(stat -c %a "$XDG_CONFIG_HOME/hifi/config.json")" 600
+hifi logout >/dev/null
+set +e; hifi whoami >/dev/null 2>&1; rc=$?; set -e
+check "whoami after logout exits with the auth code" eq "$rc" 3
+echo "correct horse" | hifi login --username alice --password-stdin >/dev/null
+echo "wrong password" | hifi login --username alice --password-stdin >/dev/null 2>&1 && rc=0 || rc=$?
+check "a wrong password exits with the auth code" eq "$rc" 3
+echo "correct horse" | hifi login --username alice --password-stdin >/dev/null
+
+hifi --json upload "$AUDIO/library" >"$E2E_TMP/up1.json" 2>"$E2E_TMP/up1.err"
+check "upload a folder: every audio file uploaded" eq "$(jq '[.[] | select(.result=="uploaded")] | length' "$E2E_TMP/up1.json")" 11
+check "upload ignores what is not audio" grep -q "2 non-audio files ignored" "$E2E_TMP/up1.err"
+hifi --json upload "$AUDIO/library" >"$E2E_TMP/up2.json" 2>"$E2E_TMP/up2.err"
+check "upload again: all skipped" eq "$(jq '[.[] | select(.result=="skipped")] | length' "$E2E_TMP/up2.json")" 11
+check "upload again says so" grep -q "11 already on the server" "$E2E_TMP/up2.err"
+set +e; hifi upload "$AUDIO/bad/random.bin" >/dev/null 2>"$E2E_TMP/bad.err"; rc=$?; set -e
+check "a rejected file gives a non-zero exit" eq "$rc" 1
+check "with the server's reason" grep -qi "not an audio file" "$E2E_TMP/bad.err"
+
+check "songs --json lists the library" eq "$(hifi --json songs | jq length)" 11
+check "songs QUERY searches" eq "$(hifi --json songs vorbis | jq length)" 1
+id=$(hifi --json songs | jq -r --arg sha "$(sha256sum "$AUDIO/library/tone.flac" | cut -d' ' -f1)" '.[] | select(.sha256==$sha) | .id')
+hifi download "$id" -o "$E2E_TMP/dl.flac" 2>/dev/null
+check "download verifies and writes the file" cmp -s "$E2E_TMP/dl.flac" "$AUDIO/library/tone.flac"
+check "no .part file is left" test ! -e "$E2E_TMP/dl.flac.part"
+# A partial download resumes.
+head -c 10000 "$AUDIO/library/tone.flac" >"$E2E_TMP/resume.flac.part"
+hifi download "$id" -o "$E2E_TMP/resume.flac" 2>/dev/null
+check "an interrupted download resumes to the right bytes" cmp -s "$E2E_TMP/resume.flac" "$AUDIO/library/tone.flac"
+# A corrupt partial download is never renamed to the final name.
+printf 'garbage' | dd of="$E2E_TMP/corrupt.flac.part" bs=1 count=7 2>/dev/null
+set +e; hifi download "$id" -o "$E2E_TMP/corrupt.flac" >/dev/null 2>&1; rc=$?; set -e
+check "a corrupted download fails" test "$rc" -ne 0
+check "and leaves nothing under the final name" test ! -e "$E2E_TMP/corrupt.flac"
+set +e; hifi download 00000000000000000000000000000000 -o "$E2E_TMP/x" >/dev/null 2>&1; rc=$?; set -e
+check "download of an unknown song exits with the not-found code" eq "$rc" 4
+
+# --- a room, two listeners -----------------------------------------------------
+room=$(hifi --json rooms create "E2E room" | jq -r .id)
+check "rooms create" test -n "$room"
+a=$(hifi --json songs long_a | jq -r '.[0].id')
+b=$(hifi --json songs long_b | jq -r '.[0].id')
+hifi queue "$room" add "$a" "$b" >/dev/null
+check "queue shows two items" eq "$(hifi --json queue "$room" | jq length)" 2
+
+"$BIN_DIR/hifi" listen "$room" --sink null --sync-log "$E2E_TMP/l1.log" >"$E2E_TMP/l1.out" 2>&1 &
+L1=$!
+E2E_PIDS+=("$L1")
+"$BIN_DIR/hifi" listen "$room" --sink null --sync-log "$E2E_TMP/l2.log" >"$E2E_TMP/l2.out" 2>&1 &
+L2=$!
+E2E_PIDS+=("$L2")
+both_listening() { [[ "$(hifi --json status "$room" | jq '.state.listeners | length')" == 1 ]] && grep -q "connected to" "$E2E_TMP/l1.out" && grep -q "connected to" "$E2E_TMP/l2.out"; }
+check "both listeners joined" wait_until 20 both_listening
+
+lines() { [[ -f "$1" ]] && wc -l <"$1" || echo 0; }
+logs_grow() { local n1=$1 n2=$2; (($(lines "$E2E_TMP/l1.log") > n1 + 50 && $(lines "$E2E_TMP/l2.log") > n2 + 50)); }
+hifi play "$room" >/dev/null
+check "play: both play" wait_until 20 logs_grow 0 0
+hifi pause "$room" >/dev/null
+# Paused: nothing more is logged once the pause is heard.
+stable() { local a1 a2; a1=$(lines "$E2E_TMP/l1.log"); a2=$(lines "$E2E_TMP/l2.log"); sleep 0.3; [[ "$(lines "$E2E_TMP/l1.log")" == "$a1" && "$(lines "$E2E_TMP/l2.log")" == "$a2" ]]; }
+check "pause: both stop" wait_until 10 stable
+hifi seek "$room" 0:03 >/dev/null
+n1=$(lines "$E2E_TMP/l1.log"); n2=$(lines "$E2E_TMP/l2.log")
+hifi play "$room" >/dev/null
+check "seek + play: both resume" wait_until 20 logs_grow "$n1" "$n2"
+resumed_at_3s() { tail -1 "$E2E_TMP/l1.log" | awk '{exit !($3 >= 3*48000)}'; }
+check "resumed from the seek position" resumed_at_3s
+hifi skip "$room" >/dev/null
+second_song() { tail -1 "$E2E_TMP/l1.log" | grep -q "$b" && tail -1 "$E2E_TMP/l2.log" | grep -q "$b"; }
+check "skip: both move to the second song" wait_until 20 second_song
+
+# --- kill the server while listening ------------------------------------------
+kill -9 "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+check "the listener says the connection was lost" wait_until 20 grep -q "lost" "$E2E_TMP/l1.out"
+"$BIN_DIR/hifi-server" --listen "127.0.0.1:$PORT" --data-dir "$DATA" >"$E2E_TMP/server2.log" 2>&1 &
+SERVER_PID=$!
+E2E_PIDS+=("$SERVER_PID")
+reconnected() { [[ $(grep -c "connected to" "$E2E_TMP/l1.out") -ge 2 ]]; }
+check "the listener reconnects when the server returns" wait_until 30 reconnected
+n1=$(lines "$E2E_TMP/l1.log"); n2=$(lines "$E2E_TMP/l2.log")
+check "and plays on" wait_until 20 logs_grow "$n1" "$n2"
+
+kill -TERM "$L1" "$L2"
+stopped() { ! kill -0 "$L1" 2>/dev/null && ! kill -0 "$L2" 2>/dev/null; }
+check "SIGTERM stops the listeners" wait_until 10 stopped
+check "cleanly" grep -q "Stopped listening" "$E2E_TMP/l1.out"
+
+"$BIN_DIR/hifi-sync-report" --json "$E2E_TMP/l1.log" "$E2E_TMP/l2.log" >"$E2E_TMP/report.json" || true
+cat "$E2E_TMP/report.json" >&2
+check "both logs played the same songs in the same order" eq "$(jq -r .same_songs "$E2E_TMP/report.json")" true
+check "the skew between the listeners stays within 3 ms (p99)" jq -e '.samples > 100 and .p99_ms < 3' "$E2E_TMP/report.json"
+
+set +e; "$BIN_DIR/hifi" listen "$room" --sink pulse >/dev/null 2>"$E2E_TMP/nodev.err"; rc=$?; set -e
+if pactl info >/dev/null 2>&1; then
+  log "skip - a sound server is running here; the no-device case is not testable"
+else
+  check "listen with no audio device fails clearly" test "$rc" -ne 0
+  check "and says what to do" grep -q -- "--sink null" "$E2E_TMP/nodev.err"
+fi
+
+finish
