@@ -67,6 +67,9 @@ struct Route {
 
 std::vector<Route> api_routes();
 std::vector<Route> room_routes();
+// GET/HEAD of a path that no API route matches: a file of the web UI, or
+// index.html for "/" and for client-side routes (paths without a dot).
+awaitable<Reply> serve_static(RequestContext& ctx);
 
 // Problem details (RFC 9457). `type` is a stable slug; it is sent as
 // "urn:hifi:problem:<type>".

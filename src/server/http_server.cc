@@ -417,6 +417,14 @@ struct HttpServer::Impl {
       allowed += verb_name(r.route.method);
       if (r.route.method == http::verb::get) allowed += ", HEAD";
     }
+    const bool api_path = !ctx.segments.empty() && (ctx.segments[0] == "api" || ctx.segments[0] == "healthz" ||
+                                                     ctx.segments[0] == "metrics");
+    if (!match && allowed.empty() && verb == http::verb::get && !api_path && !config.web_root.empty()) {
+      ctx.route = "static";
+      auto reply = co_await serve_static(ctx);
+      if (reply) co_await write_response(ctx, std::move(*reply));
+      co_return;
+    }
     if (!match) {
       ctx.route = allowed.empty() ? "unknown" : "method-not-allowed";
       auto res = allowed.empty()

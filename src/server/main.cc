@@ -19,7 +19,23 @@
 
 namespace {
 
-int run(const hifi::ServerConfig& config) {
+// The web UI's folder when --web-root is not given: installed next to the
+// binary (../share/hifi/web), or the source tree's web/ for a build tree.
+std::string find_web_root() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  for (const auto& candidate : {exe.parent_path() / "../share/hifi/web", exe.parent_path() / "../../../web",
+                                exe.parent_path() / "../../web"}) {
+    if (std::filesystem::exists(candidate / "index.html", ec)) {
+      return std::filesystem::canonical(candidate, ec).string();
+    }
+  }
+  return {};
+}
+
+int run(hifi::ServerConfig config) {
+  if (config.web_root.empty()) config.web_root = find_web_root();
   hifi::init_crypto();
   std::filesystem::create_directories(config.data_dir);
   const auto data_dir = std::filesystem::canonical(config.data_dir).string();
@@ -69,6 +85,7 @@ int run(const hifi::ServerConfig& config) {
   hifi::HttpServer server(config, services);
   server.start();
   spdlog::info("hifi-server 0.1.0 listening on http://{}:{}", config.listen_host, server.port());
+  spdlog::info("web UI {}", config.web_root.empty() ? "not found (give --web-root)" : "from " + config.web_root);
   spdlog::info("data in {} (store {}, {} songs, {} rooms), registration {}, {} threads", data_dir,
                store->describe(), catalog.size(), rooms.list().size(),
                hifi::registration_mode_name(config.registration), config.threads);

@@ -1,6 +1,8 @@
 // Integration tests: the REST API on an in-process server bound to port 0.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "common/sha256.h"
 #include "server/digest_header.h"
 #include "server/test_server.h"
@@ -487,6 +489,45 @@ TEST_F(ApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   std::size_t count = 0;
   for (auto pos = two.find("HTTP/1.1 200"); pos != std::string::npos; pos = two.find("HTTP/1.1 200", pos + 1)) ++count;
   EXPECT_EQ(count, 2u);
+}
+
+}  // namespace
+}  // namespace hifi::testing
+
+namespace hifi::testing {
+namespace {
+
+TEST(StaticFiles, ServesTheWebUiAndNothingOutsideIt) {
+  auto dir = fresh_dir("static");
+  auto web = dir / "web";
+  std::filesystem::create_directories(web / "js");
+  { std::ofstream(web / "index.html") << "<!doctype html><title>HiFi</title>"; }
+  { std::ofstream(web / "js" / "app.js") << "export const x = 1;"; }
+  { std::ofstream(web / ".secret") << "no"; }
+  { std::ofstream(dir / "outside.txt") << "no"; }
+  ServerConfig config;
+  config.web_root = web.string();
+  TestServer server(dir / "data", config);
+  auto index = server.request(http::verb::get, "/");
+  EXPECT_EQ(index.status, 200);
+  EXPECT_EQ(index.header("content-type"), "text/html; charset=utf-8");
+  EXPECT_NE(index.body.find("HiFi"), std::string::npos);
+  auto js = server.request(http::verb::get, "/js/app.js");
+  EXPECT_EQ(js.status, 200);
+  EXPECT_EQ(js.header("content-type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(server.request(http::verb::get, "/js/app.js", {}, {{"If-None-Match", js.header("etag")}}).status, 304);
+  // Client-side routes get the app; files that do not exist are 404.
+  EXPECT_EQ(server.request(http::verb::get, "/rooms/abc").body, index.body);
+  EXPECT_EQ(server.request(http::verb::get, "/nope.js").status, 404);
+  EXPECT_EQ(server.request(http::verb::get, "/.secret").status, 404);
+  EXPECT_EQ(server.request(http::verb::get, "/../outside.txt").status, 404);
+  EXPECT_EQ(server.request(http::verb::get, "/%2e%2e/outside.txt").status, 404);
+  EXPECT_EQ(server.request(http::verb::get, "/js%2f..%2f..%2foutside.txt").status, 404);
+  // The API keeps its own 404s and 401s.
+  EXPECT_EQ(server.request(http::verb::get, "/api/v1/nothing").status, 404);
+  EXPECT_EQ(server.request(http::verb::get, "/api/v1/songs").status, 401);
+  server.stop();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
