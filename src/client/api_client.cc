@@ -133,8 +133,8 @@ ApiError error_from_response(int status, std::string_view reason,
 }
 
 struct ServerUrl {
-  std::string text;         // as configured, for messages
-  std::string host;         // for the resolver (IPv6 without brackets)
+  std::string text;  // as configured, for messages
+  std::string host;  // for the resolver (IPv6 without brackets)
   std::string port;
   std::string host_header;  // host[:port] as in the URL
   std::string base_path;    // "" or "/prefix" (no trailing slash)
@@ -157,7 +157,8 @@ ServerUrl parse_server(const std::string& text) {
   const auto& u = *parsed;
   auto scheme = lowercase(u.scheme());
   if (scheme == "https") {
-    s.error = "https is not supported by this client; use http:// (e.g. a TLS proxy's backend address)";
+    s.error =
+        "https is not supported by this client; use http:// (e.g. a TLS proxy's backend address)";
     return s;
   }
   if (scheme != "http") {
@@ -225,7 +226,8 @@ class Connection {
   error_code write_raw(const void* data, std::size_t size, Millis timeout) {
     error_code ec;
     stream_.expires_after(timeout);
-    asio::async_write(stream_, asio::buffer(data, size), [&](error_code e, std::size_t) { ec = e; });
+    asio::async_write(stream_, asio::buffer(data, size),
+                      [&](error_code e, std::size_t) { ec = e; });
     run();
     return ec;
   }
@@ -475,8 +477,8 @@ struct ApiClient::Impl {
     while (misses < n) {
       const auto& server = servers[index];
       bool progressed = false;
-      Attempt<T> a = server.error.empty() ? attempt(server, progressed)
-                                          : Attempt<T>::fail(server.error);
+      Attempt<T> a =
+          server.error.empty() ? attempt(server, progressed) : Attempt<T>::fail(server.error);
       if (!a.network_failure) {
         current = index;
         return std::move(a.result);
@@ -542,7 +544,8 @@ struct ApiClient::Impl {
     auto reason = std::string(res.reason());
     HttpResponse out = to_response(res);
     if (out.status >= 400) {
-      return Attempt<HttpResponse>::error(error_from_response(out.status, reason, out.headers, out.body));
+      return Attempt<HttpResponse>::error(
+          error_from_response(out.status, reason, out.headers, out.body));
     }
     return Attempt<HttpResponse>::ok(std::move(out));
   }
@@ -707,7 +710,8 @@ struct ApiClient::Impl {
         if (auto len = parser->content_length()) total = *len;
       }
       Fd file(::open(path.c_str(), flags, 0644));
-      if (file.fd < 0) return A::error(local_error("cannot open " + path + ": " + errno_text(errno)));
+      if (file.fd < 0)
+        return A::error(local_error("cannot open " + path + ": " + errno_text(errno)));
 
       const auto start = offset;
       report(progress, offset, total);

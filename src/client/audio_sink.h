@@ -36,7 +36,9 @@ class AudioSink {
   virtual std::string describe() const = 0;
 };
 
-// spec: "null", "wav:PATH", "pulse" or "default" (the real device).
+// spec: "null" (no sound, paced by its own clock), "wav:PATH" (the same,
+// also recording to a 16-bit WAV file), "pulse" or "default" (the real
+// device, through PulseAudio).
 // kUnavailable with a clear message when the device cannot be opened
 // (e.g. no sound server or card), kInvalidArgument for an unknown spec.
 Result<std::unique_ptr<AudioSink>> make_audio_sink(const std::string& spec, const AudioFormat& format);

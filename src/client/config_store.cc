@@ -155,9 +155,8 @@ bool save_config(const StoredConfig& config, std::string& error) {
 
   json::array servers;
   for (const auto& s : config.servers) servers.emplace_back(s);
-  json::object o{{"servers", std::move(servers)},
-                 {"token", config.token},
-                 {"username", config.username}};
+  json::object o{
+      {"servers", std::move(servers)}, {"token", config.token}, {"username", config.username}};
   const auto text = json::serialize(o) + "\n";
 
   static std::atomic<unsigned> counter{0};

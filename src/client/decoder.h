@@ -27,7 +27,9 @@ namespace hifi::client {
 class DecodedSong {
  public:
   // Starts decoding the file at path into `format`. The file must stay until
-  // finished() (the decoder reads it as it goes).
+  // finished() (the decoder reads it as it goes). Output is deterministic:
+  // the same file and format always give the same samples. Destroying the
+  // song stops decoding (between packets) and joins the thread.
   static std::shared_ptr<DecodedSong> start(const std::string& path, const AudioFormat& format);
   ~DecodedSong();
 
@@ -35,10 +37,13 @@ class DecodedSong {
   // Frames decoded so far.
   std::uint64_t decoded_frames() const;
   // Total frames when known (after finishing, or estimated from the
-  // container's duration before that); 0 when unknown.
+  // container's duration before that, never below decoded_frames()); 0 when
+  // unknown.
   std::uint64_t total_frames() const;
   bool finished() const;
-  // OK, or why decoding failed (after finished()).
+  // OK, or why decoding failed (after finished()): kIoError when the file
+  // cannot be read, kUnsupported when it is not decodable audio or decoding
+  // broke off (the prefix decoded until then stays readable).
   Status status() const;
   // Copies up to `frames` frames starting at frame `first` into out;
   // returns how many were available (may be fewer than asked, near the

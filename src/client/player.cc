@@ -168,11 +168,11 @@ void Player::audio_loop() {
     bool jump = !cursor.valid || cursor.item_id != target.item->id ||
                 std::llabs(target.frame - cursor.frame) > resync_frames;
     if (jump) {
-      if (cursor.valid) {
-        sink_->flush();
-        target = locate();  // the flush moved the sink's timeline
-        if (!target.item) continue;
-      }
+      // Whatever the sink still holds (the old position, or the silence
+      // written while paused) must not delay the new position.
+      sink_->flush();
+      target = locate();  // the flush moved the sink's timeline
+      if (!target.item) continue;
       cursor = {target.item->id, target.item->song_id, target.frame, true};
     }
     std::int64_t start = cursor.frame;

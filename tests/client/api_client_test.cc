@@ -103,7 +103,8 @@ class ApiClientTest : public ::testing::Test {
   }
 
   // Uploads a WAV and returns its id.
-  std::string upload(ApiClient& client, const std::string& bytes, const std::string& name = "tone.wav") {
+  std::string upload(ApiClient& client, const std::string& bytes,
+                     const std::string& name = "tone.wav") {
     auto p = write_song(name, bytes);
     auto res = client.upload_song(p.string(), sha256_file(p.string()), nullptr);
     EXPECT_TRUE(res) << res.error.message();
@@ -340,7 +341,8 @@ TEST_F(ApiClientTest, DownloadErrors) {
   ApiClient client(options({url()}));
   login(client);
   auto path = dir_ / "missing.wav";
-  auto res = client.download("/api/v1/songs/0123456789abcdef0123456789abcdef/stream", path.string(), nullptr);
+  auto res = client.download("/api/v1/songs/0123456789abcdef0123456789abcdef/stream", path.string(),
+                             nullptr);
   ASSERT_FALSE(res);
   EXPECT_EQ(res.error.status, 404);
   EXPECT_EQ(res.error.exit_code(), kExitNotFound);
@@ -390,9 +392,7 @@ class CannedServer {
     }
     thread_.join();
   }
-  std::string url() const {
-    return "http://127.0.0.1:" + std::to_string(endpoint_.port());
-  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(endpoint_.port()); }
   std::vector<std::string> requests() const {
     std::lock_guard lock(mu_);
     return requests_;
@@ -414,8 +414,9 @@ TEST(ApiClientCannedTest, DownloadResumesOnAnotherServerAfterADroppedConnection)
   // The first server promises 20 bytes and dies after 8.
   CannedServer flaky({"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n01234567"});
   // The second resumes from byte 8.
-  CannedServer good({"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 8-19/20\r\n"
-                     "Content-Length: 12\r\n\r\n89abcdefghij"});
+  CannedServer good(
+      {"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 8-19/20\r\n"
+       "Content-Length: 12\r\n\r\n89abcdefghij"});
   ClientOptions o;
   o.servers = {flaky.url(), good.url()};
   o.token = "tok";
@@ -450,8 +451,9 @@ TEST(ApiClientCannedTest, RangeIgnoredRestartsTheFile) {
 }
 
 TEST(ApiClientCannedTest, NonJsonErrorsAndServerPrefix) {
-  CannedServer server({"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\n"
-                       "Content-Length: 16\r\n\r\nupstream is down"});
+  CannedServer server(
+      {"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\n"
+       "Content-Length: 16\r\n\r\nupstream is down"});
   ClientOptions o;
   o.servers = {server.url() + "/hifi/"};
   ApiClient client(o);
@@ -461,7 +463,8 @@ TEST(ApiClientCannedTest, NonJsonErrorsAndServerPrefix) {
   EXPECT_EQ(res.error.exit_code(), kExitServer);
   EXPECT_EQ(res.error.detail, "upstream is down");
   ASSERT_EQ(server.requests().size(), 1u);
-  EXPECT_EQ(server.requests()[0].rfind("GET /hifi/api/v1/me HTTP/1.1\r\n", 0), 0u) << server.requests()[0];
+  EXPECT_EQ(server.requests()[0].rfind("GET /hifi/api/v1/me HTTP/1.1\r\n", 0), 0u)
+      << server.requests()[0];
 }
 
 TEST(ApiClientHelpersTest, UrlEncode) {

@@ -128,30 +128,22 @@ TEST_F(ConfigStoreTest, MalformedFileIsAnError) {
   fs::create_directories(dir_ / "xdg" / "hifi");
   std::string error;
   StoredConfig config;
-  {
-    std::ofstream(config_path()) << "{not json";
-  }
+  { std::ofstream(config_path()) << "{not json"; }
   EXPECT_FALSE(load_config(config, error));
   EXPECT_NE(error.find("config.json"), std::string::npos) << error;
 
-  {
-    std::ofstream(config_path()) << R"({"servers": "http://a", "token": "t"})";
-  }
+  { std::ofstream(config_path()) << R"({"servers": "http://a", "token": "t"})"; }
   error.clear();
   EXPECT_FALSE(load_config(config, error));
   EXPECT_NE(error.find("servers"), std::string::npos) << error;
 
-  {
-    std::ofstream(config_path()) << R"({"servers": ["http://a"], "token": 5})";
-  }
+  { std::ofstream(config_path()) << R"({"servers": ["http://a"], "token": 5})"; }
   error.clear();
   EXPECT_FALSE(load_config(config, error));
   EXPECT_NE(error.find("token"), std::string::npos) << error;
 
   // Unknown fields are fine; missing ones are empty.
-  {
-    std::ofstream(config_path()) << R"({"servers": ["http://a"], "future": 1})";
-  }
+  { std::ofstream(config_path()) << R"({"servers": ["http://a"], "future": 1})"; }
   error.clear();
   ASSERT_TRUE(load_config(config, error)) << error;
   EXPECT_EQ(config.servers, std::vector<std::string>{"http://a"});

@@ -292,7 +292,9 @@ TEST_F(DecoderTest, ReadingWhileDecodingSeesAGrowingPrefix) {
     std::uint64_t now = song->decoded_frames();
     EXPECT_GE(now, last);
     last = now;
-    if (now > 0) EXPECT_GT(song->read_frames(now - 1, buf.data(), 4800), 0u);
+    if (now > 0) {
+      EXPECT_GT(song->read_frames(now - 1, buf.data(), 4800), 0u);
+    }
     std::this_thread::sleep_for(std::chrono::microseconds(500));
   }
   ASSERT_TRUE(song->status()) << song->status().to_string();

@@ -1,0 +1,154 @@
+// Shared pieces of the browser tests: a hifi-server of our own on a free
+// port with a temporary data dir, generated songs, and Debian's Chromium
+// driven by playwright-core (which never downloads a browser).
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const webRoot = path.join(repoRoot, 'web');
+export const serverBin = path.resolve(repoRoot, process.env.HIFI_SERVER_BIN || 'build/release/src/hifi-server');
+export const chromiumPath = process.env.HIFI_CHROMIUM || '/usr/bin/chromium';
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--autoplay-policy=no-user-gesture-required',
+  // Keep timers and audio running at full rate in every context.
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+];
+
+export class Server {
+  constructor(dataDir, args = []) {
+    this.dataDir = dataDir;
+    this.args = args;
+    this.proc = null;
+    this.url = null;
+    this.log = '';
+  }
+
+  // Starts hifi-server (on `listen`, by default a free port) and resolves
+  // once it logs the address it listens on.
+  start(listen = '127.0.0.1:0') {
+    if (!existsSync(serverBin)) throw new Error(`no hifi-server at ${serverBin} (build it, or set HIFI_SERVER_BIN)`);
+    this.proc = spawn(serverBin, ['--listen', listen, '--data-dir', this.dataDir, '--web-root', webRoot, ...this.args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const proc = this.proc;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`hifi-server did not start:\n${this.log}`)), 20000);
+      const onData = (chunk) => {
+        this.log += chunk.toString();
+        const m = this.log.match(/listening on (http:\/\/[\d.]+:\d+)/);
+        if (m && !this.url) {
+          this.url = m[1];
+          clearTimeout(timer);
+          resolve(this.url);
+        }
+      };
+      proc.stdout.on('data', onData);
+      proc.stderr.on('data', onData);
+      proc.on('exit', (code) => {
+        if (!this.url) { clearTimeout(timer); reject(new Error(`hifi-server exited with ${code}:\n${this.log}`)); }
+      });
+    });
+  }
+
+  async restart() {
+    const port = new URL(this.url).port;
+    await this.stop();
+    this.url = null;
+    this.log = '';
+    return this.start(`127.0.0.1:${port}`);
+  }
+
+  stop() {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      const kill = setTimeout(() => proc.kill('SIGKILL'), 15000);
+      proc.once('exit', () => { clearTimeout(kill); resolve(); });
+      proc.kill('SIGTERM');
+    });
+  }
+}
+
+// Three short songs with tags (one with embedded cover art), a file that is
+// not audio, generated with ffmpeg.
+export function generateSongs(dir) {
+  const ff = (...args) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: 'inherit' });
+  const cover = path.join(dir, 'cover.png');
+  ff('-f', 'lavfi', '-i', 'testsrc2=size=240x240:rate=1', '-frames:v', '1', cover);
+  const songs = [
+    { file: 'alpha.mp3', title: 'Alpha Tone', artist: 'The Testers', album: 'Signals', freq: 440, seconds: 30,
+      codec: ['-c:a', 'libmp3lame', '-b:a', '128k', '-id3v2_version', '3'], cover: true },
+    { file: 'bravo.ogg', title: 'Bravo Tone', artist: 'Band of Sines', album: 'Waves', freq: 554, seconds: 30,
+      codec: ['-c:a', 'libvorbis', '-q:a', '3'] },
+    { file: 'charlie.flac', title: 'Charlie Tone', artist: 'The Testers', album: 'Signals', freq: 659, seconds: 30,
+      codec: ['-c:a', 'flac'] },
+  ];
+  for (const [i, s] of songs.entries()) {
+    s.path = path.join(dir, s.file);
+    const inputs = ['-f', 'lavfi', '-i', `sine=frequency=${s.freq}:duration=${s.seconds}:sample_rate=44100`];
+    const maps = s.cover
+      ? ['-i', cover, '-map', '0:a', '-map', '1:v', '-c:v', 'png', '-disposition:v', 'attached_pic',
+        '-metadata:s:v', 'title=Album cover', '-metadata:s:v', 'comment=Cover (front)']
+      : [];
+    ff(...inputs, ...maps, ...s.codec,
+      '-metadata', `title=${s.title}`, '-metadata', `artist=${s.artist}`, '-metadata', `album=${s.album}`,
+      '-metadata', `track=${i + 1}`, s.path);
+  }
+  const bogus = path.join(dir, 'not-a-song.mp3');
+  writeFileSync(bogus, 'These are not the bytes of a song.\n'.repeat(40));
+  return { songs, bogus };
+}
+
+export function makeTempDir(prefix) {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+export function removeDir(dir) {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export function launchBrowser() {
+  return chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
+}
+
+// A page in a fresh browser context (its own storage: its own user), with
+// page errors collected for the final check.
+export async function newPage(browser, errors, viewport = { width: 1280, height: 860 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => errors.push(`${err.message}\n${err.stack || ''}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !/Failed to load resource|WebSocket connection to/.test(msg.text())) errors.push(`console: ${msg.text()}`);
+  });
+  return page;
+}
+
+// Waits until the texts of `selector`'s matches equal `expected` (in order).
+export async function waitForTexts(page, selector, expected, timeout = 5000) {
+  try {
+    await page.waitForFunction(([sel, want]) => {
+      const got = [...document.querySelectorAll(sel)].map((e) => e.textContent.trim());
+      return JSON.stringify(got) === JSON.stringify(want);
+    }, [selector, expected], { timeout });
+  } catch (err) {
+    const got = await page.$$eval(selector, (els) => els.map((e) => e.textContent.trim()));
+    throw new Error(`${selector}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(got)} (${err.message.split('\n')[0]})`);
+  }
+}
+
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}

@@ -1,0 +1,437 @@
+// Real-browser tests of HiFi's web app: Debian's Chromium, driven by
+// playwright-core, against a hifi-server of our own.
+//
+//   cd tests/browser && npm ci && node --test
+//   (HIFI_SERVER_BIN=build/<dir>/src/hifi-server to pick the binary)
+//
+// The tests run in order and share one server and two users: alice (the
+// first, admin) and bob, each in their own browser context.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import {
+  Server, generateSongs, makeTempDir, removeDir, launchBrowser, newPage, waitForTexts, median, repoRoot,
+} from './harness.mjs';
+
+const PASSWORD = 'correct horse battery';
+const ROOM = 'Friday night';
+const T = { timeout: 60000 };
+
+let tmp;
+let server;
+let browser;
+let songs;
+let bogus;
+let alice; // page of alice's context
+let bob;   // page of bob's context
+const errors = [];
+
+before(async () => {
+  tmp = makeTempDir('hifi-browser-');
+  ({ songs, bogus } = generateSongs(tmp));
+  server = new Server(path.join(tmp, 'data'));
+  await server.start();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  await server?.stop();
+  if (tmp) removeDir(tmp);
+});
+
+// Screenshots for looking at the UI (kept in test-results/, not committed).
+async function shot(page, name, fullPage = false) {
+  await page.screenshot({ path: path.join(repoRoot, 'tests', 'browser', 'test-results', `${name}.png`), fullPage });
+}
+
+async function register(page, username) {
+  await page.goto(server.url);
+  await page.getByRole('heading', { name: 'Sign in to HiFi' }).waitFor();
+  await page.getByRole('link', { name: 'Create an account' }).click();
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByRole('heading', { name: 'Library' }).waitFor();
+}
+
+async function signIn(page, username) {
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Library' }).waitFor();
+}
+
+test('register, sign out and sign in; the invite code field appears when the server asks for one', T, async () => {
+  alice = await newPage(browser, errors);
+  await register(alice, 'alice');
+  await alice.getByRole('button', { name: 'Sign out' }).click();
+  await alice.getByRole('heading', { name: 'Sign in to HiFi' }).waitFor();
+  // A wrong password is reported, then the right one signs in.
+  await alice.getByLabel('Username').fill('alice');
+  await alice.getByLabel('Password').fill('not the password');
+  await alice.getByRole('button', { name: 'Sign in' }).click();
+  await alice.getByText('Wrong username or password.').waitFor();
+  await signIn(alice, 'alice');
+  assert.equal(await alice.locator('.account-name').textContent(), 'alice');
+
+  bob = await newPage(browser, errors);
+  await register(bob, 'bob');
+
+  // Invite-only registration (as the server's /healthz would say it).
+  const probe = await newPage(browser, errors, { width: 390, height: 800 });
+  await probe.route('**/healthz', async (route) => {
+    const res = await route.fetch();
+    const body = await res.json();
+    await route.fulfill({ response: res, json: { ...body, registration: 'invite' } });
+  });
+  await probe.goto(`${server.url}/#/register`);
+  await probe.getByLabel('Invite code').waitFor();
+  await shot(probe, 'register-invite-phone');
+  await probe.context().close();
+});
+
+test('upload three generated songs, a duplicate and a file that is not audio', T, async () => {
+  await alice.getByRole('link', { name: 'Upload' }).click();
+  const input = alice.getByLabel('Choose files');
+  assert.equal(await input.getAttribute('type'), 'file');
+  assert.equal(await input.evaluate((el) => el.multiple), true);
+  await input.setInputFiles([...songs.map((s) => s.path), bogus]);
+
+  const items = alice.locator('.upload-item');
+  for (const s of songs) {
+    await items.filter({ hasText: s.file }).locator('.upload-status', { hasText: `Added: ${s.title} — ${s.artist}` }).waitFor();
+  }
+  // The server's reason is shown for the rejected file.
+  const rejected = items.filter({ hasText: 'not-a-song.mp3' }).locator('.upload-status');
+  await rejected.filter({ hasText: /^Rejected: .+/ }).waitFor();
+  const reason = (await rejected.textContent()).replace(/^Rejected: /, '');
+  const direct = await alice.evaluate(async () => {
+    const { api } = await import('/js/api.js');
+    const form = new FormData();
+    form.append('file', new Blob(['These are not the bytes of a song.\n'.repeat(40)]), 'again.mp3');
+    const res = await fetch('/api/v1/songs', { method: 'POST', body: form, headers: { Authorization: `Bearer ${api.token}` } });
+    return { status: res.status, body: await res.json() };
+  });
+  assert.equal(direct.status, 415);
+  assert.equal(reason, direct.body.detail);
+
+  // Progress bars reach the end, one per file.
+  assert.equal(await items.count(), 4);
+  for (const value of await alice.locator('.upload-item progress').evaluateAll((els) => els.map((e) => e.value))) {
+    assert.equal(value, 100);
+  }
+
+  // The same bytes again: reported as a duplicate.
+  await alice.getByLabel('Choose files').setInputFiles([songs[1].path]);
+  await items.nth(4).locator('.upload-status', { hasText: `Already in the library: ${songs[1].title}` }).waitFor();
+  await alice.getByText('Done: 3 added, 1 already in the library, 1 rejected.').waitFor();
+
+  // Drag and drop works too (a drop event carrying a file).
+  const bytes = readFileSync(songs[2].path).toString('base64');
+  const dataTransfer = await alice.evaluateHandle(([b64, name]) => {
+    const dt = new DataTransfer();
+    const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    dt.items.add(new File([raw], name, { type: 'audio/flac' }));
+    return dt;
+  }, [bytes, songs[2].file]);
+  await alice.locator('.dropzone').dispatchEvent('drop', { dataTransfer });
+  await items.nth(5).locator('.upload-status', { hasText: `Already in the library: ${songs[2].title}` }).waitFor();
+  await alice.getByText('Done: 3 added, 2 already in the library, 1 rejected.').waitFor();
+  await shot(alice, 'upload-results');
+
+  // The library shows them, with the embedded cover art.
+  await alice.getByRole('link', { name: 'Library' }).click();
+  await waitForTexts(alice, '.song-row .row-title', ['Bravo Tone', 'Alpha Tone', 'Charlie Tone']);
+  await alice.waitForFunction(() => {
+    const img = [...document.querySelectorAll('.song-row')].find((r) => r.textContent.includes('Alpha Tone'))?.querySelector('img');
+    return img && img.src.startsWith('blob:') && img.complete && img.naturalWidth > 0;
+  }, null, { timeout: 5000 });
+  // Download goes through a signed URL with download=1.
+  const [download] = await Promise.all([
+    alice.waitForEvent('download'),
+    alice.getByRole('button', { name: 'Download Charlie Tone' }).click(),
+  ]);
+  assert.equal(download.suggestedFilename(), 'charlie.flac');
+  await download.cancel();
+  await shot(alice, 'library-desktop');
+});
+
+test('search as you type, albums and artists', T, async () => {
+  const search = alice.getByLabel('Search songs');
+  await search.fill('brav');
+  await waitForTexts(alice, '.song-row .row-title', ['Bravo Tone']);
+  await search.fill('testers');
+  await waitForTexts(alice, '.song-row .row-title', ['Alpha Tone', 'Charlie Tone']);
+  await search.fill('no such song');
+  await alice.getByText('No songs match “no such song”.').waitFor();
+  await search.fill('');
+  await waitForTexts(alice, '.song-row .row-title', ['Bravo Tone', 'Alpha Tone', 'Charlie Tone']);
+
+  await alice.getByRole('link', { name: 'Albums' }).click();
+  await waitForTexts(alice, '.album-row .row-title', ['Waves', 'Signals']);
+  await alice.getByRole('link', { name: 'Signals' }).click();
+  await waitForTexts(alice, '.song-row .row-title', ['Alpha Tone', 'Charlie Tone']);
+  await alice.getByRole('link', { name: 'Artists' }).click();
+  await waitForTexts(alice, '.artist-row .row-title', ['Band of Sines', 'The Testers']);
+  await alice.getByRole('link', { name: 'Songs' }).click();
+  await waitForTexts(alice, '.song-row .row-title', ['Bravo Tone', 'Alpha Tone', 'Charlie Tone']);
+});
+
+test('the song list stays small in the DOM with 12,000 songs', T, async () => {
+  const page = await newPage(browser, errors);
+  await page.goto(server.url);
+  await page.evaluate((token) => localStorage.setItem('hifi.session', token), await alice.evaluate(() => localStorage.getItem('hifi.session')));
+  const TOTAL = 12000;
+  let pages = 0;
+  await page.route(/\/api\/v1\/songs\?/, async (route) => {
+    const url = new URL(route.request().url());
+    const start = Number(url.searchParams.get('cursor') || 0);
+    const limit = Number(url.searchParams.get('limit') || 50);
+    const items = [];
+    for (let i = start; i < Math.min(TOTAL, start + limit); i++) {
+      items.push({ id: String(i).padStart(32, '0'), title: `Song ${i + 1}`, artist: 'Many', album: 'Lots', duration_ms: 180000, cover_url: null, filename: '' });
+    }
+    pages++;
+    await route.fulfill({ json: { items, next: start + limit < TOTAL ? String(start + limit) : null } });
+  });
+  await page.goto(`${server.url}/#/library/songs`);
+  await page.reload(); // start again, signed in
+  await page.locator('.song-row .row-title', { hasText: /^Song 1$/ }).waitFor();
+  const started = Date.now();
+  // Scroll to the end, page after page.
+  while (!(await page.locator('.song-row .row-title', { hasText: /^Song 12000$/ }).count())) {
+    await page.locator('.vlist').evaluate((el) => { el.scrollTop = el.scrollHeight; });
+    await page.waitForFunction(() => !document.querySelector('.vlist-more:not([hidden])'), null, { timeout: 5000 });
+    const rows = await page.locator('.song-row').count();
+    assert.ok(rows < 80, `${rows} rows in the DOM`);
+    assert.ok(Date.now() - started < 30000, 'scrolling to the end took too long');
+  }
+  assert.ok(pages >= TOTAL / 200, `loaded ${pages} pages`);
+  await page.getByText('12000 songs').waitFor();
+  await page.context().close();
+});
+
+test('create a room; both users see it with its listeners', T, async () => {
+  await alice.getByRole('link', { name: 'Rooms' }).click();
+  await alice.getByLabel('Room name').fill(ROOM);
+  await alice.getByRole('button', { name: 'Create room' }).click();
+  await alice.getByRole('heading', { name: ROOM }).waitFor();
+  await alice.locator('.conn', { hasText: 'Connected' }).waitFor();
+
+  await bob.getByRole('link', { name: 'Rooms' }).click();
+  await bob.getByRole('link', { name: ROOM }).click();
+  await bob.getByRole('heading', { name: ROOM }).waitFor();
+  for (const page of [alice, bob]) {
+    await waitForTexts(page, '.listener-list li > span:last-child', page === alice ? ['alice (you)', 'bob'] : ['alice', 'bob (you)']);
+  }
+  // The rooms list says who is listening.
+  const lister = await alice.context().newPage();
+  await lister.goto(`${server.url}/#/rooms`);
+  await lister.locator('.room-card', { hasText: ROOM }).getByText('2 listening: alice, bob').waitFor();
+  await lister.close();
+});
+
+const queueTitles = '.queue-item .row-title';
+
+test('queue, play, pause, skip, seek, reorder and remove, each seen in the other context', T, async () => {
+  // Add the three songs from the room's search.
+  for (const title of ['Alpha Tone', 'Bravo Tone', 'Charlie Tone']) {
+    await alice.getByRole('button', { name: `Add ${title} to the queue` }).click();
+  }
+  await waitForTexts(bob, queueTitles, ['Alpha Tone', 'Bravo Tone', 'Charlie Tone']);
+  await bob.locator('.np-title', { hasText: 'Alpha Tone' }).waitFor();
+
+  // Play and pause (the button's name follows the state everywhere).
+  await alice.getByRole('button', { name: 'Play', exact: true }).click();
+  await bob.getByRole('button', { name: 'Pause', exact: true }).waitFor({ timeout: 1000 });
+  await bob.locator('.queue-item.current .badge', { hasText: 'Now playing' }).waitFor({ timeout: 1000 });
+  await alice.getByRole('button', { name: 'Pause', exact: true }).click();
+  await bob.getByRole('button', { name: 'Play', exact: true }).waitFor({ timeout: 1000 });
+
+  // Skip.
+  await alice.getByRole('button', { name: 'Skip' }).click();
+  await bob.locator('.np-title', { hasText: 'Bravo Tone' }).waitFor({ timeout: 1000 });
+  // Previous (less than 3 s played: the previous song), then skip again.
+  await bob.getByRole('button', { name: 'Previous' }).click();
+  await alice.locator('.np-title', { hasText: 'Alpha Tone' }).waitFor({ timeout: 1000 });
+  await alice.getByRole('button', { name: 'Skip' }).click();
+  await bob.locator('.np-title', { hasText: 'Bravo Tone' }).waitFor({ timeout: 1000 });
+
+  // Seek by clicking the middle of the progress bar (Bravo is 30 s long).
+  const bar = alice.getByRole('slider', { name: 'Seek' });
+  const box = await bar.boundingBox();
+  await alice.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+  await bob.waitForFunction(() => {
+    const v = Number(document.querySelector('.seek').value);
+    return v > 12000 && v < 18000;
+  }, null, { timeout: 1000 });
+
+  // Drag Charlie (third) to the top.
+  const handle = alice.getByRole('button', { name: /^Move Charlie Tone/ });
+  const first = alice.locator('.queue-item').first();
+  const from = await handle.boundingBox();
+  const to = await first.boundingBox();
+  await alice.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+  await alice.mouse.down();
+  await alice.mouse.move(from.x + from.width / 2, to.y + 4, { steps: 8 });
+  await alice.mouse.up();
+  await waitForTexts(alice, queueTitles, ['Charlie Tone', 'Alpha Tone', 'Bravo Tone']);
+  await waitForTexts(bob, queueTitles, ['Charlie Tone', 'Alpha Tone', 'Bravo Tone'], 1000);
+
+  // Bob reorders with the keyboard: Alpha down one place.
+  await bob.getByRole('button', { name: /^Move Alpha Tone/ }).focus();
+  await bob.keyboard.press('ArrowDown');
+  await waitForTexts(alice, queueTitles, ['Charlie Tone', 'Bravo Tone', 'Alpha Tone'], 1000);
+
+  // Remove, and add it back.
+  await bob.getByRole('button', { name: 'Remove Alpha Tone from the queue' }).click();
+  await waitForTexts(alice, queueTitles, ['Charlie Tone', 'Bravo Tone'], 1000);
+  await bob.getByRole('button', { name: 'Add Alpha Tone to the queue' }).click();
+  await waitForTexts(alice, queueTitles, ['Charlie Tone', 'Bravo Tone', 'Alpha Tone'], 1000);
+});
+
+// Reads the test hook of both pages and returns the offsets
+// (heard position - server time): equal offsets mean the same sample is
+// heard at the same instant.
+async function readPositions() {
+  const [a, b] = await Promise.all([alice, bob].map((p) => p.evaluate(() => window.__hifiTest.position())));
+  return { a, b };
+}
+
+// Waits until both pages hear something that `pred` accepts, and returns for
+// each how long after the change took effect on the server (position_at of
+// the new state) it started to be heard.
+async function heardChange(pred, arg = null) {
+  const out = [];
+  for (const page of [alice, bob]) {
+    const handle = await page.waitForFunction(([src, a]) => {
+      const p = window.__hifiTest.position();
+      // eslint-disable-next-line no-new-func
+      return new Function('p', 'a', `return (${src})(p, a)`)(p, a) ? { p, state: window.__hifiTest.state() } : null;
+    }, [pred.toString(), arg], { timeout: 3000 });
+    const { p, state } = await handle.jsonValue();
+    out.push(Math.round(p.sinceServerMs - state.position_at));
+  }
+  return out;
+}
+
+test('two contexts playing one room hear the same position within 10 ms', T, async () => {
+  await bob.setViewportSize({ width: 390, height: 844 }); // bob is on a phone
+  for (const page of [alice, bob]) {
+    await page.getByRole('button', { name: 'Listen', exact: true }).click();
+    await page.getByRole('button', { name: 'Stop listening' }).waitFor();
+  }
+  // The AudioContext runs and its clock advances (no sound card here).
+  const audio = await alice.evaluate(() => window.__hifiTest.position());
+  assert.equal(audio.audioState, 'running');
+
+  await alice.getByRole('button', { name: 'Play', exact: true }).click();
+  for (const page of [alice, bob]) {
+    await page.waitForFunction(() => window.__hifiTest.position()?.positionMs > 0, null, { timeout: 10000 });
+  }
+  const diffs = [];
+  const errorsVsServer = [];
+  let songId = null;
+  for (let i = 0; i < 12; i++) {
+    const { a, b } = await readPositions();
+    assert.ok(a.positionMs !== null && b.positionMs !== null, 'both pages play');
+    assert.equal(a.songId, b.songId);
+    songId = a.songId;
+    diffs.push(Math.abs((a.positionMs - a.serverTimeMs) - (b.positionMs - b.serverTimeMs)));
+    errorsVsServer.push(Math.abs(a.positionMs - a.expectedMs), Math.abs(b.positionMs - b.expectedMs));
+    await alice.waitForTimeout(100); // spread the samples over more than a second of playback
+  }
+  // And the output really carries the song (each test song is a sine tone).
+  const titles = await alice.evaluate(async () => {
+    const { api } = await import('/js/api.js');
+    const page = await api.get('/api/v1/songs');
+    return Object.fromEntries(page.items.map((s) => [s.id, s.title]));
+  });
+  const freq = songs.find((s) => s.title === titles[songId]).freq;
+  for (const page of [alice, bob]) {
+    const sig = await page.evaluate(() => window.__hifiTest.signal());
+    assert.ok(sig.rms > 0.05, `output level ${sig.rms}`);
+    assert.ok(Math.abs(sig.peakHz - freq) < 25, `output peaks at ${sig.peakHz} Hz, the song is ${freq} Hz`);
+  }
+  console.log(`sync: |alice - bob| median ${median(diffs).toFixed(2)} ms, max ${Math.max(...diffs).toFixed(2)} ms; ` +
+    `|heard - server| max ${Math.max(...errorsVsServer).toFixed(2)} ms`);
+  assert.ok(Math.max(...diffs) < 10, `positions differ by up to ${Math.max(...diffs).toFixed(2)} ms`);
+  assert.ok(Math.max(...errorsVsServer) < 10, `a page is off the server's position by ${Math.max(...errorsVsServer).toFixed(2)} ms`);
+
+  // The room screen for the docs: playing, with a queue and two listeners.
+  await alice.screenshot({ path: path.join(repoRoot, 'docs', 'room-screen.png') });
+  await shot(bob, 'room-phone', true);
+
+  // Bob pauses: both stop hearing within a fraction of a second. The paused
+  // state's position_at is the server time the pause took effect; the hook
+  // says (in server time) when each page fell silent.
+  await bob.getByRole('button', { name: 'Pause', exact: true }).click();
+  const paused = await heardChange((p) => p?.positionMs === null);
+  for (const page of [alice, bob]) {
+    await page.waitForFunction(() => window.__hifiTest.signal().rms < 0.001, null, { timeout: 1000 });
+  }
+  // Alice plays and skips: both hear the next song within a fraction of a second.
+  await alice.getByRole('button', { name: 'Play', exact: true }).click();
+  await heardChange((p, id) => p?.songId === id, songId);
+  await alice.getByRole('button', { name: 'Skip' }).click();
+  const skipped = await heardChange((p, id) => p?.songId && p.songId !== id && p.positionMs > 0, songId);
+  console.log(`pause heard after ${paused.join(' and ')} ms, skip after ${skipped.join(' and ')} ms (server time)`);
+  for (const ms of [...paused, ...skipped]) assert.ok(ms < 500, `a change took ${ms} ms to be heard`);
+
+  const { a, b } = await readPositions();
+  assert.ok(Math.abs((a.positionMs - a.serverTimeMs) - (b.positionMs - b.serverTimeMs)) < 10);
+});
+
+async function unnamedControls(page) {
+  return page.evaluate(() => {
+    const bad = [];
+    for (const el of document.querySelectorAll('button, a[href], input, select, textarea, [role="slider"]')) {
+      if (el.closest('[hidden]') || el.type === 'hidden') continue;
+      const named = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') ||
+        (el.labels && el.labels.length) || el.textContent.trim() || el.title;
+      const needsLabel = ['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName);
+      if (!named || (needsLabel && !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))) {
+        bad.push(el.outerHTML.slice(0, 120));
+      }
+    }
+    return bad;
+  });
+}
+
+test('every control has an accessible name and every input a label', T, async () => {
+  for (const page of [alice, bob]) assert.deepEqual(await unnamedControls(page), [], 'room');
+  const other = await alice.context().newPage();
+  for (const [route, ready] of [['/#/library/songs', '.song-row'], ['/#/library/albums', '.album-row'],
+    ['/#/rooms', '.room-card'], ['/#/upload', '.dropzone']]) {
+    await other.goto(`${server.url}${route}`);
+    await other.locator(ready).first().waitFor();
+    assert.deepEqual(await unnamedControls(other), [], route);
+  }
+  await shot(other, 'upload-desktop');
+  await other.goto(`${server.url}/#/rooms`);
+  await other.locator('.room-card').first().waitFor();
+  await shot(other, 'rooms-desktop');
+  await other.setViewportSize({ width: 390, height: 844 });
+  await other.goto(`${server.url}/#/library/songs`);
+  await other.locator('.song-row').first().waitFor();
+  await shot(other, 'library-phone');
+  await other.close();
+});
+
+test('reconnects by itself when the server restarts, and catches up', T, async () => {
+  await alice.getByRole('button', { name: 'Pause', exact: true }).click().catch(() => {});
+  await server.restart();
+  for (const page of [alice, bob]) {
+    await page.locator('.conn', { hasText: 'Connected' }).waitFor({ timeout: 15000 });
+  }
+  // A change made after the restart reaches the other page.
+  await alice.getByRole('button', { name: 'Remove Bravo Tone from the queue' }).click();
+  await waitForTexts(bob, queueTitles, ['Charlie Tone', 'Alpha Tone'], 3000);
+});
+
+test('no errors in the pages', () => {
+  assert.deepEqual(errors, []);
+});

@@ -1,0 +1,262 @@
+// HiFi's HTTP API: fetch with the bearer token, problem+json errors, the
+// session in localStorage, cover images as object URLs, and the list of
+// cluster members to fall back on when this node stops answering.
+
+const SESSION_KEY = 'hifi.session';
+const SERVERS_KEY = 'hifi.servers';
+
+export class ApiError extends Error {
+  constructor(status, problem = {}) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.type = problem.type || '';
+    this.title = problem.title || '';
+    this.detail = problem.detail || '';
+    this.problem = problem;
+  }
+  // The stable part of the problem type: "urn:hifi:problem:not-found" -> "not-found".
+  get slug() { return this.type.replace(/^urn:hifi:problem:/, ''); }
+}
+
+// A network failure (no HTTP answer at all), as opposed to an ApiError.
+export class NetworkError extends Error {
+  constructor(message) { super(message); this.name = 'NetworkError'; }
+}
+
+function trimSlash(url) { return url.replace(/\/+$/, ''); }
+
+class Api extends EventTarget {
+  constructor() {
+    super();
+    const saved = readJson(SESSION_KEY);
+    this.token = saved?.token || null;
+    this.user = saved?.user || null;
+    this.expiresAt = saved?.expires_at || 0;
+    // Servers this page may talk to: the origin that served it first, then
+    // cluster members learned from /api/v1/cluster (when the node has it).
+    const known = readJson(SERVERS_KEY);
+    this.servers = [location.origin];
+    for (const s of Array.isArray(known) ? known : []) this.addServer(s, false);
+    this.active = 0;
+    this.health = null;
+  }
+
+  get base() { return this.servers[this.active] || location.origin; }
+  get signedIn() { return Boolean(this.token); }
+
+  addServer(url, persist = true) {
+    try {
+      const u = new URL(url, location.origin);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') return;
+      const origin = trimSlash(u.origin);
+      if (!this.servers.includes(origin)) this.servers.push(origin);
+      if (persist) localStorage.setItem(SERVERS_KEY, JSON.stringify(this.servers.slice(1)));
+    } catch { /* not a URL: ignore */ }
+  }
+
+  // Moves to the next server of the list (after a network failure).
+  failover() {
+    if (this.servers.length < 2) return false;
+    this.active = (this.active + 1) % this.servers.length;
+    this.dispatchEvent(new CustomEvent('server', { detail: this.base }));
+    return true;
+  }
+
+  url(path, query) {
+    const u = new URL(path, this.base + '/');
+    for (const [k, v] of Object.entries(query || {})) {
+      if (v !== undefined && v !== null && v !== '') u.searchParams.set(k, v);
+    }
+    return u.toString();
+  }
+
+  wsUrl(path, query) {
+    const u = new URL(this.url(path, query));
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    return u.toString();
+  }
+
+  authHeaders() {
+    return this.token ? { Authorization: `Bearer ${this.token}` } : {};
+  }
+
+  // request('GET', '/api/v1/songs', {query, json, signal}) -> parsed JSON (or null).
+  // Throws ApiError for an HTTP error, NetworkError when no server answers,
+  // and the AbortError of `signal`.
+  async request(method, path, { query, json, body, headers, signal, auth = true } = {}) {
+    const init = { method, headers: { Accept: 'application/json', ...(auth ? this.authHeaders() : {}), ...headers }, signal };
+    if (json !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(json);
+    } else if (body !== undefined) {
+      init.body = body;
+    }
+    const res = await this.fetchWithFailover(path, query, init);
+    return this.parse(res, auth);
+  }
+
+  async fetchWithFailover(path, query, init) {
+    let lastError;
+    // Try the active server, then each other member once.
+    for (let tried = 0; tried < this.servers.length; tried++) {
+      try {
+        return await fetch(this.url(path, query), init);
+      } catch (err) {
+        if (err.name === 'AbortError') throw err;
+        lastError = err;
+        if (!this.failover()) break;
+      }
+    }
+    throw new NetworkError(`cannot reach the server (${lastError?.message || 'network error'})`);
+  }
+
+  async parse(res, authed) {
+    const type = res.headers.get('Content-Type') || '';
+    let data = null;
+    if (res.status !== 204 && /json/.test(type)) {
+      try { data = await res.json(); } catch { data = null; }
+    } else if (!res.ok) {
+      data = { title: res.statusText, detail: (await res.text().catch(() => '')).slice(0, 300) };
+    }
+    if (!res.ok) {
+      const err = new ApiError(res.status, data || {});
+      if (res.status === 401 && authed && this.token) {
+        this.clearSession();
+        this.dispatchEvent(new CustomEvent('unauthorized'));
+      }
+      throw err;
+    }
+    return data;
+  }
+
+  get(path, query, opts = {}) { return this.request('GET', path, { ...opts, query }); }
+  post(path, json, opts = {}) { return this.request('POST', path, { ...opts, json }); }
+
+  async healthz() {
+    this.health = await this.request('GET', '/healthz', { auth: false });
+    return this.health;
+  }
+
+  async login(username, password) {
+    const res = await this.request('POST', '/api/v1/auth/login', { json: { username, password }, auth: false });
+    this.setSession(res);
+    return res.user;
+  }
+
+  register(username, password, inviteCode) {
+    const json = { username, password };
+    if (inviteCode) json.invite_code = inviteCode;
+    return this.request('POST', '/api/v1/auth/register', { json, auth: false });
+  }
+
+  async logout() {
+    try { await this.request('POST', '/api/v1/auth/logout'); } catch { /* signing out anyway */ }
+    this.clearSession();
+  }
+
+  setSession({ token, user, expires_at: expiresAt }) {
+    this.token = token;
+    this.user = user;
+    this.expiresAt = expiresAt;
+    localStorage.setItem(SESSION_KEY, JSON.stringify({ token, user, expires_at: expiresAt }));
+    this.dispatchEvent(new CustomEvent('session'));
+  }
+
+  clearSession() {
+    this.token = null;
+    this.user = null;
+    localStorage.removeItem(SESSION_KEY);
+    coverCache.clear();
+    this.dispatchEvent(new CustomEvent('session'));
+  }
+
+  // Learns the other members of the cluster, when the node can tell.
+  async discoverCluster() {
+    try {
+      const res = await this.get('/api/v1/cluster');
+      const members = res?.members || res?.items || res?.nodes || [];
+      for (const m of members) {
+        const url = typeof m === 'string' ? m : (m.url || m.public_url || m.address);
+        if (url) this.addServer(/^https?:/.test(url) ? url : `http://${url}`);
+      }
+    } catch {
+      // 404 (a single node, or a server without the route) or offline: keep what we know.
+    }
+  }
+
+  // Covers need the bearer header, so <img> cannot load them directly: fetch
+  // them and hand out object URLs (cached, least recently used evicted).
+  cover(path) {
+    if (!path) return Promise.resolve(null);
+    const hit = coverCache.get(path);
+    if (hit) {
+      coverCache.delete(path);
+      coverCache.set(path, hit);
+      return hit.promise;
+    }
+    const entry = { url: null };
+    entry.promise = fetch(this.url(path), { headers: this.authHeaders() })
+      .then((res) => (res.ok ? res.blob() : null))
+      .then((blob) => {
+        if (!blob) return null;
+        entry.url = URL.createObjectURL(blob);
+        return entry.url;
+      })
+      .catch(() => null);
+    coverCache.set(path, entry);
+    while (coverCache.size > COVER_CACHE_SIZE) {
+      const [oldKey, old] = coverCache.entries().next().value;
+      coverCache.delete(oldKey);
+      old.promise.then(() => { if (old.url) URL.revokeObjectURL(old.url); });
+    }
+    return entry.promise;
+  }
+
+  // A signed URL that needs no header (for fetch of the audio and downloads).
+  async streamUrl(songId) {
+    const res = await this.get(`/api/v1/songs/${encodeURIComponent(songId)}/stream-url`);
+    return { url: this.url(res.url), expiresAt: res.expires_at };
+  }
+}
+
+const COVER_CACHE_SIZE = 300;
+const coverCache = new Map();
+coverCache.clear = function clearCovers() {
+  for (const entry of this.values()) if (entry.url) URL.revokeObjectURL(entry.url);
+  Map.prototype.clear.call(this);
+};
+
+function readJson(key) {
+  try { return JSON.parse(localStorage.getItem(key) || 'null'); } catch { return null; }
+}
+
+// One shared client for the whole page.
+export const api = new Api();
+
+// Song metadata by id, shared by the library, the queue and the player.
+const songCache = new Map();
+export function rememberSongs(songs) {
+  for (const s of songs) songCache.set(s.id, Promise.resolve(s));
+}
+export function getSong(id) {
+  let p = songCache.get(id);
+  if (!p) {
+    p = api.get(`/api/v1/songs/${encodeURIComponent(id)}`).catch((err) => {
+      if (err instanceof ApiError && err.status === 404) {
+        return { id, title: 'Song no longer in the library', artist: '', album: '', duration_ms: 0, cover_url: null, missing: true };
+      }
+      songCache.delete(id); // try again next time
+      throw err;
+    });
+    songCache.set(id, p);
+  }
+  return p;
+}
+
+// A readable message for any error a view may show.
+export function describeError(err) {
+  if (err instanceof ApiError) return err.detail || err.title || `Error ${err.status}`;
+  if (err instanceof NetworkError) return 'The server cannot be reached. Check your connection.';
+  return err?.message || String(err);
+}

@@ -1,0 +1,98 @@
+// HiFi's web app: routing between the views, the session, the header.
+
+import { api } from './api.js';
+import { currentRoute, navigate } from './router.js';
+import { renderLogin, renderRegister } from './auth.js';
+import { renderLibrary } from './library.js';
+import { renderUpload } from './upload.js';
+import { renderRooms } from './rooms.js';
+import { renderRoom, closeSession } from './room.js';
+
+const main = document.getElementById('main');
+const nav = document.querySelector('.mainnav');
+const account = document.querySelector('.account');
+const accountName = document.querySelector('.account-name');
+let cleanup = null;
+let firstRender = true;
+let pendingMessage = '';
+
+const PUBLIC = new Set(['login', 'register']);
+
+function render() {
+  const route = currentRoute();
+  const [section = '', sub] = route.parts;
+
+  if (!api.signedIn && !PUBLIC.has(section)) {
+    const next = route.path && route.path !== '/' ? route.path + (route.query.toString() ? `?${route.query}` : '') : '';
+    if (next) sessionStorage.setItem('hifi.next', next);
+    navigate('/login', { replace: true });
+    return;
+  }
+  if (api.signedIn && (PUBLIC.has(section) || section === '')) {
+    if (section === '' || section === 'login' || section === 'register') {
+      navigate(sessionStorage.getItem('hifi.next') || '/library', { replace: true });
+      sessionStorage.removeItem('hifi.next');
+      return;
+    }
+  }
+
+  if (cleanup) { try { cleanup(); } catch (err) { console.error(err); } cleanup = null; }
+  main.replaceChildren();
+  updateChrome(section);
+
+  const params = { tab: sub, id: sub, query: route.query };
+  switch (section) {
+    case 'login': cleanup = renderLogin(main, { message: pendingMessage, next: sessionStorage.getItem('hifi.next') }); pendingMessage = ''; break;
+    case 'register': cleanup = renderRegister(main); break;
+    case 'library': cleanup = renderLibrary(main, params); break;
+    case 'upload': cleanup = renderUpload(main, params); break;
+    case 'rooms': cleanup = sub ? renderRoom(main, params) : renderRooms(main, params); break;
+    default: navigate('/library', { replace: true }); return;
+  }
+  if (!firstRender && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
+  firstRender = false;
+  document.title = { login: 'Sign in', register: 'Register', library: 'Library', upload: 'Upload', rooms: sub ? 'Room' : 'Rooms' }[section] + ' · HiFi';
+  window.scrollTo(0, 0);
+}
+
+function updateChrome(section) {
+  nav.hidden = !api.signedIn;
+  account.hidden = !api.signedIn;
+  accountName.textContent = api.user?.username || '';
+  for (const a of nav.querySelectorAll('a')) {
+    if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+document.getElementById('sign-out').addEventListener('click', async () => {
+  closeSession();
+  await api.logout();
+  navigate('/login');
+});
+
+api.addEventListener('unauthorized', () => {
+  closeSession();
+  pendingMessage = 'Your session has ended. Please sign in again.';
+  navigate('/login');
+});
+
+window.addEventListener('hashchange', render);
+
+// Check a remembered session before showing anything that needs it.
+async function start() {
+  api.healthz().catch(() => {});
+  if (api.signedIn) {
+    try {
+      const me = await api.get('/api/v1/me');
+      api.user = me;
+      api.discoverCluster();
+    } catch {
+      // 401 already signed us out; a network error keeps the session for later.
+    }
+  }
+  render();
+}
+api.addEventListener('session', () => { if (api.signedIn) api.discoverCluster(); });
+
+start();

@@ -1,0 +1,220 @@
+// The room's WebSocket: follows the room's state, keeps the clock in sync,
+// reconnects by itself (with ?since= and backoff) and, when its node stops
+// answering, moves to another member of the cluster.
+
+import { api } from './api.js';
+import { ClockSync } from './clock.js';
+
+const BURST = 10;             // time requests at (re)connection...
+const BURST_GAP_MS = 50;      // ...this far apart,
+const SYNC_EVERY_MS = 3000;   // then one every few seconds to follow drift.
+const SILENCE_LIMIT_MS = 12000; // no message for this long: the link is dead.
+const MAX_BACKOFF_MS = 8000;
+
+export class RoomConnection extends EventTarget {
+  constructor(roomId) {
+    super();
+    this.roomId = roomId;
+    this.room = null;        // {id, name, owner, created_at}
+    this.state = null;       // the room state (docs/protocol.md)
+    this.revision = 0;
+    this.listeners = [];
+    this.status = 'idle';    // idle | connecting | open | waiting | deleted | closed | error
+    this.statusDetail = '';
+    this.clock = new ClockSync();
+    this.ws = null;
+    this.attempt = 0;
+    this.failuresHere = 0;
+    this.timers = new Set();
+    this.syncTimer = 0;
+    this.watchdog = 0;
+    this.lastMessageAt = 0;
+    this.closed = false;
+    this.retryAt = 0;
+    this.onOnline = () => { if (this.status === 'waiting') this.connectNow(); };
+    window.addEventListener('online', this.onOnline);
+  }
+
+  open() {
+    this.closed = false;
+    this.connect();
+  }
+
+  close() {
+    this.closed = true;
+    window.removeEventListener('online', this.onOnline);
+    this.teardown();
+    this.setStatus('closed');
+  }
+
+  // Applies a state from a command's answer or a 409 problem, when newer.
+  applyState(state) {
+    if (!state || typeof state.revision !== 'number') return;
+    if (state.revision <= this.revision) return;
+    this.revision = state.revision;
+    this.state = state;
+    if (Array.isArray(state.listeners)) this.listeners = state.listeners;
+    this.emit('state', { command: null });
+  }
+
+  emit(kind, detail = {}) {
+    this.dispatchEvent(new CustomEvent('change', { detail: { kind, ...detail } }));
+  }
+
+  setStatus(status, detail = '') {
+    this.status = status;
+    this.statusDetail = detail;
+    this.emit('status');
+  }
+
+  later(fn, ms) {
+    const t = setTimeout(() => { this.timers.delete(t); fn(); }, ms);
+    this.timers.add(t);
+    return t;
+  }
+
+  teardown() {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    clearInterval(this.syncTimer);
+    clearInterval(this.watchdog);
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      try { ws.close(1000); } catch { /* already closed */ }
+    }
+  }
+
+  connectNow() {
+    this.teardown();
+    this.connect();
+  }
+
+  connect() {
+    if (this.closed) return;
+    const query = { access_token: api.token };
+    if (this.revision > 0) query.since = this.revision;
+    this.setStatus('connecting', api.base);
+    let ws;
+    try {
+      ws = new WebSocket(api.wsUrl(`/api/v1/rooms/${encodeURIComponent(this.roomId)}/ws`, query));
+    } catch (err) {
+      this.scheduleReconnect(String(err));
+      return;
+    }
+    this.ws = ws;
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+      this.attempt = 0;
+      this.failuresHere = 0;
+      this.lastMessageAt = performance.now();
+      this.setStatus('open', api.base);
+      this.startClockSync();
+      this.watchdog = setInterval(() => {
+        if (performance.now() - this.lastMessageAt > SILENCE_LIMIT_MS) {
+          this.teardown();
+          this.scheduleReconnect('no answer from the server');
+        }
+      }, 2000);
+    };
+    ws.onmessage = (e) => this.onMessage(e.data);
+    ws.onerror = () => { /* onclose follows with the details */ };
+    ws.onclose = (e) => {
+      this.ws = null;
+      this.teardown();
+      if (this.closed || this.status === 'deleted') return;
+      if (e.code === 4401 || e.code === 1008) { this.setStatus('error', 'not allowed'); return; }
+      if (!opened) this.failuresHere++;
+      this.scheduleReconnect(opened ? 'connection lost' : 'cannot connect');
+    };
+  }
+
+  scheduleReconnect(reason) {
+    if (this.closed) return;
+    // Failing to connect may mean the room is gone or the session expired,
+    // which the WebSocket cannot tell us: ask over HTTP (a 401 signs out).
+    if (this.failuresHere > 0) this.checkRoom();
+    // Two failed attempts in a row on this node: try the next cluster member.
+    if (this.failuresHere >= 2 && api.failover()) {
+      this.failuresHere = 0;
+      this.clock.reset(); // another node: another clock offset
+    }
+    const base = Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.attempt);
+    const delay = this.attempt === 0 ? 100 : base / 2 + Math.random() * base / 2;
+    this.attempt++;
+    this.retryAt = performance.now() + delay;
+    this.setStatus('waiting', reason);
+    this.later(() => this.connect(), delay);
+  }
+
+  async checkRoom() {
+    try {
+      await api.get(`/api/v1/rooms/${encodeURIComponent(this.roomId)}`);
+    } catch (err) {
+      if (err.status === 404) {
+        this.teardown();
+        this.setStatus('deleted', 'the room no longer exists');
+      } else if (err.status === 401) {
+        this.close();
+      }
+    }
+  }
+
+  startClockSync() {
+    for (let i = 0; i < BURST; i++) this.later(() => this.send(this.clock.request()), i * BURST_GAP_MS);
+    this.syncTimer = setInterval(() => this.send(this.clock.request()), SYNC_EVERY_MS);
+  }
+
+  send(msg) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  onMessage(data) {
+    const t3 = performance.timeOrigin + performance.now();
+    this.lastMessageAt = performance.now();
+    let msg;
+    try { msg = JSON.parse(data); } catch { return; }
+    switch (msg.type) {
+      case 'time': {
+        const first = !this.clock.synced;
+        if (this.clock.addSample(msg, t3)) this.emit('clock', { first });
+        break;
+      }
+      case 'snapshot':
+        this.room = msg.room;
+        this.revision = msg.revision;
+        this.state = msg.state;
+        this.listeners = msg.state?.listeners || [];
+        this.emit('snapshot');
+        this.emit('state', { command: null });
+        break;
+      case 'state':
+        if (msg.revision <= this.revision) break; // old news
+        this.revision = msg.revision;
+        this.state = msg.state;
+        if (Array.isArray(msg.state?.listeners)) this.listeners = msg.state.listeners;
+        this.emit('state', { command: msg.command });
+        break;
+      case 'presence':
+        this.listeners = msg.listeners || [];
+        if (this.state) this.state = { ...this.state, listeners: this.listeners };
+        this.emit('presence');
+        break;
+      case 'deleted':
+        this.teardown();
+        this.setStatus('deleted', 'the room was deleted');
+        break;
+      case 'error':
+        console.warn('room socket error', msg.code, msg.detail);
+        if (msg.code === 'not-found') {
+          this.teardown();
+          this.setStatus('deleted', msg.detail || 'the room no longer exists');
+        }
+        break;
+      default:
+        break; // pong and future types
+    }
+  }
+}

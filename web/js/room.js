@@ -1,0 +1,527 @@
+// A room: now playing (cover, seekable progress, transport), the queue (add
+// from the library, drag to reorder, remove), the listeners, the connection
+// state, and "Listen", which plays the room in sync on this device.
+//
+// The room's connection and player live in a session that outlives the view:
+// leaving the room while listening keeps the music going (the mini bar at
+// the bottom leads back); leaving without listening disconnects.
+
+import { api, ApiError, getSong, rememberSongs, describeError } from './api.js';
+import { h, icon, clear, formatDuration, announce, debounce, songLabel, uid } from './dom.js';
+import { RoomConnection } from './connection.js';
+import { SyncPlayer } from './player.js';
+import { roomPosition } from './clock.js';
+import { coverImage } from './library.js';
+
+let session = null;
+
+function openSession(roomId) {
+  if (session && session.roomId === roomId) return session;
+  closeSession();
+  const conn = new RoomConnection(roomId);
+  const player = new SyncPlayer(conn);
+  session = {
+    roomId, conn, player,
+    get name() { return conn.room?.name || 'this room'; },
+    command: (body) => sendCommand(conn, body),
+  };
+  conn.addEventListener('change', updateMinibar);
+  player.addEventListener('status', updateMinibar);
+  conn.open();
+  return session;
+}
+
+export function closeSession() {
+  if (!session) return;
+  session.player.destroy();
+  session.conn.close();
+  session = null;
+  updateMinibar();
+}
+
+// The room the library's "Add to …" buttons add to (while one is open).
+export function activeRoom() {
+  if (!session || !session.conn.room) return null;
+  return { id: session.roomId, name: session.name, command: session.command };
+}
+
+async function sendCommand(conn, body) {
+  try {
+    const room = await api.post(`/api/v1/rooms/${encodeURIComponent(conn.roomId)}/commands`, body);
+    conn.applyState(room?.state);
+    return room;
+  } catch (err) {
+    // A failed precondition carries the room as it is now: catch up at once.
+    if (err instanceof ApiError && err.problem?.state) conn.applyState(err.problem.state);
+    throw err;
+  }
+}
+
+// ---- the view ---------------------------------------------------------------
+
+export function renderRoom(main, params) {
+  const s = openSession(params.id);
+  const { conn, player } = s;
+  const me = api.user;
+  let viewAlive = true;
+  let dragging = false; // the user is dragging the progress bar
+  let npSongId = null;
+
+  const connStatus = h('p', { class: 'conn', role: 'status' });
+  const title = h('h1', { id: 'room-h' }, conn.room?.name || 'Room');
+  const message = h('p', { class: 'room-message', role: 'alert' });
+
+  // Now playing.
+  const coverBox = h('div', { class: 'np-cover' });
+  const npTitle = h('p', { class: 'np-title' }, 'Nothing playing');
+  const npSub = h('p', { class: 'np-sub' });
+  const seekId = uid('seek');
+  const seek = h('input', { id: seekId, type: 'range', min: 0, max: 0, step: 1000, value: 0, class: 'seek', 'aria-label': 'Seek', disabled: true });
+  const timeCur = h('span', { class: 'time', 'aria-hidden': 'true' }, '0:00');
+  const timeDur = h('span', { class: 'time', 'aria-hidden': 'true' }, '0:00');
+  const prevBtn = h('button', { type: 'button', class: 'icon-button big', 'aria-label': 'Previous', title: 'Previous' }, icon('prev', 26));
+  const playBtn = h('button', { type: 'button', class: 'icon-button play-button', 'aria-label': 'Play', title: 'Play' }, icon('play', 32));
+  const skipBtn = h('button', { type: 'button', class: 'icon-button big', 'aria-label': 'Skip', title: 'Skip' }, icon('next', 26));
+  const repeatId = uid('repeat');
+  const repeat = h('select', { id: repeatId },
+    h('option', { value: 'off' }, 'Off'), h('option', { value: 'all' }, 'Queue'), h('option', { value: 'one' }, 'This song'));
+  const listenBtn = h('button', { type: 'button', class: 'button primary listen-button', 'aria-pressed': 'false' }, icon('headphones'), h('span', {}, 'Listen'));
+  const volumeId = uid('vol');
+  const volume = h('input', { id: volumeId, type: 'range', min: 0, max: 1, step: 0.05, value: player.volume, class: 'volume' });
+  const syncStatus = h('p', { class: 'sync-status', role: 'status' });
+
+  const nowPlaying = h('section', { class: 'card now-playing', 'aria-labelledby': 'np-h' },
+    h('h2', { id: 'np-h', class: 'visually-hidden' }, 'Now playing'),
+    coverBox,
+    h('div', { class: 'np-meta' }, npTitle, npSub),
+    h('div', { class: 'progress' }, timeCur, seek, timeDur),
+    h('div', { class: 'transport' }, prevBtn, playBtn, skipBtn),
+    h('div', { class: 'np-options' },
+      h('div', { class: 'field inline' }, h('label', { for: repeatId }, 'Repeat'), repeat),
+      h('div', { class: 'field inline' }, h('label', { for: volumeId }, 'Volume'), volume)),
+    h('div', { class: 'listen' }, listenBtn, syncStatus));
+
+  // Queue.
+  const queueCount = h('span', { class: 'count' });
+  const queueList = h('ol', { class: 'queue-list', 'aria-label': 'Queue', 'aria-describedby': 'queue-help' });
+  const queueEmpty = h('p', { class: 'empty' }, 'The queue is empty. Add songs below or from the library.');
+  const clearBtn = h('button', { type: 'button', class: 'button subtle small' }, 'Clear queue');
+  const queueSection = h('section', { class: 'card queue', 'aria-labelledby': 'queue-h' },
+    h('div', { class: 'card-head' }, h('h2', { id: 'queue-h' }, 'Queue ', queueCount), clearBtn),
+    h('p', { id: 'queue-help', class: 'hint' }, 'Drag a handle to reorder, or focus it and press the up and down arrow keys.'),
+    queueEmpty, queueList);
+
+  // Listeners.
+  const listenerCount = h('span', { class: 'count' });
+  const listenerList = h('ul', { class: 'listener-list', 'aria-label': 'Listeners' });
+  const listenersSection = h('section', { class: 'card listeners', 'aria-labelledby': 'listeners-h' },
+    h('h2', { id: 'listeners-h' }, 'Listeners ', listenerCount), listenerList);
+
+  // Add songs.
+  const addId = uid('add');
+  const addSearch = h('input', { id: addId, type: 'search', autocomplete: 'off', placeholder: 'Title, artist or album' });
+  const addResults = h('ul', { class: 'add-results', 'aria-label': 'Songs to add' });
+  const addStatus = h('p', { class: 'hint', role: 'status' });
+  const addSection = h('section', { class: 'card add-songs', 'aria-labelledby': 'add-h' },
+    h('h2', { id: 'add-h' }, 'Add songs'),
+    h('div', { class: 'field' }, h('label', { for: addId }, 'Search the library'), addSearch),
+    addStatus, addResults);
+
+  const view = h('section', { class: 'room', 'aria-labelledby': 'room-h' },
+    h('div', { class: 'view-head room-head' },
+      h('a', { href: '#/rooms', class: 'back' }, '← Rooms'), title, connStatus),
+    message,
+    h('div', { class: 'room-grid' },
+      h('div', { class: 'room-col' }, nowPlaying, listenersSection),
+      h('div', { class: 'room-col' }, queueSection, addSection)));
+  main.append(view);
+
+  // ---- commands ----
+
+  async function command(body, what) {
+    message.textContent = '';
+    try {
+      await s.command(body);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) {
+        message.textContent = `${what}: someone changed the room first. ${err.detail || ''}`.trim();
+      } else {
+        message.textContent = `${what} failed: ${describeError(err)}`;
+      }
+      announce(message.textContent);
+    }
+  }
+
+  playBtn.addEventListener('click', () => {
+    const st = conn.state;
+    command({ type: st?.playing ? 'pause' : 'play' }, st?.playing ? 'Pause' : 'Play');
+  });
+  skipBtn.addEventListener('click', () => command({ type: 'skip', item_id: conn.state?.current ?? null }, 'Skip'));
+  prevBtn.addEventListener('click', () => command({ type: 'previous', item_id: conn.state?.current ?? null }, 'Previous'));
+  repeat.addEventListener('change', () => command({ type: 'repeat', mode: repeat.value }, 'Repeat'));
+  clearBtn.addEventListener('click', () => command({ type: 'clear' }, 'Clear'));
+
+  seek.addEventListener('pointerdown', () => { dragging = true; });
+  seek.addEventListener('input', () => {
+    dragging = true;
+    timeCur.textContent = formatDuration(Number(seek.value));
+  });
+  seek.addEventListener('change', () => {
+    dragging = false;
+    command({ type: 'seek', position_ms: Math.round(Number(seek.value)), item_id: conn.state?.current ?? null }, 'Seek');
+  });
+  seek.addEventListener('blur', () => { dragging = false; });
+
+  listenBtn.addEventListener('click', async () => {
+    if (player.enabled) {
+      player.disable();
+    } else {
+      try {
+        await player.enable();
+      } catch (err) {
+        syncStatus.textContent = `Audio cannot start: ${describeError(err)}`;
+      }
+    }
+    renderListen();
+  });
+  volume.addEventListener('input', () => player.setVolume(Number(volume.value)));
+
+  // ---- rendering ----
+
+  function renderConn() {
+    const labels = {
+      idle: 'Not connected', connecting: 'Connecting…', open: 'Connected', closed: 'Disconnected',
+      deleted: 'This room was deleted', error: 'Cannot connect',
+    };
+    let text = labels[conn.status] || conn.status;
+    if (conn.status === 'waiting') {
+      const secs = Math.max(0, Math.ceil((conn.retryAt - performance.now()) / 1000));
+      text = `Reconnecting${secs > 1 ? ` in ${secs} s` : '…'}`;
+    }
+    if (conn.status === 'open' && api.servers.length > 1) text += ` to ${new URL(api.base).host}`;
+    connStatus.textContent = text;
+    connStatus.dataset.state = conn.status;
+    title.textContent = conn.room?.name || 'Room';
+    if (conn.room) document.title = `${conn.room.name} · HiFi`;
+  }
+
+  function currentItem() {
+    const st = conn.state;
+    return st?.queue?.find((it) => it.id === st.current) || null;
+  }
+
+  function renderNowPlaying() {
+    const st = conn.state;
+    const item = currentItem();
+    const playing = Boolean(st?.playing);
+    playBtn.setAttribute('aria-label', playing ? 'Pause' : 'Play');
+    playBtn.title = playing ? 'Pause' : 'Play';
+    playBtn.replaceChildren(icon(playing ? 'pause' : 'play', 32));
+    playBtn.disabled = !st?.queue?.length;
+    skipBtn.disabled = !item;
+    prevBtn.disabled = !st?.queue?.length;
+    seek.disabled = !item;
+    if (st && repeat.value !== st.repeat && document.activeElement !== repeat) repeat.value = st.repeat;
+    if (!item) {
+      npSongId = null;
+      npTitle.textContent = st?.queue?.length ? 'Stopped' : 'Nothing playing';
+      npSub.textContent = st?.queue?.length ? 'Press play to start the queue.' : 'Add songs to the queue to start.';
+      coverBox.replaceChildren(placeholderCover());
+      seek.max = 0;
+      timeDur.textContent = '0:00';
+      return;
+    }
+    seek.max = item.duration_ms;
+    timeDur.textContent = formatDuration(item.duration_ms);
+    if (npSongId === item.song_id) return;
+    npSongId = item.song_id;
+    npTitle.textContent = 'Loading…';
+    npSub.textContent = '';
+    getSong(item.song_id).then((song) => {
+      if (npSongId !== item.song_id || !viewAlive) return;
+      npTitle.textContent = song.title;
+      npSub.textContent = [song.artist, song.album].filter(Boolean).join(' — ');
+      coverBox.replaceChildren(song.cover_url ? coverImage(song.cover_url, `Cover of ${song.title}`, 160) : placeholderCover());
+    }).catch(() => { npTitle.textContent = 'Unknown song'; });
+  }
+
+  function placeholderCover() {
+    return h('div', { class: 'cover placeholder', 'aria-hidden': 'true' }, icon('music', 64));
+  }
+
+  function renderProgress() {
+    const st = conn.state;
+    const item = currentItem();
+    if (!item || dragging) return;
+    const pos = roomPosition(st, conn.clock.serverNow(), item.duration_ms);
+    seek.value = String(pos);
+    // Text changes once a second, not every frame (screen readers read it).
+    const text = formatDuration(pos);
+    if (timeCur.textContent !== text) {
+      timeCur.textContent = text;
+      seek.setAttribute('aria-valuetext', `${text} of ${formatDuration(item.duration_ms)}`);
+    }
+  }
+
+  function renderListen() {
+    const on = player.enabled;
+    listenBtn.setAttribute('aria-pressed', String(on));
+    listenBtn.querySelector('span').textContent = on ? 'Stop listening' : 'Listen';
+    listenBtn.classList.toggle('active', on);
+    const texts = {
+      off: 'Press Listen to hear the room on this device, in sync with everyone.',
+      starting: 'Starting audio…', syncing: 'Synchronising the clock…', loading: 'Loading the song…',
+      paused: 'Paused.', idle: 'Waiting for something to play.',
+      playing: `Playing in sync${Number.isFinite(conn.clock.uncertainty) ? ` (clock ±${Math.max(1, Math.round(conn.clock.uncertainty))} ms)` : ''}.`,
+    };
+    const text = player.status === 'error' ? player.statusDetail : texts[player.status] || player.status;
+    if (syncStatus.textContent !== text) syncStatus.textContent = text;
+  }
+
+  // Queue items are keyed by id so that focus and drag state survive updates.
+  const rows = new Map();
+  function renderQueue() {
+    const st = conn.state;
+    const queue = st?.queue || [];
+    queueCount.textContent = `(${queue.length})`;
+    queueEmpty.hidden = queue.length > 0;
+    clearBtn.disabled = queue.length === 0;
+    const focused = document.activeElement;
+    const shown = queue.slice(0, 500);
+    const seen = new Set();
+    shown.forEach((item, index) => {
+      seen.add(item.id);
+      let row = rows.get(item.id);
+      if (!row) { row = queueRow(item); rows.set(item.id, row); }
+      row.update(index, queue.length, item.id === st.current, st.playing);
+      if (queueList.children[index] !== row.el) queueList.insertBefore(row.el, queueList.children[index] || null);
+    });
+    for (const [id, row] of rows) if (!seen.has(id)) { row.el.remove(); rows.delete(id); }
+    queueList.querySelector('.more')?.remove();
+    if (queue.length > shown.length) {
+      queueList.append(h('li', { class: 'more' }, `…and ${queue.length - shown.length} more`));
+    }
+    if (focused && focused !== document.activeElement && focused.isConnected) focused.focus({ preventScroll: true });
+  }
+
+  function queueRow(item) {
+    const titleEl = h('span', { class: 'row-title' }, 'Loading…');
+    const subEl = h('span', { class: 'row-sub' });
+    const badge = h('span', { class: 'badge', hidden: true }, 'Now playing');
+    const handle = h('button', { type: 'button', class: 'drag-handle icon-button', 'aria-describedby': 'queue-help' }, icon('drag'));
+    const removeBtn = h('button', { type: 'button', class: 'icon-button' }, icon('remove'));
+    const cover = h('div', { class: 'qcover' });
+    const el = h('li', { class: 'queue-item', dataset: { id: item.id } }, handle, cover,
+      h('div', { class: 'row-main' }, titleEl, subEl), badge,
+      h('span', { class: 'row-meta' }, formatDuration(item.duration_ms)), removeBtn);
+    let name = 'song';
+    let position = 0;
+    let total = 0;
+    const label = () => {
+      handle.setAttribute('aria-label', `Move ${name}, position ${position + 1} of ${total}`);
+      removeBtn.setAttribute('aria-label', `Remove ${name} from the queue`);
+    };
+    label();
+    getSong(item.song_id).then((song) => {
+      name = song.title;
+      titleEl.textContent = song.title;
+      subEl.textContent = song.artist || 'Unknown artist';
+      cover.replaceChildren(coverImage(song.cover_url, '', 36));
+      label();
+    }).catch(() => { titleEl.textContent = 'Unknown song'; });
+
+    removeBtn.addEventListener('click', () => {
+      // Focus would be lost with the row: move it to a neighbour.
+      const next = el.nextElementSibling || el.previousElementSibling;
+      next?.querySelector('.drag-handle')?.focus();
+      command({ type: 'remove', item_id: item.id }, 'Remove');
+    });
+    handle.addEventListener('keydown', (e) => {
+      let to = null;
+      if (e.key === 'ArrowUp' && position > 0) to = position - 1;
+      else if (e.key === 'ArrowDown' && position < total - 1) to = position + 1;
+      else if (e.key === 'Home') to = 0;
+      else if (e.key === 'End') to = total - 1;
+      if (to === null || to === position) return;
+      e.preventDefault();
+      moveItem(item.id, position, to);
+      handle.focus();
+      announce(`${name} moved to position ${to + 1} of ${total}`);
+    });
+    handle.addEventListener('pointerdown', (e) => startDrag(e, el, item.id));
+    return {
+      el,
+      update(index, count, isCurrent, playing) {
+        position = index;
+        total = count;
+        el.classList.toggle('current', isCurrent);
+        if (isCurrent) el.setAttribute('aria-current', 'true'); else el.removeAttribute('aria-current');
+        badge.hidden = !isCurrent;
+        badge.textContent = playing ? 'Now playing' : 'Paused';
+        label();
+      },
+    };
+  }
+
+  // Reorders the DOM at once (no flicker), then tells the server; the
+  // server's answer (or the next state) settles the truth.
+  function moveItem(itemId, from, to) {
+    const row = rows.get(itemId);
+    if (row) {
+      const children = [...queueList.children].filter((c) => c !== row.el);
+      queueList.insertBefore(row.el, children[to] || null);
+    }
+    command({ type: 'move', item_id: itemId, to }, 'Move').then(renderQueue);
+  }
+
+  function startDrag(e, el, itemId) {
+    if (e.button !== 0) return;
+    e.preventDefault();
+    const handle = e.currentTarget;
+    const items = [...queueList.querySelectorAll('.queue-item')];
+    const from = items.indexOf(el);
+    if (from < 0) return;
+    const rects = items.map((it) => it.getBoundingClientRect());
+    const startY = e.clientY;
+    const height = rects[from].height + 6;
+    let to = from;
+    handle.setPointerCapture?.(e.pointerId);
+    el.classList.add('dragging');
+    queueList.classList.add('sorting');
+    const onMove = (ev) => {
+      const dy = ev.clientY - startY;
+      el.style.transform = `translateY(${dy}px)`;
+      const center = rects[from].top + rects[from].height / 2 + dy;
+      to = 0;
+      for (let i = 0; i < items.length; i++) {
+        if (i !== from && center > rects[i].top + rects[i].height / 2) to++;
+      }
+      items.forEach((it, i) => {
+        if (i === from) return;
+        let shift = 0;
+        if (from < to && i > from && i <= to) shift = -height;
+        else if (from > to && i >= to && i < from) shift = height;
+        it.style.transform = shift ? `translateY(${shift}px)` : '';
+      });
+    };
+    const onEnd = (ev) => {
+      handle.removeEventListener('pointermove', onMove);
+      handle.removeEventListener('pointerup', onEnd);
+      handle.removeEventListener('pointercancel', onEnd);
+      el.classList.remove('dragging');
+      queueList.classList.remove('sorting');
+      for (const it of items) it.style.transform = '';
+      if (ev.type === 'pointerup' && to !== from) moveItem(itemId, from, to);
+    };
+    handle.addEventListener('pointermove', onMove);
+    handle.addEventListener('pointerup', onEnd);
+    handle.addEventListener('pointercancel', onEnd);
+  }
+
+  function renderListeners() {
+    const list = conn.listeners || [];
+    listenerCount.textContent = `(${list.length})`;
+    listenerList.replaceChildren(...(list.length ? list.map((l) => h('li', {},
+      h('span', { class: 'avatar', 'aria-hidden': 'true' }, (l.username || '?')[0].toUpperCase()),
+      h('span', {}, l.username, l.user_id === me?.id ? ' (you)' : ''))) : [h('li', { class: 'empty' }, 'Nobody yet.')]));
+  }
+
+  // ---- add songs ----
+
+  let addSeq = 0;
+  async function searchSongs() {
+    const mySeq = ++addSeq;
+    const q = addSearch.value.trim();
+    try {
+      const page = await api.get('/api/v1/songs', q ? { q, sort: 'title', limit: 25 } : { sort: 'uploaded_at', order: 'desc', limit: 25 });
+      if (mySeq !== addSeq || !viewAlive) return;
+      rememberSongs(page.items);
+      addStatus.textContent = page.items.length ? (q ? `${page.items.length}${page.next ? '+' : ''} matching songs` : 'Recently added') : (q ? `No songs match “${q}”.` : 'The library is empty.');
+      clear(addResults).append(...page.items.map((song) => h('li', {},
+        coverImage(song.cover_url, '', 36),
+        h('div', { class: 'row-main' }, h('span', { class: 'row-title' }, song.title), h('span', { class: 'row-sub' }, song.artist || 'Unknown artist')),
+        h('span', { class: 'row-meta' }, formatDuration(song.duration_ms)),
+        h('button', {
+          type: 'button', class: 'button small', 'aria-label': `Play ${song.title} next`,
+          onclick: () => command({ type: 'add', song_ids: [song.id], at: 'next' }, 'Add'),
+        }, 'Next'),
+        h('button', {
+          type: 'button', class: 'button small primary', 'aria-label': `Add ${song.title} to the queue`,
+          onclick: async () => { await command({ type: 'add', song_ids: [song.id] }, 'Add'); announce(`Added ${song.title}`); },
+        }, icon('add', 16), 'Add'))));
+    } catch (err) {
+      if (mySeq === addSeq) addStatus.textContent = `Could not search: ${describeError(err)}`;
+    }
+  }
+  addSearch.addEventListener('input', debounce(searchSongs, 180));
+  searchSongs();
+
+  // ---- wiring ----
+
+  const onChange = (e) => {
+    const kind = e.detail.kind;
+    if (kind === 'status' || kind === 'snapshot') renderConn();
+    if (kind === 'state' || kind === 'snapshot') { renderNowPlaying(); renderQueue(); renderListeners(); }
+    if (kind === 'presence') renderListeners();
+    if (kind === 'clock') renderListen();
+  };
+  conn.addEventListener('change', onChange);
+  const onPlayer = () => renderListen();
+  player.addEventListener('status', onPlayer);
+
+  let raf = 0;
+  const tick = () => { renderProgress(); raf = requestAnimationFrame(tick); };
+  raf = requestAnimationFrame(tick);
+  const slow = setInterval(() => { if (conn.status === 'waiting') renderConn(); }, 1000);
+
+  renderConn();
+  renderNowPlaying();
+  renderQueue();
+  renderListeners();
+  renderListen();
+  updateMinibar();
+
+  return () => {
+    viewAlive = false;
+    cancelAnimationFrame(raf);
+    clearInterval(slow);
+    conn.removeEventListener('change', onChange);
+    player.removeEventListener('status', onPlayer);
+    // Keep listening in the background; otherwise leave the room.
+    if (!player.enabled) closeSession();
+    updateMinibar();
+  };
+}
+
+// ---- the mini bar (listening while elsewhere in the app) ----------------------
+
+let minibar = null; // {roomId, text, songId}
+function updateMinibar() {
+  const bar = document.querySelector('.minibar');
+  if (!bar) return;
+  const inRoomView = session && location.hash.startsWith(`#/rooms/${session.roomId}`);
+  const show = Boolean(session && session.player.enabled && !inRoomView);
+  bar.hidden = !show;
+  if (!show) { bar.replaceChildren(); minibar = null; return; }
+  if (!minibar || minibar.roomId !== session.roomId) {
+    const text = h('span', { class: 'minibar-text' });
+    minibar = { roomId: session.roomId, text, key: '' };
+    bar.replaceChildren(icon('headphones'), text,
+      h('a', { href: `#/rooms/${session.roomId}`, class: 'button small' }, 'Open room'),
+      h('button', { type: 'button', class: 'button small subtle', onclick: () => closeSession() }, 'Stop listening'));
+  }
+  const st = session.conn.state;
+  const item = st?.queue?.find((it) => it.id === st.current);
+  const name = session.name;
+  const key = `${name}|${item?.song_id}|${st?.playing}`;
+  if (key === minibar.key) return;
+  minibar.key = key;
+  const mb = minibar;
+  mb.text.textContent = `Listening in ${name}`;
+  if (item) {
+    getSong(item.song_id).then((song) => {
+      if (mb.key === key) mb.text.textContent = `${st.playing ? 'Playing' : 'Paused'}: ${songLabel(song)} · ${name}`;
+    }).catch(() => {});
+  }
+}
+window.addEventListener('hashchange', updateMinibar);
