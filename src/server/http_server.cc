@@ -143,11 +143,24 @@ awaitable<Result<std::string>> read_body(RequestContext& ctx, std::size_t limit)
   co_return out;
 }
 
+// Browsers may call any node of a cluster from a page served by another, so
+// the API answers cross-origin requests. Credentials are bearer tokens or
+// signed URLs, never cookies, so allowing every origin exposes nothing a
+// page could not already send.
+template <typename Message>
+void add_cors_headers(const RequestContext& ctx, Message& res) {
+  if (ctx.header()[http::field::origin].empty()) return;
+  res.set(http::field::access_control_allow_origin, "*");
+  res.set(http::field::access_control_expose_headers,
+          "ETag, Repr-Digest, Content-Range, Content-Length, Location, Retry-After");
+}
+
 awaitable<void> write_response(RequestContext& ctx, StringResponse res) {
   if (!ctx.parser.is_done()) ctx.keep_alive = false;  // unread body: cannot reuse the connection
   res.version(11);
   res.keep_alive(ctx.keep_alive);
   res.set(http::field::server, "hifi");
+  add_cors_headers(ctx, res);
   res.prepare_payload();
   ctx.status = res.result_int();
   ctx.stream.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
@@ -168,6 +181,7 @@ awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int fd,
   header.version(11);
   header.keep_alive(ctx.keep_alive);
   header.set(http::field::server, "hifi");
+  add_cors_headers(ctx, header);
   ctx.status = header.result_int();
   ctx.stream.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
   auto& socket = ctx.stream.socket();
@@ -399,6 +413,17 @@ struct HttpServer::Impl {
     ctx.url = *target;
     for (auto seg : target->segments()) ctx.segments.push_back(seg);
 
+    if (header.method() == http::verb::options) {
+      // CORS preflight: say what a cross-origin page may send.
+      ctx.route = "preflight";
+      StringResponse res{http::status::no_content, 11};
+      res.set(http::field::access_control_allow_methods, "GET, HEAD, POST, PATCH, DELETE, OPTIONS");
+      res.set(http::field::access_control_allow_headers,
+              "Authorization, Content-Type, X-Filename, Repr-Digest, Range, If-None-Match, If-Range");
+      res.set(http::field::access_control_max_age, "600");
+      co_await write_response(ctx, std::move(res));
+      co_return;
+    }
     const CompiledRoute* match = nullptr;
     std::string allowed;
     const auto verb = header.method() == http::verb::head ? http::verb::get : header.method();
@@ -556,6 +581,9 @@ void HttpServer::wait() {
   }
   d.threads.clear();
   d.workers.join();
+  // Sessions cut off at the grace deadline never left their rooms; drop them
+  // while their io_context still exists.
+  d.services.hub.clear();
 }
 
 }  // namespace hifi

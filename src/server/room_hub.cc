@@ -1,7 +1,6 @@
 #include "server/room_hub.h"
 
 #include <boost/json.hpp>
-#include <set>
 
 namespace hifi {
 namespace json = boost::json;
@@ -21,7 +20,28 @@ json::array listeners_json(const std::vector<ListenerInfo>& listeners) {
 }  // namespace
 
 RoomHub::RoomHub(room::RoomService& rooms, std::size_t history_per_room)
-    : rooms_(rooms), history_per_room_(history_per_room) {}
+    : rooms_(rooms), history_per_room_(history_per_room) {
+  presence_flusher_ = std::thread([this] { flush_presence_loop(); });
+}
+
+RoomHub::~RoomHub() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  presence_flusher_.join();
+}
+
+void RoomHub::flush_presence_loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    stop_cv_.wait_for(lock, kPresenceInterval);
+    for (auto& [id, channel] : channels_) {
+      if (channel.presence_pending) presence_changed_locked(channel);
+    }
+  }
+}
 
 json::object RoomHub::public_state(const room::Room& room, const std::vector<ListenerInfo>& listeners) {
   auto state = room::to_json(room.state);
@@ -31,28 +51,40 @@ json::object RoomHub::public_state(const room::Room& room, const std::vector<Lis
   return state;
 }
 
-std::vector<ListenerInfo> RoomHub::listeners_locked(const Channel& channel) const {
-  std::vector<ListenerInfo> out;
-  std::set<std::string> seen;
-  for (const auto& [ptr, sub] : channel.subscribers) {
-    if (seen.insert(sub.who.user_id).second) out.push_back(sub.who);
-  }
-  std::sort(out.begin(), out.end(),
-            [](const ListenerInfo& a, const ListenerInfo& b) { return a.username < b.username; });
-  return out;
+const std::vector<ListenerInfo>& RoomHub::listeners_locked(const Channel& channel) const {
+  return channel.listeners;
 }
 
 void RoomHub::broadcast_locked(Channel& channel, const SharedMessage& message) {
   for (auto& [ptr, sub] : channel.subscribers) sub.subscriber->deliver(message);
 }
 
-void RoomHub::broadcast_presence_locked(Channel& channel) {
-  if (!channel.room) return;
-  auto listeners = listeners_locked(channel);
-  broadcast_locked(channel, share({{"type", "presence"},
-                                   {"revision", channel.room->revision},
-                                   {"listeners", listeners_json(listeners)}}));
+SharedMessage RoomHub::presence_message_locked(const Channel& channel) const {
+  return share({{"type", "presence"},
+                {"revision", channel.room ? channel.room->revision : 0},
+                {"listeners", listeners_json(channel.listeners)}});
 }
+
+void RoomHub::presence_changed_locked(Channel& channel) {
+  channel.presence_pending = true;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - channel.last_presence < kPresenceInterval) return;  // the flusher sends it
+  channel.presence_pending = false;
+  channel.last_presence = now;
+  broadcast_locked(channel, presence_message_locked(channel));
+}
+
+namespace {
+
+std::vector<ListenerInfo> distinct_listeners(const std::map<std::string, std::pair<ListenerInfo, int>>& users) {
+  std::vector<ListenerInfo> out;
+  for (const auto& [id, entry] : users) out.push_back(entry.first);
+  std::sort(out.begin(), out.end(),
+            [](const ListenerInfo& a, const ListenerInfo& b) { return a.username < b.username; });
+  return out;
+}
+
+}  // namespace
 
 void RoomHub::on_event(const room::RoomEvent& event) {
   std::lock_guard lock(mu_);
@@ -96,11 +128,18 @@ Status RoomHub::join(const std::string& room_id, const std::shared_ptr<RoomSubsc
   }
   const auto& room = *channel.room;
   channel.subscribers[subscriber.get()] = {subscriber, who};
+  auto& user = channel.users[who.user_id];
+  const bool new_user = user.second++ == 0;
+  user.first = who;
+  if (new_user) channel.listeners = distinct_listeners(channel.users);
   const bool can_resume = since && *since >= channel.history_floor && *since <= room.revision;
   if (can_resume) {
     for (const auto& [rev, message] : channel.history) {
       if (rev > *since) subscriber->deliver(message);
     }
+    // A reconnecting user who was never away from the listener list gets
+    // no broadcast below; tell them who is here.
+    if (!new_user) subscriber->deliver(presence_message_locked(channel));
   } else {
     json::object snapshot{{"type", "snapshot"},
                           {"revision", room.revision},
@@ -109,7 +148,7 @@ Status RoomHub::join(const std::string& room_id, const std::shared_ptr<RoomSubsc
                           {"state", public_state(room, listeners_locked(channel))}};
     subscriber->deliver(share(snapshot));
   }
-  broadcast_presence_locked(channel);
+  if (new_user) presence_changed_locked(channel);
   return Status::ok();
 }
 
@@ -117,12 +156,21 @@ void RoomHub::leave(const std::string& room_id, const RoomSubscriber* subscriber
   std::lock_guard lock(mu_);
   auto it = channels_.find(room_id);
   if (it == channels_.end()) return;
-  if (it->second.subscribers.erase(subscriber) == 0) return;
-  if (it->second.subscribers.empty()) {
+  auto& channel = it->second;
+  auto sub = channel.subscribers.find(subscriber);
+  if (sub == channel.subscribers.end()) return;
+  const auto user_id = sub->second.who.user_id;
+  channel.subscribers.erase(sub);
+  if (channel.subscribers.empty()) {
     channels_.erase(it);
     return;
   }
-  broadcast_presence_locked(it->second);
+  auto user = channel.users.find(user_id);
+  if (user != channel.users.end() && --user->second.second == 0) {
+    channel.users.erase(user);
+    channel.listeners = distinct_listeners(channel.users);
+    presence_changed_locked(channel);
+  }
 }
 
 std::vector<ListenerInfo> RoomHub::listeners(const std::string& room_id) const {
@@ -137,6 +185,11 @@ std::size_t RoomHub::connection_count() const {
   std::size_t n = 0;
   for (const auto& [id, channel] : channels_) n += channel.subscribers.size();
   return n;
+}
+
+void RoomHub::clear() {
+  std::lock_guard lock(mu_);
+  channels_.clear();
 }
 
 void RoomHub::close_all() {

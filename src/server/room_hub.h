@@ -18,6 +18,8 @@
 
 #include <boost/json/object.hpp>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -25,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -56,7 +59,13 @@ class RoomHub {
   // A longer absence gets a snapshot, which is cheaper than the replay.
   static constexpr std::size_t kDefaultHistoryPerRoom = 128;
 
+  // Presence changes reach a room's subscribers at most this often; joins
+  // and leaves in between are coalesced into one message, so filling a room
+  // with N listeners costs O(N) messages, not O(N^2).
+  static constexpr std::chrono::milliseconds kPresenceInterval{250};
+
   explicit RoomHub(room::RoomService& rooms, std::size_t history_per_room = kDefaultHistoryPerRoom);
+  ~RoomHub();
 
   // Feed from RoomService::set_listener.
   void on_event(const room::RoomEvent& event);
@@ -73,6 +82,9 @@ class RoomHub {
   std::size_t connection_count() const;
   // Closes every subscriber (server shutdown).
   void close_all();
+  // Forgets every subscriber without telling them; for after the network
+  // threads have stopped, so that no session outlives its io_context.
+  void clear();
 
   // The public JSON of a room's state: the state machine's fields plus
   // `listeners` and `revision`.
@@ -89,16 +101,28 @@ class RoomHub {
     std::deque<std::pair<Revision, SharedMessage>> history;
     Revision history_floor = 0;  // changes after this revision are all in history
     std::map<const RoomSubscriber*, Subscription> subscribers;
+    // Connections per user, and the distinct listeners derived from it.
+    std::map<std::string, std::pair<ListenerInfo, int>> users;
+    std::vector<ListenerInfo> listeners;
+    bool presence_pending = false;
+    std::chrono::steady_clock::time_point last_presence{};
   };
 
-  std::vector<ListenerInfo> listeners_locked(const Channel& channel) const;
+  const std::vector<ListenerInfo>& listeners_locked(const Channel& channel) const;
   void broadcast_locked(Channel& channel, const SharedMessage& message);
-  void broadcast_presence_locked(Channel& channel);
+  SharedMessage presence_message_locked(const Channel& channel) const;
+  // Sends the pending presence now if the interval allows, else leaves it
+  // for the flusher thread.
+  void presence_changed_locked(Channel& channel);
+  void flush_presence_loop();
 
   room::RoomService& rooms_;
   const std::size_t history_per_room_;
   mutable std::mutex mu_;
   std::map<std::string, Channel> channels_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread presence_flusher_;
 };
 
 }  // namespace hifi

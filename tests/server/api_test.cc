@@ -484,6 +484,21 @@ TEST_F(ApiTest, OversizedHeaderAndGarbage) {
   EXPECT_EQ(get("/healthz", "").status, 200);
 }
 
+TEST_F(ApiTest, CrossOriginRequestsAreAllowed) {
+  auto preflight = server_->request(V::options, "/api/v1/songs", {},
+                                    {{"Origin", "http://other-node:8080"},
+                                     {"Access-Control-Request-Method", "POST"},
+                                     {"Access-Control-Request-Headers", "authorization"}});
+  EXPECT_EQ(preflight.status, 204);
+  EXPECT_NE(preflight.header("access-control-allow-headers").find("Authorization"), std::string::npos);
+  auto token = register_and_login("alice");
+  auto r = get("/api/v1/me", token, {{"Origin", "http://other-node:8080"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("access-control-allow-origin"), "*");
+  // Same-origin requests carry no CORS headers.
+  EXPECT_TRUE(get("/api/v1/me", token).header("access-control-allow-origin").empty());
+}
+
 TEST_F(ApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   auto two = server_->raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   std::size_t count = 0;

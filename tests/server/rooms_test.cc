@@ -526,18 +526,14 @@ TEST_F(RoomsTest, WebSocketSnapshotStatesAndPresence) {
   EXPECT_EQ(listed.at("listener_count").as_int64(), 2);
   EXPECT_EQ(get("/api/v1/rooms/" + room, bob).json().at("state").at("listeners").as_array().size(), 2u);
 
-  // A second connection of the same user is one listener.
+  // A second connection of the same user is one listener, and changes
+  // nobody's presence (so it is not announced).
   auto a2 = join(alice, room);
-  auto m = a->read();
-  ASSERT_TRUE(m);
-  EXPECT_EQ(usernames(m->at("listeners").as_array()), (std::vector<std::string>{"alice", "bob"}));
+  EXPECT_EQ(get("/api/v1/rooms/" + room, bob).json().at("state").at("listeners").as_array().size(), 2u);
   a2->close();
-  m = a->read();
-  ASSERT_TRUE(m);
-  EXPECT_EQ(usernames(m->at("listeners").as_array()), (std::vector<std::string>{"alice", "bob"}));
 
   b->close();
-  m = a->read();
+  auto m = a->read();
   ASSERT_TRUE(m) << a->error().message();
   EXPECT_EQ(m->at("type").as_string(), "presence");
   EXPECT_EQ(usernames(m->at("listeners").as_array()), (std::vector<std::string>{"alice"}));
