@@ -353,6 +353,11 @@ awaitable<Reply> room_websocket(RequestContext& ctx) {
   ws.read_message_max(kHardMaxClientMessageBytes);
   auto [accept_ec] = co_await ws.async_accept(upgrade, as_tuple(use_awaitable));
   if (accept_ec) co_return std::nullopt;
+  // This connection now lives for as long as the listener does: give back
+  // what the HTTP side no longer needs.
+  upgrade = {};
+  ctx.buffer.clear();
+  ctx.buffer.shrink_to_fit();
 
   if (auto s = ctx.services.hub.join(room_id, session, {user->id, user->username}, since); !s) {
     session->send_own(error_message("not-found", s.message()));
