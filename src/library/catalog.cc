@@ -251,7 +251,15 @@ Result<UploadOutcome> Catalog::add_upload(BlobWriter& writer, const std::string&
                                           const std::string& uploader_id) {
   const auto sha = to_hex(writer.digest());
   if (auto existing = find_by_sha256(sha)) {
-    writer.abort();
+    // Known song. Keep these bytes if this node lacks them (another node of
+    // a cluster took the first upload); otherwise they cost nothing.
+    if (!blobs_.exists(sha)) {
+      std::lock_guard publish_lock(blob_lock(sha));
+      auto blob = writer.commit();
+      if (!blob) return blob.status();
+    } else {
+      writer.abort();
+    }
     return UploadOutcome{*existing, false};
   }
   auto media = probe_media(writer.temp_path());

@@ -4,6 +4,8 @@
 #include <toml++/toml.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -164,6 +166,17 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
                         ->envname("HIFI_SHUTDOWN_GRACE")->capture_default_str());
   options.push_back(app.add_option("--web-root", config.web_root, "Folder of the web UI's static files")
                         ->envname("HIFI_WEB_ROOT"));
+  options.push_back(app.add_option("--etcd", config.etcd_endpoints,
+                                   "etcd client URLs (comma-separated): keep accounts, the catalog and rooms "
+                                   "in an etcd cluster shared with other nodes instead of the embedded store")
+                        ->envname("HIFI_ETCD")->delimiter(','));
+  options.push_back(app.add_option("--etcd-namespace", config.etcd_namespace, "Key prefix of this HiFi in etcd")
+                        ->envname("HIFI_ETCD_NAMESPACE")->capture_default_str());
+  std::string cluster_secret_file;
+  options.push_back(app.add_option("--cluster-secret-file", cluster_secret_file,
+                                   "File holding the secret all nodes of a cluster share "
+                                   "(or set HIFI_CLUSTER_SECRET)")
+                        ->envname("HIFI_CLUSTER_SECRET_FILE"));
   options.push_back(app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
                         ->envname("HIFI_LOG_LEVEL")->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
                         ->capture_default_str());
@@ -207,6 +220,21 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
     if (!parse_duration(d.text, d.ms)) {
       return usage_error(std::string(d.name) + " must be a duration like 30s, 15m, 6h or 30d");
     }
+  }
+  if (const char* secret = std::getenv("HIFI_CLUSTER_SECRET"); secret && *secret) {
+    config.cluster_secret = secret;
+  } else if (!cluster_secret_file.empty()) {
+    std::ifstream in(cluster_secret_file, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) return usage_error("cannot read --cluster-secret-file " + cluster_secret_file);
+    config.cluster_secret = text.str();
+    while (!config.cluster_secret.empty() && std::isspace(static_cast<unsigned char>(config.cluster_secret.back()))) {
+      config.cluster_secret.pop_back();
+    }
+  }
+  if (!config.cluster_secret.empty() && config.cluster_secret.size() < 16) {
+    return usage_error("the cluster secret must be at least 16 characters long");
   }
   if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());
   return 0;

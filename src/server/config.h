@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "library/accounts.h"
 
@@ -26,7 +27,12 @@ struct ServerConfig {
   std::int64_t signed_url_ttl_ms = 6LL * 3600 * 1000;
   std::int64_t shutdown_grace_ms = 10'000;
   std::uint32_t max_connections = 10'000;
-  std::string web_root;  // static web UI; empty: the web/ folder next to the binary's source
+  std::string web_root;
+  // Cluster: etcd client URLs (empty: the embedded SQLite store), the key
+  // namespace in etcd, and the secret every node shares (signed URLs).
+  std::vector<std::string> etcd_endpoints;
+  std::string etcd_namespace = "hifi/";
+  std::string cluster_secret;  // static web UI; empty: the web/ folder next to the binary's source
   std::string log_level = "info";
 };
 

@@ -16,6 +16,8 @@
 #include "room/room_service.h"
 #include "server/signed_url.h"
 #include "store/meta_store.h"
+#include "store/etcd/etcd_meta_store.h"
+#include "common/sha256.h"
 
 namespace {
 
@@ -50,7 +52,17 @@ int run(hifi::ServerConfig config) {
   signal(SIGPIPE, SIG_IGN);
 
   hifi::Metrics metrics;
-  auto store_or = hifi::open_sqlite_meta_store(data_dir + "/meta.db");
+  hifi::Result<std::unique_ptr<hifi::MetaStore>> store_or = hifi::internal_error("no store");
+  if (config.etcd_endpoints.empty()) {
+    store_or = hifi::open_sqlite_meta_store(data_dir + "/meta.db");
+  } else {
+    hifi::EtcdOptions etcd;
+    etcd.key_namespace = config.etcd_namespace;
+    store_or = hifi::open_etcd_meta_store(config.etcd_endpoints, etcd);
+    if (config.cluster_secret.empty()) {
+      spdlog::warn("--etcd without a cluster secret: signed stream URLs only work on the node that made them");
+    }
+  }
   if (!store_or) {
     spdlog::critical("cannot open the metadata store: {}", store_or.status().to_string());
     return 1;
@@ -60,7 +72,14 @@ int run(hifi::ServerConfig config) {
   if (auto removed = blobs.cleanup_temporaries(); removed > 0) {
     spdlog::info("removed {} unfinished upload(s) left by an earlier run", removed);
   }
-  hifi::UrlSigner signer(hifi::load_or_create_secret(data_dir + "/url-secret"));
+  // Nodes of a cluster must agree on the signing key; derive it from the
+  // shared secret so that the secret itself never signs anything.
+  hifi::UrlSigner signer(config.cluster_secret.empty()
+                             ? hifi::load_or_create_secret(data_dir + "/url-secret")
+                             : [&] {
+                                 auto d = hifi::sha256("hifi url signing\n" + config.cluster_secret);
+                                 return std::string(d.begin(), d.end());
+                               }());
 
   hifi::AccountOptions account_options;
   account_options.registration = config.registration;

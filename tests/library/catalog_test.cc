@@ -255,6 +255,21 @@ TEST_F(CatalogTest, SameBytesAreOneSong) {
   EXPECT_EQ(count_files(fs::path(dir_) / "blobs"), 1u);
 }
 
+TEST_F(CatalogTest, AKnownSongWhoseBytesAreMissingHereKeepsTheUpload) {
+  // As on a second node of a cluster: the catalog knows the song, this
+  // node's disk does not have it.
+  const auto bytes = make_wav(450);
+  auto song = add(bytes, "Known.wav");
+  ASSERT_TRUE(blobs_->remove(song.sha256).is_ok());
+  ASSERT_FALSE(blobs_->exists(song.sha256));
+  auto again = upload(*catalog_, bytes, "Again.wav");
+  ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->song.id, song.id);
+  EXPECT_TRUE(blobs_->exists(song.sha256));
+  EXPECT_EQ(temporaries(), 0u);
+}
+
 TEST_F(CatalogTest, ConcurrentUploadsOfTheSameBytesCreateOneSong) {
   const auto bytes = make_wav(523.25);
   constexpr int kThreads = 4;
