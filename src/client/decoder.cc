@@ -1,5 +1,7 @@
 #include "client/decoder.h"
 
+#include "media/ffmpeg_input.h"
+
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -22,11 +24,8 @@ extern "C" {
 namespace hifi::client {
 namespace {
 
-// Same set the server accepts at upload (library/media_probe.cc): songs the
-// client plays were probed with it. Playlist-like demuxers stay out.
-constexpr const char* kAudioDemuxers =
-    "mp3,flac,ogg,wav,w64,mov,aac,aiff,wv,ape,asf,matroska,caf,dsf,tta,mpc,mpc8,au,amr,ac3,"
-    "eac3,dts,truehd,mlp";
+using namespace media;
+
 
 // The buffer is reserved from the container's duration estimate, but a
 // header may lie: never reserve more than this up front (it still grows).
@@ -35,36 +34,9 @@ constexpr std::int64_t kMaxReserveSeconds = 6 * 3600;
 // about this many frames, so readers see progress without lock churn.
 constexpr std::size_t kBatchFrames = 8192;
 
-void quiet_ffmpeg() {
-  static std::once_flag once;
-  std::call_once(once, [] { av_log_set_level(AV_LOG_QUIET); });
-}
-
-std::string av_error_text(int err) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  if (av_strerror(err, buf, sizeof buf) < 0) return "error " + std::to_string(err);
-  return buf;
-}
-
-struct FormatCloser {
-  void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
-};
-struct CodecContextFreer {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct PacketFreer {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-struct FrameFreer {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
 struct SwrFreer {
   void operator()(SwrContext* s) const { swr_free(&s); }
 };
-using FormatPtr = std::unique_ptr<AVFormatContext, FormatCloser>;
-using CodecContextPtr = std::unique_ptr<AVCodecContext, CodecContextFreer>;
-using PacketPtr = std::unique_ptr<AVPacket, PacketFreer>;
-using FramePtr = std::unique_ptr<AVFrame, FrameFreer>;
 using SwrPtr = std::unique_ptr<SwrContext, SwrFreer>;
 
 // An AVChannelLayout that releases what it owns (custom layouts allocate).
@@ -205,24 +177,12 @@ class FileDecoder {
   // Opens the file and its best audio stream; sets the estimated length in
   // output frames (0 when the container does not say).
   Status open(const std::string& path, std::uint64_t& estimated_frames) {
-    AVFormatContext* raw = avformat_alloc_context();
-    if (raw == nullptr) return internal_error("out of memory");
-    raw->interrupt_callback.callback = &interrupt_if_stopped;
-    raw->interrupt_callback.opaque = const_cast<std::atomic<bool>*>(&stop_);
-    AVDictionary* options = nullptr;
-    av_dict_set(&options, "format_whitelist", kAudioDemuxers, 0);
-    av_dict_set(&options, "protocol_whitelist", "file", 0);
-    // The "file:" prefix keeps a ':' in the path from selecting a protocol.
-    // On failure avformat_open_input frees the context itself.
-    int rc = avformat_open_input(&raw, ("file:" + path).c_str(), nullptr, &options);
-    av_dict_free(&options);
+    int rc = open_audio_input(path, &interrupt_if_stopped, const_cast<std::atomic<bool>*>(&stop_), fmt_);
+    if (rc == AVERROR(ENOMEM)) return internal_error("out of memory");
     if (rc < 0) {
-      if (rc == AVERROR(ENOENT) || rc == AVERROR(EACCES) || rc == AVERROR(EPERM)) {
-        return io_error("cannot read " + path + ": " + av_error_text(rc));
-      }
+      if (is_read_error(rc)) return io_error("cannot read " + path + ": " + av_error_text(rc));
       return unsupported("not an audio file: " + av_error_text(rc));
     }
-    fmt_.reset(raw);
     rc = avformat_find_stream_info(fmt_.get(), nullptr);
     if (rc < 0) return unsupported("not an audio file: " + av_error_text(rc));
 
@@ -368,7 +328,7 @@ class FileDecoder {
 
 std::shared_ptr<DecodedSong> DecodedSong::start(const std::string& path,
                                                 const AudioFormat& format) {
-  quiet_ffmpeg();
+  silence_ffmpeg_logs();
   std::shared_ptr<DecodedSong> song(new DecodedSong(format));
   if (format.sample_rate <= 0 || format.channels <= 0 || format.channels > 8) {
     song->status_ = invalid_argument("unsupported output format");

@@ -40,9 +40,12 @@ extern "C" {
 #include <system_error>
 
 #include "common/text.h"
+#include "media/ffmpeg_input.h"
 
 namespace hifi {
 namespace {
+
+using namespace media;
 
 // Probing must stay cheap and bounded whatever the input: these limits cap
 // the work spent looking for a first decodable audio frame.
@@ -56,11 +59,6 @@ constexpr std::size_t kMaxCoverBytes = 16 << 20;
 // abuse, so they are cut (at a UTF-8 boundary).
 constexpr std::size_t kMaxTagBytes = 1024;
 
-// Only audio demuxers. Besides narrowing the attack surface, this keeps
-// playlist-like demuxers (hls, concat, ...) from opening other files.
-constexpr const char* kAudioDemuxers =
-    "mp3,flac,ogg,wav,w64,mov,aac,aiff,wv,ape,asf,matroska,caf,dsf,tta,mpc,mpc8,au,amr,ac3,"
-    "eac3,dts,truehd,mlp";
 
 class SilentTagLibListener : public TagLib::DebugListener {
  public:
@@ -70,36 +68,14 @@ class SilentTagLibListener : public TagLib::DebugListener {
 // Both libraries log malformed input to stderr by default; for a server
 // probing untrusted uploads that is noise, and our Status says what failed.
 void quiet_libraries() {
+  media::silence_ffmpeg_logs();
   static std::once_flag once;
   std::call_once(once, [] {
-    av_log_set_level(AV_LOG_QUIET);
     static SilentTagLibListener listener;
     TagLib::setDebugListener(&listener);
   });
 }
 
-std::string av_error_text(int err) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  if (av_strerror(err, buf, sizeof buf) < 0) return "error " + std::to_string(err);
-  return buf;
-}
-
-struct FormatCloser {
-  void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
-};
-struct CodecContextFreer {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct PacketFreer {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-struct FrameFreer {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-using FormatPtr = std::unique_ptr<AVFormatContext, FormatCloser>;
-using CodecContextPtr = std::unique_ptr<AVCodecContext, CodecContextFreer>;
-using PacketPtr = std::unique_ptr<AVPacket, PacketFreer>;
-using FramePtr = std::unique_ptr<AVFrame, FrameFreer>;
 
 struct Deadline {
   std::chrono::steady_clock::time_point at;
@@ -111,7 +87,7 @@ int interrupt_if_late(void* opaque) {
 
 Status not_audio(int err) {
   if (err == AVERROR_EXIT) return unsupported("not an audio file: probing timed out");
-  // What avformat_open_input reports for a container outside kAudioDemuxers.
+  // What avformat_open_input reports for a container outside the audio demuxers.
   if (err == AVERROR(EINVAL)) return unsupported("not an audio file: unsupported container");
   // Demuxers report a header cut short as EOF or EIO.
   if (err == AVERROR_EOF || err == AVERROR(EIO)) {
@@ -120,11 +96,6 @@ Status not_audio(int err) {
   return unsupported("not an audio file: " + av_error_text(err));
 }
 
-// Only errors that say the file itself could not be opened. FFmpeg also uses
-// EIO for truncated input, which is a property of the bytes, not of the disk.
-bool is_read_error(int err) {
-  return err == AVERROR(ENOENT) || err == AVERROR(EACCES) || err == AVERROR(EPERM);
-}
 
 std::string content_type_for(std::string_view format, AVCodecID codec) {
   struct Entry {
@@ -474,22 +445,13 @@ Result<MediaInfo> probe_media(const std::string& path) {
   if (st.st_size == 0) return unsupported("not an audio file: the file is empty");
 
   Deadline deadline{std::chrono::steady_clock::now() + kProbeDeadline};
-  AVFormatContext* raw = avformat_alloc_context();
-  if (raw == nullptr) return internal_error("out of memory while probing");
-  raw->interrupt_callback.callback = &interrupt_if_late;
-  raw->interrupt_callback.opaque = &deadline;
-  AVDictionary* options = nullptr;
-  av_dict_set(&options, "format_whitelist", kAudioDemuxers, 0);
-  av_dict_set(&options, "protocol_whitelist", "file", 0);
-  // The "file:" prefix keeps a ':' in the path from selecting a protocol.
-  // On failure avformat_open_input frees the context itself.
-  int rc = avformat_open_input(&raw, ("file:" + path).c_str(), nullptr, &options);
-  av_dict_free(&options);
+  FormatPtr fmt;
+  int rc = open_audio_input(path, &interrupt_if_late, &deadline, fmt);
+  if (rc == AVERROR(ENOMEM)) return internal_error("out of memory while probing");
   if (rc < 0) {
     if (is_read_error(rc)) return io_error("cannot read " + path + ": " + av_error_text(rc));
     return not_audio(rc);
   }
-  FormatPtr fmt(raw);
 
   rc = avformat_find_stream_info(fmt.get(), nullptr);
   if (rc < 0) return not_audio(rc);

@@ -72,9 +72,10 @@ std::vector<Route> room_routes();
 awaitable<Reply> serve_static(RequestContext& ctx);
 
 // Problem details (RFC 9457). `type` is a stable slug; it is sent as
-// "urn:hifi:problem:<type>".
+// "urn:hifi:problem:<type>". `extensions` are extra members (RFC 9457 3.2).
 StringResponse problem(const RequestContext& ctx, http::status status, std::string_view type,
-                       std::string_view title, std::string_view detail);
+                       std::string_view title, std::string_view detail,
+                       const boost::json::object& extensions = {});
 // Maps a service Status to the matching HTTP problem.
 StringResponse problem_from_status(const RequestContext& ctx, const Status& status);
 StringResponse json_response(const RequestContext& ctx, http::status status,

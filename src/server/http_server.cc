@@ -49,11 +49,13 @@ std::optional<std::string> RequestContext::query(std::string_view name) const {
   return std::string((*it).value);
 }
 
-StringResponse problem(const RequestContext& ctx, http::status status, std::string_view type,
-                       std::string_view title, std::string_view detail) {
+// The problem response itself; it needs no request, so connections that
+// fail before one exists (reject() below) build theirs here too.
+StringResponse problem_response(http::status status, std::string_view type, std::string_view title,
+                                std::string_view detail, const boost::json::object& extensions = {}) {
   StringResponse res{status, 11};
   res.set(http::field::content_type, "application/problem+json");
-  boost::json::object body;
+  boost::json::object body = extensions;
   body["type"] = "urn:hifi:problem:" + std::string(type);
   body["title"] = title;
   body["status"] = static_cast<int>(status);
@@ -63,6 +65,12 @@ StringResponse problem(const RequestContext& ctx, http::status status, std::stri
     res.set(http::field::www_authenticate, "Bearer realm=\"hifi\"");
   }
   return res;
+}
+
+StringResponse problem(const RequestContext& ctx, http::status status, std::string_view type,
+                       std::string_view title, std::string_view detail,
+                       const boost::json::object& extensions) {
+  return problem_response(status, type, title, detail, extensions);
 }
 
 StringResponse problem_from_status(const RequestContext& ctx, const Status& s) {
@@ -384,15 +392,9 @@ struct HttpServer::Impl {
 
   awaitable<void> reject(beast::tcp_stream& stream, http::status status, std::string_view type,
                          std::string_view title, std::string detail) {
-    boost::json::object body{{"type", "urn:hifi:problem:" + std::string(type)},
-                             {"title", title},
-                             {"status", static_cast<int>(status)},
-                             {"detail", detail}};
-    StringResponse res{status, 11};
-    res.set(http::field::content_type, "application/problem+json");
+    auto res = problem_response(status, type, title, detail);
     res.set(http::field::server, "hifi");
     res.keep_alive(false);
-    res.body() = boost::json::serialize(body);
     res.prepare_payload();
     stream.expires_after(std::chrono::milliseconds(config.body_idle_timeout_ms));
     co_await http::async_write(stream, res, as_tuple(use_awaitable));

@@ -191,14 +191,13 @@ awaitable<Reply> room_command(RequestContext& ctx) {
   room::Room current;
   auto room = co_await offload(ctx, [&] { return ctx.services.rooms.execute(ctx.params[0], command, &current); });
   if (!room) {
-    auto res = problem_from_status(ctx, room.status());
     if (room.status().code() == Code::kFailedPrecondition) {
       // Tell the client what the state is now, so it can catch up.
-      auto problem_body = json::parse(res.body()).as_object();
-      problem_body["state"] = RoomHub::public_state(current, ctx.services.hub.listeners(current.id));
-      res.body() = json::serialize(problem_body);
+      co_return problem(ctx, http::status::conflict, "precondition-failed", "Precondition failed",
+                        room.status().message(),
+                        {{"state", RoomHub::public_state(current, ctx.services.hub.listeners(current.id))}});
     }
-    co_return res;
+    co_return problem_from_status(ctx, room.status());
   }
   co_return json_response(ctx, http::status::ok, room_full(ctx.services, *room));
 }

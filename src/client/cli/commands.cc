@@ -104,8 +104,12 @@ bool require_login(CliContext& ctx) {
   return false;
 }
 
-// A room given by id or by (unique) name.
+// A room given by id or by (unique) name; also checks the user is logged in.
 std::optional<std::string> resolve_room(CliContext& ctx, const std::string& room, int& code) {
+  if (!require_login(ctx)) {
+    code = kExitAuth;
+    return std::nullopt;
+  }
   auto r = ctx.api->json("GET", "/api/v1/rooms");
   if (!r) {
     code = fail(r.error, "could not list rooms");
@@ -124,11 +128,6 @@ std::optional<std::string> resolve_room(CliContext& ctx, const std::string& room
     code = kExitNotFound;
   }
   return std::nullopt;
-}
-
-ApiResult<json::value> command(CliContext& ctx, const std::string& room_id, const json::object& cmd) {
-  json::value body = cmd;
-  return ctx.api->json("POST", "/api/v1/rooms/" + room_id + "/commands", &body);
 }
 
 std::map<std::string, json::object> song_titles(CliContext& ctx, const json::array& queue) {
@@ -452,7 +451,6 @@ int cmd_rooms_create(CliContext& ctx, const std::string& name) {
 }
 
 int cmd_rooms_delete(CliContext& ctx, const std::string& room) {
-  if (!require_login(ctx)) return kExitAuth;
   int code = kExitOk;
   auto id = resolve_room(ctx, room, code);
   if (!id) return code;
@@ -463,7 +461,6 @@ int cmd_rooms_delete(CliContext& ctx, const std::string& room) {
 }
 
 int cmd_queue_show(CliContext& ctx, const std::string& room) {
-  if (!require_login(ctx)) return kExitAuth;
   int code = kExitOk;
   auto id = resolve_room(ctx, room, code);
   if (!id) return code;
@@ -476,12 +473,22 @@ int cmd_queue_show(CliContext& ctx, const std::string& room) {
 
 namespace {
 
-int run_command(CliContext& ctx, const std::string& room, json::object cmd, const std::string& done) {
-  if (!require_login(ctx)) return kExitAuth;
+// Sends a command to a room and reports the outcome. With
+// name_current_item the command carries the current item as its
+// precondition, so that two people pressing skip at once skip one song.
+int run_command(CliContext& ctx, const std::string& room, json::object cmd, const std::string& done,
+                bool name_current_item = false) {
   int code = kExitOk;
   auto id = resolve_room(ctx, room, code);
   if (!id) return code;
-  auto r = command(ctx, *id, cmd);
+  if (name_current_item) {
+    auto state = ctx.api->json("GET", "/api/v1/rooms/" + *id);
+    if (!state) return fail(state.error, "could not read the room");
+    const auto& current = state->at("state").at("current");
+    if (!current.is_null()) cmd["item_id"] = current;
+  }
+  json::value body = cmd;
+  auto r = ctx.api->json("POST", "/api/v1/rooms/" + *id + "/commands", &body);
   if (!r) {
     if (r.error.status == 409) {
       std::cerr << "hifi: " << r.error.detail << " (someone else changed the room first; nothing was done)\n";
@@ -517,21 +524,10 @@ int cmd_queue_clear(CliContext& ctx, const std::string& room) {
 }
 
 int cmd_control(CliContext& ctx, const std::string& room, const std::string& type) {
-  json::object cmd{{"type", type}};
-  if (type == "skip" || type == "previous") {
-    // Say which song we mean, so that two people pressing skip at once
-    // skip one song, not two.
-    if (!require_login(ctx)) return kExitAuth;
-    int code = kExitOk;
-    auto id = resolve_room(ctx, room, code);
-    if (!id) return code;
-    auto r = ctx.api->json("GET", "/api/v1/rooms/" + *id);
-    if (!r) return fail(r.error, "could not read the room");
-    const auto& current = r->at("state").at("current");
-    if (!current.is_null()) cmd["item_id"] = current;
-    return run_command(ctx, *id, cmd, type == "skip" ? "Skipped." : "Went back.");
-  }
-  return run_command(ctx, room, cmd, type == "play" ? "Playing." : "Paused.");
+  static const std::map<std::string, std::string> kDone = {
+      {"play", "Playing."}, {"pause", "Paused."}, {"skip", "Skipped."}, {"previous", "Went back."}};
+  const bool names_item = type == "skip" || type == "previous";
+  return run_command(ctx, room, {{"type", type}}, kDone.at(type), names_item);
 }
 
 int cmd_seek(CliContext& ctx, const std::string& room, const std::string& position) {
@@ -541,7 +537,6 @@ int cmd_seek(CliContext& ctx, const std::string& room, const std::string& positi
 }
 
 int cmd_status(CliContext& ctx, const std::string& room) {
-  if (!require_login(ctx)) return kExitAuth;
   int code = kExitOk;
   auto id = resolve_room(ctx, room, code);
   if (!id) return code;
@@ -617,7 +612,6 @@ class RawTerminal {
 
 int cmd_listen(CliContext& ctx, const std::string& room, const std::string& sink,
                const std::string& sync_log, const std::string& cache_dir, int sample_rate) {
-  if (!require_login(ctx)) return kExitAuth;
   int code = kExitOk;
   auto id = resolve_room(ctx, room, code);
   if (!id) return code;
