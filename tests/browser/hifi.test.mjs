@@ -342,7 +342,10 @@ test('two contexts playing one room hear the same position within 10 ms', T, asy
     songId = a.songId;
     diffs.push(Math.abs((a.positionMs - a.serverTimeMs) - (b.positionMs - b.serverTimeMs)));
     errorsVsServer.push(Math.abs(a.positionMs - a.expectedMs), Math.abs(b.positionMs - b.expectedMs));
-    await alice.waitForTimeout(100); // spread the samples over more than a second of playback
+    // Spread the samples over more than a second of playback: wait until
+    // alice has played another 100 ms.
+    await alice.waitForFunction((from) => window.__hifiTest.position()?.positionMs >= from + 100,
+      a.positionMs, { timeout: 5000 });
   }
   // And the output really carries the song (each test song is a sine tone).
   const titles = await alice.evaluate(async () => {

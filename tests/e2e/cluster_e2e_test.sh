@@ -15,19 +15,27 @@ if [[ -z "$ETCD" ]]; then
   exit 77
 fi
 
+# A free port below the kernel's ephemeral range (32768 and up), where
+# port-0 listeners and outgoing connections of other tests land, and not one
+# this test already picked.
+PICKED=" "
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 30000))
-    (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    p=$((20000 + RANDOM % 12000))
+    [[ "$PICKED" == *" $p "* ]] && continue
+    (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    PICKED+="$p "
+    echo "$p"
+    return
   done
 }
 
 declare -a CLIENT PEER ETCD_PIDS
 cluster=""
 for i in 1 2 3; do
-  CLIENT[i]=$(free_port)
-  PEER[i]=$(free_port)
+  free_port >"$E2E_TMP/port"; CLIENT[i]=$(<"$E2E_TMP/port")
+  free_port >"$E2E_TMP/port"; PEER[i]=$(<"$E2E_TMP/port")
   cluster+="${cluster:+,}m$i=http://127.0.0.1:${PEER[i]}"
 done
 for i in 1 2 3; do
