@@ -21,6 +21,13 @@
 // Memory: the server's VmRSS (from /proc/PID/status) before any listener
 // connects and once all are connected and idle, divided by N.
 //
+// Several servers (a cluster): give --url once per node and the listeners
+// are spread over them round-robin (listener i on URL i mod K); the commands
+// still go to the one --command-url. --pid may also be repeated: RSS and CPU
+// are then summed over those processes. With more than one --url, the
+// report adds the last-listener latency per URL (the listeners of each node
+// on their own), in text and as "per_url" in the JSON line.
+//
 // Listeners are plain RFC 6455 clients written against Asio sockets (no
 // Beast) so that the client stays cheap: one read per socket readiness, all
 // frames in it parsed in place, pings answered with pongs.
@@ -97,6 +104,8 @@ Url parse_url(const std::string& text) {
 
 struct Options {
   std::string url;
+  std::vector<std::string> urls;  // every --url, in order (url = the first)
+  std::vector<int> pids;          // every --pid
   std::string command_url;
   std::string token;
   std::string key = "revision";  // the number matching a command to its message
@@ -120,13 +129,14 @@ struct Options {
 void usage() {
   std::puts(
       "usage: room_fanout --url ws://HOST:PORT/PATH --command-url http://HOST:PORT/PATH [options]\n"
+      "  --url URL            repeat it to spread the listeners round-robin over several servers\n"
       "  --listeners N        WebSocket listeners (default 100)\n"
       "  --seconds D          how long to send commands (default 10)\n"
       "  --interval-ms MS     one command every MS (default 100)\n"
       "  --key NAME           number matching messages to commands: revision (HiFi) or seq (peer)\n"
       "  --token T            bearer token for the command requests\n"
       "  --max-position-ms MS seek positions stay below this (default 600000)\n"
-      "  --pid PID            server process, for VmRSS and CPU time\n"
+      "  --pid PID            server process, for VmRSS and CPU time (repeatable: summed)\n"
       "  --batch B            connect B listeners at a time (default 250)\n"
       "  --threads T          client I/O threads (default 1; the command sender has its own)\n"
       "  --settle-ms MS       after the joins, wait for MS without any message (default 500)\n"
@@ -144,7 +154,7 @@ Options parse_options(int argc, char** argv) {
       if (i + 1 >= argc) die("missing value for " + a);
       return argv[++i];
     };
-    if (a == "--url") o.url = next();
+    if (a == "--url") o.urls.push_back(next());
     else if (a == "--command-url") o.command_url = next();
     else if (a == "--token") o.token = next();
     else if (a == "--key") o.key = next();
@@ -152,7 +162,7 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--listeners") o.listeners = std::stoi(next());
     else if (a == "--seconds") o.seconds = std::stod(next());
     else if (a == "--interval-ms") o.interval_ms = std::stoi(next());
-    else if (a == "--pid") o.pid = std::stoi(next());
+    else if (a == "--pid") o.pids.push_back(std::stoi(next()));
     else if (a == "--batch") o.batch = std::stoi(next());
     else if (a == "--threads") o.threads = std::stoi(next());
     else if (a == "--max-attempts") o.max_attempts = std::stoi(next());
@@ -170,6 +180,8 @@ Options parse_options(int argc, char** argv) {
       die("unknown argument " + a);
     }
   }
+  if (!o.urls.empty()) o.url = o.urls.front();
+  if (!o.pids.empty()) o.pid = o.pids.front();
   if (o.url.empty() || o.command_url.empty()) {
     usage();
     die("--url and --command-url are required");
@@ -206,6 +218,29 @@ double read_cpu_ms(int pid) {
   if (f.size() < 13) return -1;
   const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
   return (std::stod(f[11]) + std::stod(f[12])) * 1000.0 / tick;
+}
+
+// Summed over several processes; -1 when any is unknown.
+long read_rss_kib(const std::vector<int>& pids) {
+  if (pids.empty()) return -1;
+  long sum = 0;
+  for (int pid : pids) {
+    long v = read_rss_kib(pid);
+    if (v < 0) return -1;
+    sum += v;
+  }
+  return sum;
+}
+
+double read_cpu_ms(const std::vector<int>& pids) {
+  if (pids.empty()) return -1;
+  double sum = 0;
+  for (int pid : pids) {
+    double v = read_cpu_ms(pid);
+    if (v < 0) return -1;
+    sum += v;
+  }
+  return sum;
 }
 
 double self_cpu_ms() {
@@ -262,6 +297,7 @@ struct Listener {
   std::uint64_t state_bytes = 0;
   int close_code = 0;
   std::string close_reason;
+  std::size_t target = 0;  // index into --url
   bool connected = false;
   std::string error;
 };
@@ -269,8 +305,8 @@ struct Listener {
 struct Context {
   const Options& opt;
   Shared& shared;
-  tcp::endpoint endpoint;
-  std::string handshake;
+  std::vector<tcp::endpoint> endpoints;  // one per --url
+  std::vector<std::string> handshakes;
   std::string quoted_key;
 };
 
@@ -429,13 +465,13 @@ asio::awaitable<void> run_listener(Listener& l, Context& c) {
       boost::system::error_code ignored;
       l.sock.close(ignored);
     };
-    co_await l.sock.async_connect(c.endpoint, asio::redirect_error(asio::use_awaitable, ec));
+    co_await l.sock.async_connect(c.endpoints[l.target], asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       fail("connect: " + ec.message());
       continue;
     }
     l.sock.set_option(tcp::no_delay(true), ec);
-    co_await asio::async_write(l.sock, asio::buffer(c.handshake), asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_write(l.sock, asio::buffer(c.handshakes[l.target]), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       fail("handshake write: " + ec.message());
       continue;
@@ -620,18 +656,21 @@ std::string fmt(double v, int decimals = 2) {
 
 int main(int argc, char** argv) {
   const Options opt = parse_options(argc, argv);
-  const Url ws_url = parse_url(opt.url);
   const Url cmd_url = parse_url(opt.command_url);
 
   Shared shared;
   asio::io_context resolve_io;
   tcp::resolver resolver(resolve_io);
-  auto eps = resolver.resolve(ws_url.host, ws_url.port);
-  if (eps.empty()) die("cannot resolve " + ws_url.host);
-  Context ctx{opt, shared, *eps.begin(), {}, "\"" + opt.key + "\":"};
-  ctx.handshake = "GET " + ws_url.target + " HTTP/1.1\r\nHost: " + ws_url.host + ":" + ws_url.port +
-                  "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                  "Sec-WebSocket-Version: 13\r\n\r\n";
+  Context ctx{opt, shared, {}, {}, "\"" + opt.key + "\":"};
+  for (const auto& text : opt.urls) {
+    const Url ws_url = parse_url(text);
+    auto eps = resolver.resolve(ws_url.host, ws_url.port);
+    if (eps.empty()) die("cannot resolve " + ws_url.host);
+    ctx.endpoints.push_back(*eps.begin());
+    ctx.handshakes.push_back("GET " + ws_url.target + " HTTP/1.1\r\nHost: " + ws_url.host + ":" + ws_url.port +
+                             "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                             "Sec-WebSocket-Version: 13\r\n\r\n");
+  }
 
   // One io_context per client thread; listener i lives on context i % threads.
   std::vector<std::unique_ptr<asio::io_context>> ios;
@@ -642,12 +681,15 @@ int main(int argc, char** argv) {
   }
   std::vector<std::unique_ptr<Listener>> listeners;
   listeners.reserve(opt.listeners);
-  for (int i = 0; i < opt.listeners; ++i) listeners.push_back(std::make_unique<Listener>(*ios[i % opt.threads]));
+  for (int i = 0; i < opt.listeners; ++i) {
+    listeners.push_back(std::make_unique<Listener>(*ios[i % opt.threads]));
+    listeners.back()->target = static_cast<std::size_t>(i) % opt.urls.size();
+  }
   std::vector<std::thread> threads;
   for (auto& io : ios) threads.emplace_back([&io] { io->run(); });
 
-  const long rss_before = read_rss_kib(opt.pid);
-  const double cpu_before = read_cpu_ms(opt.pid);
+  const long rss_before = read_rss_kib(opt.pids);
+  const double cpu_before = read_cpu_ms(opt.pids);
 
   // Connect in batches: the next batch starts when this one is connected
   // (or has given up), so the server's accept queue never floods.
@@ -696,8 +738,8 @@ int main(int argc, char** argv) {
                  "no commands sent\n",
                  opt.max_settle_s, shared.connected.load(), shared.ready.load());
   }
-  const long rss_after = read_rss_kib(opt.pid);
-  const double cpu_joined = read_cpu_ms(opt.pid);
+  const long rss_after = read_rss_kib(opt.pids);
+  const double cpu_joined = read_cpu_ms(opt.pids);
   std::uint64_t join_messages = 0;
   // Reading the counters of other threads: approximate, only for the report.
   const int ready = shared.ready.load();
@@ -739,7 +781,7 @@ int main(int argc, char** argv) {
     results[k].key = *key;
     max_key = std::max(max_key, *key);
   }
-  const double cpu_commands_end = read_cpu_ms(opt.pid);
+  const double cpu_commands_end = read_cpu_ms(opt.pids);
   // Wait for the last command's messages.
   const std::int64_t drain_deadline = now_ns() + static_cast<std::int64_t>(opt.drain_s * 1e9);
   for (;;) {
@@ -750,7 +792,7 @@ int main(int argc, char** argv) {
     if (all || now_ns() >= drain_deadline) break;
     std::this_thread::sleep_for(2ms);
   }
-  const double cpu_after = read_cpu_ms(opt.pid);
+  const double cpu_after = read_cpu_ms(opt.pids);
   const double client_cpu_ms = self_cpu_ms() - client_cpu_before;
 
   // Stop the client threads; from here on everything is read from this thread.
@@ -764,6 +806,11 @@ int main(int argc, char** argv) {
     if (results[k].key >= 0) command_of_key[results[k].key] = k;
   }
   std::vector<std::vector<double>> latencies(commands);
+  const std::size_t url_count = opt.urls.size();
+  // The same, per --url: latencies_by_url[u][k] (only filled with several URLs).
+  std::vector<std::vector<std::vector<double>>> latencies_by_url(
+      url_count > 1 ? url_count : 0, std::vector<std::vector<double>>(commands));
+  std::vector<int> open_by_url(url_count, 0);
   std::uint64_t received = 0, state_bytes = 0, state_messages = 0;
   int closed_during = 0;
   // Why listeners went away (all of them, during joins or commands).
@@ -793,13 +840,16 @@ int main(int argc, char** argv) {
     state_bytes += l.state_bytes;
     state_messages += l.state_messages;
     if (!measured[i]) continue;
+    ++open_by_url[l.target];
     if (!l.open.load()) {
       ++closed_during;
     }
     for (auto [key, ts] : l.arrivals) {
       auto it = command_of_key.find(key);
       if (it == command_of_key.end()) continue;
-      latencies[it->second].push_back((ts - results[it->second].t_send) / 1e6);
+      const double ms = (ts - results[it->second].t_send) / 1e6;
+      latencies[it->second].push_back(ms);
+      if (url_count > 1) latencies_by_url[l.target][it->second].push_back(ms);
       ++received;
     }
   }
@@ -815,6 +865,23 @@ int main(int argc, char** argv) {
     if (v.empty()) continue;
     last_latency.push_back(*std::max_element(v.begin(), v.end()));
     median_latency.push_back(percentile(v, 0.5));
+  }
+  // Per URL: the last of that URL's listeners, per command.
+  std::string per_url_text, per_url_json;
+  for (std::size_t u = 0; u < latencies_by_url.size(); ++u) {
+    std::vector<double> last;
+    for (int k = 0; k < commands; ++k) {
+      auto& v = latencies_by_url[u][k];
+      if (results[k].key >= 0 && !v.empty()) last.push_back(*std::max_element(v.begin(), v.end()));
+    }
+    const double u50 = percentile(last, 0.5), u99 = percentile(last, 0.99);
+    const double umax = last.empty() ? NAN : *std::max_element(last.begin(), last.end());
+    per_url_text += "\n  url " + std::to_string(u) + " (" + std::to_string(open_by_url[u]) +
+                    " listeners): last-listener latency p50 " + fmt(u50) + " ms, p99 " + fmt(u99) + " ms, max " +
+                    fmt(umax) + " ms";
+    per_url_json += std::string(u ? "," : "") + "{\"url_index\":" + std::to_string(u) +
+                    ",\"listeners\":" + std::to_string(open_by_url[u]) + ",\"last_p50_ms\":" + fmt(u50, 3) +
+                    ",\"last_p99_ms\":" + fmt(u99, 3) + ",\"last_max_ms\":" + fmt(umax, 3) + "}";
   }
   const double p50 = percentile(last_latency, 0.5);
   const double p99 = percentile(last_latency, 0.99);
@@ -847,6 +914,7 @@ int main(int argc, char** argv) {
       fmt(us_per_message, 2).c_str(), fmt(server_cpu_join_ms, 0).c_str(), fmt(client_cpu_ms, 0).c_str(),
       fmt(avg_state_bytes, 0).c_str(), shared.failed.load(), closed_before_commands, closed_during,
       causes_text.empty() ? "" : "; closes: ", causes_text.c_str());
+  if (!per_url_text.empty()) std::printf("%s per URL:%s\n", opt.label.c_str(), per_url_text.c_str());
   if (!first_failure.empty()) std::printf("%s: first failed command: %s\n", opt.label.c_str(), first_failure.c_str());
   if (opt.json) {
     std::printf(
@@ -859,7 +927,7 @@ int main(int argc, char** argv) {
         "\"rss_before_kib\":%ld,\"rss_after_kib\":%ld,\"kib_per_conn\":%s,"
         "\"join_s\":%s,\"settle_s\":%s,\"settled\":%s,\"join_messages\":%llu,"
         "\"server_cpu_commands_ms\":%s,\"server_cpu_us_per_message\":%s,\"server_cpu_join_ms\":%s,"
-        "\"client_cpu_ms\":%s,\"state_message_bytes\":%s,\"connect_s\":%s,\"join_timeout_s\":%s}\n",
+        "\"client_cpu_ms\":%s,\"state_message_bytes\":%s,\"connect_s\":%s,\"join_timeout_s\":%s%s%s%s}\n",
         opt.label.c_str(), opt.listeners, shared.connected.load(), shared.failed.load(), ready, closed_before_commands,
         closed_during, causes_json.c_str(), shared.retries.load(), commands, failed_commands, incomplete_commands,
         static_cast<unsigned long long>(received), static_cast<unsigned long long>(expected), fmt(p50, 3).c_str(),
@@ -868,7 +936,8 @@ int main(int argc, char** argv) {
         fmt(settle_s, 3).c_str(), settled_in_time ? "true" : "false", static_cast<unsigned long long>(join_messages),
         fmt(server_cpu_commands_ms, 0).c_str(), fmt(us_per_message, 3).c_str(), fmt(server_cpu_join_ms, 0).c_str(),
         fmt(client_cpu_ms, 0).c_str(), fmt(avg_state_bytes, 0).c_str(), fmt((t_connected - t_connect) / 1e9, 3).c_str(),
-        fmt(opt.max_settle_s, 0).c_str());
+        fmt(opt.max_settle_s, 0).c_str(), per_url_json.empty() ? "" : ",\"per_url\":[", per_url_json.c_str(),
+        per_url_json.empty() ? "" : "]");
   }
   std::fflush(stdout);
   // Reset (RST) rather than close: no TIME_WAIT left behind for the next run.

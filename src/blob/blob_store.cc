@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <stdexcept>
 #include <system_error>
@@ -143,6 +144,9 @@ class FileBlobWriter final : public BlobWriter {
     int rc = ::renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
     if (rc != 0 && errno == EEXIST) {
       ::unlink(from);
+      // Mark the kept copy as freshly committed: garbage collection spares
+      // recent blobs, and this one is about to be referenced again.
+      ::utimensat(AT_FDCWD, to, nullptr, 0);
       // The other committer may not have synced the directory yet.
       return fsync_dir(level2);
     }
@@ -229,6 +233,43 @@ Status BlobStore::remove(std::string_view sha256) {
     return errno_status("unlink", path, errno);
   }
   return Status::ok();
+}
+
+Status BlobStore::quarantine(std::string_view sha256) {
+  if (!is_sha256_hex(sha256)) return invalid_argument("not a sha256: " + std::string(sha256));
+  const std::string from = path_for(sha256);
+  const std::string to = root_ + "/quarantine/" + std::string(sha256) + "." +
+                         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    if (errno == ENOENT) return not_found("no blob " + std::string(sha256));
+    return errno_status("rename", from, errno);
+  }
+  return fsync_dir(root_ + "/quarantine");
+}
+
+std::vector<std::string> BlobStore::list() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(fs::path(root_) / "blobs", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it.depth() != 2) continue;
+    auto name = it->path().filename().string();
+    if (is_sha256_hex(name)) out.push_back(std::move(name));
+  }
+  return out;
+}
+
+Result<std::int64_t> BlobStore::modified_ms(std::string_view sha256) const {
+  if (!is_sha256_hex(sha256)) return invalid_argument("not a sha256: " + std::string(sha256));
+  const std::string path = path_for(sha256);
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return not_found("no blob " + std::string(sha256));
+    return errno_status("stat", path, errno);
+  }
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
 }
 
 std::size_t BlobStore::cleanup_temporaries() {

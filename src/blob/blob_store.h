@@ -4,7 +4,7 @@
 //   blobs/ab/cd/<sha256-hex>   committed blobs (read-only once renamed in)
 //   tmp/<random>.part          writes in progress; removed on abort and by
 //                              cleanup_temporaries() at start-up
-//   quarantine/                blobs that failed a scrub (later issues)
+//   quarantine/<sha256>.<ms>   copies that failed a scrub, kept for inspection
 //
 // Durability: BlobWriter::commit() fsyncs the file, renames it into place and
 // fsyncs the destination directory before returning OK; after that the blob
@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/sha256.h"
 #include "common/status.h"
@@ -48,7 +49,9 @@ class BlobWriter {
   // Repr-Digest) compare this before commit() and abort() on a mismatch.
   virtual Digest digest() = 0;
   // Makes the blob durable under blobs/. Committing bytes that already exist
-  // is OK and keeps the existing copy. On failure the temporary is removed.
+  // is OK and keeps the existing copy, whose modification time is set to now
+  // (garbage collection spares recently committed blobs). On failure the
+  // temporary is removed.
   virtual Result<BlobInfo> commit() = 0;
   virtual void abort() = 0;
 };
@@ -78,6 +81,14 @@ class BlobStore {
   Result<BlobInfo> put(std::string_view bytes);
   // kInvalidArgument for an invalid sha256, kNotFound if absent.
   Status remove(std::string_view sha256);
+  // Moves a committed blob to quarantine/ (a scrub found it corrupt), so it
+  // is no longer served but can still be inspected.
+  Status quarantine(std::string_view sha256);
+  // Every committed blob, in no particular order. Files whose names are not
+  // a sha256 are skipped.
+  std::vector<std::string> list() const;
+  // Last modification time of a committed blob, in Unix milliseconds.
+  Result<std::int64_t> modified_ms(std::string_view sha256) const;
   // Removes every leftover temporary file; returns how many were removed.
   // Call at start-up only: it also removes the files of writers in progress.
   std::size_t cleanup_temporaries();

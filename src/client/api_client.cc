@@ -22,6 +22,8 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <random>
+#include <tuple>
 #include <string_view>
 #include <utility>
 
@@ -179,6 +181,83 @@ ServerUrl parse_server(const std::string& text) {
   s.base_path = std::string(u.encoded_path());
   while (!s.base_path.empty() && s.base_path.back() == '/') s.base_path.pop_back();
   return s;
+}
+
+// Same host (case-insensitively) and port.
+bool same_authority(const ServerUrl& a, const ServerUrl& b) {
+  return lowercase(a.host) == lowercase(b.host) && a.port == b.port;
+}
+
+// One request of a chain of redirects: where it goes and whether it may
+// carry the bearer token.
+struct Hop {
+  ServerUrl server;    // host and port of this hop
+  std::string target;  // request-target: path and query
+  bool send_token = true;
+  int redirects = 0;   // hops before this one
+
+  // For messages: the URL without its query (which may hold a signature).
+  std::string where() const {
+    return "http://" + server.host_header + target.substr(0, target.find('?'));
+  }
+};
+
+// Whether a response to `verb` with `status` is a redirect to follow.
+bool follows(http::verb verb, int status) {
+  if (status == 307 || status == 308) return true;
+  const bool safe = verb == http::verb::get || verb == http::verb::head;
+  return safe && (status == 301 || status == 302 || status == 303);
+}
+
+// The hop a Location (absolute or relative to `from`) leads to; nullopt
+// with `error` when it cannot be followed. `origin` is the configured
+// server the chain started at: only hops to its host:port get the token.
+std::optional<Hop> next_hop(const Hop& from, const ServerUrl& origin, std::string_view location,
+                            std::string& error) {
+  const std::string base_text = "http://" + from.server.host_header + from.target;  // outlives the view
+  auto base = urls::parse_uri(base_text);
+  auto ref = urls::parse_uri_reference(location);
+  if (!base || !ref) {
+    error = "the server redirected to '" + std::string(location) + "', which is not a URL";
+    return std::nullopt;
+  }
+  urls::url dest;
+  if (auto r = urls::resolve(*base, *ref, dest); !r) {
+    error = "the server redirected to '" + std::string(location) + "', which cannot be resolved";
+    return std::nullopt;
+  }
+  dest.remove_fragment();
+  const auto scheme = lowercase(dest.scheme());
+  if (scheme != "http") {
+    error = "the server redirected to " + std::string(dest.scheme()) + "://" +
+            std::string(dest.encoded_host_and_port()) + std::string(dest.encoded_path()) +
+            (scheme == "https" ? ", but https is not supported by this client"
+                               : ", which this client cannot follow");
+    return std::nullopt;
+  }
+  Hop hop;
+  hop.server = parse_server("http://" + std::string(dest.encoded_host_and_port()));
+  if (!hop.server.error.empty()) {
+    error = "the server redirected to '" + std::string(location) + "': " + hop.server.error;
+    return std::nullopt;
+  }
+  hop.target = dest.encoded_path().empty() ? "/" : std::string(dest.encoded_path());
+  if (dest.has_query()) hop.target += "?" + std::string(dest.encoded_query());
+  hop.server.text = hop.where();
+  // Once the chain has left the server the token belongs to, it stays
+  // without it.
+  hop.send_token = from.send_token && same_authority(hop.server, origin);
+  hop.redirects = from.redirects + 1;
+  return hop;
+}
+
+ApiError redirect_error(int status, const std::string& type, std::string detail) {
+  ApiError e;
+  e.status = status;
+  e.type = type;
+  e.title = "Redirect not followed";
+  e.detail = std::move(detail);
+  return e;
 }
 
 // One HTTP connection driven synchronously on its own io_context.
@@ -434,11 +513,32 @@ std::string HttpResponse::header(const std::string& name) const {
 
 // --- ApiClient --------------------------------------------------------------
 
+namespace {
+
+// What one hop of a request came to: an outcome, or a redirect to follow.
+template <typename T>
+struct HopOutcome {
+  Attempt<T> attempt;
+  int status = 0;                       // the redirect's status
+  std::optional<std::string> location;  // set: follow it
+
+  HopOutcome(Attempt<T> a) : attempt(std::move(a)) {}  // NOLINT: implicit on purpose
+  static HopOutcome redirect(int status, std::string location) {
+    HopOutcome out{Attempt<T>{}};
+    out.status = status;
+    out.location = std::move(location);
+    return out;
+  }
+};
+
+}  // namespace
+
 struct ApiClient::Impl {
   ClientOptions options;
-  std::vector<ServerUrl> servers;
+  std::vector<ServerUrl> servers;  // parallel to options.servers
   std::atomic<std::size_t> current{0};
-  mutable std::mutex mu;  // guards options.token
+  mutable std::mutex mu;          // guards options.token
+  mutable std::mutex servers_mu;  // guards options.servers and servers (add_server appends)
 
   explicit Impl(ClientOptions o) : options(std::move(o)) {
     for (const auto& s : options.servers) servers.push_back(parse_server(s));
@@ -452,10 +552,30 @@ struct ApiClient::Impl {
     return options.token;
   }
 
+  std::vector<ServerUrl> server_list() const {
+    std::lock_guard lock(servers_mu);
+    return servers;
+  }
+
+  bool add_server(const std::string& url) {
+    const auto text = normalize_server_url(url);
+    auto parsed = parse_server(text);
+    if (!parsed.error.empty()) return false;
+    std::lock_guard lock(servers_mu);
+    for (const auto& s : options.servers) {
+      if (same_server(s, text)) return false;
+    }
+    options.servers.push_back(text);
+    servers.push_back(std::move(parsed));
+    return true;
+  }
+
   template <typename Fields>
-  void common_headers(Fields& req, const ServerUrl& s, const std::string& token) const {
-    req.set(http::field::host, s.host_header);
+  void common_headers(Fields& req, const Hop& hop) const {
+    req.set(http::field::host, hop.server.host_header);
     req.set(http::field::user_agent, "hifi-cli");
+    if (!hop.send_token) return;
+    const auto token = token_copy();
     if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
   }
 
@@ -466,7 +586,9 @@ struct ApiClient::Impl {
   template <typename T, typename Fn>
   ApiResult<T> failover(Fn&& attempt) {
     ApiResult<T> out;
-    const auto n = servers.size();
+    // Servers added meanwhile (add_server) wait for the next request.
+    const auto list = server_list();
+    const auto n = list.size();
     if (n == 0) {
       out.error.detail = "no server is configured";
       return out;
@@ -475,7 +597,7 @@ struct ApiClient::Impl {
     std::size_t index = current.load() % n;
     std::size_t misses = 0;
     while (misses < n) {
-      const auto& server = servers[index];
+      const auto& server = list[index];
       bool progressed = false;
       Attempt<T> a =
           server.error.empty() ? attempt(server, progressed) : Attempt<T>::fail(server.error);
@@ -506,11 +628,39 @@ struct ApiClient::Impl {
     return out;
   }
 
-  Attempt<HttpResponse> request_once(const ServerUrl& server, const std::string& method,
-                                     const std::string& target, const std::string& body,
-                                     const std::map<std::string, std::string>& headers) {
-    Connection c(server);
-    if (auto ec = c.connect(connect_timeout())) return Attempt<HttpResponse>::fail(ec);
+  // Makes the request `target` on `server` with `one_hop(hop)`, following
+  // the redirects it reports, at most kMaxRedirects of them.
+  template <typename T, typename Fn>
+  Attempt<T> follow(const ServerUrl& server, const std::string& target, Fn&& one_hop) {
+    Hop hop{server, server.target(target), true, 0};
+    for (;;) {
+      HopOutcome<T> out = one_hop(hop);
+      if (!out.location) {
+        if (out.attempt.network_failure && hop.redirects > 0) {
+          out.attempt.network_error += " at " + hop.where() + " (redirected there)";
+        }
+        return std::move(out.attempt);
+      }
+      if (hop.redirects >= kMaxRedirects) {
+        return Attempt<T>::error(redirect_error(
+            out.status, "too-many-redirects",
+            "too many redirects: " + server.text + target.substr(0, target.find('?')) +
+                " was redirected more than " + std::to_string(kMaxRedirects) +
+                " times (the last time from " + hop.where() + " to " + *out.location + ")"));
+      }
+      std::string error;
+      auto next = next_hop(hop, server, *out.location, error);
+      if (!next) return Attempt<T>::error(redirect_error(out.status, "bad-redirect", error));
+      hop = std::move(*next);
+    }
+  }
+
+  HopOutcome<HttpResponse> request_hop(const Hop& hop, const std::string& method,
+                                       const std::string& body,
+                                       const std::map<std::string, std::string>& headers) {
+    using A = Attempt<HttpResponse>;
+    Connection c(hop.server);
+    if (auto ec = c.connect(connect_timeout())) return A::fail(ec);
 
     http::request<http::string_body> req;
     req.version(11);
@@ -520,45 +670,55 @@ struct ApiClient::Impl {
     } else {
       req.method_string(method);
     }
-    req.target(server.target(target));
-    common_headers(req, server, token_copy());
+    req.target(hop.target);
+    common_headers(req, hop);
     req.keep_alive(false);
     if (!body.empty()) req.set(http::field::content_type, "application/json");
-    for (const auto& [name, value] : headers) req.set(name, value);
+    for (const auto& [name, value] : headers) {
+      // Credentials of the caller's own stay with the server they are for.
+      if (!hop.send_token && beast::iequals(name, "authorization")) continue;
+      req.set(name, value);
+    }
     req.body() = body;
     if (!body.empty() || verb == http::verb::post || verb == http::verb::put ||
         verb == http::verb::patch) {
       req.prepare_payload();
     }
-    if (auto ec = c.write(req, request_timeout())) return Attempt<HttpResponse>::fail(ec);
+    if (auto ec = c.write(req, request_timeout())) return A::fail(ec);
 
     std::optional<http::response_parser<http::string_body>> parser;
     do {  // skip interim (1xx) responses
       parser.emplace();
       parser->body_limit(kMaxResponseBody);
       if (verb == http::verb::head) parser->skip(true);
-      if (auto ec = c.read(*parser, request_timeout())) return Attempt<HttpResponse>::fail(ec);
+      if (auto ec = c.read(*parser, request_timeout())) return A::fail(ec);
     } while (parser->get().result_int() / 100 == 1);
 
     auto& res = parser->get();
+    if (follows(verb, res.result_int())) {
+      auto location = res[http::field::location];
+      if (!location.empty()) {
+        return HopOutcome<HttpResponse>::redirect(res.result_int(), std::string(location));
+      }
+    }
     auto reason = std::string(res.reason());
     HttpResponse out = to_response(res);
     if (out.status >= 400) {
-      return Attempt<HttpResponse>::error(
-          error_from_response(out.status, reason, out.headers, out.body));
+      return A::error(error_from_response(out.status, reason, out.headers, out.body));
     }
-    return Attempt<HttpResponse>::ok(std::move(out));
+    return A::ok(std::move(out));
   }
 
-  Attempt<json::value> upload_once(const ServerUrl& server, int fd, std::uint64_t size,
-                                   const std::string& filename, const std::string& digest,
-                                   const ProgressFn& progress) {
+  HopOutcome<json::value> upload_hop(const Hop& hop, int fd, std::uint64_t size,
+                                     const std::string& filename, const std::string& digest,
+                                     const ProgressFn& progress) {
     using A = Attempt<json::value>;
-    Connection c(server);
+    using H = HopOutcome<json::value>;
+    Connection c(hop.server);
     if (auto ec = c.connect(connect_timeout())) return A::fail(ec);
 
-    http::request<http::empty_body> req{http::verb::post, server.target("/api/v1/songs"), 11};
-    common_headers(req, server, token_copy());
+    http::request<http::empty_body> req{http::verb::post, hop.target, 11};
+    common_headers(req, hop);
     req.keep_alive(false);
     req.set(http::field::accept, "application/json");
     req.set(http::field::content_type, "application/octet-stream");
@@ -570,8 +730,12 @@ struct ApiClient::Impl {
     http::request_serializer<http::empty_body> sr{req};
     if (auto ec = c.write_header(sr, request_timeout())) return A::fail(ec);
 
-    auto finish = [&](http::response_parser<http::string_body>& parser) -> A {
+    auto finish = [&](http::response_parser<http::string_body>& parser) -> H {
       auto& res = parser.get();
+      if (follows(http::verb::post, res.result_int())) {
+        auto location = res[http::field::location];
+        if (!location.empty()) return H::redirect(res.result_int(), std::string(location));
+      }
       auto reason = std::string(res.reason());
       HttpResponse out = to_response(res);
       if (out.status >= 300) {
@@ -631,9 +795,120 @@ struct ApiClient::Impl {
     return finish(*parser);
   }
 
+  // What a download has learned so far, across hops and servers.
+  struct DownloadState {
+    std::string etag;        // strong ETag of the representation, once seen
+    bool restart = false;    // what is on disk cannot be resumed: start from zero
+    bool progressed = false;
+  };
+
+  // One GET of `hop` into `path`, resuming from `have` bytes.
+  HopOutcome<std::uint64_t> download_hop(const Hop& hop, const std::string& path, std::uint64_t have,
+                                         bool last_round, const ProgressFn& progress,
+                                         DownloadState& state) {
+    using A = Attempt<std::uint64_t>;
+    using H = HopOutcome<std::uint64_t>;
+    Connection c(hop.server);
+    if (auto ec = c.connect(connect_timeout())) return A::fail(ec);
+    http::request<http::empty_body> req{http::verb::get, hop.target, 11};
+    common_headers(req, hop);
+    req.keep_alive(false);
+    req.set(http::field::accept_encoding, "identity");
+    if (have > 0) {
+      req.set(http::field::range, "bytes=" + std::to_string(have) + "-");
+      // Resume only the representation we started with.
+      if (!state.etag.empty()) req.set(http::field::if_range, state.etag);
+    }
+    if (auto ec = c.write(req, request_timeout())) return A::fail(ec);
+
+    std::optional<http::response_parser<http::buffer_body>> parser;
+    do {
+      parser.emplace();
+      parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+      if (auto ec = c.read_header(*parser, request_timeout())) return A::fail(ec);
+    } while (parser->get().result_int() / 100 == 1);
+    auto& res = parser->get();
+    const int status = res.result_int();
+    if (follows(http::verb::get, status)) {
+      auto location = res[http::field::location];
+      // The redirect's body is not wanted: the connection is dropped.
+      if (!location.empty()) return H::redirect(status, std::string(location));
+    }
+    auto error_answer = [&]() -> A {
+      std::string body;
+      if (auto ec = read_small_body(c, *parser, body, request_timeout())) return A::fail(ec);
+      return A::error(error_from_response(status, res.reason(), headers_of(res.base()), body));
+    };
+
+    if (status == 416) {
+      auto [first, total] = parse_content_range(res[http::field::content_range]);
+      if (total >= 0 && have == static_cast<std::uint64_t>(total)) {
+        // Everything is already here.
+        Fd file(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+        if (file.fd >= 0) ::fsync(file.fd);
+        report(progress, have, have);
+        return A::ok(have);
+      }
+      if (total >= 0 && have > static_cast<std::uint64_t>(total) && !last_round) {
+        state.restart = true;
+        return A::error({});
+      }
+      return error_answer();
+    }
+    if (status >= 300) return error_answer();
+
+    if (auto etag = res[http::field::etag]; !etag.empty() && etag.rfind("W/", 0) != 0) {
+      state.etag = std::string(etag);
+    }
+    std::uint64_t offset = 0, total = 0;
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+    if (status == 206) {
+      auto [first, size] = parse_content_range(res[http::field::content_range]);
+      if (first < 0 || static_cast<std::uint64_t>(first) != have) {
+        if (!last_round) {
+          state.restart = true;
+          return A::error({});
+        }
+        return A::error(local_error("the server resumed " + hop.where() + " at the wrong offset"));
+      }
+      offset = have;
+      total = size >= 0 ? static_cast<std::uint64_t>(size) : 0;
+    } else {
+      flags |= O_TRUNC;  // 200: the whole representation, from the start
+      if (auto len = parser->content_length()) total = *len;
+    }
+    Fd file(::open(path.c_str(), flags, 0644));
+    if (file.fd < 0) return A::error(local_error("cannot open " + path + ": " + errno_text(errno)));
+
+    const auto start = offset;
+    report(progress, offset, total);
+    std::vector<char> buf(kChunk);
+    while (!parser->is_done()) {
+      parser->get().body().data = buf.data();
+      parser->get().body().size = buf.size();
+      auto ec = c.read(*parser, request_timeout());  // an idle timeout per chunk
+      const auto n = buf.size() - parser->get().body().size;
+      if (n > 0) {
+        if (!pwrite_all(file.fd, buf.data(), n, offset)) {
+          return A::error(local_error("cannot write " + path + ": " + errno_text(errno)));
+        }
+        offset += n;
+        report(progress, offset, total);
+      }
+      if (ec) {
+        state.progressed = offset > start;
+        return A::fail(ec);
+      }
+    }
+    if (::fsync(file.fd) != 0) {
+      return A::error(local_error("cannot sync " + path + ": " + errno_text(errno)));
+    }
+    return A::ok(offset);
+  }
+
   Attempt<std::uint64_t> download_once(const ServerUrl& server, const std::string& target,
                                        const std::string& path, const ProgressFn& progress,
-                                       bool& progressed) {
+                                       DownloadState& state) {
     using A = Attempt<std::uint64_t>;
     // A second round when what we have cannot be resumed (the file is longer
     // than the song, or the server resumed elsewhere): start from zero.
@@ -651,92 +926,16 @@ struct ApiClient::Impl {
       } else if (errno != ENOENT) {
         return A::error(local_error("cannot access " + path + ": " + errno_text(errno)));
       }
-
-      Connection c(server);
-      if (auto ec = c.connect(connect_timeout())) return A::fail(ec);
-      http::request<http::empty_body> req{http::verb::get, server.target(target), 11};
-      common_headers(req, server, token_copy());
-      req.keep_alive(false);
-      req.set(http::field::accept_encoding, "identity");
-      if (have > 0) req.set(http::field::range, "bytes=" + std::to_string(have) + "-");
-      if (auto ec = c.write(req, request_timeout())) return A::fail(ec);
-
-      std::optional<http::response_parser<http::buffer_body>> parser;
-      do {
-        parser.emplace();
-        parser->body_limit(std::numeric_limits<std::uint64_t>::max());
-        if (auto ec = c.read_header(*parser, request_timeout())) return A::fail(ec);
-      } while (parser->get().result_int() / 100 == 1);
-      auto& res = parser->get();
-      const int status = res.result_int();
-      auto error_answer = [&]() -> A {
-        std::string body;
-        if (auto ec = read_small_body(c, *parser, body, request_timeout())) return A::fail(ec);
-        return A::error(error_from_response(status, res.reason(), headers_of(res.base()), body));
-      };
-
-      if (status == 416) {
-        auto [first, total] = parse_content_range(res[http::field::content_range]);
-        if (total >= 0 && have == static_cast<std::uint64_t>(total)) {
-          // Everything is already here.
-          Fd file(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-          if (file.fd >= 0) ::fsync(file.fd);
-          report(progress, have, have);
-          return A::ok(have);
-        }
-        if (total >= 0 && have > static_cast<std::uint64_t>(total) && round == 0) {
-          from_scratch = true;
-          continue;
-        }
-        return error_answer();
+      state.restart = false;
+      state.progressed = false;
+      auto a = follow<std::uint64_t>(server, target, [&](const Hop& hop) {
+        return download_hop(hop, path, have, round == 1, progress, state);
+      });
+      if (state.restart) {
+        from_scratch = true;
+        continue;
       }
-      if (status >= 300) return error_answer();
-
-      std::uint64_t offset = 0, total = 0;
-      int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
-      if (status == 206) {
-        auto [first, size] = parse_content_range(res[http::field::content_range]);
-        if (first < 0 || static_cast<std::uint64_t>(first) != have) {
-          if (round == 0) {
-            from_scratch = true;
-            continue;
-          }
-          return A::error(local_error("the server resumed " + target + " at the wrong offset"));
-        }
-        offset = have;
-        total = size >= 0 ? static_cast<std::uint64_t>(size) : 0;
-      } else {
-        flags |= O_TRUNC;  // 200: the whole representation, from the start
-        if (auto len = parser->content_length()) total = *len;
-      }
-      Fd file(::open(path.c_str(), flags, 0644));
-      if (file.fd < 0)
-        return A::error(local_error("cannot open " + path + ": " + errno_text(errno)));
-
-      const auto start = offset;
-      report(progress, offset, total);
-      std::vector<char> buf(kChunk);
-      while (!parser->is_done()) {
-        parser->get().body().data = buf.data();
-        parser->get().body().size = buf.size();
-        auto ec = c.read(*parser, request_timeout());  // an idle timeout per chunk
-        const auto n = buf.size() - parser->get().body().size;
-        if (n > 0) {
-          if (!pwrite_all(file.fd, buf.data(), n, offset)) {
-            return A::error(local_error("cannot write " + path + ": " + errno_text(errno)));
-          }
-          offset += n;
-          report(progress, offset, total);
-        }
-        if (ec) {
-          progressed = offset > start;
-          return A::fail(ec);
-        }
-      }
-      if (::fsync(file.fd) != 0) {
-        return A::error(local_error("cannot sync " + path + ": " + errno_text(errno)));
-      }
-      return A::ok(offset);
+      return a;
     }
     return A::error(local_error("cannot resume " + path));
   }
@@ -753,17 +952,26 @@ void ApiClient::set_token(std::string token) {
 const std::string& ApiClient::token() const { return impl_->options.token; }
 
 std::string ApiClient::current_server() const {
-  if (impl_->options.servers.empty()) return {};
-  return impl_->options.servers[impl_->current.load() % impl_->options.servers.size()];
+  std::lock_guard lock(impl_->servers_mu);
+  const auto& list = impl_->options.servers;
+  if (list.empty()) return {};
+  return list[impl_->current.load() % list.size()];
 }
 
-const std::vector<std::string>& ApiClient::servers() const { return impl_->options.servers; }
+std::vector<std::string> ApiClient::servers() const {
+  std::lock_guard lock(impl_->servers_mu);
+  return impl_->options.servers;
+}
+
+bool ApiClient::add_server(const std::string& url) { return impl_->add_server(url); }
 
 ApiResult<HttpResponse> ApiClient::request(const std::string& method, const std::string& target,
                                            const std::string& body,
                                            const std::map<std::string, std::string>& headers) {
   return impl_->failover<HttpResponse>([&](const ServerUrl& server, bool&) {
-    return impl_->request_once(server, method, target, body, headers);
+    return impl_->follow<HttpResponse>(server, target, [&](const Hop& hop) {
+      return impl_->request_hop(hop, method, body, headers);
+    });
   });
 }
 
@@ -779,6 +987,34 @@ ApiResult<boost::json::value> ApiClient::json(const std::string& method, const s
     return out;
   }
   return json_result(std::move(*res));
+}
+
+ApiResult<ClusterInfo> ApiClient::cluster() {
+  ApiResult<ClusterInfo> out;
+  auto res = json("GET", "/api/v1/cluster");
+  if (!res) {
+    if (res.error.status == 404) {
+      out.value = ClusterInfo{};  // a server from before clusters
+    } else {
+      out.error = std::move(res.error);
+    }
+    return out;
+  }
+  if (!res->is_object()) {
+    out.error.status = 200;
+    out.error.detail = "the server's /api/v1/cluster answer is not a JSON object";
+    return out;
+  }
+  out.value = parse_cluster(*res);
+  return out;
+}
+
+ApiResult<ClusterInfo> ApiClient::discover_members() {
+  auto res = cluster();
+  if (res) {
+    for (const auto& m : res->members) add_server(m.advertise);
+  }
+  return res;
 }
 
 ApiResult<boost::json::value> ApiClient::upload_song(const std::string& path,
@@ -811,15 +1047,144 @@ ApiResult<boost::json::value> ApiClient::upload_song(const std::string& path,
   const std::string filename = slash == std::string::npos ? path : path.substr(slash + 1);
   const auto size = static_cast<std::uint64_t>(st.st_size);
   return impl_->failover<boost::json::value>([&](const ServerUrl& server, bool&) {
-    return impl_->upload_once(server, file.fd, size, filename, digest, progress);
+    return impl_->follow<boost::json::value>(server, "/api/v1/songs", [&](const Hop& hop) {
+      return impl_->upload_hop(hop, file.fd, size, filename, digest, progress);
+    });
   });
 }
 
 ApiResult<std::uint64_t> ApiClient::download(const std::string& target, const std::string& path,
                                              const ProgressFn& progress) {
+  Impl::DownloadState state;
   return impl_->failover<std::uint64_t>([&](const ServerUrl& server, bool& progressed) {
-    return impl_->download_once(server, target, path, progress, progressed);
+    auto a = impl_->download_once(server, target, path, progress, state);
+    progressed = state.progressed;
+    return a;
   });
+}
+
+// --- cluster ----------------------------------------------------------------
+
+namespace {
+
+std::string string_at(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::optional<std::int64_t> int_at(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  if (!v) return std::nullopt;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64()) {
+    return static_cast<std::int64_t>(
+        std::min<std::uint64_t>(v->as_uint64(), std::numeric_limits<std::int64_t>::max()));
+  }
+  if (v->is_double() && v->as_double() >= 0 && v->as_double() < 9.2e18) {
+    return static_cast<std::int64_t>(v->as_double());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string normalize_server_url(std::string url) {
+  while (!url.empty() && std::isspace(static_cast<unsigned char>(url.back()))) url.pop_back();
+  std::size_t lead = 0;
+  while (lead < url.size() && std::isspace(static_cast<unsigned char>(url[lead]))) ++lead;
+  url.erase(0, lead);
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  if (!url.empty() && url.find("://") == std::string::npos) url = "http://" + url;
+  return url;
+}
+
+bool same_server(const std::string& a, const std::string& b) {
+  const auto na = normalize_server_url(a);
+  const auto nb = normalize_server_url(b);
+  auto pa = parse_server(na);
+  auto pb = parse_server(nb);
+  if (!pa.error.empty() || !pb.error.empty()) return lowercase(na) == lowercase(nb);
+  return same_authority(pa, pb) && pa.base_path == pb.base_path;
+}
+
+ClusterInfo parse_cluster(const boost::json::value& document) {
+  ClusterInfo info;
+  info.available = true;
+  info.document = document;
+  const json::array* list = nullptr;
+  if (document.is_array()) {
+    list = &document.as_array();
+  } else if (document.is_object()) {
+    const auto& o = document.as_object();
+    info.self = string_at(o, "self");
+    info.leader = string_at(o, "leader");
+    info.replication_factor = static_cast<int>(int_at(o, "replication_factor").value_or(0));
+    for (const char* key : {"members", "items", "nodes"}) {
+      if (auto* v = o.if_contains(key); v && v->is_array()) {
+        list = &v->as_array();
+        break;
+      }
+    }
+  }
+  if (!list) return info;
+  for (const auto& item : *list) {
+    ClusterMember m;
+    std::string url;
+    if (item.is_string()) {
+      url = std::string(item.as_string());
+    } else if (item.is_object()) {
+      const auto& o = item.as_object();
+      m.id = string_at(o, "id");
+      for (const char* key : {"advertise", "url", "public_url", "address"}) {
+        url = string_at(o, key);
+        if (!url.empty()) break;
+      }
+      m.health = string_at(o, "health");
+      if (auto* v = o.if_contains("leader"); v && v->is_bool()) m.leader = v->as_bool();
+      if (auto* load = o.if_contains("load"); load && load->is_object()) {
+        const auto& l = load->as_object();
+        m.has_load = true;
+        m.active_streams = int_at(l, "active_streams").value_or(0);
+        m.connections = int_at(l, "connections").value_or(0);
+        m.websockets = int_at(l, "websockets").value_or(0);
+        m.bytes_per_second = int_at(l, "bytes_per_second").value_or(0);
+      }
+      if (auto v = int_at(o, "disk_free_bytes")) m.disk_free_bytes = static_cast<std::uint64_t>(*v);
+      if (auto v = int_at(o, "disk_total_bytes")) m.disk_total_bytes = static_cast<std::uint64_t>(*v);
+      m.version = string_at(o, "version");
+    }
+    url = normalize_server_url(url);
+    if (url.empty()) continue;
+    m.advertise = std::move(url);
+    if (!info.leader.empty() && m.id == info.leader) m.leader = true;
+    info.members.push_back(std::move(m));
+  }
+  return info;
+}
+
+std::vector<std::string> spread_order(const ClusterInfo& cluster,
+                                      const std::vector<std::string>& known, std::uint64_t seed) {
+  std::vector<const ClusterMember*> members;
+  for (const auto& m : cluster.members) {
+    if (parse_server(m.advertise).error.empty()) members.push_back(&m);
+  }
+  // Shuffled first, so that the stable sort leaves equals in a random order.
+  std::mt19937_64 rng(seed);
+  std::shuffle(members.begin(), members.end(), rng);
+  std::stable_sort(members.begin(), members.end(), [](const ClusterMember* a, const ClusterMember* b) {
+    return std::tuple(!a->has_load, a->active_streams, a->connections) <
+           std::tuple(!b->has_load, b->active_streams, b->connections);
+  });
+  std::vector<std::string> out;
+  auto add = [&](const std::string& url) {
+    for (const auto& o : out) {
+      if (same_server(o, url)) return;
+    }
+    out.push_back(url);
+  };
+  for (const auto* m : members) add(m->advertise);
+  for (const auto& k : known) add(k);
+  return out;
 }
 
 // --- helpers ----------------------------------------------------------------

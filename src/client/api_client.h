@@ -12,6 +12,16 @@
 //
 // Server URLs are http://host[:port][/prefix]; https is refused (the server
 // counts as unreachable, with a message saying why).
+//
+// Redirects: 307 and 308 are followed for every method (with the same body
+// and headers, Range included), 301/302/303 for GET and HEAD, at most
+// kMaxRedirects hops; Location may be absolute or relative. A hop to
+// another host:port gets no Authorization header: a cluster node redirects
+// to a signed URL on the node that holds a song. More hops than that is an
+// ApiError of type "too-many-redirects".
+//
+// Cluster members: discover_members() asks GET /api/v1/cluster and appends
+// every member's advertised URL to the failover list.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -36,6 +46,9 @@ enum ExitCode : int {
   kExitServer = 5,       // the server answered with an error of its own (5xx)
   kExitNetwork = 6,      // no server could be reached
 };
+
+// Redirects followed per request (a further one is an error).
+inline constexpr int kMaxRedirects = 5;
 
 // exit_code(): 401/403 -> kExitAuth, 404/410 -> kExitNotFound, other 4xx
 // (400, 409, 413, 415, 416, 422...) -> kExitFailure, 5xx -> kExitServer,
@@ -70,6 +83,52 @@ struct ApiResult {
   T* operator->() { return &*value; }
 };
 
+// One member of a cluster, from GET /api/v1/cluster.
+struct ClusterMember {
+  std::string id;
+  std::string advertise;   // base URL clients use to reach it
+  std::string health;      // "ok", "degraded"; empty when not said
+  bool leader = false;
+  bool has_load = false;   // whether the server reported load figures
+  std::int64_t active_streams = 0;
+  std::int64_t connections = 0;
+  std::int64_t websockets = 0;
+  std::int64_t bytes_per_second = 0;
+  std::optional<std::uint64_t> disk_free_bytes;
+  std::optional<std::uint64_t> disk_total_bytes;
+  std::string version;
+};
+
+struct ClusterInfo {
+  bool available = false;  // false: the server has no /api/v1/cluster (404: an older server)
+  std::string self;        // id of the node that answered
+  std::string leader;      // id of the leader; empty when none
+  int replication_factor = 0;
+  std::vector<ClusterMember> members;
+  boost::json::value document;  // as received
+};
+
+// Reads a /api/v1/cluster document (docs/api.yaml). Older shapes are
+// accepted too: "members", "items" or "nodes" holding URL strings or
+// objects with "url", "public_url" or "address" (a bare host:port gets
+// http://). Members without a usable URL are left out.
+ClusterInfo parse_cluster(const boost::json::value& document);
+
+// The order in which to try servers for a long-lived connection: the
+// cluster's members least loaded first (fewest active_streams, then
+// fewest connections; equals in an order drawn from `seed`), then those
+// of `known` that are not members. Members without load figures come after
+// those with.
+std::vector<std::string> spread_order(const ClusterInfo& cluster,
+                                      const std::vector<std::string>& known, std::uint64_t seed);
+
+// "host:8080/" -> "http://host:8080": adds http:// when there is no scheme
+// and drops trailing slashes.
+std::string normalize_server_url(std::string url);
+// Whether two server URLs name the same server (scheme, host, port, path;
+// host case and an explicit default port do not matter).
+bool same_server(const std::string& a, const std::string& b);
+
 struct ClientOptions {
   std::vector<std::string> servers;  // "http://host:port", tried in order
   std::string token;                 // bearer token; may be empty
@@ -86,7 +145,18 @@ class ApiClient {
   const std::string& token() const;
   // The server that answered last (or the first one).
   std::string current_server() const;
-  const std::vector<std::string>& servers() const;
+  // The failover list: the configured servers, then the ones added.
+  std::vector<std::string> servers() const;
+  // Appends a server to the failover list unless it is there already (see
+  // same_server) or unusable (not http). Returns whether it was added.
+  bool add_server(const std::string& url);
+
+  // GET /api/v1/cluster (no login needed), parsed. A 404 (a server from
+  // before clusters) is not an error: `available` is false.
+  ApiResult<ClusterInfo> cluster();
+  // cluster(), then every member's advertised URL joins the failover list
+  // (after the configured servers, without duplicates).
+  ApiResult<ClusterInfo> discover_members();
 
   // One request with a JSON or empty body; a 2xx/3xx response or an ApiError.
   ApiResult<HttpResponse> request(const std::string& method, const std::string& target,
@@ -107,8 +177,9 @@ class ApiClient {
   // with Range), reporting progress. Returns the final size. The caller
   // verifies the content. A connection lost mid-body resumes from the next
   // server; a 200 to a ranged request restarts the file from 0; a 416 whose
-  // "bytes */N" equals the file's size means it is complete. The file is
-  // fsynced before returning.
+  // "bytes */N" equals the file's size means it is complete. Redirects are
+  // followed with the same Range (and, once the ETag is known, If-Range).
+  // The file is fsynced before returning.
   ApiResult<std::uint64_t> download(const std::string& target, const std::string& path,
                                     const ProgressFn& progress);
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <cerrno>
@@ -121,18 +122,18 @@ bool load_config(StoredConfig& config, std::string& error) {
   }
   const auto& o = value.as_object();
   StoredConfig out;
-  if (auto* servers = o.if_contains("servers"); servers && !servers->is_null()) {
-    if (!servers->is_array()) {
-      error = path + ": \"servers\" must be an array of URLs";
+  for (auto [key, field] :
+       {std::pair<const char*, std::vector<std::string>*>{"servers", &out.servers},
+        std::pair<const char*, std::vector<std::string>*>{"members", &out.members}}) {
+    auto* list = o.if_contains(key);
+    if (!list || list->is_null()) continue;
+    const bool strings = list->is_array() && std::all_of(list->as_array().begin(), list->as_array().end(),
+                                                         [](const json::value& v) { return v.is_string(); });
+    if (!strings) {
+      error = path + ": \"" + key + "\" must be an array of URLs";
       return false;
     }
-    for (const auto& s : servers->as_array()) {
-      if (!s.is_string()) {
-        error = path + ": \"servers\" must be an array of URLs";
-        return false;
-      }
-      out.servers.emplace_back(s.as_string());
-    }
+    for (const auto& s : list->as_array()) field->emplace_back(s.as_string());
   }
   for (auto [key, field] : {std::pair<const char*, std::string*>{"token", &out.token},
                             std::pair<const char*, std::string*>{"username", &out.username}}) {
@@ -153,10 +154,13 @@ bool save_config(const StoredConfig& config, std::string& error) {
   const auto dir = parent_of(path);
   if (!make_dirs(dir, error)) return false;
 
-  json::array servers;
+  json::array servers, members;
   for (const auto& s : config.servers) servers.emplace_back(s);
-  json::object o{
-      {"servers", std::move(servers)}, {"token", config.token}, {"username", config.username}};
+  for (const auto& m : config.members) members.emplace_back(m);
+  json::object o{{"servers", std::move(servers)},
+                 {"token", config.token},
+                 {"username", config.username},
+                 {"members", std::move(members)}};
   const auto text = json::serialize(o) + "\n";
 
   static std::atomic<unsigned> counter{0};

@@ -1,4 +1,5 @@
-// The CLI's remembered settings: servers, token and user name, kept in
+// The CLI's remembered settings: servers, token, user name and the cluster
+// members learned through the servers, kept in
 // $XDG_CONFIG_HOME/hifi/config.json (default ~/.config/hifi/config.json),
 // written atomically with mode 0600 because it holds a login token.
 #pragma once
@@ -12,6 +13,9 @@ struct StoredConfig {
   std::vector<std::string> servers;
   std::string token;
   std::string username;
+  // Cluster members learned from GET /api/v1/cluster through `servers`
+  // (advertised URLs), tried after them when they do not answer.
+  std::vector<std::string> members;
 };
 
 // The config file's path (the directory may not exist yet).

@@ -60,6 +60,7 @@ inline Status permission_denied(std::string m) { return {Code::kPermissionDenied
 inline Status resource_exhausted(std::string m) { return {Code::kResourceExhausted, std::move(m)}; }
 inline Status unsupported(std::string m) { return {Code::kUnsupported, std::move(m)}; }
 inline Status io_error(std::string m) { return {Code::kIoError, std::move(m)}; }
+inline Status unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
 inline Status internal_error(std::string m) { return {Code::kInternal, std::move(m)}; }
 
 template <typename T>

@@ -257,6 +257,9 @@ Result<UploadOutcome> Catalog::add_upload(BlobWriter& writer, const std::string&
       std::lock_guard publish_lock(blob_lock(sha));
       auto blob = writer.commit();
       if (!blob) return blob.status();
+      if (replication_) {
+        if (auto s = replication_->note_local_copy(sha); !s) return s;
+      }
     } else {
       writer.abort();
     }
@@ -295,6 +298,14 @@ Result<UploadOutcome> Catalog::add_upload(BlobWriter& writer, const std::string&
     if (!cover) return cover.status();
     song.cover_sha256 = cover->sha256;
     song.cover_mime = media->cover_mime;
+  }
+  if (replication_) {
+    // Every copy is durable before the song is published: an acknowledged
+    // upload survives the loss of any R-1 nodes.
+    if (!song.cover_sha256.empty()) {
+      if (auto s = replication_->replicate(song.cover_sha256); !s) return s;
+    }
+    if (auto s = replication_->replicate(song.sha256); !s) return s;
   }
 
   const auto key = kSongsPrefix + song.id;
@@ -452,7 +463,7 @@ Status Catalog::remove(const std::string& id) {
   if (auto s = wait_for_revision(txn->revision); !s) return s;
   // The record is gone first, so a crash here leaves at worst an unreferenced
   // blob, never a song without bytes.
-  (void)blobs_.remove(song.sha256);
+  if (blobs_.remove(song.sha256) && replication_) replication_->forget_local_copy(song.sha256);
   if (!song.cover_sha256.empty()) {
     bool shared = false;
     {
@@ -464,9 +475,24 @@ Status Catalog::remove(const std::string& id) {
         }
       }
     }
-    if (!shared) (void)blobs_.remove(song.cover_sha256);
+    if (!shared && blobs_.remove(song.cover_sha256) && replication_) {
+      replication_->forget_local_copy(song.cover_sha256);
+    }
   }
   return Status::ok();
+}
+
+std::vector<std::string> Catalog::referenced_blobs() const {
+  std::vector<std::string> out;
+  std::lock_guard lock(mu_);
+  out.reserve(songs_.size());
+  for (const auto& [id, entry] : songs_) {
+    out.push_back(entry->song.sha256);
+    if (!entry->song.cover_sha256.empty()) out.push_back(entry->song.cover_sha256);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 }  // namespace hifi

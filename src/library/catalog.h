@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "blob/blob_store.h"
+#include "library/blob_replication.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "store/meta_store.h"
@@ -111,6 +112,13 @@ class Catalog {
   // Loads every song and starts following changes. Call once at start-up.
   Status start();
 
+  // From now on, uploads are published only after `replication` made their
+  // blobs durable on enough nodes. Call before serving requests; not owned.
+  void set_replication(BlobReplication* replication) { replication_ = replication; }
+
+  // The SHA-256 of every blob a song references (its bytes and its cover).
+  std::vector<std::string> referenced_blobs() const;
+
   // Adds the bytes written to `writer` (not yet committed) as a song.
   // Probes the audio (kUnsupported when it is not decodable audio), makes the
   // blob and its cover durable, then publishes the song. `filename` is only
@@ -137,6 +145,7 @@ class Catalog {
 
   MetaStore& store_;
   BlobStore& blobs_;
+  BlobReplication* replication_ = nullptr;
   const Clock& clock_;
   mutable std::mutex mu_;
   std::condition_variable applied_cv_;

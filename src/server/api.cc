@@ -94,7 +94,7 @@ awaitable<Reply> healthz(RequestContext& ctx) {
 awaitable<Reply> metrics(RequestContext& ctx) {
   StringResponse res{http::status::ok, 11};
   res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-  res.body() = ctx.services.metrics.render();
+  res.body() = ctx.services.metrics.render() + ctx.services.cluster.render_metrics();
   co_return res;
 }
 
@@ -385,7 +385,17 @@ awaitable<Reply> list_songs(RequestContext& ctx) {
 awaitable<Reply> get_song(RequestContext& ctx) {
   auto song = ctx.services.catalog.get(ctx.params[0]);
   if (!song) co_return problem_from_status(ctx, song.status());
-  co_return json_response(ctx, http::status::ok, song_json(ctx, *song));
+  auto replicas = co_await offload(ctx, [&] { return ctx.services.cluster.replicator().replicas(song->sha256); });
+  if (!replicas) co_return problem_from_status(ctx, replicas.status());
+  auto o = song_json(ctx, *song);
+  json::array holders;
+  for (const auto& r : *replicas) {
+    holders.push_back({{"id", r.node_id},
+                       {"advertise", r.member ? json::value(r.member->advertise) : json::value(nullptr)},
+                       {"live", r.member.has_value()}});
+  }
+  o["replicas"] = std::move(holders);
+  co_return json_response(ctx, http::status::ok, o);
 }
 
 awaitable<Reply> get_song_by_sha256(RequestContext& ctx) {
@@ -434,7 +444,8 @@ struct FileCloser {
   }
 };
 
-// Sends a committed blob honouring Range, If-Range and If-None-Match.
+}  // namespace
+
 awaitable<Reply> serve_blob(RequestContext& ctx, const std::string& sha256,
                             const std::string& content_type, const std::string& download_name) {
   const auto etag = "\"" + sha256 + "\"";
@@ -489,6 +500,8 @@ awaitable<Reply> serve_blob(RequestContext& ctx, const std::string& sha256,
   co_return std::nullopt;
 }
 
+namespace {
+
 awaitable<Reply> stream_song(RequestContext& ctx) {
   const auto& id = ctx.params[0];
   auto signature = ctx.query("signature");
@@ -519,6 +532,9 @@ awaitable<Reply> stream_song(RequestContext& ctx) {
   if (ctx.query("download") == std::optional<std::string>("1")) {
     download = song->filename.empty() ? song->title : song->filename;
   }
+  if (!ctx.services.blobs.exists(song->sha256)) {
+    co_return co_await serve_remote_blob(ctx, *song, BlobKind::kSong, download);
+  }
   co_return co_await serve_blob(ctx, song->sha256, song->content_type, download);
 }
 
@@ -528,6 +544,9 @@ awaitable<Reply> song_cover(RequestContext& ctx) {
   if (song->cover_sha256.empty()) {
     co_return problem(ctx, http::status::not_found, "not-found", "Not found",
                       "this song has no cover art");
+  }
+  if (!ctx.services.blobs.exists(song->cover_sha256)) {
+    co_return co_await serve_remote_blob(ctx, *song, BlobKind::kCover, "");
   }
   co_return co_await serve_blob(ctx, song->cover_sha256, song->cover_mime, "");
 }

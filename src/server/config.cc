@@ -177,6 +177,36 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
                                    "File holding the secret all nodes of a cluster share "
                                    "(or set HIFI_CLUSTER_SECRET)")
                         ->envname("HIFI_CLUSTER_SECRET_FILE"));
+  options.push_back(app.add_option("--advertise", config.advertise,
+                                   "Base URL other nodes and clients reach this node at, e.g. "
+                                   "http://10.0.0.5:8080 (default: http://<listen address>)")
+                        ->envname("HIFI_ADVERTISE"));
+  options.push_back(app.add_option("--node-id", config.node_id,
+                                   "This node's name in the cluster (default: kept in <data-dir>/node-id)")
+                        ->envname("HIFI_NODE_ID"));
+  options.push_back(app.add_option("--replicas", config.replicas,
+                                   "Nodes that hold a copy of every song; an upload is acknowledged once "
+                                   "that many (or every live node, if fewer) have it on disk")
+                        ->envname("HIFI_REPLICAS")->check(CLI::Range(1, 16))->capture_default_str());
+  options.push_back(app.add_option("--read-mode", config.read_mode,
+                                   "For a song this node lacks: redirect the client (307 to a signed URL "
+                                   "on a holder) or proxy the bytes through this node")
+                        ->envname("HIFI_READ_MODE")->check(CLI::IsMember({"redirect", "proxy"}))
+                        ->capture_default_str());
+  std::string member_ttl = "5s", repair_interval = "30s", scrub_interval = "24h", gc_grace = "1h";
+  options.push_back(app.add_option("--member-ttl", member_ttl,
+                                   "A node that stops renewing its membership for this long leaves the cluster")
+                        ->envname("HIFI_MEMBER_TTL")->capture_default_str());
+  options.push_back(app.add_option("--repair-interval", repair_interval,
+                                   "How often the leader re-copies songs that have too few copies, and every "
+                                   "node checks its copies against the replica index")
+                        ->envname("HIFI_REPAIR_INTERVAL")->capture_default_str());
+  options.push_back(app.add_option("--scrub-interval", scrub_interval,
+                                   "How often a node re-hashes all its copies (0 turns scrubbing off)")
+                        ->envname("HIFI_SCRUB_INTERVAL")->capture_default_str());
+  options.push_back(app.add_option("--gc-grace", gc_grace,
+                                   "Song files no song references are removed once older than this")
+                        ->envname("HIFI_GC_GRACE")->capture_default_str());
   options.push_back(app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
                         ->envname("HIFI_LOG_LEVEL")->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
                         ->capture_default_str());
@@ -215,6 +245,10 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
       {token_ttl, config.token_ttl_ms, "--token-ttl"},
       {signed_url_ttl, config.signed_url_ttl_ms, "--signed-url-ttl"},
       {shutdown_grace, config.shutdown_grace_ms, "--shutdown-grace"},
+      {member_ttl, config.member_ttl_ms, "--member-ttl"},
+      {repair_interval, config.repair_interval_ms, "--repair-interval"},
+      {scrub_interval, config.scrub_interval_ms, "--scrub-interval"},
+      {gc_grace, config.gc_grace_ms, "--gc-grace"},
   };
   for (auto& d : durations) {
     if (!parse_duration(d.text, d.ms)) {
@@ -236,6 +270,23 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
   if (!config.cluster_secret.empty() && config.cluster_secret.size() < 16) {
     return usage_error("the cluster secret must be at least 16 characters long");
   }
+  if (!config.etcd_endpoints.empty() && config.cluster_secret.empty()) {
+    return usage_error("--etcd needs the cluster secret all nodes share: set HIFI_CLUSTER_SECRET or "
+                       "--cluster-secret-file (e.g. from: head -c 32 /dev/urandom | base64)");
+  }
+  const bool wildcard = config.listen_host == "0.0.0.0" || config.listen_host == "::";
+  if (!config.etcd_endpoints.empty() && wildcard && config.advertise.empty()) {
+    return usage_error("listening on " + config.listen_host +
+                       " in a cluster needs --advertise with the URL other nodes reach this one at");
+  }
+  if (!config.advertise.empty()) {
+    if (config.advertise.rfind("http://", 0) != 0) {
+      return usage_error("--advertise must be an http:// URL, e.g. http://10.0.0.5:8080");
+    }
+    while (config.advertise.size() > 7 && config.advertise.back() == '/') config.advertise.pop_back();
+  }
+  if (config.member_ttl_ms < 1000) return usage_error("--member-ttl must be at least 1s");
+  if (config.repair_interval_ms < 100) return usage_error("--repair-interval must be at least 100ms");
   if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());
   return 0;
 }

@@ -32,7 +32,16 @@ struct ServerConfig {
   // namespace in etcd, and the secret every node shares (signed URLs).
   std::vector<std::string> etcd_endpoints;
   std::string etcd_namespace = "hifi/";
-  std::string cluster_secret;  // static web UI; empty: the web/ folder next to the binary's source
+  std::string cluster_secret;
+  // This node in the cluster (a single node is a cluster of one).
+  std::string advertise;  // base URL for peers and clients; empty: http://<listen host>:<bound port>
+  std::string node_id;    // empty: <data-dir>/node-id, created on first start
+  int replicas = 3;       // copies of every song (R)
+  std::string read_mode = "redirect";  // or "proxy": how a node serves songs it lacks
+  std::int64_t member_ttl_ms = 5'000;
+  std::int64_t repair_interval_ms = 30'000;
+  std::int64_t scrub_interval_ms = 24LL * 3600 * 1000;  // 0: never
+  std::int64_t gc_grace_ms = 3600LL * 1000;
   std::string log_level = "info";
 };
 

@@ -67,9 +67,24 @@ struct Route {
 
 std::vector<Route> api_routes();
 std::vector<Route> room_routes();
+// GET /api/v1/cluster and the node-to-node API under /internal/v1.
+std::vector<Route> cluster_routes();
 // GET/HEAD of a path that no API route matches: a file of the web UI, or
 // index.html for "/" and for client-side routes (paths without a dot).
 awaitable<Reply> serve_static(RequestContext& ctx);
+
+// GET/HEAD of a blob this node holds, honouring Range, If-Range and
+// If-None-Match; download_name (if any) becomes a Content-Disposition.
+awaitable<Reply> serve_blob(RequestContext& ctx, const std::string& sha256,
+                            const std::string& content_type, const std::string& download_name);
+
+// A song's bytes or cover that this node lacks: a 307 to a signed URL on
+// the least loaded live holder, or (--read-mode proxy, and always for
+// covers, which need no signed link) the bytes fetched from that holder.
+// 503 when no live node holds them.
+enum class BlobKind { kSong, kCover };
+awaitable<Reply> serve_remote_blob(RequestContext& ctx, const Song& song, BlobKind kind,
+                                   const std::string& download_name);
 
 // Problem details (RFC 9457). `type` is a stable slug; it is sent as
 // "urn:hifi:problem:<type>". `extensions` are extra members (RFC 9457 3.2).
@@ -120,6 +135,9 @@ namespace hifi::http_internal {
 
 using HeaderResponse = http::response<http::empty_body>;
 
+// Writes a response header (the caller set Content-Length), with the
+// connection's keep-alive, server and CORS fields; records the status.
+awaitable<void> write_header(RequestContext& ctx, HeaderResponse& header);
 // Writes a string response (header only for HEAD), recording status and
 // bytes in ctx.
 awaitable<void> write_response(RequestContext& ctx, StringResponse response);

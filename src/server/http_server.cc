@@ -182,9 +182,7 @@ awaitable<void> write_response(RequestContext& ctx, StringResponse res) {
   }
 }
 
-awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int fd,
-                          std::uint64_t offset, std::uint64_t length) {
-  using namespace asio::experimental::awaitable_operators;
+awaitable<void> write_header(RequestContext& ctx, HeaderResponse& header) {
   if (!ctx.parser.is_done()) ctx.keep_alive = false;
   header.version(11);
   header.keep_alive(ctx.keep_alive);
@@ -192,6 +190,13 @@ awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int fd,
   add_cors_headers(ctx, header);
   ctx.status = header.result_int();
   ctx.stream.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
+  http::response_serializer<http::empty_body> sr{header};
+  co_await http::async_write_header(ctx.stream, sr, use_awaitable);
+}
+
+awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int fd,
+                          std::uint64_t offset, std::uint64_t length) {
+  using namespace asio::experimental::awaitable_operators;
   auto& socket = ctx.stream.socket();
   const bool send_body = ctx.method != "HEAD" && length > 0;
   // Cork so the header and the start of the file leave in the same packets.
@@ -203,8 +208,7 @@ awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int fd,
     std::function<void()> f;
     ~Uncork() { f(); }
   } uncork{[&] { if (send_body) set_cork(0); }};
-  http::response_serializer<http::empty_body> sr{header};
-  co_await http::async_write_header(ctx.stream, sr, use_awaitable);
+  co_await write_header(ctx, header);
   if (!send_body) co_return;
 
   asio::steady_timer timer(ctx.stream.get_executor());
@@ -271,6 +275,7 @@ struct HttpServer::Impl {
         workers(std::max<std::size_t>(4, c.threads * 2)) {
     for (auto& r : api_routes()) routes.push_back({r, split_pattern(r.pattern)});
     for (auto& r : room_routes()) routes.push_back({r, split_pattern(r.pattern)});
+    for (auto& r : cluster_routes()) routes.push_back({r, split_pattern(r.pattern)});
   }
 
   std::uint64_t track(beast::tcp_stream* stream) {
@@ -445,7 +450,7 @@ struct HttpServer::Impl {
       if (r.route.method == http::verb::get) allowed += ", HEAD";
     }
     const bool api_path = !ctx.segments.empty() && (ctx.segments[0] == "api" || ctx.segments[0] == "healthz" ||
-                                                     ctx.segments[0] == "metrics");
+                                                     ctx.segments[0] == "metrics" || ctx.segments[0] == "internal");
     if (!match && allowed.empty() && verb == http::verb::get && !api_path && !config.web_root.empty()) {
       ctx.route = "static";
       auto reply = co_await serve_static(ctx);

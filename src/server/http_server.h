@@ -17,6 +17,7 @@
 #include <memory>
 
 #include "blob/blob_store.h"
+#include "cluster/cluster_node.h"
 #include "common/clock.h"
 #include "library/accounts.h"
 #include "library/catalog.h"
@@ -40,6 +41,7 @@ struct Services {
   Metrics& metrics;
   const UrlSigner& signer;
   const Clock& clock;
+  cluster::ClusterNode& cluster;
 };
 
 class HttpServer {

@@ -17,7 +17,6 @@
 #include "server/signed_url.h"
 #include "store/meta_store.h"
 #include "store/etcd/etcd_meta_store.h"
-#include "common/sha256.h"
 
 namespace {
 
@@ -59,9 +58,6 @@ int run(hifi::ServerConfig config) {
     hifi::EtcdOptions etcd;
     etcd.key_namespace = config.etcd_namespace;
     store_or = hifi::open_etcd_meta_store(config.etcd_endpoints, etcd);
-    if (config.cluster_secret.empty()) {
-      spdlog::warn("--etcd without a cluster secret: signed stream URLs only work on the node that made them");
-    }
   }
   if (!store_or) {
     spdlog::critical("cannot open the metadata store: {}", store_or.status().to_string());
@@ -72,14 +68,9 @@ int run(hifi::ServerConfig config) {
   if (auto removed = blobs.cleanup_temporaries(); removed > 0) {
     spdlog::info("removed {} unfinished upload(s) left by an earlier run", removed);
   }
-  // Nodes of a cluster must agree on the signing key; derive it from the
-  // shared secret so that the secret itself never signs anything.
-  hifi::UrlSigner signer(config.cluster_secret.empty()
-                             ? hifi::load_or_create_secret(data_dir + "/url-secret")
-                             : [&] {
-                                 auto d = hifi::sha256("hifi url signing\n" + config.cluster_secret);
-                                 return std::string(d.begin(), d.end());
-                               }());
+  // Nodes of a cluster must agree on the signing key.
+  hifi::UrlSigner signer(config.cluster_secret.empty() ? hifi::load_or_create_secret(data_dir + "/url-secret")
+                                                       : hifi::cluster_signing_key(config.cluster_secret));
 
   hifi::AccountOptions account_options;
   account_options.registration = config.registration;
@@ -91,6 +82,24 @@ int run(hifi::ServerConfig config) {
     return 1;
   }
 
+  hifi::cluster::ClusterOptions cluster_options;
+  cluster_options.node_id = config.node_id.empty() ? hifi::cluster::load_or_create_node_id(data_dir) : config.node_id;
+  cluster_options.version = "0.1.0";
+  cluster_options.data_dir = data_dir;
+  cluster_options.secret = config.cluster_secret;
+  cluster_options.replicas = config.replicas;
+  cluster_options.member_ttl = std::chrono::milliseconds(config.member_ttl_ms);
+  cluster_options.maintenance.repair_interval = std::chrono::milliseconds(config.repair_interval_ms);
+  cluster_options.maintenance.scrub_interval = std::chrono::milliseconds(config.scrub_interval_ms);
+  cluster_options.maintenance.gc_grace = std::chrono::milliseconds(config.gc_grace_ms);
+  hifi::cluster::ClusterNode cluster(*store, blobs, catalog, hifi::SystemClock::instance(), cluster_options,
+                                     [&metrics] {
+                                       return hifi::cluster::LoadCounters{
+                                           metrics.active_streams(), metrics.bytes_out(),
+                                           metrics.open_connections(), metrics.open_websockets()};
+                                     });
+  catalog.set_replication(&cluster.replicator());
+
   hifi::room::RoomService rooms(*store, hifi::SystemClock::instance());
   hifi::RoomHub hub(rooms);
   rooms.set_listener([&hub](const hifi::room::RoomEvent& e) { hub.on_event(e); });
@@ -99,15 +108,29 @@ int run(hifi::ServerConfig config) {
     return 1;
   }
 
-  hifi::Services services{*store, blobs,   accounts, catalog, rooms,
-                          hub,    metrics, signer,   hifi::SystemClock::instance()};
+  hifi::Services services{*store,  blobs,  accounts, catalog, rooms, hub, metrics,
+                          signer, hifi::SystemClock::instance(), cluster};
   hifi::HttpServer server(config, services);
   server.start();
   spdlog::info("hifi-server 0.1.0 listening on http://{}:{}", config.listen_host, server.port());
+  const auto advertise = config.advertise.empty()
+                             ? "http://" + config.listen_host + ":" + std::to_string(server.port())
+                             : config.advertise;
+  if (auto s = cluster.start(advertise); !s) {
+    spdlog::critical("cannot join the cluster: {}", s.to_string());
+    server.shutdown();
+    server.wait();
+    return 1;
+  }
+  hub.start_cluster_presence(*store, cluster.membership().self_id(),
+                             [&cluster] { return cluster.membership().lease(); });
+  cluster.membership().set_on_rejoin([&hub] { hub.republish_presence(); });
   spdlog::info("web UI {}", config.web_root.empty() ? "not found (give --web-root)" : "from " + config.web_root);
   spdlog::info("data in {} (store {}, {} songs, {} rooms), registration {}, {} threads", data_dir,
                store->describe(), catalog.size(), rooms.list().size(),
                hifi::registration_mode_name(config.registration), config.threads);
+  spdlog::info("node {} advertised as {}, {} copies of every song, reads of songs held elsewhere: {}",
+               cluster.membership().self_id(), advertise, config.replicas, config.read_mode);
 
   int received = 0;
   sigwait(&signals, &received);
@@ -115,6 +138,7 @@ int run(hifi::ServerConfig config) {
                received == SIGINT ? "SIGINT" : "SIGTERM", config.shutdown_grace_ms);
   server.shutdown();
   server.wait();
+  cluster.stop();
   rooms.stop();
   spdlog::info("stopped cleanly");
   return 0;

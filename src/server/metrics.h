@@ -34,6 +34,12 @@ class Metrics {
 
   std::string render() const;
 
+  // Current values, for the load a node reports to its cluster.
+  std::int64_t active_streams() const { return active_streams_.load(); }
+  std::uint64_t bytes_out() const { return bytes_out_.load(); }
+  std::int64_t open_connections() const { return open_connections_.load(); }
+  std::int64_t open_websockets() const { return open_websockets_.load(); }
+
  private:
   struct Histogram {
     static constexpr std::array<double, 12> kBounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,

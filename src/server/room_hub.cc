@@ -1,6 +1,12 @@
 #include "server/room_hub.h"
 
 #include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+#include <string_view>
+#include <tuple>
 
 namespace hifi {
 namespace json = boost::json;
@@ -17,6 +23,47 @@ json::array listeners_json(const std::vector<ListenerInfo>& listeners) {
   return out;
 }
 
+constexpr std::string_view kPresencePrefix = "presence/";
+
+std::string presence_key(const std::string& room_id, const std::string& node_id) {
+  return std::string(kPresencePrefix) + room_id + "/" + node_id;
+}
+
+struct PresenceKey {
+  std::string room_id;
+  std::string node_id;
+};
+
+// presence/<room-id>/<node-id>; nullopt for anything else under the prefix.
+std::optional<PresenceKey> parse_presence_key(const std::string& key) {
+  if (!key.starts_with(kPresencePrefix)) return std::nullopt;
+  const auto slash = key.rfind('/');
+  if (slash < kPresencePrefix.size() + 1 || slash + 1 == key.size()) return std::nullopt;
+  return PresenceKey{key.substr(kPresencePrefix.size(), slash - kPresencePrefix.size()),
+                     key.substr(slash + 1)};
+}
+
+// The users of a presence value; nullopt when it is malformed.
+std::optional<std::vector<ListenerInfo>> parse_presence_value(const std::string& value) {
+  boost::system::error_code ec;
+  auto parsed = json::parse(value, ec);
+  if (ec || !parsed.is_object()) return std::nullopt;
+  const auto* users = parsed.as_object().if_contains("users");
+  if (users == nullptr || !users->is_array()) return std::nullopt;
+  std::vector<ListenerInfo> out;
+  for (const auto& user : users->as_array()) {
+    const auto* o = user.if_object();
+    if (o == nullptr) return std::nullopt;
+    const auto* id = o->if_contains("user_id");
+    const auto* name = o->if_contains("username");
+    if (id == nullptr || !id->is_string() || name == nullptr || !name->is_string()) {
+      return std::nullopt;
+    }
+    out.push_back({std::string(id->as_string()), std::string(name->as_string())});
+  }
+  return out;
+}
+
 }  // namespace
 
 RoomHub::RoomHub(room::RoomService& rooms, std::size_t history_per_room)
@@ -30,7 +77,11 @@ RoomHub::~RoomHub() {
     stopping_ = true;
   }
   stop_cv_.notify_all();
+  publisher_cv_.notify_all();
   presence_flusher_.join();
+  if (presence_publisher_.joinable()) presence_publisher_.join();
+  // Not under mu_: cancel() waits for a running callback, which takes mu_.
+  if (presence_watch_) presence_watch_->cancel();
 }
 
 void RoomHub::flush_presence_loop() {
@@ -55,6 +106,36 @@ const std::vector<ListenerInfo>& RoomHub::listeners_locked(const Channel& channe
   return channel.listeners;
 }
 
+std::vector<ListenerInfo> RoomHub::merged_listeners_locked(
+    const std::string& room_id,
+    const std::map<std::string, std::pair<ListenerInfo, int>>* local_users) const {
+  // By user id, so a user listening on several nodes counts once; this
+  // node's record of a user wins over another node's.
+  std::map<std::string, ListenerInfo> by_user;
+  if (local_users != nullptr) {
+    for (const auto& [id, entry] : *local_users) by_user.emplace(id, entry.first);
+  }
+  if (auto remote = remote_presence_.find(room_id); remote != remote_presence_.end()) {
+    for (const auto& [node, users] : remote->second) {
+      for (const auto& user : users) by_user.emplace(user.user_id, user);
+    }
+  }
+  std::vector<ListenerInfo> out;
+  out.reserve(by_user.size());
+  for (auto& [id, info] : by_user) out.push_back(std::move(info));
+  std::sort(out.begin(), out.end(), [](const ListenerInfo& a, const ListenerInfo& b) {
+    return std::tie(a.username, a.user_id) < std::tie(b.username, b.user_id);
+  });
+  return out;
+}
+
+bool RoomHub::refresh_listeners_locked(const std::string& room_id, Channel& channel) {
+  auto merged = merged_listeners_locked(room_id, &channel.users);
+  if (merged == channel.listeners) return false;
+  channel.listeners = std::move(merged);
+  return true;
+}
+
 void RoomHub::broadcast_locked(Channel& channel, const SharedMessage& message) {
   for (auto& [ptr, sub] : channel.subscribers) sub.subscriber->deliver(message);
 }
@@ -74,18 +155,6 @@ void RoomHub::presence_changed_locked(Channel& channel) {
   broadcast_locked(channel, presence_message_locked(channel));
 }
 
-namespace {
-
-std::vector<ListenerInfo> distinct_listeners(const std::map<std::string, std::pair<ListenerInfo, int>>& users) {
-  std::vector<ListenerInfo> out;
-  for (const auto& [id, entry] : users) out.push_back(entry.first);
-  std::sort(out.begin(), out.end(),
-            [](const ListenerInfo& a, const ListenerInfo& b) { return a.username < b.username; });
-  return out;
-}
-
-}  // namespace
-
 void RoomHub::on_event(const room::RoomEvent& event) {
   std::lock_guard lock(mu_);
   auto it = channels_.find(event.room.id);
@@ -94,6 +163,7 @@ void RoomHub::on_event(const room::RoomEvent& event) {
     broadcast_locked(it->second, share({{"type", "deleted"}, {"revision", event.room.revision}}));
     for (auto& [ptr, sub] : it->second.subscribers) sub.subscriber->close(true);
     channels_.erase(it);
+    mark_presence_dirty_locked(event.room.id);
     return;
   }
   // Only rooms somebody listens to on this node need a channel.
@@ -131,7 +201,9 @@ Status RoomHub::join(const std::string& room_id, const std::shared_ptr<RoomSubsc
   auto& user = channel.users[who.user_id];
   const bool new_user = user.second++ == 0;
   user.first = who;
-  if (new_user) channel.listeners = distinct_listeners(channel.users);
+  // A user new to this node may already be listening on another one.
+  const bool listeners_changed = new_user && refresh_listeners_locked(room_id, channel);
+  mark_presence_dirty_locked(room_id);
   const bool can_resume = since && *since >= channel.history_floor && *since <= room.revision;
   if (can_resume) {
     for (const auto& [rev, message] : channel.history) {
@@ -139,7 +211,7 @@ Status RoomHub::join(const std::string& room_id, const std::shared_ptr<RoomSubsc
     }
     // A reconnecting user who was never away from the listener list gets
     // no broadcast below; tell them who is here.
-    if (!new_user) subscriber->deliver(presence_message_locked(channel));
+    if (!listeners_changed) subscriber->deliver(presence_message_locked(channel));
   } else {
     json::object snapshot{{"type", "snapshot"},
                           {"revision", room.revision},
@@ -148,7 +220,7 @@ Status RoomHub::join(const std::string& room_id, const std::shared_ptr<RoomSubsc
                           {"state", public_state(room, listeners_locked(channel))}};
     subscriber->deliver(share(snapshot));
   }
-  if (new_user) presence_changed_locked(channel);
+  if (listeners_changed) presence_changed_locked(channel);
   return Status::ok();
 }
 
@@ -161,6 +233,7 @@ void RoomHub::leave(const std::string& room_id, const RoomSubscriber* subscriber
   if (sub == channel.subscribers.end()) return;
   const auto user_id = sub->second.who.user_id;
   channel.subscribers.erase(sub);
+  mark_presence_dirty_locked(room_id);
   if (channel.subscribers.empty()) {
     channels_.erase(it);
     return;
@@ -168,15 +241,14 @@ void RoomHub::leave(const std::string& room_id, const RoomSubscriber* subscriber
   auto user = channel.users.find(user_id);
   if (user != channel.users.end() && --user->second.second == 0) {
     channel.users.erase(user);
-    channel.listeners = distinct_listeners(channel.users);
-    presence_changed_locked(channel);
+    if (refresh_listeners_locked(room_id, channel)) presence_changed_locked(channel);
   }
 }
 
 std::vector<ListenerInfo> RoomHub::listeners(const std::string& room_id) const {
   std::lock_guard lock(mu_);
   auto it = channels_.find(room_id);
-  if (it == channels_.end()) return {};
+  if (it == channels_.end()) return merged_listeners_locked(room_id, nullptr);
   return listeners_locked(it->second);
 }
 
@@ -189,6 +261,7 @@ std::size_t RoomHub::connection_count() const {
 
 void RoomHub::clear() {
   std::lock_guard lock(mu_);
+  for (const auto& [id, channel] : channels_) mark_presence_dirty_locked(id);
   channels_.clear();
 }
 
@@ -197,6 +270,223 @@ void RoomHub::close_all() {
   for (auto& [id, channel] : channels_) {
     for (auto& [ptr, sub] : channel.subscribers) sub.subscriber->close(false);
   }
+}
+
+// --- cluster presence --------------------------------------------------------
+
+void RoomHub::start_cluster_presence(MetaStore& store, std::string node_id,
+                                     std::function<LeaseId()> current_lease) {
+  std::lock_guard lock(mu_);
+  if (presence_store_ != nullptr) {
+    spdlog::error("presence: cluster presence started twice; ignoring the second start");
+    return;
+  }
+  presence_store_ = &store;
+  node_id_ = std::move(node_id);
+  current_lease_ = std::move(current_lease);
+  // Listeners who joined before now were never published.
+  for (const auto& [id, channel] : channels_) mark_presence_dirty_locked(id);
+  watch_broken_ = true;  // the publisher's first job: load presence/ and watch it
+  watch_retry_at_ = std::chrono::steady_clock::now();
+  presence_publisher_ = std::thread([this] { publish_presence_loop(); });
+}
+
+void RoomHub::republish_presence() {
+  std::lock_guard lock(mu_);
+  for (const auto& [id, channel] : channels_) mark_presence_dirty_locked(id);
+}
+
+void RoomHub::mark_presence_dirty_locked(const std::string& room_id) {
+  if (presence_store_ == nullptr) return;
+  auto& state = publishing_[room_id];
+  if (state.dirty) return;  // the publisher already knows
+  state.dirty = true;
+  publisher_cv_.notify_one();
+}
+
+std::optional<std::string> RoomHub::presence_value_locked(const std::string& room_id) const {
+  auto it = channels_.find(room_id);
+  if (it == channels_.end() || it->second.users.empty()) return std::nullopt;
+  json::array users;
+  for (const auto& [id, entry] : it->second.users) {
+    users.push_back(
+        {{"user_id", id}, {"username", entry.first.username}, {"connections", entry.second}});
+  }
+  return json::serialize(json::object{{"users", std::move(users)}});
+}
+
+void RoomHub::publish_presence_loop() {
+  using Clock = std::chrono::steady_clock;
+  // To log an outage once, not once per attempt.
+  bool load_failing = false;
+  bool write_failing = false;
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    auto now = Clock::now();
+    if (watch_broken_ && now >= watch_retry_at_) {
+      lock.unlock();
+      auto status = reload_presence();
+      lock.lock();
+      if (!status) {
+        if (!load_failing) {
+          spdlog::warn("presence: cannot load other nodes' listeners: {}; retrying every {} ms",
+                       status.to_string(), kPresenceRetryDelay.count());
+        }
+        watch_broken_ = true;
+        watch_retry_at_ = Clock::now() + kPresenceRetryDelay;
+      } else if (load_failing) {
+        spdlog::info("presence: watching other nodes' listeners again");
+      }
+      load_failing = !status;
+      continue;
+    }
+
+    // Take every dirty room whose throttle allows a write now; the values
+    // are taken here, under the lock, and written after it is released.
+    std::vector<std::pair<std::string, std::optional<std::string>>> writes;
+    std::optional<Clock::time_point> wake;
+    if (watch_broken_) wake = watch_retry_at_;
+    for (auto it = publishing_.begin(); it != publishing_.end();) {
+      auto& [room_id, state] = *it;
+      if (state.not_before > now) {
+        if (state.dirty && (!wake || state.not_before < *wake)) wake = state.not_before;
+        ++it;
+      } else if (state.dirty) {
+        writes.emplace_back(room_id, presence_value_locked(room_id));
+        state.dirty = false;
+        state.not_before = now + kPresenceInterval;
+        ++it;
+      } else {
+        it = publishing_.erase(it);  // written long enough ago: nothing to remember
+      }
+    }
+    if (writes.empty()) {
+      if (wake) {
+        publisher_cv_.wait_until(lock, *wake);
+      } else {
+        publisher_cv_.wait(lock);
+      }
+      continue;
+    }
+
+    lock.unlock();
+    std::vector<std::pair<std::string, Status>> failed;
+    for (const auto& [room_id, value] : writes) {
+      auto status = write_presence(room_id, value);
+      if (!status) failed.emplace_back(room_id, std::move(status));
+    }
+    lock.lock();
+    if (!failed.empty() && !write_failing) {
+      spdlog::warn("presence: cannot publish the listeners of room {}: {}; retrying every {} ms",
+                   failed.front().first, failed.front().second.to_string(),
+                   kPresenceRetryDelay.count());
+    } else if (failed.empty() && write_failing) {
+      spdlog::info("presence: publishing again");
+    }
+    write_failing = !failed.empty();
+    const auto retry_at = Clock::now() + kPresenceRetryDelay;
+    for (const auto& [room_id, status] : failed) {
+      auto& state = publishing_[room_id];
+      state.dirty = true;
+      state.not_before = std::max(state.not_before, retry_at);
+    }
+  }
+}
+
+Status RoomHub::write_presence(const std::string& room_id,
+                               const std::optional<std::string>& value) {
+  const auto key = presence_key(room_id, node_id_);
+  if (!value) return presence_store_->del(key).status();
+  const LeaseId lease = current_lease_();
+  if (lease == 0) return Status(Code::kUnavailable, "the node has no lease");
+  return presence_store_->put(key, *value, lease).status();
+}
+
+Status RoomHub::reload_presence() {
+  if (presence_watch_) {
+    presence_watch_->cancel();
+    presence_watch_.reset();
+  }
+  auto all = presence_store_->range(std::string(kPresencePrefix));
+  if (!all) return all.status();
+
+  RemotePresence loaded;
+  // This node's keys as the store has them, maybe left by an earlier run
+  // whose lease has not ended yet: rewritten from the local state.
+  std::vector<std::string> own_rooms;
+  for (const auto& kv : all->kvs) {
+    auto key = parse_presence_key(kv.key);
+    if (!key) continue;
+    if (key->node_id == node_id_) {
+      own_rooms.push_back(key->room_id);
+      continue;
+    }
+    auto users = parse_presence_value(kv.value);
+    if (!users) {
+      spdlog::warn("presence: ignoring malformed {}", kv.key);
+      continue;
+    }
+    loaded[key->room_id][key->node_id] = std::move(*users);
+  }
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(mu_);
+    std::set<std::string> rooms;
+    for (const auto& [room_id, nodes] : remote_presence_) rooms.insert(room_id);
+    for (const auto& [room_id, nodes] : loaded) rooms.insert(room_id);
+    remote_presence_ = std::move(loaded);
+    for (const auto& room_id : rooms) remote_presence_changed_locked(room_id);
+    for (const auto& room_id : own_rooms) mark_presence_dirty_locked(room_id);
+    generation = ++watch_generation_;
+    watch_broken_ = false;
+  }
+  auto watch = presence_store_->watch(
+      std::string(kPresencePrefix), all->revision + 1,
+      [this, generation](const Status& status, const WatchResponse& response) {
+        on_presence_watch(generation, status, response);
+      });
+  if (!watch) return watch.status();
+  presence_watch_ = std::move(*watch);
+  return Status::ok();
+}
+
+void RoomHub::on_presence_watch(std::uint64_t generation, const Status& status,
+                                const WatchResponse& response) {
+  std::lock_guard lock(mu_);
+  if (stopping_ || generation != watch_generation_) return;
+  if (!status) {
+    spdlog::warn("presence: watch ended: {}; reloading in {} ms", status.to_string(),
+                 kPresenceRetryDelay.count());
+    watch_broken_ = true;
+    watch_retry_at_ = std::chrono::steady_clock::now() + kPresenceRetryDelay;
+    publisher_cv_.notify_one();
+    return;
+  }
+  std::set<std::string> rooms;
+  for (const auto& event : response.events) {
+    auto key = parse_presence_key(event.kv.key);
+    if (!key || key->node_id == node_id_) continue;
+    std::optional<std::vector<ListenerInfo>> users;
+    if (event.type == WatchEvent::Type::kPut) {
+      users = parse_presence_value(event.kv.value);
+      if (!users) spdlog::warn("presence: ignoring malformed {}", event.kv.key);
+    }
+    auto& nodes = remote_presence_[key->room_id];
+    if (users) {
+      nodes[key->node_id] = std::move(*users);
+    } else {
+      nodes.erase(key->node_id);
+    }
+    if (nodes.empty()) remote_presence_.erase(key->room_id);
+    rooms.insert(key->room_id);
+  }
+  for (const auto& room_id : rooms) remote_presence_changed_locked(room_id);
+}
+
+void RoomHub::remote_presence_changed_locked(const std::string& room_id) {
+  auto it = channels_.find(room_id);
+  if (it == channels_.end()) return;  // nobody here to tell; listeners() merges on demand
+  if (refresh_listeners_locked(room_id, it->second)) presence_changed_locked(it->second);
 }
 
 }  // namespace hifi

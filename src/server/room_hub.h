@@ -1,5 +1,5 @@
-// RoomHub: this node's live listeners of every room, and the fan-out of room
-// changes to them.
+// RoomHub: the live listeners of every room, and the fan-out of room changes
+// to this node's subscribers.
 //
 // The hub turns each RoomEvent into one immutable JSON message shared by all
 // of the room's subscribers (so a change to a room of 10,000 listeners is
@@ -11,9 +11,22 @@
 // under the same lock that on_event() broadcasts under, so a subscriber sees
 // a gapless, duplicate-free sequence of revisions.
 //
-// Thread-safety: all methods are thread-safe. RoomSubscriber::deliver() is
-// called with the hub's lock held and must not block or call back into the
-// hub; it queues the message for the subscriber's own writer.
+// Cluster presence (after start_cluster_presence()): a room's listeners are
+// the distinct users listening on any node. Each node publishes its own
+// listeners of a room to presence/<room-id>/<node-id> under its lease (so a
+// dead node's listeners vanish with its lease) and watches presence/ for the
+// other nodes'. This node's own keys are never merged: its local state is
+// authoritative, and own keys found when (re)loading presence/ (say, left by
+// an earlier run whose lease is still alive) are rewritten from it. Without
+// start_cluster_presence() only local listeners count.
+//
+// Thread-safety: all methods are thread-safe. None of them calls the store,
+// so none blocks on the network or the disk: store calls happen on the hub's
+// publisher thread (the destructor waits for one in progress to return).
+// RoomSubscriber::deliver() is called with the hub's lock held (on the
+// caller's thread, the hub's flusher thread or the store's watch thread) and
+// must not block or call back into the hub; it queues the message for the
+// subscriber's own writer.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -22,6 +35,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,6 +46,7 @@
 
 #include "common/clock.h"
 #include "room/room_service.h"
+#include "store/meta_store.h"
 
 namespace hifi {
 
@@ -40,6 +55,8 @@ using SharedMessage = std::shared_ptr<const std::string>;
 struct ListenerInfo {
   std::string user_id;
   std::string username;
+
+  friend bool operator==(const ListenerInfo&, const ListenerInfo&) = default;
 };
 
 class RoomSubscriber {
@@ -64,8 +81,28 @@ class RoomHub {
   // with N listeners costs O(N) messages, not O(N^2).
   static constexpr std::chrono::milliseconds kPresenceInterval{250};
 
+  // How long the publisher waits before retrying a presence write that
+  // failed, or reloading presence after the watch of presence/ ended.
+  static constexpr std::chrono::milliseconds kPresenceRetryDelay{1000};
+
   explicit RoomHub(room::RoomService& rooms, std::size_t history_per_room = kDefaultHistoryPerRoom);
+  // Stops the publisher thread and the watch of presence/ first, so neither
+  // runs while the rest of the hub is torn down.
   ~RoomHub();
+
+  // Makes presence cluster-wide (see the file comment); call once, after the
+  // node has a lease. Starts the publisher thread, which writes this node's
+  // listeners of a room at most once per kPresenceInterval under
+  // current_lease() (called on that thread; 0 means "no lease now, retry
+  // later"), and loads and watches the other nodes' presence. Failed writes
+  // and a watch that ends are retried after kPresenceRetryDelay. `store`
+  // must outlive the hub.
+  void start_cluster_presence(MetaStore& store, std::string node_id,
+                              std::function<LeaseId()> current_lease);
+  // The node's lease was granted anew: the old one expired and took this
+  // node's presence keys with it, so write every room with local listeners
+  // again (under current_lease()). A no-op before start_cluster_presence().
+  void republish_presence();
 
   // Feed from RoomService::set_listener.
   void on_event(const room::RoomEvent& event);
@@ -77,13 +114,17 @@ class RoomHub {
               const ListenerInfo& who, std::optional<Revision> since);
   void leave(const std::string& room_id, const RoomSubscriber* subscriber);
 
-  // Distinct users listening (one entry per user, however many connections).
+  // Distinct users listening, on any node once cluster presence is on (one
+  // entry per user, however many connections), sorted by username.
   std::vector<ListenerInfo> listeners(const std::string& room_id) const;
+  // This node's subscriptions.
   std::size_t connection_count() const;
   // Closes every subscriber (server shutdown).
   void close_all();
   // Forgets every subscriber without telling them; for after the network
-  // threads have stopped, so that no session outlives its io_context.
+  // threads have stopped, so that no session outlives its io_context. Their
+  // presence keys are deleted if the publisher still gets to it; otherwise
+  // they end with the node's lease.
   void clear();
 
   // The public JSON of a room's state: the state machine's fields plus
@@ -101,20 +142,54 @@ class RoomHub {
     std::deque<std::pair<Revision, SharedMessage>> history;
     Revision history_floor = 0;  // changes after this revision are all in history
     std::map<const RoomSubscriber*, Subscription> subscribers;
-    // Connections per user, and the distinct listeners derived from it.
+    // This node's connections per user.
     std::map<std::string, std::pair<ListenerInfo, int>> users;
+    // The distinct listeners of the room: `users` merged with the other
+    // nodes' listeners.
     std::vector<ListenerInfo> listeners;
     bool presence_pending = false;
     std::chrono::steady_clock::time_point last_presence{};
   };
+  // A room whose presence key the publisher has written lately or must write.
+  struct PublishState {
+    bool dirty = false;  // local listeners changed since the last write
+    std::chrono::steady_clock::time_point not_before{};  // throttle and retry back-off
+  };
+  // Other nodes' listeners: room id -> node id -> users.
+  using RemotePresence = std::map<std::string, std::map<std::string, std::vector<ListenerInfo>>>;
 
   const std::vector<ListenerInfo>& listeners_locked(const Channel& channel) const;
+  // Local users (if any) merged with the other nodes' users of the room.
+  std::vector<ListenerInfo> merged_listeners_locked(
+      const std::string& room_id,
+      const std::map<std::string, std::pair<ListenerInfo, int>>* local_users) const;
+  // Recomputes channel.listeners; true when they changed.
+  bool refresh_listeners_locked(const std::string& room_id, Channel& channel);
   void broadcast_locked(Channel& channel, const SharedMessage& message);
   SharedMessage presence_message_locked(const Channel& channel) const;
   // Sends the pending presence now if the interval allows, else leaves it
   // for the flusher thread.
   void presence_changed_locked(Channel& channel);
   void flush_presence_loop();
+
+  // Cluster presence. Has the publisher (re)write this node's presence key
+  // of the room; a no-op without cluster presence.
+  void mark_presence_dirty_locked(const std::string& room_id);
+  // The value of this node's presence key for the room; nullopt: delete it.
+  std::optional<std::string> presence_value_locked(const std::string& room_id) const;
+  void publish_presence_loop();
+  // Writes one room's presence key; blocks on the store.
+  Status write_presence(const std::string& room_id, const std::optional<std::string>& value);
+  // Cancels the old watch, loads presence/ and watches it from there; blocks
+  // on the store. Runs on the publisher thread only.
+  Status reload_presence();
+  // The watch callback (on the store's thread): applies the other nodes'
+  // changes, or has the publisher reload when the watch ended.
+  void on_presence_watch(std::uint64_t generation, const Status& status,
+                         const WatchResponse& response);
+  // Recomputes the room's listeners after the other nodes' changed and
+  // tells its subscribers if they did.
+  void remote_presence_changed_locked(const std::string& room_id);
 
   room::RoomService& rooms_;
   const std::size_t history_per_room_;
@@ -123,6 +198,24 @@ class RoomHub {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::thread presence_flusher_;
+
+  // Set once by start_cluster_presence(); presence_store_ == nullptr means
+  // local presence only.
+  MetaStore* presence_store_ = nullptr;
+  std::string node_id_;
+  std::function<LeaseId()> current_lease_;
+  std::map<std::string, PublishState> publishing_;
+  RemotePresence remote_presence_;
+  // The watch of presence/ must be (re)loaded once watch_retry_at_ has come.
+  bool watch_broken_ = false;
+  std::chrono::steady_clock::time_point watch_retry_at_{};
+  // Tells the current watch's callbacks from those of a watch being replaced.
+  std::uint64_t watch_generation_ = 0;
+  // Wakes the publisher: a room became dirty, the watch broke, or stopping.
+  std::condition_variable publisher_cv_;
+  // Used only by the publisher thread, and by the destructor after joining it.
+  std::unique_ptr<WatchHandle> presence_watch_;
+  std::thread presence_publisher_;
 };
 
 }  // namespace hifi

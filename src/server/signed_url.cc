@@ -53,6 +53,11 @@ std::string UrlSigner::stream_path(const std::string& song_id, std::int64_t expi
          "&signature=" + sign(song_id, expires_s);
 }
 
+std::string cluster_signing_key(const std::string& cluster_secret) {
+  auto d = sha256("hifi url signing\n" + cluster_secret);
+  return std::string(d.begin(), d.end());
+}
+
 std::string load_or_create_secret(const std::string& path) {
   {
     std::ifstream in(path, std::ios::binary);

@@ -26,6 +26,10 @@ class UrlSigner {
   std::string secret_;
 };
 
+// The signing key of a cluster, derived from the secret every node shares
+// (so that the secret itself never signs anything).
+std::string cluster_signing_key(const std::string& cluster_secret);
+
 // Reads the secret from path, creating it (32 random bytes, mode 0600) when
 // it does not exist. Throws std::runtime_error on failure (start-up only).
 std::string load_or_create_secret(const std::string& path);

@@ -11,6 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import {
   Server, generateSongs, makeTempDir, removeDir, launchBrowser, newPage, waitForTexts, median, repoRoot,
 } from './harness.mjs';
@@ -433,6 +434,132 @@ test('reconnects by itself when the server restarts, and catches up', T, async (
   // A change made after the restart reaches the other page.
   await alice.getByRole('button', { name: 'Remove Bravo Tone from the queue' }).click();
   await waitForTexts(bob, queueTitles, ['Charlie Tone', 'Alpha Tone'], 3000);
+});
+
+// ---- cluster ----
+
+// A port nothing listens on.
+function closedPort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function member(id, advertise, activeStreams, connections, extra = {}) {
+  return {
+    id, advertise, health: 'ok', leader: false,
+    load: { active_streams: activeStreams, bytes_per_second: 0, connections, websockets: 0 },
+    disk_free_bytes: 50 * 2 ** 30, disk_total_bytes: 200 * 2 ** 30,
+    started_at: Date.now() - 60000, updated_at: Date.now(), version: '0.1.0', ...extra,
+  };
+}
+
+// A page signed in as alice in a context of its own (its own remembered
+// servers), whose GET /api/v1/cluster answers with members() when given.
+async function clusterPage(members) {
+  const page = await newPage(browser, errors);
+  const asked = { count: 0 };
+  if (members) {
+    await page.route('**/api/v1/cluster', (route) => {
+      asked.count++;
+      const list = members();
+      route.fulfill({ json: { self: list[0]?.id ?? null, leader: list.find((m) => m.leader)?.id ?? null, replication_factor: 3, members: list } });
+    });
+  }
+  await page.goto(server.url);
+  await page.evaluate((session) => localStorage.setItem('hifi.session', session), await alice.evaluate(() => localStorage.getItem('hifi.session')));
+  return { page, asked };
+}
+
+async function roomId() {
+  return alice.evaluate(async () => {
+    const { api } = await import('/js/api.js');
+    return (await api.get('/api/v1/rooms')).items[0].id;
+  });
+}
+
+test('the Cluster panel lists the single node of single-node mode', T, async () => {
+  const { page } = await clusterPage(null);
+  await page.goto(`${server.url}/#/cluster`);
+  await page.reload(); // signed in
+  await page.getByRole('heading', { name: 'Cluster' }).waitFor();
+  assert.equal(await page.locator('.mainnav a[aria-current="page"]').textContent(), 'Cluster');
+  const cards = page.locator('.member-card');
+  await cards.first().waitFor();
+  assert.equal(await cards.count(), 1);
+  const card = cards.first();
+  assert.equal(await card.locator('.member-url').textContent(), server.url);
+  await card.getByText('Healthy').waitFor();
+  await card.getByText('Leader', { exact: true }).waitFor();
+  await card.getByText('This node').waitFor();
+  await card.locator('.member-load', { hasText: /\d+ active streams? · \d+ connections?/ }).waitFor();
+  await card.locator('.member-disk', { hasText: / free of / }).waitFor();
+  await page.locator('.list-status', { hasText: /^1 member/ }).waitFor();
+  assert.deepEqual(await unnamedControls(page), [], '#/cluster');
+  await shot(page, 'cluster-desktop');
+  await page.context().close();
+});
+
+test('the Cluster panel shows every member, its health, the leader, load and free disk', T, async () => {
+  const { page } = await clusterPage(() => [
+    member('3f9a0c1d2e4b5a67', server.url, 2, 7, { leader: true }),
+    member('77aa0c1d2e4b5a00', 'http://10.0.0.6:8080', 0, 1, { health: 'degraded', disk_free_bytes: 2 ** 30 }),
+    'http://10.0.0.7:8080', // an older server's shape: a URL only
+  ]);
+  await page.goto(`${server.url}/#/cluster`);
+  await page.reload();
+  await waitForTexts(page, '.member-card .member-id', ['3f9a0c1d2e4b5a67', '77aa0c1d2e4b5a00', 'http://10.0.0.7:8080']);
+  const [leader, degraded, old] = [0, 1, 2].map((i) => page.locator('.member-card').nth(i));
+  await leader.getByText('Leader', { exact: true }).waitFor();
+  assert.equal(await leader.locator('.member-load').textContent(), '2 active streams · 7 connections · 0 room connections');
+  assert.equal(await leader.locator('.member-disk').textContent(), '50 GiB free of 200 GiB');
+  await degraded.getByText('Degraded').waitFor();
+  assert.equal(await degraded.getByText('Leader', { exact: true }).count(), 0);
+  assert.equal(await degraded.locator('.member-disk').textContent(), '1.0 GiB free of 200 GiB');
+  await old.getByText('Load not reported').waitFor();
+  await page.locator('.list-status', { hasText: '3 members · replication factor 3' }).waitFor();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot(page, 'cluster-phone', true);
+  await page.context().close();
+});
+
+test('a room joins the least-loaded member, and moves on when it cannot connect', T, async () => {
+  const id = await roomId();
+  const port = new URL(server.url).port;
+  // The same server under another name stands in for a second node.
+  const other = `http://localhost:${port}`;
+  {
+    const { page } = await clusterPage(() => [member('busy', server.url, 3, 9), member('idle', other, 0, 4)]);
+    await page.goto(`${server.url}/#/rooms/${id}`);
+    await page.reload();
+    await page.locator('.conn', { hasText: `Connected to localhost:${port}` }).waitFor({ timeout: 10000 });
+    await page.context().close();
+  }
+  {
+    // Equal streams: fewer connections wins.
+    const { page } = await clusterPage(() => [member('a', server.url, 1, 9), member('b', other, 1, 2)]);
+    await page.goto(`${server.url}/#/rooms/${id}`);
+    await page.reload();
+    await page.locator('.conn', { hasText: `Connected to localhost:${port}` }).waitFor({ timeout: 10000 });
+    await page.context().close();
+  }
+  {
+    // The least loaded member is down: after two failed attempts the room
+    // asks for the members again and goes to the next one.
+    const dead = `http://127.0.0.1:${await closedPort()}`;
+    const { page, asked } = await clusterPage(() => [member('dead', dead, 0, 0), member('live', other, 5, 5)]);
+    await page.goto(`${server.url}/#/rooms/${id}`);
+    await page.reload();
+    await page.locator('.conn', { hasText: `Connected to localhost:${port}` }).waitFor({ timeout: 15000 });
+    assert.ok(asked.count >= 2, `the member list was fetched ${asked.count} time(s)`);
+    await page.getByRole('heading', { name: ROOM }).waitFor();
+    await page.context().close();
+  }
 });
 
 test('no errors in the pages', () => {

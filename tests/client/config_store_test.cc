@@ -123,6 +123,30 @@ TEST_F(ConfigStoreTest, RoundTripWithPrivateModes) {
   EXPECT_EQ(loaded.username, "alice");
 }
 
+TEST_F(ConfigStoreTest, LearnedClusterMembersRoundTrip) {
+  ScopedEnv xdg("XDG_CONFIG_HOME", (dir_ / "xdg").string());
+  StoredConfig config;
+  config.servers = {"http://a.example:8080"};
+  config.token = "t";
+  config.members = {"http://a.example:8080", "http://10.0.0.6:8080", "http://10.0.0.7:8080"};
+  std::string error;
+  ASSERT_TRUE(save_config(config, error)) << error;
+  StoredConfig loaded;
+  ASSERT_TRUE(load_config(loaded, error)) << error;
+  EXPECT_EQ(loaded.members, config.members);
+  EXPECT_EQ(loaded.servers, config.servers);
+
+  // A file from before clusters has none; a malformed list is an error.
+  fs::create_directories(dir_ / "xdg" / "hifi");
+  { std::ofstream(config_path()) << R"({"servers": ["http://a"], "token": "t", "username": "u"})"; }
+  ASSERT_TRUE(load_config(loaded, error)) << error;
+  EXPECT_TRUE(loaded.members.empty());
+  { std::ofstream(config_path()) << R"({"servers": ["http://a"], "members": ["http://b", 3]})"; }
+  error.clear();
+  EXPECT_FALSE(load_config(loaded, error));
+  EXPECT_NE(error.find("members"), std::string::npos) << error;
+}
+
 TEST_F(ConfigStoreTest, MalformedFileIsAnError) {
   ScopedEnv xdg("XDG_CONFIG_HOME", (dir_ / "xdg").string());
   fs::create_directories(dir_ / "xdg" / "hifi");

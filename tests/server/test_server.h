@@ -51,6 +51,18 @@ class TestServer {
     init_crypto();
     start();
   }
+  // A node of an in-process cluster: its data in `dir`, its metadata in
+  // `shared_store` (not owned; every node of the cluster passes the same
+  // one). Give each node the same config.cluster_secret.
+  TestServer(std::filesystem::path dir, MetaStore& shared_store, ServerConfig config,
+             cluster::ClusterOptions cluster_options)
+      : dir_(std::move(dir)),
+        config_(std::move(config)),
+        cluster_options_(std::move(cluster_options)),
+        shared_store_(&shared_store) {
+    init_crypto();
+    start();
+  }
   ~TestServer() { stop(); }
 
   void start() {
@@ -59,23 +71,46 @@ class TestServer {
     config_.data_dir = dir_.string();
     if (config_.threads == 0) config_.threads = 2;
     std::filesystem::create_directories(dir_);
-    auto store = open_sqlite_meta_store((dir_ / "meta.db").string());
-    if (!store) throw std::runtime_error(store.status().to_string());
-    store_ = instrument_meta_store(std::move(*store), metrics_);
+    if (shared_store_) {
+      store_ = shared_store_;
+    } else {
+      auto store = open_sqlite_meta_store((dir_ / "meta.db").string());
+      if (!store) throw std::runtime_error(store.status().to_string());
+      owned_store_ = instrument_meta_store(std::move(*store), metrics_);
+      store_ = owned_store_.get();
+    }
     blobs_ = std::make_unique<BlobStore>(dir_.string());
     blobs_->cleanup_temporaries();
-    signer_ = std::make_unique<UrlSigner>(load_or_create_secret((dir_ / "url-secret").string()));
+    signer_ = std::make_unique<UrlSigner>(config_.cluster_secret.empty()
+                                              ? load_or_create_secret((dir_ / "url-secret").string())
+                                              : cluster_signing_key(config_.cluster_secret));
+    cluster_options_.secret = config_.cluster_secret;
+    cluster_options_.replicas = config_.replicas;
     accounts_ = std::make_unique<AccountService>(*store_, clock_, account_options_);
     catalog_ = std::make_unique<Catalog>(*store_, *blobs_, clock_);
     if (auto s = catalog_->start(); !s) throw std::runtime_error(s.to_string());
+    cluster::ClusterOptions cluster_options = cluster_options_;
+    if (cluster_options.node_id.empty()) cluster_options.node_id = cluster::load_or_create_node_id(dir_.string());
+    if (cluster_options.data_dir.empty()) cluster_options.data_dir = dir_.string();
+    cluster_ = std::make_unique<cluster::ClusterNode>(*store_, *blobs_, *catalog_, SystemClock::instance(), cluster_options,
+                                                      [this] {
+                                                        return cluster::LoadCounters{
+                                                            metrics_.active_streams(), metrics_.bytes_out(),
+                                                            metrics_.open_connections(),
+                                                            metrics_.open_websockets()};
+                                                      });
+    catalog_->set_replication(&cluster_->replicator());
     rooms_ = std::make_unique<room::RoomService>(*store_, room_clock(), room_options_);
     hub_ = std::make_unique<RoomHub>(*rooms_);
     rooms_->set_listener([hub = hub_.get()](const room::RoomEvent& e) { hub->on_event(e); });
     if (auto s = rooms_->start(); !s) throw std::runtime_error(s.to_string());
-    Services services{*store_, *blobs_,  *accounts_, *catalog_, *rooms_,
-                      *hub_,   metrics_, *signer_,   room_clock()};
+    Services services{*store_, *blobs_,  *accounts_,   *catalog_, *rooms_,
+                      *hub_,   metrics_, *signer_, room_clock(), *cluster_};
     server_ = std::make_unique<HttpServer>(config_, services);
     server_->start();
+    if (auto s = cluster_->start("http://127.0.0.1:" + std::to_string(server_->port())); !s) {
+      throw std::runtime_error(s.to_string());
+    }
   }
 
   void stop() {
@@ -83,14 +118,17 @@ class TestServer {
     server_->shutdown();
     server_->wait();
     server_.reset();
+    cluster_->stop();
     rooms_->stop();
     hub_.reset();
     rooms_.reset();
+    cluster_.reset();
     catalog_.reset();
     accounts_.reset();
     signer_.reset();
     blobs_.reset();
-    store_.reset();
+    owned_store_.reset();
+    store_ = nullptr;
   }
 
   void restart() {
@@ -105,6 +143,7 @@ class TestServer {
     return system_clock_for_rooms_ ? static_cast<const Clock&>(SystemClock::instance()) : clock_;
   }
   room::RoomService& rooms() { return *rooms_; }
+  cluster::ClusterNode& cluster() { return *cluster_; }
 
   std::uint16_t port() const { return server_->port(); }
   ManualClock& clock() { return clock_; }
@@ -170,13 +209,17 @@ class TestServer {
   bool system_clock_for_rooms_ = false;
   room::RoomServiceOptions room_options_;
   Metrics metrics_;
-  std::unique_ptr<MetaStore> store_;
+  cluster::ClusterOptions cluster_options_;
+  MetaStore* shared_store_ = nullptr;
+  std::unique_ptr<MetaStore> owned_store_;
+  MetaStore* store_ = nullptr;
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<UrlSigner> signer_;
   std::unique_ptr<AccountService> accounts_;
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<room::RoomService> rooms_;
   std::unique_ptr<RoomHub> hub_;
+  std::unique_ptr<cluster::ClusterNode> cluster_;
   std::unique_ptr<HttpServer> server_;
 };
 

@@ -26,6 +26,62 @@ export class NetworkError extends Error {
 
 function trimSlash(url) { return url.replace(/\/+$/, ''); }
 
+// "http://host:port/..." or "host:port" -> "http://host:port"; null when not
+// an http(s) URL.
+export function serverOrigin(url) {
+  if (typeof url !== 'string' || !url.trim()) return null;
+  const text = url.trim();
+  try {
+    const u = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
+    return trimSlash(u.origin);
+  } catch {
+    return null;
+  }
+}
+
+const num = (v) => (Number.isFinite(v) ? v : null);
+
+// A /api/v1/cluster answer (docs/api.yaml), or one of the older shapes
+// ("members", "items" or "nodes" holding URLs, or objects with "url",
+// "public_url" or "address"), in the shape api.cluster has.
+export function parseCluster(res) {
+  const list = Array.isArray(res) ? res : (res?.members || res?.items || res?.nodes || []);
+  const leader = typeof res?.leader === 'string' ? res.leader : null;
+  const members = [];
+  for (const m of Array.isArray(list) ? list : []) {
+    const raw = typeof m === 'string' ? m : (m?.advertise || m?.url || m?.public_url || m?.address);
+    const url = serverOrigin(raw);
+    if (!url) continue;
+    const o = typeof m === 'object' && m ? m : {};
+    const load = o.load && typeof o.load === 'object' ? {
+      activeStreams: num(o.load.active_streams) ?? 0,
+      connections: num(o.load.connections) ?? 0,
+      websockets: num(o.load.websockets) ?? 0,
+      bytesPerSecond: num(o.load.bytes_per_second) ?? 0,
+    } : null;
+    members.push({
+      id: typeof o.id === 'string' ? o.id : '',
+      url,
+      health: typeof o.health === 'string' ? o.health : '',
+      leader: o.leader === true || (leader !== null && o.id === leader),
+      self: o.self === true || (typeof res?.self === 'string' && o.id === res.self),
+      load,
+      diskFree: num(o.disk_free_bytes),
+      diskTotal: num(o.disk_total_bytes),
+      version: typeof o.version === 'string' ? o.version : '',
+    });
+  }
+  return {
+    available: true,
+    self: typeof res?.self === 'string' ? res.self : null,
+    leader,
+    replicationFactor: num(res?.replication_factor),
+    members,
+    at: Date.now(),
+  };
+}
+
 class Api extends EventTarget {
   constructor() {
     super();
@@ -40,19 +96,19 @@ class Api extends EventTarget {
     for (const s of Array.isArray(known) ? known : []) this.addServer(s, false);
     this.active = 0;
     this.health = null;
+    this.cluster = null;       // from discoverCluster()
+    this.clusterError = null;  // why the last discoverCluster() failed
+    this.clusterPromise = null;
   }
 
   get base() { return this.servers[this.active] || location.origin; }
   get signedIn() { return Boolean(this.token); }
 
   addServer(url, persist = true) {
-    try {
-      const u = new URL(url, location.origin);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') return;
-      const origin = trimSlash(u.origin);
-      if (!this.servers.includes(origin)) this.servers.push(origin);
-      if (persist) localStorage.setItem(SERVERS_KEY, JSON.stringify(this.servers.slice(1)));
-    } catch { /* not a URL: ignore */ }
+    const origin = serverOrigin(url);
+    if (!origin) return;
+    if (!this.servers.includes(origin)) this.servers.push(origin);
+    if (persist) localStorage.setItem(SERVERS_KEY, JSON.stringify(this.servers.slice(1)));
   }
 
   // Moves to the next server of the list (after a network failure).
@@ -63,16 +119,16 @@ class Api extends EventTarget {
     return true;
   }
 
-  url(path, query) {
-    const u = new URL(path, this.base + '/');
+  url(path, query, base = this.base) {
+    const u = new URL(path, base + '/');
     for (const [k, v] of Object.entries(query || {})) {
       if (v !== undefined && v !== null && v !== '') u.searchParams.set(k, v);
     }
     return u.toString();
   }
 
-  wsUrl(path, query) {
-    const u = new URL(this.url(path, query));
+  wsUrl(path, query, base = this.base) {
+    const u = new URL(this.url(path, query, base));
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
     return u.toString();
   }
@@ -171,18 +227,57 @@ class Api extends EventTarget {
     this.dispatchEvent(new CustomEvent('session'));
   }
 
-  // Learns the other members of the cluster, when the node can tell.
-  async discoverCluster() {
-    try {
-      const res = await this.get('/api/v1/cluster');
-      const members = res?.members || res?.items || res?.nodes || [];
-      for (const m of members) {
-        const url = typeof m === 'string' ? m : (m.url || m.public_url || m.address);
-        if (url) this.addServer(/^https?:/.test(url) ? url : `http://${url}`);
-      }
-    } catch {
-      // 404 (a single node, or a server without the route) or offline: keep what we know.
+  // Learns the members of the cluster and their load, when the node can
+  // tell (GET /api/v1/cluster; no login needed). Returns this.cluster:
+  //   {available, self, leader, replicationFactor, members: [{id, url, health,
+  //    leader, self, load: {activeStreams, connections, websockets, bytesPerSecond},
+  //    diskFree, diskTotal, version}], at}
+  // available is false when the node has no such route (an older server).
+  // Concurrent calls share one request.
+  discoverCluster() {
+    if (!this.clusterPromise) {
+      this.clusterPromise = this.fetchCluster().finally(() => { this.clusterPromise = null; });
     }
+    return this.clusterPromise;
+  }
+
+  async fetchCluster() {
+    try {
+      const res = await this.request('GET', '/api/v1/cluster', { auth: false });
+      this.cluster = parseCluster(res);
+      this.clusterError = null;
+      for (const m of this.cluster.members) this.addServer(m.url);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) {
+        this.cluster = { ...parseCluster(null), available: false };
+        this.clusterError = null;
+      } else {
+        this.clusterError = err; // offline or another error: keep what we know
+      }
+    }
+    this.dispatchEvent(new CustomEvent('cluster', { detail: this.cluster }));
+    return this.cluster;
+  }
+
+  // Servers in the order a long-lived connection (a room's WebSocket) should
+  // try them: the cluster's members least loaded first (fewest active
+  // streams, then fewest connections; equals in random order), then the
+  // other servers this page knows.
+  spreadOrder() {
+    const members = (this.cluster?.members || []).filter((m) => m.url)
+      .map((m) => ({ m, tie: Math.random() }));
+    const loadOf = (m) => (m.load ? [0, m.load.activeStreams, m.load.connections] : [1, 0, 0]);
+    members.sort((a, b) => {
+      const la = loadOf(a.m);
+      const lb = loadOf(b.m);
+      for (let i = 0; i < la.length; i++) if (la[i] !== lb[i]) return la[i] - lb[i];
+      return a.tie - b.tie;
+    });
+    const out = [];
+    for (const url of [...members.map((x) => x.m.url), this.base, ...this.servers]) {
+      if (url && !out.includes(url)) out.push(url);
+    }
+    return out;
   }
 
   // Covers need the bearer header, so <img> cannot load them directly: fetch

@@ -7,6 +7,7 @@ import { renderLibrary } from './library.js';
 import { renderUpload } from './upload.js';
 import { renderRooms } from './rooms.js';
 import { renderRoom, closeSession } from './room.js';
+import { renderCluster } from './cluster.js';
 
 const main = document.getElementById('main');
 const nav = document.querySelector('.mainnav');
@@ -47,11 +48,12 @@ function render() {
     case 'library': cleanup = renderLibrary(main, params); break;
     case 'upload': cleanup = renderUpload(main, params); break;
     case 'rooms': cleanup = sub ? renderRoom(main, params) : renderRooms(main, params); break;
+    case 'cluster': cleanup = renderCluster(main, params); break;
     default: navigate('/library', { replace: true }); return;
   }
   if (!firstRender && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
   firstRender = false;
-  document.title = { login: 'Sign in', register: 'Register', library: 'Library', upload: 'Upload', rooms: sub ? 'Room' : 'Rooms' }[section] + ' · HiFi';
+  document.title = { login: 'Sign in', register: 'Register', library: 'Library', upload: 'Upload', rooms: sub ? 'Room' : 'Rooms', cluster: 'Cluster' }[section] + ' · HiFi';
   window.scrollTo(0, 0);
 }
 

@@ -1,6 +1,8 @@
 // The room's WebSocket: follows the room's state, keeps the clock in sync,
 // reconnects by itself (with ?since= and backoff) and, when its node stops
-// answering, moves to another member of the cluster.
+// answering, moves to another member of the cluster. It joins the
+// least-loaded member (api.spreadOrder()), and keeps the member list fresh
+// while the room is open.
 
 import { api } from './api.js';
 import { ClockSync } from './clock.js';
@@ -10,6 +12,7 @@ const BURST_GAP_MS = 50;      // ...this far apart,
 const SYNC_EVERY_MS = 3000;   // then one every few seconds to follow drift.
 const SILENCE_LIMIT_MS = 12000; // no message for this long: the link is dead.
 const MAX_BACKOFF_MS = 8000;
+const CLUSTER_REFRESH_MS = 30000; // how often the member list is refreshed
 
 export class RoomConnection extends EventTarget {
   constructor(roomId) {
@@ -31,20 +34,45 @@ export class RoomConnection extends EventTarget {
     this.lastMessageAt = 0;
     this.closed = false;
     this.retryAt = 0;
+    this.server = null;      // the node the socket goes (or last went) to
+    this.failed = new Set(); // nodes that failed since the last good connection
+    this.clusterTimer = 0;
     this.onOnline = () => { if (this.status === 'waiting') this.connectNow(); };
     window.addEventListener('online', this.onOnline);
   }
 
-  open() {
+  async open() {
     this.closed = false;
-    this.connect();
+    this.setStatus('connecting', '');
+    clearInterval(this.clusterTimer);
+    this.clusterTimer = setInterval(() => api.discoverCluster(), CLUSTER_REFRESH_MS);
+    // Know the members and their load before choosing one (briefly: an
+    // older or slow node must not hold the room up).
+    await Promise.race([api.discoverCluster(), new Promise((resolve) => setTimeout(resolve, 1500))]);
+    if (!this.closed && !this.ws) this.connect();
   }
 
   close() {
     this.closed = true;
+    clearInterval(this.clusterTimer);
     window.removeEventListener('online', this.onOnline);
     this.teardown();
     this.setStatus('closed');
+  }
+
+  // The node to connect to: the current one while it works, else the
+  // least-loaded member that has not failed lately.
+  chooseServer() {
+    if (this.server) return this.server;
+    const order = api.spreadOrder();
+    let candidates = order.filter((s) => !this.failed.has(s));
+    if (!candidates.length) {
+      // Every node failed: start over, from the least loaded.
+      this.failed.clear();
+      candidates = order;
+    }
+    this.server = candidates[0] || api.base;
+    return this.server;
   }
 
   // Applies a state from a command's answer or a 409 problem, when newer.
@@ -95,10 +123,11 @@ export class RoomConnection extends EventTarget {
     if (this.closed) return;
     const query = { access_token: api.token };
     if (this.revision > 0) query.since = this.revision;
-    this.setStatus('connecting', api.base);
+    const server = this.chooseServer();
+    this.setStatus('connecting', server);
     let ws;
     try {
-      ws = new WebSocket(api.wsUrl(`/api/v1/rooms/${encodeURIComponent(this.roomId)}/ws`, query));
+      ws = new WebSocket(api.wsUrl(`/api/v1/rooms/${encodeURIComponent(this.roomId)}/ws`, query, server));
     } catch (err) {
       this.scheduleReconnect(String(err));
       return;
@@ -109,8 +138,9 @@ export class RoomConnection extends EventTarget {
       opened = true;
       this.attempt = 0;
       this.failuresHere = 0;
+      this.failed.clear();
       this.lastMessageAt = performance.now();
-      this.setStatus('open', api.base);
+      this.setStatus('open', server);
       this.startClockSync();
       this.watchdog = setInterval(() => {
         if (performance.now() - this.lastMessageAt > SILENCE_LIMIT_MS) {
@@ -136,10 +166,14 @@ export class RoomConnection extends EventTarget {
     // Failing to connect may mean the room is gone or the session expired,
     // which the WebSocket cannot tell us: ask over HTTP (a 401 signs out).
     if (this.failuresHere > 0) this.checkRoom();
-    // Two failed attempts in a row on this node: try the next cluster member.
-    if (this.failuresHere >= 2 && api.failover()) {
+    // Two failed attempts in a row on this node: try the least-loaded of the
+    // other members (with a fresh member list, when it comes in time).
+    if (this.failuresHere >= 2 && this.server && api.spreadOrder().some((s) => s !== this.server)) {
+      this.failed.add(this.server);
+      this.server = null;
       this.failuresHere = 0;
       this.clock.reset(); // another node: another clock offset
+      api.discoverCluster();
     }
     const base = Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.attempt);
     const delay = this.attempt === 0 ? 100 : base / 2 + Math.random() * base / 2;

@@ -198,7 +198,10 @@ export function renderRoom(main, params) {
       const secs = Math.max(0, Math.ceil((conn.retryAt - performance.now()) / 1000));
       text = `Reconnecting${secs > 1 ? ` in ${secs} s` : '…'}`;
     }
-    if (conn.status === 'open' && api.servers.length > 1) text += ` to ${new URL(api.base).host}`;
+    // In a cluster, say which node the room's connection went to.
+    if (conn.status === 'open' && conn.server && (api.servers.length > 1 || conn.server !== location.origin)) {
+      text += ` to ${new URL(conn.server).host}`;
+    }
     connStatus.textContent = text;
     connStatus.dataset.state = conn.status;
     title.textContent = conn.room?.name || 'Room';

@@ -1,5 +1,5 @@
 // Hash routing: #/library, #/library/albums, #/upload, #/rooms, #/rooms/<id>,
-// #/login, #/register. (The server also answers any extension-less path with
+// #/cluster, #/login, #/register. (The server also answers any extension-less path with
 // index.html, so links to / work too.)
 
 export function currentRoute() {

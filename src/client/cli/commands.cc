@@ -5,11 +5,13 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -76,10 +78,43 @@ bool ask_username(std::string& username) {
   return static_cast<bool>(std::getline(std::cin, username)) && !username.empty();
 }
 
+// The advertised URLs of a cluster's members, as remembered in the config.
+std::vector<std::string> member_urls(const ClusterInfo& cluster) {
+  std::vector<std::string> out;
+  for (const auto& m : cluster.members) {
+    if (std::none_of(out.begin(), out.end(), [&](const auto& u) { return same_server(u, m.advertise); })) {
+      out.push_back(m.advertise);
+    }
+  }
+  return out;
+}
+
+// Remembers the members a cluster reported (when it is the remembered
+// servers' cluster and the list changed), so that a later run can fall back
+// on them even when the first server is down. Not being able to save is
+// only worth a warning.
+void remember_members(CliContext& ctx, const ClusterInfo& cluster) {
+  if (!cluster.available || !uses_remembered_servers(ctx) || ctx.config.token.empty()) return;
+  auto urls = member_urls(cluster);
+  if (urls == ctx.config.members) return;
+  ctx.config.members = std::move(urls);
+  std::string error;
+  if (!save_config(ctx.config, error)) {
+    std::cerr << "hifi: warning: could not remember the cluster's members: " << error << "\n";
+  }
+}
+
 int save_session(CliContext& ctx, const json::value& login) {
   ctx.config.token = str(login.at("token"));
   ctx.config.username = str(login.at("user").at("username"));
+  // Members of another cluster (an earlier --server) are no use here.
+  if (!uses_remembered_servers(ctx)) ctx.config.members.clear();
   ctx.config.servers = ctx.servers;
+  // Learn the cluster's members to fall back on; a server that cannot tell
+  // (404) or does not answer now keeps what was known.
+  if (auto cluster = ctx.api->discover_members(); cluster && cluster->available) {
+    ctx.config.members = member_urls(*cluster);
+  }
   std::string error;
   if (!save_config(ctx.config, error)) {
     std::cerr << "hifi: logged in, but could not save the token: " << error << "\n";
@@ -165,6 +200,15 @@ void print_room_state(CliContext& ctx, const json::object& room) {
 }
 
 }  // namespace
+
+bool uses_remembered_servers(const CliContext& ctx) {
+  const auto& saved = ctx.config.servers;
+  if (saved.size() != ctx.servers.size()) return false;
+  for (std::size_t i = 0; i < saved.size(); ++i) {
+    if (!same_server(saved[i], ctx.servers[i])) return false;
+  }
+  return !saved.empty();
+}
 
 bool parse_position(const std::string& text, long long& ms) {
   if (text.empty()) return false;
@@ -611,12 +655,36 @@ class RawTerminal {
 }  // namespace
 
 int cmd_listen(CliContext& ctx, const std::string& room, const std::string& sink,
-               const std::string& sync_log, const std::string& cache_dir, int sample_rate) {
+               const std::string& sync_log, const std::string& cache_dir, int sample_rate,
+               bool spread) {
   int code = kExitOk;
   auto id = resolve_room(ctx, room, code);
   if (!id) return code;
 
-  RoomClient room_client(ctx.servers, ctx.config.token, *id);
+  // The servers to try, in order: the least-loaded cluster member first
+  // (when the cluster can tell), then the others; the room client moves
+  // down the list when one fails.
+  std::vector<std::string> order = ctx.api->servers();
+  if (auto cluster = ctx.api->discover_members(); cluster && cluster->available) {
+    remember_members(ctx, *cluster);
+    if (spread && !cluster->members.empty()) {
+      order = spread_order(*cluster, ctx.api->servers(), std::random_device{}());
+      auto picked = std::find_if(cluster->members.begin(), cluster->members.end(),
+                                 [&](const ClusterMember& m) { return same_server(m.advertise, order.front()); });
+      if (picked != cluster->members.end()) {
+        const auto n = cluster->members.size();
+        std::cerr << "Picked " << picked->advertise << " (node " << (picked->id.empty() ? "?" : picked->id);
+        if (picked->has_load) {
+          std::cerr << ": " << picked->active_streams << " active stream" << (picked->active_streams == 1 ? "" : "s")
+                    << ", " << picked->connections << " connection" << (picked->connections == 1 ? "" : "s");
+        }
+        std::cerr << ")" << (n == 1 ? ", the only cluster member" : ", the least loaded of " + std::to_string(n) + " cluster members")
+                  << "\n";
+      }
+    }
+  }
+
+  RoomClient room_client(order, ctx.config.token, *id);
   PlayerOptions options;
   options.sink = sink;
   options.sync_log = sync_log;
@@ -699,6 +767,47 @@ int cmd_listen(CliContext& ctx, const std::string& room, const std::string& sink
   player.stop();
   room_client.stop();
   return result;
+}
+
+int cmd_cluster(CliContext& ctx) {
+  auto r = ctx.api->cluster();
+  if (!r) return fail(r.error, "could not ask for the cluster's members");
+  const auto server = ctx.api->current_server();
+  if (!r->available) {
+    if (ctx.json) std::cout << json::serialize(json::object{{"self", nullptr}, {"leader", nullptr}, {"members", json::array{}}}) << "\n";
+    std::cerr << server << " does not report cluster members (a HiFi server from before clusters)\n";
+    return kExitOk;
+  }
+  remember_members(ctx, *r);
+  if (ctx.json) {
+    std::cout << json::serialize(r->document) << "\n";
+    return kExitOk;
+  }
+  const auto& members = r->members;
+  std::cout << (members.size() == 1 ? "1 member" : std::to_string(members.size()) + " members");
+  if (r->replication_factor > 0) std::cout << ", replication factor " << r->replication_factor;
+  std::cout << " (asked " << server << (r->self.empty() ? "" : ", node " + r->self) << ")\n";
+  if (members.empty()) return kExitOk;
+  std::printf("  %-16s  %-30s  %-8s  %7s  %11s  %s\n", "ID", "ADDRESS", "HEALTH", "STREAMS", "CONNECTIONS", "FREE DISK");
+  bool any_leader = false;
+  for (const auto& m : members) {
+    any_leader = any_leader || m.leader;
+    std::string disk = "-";
+    if (m.disk_free_bytes) {
+      disk = human_bytes(static_cast<double>(*m.disk_free_bytes));
+      if (m.disk_total_bytes && *m.disk_total_bytes > 0) {
+        disk += " of " + human_bytes(static_cast<double>(*m.disk_total_bytes));
+      }
+    }
+    const auto streams = m.has_load ? std::to_string(m.active_streams) : std::string("-");
+    const auto connections = m.has_load ? std::to_string(m.connections) : std::string("-");
+    std::printf("%s %-16s  %-30s  %-8s  %7s  %11s  %s\n", m.leader ? "*" : " ",
+                (m.id.empty() ? std::string("-") : m.id).c_str(), m.advertise.c_str(),
+                (m.health.empty() ? std::string("-") : m.health).c_str(), streams.c_str(),
+                connections.c_str(), disk.c_str());
+  }
+  if (any_leader) std::cout << "* leader (runs the repairs)\n";
+  return kExitOk;
 }
 
 }  // namespace hifi::client

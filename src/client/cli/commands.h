@@ -37,8 +37,15 @@ int cmd_queue_clear(CliContext& ctx, const std::string& room);
 int cmd_control(CliContext& ctx, const std::string& room, const std::string& type);
 int cmd_seek(CliContext& ctx, const std::string& room, const std::string& position);
 int cmd_status(CliContext& ctx, const std::string& room);
+// spread: connect to the least-loaded cluster member (else the first server).
 int cmd_listen(CliContext& ctx, const std::string& room, const std::string& sink,
-               const std::string& sync_log, const std::string& cache_dir, int sample_rate);
+               const std::string& sync_log, const std::string& cache_dir, int sample_rate,
+               bool spread = true);
+int cmd_cluster(CliContext& ctx);
+
+// Whether the servers in use are the remembered ones, so that the
+// remembered cluster members belong to them.
+bool uses_remembered_servers(const CliContext& ctx);
 
 // "90", "1:30", "01:02:03", "90.5" -> milliseconds; false when malformed.
 bool parse_position(const std::string& text, long long& ms);

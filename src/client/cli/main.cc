@@ -12,7 +12,10 @@ int main(int argc, char** argv) {
       "hifi: the command-line client of HiFi, the self-hosted music sharing service.\n\n"
       "Log in once; the servers and your token are remembered in\n"
       "$XDG_CONFIG_HOME/hifi/config.json (mode 0600). Give --server several\n"
-      "times for the members of a cluster: hifi uses whichever answers.\n\n"
+      "times for the members of a cluster: hifi uses whichever answers. It also\n"
+      "learns the cluster's other members (at login, and each time you listen)\n"
+      "and remembers them to fall back on; `hifi listen` joins the least-loaded\n"
+      "member. Downloads follow a node's redirect to the node holding the song.\n\n"
       "Exit codes: 0 ok, 1 some work failed (e.g. a file rejected), 2 usage,\n"
       "3 authentication, 4 not found, 5 server error, 6 network.\n\n"
       "Examples:\n"
@@ -22,7 +25,8 @@ int main(int argc, char** argv) {
       "  hifi rooms create \"Friday night\"\n"
       "  hifi queue \"Friday night\" add 4d638fea2fdf608a0c62613b0834f670\n"
       "  hifi play \"Friday night\"\n"
-      "  hifi listen \"Friday night\"",
+      "  hifi listen \"Friday night\"\n"
+      "  hifi cluster",
       "hifi"};
   app.set_version_flag("--version", "hifi 0.1.0");
   app.require_subcommand(1);
@@ -141,7 +145,8 @@ int main(int argc, char** argv) {
   auto* listen = app.add_subcommand(
       "listen", "Play a room's music in sync with everyone else (q or Ctrl-C to stop)\n"
                 "  hifi listen ROOM\n"
-                "  hifi listen ROOM --sink wav:out.wav --sync-log sync.txt");
+                "  hifi listen ROOM --sink wav:out.wav --sync-log sync.txt\n"
+                "In a cluster it joins the least-loaded member, and moves to another if that one fails.");
   listen->add_option("room", room, "Room id or name")->required();
   listen->add_option("--sink", sink,
                      "default (the sound card, via PulseAudio), null (no sound, real-time pace) or wav:PATH")
@@ -149,7 +154,14 @@ int main(int argc, char** argv) {
   listen->add_option("--sync-log", sync_log, "Write 'WALL_MS SONG_ID SAMPLE_INDEX SAMPLE_RATE' per output buffer");
   listen->add_option("--cache-dir", cache_dir, "Where downloaded songs are kept while playing");
   listen->add_option("--rate", sample_rate, "Output sample rate")->capture_default_str()->check(CLI::Range(8000, 192000));
-  listen->callback(run([&] { return cmd_listen(ctx, room, sink, sync_log, cache_dir, sample_rate); }));
+  bool no_spread = false;
+  listen->add_flag("--no-spread", no_spread,
+                   "Connect to the first server rather than the least-loaded cluster member");
+  listen->callback(run([&] { return cmd_listen(ctx, room, sink, sync_log, cache_dir, sample_rate, !no_spread); }));
+
+  app.add_subcommand("cluster", "The cluster's members: address, health, leader, load and free disk\n"
+                                "  hifi cluster\n  hifi cluster --json")
+      ->callback(run([&] { return cmd_cluster(ctx); }));
 
   // Servers and token are needed by every command; set them up after
   // parsing options but before any callback runs.
@@ -160,14 +172,16 @@ int main(int argc, char** argv) {
     }
     ctx.servers = !servers.empty() ? servers : ctx.config.servers;
     if (ctx.servers.empty()) ctx.servers = {"http://127.0.0.1:8080"};
-    for (auto& s : ctx.servers) {
-      while (!s.empty() && s.back() == '/') s.pop_back();
-      if (s.find("://") == std::string::npos) s = "http://" + s;
-    }
+    for (auto& s : ctx.servers) s = normalize_server_url(s);
     ClientOptions options;
     options.servers = ctx.servers;
     options.token = ctx.config.token;
     ctx.api = std::make_unique<ApiClient>(options);
+    // The cluster members learned through these servers are the fallback
+    // when they do not answer (not those of another --server's cluster).
+    if (uses_remembered_servers(ctx)) {
+      for (const auto& m : ctx.config.members) ctx.api->add_server(m);
+    }
   });
 
   try {

@@ -1,0 +1,110 @@
+#include "cluster/cluster_node.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "common/random.h"
+
+namespace hifi::cluster {
+
+ClusterNode::ClusterNode(MetaStore& store, BlobStore& blobs, Catalog& catalog, const Clock& clock,
+                         ClusterOptions options, Membership::LoadSampler sampler)
+    : options_(std::move(options)),
+      clock_(clock),
+      auth_(options_.node_id, options_.secret),
+      peers_(auth_, clock, options_.peer),
+      membership_(store, clock,
+                  MembershipOptions{options_.node_id, options_.version, options_.data_dir,
+                                    options_.member_ttl},
+                  std::move(sampler)),
+      replicator_(store, blobs, membership_, peers_, clock, options_.replicas),
+      maintenance_(store, blobs, catalog, membership_, replicator_, peers_, clock,
+                   options_.maintenance) {}
+
+ClusterNode::~ClusterNode() { stop(); }
+
+Status ClusterNode::start(const std::string& advertise) {
+  if (auto s = membership_.start(advertise); !s) return s;
+  maintenance_.start();
+  return Status::ok();
+}
+
+void ClusterNode::stop() {
+  maintenance_.stop();
+  membership_.stop();
+}
+
+std::string ClusterNode::render_metrics() const {
+  const auto& m = maintenance_.counters();
+  const auto& r = replicator_.counters();
+  std::string out;
+  auto gauge = [&](const char* name, const char* help, auto value) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, value);
+  };
+  auto counter = [&](const char* name, const char* help, auto value) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);
+  };
+  gauge("hifi_cluster_members", "Live members of the cluster, as this node sees them.",
+        membership_.members().size());
+  gauge("hifi_is_leader", "1 when this node leads repair.", membership_.is_leader() ? 1 : 0);
+  gauge("hifi_replication_factor", "Copies wanted of every song (R).", replicator_.replication_factor());
+  gauge("hifi_under_replicated_blobs",
+        "Referenced blobs with fewer live copies than wanted after the last repair pass (leader only).",
+        m.under_replicated.load());
+  gauge("hifi_blobs_without_live_copy", "Referenced blobs no live node holds (leader only).",
+        m.without_live_copy.load());
+  counter("hifi_replica_pushes_total", "Copies this node sent to another node.", r.pushes_ok.load());
+  counter("hifi_replica_push_failures_total", "Copies to another node that failed.", r.pushes_failed.load());
+  counter("hifi_repair_passes_total", "Repair passes run as leader.", m.repair_passes.load());
+  out += "# HELP hifi_repair_copies_total Copies the repair leader arranged, by result.\n"
+         "# TYPE hifi_repair_copies_total counter\n";
+  out += fmt::format("hifi_repair_copies_total{{result=\"ok\"}} {}\n", m.repair_copies_ok.load());
+  out += fmt::format("hifi_repair_copies_total{{result=\"failed\"}} {}\n", m.repair_copies_failed.load());
+  out += "# HELP hifi_scrub_blobs_total Copies re-hashed by the scrubber, by result.\n"
+         "# TYPE hifi_scrub_blobs_total counter\n";
+  out += fmt::format("hifi_scrub_blobs_total{{result=\"ok\"}} {}\n", m.scrubbed_ok.load());
+  out += fmt::format("hifi_scrub_blobs_total{{result=\"corrupt\"}} {}\n", m.scrubbed_corrupt.load());
+  counter("hifi_gc_blobs_removed_total", "Unreferenced blobs removed from this node.", m.gc_removed.load());
+  counter("hifi_replica_index_fixes_total", "Replica index records added or dropped by maintenance.",
+          m.index_fixed.load());
+  return out;
+}
+
+std::string load_or_create_node_id(const std::string& data_dir) {
+  const std::string path = data_dir + "/node-id";
+  std::ifstream in(path);
+  if (in) {
+    std::string id;
+    in >> id;
+    const bool valid = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    });
+    if (!valid) throw std::runtime_error(path + " does not hold a node id (letters, digits, - and _)");
+    return id;
+  }
+  std::string id = random_hex(8);
+  const std::string temp = path + ".tmp";
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const std::string line = id + "\n";
+  bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+            ::fsync(fd) == 0;
+  if (fd >= 0) ok = ::close(fd) == 0 && ok;
+  if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
+    throw std::runtime_error("cannot write " + path);
+  }
+  int dir = ::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return id;
+}
+
+}  // namespace hifi::cluster

@@ -1,0 +1,100 @@
+// Maintenance: keeps every referenced blob at R durable, correct copies.
+//
+//  - Repair (the leader only, every repair interval): for each blob a song
+//    references, counts the copies on live members; when fewer than
+//    min(R, live members), asks a live holder to push to the next members in
+//    rendezvous rank. A blob without any live copy is reported (log and
+//    hifi_under_replicated_blobs) until a holder comes back.
+//  - Index check (every node, every repair interval): records copies the
+//    index misses, drops records of copies this node no longer has, and
+//    removes blobs no song references once they are older than the grace
+//    period (an upload in flight commits its blob before publishing the
+//    song; the grace period covers that window).
+//  - Scrub (every node, every scrub interval): re-hashes this node's copies;
+//    a copy whose bytes no longer match its name is moved to quarantine/ and
+//    its record dropped, so the next repair replaces it from a good copy.
+//
+// Everything it does is logged and counted in MaintenanceCounters.
+// Thread-safety: the passes may be called from any thread; each kind of
+// pass runs one at a time.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+
+#include "blob/blob_store.h"
+#include "cluster/membership.h"
+#include "cluster/replicator.h"
+#include "library/catalog.h"
+
+namespace hifi::cluster {
+
+struct MaintenanceOptions {
+  std::chrono::milliseconds repair_interval{30'000};
+  std::chrono::milliseconds scrub_interval{24LL * 3600 * 1000};  // 0: never
+  std::chrono::milliseconds gc_grace{3600LL * 1000};
+};
+
+struct MaintenanceCounters {
+  std::atomic<std::uint64_t> repair_passes{0};
+  std::atomic<std::uint64_t> repair_copies_ok{0};
+  std::atomic<std::uint64_t> repair_copies_failed{0};
+  std::atomic<std::int64_t> under_replicated{0};  // after the last repair pass (leader)
+  std::atomic<std::int64_t> without_live_copy{0};
+  std::atomic<std::uint64_t> scrubbed_ok{0};
+  std::atomic<std::uint64_t> scrubbed_corrupt{0};
+  std::atomic<std::uint64_t> gc_removed{0};
+  std::atomic<std::uint64_t> index_fixed{0};
+};
+
+struct RepairReport {
+  int checked = 0;
+  int under_replicated = 0;  // before the pass
+  int copies_made = 0;
+  int copies_failed = 0;
+  int without_live_copy = 0;
+};
+
+class Maintenance {
+ public:
+  Maintenance(MetaStore& store, BlobStore& blobs, const Catalog& catalog,
+              const Membership& membership, Replicator& replicator, const PeerClient& peers,
+              const Clock& clock, MaintenanceOptions options);
+  ~Maintenance();
+
+  void start();
+  void stop();
+
+  // One pass each, synchronously. repair_pass() does nothing unless this
+  // node leads.
+  RepairReport repair_pass();
+  void index_pass();
+  void scrub_pass();
+
+  const MaintenanceCounters& counters() const { return counters_; }
+
+ private:
+  void loop();
+
+  MetaStore& store_;
+  BlobStore& blobs_;
+  const Catalog& catalog_;
+  const Membership& membership_;
+  Replicator& replicator_;
+  const PeerClient& peers_;
+  const Clock& clock_;
+  const MaintenanceOptions options_;
+  MaintenanceCounters counters_;
+
+  std::mutex repair_mu_, index_mu_, scrub_mu_;
+  std::mutex mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace hifi::cluster

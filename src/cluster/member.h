@@ -1,0 +1,56 @@
+// Member: what a node of a cluster tells the others about itself, kept in
+// the MetaStore under members/<node-id> for as long as its lease lives.
+// Also the rendezvous ranking that places copies of a blob on members.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hifi::cluster {
+
+inline constexpr const char* kMembersPrefix = "members/";
+inline constexpr const char* kLeaderKey = "leader";
+// replicas/<sha256>/<node-id>: the node holds a durable copy of the blob.
+inline constexpr const char* kReplicasPrefix = "replicas/";
+
+struct Load {
+  std::int64_t active_streams = 0;
+  std::int64_t bytes_per_second = 0;  // song bytes sent, averaged over the last renewal period
+  std::int64_t connections = 0;
+  std::int64_t websockets = 0;
+};
+
+struct Member {
+  std::string id;
+  std::string advertise;  // base URL, "http://host:port"
+  std::string health = "ok";  // "ok" or "degraded" (e.g. disk almost full)
+  Load load;
+  std::uint64_t disk_free_bytes = 0;
+  std::uint64_t disk_total_bytes = 0;
+  std::int64_t started_at = 0;  // Unix ms
+  std::int64_t updated_at = 0;  // Unix ms
+  std::string version;
+};
+
+boost::json::object member_to_json(const Member& member);
+// Nullopt when the text is not a member record.
+std::optional<Member> member_from_json(const std::string& text);
+
+// True when a is less loaded than b: fewer active streams, then fewer
+// connections, then the smaller id (so every node breaks ties alike).
+bool less_loaded(const Member& a, const Member& b);
+
+// Rendezvous (highest random weight) ranking of the candidates for a blob:
+// each node's score is a hash of (node id, sha256), so every node computes
+// the same order, and a node joining or leaving moves only the blobs it
+// ranks first for. Returns the ids best first.
+std::vector<std::string> rendezvous_rank(const std::string& sha256,
+                                         std::vector<std::string> node_ids);
+
+std::string replica_key(const std::string& sha256, const std::string& node_id);
+
+}  // namespace hifi::cluster

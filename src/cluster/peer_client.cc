@@ -1,0 +1,155 @@
+#include "cluster/peer_client.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/json.hpp>
+#include <boost/url.hpp>
+
+#include <optional>
+
+namespace hifi::cluster {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+struct Target {
+  std::string host;
+  std::string port;
+  std::string prefix;  // path prefix of the base URL, without a trailing '/'
+};
+
+Result<Target> parse_base_url(const std::string& base_url) {
+  auto url = boost::urls::parse_uri(base_url);
+  if (!url || url->scheme() != "http" || url->host().empty()) {
+    return invalid_argument("not an http:// base URL: " + base_url);
+  }
+  Target t;
+  t.host = std::string(url->host_name().empty() ? url->host() : url->host_name());
+  if (url->host_type() == boost::urls::host_type::ipv6) t.host = std::string(url->host_address());
+  t.port = url->has_port() ? std::string(url->port()) : "80";
+  t.prefix = std::string(url->path());
+  while (!t.prefix.empty() && t.prefix.back() == '/') t.prefix.pop_back();
+  return t;
+}
+
+// Runs the io_context until the operation started before completes.
+void run_until_done(asio::io_context& ioc) {
+  ioc.restart();
+  ioc.run();
+}
+
+// One request/response exchange on a fresh connection. `Body` is the
+// request body type; file bodies are written piece by piece so that the
+// idle timeout applies per piece, not to the whole transfer.
+template <typename Body>
+Result<std::pair<unsigned, std::string>> exchange(const Target& target,
+                                                  http::request<Body>& request,
+                                                  const PeerClientOptions& options,
+                                                  const std::string& what) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  auto fail = [&](const std::string& step, const boost::system::error_code& ec) {
+    return io_error(what + ": " + step + " " + target.host + ":" + target.port + ": " + ec.message());
+  };
+  boost::system::error_code ec;
+  tcp::resolver resolver(ioc);
+  tcp::resolver::results_type endpoints;
+  resolver.async_resolve(target.host, target.port, [&](auto e, auto r) {
+    ec = e;
+    endpoints = std::move(r);
+  });
+  run_until_done(ioc);
+  if (ec) return unavailable(what + ": cannot resolve " + target.host + ": " + ec.message());
+  stream.expires_after(options.connect_timeout);
+  stream.async_connect(endpoints, [&](auto e, auto) { ec = e; });
+  run_until_done(ioc);
+  if (ec) return unavailable(what + ": cannot connect to " + target.host + ":" + target.port + ": " + ec.message());
+  stream.socket().set_option(tcp::no_delay(true));
+
+  request.set(http::field::host, target.host + ":" + target.port);
+  request.prepare_payload();
+  http::request_serializer<Body> serializer(request);
+  boost::system::error_code send_error;
+  while (!serializer.is_done()) {
+    stream.expires_after(options.idle_timeout);
+    http::async_write_some(stream, serializer, [&](auto e, std::size_t) { send_error = e; });
+    run_until_done(ioc);
+    if (send_error) break;
+  }
+  // A peer that refuses a request answers before reading the body and
+  // closes; its answer says why, so read it even when sending failed.
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(1 << 20);
+  stream.expires_after(options.idle_timeout);
+  http::async_read(stream, buffer, parser, [&](auto e, std::size_t) { ec = e; });
+  run_until_done(ioc);
+  if (ec) return send_error ? fail("send to", send_error) : fail("answer from", ec);
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  return std::make_pair(parser.get().result_int(), std::move(parser.get().body()));
+}
+
+// A refusal's reason: the problem's detail when the body is one.
+std::string refusal(unsigned status, const std::string& body) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(body, ec);
+  std::string detail;
+  if (!ec && v.is_object()) {
+    if (auto* d = v.as_object().if_contains("detail"); d && d->is_string()) detail = d->as_string();
+  }
+  return "HTTP " + std::to_string(status) + (detail.empty() ? "" : ": " + detail);
+}
+
+}  // namespace
+
+PeerClient::PeerClient(const PeerAuth& auth, const Clock& clock, PeerClientOptions options)
+    : auth_(auth), clock_(clock), options_(options) {}
+
+Status PeerClient::push_blob(const std::string& base_url, const std::string& sha256,
+                             const std::string& path) const {
+  auto target = parse_base_url(base_url);
+  if (!target) return target.status();
+  const std::string what = "copy of " + sha256.substr(0, 12) + " to " + base_url;
+  http::request<http::file_body> request;
+  beast::error_code ec;
+  request.body().open(path.c_str(), beast::file_mode::scan, ec);
+  if (ec) return io_error(what + ": open " + path + ": " + ec.message());
+  const std::string api_path = "/internal/v1/blobs/" + sha256;
+  request.method(http::verb::put);
+  request.target(target->prefix + api_path);
+  request.version(11);
+  request.set(http::field::content_type, "application/octet-stream");
+  request.set(kPeerHeader, auth_.header_value("PUT", api_path, clock_.now_ms() / 1000));
+  auto answer = exchange(*target, request, options_, what);
+  if (!answer) return answer.status();
+  if (answer->first != 200 && answer->first != 201) {
+    return io_error(what + " refused: " + refusal(answer->first, answer->second));
+  }
+  return Status::ok();
+}
+
+Status PeerClient::request_push(const std::string& holder_url, const std::string& sha256,
+                                const std::string& target_id) const {
+  auto target = parse_base_url(holder_url);
+  if (!target) return target.status();
+  const std::string what = "push of " + sha256.substr(0, 12) + " from " + holder_url;
+  const std::string api_path = "/internal/v1/blobs/" + sha256 + "/push";
+  http::request<http::string_body> request{http::verb::post, target->prefix + api_path, 11};
+  request.set(http::field::content_type, "application/json");
+  request.set(kPeerHeader, auth_.header_value("POST", api_path, clock_.now_ms() / 1000));
+  request.body() = boost::json::serialize(boost::json::object{{"target", target_id}});
+  // The holder answers only after its own transfer, which has its own
+  // per-piece deadline; allow for a slow but moving transfer.
+  PeerClientOptions options = options_;
+  options.idle_timeout = options_.idle_timeout * 8;
+  auto answer = exchange(*target, request, options, what);
+  if (!answer) return answer.status();
+  if (answer->first != 200) return io_error(what + " failed: " + refusal(answer->first, answer->second));
+  return Status::ok();
+}
+
+}  // namespace hifi::cluster

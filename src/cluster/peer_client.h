@@ -1,0 +1,46 @@
+// PeerClient: blocking calls from this node to another node's /internal/v1
+// API, each authenticated with PeerAuth. Every network step has a deadline,
+// so a peer that hangs (or was SIGSTOPped) costs at most that long.
+//
+// Thread-safety: immutable after construction; calls may run concurrently
+// (each opens its own connection). Calls block: use worker threads.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "cluster/peer_auth.h"
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace hifi::cluster {
+
+struct PeerClientOptions {
+  std::chrono::milliseconds connect_timeout{2000};
+  // Longest wait for one piece of a transfer, or for an answer.
+  std::chrono::milliseconds idle_timeout{15000};
+};
+
+class PeerClient {
+ public:
+  PeerClient(const PeerAuth& auth, const Clock& clock, PeerClientOptions options = {});
+
+  // PUTs the file at `path` (the committed blob `sha256`) to the node at
+  // base_url. OK once that node answered that its copy is durable.
+  // kUnavailable when the node cannot be reached at all (it is down);
+  // kIoError when the transfer failed or the node refused, with the reason.
+  Status push_blob(const std::string& base_url, const std::string& sha256,
+                   const std::string& path) const;
+
+  // Asks the node at holder_url to push its copy of `sha256` to the member
+  // `target_id`. OK when the target acknowledged a durable copy.
+  Status request_push(const std::string& holder_url, const std::string& sha256,
+                      const std::string& target_id) const;
+
+ private:
+  const PeerAuth& auth_;
+  const Clock& clock_;
+  PeerClientOptions options_;
+};
+
+}  // namespace hifi::cluster

@@ -1,0 +1,127 @@
+#include "cluster/replicator.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <future>
+#include <set>
+
+namespace hifi::cluster {
+
+Replicator::Replicator(MetaStore& store, BlobStore& blobs, const Membership& membership,
+                       const PeerClient& peers, const Clock& clock, int replicas)
+    : store_(store),
+      blobs_(blobs),
+      membership_(membership),
+      peers_(peers),
+      clock_(clock),
+      replicas_(std::max(1, replicas)) {}
+
+int Replicator::copies_wanted(std::size_t live) const {
+  return static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(replicas_), std::max<std::size_t>(1, live)));
+}
+
+Status Replicator::note_local_copy(const std::string& sha256) {
+  auto size = blobs_.size_of(sha256);
+  if (!size) return size.status();
+  boost::json::object record{{"size", *size}, {"at", clock_.now_ms()}};
+  auto put = store_.put(replica_key(sha256, membership_.self_id()), boost::json::serialize(record));
+  return put ? Status::ok() : put.status();
+}
+
+void Replicator::forget_local_copy(const std::string& sha256) {
+  if (auto del = store_.del(replica_key(sha256, membership_.self_id())); !del) {
+    spdlog::warn("could not drop the index record of {} ({}); maintenance will", sha256.substr(0, 12),
+                 del.status().to_string());
+  }
+}
+
+Result<std::vector<Replica>> Replicator::replicas(const std::string& sha256) const {
+  const std::string prefix = std::string(kReplicasPrefix) + sha256 + "/";
+  auto range = store_.range(prefix);
+  if (!range) return range.status();
+  std::vector<Replica> out;
+  for (const auto& kv : range->kvs) {
+    Replica r;
+    r.node_id = kv.key.substr(prefix.size());
+    r.member = membership_.find(r.node_id);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::optional<Member> Replicator::best_holder(const std::string& sha256) const {
+  auto holders = replicas(sha256);
+  if (!holders) return std::nullopt;
+  std::optional<Member> best;
+  for (const auto& r : *holders) {
+    if (!r.member || r.node_id == membership_.self_id()) continue;
+    if (!best || less_loaded(*r.member, *best)) best = r.member;
+  }
+  return best;
+}
+
+Status Replicator::replicate(const std::string& sha256) {
+  if (auto s = note_local_copy(sha256); !s) return s;
+  const auto live = membership_.members();
+  const auto& self = membership_.self_id();
+  int unreachable = 0;
+  auto wanted = [&] { return copies_wanted(live.size() - static_cast<std::size_t>(unreachable)); };
+  std::set<std::string> holding{self};
+  if (auto existing = replicas(sha256)) {
+    for (const auto& r : *existing) {
+      if (r.member) holding.insert(r.node_id);
+    }
+  }
+  std::vector<std::string> candidates;
+  for (const auto& m : live) {
+    if (!holding.count(m.id)) candidates.push_back(m.id);
+  }
+  candidates = rendezvous_rank(sha256, std::move(candidates));
+  int have = static_cast<int>(holding.size());
+  std::size_t next = 0;
+  std::string last_error;
+  // Push to as many targets at once as copies are missing; replace each
+  // failed one with the next in rank until none are left.
+  while (have < wanted() && next < candidates.size()) {
+    std::vector<std::pair<std::string, std::future<Status>>> round;
+    while (static_cast<int>(round.size()) < wanted() - have && next < candidates.size()) {
+      const auto target = candidates[next++];
+      round.emplace_back(target, std::async(std::launch::async, [this, sha256, target] {
+                           return push_to(sha256, target);
+                         }));
+    }
+    for (auto& [target, result] : round) {
+      auto s = result.get();
+      if (s) {
+        ++have;
+      } else {
+        // A member that cannot even be connected to is down and only its
+        // lease has not run out yet: it no longer counts as live.
+        if (s.code() == Code::kUnavailable) ++unreachable;
+        last_error = s.message();
+        spdlog::warn("copy of {} to node {} failed: {}; trying another node", sha256.substr(0, 12),
+                     target, s.message());
+      }
+    }
+  }
+  if (have < wanted()) {
+    ++counters_.under_replicated_uploads;
+    return unavailable("only " + std::to_string(have) + " of " + std::to_string(wanted()) +
+                       " copies could be made durable" +
+                       (last_error.empty() ? std::string() : " (last error: " + last_error + ")"));
+  }
+  return Status::ok();
+}
+
+Status Replicator::push_to(const std::string& sha256, const std::string& target_id) {
+  if (!blobs_.exists(sha256)) return not_found("this node has no copy of " + sha256);
+  auto target = membership_.find(target_id);
+  if (!target) return not_found("node " + target_id + " is not a live member");
+  auto s = peers_.push_blob(target->advertise, sha256, blobs_.path_for(sha256));
+  ++(s ? counters_.pushes_ok : counters_.pushes_failed);
+  return s;
+}
+
+}  // namespace hifi::cluster

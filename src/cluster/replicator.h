@@ -1,0 +1,79 @@
+// Replicator: keeps the index of which node holds which blob
+// (replicas/<sha256>/<node-id>) and makes new blobs durable on R nodes.
+//
+// Placement: the node that received an upload keeps one copy; the other
+// R-1 go to the live members ranked highest by rendezvous hashing of
+// (node id, sha256), skipping nodes that already hold it. A target that
+// fails mid-transfer is replaced by the next in rank. With fewer than R live
+// members, every live member gets a copy; a member that cannot be connected
+// to at all counts as gone (it crashed and its lease has not run out yet).
+//
+// A node writes its own index record only after its copy is fsynced, and
+// removes it before or when it drops the copy, so the index never claims a
+// copy that was not durable. (A crash between fsync and record leaves an
+// unrecorded copy; the maintenance pass records it.)
+//
+// Thread-safety: all methods are thread-safe and block on the network.
+#pragma once
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "blob/blob_store.h"
+#include "cluster/member.h"
+#include "cluster/membership.h"
+#include "cluster/peer_client.h"
+#include "library/blob_replication.h"
+#include "store/meta_store.h"
+
+namespace hifi::cluster {
+
+struct Replica {
+  std::string node_id;
+  std::optional<Member> member;  // set when the node is live
+};
+
+struct ReplicationCounters {
+  std::atomic<std::uint64_t> pushes_ok{0};
+  std::atomic<std::uint64_t> pushes_failed{0};
+  std::atomic<std::uint64_t> under_replicated_uploads{0};
+};
+
+class Replicator final : public BlobReplication {
+ public:
+  Replicator(MetaStore& store, BlobStore& blobs, const Membership& membership,
+             const PeerClient& peers, const Clock& clock, int replicas);
+
+  // BlobReplication
+  Status replicate(const std::string& sha256) override;
+  Status note_local_copy(const std::string& sha256) override;
+  void forget_local_copy(const std::string& sha256) override;
+
+  // Copies wanted for a blob when `live` members are up: min(R, live).
+  int copies_wanted(std::size_t live) const;
+  int replication_factor() const { return replicas_; }
+
+  // The nodes holding a durable copy, sorted by node id.
+  Result<std::vector<Replica>> replicas(const std::string& sha256) const;
+  // The least loaded live node other than this one that holds the blob.
+  std::optional<Member> best_holder(const std::string& sha256) const;
+
+  // Pushes this node's copy to the live member target_id. kNotFound when
+  // this node has no copy or the target is not live.
+  Status push_to(const std::string& sha256, const std::string& target_id);
+
+  const ReplicationCounters& counters() const { return counters_; }
+
+ private:
+  MetaStore& store_;
+  BlobStore& blobs_;
+  const Membership& membership_;
+  const PeerClient& peers_;
+  const Clock& clock_;
+  const int replicas_;
+  ReplicationCounters counters_;
+};
+
+}  // namespace hifi::cluster

@@ -1,0 +1,188 @@
+// Unit tests of the cluster layer's pure parts (ranking, member records,
+// peer authentication) and of Membership over a real SQLite MetaStore.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <map>
+#include <filesystem>
+#include <set>
+
+#include "cluster/cluster_node.h"
+#include "cluster/member.h"
+#include "cluster/membership.h"
+#include "cluster/peer_auth.h"
+#include "common/random.h"
+
+namespace hifi::cluster {
+namespace {
+
+std::filesystem::path temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("hifi-cluster-" + name + "-" + random_hex(4));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+TEST(Rendezvous, EveryNodeComputesTheSameOrderWhateverTheInputOrder) {
+  const std::string sha(64, 'a');
+  auto a = rendezvous_rank(sha, {"n1", "n2", "n3", "n4"});
+  auto b = rendezvous_rank(sha, {"n4", "n3", "n1", "n2"});
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(std::set<std::string>(a.begin(), a.end()), (std::set<std::string>{"n1", "n2", "n3", "n4"}));
+}
+
+TEST(Rendezvous, ANodeLeavingKeepsTheOrderOfTheOthers) {
+  for (char c : std::string("0123456789abcdef")) {
+    const std::string sha(64, c);
+    auto all = rendezvous_rank(sha, {"a", "b", "c", "d", "e"});
+    auto gone = all[1];
+    std::vector<std::string> rest;
+    for (auto& id : all) {
+      if (id != gone) rest.push_back(id);
+    }
+    EXPECT_EQ(rendezvous_rank(sha, rest), rest);
+  }
+}
+
+TEST(Rendezvous, SpreadsFirstPlacesOverTheNodes) {
+  std::map<std::string, int> firsts;
+  for (int i = 0; i < 300; ++i) {
+    ++firsts[rendezvous_rank(random_hex(32), {"a", "b", "c"}).front()];
+  }
+  for (auto& [id, n] : firsts) EXPECT_GT(n, 50) << id;  // about 100 each
+}
+
+TEST(MemberRecord, RoundTripsAndRejectsGarbage) {
+  Member m;
+  m.id = "n1";
+  m.advertise = "http://127.0.0.1:8081";
+  m.load.active_streams = 3;
+  m.load.connections = 7;
+  m.load.bytes_per_second = 1000;
+  m.disk_free_bytes = 1ULL << 40;
+  auto back = member_from_json(boost::json::serialize(member_to_json(m)));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->id, "n1");
+  EXPECT_EQ(back->advertise, m.advertise);
+  EXPECT_EQ(back->load.active_streams, 3);
+  EXPECT_EQ(back->load.connections, 7);
+  EXPECT_EQ(back->disk_free_bytes, 1ULL << 40);
+  EXPECT_FALSE(member_from_json("not json"));
+  EXPECT_FALSE(member_from_json("{\"id\":\"x\"}"));
+  EXPECT_FALSE(member_from_json("[1,2]"));
+}
+
+TEST(MemberRecord, LeastLoadedPrefersFewerStreamsThenConnections) {
+  Member a, b;
+  a.id = "a";
+  b.id = "b";
+  a.load.active_streams = 1;
+  b.load.connections = 100;
+  EXPECT_TRUE(less_loaded(b, a));
+  b.load.active_streams = 1;
+  EXPECT_TRUE(less_loaded(a, b));
+}
+
+TEST(PeerAuth, AcceptsItsOwnHeadersOnlyForTheSameRequestAndTime) {
+  PeerAuth alice("alice", "shared-secret-0123456789");
+  PeerAuth bob("bob", "shared-secret-0123456789");
+  const std::int64_t now = 1'800'000'000;
+  auto header = alice.header_value("PUT", "/internal/v1/blobs/x", now);
+  EXPECT_EQ(bob.verify(header, "PUT", "/internal/v1/blobs/x", now), std::optional<std::string>("alice"));
+  EXPECT_EQ(bob.verify(header, "PUT", "/internal/v1/blobs/x", now + PeerAuth::kMaxSkewSeconds),
+            std::optional<std::string>("alice"));
+  EXPECT_FALSE(bob.verify(header, "PUT", "/internal/v1/blobs/x", now + PeerAuth::kMaxSkewSeconds + 1));
+  EXPECT_FALSE(bob.verify(header, "GET", "/internal/v1/blobs/x", now));
+  EXPECT_FALSE(bob.verify(header, "PUT", "/internal/v1/blobs/y", now));
+  PeerAuth mallory("alice", "another-secret-0123456789");
+  EXPECT_FALSE(bob.verify(mallory.header_value("PUT", "/internal/v1/blobs/x", now), "PUT",
+                          "/internal/v1/blobs/x", now));
+  for (const char* bad : {"", "alice", "alice 1800000000", "alice x deadbeef", " 1800000000 ab"}) {
+    EXPECT_FALSE(bob.verify(bad, "PUT", "/internal/v1/blobs/x", now)) << bad;
+  }
+  PeerAuth lonely("solo", "");
+  EXPECT_FALSE(lonely.enabled());
+  EXPECT_FALSE(lonely.verify(header, "PUT", "/internal/v1/blobs/x", now));
+}
+
+class MembershipTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = temp_dir("membership");
+    auto store = open_sqlite_meta_store((dir_ / "meta.db").string());
+    ASSERT_TRUE(store) << store.status().to_string();
+    store_ = std::move(*store);
+  }
+  void TearDown() override {
+    nodes_.clear();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  Membership& add(const std::string& id) {
+    MembershipOptions options{id, "test", dir_.string(), std::chrono::milliseconds(2000)};
+    nodes_.push_back(std::make_unique<Membership>(*store_, SystemClock::instance(), options,
+                                                  [] { return LoadCounters{}; }));
+    EXPECT_TRUE(nodes_.back()->start("http://127.0.0.1:1/" + id));
+    return *nodes_.back();
+  }
+  std::vector<std::string> ids(const Membership& m) {
+    std::vector<std::string> out;
+    for (auto& member : m.members()) out.push_back(member.id);
+    return out;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<MetaStore> store_;
+  std::vector<std::unique_ptr<Membership>> nodes_;
+};
+
+TEST_F(MembershipTest, MembersSeeEachOtherAndExactlyOneLeads) {
+  auto& a = add("a");
+  auto& b = add("b");
+  a.renew_now();
+  EXPECT_EQ(ids(a), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(ids(b), (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(a.is_leader());
+  EXPECT_FALSE(b.is_leader());
+  EXPECT_EQ(b.leader(), std::optional<std::string>("a"));
+}
+
+TEST_F(MembershipTest, ALeavingLeaderIsReplaced) {
+  auto& a = add("a");
+  auto& b = add("b");
+  a.stop();
+  b.renew_now();
+  EXPECT_EQ(ids(b), (std::vector<std::string>{"b"}));
+  EXPECT_TRUE(b.is_leader());
+}
+
+TEST_F(MembershipTest, ANodeWhoseLeaseExpiredJoinsAgain) {
+  auto& a = add("a");
+  auto& b = add("b");
+  int rejoins = 0;
+  a.set_on_rejoin([&] { ++rejoins; });
+  const auto old_lease = a.lease();
+  // What etcd does when a paused node's TTL runs out.
+  ASSERT_TRUE(store_->lease_revoke(old_lease));
+  b.renew_now();
+  EXPECT_EQ(ids(b), (std::vector<std::string>{"b"}));
+  EXPECT_TRUE(b.is_leader());
+  a.renew_now();
+  EXPECT_EQ(rejoins, 1);
+  EXPECT_NE(a.lease(), old_lease);
+  b.renew_now();
+  EXPECT_EQ(ids(b), (std::vector<std::string>{"a", "b"}));
+  EXPECT_FALSE(a.is_leader());
+}
+
+TEST(NodeId, IsCreatedOnceAndKept) {
+  auto dir = temp_dir("node-id");
+  auto first = load_or_create_node_id(dir.string());
+  EXPECT_EQ(first.size(), 16u);
+  EXPECT_EQ(load_or_create_node_id(dir.string()), first);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace hifi::cluster

@@ -1,0 +1,593 @@
+#!/usr/bin/env bash
+# End to end, with real faults: three hifi-server nodes (--replicas 3) on a
+# real 3-member etcd cluster, and real processes killed under them.
+#  1. An upload is acknowledged with 3 live copies, one in every data dir.
+#  2. A node is killed with SIGKILL in the middle of a stream of uploads and
+#     restarted on the same port and data dir: every acknowledged song ends up
+#     with 3 live copies and downloads intact from every node; no half-written
+#     blob or forgotten temporary is left anywhere.
+#  3. The node a `hifi listen` client plays through is killed: the client
+#     moves to another node by itself and keeps playing.
+#  4. Room commands through all nodes while the etcd raft leader is killed and
+#     restarted: none acknowledged is lost or reordered, all nodes agree.
+#  5. A node frozen with SIGSTOP leaves the cluster within its member TTL; an
+#     upload meanwhile is acknowledged with 2 copies; thawed, the node comes
+#     back and gets its copy.
+#  6. Uploads that were not acknowledged are missing or whole, never half there.
+# Usage: cluster_fault_test.sh BUILD_DIR/src   (holding hifi-server and hifi)
+# HIFI_E2E_KEEP_LOGS=DIR keeps the logs (servers, etcd, listener) in DIR.
+set -euo pipefail
+SRC_BIN=$(realpath "$1")
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/lib.sh"
+
+ETCD=${HIFI_ETCD:-$(command -v etcd || true)}
+if [[ -z "$ETCD" ]]; then
+  echo "etcd is not installed (scripts/setup test installs etcd-server); skipping"
+  exit 77
+fi
+for tool in sox jq curl sha256sum; do
+  command -v "$tool" >/dev/null || { echo "$tool is not installed; skipping"; exit 77; }
+done
+
+T0=$SECONDS
+step() { log ""; log "== [$((SECONDS - T0)) s] $*"; }
+
+# The binaries under test, copied so that a rebuild during the run does not
+# swap them under a restart.
+BIN_DIR="$E2E_TMP/bin"
+mkdir -p "$BIN_DIR"
+cp "$SRC_BIN/hifi-server" "$SRC_BIN/hifi" "$BIN_DIR/"
+
+# --- processes ---------------------------------------------------------------
+
+# Removes a pid from the cleanup list once the process is gone, so that the
+# cleanup never signals a recycled pid.
+forget_pid() {
+  local p keep=()
+  for p in "${E2E_PIDS[@]:-}"; do
+    [[ -n "$p" && "$p" != "$1" ]] && keep+=("$p")
+  done
+  E2E_PIDS=("${keep[@]:-}")
+}
+# kill9 PID: SIGKILL a process this test started, and reap it.
+kill9() {
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  forget_pid "$1"
+}
+
+UPLOADER_PID=""
+on_exit() {
+  local rc=$? p
+  # A failed check or an unexpected error: show what the processes said.
+  ((rc == 0 || rc == 77)) || print_log_tails
+  [[ -n "$UPLOADER_PID" ]] && touch "$E2E_TMP/stop-uploads"
+  for p in "${E2E_PIDS[@]:-}"; do [[ -n "$p" ]] && kill9 "$p"; done
+  if [[ -n "${HIFI_E2E_KEEP_LOGS:-}" ]]; then
+    mkdir -p "$HIFI_E2E_KEEP_LOGS"
+    cp "$E2E_TMP"/*.log "$E2E_TMP"/*.out "$E2E_TMP"/acked "$E2E_TMP"/failed "$E2E_TMP"/attempts "$HIFI_E2E_KEEP_LOGS/" 2>/dev/null || true
+  fi
+  e2e_cleanup
+}
+trap on_exit EXIT
+
+# The last lines of every server's, etcd member's and the listener's log.
+print_log_tails() {
+  local f
+  for f in "$E2E_TMP"/node*.log "$E2E_TMP"/listen.out; do
+    [[ -f "$f" ]] || continue
+    log "---- last lines of $(basename "$f")"
+    tail -n 40 "$f" >&2
+  done
+  for f in "$E2E_TMP"/etcd*.log; do
+    [[ -f "$f" ]] || continue
+    log "---- last lines of $(basename "$f")"
+    tail -n 8 "$f" >&2
+  done
+}
+
+# A free port below the kernel's ephemeral range (32768 and up), where
+# port-0 listeners and outgoing connections of other tests land, and not one
+# this test already picked. Nodes need fixed ports: a restarted node comes
+# back where it was.
+PICKED=" "
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    [[ "$PICKED" == *" $p "* ]] && continue
+    (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    PICKED+="$p "
+    echo "$p"
+    return
+  done
+}
+pick_port() { free_port >"$E2E_TMP/port"; cat "$E2E_TMP/port"; }
+
+# --- etcd --------------------------------------------------------------------
+
+declare -a CLIENT PEER ETCD_PID
+cluster=""
+for i in 1 2 3; do
+  CLIENT[i]=$(pick_port)
+  PEER[i]=$(pick_port)
+  cluster+="${cluster:+,}m$i=http://127.0.0.1:${PEER[i]}"
+done
+ENDPOINTS="http://127.0.0.1:${CLIENT[1]},http://127.0.0.1:${CLIENT[2]},http://127.0.0.1:${CLIENT[3]}"
+
+# start_etcd I: member I; on a restart its data dir makes it rejoin as itself.
+start_etcd() {
+  local i=$1
+  "$ETCD" --name "m$i" --data-dir "$E2E_TMP/etcd$i" \
+    --listen-client-urls "http://127.0.0.1:${CLIENT[i]}" --advertise-client-urls "http://127.0.0.1:${CLIENT[i]}" \
+    --listen-peer-urls "http://127.0.0.1:${PEER[i]}" --initial-advertise-peer-urls "http://127.0.0.1:${PEER[i]}" \
+    --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token "hifi-faults-$$" \
+    --heartbeat-interval 50 --election-timeout 500 >>"$E2E_TMP/etcd$i.log" 2>&1 &
+  ETCD_PID[i]=$!
+  E2E_PIDS+=("$!")
+}
+etcd_healthy() { curl -sf -m 2 "http://127.0.0.1:${CLIENT[$1]}/health" | grep -q '"health":"true"'; }
+etcd_status() { curl -sf -m 2 -X POST -d '{}' "http://127.0.0.1:${CLIENT[$1]}/v3/maintenance/status"; }
+# The index of the member that is the raft leader (empty when none says so).
+etcd_leader() {
+  local i s
+  for i in 1 2 3; do
+    s=$(etcd_status "$i" 2>/dev/null) || continue
+    if [[ -n "$s" && "$(jq -r '.leader' <<<"$s")" == "$(jq -r '.header.member_id' <<<"$s")" ]]; then
+      echo "$i"
+      return
+    fi
+  done
+}
+
+# --- hifi nodes --------------------------------------------------------------
+
+export HIFI_CLUSTER_SECRET="e2e-faults-secret-$$-$RANDOM"
+declare -a NODE_PORT NODE_URL NODE_PID NODE_LOG NODE_ID NODE_GEN
+for i in 1 2 3; do
+  NODE_PORT[i]=$(pick_port)
+  NODE_URL[i]="http://127.0.0.1:${NODE_PORT[i]}"
+  NODE_GEN[i]=0
+done
+
+node_joined_or_dead() {
+  grep -qs "joined the cluster as node" "${NODE_LOG[$1]}" || ! kill -0 "${NODE_PID[$1]}" 2>/dev/null
+}
+# start_node I: hifi-server I on its fixed port and data dir, one log per start.
+start_node() {
+  local i=$1
+  NODE_GEN[i]=$((NODE_GEN[i] + 1))
+  NODE_LOG[i]="$E2E_TMP/node$i.${NODE_GEN[i]}.log"
+  "$BIN_DIR/hifi-server" --listen "127.0.0.1:${NODE_PORT[i]}" --data-dir "$E2E_TMP/node$i" \
+    --etcd "$ENDPOINTS" --replicas 3 --member-ttl 2s --repair-interval 1s >"${NODE_LOG[i]}" 2>&1 &
+  NODE_PID[i]=$!
+  E2E_PIDS+=("$!")
+  wait_until 30 node_joined_or_dead "$i" || true
+  grep -q "joined the cluster as node" "${NODE_LOG[i]}"
+}
+kill_node() {
+  log "    kill -9 node $1 (pid ${NODE_PID[$1]}, ${NODE_URL[$1]})"
+  kill9 "${NODE_PID[$1]}"
+}
+
+cluster_json() { curl -sf -m 5 "${NODE_URL[$1]}/api/v1/cluster"; }
+member_count() { cluster_json "$1" | jq '.members | length'; }
+# sees I ID: node I's /api/v1/cluster lists node ID; lacks I ID: it does not.
+sees() { cluster_json "$1" | jq -e --arg id "$2" 'any(.members[]; .id == $id)' >/dev/null; }
+lacks() { cluster_json "$1" | jq -e --arg id "$2" 'all(.members[]; .id != $id)' >/dev/null; }
+# all_see_all I...: each listed node lists all three nodes.
+all_see_all() {
+  local i
+  for i in "$@"; do [[ "$(member_count "$i")" == 3 ]] || return 1; done
+}
+
+# call I METHOD PATH [curl args...]: node I's answer on stdout, its HTTP
+# status (000 when none) in $E2E_TMP/status.
+call() {
+  local i=$1 method=$2 path=$3
+  shift 3
+  rm -f "$E2E_TMP/body"
+  curl -sS -m 15 -X "$method" -o "$E2E_TMP/body" -w '%{http_code}' -H "Authorization: Bearer ${TOKEN:-}" \
+    "$@" "${NODE_URL[i]}$path" >"$E2E_TMP/status" 2>/dev/null || true
+  [[ -f "$E2E_TMP/body" ]] && cat "$E2E_TMP/body"
+  return 0
+}
+
+# upload I FILE BODY: uploads FILE through node I, the answer into BODY;
+# prints the HTTP status (000 when there was none).
+upload() {
+  rm -f "$3"
+  curl -sS -m 20 -o "$3" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H "Content-Type: audio/wav" \
+    --data-binary "@$2" "${NODE_URL[$1]}/api/v1/songs" 2>/dev/null || true
+}
+
+# fetch I ID: fetches song ID's stream through node I, following a redirect
+# to a node holding it; sets GOT to the SHA-256 of what came ("failed" when the
+# download failed) and counts the redirects in REDIRECTS.
+REDIRECTS=0
+GOT=""
+fetch() {
+  local hops
+  if hops=$(curl -sS -f -m 30 -L -o "$E2E_TMP/stream" -w '%{num_redirects}' -H "Authorization: Bearer $TOKEN" \
+    "${NODE_URL[$1]}/api/v1/songs/$2/stream" 2>"$E2E_TMP/stream.err"); then
+    REDIRECTS=$((REDIRECTS + hops))
+    GOT=$(sha256sum <"$E2E_TMP/stream" | cut -d' ' -f1)
+  else
+    GOT="failed ($(tr '\n' ' ' <"$E2E_TMP/stream.err"))"
+  fi
+}
+
+blob_path() { echo "$E2E_TMP/node$1/blobs/${2:0:2}/${2:2:2}/$2"; }
+
+# blobs_intact I: every file under node I's blobs/ holds the bytes its name
+# (their SHA-256) promises: nothing half-written was published.
+blobs_intact() {
+  local f bad=0 n=0
+  while IFS= read -r f; do
+    n=$((n + 1))
+    if [[ "$(sha256sum <"$f" | cut -d' ' -f1)" != "$(basename "$f")" ]]; then
+      log "    node $1: $f does not hold the bytes its name says"
+      bad=1
+    fi
+  done < <(find "$E2E_TMP/node$1/blobs" -type f)
+  log "    node $1: $n blob file(s) checked"
+  return $bad
+}
+
+# no_stale_temporaries MARKER: no node keeps a file in its tmp/ from before
+# MARKER was touched (while nothing was being written).
+no_stale_temporaries() {
+  local i left bad=0
+  for i in 1 2 3; do
+    left=$(find "$E2E_TMP/node$i/tmp" -type f ! -newer "$1")
+    if [[ -n "$left" ]]; then
+      log "    node $i still has in tmp/: $left"
+      bad=1
+    fi
+  done
+  return $bad
+}
+
+# live_replicas I ID: how many live nodes hold song ID, as node I says.
+live_replicas() { call "$1" GET "/api/v1/songs/$2" | jq '[.replicas[]? | select(.live)] | length' 2>/dev/null; }
+
+lines() { [[ -f "$1" ]] && wc -l <"$1" || echo 0; }
+more_lines() { (($(lines "$1") >= $2)); }
+
+# =============================================================================
+step "3 etcd members, 3 hifi nodes (--replicas 3 --member-ttl 2s --repair-interval 1s)"
+for i in 1 2 3; do start_etcd "$i"; done
+for i in 1 2 3; do check "etcd member $i is healthy" wait_until 30 etcd_healthy "$i"; done
+for i in 1 2 3; do
+  check "node $i starts and joins the cluster (${NODE_URL[i]})" start_node "$i"
+  NODE_ID[i]=$(cluster_json "$i" | jq -r '.self' || true)
+  log "    node $i is ${NODE_ID[i]}"
+done
+check "every node lists 3 members" wait_until 20 all_see_all 1 2 3
+
+# =============================================================================
+step "1. an upload is acknowledged with 3 live copies"
+PASSWORD="correct horse battery"
+call 1 POST /api/v1/auth/register -d "{\"username\":\"alice\",\"password\":\"$PASSWORD\"}" >/dev/null
+check "register through node 1" eq "$(status)" 201
+TOKEN=$(call 2 POST /api/v1/auth/login -d "{\"username\":\"alice\",\"password\":\"$PASSWORD\"}" | json_field token)
+check "log in through node 2" test -n "$TOKEN"
+ROOM=$(call 3 POST /api/v1/rooms -d '{"name":"faults"}' | json_field id)
+check "create a room through node 3" test -n "$ROOM"
+
+sox -n -r 22050 -c 1 -b 16 "$E2E_TMP/long.wav" synth 60 sine 440 2>/dev/null
+LONG_SHA=$(sha256sum <"$E2E_TMP/long.wav" | cut -d' ' -f1)
+LONG=$(call 1 POST /api/v1/songs -H "Content-Type: audio/wav" --data-binary "@$E2E_TMP/long.wav" | json_field id)
+check "upload a 60 s song through node 1: 201" eq "$(status)" 201
+check "GET /api/v1/songs/{id} lists 3 replicas" eq "$(call 2 GET "/api/v1/songs/$LONG" | jq '.replicas | length')" 3
+check "all 3 are live and are the 3 nodes" eq "$(call 2 GET "/api/v1/songs/$LONG" | jq -c '[.replicas[] | select(.live) | .id] | sort')" \
+  "$(printf '%s\n' "${NODE_ID[@]:1}" | jq -R . | jq -sc 'sort')"
+for i in 1 2 3; do
+  check "node $i's data dir has the blob" test -f "$(blob_path "$i" "$LONG_SHA")"
+done
+
+# =============================================================================
+step "2. a stream of uploads; node 2 is killed with SIGKILL mid-stream and restarted"
+mkdir -p "$E2E_TMP/wav"
+: >"$E2E_TMP/acked"    # K NODE STATUS SONG_ID SHA256
+: >"$E2E_TMP/failed"   # K NODE STATUS - SHA256
+: >"$E2E_TMP/attempts" # K NODE STATUS
+# Distinct small WAVs (another frequency each), one at a time, through the
+# nodes in turn; every answer is recorded, failures are allowed.
+uploader() {
+  local k=0 node code sha file body id
+  while [[ ! -e "$E2E_TMP/stop-uploads" ]]; do
+    k=$((k + 1))
+    file="$E2E_TMP/wav/s$k.wav"
+    sox -n -r 22050 -c 1 -b 16 "$file" synth 0.4 sine $((200 + 7 * k)) 2>/dev/null || continue
+    sha=$(sha256sum <"$file" | cut -d' ' -f1)
+    node=$((k % 3 + 1))
+    body="$E2E_TMP/wav/s$k.json"
+    code=$(upload "$node" "$file" "$body")
+    if [[ "$code" == 201 || "$code" == 200 ]]; then
+      id=$(jq -r '.id // empty' <"$body" 2>/dev/null || true)
+      echo "$k $node $code ${id:-?} $sha" >>"$E2E_TMP/acked"
+    else
+      echo "$k $node $code - $sha" >>"$E2E_TMP/failed"
+    fi
+    echo "$k $node $code" >>"$E2E_TMP/attempts"
+  done
+}
+uploader &
+UPLOADER_PID=$!
+E2E_PIDS+=("$UPLOADER_PID")
+
+VICTIM=2
+check "uploads are acknowledged while all nodes are up" wait_until 60 more_lines "$E2E_TMP/acked" 6
+# Besides the stream, a large upload into node 2 at 1 MB/s: node 2 dies with
+# it half-written.
+sox -n -r 44100 -c 2 -b 16 "$E2E_TMP/big.wav" synth 20 sine 523 2>/dev/null
+BIG_SHA=$(sha256sum <"$E2E_TMP/big.wav" | cut -d' ' -f1)
+curl -sS -m 60 --limit-rate 1M -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+  -H "Content-Type: audio/wav" --data-binary "@$E2E_TMP/big.wav" "${NODE_URL[VICTIM]}/api/v1/songs" \
+  >"$E2E_TMP/big.status" 2>/dev/null &
+BIG_PID=$!
+E2E_PIDS+=("$BIG_PID")
+half_written() { [[ -n "$(find "$E2E_TMP/node$VICTIM/tmp" -name '*.part' -size +512k 2>/dev/null)" ]]; }
+check "a large upload into node $VICTIM is under way (over 512 KiB in its tmp/)" wait_until 20 half_written
+acked_before_kill=$(lines "$E2E_TMP/acked")
+kill_node "$VICTIM"
+KILLED_AT=$(lines "$E2E_TMP/attempts")
+wait "$BIG_PID" 2>/dev/null || true
+forget_pid "$BIG_PID"
+big_status=$(cat "$E2E_TMP/big.status" 2>/dev/null || true)
+check "the large upload was not acknowledged" test "${big_status:-000}" != 201
+echo "0 $VICTIM ${big_status:-000} - $BIG_SHA" >>"$E2E_TMP/failed"
+check "node $VICTIM leaves node 1's member list" wait_until 15 lacks 1 "${NODE_ID[VICTIM]}"
+check "uploads are acknowledged again without node $VICTIM (2 copies)" \
+  wait_until 60 more_lines "$E2E_TMP/acked" $((acked_before_kill + 4))
+acked_before_restart=$(lines "$E2E_TMP/acked")
+check "node $VICTIM restarts on the same port and data dir" start_node "$VICTIM"
+check "node $VICTIM keeps its node id" eq "$(cluster_json "$VICTIM" | jq -r '.self')" "${NODE_ID[VICTIM]}"
+log "    node $VICTIM at start-up: $(grep -o "removed [0-9]* unfinished upload.*" "${NODE_LOG[VICTIM]}" || echo "no unfinished upload to remove")"
+# Songs acknowledged while node 2 was away, read through node 2 before repair
+# has necessarily copied them there (a 307 to a holder when not yet).
+REDIRECTS=0
+bad=0
+while read -r k _ _ id sha; do
+  ((k > KILLED_AT)) || continue
+  fetch "$VICTIM" "$id"
+  [[ "$GOT" == "$sha" ]] || { log "    song $id (upload #$k) through node $VICTIM: $GOT, want $sha"; bad=1; }
+done <"$E2E_TMP/acked"
+check "songs uploaded while node $VICTIM was down download through it ($REDIRECTS redirected)" eq "$bad" 0
+check "every node lists 3 members again" wait_until 20 all_see_all 1 2 3
+check "uploads go on after the restart" wait_until 60 more_lines "$E2E_TMP/acked" $((acked_before_restart + 3))
+touch "$E2E_TMP/stop-uploads"
+wait "$UPLOADER_PID" 2>/dev/null || true
+forget_pid "$UPLOADER_PID"
+UPLOADER_PID=""
+log "    $(lines "$E2E_TMP/attempts") uploads: $(lines "$E2E_TMP/acked") acknowledged, $(lines "$E2E_TMP/failed") failed" \
+  "(by status: $(awk '{print $3}' "$E2E_TMP/attempts" | sort | uniq -c | awk '{printf "%s×%s ", $2, $1}'))"
+
+declare -A FULL=()
+UNDER=""
+# Every acknowledged song has 3 live replicas (asked of the nodes in turn).
+all_replicated() {
+  local k id n
+  while read -r k _ _ id _; do
+    [[ -n "${FULL[$id]:-}" ]] && continue
+    n=$(live_replicas $((k % 3 + 1)) "$id")
+    if [[ "$n" != 3 ]]; then
+      UNDER="$id ($n live)"
+      return 1
+    fi
+    FULL[$id]=1
+  done <"$E2E_TMP/acked"
+}
+check "after repair every acknowledged song has 3 live replicas" wait_until 90 all_replicated ||
+  log "    still under-replicated: $UNDER"
+bad=0
+while read -r k _ _ id sha; do
+  for i in 1 2 3; do
+    [[ -f "$(blob_path "$i" "$sha")" ]] || { log "    song $id (upload #$k): no copy in node $i's data dir"; bad=1; }
+  done
+done <"$E2E_TMP/acked"
+check "every acknowledged song's blob is in all 3 data dirs" eq "$bad" 0
+bad=0
+while read -r k _ _ id sha; do
+  for i in "$VICTIM" $((k % 3 + 1)); do
+    fetch "$i" "$id"
+    [[ "$GOT" == "$sha" ]] || { log "    song $id (upload #$k) through node $i: $GOT, want $sha"; bad=1; }
+  done
+done <"$E2E_TMP/acked"
+check "every acknowledged song downloads intact, through node $VICTIM and another node" eq "$bad" 0
+touch "$E2E_TMP/quiet-marker"
+for i in 1 2 3; do check "node $i: every blob file's SHA-256 is its name" blobs_intact "$i"; done
+check "no node keeps a temporary from the upload stream in tmp/" no_stale_temporaries "$E2E_TMP/quiet-marker"
+
+# =============================================================================
+step "3. a listener's node is killed under it; the listener moves on by itself"
+export XDG_CONFIG_HOME="$E2E_TMP/config"
+cli_login() { echo "$PASSWORD" | "$BIN_DIR/hifi" --server "${NODE_URL[3]}" login --username alice --password-stdin >/dev/null; }
+check "hifi logs in through node 3" cli_login
+call 1 POST "/api/v1/rooms/$ROOM/commands" -d "{\"type\":\"add\",\"song_ids\":[\"$LONG\"]}" >/dev/null
+call 2 POST "/api/v1/rooms/$ROOM/commands" -d '{"type":"play"}' >/dev/null
+check "play the 60 s song" eq "$(status)" 200
+# Through node 3; a client that spreads listeners may pick another node: X is
+# whichever node it connects to.
+spread=()
+"$BIN_DIR/hifi" listen --help 2>&1 | grep -q -- --no-spread && spread=(--no-spread)
+"$BIN_DIR/hifi" --server "${NODE_URL[3]}" listen "$ROOM" "${spread[@]}" --sink null \
+  --sync-log "$E2E_TMP/sync.log" >"$E2E_TMP/listen.out" 2>&1 &
+LISTENER_PID=$!
+E2E_PIDS+=("$LISTENER_PID")
+connected() { grep -qx "connected to http://.*" "$E2E_TMP/listen.out"; }
+check "the listener connects" wait_until 30 connected
+X=""
+for i in 1 2 3; do
+  if grep -qx "connected to ${NODE_URL[i]}" "$E2E_TMP/listen.out"; then X=$i; fi
+done
+check "to a node of the cluster" test -n "$X"
+X=${X:-3}
+log "    the listener is connected to node $X (${NODE_URL[X]})"
+check "the listener plays (its sync log grows)" wait_until 30 more_lines "$E2E_TMP/sync.log" 50
+connected_elsewhere() {
+  grep -o "connected to http://[^ ]*" "$E2E_TMP/listen.out" | grep -qvx "connected to ${NODE_URL[X]}"
+}
+kill_node "$X"
+killed_at=$(date +%s%3N)
+check "the listener reconnects to another node by itself" wait_until 30 connected_elsewhere
+log "    within $(($(date +%s%3N) - killed_at)) ms"
+log "    $(grep -o "connected to http://[^ ]*" "$E2E_TMP/listen.out" | tail -1)"
+played=$(lines "$E2E_TMP/sync.log")
+check "and keeps playing (its sync log grows by 100 more buffers)" wait_until 30 more_lines "$E2E_TMP/sync.log" $((played + 100))
+# A seek through a live node reaches the listener through its new connection:
+# the player jumps 25 s (forwards early in the song, else back), which playing
+# on alone would not do within the wait.
+now_s=$(tail -1 "$E2E_TMP/sync.log" | awk '{printf "%d", $3 / $4}')
+target=$((now_s < 30 ? now_s + 25 : now_s - 25))
+seen=$(lines "$E2E_TMP/sync.log")
+call $((X % 3 + 1)) POST "/api/v1/rooms/$ROOM/commands" -d "{\"type\":\"seek\",\"position_ms\":$((target * 1000))}" >/dev/null
+check "seek from ${now_s} s to $target s through node $((X % 3 + 1))" eq "$(status)" 200
+played_at() {  # a buffer written after line $seen plays second $1 (to $1 + 8)
+  awk -v n="$seen" -v t="$1" 'NR > n && $3 / $4 >= t && $3 / $4 < t + 8 {found = 1} END {exit !found}' "$E2E_TMP/sync.log"
+}
+check "the listener follows the seek" wait_until 15 played_at "$target"
+kill9 "$LISTENER_PID"
+check "node $X restarts" start_node "$X"
+check "node $X keeps its node id" eq "$(cluster_json "$X" | jq -r '.self')" "${NODE_ID[X]}"
+check "every node lists 3 members again" wait_until 20 all_see_all 1 2 3
+
+# =============================================================================
+step "4. room commands through every node while the etcd leader is killed and restarted"
+ROOM2=$(call 1 POST /api/v1/rooms -d '{"name":"order"}' | json_field id)
+check "create a second room" test -n "$ROOM2"
+mapfile -t SONGS < <(awk '{print $4}' "$E2E_TMP/acked")
+NCMD=15
+# Enough distinct songs for one add each (upload more if the stream was short).
+for ((n = 0; ${#SONGS[@]} < NCMD && n < 3 * NCMD; n++)); do
+  sox -n -r 22050 -c 1 -b 16 "$E2E_TMP/extra$n.wav" synth 0.4 sine $((5000 + 13 * n)) 2>/dev/null
+  code=$(upload $((n % 3 + 1)) "$E2E_TMP/extra$n.wav" "$E2E_TMP/extra.json")
+  [[ "$code" == 201 ]] && SONGS+=("$(jq -r .id "$E2E_TMP/extra.json")")
+done
+check "$NCMD songs to add" test "${#SONGS[@]}" -ge "$NCMD"
+ACKED_ADDS=()
+UNACKED_ADDS=()
+# send_add K: "add" of song K through node K mod 3 + 1, acknowledged or not.
+send_add() {
+  local k=$1 node=$(($1 % 3 + 1)) id=${SONGS[$1]}
+  call "$node" POST "/api/v1/rooms/$ROOM2/commands" -d "{\"type\":\"add\",\"song_ids\":[\"$id\"]}" >/dev/null
+  if [[ "$(status)" == 200 ]]; then
+    ACKED_ADDS+=("$id")
+  else
+    UNACKED_ADDS+=("$id")
+    log "    add #$k through node $node: not acknowledged ($(status))"
+  fi
+}
+for k in 0 1 2 3 4; do send_add "$k"; done
+LEADER=$(etcd_leader)
+check "find the etcd raft leader" test -n "$LEADER"
+LEADER=${LEADER:-1}
+log "    kill -9 etcd member $LEADER (the raft leader)"
+kill9 "${ETCD_PID[LEADER]}"
+during_before=${#ACKED_ADDS[@]}
+for k in 5 6 7 8 9; do send_add "$k"; done
+log "    $((${#ACKED_ADDS[@]} - during_before)) of 5 adds acknowledged while etcd member $LEADER was down"
+check "adds are acknowledged while an etcd member is down" test $((${#ACKED_ADDS[@]} - during_before)) -gt 0
+start_etcd "$LEADER"
+check "etcd member $LEADER restarts with its data dir and is healthy" wait_until 30 etcd_healthy "$LEADER"
+for k in 10 11 12 13 14; do send_add "$k"; done
+log "    ${#ACKED_ADDS[@]} of $NCMD adds acknowledged"
+check "most adds are acknowledged" test "${#ACKED_ADDS[@]}" -ge 10
+
+room_view() {  # room_view I: revision and state (without presence) as node I serves them
+  call "$1" GET "/api/v1/rooms/$ROOM2" | jq -c '{revision, state: (.state | del(.listeners))}' 2>/dev/null
+}
+same_everywhere() {
+  local a b c
+  a=$(room_view 1) b=$(room_view 2) c=$(room_view 3)
+  [[ -n "$a" && "$a" == "$b" && "$b" == "$c" ]]
+}
+check "every node returns the same revision and state of the room" wait_until 20 same_everywhere ||
+  for i in 1 2 3; do log "    node $i: $(room_view "$i" | cut -c1-300)"; done
+queue_acked_only() {  # the room's queue, without the adds that were not acknowledged
+  local q id u keep
+  q=$(call "$1" GET "/api/v1/rooms/$ROOM2" | jq -r '.state.queue[].song_id')
+  for id in $q; do
+    keep=1
+    for u in "${UNACKED_ADDS[@]:-}"; do [[ "$id" == "$u" ]] && keep=0; done
+    ((keep)) && echo "$id"
+  done
+  return 0
+}
+for i in 1 2 3; do
+  check "node $i: the queue holds exactly the acknowledged adds, in acknowledgement order" \
+    eq "$(queue_acked_only "$i" | tr '\n' ' ')" "$(printf '%s ' "${ACKED_ADDS[@]:-}")"
+done
+all_etcd_healthy() { etcd_healthy 1 && etcd_healthy 2 && etcd_healthy 3; }
+check "all 3 etcd members are healthy" wait_until 20 all_etcd_healthy
+
+# =============================================================================
+S=1
+step "5. node $S is frozen with SIGSTOP past its member TTL, then thawed"
+ms_now() { date +%s%3N; }
+kill -STOP "${NODE_PID[S]}"
+stopped_at=$(ms_now)
+check "node $S disappears from node 2's /api/v1/cluster (within 10 s)" wait_until 10 lacks 2 "${NODE_ID[S]}"
+log "    gone $(($(ms_now) - stopped_at)) ms after SIGSTOP (member TTL 2000 ms)"
+check "node 3 agrees" wait_until 10 lacks 3 "${NODE_ID[S]}"
+sox -n -r 22050 -c 1 -b 16 "$E2E_TMP/frozen.wav" synth 1 sine 3333 2>/dev/null
+FROZEN_SHA=$(sha256sum <"$E2E_TMP/frozen.wav" | cut -d' ' -f1)
+code=$(upload 2 "$E2E_TMP/frozen.wav" "$E2E_TMP/frozen.json")
+FROZEN=$(jq -r '.id // empty' "$E2E_TMP/frozen.json" 2>/dev/null || true)
+check "an upload through node 2 while node $S is frozen is acknowledged" eq "$code" 201
+check "with 2 copies, on the 2 live nodes" eq "$(call 3 GET "/api/v1/songs/$FROZEN" | jq -c '[.replicas[] | {id, live}] | sort_by(.id)')" \
+  "$(printf '%s\n' "${NODE_ID[2]}" "${NODE_ID[3]}" | jq -R '{id: ., live: true}' | jq -sc 'sort_by(.id)')"
+kill -CONT "${NODE_PID[S]}"
+check "thawed, node $S shows up again in node 2's /api/v1/cluster" wait_until 20 sees 2 "${NODE_ID[S]}"
+check "every node lists 3 members again" wait_until 20 all_see_all 1 2 3
+held_by_s() {
+  call 2 GET "/api/v1/songs/$FROZEN" |
+    jq -e --arg s "${NODE_ID[S]}" '([.replicas[] | select(.live)] | length) == 3 and any(.replicas[]; .id == $s and .live)' >/dev/null
+}
+check "after repair the song has 3 live replicas, node $S's among them" wait_until 60 held_by_s
+check "node $S has the blob on disk" test -f "$(blob_path "$S" "$FROZEN_SHA")"
+fetch "$S" "$FROZEN"
+check "node $S serves it intact" eq "$GOT" "$FROZEN_SHA"
+
+# =============================================================================
+step "6. uploads that were not acknowledged are missing or whole, never half there"
+bad=0 missing=0 whole=0 n=0
+while read -r k node code _ sha; do
+  n=$((n + 1))
+  body=$(call $((k % 3 + 1)) GET "/api/v1/songs/by-sha256/$sha")
+  case "$(status)" in
+    404) missing=$((missing + 1)) ;;
+    200)
+      id=$(jq -r '.id' <<<"$body")
+      fetch $((k % 3 + 1)) "$id"
+      if [[ "$GOT" == "$sha" ]]; then
+        whole=$((whole + 1))
+      else
+        log "    upload #$k (node $node, status $code) is published as $id but its stream is $GOT"
+        bad=1
+      fi
+      if [[ "$code" == 503 ]]; then
+        log "    upload #$k was answered 503, yet it is published as song $id"
+        bad=1
+      fi
+      ;;
+    *)
+      log "    upload #$k: GET by-sha256 answered $(status)"
+      bad=1
+      ;;
+  esac
+done <"$E2E_TMP/failed"
+log "    $n unacknowledged upload(s): $missing missing, $whole published whole"
+check "every unacknowledged upload is missing or whole (and none answered 503 is published)" eq "$bad" 0
+
+step "the end: all copies intact, nothing half-written, no stale temporaries"
+touch "$E2E_TMP/end-marker"
+for i in 1 2 3; do check "node $i: every blob file's SHA-256 is its name" blobs_intact "$i"; done
+check "no node keeps a stale temporary in tmp/" no_stale_temporaries "$E2E_TMP/end-marker"
+check "every node lists 3 members" wait_until 20 all_see_all 1 2 3
+
+log ""
+log "took $((SECONDS - T0)) s"
+finish

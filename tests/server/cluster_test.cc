@@ -1,0 +1,279 @@
+// Three in-process nodes sharing one MetaStore (the SQLite store standing in
+// for etcd): replication on upload, replicas in song JSON, reads of songs a
+// node lacks (redirect and proxy), the node-to-node API's authentication,
+// and the maintenance passes (repair, scrub, garbage collection).
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <boost/url.hpp>
+
+#include <fstream>
+
+#include "common/sha256.h"
+#include "server/test_server.h"
+
+namespace hifi::testing {
+namespace {
+
+namespace json = boost::json;
+using V = http::verb;
+constexpr const char* kSecret = "cluster-test-secret-0123456789";
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fresh_dir("cluster");
+    auto store = open_sqlite_meta_store((root_ / "shared-meta.db").string());
+    ASSERT_TRUE(store) << store.status().to_string();
+    store_ = std::move(*store);
+  }
+  void TearDown() override {
+    nodes_.clear();
+    store_.reset();
+    std::filesystem::remove_all(root_);
+  }
+
+  // Starts n nodes; the first one leads (it claims the leader key first).
+  void start_nodes(int n, int replicas = 3, const std::string& read_mode = "redirect") {
+    for (int i = 0; i < n; ++i) {
+      ServerConfig config;
+      config.cluster_secret = kSecret;
+      config.replicas = replicas;
+      config.read_mode = read_mode;
+      config.max_upload_bytes = 1 << 20;
+      cluster::ClusterOptions options;
+      options.node_id = "node" + std::to_string(i);
+      // The passes run when a test asks, not on a timer.
+      options.maintenance.repair_interval = std::chrono::hours(1);
+      options.maintenance.gc_grace = std::chrono::hours(1);
+      nodes_.push_back(std::make_unique<TestServer>(root_ / options.node_id, *store_, config, options));
+    }
+    renew_all();
+  }
+
+  void renew_all() {
+    for (auto& n : nodes_) {
+      if (n) n->cluster().membership().renew_now();
+    }
+  }
+
+  TestServer& node(int i) { return *nodes_.at(static_cast<std::size_t>(i)); }
+
+  std::string login(TestServer& server) {
+    json::object body{{"username", "alice"}, {"password", "correct horse"}};
+    server.request(V::post, "/api/v1/auth/register", json::serialize(body));
+    auto l = server.request(V::post, "/api/v1/auth/login", json::serialize(body));
+    EXPECT_EQ(l.status, 200) << l.body;
+    return std::string(l.json().at("token").as_string());
+  }
+
+  HttpResult upload(TestServer& server, const std::string& token, const std::string& bytes) {
+    return server.request(V::post, "/api/v1/songs", bytes,
+                          {{"Authorization", "Bearer " + token}, {"Content-Type", "audio/wav"}});
+  }
+
+  HttpResult get(TestServer& server, const std::string& target, const std::string& token,
+                 std::map<std::string, std::string> headers = {}) {
+    if (!token.empty()) headers["Authorization"] = "Bearer " + token;
+    return server.request(V::get, target, {}, headers);
+  }
+
+  int holders_on_disk(const std::string& sha) {
+    int n = 0;
+    for (auto& server : nodes_) n += server && server->blobs().exists(sha);
+    return n;
+  }
+
+  std::filesystem::path root_;
+  std::unique_ptr<MetaStore> store_;
+  std::vector<std::unique_ptr<TestServer>> nodes_;
+};
+
+TEST_F(ClusterTest, ClusterRouteListsEveryLiveMemberAndTheLeader) {
+  start_nodes(3);
+  auto r = get(node(1), "/api/v1/cluster", "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = r.json().as_object();
+  EXPECT_EQ(j.at("self").as_string(), "node1");
+  EXPECT_EQ(j.at("leader").as_string(), "node0");
+  EXPECT_EQ(j.at("replication_factor").as_int64(), 3);
+  auto& members = j.at("members").as_array();
+  ASSERT_EQ(members.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    auto& m = members[static_cast<std::size_t>(i)].as_object();
+    EXPECT_EQ(m.at("id").as_string(), "node" + std::to_string(i));
+    EXPECT_EQ(m.at("advertise").as_string(), "http://127.0.0.1:" + std::to_string(node(i).port()));
+    EXPECT_EQ(m.at("leader").as_bool(), i == 0);
+    EXPECT_TRUE(m.at("load").as_object().contains("active_streams"));
+    EXPECT_TRUE(m.at("load").as_object().contains("connections"));
+    EXPECT_TRUE(m.at("load").as_object().contains("bytes_per_second"));
+    EXPECT_TRUE(m.at("disk_free_bytes").is_number());
+  }
+}
+
+TEST_F(ClusterTest, UploadIsAcknowledgedWithACopyOnEveryNode) {
+  start_nodes(3);
+  auto token = login(node(0));
+  auto wav = make_wav(440);
+  auto r = upload(node(1), token, wav);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string id(r.json().at("id").as_string());
+  const auto sha = to_hex(sha256(wav));
+  EXPECT_EQ(holders_on_disk(sha), 3);
+  auto song = get(node(2), "/api/v1/songs/" + id, token);
+  ASSERT_EQ(song.status, 200) << song.body;
+  auto replicas = song.json().at("replicas").as_array();
+  ASSERT_EQ(replicas.size(), 3u);
+  for (auto& rep : replicas) EXPECT_TRUE(rep.at("live").as_bool());
+}
+
+TEST_F(ClusterTest, WithFewerCopiesWantedTheOthersRedirectToAHolder) {
+  start_nodes(3, /*replicas=*/2);
+  auto token = login(node(0));
+  auto wav = make_wav(523);
+  auto r = upload(node(0), token, wav);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string id(r.json().at("id").as_string());
+  const auto sha = to_hex(sha256(wav));
+  ASSERT_EQ(holders_on_disk(sha), 2);
+  int lacking = 0;
+  while (node(lacking).blobs().exists(sha)) ++lacking;
+
+  auto redirect = get(node(lacking), "/api/v1/songs/" + id + "/stream?download=1", token);
+  ASSERT_EQ(redirect.status, 307) << redirect.body;
+  auto location = redirect.header("location");
+  ASSERT_NE(location.find("signature="), std::string::npos) << location;
+  ASSERT_NE(location.find("download=1"), std::string::npos) << location;
+  // The signed URL works on the holder without any Authorization header.
+  auto url = boost::urls::parse_uri(location);
+  ASSERT_TRUE(url);
+  int holder = -1;
+  for (int i = 0; i < 3; ++i) {
+    if (std::to_string(node(i).port()) == std::string(url->port())) holder = i;
+  }
+  ASSERT_GE(holder, 0);
+  ASSERT_NE(holder, lacking);
+  auto followed = get(node(holder), std::string(url->encoded_resource()), "");
+  ASSERT_EQ(followed.status, 200) << followed.body;
+  EXPECT_EQ(followed.body, wav);
+}
+
+TEST_F(ClusterTest, ProxyModeServesSongsHeldElsewhereWithRanges) {
+  start_nodes(3, /*replicas=*/1, "proxy");
+  auto token = login(node(0));
+  auto wav = make_wav(587);
+  auto r = upload(node(0), token, wav);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string id(r.json().at("id").as_string());
+  ASSERT_FALSE(node(2).blobs().exists(to_hex(sha256(wav))));
+  auto whole = get(node(2), "/api/v1/songs/" + id + "/stream", token);
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  EXPECT_EQ(whole.body, wav);
+  EXPECT_EQ(whole.header("etag"), "\"" + to_hex(sha256(wav)) + "\"");
+  auto part = get(node(2), "/api/v1/songs/" + id + "/stream", token, {{"Range", "bytes=100-199"}});
+  ASSERT_EQ(part.status, 206) << part.body;
+  EXPECT_EQ(part.body, wav.substr(100, 100));
+  EXPECT_EQ(part.header("content-range"), "bytes 100-199/" + std::to_string(wav.size()));
+}
+
+TEST_F(ClusterTest, NodeToNodeApiNeedsTheClusterSecret) {
+  start_nodes(2);
+  const std::string blob = "not really a song";
+  const auto sha = to_hex(sha256(blob));
+  auto path = "/internal/v1/blobs/" + sha;
+  auto unsigned_put = node(1).request(V::put, path, blob);
+  EXPECT_EQ(unsigned_put.status, 403) << unsigned_put.body;
+  cluster::PeerAuth wrong("node0", "another-secret-0123456789");
+  auto now = SystemClock::instance().now_ms() / 1000;
+  auto forged = node(1).request(V::put, path, blob, {{cluster::kPeerHeader, wrong.header_value("PUT", path, now)}});
+  EXPECT_EQ(forged.status, 403) << forged.body;
+  cluster::PeerAuth right("node0", kSecret);
+  auto replayed_elsewhere = node(1).request(
+      V::put, path, blob, {{cluster::kPeerHeader, right.header_value("PUT", "/internal/v1/blobs/other", now)}});
+  EXPECT_EQ(replayed_elsewhere.status, 403);
+  EXPECT_FALSE(node(1).blobs().exists(sha));
+
+  auto corrupt = node(1).request(V::put, path, blob + "x", {{cluster::kPeerHeader, right.header_value("PUT", path, now)}});
+  EXPECT_EQ(corrupt.status, 400) << corrupt.body;
+  EXPECT_FALSE(node(1).blobs().exists(sha));
+  auto good = node(1).request(V::put, path, blob, {{cluster::kPeerHeader, right.header_value("PUT", path, now)}});
+  EXPECT_EQ(good.status, 201) << good.body;
+  EXPECT_TRUE(node(1).blobs().exists(sha));
+}
+
+TEST_F(ClusterTest, RepairRestoresALostCopyAndScrubReplacesACorruptOne) {
+  start_nodes(3);
+  auto token = login(node(0));
+  auto wav = make_wav(659);
+  ASSERT_EQ(upload(node(0), token, wav).status, 201);
+  const auto sha = to_hex(sha256(wav));
+  ASSERT_EQ(holders_on_disk(sha), 3);
+
+  // A copy lost from disk: the node's index pass notices, the leader repairs.
+  std::filesystem::remove(node(1).blobs().path_for(sha));
+  node(1).cluster().maintenance().index_pass();
+  auto report = node(0).cluster().maintenance().repair_pass();
+  EXPECT_EQ(report.under_replicated, 1);
+  EXPECT_EQ(report.copies_made, 1);
+  EXPECT_TRUE(node(1).blobs().exists(sha));
+
+  // A corrupt copy: the scrub quarantines it, the leader replaces it.
+  {
+    std::fstream f(node(2).blobs().path_for(sha), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(200);
+    f.put('\x7f');
+  }
+  node(2).cluster().maintenance().scrub_pass();
+  EXPECT_FALSE(node(2).blobs().exists(sha));
+  EXPECT_EQ(node(2).cluster().maintenance().counters().scrubbed_corrupt.load(), 1u);
+  EXPECT_FALSE(std::filesystem::is_empty(node(2).dir() / "quarantine"));
+  report = node(0).cluster().maintenance().repair_pass();
+  EXPECT_EQ(report.copies_made, 1);
+  ASSERT_TRUE(node(2).blobs().exists(sha));
+  auto copy = get(node(2), "/api/v1/songs/" + sha.substr(0, 32) + "/stream", token);
+  EXPECT_EQ(copy.body, wav);
+
+  // Only the leader repairs.
+  std::filesystem::remove(node(1).blobs().path_for(sha));
+  node(1).cluster().maintenance().index_pass();
+  EXPECT_EQ(node(1).cluster().maintenance().repair_pass().checked, 0);
+  EXPECT_FALSE(node(1).blobs().exists(sha));
+}
+
+TEST_F(ClusterTest, ANodeThatLeavesIsDroppedAndUploadsUseTheOthers) {
+  start_nodes(3);
+  auto token = login(node(0));
+  nodes_[2].reset();  // stops cleanly: its lease is revoked
+  renew_all();
+  auto members = get(node(0), "/api/v1/cluster", "").json().at("members").as_array();
+  EXPECT_EQ(members.size(), 2u);
+  auto wav = make_wav(698);
+  auto r = upload(node(1), token, wav);
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto replicas = get(node(0), "/api/v1/songs/" + std::string(r.json().at("id").as_string()), token)
+                      .json().at("replicas").as_array();
+  EXPECT_EQ(replicas.size(), 2u);
+}
+
+TEST_F(ClusterTest, GarbageCollectionRemovesOnlyOldUnreferencedBlobs) {
+  start_nodes(1);
+  auto token = login(node(0));
+  auto wav = make_wav(740);
+  ASSERT_EQ(upload(node(0), token, wav).status, 201);
+  auto stray = node(0).blobs().put("bytes no song refers to");
+  ASSERT_TRUE(stray);
+  // Recent: spared (an upload may be about to publish it).
+  node(0).cluster().maintenance().index_pass();
+  EXPECT_TRUE(node(0).blobs().exists(stray->sha256));
+  // Old: removed. The song's own blob stays however old it is.
+  auto old = std::filesystem::file_time_type::clock::now() - std::chrono::hours(2);
+  std::filesystem::last_write_time(node(0).blobs().path_for(stray->sha256), old);
+  std::filesystem::last_write_time(node(0).blobs().path_for(to_hex(sha256(wav))), old);
+  node(0).cluster().maintenance().index_pass();
+  EXPECT_FALSE(node(0).blobs().exists(stray->sha256));
+  EXPECT_TRUE(node(0).blobs().exists(to_hex(sha256(wav))));
+  EXPECT_EQ(node(0).cluster().maintenance().counters().gc_removed.load(), 1u);
+}
+
+}  // namespace
+}  // namespace hifi::testing

@@ -1,0 +1,303 @@
+// Cluster-wide room presence: two RoomService + RoomHub pairs sharing one
+// SQLite MetaStore stand for two nodes of a cluster, each with its own lease.
+// Nothing here sleeps for a fixed time: every wait is for a condition, with a
+// deadline.
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/room_hub.h"
+#include "server/test_server.h"
+#include "store/meta_store.h"
+
+namespace hifi::testing {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using Names = std::vector<std::string>;
+
+constexpr auto kDeadline = 10s;
+constexpr std::int64_t kLeaseTtlSeconds = 30;  // never expires on its own during a test
+
+// Records what the hub delivers, for tests to wait on.
+class RecordingSubscriber : public RoomSubscriber {
+ public:
+  void deliver(SharedMessage message) override {
+    std::lock_guard lock(mu_);
+    messages_.push_back(json::parse(*message).as_object());
+    changed_.notify_all();
+  }
+  void close(bool) override {}
+
+  // Waits until the latest presence message lists exactly these usernames.
+  bool wait_for_presence(const Names& expected) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, kDeadline, [&] { return latest_presence_locked() == expected; });
+  }
+  std::optional<Names> latest_presence() const {
+    std::lock_guard lock(mu_);
+    return latest_presence_locked();
+  }
+  json::object first_message() const {
+    std::lock_guard lock(mu_);
+    return messages_.empty() ? json::object{} : messages_.front();
+  }
+
+ private:
+  std::optional<Names> latest_presence_locked() const {
+    for (auto it = messages_.rbegin(); it != messages_.rend(); ++it) {
+      if (it->at("type").as_string() != "presence") continue;
+      Names names;
+      for (const auto& l : it->at("listeners").as_array()) {
+        names.emplace_back(l.at("username").as_string());
+      }
+      return names;
+    }
+    return std::nullopt;
+  }
+
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<json::object> messages_;
+};
+
+Names usernames(const std::vector<ListenerInfo>& listeners) {
+  Names out;
+  for (const auto& l : listeners) out.push_back(l.username);
+  return out;
+}
+
+template <typename Predicate>
+bool eventually(Predicate done) {
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);  // polling interval, not a wait for an outcome
+  }
+  return true;
+}
+
+// One node: its rooms, its hub and its lease.
+struct Node {
+  Node(MetaStore& store, std::string id)
+      : id(std::move(id)), store(store), rooms(store, SystemClock::instance(), options()) {
+    rooms.set_listener([this](const room::RoomEvent& e) { hub.on_event(e); });
+    EXPECT_TRUE(rooms.start());
+    auto granted = store.lease_grant(kLeaseTtlSeconds);
+    EXPECT_TRUE(granted) << granted.status().to_string();
+    if (granted) lease = *granted;
+  }
+  ~Node() { rooms.stop(); }  // no more events into the hub while it is destroyed
+
+  static room::RoomServiceOptions options() {
+    room::RoomServiceOptions o;
+    o.auto_advance = false;
+    return o;
+  }
+  void start_cluster_presence() {
+    hub.start_cluster_presence(store, id, [this] { return lease.load(); });
+  }
+  std::shared_ptr<RecordingSubscriber> join(const std::string& room_id, const std::string& user_id,
+                                            const std::string& username) {
+    auto subscriber = std::make_shared<RecordingSubscriber>();
+    EXPECT_TRUE(hub.join(room_id, subscriber, {user_id, username}, std::nullopt));
+    return subscriber;
+  }
+  Names listeners(const std::string& room_id) const { return usernames(hub.listeners(room_id)); }
+
+  const std::string id;
+  MetaStore& store;
+  std::atomic<LeaseId> lease{0};
+  room::RoomService rooms;
+  RoomHub hub{rooms};
+};
+
+class RoomHubClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    previous_level_ = spdlog::get_level();
+    spdlog::set_level(spdlog::level::warn);
+    dir_ = fresh_dir("presence");
+    auto store = open_sqlite_meta_store((dir_ / "meta.db").string());
+    ASSERT_TRUE(store) << store.status().to_string();
+    store_ = std::move(*store);
+    a_ = std::make_unique<Node>(*store_, "node-a");
+    b_ = std::make_unique<Node>(*store_, "node-b");
+    auto room = a_->rooms.create("Living room", "u-owner");
+    ASSERT_TRUE(room) << room.status().to_string();
+    room_ = room->id;
+    // Node B learns of the room through its own watch.
+    ASSERT_TRUE(eventually([&] { return b_->rooms.get(room_).is_ok(); }));
+  }
+  void TearDown() override {
+    a_.reset();
+    b_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+    spdlog::set_level(previous_level_);
+  }
+
+  void start_both() {
+    a_->start_cluster_presence();
+    b_->start_cluster_presence();
+  }
+  std::optional<json::value> stored_presence(const Node& node) {
+    auto kv = store_->get("presence/" + room_ + "/" + node.id);
+    if (!kv) return std::nullopt;
+    return json::parse(kv->value);
+  }
+
+  spdlog::level::level_enum previous_level_ = spdlog::level::info;
+  std::filesystem::path dir_;
+  std::unique_ptr<MetaStore> store_;
+  std::unique_ptr<Node> a_;
+  std::unique_ptr<Node> b_;
+  std::string room_;
+};
+
+TEST_F(RoomHubClusterTest, RemoteJoinAndLeaveReachLocalSubscribers) {
+  start_both();
+  auto alice = a_->join(room_, "u-alice", "alice");
+  auto bob = b_->join(room_, "u-bob", "bob");
+
+  ASSERT_TRUE(alice->wait_for_presence({"alice", "bob"}))
+      << ::testing::PrintToString(alice->latest_presence());
+  EXPECT_EQ(a_->listeners(room_), (Names{"alice", "bob"}));
+  ASSERT_TRUE(bob->wait_for_presence({"alice", "bob"}))
+      << ::testing::PrintToString(bob->latest_presence());
+  EXPECT_EQ(b_->listeners(room_), (Names{"alice", "bob"}));
+
+  b_->hub.leave(room_, bob.get());
+  ASSERT_TRUE(alice->wait_for_presence({"alice"}))
+      << ::testing::PrintToString(alice->latest_presence());
+  EXPECT_EQ(a_->listeners(room_), (Names{"alice"}));
+  // B has nobody left in the room: its key is gone, not left empty.
+  EXPECT_TRUE(eventually([&] { return !stored_presence(*b_); }));
+}
+
+TEST_F(RoomHubClusterTest, PresenceKeyHoldsTheNodesUsersAndConnections) {
+  start_both();
+  auto first = b_->join(room_, "u-bob", "bob");
+  auto second = b_->join(room_, "u-bob", "bob");
+  auto carol = b_->join(room_, "u-carol", "carol");
+  const json::value expected =
+      json::parse(R"({"users":[{"user_id":"u-bob","username":"bob","connections":2},)"
+                  R"({"user_id":"u-carol","username":"carol","connections":1}]})");
+  ASSERT_TRUE(eventually([&] { return stored_presence(*b_) == expected; }))
+      << json::serialize(stored_presence(*b_).value_or(nullptr));
+  auto kv = store_->get("presence/" + room_ + "/" + b_->id);
+  ASSERT_TRUE(kv);
+  EXPECT_EQ(kv->lease, b_->lease.load());
+}
+
+TEST_F(RoomHubClusterTest, AUserOnBothNodesCountsOnce) {
+  start_both();
+  auto alice_on_a = a_->join(room_, "u-alice", "alice");
+  auto alice_on_b = b_->join(room_, "u-alice", "alice");
+  auto alice_again_on_b = b_->join(room_, "u-alice", "alice");
+  auto bob = b_->join(room_, "u-bob", "bob");
+
+  // Once A has seen bob, it has merged B's alice too: she is listed once.
+  ASSERT_TRUE(alice_on_a->wait_for_presence({"alice", "bob"}))
+      << ::testing::PrintToString(alice_on_a->latest_presence());
+  EXPECT_EQ(a_->listeners(room_), (Names{"alice", "bob"}));
+  EXPECT_TRUE(eventually([&] {
+    return b_->listeners(room_) == Names{"alice", "bob"};
+  })) << ::testing::PrintToString(b_->listeners(room_));
+
+  // Alice leaving A entirely keeps her listed: she is still on B.
+  a_->hub.leave(room_, alice_on_a.get());
+  auto dave = a_->join(room_, "u-dave", "dave");
+  ASSERT_TRUE(dave->wait_for_presence({"alice", "bob", "dave"}))
+      << ::testing::PrintToString(dave->latest_presence());
+  EXPECT_EQ(a_->listeners(room_), (Names{"alice", "bob", "dave"}));
+}
+
+TEST_F(RoomHubClusterTest, ADeadNodesUsersDisappearAndReturnWhenItRepublishes) {
+  start_both();
+  auto alice = a_->join(room_, "u-alice", "alice");
+  auto bob = b_->join(room_, "u-bob", "bob");
+  ASSERT_TRUE(alice->wait_for_presence({"alice", "bob"}))
+      << ::testing::PrintToString(alice->latest_presence());
+
+  // B stops renewing: its lease ends and takes B's presence keys with it.
+  ASSERT_TRUE(store_->lease_revoke(b_->lease.load()));
+  ASSERT_TRUE(alice->wait_for_presence({"alice"}))
+      << ::testing::PrintToString(alice->latest_presence());
+  EXPECT_EQ(a_->listeners(room_), (Names{"alice"}));
+
+  // B gets a new lease and publishes its listeners again.
+  auto renewed = store_->lease_grant(kLeaseTtlSeconds);
+  ASSERT_TRUE(renewed) << renewed.status().to_string();
+  b_->lease = *renewed;
+  b_->hub.republish_presence();
+  ASSERT_TRUE(alice->wait_for_presence({"alice", "bob"}))
+      << ::testing::PrintToString(alice->latest_presence());
+  EXPECT_EQ(a_->listeners(room_), (Names{"alice", "bob"}));
+  auto kv = store_->get("presence/" + room_ + "/" + b_->id);
+  ASSERT_TRUE(kv);
+  EXPECT_EQ(kv->lease, *renewed);
+}
+
+TEST_F(RoomHubClusterTest, ListenersFromBeforeTheStartAndWithoutLocalSubscribersCount) {
+  // Bob joined B before cluster presence started: he is published all the same.
+  auto bob = b_->join(room_, "u-bob", "bob");
+  start_both();
+  // A has no subscriber of the room; the REST API still lists B's users.
+  ASSERT_TRUE(eventually([&] { return a_->listeners(room_) == Names{"bob"}; }))
+      << ::testing::PrintToString(a_->listeners(room_));
+  // A subscriber joining A afterwards gets them in its snapshot.
+  auto alice = a_->join(room_, "u-alice", "alice");
+  const auto snapshot = alice->first_message();
+  ASSERT_EQ(snapshot.at("type").as_string(), "snapshot");
+  Names in_snapshot;
+  for (const auto& l : snapshot.at("state").at("listeners").as_array()) {
+    in_snapshot.emplace_back(l.at("username").as_string());
+  }
+  EXPECT_EQ(in_snapshot, (Names{"alice", "bob"}));
+  ASSERT_TRUE(bob->wait_for_presence({"alice", "bob"}))
+      << ::testing::PrintToString(bob->latest_presence());
+}
+
+TEST_F(RoomHubClusterTest, ARestartedNodeReplacesThePresenceItLeftBehind) {
+  // An earlier run of B, whose lease is still alive, had a listener here.
+  auto old_lease = store_->lease_grant(kLeaseTtlSeconds);
+  ASSERT_TRUE(old_lease);
+  ASSERT_TRUE(store_->put("presence/" + room_ + "/" + b_->id,
+                          R"({"users":[{"user_id":"u-ghost","username":"ghost","connections":1}]})",
+                          *old_lease));
+  a_->start_cluster_presence();
+  auto alice = a_->join(room_, "u-alice", "alice");
+  ASSERT_TRUE(alice->wait_for_presence({"alice", "ghost"}))
+      << ::testing::PrintToString(alice->latest_presence());
+
+  // B starts again with nobody listening: the ghost goes.
+  b_->start_cluster_presence();
+  ASSERT_TRUE(alice->wait_for_presence({"alice"}))
+      << ::testing::PrintToString(alice->latest_presence());
+  EXPECT_FALSE(stored_presence(*b_));
+  EXPECT_TRUE(eventually([&] { return b_->listeners(room_) == Names{"alice"}; }))
+      << ::testing::PrintToString(b_->listeners(room_));
+}
+
+TEST_F(RoomHubClusterTest, DeletingTheRoomDeletesItsPresence) {
+  start_both();
+  auto bob = b_->join(room_, "u-bob", "bob");
+  ASSERT_TRUE(eventually([&] { return stored_presence(*b_).has_value(); }));
+  ASSERT_TRUE(a_->rooms.remove(room_));
+  EXPECT_TRUE(eventually([&] { return !stored_presence(*b_); }));
+}
+
+}  // namespace
+}  // namespace hifi::testing
