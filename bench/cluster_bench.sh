@@ -65,6 +65,11 @@ UPLOAD_GOAL_MS=30   # the issue's goal for one file onto 3 servers, on loopback
 
 log() { printf '[cluster-bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$ROOT/bench/lib.sh"
+# shellcheck source=SCRIPTDIR/../tests/e2e/etcd.sh
+source "$ROOT/tests/e2e/etcd.sh"  # free_port, start_etcd_cluster
+ETCD_BIN=etcd
 
 for part in $PARTS; do
   case "$part" in upload | fanout | failover) ;; *) die "CLUSTER_BENCH_PARTS: unknown part '$part'" ;; esac
@@ -78,11 +83,7 @@ for tool in etcd sox curl jq timeout dd awk; do
 done
 max_n=0
 for n in $SIZES; do ((n > max_n)) && max_n=$n; done
-hard=$(ulimit -Hn)
-want=65536
-if [[ "$hard" != unlimited ]] && ((hard < want)); then want=$hard; fi
-ulimit -n "$want" 2>/dev/null || true
-(($(ulimit -n) >= max_n + 256)) || die "open-file limit $(ulimit -n) is too low for $max_n listeners"
+raise_open_files $((max_n + 256)) || die "open-file limit $(ulimit -n) is too low for $max_n listeners"
 
 # --- build ------------------------------------------------------------------
 if [[ "${CLUSTER_BENCH_SKIP_BUILD:-0}" != 1 ]]; then
@@ -106,23 +107,10 @@ export XDG_CONFIG_HOME="$TMP/config"
 RESULTS="$TMP/results"
 mkdir -p "$RESULTS"
 
-declare -a ETCD_PIDS=() NODE_PIDS=() ETCD_CLIENT=() ETCD_PEER=() NODE_PORT=()
+declare -a NODE_PIDS=() NODE_PORT=()
 SINGLE_PID=""
 LOADGEN_PID=""
 LISTENER_PID=""
-
-stop_pid() {  # stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL
-  local pid=$1
-  [[ -n "$pid" ]] || return 0
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
   local rc=$? i
@@ -139,61 +127,15 @@ cleanup() {
   fi
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+exit_traps cleanup
 
-now_ms() {  # this machine's wall clock in ms, with 3 decimals, without a fork
-  local t=$EPOCHREALTIME
-  local s=${t%[.,]*} u=${t#*[.,]}
-  printf '%s%s.%s' "$s" "${u:0:3}" "${u:3:3}"
-}
 elapsed_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", b - a }'; }
 
-wait_until() {  # wait_until SECONDS COMMAND...: polls every 50 ms
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.05
-  done
-}
-
-# A free port below the kernel's ephemeral range (32768 and up), where
-# port-0 listeners and outgoing connections land, and not one already picked.
-PICKED=" "
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    [[ "$PICKED" == *" $p "* ]] && continue
-    (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    PICKED+="$p "
-    FREE_PORT=$p
-    return
-  done
-}
-
 # --- etcd -------------------------------------------------------------------
+ETCD_LOG_DIR=$TMP  # the members' data go to $DATA
 start_etcd() {
-  local i cluster=""
-  for i in 1 2 3; do
-    free_port; ETCD_CLIENT[i]=$FREE_PORT
-    free_port; ETCD_PEER[i]=$FREE_PORT
-    cluster+="${cluster:+,}m$i=http://127.0.0.1:${ETCD_PEER[i]}"
-  done
-  for i in 1 2 3; do
-    etcd --name "m$i" --data-dir "$DATA/etcd$i" \
-      --listen-client-urls "http://127.0.0.1:${ETCD_CLIENT[i]}" --advertise-client-urls "http://127.0.0.1:${ETCD_CLIENT[i]}" \
-      --listen-peer-urls "http://127.0.0.1:${ETCD_PEER[i]}" --initial-advertise-peer-urls "http://127.0.0.1:${ETCD_PEER[i]}" \
-      --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token "hifi-bench-$$" \
-      --heartbeat-interval 50 --election-timeout 500 >"$TMP/etcd$i.log" 2>&1 &
-    ETCD_PIDS[i]=$!
-  done
-  etcd_healthy() { curl -sf "http://127.0.0.1:${ETCD_CLIENT[$1]}/health" | grep -q '"health":"true"'; }
-  for i in 1 2 3; do wait_until 30 etcd_healthy "$i" || { cat "$TMP/etcd$i.log" >&2; die "etcd member $i is not healthy"; }; done
-  ENDPOINTS="http://127.0.0.1:${ETCD_CLIENT[1]},http://127.0.0.1:${ETCD_CLIENT[2]},http://127.0.0.1:${ETCD_CLIENT[3]}"
-  log "etcd: 3 members, $ENDPOINTS ($(etcd --version | head -n1))"
+  start_etcd_cluster 3 "$DATA" "hifi-bench-$$" || die "etcd did not start"
+  log "etcd: 3 members, $ETCD_ENDPOINTS ($(etcd --version | head -n1))"
 }
 
 # --- hifi-server nodes --------------------------------------------------------
@@ -206,7 +148,7 @@ start_node() {  # start_node I: starts (or restarts) node I at its port and data
   local i=$1
   # shellcheck disable=SC2086
   HIFI_CLUSTER_SECRET=$CLUSTER_SECRET "$SERVER_BIN" --listen "127.0.0.1:${NODE_PORT[i]}" --data-dir "$DATA/node$i" \
-    --etcd "$ENDPOINTS" --replicas 3 --max-connections 20000 --shutdown-grace 1s ${CLUSTER_BENCH_HIFI_ARGS:-} \
+    --etcd "$ETCD_ENDPOINTS" --replicas 3 --max-connections 20000 --shutdown-grace 1s ${CLUSTER_BENCH_HIFI_ARGS:-} \
     >>"$TMP/node$i.log" 2>&1 &
   NODE_PIDS[i]=$!
   answers() { curl -sf --max-time 2 "$(node_url "$i")/api/v1/cluster" >/dev/null; }
@@ -228,10 +170,9 @@ start_single() {
   "$SERVER_BIN" --listen 127.0.0.1:0 --data-dir "$DATA/single" --replicas 1 --max-connections 20000 \
     --shutdown-grace 1s ${CLUSTER_BENCH_HIFI_ARGS:-} >"$TMP/single.log" 2>&1 &
   SINGLE_PID=$!
-  single_port() { sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$TMP/single.log" | head -n1; }
-  has_port() { [[ -n "$(single_port)" ]]; }
+  has_port() { [[ -n "$(listening_port "$TMP/single.log")" ]]; }
   wait_until 30 has_port || { cat "$TMP/single.log" >&2; die "the single node did not start"; }
-  SINGLE="http://127.0.0.1:$(single_port)"
+  SINGLE="http://127.0.0.1:$(listening_port "$TMP/single.log")"
   log "single node: $SINGLE (pid $SINGLE_PID, no etcd, --replicas 1)"
 }
 
@@ -499,18 +440,8 @@ FANOUT_REPORT=""
 run_loadgen() {  # run_loadgen LABEL N [room_fanout args]: appends the JSON line to $RESULTS/fanout.jsonl
   local label=$1 n=$2
   shift 2
-  local out="$RESULTS/fanout-$label-$n.out" limit=$((JOIN_TIMEOUT + SECONDS_PER_RUN + 60)) rc=0
-  timeout -k 5 "$limit" "$LOADGEN" --label "$label" --listeners "$n" --seconds "$SECONDS_PER_RUN" \
-    --interval-ms "$INTERVAL_MS" --key revision --max-settle-s "$JOIN_TIMEOUT" --handshake-timeout-s "$JOIN_TIMEOUT" \
-    --max-position-ms "$LONG_MS" --json "$@" >"$out" 2>&1 &
-  LOADGEN_PID=$!
-  wait "$LOADGEN_PID" || rc=$?
-  LOADGEN_PID=""
-  grep -v '^{' "$out" | sed 's/^/  /' >&2 || true
-  if ! grep '^{' "$out" >>"$RESULTS/fanout.jsonl"; then
-    log "$label N=$n: no result (exit $rc)"
-    printf '{"label":"%s","listeners":%d,"error":"no result (exit %d)"}\n' "$label" "$n" "$rc" >>"$RESULTS/fanout.jsonl"
-  fi
+  run_room_fanout "$RESULTS/fanout-$label-$n.out" "$RESULTS/fanout.jsonl" "$label" "$n" \
+    --key revision --max-position-ms "$LONG_MS" "$@"
 }
 
 LONG_ID=""

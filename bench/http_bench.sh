@@ -30,6 +30,8 @@ RANGE_SEED=20240601
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$ROOT/bench/lib.sh"
 
 # --- setup and build --------------------------------------------------------
 if [[ "${BENCH_SKIP_SETUP:-0}" != 1 ]]; then
@@ -50,19 +52,6 @@ HIFI_PID=""
 NGINX_PID=""
 CHILD_PIDS=()
 
-stop_pid() {  # stop_pid PID SIGNAL: signal, wait up to 5 s, then SIGKILL
-  local pid=$1 sig=$2
-  [[ -n "$pid" ]] || return 0
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill "-$sig" "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -80,9 +69,7 @@ cleanup() {
   fi
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+exit_traps cleanup
 
 # --- test files -------------------------------------------------------------
 # Deterministic tones. 30 s of 44.1 kHz 16-bit stereo PCM = 5.3 MB;
@@ -105,14 +92,7 @@ mkdir -p "$TMP/hifi-data"
 "$HIFI_BIN" --listen 127.0.0.1:0 --data-dir "$TMP/hifi-data" --shutdown-grace 2s \
   ${BENCH_HIFI_ARGS:-} >"$TMP/hifi.log" 2>&1 &
 HIFI_PID=$!
-HIFI_PORT=""
-for _ in $(seq 100); do
-  HIFI_PORT=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$TMP/hifi.log" | head -n1)
-  [[ -n "$HIFI_PORT" ]] && break
-  kill -0 "$HIFI_PID" 2>/dev/null || { cat "$TMP/hifi.log" >&2; die "hifi-server exited"; }
-  sleep 0.1
-done
-[[ -n "$HIFI_PORT" ]] || { cat "$TMP/hifi.log" >&2; die "hifi-server did not report its port"; }
+HIFI_PORT=$(wait_port "$TMP/hifi.log" "$HIFI_PID" hifi-server)
 HIFI="http://127.0.0.1:$HIFI_PORT"
 log "hifi-server on $HIFI"
 

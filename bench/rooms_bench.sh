@@ -43,6 +43,8 @@ SONG_SECONDS=600
 
 log() { printf '[rooms-bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$ROOT/bench/lib.sh"
 
 # --- limits -----------------------------------------------------------------
 max_n=0
@@ -50,12 +52,8 @@ for n in $SIZES; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "ROOM_BENCH_SIZES: '$n' is not a positive number"
   ((n > max_n)) && max_n=$n
 done
-hard=$(ulimit -Hn)
-want=65536
-if [[ "$hard" != unlimited ]] && ((hard < want)); then want=$hard; fi
-ulimit -n "$want" 2>/dev/null || true
 # Each process (server, client) holds N sockets plus a few files.
-(($(ulimit -n) >= max_n + 256)) || die "open-file limit $(ulimit -n) is too low for $max_n listeners"
+raise_open_files $((max_n + 256)) || die "open-file limit $(ulimit -n) is too low for $max_n listeners"
 
 # --- build ------------------------------------------------------------------
 if [[ "${ROOM_BENCH_SKIP_BUILD:-0}" != 1 ]]; then
@@ -83,19 +81,6 @@ HIFI_PID=""
 PEER_PID=""
 LOADGEN_PID=""
 
-stop_pid() {  # stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL
-  local pid=$1
-  [[ -n "$pid" ]] || return 0
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -109,21 +94,7 @@ cleanup() {
   fi
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-wait_port() {  # wait_port LOG PID NAME: prints the port from "listening on http://127.0.0.1:PORT"
-  local port=""
-  for _ in $(seq 100); do
-    port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$1" | head -n1)
-    [[ -n "$port" ]] && { echo "$port"; return 0; }
-    kill -0 "$2" 2>/dev/null || { cat "$1" >&2; die "$3 exited"; }
-    sleep 0.1
-  done
-  cat "$1" >&2
-  die "$3 did not report its port"
-}
+exit_traps cleanup
 
 start_hifi() {  # sets HIFI_PID and HIFI_PORT
   # shellcheck disable=SC2086
@@ -179,20 +150,8 @@ RESULTS="$TMP/results.jsonl"
 run_loadgen() {  # run_loadgen LABEL N PID WS_URL COMMAND_URL KEY [args]: appends the JSON line
   local label=$1 n=$2 pid=$3 ws=$4 cmd=$5 key=$6
   shift 6
-  local out="$TMP/$label-$n.out" limit=$((JOIN_TIMEOUT + SECONDS_PER_RUN + 60))
-  timeout -k 5 "$limit" "$LOADGEN" --label "$label" --listeners "$n" --seconds "$SECONDS_PER_RUN" \
-    --interval-ms "$INTERVAL_MS" --threads "$CLIENT_THREADS" --pid "$pid" --url "$ws" --command-url "$cmd" \
-    --key "$key" --max-settle-s "$JOIN_TIMEOUT" --handshake-timeout-s "$JOIN_TIMEOUT" --json "$@" \
-    >"$out" 2>&1 &
-  LOADGEN_PID=$!
-  local rc=0
-  wait "$LOADGEN_PID" || rc=$?
-  LOADGEN_PID=""
-  grep -v '^{' "$out" | sed 's/^/  /' >&2 || true
-  if ! grep '^{' "$out" >>"$RESULTS"; then
-    log "$label N=$n: no result (exit $rc)"
-    printf '{"label":"%s","listeners":%d,"error":"no result (exit %d)"}\n' "$label" "$n" "$rc" >>"$RESULTS"
-  fi
+  run_room_fanout "$TMP/$label-$n.out" "$RESULTS" "$label" "$n" --threads "$CLIENT_THREADS" --pid "$pid" \
+    --url "$ws" --command-url "$cmd" --key "$key" "$@"
 }
 
 log "sizes: $SIZES; ${SECONDS_PER_RUN}s of commands every ${INTERVAL_MS} ms per run; load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -51,6 +51,8 @@ GOAL_P99_MS=0.2    # Snapcast's stated figure: "typically below 0.2 ms"
 
 log() { printf '[sync-bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$ROOT/bench/lib.sh"
 
 for n in $COUNTS; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] && ((n >= 2 && n <= 64)) || die "SYNC_BENCH_LISTENERS: '$n' is not a number in 2..64"
@@ -114,33 +116,18 @@ cleanup() {
   fi
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+exit_traps cleanup
 
-now_ms() {  # this machine's wall clock in ms, with 3 decimals, without a fork
-  local t=$EPOCHREALTIME
-  local s=${t%[.,]*} u=${t#*[.,]}
-  printf '%s%s.%s' "$s" "${u:0:3}" "${u:3:3}"
-}
 hifi() { timeout -k 5 30 "$HIFI_BIN" "$@"; }
 
-wait_until() {  # wait_until SECONDS COMMAND...: polls every 100 ms
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.1
-  done
-}
+POLL_S=0.1  # wait_until's interval: all_ready below runs `hifi status` twice
 
 # --- server, songs, room -------------------------------------------------------
 "$SERVER_BIN" --listen 127.0.0.1:0 --data-dir "$TMP/data" --shutdown-grace 1s >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
-server_port() { sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$TMP/server.log" | head -n1; }
-has_port() { [[ -n "$(server_port)" ]]; }
+has_port() { [[ -n "$(listening_port "$TMP/server.log")" ]]; }
 wait_until 30 has_port || { cat "$TMP/server.log" >&2; die "hifi-server did not start"; }
-BASE="http://127.0.0.1:$(server_port)"
+BASE="http://127.0.0.1:$(listening_port "$TMP/server.log")"
 log "hifi-server on $BASE (pid $SERVER_PID)"
 
 mkdir -p "$TMP/songs"

@@ -261,6 +261,16 @@ std::vector<std::string> BlobStore::list() const {
   return out;
 }
 
+Status BlobStore::touch(std::string_view sha256) {
+  if (!is_sha256_hex(sha256)) return invalid_argument("not a sha256: " + std::string(sha256));
+  const std::string path = path_for(sha256);
+  if (::utimensat(AT_FDCWD, path.c_str(), nullptr, 0) != 0) {
+    if (errno == ENOENT) return not_found("no blob " + std::string(sha256));
+    return errno_status("touch", path, errno);
+  }
+  return Status::ok();
+}
+
 Result<std::int64_t> BlobStore::modified_ms(std::string_view sha256) const {
   if (!is_sha256_hex(sha256)) return invalid_argument("not a sha256: " + std::string(sha256));
   const std::string path = path_for(sha256);

@@ -87,6 +87,9 @@ class BlobStore {
   // Every committed blob, in no particular order. Files whose names are not
   // a sha256 are skipped.
   std::vector<std::string> list() const;
+  // Sets a committed blob's modification time to now: it is wanted again
+  // (garbage collection spares recent blobs). kNotFound if absent.
+  Status touch(std::string_view sha256);
   // Last modification time of a committed blob, in Unix milliseconds.
   Result<std::int64_t> modified_ms(std::string_view sha256) const;
   // Removes every leftover temporary file; returns how many were removed.

@@ -108,8 +108,13 @@ RepairReport Maintenance::repair_pass() {
   for (const auto& m : live) live_by_id.emplace(m.id, m);
   const int wanted = replicator_.copies_wanted(live.size());
   const auto& self = membership_.self_id();
+  auto referenced = catalog_.referenced_blobs();
+  if (!referenced) {
+    spdlog::warn("repair: skipped, the library view is stale: {}", referenced.status().to_string());
+    return report;
+  }
   int still_under = 0;
-  for (const auto& sha : catalog_.referenced_blobs()) {
+  for (const auto& sha : *referenced) {
     ++report.checked;
     std::vector<std::string> holders, candidates;
     for (const auto& node : (*index)[sha]) {
@@ -172,7 +177,11 @@ void Maintenance::index_pass() {
   }
   const auto& self = membership_.self_id();
   const auto referenced_list = catalog_.referenced_blobs();
-  const std::set<std::string> referenced(referenced_list.begin(), referenced_list.end());
+  if (!referenced_list) {
+    spdlog::warn("maintenance: skipped, the library view is stale: {}", referenced_list.status().to_string());
+    return;
+  }
+  const std::set<std::string> referenced(referenced_list->begin(), referenced_list->end());
   const auto now = clock_.now_ms();
   std::set<std::string> on_disk;
   for (auto& sha : blobs_.list()) {

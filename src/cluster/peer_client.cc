@@ -114,6 +114,16 @@ Status PeerClient::push_blob(const std::string& base_url, const std::string& sha
   auto target = parse_base_url(base_url);
   if (!target) return target.status();
   const std::string what = "copy of " + sha256.substr(0, 12) + " to " + base_url;
+  {
+    // Ask first: a node that already holds the bytes need not receive them.
+    const std::string keep_path = "/internal/v1/blobs/" + sha256 + "/keep";
+    http::request<http::string_body> keep{http::verb::post, target->prefix + keep_path, 11};
+    keep.set(kPeerHeader, auth_.header_value("POST", keep_path, clock_.now_ms() / 1000));
+    auto answer = exchange(*target, keep, options_, what);
+    if (!answer) return answer.status();
+    if (answer->first == 200) return Status::ok();
+    if (answer->first != 404) return io_error(what + " refused: " + refusal(answer->first, answer->second));
+  }
   http::request<http::file_body> request;
   beast::error_code ec;
   request.body().open(path.c_str(), beast::file_mode::scan, ec);

@@ -25,8 +25,10 @@ class PeerClient {
  public:
   PeerClient(const PeerAuth& auth, const Clock& clock, PeerClientOptions options = {});
 
-  // PUTs the file at `path` (the committed blob `sha256`) to the node at
-  // base_url. OK once that node answered that its copy is durable.
+  // Makes sure the node at base_url holds a durable copy of the committed
+  // blob `sha256`: asks whether it has one (POST .../keep, which also marks
+  // it wanted again), and if not PUTs the file at `path`. OK once that node
+  // answered that its copy is durable.
   // kUnavailable when the node cannot be reached at all (it is down);
   // kIoError when the transfer failed or the node refused, with the reason.
   Status push_blob(const std::string& base_url, const std::string& sha256,

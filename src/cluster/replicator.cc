@@ -63,23 +63,21 @@ std::optional<Member> Replicator::best_holder(const std::string& sha256) const {
 }
 
 Status Replicator::replicate(const std::string& sha256) {
-  if (auto s = note_local_copy(sha256); !s) return s;
   const auto live = membership_.members();
+  if (live.empty()) return unavailable("this node has not joined the cluster yet; try again");
+  if (auto s = note_local_copy(sha256); !s) return s;
   const auto& self = membership_.self_id();
   int unreachable = 0;
   auto wanted = [&] { return copies_wanted(live.size() - static_cast<std::size_t>(unreachable)); };
-  std::set<std::string> holding{self};
-  if (auto existing = replicas(sha256)) {
-    for (const auto& r : *existing) {
-      if (r.member) holding.insert(r.node_id);
-    }
-  }
+  // Every target is sent the blob, even one whose record says it holds a
+  // copy: that copy may be about to be garbage-collected (its song was
+  // deleted), and a holder answers at once and marks it as wanted again.
   std::vector<std::string> candidates;
   for (const auto& m : live) {
-    if (!holding.count(m.id)) candidates.push_back(m.id);
+    if (m.id != self) candidates.push_back(m.id);
   }
   candidates = rendezvous_rank(sha256, std::move(candidates));
-  int have = static_cast<int>(holding.size());
+  int have = 1;  // this node's copy
   std::size_t next = 0;
   std::string last_error;
   // Push to as many targets at once as copies are missing; replace each

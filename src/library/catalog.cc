@@ -482,9 +482,10 @@ Status Catalog::remove(const std::string& id) {
   return Status::ok();
 }
 
-std::vector<std::string> Catalog::referenced_blobs() const {
+Result<std::vector<std::string>> Catalog::referenced_blobs() const {
   std::vector<std::string> out;
   std::lock_guard lock(mu_);
+  if (!watch_error_.is_ok()) return watch_error_;
   out.reserve(songs_.size());
   for (const auto& [id, entry] : songs_) {
     out.push_back(entry->song.sha256);

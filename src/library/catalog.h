@@ -116,8 +116,10 @@ class Catalog {
   // blobs durable on enough nodes. Call before serving requests; not owned.
   void set_replication(BlobReplication* replication) { replication_ = replication; }
 
-  // The SHA-256 of every blob a song references (its bytes and its cover).
-  std::vector<std::string> referenced_blobs() const;
+  // The SHA-256 of every blob a song references (its bytes and its cover),
+  // sorted. Fails when the view stopped following the store, because a
+  // stale answer would make live songs look unreferenced.
+  Result<std::vector<std::string>> referenced_blobs() const;
 
   // Adds the bytes written to `writer` (not yet committed) as a song.
   // Probes the audio (kUnsupported when it is not decodable audio), makes the

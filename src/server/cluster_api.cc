@@ -77,7 +77,11 @@ awaitable<Reply> receive_blob(RequestContext& ctx) {
   }
   if (ctx.services.blobs.exists(sha)) {
     // Already durable here; the body is not needed (the connection closes).
-    auto noted = co_await offload(ctx, [&] { return ctx.services.cluster.replicator().note_local_copy(sha); });
+    // The copy is wanted again, so garbage collection must spare it.
+    auto noted = co_await offload(ctx, [&]() -> Status {
+      if (auto s = ctx.services.blobs.touch(sha); !s) return s;
+      return ctx.services.cluster.replicator().note_local_copy(sha);
+    });
     if (!noted) co_return problem_from_status(ctx, noted);
     co_return json_response(ctx, http::status::ok, {{"sha256", sha}, {"stored", false}});
   }
@@ -112,6 +116,22 @@ awaitable<Reply> receive_blob(RequestContext& ctx) {
   ctx.services.metrics.add_bytes_in(*length);
   spdlog::info("stored a copy of blob {} ({} bytes) from another node", sha.substr(0, 12), *length);
   co_return json_response(ctx, http::status::created, {{"sha256", sha}, {"stored", true}});
+}
+
+// POST /internal/v1/blobs/{sha256}/keep: asked before a copy is sent. When
+// this node already holds the blob it marks it wanted again (garbage
+// collection spares it) and answers 200, and the bytes need not travel; 404
+// asks for them.
+awaitable<Reply> keep_blob(RequestContext& ctx) {
+  HIFI_CHECK_PEER();
+  const auto& sha = ctx.params[0];
+  if (!is_sha256_hex(sha)) co_return bad_request(ctx, "expected 64 lowercase hex digits");
+  auto kept = co_await offload(ctx, [&]() -> Status {
+    if (auto s = ctx.services.blobs.touch(sha); !s) return s;
+    return ctx.services.cluster.replicator().note_local_copy(sha);
+  });
+  if (!kept) co_return problem_from_status(ctx, kept);
+  co_return json_response(ctx, http::status::ok, {{"sha256", sha}, {"stored", false}});
 }
 
 // GET /internal/v1/blobs/{sha256}: the bytes, for a node proxying a read.
@@ -255,6 +275,7 @@ std::vector<Route> cluster_routes() {
       {V::put, "/internal/v1/blobs/{}", false, receive_blob},
       {V::get, "/internal/v1/blobs/{}", false, send_blob},
       {V::post, "/internal/v1/blobs/{}/push", false, push_blob},
+      {V::post, "/internal/v1/blobs/{}/keep", false, keep_blob},
   };
 }
 

@@ -285,6 +285,12 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
     }
     while (config.advertise.size() > 7 && config.advertise.back() == '/') config.advertise.pop_back();
   }
+  if (!config.node_id.empty() &&
+      (config.node_id.size() > 64 || !std::all_of(config.node_id.begin(), config.node_id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+      }))) {
+    return usage_error("--node-id may hold only letters, digits, '-' and '_' (at most 64)");
+  }
   if (config.member_ttl_ms < 1000) return usage_error("--member-ttl must be at least 1s");
   if (config.repair_interval_ms < 100) return usage_error("--repair-interval must be at least 100ms");
   if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());

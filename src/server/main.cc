@@ -1,5 +1,6 @@
 // hifi-server: one HiFi node. See --help.
 #include <signal.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -33,6 +34,19 @@ std::string find_web_root() {
     }
   }
   return {};
+}
+
+// The URL this node is reached at when --advertise is not given: the listen
+// address, or this machine's name when listening on every address.
+std::string default_advertise(const std::string& host, std::uint16_t port) {
+  std::string name = host;
+  if (host == "0.0.0.0" || host == "::") {
+    char buf[256] = {};
+    name = ::gethostname(buf, sizeof buf - 1) == 0 && buf[0] ? buf : "localhost";
+  } else if (host.find(':') != std::string::npos) {
+    name = "[" + host + "]";
+  }
+  return "http://" + name + ":" + std::to_string(port);
 }
 
 int run(hifi::ServerConfig config) {
@@ -113,9 +127,8 @@ int run(hifi::ServerConfig config) {
   hifi::HttpServer server(config, services);
   server.start();
   spdlog::info("hifi-server 0.1.0 listening on http://{}:{}", config.listen_host, server.port());
-  const auto advertise = config.advertise.empty()
-                             ? "http://" + config.listen_host + ":" + std::to_string(server.port())
-                             : config.advertise;
+  const auto advertise =
+      config.advertise.empty() ? default_advertise(config.listen_host, server.port()) : config.advertise;
   if (auto s = cluster.start(advertise); !s) {
     spdlog::critical("cannot join the cluster: {}", s.to_string());
     server.shutdown();

@@ -7,54 +7,17 @@
 set -euo pipefail
 BIN_DIR=$(realpath "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$HERE/lib.sh"
 
-ETCD=${HIFI_ETCD:-$(command -v etcd || true)}
-if [[ -z "$ETCD" ]]; then
-  echo "etcd is not installed (scripts/setup test installs etcd-server); skipping"
-  exit 77
-fi
+need_etcd
 
-# A free port below the kernel's ephemeral range (32768 and up), where
-# port-0 listeners and outgoing connections of other tests land, and not one
-# this test already picked.
-PICKED=" "
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    [[ "$PICKED" == *" $p "* ]] && continue
-    (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    PICKED+="$p "
-    echo "$p"
-    return
-  done
-}
-
-declare -a CLIENT PEER ETCD_PIDS
-cluster=""
-for i in 1 2 3; do
-  free_port >"$E2E_TMP/port"; CLIENT[i]=$(<"$E2E_TMP/port")
-  free_port >"$E2E_TMP/port"; PEER[i]=$(<"$E2E_TMP/port")
-  cluster+="${cluster:+,}m$i=http://127.0.0.1:${PEER[i]}"
-done
-for i in 1 2 3; do
-  "$ETCD" --name "m$i" --data-dir "$E2E_TMP/etcd$i" \
-    --listen-client-urls "http://127.0.0.1:${CLIENT[i]}" --advertise-client-urls "http://127.0.0.1:${CLIENT[i]}" \
-    --listen-peer-urls "http://127.0.0.1:${PEER[i]}" --initial-advertise-peer-urls "http://127.0.0.1:${PEER[i]}" \
-    --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token "hifi-e2e-$$" \
-    --heartbeat-interval 50 --election-timeout 500 >"$E2E_TMP/etcd$i.log" 2>&1 &
-  ETCD_PIDS[i]=$!
-  E2E_PIDS+=("$!")
-done
-healthy() { curl -sf "http://127.0.0.1:${CLIENT[$1]}/health" | grep -q '"health":"true"'; }
-for i in 1 2 3; do check "etcd member $i is healthy" wait_until 30 healthy "$i"; done
-ENDPOINTS="http://127.0.0.1:${CLIENT[1]},http://127.0.0.1:${CLIENT[2]},http://127.0.0.1:${CLIENT[3]}"
+check "3 etcd members start and are healthy" start_etcd_cluster 3 "$E2E_TMP" "hifi-e2e-$$"
 
 export HIFI_CLUSTER_SECRET="e2e-cluster-secret-$$-$RANDOM"
-start_server "$BIN_DIR/hifi-server" "$E2E_TMP/a" --etcd "$ENDPOINTS"
+start_server "$BIN_DIR/hifi-server" "$E2E_TMP/a" --etcd "$ETCD_ENDPOINTS"
 A=$BASE
-start_server "$BIN_DIR/hifi-server" "$E2E_TMP/b" --etcd "$ENDPOINTS"
+start_server "$BIN_DIR/hifi-server" "$E2E_TMP/b" --etcd "$ETCD_ENDPOINTS"
 B=$BASE
 check "node A says it uses etcd" grep -q "store etcd:" "$E2E_TMP"/server.*.log
 

@@ -19,13 +19,10 @@
 set -euo pipefail
 SRC_BIN=$(realpath "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$HERE/lib.sh"
 
-ETCD=${HIFI_ETCD:-$(command -v etcd || true)}
-if [[ -z "$ETCD" ]]; then
-  echo "etcd is not installed (scripts/setup test installs etcd-server); skipping"
-  exit 77
-fi
+need_etcd
 for tool in sox jq curl sha256sum; do
   command -v "$tool" >/dev/null || { echo "$tool is not installed; skipping"; exit 77; }
 done
@@ -87,48 +84,11 @@ print_log_tails() {
   done
 }
 
-# A free port below the kernel's ephemeral range (32768 and up), where
-# port-0 listeners and outgoing connections of other tests land, and not one
-# this test already picked. Nodes need fixed ports: a restarted node comes
-# back where it was.
-PICKED=" "
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    [[ "$PICKED" == *" $p "* ]] && continue
-    (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    PICKED+="$p "
-    echo "$p"
-    return
-  done
-}
-pick_port() { free_port >"$E2E_TMP/port"; cat "$E2E_TMP/port"; }
-
 # --- etcd --------------------------------------------------------------------
 
-declare -a CLIENT PEER ETCD_PID
-cluster=""
-for i in 1 2 3; do
-  CLIENT[i]=$(pick_port)
-  PEER[i]=$(pick_port)
-  cluster+="${cluster:+,}m$i=http://127.0.0.1:${PEER[i]}"
-done
-ENDPOINTS="http://127.0.0.1:${CLIENT[1]},http://127.0.0.1:${CLIENT[2]},http://127.0.0.1:${CLIENT[3]}"
-
-# start_etcd I: member I; on a restart its data dir makes it rejoin as itself.
-start_etcd() {
-  local i=$1
-  "$ETCD" --name "m$i" --data-dir "$E2E_TMP/etcd$i" \
-    --listen-client-urls "http://127.0.0.1:${CLIENT[i]}" --advertise-client-urls "http://127.0.0.1:${CLIENT[i]}" \
-    --listen-peer-urls "http://127.0.0.1:${PEER[i]}" --initial-advertise-peer-urls "http://127.0.0.1:${PEER[i]}" \
-    --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token "hifi-faults-$$" \
-    --heartbeat-interval 50 --election-timeout 500 >>"$E2E_TMP/etcd$i.log" 2>&1 &
-  ETCD_PID[i]=$!
-  E2E_PIDS+=("$!")
-}
-etcd_healthy() { curl -sf -m 2 "http://127.0.0.1:${CLIENT[$1]}/health" | grep -q '"health":"true"'; }
-etcd_status() { curl -sf -m 2 -X POST -d '{}' "http://127.0.0.1:${CLIENT[$1]}/v3/maintenance/status"; }
+# start_etcd_cluster (etcd.sh, through lib.sh) starts the members; a killed
+# one is restarted with start_etcd_member I and rejoins through its data dir.
+etcd_status() { curl -sf -m 2 -X POST -d '{}' "http://127.0.0.1:${ETCD_CLIENT[$1]}/v3/maintenance/status"; }
 # The index of the member that is the raft leader (empty when none says so).
 etcd_leader() {
   local i s
@@ -145,8 +105,9 @@ etcd_leader() {
 
 export HIFI_CLUSTER_SECRET="e2e-faults-secret-$$-$RANDOM"
 declare -a NODE_PORT NODE_URL NODE_PID NODE_LOG NODE_ID NODE_GEN
+# Nodes need fixed ports: a restarted node comes back where it was.
 for i in 1 2 3; do
-  NODE_PORT[i]=$(pick_port)
+  free_port; NODE_PORT[i]=$FREE_PORT
   NODE_URL[i]="http://127.0.0.1:${NODE_PORT[i]}"
   NODE_GEN[i]=0
 done
@@ -160,7 +121,7 @@ start_node() {
   NODE_GEN[i]=$((NODE_GEN[i] + 1))
   NODE_LOG[i]="$E2E_TMP/node$i.${NODE_GEN[i]}.log"
   "$BIN_DIR/hifi-server" --listen "127.0.0.1:${NODE_PORT[i]}" --data-dir "$E2E_TMP/node$i" \
-    --etcd "$ENDPOINTS" --replicas 3 --member-ttl 2s --repair-interval 1s >"${NODE_LOG[i]}" 2>&1 &
+    --etcd "$ETCD_ENDPOINTS" --replicas 3 --member-ttl 2s --repair-interval 1s >"${NODE_LOG[i]}" 2>&1 &
   NODE_PID[i]=$!
   E2E_PIDS+=("$!")
   wait_until 30 node_joined_or_dead "$i" || true
@@ -257,8 +218,7 @@ more_lines() { (($(lines "$1") >= $2)); }
 
 # =============================================================================
 step "3 etcd members, 3 hifi nodes (--replicas 3 --member-ttl 2s --repair-interval 1s)"
-for i in 1 2 3; do start_etcd "$i"; done
-for i in 1 2 3; do check "etcd member $i is healthy" wait_until 30 etcd_healthy "$i"; done
+check "3 etcd members start and are healthy" start_etcd_cluster 3 "$E2E_TMP" "hifi-faults-$$"
 for i in 1 2 3; do
   check "node $i starts and joins the cluster (${NODE_URL[i]})" start_node "$i"
   NODE_ID[i]=$(cluster_json "$i" | jq -r '.self' || true)
@@ -485,12 +445,12 @@ LEADER=$(etcd_leader)
 check "find the etcd raft leader" test -n "$LEADER"
 LEADER=${LEADER:-1}
 log "    kill -9 etcd member $LEADER (the raft leader)"
-kill9 "${ETCD_PID[LEADER]}"
+kill9 "${ETCD_PIDS[LEADER]}"
 during_before=${#ACKED_ADDS[@]}
 for k in 5 6 7 8 9; do send_add "$k"; done
 log "    $((${#ACKED_ADDS[@]} - during_before)) of 5 adds acknowledged while etcd member $LEADER was down"
 check "adds are acknowledged while an etcd member is down" test $((${#ACKED_ADDS[@]} - during_before)) -gt 0
-start_etcd "$LEADER"
+start_etcd_member "$LEADER"
 check "etcd member $LEADER restarts with its data dir and is healthy" wait_until 30 etcd_healthy "$LEADER"
 for k in 10 11 12 13 14; do send_add "$k"; done
 log "    ${#ACKED_ADDS[@]} of $NCMD adds acknowledged"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for HiFi's end-to-end tests (sourced, not run).
 # Every wait polls a condition against a deadline; nothing sleeps blindly.
 
@@ -14,6 +15,21 @@ e2e_cleanup() {
   rm -rf "$E2E_TMP"
 }
 trap e2e_cleanup EXIT
+
+# free_port and start_etcd_cluster; the etcd members it starts are killed
+# on exit with everything else.
+# shellcheck source=SCRIPTDIR/etcd.sh
+source "$(dirname "${BASH_SOURCE[0]}")/etcd.sh"
+etcd_started() { E2E_PIDS+=("$1"); }
+# need_etcd: ETCD_BIN is $HIFI_ETCD or etcd on PATH; without one the test is
+# skipped (exit 77).
+need_etcd() {
+  ETCD_BIN=${HIFI_ETCD:-$(command -v etcd || true)}
+  if [[ -z "$ETCD_BIN" ]]; then
+    echo "etcd is not installed (scripts/setup test installs etcd-server); skipping"
+    exit 77
+  fi
+}
 
 log() { printf '%s\n' "$*" >&2; }
 

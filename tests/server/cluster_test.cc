@@ -8,6 +8,7 @@
 #include <boost/url.hpp>
 
 #include <fstream>
+#include <thread>
 
 #include "common/sha256.h"
 #include "server/test_server.h"
@@ -78,6 +79,18 @@ class ClusterTest : public ::testing::Test {
     return server.request(V::get, target, {}, headers);
   }
 
+  // Every node's library view follows the store on its own; wait until all
+  // of them show the song.
+  void wait_until_every_node_knows(const std::string& song_id) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (auto& server : nodes_) {
+      while (server && !server->catalog().get(song_id)) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no node converged on " << song_id;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+  }
+
   int holders_on_disk(const std::string& sha) {
     int n = 0;
     for (auto& server : nodes_) n += server && server->blobs().exists(sha);
@@ -120,6 +133,7 @@ TEST_F(ClusterTest, UploadIsAcknowledgedWithACopyOnEveryNode) {
   const std::string id(r.json().at("id").as_string());
   const auto sha = to_hex(sha256(wav));
   EXPECT_EQ(holders_on_disk(sha), 3);
+  wait_until_every_node_knows(id);
   auto song = get(node(2), "/api/v1/songs/" + id, token);
   ASSERT_EQ(song.status, 200) << song.body;
   auto replicas = song.json().at("replicas").as_array();
@@ -136,6 +150,7 @@ TEST_F(ClusterTest, WithFewerCopiesWantedTheOthersRedirectToAHolder) {
   const std::string id(r.json().at("id").as_string());
   const auto sha = to_hex(sha256(wav));
   ASSERT_EQ(holders_on_disk(sha), 2);
+  wait_until_every_node_knows(id);
   int lacking = 0;
   while (node(lacking).blobs().exists(sha)) ++lacking;
 
@@ -166,6 +181,7 @@ TEST_F(ClusterTest, ProxyModeServesSongsHeldElsewhereWithRanges) {
   ASSERT_EQ(r.status, 201) << r.body;
   const std::string id(r.json().at("id").as_string());
   ASSERT_FALSE(node(2).blobs().exists(to_hex(sha256(wav))));
+  wait_until_every_node_knows(id);
   auto whole = get(node(2), "/api/v1/songs/" + id + "/stream", token);
   ASSERT_EQ(whole.status, 200) << whole.body;
   EXPECT_EQ(whole.body, wav);
@@ -208,6 +224,7 @@ TEST_F(ClusterTest, RepairRestoresALostCopyAndScrubReplacesACorruptOne) {
   ASSERT_EQ(upload(node(0), token, wav).status, 201);
   const auto sha = to_hex(sha256(wav));
   ASSERT_EQ(holders_on_disk(sha), 3);
+  wait_until_every_node_knows(sha.substr(0, 32));
 
   // A copy lost from disk: the node's index pass notices, the leader repairs.
   std::filesystem::remove(node(1).blobs().path_for(sha));
@@ -250,6 +267,7 @@ TEST_F(ClusterTest, ANodeThatLeavesIsDroppedAndUploadsUseTheOthers) {
   auto wav = make_wav(698);
   auto r = upload(node(1), token, wav);
   ASSERT_EQ(r.status, 201) << r.body;
+  wait_until_every_node_knows(std::string(r.json().at("id").as_string()));
   auto replicas = get(node(0), "/api/v1/songs/" + std::string(r.json().at("id").as_string()), token)
                       .json().at("replicas").as_array();
   EXPECT_EQ(replicas.size(), 2u);

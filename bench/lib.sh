@@ -1,0 +1,100 @@
+# shellcheck shell=bash
+# Shared helpers for the benchmark scripts in bench/ (sourced, not run).
+# The script sourcing it defines log (a line on stderr) and die (log and
+# exit 1) before calling run_room_fanout or wait_port.
+
+# raise_open_files MIN: raises this shell's open-file limit to 65536 (the
+# hard limit when that is lower); fails when it still ends below MIN.
+raise_open_files() {
+  local hard want=65536
+  hard=$(ulimit -Hn)
+  if [[ "$hard" != unlimited ]] && ((hard < want)); then want=$hard; fi
+  ulimit -n "$want" 2>/dev/null || true
+  (($(ulimit -n) >= $1))
+}
+
+# exit_traps FUNC: runs FUNC when the script exits; SIGINT and SIGTERM make
+# it exit (130, 143), so FUNC runs then too. FUNC should start with
+# `trap - EXIT INT TERM` and end with `exit "$rc"`.
+exit_traps() {
+  # shellcheck disable=SC2064  # FUNC's name, expanded now on purpose
+  trap "$1" EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# wait_until SECONDS COMMAND...: runs COMMAND every $POLL_S seconds (default
+# 0.05) until it succeeds; fails when SECONDS have passed first.
+wait_until() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep "${POLL_S:-0.05}"
+  done
+}
+
+# stop_pid PID [SIGNAL]: sends SIGNAL (default TERM), waits up to 5 s for the
+# process to end, then SIGKILL; reaps it. An empty PID or a process that is
+# gone already is fine.
+stop_pid() {
+  local pid=$1 sig=${2:-TERM}
+  [[ -n "$pid" ]] || return 0
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill "-$sig" "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# run_room_fanout OUT JSONL LABEL N [room_fanout args...]: runs $LOADGEN
+# (bench/room_fanout) with N listeners, labelled LABEL: $SECONDS_PER_RUN s of
+# commands every $INTERVAL_MS ms, $JOIN_TIMEOUT s allowed for the joins, under
+# a time limit; LOADGEN_PID holds its pid meanwhile, for the cleanup. Its
+# output goes to OUT and, but for the JSON result line, to stderr; the JSON
+# line is appended to JSONL (an error line in its place when there is none).
+run_room_fanout() {
+  local out=$1 jsonl=$2 label=$3 n=$4 rc=0
+  shift 4
+  timeout -k 5 $((JOIN_TIMEOUT + SECONDS_PER_RUN + 60)) "$LOADGEN" --label "$label" --listeners "$n" \
+    --seconds "$SECONDS_PER_RUN" --interval-ms "$INTERVAL_MS" --max-settle-s "$JOIN_TIMEOUT" \
+    --handshake-timeout-s "$JOIN_TIMEOUT" --json "$@" >"$out" 2>&1 &
+  LOADGEN_PID=$!
+  wait "$LOADGEN_PID" || rc=$?
+  LOADGEN_PID=""
+  grep -v '^{' "$out" | sed 's/^/  /' >&2 || true
+  if ! grep '^{' "$out" >>"$jsonl"; then
+    log "$label N=$n: no result (exit $rc)"
+    printf '{"label":"%s","listeners":%d,"error":"no result (exit %d)"}\n' "$label" "$n" "$rc" >>"$jsonl"
+  fi
+}
+
+# now_ms: this machine's wall clock in ms, with 3 decimals, without a fork
+# (needs bash 5: $EPOCHREALTIME).
+now_ms() {
+  local t=$EPOCHREALTIME
+  local s=${t%[.,]*} u=${t#*[.,]}
+  printf '%s%s.%s' "$s" "${u:0:3}" "${u:3:3}"
+}
+
+# listening_port LOG: the port of the first "listening on
+# http://127.0.0.1:PORT" line in LOG; empty while there is none.
+listening_port() { sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$1" | head -n1; }
+
+# wait_port LOG PID NAME: prints listening_port LOG once there is one
+# (polling for up to 10 s); dies, showing LOG, when process PID exits first
+# or the time runs out.
+wait_port() {
+  local port=""
+  for _ in $(seq 100); do
+    port=$(listening_port "$1")
+    [[ -n "$port" ]] && { echo "$port"; return 0; }
+    kill -0 "$2" 2>/dev/null || { cat "$1" >&2; die "$3 exited"; }
+    sleep 0.1
+  done
+  cat "$1" >&2
+  die "$3 did not report its port"
+}
