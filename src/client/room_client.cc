@@ -1,13 +1,14 @@
 #include "client/room_client.h"
 
 #include <boost/asio.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/beast.hpp>
 #include <boost/json.hpp>
 #include <boost/url.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "client/audio_sink.h"
 
@@ -52,10 +53,13 @@ struct RoomClient::Impl {
   std::vector<std::string> servers;
   std::string token;
   std::string room_id;
+  RoomClientOptions options;
   asio::io_context ioc;
   std::thread thread;
   std::atomic<bool> stopping{false};
   std::size_t server_index = 0;
+  // When the current session's handshake completed (client thread only).
+  std::optional<std::chrono::steady_clock::time_point> connected_at;
 
   mutable std::mutex mu;
   RoomView view;
@@ -177,6 +181,7 @@ struct RoomClient::Impl {
       if (server != base) clock.reset();
       server = base;
     }
+    connected_at = std::chrono::steady_clock::now();
     owner->connected_ = true;
     set_status("connected to " + base);
 
@@ -187,7 +192,7 @@ struct RoomClient::Impl {
         json::object request{{"type", "time"}, {"t0", wall_clock_ms()}};
         auto text = json::serialize(request);
         co_await ws.async_write(asio::buffer(text), use_awaitable);
-        timer.expires_after(i < 20 ? 50ms : 1000ms);
+        timer.expires_after(i < options.time_burst ? options.time_burst_interval : options.time_interval);
         co_await timer.async_wait(use_awaitable);
       }
     };
@@ -200,20 +205,34 @@ struct RoomClient::Impl {
         if (!handle(beast::buffers_to_string(buffer.data()), received_at)) co_return;
       }
     };
-    using namespace asio::experimental::awaitable_operators;
-    co_await (reader() || pinger());
+    // The session ends as soon as either of them ends, however it ends; the
+    // other is cancelled. (Not `reader() || pinger()`: that operator waits
+    // for one to *succeed*, so a failed read — the server died — went
+    // unnoticed until the pinger's next write failed too, up to a time
+    // interval later.)
+    auto [order, read_error, ping_error] =
+        co_await asio::experimental::make_parallel_group(asio::co_spawn(executor, reader(), asio::deferred),
+                                                         asio::co_spawn(executor, pinger(), asio::deferred))
+            .async_wait(asio::experimental::wait_for_one(), use_awaitable);
+    // Whichever ended first says why; the other only reports its cancellation.
+    if (auto first = order[0] == 0 ? read_error : ping_error) std::rethrow_exception(first);
   }
 
   awaitable<void> run() {
     auto executor = co_await asio::this_coro::executor;
     asio::steady_timer backoff(executor);
-    auto delay = 100ms;
+    auto delay = options.backoff_initial;
+    // Attempts in a row that did not give a stable connection.
+    std::size_t failures = 0;
     while (!stopping) {
       const auto& base = servers[server_index % servers.size()];
       std::string error;
+      connected_at.reset();
       try {
         co_await session(base);
         error = "the server closed the connection";
+      } catch (const boost::system::system_error& e) {
+        error = e.code().message();  // what() adds the source location
       } catch (const std::exception& e) {
         error = e.what();
       }
@@ -227,26 +246,33 @@ struct RoomClient::Impl {
       }
       if (stopping) break;
       set_status("connection to " + base + " lost (" + error + "); retrying");
-      // The next known server gets the next attempt; back off once every
-      // server has been tried.
+      // The next known server gets the next attempt.
       ++server_index;
-      if (server_index % servers.size() == 0) {
+      if (connected_at && std::chrono::steady_clock::now() - *connected_at >= options.stable_after) {
+        // A working connection is gone (its server died or went away): move
+        // on at once, and start backing off afresh should that fail too.
+        failures = 0;
+        delay = options.backoff_initial;
+        continue;
+      }
+      // Back off once every server has been tried in a row.
+      if (++failures % servers.size() == 0) {
         backoff.expires_after(delay);
         co_await backoff.async_wait(asio::as_tuple(use_awaitable));
-        delay = std::min<std::chrono::milliseconds>(delay * 2, 2000ms);
-      } else {
-        delay = 100ms;
+        delay = std::min(delay * 2, options.backoff_max);
       }
     }
     changed();
   }
 };
 
-RoomClient::RoomClient(std::vector<std::string> servers, std::string token, std::string room_id)
+RoomClient::RoomClient(std::vector<std::string> servers, std::string token, std::string room_id,
+                       RoomClientOptions options)
     : impl_(std::make_unique<Impl>()) {
   impl_->servers = std::move(servers);
   impl_->token = std::move(token);
   impl_->room_id = std::move(room_id);
+  impl_->options = options;
   impl_->owner = this;
 }
 

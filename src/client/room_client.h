@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -49,9 +50,28 @@ struct RoomView {
   double position_at_time(double server_ms) const;
 };
 
+struct RoomClientOptions {
+  // Time requests on each connection: `time_burst` of them
+  // `time_burst_interval` apart for a quick first estimate, then one every
+  // `time_interval`. (They keep the clock estimate fresh; a dead connection
+  // is noticed by the read that fails, not by them.)
+  int time_burst = 20;
+  std::chrono::milliseconds time_burst_interval{50};
+  std::chrono::milliseconds time_interval{1000};
+  // Reconnecting. When a connection that had been up for at least
+  // `stable_after` ends, the next server in the list is tried at once.
+  // Attempts that fail (or connections that end sooner) move on to the next
+  // server too, and each time every server has failed in a row the client
+  // waits first: `backoff_initial`, doubling up to `backoff_max`.
+  std::chrono::milliseconds stable_after{1000};
+  std::chrono::milliseconds backoff_initial{100};
+  std::chrono::milliseconds backoff_max{2000};
+};
+
 class RoomClient {
  public:
-  RoomClient(std::vector<std::string> servers, std::string token, std::string room_id);
+  RoomClient(std::vector<std::string> servers, std::string token, std::string room_id,
+             RoomClientOptions options = {});
   ~RoomClient();
 
   void start();
