@@ -205,7 +205,7 @@ std::string BlobStore::path_for(std::string_view sha256) const {
   return path;
 }
 
-Result<std::uint64_t> BlobStore::size_of(std::string_view sha256) const {
+Result<struct stat> BlobStore::stat_blob(std::string_view sha256) const {
   if (!is_sha256_hex(sha256)) return invalid_argument("not a sha256: " + std::string(sha256));
   const std::string path = path_for(sha256);
   struct stat st;
@@ -213,7 +213,13 @@ Result<std::uint64_t> BlobStore::size_of(std::string_view sha256) const {
     if (errno == ENOENT) return not_found("no blob " + std::string(sha256));
     return errno_status("stat", path, errno);
   }
-  return static_cast<std::uint64_t>(st.st_size);
+  return st;
+}
+
+Result<std::uint64_t> BlobStore::size_of(std::string_view sha256) const {
+  auto st = stat_blob(sha256);
+  if (!st) return st.status();
+  return static_cast<std::uint64_t>(st->st_size);
 }
 
 Result<BlobInfo> BlobStore::put(std::string_view bytes) {
@@ -272,14 +278,9 @@ Status BlobStore::touch(std::string_view sha256) {
 }
 
 Result<std::int64_t> BlobStore::modified_ms(std::string_view sha256) const {
-  if (!is_sha256_hex(sha256)) return invalid_argument("not a sha256: " + std::string(sha256));
-  const std::string path = path_for(sha256);
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return not_found("no blob " + std::string(sha256));
-    return errno_status("stat", path, errno);
-  }
-  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+  auto st = stat_blob(sha256);
+  if (!st) return st.status();
+  return static_cast<std::int64_t>(st->st_mtim.tv_sec) * 1000 + st->st_mtim.tv_nsec / 1'000'000;
 }
 
 std::size_t BlobStore::cleanup_temporaries() {

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/stat.h>
 #include <vector>
 
 #include "common/sha256.h"
@@ -97,6 +98,8 @@ class BlobStore {
   std::size_t cleanup_temporaries();
 
  private:
+  Result<struct stat> stat_blob(std::string_view sha256) const;
+
   std::string root_;
 };
 

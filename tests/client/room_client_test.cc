@@ -38,19 +38,8 @@ namespace json = boost::json;
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 using hifi::testing::TestServer;
+using hifi::testing::eventually;
 using namespace std::chrono_literals;
-
-constexpr auto kDeadline = 10s;
-
-template <typename Predicate>
-bool eventually(Predicate done) {
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);  // polling interval, not a wait for an outcome
-  }
-  return true;
-}
 
 // A TCP proxy on 127.0.0.1 to `upstream_port`, on its own thread.
 class Proxy {

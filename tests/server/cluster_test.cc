@@ -8,7 +8,6 @@
 #include <boost/url.hpp>
 
 #include <fstream>
-#include <thread>
 
 #include "common/sha256.h"
 #include "server/test_server.h"
@@ -82,12 +81,9 @@ class ClusterTest : public ::testing::Test {
   // Every node's library view follows the store on its own; wait until all
   // of them show the song.
   void wait_until_every_node_knows(const std::string& song_id) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     for (auto& server : nodes_) {
-      while (server && !server->catalog().get(song_id)) {
-        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no node converged on " << song_id;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
+      ASSERT_TRUE(!server || eventually([&] { return server->catalog().get(song_id).is_ok(); }))
+          << "a node's library view never showed " << song_id;
     }
   }
 

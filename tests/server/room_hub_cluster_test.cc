@@ -78,16 +78,6 @@ Names usernames(const std::vector<ListenerInfo>& listeners) {
   return out;
 }
 
-template <typename Predicate>
-bool eventually(Predicate done) {
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);  // polling interval, not a wait for an outcome
-  }
-  return true;
-}
-
 // One node: its rooms, its hub and its lease.
 struct Node {
   Node(MetaStore& store, std::string id)

@@ -13,6 +13,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "blob/blob_store.h"
 #include "common/clock.h"
@@ -247,6 +248,18 @@ inline std::string make_wav(double frequency_hz, double seconds = 0.5, int rate 
     u16(static_cast<std::uint16_t>(sample));
   }
   return out;
+}
+
+// Polls done() every 5 ms until it holds or `deadline` passes; true when it
+// held. For conditions no event announces.
+template <typename Predicate>
+bool eventually(Predicate done, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 inline std::filesystem::path fresh_dir(const std::string& name) {
