@@ -172,9 +172,21 @@ void Membership::renew_now() {
                         boost::json::serialize(member_to_json(record)), lease);
   // Lead if nobody does; the key lives and dies with this node's lease.
   auto claim = store_.txn({Compare::absent(kLeaderKey)}, {Op::put(kLeaderKey, options_.node_id, lease)});
-  auto leader_kv = store_.get(kLeaderKey);
+  // Only a claim that failed leaves the leader to be read.
+  std::optional<std::string> leader;
+  Status leader_read;
+  if (claim && claim->succeeded) {
+    leader = options_.node_id;
+  } else if (claim) {
+    auto leader_kv = store_.get(kLeaderKey);
+    if (leader_kv) {
+      leader = leader_kv->value;
+    } else if (leader_kv.status().code() != Code::kNotFound) {
+      leader_read = leader_kv.status();
+    }
+  }
   auto range = store_.range(kMembersPrefix);
-  if (!put || !claim || !range || (!leader_kv && leader_kv.status().code() != Code::kNotFound)) {
+  if (!put || !claim || !range || !leader_read) {
     std::lock_guard lock(mu_);
     if (!renew_failing_) spdlog::warn("cannot refresh the member list; keeping the last one");
     renew_failing_ = true;
@@ -189,8 +201,6 @@ void Membership::renew_now() {
     members.push_back(record);
   }
   std::sort(members.begin(), members.end(), [](const Member& a, const Member& b) { return a.id < b.id; });
-  std::optional<std::string> leader;
-  if (leader_kv) leader = leader_kv->value;
 
   std::function<void()> on_rejoin;
   {

@@ -61,6 +61,13 @@ awaitable<Reply> cluster_info(RequestContext& ctx) {
                            {"members", std::move(members)}});
 }
 
+// A copy this node already holds is wanted again: garbage collection must
+// spare it (it spares recent files) and the index must name it. Blocks.
+Status keep_local_copy(RequestContext& ctx, const std::string& sha) {
+  if (auto s = ctx.services.blobs.touch(sha); !s) return s;
+  return ctx.services.cluster.replicator().note_local_copy(sha);
+}
+
 // PUT /internal/v1/blobs/{sha256}: a copy from another node.
 awaitable<Reply> receive_blob(RequestContext& ctx) {
   HIFI_CHECK_PEER();
@@ -77,11 +84,7 @@ awaitable<Reply> receive_blob(RequestContext& ctx) {
   }
   if (ctx.services.blobs.exists(sha)) {
     // Already durable here; the body is not needed (the connection closes).
-    // The copy is wanted again, so garbage collection must spare it.
-    auto noted = co_await offload(ctx, [&]() -> Status {
-      if (auto s = ctx.services.blobs.touch(sha); !s) return s;
-      return ctx.services.cluster.replicator().note_local_copy(sha);
-    });
+    auto noted = co_await offload(ctx, [&] { return keep_local_copy(ctx, sha); });
     if (!noted) co_return problem_from_status(ctx, noted);
     co_return json_response(ctx, http::status::ok, {{"sha256", sha}, {"stored", false}});
   }
@@ -126,10 +129,7 @@ awaitable<Reply> keep_blob(RequestContext& ctx) {
   HIFI_CHECK_PEER();
   const auto& sha = ctx.params[0];
   if (!is_sha256_hex(sha)) co_return bad_request(ctx, "expected 64 lowercase hex digits");
-  auto kept = co_await offload(ctx, [&]() -> Status {
-    if (auto s = ctx.services.blobs.touch(sha); !s) return s;
-    return ctx.services.cluster.replicator().note_local_copy(sha);
-  });
+  auto kept = co_await offload(ctx, [&] { return keep_local_copy(ctx, sha); });
   if (!kept) co_return problem_from_status(ctx, kept);
   co_return json_response(ctx, http::status::ok, {{"sha256", sha}, {"stored", false}});
 }

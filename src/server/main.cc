@@ -107,11 +107,7 @@ int run(hifi::ServerConfig config) {
   cluster_options.maintenance.scrub_interval = std::chrono::milliseconds(config.scrub_interval_ms);
   cluster_options.maintenance.gc_grace = std::chrono::milliseconds(config.gc_grace_ms);
   hifi::cluster::ClusterNode cluster(*store, blobs, catalog, hifi::SystemClock::instance(), cluster_options,
-                                     [&metrics] {
-                                       return hifi::cluster::LoadCounters{
-                                           metrics.active_streams(), metrics.bytes_out(),
-                                           metrics.open_connections(), metrics.open_websockets()};
-                                     });
+                                     [&metrics] { return metrics.load_counters(); });
   catalog.set_replication(&cluster.replicator());
 
   hifi::room::RoomService rooms(*store, hifi::SystemClock::instance());

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 
+#include "cluster/membership.h"
 #include "store/meta_store.h"
 
 namespace hifi {
@@ -35,10 +36,9 @@ class Metrics {
   std::string render() const;
 
   // Current values, for the load a node reports to its cluster.
-  std::int64_t active_streams() const { return active_streams_.load(); }
-  std::uint64_t bytes_out() const { return bytes_out_.load(); }
-  std::int64_t open_connections() const { return open_connections_.load(); }
-  std::int64_t open_websockets() const { return open_websockets_.load(); }
+  cluster::LoadCounters load_counters() const {
+    return {active_streams_.load(), bytes_out_.load(), open_connections_.load(), open_websockets_.load()};
+  }
 
  private:
   struct Histogram {

@@ -27,11 +27,13 @@
 #include "common/sha256.h"
 #include "common/text.h"
 #include "store/meta_store.h"
+#include "support/eventually.h"
 
 namespace hifi {
 namespace {
 
 namespace fs = std::filesystem;
+using hifi::testing::eventually;
 using namespace std::chrono_literals;
 
 // A mono 16-bit PCM WAV of a sine tone; different frequencies give different
@@ -80,17 +82,6 @@ std::string make_wav(double frequency_hz, const std::vector<std::pair<std::strin
   std::string out = "RIFF";
   u32(out, static_cast<std::uint32_t>(body.size()));
   return out + body;
-}
-
-// Polls `pred` until it holds or the deadline passes.
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
 }
 
 std::string make_temp_dir(const std::string& name) {

@@ -27,6 +27,7 @@
 #include "room/room_service.h"
 #include "server/signed_url.h"
 #include "store/meta_store.h"
+#include "support/eventually.h"
 
 namespace hifi::testing {
 
@@ -93,13 +94,8 @@ class TestServer {
     cluster::ClusterOptions cluster_options = cluster_options_;
     if (cluster_options.node_id.empty()) cluster_options.node_id = cluster::load_or_create_node_id(dir_.string());
     if (cluster_options.data_dir.empty()) cluster_options.data_dir = dir_.string();
-    cluster_ = std::make_unique<cluster::ClusterNode>(*store_, *blobs_, *catalog_, SystemClock::instance(), cluster_options,
-                                                      [this] {
-                                                        return cluster::LoadCounters{
-                                                            metrics_.active_streams(), metrics_.bytes_out(),
-                                                            metrics_.open_connections(),
-                                                            metrics_.open_websockets()};
-                                                      });
+    cluster_ = std::make_unique<cluster::ClusterNode>(*store_, *blobs_, *catalog_, SystemClock::instance(),
+                                                      cluster_options, [this] { return metrics_.load_counters(); });
     catalog_->set_replication(&cluster_->replicator());
     rooms_ = std::make_unique<room::RoomService>(*store_, room_clock(), room_options_);
     hub_ = std::make_unique<RoomHub>(*rooms_);
@@ -248,18 +244,6 @@ inline std::string make_wav(double frequency_hz, double seconds = 0.5, int rate 
     u16(static_cast<std::uint16_t>(sample));
   }
   return out;
-}
-
-// Polls done() every 5 ms until it holds or `deadline` passes; true when it
-// held. For conditions no event announces.
-template <typename Predicate>
-bool eventually(Predicate done, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
 }
 
 inline std::filesystem::path fresh_dir(const std::string& name) {

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "store/meta_store.h"
+#include "support/eventually.h"
 
 namespace hifi::store_test {
 
@@ -77,12 +78,7 @@ std::string status_text(const Result<T>& r) {
 // Polls pred until it holds or the deadline passes; returns whether it held.
 inline bool wait_until(const std::function<bool()>& pred,
                        std::chrono::milliseconds timeout = kWaitTimeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (pred()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
+  return ::hifi::testing::eventually(pred, timeout);
 }
 
 // Records what a watch delivers and checks the delivery contract as it goes
