@@ -357,7 +357,17 @@ Result<User> AccountService::get_user(const std::string& user_id) {
   return load_user(user_id, nullptr, nullptr);
 }
 
-Result<std::vector<User>> AccountService::list_users() {
+namespace {
+
+Status require_admin(const User& actor) {
+  if (!actor.is_admin()) return permission_denied("only an admin may do this");
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<std::vector<User>> AccountService::list_users(const User& actor) {
+  if (auto s = require_admin(actor); !s) return s;
   auto r = store_.range(kUsersPrefix);
   if (!r) return r.status();
   std::vector<User> users;
@@ -391,7 +401,9 @@ Status AccountService::revoke_tokens_of(const std::string& user_id, const std::s
   return t ? Status::ok() : t.status();
 }
 
-Result<User> AccountService::set_disabled(const std::string& user_id, bool disabled) {
+Result<User> AccountService::set_disabled(const User& actor, const std::string& user_id, bool disabled) {
+  if (auto s = require_admin(actor); !s) return s;
+  if (disabled && actor.id == user_id) return failed_precondition("an admin cannot disable their own account");
   for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
     std::string hash;
     Revision rev = 0;
@@ -414,7 +426,7 @@ Result<User> AccountService::set_disabled(const std::string& user_id, bool disab
 }
 
 Result<Invite> AccountService::create_invite(const User& admin) {
-  if (!admin.is_admin()) return permission_denied("only admins can create invites");
+  if (auto s = require_admin(admin); !s) return s;
   Invite invite;
   invite.code = random_hex(16);
   invite.expires_at = clock_.now_ms() + options_.invite_ttl_ms;

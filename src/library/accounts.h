@@ -97,10 +97,14 @@ class AccountService {
                          const std::string& new_password, const std::string& keep_token = {});
 
   Result<User> get_user(const std::string& user_id);
-  Result<std::vector<User>> list_users();
-  // Disabling revokes every token of the user.
-  Result<User> set_disabled(const std::string& user_id, bool disabled);
-  Result<Invite> create_invite(const User& admin);
+
+  // The admin operations: `actor` is the authenticated caller, and anyone
+  // but an admin gets kPermissionDenied.
+  Result<std::vector<User>> list_users(const User& actor);
+  // Disabling revokes every token of the user. kFailedPrecondition when an
+  // admin tries to disable their own account (a server must keep an admin).
+  Result<User> set_disabled(const User& actor, const std::string& user_id, bool disabled);
+  Result<Invite> create_invite(const User& actor);
 
   RegistrationMode registration_mode() const { return options_.registration; }
 

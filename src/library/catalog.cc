@@ -449,13 +449,16 @@ std::mutex& Catalog::blob_lock(const std::string& sha256) {
   return blob_locks_[std::hash<std::string>{}(sha256) % blob_locks_.size()];
 }
 
-Status Catalog::remove(const std::string& id) {
+Status Catalog::remove(const std::string& id, const User& actor) {
   const auto key = kSongsPrefix + id;
   auto kv = store_.get(key);
   if (!kv) return kv.status().code() == Code::kNotFound ? not_found("no song with id '" + id + "'")
                                                          : kv.status();
   Song song;
   if (!song_from_json(kv->value, song)) return internal_error("corrupt song record");
+  if (song.uploaded_by != actor.id && !actor.is_admin()) {
+    return permission_denied("only the uploader or an admin may delete a song");
+  }
   std::lock_guard publish_lock(blob_lock(song.sha256));
   auto txn = store_.txn({Compare::mod_revision_equals(key, kv->mod_revision)}, {Op::del(key)});
   if (!txn) return txn.status();

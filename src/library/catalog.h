@@ -30,6 +30,7 @@
 #include "library/blob_replication.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "library/accounts.h"
 #include "store/meta_store.h"
 
 namespace hifi {
@@ -136,8 +137,9 @@ class Catalog {
   std::vector<Album> albums(const std::string& text) const;
   std::vector<Artist> artists(const std::string& text) const;
   Result<Album> album(const std::string& id) const;
-  // Deletes the song and its blob. Does not check permissions.
-  Status remove(const std::string& id);
+  // Deletes the song and its blob, when `actor` uploaded it or is an admin
+  // (kPermissionDenied otherwise). kNotFound for an unknown id.
+  Status remove(const std::string& id, const User& actor);
   std::size_t size() const;
 
  private:

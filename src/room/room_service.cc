@@ -196,15 +196,39 @@ std::vector<Room> RoomService::list() const {
   return out;
 }
 
-Status RoomService::remove(const std::string& id) {
-  auto txn = store_.txn({Compare::exists(kRoomsPrefix + id)}, {Op::del(kRoomsPrefix + id)});
-  if (!txn) return txn.status();
-  if (!txn->succeeded) return not_found("no room with id '" + id + "'");
-  return wait_for_revision(txn->revision);
+Status RoomService::remove(const std::string& id, const User& actor) {
+  const auto key = kRoomsPrefix + id;
+  for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
+    auto kv = store_.get(key);
+    if (!kv) {
+      if (kv.status().code() == Code::kNotFound) return not_found("no room with id '" + id + "'");
+      return kv.status();
+    }
+    auto room = room_of(*kv);
+    if (!room) return room.status();
+    if (room->owner != actor.id && !actor.is_admin()) {
+      return permission_denied("only the room's owner or an admin may delete it");
+    }
+    auto txn = store_.txn({Compare::mod_revision_equals(key, kv->mod_revision)}, {Op::del(key)});
+    if (!txn) return txn.status();
+    if (txn->succeeded) return wait_for_revision(txn->revision);
+  }
+  return unavailable("the room changes too often to delete it now; try again");
 }
 
-Result<Room> RoomService::execute(const std::string& room_id, const Command& command, Room* current) {
+Result<Room> RoomService::execute(const std::string& room_id, const Command& requested, Room* current) {
   const auto key = kRoomsPrefix + room_id;
+  Command resolved;
+  const bool resolve = requested.type == Command::Type::kAdd && options_.song_lookup;
+  if (resolve) {
+    resolved = requested;
+    for (auto& song : resolved.songs) {
+      auto ref = options_.song_lookup(song.song_id);
+      if (!ref) return ref.status();
+      song = std::move(*ref);
+    }
+  }
+  const Command& command = resolve ? resolved : requested;
   for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
     auto kv = store_.get(key);
     if (!kv) {

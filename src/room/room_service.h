@@ -32,6 +32,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "library/accounts.h"
 #include "room/room_state.h"
 #include "store/meta_store.h"
 
@@ -55,8 +56,15 @@ struct RoomEvent {
   Room room;  // for kDeleted only id and revision are meaningful
 };
 
+// Resolves a song id to what a queue keeps of it (the id and the song's
+// duration); kNotFound for a song that is not in the library.
+using SongLookup = std::function<Result<SongRef>(const std::string& song_id)>;
+
 struct RoomServiceOptions {
   Limits limits;
+  // When set, every "add" takes its songs' durations from here, whatever the
+  // command carried, and refuses unknown songs. A node always sets it.
+  SongLookup song_lookup;
   std::size_t max_rooms = 10'000;
   // When false no scheduler thread runs and tests call advance_due_rooms().
   bool auto_advance = true;
@@ -80,10 +88,13 @@ class RoomService {
   Result<Room> create(const std::string& name, const std::string& owner);
   Result<Room> get(const std::string& id) const;
   std::vector<Room> list() const;
-  Status remove(const std::string& id);
+  // Only the room's owner or an admin may delete it (kPermissionDenied).
+  Status remove(const std::string& id, const User& actor);
 
   // Applies the command. On kFailedPrecondition (and other rejections)
   // `current` (if given) receives the room as it is, so callers can show it.
+  // The songs of an "add" are resolved with options.song_lookup first
+  // (kNotFound for an unknown song, before anything is written).
   Result<Room> execute(const std::string& room_id, const Command& command,
                        Room* current = nullptr);
 

@@ -1,5 +1,12 @@
-// Private to the HTTP layer: what a route handler sees of a request, and the
-// helpers handlers share. Includes Beast; keep it out of other layers.
+// Private to the HTTP layer: what a route handler sees of a request, how a
+// route declares its authentication, and the helpers handlers share.
+// Includes Beast; keep it out of other layers.
+//
+// One file per resource holds the handlers (auth_api.cc, users_api.cc,
+// songs_api.cc, library_api.cc, rooms_api.cc, room_socket.cc,
+// cluster_api.cc, health_api.cc, static_files.cc); each exports its route
+// table below. Responses carrying a blob's bytes are built in
+// blob_responses.cc, JSON bodies from domain values in api_json.cc.
 #pragma once
 
 #include <boost/asio.hpp>
@@ -11,10 +18,12 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "common/status.h"
 #include "library/accounts.h"
+#include "library/catalog.h"
 #include "server/config.h"
 #include "server/http_server.h"
 
@@ -26,6 +35,7 @@ namespace http = beast::http;
 using asio::awaitable;
 using tcp = asio::ip::tcp;
 using StringResponse = http::response<http::string_body>;
+using HeaderResponse = http::response<http::empty_body>;
 using RequestParser = http::request_parser<http::buffer_body>;
 
 struct RequestContext {
@@ -42,7 +52,8 @@ struct RequestContext {
   std::vector<std::string> params;    // values of the pattern's {} segments
   boost::urls::url_view url;          // for the query parameters
   std::string client_address;
-  std::optional<User> user;           // set for authenticated routes
+  std::optional<User> user;           // the caller, once a route's Auth found one
+  std::string token;                  // the session token that authenticated the caller
 
   // Filled in by whoever writes the response, for the request log.
   int status = 0;
@@ -58,53 +69,150 @@ struct RequestContext {
 using Reply = std::optional<StringResponse>;
 using Handler = std::function<awaitable<Reply>(RequestContext&)>;
 
+// How a route's caller proves who they are. The router checks it before the
+// handler runs, so no handler authenticates by itself; on failure the
+// route's API family renders the error.
+enum class Auth {
+  kNone,                // anyone
+  kBearer,              // Authorization: Bearer <session token>; sets ctx.user
+  kBearerOrQueryToken,  // also ?access_token=<token> (RFC 6750 2.3): browsers
+                        // cannot set headers on a WebSocket
+  kBearerOrSignedUrl,   // also ?expires=&signature= signed for the path's
+                        // first {} (audio elements, redirects); ctx.user
+                        // stays empty for a signed URL
+  kPeer,                // X-HiFi-Peer made with the cluster secret
+};
+
 struct Route {
   http::verb method;
   std::string pattern;  // "/api/v1/songs/{}/stream"
-  bool needs_auth;
+  Auth auth;
   Handler handler;
 };
 
-std::vector<Route> api_routes();
-std::vector<Route> room_routes();
+std::vector<Route> health_routes();   // /healthz, /metrics
+std::vector<Route> auth_routes();     // register, login, logout, me, password
+std::vector<Route> user_routes();     // users and invites (admins)
+std::vector<Route> song_routes();     // upload, list, get, delete, stream, cover
+std::vector<Route> library_routes();  // albums and artists
+std::vector<Route> room_routes();     // rooms and their commands
+std::vector<Route> room_socket_routes();  // the per-room WebSocket
 // GET /api/v1/cluster and the node-to-node API under /internal/v1.
 std::vector<Route> cluster_routes();
+
 // GET/HEAD of a path that no API route matches: a file of the web UI, or
 // index.html for "/" and for client-side routes (paths without a dot).
 awaitable<Reply> serve_static(RequestContext& ctx);
 
-// GET/HEAD of a blob this node holds, honouring Range, If-Range and
-// If-None-Match; download_name (if any) becomes a Content-Disposition.
-awaitable<Reply> serve_blob(RequestContext& ctx, const std::string& sha256,
-                            const std::string& content_type, const std::string& download_name);
+// An error the router or a handler answers with, before it is rendered in
+// its API family's format (problem+json for /api/v1).
+struct HttpError {
+  http::status status;
+  std::string type;    // a stable slug
+  std::string title;
+  std::string detail;
+  boost::json::object extensions = {};
+};
 
-// A song's bytes or cover that this node lacks: a 307 to a signed URL on
-// the least loaded live holder, or (--read-mode proxy, and always for
-// covers, which need no signed link) the bytes fetched from that holder.
-// 503 when no live node holds them.
-enum class BlobKind { kSong, kCover };
-awaitable<Reply> serve_remote_blob(RequestContext& ctx, const Song& song, BlobKind kind,
-                                   const std::string& download_name);
+// An API family renders the errors of the paths under its prefix. The
+// router uses it for what it answers itself (unknown path, method not
+// allowed, failed authentication, a handler that threw).
+struct ApiFamily {
+  std::string prefix;  // "/api/", "/rest/"; "" matches every path
+  std::function<StringResponse(const RequestContext&, const HttpError&)> render_error;
+};
+// The families in match order, the catch-all (problem+json) last.
+const std::vector<ApiFamily>& api_families();
+
+// Checks `auth` for the request (route_auth.cc): nullopt when it passes
+// (ctx.user and ctx.token are then set for the bearer kinds), else the error
+// to answer. Runs the token lookup on the worker pool.
+awaitable<std::optional<HttpError>> authenticate(RequestContext& ctx, Auth auth);
 
 // Problem details (RFC 9457). `type` is a stable slug; it is sent as
 // "urn:hifi:problem:<type>". `extensions` are extra members (RFC 9457 3.2).
 StringResponse problem(const RequestContext& ctx, http::status status, std::string_view type,
                        std::string_view title, std::string_view detail,
                        const boost::json::object& extensions = {});
-// Maps a service Status to the matching HTTP problem.
+StringResponse problem_response(const HttpError& error);
+// Maps a service Status to the matching HTTP error / problem.
+HttpError error_from_status(const Status& status);
 StringResponse problem_from_status(const RequestContext& ctx, const Status& status);
 StringResponse json_response(const RequestContext& ctx, http::status status,
                              const boost::json::value& body);
 StringResponse bad_request(const RequestContext& ctx, std::string_view detail);
+StringResponse not_found_problem(const RequestContext& ctx, std::string_view detail);
 
-// Reads and parses a JSON object body, or produces the problem to answer.
-awaitable<std::variant<boost::json::object, StringResponse>> read_json(RequestContext& ctx);
+// --- request bodies (request_body.cc) --------------------------------------
+
+// Sends "100 Continue" when the client asked for it; call before reading a body.
+awaitable<void> send_continue_if_expected(RequestContext& ctx);
+
+// The one loop that reads a request body: pieces of up to `chunk` bytes,
+// each handed to `sink` as it arrives; a sink error stops the read and is
+// returned (the rest of the body stays unread and the connection closes).
+// The parser's body limit is raised to `limit` first. Returns
+// kResourceExhausted past the limit; a connection that breaks mid-body
+// throws boost::system::system_error (nothing can be answered).
+awaitable<Status> read_body_chunks(RequestContext& ctx, std::size_t limit, std::size_t chunk,
+                                   const std::function<Status(std::string_view)>& sink);
 
 // Reads the rest of a small request body into memory, up to limit bytes;
 // kResourceExhausted past the limit.
 awaitable<Result<std::string>> read_body(RequestContext& ctx, std::size_t limit);
-// Sends "100 Continue" when the client asked for it; call before reading a body.
-awaitable<void> send_continue_if_expected(RequestContext& ctx);
+
+// Reads and parses a JSON object body, or produces the problem to answer.
+awaitable<std::variant<boost::json::object, StringResponse>> read_json(RequestContext& ctx);
+
+// --- writing (http_response.cc) ----------------------------------------------
+
+// Writes a response header (the caller set Content-Length), with the
+// connection's keep-alive, server and CORS fields; records the status.
+awaitable<void> write_header(RequestContext& ctx, HeaderResponse& header);
+// Writes a string response (header only for HEAD), recording status and
+// bytes in ctx.
+awaitable<void> write_response(RequestContext& ctx, StringResponse response);
+// Writes `header` (whose Content-Length the caller set) and then `length`
+// bytes of the file fd from `offset`, with sendfile(2) so the bytes never
+// pass through user space. For HEAD only the header is sent.
+awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int fd,
+                          std::uint64_t offset, std::uint64_t length);
+
+// Closes a file descriptor when it goes out of scope (-1: nothing to close).
+struct FileCloser {
+  int fd;
+  ~FileCloser();
+};
+
+// Counts a response body that streams (a song, a proxied blob) in the
+// active-streams gauge for as long as it lives.
+class StreamGauge {
+ public:
+  explicit StreamGauge(Metrics& metrics);
+  ~StreamGauge();
+  StreamGauge(const StreamGauge&) = delete;
+  StreamGauge& operator=(const StreamGauge&) = delete;
+
+ private:
+  Metrics& metrics_;
+};
+
+// --- blobs (blob_responses.cc) -----------------------------------------------
+
+// GET/HEAD of a blob this node holds, honouring Range, If-Range and
+// If-None-Match; download_name (if any) becomes a Content-Disposition.
+awaitable<Reply> serve_blob(RequestContext& ctx, const std::string& sha256,
+                            const std::string& content_type, const std::string& download_name);
+
+// A song's bytes or cover: served from this node when it holds them, else a
+// 307 to a signed URL on the least loaded live holder, or (--read-mode
+// proxy, and always for covers, which need no signed link) the bytes
+// fetched from that holder. 503 when no live node holds them.
+enum class BlobKind { kSong, kCover };
+awaitable<Reply> serve_song_blob(RequestContext& ctx, const Song& song, BlobKind kind,
+                                 const std::string& download_name);
+
+// --- running blocking work ---------------------------------------------------
 
 // Runs f() on the worker pool and resumes on the connection's strand.
 template <typename F>
@@ -128,23 +236,5 @@ awaitable<std::invoke_result_t<F>> offload(RequestContext& ctx, F f) {
   if (error) std::rethrow_exception(error);
   co_return std::move(*result);
 }
-
-}  // namespace hifi::http_internal
-
-namespace hifi::http_internal {
-
-using HeaderResponse = http::response<http::empty_body>;
-
-// Writes a response header (the caller set Content-Length), with the
-// connection's keep-alive, server and CORS fields; records the status.
-awaitable<void> write_header(RequestContext& ctx, HeaderResponse& header);
-// Writes a string response (header only for HEAD), recording status and
-// bytes in ctx.
-awaitable<void> write_response(RequestContext& ctx, StringResponse response);
-// Writes `header` (whose Content-Length the caller set) and then `length`
-// bytes of the file fd from `offset`, with sendfile(2) so the bytes never
-// pass through user space. For HEAD only the header is sent.
-awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int fd,
-                          std::uint64_t offset, std::uint64_t length);
 
 }  // namespace hifi::http_internal

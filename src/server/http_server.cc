@@ -1,18 +1,15 @@
 #include "server/http_server.h"
 
 #include <spdlog/spdlog.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/sendfile.h>
 
 #include <atomic>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <thread>
 
 #include "server/http_internal.h"
+#include "server/metrics.h"
 #include "server/room_hub.h"
 
 namespace hifi {
@@ -41,204 +38,6 @@ std::vector<std::string> split_pattern(const std::string& pattern) {
 }
 
 }  // namespace
-
-std::optional<std::string> RequestContext::query(std::string_view name) const {
-  auto params = url.params();
-  auto it = params.find(name);
-  if (it == params.end()) return std::nullopt;
-  return std::string((*it).value);
-}
-
-// The problem response itself; it needs no request, so connections that
-// fail before one exists (reject() below) build theirs here too.
-StringResponse problem_response(http::status status, std::string_view type, std::string_view title,
-                                std::string_view detail, const boost::json::object& extensions = {}) {
-  StringResponse res{status, 11};
-  res.set(http::field::content_type, "application/problem+json");
-  boost::json::object body = extensions;
-  body["type"] = "urn:hifi:problem:" + std::string(type);
-  body["title"] = title;
-  body["status"] = static_cast<int>(status);
-  body["detail"] = detail;
-  res.body() = boost::json::serialize(body);
-  if (status == http::status::unauthorized) {
-    res.set(http::field::www_authenticate, "Bearer realm=\"hifi\"");
-  }
-  return res;
-}
-
-StringResponse problem(const RequestContext& ctx, http::status status, std::string_view type,
-                       std::string_view title, std::string_view detail,
-                       const boost::json::object& extensions) {
-  return problem_response(status, type, title, detail, extensions);
-}
-
-StringResponse problem_from_status(const RequestContext& ctx, const Status& s) {
-  switch (s.code()) {
-    case Code::kOk:
-    case Code::kInternal:
-    case Code::kCompacted:
-      break;
-    case Code::kInvalidArgument:
-      return problem(ctx, http::status::bad_request, "invalid-request", "Invalid request", s.message());
-    case Code::kNotFound:
-      return problem(ctx, http::status::not_found, "not-found", "Not found", s.message());
-    case Code::kAlreadyExists:
-      return problem(ctx, http::status::conflict, "already-exists", "Already exists", s.message());
-    case Code::kFailedPrecondition:
-      return problem(ctx, http::status::conflict, "precondition-failed", "Precondition failed", s.message());
-    case Code::kUnauthenticated:
-      return problem(ctx, http::status::unauthorized, "unauthenticated", "Authentication required", s.message());
-    case Code::kPermissionDenied:
-      return problem(ctx, http::status::forbidden, "forbidden", "Forbidden", s.message());
-    case Code::kResourceExhausted:
-      return problem(ctx, http::status::too_many_requests, "too-many-requests", "Too many requests", s.message());
-    case Code::kUnsupported:
-      return problem(ctx, http::status::unsupported_media_type, "unsupported-media-type", "Unsupported media type", s.message());
-    case Code::kUnavailable:
-      return problem(ctx, http::status::service_unavailable, "unavailable", "Service unavailable", s.message());
-    case Code::kIoError:
-      spdlog::error("storage error: {}", s.message());
-      return problem(ctx, http::status::internal_server_error, "storage-error", "Storage error",
-                     "the server could not read or write its disk; try again later");
-  }
-  spdlog::error("internal error: {}", s.to_string());
-  return problem(ctx, http::status::internal_server_error, "internal", "Internal server error",
-                 "something went wrong on the server; the error was logged");
-}
-
-StringResponse json_response(const RequestContext& ctx, http::status status,
-                             const boost::json::value& body) {
-  StringResponse res{status, 11};
-  res.set(http::field::content_type, "application/json");
-  res.body() = boost::json::serialize(body);
-  return res;
-}
-
-awaitable<void> send_continue_if_expected(RequestContext& ctx) {
-  auto expect = ctx.header()[http::field::expect];
-  if (!beast::iequals(expect, "100-continue")) co_return;
-  http::response<http::empty_body> cont{http::status::continue_, 11};
-  ctx.stream.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
-  co_await http::async_write(ctx.stream, cont, use_awaitable);
-}
-
-awaitable<Result<std::string>> read_body(RequestContext& ctx, std::size_t limit) {
-  std::string out;
-  auto& parser = ctx.parser;
-  if (auto len = parser.content_length(); len && *len > limit) {
-    co_return resource_exhausted("the request body is larger than " + std::to_string(limit) + " bytes");
-  }
-  co_await send_continue_if_expected(ctx);
-  ctx.buffer.reserve(16 * 1024);  // read in large pieces, not 512 bytes at a time
-  char buf[16 * 1024];
-  while (!parser.is_done()) {
-    parser.get().body().data = buf;
-    parser.get().body().size = sizeof buf;
-    ctx.stream.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
-    auto [ec, n] = co_await http::async_read(ctx.stream, ctx.buffer, parser, as_tuple(use_awaitable));
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec) {
-      ctx.keep_alive = false;
-      co_return invalid_argument("the request body could not be read: " + ec.message());
-    }
-    out.append(buf, sizeof buf - parser.get().body().size);
-    if (out.size() > limit) {
-      co_return resource_exhausted("the request body is larger than " + std::to_string(limit) + " bytes");
-    }
-  }
-  ctx.services.metrics.add_bytes_in(out.size());
-  co_return out;
-}
-
-// Browsers may call any node of a cluster from a page served by another, so
-// the API answers cross-origin requests. Credentials are bearer tokens or
-// signed URLs, never cookies, so allowing every origin exposes nothing a
-// page could not already send.
-template <typename Message>
-void add_cors_headers(const RequestContext& ctx, Message& res) {
-  if (ctx.header()[http::field::origin].empty()) return;
-  res.set(http::field::access_control_allow_origin, "*");
-  res.set(http::field::access_control_expose_headers,
-          "ETag, Repr-Digest, Content-Range, Content-Length, Location, Retry-After");
-}
-
-awaitable<void> write_response(RequestContext& ctx, StringResponse res) {
-  if (!ctx.parser.is_done()) ctx.keep_alive = false;  // unread body: cannot reuse the connection
-  res.version(11);
-  res.keep_alive(ctx.keep_alive);
-  res.set(http::field::server, "hifi");
-  add_cors_headers(ctx, res);
-  res.prepare_payload();
-  ctx.status = res.result_int();
-  ctx.stream.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
-  if (ctx.method == "HEAD") {
-    http::response_serializer<http::string_body> sr{res};
-    co_await http::async_write_header(ctx.stream, sr, use_awaitable);
-  } else {
-    ctx.bytes_out = res.body().size();
-    co_await http::async_write(ctx.stream, res, use_awaitable);
-    ctx.services.metrics.add_bytes_out(ctx.bytes_out);
-  }
-}
-
-awaitable<void> write_header(RequestContext& ctx, HeaderResponse& header) {
-  if (!ctx.parser.is_done()) ctx.keep_alive = false;
-  header.version(11);
-  header.keep_alive(ctx.keep_alive);
-  header.set(http::field::server, "hifi");
-  add_cors_headers(ctx, header);
-  ctx.status = header.result_int();
-  ctx.stream.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
-  http::response_serializer<http::empty_body> sr{header};
-  co_await http::async_write_header(ctx.stream, sr, use_awaitable);
-}
-
-awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int fd,
-                          std::uint64_t offset, std::uint64_t length) {
-  using namespace asio::experimental::awaitable_operators;
-  auto& socket = ctx.stream.socket();
-  const bool send_body = ctx.method != "HEAD" && length > 0;
-  // Cork so the header and the start of the file leave in the same packets.
-  auto set_cork = [&](int on) {
-    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
-  };
-  if (send_body) set_cork(1);
-  struct Uncork {
-    std::function<void()> f;
-    ~Uncork() { f(); }
-  } uncork{[&] { if (send_body) set_cork(0); }};
-  co_await write_header(ctx, header);
-  if (!send_body) co_return;
-
-  asio::steady_timer timer(ctx.stream.get_executor());
-  auto off = static_cast<off_t>(offset);
-  std::uint64_t remaining = length;
-  ctx.services.metrics.stream_started();
-  struct StreamGauge {
-    Metrics& m;
-    ~StreamGauge() { m.stream_finished(); }
-  } gauge{ctx.services.metrics};
-  while (remaining > 0) {
-    auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 1 << 20));
-    auto n = ::sendfile(socket.native_handle(), fd, &off, chunk);
-    if (n > 0) {
-      remaining -= static_cast<std::uint64_t>(n);
-      ctx.bytes_out += static_cast<std::uint64_t>(n);
-      ctx.services.metrics.add_bytes_out(static_cast<std::uint64_t>(n));
-      continue;
-    }
-    if (n == 0) throw boost::system::system_error(asio::error::eof, "the song file is shorter than expected");
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) {
-      throw boost::system::system_error(boost::system::error_code(errno, boost::system::system_category()));
-    }
-    timer.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
-    auto result = co_await (socket.async_wait(tcp::socket::wait_write, use_awaitable) ||
-                            timer.async_wait(use_awaitable));
-    if (result.index() == 1) throw boost::system::system_error(beast::error::timeout);
-  }
-}
 
 }  // namespace http_internal
 
@@ -273,9 +72,10 @@ struct HttpServer::Impl {
   Impl(const ServerConfig& c, Services s)
       : config(c), services(s), ioc(static_cast<int>(c.threads)),
         workers(std::max<std::size_t>(4, c.threads * 2)) {
-    for (auto& r : api_routes()) routes.push_back({r, split_pattern(r.pattern)});
-    for (auto& r : room_routes()) routes.push_back({r, split_pattern(r.pattern)});
-    for (auto& r : cluster_routes()) routes.push_back({r, split_pattern(r.pattern)});
+    for (auto* table : {health_routes, auth_routes, user_routes, song_routes, library_routes, room_routes,
+                        room_socket_routes, cluster_routes}) {
+      for (auto& r : table()) routes.push_back({r, split_pattern(r.pattern)});
+    }
   }
 
   std::uint64_t track(beast::tcp_stream* stream) {
@@ -397,7 +197,7 @@ struct HttpServer::Impl {
 
   awaitable<void> reject(beast::tcp_stream& stream, http::status status, std::string_view type,
                          std::string_view title, std::string detail) {
-    auto res = problem_response(status, type, title, detail);
+    auto res = problem_response({status, std::string(type), std::string(title), std::move(detail)});
     res.set(http::field::server, "hifi");
     res.keep_alive(false);
     res.prepare_payload();
@@ -406,19 +206,28 @@ struct HttpServer::Impl {
     services.metrics.count_request("-", "malformed", static_cast<int>(status));
   }
 
+  // The family whose format the router's own errors for this path take.
+  static const ApiFamily& family_for(std::string_view path) {
+    for (const auto& family : api_families()) {
+      if (path.substr(0, family.prefix.size()) == family.prefix) return family;
+    }
+    std::abort();  // the catch-all family matches every path
+  }
+
   awaitable<void> dispatch(RequestContext& ctx) {
     const auto& header = ctx.header();
     ctx.method = std::string(header.method_string());
     auto target = boost::urls::parse_origin_form(header.target());
     if (!target) {
       ctx.route = "invalid";
-      co_await write_response(ctx, problem(ctx, http::status::bad_request, "malformed-request",
-                                           "Malformed request target",
-                                           "the request target is not a valid path"));
+      co_await write_response(ctx, problem_response({http::status::bad_request, "malformed-request",
+                                                     "Malformed request target",
+                                                     "the request target is not a valid path"}));
       co_return;
     }
     ctx.url = *target;
     for (auto seg : target->segments()) ctx.segments.push_back(seg);
+    const auto& family = family_for(target->path());
 
     if (header.method() == http::verb::options) {
       // CORS preflight: say what a cross-origin page may send.
@@ -459,12 +268,12 @@ struct HttpServer::Impl {
     }
     if (!match) {
       ctx.route = allowed.empty() ? "unknown" : "method-not-allowed";
-      auto res = allowed.empty()
-                     ? problem(ctx, http::status::not_found, "not-found", "Not found",
-                               "there is nothing at " + std::string(target->path()))
-                     : problem(ctx, http::status::method_not_allowed, "method-not-allowed",
-                               "Method not allowed",
-                               ctx.method + " is not allowed here; allowed: " + allowed);
+      auto res = family.render_error(
+          ctx, allowed.empty() ? HttpError{http::status::not_found, "not-found", "Not found",
+                                           "there is nothing at " + std::string(target->path())}
+                               : HttpError{http::status::method_not_allowed, "method-not-allowed",
+                                           "Method not allowed",
+                                           ctx.method + " is not allowed here; allowed: " + allowed});
       if (!allowed.empty()) res.set(http::field::allow, allowed);
       co_await write_response(ctx, std::move(res));
       co_return;
@@ -476,12 +285,9 @@ struct HttpServer::Impl {
 
     Reply reply;
     try {
-      if (match->route.needs_auth) {
-        auto failure = co_await authenticate(ctx);
-        if (failure) {
-          co_await write_response(ctx, std::move(*failure));
-          co_return;
-        }
+      if (auto refused = co_await authenticate(ctx, match->route.auth)) {
+        co_await write_response(ctx, family.render_error(ctx, *refused));
+        co_return;
       }
       reply = co_await match->route.handler(ctx);
     } catch (const boost::system::system_error&) {
@@ -489,27 +295,10 @@ struct HttpServer::Impl {
     } catch (const std::exception& e) {
       spdlog::error("{} {} failed: {}", ctx.method, ctx.route, e.what());
       ctx.keep_alive = false;
-      reply = problem(ctx, http::status::internal_server_error, "internal", "Internal server error",
-                      "something went wrong on the server; the error was logged");
+      reply = family.render_error(ctx, {http::status::internal_server_error, "internal", "Internal server error",
+                                        "something went wrong on the server; the error was logged"});
     }
     if (reply) co_await write_response(ctx, std::move(*reply));
-  }
-
-  awaitable<std::optional<StringResponse>> authenticate(RequestContext& ctx) {
-    auto auth = ctx.header()[http::field::authorization];
-    if (auth.empty()) {
-      co_return problem(ctx, http::status::unauthorized, "unauthenticated", "Authentication required",
-                        "send 'Authorization: Bearer <token>'; get a token from POST /api/v1/auth/login");
-    }
-    if (auth.size() < 7 || !beast::iequals(auth.substr(0, 7), "Bearer ")) {
-      co_return problem(ctx, http::status::unauthorized, "unauthenticated", "Authentication required",
-                        "the Authorization header must use the Bearer scheme");
-    }
-    std::string token(auth.substr(7));
-    auto user = co_await offload(ctx, [&] { return ctx.services.accounts.authenticate(token); });
-    if (!user) co_return problem_from_status(ctx, user.status());
-    ctx.user = *user;
-    co_return std::nullopt;
   }
 
   void close_idle_connections() {

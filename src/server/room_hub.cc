@@ -1,5 +1,7 @@
 #include "server/room_hub.h"
 
+#include "server/api_json.h"
+
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -15,12 +17,6 @@ namespace {
 
 SharedMessage share(const json::object& o) {
   return std::make_shared<const std::string>(json::serialize(o));
-}
-
-json::array listeners_json(const std::vector<ListenerInfo>& listeners) {
-  json::array out;
-  for (const auto& l : listeners) out.push_back({{"user_id", l.user_id}, {"username", l.username}});
-  return out;
 }
 
 constexpr std::string_view kPresencePrefix = "presence/";
@@ -94,14 +90,6 @@ void RoomHub::flush_presence_loop() {
   }
 }
 
-json::object RoomHub::public_state(const room::Room& room, const std::vector<ListenerInfo>& listeners) {
-  auto state = room::to_json(room.state);
-  state.erase("next_item_seq");
-  state["listeners"] = listeners_json(listeners);
-  state["revision"] = room.revision;
-  return state;
-}
-
 const std::vector<ListenerInfo>& RoomHub::listeners_locked(const Channel& channel) const {
   return channel.listeners;
 }
@@ -143,7 +131,7 @@ void RoomHub::broadcast_locked(Channel& channel, const SharedMessage& message) {
 SharedMessage RoomHub::presence_message_locked(const Channel& channel) const {
   return share({{"type", "presence"},
                 {"revision", channel.room ? channel.room->revision : 0},
-                {"listeners", listeners_json(channel.listeners)}});
+                {"listeners", api_json::listeners(channel.listeners)}});
 }
 
 void RoomHub::presence_changed_locked(Channel& channel) {
@@ -174,7 +162,7 @@ void RoomHub::on_event(const room::RoomEvent& event) {
   auto message = share({{"type", "state"},
                         {"revision", event.room.revision},
                         {"command", {{"type", event.room.last_command}, {"by", event.room.last_command_by}}},
-                        {"state", public_state(event.room, listeners_locked(channel))}});
+                        {"state", api_json::room_state(event.room, listeners_locked(channel))}});
   channel.history.emplace_back(event.room.revision, message);
   while (channel.history.size() > history_per_room_) {
     channel.history_floor = channel.history.front().first;
@@ -215,9 +203,8 @@ Status RoomHub::join(const std::string& room_id, const std::shared_ptr<RoomSubsc
   } else {
     json::object snapshot{{"type", "snapshot"},
                           {"revision", room.revision},
-                          {"room", {{"id", room.id}, {"name", room.name}, {"owner", room.owner},
-                                    {"created_at", room.created_at}}},
-                          {"state", public_state(room, listeners_locked(channel))}};
+                          {"room", api_json::room_ref(room)},
+                          {"state", api_json::room_state(room, listeners_locked(channel))}};
     subscriber->deliver(share(snapshot));
   }
   if (listeners_changed) presence_changed_locked(channel);

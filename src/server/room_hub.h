@@ -127,11 +127,6 @@ class RoomHub {
   // they end with the node's lease.
   void clear();
 
-  // The public JSON of a room's state: the state machine's fields plus
-  // `listeners` and `revision`.
-  static boost::json::object public_state(const room::Room& room,
-                                          const std::vector<ListenerInfo>& listeners);
-
  private:
   struct Subscription {
     std::shared_ptr<RoomSubscriber> subscriber;

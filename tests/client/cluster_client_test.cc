@@ -313,8 +313,8 @@ TEST(TwoNodeTest, ANodeWithoutTheSongRedirectsToTheOneThatHasIt) {
   ServerConfig config;
   config.cluster_secret = "two-node-test-secret-0123456789";
   config.replicas = 1;
-  auto a = std::make_unique<TestServer>(dir / "a", **store, config, cluster::ClusterOptions{});
-  auto b = std::make_unique<TestServer>(dir / "b", **store, config, cluster::ClusterOptions{});
+  auto a = std::make_unique<TestServer>(dir / "a", **store, config);
+  auto b = std::make_unique<TestServer>(dir / "b", **store, config);
   const auto url_a = "http://127.0.0.1:" + std::to_string(a->port());
   const auto url_b = "http://127.0.0.1:" + std::to_string(b->port());
 

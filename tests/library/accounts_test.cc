@@ -36,6 +36,9 @@ std::string make_temp_dir(const std::string& name) {
   return pattern;
 }
 
+// An admin as the caller of admin operations, for tests that only read.
+const User kAnAdmin{"admin-id", "admin", "admin", false, 0};
+
 class AccountsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -173,9 +176,10 @@ TEST_F(AccountsTest, FirstAccountIsAdminLaterOnesAreUsers) {
   EXPECT_EQ(first.created_at, clock_.now_ms());
   EXPECT_NE(first.id, second.id);
 
-  auto listed = accounts->list_users();
+  auto listed = accounts->list_users(first);
   ASSERT_TRUE(listed.is_ok());
   ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ(accounts->list_users(second).status().code(), Code::kPermissionDenied);
   auto fetched = accounts->get_user(second.id);
   ASSERT_TRUE(fetched.is_ok());
   EXPECT_EQ(fetched->username, "bob");
@@ -202,7 +206,7 @@ TEST_F(AccountsTest, ConcurrentFirstRegistrationsMakeExactlyOneAdmin) {
     if (r->is_admin()) ++admins;
   }
   EXPECT_EQ(admins, 1);
-  auto users = accounts->list_users();
+  auto users = accounts->list_users(kAnAdmin);
   ASSERT_TRUE(users.is_ok());
   EXPECT_EQ(users->size(), static_cast<std::size_t>(kThreads));
   int stored_admins = 0;
@@ -380,7 +384,7 @@ TEST_F(AccountsTest, ChangePassword) {
 
 TEST_F(AccountsTest, DisablingRevokesTokensAndBlocksLogin) {
   auto accounts = service();
-  must_register(*accounts, "admin");
+  auto admin = must_register(*accounts, "admin");
   auto bob = must_register(*accounts, "bob");
   auto admin_session = login(*accounts, "admin", kPassword);
   auto s1 = login(*accounts, "bob", kPassword);
@@ -389,7 +393,7 @@ TEST_F(AccountsTest, DisablingRevokesTokensAndBlocksLogin) {
   ASSERT_TRUE(s1.is_ok());
   ASSERT_TRUE(s2.is_ok());
 
-  auto disabled = accounts->set_disabled(bob.id, true);
+  auto disabled = accounts->set_disabled(admin, bob.id, true);
   ASSERT_TRUE(disabled.is_ok()) << disabled.status().to_string();
   EXPECT_TRUE(disabled->disabled);
   EXPECT_EQ(accounts->authenticate(s1->token).status().code(), Code::kUnauthenticated);
@@ -404,14 +408,27 @@ TEST_F(AccountsTest, DisablingRevokesTokensAndBlocksLogin) {
   EXPECT_EQ(blocked.status().message(), wrong.status().message());
   EXPECT_TRUE(accounts->get_user(bob.id)->disabled);
 
-  ASSERT_TRUE(accounts->set_disabled(bob.id, false).is_ok());
+  ASSERT_TRUE(accounts->set_disabled(admin, bob.id, false).is_ok());
   auto back = login(*accounts, "bob", kPassword);
   ASSERT_TRUE(back.is_ok()) << back.status().to_string();
   EXPECT_TRUE(accounts->authenticate(back->token).is_ok());
   // Revoked tokens stay revoked after re-enabling.
   EXPECT_EQ(accounts->authenticate(s1->token).status().code(), Code::kUnauthenticated);
 
-  EXPECT_EQ(accounts->set_disabled("no-such-user", true).status().code(), Code::kNotFound);
+  EXPECT_EQ(accounts->set_disabled(admin, "no-such-user", true).status().code(), Code::kNotFound);
+}
+
+TEST_F(AccountsTest, OnlyAdminsDisableAccountsAndNeverTheirOwn) {
+  auto accounts = service();
+  auto admin = must_register(*accounts, "admin");
+  auto bob = must_register(*accounts, "bob");
+  EXPECT_EQ(accounts->set_disabled(bob, admin.id, true).status().code(), Code::kPermissionDenied);
+  EXPECT_EQ(accounts->set_disabled(bob, bob.id, true).status().code(), Code::kPermissionDenied);
+  EXPECT_EQ(accounts->set_disabled(admin, admin.id, true).status().code(), Code::kFailedPrecondition);
+  EXPECT_FALSE(accounts->get_user(admin.id)->disabled);
+  EXPECT_FALSE(accounts->get_user(bob.id)->disabled);
+  // Re-enabling oneself is harmless.
+  EXPECT_TRUE(accounts->set_disabled(admin, admin.id, false).is_ok());
 }
 
 // ---------------------------------------------------------------------------
@@ -476,7 +493,7 @@ TEST_F(AccountsTest, OneInviteCodeUsedConcurrentlyMakesOneAccount) {
     else EXPECT_EQ(r.status().code(), Code::kPermissionDenied) << r.status().to_string();
   }
   EXPECT_EQ(ok, 1);
-  auto users = accounts->list_users();
+  auto users = accounts->list_users(admin);
   ASSERT_TRUE(users.is_ok());
   EXPECT_EQ(users->size(), 2u);
   auto invites = store_->range("invites/");
@@ -512,7 +529,7 @@ TEST_F(AccountsTest, ClosedModeRejectsEveryRegistrationButAllowsLogin) {
   EXPECT_EQ(accounts->register_user("bob", kPassword, random_hex(16)).status().code(),
             Code::kPermissionDenied);
   EXPECT_TRUE(login(*accounts, "admin", kPassword).is_ok());
-  auto users = accounts->list_users();
+  auto users = accounts->list_users(kAnAdmin);
   ASSERT_TRUE(users.is_ok());
   EXPECT_EQ(users->size(), 1u);
 }

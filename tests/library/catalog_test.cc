@@ -32,6 +32,10 @@
 namespace hifi {
 namespace {
 
+// The user the tests' uploads are made as (the helpers' default uploader).
+const User kUploader{"u1", "alice", "user", false, 0};
+const User kAdmin{"u0", "root", "admin", false, 0};
+
 namespace fs = std::filesystem;
 using hifi::testing::eventually;
 using namespace std::chrono_literals;
@@ -442,7 +446,7 @@ TEST_F(CatalogTest, PagingWithASearchAndACursorOfARemovedSong) {
   ASSERT_EQ(titles_of(first.items), (std::vector<std::string>{"match 0", "match 1"}));
   ASSERT_FALSE(first.next.empty());
   // The song the cursor points at goes away: paging carries on after it.
-  ASSERT_TRUE(catalog_->remove(first.items[1].id).is_ok());
+  ASSERT_TRUE(catalog_->remove(first.items[1].id, kAdmin).is_ok());
   q.cursor = first.next;
   auto rest = all_pages(q);
   EXPECT_EQ(titles_of(rest), (std::vector<std::string>{"match 2", "match 3", "match 4"}));
@@ -505,17 +509,28 @@ TEST_F(CatalogTest, LimitIsClampedTo1Through500) {
   EXPECT_TRUE(exact.next.empty());
 }
 
+TEST_F(CatalogTest, OnlyTheUploaderOrAnAdminRemovesASong) {
+  auto song = add_tone(440, "mine.wav");
+  const User stranger{"u2", "bob", "user", false, 0};
+  const User admin{"u3", "root", "admin", false, 0};
+  EXPECT_EQ(catalog_->remove(song.id, stranger).code(), Code::kPermissionDenied);
+  EXPECT_TRUE(catalog_->get(song.id).is_ok());
+  EXPECT_TRUE(blobs_->exists(song.sha256));
+  EXPECT_TRUE(catalog_->remove(song.id, admin).is_ok());
+  EXPECT_EQ(catalog_->get(song.id).status().code(), Code::kNotFound);
+}
+
 TEST_F(CatalogTest, RemoveDeletesTheSongAndItsBlob) {
   auto keep = add_tone(440, "keep.wav");
   auto gone = add_tone(450, "gone.wav");
   ASSERT_TRUE(blobs_->exists(gone.sha256));
-  ASSERT_TRUE(catalog_->remove(gone.id).is_ok());
+  ASSERT_TRUE(catalog_->remove(gone.id, kUploader).is_ok());
   EXPECT_FALSE(blobs_->exists(gone.sha256));
   EXPECT_EQ(catalog_->get(gone.id).status().code(), Code::kNotFound);
   EXPECT_FALSE(catalog_->find_by_sha256(gone.sha256).has_value());
   EXPECT_EQ(store_->get("songs/" + gone.id).status().code(), Code::kNotFound);
-  EXPECT_EQ(catalog_->remove(gone.id).code(), Code::kNotFound);
-  EXPECT_EQ(catalog_->remove("no-such-song").code(), Code::kNotFound);
+  EXPECT_EQ(catalog_->remove(gone.id, kUploader).code(), Code::kNotFound);
+  EXPECT_EQ(catalog_->remove("no-such-song", kUploader).code(), Code::kNotFound);
   EXPECT_EQ(titles_of(must_query({}).items), std::vector<std::string>{"keep"});
   EXPECT_TRUE(blobs_->exists(keep.sha256));
 
@@ -549,7 +564,7 @@ TEST_F(CatalogTest, ASecondCatalogFollowsTheStore) {
   auto from_other = upload(other, make_wav(550), "From Other.wav");
   ASSERT_TRUE(from_other.is_ok()) << from_other.status().to_string();
   ASSERT_TRUE(eventually([&] { return catalog_->get(from_other->song.id).is_ok(); }));
-  ASSERT_TRUE(other.remove(song.id).is_ok());
+  ASSERT_TRUE(other.remove(song.id, kUploader).is_ok());
   ASSERT_TRUE(eventually([&] { return !catalog_->get(song.id).is_ok(); }));
   EXPECT_EQ(catalog_->size(), 1u);
 }

@@ -25,6 +25,9 @@
 namespace hifi::room {
 namespace {
 
+// The owner of the rooms these tests create (they create them as "alice").
+const User kOwner{"alice", "alice", "user", false, 0};
+
 using Type = Command::Type;
 using namespace std::chrono_literals;
 
@@ -189,9 +192,9 @@ TEST_F(RoomServiceTest, CreateGetListRemove) {
   EXPECT_EQ(rooms[0].id, a.id);
   EXPECT_EQ(rooms[1].id, b.id);
 
-  ASSERT_TRUE(service_->remove(a.id).is_ok());
+  ASSERT_TRUE(service_->remove(a.id, kOwner).is_ok());
   EXPECT_EQ(service_->get(a.id).status().code(), Code::kNotFound);
-  EXPECT_EQ(service_->remove(a.id).code(), Code::kNotFound);
+  EXPECT_EQ(service_->remove(a.id, kOwner).code(), Code::kNotFound);
   EXPECT_EQ(service_->execute(a.id, add({{"s1", 1000}})).status().code(), Code::kNotFound);
   ASSERT_EQ(service_->list().size(), 1u);
   EXPECT_EQ(service_->list()[0].id, b.id);
@@ -470,10 +473,41 @@ TEST_F(RoomServiceTest, TwoServicesOnOneStoreAdvanceOnce) {
   EXPECT_EQ(service_->get(room.id)->state.position_at, played.state.position_at + 1000);
 }
 
+TEST_F(RoomServiceTest, OnlyTheOwnerOrAnAdminDeletesARoom) {
+  Room room = create_room();
+  const User bob{"bob", "bob", "user", false, 0};
+  const User root{"root", "root", "admin", false, 0};
+  EXPECT_EQ(service_->remove(room.id, bob).code(), Code::kPermissionDenied);
+  EXPECT_TRUE(service_->get(room.id).is_ok());
+  EXPECT_TRUE(service_->remove(room.id, root).is_ok());
+  EXPECT_EQ(service_->get(room.id).status().code(), Code::kNotFound);
+}
+
+TEST_F(RoomServiceTest, AddTakesDurationsFromTheSongLookup) {
+  Recorder recorder;
+  auto options = manual();
+  options.song_lookup = [](const std::string& id) -> Result<SongRef> {
+    if (id == "known") return SongRef{"known", 4321};
+    return not_found("no song with id '" + id + "'");
+  };
+  auto service = start_service(clock_, recorder, options);
+  auto room = service->create("Lookup", "alice");
+  ASSERT_TRUE(room.is_ok());
+  // The duration a caller claims does not count; the library's does.
+  auto added = service->execute(room->id, add({{"known", 1}}));
+  ASSERT_TRUE(added.is_ok()) << added.status().to_string();
+  ASSERT_EQ(added->state.queue.size(), 1u);
+  EXPECT_EQ(added->state.queue[0].duration_ms, 4321);
+  // One unknown song refuses the whole command; nothing is written.
+  auto refused = service->execute(room->id, add({{"known", 0}, {"missing", 0}}));
+  EXPECT_EQ(refused.status().code(), Code::kNotFound);
+  EXPECT_EQ(service->get(room->id)->state.queue.size(), 1u);
+}
+
 TEST_F(RoomServiceTest, ListenerGetsUpdatesAndDeletion) {
   Room room = create_room();
   Room added = run(room.id, add({{"s1", 1000}}));
-  ASSERT_TRUE(service_->remove(room.id).is_ok());
+  ASSERT_TRUE(service_->remove(room.id, kOwner).is_ok());
   const auto removed_at = store_revision();
   ASSERT_TRUE(recorder_.wait_for_revision(removed_at));
   auto events = recorder_.events();

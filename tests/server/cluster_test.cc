@@ -41,12 +41,11 @@ class ClusterTest : public ::testing::Test {
       config.replicas = replicas;
       config.read_mode = read_mode;
       config.max_upload_bytes = 1 << 20;
-      cluster::ClusterOptions options;
-      options.node_id = "node" + std::to_string(i);
+      config.node_id = "node" + std::to_string(i);
       // The passes run when a test asks, not on a timer.
-      options.maintenance.repair_interval = std::chrono::hours(1);
-      options.maintenance.gc_grace = std::chrono::hours(1);
-      nodes_.push_back(std::make_unique<TestServer>(root_ / options.node_id, *store_, config, options));
+      config.repair_interval_ms = 3600 * 1000;
+      config.gc_grace_ms = 3600 * 1000;
+      nodes_.push_back(std::make_unique<TestServer>(root_ / config.node_id, *store_, config));
     }
     renew_all();
   }

@@ -285,7 +285,7 @@ TEST_F(RoomHubClusterTest, DeletingTheRoomDeletesItsPresence) {
   start_both();
   auto bob = b_->join(room_, "u-bob", "bob");
   ASSERT_TRUE(eventually([&] { return stored_presence(*b_).has_value(); }));
-  ASSERT_TRUE(a_->rooms.remove(room_));
+  ASSERT_TRUE(a_->rooms.remove(room_, User{"u-owner", "owner", "user", false, 0}));
   EXPECT_TRUE(eventually([&] { return !stored_presence(*b_); }));
 }
 

@@ -16,16 +16,15 @@
 #include <thread>
 
 #include "blob/blob_store.h"
+#include "cluster/cluster_node.h"
 #include "common/clock.h"
 #include "common/random.h"
 #include "library/accounts.h"
 #include "library/catalog.h"
-#include "server/config.h"
-#include "server/http_server.h"
-#include "server/metrics.h"
-#include "server/room_hub.h"
 #include "room/room_service.h"
-#include "server/signed_url.h"
+#include "server/config.h"
+#include "server/node.h"
+#include "server/room_hub.h"
 #include "store/meta_store.h"
 #include "support/eventually.h"
 
@@ -50,18 +49,18 @@ class TestServer {
   explicit TestServer(std::filesystem::path dir, ServerConfig config = {},
                       AccountOptions account_options = {})
       : dir_(std::move(dir)), config_(std::move(config)), account_options_(account_options) {
+    // The account options' registration mode and token lifetime are what
+    // the tests mean; the node takes them from the config.
+    config_.registration = account_options_.registration;
+    config_.token_ttl_ms = account_options_.token_ttl_ms;
     init_crypto();
     start();
   }
   // A node of an in-process cluster: its data in `dir`, its metadata in
   // `shared_store` (not owned; every node of the cluster passes the same
   // one). Give each node the same config.cluster_secret.
-  TestServer(std::filesystem::path dir, MetaStore& shared_store, ServerConfig config,
-             cluster::ClusterOptions cluster_options)
-      : dir_(std::move(dir)),
-        config_(std::move(config)),
-        cluster_options_(std::move(cluster_options)),
-        shared_store_(&shared_store) {
+  TestServer(std::filesystem::path dir, MetaStore& shared_store, ServerConfig config)
+      : dir_(std::move(dir)), config_(std::move(config)), shared_store_(&shared_store) {
     init_crypto();
     start();
   }
@@ -72,61 +71,19 @@ class TestServer {
     config_.listen_port = 0;
     config_.data_dir = dir_.string();
     if (config_.threads == 0) config_.threads = 2;
-    std::filesystem::create_directories(dir_);
-    if (shared_store_) {
-      store_ = shared_store_;
-    } else {
-      auto store = open_sqlite_meta_store((dir_ / "meta.db").string());
-      if (!store) throw std::runtime_error(store.status().to_string());
-      owned_store_ = instrument_meta_store(std::move(*store), metrics_);
-      store_ = owned_store_.get();
-    }
-    blobs_ = std::make_unique<BlobStore>(dir_.string());
-    blobs_->cleanup_temporaries();
-    signer_ = std::make_unique<UrlSigner>(config_.cluster_secret.empty()
-                                              ? load_or_create_secret((dir_ / "url-secret").string())
-                                              : cluster_signing_key(config_.cluster_secret));
-    cluster_options_.secret = config_.cluster_secret;
-    cluster_options_.replicas = config_.replicas;
-    accounts_ = std::make_unique<AccountService>(*store_, clock_, account_options_);
-    catalog_ = std::make_unique<Catalog>(*store_, *blobs_, clock_);
-    if (auto s = catalog_->start(); !s) throw std::runtime_error(s.to_string());
-    cluster::ClusterOptions cluster_options = cluster_options_;
-    if (cluster_options.node_id.empty()) cluster_options.node_id = cluster::load_or_create_node_id(dir_.string());
-    if (cluster_options.data_dir.empty()) cluster_options.data_dir = dir_.string();
-    cluster_ = std::make_unique<cluster::ClusterNode>(*store_, *blobs_, *catalog_, SystemClock::instance(),
-                                                      cluster_options, [this] { return metrics_.load_counters(); });
-    catalog_->set_replication(&cluster_->replicator());
-    rooms_ = std::make_unique<room::RoomService>(*store_, room_clock(), room_options_);
-    hub_ = std::make_unique<RoomHub>(*rooms_);
-    rooms_->set_listener([hub = hub_.get()](const room::RoomEvent& e) { hub->on_event(e); });
-    if (auto s = rooms_->start(); !s) throw std::runtime_error(s.to_string());
-    Services services{*store_, *blobs_,  *accounts_,   *catalog_, *rooms_,
-                      *hub_,   metrics_, *signer_, room_clock(), *cluster_};
-    server_ = std::make_unique<HttpServer>(config_, services);
-    server_->start();
-    if (auto s = cluster_->start("http://127.0.0.1:" + std::to_string(server_->port())); !s) {
-      throw std::runtime_error(s.to_string());
-    }
+    NodeOptions options;
+    options.shared_store = shared_store_;
+    options.clock = &clock_;
+    options.room_clock = &room_clock();
+    options.accounts = account_options_;
+    options.rooms = room_options_;
+    auto node = Node::open(config_, options);
+    if (!node) throw std::runtime_error(node.status().to_string());
+    node_ = std::move(*node);
+    if (auto s = node_->start(); !s) throw std::runtime_error(s.to_string());
   }
 
-  void stop() {
-    if (!server_) return;
-    server_->shutdown();
-    server_->wait();
-    server_.reset();
-    cluster_->stop();
-    rooms_->stop();
-    hub_.reset();
-    rooms_.reset();
-    cluster_.reset();
-    catalog_.reset();
-    accounts_.reset();
-    signer_.reset();
-    blobs_.reset();
-    owned_store_.reset();
-    store_ = nullptr;
-  }
+  void stop() { node_.reset(); }
 
   void restart() {
     stop();
@@ -139,13 +96,13 @@ class TestServer {
   const Clock& room_clock() const {
     return system_clock_for_rooms_ ? static_cast<const Clock&>(SystemClock::instance()) : clock_;
   }
-  room::RoomService& rooms() { return *rooms_; }
-  cluster::ClusterNode& cluster() { return *cluster_; }
+  room::RoomService& rooms() { return node_->rooms(); }
+  cluster::ClusterNode& cluster() { return node_->cluster(); }
 
-  std::uint16_t port() const { return server_->port(); }
+  std::uint16_t port() const { return node_->port(); }
   ManualClock& clock() { return clock_; }
-  Catalog& catalog() { return *catalog_; }
-  BlobStore& blobs() { return *blobs_; }
+  Catalog& catalog() { return node_->catalog(); }
+  BlobStore& blobs() { return node_->blobs(); }
   const std::filesystem::path& dir() const { return dir_; }
 
   HttpResult request(http::verb method, const std::string& target, const std::string& body = {},
@@ -205,19 +162,8 @@ class TestServer {
   ManualClock clock_{1'800'000'000'000};
   bool system_clock_for_rooms_ = false;
   room::RoomServiceOptions room_options_;
-  Metrics metrics_;
-  cluster::ClusterOptions cluster_options_;
   MetaStore* shared_store_ = nullptr;
-  std::unique_ptr<MetaStore> owned_store_;
-  MetaStore* store_ = nullptr;
-  std::unique_ptr<BlobStore> blobs_;
-  std::unique_ptr<UrlSigner> signer_;
-  std::unique_ptr<AccountService> accounts_;
-  std::unique_ptr<Catalog> catalog_;
-  std::unique_ptr<room::RoomService> rooms_;
-  std::unique_ptr<RoomHub> hub_;
-  std::unique_ptr<cluster::ClusterNode> cluster_;
-  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<Node> node_;
 };
 
 // A mono 16-bit PCM WAV of a sine tone; different frequencies give

@@ -1,0 +1,201 @@
+// Writing responses: errors (problem+json), JSON bodies, headers with the
+// connection's fields, and files with sendfile(2).
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "server/http_internal.h"
+#include "server/metrics.h"
+
+namespace hifi::http_internal {
+
+using asio::use_awaitable;
+
+std::optional<std::string> RequestContext::query(std::string_view name) const {
+  auto params = url.params();
+  auto it = params.find(name);
+  if (it == params.end()) return std::nullopt;
+  return std::string((*it).value);
+}
+
+StringResponse problem_response(const HttpError& error) {
+  StringResponse res{error.status, 11};
+  res.set(http::field::content_type, "application/problem+json");
+  boost::json::object body = error.extensions;
+  body["type"] = "urn:hifi:problem:" + error.type;
+  body["title"] = error.title;
+  body["status"] = static_cast<int>(error.status);
+  body["detail"] = error.detail;
+  res.body() = boost::json::serialize(body);
+  if (error.status == http::status::unauthorized) {
+    res.set(http::field::www_authenticate, "Bearer realm=\"hifi\"");
+  }
+  return res;
+}
+
+StringResponse problem(const RequestContext&, http::status status, std::string_view type,
+                       std::string_view title, std::string_view detail,
+                       const boost::json::object& extensions) {
+  return problem_response(
+      {status, std::string(type), std::string(title), std::string(detail), extensions});
+}
+
+const std::vector<ApiFamily>& api_families() {
+  static const std::vector<ApiFamily> kFamilies = {
+      {"", [](const RequestContext&, const HttpError& e) { return problem_response(e); }},
+  };
+  return kFamilies;
+}
+
+HttpError error_from_status(const Status& s) {
+  using S = http::status;
+  switch (s.code()) {
+    case Code::kOk:
+    case Code::kInternal:
+    case Code::kCompacted:
+      break;
+    case Code::kInvalidArgument:
+      return {S::bad_request, "invalid-request", "Invalid request", s.message()};
+    case Code::kNotFound:
+      return {S::not_found, "not-found", "Not found", s.message()};
+    case Code::kAlreadyExists:
+      return {S::conflict, "already-exists", "Already exists", s.message()};
+    case Code::kFailedPrecondition:
+      return {S::conflict, "precondition-failed", "Precondition failed", s.message()};
+    case Code::kUnauthenticated:
+      return {S::unauthorized, "unauthenticated", "Authentication required", s.message()};
+    case Code::kPermissionDenied:
+      return {S::forbidden, "forbidden", "Forbidden", s.message()};
+    case Code::kResourceExhausted:
+      return {S::too_many_requests, "too-many-requests", "Too many requests", s.message()};
+    case Code::kUnsupported:
+      return {S::unsupported_media_type, "unsupported-media-type", "Unsupported media type", s.message()};
+    case Code::kUnavailable:
+      return {S::service_unavailable, "unavailable", "Service unavailable", s.message()};
+    case Code::kIoError:
+      spdlog::error("storage error: {}", s.message());
+      return {S::internal_server_error, "storage-error", "Storage error",
+              "the server could not read or write its disk; try again later"};
+  }
+  spdlog::error("internal error: {}", s.to_string());
+  return {S::internal_server_error, "internal", "Internal server error",
+          "something went wrong on the server; the error was logged"};
+}
+
+StringResponse problem_from_status(const RequestContext&, const Status& s) {
+  return problem_response(error_from_status(s));
+}
+
+StringResponse json_response(const RequestContext&, http::status status, const boost::json::value& body) {
+  StringResponse res{status, 11};
+  res.set(http::field::content_type, "application/json");
+  res.body() = boost::json::serialize(body);
+  return res;
+}
+
+StringResponse bad_request(const RequestContext& ctx, std::string_view detail) {
+  return problem(ctx, http::status::bad_request, "invalid-request", "Invalid request", detail);
+}
+
+StringResponse not_found_problem(const RequestContext& ctx, std::string_view detail) {
+  return problem(ctx, http::status::not_found, "not-found", "Not found", detail);
+}
+
+namespace {
+
+// Browsers may call any node of a cluster from a page served by another, so
+// the API answers cross-origin requests. Credentials are bearer tokens or
+// signed URLs, never cookies, so allowing every origin exposes nothing a
+// page could not already send.
+template <typename Message>
+void add_connection_fields(const RequestContext& ctx, Message& res) {
+  res.version(11);
+  res.keep_alive(ctx.keep_alive);
+  res.set(http::field::server, "hifi");
+  if (ctx.header()[http::field::origin].empty()) return;
+  res.set(http::field::access_control_allow_origin, "*");
+  res.set(http::field::access_control_expose_headers,
+          "ETag, Repr-Digest, Content-Range, Content-Length, Location, Retry-After");
+}
+
+}  // namespace
+
+awaitable<void> write_response(RequestContext& ctx, StringResponse res) {
+  if (!ctx.parser.is_done()) ctx.keep_alive = false;  // unread body: cannot reuse the connection
+  add_connection_fields(ctx, res);
+  res.prepare_payload();
+  ctx.status = res.result_int();
+  ctx.stream.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
+  if (ctx.method == "HEAD") {
+    http::response_serializer<http::string_body> sr{res};
+    co_await http::async_write_header(ctx.stream, sr, use_awaitable);
+  } else {
+    ctx.bytes_out = res.body().size();
+    co_await http::async_write(ctx.stream, res, use_awaitable);
+    ctx.services.metrics.add_bytes_out(ctx.bytes_out);
+  }
+}
+
+awaitable<void> write_header(RequestContext& ctx, HeaderResponse& header) {
+  if (!ctx.parser.is_done()) ctx.keep_alive = false;
+  add_connection_fields(ctx, header);
+  ctx.status = header.result_int();
+  ctx.stream.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
+  http::response_serializer<http::empty_body> sr{header};
+  co_await http::async_write_header(ctx.stream, sr, use_awaitable);
+}
+
+FileCloser::~FileCloser() {
+  if (fd >= 0) ::close(fd);
+}
+
+StreamGauge::StreamGauge(Metrics& metrics) : metrics_(metrics) { metrics_.stream_started(); }
+StreamGauge::~StreamGauge() { metrics_.stream_finished(); }
+
+awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int fd,
+                          std::uint64_t offset, std::uint64_t length) {
+  using namespace asio::experimental::awaitable_operators;
+  auto& socket = ctx.stream.socket();
+  const bool send_body = ctx.method != "HEAD" && length > 0;
+  // Cork so the header and the start of the file leave in the same packets.
+  auto set_cork = [&](int on) {
+    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  };
+  if (send_body) set_cork(1);
+  struct Uncork {
+    std::function<void()> f;
+    ~Uncork() { f(); }
+  } uncork{[&] { if (send_body) set_cork(0); }};
+  co_await write_header(ctx, header);
+  if (!send_body) co_return;
+
+  asio::steady_timer timer(ctx.stream.get_executor());
+  auto off = static_cast<off_t>(offset);
+  std::uint64_t remaining = length;
+  StreamGauge gauge(ctx.services.metrics);
+  while (remaining > 0) {
+    auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 1 << 20));
+    auto n = ::sendfile(socket.native_handle(), fd, &off, chunk);
+    if (n > 0) {
+      remaining -= static_cast<std::uint64_t>(n);
+      ctx.bytes_out += static_cast<std::uint64_t>(n);
+      ctx.services.metrics.add_bytes_out(static_cast<std::uint64_t>(n));
+      continue;
+    }
+    if (n == 0) throw boost::system::system_error(asio::error::eof, "the song file is shorter than expected");
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) {
+      throw boost::system::system_error(boost::system::error_code(errno, boost::system::system_category()));
+    }
+    timer.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
+    auto result = co_await (socket.async_wait(tcp::socket::wait_write, use_awaitable) ||
+                            timer.async_wait(use_awaitable));
+    if (result.index() == 1) throw boost::system::system_error(beast::error::timeout);
+  }
+}
+
+}  // namespace hifi::http_internal

@@ -1,0 +1,177 @@
+#include "server/node.h"
+
+#include <unistd.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "blob/blob_store.h"
+#include "cluster/cluster_node.h"
+#include "library/catalog.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/room_hub.h"
+#include "server/signed_url.h"
+#include "store/etcd/etcd_meta_store.h"
+
+namespace hifi {
+namespace {
+
+// The URL this node is reached at when --advertise is not given: the listen
+// address, or this machine's name when listening on every address.
+std::string default_advertise(const std::string& host, std::uint16_t port) {
+  std::string name = host;
+  if (host == "0.0.0.0" || host == "::") {
+    char buf[256] = {};
+    name = ::gethostname(buf, sizeof buf - 1) == 0 && buf[0] ? buf : "localhost";
+  } else if (host.find(':') != std::string::npos) {
+    name = "[" + host + "]";
+  }
+  return "http://" + name + ":" + std::to_string(port);
+}
+
+cluster::ClusterOptions cluster_options(const ServerConfig& config) {
+  cluster::ClusterOptions options;
+  options.node_id = config.node_id.empty() ? cluster::load_or_create_node_id(config.data_dir) : config.node_id;
+  options.version = "0.1.0";
+  options.data_dir = config.data_dir;
+  options.secret = config.cluster_secret;
+  options.replicas = config.replicas;
+  options.member_ttl = std::chrono::milliseconds(config.member_ttl_ms);
+  options.maintenance.repair_interval = std::chrono::milliseconds(config.repair_interval_ms);
+  options.maintenance.scrub_interval = std::chrono::milliseconds(config.scrub_interval_ms);
+  options.maintenance.gc_grace = std::chrono::milliseconds(config.gc_grace_ms);
+  return options;
+}
+
+Result<std::unique_ptr<MetaStore>> open_store(const ServerConfig& config) {
+  if (config.etcd_endpoints.empty()) return open_sqlite_meta_store(config.data_dir + "/meta.db");
+  EtcdOptions etcd;
+  etcd.key_namespace = config.etcd_namespace;
+  return open_etcd_meta_store(config.etcd_endpoints, etcd);
+}
+
+}  // namespace
+
+// Members in construction order; destroyed in reverse.
+struct Node::Parts {
+  ServerConfig config;
+  NodeOptions options;
+  Metrics metrics;
+  std::unique_ptr<MetaStore> owned_store;
+  MetaStore* store = nullptr;
+  std::unique_ptr<BlobStore> blobs;
+  std::unique_ptr<UrlSigner> signer;
+  std::unique_ptr<AccountService> accounts;
+  std::unique_ptr<Catalog> catalog;
+  std::unique_ptr<cluster::ClusterNode> cluster;
+  std::unique_ptr<room::RoomService> rooms;
+  std::unique_ptr<RoomHub> hub;
+  std::unique_ptr<HttpServer> server;
+  std::string advertise;
+  bool stopped = false;
+
+  const Clock& clock() const { return options.clock ? *options.clock : SystemClock::instance(); }
+  const Clock& room_clock() const { return options.room_clock ? *options.room_clock : clock(); }
+};
+
+Result<std::unique_ptr<Node>> Node::open(ServerConfig config, NodeOptions options) {
+  auto p = std::make_unique<Parts>();
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  auto canonical = std::filesystem::canonical(config.data_dir, ec);
+  if (ec) return io_error("cannot use the data directory " + config.data_dir + ": " + ec.message());
+  config.data_dir = canonical.string();
+  p->config = std::move(config);
+  p->options = std::move(options);
+  const auto& cfg = p->config;
+
+  if (p->options.shared_store != nullptr) {
+    p->store = p->options.shared_store;
+  } else {
+    auto store = open_store(cfg);
+    if (!store) return Status(store.status().code(), "cannot open the metadata store: " + store.status().message());
+    p->owned_store = instrument_meta_store(std::move(*store), p->metrics);
+    p->store = p->owned_store.get();
+  }
+  p->blobs = std::make_unique<BlobStore>(cfg.data_dir);
+  if (auto removed = p->blobs->cleanup_temporaries(); removed > 0) {
+    spdlog::info("removed {} unfinished upload(s) left by an earlier run", removed);
+  }
+  // Nodes of a cluster must agree on the signing key.
+  p->signer = std::make_unique<UrlSigner>(cfg.cluster_secret.empty()
+                                              ? load_or_create_secret(cfg.data_dir + "/url-secret")
+                                              : cluster_signing_key(cfg.cluster_secret));
+  auto account_options = p->options.accounts;
+  account_options.registration = cfg.registration;
+  account_options.token_ttl_ms = cfg.token_ttl_ms;
+  p->accounts = std::make_unique<AccountService>(*p->store, p->clock(), account_options);
+  p->catalog = std::make_unique<Catalog>(*p->store, *p->blobs, p->clock());
+  if (auto s = p->catalog->start(); !s) return Status(s.code(), "cannot load the library: " + s.message());
+  p->cluster = std::make_unique<cluster::ClusterNode>(*p->store, *p->blobs, *p->catalog, SystemClock::instance(),
+                                                      cluster_options(cfg),
+                                                      [m = &p->metrics] { return m->load_counters(); });
+  p->catalog->set_replication(&p->cluster->replicator());
+
+  auto room_options = p->options.rooms;
+  room_options.song_lookup = [catalog = p->catalog.get()](const std::string& id) -> Result<room::SongRef> {
+    auto song = catalog->get(id);
+    if (!song) return song.status();
+    return room::SongRef{song->id, song->duration_ms};
+  };
+  p->rooms = std::make_unique<room::RoomService>(*p->store, p->room_clock(), room_options);
+  p->hub = std::make_unique<RoomHub>(*p->rooms);
+  p->rooms->set_listener([hub = p->hub.get()](const room::RoomEvent& e) { hub->on_event(e); });
+  if (auto s = p->rooms->start(); !s) return Status(s.code(), "cannot load the rooms: " + s.message());
+  return std::unique_ptr<Node>(new Node(std::move(p)));
+}
+
+Node::Node(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+Node::~Node() { stop(); }
+
+Status Node::start() {
+  auto& p = *parts_;
+  Services services{*p.store, *p.blobs, *p.accounts, *p.catalog, *p.rooms,
+                    *p.hub,   p.metrics, *p.signer,  p.room_clock(), *p.cluster};
+  p.server = std::make_unique<HttpServer>(p.config, services);
+  p.server->start();
+  spdlog::info("hifi-server 0.1.0 listening on http://{}:{}", p.config.listen_host, p.server->port());
+  p.advertise = p.config.advertise.empty() ? default_advertise(p.config.listen_host, p.server->port())
+                                           : p.config.advertise;
+  if (auto s = p.cluster->start(p.advertise); !s) {
+    stop();
+    return Status(s.code(), "cannot join the cluster: " + s.message());
+  }
+  auto* cluster = p.cluster.get();
+  p.hub->start_cluster_presence(*p.store, cluster->membership().self_id(),
+                                [cluster] { return cluster->membership().lease(); });
+  cluster->membership().set_on_rejoin([hub = p.hub.get()] { hub->republish_presence(); });
+  return Status::ok();
+}
+
+void Node::stop() {
+  auto& p = *parts_;
+  if (p.stopped) return;
+  p.stopped = true;
+  if (p.server) {
+    p.server->shutdown();
+    p.server->wait();
+  }
+  p.cluster->stop();
+  p.rooms->stop();
+}
+
+std::uint16_t Node::port() const { return parts_->server->port(); }
+const std::string& Node::advertise() const { return parts_->advertise; }
+const ServerConfig& Node::config() const { return parts_->config; }
+MetaStore& Node::store() { return *parts_->store; }
+BlobStore& Node::blobs() { return *parts_->blobs; }
+AccountService& Node::accounts() { return *parts_->accounts; }
+Catalog& Node::catalog() { return *parts_->catalog; }
+room::RoomService& Node::rooms() { return *parts_->rooms; }
+RoomHub& Node::hub() { return *parts_->hub; }
+cluster::ClusterNode& Node::cluster() { return *parts_->cluster; }
+Metrics& Node::metrics() { return parts_->metrics; }
+
+}  // namespace hifi

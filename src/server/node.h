@@ -1,0 +1,91 @@
+// Node: one HiFi node, assembled once from its configuration: metadata
+// store, blob store, accounts, catalog, rooms, the room hub, cluster
+// membership and maintenance, and the HTTP server, in the order they depend
+// on each other. hifi-server runs it, and so do the integration tests, so
+// the tests run what production runs (cluster presence and the rejoin hook
+// included). Features that plug into every node (TLS, the transcoder, the
+// autoscaler) plug in here.
+//
+// Lifecycle: open() builds and loads everything but does not listen;
+// start() listens and joins the cluster; stop() (idempotent, also run by the
+// destructor) finishes in-flight requests within the grace period and
+// leaves. Not thread-safe itself: open, start and stop from one thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "library/accounts.h"
+#include "room/room_service.h"
+#include "server/config.h"
+#include "store/meta_store.h"
+
+namespace hifi {
+
+class AccountService;
+class BlobStore;
+class Catalog;
+class HttpServer;
+class Metrics;
+class RoomHub;
+class UrlSigner;
+namespace cluster {
+class ClusterNode;
+}
+
+struct NodeOptions {
+  // Not owned. When set the node keeps its metadata here instead of opening
+  // the store the config names (in-process clusters in tests share one).
+  MetaStore* shared_store = nullptr;
+  // The clock of accounts and the catalog; nullptr: the system clock.
+  const Clock* clock = nullptr;
+  // The clock of rooms, auto-advance and signed URLs; nullptr: `clock`.
+  const Clock* room_clock = nullptr;
+  // Login rate limits and invite lifetime. Registration mode and token
+  // lifetime always come from the ServerConfig.
+  AccountOptions accounts;
+  // Queue limits and auto-advance; song_lookup is set by the node.
+  room::RoomServiceOptions rooms;
+};
+
+class Node {
+ public:
+  // Creates the data directory, opens the stores and loads the library and
+  // the rooms. An error names what could not be opened.
+  static Result<std::unique_ptr<Node>> open(ServerConfig config, NodeOptions options = {});
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Listens (throws std::runtime_error when the address cannot be bound),
+  // joins the cluster advertising config.advertise (default: the listen
+  // address and bound port, or the host name when listening on every
+  // address) and starts cluster presence.
+  Status start();
+  // Stops accepting, lets in-flight requests finish, leaves the cluster and
+  // stops the rooms. Idempotent.
+  void stop();
+
+  std::uint16_t port() const;           // after start()
+  const std::string& advertise() const;  // after start()
+  const ServerConfig& config() const;   // data_dir made absolute
+
+  MetaStore& store();
+  BlobStore& blobs();
+  AccountService& accounts();
+  Catalog& catalog();
+  room::RoomService& rooms();
+  RoomHub& hub();
+  cluster::ClusterNode& cluster();
+  Metrics& metrics();
+
+ private:
+  struct Parts;
+  explicit Node(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace hifi

@@ -1,0 +1,280 @@
+// Songs: upload, list and search, one song, delete, stream or download, a
+// signed stream URL, cover art.
+#include <spdlog/spdlog.h>
+
+#include "common/sha256.h"
+#include "server/api_json.h"
+#include "server/digest_header.h"
+#include "server/http_internal.h"
+#include "server/metrics.h"
+#include "server/multipart.h"
+
+namespace hifi::http_internal {
+namespace json = boost::json;
+namespace {
+
+constexpr std::size_t kUploadChunk = 256 * 1024;
+constexpr std::size_t kMaxFormFieldBytes = 64 * 1024;
+// Room for multipart framing and small fields around the song's bytes; the
+// blob writer enforces the exact limit on the bytes themselves.
+constexpr std::size_t kMultipartOverhead = 64 * 1024;
+
+std::string percent_decode(std::string_view in) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+StringResponse payload_too_large(const RequestContext& ctx, std::string_view detail) {
+  return problem(ctx, http::status::payload_too_large, "payload-too-large", "Payload too large", detail);
+}
+
+// Where an upload's body goes: straight into the blob writer, or through a
+// multipart/form-data parser whose one file part goes there.
+class UploadSink {
+ public:
+  UploadSink(BlobWriter& writer, std::string filename) : writer_(writer), filename_(std::move(filename)) {}
+
+  // Switches to multipart/form-data with the boundary of `content_type`.
+  Status use_form(const std::string& content_type) {
+    auto boundary = multipart_boundary(content_type);
+    if (!boundary) return boundary.status();
+    MultipartParser::Handler handler;
+    handler.on_part_begin = [this](const MultipartPartHeaders& part) -> Status {
+      in_file_ = !part.filename.empty() || part.name == "file";
+      if (in_file_) {
+        if (saw_file_) return invalid_argument("send one file per request");
+        saw_file_ = true;
+        filename_ = part.filename;
+      }
+      return Status::ok();
+    };
+    handler.on_part_data = [this](std::string_view data) -> Status {
+      if (in_file_) return writer_.write(data);
+      field_bytes_ += data.size();
+      if (field_bytes_ > kMaxFormFieldBytes) return resource_exhausted("form fields are too large");
+      return Status::ok();
+    };
+    handler.on_part_end = [this]() -> Status {
+      in_file_ = false;
+      return Status::ok();
+    };
+    form_.emplace(*boundary, std::move(handler));
+    return Status::ok();
+  }
+
+  Status feed(std::string_view piece) { return form_ ? form_->feed(piece) : writer_.write(piece); }
+
+  // After the whole body arrived.
+  Status finish() {
+    if (!form_) return Status::ok();
+    if (auto s = form_->finish(); !s) return s;
+    if (!saw_file_) return invalid_argument("the form has no file part (name it 'file')");
+    return Status::ok();
+  }
+
+  const std::string& filename() const { return filename_; }
+
+ private:
+  BlobWriter& writer_;
+  std::string filename_;
+  std::optional<MultipartParser> form_;
+  bool saw_file_ = false;
+  bool in_file_ = false;
+  std::size_t field_bytes_ = 0;
+};
+
+// POST /api/v1/songs: the raw bytes (audio/*, application/octet-stream) or
+// a form with one file part; an optional Repr-Digest is checked.
+awaitable<Reply> upload_song(RequestContext& ctx) {
+  auto& metrics = ctx.services.metrics;
+  auto reject = [&](StringResponse res) {
+    metrics.count_upload("rejected");
+    return res;
+  };
+  const auto max = ctx.config.max_upload_bytes;
+  std::string content_type(ctx.header()[http::field::content_type]);
+  std::string lowered = content_type;
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(), ::tolower);
+  const bool multipart = lowered.rfind("multipart/form-data", 0) == 0;
+  const bool raw = lowered.rfind("audio/", 0) == 0 || lowered.rfind("application/octet-stream", 0) == 0;
+  if (!multipart && !raw) {
+    co_return reject(problem(ctx, http::status::unsupported_media_type, "unsupported-media-type",
+                             "Unsupported media type",
+                             "send the song as the raw body (Content-Type audio/* or "
+                             "application/octet-stream) or as multipart/form-data"));
+  }
+  const auto body_limit = max + (multipart ? kMultipartOverhead : 0);
+  if (auto len = ctx.parser.content_length(); len && *len > body_limit) {
+    co_return reject(payload_too_large(ctx, "songs may be at most " + std::to_string(max) + " bytes"));
+  }
+  std::optional<Digest> expected;
+  if (auto header = ctx.header()["Repr-Digest"]; !header.empty()) {
+    auto parsed = parse_sha256_digest_header(header);
+    if (!parsed) co_return reject(bad_request(ctx, "Repr-Digest: " + parsed.status().message()));
+    expected = *parsed;
+  }
+
+  auto writer_or = ctx.services.blobs.begin_write(max);
+  if (!writer_or) co_return problem_from_status(ctx, writer_or.status());
+  auto writer = std::move(*writer_or);
+  UploadSink sink(*writer, percent_decode(ctx.header()["X-Filename"]));
+  if (multipart) {
+    if (auto s = sink.use_form(content_type); !s) co_return reject(bad_request(ctx, s.message()));
+  }
+  Status received;
+  try {
+    received = co_await read_body_chunks(ctx, body_limit, kUploadChunk,
+                                         [&](std::string_view piece) { return sink.feed(piece); });
+  } catch (const boost::system::system_error& e) {
+    metrics.count_upload("failed");
+    spdlog::info("upload from {} aborted: {}", ctx.client_address, e.code().message());
+    throw;  // the connection is unusable; nothing was stored
+  }
+  if (received) received = sink.finish();
+  if (!received) {
+    if (received.code() == Code::kResourceExhausted) co_return reject(payload_too_large(ctx, received.message()));
+    if (received.code() == Code::kInvalidArgument) co_return reject(bad_request(ctx, received.message()));
+    co_return problem_from_status(ctx, received);
+  }
+  if (expected && *expected != writer->digest()) {
+    co_return reject(problem(ctx, http::status::bad_request, "digest-mismatch", "Digest mismatch",
+                             "the body's SHA-256 does not match the Repr-Digest header; the upload "
+                             "was corrupted on the way and nothing was stored"));
+  }
+  auto outcome = co_await offload(ctx, [&] {
+    return ctx.services.catalog.add_upload(*writer, sink.filename(), ctx.user->id);
+  });
+  if (!outcome) {
+    if (outcome.status().code() == Code::kUnsupported) {
+      co_return reject(problem(ctx, http::status::unsupported_media_type, "unsupported-media-type",
+                               "Not a playable audio file", outcome.status().message()));
+    }
+    metrics.count_upload("failed");
+    co_return problem_from_status(ctx, outcome.status());
+  }
+  metrics.count_upload(outcome->created ? "created" : "duplicate");
+  if (outcome->created) {
+    spdlog::info("song {} uploaded by '{}': {} - {} ({} bytes)", outcome->song.id,
+                 ctx.user->username, outcome->song.artist, outcome->song.title, outcome->song.size);
+  }
+  auto res = json_response(ctx, outcome->created ? http::status::created : http::status::ok,
+                           api_json::song(outcome->song));
+  res.set(http::field::location, "/api/v1/songs/" + outcome->song.id);
+  co_return res;
+}
+
+awaitable<Reply> list_songs(RequestContext& ctx) {
+  SongQuery q;
+  q.text = ctx.query("q").value_or("");
+  q.cursor = ctx.query("cursor").value_or("");
+  q.album_id = ctx.query("album").value_or("");
+  q.artist_id = ctx.query("artist").value_or("");
+  if (auto sort = ctx.query("sort"); sort && !parse_song_sort(*sort, q.sort)) {
+    co_return bad_request(ctx, "sort must be one of title, artist, album, uploaded_at, duration");
+  }
+  if (auto order = ctx.query("order")) {
+    if (*order != "asc" && *order != "desc") co_return bad_request(ctx, "order must be asc or desc");
+    q.descending = *order == "desc";
+  }
+  if (auto limit = ctx.query("limit")) {
+    char* end = nullptr;
+    auto n = std::strtol(limit->c_str(), &end, 10);
+    if (limit->empty() || *end != '\0' || n < 1 || n > 500) {
+      co_return bad_request(ctx, "limit must be an integer from 1 to 500");
+    }
+    q.limit = static_cast<std::size_t>(n);
+  }
+  if (q.text.size() > 256) co_return bad_request(ctx, "q must be at most 256 bytes");
+  auto page = ctx.services.catalog.query(q);
+  if (!page) co_return problem_from_status(ctx, page.status());
+  json::array items;
+  for (auto& s : page->items) items.push_back(api_json::song(s));
+  co_return json_response(ctx, http::status::ok,
+                          {{"items", items},
+                           {"next", page->next.empty() ? json::value(nullptr) : json::value(page->next)}});
+}
+
+awaitable<Reply> get_song(RequestContext& ctx) {
+  auto song = ctx.services.catalog.get(ctx.params[0]);
+  if (!song) co_return problem_from_status(ctx, song.status());
+  auto replicas = co_await offload(ctx, [&] { return ctx.services.cluster.replicator().replicas(song->sha256); });
+  if (!replicas) co_return problem_from_status(ctx, replicas.status());
+  auto o = api_json::song(*song);
+  json::array holders;
+  for (const auto& r : *replicas) {
+    holders.push_back({{"id", r.node_id},
+                       {"advertise", r.member ? json::value(r.member->advertise) : json::value(nullptr)},
+                       {"live", r.member.has_value()}});
+  }
+  o["replicas"] = std::move(holders);
+  co_return json_response(ctx, http::status::ok, o);
+}
+
+awaitable<Reply> get_song_by_sha256(RequestContext& ctx) {
+  const auto& sha = ctx.params[0];
+  if (!is_sha256_hex(sha)) co_return bad_request(ctx, "expected 64 lowercase hex digits");
+  auto song = ctx.services.catalog.find_by_sha256(sha);
+  if (!song) co_return not_found_problem(ctx, "no song has these bytes");
+  co_return json_response(ctx, http::status::ok, api_json::song(*song));
+}
+
+awaitable<Reply> delete_song(RequestContext& ctx) {
+  const auto& id = ctx.params[0];
+  auto s = co_await offload(ctx, [&] { return ctx.services.catalog.remove(id, *ctx.user); });
+  if (!s) co_return problem_from_status(ctx, s);
+  spdlog::info("song {} deleted by '{}'", id, ctx.user->username);
+  co_return StringResponse{http::status::no_content, 11};
+}
+
+awaitable<Reply> stream_url(RequestContext& ctx) {
+  auto song = ctx.services.catalog.get(ctx.params[0]);
+  if (!song) co_return problem_from_status(ctx, song.status());
+  auto expires = (ctx.services.clock.now_ms() + ctx.config.signed_url_ttl_ms) / 1000;
+  co_return json_response(ctx, http::status::ok,
+                          {{"url", ctx.services.signer.stream_path(song->id, expires)},
+                           {"expires_at", expires * 1000}});
+}
+
+awaitable<Reply> stream_song(RequestContext& ctx) {
+  auto song = ctx.services.catalog.get(ctx.params[0]);
+  if (!song) co_return problem_from_status(ctx, song.status());
+  std::string download;
+  if (ctx.query("download") == std::optional<std::string>("1")) {
+    download = song->filename.empty() ? song->title : song->filename;
+  }
+  co_return co_await serve_song_blob(ctx, *song, BlobKind::kSong, download);
+}
+
+awaitable<Reply> song_cover(RequestContext& ctx) {
+  auto song = ctx.services.catalog.get(ctx.params[0]);
+  if (!song) co_return problem_from_status(ctx, song.status());
+  if (song->cover_sha256.empty()) co_return not_found_problem(ctx, "this song has no cover art");
+  co_return co_await serve_song_blob(ctx, *song, BlobKind::kCover, "");
+}
+
+}  // namespace
+
+std::vector<Route> song_routes() {
+  using V = http::verb;
+  return {
+      {V::post, "/api/v1/songs", Auth::kBearer, upload_song},
+      {V::get, "/api/v1/songs", Auth::kBearer, list_songs},
+      {V::get, "/api/v1/songs/by-sha256/{}", Auth::kBearer, get_song_by_sha256},
+      {V::get, "/api/v1/songs/{}", Auth::kBearer, get_song},
+      {V::delete_, "/api/v1/songs/{}", Auth::kBearer, delete_song},
+      {V::get, "/api/v1/songs/{}/stream", Auth::kBearerOrSignedUrl, stream_song},
+      {V::get, "/api/v1/songs/{}/stream-url", Auth::kBearer, stream_url},
+      {V::get, "/api/v1/songs/{}/cover", Auth::kBearer, song_cover},
+  };
+}
+
+}  // namespace hifi::http_internal
