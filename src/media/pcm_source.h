@@ -1,5 +1,7 @@
 // PcmSource: a song as a stream of PCM frames, which is all the player needs
-// of it. DecodedSong (decoded_song.h) holds the whole song in memory.
+// of it. DecodedSong (decoded_song.h) holds the whole song in memory;
+// StreamingSource (streaming_source.h) decodes a bounded window ahead of the
+// read position.
 //
 // Contract:
 //  - format() is fixed for the source's life: interleaved signed 16-bit
