@@ -15,13 +15,11 @@
 #include <string>
 
 #include "common/status.h"
+#include "media/audio_format.h"
 
 namespace hifi::client {
 
-struct AudioFormat {
-  int sample_rate = 48000;
-  int channels = 2;  // interleaved signed 16-bit samples
-};
+using media::AudioFormat;
 
 class AudioSink {
  public:

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <set>
 
+#include "media/decoded_song.h"
+
 namespace hifi::client {
 namespace json = boost::json;
 namespace fs = std::filesystem;
@@ -54,7 +56,7 @@ PlayerStatus Player::status() const {
 
 std::string Player::sink_description() const { return sink_ ? sink_->describe() : "none"; }
 
-std::shared_ptr<DecodedSong> Player::song(const std::string& song_id) const {
+std::shared_ptr<media::PcmSource> Player::song(const std::string& song_id) const {
   std::lock_guard lock(mu_);
   auto it = songs_.find(song_id);
   return it == songs_.end() ? nullptr : it->second;
@@ -76,7 +78,7 @@ Status Player::fetch(const std::string& song_id) {
     }
     fs::rename(part, final_path);
   }
-  auto decoded = DecodedSong::start(final_path, options_.format);
+  std::shared_ptr<media::PcmSource> decoded = media::DecodedSong::start(final_path, options_.format);
   std::lock_guard lock(mu_);
   songs_[song_id] = decoded;
   return Status::ok();
@@ -134,8 +136,11 @@ void Player::audio_loop() {
       return t;
     };
     auto target = locate();
-    std::shared_ptr<DecodedSong> decoded = target.item ? song(target.item->song_id) : nullptr;
-    const bool ready = decoded && (decoded->finished() || decoded->decoded_frames() >= static_cast<std::uint64_t>(target.frame) + n);
+    std::shared_ptr<media::PcmSource> decoded = target.item ? song(target.item->song_id) : nullptr;
+    // Reading starts at (or within a frame of) the target: a source that
+    // decodes as it goes is told where before it is asked for readiness.
+    if (decoded) decoded->seek(static_cast<std::uint64_t>(target.frame));
+    const bool ready = decoded && decoded->ready(static_cast<std::uint64_t>(target.frame), n);
     {
       std::lock_guard lock(mu_);
       status_.song_id = target.item ? target.item->song_id : "";
@@ -145,7 +150,7 @@ void Player::audio_loop() {
       status_.position_ms = target.item ? target.frame / frames_per_ms : 0;
     }
     if (target.item && decoded && ready) {
-      const std::uint64_t total = decoded->finished() ? decoded->decoded_frames() : decoded->total_frames();
+      const std::uint64_t total = decoded->length_frames();
       if (total > 0 && static_cast<std::uint64_t>(target.frame) >= total) {
         // The song is over and the room has not moved on yet: let what the
         // sink holds play out, then silence until the next item starts.
@@ -185,10 +190,13 @@ void Player::audio_loop() {
     }
     std::size_t got = 0;
     if (error < 0) {
-      got = decoded->read_frames(static_cast<std::uint64_t>(start), buffer.data(), 1);
-      got += decoded->read_frames(static_cast<std::uint64_t>(start), buffer.data() + channels, n - 1);
+      decoded->seek(static_cast<std::uint64_t>(start));
+      got = decoded->read(buffer.data(), 1);
+      decoded->seek(static_cast<std::uint64_t>(start));
+      got += decoded->read(buffer.data() + channels, n - 1);
     } else if (start >= 0) {
-      got = decoded->read_frames(static_cast<std::uint64_t>(start), buffer.data(), n);
+      decoded->seek(static_cast<std::uint64_t>(start));
+      got = decoded->read(buffer.data(), n);
     }
     std::fill(buffer.begin() + static_cast<std::ptrdiff_t>(std::min(got, n) * channels), buffer.end(), 0);
     if (sync_log_) {

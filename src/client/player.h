@@ -2,7 +2,8 @@
 //
 // Two threads of its own, neither of them the network thread:
 //  - the fetcher keeps the current and the next song downloaded (through
-//    signed stream URLs, resuming with Range) and decoding (DecodedSong);
+//    signed stream URLs, resuming with Range) and decoding (a PcmSource,
+//    today media::DecodedSong);
 //  - the audio thread writes fixed-size buffers to the AudioSink. For each
 //    buffer it asks the sink when its first frame will be heard (local wall
 //    clock), converts that to server time with the RoomClient's clock
@@ -30,9 +31,9 @@
 
 #include "client/api_client.h"
 #include "client/audio_sink.h"
-#include "client/decoder.h"
 #include "client/room_client.h"
 #include "common/status.h"
+#include "media/pcm_source.h"
 
 namespace hifi::client {
 
@@ -75,7 +76,7 @@ class Player {
 
   void fetch_loop();
   void audio_loop();
-  std::shared_ptr<DecodedSong> song(const std::string& song_id) const;
+  std::shared_ptr<media::PcmSource> song(const std::string& song_id) const;
   Status fetch(const std::string& song_id);
 
   ApiClient& api_;
@@ -88,7 +89,8 @@ class Player {
   std::thread audio_;
 
   mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<DecodedSong>> songs_;
+  // Read (seek/read) by the audio thread only.
+  std::map<std::string, std::shared_ptr<media::PcmSource>> songs_;
   PlayerStatus status_;
 };
 

@@ -40,6 +40,7 @@ extern "C" {
 #include <system_error>
 
 #include "common/text.h"
+#include "media/decoder.h"
 #include "media/ffmpeg_input.h"
 
 namespace hifi {
@@ -51,7 +52,6 @@ using namespace media;
 // the work spent looking for a first decodable audio frame.
 constexpr int kMaxPackets = 500;
 constexpr std::int64_t kMaxAudioBytes = 4 << 20;
-constexpr int kMaxFramesPerPacket = 64;
 // A stuck demuxer (pathological input) is interrupted after this long.
 constexpr auto kProbeDeadline = std::chrono::seconds(20);
 constexpr std::size_t kMaxCoverBytes = 16 << 20;
@@ -139,75 +139,35 @@ std::string content_type_for(std::string_view format, AVCodecID codec) {
   return "application/octet-stream";
 }
 
-// Receives at most a bounded number of frames; true once one holds samples.
-bool receive_audio_frame(AVCodecContext* ctx, AVFrame* frame, MediaInfo& info, int& last_error) {
-  for (int i = 0; i < kMaxFramesPerPacket; ++i) {
-    int rc = avcodec_receive_frame(ctx, frame);
-    if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return false;
-    if (rc < 0) {
-      last_error = rc;
-      return false;
-    }
-    bool has_samples = frame->nb_samples > 0;
-    if (has_samples) {
-      info.sample_rate = frame->sample_rate;
-      info.channels = frame->ch_layout.nb_channels;
-    }
-    av_frame_unref(frame);
-    if (has_samples) return true;
-  }
-  return false;
-}
-
 // Reads packets of the chosen stream until one decodes to audio samples.
-Status decode_first_frame(AVFormatContext* fmt, int stream_index, const AVCodec* decoder,
+// A bad packet is not fatal: streams often start mid-frame.
+Status decode_first_frame(AVFormatContext* fmt, int stream_index, const AVCodec* codec,
                           MediaInfo& info) {
-  const AVStream* stream = fmt->streams[stream_index];
-  CodecContextPtr ctx(avcodec_alloc_context3(decoder));
-  PacketPtr packet(av_packet_alloc());
-  FramePtr frame(av_frame_alloc());
-  if (!ctx || !packet || !frame) return internal_error("out of memory while probing");
-  int rc = avcodec_parameters_to_context(ctx.get(), stream->codecpar);
-  if (rc < 0) return unsupported("could not decode any audio: " + av_error_text(rc));
-  ctx->pkt_timebase = stream->time_base;
-  // One frame is decoded; decoder threads would only add start-up cost.
-  ctx->thread_count = 1;
-  rc = avcodec_open2(ctx.get(), decoder, nullptr);
-  if (rc < 0) {
-    return unsupported(std::string("could not open the ") + decoder->name +
-                       " decoder: " + av_error_text(rc));
+  StreamDecoder decoder;
+  StreamDecoderOptions options;
+  options.bitexact = false;
+  options.max_packets = kMaxPackets;
+  options.max_audio_bytes = kMaxAudioBytes;
+  if (Status s = decoder.open(fmt, stream_index, codec, options); !s) {
+    return s.code() == Code::kInternal ? internal_error("out of memory while probing") : s;
   }
-
-  int last_error = 0;
-  std::int64_t audio_bytes = 0;
-  for (int i = 0; i < kMaxPackets && audio_bytes <= kMaxAudioBytes; ++i) {
-    rc = av_read_frame(fmt, packet.get());
-    if (rc == AVERROR(EAGAIN)) continue;
-    if (rc < 0) {
-      if (rc != AVERROR_EOF) last_error = rc;
-      break;
+  for (;;) {
+    StreamDecoder::Step step = decoder.next();
+    if (step == StreamDecoder::Step::kFrame) {
+      info.sample_rate = decoder.frame()->sample_rate;
+      info.channels = decoder.frame()->ch_layout.nb_channels;
+      return Status::ok();
     }
-    if (packet->stream_index != stream_index) {
-      av_packet_unref(packet.get());
-      continue;
-    }
-    audio_bytes += packet->size;
-    rc = avcodec_send_packet(ctx.get(), packet.get());
-    av_packet_unref(packet.get());
-    // A bad packet is not fatal: streams often start mid-frame.
-    if (rc < 0 && rc != AVERROR(EAGAIN)) last_error = rc;
-    if (receive_audio_frame(ctx.get(), frame.get(), info, last_error)) return Status::ok();
-  }
-  // Decoders with delay (e.g. after a few short packets) still hold frames.
-  if (avcodec_send_packet(ctx.get(), nullptr) >= 0 &&
-      receive_audio_frame(ctx.get(), frame.get(), info, last_error)) {
-    return Status::ok();
+    if (step == StreamDecoder::Step::kEnd) break;
+    // What the demuxer cannot read ends the input; the codec may still
+    // hold a frame.
+    if (step == StreamDecoder::Step::kReadError) decoder.end_input();
   }
   std::string reason = "could not decode any audio";
-  if (last_error == AVERROR_EXIT) {
+  if (decoder.last_error() == AVERROR_EXIT) {
     reason += ": probing timed out";
-  } else if (last_error != 0) {
-    reason += ": " + av_error_text(last_error);
+  } else if (decoder.last_error() != 0) {
+    reason += ": " + av_error_text(decoder.last_error());
   }
   return unsupported(reason);
 }

@@ -6,6 +6,7 @@ extern "C" {
 #include <libavutil/log.h>
 }
 
+#include <atomic>
 #include <cerrno>
 #include <mutex>
 
@@ -43,6 +44,10 @@ int open_audio_input(const std::string& path, int (*interrupt)(void*), void* opa
   av_dict_free(&options);
   if (rc >= 0) out.reset(raw);
   return rc;
+}
+
+int interrupt_when_set(void* opaque) {
+  return static_cast<const std::atomic<bool>*>(opaque)->load(std::memory_order_relaxed) ? 1 : 0;
 }
 
 bool is_read_error(int err) {

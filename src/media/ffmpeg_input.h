@@ -1,5 +1,5 @@
 // What the server's upload probe (library/media_probe.cc) and the player's
-// decoder (client/decoder.cc) share of FFmpeg: owning pointers, error text,
+// decoder (media/decoder.cc) share of FFmpeg: owning pointers, error text,
 // and opening a local file as an audio container under the same rules, so
 // that the player can open every file the server accepted.
 //
@@ -48,6 +48,10 @@ void silence_ffmpeg_logs();
 // (< 0 on failure, with `out` left empty).
 int open_audio_input(const std::string& path, int (*interrupt)(void*), void* opaque,
                      FormatPtr& out);
+
+// An `interrupt` for open_audio_input(): aborts once the std::atomic<bool>
+// that `opaque` points to is true (a decoder's stop flag).
+int interrupt_when_set(void* opaque);
 
 // True for the failures that say the file itself could not be read. FFmpeg
 // also uses EIO for truncated input, which is a property of the bytes.

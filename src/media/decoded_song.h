@@ -3,12 +3,13 @@
 // (sample-exact seeks are what keeps listeners in sync).
 //
 // Decoding runs on its own thread and fills the buffer progressively; the
-// player may read the decoded prefix while the rest is still coming.
+// decoded prefix is readable while the rest is still coming.
 // Memory: 4 bytes per frame at 16-bit stereo (about 50 MB for 5 minutes at
 // 44.1 kHz).
 //
-// Thread-safety: read_frames()/decoded_frames()/finished() may be called
-// from any thread while decoding proceeds.
+// Thread-safety: as PcmSource; besides, read_frames()/decoded_frames()/
+// total_frames()/finished() may be called from any thread while decoding
+// proceeds.
 #pragma once
 
 #include <atomic>
@@ -19,21 +20,20 @@
 #include <thread>
 #include <vector>
 
-#include "client/audio_sink.h"
 #include "common/status.h"
+#include "media/decode_progress.h"
+#include "media/pcm_source.h"
 
-namespace hifi::client {
+namespace hifi::media {
 
-class DecodedSong {
+class DecodedSong : public PcmSource {
  public:
   // Starts decoding the file at path into `format`. The file must stay until
-  // finished() (the decoder reads it as it goes). Output is deterministic:
-  // the same file and format always give the same samples. Destroying the
-  // song stops decoding (between packets) and joins the thread.
+  // finished() (the decoder reads it as it goes). Destroying the song stops
+  // decoding (between packets) and joins the thread.
   static std::shared_ptr<DecodedSong> start(const std::string& path, const AudioFormat& format);
-  ~DecodedSong();
+  ~DecodedSong() override;
 
-  const AudioFormat& format() const { return format_; }
   // Frames decoded so far.
   std::uint64_t decoded_frames() const;
   // Total frames when known (after finishing, or estimated from the
@@ -41,27 +41,32 @@ class DecodedSong {
   // unknown.
   std::uint64_t total_frames() const;
   bool finished() const;
-  // OK, or why decoding failed (after finished()): kIoError when the file
-  // cannot be read, kUnsupported when it is not decodable audio or decoding
-  // broke off (the prefix decoded until then stays readable).
-  Status status() const;
   // Copies up to `frames` frames starting at frame `first` into out;
   // returns how many were available (may be fewer than asked, near the
-  // decoded end).
+  // decoded end). Leaves the read position alone.
   std::size_t read_frames(std::uint64_t first, std::int16_t* out, std::size_t frames) const;
+
+  // PcmSource.
+  const AudioFormat& format() const override { return format_; }
+  std::size_t read(std::int16_t* out, std::size_t frames) override;
+  void seek(std::uint64_t frame) override { position_ = frame; }
+  std::uint64_t position() const override { return position_; }
+  bool ready(std::uint64_t position, std::size_t frames) const override;
+  std::uint64_t length_frames() const override { return total_frames(); }
+  bool ended() const override { return finished(); }
+  Status status() const override;
 
  private:
   explicit DecodedSong(AudioFormat format) : format_(format) {}
   void run(std::string path);
 
   AudioFormat format_;
+  std::uint64_t position_ = 0;  // the consumer's
   mutable std::mutex mu_;
   std::vector<std::int16_t> samples_;
-  std::uint64_t estimated_frames_ = 0;
-  bool finished_ = false;
-  Status status_;
+  DecodeProgress progress_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
 
-}  // namespace hifi::client
+}  // namespace hifi::media

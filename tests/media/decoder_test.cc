@@ -1,4 +1,4 @@
-#include "client/decoder.h"
+#include "media/decoded_song.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,7 +14,9 @@
 #include <thread>
 #include <vector>
 
-namespace hifi::client {
+#include "media/test_audio.h"
+
+namespace hifi::media {
 namespace {
 
 namespace fs = std::filesystem;
@@ -36,48 +38,6 @@ std::vector<std::int16_t> all_samples(const DecodedSong& song) {
   std::vector<std::int16_t> out(song.decoded_frames() * song.format().channels);
   std::size_t n = song.read_frames(0, out.data(), song.decoded_frames());
   out.resize(n * song.format().channels);
-  return out;
-}
-
-void put_u16(std::string& s, std::uint16_t v) {
-  s.push_back(static_cast<char>(v & 0xFF));
-  s.push_back(static_cast<char>(v >> 8));
-}
-void put_u32(std::string& s, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-
-// A canonical 16-bit PCM WAV file holding `samples` (interleaved).
-std::string make_wav(int rate, int channels, const std::vector<std::int16_t>& samples) {
-  const auto data_bytes = static_cast<std::uint32_t>(samples.size() * 2);
-  std::string s = "RIFF";
-  put_u32(s, 36 + data_bytes);
-  s += "WAVEfmt ";
-  put_u32(s, 16);
-  put_u16(s, 1);
-  put_u16(s, static_cast<std::uint16_t>(channels));
-  put_u32(s, static_cast<std::uint32_t>(rate));
-  put_u32(s, static_cast<std::uint32_t>(rate * channels * 2));
-  put_u16(s, static_cast<std::uint16_t>(channels * 2));
-  put_u16(s, 16);
-  s += "data";
-  put_u32(s, data_bytes);
-  for (std::int16_t v : samples) put_u16(s, static_cast<std::uint16_t>(v));
-  return s;
-}
-
-// Deterministic pseudo-random samples, including both extremes.
-std::vector<std::int16_t> noise(std::size_t count, std::uint32_t seed) {
-  std::vector<std::int16_t> out(count);
-  std::uint32_t x = seed;
-  for (auto& v : out) {
-    x = x * 1664525u + 1013904223u;
-    v = static_cast<std::int16_t>(x >> 16);
-  }
-  if (count >= 2) {
-    out[0] = -32768;
-    out[1] = 32767;
-  }
   return out;
 }
 
@@ -301,4 +261,4 @@ TEST_F(DecoderTest, ReadingWhileDecodingSeesAGrowingPrefix) {
 }
 
 }  // namespace
-}  // namespace hifi::client
+}  // namespace hifi::media
