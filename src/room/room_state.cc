@@ -264,15 +264,19 @@ Result<RoomState> apply(const RoomState& state, const Command& c, std::int64_t n
   return invalid_argument("unknown command");
 }
 
-json::object to_json(const RoomState& s) {
-  json::array queue;
-  for (const auto& item : s.queue) {
-    queue.push_back({{"id", item.id},
-                     {"song_id", item.song_id},
-                     {"added_by", item.added_by},
-                     {"duration_ms", item.duration_ms}});
+json::array queue_to_json(const std::vector<QueueItem>& queue) {
+  json::array out;
+  for (const auto& item : queue) {
+    out.push_back({{"id", item.id},
+                   {"song_id", item.song_id},
+                   {"added_by", item.added_by},
+                   {"duration_ms", item.duration_ms}});
   }
-  return {{"queue", std::move(queue)},
+  return out;
+}
+
+json::object to_json(const RoomState& s) {
+  return {{"queue", queue_to_json(s.queue)},
           {"current", s.current.empty() ? json::value(nullptr) : json::value(s.current)},
           {"playing", s.playing},
           {"position_ms", s.position_ms},

@@ -108,6 +108,9 @@ Result<RoomState> apply(const RoomState& state, const Command& command, std::int
                         const Limits& limits = {});
 
 boost::json::object to_json(const RoomState& state);
+// The queue as stored and as clients see it (docs/protocol.md): one object
+// per item with id, song_id, added_by and duration_ms.
+boost::json::array queue_to_json(const std::vector<QueueItem>& queue);
 // kInvalidArgument when the JSON does not describe a valid state.
 Result<RoomState> state_from_json(const boost::json::object& object);
 

@@ -69,14 +69,7 @@ json::array listeners(const std::vector<ListenerInfo>& listeners) {
 
 json::object room_state(const room::Room& room, const std::vector<ListenerInfo>& who) {
   const auto& s = room.state;
-  json::array queue;
-  for (const auto& item : s.queue) {
-    queue.push_back({{"id", item.id},
-                     {"song_id", item.song_id},
-                     {"added_by", item.added_by},
-                     {"duration_ms", item.duration_ms}});
-  }
-  return {{"queue", std::move(queue)},
+  return {{"queue", room::queue_to_json(s.queue)},
           {"current", s.current.empty() ? json::value(nullptr) : json::value(s.current)},
           {"playing", s.playing},
           {"position_ms", s.position_ms},
