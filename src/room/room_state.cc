@@ -12,6 +12,7 @@ namespace {
 constexpr std::int64_t kRestartThresholdMs = 3000;
 
 void select(RoomState& s, const std::string& item_id, std::int64_t at_time) {
+  ++s.selection;
   s.current = item_id;
   s.position_ms = 0;
   s.position_at = at_time;
@@ -28,6 +29,10 @@ std::string next_item_after(const RoomState& s, int i) {
 Status check_expected(const RoomState& s, const Command& c) {
   if (!c.expected_item.empty() && c.expected_item != s.current) {
     return failed_precondition("the current item is no longer '" + c.expected_item + "'");
+  }
+  if (c.expected_selection && *c.expected_selection != s.selection) {
+    return failed_precondition("the room has moved on since selection " + std::to_string(*c.expected_selection) +
+                               " (now " + std::to_string(s.selection) + ")");
   }
   return Status::ok();
 }
@@ -282,7 +287,8 @@ json::object to_json(const RoomState& s) {
           {"position_ms", s.position_ms},
           {"position_at", s.position_at},
           {"repeat", repeat_mode_name(s.repeat)},
-          {"next_item_seq", s.next_item_seq}};
+          {"next_item_seq", s.next_item_seq},
+          {"selection", s.selection}};
 }
 
 Result<RoomState> state_from_json(const json::object& o) {
@@ -303,6 +309,8 @@ Result<RoomState> state_from_json(const json::object& o) {
       return invalid_argument("unknown repeat mode");
     }
     s.next_item_seq = o.at("next_item_seq").to_number<std::int64_t>();
+    // Absent in records written before selections were counted.
+    if (const auto* sel = o.if_contains("selection")) s.selection = sel->to_number<std::int64_t>();
   } catch (const std::exception& e) {
     return invalid_argument(std::string("malformed room state: ") + e.what());
   }

@@ -48,6 +48,11 @@ struct RoomState {
   std::int64_t position_at = 0;  // ... at this server time
   RepeatMode repeat = RepeatMode::kOff;
   std::int64_t next_item_seq = 1;
+  // Counts selections: it grows every time an item is selected or restarted
+  // from the top (skip, previous, advance, removing the current item), so a
+  // client can name "this play of the current item" in a precondition even
+  // when a restart leaves the same item current.
+  std::int64_t selection = 0;
   bool operator==(const RoomState&) const = default;
 
   const QueueItem* current_item() const;
@@ -91,6 +96,8 @@ struct Command {
   std::int64_t to = 0;
   std::int64_t position_ms = 0;
   std::string expected_item;  // precondition; empty: none
+  // Precondition on RoomState::selection (skip, previous, seek); nullopt: none.
+  std::optional<std::int64_t> expected_selection;
   RepeatMode mode = RepeatMode::kOff;
 };
 

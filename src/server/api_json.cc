@@ -75,6 +75,7 @@ json::object room_state(const room::Room& room, const std::vector<ListenerInfo>&
           {"position_ms", s.position_ms},
           {"position_at", s.position_at},
           {"repeat", room::repeat_mode_name(s.repeat)},
+          {"selection", s.selection},
           {"listeners", listeners(who)},
           {"revision", room.revision}};
 }

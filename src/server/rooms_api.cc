@@ -77,10 +77,14 @@ std::variant<room::Command, StringResponse> parse_command(RequestContext& ctx, c
                                 "'; use add, remove, move, clear, play, pause, seek, skip, previous or repeat");
   }
   auto fail = [&](const Status& s) { return bad_request(ctx, s.message()); };
+  // The preconditions of skip, previous and seek.
   auto optional_item = [&]() -> std::optional<StringResponse> {
     auto item = fields.optional_string("item_id");
     if (!item) return fail(item.status());
     c.expected_item = item->value_or("");
+    auto selection = fields.optional_int("selection");
+    if (!selection) return fail(selection.status());
+    c.expected_selection = *selection;
     return std::nullopt;
   };
   switch (c.type) {

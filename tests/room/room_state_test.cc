@@ -456,6 +456,39 @@ TEST(RoomStatePrevious, StaleExpectedItemChangesNothing) {
   rejected(s, cmd(Type::kPrevious, "q1"), kT0, Code::kFailedPrecondition);
 }
 
+TEST(RoomStatePrevious, ASecondPressForTheSamePlayDoesNotGoBackTwice) {
+  // Both presses name the play they saw: q2, 10 s in.
+  auto s = ok(ok(queue_of({60'000, 60'000}), cmd(Type::kSkip), kT0), cmd(Type::kPlay), kT0);
+  auto press = cmd(Type::kPrevious, "q2");
+  press.expected_selection = s.selection;
+  auto restarted = ok(s, press, kT0 + 10'000);
+  EXPECT_EQ(restarted.current, "q2");  // restarted, still current
+  EXPECT_EQ(restarted.position_at, kT0 + 10'000);
+  EXPECT_GT(restarted.selection, s.selection);
+  // The duplicate (a retry, or a second listener) must not go back to q1.
+  rejected(restarted, press, kT0 + 10'500, Code::kFailedPrecondition);
+  // A press made after seeing the restart does go back.
+  auto again = cmd(Type::kPrevious, "q2");
+  again.expected_selection = restarted.selection;
+  EXPECT_EQ(ok(restarted, again, kT0 + 10'500).current, "q1");
+}
+
+TEST(RoomStateSelection, GrowsWithEverySelectionAndSurvivesJson) {
+  auto s = queue_of({1000, 1000});
+  const auto first = s.selection;
+  auto skipped = ok(s, cmd(Type::kSkip), kT0);
+  EXPECT_EQ(skipped.selection, first + 1);
+  auto paused = ok(skipped, cmd(Type::kPause), kT0);
+  EXPECT_EQ(paused.selection, skipped.selection);  // no new selection
+  auto round_trip = state_from_json(to_json(skipped));
+  ASSERT_TRUE(round_trip.is_ok());
+  EXPECT_EQ(*round_trip, skipped);
+  // Records written before the counter existed read as selection 0.
+  auto old = to_json(skipped);
+  old.erase("selection");
+  EXPECT_EQ(state_from_json(old)->selection, 0);
+}
+
 // ---- repeat ----
 
 TEST(RoomStateRepeat, SetsTheModeAndNamesRoundTrip) {

@@ -156,8 +156,8 @@ export function renderRoom(main, params) {
     const st = conn.state;
     command({ type: st?.playing ? 'pause' : 'play' }, st?.playing ? 'Pause' : 'Play');
   });
-  skipBtn.addEventListener('click', () => command({ type: 'skip', item_id: conn.state?.current ?? null }, 'Skip'));
-  prevBtn.addEventListener('click', () => command({ type: 'previous', item_id: conn.state?.current ?? null }, 'Previous'));
+  skipBtn.addEventListener('click', () => command({ type: 'skip', item_id: conn.state?.current ?? null, selection: conn.state?.selection ?? null }, 'Skip'));
+  prevBtn.addEventListener('click', () => command({ type: 'previous', item_id: conn.state?.current ?? null, selection: conn.state?.selection ?? null }, 'Previous'));
   repeat.addEventListener('change', () => command({ type: 'repeat', mode: repeat.value }, 'Repeat'));
   clearBtn.addEventListener('click', () => command({ type: 'clear' }, 'Clear'));
 
@@ -168,7 +168,7 @@ export function renderRoom(main, params) {
   });
   seek.addEventListener('change', () => {
     dragging = false;
-    command({ type: 'seek', position_ms: Math.round(Number(seek.value)), item_id: conn.state?.current ?? null }, 'Seek');
+    command({ type: 'seek', position_ms: Math.round(Number(seek.value)), item_id: conn.state?.current ?? null, selection: conn.state?.selection ?? null }, 'Seek');
   });
   seek.addEventListener('blur', () => { dragging = false; });
 

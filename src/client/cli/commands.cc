@@ -518,8 +518,9 @@ int cmd_queue_show(CliContext& ctx, const std::string& room) {
 namespace {
 
 // Sends a command to a room and reports the outcome. With
-// name_current_item the command carries the current item as its
-// precondition, so that two people pressing skip at once skip one song.
+// name_current_item the command carries the current item and its selection
+// as its precondition, so that two people pressing skip (or previous) at
+// once move one song, not two.
 int run_command(CliContext& ctx, const std::string& room, json::object cmd, const std::string& done,
                 bool name_current_item = false) {
   int code = kExitOk;
@@ -528,8 +529,10 @@ int run_command(CliContext& ctx, const std::string& room, json::object cmd, cons
   if (name_current_item) {
     auto state = ctx.api->json("GET", "/api/v1/rooms/" + *id);
     if (!state) return fail(state.error, "could not read the room");
-    const auto& current = state->at("state").at("current");
+    const auto& room_state = state->at("state").as_object();
+    const auto& current = room_state.at("current");
     if (!current.is_null()) cmd["item_id"] = current;
+    if (const auto* selection = room_state.if_contains("selection")) cmd["selection"] = *selection;
   }
   json::value body = cmd;
   auto r = ctx.api->json("POST", "/api/v1/rooms/" + *id + "/commands", &body);
