@@ -358,6 +358,13 @@ class WatchedViewEtcdTest : public ::testing::Test {
     ASSERT_TRUE(wait_until([&] { return cluster_.leader() > 0; }, 30s));
     EXPECT_EQ(view_->status().last_error.code(), Code::kUnavailable);
   }
+  // Changes the prefix while member 0 is down; returns the last revision.
+  Revision write_meanwhile() {
+    EXPECT_TRUE(writer_->put("view/c", "3").is_ok());
+    auto last = writer_->del("view/a");
+    EXPECT_TRUE(last.is_ok()) << last.status().to_string();
+    return last.is_ok() ? *last : 0;
+  }
   void restart_the_views_member() {
     std::string error;
     ASSERT_TRUE(cluster_.restart_member(0, &error)) << error;
@@ -372,9 +379,7 @@ class WatchedViewEtcdTest : public ::testing::Test {
 
 TEST_F(WatchedViewEtcdTest, ResumesWhenItsMemberComesBack) {
   lose_the_views_member();
-  Revision last = 0;
-  HIFI_ASSERT_OK(writer_->put("view/c", "3"));
-  HIFI_ASSERT_OK_AND_ASSIGN(last, writer_->del("view/a"));
+  const Revision last = write_meanwhile();
   // A writer waiting through the outage gets its revision once the view follows again.
   auto waiter = std::async(std::launch::async,
                            [&] { return view_->wait_for_revision(last, in(30s)); });
@@ -393,9 +398,7 @@ TEST_F(WatchedViewEtcdTest, ResumesWhenItsMemberComesBack) {
 
 TEST_F(WatchedViewEtcdTest, ReloadsWhenTheRevisionWasCompactedMeanwhile) {
   lose_the_views_member();
-  Revision last = 0;
-  HIFI_ASSERT_OK(writer_->put("view/c", "3"));
-  HIFI_ASSERT_OK_AND_ASSIGN(last, writer_->del("view/a"));
+  const Revision last = write_meanwhile();
   ASSERT_TRUE(cluster_.compact(last));
   restart_the_views_member();
 
