@@ -140,7 +140,8 @@ void WatchedView::restart_loop() {
     last_error_ = status;
     retry_at_ = SteadyClock::now() + backoff_;
     spdlog::warn("{} view: cannot {} ({}); retrying in {} ms", options_.name,
-                 reload ? "reload" : "resume", status.to_string(), backoff_.count());
+                 !reload ? "resume" : loaded_ ? "reload" : "load", status.to_string(),
+                 backoff_.count());
   }
 }
 
