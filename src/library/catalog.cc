@@ -162,42 +162,30 @@ bool parse_song_sort(const std::string& text, SongSort& out) {
 }
 
 Catalog::Catalog(MetaStore& store, BlobStore& blobs, const Clock& clock)
-    : store_(store), blobs_(blobs), clock_(clock) {}
+    : store_(store),
+      blobs_(blobs),
+      clock_(clock),
+      view_(store, kSongsPrefix, [this](const RangeResult& snapshot) { reset(snapshot); },
+            [this](const WatchResponse& response) { apply(response); },
+            WatchedViewOptions{.name = "catalog"}) {}
 
-Catalog::~Catalog() {
-  if (watch_) watch_->cancel();
-}
+Catalog::~Catalog() { view_.stop(); }
 
-Status Catalog::start() {
-  auto all = store_.range(kSongsPrefix);
-  if (!all) return all.status();
-  {
-    std::lock_guard lock(mu_);
-    for (auto& kv : all->kvs) {
-      Song song;
-      if (song_from_json(kv.value, song)) {
-        auto id = song.id;
-        songs_[id] = std::make_shared<const Entry>(std::move(song));
-      } else {
-        spdlog::warn("catalog: skipping unreadable record {}", kv.key);
-      }
+Status Catalog::start() { return view_.start(); }
+
+void Catalog::reset(const RangeResult& snapshot) {
+  std::map<std::string, std::shared_ptr<const Entry>> songs;
+  for (const auto& kv : snapshot.kvs) {
+    Song song;
+    if (song_from_json(kv.value, song)) {
+      auto id = song.id;
+      songs[id] = std::make_shared<const Entry>(std::move(song));
+    } else {
+      spdlog::warn("catalog: skipping unreadable record {}", kv.key);
     }
-    applied_revision_ = all->revision;
   }
-  auto watch = store_.watch(kSongsPrefix, all->revision + 1,
-                            [this](const Status& status, const WatchResponse& response) {
-                              if (!status) {
-                                spdlog::error("catalog: watch ended: {}", status.to_string());
-                                std::lock_guard lock(mu_);
-                                watch_error_ = status;
-                                applied_cv_.notify_all();
-                                return;
-                              }
-                              apply(response);
-                            });
-  if (!watch) return watch.status();
-  watch_ = std::move(*watch);
-  return Status::ok();
+  std::lock_guard lock(mu_);
+  songs_.swap(songs);
 }
 
 void Catalog::apply(const WatchResponse& response) {
@@ -213,18 +201,10 @@ void Catalog::apply(const WatchResponse& response) {
       songs_[id] = std::make_shared<const Entry>(std::move(song));
     }
   }
-  applied_revision_ = std::max(applied_revision_, response.revision);
-  applied_cv_.notify_all();
 }
 
 Status Catalog::wait_for_revision(Revision revision) {
-  std::unique_lock lock(mu_);
-  bool caught_up = applied_cv_.wait_for(lock, kCatchUpTimeout, [&] {
-    return applied_revision_ >= revision || !watch_error_.is_ok();
-  });
-  if (!watch_error_.is_ok()) return watch_error_;
-  if (!caught_up) return Status(Code::kUnavailable, "the catalog is not keeping up with the store");
-  return Status::ok();
+  return view_.wait_for_revision(revision, std::chrono::steady_clock::now() + kCatchUpTimeout);
 }
 
 std::optional<Song> Catalog::find_by_sha256(const std::string& sha256) const {
@@ -486,9 +466,12 @@ Status Catalog::remove(const std::string& id, const User& actor) {
 }
 
 Result<std::vector<std::string>> Catalog::referenced_blobs() const {
+  if (auto status = view_.status(); status.stale) {
+    return unavailable("the catalog view is not following the store (" +
+                       status.last_error.to_string() + ")");
+  }
   std::vector<std::string> out;
   std::lock_guard lock(mu_);
-  if (!watch_error_.is_ok()) return watch_error_;
   out.reserve(songs_.size());
   for (const auto& [id, entry] : songs_) {
     out.push_back(entry->song.sha256);

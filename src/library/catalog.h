@@ -5,10 +5,11 @@
 // A song's id is the first 32 hex digits of its SHA-256, so identical bytes
 // are one song, on every node.
 //
-// The catalog keeps an in-memory view of every song, fed by a MetaStore
-// watch, and serves reads from it. Writers go through the store and then
-// wait until the view has caught up with their revision, so a client reads
-// its own writes on this node, and other nodes converge in revision order.
+// The catalog keeps an in-memory view of every song, fed by a WatchedView of
+// songs/ (which resumes or reloads when its watch ends), and serves reads
+// from it. Writers go through the store and then wait until the view has
+// caught up with their revision, so a client reads its own writes on this
+// node, and other nodes converge in revision order.
 //
 // Thread-safety: all methods are thread-safe. add_upload() probes and
 // fsyncs: call it from worker threads.
@@ -17,7 +18,6 @@
 #include <boost/json/object.hpp>
 
 #include <array>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -32,6 +32,7 @@
 #include "common/status.h"
 #include "library/accounts.h"
 #include "store/meta_store.h"
+#include "store/watched_view.h"
 
 namespace hifi {
 
@@ -118,7 +119,7 @@ class Catalog {
   void set_replication(BlobReplication* replication) { replication_ = replication; }
 
   // The SHA-256 of every blob a song references (its bytes and its cover),
-  // sorted. Fails when the view stopped following the store, because a
+  // sorted. Fails while the view is not following the store, because a
   // stale answer would make live songs look unreferenced.
   Result<std::vector<std::string>> referenced_blobs() const;
 
@@ -142,9 +143,15 @@ class Catalog {
   Status remove(const std::string& id, const User& actor);
   std::size_t size() const;
 
+  // Whether the song view follows the store (stale while its watch is being
+  // restarted), and how often it was restarted: for /healthz and /metrics.
+  ViewStatus view_status() const { return view_.status(); }
+
  private:
   struct Entry;
+  void reset(const RangeResult& snapshot);
   void apply(const WatchResponse& response);
+  // Waits (bounded) until the view has applied `revision`.
   Status wait_for_revision(Revision revision);
 
   MetaStore& store_;
@@ -152,11 +159,9 @@ class Catalog {
   BlobReplication* replication_ = nullptr;
   const Clock& clock_;
   mutable std::mutex mu_;
-  std::condition_variable applied_cv_;
-  Revision applied_revision_ = 0;
-  Status watch_error_;
   std::map<std::string, std::shared_ptr<const Entry>> songs_;  // by id
-  std::unique_ptr<WatchHandle> watch_;
+  // After songs_ and mu_, which its callbacks use; stopped in ~Catalog.
+  WatchedView view_;
   // Serialise "commit blob + publish song" against "unpublish song + remove
   // blob" for the same bytes, so a delete racing a re-upload never removes
   // the bytes of a published song. Striped by hash.

@@ -65,7 +65,12 @@ Status validate_room_name(const std::string& name) {
 }
 
 RoomService::RoomService(MetaStore& store, const Clock& clock, RoomServiceOptions options)
-    : store_(store), clock_(clock), options_(options) {}
+    : store_(store),
+      clock_(clock),
+      options_(options),
+      view_(store, kRoomsPrefix, [this](const RangeResult& snapshot) { reset(snapshot); },
+            [this](const WatchResponse& response) { apply_events(response); },
+            WatchedViewOptions{.name = "rooms"}) {}
 
 RoomService::~RoomService() { stop(); }
 
@@ -75,24 +80,7 @@ void RoomService::set_listener(std::function<void(const RoomEvent&)> listener) {
 }
 
 Status RoomService::start() {
-  auto all = store_.range(kRoomsPrefix);
-  if (!all) return all.status();
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& kv : all->kvs) {
-      auto room = room_of(kv);
-      if (!room) {
-        spdlog::error("rooms: {}", room.status().message());
-        continue;
-      }
-      rooms_[room->id] = std::move(*room);
-    }
-    applied_revision_ = all->revision;
-  }
-  auto watch = store_.watch(kRoomsPrefix, all->revision + 1,
-                            [this](const Status& s, const WatchResponse& r) { on_watch(s, r); });
-  if (!watch) return watch.status();
-  watch_ = std::move(*watch);
+  if (auto s = view_.start(); !s) return s;
   if (options_.auto_advance) scheduler_ = std::thread([this] { scheduler_loop(); });
   return Status::ok();
 }
@@ -104,20 +92,49 @@ void RoomService::stop() {
   }
   changed_.notify_all();
   if (scheduler_.joinable()) scheduler_.join();
-  if (watch_) watch_->cancel();
+  view_.stop();
 }
 
-void RoomService::on_watch(const Status& status, const WatchResponse& response) {
+void RoomService::reset(const RangeResult& snapshot) {
+  std::map<std::string, Room> rooms;
+  for (const auto& kv : snapshot.kvs) {
+    auto room = room_of(kv);
+    if (!room) {
+      spdlog::error("rooms: {}", room.status().message());
+      continue;
+    }
+    rooms[room->id] = std::move(*room);
+  }
   std::vector<RoomEvent> events;
-  std::function<void(const RoomEvent&)> listener;
   {
     std::lock_guard lock(mu_);
-    if (!status) {
-      spdlog::error("rooms: watch ended: {}", status.to_string());
-      watch_error_ = status;
-      changed_.notify_all();
-      return;
+    if (loaded_) {
+      // What the ended watch missed, as the events it would have delivered.
+      for (const auto& [id, room] : rooms_) {
+        if (rooms.contains(id)) continue;
+        RoomEvent event;
+        event.type = RoomEvent::Type::kDeleted;
+        event.room.id = id;
+        event.room.revision = snapshot.revision;
+        events.push_back(std::move(event));
+      }
+      for (const auto& [id, room] : rooms) {
+        auto old = rooms_.find(id);
+        if (old != rooms_.end() && old->second.revision == room.revision) continue;
+        events.push_back(RoomEvent{RoomEvent::Type::kUpdated, room});
+      }
     }
+    rooms_.swap(rooms);
+    loaded_ = true;
+  }
+  changed_.notify_all();
+  notify(events);
+}
+
+void RoomService::apply_events(const WatchResponse& response) {
+  std::vector<RoomEvent> events;
+  {
+    std::lock_guard lock(mu_);
     for (const auto& e : response.events) {
       RoomEvent event;
       if (e.type == WatchEvent::Type::kDelete) {
@@ -136,23 +153,25 @@ void RoomService::on_watch(const Status& status, const WatchResponse& response) 
       }
       events.push_back(std::move(event));
     }
-    applied_revision_ = std::max(applied_revision_, response.revision);
-    listener = listener_;
   }
   changed_.notify_all();
+  notify(events);
+}
+
+void RoomService::notify(const std::vector<RoomEvent>& events) {
+  if (events.empty()) return;
+  std::function<void(const RoomEvent&)> listener;
+  {
+    std::lock_guard lock(mu_);
+    listener = listener_;
+  }
   if (listener) {
     for (const auto& e : events) listener(e);
   }
 }
 
 Status RoomService::wait_for_revision(Revision revision) {
-  std::unique_lock lock(mu_);
-  bool ok = changed_.wait_for(lock, kCatchUpTimeout, [&] {
-    return applied_revision_ >= revision || !watch_error_.is_ok();
-  });
-  if (!watch_error_.is_ok()) return watch_error_;
-  if (!ok) return Status(Code::kUnavailable, "rooms are not keeping up with the store");
-  return Status::ok();
+  return view_.wait_for_revision(revision, std::chrono::steady_clock::now() + kCatchUpTimeout);
 }
 
 Result<Room> RoomService::create(const std::string& name, const std::string& owner) {

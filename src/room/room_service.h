@@ -5,7 +5,10 @@
 //
 // Ordering: every command is a CAS on the room's one key, so the store's
 // revision order is the order of commands; all nodes learn of changes through
-// one watch on rooms/ and deliver them in that order.
+// one watch on rooms/ (a WatchedView) and deliver them in that order. When
+// that watch ends the view resumes it, or reloads rooms/ after a compaction
+// and tells the listener of every room that changed or vanished meanwhile;
+// writers wait (bounded) for the view to follow again instead of failing.
 //
 // Auto-advance: a scheduler thread applies an internal "advance" command when
 // the current song ends. Its precondition (that item is current and has
@@ -16,8 +19,8 @@
 //
 // Thread-safety: all methods are thread-safe. execute(), create() and
 // remove() write to the store: call them from worker threads. The event
-// listener is called on the store's watch thread, in revision order, with no
-// lock of this service held.
+// listener is called in revision order with no lock of this service held, on
+// the store's watch thread (or the view's restart thread after a reload).
 #pragma once
 
 #include <condition_variable>
@@ -35,6 +38,7 @@
 #include "library/accounts.h"
 #include "room/room_state.h"
 #include "store/meta_store.h"
+#include "store/watched_view.h"
 
 namespace hifi::room {
 
@@ -102,8 +106,16 @@ class RoomService {
   // Returns how many rooms advanced.
   int advance_due_rooms();
 
+  // Whether the room view follows the store (stale while its watch is being
+  // restarted), and how often it was restarted: for /healthz and /metrics.
+  ViewStatus view_status() const { return view_.status(); }
+
  private:
-  void on_watch(const Status& status, const WatchResponse& response);
+  void reset(const RangeResult& snapshot);
+  void apply_events(const WatchResponse& response);
+  // Hands events to the listener, outside mu_.
+  void notify(const std::vector<RoomEvent>& events);
+  // Waits (bounded) until the view has applied `revision`.
   Status wait_for_revision(Revision revision);
   void scheduler_loop();
 
@@ -113,11 +125,11 @@ class RoomService {
   mutable std::mutex mu_;
   std::condition_variable changed_;
   std::map<std::string, Room> rooms_;
-  Revision applied_revision_ = 0;
-  Status watch_error_;
+  bool loaded_ = false;  // rooms_ was loaded once; later loads are reported as events
   bool stopping_ = false;
   std::function<void(const RoomEvent&)> listener_;
-  std::unique_ptr<WatchHandle> watch_;
+  // After the state its callbacks use; stopped in stop().
+  WatchedView view_;
   std::thread scheduler_;
 };
 

@@ -76,8 +76,8 @@ RoomHub::~RoomHub() {
   publisher_cv_.notify_all();
   presence_flusher_.join();
   if (presence_publisher_.joinable()) presence_publisher_.join();
-  // Not under mu_: cancel() waits for a running callback, which takes mu_.
-  if (presence_watch_) presence_watch_->cancel();
+  // Not under mu_: stop() waits for a running callback, which takes mu_.
+  if (presence_view_) presence_view_->stop();
 }
 
 void RoomHub::flush_presence_loop() {
@@ -273,14 +273,25 @@ void RoomHub::start_cluster_presence(MetaStore& store, std::string node_id,
   current_lease_ = std::move(current_lease);
   // Listeners who joined before now were never published.
   for (const auto& [id, channel] : channels_) mark_presence_dirty_locked(id);
-  watch_broken_ = true;  // the publisher's first job: load presence/ and watch it
-  watch_retry_at_ = std::chrono::steady_clock::now();
   presence_publisher_ = std::thread([this] { publish_presence_loop(); });
+  presence_view_ = std::make_unique<WatchedView>(
+      store, std::string(kPresencePrefix),
+      [this](const RangeResult& snapshot) { reset_presence(snapshot); },
+      [this](const WatchResponse& response) { apply_presence(response); },
+      WatchedViewOptions{.name = "presence"});
+  // Loads on the view's thread, which waits for mu_ (held here).
+  presence_view_->start_async();
 }
 
 void RoomHub::republish_presence() {
   std::lock_guard lock(mu_);
   for (const auto& [id, channel] : channels_) mark_presence_dirty_locked(id);
+}
+
+std::optional<ViewStatus> RoomHub::presence_view_status() const {
+  std::lock_guard lock(mu_);
+  if (!presence_view_) return std::nullopt;
+  return presence_view_->status();
 }
 
 void RoomHub::mark_presence_dirty_locked(const std::string& room_id) {
@@ -305,34 +316,14 @@ std::optional<std::string> RoomHub::presence_value_locked(const std::string& roo
 void RoomHub::publish_presence_loop() {
   using Clock = std::chrono::steady_clock;
   // To log an outage once, not once per attempt.
-  bool load_failing = false;
   bool write_failing = false;
   std::unique_lock lock(mu_);
   while (!stopping_) {
     auto now = Clock::now();
-    if (watch_broken_ && now >= watch_retry_at_) {
-      lock.unlock();
-      auto status = reload_presence();
-      lock.lock();
-      if (!status) {
-        if (!load_failing) {
-          spdlog::warn("presence: cannot load other nodes' listeners: {}; retrying every {} ms",
-                       status.to_string(), kPresenceRetryDelay.count());
-        }
-        watch_broken_ = true;
-        watch_retry_at_ = Clock::now() + kPresenceRetryDelay;
-      } else if (load_failing) {
-        spdlog::info("presence: watching other nodes' listeners again");
-      }
-      load_failing = !status;
-      continue;
-    }
-
     // Take every dirty room whose throttle allows a write now; the values
     // are taken here, under the lock, and written after it is released.
     std::vector<std::pair<std::string, std::optional<std::string>>> writes;
     std::optional<Clock::time_point> wake;
-    if (watch_broken_) wake = watch_retry_at_;
     for (auto it = publishing_.begin(); it != publishing_.end();) {
       auto& [room_id, state] = *it;
       if (state.not_before > now) {
@@ -389,19 +380,12 @@ Status RoomHub::write_presence(const std::string& room_id,
   return presence_store_->put(key, *value, lease).status();
 }
 
-Status RoomHub::reload_presence() {
-  if (presence_watch_) {
-    presence_watch_->cancel();
-    presence_watch_.reset();
-  }
-  auto all = presence_store_->range(std::string(kPresencePrefix));
-  if (!all) return all.status();
-
+void RoomHub::reset_presence(const RangeResult& snapshot) {
   RemotePresence loaded;
   // This node's keys as the store has them, maybe left by an earlier run
   // whose lease has not ended yet: rewritten from the local state.
   std::vector<std::string> own_rooms;
-  for (const auto& kv : all->kvs) {
+  for (const auto& kv : snapshot.kvs) {
     auto key = parse_presence_key(kv.key);
     if (!key) continue;
     if (key->node_id == node_id_) {
@@ -415,40 +399,19 @@ Status RoomHub::reload_presence() {
     }
     loaded[key->room_id][key->node_id] = std::move(*users);
   }
-  std::uint64_t generation = 0;
-  {
-    std::lock_guard lock(mu_);
-    std::set<std::string> rooms;
-    for (const auto& [room_id, nodes] : remote_presence_) rooms.insert(room_id);
-    for (const auto& [room_id, nodes] : loaded) rooms.insert(room_id);
-    remote_presence_ = std::move(loaded);
-    for (const auto& room_id : rooms) remote_presence_changed_locked(room_id);
-    for (const auto& room_id : own_rooms) mark_presence_dirty_locked(room_id);
-    generation = ++watch_generation_;
-    watch_broken_ = false;
-  }
-  auto watch = presence_store_->watch(
-      std::string(kPresencePrefix), all->revision + 1,
-      [this, generation](const Status& status, const WatchResponse& response) {
-        on_presence_watch(generation, status, response);
-      });
-  if (!watch) return watch.status();
-  presence_watch_ = std::move(*watch);
-  return Status::ok();
+  std::lock_guard lock(mu_);
+  if (stopping_) return;
+  std::set<std::string> rooms;
+  for (const auto& [room_id, nodes] : remote_presence_) rooms.insert(room_id);
+  for (const auto& [room_id, nodes] : loaded) rooms.insert(room_id);
+  remote_presence_ = std::move(loaded);
+  for (const auto& room_id : rooms) remote_presence_changed_locked(room_id);
+  for (const auto& room_id : own_rooms) mark_presence_dirty_locked(room_id);
 }
 
-void RoomHub::on_presence_watch(std::uint64_t generation, const Status& status,
-                                const WatchResponse& response) {
+void RoomHub::apply_presence(const WatchResponse& response) {
   std::lock_guard lock(mu_);
-  if (stopping_ || generation != watch_generation_) return;
-  if (!status) {
-    spdlog::warn("presence: watch ended: {}; reloading in {} ms", status.to_string(),
-                 kPresenceRetryDelay.count());
-    watch_broken_ = true;
-    watch_retry_at_ = std::chrono::steady_clock::now() + kPresenceRetryDelay;
-    publisher_cv_.notify_one();
-    return;
-  }
+  if (stopping_) return;
   std::set<std::string> rooms;
   for (const auto& event : response.events) {
     auto key = parse_presence_key(event.kv.key);

@@ -15,17 +15,20 @@
 // the distinct users listening on any node. Each node publishes its own
 // listeners of a room to presence/<room-id>/<node-id> under its lease (so a
 // dead node's listeners vanish with its lease) and watches presence/ for the
-// other nodes'. This node's own keys are never merged: its local state is
-// authoritative, and own keys found when (re)loading presence/ (say, left by
-// an earlier run whose lease is still alive) are rewritten from it. Without
-// start_cluster_presence() only local listeners count.
+// other nodes' through a WatchedView (resumed, or reloaded after a
+// compaction, when the watch ends). This node's own keys are never merged:
+// its local state is authoritative, and own keys found when (re)loading
+// presence/ (say, left by an earlier run whose lease is still alive) are
+// rewritten from it. Without start_cluster_presence() only local listeners
+// count.
 //
 // Thread-safety: all methods are thread-safe. None of them calls the store,
 // so none blocks on the network or the disk: store calls happen on the hub's
-// publisher thread (the destructor waits for one in progress to return).
-// RoomSubscriber::deliver() is called with the hub's lock held (on the
-// caller's thread, the hub's flusher thread or the store's watch thread) and
-// must not block or call back into the hub; it queues the message for the
+// publisher thread and the presence view's restart thread (the destructor
+// waits for one in progress to return). RoomSubscriber::deliver() is called
+// with the hub's lock held (on the caller's thread, the hub's flusher thread,
+// the store's watch thread or the presence view's restart thread) and must
+// not block or call back into the hub; it queues the message for the
 // subscriber's own writer.
 #pragma once
 
@@ -47,6 +50,7 @@
 #include "common/clock.h"
 #include "room/room_service.h"
 #include "store/meta_store.h"
+#include "store/watched_view.h"
 
 namespace hifi {
 
@@ -82,7 +86,7 @@ class RoomHub {
   static constexpr std::chrono::milliseconds kPresenceInterval{250};
 
   // How long the publisher waits before retrying a presence write that
-  // failed, or reloading presence after the watch of presence/ ended.
+  // failed. (The watch of presence/ restarts with the WatchedView back-off.)
   static constexpr std::chrono::milliseconds kPresenceRetryDelay{1000};
 
   explicit RoomHub(room::RoomService& rooms, std::size_t history_per_room = kDefaultHistoryPerRoom);
@@ -94,15 +98,19 @@ class RoomHub {
   // node has a lease. Starts the publisher thread, which writes this node's
   // listeners of a room at most once per kPresenceInterval under
   // current_lease() (called on that thread; 0 means "no lease now, retry
-  // later"), and loads and watches the other nodes' presence. Failed writes
-  // and a watch that ends are retried after kPresenceRetryDelay. `store`
-  // must outlive the hub.
+  // later"), and the presence view, which loads and watches the other
+  // nodes' presence on its own thread. Failed writes are retried after
+  // kPresenceRetryDelay. `store` must outlive the hub.
   void start_cluster_presence(MetaStore& store, std::string node_id,
                               std::function<LeaseId()> current_lease);
   // The node's lease was granted anew: the old one expired and took this
   // node's presence keys with it, so write every room with local listeners
   // again (under current_lease()). A no-op before start_cluster_presence().
   void republish_presence();
+
+  // The health of the view of the other nodes' presence, for /healthz and
+  // /metrics; nullopt before start_cluster_presence().
+  std::optional<ViewStatus> presence_view_status() const;
 
   // Feed from RoomService::set_listener.
   void on_event(const room::RoomEvent& event);
@@ -175,13 +183,10 @@ class RoomHub {
   void publish_presence_loop();
   // Writes one room's presence key; blocks on the store.
   Status write_presence(const std::string& room_id, const std::optional<std::string>& value);
-  // Cancels the old watch, loads presence/ and watches it from there; blocks
-  // on the store. Runs on the publisher thread only.
-  Status reload_presence();
-  // The watch callback (on the store's thread): applies the other nodes'
-  // changes, or has the publisher reload when the watch ended.
-  void on_presence_watch(std::uint64_t generation, const Status& status,
-                         const WatchResponse& response);
+  // The presence view's callbacks: all of presence/ (replacing what was
+  // known), or one revision's changes of it.
+  void reset_presence(const RangeResult& snapshot);
+  void apply_presence(const WatchResponse& response);
   // Recomputes the room's listeners after the other nodes' changed and
   // tells its subscribers if they did.
   void remote_presence_changed_locked(const std::string& room_id);
@@ -201,16 +206,12 @@ class RoomHub {
   std::function<LeaseId()> current_lease_;
   std::map<std::string, PublishState> publishing_;
   RemotePresence remote_presence_;
-  // The watch of presence/ must be (re)loaded once watch_retry_at_ has come.
-  bool watch_broken_ = false;
-  std::chrono::steady_clock::time_point watch_retry_at_{};
-  // Tells the current watch's callbacks from those of a watch being replaced.
-  std::uint64_t watch_generation_ = 0;
-  // Wakes the publisher: a room became dirty, the watch broke, or stopping.
+  // Wakes the publisher: a room became dirty, or stopping.
   std::condition_variable publisher_cv_;
-  // Used only by the publisher thread, and by the destructor after joining it.
-  std::unique_ptr<WatchHandle> presence_watch_;
   std::thread presence_publisher_;
+  // Set once by start_cluster_presence(), under mu_; stopped (not under mu_,
+  // its callbacks take it) in the destructor.
+  std::unique_ptr<WatchedView> presence_view_;
 };
 
 }  // namespace hifi

@@ -19,8 +19,12 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <future>
 #include <thread>
 #include <vector>
+
+#include "store/sqlite/sqlite_meta_store.h"
+#include "support/eventually.h"
 
 namespace hifi::room {
 namespace {
@@ -551,6 +555,64 @@ TEST_F(RoomServiceTest, AutoAdvanceWithTheSystemClock) {
   EXPECT_EQ(got->last_command_by, "");
   EXPECT_GE(SystemClock::instance().now_ms(), ends);
   service.reset();
+}
+
+// The room view's watch ends (its SQLite watcher falls behind its buffer
+// while the listener is slow): the view reloads rooms/, the listener learns
+// what changed meanwhile, and a command written during the outage succeeds.
+TEST_F(RoomServiceTest, AViewThatFellBehindReloadsAndCommandsStillSucceed) {
+  SqliteOptions options;
+  options.max_watch_backlog = 2;
+  auto opened = open_sqlite_meta_store(dir_ + "/behind.db", options);
+  ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+  auto store = std::move(opened).value();
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool held = false;
+  Recorder recorder;
+  RoomService service(*store, clock_, manual());
+  service.set_listener([&](const RoomEvent& e) {
+    {
+      std::unique_lock lock(gate_mu);
+      gate_cv.wait(lock, [&] { return !held; });
+    }
+    recorder(e);
+  });
+  ASSERT_TRUE(service.start().is_ok());
+  auto kept = service.create("Kept", "alice");
+  auto gone = service.create("Gone", "alice");
+  ASSERT_TRUE(kept.is_ok() && gone.is_ok());
+
+  {
+    std::lock_guard lock(gate_mu);
+    held = true;
+  }
+  // Written behind the service's back while its listener is stuck.
+  auto record = store->get("rooms/" + kept->id);
+  ASSERT_TRUE(record.is_ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(store->put(record->key, record->value).is_ok());
+  ASSERT_TRUE(store->del("rooms/" + gone->id).is_ok());
+  auto added = std::async(std::launch::async,
+                          [&] { return service.execute(kept->id, add({{"s1", 1000}})); });
+  {
+    std::lock_guard lock(gate_mu);
+    held = false;
+  }
+  gate_cv.notify_all();
+
+  auto result = added.get();
+  ASSERT_TRUE(result.is_ok()) << result.status().to_string();
+  EXPECT_TRUE(recorder.wait_until([&](const auto& events) {
+    return std::any_of(events.begin(), events.end(), [&](const RoomEvent& e) {
+      return e.type == RoomEvent::Type::kDeleted && e.room.id == gone->id;
+    });
+  }));
+  EXPECT_TRUE(recorder.wait_for_revision(result->revision));
+  EXPECT_EQ(service.get(gone->id).status().code(), Code::kNotFound);
+  EXPECT_EQ(service.get(kept->id)->revision, result->revision);
+  EXPECT_TRUE(::hifi::testing::eventually([&] { return !service.view_status().stale; }));
+  EXPECT_EQ(service.view_status().reloads, 1u);
+  service.stop();
 }
 
 }  // namespace

@@ -138,6 +138,14 @@ class EtcdCluster {
     m.pid = -1;
   }
 
+  // Starts a member killed by kill_member() again, with its data, and waits
+  // until it is healthy (it has rejoined the cluster).
+  bool restart_member(int i, std::string* error) {
+    Member& m = members_.at(i);
+    if (m.pid > 0) return true;
+    return spawn(m, error) && wait_healthy({i}, error);
+  }
+
   // The index of the member that leads, or -1 if the live members do not
   // agree on one.
   int leader() const {
@@ -225,6 +233,47 @@ class EtcdCluster {
     return text.size() > 2000 ? text.substr(text.size() - 2000) : text;
   }
 
+  // Starts the member's process (again: its data directory is kept, so a
+  // killed member rejoins with what it had).
+  bool spawn(Member& m, std::string* error) {
+    const std::string client = "http://127.0.0.1:" + std::to_string(m.client_port);
+    const std::string peer = "http://127.0.0.1:" + std::to_string(m.peer_port);
+    const std::vector<std::string> args = {
+        etcd_binary(), "--name", m.name, "--data-dir", m.dir, "--listen-client-urls", client,
+        "--advertise-client-urls", client, "--listen-peer-urls", peer,
+        "--initial-advertise-peer-urls", peer, "--initial-cluster", initial_cluster_,
+        "--initial-cluster-state", "new", "--initial-cluster-token", token_,
+        // Short timeouts make elections (and the lease minimum TTL, 1.5
+        // election timeouts) quick; loopback round trips are far below.
+        "--heartbeat-interval", "50", "--election-timeout", "500",
+        "--logger", "zap", "--log-outputs", "stderr", "--log-level", "warn"};
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    const std::string log = m.dir + ".log";
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      *error = "fork: " + std::string(std::strerror(errno));
+      return false;
+    }
+    if (pid == 0) {
+      // Only async-signal-safe calls between fork and exec.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+        ::close(fd);
+      }
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    m.pid = pid;
+    return true;
+  }
+
   bool start_once(std::string* error) {
     std::string pattern = temp_root() + "/hifi-etcd-test-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) {
@@ -249,51 +298,25 @@ class EtcdCluster {
       initial_cluster += m.name + "=http://127.0.0.1:" + std::to_string(m.peer_port);
       members_.push_back(std::move(m));
     }
-    const std::string token = "hifi-test-" + std::to_string(::getpid()) + "-" +
-                              std::filesystem::path(root_).filename().string();
+    initial_cluster_ = initial_cluster;
+    token_ = "hifi-test-" + std::to_string(::getpid()) + "-" +
+             std::filesystem::path(root_).filename().string();
     for (Member& m : members_) {
-      const std::string client = "http://127.0.0.1:" + std::to_string(m.client_port);
-      const std::string peer = "http://127.0.0.1:" + std::to_string(m.peer_port);
-      const std::vector<std::string> args = {
-          etcd_binary(), "--name", m.name, "--data-dir", m.dir, "--listen-client-urls", client,
-          "--advertise-client-urls", client, "--listen-peer-urls", peer,
-          "--initial-advertise-peer-urls", peer, "--initial-cluster", initial_cluster,
-          "--initial-cluster-state", "new", "--initial-cluster-token", token,
-          // Short timeouts make elections (and the lease minimum TTL, 1.5
-          // election timeouts) quick; loopback round trips are far below.
-          "--heartbeat-interval", "50", "--election-timeout", "500",
-          "--logger", "zap", "--log-outputs", "stderr", "--log-level", "warn"};
-      std::vector<char*> argv;
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      const std::string log = m.dir + ".log";
-      const pid_t parent = ::getpid();
-      const pid_t pid = ::fork();
-      if (pid < 0) {
-        *error = "fork: " + std::string(std::strerror(errno));
-        return false;
-      }
-      if (pid == 0) {
-        // Only async-signal-safe calls between fork and exec.
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parent) ::_exit(127);
-        const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-          ::dup2(fd, 1);
-          ::dup2(fd, 2);
-          ::close(fd);
-        }
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
-      }
-      m.pid = pid;
+      if (!spawn(m, error)) return false;
     }
 
+    std::vector<int> all;
+    for (int i = 0; i < kMembers; ++i) all.push_back(i);
+    return wait_healthy(all, error);
+  }
+
+  // Waits until each of the members `which` answers /health with true.
+  bool wait_healthy(const std::vector<int>& which, std::string* error) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     std::vector<bool> healthy(members_.size(), false);
     for (;;) {
       bool all = true;
-      for (int i = 0; i < kMembers; ++i) {
+      for (int i : which) {
         Member& m = members_[i];
         int status = 0;
         if (::waitpid(m.pid, &status, WNOHANG) == m.pid) {
@@ -311,7 +334,8 @@ class EtcdCluster {
       }
       if (all) return true;
       if (std::chrono::steady_clock::now() >= deadline) {
-        *error = "etcd cluster not healthy after 30 s; log of m0:\n" + tail_of(members_[0].dir + ".log");
+        *error = "etcd member " + members_[which.front()].name + " not healthy after 30 s; its log:\n" +
+                 tail_of(members_[which.front()].dir + ".log");
         return false;
       }
       // Polling interval, not a wait for something to happen.
@@ -320,6 +344,8 @@ class EtcdCluster {
   }
 
   std::string root_;
+  std::string initial_cluster_;
+  std::string token_;
   std::vector<Member> members_;
 };
 
