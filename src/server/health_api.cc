@@ -1,29 +1,72 @@
 // GET /healthz (anyone) and GET /metrics (signed-in users).
+#include <fmt/format.h>
+
 #include "server/http_internal.h"
 #include "server/metrics.h"
+#include "server/room_hub.h"
 
 namespace hifi::http_internal {
+namespace json = boost::json;
 namespace {
 
+// This node's in-memory views of the store, by name.
+std::vector<std::pair<std::string, ViewStatus>> views(const Services& services) {
+  std::vector<std::pair<std::string, ViewStatus>> out{{"catalog", services.catalog.view_status()},
+                                                       {"rooms", services.rooms.view_status()}};
+  if (auto presence = services.hub.presence_view_status()) out.emplace_back("presence", *presence);
+  return out;
+}
+
+// 200 while the store answers: "ok", or "degraded" when a view of the store
+// is stale (its watch ended and has not resumed yet: reads may be old).
 awaitable<Reply> healthz(RequestContext& ctx) {
   auto rev = co_await offload(ctx, [&] { return ctx.services.store.current_revision(); });
   if (!rev) {
     co_return problem(ctx, http::status::service_unavailable, "unavailable", "Unhealthy",
                       "the metadata store does not answer: " + rev.status().message());
   }
+  bool stale = false;
+  json::object view_json;
+  for (const auto& [name, v] : views(ctx.services)) {
+    stale = stale || v.stale;
+    json::object o{{"stale", v.stale},
+                   {"revision", v.applied_revision},
+                   {"restarts", v.restarts},
+                   {"reloads", v.reloads}};
+    if (v.stale) o["stale_for_ms"] = v.stale_for.count();
+    if (!v.last_error.is_ok()) o["last_error"] = v.last_error.message();
+    view_json[name] = std::move(o);
+  }
   co_return json_response(
       ctx, http::status::ok,
-      {{"status", "ok"},
+      {{"status", stale ? "degraded" : "ok"},
        {"store", ctx.services.store.describe()},
        {"revision", *rev},
+       {"views", std::move(view_json)},
        {"registration", registration_mode_name(ctx.services.accounts.registration_mode())},
        {"max_upload_bytes", ctx.config.max_upload_bytes}});
+}
+
+std::string render_view_metrics(const Services& services) {
+  std::string out;
+  out += "# HELP hifi_view_stale Whether a view of the store is not following it now (1) or is (0).\n";
+  out += "# TYPE hifi_view_stale gauge\n";
+  const auto all = views(services);
+  for (const auto& [name, v] : all) out += fmt::format("hifi_view_stale{{view=\"{}\"}} {}\n", name, v.stale ? 1 : 0);
+  out += "# HELP hifi_view_restarts_total Watches of a view started again after one ended.\n";
+  out += "# TYPE hifi_view_restarts_total counter\n";
+  for (const auto& [name, v] : all) out += fmt::format("hifi_view_restarts_total{{view=\"{}\"}} {}\n", name, v.restarts);
+  out += "# HELP hifi_view_reloads_total Reloads of a whole view after the store compacted its history.\n";
+  out += "# TYPE hifi_view_reloads_total counter\n";
+  for (const auto& [name, v] : all) out += fmt::format("hifi_view_reloads_total{{view=\"{}\"}} {}\n", name, v.reloads);
+  return out;
 }
 
 awaitable<Reply> metrics(RequestContext& ctx) {
   StringResponse res{http::status::ok, 11};
   res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-  res.body() = ctx.services.metrics.render() + ctx.services.cluster.render_metrics();
+  res.body() = ctx.services.metrics.render() + ctx.services.cluster.render_metrics() +
+               render_view_metrics(ctx.services);
   co_return res;
 }
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -138,6 +139,7 @@ struct HttpServer::Impl {
     beast::flat_buffer buffer(kMaxReadBuffer);
     bool first = true;
     bool upgraded = false;
+    bool unread_input = false;  // closing with request bytes the server did not read
     try {
       for (;;) {
         if (!set_busy(id, false)) break;
@@ -149,15 +151,18 @@ struct HttpServer::Impl {
         auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, as_tuple(use_awaitable));
         if (ec) {
           if (ec == http::error::body_limit) {
+            unread_input = true;
             co_await reject(stream, http::status::payload_too_large, "payload-too-large",
                             "Payload too large",
                             "the request body may be at most " + std::to_string(config.max_upload_bytes) + " bytes");
           } else if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+            unread_input = true;
             co_await reject(stream, http::status::request_header_fields_too_large,
                             "header-too-large", "Request header too large",
                             "the request header is larger than " + std::to_string(config.max_header_bytes) + " bytes");
           } else if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
                      ec != http::error::end_of_stream && ec != http::error::partial_message) {
+            unread_input = true;
             co_await reject(stream, http::status::bad_request, "malformed-request",
                             "Malformed request", "the request is not valid HTTP/1.1: " + ec.message());
           }
@@ -180,7 +185,10 @@ struct HttpServer::Impl {
           upgraded = true;  // the WebSocket owned the socket and has closed it
           break;
         }
-        if (!ctx.keep_alive || stopping) break;
+        if (!ctx.keep_alive || stopping) {
+          unread_input = !parser.is_done();
+          break;
+        }
       }
     } catch (const std::exception& e) {
       spdlog::debug("connection from {} ended: {}", client_address, e.what());
@@ -188,11 +196,28 @@ struct HttpServer::Impl {
     if (!upgraded) {
       boost::system::error_code ignored;
       stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      if (unread_input) co_await linger(stream);
       stream.socket().close(ignored);
     }
     untrack(id);
     services.metrics.connection_closed();
     --connections;
+  }
+
+  // Closing a socket whose receive buffer holds unread bytes sends a reset,
+  // which can destroy the answer just sent (a 413 or 431) before the client
+  // reads it. So after a refusal, read and discard what the client still
+  // sends, bounded in bytes and time, until it closes its side.
+  awaitable<void> linger(beast::tcp_stream& stream) {
+    constexpr std::size_t kMaxLingerBytes = 1 << 20;
+    std::array<char, 16 * 1024> scratch;
+    std::size_t discarded = 0;
+    stream.expires_after(std::chrono::seconds(2));
+    while (discarded < kMaxLingerBytes) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), as_tuple(use_awaitable));
+      if (ec) break;
+      discarded += n;
+    }
   }
 
   awaitable<void> reject(beast::tcp_stream& stream, http::status status, std::string_view type,

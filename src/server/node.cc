@@ -147,6 +147,11 @@ Status Node::start() {
   p.hub->start_cluster_presence(*p.store, cluster->membership().self_id(),
                                 [cluster] { return cluster->membership().lease(); });
   cluster->membership().set_on_rejoin([hub = p.hub.get()] { hub->republish_presence(); });
+  // Listener counts are cluster-wide from the first request on; a store too
+  // slow for that leaves the node serving, reported as degraded by /healthz.
+  if (auto s = p.hub->wait_presence_loaded(std::chrono::steady_clock::now() + std::chrono::seconds(10)); !s) {
+    spdlog::warn("the other nodes' listeners are not loaded yet: {}", s.message());
+  }
   return Status::ok();
 }
 

@@ -84,6 +84,10 @@ TEST_F(ApiTest, HealthzNeedsNoToken) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.json().at("status").as_string(), "ok");
   EXPECT_EQ(r.json().at("registration").as_string(), "open");
+  // Every view of the store this node serves from is following it.
+  for (const char* view : {"catalog", "rooms", "presence"}) {
+    EXPECT_FALSE(r.json().at("views").at(view).at("stale").as_bool()) << view;
+  }
 }
 
 TEST_F(ApiTest, UnknownRouteAndWrongMethodAreProblems) {
