@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <set>
 #include <string>
 
+#include "common/check.h"
 #include "common/sha256.h"
 #include "common/status.h"
 #include "common/text.h"
@@ -175,6 +178,45 @@ TEST(ResultTest, ValueAndError) {
   EXPECT_FALSE(e.is_ok());
   EXPECT_EQ(e.status().code(), Code::kUnavailable);
   EXPECT_EQ(e.status().message(), "down");
+}
+
+// Death tests log to stderr, where gtest looks for the message.
+void log_to_stderr() { spdlog::set_default_logger(spdlog::stderr_logger_st("check-test")); }
+
+TEST(CheckDeathTest, PassingCheckDoesNothing) {
+  int evaluated = 0;
+  HIFI_CHECK(++evaluated == 1, "not reached");
+  EXPECT_EQ(evaluated, 1);
+}
+
+TEST(CheckDeathTest, FailingCheckLogsWhereAndWhyThenAborts) {
+  EXPECT_DEATH(
+      {
+        log_to_stderr();
+        const std::string detail = "room 42";
+        HIFI_CHECK(1 + 1 == 3, "arithmetic broke in " + detail);
+      },
+      "common_test.cc:[0-9]+: check failed: 1 \\+ 1 == 3: arithmetic broke in room 42");
+}
+
+TEST(CheckDeathTest, ValueOfAnErrorResultAborts) {
+  EXPECT_DEATH(
+      {
+        log_to_stderr();
+        Result<int> e = Status(Code::kNotFound, "gone");
+        (void)e.value();
+      },
+      "value\\(\\) of a Result that holds an error");
+}
+
+TEST(CheckDeathTest, ResultFromOkStatusAborts) {
+  EXPECT_DEATH(
+      {
+        log_to_stderr();
+        Result<int> r = Status::ok();
+        (void)r;
+      },
+      "must carry an error");
 }
 
 }  // namespace
