@@ -27,6 +27,7 @@
 #include <string_view>
 #include <utility>
 
+#include "common/base64.h"
 #include "common/sha256.h"
 
 namespace hifi::client {

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <set>
 
+#include "common/base64.h"
 #include "common/sha256.h"
 #include "common/text.h"
 #include "library/media_probe.h"
@@ -327,10 +328,10 @@ Result<UploadOutcome> Catalog::add_upload(BlobWriter& writer, const std::string&
 Result<SongPage> Catalog::query(const SongQuery& q) const {
   std::string cursor_key, cursor_id;
   if (!q.cursor.empty()) {
-    std::string decoded;
     boost::system::error_code ec;
-    if (!base64_decode(q.cursor, decoded)) return invalid_argument("malformed cursor");
-    auto v = json::parse(decoded, ec);
+    auto decoded = base64_decode(q.cursor);
+    if (!decoded) return invalid_argument("malformed cursor");
+    auto v = json::parse(*decoded, ec);
     if (ec || !v.is_object() || !v.as_object().contains("k") || !v.as_object().contains("i") ||
         !v.as_object().at("k").is_string() || !v.as_object().at("i").is_string()) {
       return invalid_argument("malformed cursor");

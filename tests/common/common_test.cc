@@ -43,35 +43,6 @@ TEST(HexTest, ToHexAndIsSha256Hex) {
   EXPECT_TRUE(is_sha256_hex(std::string(64, '0')));
 }
 
-TEST(Base64Test, KnownValues) {
-  EXPECT_EQ(base64_encode(""), "");
-  EXPECT_EQ(base64_encode("f"), "Zg==");
-  EXPECT_EQ(base64_encode("fo"), "Zm8=");
-  EXPECT_EQ(base64_encode("foo"), "Zm9v");
-  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
-  EXPECT_EQ(base64_encode("\xff\xfe\xfd"), "//79");
-}
-
-TEST(Base64Test, RoundTripsEveryLengthAndByte) {
-  std::string data;
-  for (int i = 0; i < 300; ++i) {
-    data += static_cast<char>(i * 7 + 3);
-    std::string decoded = "garbage";
-    ASSERT_TRUE(base64_decode(base64_encode(data), decoded)) << i;
-    EXPECT_EQ(decoded, data);
-  }
-}
-
-TEST(Base64Test, RejectsMalformed) {
-  std::string out;
-  for (std::string_view bad : {"Zg", "Zg=", "Z===", "=Zg=", "Zg==Zg==", "Zm9v!", "Zm9", "Zm9v\n",
-                               "Zm-_", "Z=g=", "Zm 9v", "Zg==="}) {
-    EXPECT_FALSE(base64_decode(bad, out)) << bad;
-  }
-  EXPECT_TRUE(base64_decode("", out));
-  EXPECT_EQ(out, "");
-}
-
 TEST(TextTest, FoldForSearchIgnoresCase) {
   EXPECT_EQ(fold_for_search("BJÖRK"), fold_for_search("björk"));
   EXPECT_EQ(fold_for_search("Björk"), fold_for_search("björk"));

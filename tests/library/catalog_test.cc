@@ -24,6 +24,7 @@
 #include "blob/blob_store.h"
 #include "common/clock.h"
 #include "common/random.h"
+#include "common/base64.h"
 #include "common/sha256.h"
 #include "common/text.h"
 #include "store/meta_store.h"
