@@ -43,15 +43,17 @@ std::string string_field(const json::object& o, const char* name) {
 
 }  // namespace
 
-std::optional<Member> member_from_json(const std::string& text) {
+Result<Member> member_from_json(std::string_view text) {
   boost::system::error_code ec;
   auto value = json::parse(text, ec);
-  if (ec || !value.is_object()) return std::nullopt;
+  if (ec || !value.is_object()) return invalid_argument("a member record is a JSON object");
   const auto& o = value.as_object();
   Member m;
   m.id = string_field(o, "id");
   m.advertise = string_field(o, "advertise");
-  if (m.id.empty() || m.advertise.empty()) return std::nullopt;
+  if (m.id.empty() || m.advertise.empty()) {
+    return invalid_argument("a member record needs an id and an advertised URL");
+  }
   m.health = string_field(o, "health");
   if (auto* load = o.if_contains("load"); load && load->is_object()) {
     const auto& l = load->as_object();

@@ -8,7 +8,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "common/status.h"
 
 namespace hifi::cluster {
 
@@ -37,8 +40,9 @@ struct Member {
 };
 
 boost::json::object member_to_json(const Member& member);
-// Nullopt when the text is not a member record.
-std::optional<Member> member_from_json(const std::string& text);
+// kInvalidArgument when the text is not a member record (not a JSON object,
+// or no id or advertised URL).
+Result<Member> member_from_json(std::string_view text);
 
 // True when a is less loaded than b: fewer active streams, then fewer
 // connections, then the smaller id (so every node breaks ties alike).

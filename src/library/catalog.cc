@@ -110,11 +110,12 @@ json::object song_to_json_object(const Song& s) {
   return o;
 }
 
-bool song_from_json(const std::string& text, Song& s) {
+Result<Song> song_from_json(std::string_view text) {
   boost::system::error_code ec;
   auto v = json::parse(text, ec);
-  if (ec || !v.is_object()) return false;
+  if (ec || !v.is_object()) return invalid_argument("a song record is a JSON object");
   const auto& o = v.as_object();
+  Song s;
   auto str = [&](const char* k) -> std::string {
     auto* p = o.if_contains(k);
     return p && p->is_string() ? std::string(p->as_string()) : std::string();
@@ -149,17 +150,23 @@ bool song_from_json(const std::string& text, Song& s) {
   s.filename = str("filename");
   s.uploaded_by = str("uploaded_by");
   s.uploaded_at = num("uploaded_at");
-  return !s.id.empty() && !s.sha256.empty();
+  if (s.id.empty() || s.sha256.empty()) return invalid_argument("a song record needs an id and a sha256");
+  return s;
+}
+
+Result<SongSort> parse_song_sort(std::string_view text) {
+  if (text == "title") return SongSort::kTitle;
+  if (text == "artist") return SongSort::kArtist;
+  if (text == "album") return SongSort::kAlbum;
+  if (text == "uploaded_at") return SongSort::kUploadedAt;
+  if (text == "duration") return SongSort::kDuration;
+  return invalid_argument("sort must be title, artist, album, uploaded_at or duration");
 }
 
 bool parse_song_sort(const std::string& text, SongSort& out) {
-  if (text == "title") out = SongSort::kTitle;
-  else if (text == "artist") out = SongSort::kArtist;
-  else if (text == "album") out = SongSort::kAlbum;
-  else if (text == "uploaded_at") out = SongSort::kUploadedAt;
-  else if (text == "duration") out = SongSort::kDuration;
-  else return false;
-  return true;
+  auto sort = parse_song_sort(std::string_view(text));
+  if (sort) out = *sort;
+  return sort.is_ok();
 }
 
 Catalog::Catalog(MetaStore& store, BlobStore& blobs, const Clock& clock)
@@ -175,10 +182,9 @@ Status Catalog::start() {
   {
     std::lock_guard lock(mu_);
     for (auto& kv : all->kvs) {
-      Song song;
-      if (song_from_json(kv.value, song)) {
-        auto id = song.id;
-        songs_[id] = std::make_shared<const Entry>(std::move(song));
+      if (auto song = song_from_json(kv.value)) {
+        auto id = song->id;
+        songs_[id] = std::make_shared<const Entry>(std::move(*song));
       } else {
         spdlog::warn("catalog: skipping unreadable record {}", kv.key);
       }
@@ -209,9 +215,8 @@ void Catalog::apply(const WatchResponse& response) {
       songs_.erase(id);
       continue;
     }
-    Song song;
-    if (song_from_json(event.kv.value, song)) {
-      songs_[id] = std::make_shared<const Entry>(std::move(song));
+    if (auto song = song_from_json(event.kv.value)) {
+      songs_[id] = std::make_shared<const Entry>(std::move(*song));
     }
   }
   applied_revision_ = std::max(applied_revision_, response.revision);
@@ -316,10 +321,10 @@ Result<UploadOutcome> Catalog::add_upload(BlobWriter& writer, const std::string&
     // A concurrent upload of the same bytes won; it is the same song.
     auto kv = store_.get(key);
     if (!kv) return kv.status();
-    Song existing;
-    if (!song_from_json(kv->value, existing)) return internal_error("corrupt song record");
+    auto existing = song_from_json(kv->value);
+    if (!existing) return internal_error("corrupt song record");
     if (auto s = wait_for_revision(kv->mod_revision); !s) return s;
-    return UploadOutcome{existing, false};
+    return UploadOutcome{*existing, false};
   }
   if (auto s = wait_for_revision(txn->revision); !s) return s;
   return UploadOutcome{song, true};
@@ -455,8 +460,9 @@ Status Catalog::remove(const std::string& id) {
   auto kv = store_.get(key);
   if (!kv) return kv.status().code() == Code::kNotFound ? not_found("no song with id '" + id + "'")
                                                          : kv.status();
-  Song song;
-  if (!song_from_json(kv->value, song)) return internal_error("corrupt song record");
+  auto stored = song_from_json(kv->value);
+  if (!stored) return internal_error("corrupt song record");
+  const Song& song = *stored;
   std::lock_guard publish_lock(blob_lock(song.sha256));
   auto txn = store_.txn({Compare::mod_revision_equals(key, kv->mod_revision)}, {Op::del(key)});
   if (!txn) return txn.status();

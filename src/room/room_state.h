@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -30,6 +31,9 @@ namespace hifi::room {
 
 enum class RepeatMode { kOff, kAll, kOne };
 const char* repeat_mode_name(RepeatMode mode);
+// "off", "all" or "one"; kInvalidArgument for anything else.
+Result<RepeatMode> parse_repeat_mode(std::string_view text);
+// The form the rooms API handlers call; same result as above.
 bool parse_repeat_mode(const std::string& text, RepeatMode& out);
 
 struct QueueItem {
@@ -95,6 +99,10 @@ struct Command {
 };
 
 const char* command_type_name(Command::Type type);
+// The name of a command a client may send; kInvalidArgument for anything
+// else, including "advance", which only the server issues.
+Result<Command::Type> parse_command_type(std::string_view text);
+// The form the rooms API handlers call; same result as above.
 bool parse_command_type(const std::string& text, Command::Type& out);
 
 struct Limits {

@@ -75,35 +75,35 @@ std::map<std::string, std::string> load_toml(const std::string& path) {
 
 }  // namespace
 
-bool parse_size(const std::string& text, std::uint64_t& bytes) {
+Result<std::uint64_t> parse_size(std::string_view text) {
+  const auto malformed = [&] { return invalid_argument("not a size: '" + std::string(text) + "'"); };
   std::uint64_t n = 0;
   std::string suffix;
-  if (!parse_number_with_suffix(text, n, suffix)) return false;
+  if (!parse_number_with_suffix(std::string(text), n, suffix)) return malformed();
   std::uint64_t unit = 1;
   if (suffix.empty() || suffix == "B") unit = 1;
   else if (suffix == "K" || suffix == "KiB" || suffix == "k") unit = 1ULL << 10;
   else if (suffix == "M" || suffix == "MiB" || suffix == "m") unit = 1ULL << 20;
   else if (suffix == "G" || suffix == "GiB" || suffix == "g") unit = 1ULL << 30;
-  else return false;
-  if (n > (UINT64_MAX / unit)) return false;
-  bytes = n * unit;
-  return true;
+  else return malformed();
+  if (n > (UINT64_MAX / unit)) return malformed();
+  return n * unit;
 }
 
-bool parse_duration(const std::string& text, std::int64_t& ms) {
+Result<std::int64_t> parse_duration(std::string_view text) {
+  const auto malformed = [&] { return invalid_argument("not a duration: '" + std::string(text) + "'"); };
   std::uint64_t n = 0;
   std::string suffix;
-  if (!parse_number_with_suffix(text, n, suffix)) return false;
+  if (!parse_number_with_suffix(std::string(text), n, suffix)) return malformed();
   std::int64_t unit;
   if (suffix == "ms") unit = 1;
   else if (suffix == "s" || suffix.empty()) unit = 1000;
   else if (suffix == "m") unit = 60'000;
   else if (suffix == "h") unit = 3'600'000;
   else if (suffix == "d") unit = 86'400'000;
-  else return false;
-  if (n > static_cast<std::uint64_t>(INT64_MAX / unit)) return false;
-  ms = static_cast<std::int64_t>(n) * unit;
-  return true;
+  else return malformed();
+  if (n > static_cast<std::uint64_t>(INT64_MAX / unit)) return malformed();
+  return static_cast<std::int64_t>(n) * unit;
 }
 
 int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_now) {
@@ -234,10 +234,13 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
     return 2;
   };
   if (!parse_listen(listen, config)) return usage_error("--listen must look like 127.0.0.1:8080");
-  parse_registration_mode(registration, config.registration);
-  if (!parse_size(max_upload, config.max_upload_bytes) || config.max_upload_bytes == 0) {
+  // CLI11 has already checked that the mode is one of the names.
+  if (auto mode = parse_registration_mode(registration)) config.registration = *mode;
+  auto max_upload_bytes = parse_size(max_upload);
+  if (!max_upload_bytes || *max_upload_bytes == 0) {
     return usage_error("--max-upload-size must be a size like 512MiB");
   }
+  config.max_upload_bytes = *max_upload_bytes;
   struct { const std::string& text; std::int64_t& ms; const char* name; } durations[] = {
       {header_timeout, config.header_timeout_ms, "--header-timeout"},
       {body_idle_timeout, config.body_idle_timeout_ms, "--body-idle-timeout"},
@@ -251,9 +254,9 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
       {gc_grace, config.gc_grace_ms, "--gc-grace"},
   };
   for (auto& d : durations) {
-    if (!parse_duration(d.text, d.ms)) {
-      return usage_error(std::string(d.name) + " must be a duration like 30s, 15m, 6h or 30d");
-    }
+    auto ms = parse_duration(d.text);
+    if (!ms) return usage_error(std::string(d.name) + " must be a duration like 30s, 15m, 6h or 30d");
+    d.ms = *ms;
   }
   if (const char* secret = std::getenv("HIFI_CLUSTER_SECRET"); secret && *secret) {
     config.cluster_secret = secret;

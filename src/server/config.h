@@ -5,8 +5,10 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "common/status.h"
 #include "library/accounts.h"
 
 namespace hifi {
@@ -50,9 +52,11 @@ struct ServerConfig {
 // `exit_now` set after printing to stdout/stderr.
 int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_now);
 
-// "512MiB", "1G", "1048576" -> bytes. False when malformed.
-bool parse_size(const std::string& text, std::uint64_t& bytes);
-// "30s", "15m", "6h", "30d", "250ms" -> milliseconds. False when malformed.
-bool parse_duration(const std::string& text, std::int64_t& ms);
+// "512MiB", "1G", "1048576" -> bytes. kInvalidArgument when malformed or
+// too large for 64 bits.
+Result<std::uint64_t> parse_size(std::string_view text);
+// "30s", "15m", "6h", "30d", "250ms" -> milliseconds (no unit: seconds).
+// kInvalidArgument when malformed or too large for 64 bits.
+Result<std::int64_t> parse_duration(std::string_view text);
 
 }  // namespace hifi
