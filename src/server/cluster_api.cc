@@ -255,7 +255,7 @@ awaitable<Reply> serve_remote_blob(RequestContext& ctx, const Song& song, BlobKi
     res.set(http::field::retry_after, "5");
     co_return res;
   }
-  if (kind == BlobKind::kSong && ctx.config.read_mode == "redirect") {
+  if (kind == BlobKind::kSong && ctx.config.read_mode == ReadMode::kRedirect) {
     auto expires = (ctx.services.clock.now_ms() + ctx.config.signed_url_ttl_ms) / 1000;
     std::string location = holder->advertise + ctx.services.signer.stream_path(song.id, expires);
     if (!download_name.empty()) location += "&download=1";

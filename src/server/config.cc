@@ -75,6 +75,20 @@ std::map<std::string, std::string> load_toml(const std::string& path) {
 
 }  // namespace
 
+const char* read_mode_name(ReadMode mode) {
+  switch (mode) {
+    case ReadMode::kRedirect: return "redirect";
+    case ReadMode::kProxy: return "proxy";
+  }
+  return "redirect";
+}
+
+Result<ReadMode> parse_read_mode(std::string_view text) {
+  if (text == "redirect") return ReadMode::kRedirect;
+  if (text == "proxy") return ReadMode::kProxy;
+  return invalid_argument("read mode must be redirect or proxy");
+}
+
 Result<std::uint64_t> parse_size(std::string_view text) {
   const auto malformed = [&] { return invalid_argument("not a size: '" + std::string(text) + "'"); };
   std::uint64_t n = 0;
@@ -126,6 +140,7 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
 
   std::string listen = config.listen_host + ":" + std::to_string(config.listen_port);
   std::string registration = registration_mode_name(config.registration);
+  std::string read_mode = read_mode_name(config.read_mode);
   std::string max_upload = "512MiB";
   std::string header_timeout = "30s", body_idle_timeout = "60s", idle_timeout = "60s";
   std::string token_ttl = "30d", signed_url_ttl = "6h", shutdown_grace = "10s";
@@ -188,7 +203,7 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
                                    "Nodes that hold a copy of every song; an upload is acknowledged once "
                                    "that many (or every live node, if fewer) have it on disk")
                         ->envname("HIFI_REPLICAS")->check(CLI::Range(1, 16))->capture_default_str());
-  options.push_back(app.add_option("--read-mode", config.read_mode,
+  options.push_back(app.add_option("--read-mode", read_mode,
                                    "For a song this node lacks: redirect the client (307 to a signed URL "
                                    "on a holder) or proxy the bytes through this node")
                         ->envname("HIFI_READ_MODE")->check(CLI::IsMember({"redirect", "proxy"}))
@@ -234,8 +249,9 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
     return 2;
   };
   if (!parse_listen(listen, config)) return usage_error("--listen must look like 127.0.0.1:8080");
-  // CLI11 has already checked that the mode is one of the names.
+  // CLI11 has already checked that the modes are among the names.
   if (auto mode = parse_registration_mode(registration)) config.registration = *mode;
+  if (auto mode = parse_read_mode(read_mode)) config.read_mode = *mode;
   auto max_upload_bytes = parse_size(max_upload);
   if (!max_upload_bytes || *max_upload_bytes == 0) {
     return usage_error("--max-upload-size must be a size like 512MiB");

@@ -175,6 +175,21 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(c.threads, std::max(1u, std::thread::hardware_concurrency()));
 }
 
+TEST_F(ConfigTest, ReadModeIsAnEnum) {
+  EXPECT_EQ(parse({}).config.read_mode, ReadMode::kRedirect);
+  auto proxy = parse({"--read-mode", "proxy"});
+  ASSERT_EQ(proxy.code, 0) << proxy.err;
+  EXPECT_EQ(proxy.config.read_mode, ReadMode::kProxy);
+  auto bad = parse({"--read-mode", "mirror"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(bad.exit_now);
+  for (auto mode : {ReadMode::kRedirect, ReadMode::kProxy}) {
+    EXPECT_EQ(parse_read_mode(read_mode_name(mode)).value(), mode);
+  }
+  EXPECT_EQ(parse_read_mode("Proxy").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(fmt::format("{}", ReadMode::kProxy), "proxy");
+}
+
 TEST_F(ConfigTest, HelpAndVersionExitWithZero) {
   auto help = parse({"--help"});
   EXPECT_EQ(help.code, 0);
