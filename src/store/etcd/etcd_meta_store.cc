@@ -899,7 +899,7 @@ class EtcdMetaStore final : public MetaStore {
 Result<std::unique_ptr<MetaStore>> open_etcd_meta_store(const std::vector<std::string>& endpoints,
                                                         const EtcdOptions& options) {
   if (endpoints.empty()) return invalid_argument("etcd: no endpoints");
-  std::vector<Endpoint> parsed;
+  std::vector<etcd::Endpoint> parsed;
   for (const auto& url : endpoints) {
     auto ep = etcd::parse_endpoint(url);
     if (!ep) return ep.status();
