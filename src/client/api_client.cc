@@ -27,7 +27,10 @@
 #include <string_view>
 #include <utility>
 
+#include "common/base64.h"
+#include "common/endpoint.h"
 #include "common/sha256.h"
+#include "common/tcp_connect.h"
 
 namespace hifi::client {
 
@@ -135,57 +138,31 @@ ApiError error_from_response(int status, std::string_view reason,
 }
 
 struct ServerUrl {
-  std::string text;  // as configured, for messages
-  std::string host;  // for the resolver (IPv6 without brackets)
-  std::string port;
-  std::string host_header;  // host[:port] as in the URL
-  std::string base_path;    // "" or "/prefix" (no trailing slash)
-  std::string error;        // why it cannot be used, if it cannot
+  std::string text;   // as configured, for messages
+  Endpoint endpoint;  // where it points, when it can be used
+  std::string error;  // why it cannot be used, if it cannot
 
-  std::string target(const std::string& path) const {
-    if (path.empty() || path[0] != '/') return base_path + "/" + path;
-    return base_path + path;
-  }
+  std::string target(const std::string& path) const { return endpoint.target(path); }
 };
 
 ServerUrl parse_server(const std::string& text) {
   ServerUrl s;
   s.text = text;
-  auto parsed = urls::parse_uri(text);
-  if (!parsed) {
-    s.error = "not a URL (expected http://host:port)";
-    return s;
-  }
-  const auto& u = *parsed;
-  auto scheme = lowercase(u.scheme());
-  if (scheme == "https") {
+  auto endpoint = Endpoint::parse(text);
+  if (!endpoint) {
+    s.error = endpoint.status().message();
+  } else if (endpoint->is_https()) {
     s.error =
         "https is not supported by this client; use http:// (e.g. a TLS proxy's backend address)";
-    return s;
-  }
-  if (scheme != "http") {
-    s.error = "unsupported scheme '" + scheme + "' (expected http://host:port)";
-    return s;
-  }
-  if (!u.has_authority() || u.encoded_host().empty()) {
-    s.error = "the URL has no host";
-    return s;
-  }
-  if (u.host_type() == urls::host_type::ipv6) {
-    s.host = u.host_ipv6_address().to_string();
   } else {
-    s.host = std::string(u.host());
+    s.endpoint = std::move(*endpoint);
   }
-  s.port = u.has_port() && !u.port().empty() ? std::string(u.port()) : "80";
-  s.host_header = std::string(u.encoded_host_and_port());
-  s.base_path = std::string(u.encoded_path());
-  while (!s.base_path.empty() && s.base_path.back() == '/') s.base_path.pop_back();
   return s;
 }
 
 // Same host (case-insensitively) and port.
 bool same_authority(const ServerUrl& a, const ServerUrl& b) {
-  return lowercase(a.host) == lowercase(b.host) && a.port == b.port;
+  return a.endpoint.host == b.endpoint.host && a.endpoint.port == b.endpoint.port;
 }
 
 // One request of a chain of redirects: where it goes and whether it may
@@ -198,7 +175,7 @@ struct Hop {
 
   // For messages: the URL without its query (which may hold a signature).
   std::string where() const {
-    return "http://" + server.host_header + target.substr(0, target.find('?'));
+    return "http://" + server.endpoint.host_header() + target.substr(0, target.find('?'));
   }
 };
 
@@ -214,7 +191,7 @@ bool follows(http::verb verb, int status) {
 // server the chain started at: only hops to its host:port get the token.
 std::optional<Hop> next_hop(const Hop& from, const ServerUrl& origin, std::string_view location,
                             std::string& error) {
-  const std::string base_text = "http://" + from.server.host_header + from.target;  // outlives the view
+  const std::string base_text = "http://" + from.server.endpoint.host_header() + from.target;  // outlives the view
   auto base = urls::parse_uri(base_text);
   auto ref = urls::parse_uri_reference(location);
   if (!base || !ref) {
@@ -274,12 +251,8 @@ class Connection {
   beast::flat_buffer& buffer() { return buffer_; }
 
   error_code connect(Millis timeout) {
-    tcp::resolver resolver(ioc_);
     error_code ec;
-    auto results = resolver.resolve(server_.host, server_.port, ec);
-    if (ec) return ec;
-    stream_.expires_after(timeout);
-    stream_.async_connect(results, [&](error_code e, const tcp::endpoint&) { ec = e; });
+    async_connect_endpoint(stream_, server_.endpoint, timeout, [&](error_code e) { ec = e; });
     run();
     return ec;
   }
@@ -572,7 +545,7 @@ struct ApiClient::Impl {
 
   template <typename Fields>
   void common_headers(Fields& req, const Hop& hop) const {
-    req.set(http::field::host, hop.server.host_header);
+    req.set(http::field::host, hop.server.endpoint.host_header());
     req.set(http::field::user_agent, "hifi-cli");
     if (!hop.send_token) return;
     const auto token = token_copy();
@@ -1104,7 +1077,7 @@ bool same_server(const std::string& a, const std::string& b) {
   auto pa = parse_server(na);
   auto pb = parse_server(nb);
   if (!pa.error.empty() || !pb.error.empty()) return lowercase(na) == lowercase(nb);
-  return same_authority(pa, pb) && pa.base_path == pb.base_path;
+  return same_authority(pa, pb) && pa.endpoint.base_path == pb.endpoint.base_path;
 }
 
 ClusterInfo parse_cluster(const boost::json::value& document) {

@@ -35,24 +35,21 @@ std::string parent_of(const std::string& path) {
 
 // mkdir -p; directories it creates get mode 0700. Existing ones are left as
 // they are.
-bool make_dirs(const std::string& dir, std::string& error) {
+Status make_dirs(const std::string& dir) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) return true;
-    error = dir + " exists and is not a directory";
-    return false;
+    if (S_ISDIR(st.st_mode)) return Status::ok();
+    return io_error(dir + " exists and is not a directory");
   }
-  if (errno != ENOENT) {
-    error = "cannot access " + dir + ": " + errno_text(errno);
-    return false;
-  }
+  if (errno != ENOENT) return io_error("cannot access " + dir + ": " + errno_text(errno));
   const auto parent = parent_of(dir);
-  if (parent != dir && !make_dirs(parent, error)) return false;
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    error = "cannot create " + dir + ": " + errno_text(errno);
-    return false;
+  if (parent != dir) {
+    if (Status s = make_dirs(parent); !s) return s;
   }
-  return true;
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return io_error("cannot create " + dir + ": " + errno_text(errno));
+  }
+  return Status::ok();
 }
 
 bool write_all(int fd, std::string_view data) {
@@ -81,14 +78,12 @@ std::string config_path() {
   return base + "/hifi/config.json";
 }
 
-bool load_config(StoredConfig& config, std::string& error) {
-  config = {};
+Result<StoredConfig> load_config() {
   const auto path = config_path();
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return true;
-    error = "cannot open " + path + ": " + errno_text(errno);
-    return false;
+    if (errno == ENOENT) return StoredConfig{};
+    return io_error("cannot open " + path + ": " + errno_text(errno));
   }
   std::string text;
   char buf[8192];
@@ -96,30 +91,23 @@ bool load_config(StoredConfig& config, std::string& error) {
     auto n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      error = "cannot read " + path + ": " + errno_text(errno);
+      Status failure = io_error("cannot read " + path + ": " + errno_text(errno));
       ::close(fd);
-      return false;
+      return failure;
     }
     if (n == 0) break;
     text.append(buf, static_cast<std::size_t>(n));
     if (text.size() > (1u << 20)) {
-      error = path + " is too large to be a HiFi config file";
       ::close(fd);
-      return false;
+      return invalid_argument(path + " is too large to be a HiFi config file");
     }
   }
   ::close(fd);
 
   boost::system::error_code ec;
   auto value = json::parse(text, ec);
-  if (ec) {
-    error = path + " is not valid JSON: " + ec.message();
-    return false;
-  }
-  if (!value.is_object()) {
-    error = path + ": expected a JSON object";
-    return false;
-  }
+  if (ec) return invalid_argument(path + " is not valid JSON: " + ec.message());
+  if (!value.is_object()) return invalid_argument(path + ": expected a JSON object");
   const auto& o = value.as_object();
   StoredConfig out;
   for (auto [key, field] :
@@ -129,30 +117,23 @@ bool load_config(StoredConfig& config, std::string& error) {
     if (!list || list->is_null()) continue;
     const bool strings = list->is_array() && std::all_of(list->as_array().begin(), list->as_array().end(),
                                                          [](const json::value& v) { return v.is_string(); });
-    if (!strings) {
-      error = path + ": \"" + key + "\" must be an array of URLs";
-      return false;
-    }
+    if (!strings) return invalid_argument(path + ": \"" + key + "\" must be an array of URLs");
     for (const auto& s : list->as_array()) field->emplace_back(s.as_string());
   }
   for (auto [key, field] : {std::pair<const char*, std::string*>{"token", &out.token},
                             std::pair<const char*, std::string*>{"username", &out.username}}) {
     auto* v = o.if_contains(key);
     if (!v || v->is_null()) continue;
-    if (!v->is_string()) {
-      error = path + ": \"" + key + "\" must be a string";
-      return false;
-    }
+    if (!v->is_string()) return invalid_argument(path + ": \"" + key + "\" must be a string");
     *field = std::string(v->as_string());
   }
-  config = std::move(out);
-  return true;
+  return out;
 }
 
-bool save_config(const StoredConfig& config, std::string& error) {
+Status save_config(const StoredConfig& config) {
   const auto path = config_path();
   const auto dir = parent_of(path);
-  if (!make_dirs(dir, error)) return false;
+  if (Status s = make_dirs(dir); !s) return s;
 
   json::array servers, members;
   for (const auto& s : config.servers) servers.emplace_back(s);
@@ -166,36 +147,33 @@ bool save_config(const StoredConfig& config, std::string& error) {
   static std::atomic<unsigned> counter{0};
   const auto tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    error = "cannot create " + tmp + ": " + errno_text(errno);
-    return false;
-  }
+  if (fd < 0) return io_error("cannot create " + tmp + ": " + errno_text(errno));
   auto fail = [&](const std::string& what) {
-    error = what + " " + tmp + ": " + errno_text(errno);
+    Status failure = io_error(what + " " + tmp + ": " + errno_text(errno));
     ::close(fd);
     ::unlink(tmp.c_str());
-    return false;
+    return failure;
   };
   // The umask cannot widen 0600, but be explicit: the file holds a token.
   if (::fchmod(fd, 0600) != 0) return fail("cannot chmod");
   if (!write_all(fd, text)) return fail("cannot write");
   if (::fsync(fd) != 0) return fail("cannot sync");
   if (::close(fd) != 0) {
-    error = "cannot write " + tmp + ": " + errno_text(errno);
+    Status failure = io_error("cannot write " + tmp + ": " + errno_text(errno));
     ::unlink(tmp.c_str());
-    return false;
+    return failure;
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = "cannot replace " + path + ": " + errno_text(errno);
+    Status failure = io_error("cannot replace " + path + ": " + errno_text(errno));
     ::unlink(tmp.c_str());
-    return false;
+    return failure;
   }
   // Make the rename itself durable.
   if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }
-  return true;
+  return Status::ok();
 }
 
 }  // namespace hifi::client

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
+
 namespace hifi::client {
 
 struct StoredConfig {
@@ -20,8 +22,12 @@ struct StoredConfig {
 
 // The config file's path (the directory may not exist yet).
 std::string config_path();
-// Missing file: an empty config. Unreadable or malformed: false with `error`.
-bool load_config(StoredConfig& config, std::string& error);
-bool save_config(const StoredConfig& config, std::string& error);
+// Missing file: an empty config. Unreadable: kIoError; malformed (not JSON,
+// fields of the wrong type, too large): kInvalidArgument. The message names
+// the file.
+Result<StoredConfig> load_config();
+// Replaces the file atomically (mode 0600, directories 0700); kIoError when
+// it cannot.
+Status save_config(const StoredConfig& config);
 
 }  // namespace hifi::client

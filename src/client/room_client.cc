@@ -4,13 +4,14 @@
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/beast.hpp>
 #include <boost/json.hpp>
-#include <boost/url.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <optional>
 
 #include "client/audio_sink.h"
+#include "common/endpoint.h"
+#include "common/tcp_connect.h"
 
 namespace hifi::client {
 namespace asio = boost::asio;
@@ -150,16 +151,11 @@ struct RoomClient::Impl {
   }
 
   awaitable<void> session(const std::string& base) {
-    auto url = boost::urls::parse_uri(base);
-    if (!url || url->scheme() != "http") throw std::runtime_error("unsupported server URL " + base);
-    std::string host(url->host());
-    std::string port = url->has_port() ? std::string(url->port()) : "80";
+    auto endpoint = Endpoint::parse(base);
+    if (!endpoint || endpoint->is_https()) throw std::runtime_error("unsupported server URL " + base);
     auto executor = co_await asio::this_coro::executor;
-    tcp::resolver resolver(executor);
-    auto endpoints = co_await resolver.async_resolve(host, port, use_awaitable);
     websocket::stream<beast::tcp_stream> ws(executor);
-    beast::get_lowest_layer(ws).expires_after(3s);
-    co_await beast::get_lowest_layer(ws).async_connect(endpoints, use_awaitable);
+    co_await async_connect_endpoint(beast::get_lowest_layer(ws), *endpoint, 3s, use_awaitable);
     beast::get_lowest_layer(ws).expires_never();
     websocket::stream_base::timeout timeouts{};
     timeouts.handshake_timeout = 5s;
@@ -169,12 +165,12 @@ struct RoomClient::Impl {
     const std::string bearer = "Bearer " + token;
     ws.set_option(websocket::stream_base::decorator(
         [bearer](websocket::request_type& req) { req.set(http::field::authorization, bearer); }));
-    std::string target = "/api/v1/rooms/" + room_id + "/ws";
+    std::string target = endpoint->target("/api/v1/rooms/" + room_id + "/ws");
     {
       std::lock_guard lock(mu);
       if (view.valid) target += "?since=" + std::to_string(view.revision);
     }
-    co_await ws.async_handshake(host + ":" + port, target, use_awaitable);
+    co_await ws.async_handshake(endpoint->host_header(), target, use_awaitable);
     {
       std::lock_guard lock(mu);
       // Another server means another clock: measure afresh.

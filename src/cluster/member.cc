@@ -10,10 +10,24 @@
 namespace hifi::cluster {
 namespace json = boost::json;
 
+const char* to_string(Health health) {
+  switch (health) {
+    case Health::kLive: return "ok";
+    case Health::kDegraded: return "degraded";
+  }
+  return "degraded";
+}
+
+Result<Health> parse_health(std::string_view text) {
+  if (text == "ok") return Health::kLive;
+  if (text == "degraded") return Health::kDegraded;
+  return invalid_argument("health must be ok or degraded");
+}
+
 json::object member_to_json(const Member& m) {
   return {{"id", m.id},
           {"advertise", m.advertise},
-          {"health", m.health},
+          {"health", to_string(m.health)},
           {"load",
            {{"active_streams", m.load.active_streams},
             {"bytes_per_second", m.load.bytes_per_second},
@@ -43,16 +57,21 @@ std::string string_field(const json::object& o, const char* name) {
 
 }  // namespace
 
-std::optional<Member> member_from_json(const std::string& text) {
+Result<Member> member_from_json(std::string_view text) {
   boost::system::error_code ec;
   auto value = json::parse(text, ec);
-  if (ec || !value.is_object()) return std::nullopt;
+  if (ec || !value.is_object()) return invalid_argument("a member record is a JSON object");
   const auto& o = value.as_object();
   Member m;
   m.id = string_field(o, "id");
   m.advertise = string_field(o, "advertise");
-  if (m.id.empty() || m.advertise.empty()) return std::nullopt;
-  m.health = string_field(o, "health");
+  if (m.id.empty() || m.advertise.empty()) {
+    return invalid_argument("a member record needs an id and an advertised URL");
+  }
+  if (auto* health = o.if_contains("health"); health && health->is_string()) {
+    auto known = parse_health(health->as_string());
+    m.health = known ? *known : Health::kDegraded;
+  }
   if (auto* load = o.if_contains("load"); load && load->is_object()) {
     const auto& l = load->as_object();
     m.load.active_streams = int_field(l, "active_streams");

@@ -8,7 +8,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "common/status.h"
 
 namespace hifi::cluster {
 
@@ -24,10 +27,20 @@ struct Load {
   std::int64_t websockets = 0;
 };
 
+// How a member says it is doing. Member records and GET /api/v1/cluster
+// carry it as a string: "ok" for kLive, "degraded" for kDegraded.
+enum class Health {
+  kLive,      // in service
+  kDegraded,  // in service, but short of something (e.g. disk almost full)
+};
+const char* to_string(Health health);
+// "ok" or "degraded"; kInvalidArgument for anything else.
+Result<Health> parse_health(std::string_view text);
+
 struct Member {
   std::string id;
   std::string advertise;  // base URL, "http://host:port"
-  std::string health = "ok";  // "ok" or "degraded" (e.g. disk almost full)
+  Health health = Health::kLive;
   Load load;
   std::uint64_t disk_free_bytes = 0;
   std::uint64_t disk_total_bytes = 0;
@@ -37,8 +50,10 @@ struct Member {
 };
 
 boost::json::object member_to_json(const Member& member);
-// Nullopt when the text is not a member record.
-std::optional<Member> member_from_json(const std::string& text);
+// kInvalidArgument when the text is not a member record (not a JSON object,
+// or no id or advertised URL). A record without a health is kLive; one with
+// a health this node does not know is kDegraded.
+Result<Member> member_from_json(std::string_view text);
 
 // True when a is less loaded than b: fewer active streams, then fewer
 // connections, then the smaller id (so every node breaks ties alike).

@@ -87,7 +87,7 @@ Member Membership::self_record() {
     m.disk_free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
     m.disk_total_bytes = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize;
   }
-  m.health = m.disk_free_bytes < kLowDiskBytes ? "degraded" : "ok";
+  m.health = m.disk_free_bytes < kLowDiskBytes ? Health::kDegraded : Health::kLive;
   std::lock_guard lock(mu_);
   if (last_sample_ms_ > 0 && m.updated_at > last_sample_ms_ && counters.bytes_sent >= last_bytes_) {
     bytes_per_second_ = static_cast<std::int64_t>((counters.bytes_sent - last_bytes_) * 1000 /

@@ -3,9 +3,11 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/json.hpp>
-#include <boost/url.hpp>
 
 #include <optional>
+
+#include "common/endpoint.h"
+#include "common/tcp_connect.h"
 
 namespace hifi::cluster {
 namespace {
@@ -15,24 +17,11 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-struct Target {
-  std::string host;
-  std::string port;
-  std::string prefix;  // path prefix of the base URL, without a trailing '/'
-};
-
-Result<Target> parse_base_url(const std::string& base_url) {
-  auto url = boost::urls::parse_uri(base_url);
-  if (!url || url->scheme() != "http" || url->host().empty()) {
-    return invalid_argument("not an http:// base URL: " + base_url);
-  }
-  Target t;
-  t.host = std::string(url->host_name().empty() ? url->host() : url->host_name());
-  if (url->host_type() == boost::urls::host_type::ipv6) t.host = std::string(url->host_address());
-  t.port = url->has_port() ? std::string(url->port()) : "80";
-  t.prefix = std::string(url->path());
-  while (!t.prefix.empty() && t.prefix.back() == '/') t.prefix.pop_back();
-  return t;
+// A peer's advertised base URL; peers speak plain HTTP to each other.
+Result<Endpoint> parse_base_url(const std::string& base_url) {
+  auto ep = Endpoint::parse(base_url);
+  if (!ep || ep->is_https()) return invalid_argument("not an http:// base URL: " + base_url);
+  return ep;
 }
 
 // Runs the io_context until the operation started before completes.
@@ -45,31 +34,22 @@ void run_until_done(asio::io_context& ioc) {
 // request body type; file bodies are written piece by piece so that the
 // idle timeout applies per piece, not to the whole transfer.
 template <typename Body>
-Result<std::pair<unsigned, std::string>> exchange(const Target& target,
+Result<std::pair<unsigned, std::string>> exchange(const Endpoint& target,
                                                   http::request<Body>& request,
                                                   const PeerClientOptions& options,
                                                   const std::string& what) {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   auto fail = [&](const std::string& step, const boost::system::error_code& ec) {
-    return io_error(what + ": " + step + " " + target.host + ":" + target.port + ": " + ec.message());
+    return io_error(what + ": " + step + " " + target.host_header() + ": " + ec.message());
   };
   boost::system::error_code ec;
-  tcp::resolver resolver(ioc);
-  tcp::resolver::results_type endpoints;
-  resolver.async_resolve(target.host, target.port, [&](auto e, auto r) {
-    ec = e;
-    endpoints = std::move(r);
-  });
+  async_connect_endpoint(stream, target, options.connect_timeout, [&](auto e) { ec = e; });
   run_until_done(ioc);
-  if (ec) return unavailable(what + ": cannot resolve " + target.host + ": " + ec.message());
-  stream.expires_after(options.connect_timeout);
-  stream.async_connect(endpoints, [&](auto e, auto) { ec = e; });
-  run_until_done(ioc);
-  if (ec) return unavailable(what + ": cannot connect to " + target.host + ":" + target.port + ": " + ec.message());
+  if (ec) return unavailable(what + ": cannot connect to " + target.host_header() + ": " + ec.message());
   stream.socket().set_option(tcp::no_delay(true));
 
-  request.set(http::field::host, target.host + ":" + target.port);
+  request.set(http::field::host, target.host_header());
   request.prepare_payload();
   http::request_serializer<Body> serializer(request);
   boost::system::error_code send_error;
@@ -117,7 +97,7 @@ Status PeerClient::push_blob(const std::string& base_url, const std::string& sha
   {
     // Ask first: a node that already holds the bytes need not receive them.
     const std::string keep_path = "/internal/v1/blobs/" + sha256 + "/keep";
-    http::request<http::string_body> keep{http::verb::post, target->prefix + keep_path, 11};
+    http::request<http::string_body> keep{http::verb::post, target->target(keep_path), 11};
     keep.set(kPeerHeader, auth_.header_value("POST", keep_path, clock_.now_ms() / 1000));
     auto answer = exchange(*target, keep, options_, what);
     if (!answer) return answer.status();
@@ -130,7 +110,7 @@ Status PeerClient::push_blob(const std::string& base_url, const std::string& sha
   if (ec) return io_error(what + ": open " + path + ": " + ec.message());
   const std::string api_path = "/internal/v1/blobs/" + sha256;
   request.method(http::verb::put);
-  request.target(target->prefix + api_path);
+  request.target(target->target(api_path));
   request.version(11);
   request.set(http::field::content_type, "application/octet-stream");
   request.set(kPeerHeader, auth_.header_value("PUT", api_path, clock_.now_ms() / 1000));
@@ -148,7 +128,7 @@ Status PeerClient::request_push(const std::string& holder_url, const std::string
   if (!target) return target.status();
   const std::string what = "push of " + sha256.substr(0, 12) + " from " + holder_url;
   const std::string api_path = "/internal/v1/blobs/" + sha256 + "/push";
-  http::request<http::string_body> request{http::verb::post, target->prefix + api_path, 11};
+  http::request<http::string_body> request{http::verb::post, target->target(api_path), 11};
   request.set(http::field::content_type, "application/json");
   request.set(kPeerHeader, auth_.header_value("POST", api_path, clock_.now_ms() / 1000));
   request.body() = boost::json::serialize(boost::json::object{{"target", target_id}});

@@ -1,4 +1,4 @@
-// Streaming SHA-256 (OpenSSL EVP) and hex/base64 helpers.
+// Streaming SHA-256 (OpenSSL EVP) and hex helpers.
 //
 // Sha256 is not thread-safe; use one instance per stream.
 #pragma once
@@ -33,9 +33,6 @@ class Sha256 {
 Digest sha256(std::string_view data);
 std::string to_hex(const std::uint8_t* data, std::size_t size);
 inline std::string to_hex(const Digest& d) { return to_hex(d.data(), d.size()); }
-std::string base64_encode(std::string_view bytes);
-// Returns false on malformed input (wrong alphabet, bad padding).
-bool base64_decode(std::string_view text, std::string& out);
 // Lowercase hex of 64 chars -> true.
 bool is_sha256_hex(std::string_view text);
 

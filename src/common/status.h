@@ -8,10 +8,11 @@
 // Thread-safety: plain values; safe to copy between threads.
 #pragma once
 
-#include <cassert>
 #include <optional>
 #include <string>
 #include <utility>
+
+#include "common/check.h"
 
 namespace hifi {
 
@@ -68,22 +69,27 @@ class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
-    assert(!status_.is_ok() && "a Result built from a Status must carry an error");
+    HIFI_CHECK(!status_.is_ok(), "a Result built from a Status must carry an error");
   }
 
   bool is_ok() const { return value_.has_value(); }
   explicit operator bool() const { return is_ok(); }
   const Status& status() const { return status_; }
 
-  T& value() & { assert(value_); return *value_; }
-  const T& value() const& { assert(value_); return *value_; }
-  T&& value() && { assert(value_); return std::move(*value_); }
+  // value() of a Result that holds an error is a bug: the process stops.
+  T& value() & { check_value(); return *value_; }
+  const T& value() const& { check_value(); return *value_; }
+  T&& value() && { check_value(); return std::move(*value_); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
  private:
+  void check_value() const {
+    HIFI_CHECK(value_.has_value(), "value() of a Result that holds an error");
+  }
+
   std::optional<T> value_;
   Status status_;
 };

@@ -120,12 +120,11 @@ const char* registration_mode_name(RegistrationMode mode) {
   return "open";
 }
 
-bool parse_registration_mode(const std::string& text, RegistrationMode& out) {
-  if (text == "open") out = RegistrationMode::kOpen;
-  else if (text == "invite") out = RegistrationMode::kInvite;
-  else if (text == "closed") out = RegistrationMode::kClosed;
-  else return false;
-  return true;
+Result<RegistrationMode> parse_registration_mode(std::string_view text) {
+  if (text == "open") return RegistrationMode::kOpen;
+  if (text == "invite") return RegistrationMode::kInvite;
+  if (text == "closed") return RegistrationMode::kClosed;
+  return invalid_argument("registration must be open, invite or closed");
 }
 
 Status validate_username(const std::string& username) {

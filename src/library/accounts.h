@@ -31,8 +31,8 @@ namespace hifi {
 
 enum class RegistrationMode { kOpen, kInvite, kClosed };
 const char* registration_mode_name(RegistrationMode mode);
-// "open", "invite", "closed"; false for anything else.
-bool parse_registration_mode(const std::string& text, RegistrationMode& out);
+// "open", "invite", "closed"; kInvalidArgument for anything else.
+Result<RegistrationMode> parse_registration_mode(std::string_view text);
 
 struct User {
   std::string id;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <set>
 
+#include "common/base64.h"
 #include "common/sha256.h"
 #include "common/text.h"
 #include "library/media_probe.h"
@@ -109,11 +110,12 @@ json::object song_to_json_object(const Song& s) {
   return o;
 }
 
-bool song_from_json(const std::string& text, Song& s) {
+Result<Song> song_from_json(std::string_view text) {
   boost::system::error_code ec;
   auto v = json::parse(text, ec);
-  if (ec || !v.is_object()) return false;
+  if (ec || !v.is_object()) return invalid_argument("a song record is a JSON object");
   const auto& o = v.as_object();
+  Song s;
   auto str = [&](const char* k) -> std::string {
     auto* p = o.if_contains(k);
     return p && p->is_string() ? std::string(p->as_string()) : std::string();
@@ -148,17 +150,17 @@ bool song_from_json(const std::string& text, Song& s) {
   s.filename = str("filename");
   s.uploaded_by = str("uploaded_by");
   s.uploaded_at = num("uploaded_at");
-  return !s.id.empty() && !s.sha256.empty();
+  if (s.id.empty() || s.sha256.empty()) return invalid_argument("a song record needs an id and a sha256");
+  return s;
 }
 
-bool parse_song_sort(const std::string& text, SongSort& out) {
-  if (text == "title") out = SongSort::kTitle;
-  else if (text == "artist") out = SongSort::kArtist;
-  else if (text == "album") out = SongSort::kAlbum;
-  else if (text == "uploaded_at") out = SongSort::kUploadedAt;
-  else if (text == "duration") out = SongSort::kDuration;
-  else return false;
-  return true;
+Result<SongSort> parse_song_sort(std::string_view text) {
+  if (text == "title") return SongSort::kTitle;
+  if (text == "artist") return SongSort::kArtist;
+  if (text == "album") return SongSort::kAlbum;
+  if (text == "uploaded_at") return SongSort::kUploadedAt;
+  if (text == "duration") return SongSort::kDuration;
+  return invalid_argument("sort must be title, artist, album, uploaded_at or duration");
 }
 
 Catalog::Catalog(MetaStore& store, BlobStore& blobs, const Clock& clock)
@@ -176,10 +178,9 @@ Status Catalog::start() { return view_.start(); }
 void Catalog::reset(const RangeResult& snapshot) {
   std::map<std::string, std::shared_ptr<const Entry>> songs;
   for (const auto& kv : snapshot.kvs) {
-    Song song;
-    if (song_from_json(kv.value, song)) {
-      auto id = song.id;
-      songs[id] = std::make_shared<const Entry>(std::move(song));
+    if (auto song = song_from_json(kv.value)) {
+      auto id = song->id;
+      songs[id] = std::make_shared<const Entry>(std::move(*song));
     } else {
       spdlog::warn("catalog: skipping unreadable record {}", kv.key);
     }
@@ -196,9 +197,8 @@ void Catalog::apply(const WatchResponse& response) {
       songs_.erase(id);
       continue;
     }
-    Song song;
-    if (song_from_json(event.kv.value, song)) {
-      songs_[id] = std::make_shared<const Entry>(std::move(song));
+    if (auto song = song_from_json(event.kv.value)) {
+      songs_[id] = std::make_shared<const Entry>(std::move(*song));
     }
   }
 }
@@ -295,10 +295,10 @@ Result<UploadOutcome> Catalog::add_upload(BlobWriter& writer, const std::string&
     // A concurrent upload of the same bytes won; it is the same song.
     auto kv = store_.get(key);
     if (!kv) return kv.status();
-    Song existing;
-    if (!song_from_json(kv->value, existing)) return internal_error("corrupt song record");
+    auto existing = song_from_json(kv->value);
+    if (!existing) return internal_error("corrupt song record");
     if (auto s = wait_for_revision(kv->mod_revision); !s) return s;
-    return UploadOutcome{existing, false};
+    return UploadOutcome{*existing, false};
   }
   if (auto s = wait_for_revision(txn->revision); !s) return s;
   return UploadOutcome{song, true};
@@ -307,10 +307,10 @@ Result<UploadOutcome> Catalog::add_upload(BlobWriter& writer, const std::string&
 Result<SongPage> Catalog::query(const SongQuery& q) const {
   std::string cursor_key, cursor_id;
   if (!q.cursor.empty()) {
-    std::string decoded;
     boost::system::error_code ec;
-    if (!base64_decode(q.cursor, decoded)) return invalid_argument("malformed cursor");
-    auto v = json::parse(decoded, ec);
+    auto decoded = base64_decode(q.cursor);
+    if (!decoded) return invalid_argument("malformed cursor");
+    auto v = json::parse(*decoded, ec);
     if (ec || !v.is_object() || !v.as_object().contains("k") || !v.as_object().contains("i") ||
         !v.as_object().at("k").is_string() || !v.as_object().at("i").is_string()) {
       return invalid_argument("malformed cursor");
@@ -434,8 +434,9 @@ Status Catalog::remove(const std::string& id, const User& actor) {
   auto kv = store_.get(key);
   if (!kv) return kv.status().code() == Code::kNotFound ? not_found("no song with id '" + id + "'")
                                                          : kv.status();
-  Song song;
-  if (!song_from_json(kv->value, song)) return internal_error("corrupt song record");
+  auto stored = song_from_json(kv->value);
+  if (!stored) return internal_error("corrupt song record");
+  const Song& song = *stored;
   if (song.uploaded_by != actor.id && !actor.is_admin()) {
     return permission_denied("only the uploader or an admin may delete a song");
   }

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "blob/blob_store.h"
@@ -64,7 +65,9 @@ struct Song {
 
 boost::json::object song_to_json_object(const Song& song);
 std::string song_to_json(const Song& song);
-bool song_from_json(const std::string& text, Song& song);
+// A stored song record; kInvalidArgument when the text is not JSON, not an
+// object, or lacks the id or sha256.
+Result<Song> song_from_json(std::string_view text);
 
 struct Album {
   std::string id;  // derived from artist and name
@@ -84,7 +87,9 @@ struct Artist {
 };
 
 enum class SongSort { kTitle, kArtist, kAlbum, kUploadedAt, kDuration };
-bool parse_song_sort(const std::string& text, SongSort& out);
+// "title", "artist", "album", "uploaded_at" or "duration"; kInvalidArgument
+// for anything else.
+Result<SongSort> parse_song_sort(std::string_view text);
 
 struct SongQuery {
   std::string text;           // matched against title, artist, album (case- and form-insensitive)

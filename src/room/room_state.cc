@@ -48,12 +48,11 @@ const char* repeat_mode_name(RepeatMode mode) {
   return "off";
 }
 
-bool parse_repeat_mode(const std::string& text, RepeatMode& out) {
-  if (text == "off") out = RepeatMode::kOff;
-  else if (text == "all") out = RepeatMode::kAll;
-  else if (text == "one") out = RepeatMode::kOne;
-  else return false;
-  return true;
+Result<RepeatMode> parse_repeat_mode(std::string_view text) {
+  if (text == "off") return RepeatMode::kOff;
+  if (text == "all") return RepeatMode::kAll;
+  if (text == "one") return RepeatMode::kOne;
+  return invalid_argument("mode must be off, all or one");
 }
 
 const char* command_type_name(Command::Type type) {
@@ -73,7 +72,7 @@ const char* command_type_name(Command::Type type) {
   return "unknown";
 }
 
-bool parse_command_type(const std::string& text, Command::Type& out) {
+Result<Command::Type> parse_command_type(std::string_view text) {
   static const std::pair<const char*, Command::Type> kNames[] = {
       {"add", Command::Type::kAdd},     {"remove", Command::Type::kRemove},
       {"move", Command::Type::kMove},   {"clear", Command::Type::kClear},
@@ -82,12 +81,10 @@ bool parse_command_type(const std::string& text, Command::Type& out) {
       {"previous", Command::Type::kPrevious}, {"repeat", Command::Type::kRepeat},
   };
   for (auto& [name, type] : kNames) {
-    if (text == name) {
-      out = type;
-      return true;
-    }
+    if (text == name) return type;
   }
-  return false;  // "advance" is internal and cannot be sent by clients
+  // "advance" is internal and cannot be sent by clients.
+  return invalid_argument("unknown command type '" + std::string(text) + "'");
 }
 
 const QueueItem* RoomState::current_item() const {
@@ -305,9 +302,9 @@ Result<RoomState> state_from_json(const json::object& o) {
     s.playing = o.at("playing").as_bool();
     s.position_ms = o.at("position_ms").to_number<std::int64_t>();
     s.position_at = o.at("position_at").to_number<std::int64_t>();
-    if (!parse_repeat_mode(json::value_to<std::string>(o.at("repeat")), s.repeat)) {
-      return invalid_argument("unknown repeat mode");
-    }
+    auto repeat = parse_repeat_mode(json::value_to<std::string>(o.at("repeat")));
+    if (!repeat) return invalid_argument("unknown repeat mode");
+    s.repeat = *repeat;
     s.next_item_seq = o.at("next_item_seq").to_number<std::int64_t>();
     // Absent in records written before selections were counted.
     if (const auto* sel = o.if_contains("selection")) s.selection = sel->to_number<std::int64_t>();

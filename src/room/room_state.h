@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -30,7 +31,8 @@ namespace hifi::room {
 
 enum class RepeatMode { kOff, kAll, kOne };
 const char* repeat_mode_name(RepeatMode mode);
-bool parse_repeat_mode(const std::string& text, RepeatMode& out);
+// "off", "all" or "one"; kInvalidArgument for anything else.
+Result<RepeatMode> parse_repeat_mode(std::string_view text);
 
 struct QueueItem {
   std::string id;  // stable within the room: "q<sequence>"
@@ -102,7 +104,9 @@ struct Command {
 };
 
 const char* command_type_name(Command::Type type);
-bool parse_command_type(const std::string& text, Command::Type& out);
+// The name of a command a client may send; kInvalidArgument for anything
+// else, including "advance", which only the server issues.
+Result<Command::Type> parse_command_type(std::string_view text);
 
 struct Limits {
   std::size_t max_queue = 10'000;

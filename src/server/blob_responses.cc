@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "cluster/member.h"
+#include "common/endpoint.h"
 #include "common/sha256.h"
 #include "server/digest_header.h"
 #include "server/http_internal.h"
@@ -43,14 +44,15 @@ bool decode_hex_digest(const std::string& hex, Digest& out) {
 // Streams the blob from `holder` to the client as if it were local.
 awaitable<Reply> proxy_blob(RequestContext& ctx, const cluster::Member& holder, const std::string& sha,
                             const std::string& content_type, const std::string& download_name) {
-  auto base = boost::urls::parse_uri(holder.advertise);
-  if (!base) co_return problem(ctx, http::status::bad_gateway, "peer-failed", "Bad gateway",
-                               "node " + holder.id + " advertises an invalid URL");
-  const std::string host(base->host_address());
-  const std::string port = base->has_port() ? std::string(base->port()) : "80";
+  auto base = Endpoint::parse(holder.advertise);
+  if (!base || base->is_https()) {
+    co_return problem(ctx, http::status::bad_gateway, "peer-failed", "Bad gateway",
+                      "node " + holder.id + " advertises a URL this node cannot reach: " + holder.advertise);
+  }
+  // Resolved asynchronously: a name lookup must not hold up a network thread.
   auto executor = co_await asio::this_coro::executor;
   tcp::resolver resolver(executor);
-  auto [rec, results] = co_await resolver.async_resolve(host, port, as_tuple(use_awaitable));
+  auto [rec, results] = co_await resolver.async_resolve(base->host, base->port_string(), as_tuple(use_awaitable));
   beast::tcp_stream upstream(executor);
   upstream.expires_after(std::chrono::seconds(2));
   auto [cec, endpoint] = co_await upstream.async_connect(results, as_tuple(use_awaitable));
@@ -60,9 +62,8 @@ awaitable<Reply> proxy_blob(RequestContext& ctx, const cluster::Member& holder, 
   }
   const std::string path = "/internal/v1/blobs/" + sha;
   const bool head = ctx.method == "HEAD";
-  http::request<http::empty_body> req{head ? http::verb::head : http::verb::get,
-                                      std::string(base->path()) + path, 11};
-  req.set(http::field::host, host + ":" + port);
+  http::request<http::empty_body> req{head ? http::verb::head : http::verb::get, base->target(path), 11};
+  req.set(http::field::host, base->host_header());
   req.set(cluster::kPeerHeader, ctx.services.cluster.auth().header_value(
                                     head ? "HEAD" : "GET", path, ctx.services.cluster.clock().now_ms() / 1000));
   for (auto field : {http::field::range, http::field::if_range, http::field::if_none_match}) {
@@ -125,7 +126,7 @@ awaitable<Reply> serve_remote_blob(RequestContext& ctx, const Song& song, BlobKi
     res.set(http::field::retry_after, "5");
     co_return res;
   }
-  if (kind == BlobKind::kSong && ctx.config.read_mode == "redirect") {
+  if (kind == BlobKind::kSong && ctx.config.read_mode == ReadMode::kRedirect) {
     auto expires = (ctx.services.clock.now_ms() + ctx.config.signed_url_ttl_ms) / 1000;
     std::string location = holder->advertise + ctx.services.signer.stream_path(song.id, expires);
     if (!download_name.empty()) location += "&download=1";

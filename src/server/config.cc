@@ -75,35 +75,49 @@ std::map<std::string, std::string> load_toml(const std::string& path) {
 
 }  // namespace
 
-bool parse_size(const std::string& text, std::uint64_t& bytes) {
+const char* read_mode_name(ReadMode mode) {
+  switch (mode) {
+    case ReadMode::kRedirect: return "redirect";
+    case ReadMode::kProxy: return "proxy";
+  }
+  return "redirect";
+}
+
+Result<ReadMode> parse_read_mode(std::string_view text) {
+  if (text == "redirect") return ReadMode::kRedirect;
+  if (text == "proxy") return ReadMode::kProxy;
+  return invalid_argument("read mode must be redirect or proxy");
+}
+
+Result<std::uint64_t> parse_size(std::string_view text) {
+  const auto malformed = [&] { return invalid_argument("not a size: '" + std::string(text) + "'"); };
   std::uint64_t n = 0;
   std::string suffix;
-  if (!parse_number_with_suffix(text, n, suffix)) return false;
+  if (!parse_number_with_suffix(std::string(text), n, suffix)) return malformed();
   std::uint64_t unit = 1;
   if (suffix.empty() || suffix == "B") unit = 1;
   else if (suffix == "K" || suffix == "KiB" || suffix == "k") unit = 1ULL << 10;
   else if (suffix == "M" || suffix == "MiB" || suffix == "m") unit = 1ULL << 20;
   else if (suffix == "G" || suffix == "GiB" || suffix == "g") unit = 1ULL << 30;
-  else return false;
-  if (n > (UINT64_MAX / unit)) return false;
-  bytes = n * unit;
-  return true;
+  else return malformed();
+  if (n > (UINT64_MAX / unit)) return malformed();
+  return n * unit;
 }
 
-bool parse_duration(const std::string& text, std::int64_t& ms) {
+Result<std::int64_t> parse_duration(std::string_view text) {
+  const auto malformed = [&] { return invalid_argument("not a duration: '" + std::string(text) + "'"); };
   std::uint64_t n = 0;
   std::string suffix;
-  if (!parse_number_with_suffix(text, n, suffix)) return false;
+  if (!parse_number_with_suffix(std::string(text), n, suffix)) return malformed();
   std::int64_t unit;
   if (suffix == "ms") unit = 1;
   else if (suffix == "s" || suffix.empty()) unit = 1000;
   else if (suffix == "m") unit = 60'000;
   else if (suffix == "h") unit = 3'600'000;
   else if (suffix == "d") unit = 86'400'000;
-  else return false;
-  if (n > static_cast<std::uint64_t>(INT64_MAX / unit)) return false;
-  ms = static_cast<std::int64_t>(n) * unit;
-  return true;
+  else return malformed();
+  if (n > static_cast<std::uint64_t>(INT64_MAX / unit)) return malformed();
+  return static_cast<std::int64_t>(n) * unit;
 }
 
 int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_now) {
@@ -126,6 +140,7 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
 
   std::string listen = config.listen_host + ":" + std::to_string(config.listen_port);
   std::string registration = registration_mode_name(config.registration);
+  std::string read_mode = read_mode_name(config.read_mode);
   std::string max_upload = "512MiB";
   std::string header_timeout = "30s", body_idle_timeout = "60s", idle_timeout = "60s";
   std::string token_ttl = "30d", signed_url_ttl = "6h", shutdown_grace = "10s";
@@ -188,7 +203,7 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
                                    "Nodes that hold a copy of every song; an upload is acknowledged once "
                                    "that many (or every live node, if fewer) have it on disk")
                         ->envname("HIFI_REPLICAS")->check(CLI::Range(1, 16))->capture_default_str());
-  options.push_back(app.add_option("--read-mode", config.read_mode,
+  options.push_back(app.add_option("--read-mode", read_mode,
                                    "For a song this node lacks: redirect the client (307 to a signed URL "
                                    "on a holder) or proxy the bytes through this node")
                         ->envname("HIFI_READ_MODE")->check(CLI::IsMember({"redirect", "proxy"}))
@@ -234,10 +249,14 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
     return 2;
   };
   if (!parse_listen(listen, config)) return usage_error("--listen must look like 127.0.0.1:8080");
-  parse_registration_mode(registration, config.registration);
-  if (!parse_size(max_upload, config.max_upload_bytes) || config.max_upload_bytes == 0) {
+  // CLI11 has already checked that the modes are among the names.
+  if (auto mode = parse_registration_mode(registration)) config.registration = *mode;
+  if (auto mode = parse_read_mode(read_mode)) config.read_mode = *mode;
+  auto max_upload_bytes = parse_size(max_upload);
+  if (!max_upload_bytes || *max_upload_bytes == 0) {
     return usage_error("--max-upload-size must be a size like 512MiB");
   }
+  config.max_upload_bytes = *max_upload_bytes;
   struct { const std::string& text; std::int64_t& ms; const char* name; } durations[] = {
       {header_timeout, config.header_timeout_ms, "--header-timeout"},
       {body_idle_timeout, config.body_idle_timeout_ms, "--body-idle-timeout"},
@@ -251,9 +270,9 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
       {gc_grace, config.gc_grace_ms, "--gc-grace"},
   };
   for (auto& d : durations) {
-    if (!parse_duration(d.text, d.ms)) {
-      return usage_error(std::string(d.name) + " must be a duration like 30s, 15m, 6h or 30d");
-    }
+    auto ms = parse_duration(d.text);
+    if (!ms) return usage_error(std::string(d.name) + " must be a duration like 30s, 15m, 6h or 30d");
+    d.ms = *ms;
   }
   if (const char* secret = std::getenv("HIFI_CLUSTER_SECRET"); secret && *secret) {
     config.cluster_secret = secret;

@@ -3,13 +3,26 @@
 // (--config / HIFI_CONFIG, keys named like the long options), and defaults.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "common/status.h"
 #include "library/accounts.h"
 
 namespace hifi {
+
+// How a node serves a song whose bytes it does not hold.
+enum class ReadMode {
+  kRedirect,  // "redirect": 307 to a signed URL on a node that holds it
+  kProxy,     // "proxy": fetch it from a holder and pass the bytes on
+};
+const char* read_mode_name(ReadMode mode);
+// "redirect" or "proxy"; kInvalidArgument for anything else.
+Result<ReadMode> parse_read_mode(std::string_view text);
 
 struct ServerConfig {
   std::string listen_host = "127.0.0.1";
@@ -37,7 +50,7 @@ struct ServerConfig {
   std::string advertise;  // base URL for peers and clients; empty: http://<listen host>:<bound port>
   std::string node_id;    // empty: <data-dir>/node-id, created on first start
   int replicas = 3;       // copies of every song (R)
-  std::string read_mode = "redirect";  // or "proxy": how a node serves songs it lacks
+  ReadMode read_mode = ReadMode::kRedirect;
   std::int64_t member_ttl_ms = 5'000;
   std::int64_t repair_interval_ms = 30'000;
   std::int64_t scrub_interval_ms = 24LL * 3600 * 1000;  // 0: never
@@ -50,9 +63,20 @@ struct ServerConfig {
 // `exit_now` set after printing to stdout/stderr.
 int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_now);
 
-// "512MiB", "1G", "1048576" -> bytes. False when malformed.
-bool parse_size(const std::string& text, std::uint64_t& bytes);
-// "30s", "15m", "6h", "30d", "250ms" -> milliseconds. False when malformed.
-bool parse_duration(const std::string& text, std::int64_t& ms);
+// "512MiB", "1G", "1048576" -> bytes. kInvalidArgument when malformed or
+// too large for 64 bits.
+Result<std::uint64_t> parse_size(std::string_view text);
+// "30s", "15m", "6h", "30d", "250ms" -> milliseconds (no unit: seconds).
+// kInvalidArgument when malformed or too large for 64 bits.
+Result<std::int64_t> parse_duration(std::string_view text);
 
 }  // namespace hifi
+
+// Log lines name the mode.
+template <>
+struct fmt::formatter<hifi::ReadMode> : fmt::formatter<std::string_view> {
+  template <typename FormatContext>
+  auto format(hifi::ReadMode mode, FormatContext& ctx) const {
+    return fmt::formatter<std::string_view>::format(hifi::read_mode_name(mode), ctx);
+  }
+};

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "common/base64.h"
 #include "common/text.h"
 
 namespace hifi {
@@ -209,8 +210,11 @@ class Parser {
     // RFC 8941 asks parsers to tolerate missing "=" padding.
     if (text.size() % 4 == 1) return false;
     while (text.size() % 4 != 0) text += '=';
+    auto bytes = base64_decode(text);
+    if (!bytes) return false;
     item->is_byte_sequence = true;
-    return base64_decode(text, item->bytes);
+    item->bytes = std::move(*bytes);
+    return true;
   }
 
   bool boolean() {

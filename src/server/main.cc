@@ -56,7 +56,8 @@ int run(hifi::ServerConfig config) {
                node.store().describe(), node.catalog().size(), node.rooms().list().size(),
                hifi::registration_mode_name(cfg.registration), cfg.threads);
   spdlog::info("node {} advertised as {}, {} copies of every song, reads of songs held elsewhere: {}",
-               node.cluster().membership().self_id(), node.advertise(), cfg.replicas, cfg.read_mode);
+               node.cluster().membership().self_id(), node.advertise(), cfg.replicas,
+               hifi::read_mode_name(cfg.read_mode));
 
   int received = 0;
   sigwait(&signals, &received);

@@ -72,10 +72,12 @@ std::variant<room::Command, StringResponse> parse_command(RequestContext& ctx, c
   c.by = ctx.user->id;
   auto type = fields.required_string("type");
   if (!type) return bad_request(ctx, type.status().message());
-  if (!room::parse_command_type(*type, c.type)) {
+  auto parsed_type = room::parse_command_type(*type);
+  if (!parsed_type) {
     return bad_request(ctx, "unknown command type '" + *type +
                                 "'; use add, remove, move, clear, play, pause, seek, skip, previous or repeat");
   }
+  c.type = *parsed_type;
   auto fail = [&](const Status& s) { return bad_request(ctx, s.message()); };
   // The preconditions of skip, previous and seek.
   auto optional_item = [&]() -> std::optional<StringResponse> {
@@ -138,7 +140,9 @@ std::variant<room::Command, StringResponse> parse_command(RequestContext& ctx, c
     case room::Command::Type::kRepeat: {
       auto mode = fields.required_string("mode");
       if (!mode) return fail(mode.status());
-      if (!room::parse_repeat_mode(*mode, c.mode)) return bad_request(ctx, "mode must be off, all or one");
+      auto parsed_mode = room::parse_repeat_mode(*mode);
+      if (!parsed_mode) return bad_request(ctx, "mode must be off, all or one");
+      c.mode = *parsed_mode;
       break;
     }
     default:

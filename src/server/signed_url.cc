@@ -12,23 +12,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/base64.h"
 #include "common/sha256.h"
 
 namespace hifi {
-namespace {
-
-std::string base64url(std::string_view bytes) {
-  auto s = base64_encode(bytes);
-  for (auto& c : s) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  while (!s.empty() && s.back() == '=') s.pop_back();
-  return s;
-}
-
-}  // namespace
-
 UrlSigner::UrlSigner(std::string secret) : secret_(std::move(secret)) {}
 
 std::string UrlSigner::sign(const std::string& song_id, std::int64_t expires_s) const {
@@ -37,7 +24,7 @@ std::string UrlSigner::sign(const std::string& song_id, std::int64_t expires_s) 
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &len);
-  return base64url(std::string_view(reinterpret_cast<const char*>(mac), len));
+  return base64url_encode(std::string_view(reinterpret_cast<const char*>(mac), len));
 }
 
 bool UrlSigner::verify(const std::string& song_id, std::int64_t expires_s,

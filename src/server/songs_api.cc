@@ -178,8 +178,10 @@ awaitable<Reply> list_songs(RequestContext& ctx) {
   q.cursor = ctx.query("cursor").value_or("");
   q.album_id = ctx.query("album").value_or("");
   q.artist_id = ctx.query("artist").value_or("");
-  if (auto sort = ctx.query("sort"); sort && !parse_song_sort(*sort, q.sort)) {
-    co_return bad_request(ctx, "sort must be one of title, artist, album, uploaded_at, duration");
+  if (auto sort = ctx.query("sort")) {
+    auto parsed = parse_song_sort(*sort);
+    if (!parsed) co_return bad_request(ctx, "sort must be one of title, artist, album, uploaded_at, duration");
+    q.sort = *parsed;
   }
   if (auto order = ctx.query("order")) {
     if (*order != "asc" && *order != "desc") co_return bad_request(ctx, "order must be asc or desc");

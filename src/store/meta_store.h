@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -156,6 +157,11 @@ class MetaStore {
   // Human-readable backend name for logs ("sqlite:/path", "etcd:...").
   virtual std::string describe() const = 0;
 };
+
+// The exclusive upper end of the keys that start with prefix: the smallest
+// string greater than all of them. Nullopt when there is none (prefix empty
+// or all 0xff bytes): the range then runs to the end of the key space.
+std::optional<std::string> prefix_range_end(std::string_view prefix);
 
 // Opens the embedded SQLite backend with its database file at path.
 // Exceptions are not used; a failure to open is returned as a Status.

@@ -1,5 +1,6 @@
 #include "client/config_store.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@ namespace hifi::client {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::HasSubstr;
 
 // Sets an environment variable for the test's lifetime.
 class ScopedEnv {
@@ -56,6 +58,19 @@ class ConfigStoreTest : public ::testing::Test {
     return st.st_mode & 0777;
   }
 
+  static StoredConfig must_load() {
+    auto config = load_config();
+    EXPECT_TRUE(config.is_ok()) << config.status().to_string();
+    return config.is_ok() ? *config : StoredConfig{};
+  }
+
+  // The message of a load that must fail.
+  static std::string load_error() {
+    auto config = load_config();
+    EXPECT_FALSE(config.is_ok());
+    return config.is_ok() ? std::string() : config.status().message();
+  }
+
   fs::path dir_;
 };
 
@@ -79,10 +94,7 @@ TEST_F(ConfigStoreTest, PathFollowsXdgConfigHomeOrHome) {
 
 TEST_F(ConfigStoreTest, MissingFileIsAnEmptyConfig) {
   ScopedEnv xdg("XDG_CONFIG_HOME", (dir_ / "nothing-here").string());
-  StoredConfig config;
-  config.token = "stale";
-  std::string error;
-  ASSERT_TRUE(load_config(config, error)) << error;
+  StoredConfig config = must_load();
   EXPECT_TRUE(config.servers.empty());
   EXPECT_TRUE(config.token.empty());
   EXPECT_TRUE(config.username.empty());
@@ -94,8 +106,7 @@ TEST_F(ConfigStoreTest, RoundTripWithPrivateModes) {
   config.servers = {"http://a.example:8080", "http://b.example:8080"};
   config.token = "secret-token";
   config.username = "alice";
-  std::string error;
-  ASSERT_TRUE(save_config(config, error)) << error;
+  ASSERT_TRUE(save_config(config).is_ok());
 
   const fs::path file = config_path();
   ASSERT_TRUE(fs::exists(file));
@@ -106,8 +117,7 @@ TEST_F(ConfigStoreTest, RoundTripWithPrivateModes) {
   for (auto& e : fs::directory_iterator(file.parent_path())) entries += 1, (void)e;
   EXPECT_EQ(entries, 1u);
 
-  StoredConfig loaded;
-  ASSERT_TRUE(load_config(loaded, error)) << error;
+  StoredConfig loaded = must_load();
   EXPECT_EQ(loaded.servers, config.servers);
   EXPECT_EQ(loaded.token, "secret-token");
   EXPECT_EQ(loaded.username, "alice");
@@ -115,9 +125,9 @@ TEST_F(ConfigStoreTest, RoundTripWithPrivateModes) {
   // Overwriting replaces the whole file, still 0600.
   config.servers = {"http://c.example"};
   config.token.clear();
-  ASSERT_TRUE(save_config(config, error)) << error;
+  ASSERT_TRUE(save_config(config).is_ok());
   EXPECT_EQ(mode_of(file), 0600u);
-  ASSERT_TRUE(load_config(loaded, error)) << error;
+  loaded = must_load();
   EXPECT_EQ(loaded.servers, std::vector<std::string>{"http://c.example"});
   EXPECT_EQ(loaded.token, "");
   EXPECT_EQ(loaded.username, "alice");
@@ -129,47 +139,36 @@ TEST_F(ConfigStoreTest, LearnedClusterMembersRoundTrip) {
   config.servers = {"http://a.example:8080"};
   config.token = "t";
   config.members = {"http://a.example:8080", "http://10.0.0.6:8080", "http://10.0.0.7:8080"};
-  std::string error;
-  ASSERT_TRUE(save_config(config, error)) << error;
-  StoredConfig loaded;
-  ASSERT_TRUE(load_config(loaded, error)) << error;
+  ASSERT_TRUE(save_config(config).is_ok());
+  StoredConfig loaded = must_load();
   EXPECT_EQ(loaded.members, config.members);
   EXPECT_EQ(loaded.servers, config.servers);
 
   // A file from before clusters has none; a malformed list is an error.
   fs::create_directories(dir_ / "xdg" / "hifi");
   { std::ofstream(config_path()) << R"({"servers": ["http://a"], "token": "t", "username": "u"})"; }
-  ASSERT_TRUE(load_config(loaded, error)) << error;
+  loaded = must_load();
   EXPECT_TRUE(loaded.members.empty());
   { std::ofstream(config_path()) << R"({"servers": ["http://a"], "members": ["http://b", 3]})"; }
-  error.clear();
-  EXPECT_FALSE(load_config(loaded, error));
-  EXPECT_NE(error.find("members"), std::string::npos) << error;
+  EXPECT_THAT(load_error(), HasSubstr("members"));
 }
 
 TEST_F(ConfigStoreTest, MalformedFileIsAnError) {
   ScopedEnv xdg("XDG_CONFIG_HOME", (dir_ / "xdg").string());
   fs::create_directories(dir_ / "xdg" / "hifi");
-  std::string error;
   StoredConfig config;
   { std::ofstream(config_path()) << "{not json"; }
-  EXPECT_FALSE(load_config(config, error));
-  EXPECT_NE(error.find("config.json"), std::string::npos) << error;
+  EXPECT_THAT(load_error(), HasSubstr("config.json"));
 
   { std::ofstream(config_path()) << R"({"servers": "http://a", "token": "t"})"; }
-  error.clear();
-  EXPECT_FALSE(load_config(config, error));
-  EXPECT_NE(error.find("servers"), std::string::npos) << error;
+  EXPECT_THAT(load_error(), HasSubstr("servers"));
 
   { std::ofstream(config_path()) << R"({"servers": ["http://a"], "token": 5})"; }
-  error.clear();
-  EXPECT_FALSE(load_config(config, error));
-  EXPECT_NE(error.find("token"), std::string::npos) << error;
+  EXPECT_THAT(load_error(), HasSubstr("token"));
 
   // Unknown fields are fine; missing ones are empty.
   { std::ofstream(config_path()) << R"({"servers": ["http://a"], "future": 1})"; }
-  error.clear();
-  ASSERT_TRUE(load_config(config, error)) << error;
+  config = must_load();
   EXPECT_EQ(config.servers, std::vector<std::string>{"http://a"});
   EXPECT_TRUE(config.token.empty());
 }

@@ -73,6 +73,33 @@ TEST(MemberRecord, RoundTripsAndRejectsGarbage) {
   EXPECT_FALSE(member_from_json("[1,2]"));
 }
 
+TEST(MemberRecord, HealthTravelsAsItsName) {
+  EXPECT_STREQ(to_string(Health::kLive), "ok");
+  EXPECT_STREQ(to_string(Health::kDegraded), "degraded");
+  for (auto health : {Health::kLive, Health::kDegraded}) {
+    auto parsed = parse_health(to_string(health));
+    ASSERT_TRUE(parsed.is_ok());
+    EXPECT_EQ(*parsed, health);
+  }
+  EXPECT_EQ(parse_health("OK").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(parse_health("").status().code(), Code::kInvalidArgument);
+
+  Member m;
+  m.id = "n1";
+  m.advertise = "http://127.0.0.1:8081";
+  m.health = Health::kDegraded;
+  const auto record = member_to_json(m);
+  EXPECT_EQ(record.at("health").as_string(), "degraded");
+  auto back = member_from_json(boost::json::serialize(record));
+  ASSERT_TRUE(back.is_ok());
+  EXPECT_EQ(back->health, Health::kDegraded);
+
+  // Absent: live. A state this node does not know: not fully in service.
+  EXPECT_EQ(member_from_json(R"({"id":"a","advertise":"http://a:1"})")->health, Health::kLive);
+  EXPECT_EQ(member_from_json(R"({"id":"a","advertise":"http://a:1","health":"resting"})")->health,
+            Health::kDegraded);
+}
+
 TEST(MemberRecord, LeastLoadedPrefersFewerStreamsThenConnections) {
   Member a, b;
   a.id = "a";

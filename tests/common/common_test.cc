@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <set>
 #include <string>
 
+#include "common/check.h"
 #include "common/sha256.h"
 #include "common/status.h"
 #include "common/text.h"
@@ -38,35 +41,6 @@ TEST(HexTest, ToHexAndIsSha256Hex) {
   EXPECT_FALSE(is_sha256_hex(std::string(64, 'A')));  // lowercase only
   EXPECT_FALSE(is_sha256_hex(std::string(63, 'a') + "g"));
   EXPECT_TRUE(is_sha256_hex(std::string(64, '0')));
-}
-
-TEST(Base64Test, KnownValues) {
-  EXPECT_EQ(base64_encode(""), "");
-  EXPECT_EQ(base64_encode("f"), "Zg==");
-  EXPECT_EQ(base64_encode("fo"), "Zm8=");
-  EXPECT_EQ(base64_encode("foo"), "Zm9v");
-  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
-  EXPECT_EQ(base64_encode("\xff\xfe\xfd"), "//79");
-}
-
-TEST(Base64Test, RoundTripsEveryLengthAndByte) {
-  std::string data;
-  for (int i = 0; i < 300; ++i) {
-    data += static_cast<char>(i * 7 + 3);
-    std::string decoded = "garbage";
-    ASSERT_TRUE(base64_decode(base64_encode(data), decoded)) << i;
-    EXPECT_EQ(decoded, data);
-  }
-}
-
-TEST(Base64Test, RejectsMalformed) {
-  std::string out;
-  for (std::string_view bad : {"Zg", "Zg=", "Z===", "=Zg=", "Zg==Zg==", "Zm9v!", "Zm9", "Zm9v\n",
-                               "Zm-_", "Z=g=", "Zm 9v", "Zg==="}) {
-    EXPECT_FALSE(base64_decode(bad, out)) << bad;
-  }
-  EXPECT_TRUE(base64_decode("", out));
-  EXPECT_EQ(out, "");
 }
 
 TEST(TextTest, FoldForSearchIgnoresCase) {
@@ -175,6 +149,45 @@ TEST(ResultTest, ValueAndError) {
   EXPECT_FALSE(e.is_ok());
   EXPECT_EQ(e.status().code(), Code::kUnavailable);
   EXPECT_EQ(e.status().message(), "down");
+}
+
+// Death tests log to stderr, where gtest looks for the message.
+void log_to_stderr() { spdlog::set_default_logger(spdlog::stderr_logger_st("check-test")); }
+
+TEST(CheckDeathTest, PassingCheckDoesNothing) {
+  int evaluated = 0;
+  HIFI_CHECK(++evaluated == 1, "not reached");
+  EXPECT_EQ(evaluated, 1);
+}
+
+TEST(CheckDeathTest, FailingCheckLogsWhereAndWhyThenAborts) {
+  EXPECT_DEATH(
+      {
+        log_to_stderr();
+        const std::string detail = "room 42";
+        HIFI_CHECK(1 + 1 == 3, "arithmetic broke in " + detail);
+      },
+      "common_test.cc:[0-9]+: check failed: 1 \\+ 1 == 3: arithmetic broke in room 42");
+}
+
+TEST(CheckDeathTest, ValueOfAnErrorResultAborts) {
+  EXPECT_DEATH(
+      {
+        log_to_stderr();
+        Result<int> e = Status(Code::kNotFound, "gone");
+        (void)e.value();
+      },
+      "value\\(\\) of a Result that holds an error");
+}
+
+TEST(CheckDeathTest, ResultFromOkStatusAborts) {
+  EXPECT_DEATH(
+      {
+        log_to_stderr();
+        Result<int> r = Status::ok();
+        (void)r;
+      },
+      "must carry an error");
 }
 
 }  // namespace

@@ -153,14 +153,12 @@ TEST(ValidatePassword, Rules) {
 
 TEST(RegistrationMode, NamesRoundTrip) {
   for (auto mode : {RegistrationMode::kOpen, RegistrationMode::kInvite, RegistrationMode::kClosed}) {
-    RegistrationMode parsed = RegistrationMode::kOpen;
-    ASSERT_TRUE(parse_registration_mode(registration_mode_name(mode), parsed));
-    EXPECT_EQ(parsed, mode);
+    auto parsed = parse_registration_mode(registration_mode_name(mode));
+    ASSERT_TRUE(parsed.is_ok());
+    EXPECT_EQ(*parsed, mode);
   }
-  RegistrationMode parsed = RegistrationMode::kClosed;
-  EXPECT_FALSE(parse_registration_mode("Open", parsed));
-  EXPECT_FALSE(parse_registration_mode("", parsed));
-  EXPECT_EQ(parsed, RegistrationMode::kClosed);
+  EXPECT_EQ(parse_registration_mode("Open").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(parse_registration_mode("").status().code(), Code::kInvalidArgument);
 }
 
 // ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@
 #include "blob/blob_store.h"
 #include "common/clock.h"
 #include "common/random.h"
+#include "common/base64.h"
 #include "common/sha256.h"
 #include "common/text.h"
 #include "store/meta_store.h"
@@ -229,9 +230,9 @@ TEST_F(CatalogTest, AddUploadPublishesTheSong) {
   EXPECT_FALSE(catalog_->find_by_sha256("short").has_value());
   auto kv = store_->get("songs/" + song.id);
   ASSERT_TRUE(kv.is_ok());
-  Song stored;
-  ASSERT_TRUE(song_from_json(kv->value, stored));
-  EXPECT_EQ(stored.sha256, sha);
+  auto stored = song_from_json(kv->value);
+  ASSERT_TRUE(stored.is_ok()) << stored.status().to_string();
+  EXPECT_EQ(stored->sha256, sha);
   EXPECT_EQ(temporaries(), 0u);
 }
 
@@ -361,16 +362,27 @@ TEST_F(CatalogTest, SortsByTitleAndUploadTime) {
 }
 
 TEST(SongSort, Parse) {
-  SongSort sort = SongSort::kArtist;
-  EXPECT_TRUE(parse_song_sort("title", sort));
-  EXPECT_EQ(sort, SongSort::kTitle);
-  EXPECT_TRUE(parse_song_sort("uploaded_at", sort));
-  EXPECT_EQ(sort, SongSort::kUploadedAt);
-  EXPECT_TRUE(parse_song_sort("duration", sort));
-  EXPECT_EQ(sort, SongSort::kDuration);
-  EXPECT_FALSE(parse_song_sort("Title", sort));
-  EXPECT_FALSE(parse_song_sort("", sort));
-  EXPECT_EQ(sort, SongSort::kDuration);
+  EXPECT_EQ(parse_song_sort("title").value(), SongSort::kTitle);
+  EXPECT_EQ(parse_song_sort("artist").value(), SongSort::kArtist);
+  EXPECT_EQ(parse_song_sort("album").value(), SongSort::kAlbum);
+  EXPECT_EQ(parse_song_sort("uploaded_at").value(), SongSort::kUploadedAt);
+  EXPECT_EQ(parse_song_sort("duration").value(), SongSort::kDuration);
+  for (std::string_view bad : {"Title", "", "title ", "size"}) {
+    auto r = parse_song_sort(bad);
+    ASSERT_FALSE(r.is_ok()) << bad;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  }
+}
+
+TEST(SongRecord, FromJsonNeedsAnObjectWithIdAndSha256) {
+  EXPECT_FALSE(song_from_json("not json").is_ok());
+  EXPECT_FALSE(song_from_json("[1]").is_ok());
+  EXPECT_FALSE(song_from_json(R"({"id":"a"})").is_ok());
+  EXPECT_FALSE(song_from_json(R"({"sha256":"b"})").is_ok());
+  auto song = song_from_json(R"({"id":"a","sha256":"b","title":"T","track":3})");
+  ASSERT_TRUE(song.is_ok()) << song.status().to_string();
+  EXPECT_EQ(song->title, "T");
+  EXPECT_EQ(song->track, 3);
 }
 
 TEST_F(CatalogTest, PagesCoverEverySongOnceEvenWhenSongsArriveBetweenPages) {

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/base64.h"
 #include "common/sha256.h"
 
 namespace hifi {

@@ -496,28 +496,25 @@ TEST(RoomStateRepeat, SetsTheModeAndNamesRoundTrip) {
   for (auto mode : {RepeatMode::kAll, RepeatMode::kOne, RepeatMode::kOff}) {
     auto t = ok(s, repeat(mode), kT0);
     EXPECT_EQ(t.repeat, mode);
-    RepeatMode parsed = RepeatMode::kOff;
-    ASSERT_TRUE(parse_repeat_mode(repeat_mode_name(mode), parsed));
-    EXPECT_EQ(parsed, mode);
+    auto parsed = parse_repeat_mode(repeat_mode_name(mode));
+    ASSERT_TRUE(parsed.is_ok());
+    EXPECT_EQ(*parsed, mode);
   }
   EXPECT_EQ(ok(s, repeat(RepeatMode::kOff), kT0), s);
-  RepeatMode out = RepeatMode::kOne;
-  EXPECT_FALSE(parse_repeat_mode("ALL", out));
-  EXPECT_FALSE(parse_repeat_mode("", out));
-  EXPECT_EQ(out, RepeatMode::kOne);
+  EXPECT_EQ(parse_repeat_mode("ALL").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(parse_repeat_mode("").status().code(), Code::kInvalidArgument);
 }
 
 TEST(RoomStateCommandNames, RoundTripAndAdvanceIsInternal) {
   for (auto type : {Type::kAdd, Type::kRemove, Type::kMove, Type::kClear, Type::kPlay, Type::kPause,
                     Type::kSeek, Type::kSkip, Type::kPrevious, Type::kRepeat}) {
-    Type parsed = Type::kAdvance;
-    ASSERT_TRUE(parse_command_type(command_type_name(type), parsed)) << command_type_name(type);
-    EXPECT_EQ(parsed, type);
+    auto parsed = parse_command_type(command_type_name(type));
+    ASSERT_TRUE(parsed.is_ok()) << command_type_name(type);
+    EXPECT_EQ(*parsed, type);
   }
-  Type out = Type::kPlay;
   EXPECT_STREQ(command_type_name(Type::kAdvance), "advance");
-  EXPECT_FALSE(parse_command_type("advance", out));
-  EXPECT_FALSE(parse_command_type("Play", out));
+  EXPECT_EQ(parse_command_type("advance").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(parse_command_type("Play").status().code(), Code::kInvalidArgument);
 }
 
 // ---- advance ----

@@ -34,7 +34,7 @@ class ClusterTest : public ::testing::Test {
   }
 
   // Starts n nodes; the first one leads (it claims the leader key first).
-  void start_nodes(int n, int replicas = 3, const std::string& read_mode = "redirect") {
+  void start_nodes(int n, int replicas = 3, ReadMode read_mode = ReadMode::kRedirect) {
     for (int i = 0; i < n; ++i) {
       ServerConfig config;
       config.cluster_secret = kSecret;
@@ -169,7 +169,7 @@ TEST_F(ClusterTest, WithFewerCopiesWantedTheOthersRedirectToAHolder) {
 }
 
 TEST_F(ClusterTest, ProxyModeServesSongsHeldElsewhereWithRanges) {
-  start_nodes(3, /*replicas=*/1, "proxy");
+  start_nodes(3, /*replicas=*/1, ReadMode::kProxy);
   auto token = login(node(0));
   auto wav = make_wav(587);
   auto r = upload(node(0), token, wav);

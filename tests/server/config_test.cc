@@ -107,9 +107,9 @@ TEST(ParseSize, AcceptsPlainNumbersAndBinaryUnits) {
       {"17179869183G", 17179869183ULL << 30},  // the largest whole number of GiB
   };
   for (const auto& c : cases) {
-    std::uint64_t bytes = 12345;
-    EXPECT_TRUE(parse_size(c.text, bytes)) << c.text;
-    EXPECT_EQ(bytes, c.bytes) << c.text;
+    auto bytes = parse_size(c.text);
+    ASSERT_TRUE(bytes.is_ok()) << c.text;
+    EXPECT_EQ(*bytes, c.bytes) << c.text;
   }
 }
 
@@ -117,9 +117,7 @@ TEST(ParseSize, RejectsMalformedAndOverflowingSizes) {
   for (const char* text : {"", "12XB", "MiB", "-1", "+1", "1.5G", " 1G", "1G ", "1 G", "1T",
                            "1MB", "1Gi", "0x10", "17179869184G",  // 2^64
                            "999999999999999999G", "9999999999999999999", "18446744073709551616"}) {
-    std::uint64_t bytes = 777;
-    EXPECT_FALSE(parse_size(text, bytes)) << text;
-    EXPECT_EQ(bytes, 777u) << text;  // untouched on failure
+    EXPECT_EQ(parse_size(text).status().code(), Code::kInvalidArgument) << text;
   }
 }
 
@@ -134,9 +132,9 @@ TEST(ParseDuration, AcceptsUnits) {
       {"0s", 0},
   };
   for (const auto& c : cases) {
-    std::int64_t ms = -7;
-    EXPECT_TRUE(parse_duration(c.text, ms)) << c.text;
-    EXPECT_EQ(ms, c.ms) << c.text;
+    auto ms = parse_duration(c.text);
+    ASSERT_TRUE(ms.is_ok()) << c.text;
+    EXPECT_EQ(*ms, c.ms) << c.text;
   }
 }
 
@@ -144,16 +142,11 @@ TEST(ParseDuration, RejectsMalformedAndOverflowingDurations) {
   for (const char* text : {"", "3w", "s", "ms", "-1s", "1.5h", "1 s", "1S", "1sec", "h1",
                            "999999999999999999d",  // would overflow 64-bit milliseconds
                            "999999999999999999h"}) {
-    std::int64_t ms = -7;
-    EXPECT_FALSE(parse_duration(text, ms)) << text;
-    EXPECT_EQ(ms, -7) << text;
+    EXPECT_EQ(parse_duration(text).status().code(), Code::kInvalidArgument) << text;
   }
   // Large but representable values still work.
-  std::int64_t ms = 0;
-  EXPECT_TRUE(parse_duration("999999999999999999ms", ms));
-  EXPECT_EQ(ms, 999'999'999'999'999'999);
-  EXPECT_TRUE(parse_duration("100000000000d", ms));
-  EXPECT_EQ(ms, 100'000'000'000LL * 86'400'000);
+  EXPECT_EQ(parse_duration("999999999999999999ms").value(), 999'999'999'999'999'999);
+  EXPECT_EQ(parse_duration("100000000000d").value(), 100'000'000'000LL * 86'400'000);
 }
 
 // ---------------------------------------------------------------------------
@@ -180,6 +173,21 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(c.log_level, "info");
   EXPECT_TRUE(c.web_root.empty());
   EXPECT_EQ(c.threads, std::max(1u, std::thread::hardware_concurrency()));
+}
+
+TEST_F(ConfigTest, ReadModeIsAnEnum) {
+  EXPECT_EQ(parse({}).config.read_mode, ReadMode::kRedirect);
+  auto proxy = parse({"--read-mode", "proxy"});
+  ASSERT_EQ(proxy.code, 0) << proxy.err;
+  EXPECT_EQ(proxy.config.read_mode, ReadMode::kProxy);
+  auto bad = parse({"--read-mode", "mirror"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(bad.exit_now);
+  for (auto mode : {ReadMode::kRedirect, ReadMode::kProxy}) {
+    EXPECT_EQ(parse_read_mode(read_mode_name(mode)).value(), mode);
+  }
+  EXPECT_EQ(parse_read_mode("Proxy").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(fmt::format("{}", ReadMode::kProxy), "proxy");
 }
 
 TEST_F(ConfigTest, HelpAndVersionExitWithZero) {

@@ -4,6 +4,7 @@
 import { api, rememberSongs, describeError } from './api.js';
 import { h, icon, formatDuration, announce, debounce, uid } from './dom.js';
 import { VirtualList } from './vlist.js';
+import { coverImage } from './cover.js';
 import { activeRoom } from './room.js';
 
 const PAGE_SIZE = 200;
@@ -128,17 +129,6 @@ export function renderLibrary(main, params) {
   reload();
 
   return () => { controller?.abort(); searchAsYouType.cancel(); list.destroy(); };
-}
-
-// A cover <img> filled in once the image arrives (covers need the bearer header).
-export function coverImage(path, alt, size = 44) {
-  if (!path) {
-    return h('div', { class: 'cover placeholder', style: { width: `${size}px`, height: `${size}px` }, 'aria-hidden': 'true' },
-      icon('music', Math.round(size * 0.45)));
-  }
-  const img = h('img', { class: 'cover', alt, width: size, height: size, decoding: 'async' });
-  api.cover(path).then((url) => { if (url) { img.src = url; img.classList.add('loaded'); } });
-  return img;
 }
 
 function songRow(song) {

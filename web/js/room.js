@@ -11,7 +11,7 @@ import { h, icon, clear, formatDuration, announce, debounce, songLabel, uid } fr
 import { RoomConnection } from './connection.js';
 import { SyncPlayer } from './player.js';
 import { roomPosition } from './clock.js';
-import { coverImage } from './library.js';
+import { coverImage } from './cover.js';
 
 let session = null;
 

@@ -98,9 +98,8 @@ void remember_members(CliContext& ctx, const ClusterInfo& cluster) {
   auto urls = member_urls(cluster);
   if (urls == ctx.config.members) return;
   ctx.config.members = std::move(urls);
-  std::string error;
-  if (!save_config(ctx.config, error)) {
-    std::cerr << "hifi: warning: could not remember the cluster's members: " << error << "\n";
+  if (Status saved = save_config(ctx.config); !saved) {
+    std::cerr << "hifi: warning: could not remember the cluster's members: " << saved.message() << "\n";
   }
 }
 
@@ -115,9 +114,8 @@ int save_session(CliContext& ctx, const json::value& login) {
   if (auto cluster = ctx.api->discover_members(); cluster && cluster->available) {
     ctx.config.members = member_urls(*cluster);
   }
-  std::string error;
-  if (!save_config(ctx.config, error)) {
-    std::cerr << "hifi: logged in, but could not save the token: " << error << "\n";
+  if (Status saved = save_config(ctx.config); !saved) {
+    std::cerr << "hifi: logged in, but could not save the token: " << saved.message() << "\n";
     return kExitFailure;
   }
   return kExitOk;
@@ -210,26 +208,27 @@ bool uses_remembered_servers(const CliContext& ctx) {
   return !saved.empty();
 }
 
-bool parse_position(const std::string& text, long long& ms) {
-  if (text.empty()) return false;
+Result<long long> parse_position(std::string_view text) {
+  const auto malformed = [&] { return invalid_argument("not a position: '" + std::string(text) + "'"); };
+  if (text.empty()) return malformed();
   double total = 0;
   std::size_t start = 0;
   int parts = 0;
   while (true) {
     auto colon = text.find(':', start);
-    auto piece = text.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
-    if (piece.empty() || piece.find_first_not_of("0123456789.") != std::string::npos) return false;
+    const std::string piece(
+        text.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start));
+    if (piece.empty() || piece.find_first_not_of("0123456789.") != std::string::npos) return malformed();
     char* end = nullptr;
     double v = std::strtod(piece.c_str(), &end);
-    if (*end != '\0' || v < 0) return false;
-    if (parts > 0 && v >= 60) return false;
+    if (*end != '\0' || v < 0) return malformed();
+    if (parts > 0 && v >= 60) return malformed();
     total = total * 60 + v;
-    if (++parts > 3) return false;
-    if (colon == std::string::npos) break;
+    if (++parts > 3) return malformed();
+    if (colon == std::string_view::npos) break;
     start = colon + 1;
   }
-  ms = std::llround(total * 1000);
-  return true;
+  return std::llround(total * 1000);
 }
 
 int cmd_register(CliContext& ctx, std::string username, bool password_stdin) {
@@ -259,9 +258,8 @@ int cmd_logout(CliContext& ctx) {
     if (!r && r.error.status != 401) return fail(r.error, "logout failed");
   }
   ctx.config.token.clear();
-  std::string error;
-  if (!save_config(ctx.config, error)) {
-    std::cerr << "hifi: " << error << "\n";
+  if (Status saved = save_config(ctx.config); !saved) {
+    std::cerr << "hifi: " << saved.message() << "\n";
     return kExitFailure;
   }
   if (!ctx.json) std::cout << "Logged out.\n";
@@ -578,9 +576,9 @@ int cmd_control(CliContext& ctx, const std::string& room, const std::string& typ
 }
 
 int cmd_seek(CliContext& ctx, const std::string& room, const std::string& position) {
-  long long ms = 0;
-  if (!parse_position(position, ms)) return usage("position must be seconds (90) or mm:ss (1:30)");
-  return run_command(ctx, room, {{"type", "seek"}, {"position_ms", ms}}, "Moved to " + clock_text(static_cast<double>(ms)) + ".");
+  auto ms = parse_position(position);
+  if (!ms) return usage("position must be seconds (90) or mm:ss (1:30)");
+  return run_command(ctx, room, {{"type", "seek"}, {"position_ms", *ms}}, "Moved to " + clock_text(static_cast<double>(*ms)) + ".");
 }
 
 int cmd_status(CliContext& ctx, const std::string& room) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "client/api_client.h"
@@ -47,7 +48,8 @@ int cmd_cluster(CliContext& ctx);
 // remembered cluster members belong to them.
 bool uses_remembered_servers(const CliContext& ctx);
 
-// "90", "1:30", "01:02:03", "90.5" -> milliseconds; false when malformed.
-bool parse_position(const std::string& text, long long& ms);
+// "90", "1:30", "01:02:03", "90.5" -> milliseconds; kInvalidArgument when
+// malformed.
+Result<long long> parse_position(std::string_view text);
 
 }  // namespace hifi::client

@@ -166,9 +166,10 @@ int main(int argc, char** argv) {
   // Servers and token are needed by every command; set them up after
   // parsing options but before any callback runs.
   app.parse_complete_callback([&] {
-    std::string error;
-    if (!load_config(ctx.config, error)) {
-      std::cerr << "hifi: warning: ignoring " << config_path() << ": " << error << "\n";
+    if (auto loaded = load_config()) {
+      ctx.config = std::move(*loaded);
+    } else {
+      std::cerr << "hifi: warning: ignoring " << config_path() << ": " << loaded.status().message() << "\n";
     }
     ctx.servers = !servers.empty() ? servers : ctx.config.servers;
     if (ctx.servers.empty()) ctx.servers = {"http://127.0.0.1:8080"};

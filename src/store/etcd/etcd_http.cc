@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/tcp_connect.h"
+
 namespace hifi::etcd {
 namespace {
 
@@ -32,39 +34,18 @@ using tcp = net::ip::tcp;
 constexpr int kKeepIdleSeconds = 10;
 constexpr int kKeepIntervalSeconds = 5;
 constexpr int kKeepProbes = 3;
+// etcd's client port.
+constexpr std::uint16_t kDefaultPort = 2379;
 
 }  // namespace
 
 Result<Endpoint> parse_endpoint(const std::string& url) {
-  std::string rest = url;
-  if (rest.rfind("https://", 0) == 0) {
-    return invalid_argument("etcd endpoint " + url + ": https is not supported");
-  }
-  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
-  if (!rest.empty() && rest.back() == '/') rest.pop_back();
-  Endpoint ep;
-  ep.url = url;
-  std::size_t colon = std::string::npos;
-  if (!rest.empty() && rest.front() == '[') {
-    const auto close = rest.find(']');
-    if (close == std::string::npos) return invalid_argument("etcd endpoint " + url + ": bad host");
-    ep.host = rest.substr(1, close - 1);
-    if (close + 1 < rest.size() && rest[close + 1] == ':') colon = close + 1;
-    else if (close + 1 != rest.size()) return invalid_argument("etcd endpoint " + url + ": bad host");
-  } else {
-    colon = rest.rfind(':');
-    ep.host = rest.substr(0, colon);
-  }
-  if (ep.host.empty() || ep.host.find_first_of("/?#@ ") != std::string::npos) {
-    return invalid_argument("etcd endpoint " + url + ": expected http://host:port");
-  }
-  ep.port = colon == std::string::npos ? "2379" : rest.substr(colon + 1);
-  if (ep.port.empty() || ep.port.size() > 5 ||
-      ep.port.find_first_not_of("0123456789") != std::string::npos || std::stoi(ep.port) == 0 ||
-      std::stoi(ep.port) > 65535) {
-    return invalid_argument("etcd endpoint " + url + ": bad port");
-  }
-  return ep;
+  // etcd's own flags accept a bare host:port; a URL with a scheme says "://".
+  const bool has_scheme = url.find("://") != std::string::npos;
+  auto server = hifi::Endpoint::parse(has_scheme ? url : "http://" + url, kDefaultPort);
+  if (!server) return invalid_argument("etcd endpoint " + url + ": " + server.status().message());
+  if (server->is_https()) return invalid_argument("etcd endpoint " + url + ": https is not supported");
+  return Endpoint{url, std::move(*server)};
 }
 
 struct HttpConnection::Impl {
@@ -96,8 +77,8 @@ struct HttpConnection::Impl {
 
   http::request<http::string_body> make_request(const std::string& target,
                                                 const std::string& body) const {
-    http::request<http::string_body> req{http::verb::post, target, 11};
-    req.set(http::field::host, endpoint.host + ":" + endpoint.port);
+    http::request<http::string_body> req{http::verb::post, endpoint.server.target(target), 11};
+    req.set(http::field::host, endpoint.server.host_header());
     req.set(http::field::content_type, "application/json");
     req.keep_alive(true);
     req.body() = body;
@@ -137,22 +118,10 @@ const Endpoint& HttpConnection::endpoint() const { return impl_->endpoint; }
 
 Status HttpConnection::connect(std::chrono::milliseconds timeout) {
   Impl& m = *impl_;
-  // A numeric address needs no lookup; a name is resolved synchronously
-  // (asynchronous resolution would start a helper thread per connection).
-  beast::error_code ec;
-  std::vector<tcp::endpoint> addresses;
-  const auto address = net::ip::make_address(m.endpoint.host, ec);
-  if (!ec) {
-    addresses.emplace_back(address, static_cast<unsigned short>(std::stoi(m.endpoint.port)));
-  } else {
-    tcp::resolver resolver(m.ioc);
-    auto results = resolver.resolve(m.endpoint.host, m.endpoint.port, ec);
-    for (const auto& r : results) addresses.push_back(r.endpoint());
-  }
-  if (ec) return m.fail("cannot resolve " + m.endpoint.host, ec);
-  m.stream.expires_after(timeout);
-  ec = m.run([&](auto handler) { m.stream.async_connect(addresses, std::move(handler)); });
-  if (ec) return m.fail("cannot connect", ec);
+  beast::error_code ec = m.run([&](auto handler) {
+    async_connect_endpoint(m.stream, m.endpoint.server, timeout, std::move(handler));
+  });
+  if (ec) return m.fail("cannot connect to " + m.endpoint.server.host_header(), ec);
 
   auto& socket = m.stream.socket();
   socket.set_option(tcp::no_delay(true), ec);

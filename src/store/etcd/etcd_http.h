@@ -13,18 +13,18 @@
 #include <optional>
 #include <string>
 
+#include "common/endpoint.h"
 #include "common/status.h"
 
 namespace hifi::etcd {
 
 struct Endpoint {
-  std::string url;  // as configured, for messages
-  std::string host;
-  std::string port;
+  std::string url;        // as configured, for messages
+  hifi::Endpoint server;  // scheme http; port 2379 unless the URL names one
 };
 
-// Accepts "http://host:port", "host:port" and "http://[v6addr]:port", with
-// an optional trailing '/'.
+// Accepts "http://host[:port]", "host[:port]" and "http://[v6addr][:port]",
+// with an optional trailing '/'; https is refused (kInvalidArgument).
 Result<Endpoint> parse_endpoint(const std::string& url);
 
 struct HttpResponse {

@@ -33,6 +33,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/base64.h"
 #include "store/etcd/etcd_http.h"
 
 namespace hifi {
@@ -53,76 +54,6 @@ constexpr auto kWatchRetryMin = 50ms;
 constexpr auto kWatchRetryMax = 1000ms;
 
 // --- encoding ----------------------------------------------------------------
-
-constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string base64_encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= in.size(); i += 3) {
-    const std::uint32_t n = (std::uint32_t{static_cast<unsigned char>(in[i])} << 16) |
-                            (std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8) |
-                            std::uint32_t{static_cast<unsigned char>(in[i + 2])};
-    out += kBase64[(n >> 18) & 63];
-    out += kBase64[(n >> 12) & 63];
-    out += kBase64[(n >> 6) & 63];
-    out += kBase64[n & 63];
-  }
-  if (i < in.size()) {
-    std::uint32_t n = std::uint32_t{static_cast<unsigned char>(in[i])} << 16;
-    if (i + 1 < in.size()) n |= std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8;
-    out += kBase64[(n >> 18) & 63];
-    out += kBase64[(n >> 12) & 63];
-    out += i + 1 < in.size() ? kBase64[(n >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-bool base64_decode(std::string_view in, std::string* out) {
-  out->clear();
-  out->reserve(in.size() / 4 * 3);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  std::size_t padding = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else if (c == '=') {
-      ++padding;
-      continue;
-    } else {
-      return false;
-    }
-    if (padding != 0) return false;  // data after padding
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out->push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return padding <= 2;
-}
-
-// The smallest string greater than every string starting with prefix, or
-// nullopt when there is none (prefix empty or all 0xff bytes).
-std::optional<std::string> prefix_end(std::string_view prefix) {
-  std::string end(prefix);
-  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
-  if (end.empty()) return std::nullopt;
-  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
-  return end;
-}
-
-bool has_prefix(std::string_view key, std::string_view prefix) {
-  return key.substr(0, prefix.size()) == prefix;
-}
 
 // An interval of keys [lo, hi); hi == nullopt means unbounded.
 struct KeyRange {
@@ -193,7 +124,10 @@ bool bytes_field(const json::object& o, std::string_view name, std::string* out)
     return true;
   }
   if (!it->value().is_string()) return false;
-  return base64_decode(it->value().get_string(), out);
+  auto bytes = base64_decode(it->value().get_string());
+  if (!bytes) return false;
+  *out = std::move(*bytes);
+  return true;
 }
 
 Revision header_revision(const json::object& o) {
@@ -581,7 +515,7 @@ class EtcdWatch {
       e.type = string_field(ev.get_object(), "type") == "DELETE" ? WatchEvent::Type::kDelete
                                                                  : WatchEvent::Type::kPut;
       std::string key;
-      if (!bytes_field(*kv, "key", &key) || !has_prefix(key, ns_)) return Next::kReconnect;
+      if (!bytes_field(*kv, "key", &key) || !key.starts_with(ns_)) return Next::kReconnect;
       e.kv.key = key.substr(ns_.size());
       if (!bytes_field(*kv, "value", &e.kv.value)) return Next::kReconnect;
       e.kv.mod_revision = int_field(*kv, "mod_revision");
@@ -852,7 +786,7 @@ class EtcdMetaStore final : public MetaStore {
  private:
   KeyRange prefix_range(const std::string& prefix) const {
     std::string full = ns_ + prefix;
-    auto end = prefix_end(full);
+    auto end = prefix_range_end(full);
     return KeyRange{std::move(full), std::move(end)};
   }
 
@@ -861,7 +795,7 @@ class EtcdMetaStore final : public MetaStore {
     const json::object& o = v.get_object();
     KeyValue kv;
     std::string key;
-    if (!bytes_field(o, "key", &key) || !has_prefix(key, ns_) ||
+    if (!bytes_field(o, "key", &key) || !key.starts_with(ns_) ||
         !bytes_field(o, "value", &kv.value)) {
       return internal_error("etcd: malformed key-value");
     }
@@ -965,7 +899,7 @@ class EtcdMetaStore final : public MetaStore {
 Result<std::unique_ptr<MetaStore>> open_etcd_meta_store(const std::vector<std::string>& endpoints,
                                                         const EtcdOptions& options) {
   if (endpoints.empty()) return invalid_argument("etcd: no endpoints");
-  std::vector<Endpoint> parsed;
+  std::vector<etcd::Endpoint> parsed;
   for (const auto& url : endpoints) {
     auto ep = etcd::parse_endpoint(url);
     if (!ep) return ep.status();

@@ -48,20 +48,6 @@ constexpr std::int64_t kMaxLeaseTtlSeconds = 1'000'000'000;
 // instead of spinning.
 constexpr auto kLeaseRetryDelay = std::chrono::seconds(1);
 
-// The smallest string greater than every string starting with prefix, or
-// nullopt when there is none (prefix empty or all 0xff bytes).
-std::optional<std::string> prefix_end(std::string_view prefix) {
-  std::string end(prefix);
-  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
-  if (end.empty()) return std::nullopt;
-  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
-  return end;
-}
-
-bool has_prefix(std::string_view key, std::string_view prefix) {
-  return key.substr(0, prefix.size()) == prefix;
-}
-
 // One execution of a cached prepared statement. Resets the statement when
 // destroyed so that no read stays open across calls (it would pin a WAL
 // snapshot and block checkpoints).
@@ -225,7 +211,7 @@ class WatchHub : public std::enable_shared_from_this<WatchHub> {
       WatchResponse response;
       response.revision = revision;
       for (const auto& e : events) {
-        if (has_prefix(e.kv.key, w->prefix)) response.events.push_back(e);
+        if (e.kv.key.starts_with(w->prefix)) response.events.push_back(e);
       }
       if (response.events.empty()) {
         ++i;
@@ -480,7 +466,7 @@ class SqliteMetaStore final : public MetaStore {
       std::string after = start_after + '\0';
       if (after > lower) lower = std::move(after);
     }
-    const auto upper = prefix_end(prefix);
+    const auto upper = prefix_range_end(prefix);
     const bool limited =
         limit != 0 && limit < static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
 
@@ -871,7 +857,7 @@ Result<TxnResult> SqliteMetaStore::txn(const std::vector<Compare>& compares,
       }
       case Op::Kind::kDeletePrefix: {
         std::vector<KeyValue> stored;
-        if (Status s = scan_locked(op.key, prefix_end(op.key), -1, &stored); !s) return s;
+        if (Status s = scan_locked(op.key, prefix_range_end(op.key), -1, &stored); !s) return s;
         for (auto& kv : stored) {
           auto [it, inserted] = changes.try_emplace(kv.key);
           if (inserted) it->second.existed = true;
@@ -879,7 +865,7 @@ Result<TxnResult> SqliteMetaStore::txn(const std::vector<Compare>& compares,
         }
         // Keys created earlier in this txn are not in the table yet.
         for (auto it = changes.lower_bound(op.key);
-             it != changes.end() && has_prefix(it->first, op.key); ++it) {
+             it != changes.end() && it->first.starts_with(op.key); ++it) {
           it->second.after.reset();
         }
         break;
@@ -929,7 +915,7 @@ Result<std::unique_ptr<WatchHandle>> SqliteMetaStore::watch(const std::string& p
                                          std::to_string(compact_revision_ + 1));
   } else {
     live_from = revision_ + 1;
-    const auto upper = prefix_end(prefix);
+    const auto upper = prefix_range_end(prefix);
     Query q = query(kReadEvents);
     q.integer(1, from_revision).blob(2, prefix);
     if (upper) q.blob(3, *upper);

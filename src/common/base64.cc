@@ -1,0 +1,78 @@
+#include "common/base64.h"
+
+#include <cstdint>
+
+namespace hifi {
+namespace {
+
+constexpr char kStandard[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kUrlSafe[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string encode(std::string_view bytes, const char* alphabet, bool pad) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  auto byte = [&](std::size_t i) { return std::uint32_t{static_cast<unsigned char>(bytes[i])}; };
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const std::uint32_t n = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
+    out += alphabet[(n >> 18) & 63];
+    out += alphabet[(n >> 12) & 63];
+    out += alphabet[(n >> 6) & 63];
+    out += alphabet[n & 63];
+  }
+  const std::size_t left = bytes.size() - i;  // 0, 1 or 2
+  if (left == 0) return out;
+  std::uint32_t n = byte(i) << 16;
+  if (left == 2) n |= byte(i + 1) << 8;
+  out += alphabet[(n >> 18) & 63];
+  out += alphabet[(n >> 12) & 63];
+  if (left == 2) out += alphabet[(n >> 6) & 63];
+  if (pad) out.append(3 - left, '=');
+  return out;
+}
+
+int standard_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+}  // namespace
+
+std::string base64_encode(std::string_view bytes) { return encode(bytes, kStandard, true); }
+
+std::string base64url_encode(std::string_view bytes) { return encode(bytes, kUrlSafe, false); }
+
+Result<std::string> base64_decode(std::string_view text) {
+  if (text.size() % 4 != 0) return invalid_argument("base64: length is not a multiple of 4");
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    int v[4];
+    int pad = 0;
+    for (int j = 0; j < 4; ++j) {
+      const char c = text[i + j];
+      if (c == '=') {
+        // Padding only in the last group, only in its last two places.
+        if (i + 4 != text.size() || j < 2) return invalid_argument("base64: misplaced '='");
+        v[j] = 0;
+        ++pad;
+      } else {
+        if (pad > 0) return invalid_argument("base64: data after '='");
+        v[j] = standard_value(c);
+        if (v[j] < 0) return invalid_argument("base64: character outside the alphabet");
+      }
+    }
+    const std::uint32_t n = (std::uint32_t(v[0]) << 18) | (std::uint32_t(v[1]) << 12) |
+                            (std::uint32_t(v[2]) << 6) | std::uint32_t(v[3]);
+    out += static_cast<char>((n >> 16) & 0xff);
+    if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);
+    if (pad < 1) out += static_cast<char>(n & 0xff);
+  }
+  return out;
+}
+
+}  // namespace hifi
