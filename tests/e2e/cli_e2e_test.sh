@@ -2,7 +2,9 @@
 # End to end for the `hifi` CLI and its player, against the real server:
 # accounts, uploads (and re-uploads), listing, verified download, a rejected
 # file, a room driven through play/pause/seek/skip with two null-sink
-# listeners whose sync logs are compared, and the server killed mid-listen.
+# listeners whose sync logs are compared on the host's clock (the second
+# listener's clock is set L2_SKEW_MS ahead with libfaketime: the clock sync
+# must take that out), and the server killed mid-listen.
 # Usage: cli_e2e_test.sh BUILD_DIR/src   (holding hifi-server, hifi, hifi-sync-report)
 set -euo pipefail
 BIN_DIR=$(realpath "$1")
@@ -74,7 +76,12 @@ check "queue shows two items" eq "$(hifi --json queue "$room" | jq length)" 2
 "$BIN_DIR/hifi" listen "$room" --sink null --sync-log "$E2E_TMP/l1.log" >"$E2E_TMP/l1.out" 2>&1 &
 L1=$!
 E2E_PIDS+=("$L1")
-"$BIN_DIR/hifi" listen "$room" --sink null --sync-log "$E2E_TMP/l2.log" >"$E2E_TMP/l2.out" 2>&1 &
+# The second listener's wall clock runs L2_SKEW_MS ahead of the host's (its
+# monotonic clock is left alone); its sync log is in its own clock's time.
+command -v faketime >/dev/null || { log "faketime is not installed (scripts/setup test installs it)"; exit 1; }
+L2_SKEW_MS=2500
+FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -m -f "+$((L2_SKEW_MS / 1000)).$((L2_SKEW_MS % 1000))s" \
+  "$BIN_DIR/hifi" listen "$room" --sink null --sync-log "$E2E_TMP/l2.log" >"$E2E_TMP/l2.out" 2>&1 &
 L2=$!
 E2E_PIDS+=("$L2")
 both_listening() { [[ "$(hifi --json status "$room" | jq '.state.listeners | length')" == 1 ]] && grep -q "connected to" "$E2E_TMP/l1.out" && grep -q "connected to" "$E2E_TMP/l2.out"; }
@@ -84,6 +91,10 @@ lines() { [[ -f "$1" ]] && wc -l <"$1" || echo 0; }
 logs_grow() { local n1=$1 n2=$2; (($(lines "$E2E_TMP/l1.log") > n1 + 50 && $(lines "$E2E_TMP/l2.log") > n2 + 50)); }
 hifi play "$room" >/dev/null
 check "play: both play" wait_until 20 logs_grow 0 0
+# The skew is real: listener 2 logs times L2_SKEW_MS ahead of the host's.
+now_ms() { echo "${EPOCHREALTIME/./}" | awk '{ printf "%.3f", $1 / 1000 }'; }
+ahead_of_host() { tail -1 "$1" | awk -v now="$(now_ms)" '{ print $1 - now }'; }
+check "listener 2's clock is skewed" awk -v d="$(ahead_of_host "$E2E_TMP/l2.log")" -v s="$L2_SKEW_MS" 'BEGIN { exit !(d > s - 500 && d < s + 500) }'
 hifi pause "$room" >/dev/null
 # Paused: nothing more is logged once the pause is heard.
 stable() { local a1 a2; a1=$(lines "$E2E_TMP/l1.log"); a2=$(lines "$E2E_TMP/l2.log"); sleep 0.3; [[ "$(lines "$E2E_TMP/l1.log")" == "$a1" && "$(lines "$E2E_TMP/l2.log")" == "$a2" ]]; }
@@ -115,12 +126,17 @@ stopped() { ! kill -0 "$L1" 2>/dev/null && ! kill -0 "$L2" 2>/dev/null; }
 check "SIGTERM stops the listeners" wait_until 10 stopped
 check "cleanly" grep -q "Stopped listening" "$E2E_TMP/l1.out"
 
-"$BIN_DIR/hifi-sync-report" --json "$E2E_TMP/l1.log" "$E2E_TMP/l2.log" >"$E2E_TMP/report.json" || true
+# Listener 2's log on the host's clock: its times less the known skew.
+awk -v skew="$L2_SKEW_MS" '{ printf "%.3f %s %s %s\n", $1 - skew, $2, $3, $4 }' "$E2E_TMP/l2.log" >"$E2E_TMP/l2.host.log"
+"$BIN_DIR/hifi-sync-report" --json "$E2E_TMP/l1.log" "$E2E_TMP/l2.host.log" >"$E2E_TMP/report.json" || true
 cat "$E2E_TMP/report.json" >&2
 check "both logs played the same songs in the same order" eq "$(jq -r .same_songs "$E2E_TMP/report.json")" true
 check "the skew between the listeners stays within 3 ms (p99)" jq -e '.samples > 100 and .p99_ms < 3' "$E2E_TMP/report.json"
 
-set +e; "$BIN_DIR/hifi" listen "$room" --sink pulse >/dev/null 2>"$E2E_TMP/nodev.err"; rc=$?; set -e
+# No sound server: and none is started for us (libpulse would autospawn one
+# where pulseaudio is installed and we are not root).
+printf 'autospawn = no\n' >"$E2E_TMP/pulse-client.conf"
+set +e; PULSE_CLIENTCONFIG="$E2E_TMP/pulse-client.conf" timeout 20 "$BIN_DIR/hifi" listen "$room" --sink pulse >/dev/null 2>"$E2E_TMP/nodev.err"; rc=$?; set -e
 if pactl info >/dev/null 2>&1; then
   log "skip - a sound server is running here; the no-device case is not testable"
 else
