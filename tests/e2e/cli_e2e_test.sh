@@ -19,7 +19,9 @@ cp "$AUDIO"/tone.* "$AUDIO/library/"
 cp "$AUDIO"/cover.* "$AUDIO/library/sub/"
 cp "$AUDIO/bad/notes.txt" "$AUDIO/library/"        # not audio by name: ignored
 sox -n -r 44100 -c 2 -b 16 "$AUDIO/library/long_a.wav" synth 8 sine 300 2>/dev/null
-sox -n -r 44100 -c 2 -b 16 "$AUDIO/library/long_b.wav" synth 8 sine 500 2>/dev/null
+# long_b outlasts the test: anything that changes while it plays was caused
+# by a command, not by the song ending.
+sox -n -r 44100 -c 2 -b 16 "$AUDIO/library/long_b.wav" synth 120 sine 500 2>/dev/null
 
 DATA="$E2E_TMP/data"
 start_server "$BIN_DIR/hifi-server" "$DATA"
@@ -105,9 +107,22 @@ hifi play "$room" >/dev/null
 check "seek + play: both resume" wait_until 20 logs_grow "$n1" "$n2"
 resumed_at_3s() { tail -1 "$E2E_TMP/l1.log" | awk '{exit !($3 >= 3*48000)}'; }
 check "resumed from the seek position" resumed_at_3s
-hifi skip "$room" >/dev/null
+skip_at=$(hifi --json skip "$room" | jq -r .state.position_at)
 second_song() { tail -1 "$E2E_TMP/l1.log" | grep -q "$b" && tail -1 "$E2E_TMP/l2.log" | grep -q "$b"; }
 check "skip: both move to the second song" wait_until 20 second_song
+# ... at once: the first buffer of it is heard (on the host's clock) within
+# about a second of the skip taking effect on the server. (long_a had more
+# than 4 s left: its end does not count.)
+first_heard() { awk -v song="$1" -v skew="$2" '$2 == song { printf "%.0f", $1 - skew; exit }' "$3"; }
+heard_within() {
+  local t=$1 limit=$2 h
+  h=$(first_heard "$b" "$3" "$4")
+  [[ -n "$h" ]] || return 1
+  log "  $4: the second song heard $((h - t)) ms after the skip"
+  ((h - t < limit))
+}
+check "skip: listener 1 hears the second song within a second" heard_within "$skip_at" 1000 0 "$E2E_TMP/l1.log"
+check "skip: listener 2 hears the second song within a second" heard_within "$skip_at" 1000 "$L2_SKEW_MS" "$E2E_TMP/l2.log"
 
 # --- kill the server while listening ------------------------------------------
 kill -9 "$SERVER_PID"
