@@ -4,7 +4,8 @@
 # file, a room driven through play/pause/seek/skip with two null-sink
 # listeners whose sync logs are compared on the host's clock (the second
 # listener's clock is set L2_SKEW_MS ahead with libfaketime: the clock sync
-# must take that out), and the server killed mid-listen.
+# must take that out), and the server killed mid-listen, after which a seek
+# must still be heard.
 # Usage: cli_e2e_test.sh BUILD_DIR/src   (holding hifi-server, hifi, hifi-sync-report)
 set -euo pipefail
 BIN_DIR=$(realpath "$1")
@@ -135,6 +136,24 @@ reconnected() { [[ $(grep -c "connected to" "$E2E_TMP/l1.out") -ge 2 ]]; }
 check "the listener reconnects when the server returns" wait_until 30 reconnected
 n1=$(lines "$E2E_TMP/l1.log"); n2=$(lines "$E2E_TMP/l2.log")
 check "and plays on" wait_until 20 logs_grow "$n1" "$n2"
+# The reconnected sessions work: a seek sent now is heard by both. Each
+# log's last line (mapped to the host's clock) must be at the room's
+# position for its time, counted from the seek: 1:30 + (heard - seek time).
+# Before the seek both were well short of 1:30 (long_b began at the skip).
+seek_out=$(hifi --json seek "$room" 1:30)
+seek_at=$(jq -r .state.position_at <<<"$seek_out")
+check "the seek after the restart is accepted" eq "$(jq -r .state.position_ms <<<"$seek_out")" 90000
+at_seek_position() {
+  tail -1 "$1" | awk -v song="$b" -v skew="$2" -v at="$seek_at" '
+    { heard = $1 - skew; want = (90000 + heard - at) * $4 / 1000
+      exit !($2 == song && heard > at && ($3 - want) * 1000 / $4 < 20 && (want - $3) * 1000 / $4 < 20) }'
+}
+heard_seek() { at_seek_position "$E2E_TMP/l1.log" 0 && at_seek_position "$E2E_TMP/l2.log" "$L2_SKEW_MS"; }
+check "a seek after the restart is heard by both listeners" wait_until 10 heard_seek
+# Two more seconds of both playing, for the skew report below.
+grown_by() { (($(lines "$E2E_TMP/l1.log") > $2 + $1 && $(lines "$E2E_TMP/l2.log") > $3 + $1)); }
+n1=$(lines "$E2E_TMP/l1.log"); n2=$(lines "$E2E_TMP/l2.log")
+check "and plays on after it" wait_until 20 grown_by 200 "$n1" "$n2"
 
 kill -TERM "$L1" "$L2"
 stopped() { ! kill -0 "$L1" 2>/dev/null && ! kill -0 "$L2" 2>/dev/null; }
