@@ -14,21 +14,69 @@ namespace json = boost::json;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
+namespace {
+
+// Downloads a song into `cache_dir` (once; verified against its id) and
+// starts decoding it.
+Result<std::shared_ptr<media::PcmSource>> fetch_song(ApiClient& api, const std::string& cache_dir,
+                                                     const AudioFormat& format, const std::string& song_id) {
+  const auto final_path = (fs::path(cache_dir) / (song_id + ".audio")).string();
+  if (!fs::exists(final_path)) {
+    std::error_code ec;
+    fs::create_directories(cache_dir, ec);
+    if (ec) return io_error("cannot create the song cache " + cache_dir + ": " + ec.message());
+    auto url = api.json("GET", "/api/v1/songs/" + song_id + "/stream-url");
+    if (!url) return Status(Code::kUnavailable, url.error.message());
+    const std::string target(url->at("url").as_string());
+    const auto part = final_path + ".part";
+    auto size = api.download(target, part, nullptr);
+    if (!size) return Status(Code::kUnavailable, size.error.message());
+    // Song ids are the first 32 hex digits of the content's SHA-256.
+    if (sha256_file(part).substr(0, song_id.size()) != song_id) {
+      fs::remove(part);
+      return Status(Code::kInternal, "the downloaded song " + song_id + " does not match its hash");
+    }
+    fs::rename(part, final_path);
+  }
+  return std::shared_ptr<media::PcmSource>(media::DecodedSong::start(final_path, format));
+}
+
+std::string default_cache_dir(std::string dir) {
+  if (!dir.empty()) return dir;
+  return (fs::temp_directory_path() / ("hifi-cache-" + std::to_string(::getpid()))).string();
+}
+
+}  // namespace
+
 Player::Player(ApiClient& api, RoomClient& room, PlayerOptions options)
-    : api_(api), room_(room), options_(std::move(options)) {}
+    : Player(PlayerInputs{}, std::move(options)) {
+  options_.cache_dir = default_cache_dir(options_.cache_dir);
+  inputs_.view = [&room] { return room.view(); };
+  inputs_.clock_offset_ms = [&room] { return room.clock_offset_ms(); };
+  inputs_.open_song = [&api, dir = options_.cache_dir, format = options_.format](const std::string& id) {
+    return fetch_song(api, dir, format, id);
+  };
+}
+
+Player::Player(PlayerInputs inputs, PlayerOptions options)
+    : inputs_(std::move(inputs)), options_(std::move(options)) {}
 
 Player::~Player() { stop(); }
 
 Status Player::start() {
   auto sink = make_audio_sink(options_.sink, options_.format);
   if (!sink) return sink.status();
-  sink_ = std::move(*sink);
-  if (options_.cache_dir.empty()) {
-    options_.cache_dir = (fs::temp_directory_path() / ("hifi-cache-" + std::to_string(::getpid()))).string();
+  return start(std::move(*sink));
+}
+
+Status Player::start(std::unique_ptr<AudioSink> sink) {
+  if (!sink) return invalid_argument("no audio sink");
+  sink_ = std::move(sink);
+  if (!options_.cache_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(options_.cache_dir, ec);
+    if (ec) return io_error("cannot create the song cache " + options_.cache_dir + ": " + ec.message());
   }
-  std::error_code ec;
-  fs::create_directories(options_.cache_dir, ec);
-  if (ec) return io_error("cannot create the song cache " + options_.cache_dir + ": " + ec.message());
   if (!options_.sync_log.empty()) {
     sync_log_ = std::fopen(options_.sync_log.c_str(), "w");
     if (!sync_log_) return io_error("cannot write the sync log " + options_.sync_log);
@@ -62,40 +110,19 @@ std::shared_ptr<media::PcmSource> Player::song(const std::string& song_id) const
   return it == songs_.end() ? nullptr : it->second;
 }
 
-Status Player::fetch(const std::string& song_id) {
-  const auto final_path = (fs::path(options_.cache_dir) / (song_id + ".audio")).string();
-  if (!fs::exists(final_path)) {
-    auto url = api_.json("GET", "/api/v1/songs/" + song_id + "/stream-url");
-    if (!url) return Status(Code::kUnavailable, url.error.message());
-    const std::string target(url->at("url").as_string());
-    const auto part = final_path + ".part";
-    auto size = api_.download(target, part, nullptr);
-    if (!size) return Status(Code::kUnavailable, size.error.message());
-    // Song ids are the first 32 hex digits of the content's SHA-256.
-    if (sha256_file(part).substr(0, song_id.size()) != song_id) {
-      fs::remove(part);
-      return Status(Code::kInternal, "the downloaded song " + song_id + " does not match its hash");
-    }
-    fs::rename(part, final_path);
-  }
-  std::shared_ptr<media::PcmSource> decoded = media::DecodedSong::start(final_path, options_.format);
-  std::lock_guard lock(mu_);
-  songs_[song_id] = decoded;
-  return Status::ok();
-}
-
 void Player::fetch_loop() {
   while (!stopping_) {
-    auto view = room_.view();
+    auto view = inputs_.view();
     std::vector<std::string> wanted;
     if (const auto* item = view.current_item()) wanted.push_back(item->song_id);
     if (const auto* item = view.next_item()) wanted.push_back(item->song_id);
     for (const auto& id : wanted) {
       if (stopping_) break;
       if (song(id)) continue;
-      auto s = fetch(id);
+      auto opened = inputs_.open_song(id);
       std::lock_guard lock(mu_);
-      status_.error = s ? "" : s.message();
+      status_.error = opened ? "" : opened.status().message();
+      if (opened) songs_[id] = std::move(*opened);
     }
     {
       // Keep what is wanted; anything else can go (and free its memory).
@@ -125,8 +152,8 @@ void Player::audio_loop() {
     double wall_ms = 0;
   };
   while (!stopping_) {
-    auto view = room_.view();
-    auto offset = room_.clock_offset_ms();
+    auto view = inputs_.view();
+    auto offset = inputs_.clock_offset_ms();
     auto locate = [&]() -> Target {
       Target t;
       t.wall_ms = sink_->next_play_time_ms();

@@ -23,9 +23,11 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -46,6 +48,17 @@ struct PlayerOptions {
   double resync_threshold_ms = 20;  // larger errors jump, smaller ones are nudged
 };
 
+// What the player follows and where its songs come from: in `hifi listen`
+// a RoomClient and the server's stream URLs; fakes in tests.
+struct PlayerInputs {
+  std::function<RoomView()> view;
+  // server time ≈ local wall clock + offset; nullopt until measured.
+  std::function<std::optional<double>()> clock_offset_ms;
+  // A song, ready to read as it decodes; called on the fetcher thread for
+  // the current and the next item until it succeeds.
+  std::function<Result<std::shared_ptr<media::PcmSource>>(const std::string& song_id)> open_song;
+};
+
 struct PlayerStatus {
   std::string song_id;
   double position_ms = 0;
@@ -57,11 +70,15 @@ struct PlayerStatus {
 
 class Player {
  public:
+  // Follows `room`, downloading songs through `api` into options.cache_dir.
   Player(ApiClient& api, RoomClient& room, PlayerOptions options);
+  Player(PlayerInputs inputs, PlayerOptions options);
   ~Player();
 
-  // Opens the sink; kUnavailable when there is no audio device.
+  // Opens the sink (options.sink); kUnavailable when there is no audio device.
   Status start();
+  // Plays to `sink` instead (options.sink is not used).
+  Status start(std::unique_ptr<AudioSink> sink);
   void stop();
   PlayerStatus status() const;
   std::string sink_description() const;
@@ -77,10 +94,8 @@ class Player {
   void fetch_loop();
   void audio_loop();
   std::shared_ptr<media::PcmSource> song(const std::string& song_id) const;
-  Status fetch(const std::string& song_id);
 
-  ApiClient& api_;
-  RoomClient& room_;
+  PlayerInputs inputs_;
   PlayerOptions options_;
   std::unique_ptr<AudioSink> sink_;
   std::FILE* sync_log_ = nullptr;

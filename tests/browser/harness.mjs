@@ -123,9 +123,20 @@ export function launchBrowser() {
 }
 
 // A page in a fresh browser context (its own storage: its own user), with
-// page errors collected for the final check.
-export async function newPage(browser, errors, viewport = { width: 1280, height: 860 }) {
+// page errors collected for the final check. With clockSkewMs, the pages of
+// the context see a wall clock that far ahead of the host's (Date.now() and
+// performance.timeOrigin, which the web app's clock sync reads): like a
+// device whose clock is off.
+export async function newPage(browser, errors, viewport = { width: 1280, height: 860 }, { clockSkewMs = 0 } = {}) {
   const context = await browser.newContext({ viewport });
+  if (clockSkewMs) {
+    await context.addInitScript((skew) => {
+      const origin = performance.timeOrigin + skew;
+      Object.defineProperty(Performance.prototype, 'timeOrigin', { get: () => origin, configurable: true });
+      const realNow = Date.now;
+      Date.now = () => realNow() + skew;
+    }, clockSkewMs);
+  }
   const page = await context.newPage();
   page.on('pageerror', (err) => errors.push(`${err.message}\n${err.stack || ''}`));
   page.on('console', (msg) => {

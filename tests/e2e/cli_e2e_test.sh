@@ -2,7 +2,10 @@
 # End to end for the `hifi` CLI and its player, against the real server:
 # accounts, uploads (and re-uploads), listing, verified download, a rejected
 # file, a room driven through play/pause/seek/skip with two null-sink
-# listeners whose sync logs are compared, and the server killed mid-listen.
+# listeners whose sync logs are compared on the host's clock (the second
+# listener's clock is set L2_SKEW_MS ahead with libfaketime: the clock sync
+# must take that out), and the server killed mid-listen, after which a seek
+# must still be heard.
 # Usage: cli_e2e_test.sh BUILD_DIR/src   (holding hifi-server, hifi, hifi-sync-report)
 set -euo pipefail
 BIN_DIR=$(realpath "$1")
@@ -17,7 +20,9 @@ cp "$AUDIO"/tone.* "$AUDIO/library/"
 cp "$AUDIO"/cover.* "$AUDIO/library/sub/"
 cp "$AUDIO/bad/notes.txt" "$AUDIO/library/"        # not audio by name: ignored
 sox -n -r 44100 -c 2 -b 16 "$AUDIO/library/long_a.wav" synth 8 sine 300 2>/dev/null
-sox -n -r 44100 -c 2 -b 16 "$AUDIO/library/long_b.wav" synth 8 sine 500 2>/dev/null
+# long_b outlasts the test: anything that changes while it plays was caused
+# by a command, not by the song ending.
+sox -n -r 44100 -c 2 -b 16 "$AUDIO/library/long_b.wav" synth 120 sine 500 2>/dev/null
 
 DATA="$E2E_TMP/data"
 start_server "$BIN_DIR/hifi-server" "$DATA"
@@ -74,7 +79,12 @@ check "queue shows two items" eq "$(hifi --json queue "$room" | jq length)" 2
 "$BIN_DIR/hifi" listen "$room" --sink null --sync-log "$E2E_TMP/l1.log" >"$E2E_TMP/l1.out" 2>&1 &
 L1=$!
 E2E_PIDS+=("$L1")
-"$BIN_DIR/hifi" listen "$room" --sink null --sync-log "$E2E_TMP/l2.log" >"$E2E_TMP/l2.out" 2>&1 &
+# The second listener's wall clock runs L2_SKEW_MS ahead of the host's (its
+# monotonic clock is left alone); its sync log is in its own clock's time.
+command -v faketime >/dev/null || { log "faketime is not installed (scripts/setup test installs it)"; exit 1; }
+L2_SKEW_MS=2500
+FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -m -f "+$((L2_SKEW_MS / 1000)).$((L2_SKEW_MS % 1000))s" \
+  "$BIN_DIR/hifi" listen "$room" --sink null --sync-log "$E2E_TMP/l2.log" >"$E2E_TMP/l2.out" 2>&1 &
 L2=$!
 E2E_PIDS+=("$L2")
 both_listening() { [[ "$(hifi --json status "$room" | jq '.state.listeners | length')" == 1 ]] && grep -q "connected to" "$E2E_TMP/l1.out" && grep -q "connected to" "$E2E_TMP/l2.out"; }
@@ -84,6 +94,10 @@ lines() { [[ -f "$1" ]] && wc -l <"$1" || echo 0; }
 logs_grow() { local n1=$1 n2=$2; (($(lines "$E2E_TMP/l1.log") > n1 + 50 && $(lines "$E2E_TMP/l2.log") > n2 + 50)); }
 hifi play "$room" >/dev/null
 check "play: both play" wait_until 20 logs_grow 0 0
+# The skew is real: listener 2 logs times L2_SKEW_MS ahead of the host's.
+now_ms() { echo "${EPOCHREALTIME/./}" | awk '{ printf "%.3f", $1 / 1000 }'; }
+ahead_of_host() { tail -1 "$1" | awk -v now="$(now_ms)" '{ print $1 - now }'; }
+check "listener 2's clock is skewed" awk -v d="$(ahead_of_host "$E2E_TMP/l2.log")" -v s="$L2_SKEW_MS" 'BEGIN { exit !(d > s - 500 && d < s + 500) }'
 hifi pause "$room" >/dev/null
 # Paused: nothing more is logged once the pause is heard.
 stable() { local a1 a2; a1=$(lines "$E2E_TMP/l1.log"); a2=$(lines "$E2E_TMP/l2.log"); sleep 0.3; [[ "$(lines "$E2E_TMP/l1.log")" == "$a1" && "$(lines "$E2E_TMP/l2.log")" == "$a2" ]]; }
@@ -94,9 +108,22 @@ hifi play "$room" >/dev/null
 check "seek + play: both resume" wait_until 20 logs_grow "$n1" "$n2"
 resumed_at_3s() { tail -1 "$E2E_TMP/l1.log" | awk '{exit !($3 >= 3*48000)}'; }
 check "resumed from the seek position" resumed_at_3s
-hifi skip "$room" >/dev/null
+skip_at=$(hifi --json skip "$room" | jq -r .state.position_at)
 second_song() { tail -1 "$E2E_TMP/l1.log" | grep -q "$b" && tail -1 "$E2E_TMP/l2.log" | grep -q "$b"; }
 check "skip: both move to the second song" wait_until 20 second_song
+# ... at once: the first buffer of it is heard (on the host's clock) within
+# about a second of the skip taking effect on the server. (long_a had more
+# than 4 s left: its end does not count.)
+first_heard() { awk -v song="$1" -v skew="$2" '$2 == song { printf "%.0f", $1 - skew; exit }' "$3"; }
+heard_within() {
+  local t=$1 limit=$2 h
+  h=$(first_heard "$b" "$3" "$4")
+  [[ -n "$h" ]] || return 1
+  log "  $4: the second song heard $((h - t)) ms after the skip"
+  ((h - t < limit))
+}
+check "skip: listener 1 hears the second song within a second" heard_within "$skip_at" 1000 0 "$E2E_TMP/l1.log"
+check "skip: listener 2 hears the second song within a second" heard_within "$skip_at" 1000 "$L2_SKEW_MS" "$E2E_TMP/l2.log"
 
 # --- kill the server while listening ------------------------------------------
 kill -9 "$SERVER_PID"
@@ -109,18 +136,41 @@ reconnected() { [[ $(grep -c "connected to" "$E2E_TMP/l1.out") -ge 2 ]]; }
 check "the listener reconnects when the server returns" wait_until 30 reconnected
 n1=$(lines "$E2E_TMP/l1.log"); n2=$(lines "$E2E_TMP/l2.log")
 check "and plays on" wait_until 20 logs_grow "$n1" "$n2"
+# The reconnected sessions work: a seek sent now is heard by both. Each
+# log's last line (mapped to the host's clock) must be at the room's
+# position for its time, counted from the seek: 1:30 + (heard - seek time).
+# Before the seek both were well short of 1:30 (long_b began at the skip).
+seek_out=$(hifi --json seek "$room" 1:30)
+seek_at=$(jq -r .state.position_at <<<"$seek_out")
+check "the seek after the restart is accepted" eq "$(jq -r .state.position_ms <<<"$seek_out")" 90000
+at_seek_position() {
+  tail -1 "$1" | awk -v song="$b" -v skew="$2" -v at="$seek_at" '
+    { heard = $1 - skew; want = (90000 + heard - at) * $4 / 1000
+      exit !($2 == song && heard > at && ($3 - want) * 1000 / $4 < 20 && (want - $3) * 1000 / $4 < 20) }'
+}
+heard_seek() { at_seek_position "$E2E_TMP/l1.log" 0 && at_seek_position "$E2E_TMP/l2.log" "$L2_SKEW_MS"; }
+check "a seek after the restart is heard by both listeners" wait_until 10 heard_seek
+# Two more seconds of both playing, for the skew report below.
+grown_by() { (($(lines "$E2E_TMP/l1.log") > $2 + $1 && $(lines "$E2E_TMP/l2.log") > $3 + $1)); }
+n1=$(lines "$E2E_TMP/l1.log"); n2=$(lines "$E2E_TMP/l2.log")
+check "and plays on after it" wait_until 20 grown_by 200 "$n1" "$n2"
 
 kill -TERM "$L1" "$L2"
 stopped() { ! kill -0 "$L1" 2>/dev/null && ! kill -0 "$L2" 2>/dev/null; }
 check "SIGTERM stops the listeners" wait_until 10 stopped
 check "cleanly" grep -q "Stopped listening" "$E2E_TMP/l1.out"
 
-"$BIN_DIR/hifi-sync-report" --json "$E2E_TMP/l1.log" "$E2E_TMP/l2.log" >"$E2E_TMP/report.json" || true
+# Listener 2's log on the host's clock: its times less the known skew.
+awk -v skew="$L2_SKEW_MS" '{ printf "%.3f %s %s %s\n", $1 - skew, $2, $3, $4 }' "$E2E_TMP/l2.log" >"$E2E_TMP/l2.host.log"
+"$BIN_DIR/hifi-sync-report" --json "$E2E_TMP/l1.log" "$E2E_TMP/l2.host.log" >"$E2E_TMP/report.json" || true
 cat "$E2E_TMP/report.json" >&2
 check "both logs played the same songs in the same order" eq "$(jq -r .same_songs "$E2E_TMP/report.json")" true
 check "the skew between the listeners stays within 3 ms (p99)" jq -e '.samples > 100 and .p99_ms < 3' "$E2E_TMP/report.json"
 
-set +e; "$BIN_DIR/hifi" listen "$room" --sink pulse >/dev/null 2>"$E2E_TMP/nodev.err"; rc=$?; set -e
+# No sound server: and none is started for us (libpulse would autospawn one
+# where pulseaudio is installed and we are not root).
+printf 'autospawn = no\n' >"$E2E_TMP/pulse-client.conf"
+set +e; PULSE_CLIENTCONFIG="$E2E_TMP/pulse-client.conf" timeout 20 "$BIN_DIR/hifi" listen "$room" --sink pulse >/dev/null 2>"$E2E_TMP/nodev.err"; rc=$?; set -e
 if pactl info >/dev/null 2>&1; then
   log "skip - a sound server is running here; the no-device case is not testable"
 else

@@ -328,6 +328,9 @@ export class SyncPlayer extends EventTarget {
     const state = this.conn.state;
     const item = state?.queue?.find((it) => it.id === state.current);
     return {
+      // The page's local clock (Unix ms) at the instant heard now, and its
+      // estimate of the server's clock then.
+      localMs: heardLocal,
       serverTimeMs,
       positionMs: seg ? (seg.offset + (heardCtx - seg.when)) * 1000 : null,
       // When what is heard now started to be heard, or when silence began.

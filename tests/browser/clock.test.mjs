@@ -1,0 +1,99 @@
+// The web app's clock synchronisation (web/js/clock.js) under Node, with
+// scripted time replies from a "server" whose clock is a known offset away
+// from ours and a network whose delays we choose.
+//
+//   cd tests/browser && node --test clock.test.mjs
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ClockSync, roomPosition } from '../../web/js/clock.js';
+
+// A deterministic pseudo-random sequence in [0, 1).
+function rng(seed) {
+  let x = seed >>> 0;
+  return () => {
+    x = (x * 1664525 + 1013904223) >>> 0;
+    return x / 2 ** 32;
+  };
+}
+
+// One exchange: the request leaves at local time t0, takes `up` ms to reach
+// the server (whose clock reads local + offset), is answered after `work` ms
+// and the answer takes `down` ms to come back.
+function exchange(clock, t0, offset, up, down, work = 0.2) {
+  const t1 = t0 + up + offset;
+  const t2 = t1 + work;
+  const t3 = t0 + up + work + down;
+  return clock.addSample({ type: 'time', t0, t1, t2 }, t3);
+}
+
+test('the offset estimate converges to the server clock offset', () => {
+  for (const offset of [0, 300, -300, 1234.567, -98765.4]) {
+    const clock = new ClockSync();
+    const rand = rng(7);
+    let now = 1.7e12;
+    for (let i = 0; i < 30; i++) {
+      // 1-5 ms each way, not symmetric.
+      exchange(clock, now, offset, 1 + 4 * rand(), 1 + 4 * rand());
+      now += 50;
+    }
+    assert.ok(clock.synced);
+    assert.ok(Math.abs(clock.offset - offset) < 3, `offset ${offset}: estimate ${clock.offset}`);
+    assert.ok(clock.uncertainty < 5, `uncertainty ${clock.uncertainty}`);
+    // Converting both ways agrees with the injected clocks.
+    assert.ok(Math.abs(clock.toServer(now) - (now + offset)) < 3);
+    assert.ok(Math.abs(clock.toLocal(now + offset) - now) < 3);
+  }
+});
+
+test('samples with a high round trip are ignored', () => {
+  const offset = 500;
+  const clock = new ClockSync();
+  const rand = rng(11);
+  let now = 1.7e12;
+  // Mostly congested exchanges whose delay is all on the way back (each
+  // alone would put the estimate ~100 ms off), and a third of quick ones:
+  // more than the lowest quartile that the estimate keeps
+  // (docs/protocol.md, "Clock synchronisation").
+  for (let i = 0; i < 40; i++) {
+    if (i % 3 === 0) exchange(clock, now, offset, 1 + rand(), 1 + rand());
+    else exchange(clock, now, offset, 1 + rand(), 150 + 100 * rand());
+    now += 50;
+  }
+  assert.ok(Math.abs(clock.offset - offset) < 3, `estimate ${clock.offset}, want ${offset}`);
+  assert.ok(clock.uncertainty < 5, `uncertainty ${clock.uncertainty}`);
+});
+
+test('the estimate follows the server when its clock changes', () => {
+  const clock = new ClockSync();
+  let now = 1.7e12;
+  for (let i = 0; i < 50; i++, now += 50) exchange(clock, now, 100, 2, 2);
+  assert.ok(Math.abs(clock.offset - 100) < 1);
+  // Another server (a reconnection elsewhere): reset, then its offset.
+  clock.reset();
+  assert.equal(clock.synced, false);
+  for (let i = 0; i < 10; i++, now += 50) exchange(clock, now, -2500, 2, 2);
+  assert.ok(Math.abs(clock.offset - -2500) < 1, `estimate ${clock.offset}`);
+});
+
+test('impossible answers are rejected', () => {
+  const clock = new ClockSync();
+  const t0 = 1.7e12;
+  // Answered before it was asked (negative round trip).
+  assert.equal(clock.addSample({ t0, t1: t0 + 5, t2: t0 + 20 }, t0 + 10), false);
+  // Missing or non-numeric fields.
+  assert.equal(clock.addSample({ t0, t1: 'x', t2: t0 }, t0 + 10), false);
+  assert.equal(clock.addSample({ t1: t0, t2: t0 }, t0 + 10), false);
+  // A round trip beyond 10 s.
+  assert.equal(clock.addSample({ t0, t1: t0, t2: t0 }, t0 + 20000), false);
+  assert.equal(clock.synced, false);
+  assert.equal(clock.uncertainty, Infinity);
+});
+
+test('the room position at a server time', () => {
+  const state = { current: 'i1', playing: true, position_ms: 1000, position_at: 5000 };
+  assert.equal(roomPosition(state, 5500, 60000), 1500);
+  assert.equal(roomPosition(state, 70000, 60000), 60000);
+  assert.equal(roomPosition({ ...state, playing: false }, 9000, 60000), 1000);
+  assert.equal(roomPosition({ ...state, current: null }, 9000, 60000), 0);
+});

@@ -1,0 +1,505 @@
+// The player's audio loop, driven through its seams: a scripted room (state
+// and clock offset), songs whose every frame says which frame of which song
+// it is, and a sink with a virtual clock that records what is heard when.
+// Nothing here depends on the machine's speed: virtual time advances only
+// as the player writes.
+#include "client/player.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include "support/eventually.h"
+
+extern char** environ;
+
+namespace hifi::client {
+namespace {
+
+constexpr AudioFormat kFormat{48000, 2};
+constexpr double kFramesPerMs = 48.0;
+constexpr std::int16_t kWrap = 30000;  // channel 0 of frame f is f % kWrap
+
+// A song of `frames` frames: channel 0 counts frames (modulo kWrap),
+// channel 1 is the song's mark.
+class CountingSong final : public media::PcmSource {
+ public:
+  CountingSong(std::uint64_t frames, std::int16_t mark) : frames_(frames), mark_(mark) {}
+  const AudioFormat& format() const override { return kFormat; }
+  std::size_t read(std::int16_t* out, std::size_t frames) override {
+    std::size_t n = 0;
+    for (; n < frames && pos_ < frames_; ++n, ++pos_) {
+      out[2 * n] = static_cast<std::int16_t>(pos_ % kWrap);
+      out[2 * n + 1] = mark_;
+    }
+    return n;
+  }
+  void seek(std::uint64_t frame) override { pos_ = frame; }
+  std::uint64_t position() const override { return pos_; }
+  bool ready(std::uint64_t, std::size_t) const override { return true; }
+  std::uint64_t length_frames() const override { return frames_; }
+  bool ended() const override { return true; }
+  Status status() const override { return Status::ok(); }
+
+ private:
+  std::uint64_t frames_;
+  std::int16_t mark_;
+  std::uint64_t pos_ = 0;
+};
+
+struct Heard {
+  double at_ms;  // virtual local wall clock
+  std::int16_t count;
+  std::int16_t mark;
+};
+
+// A device with a virtual clock: it holds up to kQueuedMs of audio, and its
+// clock ("now") advances only when a write overfills that, as a real device
+// would have played the excess by the time write() returns. flush() drops
+// what has not been heard yet. Records every frame with when it is heard.
+class VirtualSink final : public AudioSink {
+ public:
+  static constexpr double kQueuedMs = 100;
+
+  explicit VirtualSink(double start_ms) : start_ms_(start_ms), now_ms_(start_ms) {}
+
+  const AudioFormat& format() const override { return kFormat; }
+  std::string describe() const override { return "virtual"; }
+
+  Status write(const std::int16_t* samples, std::size_t frames) override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return open_; });
+    if (now_ms_ >= limit_ms_) {
+      done_ = true;
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return Status::ok();
+    }
+    for (std::size_t i = 0; i < frames; ++i) {
+      heard_.push_back({end_ms() + i / kFramesPerMs, samples[2 * i], samples[2 * i + 1]});
+    }
+    end_frames_ += frames;
+    now_ms_ = std::max(now_ms_.load(), end_ms() - kQueuedMs);
+    return Status::ok();
+  }
+
+  double next_play_time_ms() override {
+    std::lock_guard lock(mu_);
+    return end_ms();
+  }
+
+  void flush() override {
+    std::lock_guard lock(mu_);
+    const double now = now_ms_;
+    while (!heard_.empty() && heard_.back().at_ms >= now) heard_.pop_back();
+    end_frames_ = static_cast<std::int64_t>(std::llround((now - start_ms_) * kFramesPerMs));
+    ++flushes_;
+  }
+
+  // Lets writes through (they wait until then), up to virtual time `limit`.
+  void open(double limit_ms) {
+    std::lock_guard lock(mu_);
+    limit_ms_ = limit_ms;
+    open_ = true;
+    cv_.notify_all();
+  }
+  bool done() const {
+    std::lock_guard lock(mu_);
+    return done_;
+  }
+  double now_ms() const { return now_ms_; }
+  std::vector<Heard> heard() const {
+    std::lock_guard lock(mu_);
+    return heard_;
+  }
+  int flushes() const {
+    std::lock_guard lock(mu_);
+    return flushes_;
+  }
+
+ private:
+  double end_ms() const { return start_ms_ + static_cast<double>(end_frames_) / kFramesPerMs; }
+
+  const double start_ms_;
+  std::atomic<double> now_ms_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+  bool done_ = false;
+  double limit_ms_ = 0;
+  std::int64_t end_frames_ = 0;
+  std::vector<Heard> heard_;
+  int flushes_ = 0;
+};
+
+// A room's state from one moment of virtual (local) time on.
+struct Step {
+  double from_ms;  // since the start, local time
+  std::string current;
+  bool playing;
+  std::int64_t position_ms;
+};
+
+constexpr double kStart = 1.7e12 + 0.25;  // virtual local wall clock at the start
+constexpr double kOffset = 2500.4;        // server time = local time + kOffset
+constexpr std::int64_t kSongMs = 60000;
+
+RoomView view_at(const std::vector<Step>& script, double local_ms) {
+  RoomView v;
+  v.valid = true;
+  v.queue = {{"i1", "songA", kSongMs}, {"i2", "songB", kSongMs}};
+  const Step* step = &script.front();
+  for (const auto& s : script) {
+    if (local_ms >= kStart + s.from_ms) step = &s;
+  }
+  v.current = step->current;
+  v.playing = step->playing;
+  v.position_ms = step->position_ms;
+  // The server's time of the change (whole ms, as the server sends them).
+  v.position_at = static_cast<std::int64_t>(std::floor(kStart + step->from_ms + kOffset));
+  return v;
+}
+
+TEST(PlayerTest, PlaysTheRightSamplesAtTheRightTimesAndFollowsSeekPauseAndSkip) {
+  const std::vector<Step> script = {
+      {0, "i1", true, 0},          // play A from the start
+      {1000, "i1", true, 20000},   // seek to 0:20
+      {2000, "i1", false, 21000},  // pause
+      {2500, "i1", true, 21000},   // play on
+      {3000, "i2", true, 0},       // skip to B
+  };
+  constexpr double kEnd = 4000;
+
+  auto sink_owner = std::make_unique<VirtualSink>(kStart);
+  VirtualSink* sink = sink_owner.get();
+  std::mutex opened_mu;
+  std::set<std::string> opened;
+  PlayerInputs inputs;
+  inputs.view = [&] { return view_at(script, sink->now_ms()); };
+  inputs.clock_offset_ms = [] { return std::optional<double>(kOffset); };
+  inputs.open_song = [&](const std::string& id) -> Result<std::shared_ptr<media::PcmSource>> {
+    std::lock_guard lock(opened_mu);
+    opened.insert(id);
+    return std::shared_ptr<media::PcmSource>(
+        std::make_shared<CountingSong>(kSongMs * 48, id == "songA" ? 1 : 2));
+  };
+  PlayerOptions options;
+  options.format = kFormat;
+  Player player(inputs, options);
+  ASSERT_TRUE(player.start(std::move(sink_owner)));
+  // The fetcher opens the current song, then the next: once it asks for the
+  // next, the current one is in place. Then virtual time may run.
+  if (!testing::eventually([&] {
+        std::lock_guard lock(opened_mu);
+        return opened.count("songB") == 1;
+      })) {
+    sink->open(0);  // let the player's thread go
+    FAIL() << "the player never asked for the songs";
+  }
+  sink->open(kStart + kEnd);
+  ASSERT_TRUE(testing::eventually([&] { return sink->done(); }));
+  const auto heard = sink->heard();
+  const int flushes = sink->flushes();
+  player.stop();
+
+  // What each instant should carry: for times within 20 ms after a change
+  // (two buffers: the change is noticed at a buffer's start), either the old
+  // or the new state is fine; after that only the new one.
+  struct Want {
+    bool silent = false;
+    std::int16_t mark = 0;
+    std::int64_t frame = 0;
+  };
+  auto want_at = [&](const Step& s, double t) {
+    Want w;
+    if (!s.playing) {
+      w.silent = true;
+      return w;
+    }
+    w.mark = s.current == "i1" ? 1 : 2;
+    const double server_t = t + kOffset;
+    const double position_at = std::floor(kStart + s.from_ms + kOffset);
+    w.frame = std::llround((static_cast<double>(s.position_ms) + server_t - position_at) * kFramesPerMs);
+    return w;
+  };
+  auto matches = [](const Want& w, const Heard& h) {
+    if (w.silent) return h.count == 0 && h.mark == 0;
+    if (h.mark != w.mark) return false;
+    int diff = (h.count - static_cast<int>(w.frame % kWrap)) % kWrap;
+    if (diff > kWrap / 2) diff -= kWrap;
+    if (diff < -kWrap / 2) diff += kWrap;
+    return std::abs(diff) <= 2;  // the player nudges by a frame per buffer
+  };
+
+  std::size_t checked = 0, failures = 0, silent = 0, by_step[5] = {0, 0, 0, 0, 0};
+  for (const auto& h : heard) {
+    const double t = h.at_ms - kStart;
+    if (t < 20 || t >= kEnd) continue;  // the first buffer may be silence: the song was not ready
+    std::size_t k = 0;
+    while (k + 1 < script.size() && t >= script[k + 1].from_ms) ++k;
+    const bool settled = t >= script[k].from_ms + 20;
+    const bool ok = matches(want_at(script[k], h.at_ms), h) ||
+                    (!settled && k > 0 && matches(want_at(script[k - 1], h.at_ms), h));
+    if (!ok) {
+      const auto w = want_at(script[k], h.at_ms);
+      ADD_FAILURE() << "at " << t << " ms heard count " << h.count << " mark " << h.mark << ", want "
+                    << (w.silent ? std::string("silence")
+                                 : "frame " + std::to_string(w.frame) + " (count " +
+                                       std::to_string(w.frame % kWrap) + ") of mark " + std::to_string(w.mark));
+      if (++failures > 20) break;  // enough said
+      continue;
+    }
+    ++checked;
+    ++by_step[k];
+    if (h.count == 0 && h.mark == 0) ++silent;
+  }
+  // Nearly every frame of the 4 s was heard exactly once and checked.
+  EXPECT_GT(checked, static_cast<std::size_t>((kEnd - 200) * kFramesPerMs));
+  for (std::size_t k = 0; k < script.size(); ++k) {
+    EXPECT_GT(by_step[k], static_cast<std::size_t>(400 * kFramesPerMs)) << "step " << k;
+  }
+  // The pause was heard as silence, promptly.
+  EXPECT_GE(silent, static_cast<std::size_t>(480 * kFramesPerMs));
+  // Seek, pause and skip each dropped what the device still held.
+  EXPECT_GE(flushes, 3);
+  // Time never runs backwards in what is heard: no frame is heard twice.
+  for (std::size_t i = 1; i < heard.size(); ++i) {
+    ASSERT_LT(heard[i - 1].at_ms, heard[i].at_ms) << "frame " << i;
+  }
+}
+
+TEST(PlayerTest, SilentUntilTheClockIsSynchronised) {
+  auto sink_owner = std::make_unique<VirtualSink>(kStart);
+  VirtualSink* sink = sink_owner.get();
+  std::atomic<bool> asked{false};
+  const std::vector<Step> script = {{0, "i1", true, 0}};
+  PlayerInputs inputs;
+  inputs.view = [&] { return view_at(script, sink->now_ms()); };
+  inputs.clock_offset_ms = [] { return std::optional<double>(); };
+  inputs.open_song = [&](const std::string& id) -> Result<std::shared_ptr<media::PcmSource>> {
+    if (id == "songB") asked = true;
+    return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kSongMs * 48, 1));
+  };
+  PlayerOptions options;
+  options.format = kFormat;
+  Player player(inputs, options);
+  ASSERT_TRUE(player.start(std::move(sink_owner)));
+  const bool fetched = testing::eventually([&] { return asked.load(); });
+  sink->open(fetched ? kStart + 500 : 0);
+  ASSERT_TRUE(fetched) << "the player never asked for the songs";
+  ASSERT_TRUE(testing::eventually([&] { return sink->done(); }));
+  const auto heard = sink->heard();
+  player.stop();
+  ASSERT_FALSE(heard.empty());
+  for (const auto& h : heard) {
+    ASSERT_EQ(h.count, 0);
+    ASSERT_EQ(h.mark, 0);
+  }
+}
+
+// ---- PulseAudio: a real daemon with a null sink -----------------------------
+
+// Starts `pulseaudio` (no default modules: a private socket and a null
+// sink) in a temporary runtime dir, and points this process's libpulse at
+// it with PULSE_SERVER. Skips when pulseaudio is not installed
+// (scripts/setup test installs it).
+class PlayerPulseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* candidates[] = {"/usr/bin/pulseaudio", "/usr/local/bin/pulseaudio"};
+    std::string bin;
+    for (const char* c : candidates) {
+      if (::access(c, X_OK) == 0) bin = c;
+    }
+    if (bin.empty()) GTEST_SKIP() << "pulseaudio is not installed (scripts/setup test installs it)";
+    char tmpl[] = "/tmp/hifi-pulse-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    const std::string socket = dir_ + "/native";
+    std::vector<std::string> args = {bin,
+                                     "-n",
+                                     "--daemonize=no",
+                                     "--exit-idle-time=-1",
+                                     "--use-pid-file=no",
+                                     "--log-target=file:" + dir_ + "/log",
+                                     "--load=module-native-protocol-unix auth-anonymous=1 socket=" + socket,
+                                     "--load=module-null-sink sink_name=hifi_test"};
+    std::vector<std::string> env = {"HOME=" + dir_, "XDG_RUNTIME_DIR=" + dir_, "PULSE_RUNTIME_PATH=" + dir_,
+                                    "PATH=/usr/bin:/bin"};
+    std::vector<char*> argv, envp;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    const int rc = posix_spawn(&pid_, bin.c_str(), &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    ASSERT_EQ(rc, 0) << "cannot start " << bin;
+    ::setenv("PULSE_SERVER", ("unix:" + socket).c_str(), 1);
+    // Up once it accepts a stream.
+    Result<std::unique_ptr<AudioSink>> sink = unavailable("not tried");
+    const bool up = testing::eventually([&] {
+      sink = make_audio_sink("pulse", kFormat);
+      return sink.is_ok();
+    });
+    ASSERT_TRUE(up) << "pulseaudio did not come up: " << sink.status().to_string();
+  }
+
+  void TearDown() override {
+    ::unsetenv("PULSE_SERVER");
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  pid_t pid_ = -1;
+  std::string dir_;
+};
+
+TEST_F(PlayerPulseTest, SinkReportsAPlausibleLatency) {
+  auto sink = make_audio_sink("pulse", kFormat);
+  ASSERT_TRUE(sink) << sink.status().to_string();
+  auto& s = **sink;
+  const double before = s.next_play_time_ms() - wall_clock_ms();
+  EXPECT_GE(before, -1.0);  // never in the past (1 ms: the two clock reads)
+  EXPECT_LT(before, 1000.0);
+  // Half a second of audio, 10 ms at a time: the server buffers about the
+  // 100 ms the sink asks for, so what is written now is heard that much later.
+  std::vector<std::int16_t> buffer(480 * 2, 0);
+  std::vector<double> latencies;
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(s.write(buffer.data(), 480));
+    latencies.push_back(s.next_play_time_ms() - wall_clock_ms());
+  }
+  std::sort(latencies.begin(), latencies.end());
+  const double median = latencies[latencies.size() / 2];
+  EXPECT_GE(latencies.front(), -1.0);
+  EXPECT_GT(median, 20.0) << "the device holds audio: it is heard later than written";
+  EXPECT_LT(latencies.back(), 1000.0);
+}
+
+// Records, for each write, the wall clock and the play time the sink gave
+// just before it, and the write's first frame; passes everything on.
+class TapSink final : public AudioSink {
+ public:
+  struct Write {
+    double wall_ms, play_ms;
+    std::int16_t count, mark;
+  };
+  explicit TapSink(std::unique_ptr<AudioSink> inner) : inner_(std::move(inner)) {}
+  const AudioFormat& format() const override { return inner_->format(); }
+  std::string describe() const override { return inner_->describe(); }
+  double next_play_time_ms() override {
+    const double wall = wall_clock_ms();
+    const double play = inner_->next_play_time_ms();
+    std::lock_guard lock(mu_);
+    last_wall_ = wall;
+    last_play_ = play;
+    return play;
+  }
+  Status write(const std::int16_t* samples, std::size_t frames) override {
+    {
+      std::lock_guard lock(mu_);
+      writes_.push_back({last_wall_, last_play_, samples[0], samples[1]});
+    }
+    return inner_->write(samples, frames);
+  }
+  void flush() override { inner_->flush(); }
+  std::vector<Write> writes() const {
+    std::lock_guard lock(mu_);
+    return writes_;
+  }
+
+ private:
+  std::unique_ptr<AudioSink> inner_;
+  mutable std::mutex mu_;
+  double last_wall_ = 0, last_play_ = 0;
+  std::vector<Write> writes_;
+};
+
+TEST_F(PlayerPulseTest, PlayerPlacesAudioAtTheTimeTheDeviceWillPlayIt) {
+  auto pulse = make_audio_sink("pulse", kFormat);
+  ASSERT_TRUE(pulse) << pulse.status().to_string();
+  auto tap_owner = std::make_unique<TapSink>(std::move(*pulse));
+  TapSink* tap = tap_owner.get();
+  // Playing song A from its start at server time `position_at` (now).
+  const double offset = 1234.5;
+  const auto position_at = static_cast<std::int64_t>(std::floor(wall_clock_ms() + offset));
+  PlayerInputs inputs;
+  inputs.view = [&] {
+    RoomView v;
+    v.valid = true;
+    v.queue = {{"i1", "songA", kSongMs}};
+    v.current = "i1";
+    v.playing = true;
+    v.position_at = position_at;
+    return v;
+  };
+  inputs.clock_offset_ms = [&] { return std::optional<double>(offset); };
+  inputs.open_song = [](const std::string&) -> Result<std::shared_ptr<media::PcmSource>> {
+    return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kSongMs * 48, 1));
+  };
+  PlayerOptions options;
+  options.format = kFormat;
+  Player player(inputs, options);
+  ASSERT_TRUE(player.start(std::move(tap_owner)));
+  auto song_writes = [&] {
+    std::size_t n = 0;
+    for (const auto& w : tap->writes()) n += w.mark == 1;
+    return n;
+  };
+  ASSERT_TRUE(testing::eventually([&] { return song_writes() >= 150; }));  // 1.5 s of the song
+  player.stop();
+
+  // For each buffer of the song: the device's latency then, and how far the
+  // frame written is from the room's position at the time the device said
+  // the frame would be heard.
+  std::vector<double> latencies, errors;
+  std::size_t seen = 0;
+  for (const auto& w : tap->writes()) {
+    if (w.mark != 1) continue;
+    if (++seen <= 20) continue;  // the start: the device's buffer fills
+    latencies.push_back(w.play_ms - w.wall_ms);
+    const double want = (w.play_ms + offset - static_cast<double>(position_at)) * kFramesPerMs;
+    double diff = std::fmod(w.count - want, kWrap);
+    if (diff > kWrap / 2.0) diff -= kWrap;
+    if (diff < -kWrap / 2.0) diff += kWrap;
+    errors.push_back(diff / kFramesPerMs);
+  }
+  ASSERT_GT(latencies.size(), 100u);
+  std::sort(latencies.begin(), latencies.end());
+  std::sort(errors.begin(), errors.end());
+  const double latency = latencies[latencies.size() / 2];
+  const double error = errors[errors.size() / 2];
+  EXPECT_GE(latencies.front(), -1.0);
+  EXPECT_GT(latency, 20.0) << "the device's latency";
+  // The frame written is the one for when it will be heard (not for when it
+  // is written, which would put it `latency` ms behind).
+  EXPECT_LT(std::abs(error), 5.0) << "median error " << error << " ms with a device latency of " << latency << " ms";
+}
+
+}  // namespace
+}  // namespace hifi::client
