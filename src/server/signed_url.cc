@@ -56,10 +56,10 @@ std::string load_or_create_secret(const std::string& path) {
       return secret;
     }
     // Only a missing file may be created: replacing one that exists but
-    // cannot be read (permissions, I/O error) would silently invalidate
-    // every signed URL.
+    // cannot be read (permissions, I/O error, a link to a volume that is not
+    // mounted) would silently invalidate every signed URL.
     struct stat st;
-    if (::stat(path.c_str(), &st) == 0 || errno != ENOENT) {
+    if (::lstat(path.c_str(), &st) == 0 || errno != ENOENT) {
       throw std::runtime_error("cannot read secret file " + path);
     }
   }

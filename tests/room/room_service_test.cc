@@ -266,6 +266,18 @@ TEST_F(RoomServiceTest, ANoOpWritesNothing) {
   EXPECT_EQ(store_revision(), before);
 }
 
+TEST_F(RoomServiceTest, ARejectedCommandWritesNothing) {
+  Room room = create_room();
+  Room added = run(room.id, add({{"s1", 1000}, {"s2", 1000}}));
+  const auto before = store_revision();
+  EXPECT_EQ(service_->execute(room.id, cmd(Type::kSkip, "q9")).status().code(), Code::kFailedPrecondition);
+  Command seek = cmd(Type::kSeek);
+  seek.position_ms = -5;
+  EXPECT_EQ(service_->execute(room.id, seek).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_revision(), before);
+  EXPECT_EQ(service_->get(room.id)->state, added.state);
+}
+
 TEST_F(RoomServiceTest, AStalePreconditionFillsCurrent) {
   Room room = create_room();
   Room added = run(room.id, add({{"s1", 1000}, {"s2", 1000}}));

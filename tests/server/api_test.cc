@@ -2,9 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 
 #include "common/sha256.h"
 #include "server/digest_header.h"
+#include <set>
+
 #include "server/test_server.h"
 
 namespace hifi::testing {
@@ -460,13 +463,38 @@ TEST_F(ApiTest, DeleteByUploaderOrAdminOnly) {
 
 TEST_F(ApiTest, AlbumsAndArtistsFromTags) {
   auto token = register_and_login("alice");
-  ASSERT_EQ(upload(token, make_wav(440), "a.wav").status, 201);
+  ASSERT_EQ(upload(token, make_tagged_wav(440, "Hunter", "Björk", "Homogenic"), "1.wav").status, 201);
+  ASSERT_EQ(upload(token, make_tagged_wav(450, "Jóga", "Björk", "Homogenic"), "2.wav").status, 201);
+  ASSERT_EQ(upload(token, make_tagged_wav(460, "Army of Me", "Björk", "Post"), "3.wav").status, 201);
+  ASSERT_EQ(upload(token, make_tagged_wav(470, "Teardrop", "Massive Attack", "Mezzanine"), "4.wav").status, 201);
+
   auto albums = get("/api/v1/albums", token);
   ASSERT_EQ(albums.status, 200);
-  EXPECT_TRUE(albums.json().at("items").is_array());
+  std::map<std::string, json::object> by_name;
+  const auto albums_json = albums.json();
+  for (const auto& a : albums_json.at("items").as_array()) by_name[std::string(a.at("name").as_string())] = a.as_object();
+  ASSERT_EQ(by_name.size(), 3u) << albums.body;
+  const auto& homogenic = by_name.at("Homogenic");
+  EXPECT_EQ(homogenic.at("artist").as_string(), "Björk");
+  EXPECT_EQ(homogenic.at("song_count").as_int64(), 2);
+  EXPECT_EQ(by_name.at("Post").at("song_count").as_int64(), 1);
+
+  auto album = get("/api/v1/albums/" + std::string(homogenic.at("id").as_string()), token);
+  ASSERT_EQ(album.status, 200);
+  std::set<std::string> titles;
+  const auto album_json = album.json();
+  for (const auto& song : album_json.at("songs").as_array()) titles.insert(std::string(song.at("title").as_string()));
+  EXPECT_EQ(titles, (std::set<std::string>{"Hunter", "Jóga"}));
+
   auto artists = get("/api/v1/artists", token);
   ASSERT_EQ(artists.status, 200);
-  EXPECT_TRUE(artists.json().at("items").is_array());
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> counts;  // songs, albums
+  const auto artists_json = artists.json();
+  for (const auto& a : artists_json.at("items").as_array()) {
+    counts[std::string(a.at("name").as_string())] = {a.at("song_count").as_int64(), a.at("album_count").as_int64()};
+  }
+  EXPECT_EQ(counts.at("Björk"), std::make_pair(std::int64_t{3}, std::int64_t{2}));
+  EXPECT_EQ(counts.at("Massive Attack"), std::make_pair(std::int64_t{1}, std::int64_t{1}));
   expect_problem(get("/api/v1/albums/0123456789abcdef", token), 404, "not-found");
 }
 

@@ -161,13 +161,24 @@ TEST_F(SecretFileTest, FailsWhenTheFolderIsMissing) {
 }
 
 TEST_F(SecretFileTest, DoesNotReplaceAnUnreadableSecret) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root can read any file";
+  // A link to a secret on a volume that is not mounted: unreadable for every
+  // user, root included.
+  const auto path = dir_ + "/url-secret";
+  ASSERT_EQ(::symlink((dir_ + "/unmounted/url-secret").c_str(), path.c_str()), 0);
+  // Replacing it would silently invalidate every signed URL (and every other
+  // node's); refusing to start is the safe answer.
+  EXPECT_THROW(load_or_create_secret(path), std::runtime_error);
+  struct stat st {};
+  ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode)) << "the link was replaced";
+}
+
+TEST_F(SecretFileTest, DoesNotReplaceASecretWithoutReadPermission) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads any file; the link case above covers root";
   const auto path = dir_ + "/url-secret";
   const std::string existing(32, 's');
   std::ofstream(path, std::ios::binary) << existing;
   ASSERT_EQ(::chmod(path.c_str(), 0000), 0);
-  // Replacing it would silently invalidate every signed URL (and every other
-  // node's); refusing to start is the safe answer.
   EXPECT_THROW(load_or_create_secret(path), std::runtime_error);
   ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
   EXPECT_EQ(read(path), existing);

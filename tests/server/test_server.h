@@ -192,6 +192,30 @@ inline std::string make_wav(double frequency_hz, double seconds = 0.5, int rate 
   return out;
 }
 
+// make_wav() with a RIFF INFO chunk naming the title, artist and album
+// (INAM, IART, IPRD), which the upload probe reads as tags.
+inline std::string make_tagged_wav(double frequency_hz, const std::string& title, const std::string& artist,
+                                   const std::string& album) {
+  auto wav = make_wav(frequency_hz);
+  std::string info = "INFO";
+  auto sub = [&](const char* id, const std::string& text) {
+    std::string value = text + '\0';
+    if (value.size() % 2 != 0) value += '\0';
+    info += id;
+    for (int i = 0; i < 4; ++i) info += static_cast<char>(((text.size() + 1) >> (8 * i)) & 0xff);
+    info += value;
+  };
+  sub("INAM", title);
+  sub("IART", artist);
+  sub("IPRD", album);
+  std::string list = "LIST";
+  for (int i = 0; i < 4; ++i) list += static_cast<char>((info.size() >> (8 * i)) & 0xff);
+  wav += list + info;
+  const auto riff_size = static_cast<std::uint32_t>(wav.size() - 8);
+  for (int i = 0; i < 4; ++i) wav[4 + i] = static_cast<char>((riff_size >> (8 * i)) & 0xff);
+  return wav;
+}
+
 inline std::filesystem::path fresh_dir(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path() /
              ("hifi-test-" + name + "-" + std::to_string(::getpid()) + "-" + random_hex(4));
