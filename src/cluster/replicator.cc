@@ -51,15 +51,15 @@ Result<std::vector<Replica>> Replicator::replicas(const std::string& sha256) con
   return out;
 }
 
-std::optional<Member> Replicator::best_holder(const std::string& sha256) const {
-  auto holders = replicas(sha256);
-  if (!holders) return std::nullopt;
-  std::optional<Member> best;
-  for (const auto& r : *holders) {
-    if (!r.member || r.node_id == membership_.self_id()) continue;
-    if (!best || less_loaded(*r.member, *best)) best = r.member;
+std::vector<Member> Replicator::holders(const std::string& sha256) const {
+  std::vector<Member> out;
+  auto records = replicas(sha256);
+  if (!records) return out;
+  for (const auto& r : *records) {
+    if (r.member && r.node_id != membership_.self_id()) out.push_back(*r.member);
   }
-  return best;
+  std::sort(out.begin(), out.end(), less_loaded);
+  return out;
 }
 
 Status Replicator::replicate(const std::string& sha256) {

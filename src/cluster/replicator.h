@@ -57,8 +57,9 @@ class Replicator final : public BlobReplication {
 
   // The nodes holding a durable copy, sorted by node id.
   Result<std::vector<Replica>> replicas(const std::string& sha256) const;
-  // The least loaded live node other than this one that holds the blob.
-  std::optional<Member> best_holder(const std::string& sha256) const;
+  // The live nodes other than this one that hold the blob, least loaded
+  // first (empty when none).
+  std::vector<Member> holders(const std::string& sha256) const;
 
   // Pushes this node's copy to the live member target_id. kNotFound when
   // this node has no copy or the target is not live.

@@ -41,72 +41,143 @@ bool decode_hex_digest(const std::string& hex, Digest& out) {
   return true;
 }
 
-// Streams the blob from `holder` to the client as if it were local.
-awaitable<Reply> proxy_blob(RequestContext& ctx, const cluster::Member& holder, const std::string& sha,
-                            const std::string& content_type, const std::string& download_name) {
+// One request for a blob's bytes to a node that holds them, its answer's
+// header read; the body is read from `parser`.
+struct Upstream {
+  explicit Upstream(const asio::any_io_executor& executor) : stream(executor) {}
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+};
+
+// Asks `holder` for the blob with the given request fields (Range,
+// If-Range, If-None-Match). The error names what went wrong for the log
+// and the 502; a holder that answers something other than the bytes, 304 or
+// 416 counts as failed.
+awaitable<Result<std::unique_ptr<Upstream>>> open_upstream(
+    RequestContext& ctx, const cluster::Member& holder, const std::string& sha,
+    const std::vector<std::pair<http::field, std::string>>& fields) {
   auto base = Endpoint::parse(holder.advertise);
   if (!base || base->is_https()) {
-    co_return problem(ctx, http::status::bad_gateway, "peer-failed", "Bad gateway",
-                      "node " + holder.id + " advertises a URL this node cannot reach: " + holder.advertise);
+    co_return unavailable("node " + holder.id + " advertises a URL this node cannot reach: " + holder.advertise);
   }
   // Resolved asynchronously: a name lookup must not hold up a network thread.
   auto executor = co_await asio::this_coro::executor;
   tcp::resolver resolver(executor);
   auto [rec, results] = co_await resolver.async_resolve(base->host, base->port_string(), as_tuple(use_awaitable));
-  beast::tcp_stream upstream(executor);
-  upstream.expires_after(std::chrono::seconds(2));
-  auto [cec, endpoint] = co_await upstream.async_connect(results, as_tuple(use_awaitable));
-  if (rec || cec) {
-    co_return problem(ctx, http::status::bad_gateway, "peer-failed", "Bad gateway",
-                      "node " + holder.id + " holds the song but does not answer");
-  }
+  auto up = std::make_unique<Upstream>(executor);
+  up->stream.expires_after(std::chrono::seconds(2));
+  if (rec) co_return unavailable("node " + holder.id + " cannot be found: " + rec.message());
+  auto [cec, endpoint] = co_await up->stream.async_connect(results, as_tuple(use_awaitable));
+  if (cec) co_return unavailable("node " + holder.id + " holds the song but does not answer");
   const std::string path = "/internal/v1/blobs/" + sha;
   const bool head = ctx.method == "HEAD";
   http::request<http::empty_body> req{head ? http::verb::head : http::verb::get, base->target(path), 11};
   req.set(http::field::host, base->host_header());
   req.set(cluster::kPeerHeader, ctx.services.cluster.auth().header_value(
                                     head ? "HEAD" : "GET", path, ctx.services.cluster.clock().now_ms() / 1000));
-  for (auto field : {http::field::range, http::field::if_range, http::field::if_none_match}) {
-    if (auto v = ctx.header()[field]; !v.empty()) req.set(field, v);
-  }
-  upstream.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
-  co_await http::async_write(upstream, req, use_awaitable);
-  beast::flat_buffer upstream_buffer;
-  http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none);
-  if (head) parser.skip(true);
-  co_await http::async_read_header(upstream, upstream_buffer, parser, use_awaitable);
-  const auto& answer = parser.get();
-  const auto status = answer.result();
+  for (const auto& [field, value] : fields) req.set(field, value);
+  up->stream.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
+  auto [wec, written] = co_await http::async_write(up->stream, req, as_tuple(use_awaitable));
+  up->parser.body_limit(boost::none);
+  if (head) up->parser.skip(true);
+  if (!wec) std::tie(wec, written) = co_await http::async_read_header(up->stream, up->buffer, up->parser, as_tuple(use_awaitable));
+  if (wec) co_return unavailable("node " + holder.id + " failed while answering: " + wec.message());
+  const auto status = up->parser.get().result();
   if (status != http::status::ok && status != http::status::partial_content &&
       status != http::status::not_modified && status != http::status::range_not_satisfiable) {
-    co_return problem(ctx, http::status::bad_gateway, "peer-failed", "Bad gateway",
-                      "node " + holder.id + " answered " + std::to_string(answer.result_int()));
+    co_return unavailable("node " + holder.id + " answered " + std::to_string(up->parser.get().result_int()));
   }
+  co_return up;
+}
+
+// The byte range of the blob an answer carries: [first, last] from its
+// Content-Range (206) or the whole Content-Length (200).
+std::optional<std::pair<std::uint64_t, std::uint64_t>> carried_range(const http::response_header<>& answer) {
+  if (answer.result() == http::status::partial_content) {
+    std::uint64_t first = 0, last = 0;
+    if (std::sscanf(std::string(answer[http::field::content_range]).c_str(), "bytes %lu-%lu/", &first, &last) != 2) {
+      return std::nullopt;
+    }
+    return std::make_pair(first, last);
+  }
+  auto length = std::strtoull(std::string(answer[http::field::content_length]).c_str(), nullptr, 10);
+  if (length == 0) return std::nullopt;
+  return std::make_pair(std::uint64_t{0}, length - 1);
+}
+
+// Streams the blob to the client as if it were local, from the first of
+// `holders` (least loaded first) that answers. When a holder fails in the
+// middle of the body, the rest of the bytes come from the next holder (a
+// Range request for what is still missing: every copy is the same bytes);
+// only when none can continue is the client's connection dropped.
+awaitable<Reply> proxy_blob(RequestContext& ctx, const std::vector<cluster::Member>& holders, const std::string& sha,
+                            const std::string& content_type, const std::string& download_name) {
+  std::vector<std::pair<http::field, std::string>> fields;
+  for (auto field : {http::field::range, http::field::if_range, http::field::if_none_match}) {
+    if (auto v = ctx.header()[field]; !v.empty()) fields.emplace_back(field, std::string(v));
+  }
+  std::unique_ptr<Upstream> up;
+  std::size_t next = 0;
+  std::string last_error = "no node holds the song";
+  while (!up && next < holders.size()) {
+    auto opened = co_await open_upstream(ctx, holders[next++], sha, fields);
+    if (opened) {
+      up = std::move(*opened);
+    } else {
+      last_error = opened.status().message();
+      spdlog::warn("proxying blob {}: {}", sha.substr(0, 12), last_error);
+    }
+  }
+  if (!up) co_return problem(ctx, http::status::bad_gateway, "peer-failed", "Bad gateway", last_error);
+
+  const auto& answer = up->parser.get();
+  const auto status = answer.result();
   HeaderResponse header{status, 11};
   for (auto field : {http::field::content_length, http::field::content_range, http::field::etag,
                      http::field::accept_ranges}) {
     if (auto v = answer[field]; !v.empty()) header.set(field, v);
   }
   if (auto v = answer["Repr-Digest"]; !v.empty()) header.set("Repr-Digest", v);
-  if (status == http::status::ok || status == http::status::partial_content) {
-    set_content_fields(header, content_type, download_name);
-  }
+  const bool bytes = status == http::status::ok || status == http::status::partial_content;
+  if (bytes) set_content_fields(header, content_type, download_name);
+  const auto range = bytes ? carried_range(answer.base()) : std::nullopt;
   co_await write_header(ctx, header);
-  if (head) co_return std::nullopt;
+  if (ctx.method == "HEAD") co_return std::nullopt;
   std::vector<char> buf(kProxyChunk);
   StreamGauge gauge(ctx.services.metrics);
-  while (!parser.is_done()) {
-    parser.get().body().data = buf.data();
-    parser.get().body().size = buf.size();
-    upstream.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
-    auto [ec, n] = co_await http::async_read(upstream, upstream_buffer, parser, as_tuple(use_awaitable));
+  std::uint64_t sent = 0;
+  while (!up->parser.is_done()) {
+    up->parser.get().body().data = buf.data();
+    up->parser.get().body().size = buf.size();
+    up->stream.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
+    auto [ec, n] = co_await http::async_read(up->stream, up->buffer, up->parser, as_tuple(use_awaitable));
     if (ec == http::error::need_buffer) ec = {};
-    if (ec) throw boost::system::system_error(ec);  // cannot finish the response; drop the connection
-    const auto got = buf.size() - parser.get().body().size;
+    if (ec) {
+      // Carry on from another holder, or drop the connection: a response
+      // cannot be finished with an error once its header went out.
+      if (!range) throw boost::system::system_error(ec);
+      const auto first = range->first + sent;
+      spdlog::warn("proxying blob {}: the holder failed after {} bytes ({}); asking the next one",
+                   sha.substr(0, 12), sent, ec.message());
+      std::unique_ptr<Upstream> rest;
+      while (!rest && next < holders.size()) {
+        auto opened = co_await open_upstream(
+            ctx, holders[next++], sha,
+            {{http::field::range, "bytes=" + std::to_string(first) + "-" + std::to_string(range->second)}});
+        const auto continues = opened && carried_range((*opened)->parser.get().base()) ==
+                                             std::make_optional(std::make_pair(first, range->second));
+        if (continues) rest = std::move(*opened);
+      }
+      if (!rest) throw boost::system::system_error(ec);
+      up = std::move(rest);
+      continue;
+    }
+    const auto got = buf.size() - up->parser.get().body().size;
     if (got == 0) continue;
     ctx.stream.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
     co_await asio::async_write(ctx.stream, asio::buffer(buf.data(), got), use_awaitable);
+    sent += got;
     ctx.bytes_out += got;
     ctx.services.metrics.add_bytes_out(got);
   }
@@ -117,8 +188,8 @@ awaitable<Reply> proxy_blob(RequestContext& ctx, const cluster::Member& holder, 
 awaitable<Reply> serve_remote_blob(RequestContext& ctx, const Song& song, BlobKind kind,
                                    const std::string& download_name) {
   const auto& sha = kind == BlobKind::kSong ? song.sha256 : song.cover_sha256;
-  auto holder = co_await offload(ctx, [&] { return ctx.services.cluster.replicator().best_holder(sha); });
-  if (!holder) {
+  auto holders = co_await offload(ctx, [&] { return ctx.services.cluster.replicator().holders(sha); });
+  if (holders.empty()) {
     spdlog::warn("{} of song {} requested, but no live node holds blob {}",
                  kind == BlobKind::kSong ? "bytes" : "cover", song.id, sha.substr(0, 12));
     auto res = problem(ctx, http::status::service_unavailable, "no-replica", "Song unavailable",
@@ -128,14 +199,14 @@ awaitable<Reply> serve_remote_blob(RequestContext& ctx, const Song& song, BlobKi
   }
   if (kind == BlobKind::kSong && ctx.config.read_mode == ReadMode::kRedirect) {
     auto expires = (ctx.services.clock.now_ms() + ctx.config.signed_url_ttl_ms) / 1000;
-    std::string location = holder->advertise + ctx.services.signer.stream_path(song.id, expires);
+    std::string location = holders.front().advertise + ctx.services.signer.stream_path(song.id, expires);
     if (!download_name.empty()) location += "&download=1";
     StringResponse res{http::status::temporary_redirect, 11};
     res.set(http::field::location, location);
     res.set(http::field::cache_control, "no-store");
     co_return res;
   }
-  co_return co_await proxy_blob(ctx, *holder, sha,
+  co_return co_await proxy_blob(ctx, holders, sha,
                                 kind == BlobKind::kSong ? song.content_type : song.cover_mime, download_name);
 }
 
