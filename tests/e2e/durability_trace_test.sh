@@ -56,7 +56,7 @@ wait "$STRACE_PID" 2>/dev/null || true
 # (<unfinished ...> then <... resumed>) is put together and counted where it
 # completed; fsync and the like only count when they returned 0.
 awk '
-  { pid = $1; rest = substr($0, length($1) + 2) }
+  { pid = $1; rest = $0; sub(/^[0-9]+ +/, "", rest) }
   rest ~ /<unfinished \.\.\.>$/ { sub(/ <unfinished \.\.\.>$/, "", rest); pending[pid] = rest; next }
   rest ~ /^<\.\.\. [a-z0-9_]+ resumed>/ { sub(/^<\.\.\. [a-z0-9_]+ resumed>/, "", rest); rest = pending[pid] rest; delete pending[pid] }
   rest ~ /^(fsync|fdatasync|rename|renameat|renameat2)\(/ && rest !~ /= 0$/ { next }
