@@ -313,14 +313,14 @@ check "node $VICTIM leaves node 1's member list" wait_until 15 lacks 1 "${NODE_I
 check "uploads are acknowledged again without node $VICTIM" \
   wait_until 60 more_lines "$E2E_TMP/acked" $((acked_before_kill + 4))
 acked_before_restart=$(lines "$E2E_TMP/acked")
-# While node 2 is down, each song acknowledged after the kill has 2 copies,
-# both live, neither on node 2 (asked before node 2 is back).
+# While node 2 is down, each song acknowledged after the kill has 2 live
+# copies, on the other nodes (asked of a live node before node 2 is back).
 TWO_COPIES=$(printf '%s\n' "${NODE_ID[@]:1}" | grep -vx "${NODE_ID[VICTIM]}" | jq -R . | jq -sc 'sort')
 bad=0 n=0
 while read -r k _ _ id _; do
   ((k > KILLED_AT)) || continue
   n=$((n + 1))
-  got=$(call $((k % 3 + 1)) GET "/api/v1/songs/$id" | jq -c '[.replicas[] | select(.live) | .id] | sort')
+  got=$(call $((VICTIM % 3 + 1)) GET "/api/v1/songs/$id" | jq -c '[.replicas[] | select(.live) | .id] | sort')
   [[ "$got" == "$TWO_COPIES" ]] || { log "    song $id (upload #$k): live replicas $got, want $TWO_COPIES"; bad=1; }
 done < <(head -n "$acked_before_restart" "$E2E_TMP/acked")
 check "each of the $n songs acknowledged while node $VICTIM was down has 2 live copies, on the other 2 nodes" \
