@@ -4,6 +4,7 @@
 #include <boost/beast.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <optional>
 
 #include "common/endpoint.h"
@@ -37,7 +38,8 @@ template <typename Body>
 Result<std::pair<unsigned, std::string>> exchange(const Endpoint& target,
                                                   http::request<Body>& request,
                                                   const PeerClientOptions& options,
-                                                  const std::string& what) {
+                                                  const std::string& what,
+                                                  bool silence_is_unavailable = false) {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   auto fail = [&](const std::string& step, const boost::system::error_code& ec) {
@@ -67,6 +69,10 @@ Result<std::pair<unsigned, std::string>> exchange(const Endpoint& target,
   stream.expires_after(options.idle_timeout);
   http::async_read(stream, buffer, parser, [&](auto e, std::size_t) { ec = e; });
   run_until_done(ioc);
+  if (ec && silence_is_unavailable && (send_error == beast::error::timeout || ec == beast::error::timeout)) {
+    return unavailable(what + ": no answer from " + target.host + ":" + target.port + " within " +
+                       std::to_string(options.idle_timeout.count()) + " ms");
+  }
   if (ec) return send_error ? fail("send to", send_error) : fail("answer from", ec);
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -99,7 +105,12 @@ Status PeerClient::push_blob(const std::string& base_url, const std::string& sha
     const std::string keep_path = "/internal/v1/blobs/" + sha256 + "/keep";
     http::request<http::string_body> keep{http::verb::post, target->target(keep_path), 11};
     keep.set(kPeerHeader, auth_.header_value("POST", keep_path, clock_.now_ms() / 1000));
-    auto answer = exchange(*target, keep, options_, what);
+    // A live node answers at once; one that says nothing is frozen or
+    // wedged and counts as down (kUnavailable), so that the upload moves on
+    // instead of waiting out the transfer's idle timeout.
+    PeerClientOptions options = options_;
+    options.idle_timeout = std::min(options_.idle_timeout, options_.answer_timeout);
+    auto answer = exchange(*target, keep, options, what, /*silence_is_unavailable=*/true);
     if (!answer) return answer.status();
     if (answer->first == 200) return Status::ok();
     if (answer->first != 404) return io_error(what + " refused: " + refusal(answer->first, answer->second));

@@ -19,6 +19,11 @@ struct PeerClientOptions {
   std::chrono::milliseconds connect_timeout{2000};
   // Longest wait for one piece of a transfer, or for an answer.
   std::chrono::milliseconds idle_timeout{15000};
+  // Longest wait for the answer to the question that opens a push ("do you
+  // hold it?"), which a live node answers at once. A node that accepts the
+  // connection but says nothing for this long (frozen, e.g. SIGSTOP, or
+  // wedged) counts as unavailable, like one that refuses connections.
+  std::chrono::milliseconds answer_timeout{2000};
 };
 
 class PeerClient {
@@ -29,7 +34,8 @@ class PeerClient {
   // blob `sha256`: asks whether it has one (POST .../keep, which also marks
   // it wanted again), and if not PUTs the file at `path`. OK once that node
   // answered that its copy is durable.
-  // kUnavailable when the node cannot be reached at all (it is down);
+  // kUnavailable when the node cannot be reached at all (it is down) or does
+  // not answer the opening question within answer_timeout (it is frozen);
   // kIoError when the transfer failed or the node refused, with the reason.
   Status push_blob(const std::string& base_url, const std::string& sha256,
                    const std::string& path) const;

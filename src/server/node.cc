@@ -12,6 +12,7 @@
 #include "server/metrics.h"
 #include "server/room_hub.h"
 #include "server/signed_url.h"
+#include "server/song_lookup.h"
 #include "store/etcd/etcd_meta_store.h"
 
 namespace hifi {
@@ -114,8 +115,11 @@ Result<std::unique_ptr<Node>> Node::open(ServerConfig config, NodeOptions option
   p->catalog->set_replication(&p->cluster->replicator());
 
   auto room_options = p->options.rooms;
-  room_options.song_lookup = [catalog = p->catalog.get()](const std::string& id) -> Result<room::SongRef> {
-    auto song = catalog->get(id);
+  // Reads through to the store for a song this node's catalog view has not
+  // seen yet: one uploaded through another node a moment ago.
+  room_options.song_lookup = [catalog = p->catalog.get(), store = p->store](const std::string& id)
+      -> Result<room::SongRef> {
+    auto song = find_song(*catalog, *store, id);
     if (!song) return song.status();
     return room::SongRef{song->id, song->duration_ms};
   };

@@ -8,6 +8,7 @@
 #include "server/http_internal.h"
 #include "server/metrics.h"
 #include "server/multipart.h"
+#include "server/song_lookup.h"
 
 namespace hifi::http_internal {
 namespace json = boost::json;
@@ -31,6 +32,15 @@ std::string percent_decode(std::string_view in) {
     }
   }
   return out;
+}
+
+// The song named in the path; read through to the store when this node's
+// catalog has not caught up with it yet (uploaded through another node a
+// moment ago, and its link opened here at once).
+awaitable<Result<Song>> path_song(RequestContext& ctx) {
+  auto song = ctx.services.catalog.get(ctx.params[0]);
+  if (song || song.status().code() != Code::kNotFound) co_return song;
+  co_return co_await offload(ctx, [&] { return find_song(ctx.services.catalog, ctx.services.store, ctx.params[0]); });
 }
 
 StringResponse payload_too_large(const RequestContext& ctx, std::string_view detail) {
@@ -206,7 +216,7 @@ awaitable<Reply> list_songs(RequestContext& ctx) {
 }
 
 awaitable<Reply> get_song(RequestContext& ctx) {
-  auto song = ctx.services.catalog.get(ctx.params[0]);
+  auto song = co_await path_song(ctx);
   if (!song) co_return problem_from_status(ctx, song.status());
   auto replicas = co_await offload(ctx, [&] { return ctx.services.cluster.replicator().replicas(song->sha256); });
   if (!replicas) co_return problem_from_status(ctx, replicas.status());
@@ -238,7 +248,7 @@ awaitable<Reply> delete_song(RequestContext& ctx) {
 }
 
 awaitable<Reply> stream_url(RequestContext& ctx) {
-  auto song = ctx.services.catalog.get(ctx.params[0]);
+  auto song = co_await path_song(ctx);
   if (!song) co_return problem_from_status(ctx, song.status());
   auto expires = (ctx.services.clock.now_ms() + ctx.config.signed_url_ttl_ms) / 1000;
   co_return json_response(ctx, http::status::ok,
@@ -247,7 +257,7 @@ awaitable<Reply> stream_url(RequestContext& ctx) {
 }
 
 awaitable<Reply> stream_song(RequestContext& ctx) {
-  auto song = ctx.services.catalog.get(ctx.params[0]);
+  auto song = co_await path_song(ctx);
   if (!song) co_return problem_from_status(ctx, song.status());
   std::string download;
   if (ctx.query("download") == std::optional<std::string>("1")) {
@@ -257,7 +267,7 @@ awaitable<Reply> stream_song(RequestContext& ctx) {
 }
 
 awaitable<Reply> song_cover(RequestContext& ctx) {
-  auto song = ctx.services.catalog.get(ctx.params[0]);
+  auto song = co_await path_song(ctx);
   if (!song) co_return problem_from_status(ctx, song.status());
   if (song->cover_sha256.empty()) co_return not_found_problem(ctx, "this song has no cover art");
   co_return co_await serve_song_blob(ctx, *song, BlobKind::kCover, "");

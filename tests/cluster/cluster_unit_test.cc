@@ -2,9 +2,16 @@
 // peer authentication) and of Membership over a real SQLite MetaStore.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <fstream>
 #include <map>
 #include <filesystem>
 #include <set>
@@ -13,6 +20,7 @@
 #include "cluster/member.h"
 #include "cluster/membership.h"
 #include "cluster/peer_auth.h"
+#include "cluster/peer_client.h"
 #include "common/random.h"
 
 namespace hifi::cluster {
@@ -109,6 +117,39 @@ TEST(MemberRecord, LeastLoadedPrefersFewerStreamsThenConnections) {
   EXPECT_TRUE(less_loaded(b, a));
   b.load.active_streams = 1;
   EXPECT_TRUE(less_loaded(a, b));
+}
+
+// A node frozen with SIGSTOP still accepts connections (the kernel does),
+// but never answers. Such a node counts as unavailable after the short
+// answer timeout, not as a failed transfer after the long idle timeout, so
+// that an upload moves on to the other nodes at once.
+TEST(PeerClient, APeerThatAcceptsButNeverAnswersIsUnavailableAfterTheAnswerTimeout) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ASSERT_EQ(::listen(fd, 8), 0);  // never accept()ed: connections wait in the backlog
+  const auto dir = temp_dir("silent");
+  const auto blob = (dir / "blob").string();
+  std::ofstream(blob) << "bytes";
+
+  PeerAuth auth("self", "shared-secret-0123456789");
+  PeerClientOptions options;
+  options.answer_timeout = std::chrono::milliseconds(300);
+  options.idle_timeout = std::chrono::milliseconds(20000);
+  PeerClient peers(auth, SystemClock::instance(), options);
+  const auto started = std::chrono::steady_clock::now();
+  auto s = peers.push_blob("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), std::string(64, 'a'), blob);
+  const auto took = std::chrono::steady_clock::now() - started;
+  ::close(fd);
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(s.code(), Code::kUnavailable) << s.to_string();
+  // Bounded by the answer timeout (300 ms), far below the idle timeout (20 s).
+  EXPECT_LT(took, std::chrono::seconds(10));
 }
 
 TEST(PeerAuth, AcceptsItsOwnHeadersOnlyForTheSameRequestAndTime) {

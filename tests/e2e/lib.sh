@@ -21,14 +21,29 @@ trap e2e_cleanup EXIT
 # shellcheck source=SCRIPTDIR/etcd.sh
 source "$(dirname "${BASH_SOURCE[0]}")/etcd.sh"
 etcd_started() { E2E_PIDS+=("$1"); }
+# A missing prerequisite of the etcd and cluster tests skips the test (exit
+# 77), unless HIFI_REQUIRE_CLUSTER_DEPS=1 (scripts/test sets it): then it
+# fails, so that a test run without etcd cannot pass by skipping them.
+missing_prerequisite() {
+  if [[ "${HIFI_REQUIRE_CLUSTER_DEPS:-}" == 1 ]]; then
+    echo "$1 is not installed, and HIFI_REQUIRE_CLUSTER_DEPS=1: failing (scripts/setup test installs it)"
+    exit 1
+  fi
+  echo "$1 is not installed (scripts/setup test installs it); skipping"
+  exit 77
+}
 # need_etcd: ETCD_BIN is $HIFI_ETCD or etcd on PATH; without one the test is
-# skipped (exit 77).
+# skipped (or fails, see missing_prerequisite).
 need_etcd() {
   ETCD_BIN=${HIFI_ETCD:-$(command -v etcd || true)}
-  if [[ -z "$ETCD_BIN" ]]; then
-    echo "etcd is not installed (scripts/setup test installs etcd-server); skipping"
-    exit 77
-  fi
+  [[ -n "$ETCD_BIN" && -x "$ETCD_BIN" ]] || missing_prerequisite "etcd${HIFI_ETCD:+ ($HIFI_ETCD)}"
+}
+# need_tools TOOL...: each TOOL is on PATH, else the test is skipped (or fails).
+need_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || missing_prerequisite "$tool"
+  done
 }
 
 log() { printf '%s\n' "$*" >&2; }

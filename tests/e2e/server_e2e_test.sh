@@ -80,6 +80,12 @@ curl -sS -o /dev/null --limit-rate 1M -X POST -H "Authorization: Bearer $TOKEN" 
 CURL_PID=$!
 E2E_PIDS+=("$CURL_PID")
 partial_upload_on_disk() { [[ -n "$(find "$DATA/tmp" -name '*.part' -size +100k 2>/dev/null)" ]]; }
+# The exact songs and blobs before the kill: a half-written upload can never
+# be found by its whole file's SHA-256, so compare everything instead.
+songs_now() { api GET "/api/v1/songs?limit=500" | jq -r '.items[] | "\(.id) \(.sha256)"' | sort; }
+blobs_now() { find "$DATA/blobs" -type f -printf '%P %s\n' | sort; }
+songs_before=$(songs_now)
+blobs_before=$(blobs_now)
 check "a partial upload reaches the disk" wait_until 30 partial_upload_on_disk
 kill -9 "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null || true
@@ -90,6 +96,8 @@ check "no temporary files remain" eq "$(find "$DATA/tmp" -type f | wc -l)" 0
 api GET "/api/v1/songs/by-sha256/$(sha256sum "$big" | cut -d' ' -f1)" >/dev/null
 check "the killed upload is not a song" eq "$(status)" 404
 check "the killed upload left no blob" test ! -e "$DATA/blobs/$(sha256sum "$big" | cut -c1-2)/$(sha256sum "$big" | cut -c3-4)/$(sha256sum "$big" | cut -d' ' -f1)"
+check "after the restart the songs are exactly those before the kill" eq "$(songs_now)" "$songs_before"
+check "and the blob files (names and sizes) exactly those before the kill" eq "$(blobs_now)" "$blobs_before"
 count=$(api GET "/api/v1/songs?limit=500" | jq '.items | length')
 check "earlier songs survived kill -9" eq "$count" 7
 

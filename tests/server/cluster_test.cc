@@ -19,6 +19,35 @@ namespace json = boost::json;
 using V = http::verb;
 constexpr const char* kSecret = "cluster-test-secret-0123456789";
 
+// A node's view of the shared store whose watches of songs/ never deliver:
+// that node's catalog stays as it was at start-up, as a lagging node's
+// would in the moment after another node published a song.
+class SongsWatchWithheld final : public MetaStore {
+ public:
+  explicit SongsWatchWithheld(MetaStore& inner) : inner_(inner) {}
+  Result<KeyValue> get(const std::string& key) override { return inner_.get(key); }
+  Result<RangeResult> range(const std::string& prefix, std::size_t limit,
+                            const std::string& start_after) override {
+    return inner_.range(prefix, limit, start_after);
+  }
+  Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& ops) override {
+    return inner_.txn(compares, ops);
+  }
+  Result<Revision> current_revision() override { return inner_.current_revision(); }
+  Result<std::unique_ptr<WatchHandle>> watch(const std::string& prefix, Revision from_revision,
+                                             WatchCallback callback) override {
+    if (prefix.rfind("songs/", 0) == 0) return inner_.watch(prefix, from_revision, [](const Status&, const WatchResponse&) {});
+    return inner_.watch(prefix, from_revision, std::move(callback));
+  }
+  Result<LeaseId> lease_grant(std::int64_t ttl_seconds) override { return inner_.lease_grant(ttl_seconds); }
+  Status lease_keepalive(LeaseId lease) override { return inner_.lease_keepalive(lease); }
+  Status lease_revoke(LeaseId lease) override { return inner_.lease_revoke(lease); }
+  std::string describe() const override { return inner_.describe(); }
+
+ private:
+  MetaStore& inner_;
+};
+
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -29,6 +58,7 @@ class ClusterTest : public ::testing::Test {
   }
   void TearDown() override {
     nodes_.clear();
+    lagging_view_.reset();
     store_.reset();
     std::filesystem::remove_all(root_);
   }
@@ -94,6 +124,7 @@ class ClusterTest : public ::testing::Test {
 
   std::filesystem::path root_;
   std::unique_ptr<MetaStore> store_;
+  std::unique_ptr<MetaStore> lagging_view_;  // of store_, for a node whose library view lags
   std::vector<std::unique_ptr<TestServer>> nodes_;
 };
 
@@ -250,6 +281,45 @@ TEST_F(ClusterTest, RepairRestoresALostCopyAndScrubReplacesACorruptOne) {
   node(1).cluster().maintenance().index_pass();
   EXPECT_EQ(node(1).cluster().maintenance().repair_pass().checked, 0);
   EXPECT_FALSE(node(1).blobs().exists(sha));
+}
+
+// An upload is acknowledged once its song is in the store; another node's
+// catalog view follows a moment later. A song id used through that other
+// node at once (added to a room, its page or stream opened from a shared
+// link) is read from the store rather than refused as unknown.
+TEST_F(ClusterTest, ASongUploadedThroughOneNodeIsUsableAtOnceThroughALaggingNode) {
+  start_nodes(1);
+  lagging_view_ = std::make_unique<SongsWatchWithheld>(*store_);
+  ServerConfig config;
+  config.cluster_secret = kSecret;
+  config.replicas = 3;
+  config.max_upload_bytes = 1 << 20;
+  config.node_id = "node1";
+  config.repair_interval_ms = 3600 * 1000;
+  config.gc_grace_ms = 3600 * 1000;
+  nodes_.push_back(std::make_unique<TestServer>(root_ / config.node_id, *lagging_view_, config));
+  renew_all();
+  auto token = login(node(0));
+  auto wav = make_wav(740);
+  auto r = upload(node(0), token, wav);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string id(r.json().at("id").as_string());
+  ASSERT_EQ(node(1).catalog().get(id).status().code(), Code::kNotFound) << "node 1's view is not lagging";
+
+  const std::map<std::string, std::string> auth{{"Authorization", "Bearer " + token}};
+  auto room = node(1).request(V::post, "/api/v1/rooms", R"({"name":"fresh"})", auth);
+  ASSERT_EQ(room.status, 201) << room.body;
+  const std::string room_id(room.json().at("id").as_string());
+  auto add = node(1).request(V::post, "/api/v1/rooms/" + room_id + "/commands",
+                             json::serialize(json::object{{"type", "add"}, {"song_ids", json::array{json::value(id)}}}),
+                             auth);
+  EXPECT_EQ(add.status, 200) << add.body;
+  auto song = get(node(1), "/api/v1/songs/" + id, token);
+  EXPECT_EQ(song.status, 200) << song.body;
+  auto stream = get(node(1), "/api/v1/songs/" + id + "/stream", token);
+  EXPECT_EQ(stream.status, 200) << stream.body.substr(0, 300);
+  EXPECT_TRUE(stream.body == wav) << "node 1 streamed " << stream.body.size() << " bytes";
+  EXPECT_EQ(get(node(1), "/api/v1/songs/0123456789abcdef0123456789abcdef", token).status, 404);
 }
 
 TEST_F(ClusterTest, ANodeThatLeavesIsDroppedAndUploadsUseTheOthers) {

@@ -6,7 +6,7 @@
 // (PR_SET_PDEATHSIG), so a crashed test leaves nothing running.
 //
 // etcd comes from Debian's etcd-server package (scripts/setup test); tests
-// skip when it is missing. HIFI_ETCD overrides the binary's path.
+// skip when it is missing, or fail when HIFI_REQUIRE_CLUSTER_DEPS=1. HIFI_ETCD overrides the binary's path.
 #pragma once
 
 #include <arpa/inet.h>
@@ -42,6 +42,13 @@ inline std::string etcd_binary() {
 }
 
 inline bool etcd_available() { return ::access(etcd_binary().c_str(), X_OK) == 0; }
+
+// HIFI_REQUIRE_CLUSTER_DEPS=1 (scripts/test sets it): a missing etcd fails
+// the etcd tests instead of skipping them.
+inline bool etcd_required() {
+  const char* env = std::getenv("HIFI_REQUIRE_CLUSTER_DEPS");
+  return env != nullptr && std::string(env) == "1";
+}
 
 // A minimal blocking HTTP/1.0 exchange with 127.0.0.1:port, for plumbing the
 // MetaStore does not expose (health, status, compaction). Returns the body,

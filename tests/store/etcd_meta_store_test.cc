@@ -92,6 +92,10 @@ class EtcdMetaStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!etcd_available()) {
+      if (etcd_required()) {
+        FAIL() << etcd_binary() << " not found, and HIFI_REQUIRE_CLUSTER_DEPS=1; install etcd-server "
+               << "(scripts/setup test)";
+      }
       GTEST_SKIP() << etcd_binary() << " not found; install etcd-server (scripts/setup test)";
     }
   }

@@ -76,6 +76,23 @@ TEST_F(SqliteMetaStoreTest, DescribeNamesTheFile) {
   EXPECT_EQ(store->describe(), "sqlite:" + path_);
 }
 
+// An acknowledged write must survive a power loss, not just a crash of the
+// process (which keeps the page cache): WAL with synchronous=FULL (or
+// EXTRA) fsyncs the WAL on every commit; NORMAL would not. The settings are
+// per connection, so they are read on the store's own.
+TEST_F(SqliteMetaStoreTest, CommitsAreFsyncedWalWithSynchronousFullOrExtra) {
+  auto store = open_or_fail(path_);
+  ASSERT_NE(store, nullptr);
+  auto journal = sqlite_pragma(*store, "journal_mode");
+  ASSERT_TRUE(journal.is_ok()) << journal.status().to_string();
+  EXPECT_EQ(*journal, "wal");
+  auto synchronous = sqlite_pragma(*store, "synchronous");
+  ASSERT_TRUE(synchronous.is_ok()) << synchronous.status().to_string();
+  // 2 = FULL, 3 = EXTRA (0 = OFF, 1 = NORMAL).
+  EXPECT_TRUE(*synchronous == "2" || *synchronous == "3") << "PRAGMA synchronous = " << *synchronous;
+  EXPECT_EQ(sqlite_pragma(*store, "synchronous; DROP TABLE kv").status().code(), Code::kInvalidArgument);
+}
+
 TEST_F(SqliteMetaStoreTest, OpenInAMissingDirectoryIsAnIoError) {
   auto store = open_sqlite_meta_store(path_ + ".missing/sub/meta.db");
   ASSERT_FALSE(store.is_ok());

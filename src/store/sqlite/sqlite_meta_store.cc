@@ -500,6 +500,31 @@ class SqliteMetaStore final : public MetaStore {
 
   std::string describe() const override { return "sqlite:" + path_; }
 
+  // `PRAGMA <name>` as this store's connection answers it (pragmas such as
+  // synchronous are per connection), as text.
+  Result<std::string> pragma(const std::string& name) {
+    if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string::npos) {
+      return invalid_argument("not a pragma name: " + name);
+    }
+    std::unique_lock lock(mu_);
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, ("PRAGMA " + name).c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+      return db_error("prepare pragma on");
+    }
+    Result<std::string> value = not_found("PRAGMA " + name + " returned no row");
+    {
+      Query q(db_, stmt);
+      auto row = q.step();
+      if (!row) {
+        value = row.status();
+      } else if (*row) {
+        value = q.blob_column(0);
+      }
+    }
+    sqlite3_finalize(stmt);
+    return value;
+  }
+
  private:
   struct Lease {
     std::int64_t ttl_seconds = 0;
@@ -1055,6 +1080,12 @@ Result<std::unique_ptr<MetaStore>> open_sqlite_meta_store(const std::string& pat
 
 Result<std::unique_ptr<MetaStore>> open_sqlite_meta_store(const std::string& path) {
   return open_sqlite_meta_store(path, SqliteOptions());
+}
+
+Result<std::string> sqlite_pragma(MetaStore& store, const std::string& name) {
+  auto* sqlite = dynamic_cast<SqliteMetaStore*>(&store);
+  if (sqlite == nullptr) return invalid_argument(store.describe() + " is not a SQLite store");
+  return sqlite->pragma(name);
 }
 
 }  // namespace hifi

@@ -27,4 +27,9 @@ struct SqliteOptions {
 Result<std::unique_ptr<MetaStore>> open_sqlite_meta_store(const std::string& path,
                                                           const SqliteOptions& options);
 
+// `PRAGMA <name>` (lowercase letters and '_') on the store's own
+// connection, as text: how tests check the durability settings, which are
+// per connection. kInvalidArgument when `store` is not a SQLite store.
+Result<std::string> sqlite_pragma(MetaStore& store, const std::string& name);
+
 }  // namespace hifi
