@@ -70,7 +70,7 @@ Result<std::pair<unsigned, std::string>> exchange(const Endpoint& target,
   http::async_read(stream, buffer, parser, [&](auto e, std::size_t) { ec = e; });
   run_until_done(ioc);
   if (ec && silence_is_unavailable && (send_error == beast::error::timeout || ec == beast::error::timeout)) {
-    return unavailable(what + ": no answer from " + target.host + ":" + target.port + " within " +
+    return unavailable(what + ": no answer from " + target.host_header() + " within " +
                        std::to_string(options.idle_timeout.count()) + " ms");
   }
   if (ec) return send_error ? fail("send to", send_error) : fail("answer from", ec);

@@ -429,6 +429,21 @@ std::mutex& Catalog::blob_lock(const std::string& sha256) {
   return blob_locks_[std::hash<std::string>{}(sha256) % blob_locks_.size()];
 }
 
+Result<Song> Catalog::get_or_read_through(const std::string& id) const {
+  auto song = get(id);
+  // Song ids are the first 32 hex digits of a SHA-256; anything else is not
+  // worth a store read.
+  const bool plausible = id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+  if (song || song.status().code() != Code::kNotFound || !plausible) return song;
+  auto kv = store_.get(kSongsPrefix + id);
+  if (!kv) return kv.status().code() == Code::kNotFound ? song.status() : kv.status();
+  auto stored = song_from_json(kv->value);
+  if (!stored) return internal_error("corrupt song record " + id);
+  return stored;
+}
+
 Status Catalog::remove(const std::string& id, const User& actor) {
   const auto key = kSongsPrefix + id;
   auto kv = store_.get(key);

@@ -138,6 +138,12 @@ class Catalog {
   // The song with the given SHA-256, if in the library.
   std::optional<Song> find_by_sha256(const std::string& sha256) const;
   Result<Song> get(const std::string& id) const;
+  // get(), or when the view does not know the id (yet), the song record
+  // read from the store: an upload through another node is acknowledged once
+  // it is in the store, and a user may at once add it to a room or open its
+  // link through this node. One store read (it may block on the network):
+  // call it from worker threads. kNotFound when neither has it.
+  Result<Song> get_or_read_through(const std::string& id) const;
   // kInvalidArgument for a malformed cursor.
   Result<SongPage> query(const SongQuery& query) const;
   std::vector<Album> albums(const std::string& text) const;

@@ -162,11 +162,12 @@ awaitable<Reply> proxy_blob(RequestContext& ctx, const std::vector<cluster::Memb
                    sha.substr(0, 12), sent, ec.message());
       std::unique_ptr<Upstream> rest;
       while (!rest && next < holders.size()) {
-        auto opened = co_await open_upstream(
-            ctx, holders[next++], sha,
-            {{http::field::range, "bytes=" + std::to_string(first) + "-" + std::to_string(range->second)}});
-        const auto continues = opened && carried_range((*opened)->parser.get().base()) ==
-                                             std::make_optional(std::make_pair(first, range->second));
+        std::vector<std::pair<http::field, std::string>> rest_fields;
+        rest_fields.emplace_back(http::field::range,
+                                 "bytes=" + std::to_string(first) + "-" + std::to_string(range->second));
+        auto opened = co_await open_upstream(ctx, holders[next++], sha, rest_fields);
+        const std::optional<std::pair<std::uint64_t, std::uint64_t>> wanted{{first, range->second}};
+        const bool continues = opened && carried_range((*opened)->parser.get().base()) == wanted;
         if (continues) rest = std::move(*opened);
       }
       if (!rest) throw boost::system::system_error(ec);

@@ -12,7 +12,6 @@
 #include "server/metrics.h"
 #include "server/room_hub.h"
 #include "server/signed_url.h"
-#include "server/song_lookup.h"
 #include "store/etcd/etcd_meta_store.h"
 
 namespace hifi {
@@ -117,9 +116,9 @@ Result<std::unique_ptr<Node>> Node::open(ServerConfig config, NodeOptions option
   auto room_options = p->options.rooms;
   // Reads through to the store for a song this node's catalog view has not
   // seen yet: one uploaded through another node a moment ago.
-  room_options.song_lookup = [catalog = p->catalog.get(), store = p->store](const std::string& id)
+  room_options.song_lookup = [catalog = p->catalog.get()](const std::string& id)
       -> Result<room::SongRef> {
-    auto song = find_song(*catalog, *store, id);
+    auto song = catalog->get_or_read_through(id);
     if (!song) return song.status();
     return room::SongRef{song->id, song->duration_ms};
   };

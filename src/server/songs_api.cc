@@ -8,7 +8,6 @@
 #include "server/http_internal.h"
 #include "server/metrics.h"
 #include "server/multipart.h"
-#include "server/song_lookup.h"
 
 namespace hifi::http_internal {
 namespace json = boost::json;
@@ -40,7 +39,7 @@ std::string percent_decode(std::string_view in) {
 awaitable<Result<Song>> path_song(RequestContext& ctx) {
   auto song = ctx.services.catalog.get(ctx.params[0]);
   if (song || song.status().code() != Code::kNotFound) co_return song;
-  co_return co_await offload(ctx, [&] { return find_song(ctx.services.catalog, ctx.services.store, ctx.params[0]); });
+  co_return co_await offload(ctx, [&] { return ctx.services.catalog.get_or_read_through(ctx.params[0]); });
 }
 
 StringResponse payload_too_large(const RequestContext& ctx, std::string_view detail) {
