@@ -296,17 +296,13 @@ std::optional<ViewStatus> RoomHub::presence_view_status() const {
 
 Status RoomHub::wait_presence_loaded(std::chrono::steady_clock::time_point deadline) const {
   const WatchedView* view = nullptr;
-  MetaStore* store = nullptr;
   {
     std::lock_guard lock(mu_);
     view = presence_view_.get();
-    store = presence_store_;
   }
-  if (view == nullptr || store == nullptr) return failed_precondition("cluster presence is not started");
+  if (view == nullptr) return failed_precondition("cluster presence is not started");
   // Not under mu_: the view's reset callback takes it.
-  auto now = store->current_revision();
-  if (!now) return now.status();
-  return view->wait_for_revision(*now, deadline);
+  return view->wait_until_following(deadline);
 }
 
 void RoomHub::mark_presence_dirty_locked(const std::string& room_id) {

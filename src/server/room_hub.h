@@ -111,9 +111,9 @@ class RoomHub {
   // The health of the view of the other nodes' presence, for /healthz and
   // /metrics; nullopt before start_cluster_presence().
   std::optional<ViewStatus> presence_view_status() const;
-  // Waits until the presence view has loaded what the store holds now
-  // (blocks on the store); kUnavailable at the deadline, kFailedPrecondition
-  // before start_cluster_presence().
+  // Waits until the presence view is loaded and following the store;
+  // kUnavailable at the deadline, kFailedPrecondition before
+  // start_cluster_presence().
   Status wait_presence_loaded(std::chrono::steady_clock::time_point deadline) const;
 
   // Feed from RoomService::set_listener.

@@ -92,6 +92,7 @@ Status WatchedView::watch_from(Revision from) {
   if (ended_generation_ != generation) {
     broken_ = false;
     watch_started_ = SteadyClock::now();
+    applied_cv_.notify_all();  // wait_until_following()
   }
   return Status::ok();
 }
@@ -190,6 +191,14 @@ Status WatchedView::wait_for_revision(Revision revision, SteadyTime deadline) co
     return unavailable(message("not following the store (" + last_error_.to_string() + ")"));
   }
   return unavailable(message("not keeping up with the store"));
+}
+
+Status WatchedView::wait_until_following(SteadyTime deadline) const {
+  std::unique_lock lock(mu_);
+  applied_cv_.wait_until(lock, deadline, [&] { return (loaded_ && !broken_) || stopping_; });
+  if (stopping_) return unavailable(message("stopped"));
+  if (broken_ || !loaded_) return unavailable(message("not following the store (" + last_error_.to_string() + ")"));
+  return Status::ok();
 }
 
 bool WatchedView::stale() const {

@@ -94,6 +94,10 @@ class WatchedView {
   Status wait_for_revision(Revision revision,
                            std::chrono::steady_clock::time_point deadline) const;
 
+  // Waits until the view is loaded and a watch feeds it (not stale), the
+  // deadline passes or the view stops (kUnavailable for both).
+  Status wait_until_following(std::chrono::steady_clock::time_point deadline) const;
+
   bool stale() const;
   Revision applied_revision() const;
   ViewStatus status() const;
