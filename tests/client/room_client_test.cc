@@ -235,7 +235,12 @@ TEST_F(RoomClientTest, ADeadConnectionMovesToTheNextServerAtOnce) {
   EXPECT_EQ(statuses[statuses.size() - 3], "connected to " + a.url());
   const auto& lost = statuses[statuses.size() - 2];
   EXPECT_EQ(lost.rfind("connection to " + a.url() + " lost (", 0), 0u) << lost;
-  EXPECT_EQ(lost, "connection to " + a.url() + " lost (End of file); retrying");
+  // The proxy closes its sockets; with bytes still unread on its side the
+  // kernel resets the connection instead of ending it, so either is the
+  // read's own error.
+  EXPECT_TRUE(lost == "connection to " + a.url() + " lost (End of file); retrying" ||
+              lost == "connection to " + a.url() + " lost (Connection reset by peer); retrying")
+      << lost;
   EXPECT_EQ(statuses.back(), "connected to " + b.url());
   client.stop();
 }
