@@ -472,6 +472,8 @@ TEST_F(PlayerPulseTest, PlayerPlacesAudioAtTheTimeTheDeviceWillPlayIt) {
     return n;
   };
   ASSERT_TRUE(testing::eventually([&] { return song_writes() >= 150; }));  // 1.5 s of the song
+  // The player owns the tap and destroys it when it stops: keep its record.
+  const auto writes = tap->writes();
   player.stop();
 
   // For each buffer of the song: the device's latency then, and how far the
@@ -479,7 +481,7 @@ TEST_F(PlayerPulseTest, PlayerPlacesAudioAtTheTimeTheDeviceWillPlayIt) {
   // the frame would be heard.
   std::vector<double> latencies, errors;
   std::size_t seen = 0;
-  for (const auto& w : tap->writes()) {
+  for (const auto& w : writes) {
     if (w.mark != 1) continue;
     if (++seen <= 20) continue;  // the start: the device's buffer fills
     latencies.push_back(w.play_ms - w.wall_ms);
