@@ -51,7 +51,8 @@ double RoomView::position_at_time(double server_ms) const {
 }
 
 struct RoomClient::Impl {
-  std::vector<std::string> servers;
+  std::vector<std::string> servers;  // client thread only, once started
+  std::optional<std::vector<std::string>> next_servers;  // guarded by mu
   std::string token;
   std::string room_id;
   RoomClientOptions options;
@@ -214,14 +215,27 @@ struct RoomClient::Impl {
     if (auto first = order[0] == 0 ? read_error : ping_error) std::rethrow_exception(first);
   }
 
+  // Takes the list set_servers() left, carrying on after `last_base`.
+  void adopt_next_servers(const std::string& last_base) {
+    std::lock_guard lock(mu);
+    if (!next_servers) return;
+    servers = std::move(*next_servers);
+    next_servers.reset();
+    auto it = std::find(servers.begin(), servers.end(), last_base);
+    server_index = it == servers.end() ? 0 : static_cast<std::size_t>(it - servers.begin()) + 1;
+  }
+
   awaitable<void> run() {
     auto executor = co_await asio::this_coro::executor;
     asio::steady_timer backoff(executor);
     auto delay = options.backoff_initial;
     // Attempts in a row that did not give a stable connection.
     std::size_t failures = 0;
+    std::string last_base;
     while (!stopping) {
-      const auto& base = servers[server_index % servers.size()];
+      adopt_next_servers(last_base);
+      const std::string base = servers[server_index % servers.size()];
+      last_base = base;
       std::string error;
       connected_at.reset();
       try {
@@ -273,6 +287,12 @@ RoomClient::RoomClient(std::vector<std::string> servers, std::string token, std:
 }
 
 RoomClient::~RoomClient() { stop(); }
+
+void RoomClient::set_servers(std::vector<std::string> servers) {
+  if (servers.empty()) return;
+  std::lock_guard lock(impl_->mu);
+  impl_->next_servers = std::move(servers);
+}
 
 void RoomClient::start() {
   asio::co_spawn(impl_->ioc, impl_->run(), asio::detached);

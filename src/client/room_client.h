@@ -77,6 +77,12 @@ class RoomClient {
   void start();
   void stop();
 
+  // Replaces the servers to try (e.g. the cluster's members, learned anew
+  // while listening). A working connection is kept; the next attempt goes
+  // to the server after the current one in the new list, or to the first
+  // when the current one is not in it. Thread-safe; ignored when empty.
+  void set_servers(std::vector<std::string> servers);
+
   RoomView view() const;
   // server time ≈ local wall clock + offset; nullopt until measured.
   std::optional<double> clock_offset_ms() const;

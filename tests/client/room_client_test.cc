@@ -245,6 +245,24 @@ TEST_F(RoomClientTest, ADeadConnectionMovesToTheNextServerAtOnce) {
   client.stop();
 }
 
+// A node that joined after the listener started (learned through
+// set_servers) takes over when the one it uses dies.
+TEST_F(RoomClientTest, ServersLearnedWhileConnectedAreUsedAfterAFailure) {
+  Proxy a(server_->port()), b(server_->port());
+  RoomClient client({a.url()}, token_, room_, slow_options());
+  client.start();
+  ASSERT_TRUE(eventually([&] { return connected_to(client, a.url()); })) << client.status();
+  client.set_servers({a.url(), b.url()});
+  EXPECT_TRUE(connected_to(client, a.url()));  // a working connection is kept
+  EXPECT_EQ(b.accepted(), 0);
+
+  a.refuse(true);
+  a.drop_connections();
+  ASSERT_TRUE(eventually([&] { return connected_to(client, b.url()); })) << client.status();
+  EXPECT_EQ(a.accepted(), 1);
+  client.stop();
+}
+
 // The dead server was the last in the list: the first attempt after it, to
 // the first server again, is not held back by the backoff either.
 TEST_F(RoomClientTest, LosingTheLastServerWrapsAroundAtOnce) {

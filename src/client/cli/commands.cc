@@ -711,7 +711,19 @@ int cmd_listen(CliContext& ctx, const std::string& room, const std::string& sink
   std::map<std::string, std::string> titles;
   std::string last_line, last_status;
   int result = kExitOk;
+  // Nodes join and leave while people listen: learn the members again now
+  // and then, so the room client can move to a node that joined after the
+  // start when the one it uses goes away.
+  constexpr auto kMembersRefresh = std::chrono::seconds(30);
+  auto members_learned = std::chrono::steady_clock::now();
   while (!g_stop_requested) {
+    if (std::chrono::steady_clock::now() - members_learned >= kMembersRefresh) {
+      members_learned = std::chrono::steady_clock::now();
+      if (auto cluster = ctx.api->discover_members(); cluster && cluster->available && !cluster->members.empty()) {
+        remember_members(ctx, *cluster);
+        room_client.set_servers(spread_order(*cluster, ctx.api->servers(), std::random_device{}()));
+      }
+    }
     pollfd in{STDIN_FILENO, POLLIN, 0};
     if (terminal.active() && ::poll(&in, 1, 250) > 0) {
       char c = 0;
