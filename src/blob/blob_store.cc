@@ -46,11 +46,11 @@ Status make_dir(const std::string& parent, const std::string& dir) {
   return fsync_dir(parent);
 }
 
-std::string shard_dir(const std::string& root, std::string_view sha256) {
+std::string shard_dir(const std::string& root, const ContentHash& sha256) {
   std::string dir = root + "/blobs/";
-  dir.append(sha256.substr(0, 2));
+  dir.append(sha256.hex(), 0, 2);
   dir += '/';
-  dir.append(sha256.substr(2, 2));
+  dir.append(sha256.hex(), 2, 2);
   return dir;
 }
 
@@ -98,7 +98,7 @@ class FileBlobWriter final : public BlobWriter {
 
   Result<BlobInfo> commit() override {
     if (state_ != State::kOpen) return failed_precondition("blob writer is closed");
-    BlobInfo info{to_hex(digest()), size_};
+    BlobInfo info{ContentHash::from_digest(digest()), size_};
     Status status = finish_file();
     if (status) status = install(info.sha256);
     if (!status) {
@@ -130,13 +130,13 @@ class FileBlobWriter final : public BlobWriter {
   }
 
   // Moves the finished temporary to blobs/ab/cd/<sha256>.
-  Status install(const std::string& sha256) {
+  Status install(const ContentHash& sha256) {
     const std::string blobs = root_ + "/blobs";
-    const std::string level1 = blobs + "/" + sha256.substr(0, 2);
+    const std::string level1 = blobs + "/" + sha256.hex().substr(0, 2);
     const std::string level2 = shard_dir(root_, sha256);
     if (Status s = make_dir(blobs, level1); !s) return s;
     if (Status s = make_dir(level1, level2); !s) return s;
-    const std::string final_path = level2 + "/" + sha256;
+    const std::string final_path = level2 + "/" + sha256.hex();
     // RENAME_NOREPLACE keeps an existing copy untouched (it may be being
     // served or scrubbed); identical content makes the duplicate redundant.
     const char* from = temp_path_.c_str();
@@ -191,32 +191,29 @@ Result<std::unique_ptr<BlobWriter>> BlobStore::begin_write(std::uint64_t max_siz
       std::make_unique<FileBlobWriter>(root_, std::move(path), fd, max_size));
 }
 
-bool BlobStore::exists(std::string_view sha256) const {
-  if (!is_sha256_hex(sha256)) return false;
+bool BlobStore::exists(const ContentHash& sha256) const {
   struct stat st;
   return ::stat(path_for(sha256).c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-std::string BlobStore::path_for(std::string_view sha256) const {
-  if (!is_sha256_hex(sha256)) return {};
+std::string BlobStore::path_for(const ContentHash& sha256) const {
   std::string path = shard_dir(root_, sha256);
   path += '/';
-  path.append(sha256);
+  path.append(sha256.hex());
   return path;
 }
 
-Result<struct stat> BlobStore::stat_blob(std::string_view sha256) const {
-  if (!is_sha256_hex(sha256)) return invalid_argument("not a sha256: " + std::string(sha256));
+Result<struct stat> BlobStore::stat_blob(const ContentHash& sha256) const {
   const std::string path = path_for(sha256);
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return not_found("no blob " + std::string(sha256));
+    if (errno == ENOENT) return not_found("no blob " + sha256.hex());
     return errno_status("stat", path, errno);
   }
   return st;
 }
 
-Result<std::uint64_t> BlobStore::size_of(std::string_view sha256) const {
+Result<std::uint64_t> BlobStore::size_of(const ContentHash& sha256) const {
   auto st = stat_blob(sha256);
   if (!st) return st.status();
   return static_cast<std::uint64_t>(st->st_size);
@@ -229,55 +226,52 @@ Result<BlobInfo> BlobStore::put(std::string_view bytes) {
   return (*writer)->commit();
 }
 
-Status BlobStore::remove(std::string_view sha256) {
-  if (!is_sha256_hex(sha256)) return invalid_argument("not a sha256: " + std::string(sha256));
+Status BlobStore::remove(const ContentHash& sha256) {
   const std::string path = path_for(sha256);
   // Not fsynced: a removal lost in a crash only brings back an unreferenced
   // blob, which the next garbage collection removes again.
   if (::unlink(path.c_str()) != 0) {
-    if (errno == ENOENT) return not_found("no blob " + std::string(sha256));
+    if (errno == ENOENT) return not_found("no blob " + sha256.hex());
     return errno_status("unlink", path, errno);
   }
   return Status::ok();
 }
 
-Status BlobStore::quarantine(std::string_view sha256) {
-  if (!is_sha256_hex(sha256)) return invalid_argument("not a sha256: " + std::string(sha256));
+Status BlobStore::quarantine(const ContentHash& sha256) {
   const std::string from = path_for(sha256);
-  const std::string to = root_ + "/quarantine/" + std::string(sha256) + "." +
+  const std::string to = root_ + "/quarantine/" + sha256.hex() + "." +
                          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                             std::chrono::system_clock::now().time_since_epoch())
                                             .count());
   if (::rename(from.c_str(), to.c_str()) != 0) {
-    if (errno == ENOENT) return not_found("no blob " + std::string(sha256));
+    if (errno == ENOENT) return not_found("no blob " + sha256.hex());
     return errno_status("rename", from, errno);
   }
   return fsync_dir(root_ + "/quarantine");
 }
 
-std::vector<std::string> BlobStore::list() const {
-  std::vector<std::string> out;
+std::vector<ContentHash> BlobStore::list() const {
+  std::vector<ContentHash> out;
   std::error_code ec;
   for (fs::recursive_directory_iterator it(fs::path(root_) / "blobs", ec), end; !ec && it != end;
        it.increment(ec)) {
     if (it.depth() != 2) continue;
-    auto name = it->path().filename().string();
-    if (is_sha256_hex(name)) out.push_back(std::move(name));
+    // The directory listing is outside text: only names that parse are blobs.
+    if (auto sha = ContentHash::parse(it->path().filename().string())) out.push_back(std::move(*sha));
   }
   return out;
 }
 
-Status BlobStore::touch(std::string_view sha256) {
-  if (!is_sha256_hex(sha256)) return invalid_argument("not a sha256: " + std::string(sha256));
+Status BlobStore::touch(const ContentHash& sha256) {
   const std::string path = path_for(sha256);
   if (::utimensat(AT_FDCWD, path.c_str(), nullptr, 0) != 0) {
-    if (errno == ENOENT) return not_found("no blob " + std::string(sha256));
+    if (errno == ENOENT) return not_found("no blob " + sha256.hex());
     return errno_status("touch", path, errno);
   }
   return Status::ok();
 }
 
-Result<std::int64_t> BlobStore::modified_ms(std::string_view sha256) const {
+Result<std::int64_t> BlobStore::modified_ms(const ContentHash& sha256) const {
   auto st = stat_blob(sha256);
   if (!st) return st.status();
   return static_cast<std::int64_t>(st->st_mtim.tv_sec) * 1000 + st->st_mtim.tv_nsec / 1'000'000;

@@ -23,13 +23,14 @@
 #include <sys/stat.h>
 #include <vector>
 
+#include "common/content_hash.h"
 #include "common/sha256.h"
 #include "common/status.h"
 
 namespace hifi {
 
 struct BlobInfo {
-  std::string sha256;  // lowercase hex
+  ContentHash sha256;
   std::uint64_t size = 0;
 };
 
@@ -69,36 +70,34 @@ class BlobStore {
   // A new writer whose total size may not exceed max_size bytes.
   Result<std::unique_ptr<BlobWriter>> begin_write(std::uint64_t max_size);
 
-  // Methods taking a sha256 accept only 64 lowercase hex characters, so a
-  // caller's string can never name a file outside blobs/.
-  // exists() is false for an invalid sha256.
-  bool exists(std::string_view sha256) const;
-  // Absolute path of a committed blob (whether or not it exists); the empty
-  // string for an invalid sha256, which no open() or stat() can find.
-  std::string path_for(std::string_view sha256) const;
-  // kInvalidArgument for an invalid sha256, kNotFound if absent.
-  Result<std::uint64_t> size_of(std::string_view sha256) const;
+  // Blobs are named by ContentHash, whose hex form is always 64 lowercase
+  // hex digits, so no caller can name a file outside blobs/.
+  bool exists(const ContentHash& sha256) const;
+  // Absolute path of a committed blob (whether or not it exists).
+  std::string path_for(const ContentHash& sha256) const;
+  // kNotFound if absent.
+  Result<std::uint64_t> size_of(const ContentHash& sha256) const;
   // Stores small bytes in one call (cover art).
   Result<BlobInfo> put(std::string_view bytes);
-  // kInvalidArgument for an invalid sha256, kNotFound if absent.
-  Status remove(std::string_view sha256);
+  // kNotFound if absent.
+  Status remove(const ContentHash& sha256);
   // Moves a committed blob to quarantine/ (a scrub found it corrupt), so it
   // is no longer served but can still be inspected.
-  Status quarantine(std::string_view sha256);
+  Status quarantine(const ContentHash& sha256);
   // Every committed blob, in no particular order. Files whose names are not
   // a sha256 are skipped.
-  std::vector<std::string> list() const;
+  std::vector<ContentHash> list() const;
   // Sets a committed blob's modification time to now: it is wanted again
   // (garbage collection spares recent blobs). kNotFound if absent.
-  Status touch(std::string_view sha256);
+  Status touch(const ContentHash& sha256);
   // Last modification time of a committed blob, in Unix milliseconds.
-  Result<std::int64_t> modified_ms(std::string_view sha256) const;
+  Result<std::int64_t> modified_ms(const ContentHash& sha256) const;
   // Removes every leftover temporary file; returns how many were removed.
   // Call at start-up only: it also removes the files of writers in progress.
   std::size_t cleanup_temporaries();
 
  private:
-  Result<struct stat> stat_blob(std::string_view sha256) const;
+  Result<struct stat> stat_blob(const ContentHash& sha256) const;
 
   std::string root_;
 };

@@ -14,21 +14,24 @@ namespace hifi::cluster {
 namespace {
 
 // holders[sha256] = node ids with a record, from one read of the index.
-Result<std::map<std::string, std::set<std::string>>> read_index(MetaStore& store) {
+// Records whose key does not name a sha256 are skipped.
+Result<std::map<ContentHash, std::set<std::string>>> read_index(MetaStore& store) {
   auto range = store.range(kReplicasPrefix);
   if (!range) return range.status();
-  std::map<std::string, std::set<std::string>> holders;
+  std::map<ContentHash, std::set<std::string>> holders;
   const std::size_t prefix = std::string(kReplicasPrefix).size();
   for (const auto& kv : range->kvs) {
     auto slash = kv.key.find('/', prefix);
     if (slash == std::string::npos) continue;
-    holders[kv.key.substr(prefix, slash - prefix)].insert(kv.key.substr(slash + 1));
+    auto sha = ContentHash::parse(std::string_view(kv.key).substr(prefix, slash - prefix));
+    if (!sha) continue;
+    holders[*sha].insert(kv.key.substr(slash + 1));
   }
   return holders;
 }
 
 // The file's SHA-256, read in large pieces; nullopt when it cannot be read.
-std::optional<std::string> hash_file(const std::string& path) {
+std::optional<ContentHash> hash_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
   Sha256 hash;
@@ -46,7 +49,7 @@ std::optional<std::string> hash_file(const std::string& path) {
   }
   ::close(fd);
   if (!ok) return std::nullopt;
-  return to_hex(hash.finish());
+  return ContentHash::from_digest(hash.finish());
 }
 
 }  // namespace
@@ -125,7 +128,7 @@ RepairReport Maintenance::repair_pass() {
     if (holders.empty()) {
       ++report.without_live_copy;
       spdlog::warn("repair: no live node holds blob {}; waiting for a holder to come back",
-                   sha.substr(0, 12));
+                   sha.short_hex());
       ++still_under;
       continue;
     }
@@ -148,12 +151,12 @@ RepairReport Maintenance::repair_pass() {
         ++have;
         ++report.copies_made;
         ++counters_.repair_copies_ok;
-        spdlog::info("repair: copied blob {} from node {} to node {} ({} of {} copies)", sha.substr(0, 12),
+        spdlog::info("repair: copied blob {} from node {} to node {} ({} of {} copies)", sha.short_hex(),
                      source, target, have, wanted);
       } else {
         ++report.copies_failed;
         ++counters_.repair_copies_failed;
-        spdlog::warn("repair: copying blob {} from node {} to node {} failed: {}", sha.substr(0, 12),
+        spdlog::warn("repair: copying blob {} from node {} to node {} failed: {}", sha.short_hex(),
                      source, target, s.message());
       }
     }
@@ -181,9 +184,9 @@ void Maintenance::index_pass() {
     spdlog::warn("maintenance: skipped, the library view is stale: {}", referenced_list.status().to_string());
     return;
   }
-  const std::set<std::string> referenced(referenced_list->begin(), referenced_list->end());
+  const std::set<ContentHash> referenced(referenced_list->begin(), referenced_list->end());
   const auto now = clock_.now_ms();
-  std::set<std::string> on_disk;
+  std::set<ContentHash> on_disk;
   for (auto& sha : blobs_.list()) {
     const bool recorded = (*index)[sha].count(self) > 0;
     if (!referenced.count(sha)) {
@@ -193,7 +196,7 @@ void Maintenance::index_pass() {
         if (recorded) replicator_.forget_local_copy(sha);
         if (blobs_.remove(sha)) {
           ++counters_.gc_removed;
-          spdlog::info("gc: removed blob {} (no song references it)", sha.substr(0, 12));
+          spdlog::info("gc: removed blob {} (no song references it)", sha.short_hex());
         }
         continue;
       }
@@ -202,7 +205,7 @@ void Maintenance::index_pass() {
     if (!recorded && referenced.count(sha)) {
       if (replicator_.note_local_copy(sha)) {
         ++counters_.index_fixed;
-        spdlog::info("maintenance: recorded this node's copy of blob {}", sha.substr(0, 12));
+        spdlog::info("maintenance: recorded this node's copy of blob {}", sha.short_hex());
       }
     }
   }
@@ -210,7 +213,7 @@ void Maintenance::index_pass() {
     if (nodes.count(self) && !on_disk.count(sha)) {
       replicator_.forget_local_copy(sha);
       ++counters_.index_fixed;
-      spdlog::info("maintenance: dropped the record of blob {} (no copy on this node)", sha.substr(0, 12));
+      spdlog::info("maintenance: dropped the record of blob {} (no copy on this node)", sha.short_hex());
     }
   }
 }
@@ -234,12 +237,12 @@ void Maintenance::scrub_pass() {
     ++counters_.scrubbed_corrupt;
     replicator_.forget_local_copy(sha);
     if (auto s = blobs_.quarantine(sha); !s) {
-      spdlog::error("scrub: blob {} is corrupt and could not be quarantined: {}", sha.substr(0, 12),
+      spdlog::error("scrub: blob {} is corrupt and could not be quarantined: {}", sha.short_hex(),
                     s.to_string());
     } else {
       spdlog::error("scrub: blob {} is corrupt (its bytes hash to {}); moved to quarantine, "
                     "repair will replace it",
-                    sha.substr(0, 12), actual->substr(0, 12));
+                    sha.short_hex(), actual->short_hex());
     }
   }
   spdlog::info("scrub: {} copies checked, {} corrupt", ok + corrupt, corrupt);

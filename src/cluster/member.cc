@@ -92,11 +92,11 @@ bool less_loaded(const Member& a, const Member& b) {
          std::tie(b.load.active_streams, b.load.connections, b.id);
 }
 
-std::vector<std::string> rendezvous_rank(const std::string& sha256,
+std::vector<std::string> rendezvous_rank(const ContentHash& sha256,
                                          std::vector<std::string> node_ids) {
   std::vector<std::pair<std::string, std::string>> scored;  // (score, id)
   scored.reserve(node_ids.size());
-  for (auto& id : node_ids) scored.emplace_back(to_hex(hifi::sha256(id + "\n" + sha256)), std::move(id));
+  for (auto& id : node_ids) scored.emplace_back(to_hex(hifi::sha256(id + "\n" + sha256.hex())), std::move(id));
   std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first > b.first : a.second < b.second;
   });
@@ -106,8 +106,8 @@ std::vector<std::string> rendezvous_rank(const std::string& sha256,
   return out;
 }
 
-std::string replica_key(const std::string& sha256, const std::string& node_id) {
-  return std::string(kReplicasPrefix) + sha256 + "/" + node_id;
+std::string replica_key(const ContentHash& sha256, const std::string& node_id) {
+  return std::string(kReplicasPrefix) + sha256.hex() + "/" + node_id;
 }
 
 }  // namespace hifi::cluster

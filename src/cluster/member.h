@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/content_hash.h"
 #include "common/status.h"
 
 namespace hifi::cluster {
@@ -63,9 +64,9 @@ bool less_loaded(const Member& a, const Member& b);
 // each node's score is a hash of (node id, sha256), so every node computes
 // the same order, and a node joining or leaving moves only the blobs it
 // ranks first for. Returns the ids best first.
-std::vector<std::string> rendezvous_rank(const std::string& sha256,
+std::vector<std::string> rendezvous_rank(const ContentHash& sha256,
                                          std::vector<std::string> node_ids);
 
-std::string replica_key(const std::string& sha256, const std::string& node_id);
+std::string replica_key(const ContentHash& sha256, const std::string& node_id);
 
 }  // namespace hifi::cluster

@@ -95,14 +95,14 @@ std::string refusal(unsigned status, const std::string& body) {
 PeerClient::PeerClient(const PeerAuth& auth, const Clock& clock, PeerClientOptions options)
     : auth_(auth), clock_(clock), options_(options) {}
 
-Status PeerClient::push_blob(const std::string& base_url, const std::string& sha256,
+Status PeerClient::push_blob(const std::string& base_url, const ContentHash& sha256,
                              const std::string& path) const {
   auto target = parse_base_url(base_url);
   if (!target) return target.status();
-  const std::string what = "copy of " + sha256.substr(0, 12) + " to " + base_url;
+  const std::string what = "copy of " + sha256.short_hex() + " to " + base_url;
   {
     // Ask first: a node that already holds the bytes need not receive them.
-    const std::string keep_path = "/internal/v1/blobs/" + sha256 + "/keep";
+    const std::string keep_path = "/internal/v1/blobs/" + sha256.hex() + "/keep";
     http::request<http::string_body> keep{http::verb::post, target->target(keep_path), 11};
     keep.set(kPeerHeader, auth_.header_value("POST", keep_path, clock_.now_ms() / 1000));
     // A live node answers at once; one that says nothing is frozen or
@@ -119,7 +119,7 @@ Status PeerClient::push_blob(const std::string& base_url, const std::string& sha
   beast::error_code ec;
   request.body().open(path.c_str(), beast::file_mode::scan, ec);
   if (ec) return io_error(what + ": open " + path + ": " + ec.message());
-  const std::string api_path = "/internal/v1/blobs/" + sha256;
+  const std::string api_path = "/internal/v1/blobs/" + sha256.hex();
   request.method(http::verb::put);
   request.target(target->target(api_path));
   request.version(11);
@@ -133,12 +133,12 @@ Status PeerClient::push_blob(const std::string& base_url, const std::string& sha
   return Status::ok();
 }
 
-Status PeerClient::request_push(const std::string& holder_url, const std::string& sha256,
+Status PeerClient::request_push(const std::string& holder_url, const ContentHash& sha256,
                                 const std::string& target_id) const {
   auto target = parse_base_url(holder_url);
   if (!target) return target.status();
-  const std::string what = "push of " + sha256.substr(0, 12) + " from " + holder_url;
-  const std::string api_path = "/internal/v1/blobs/" + sha256 + "/push";
+  const std::string what = "push of " + sha256.short_hex() + " from " + holder_url;
+  const std::string api_path = "/internal/v1/blobs/" + sha256.hex() + "/push";
   http::request<http::string_body> request{http::verb::post, target->target(api_path), 11};
   request.set(http::field::content_type, "application/json");
   request.set(kPeerHeader, auth_.header_value("POST", api_path, clock_.now_ms() / 1000));

@@ -11,6 +11,7 @@
 
 #include "cluster/peer_auth.h"
 #include "common/clock.h"
+#include "common/content_hash.h"
 #include "common/status.h"
 
 namespace hifi::cluster {
@@ -37,12 +38,12 @@ class PeerClient {
   // kUnavailable when the node cannot be reached at all (it is down) or does
   // not answer the opening question within answer_timeout (it is frozen);
   // kIoError when the transfer failed or the node refused, with the reason.
-  Status push_blob(const std::string& base_url, const std::string& sha256,
+  Status push_blob(const std::string& base_url, const ContentHash& sha256,
                    const std::string& path) const;
 
   // Asks the node at holder_url to push its copy of `sha256` to the member
   // `target_id`. OK when the target acknowledged a durable copy.
-  Status request_push(const std::string& holder_url, const std::string& sha256,
+  Status request_push(const std::string& holder_url, const ContentHash& sha256,
                       const std::string& target_id) const;
 
  private:

@@ -22,7 +22,7 @@ int Replicator::copies_wanted(std::size_t live) const {
   return static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(replicas_), std::max<std::size_t>(1, live)));
 }
 
-Status Replicator::note_local_copy(const std::string& sha256) {
+Status Replicator::note_local_copy(const ContentHash& sha256) {
   auto size = blobs_.size_of(sha256);
   if (!size) return size.status();
   boost::json::object record{{"size", *size}, {"at", clock_.now_ms()}};
@@ -30,15 +30,15 @@ Status Replicator::note_local_copy(const std::string& sha256) {
   return put ? Status::ok() : put.status();
 }
 
-void Replicator::forget_local_copy(const std::string& sha256) {
+void Replicator::forget_local_copy(const ContentHash& sha256) {
   if (auto del = store_.del(replica_key(sha256, membership_.self_id())); !del) {
-    spdlog::warn("could not drop the index record of {} ({}); maintenance will", sha256.substr(0, 12),
+    spdlog::warn("could not drop the index record of {} ({}); maintenance will", sha256.short_hex(),
                  del.status().to_string());
   }
 }
 
-Result<std::vector<Replica>> Replicator::replicas(const std::string& sha256) const {
-  const std::string prefix = std::string(kReplicasPrefix) + sha256 + "/";
+Result<std::vector<Replica>> Replicator::replicas(const ContentHash& sha256) const {
+  const std::string prefix = std::string(kReplicasPrefix) + sha256.hex() + "/";
   auto range = store_.range(prefix);
   if (!range) return range.status();
   std::vector<Replica> out;
@@ -51,7 +51,7 @@ Result<std::vector<Replica>> Replicator::replicas(const std::string& sha256) con
   return out;
 }
 
-std::vector<Member> Replicator::holders(const std::string& sha256) const {
+std::vector<Member> Replicator::holders(const ContentHash& sha256) const {
   std::vector<Member> out;
   auto records = replicas(sha256);
   if (!records) return out;
@@ -62,7 +62,7 @@ std::vector<Member> Replicator::holders(const std::string& sha256) const {
   return out;
 }
 
-Status Replicator::replicate(const std::string& sha256) {
+Status Replicator::replicate(const ContentHash& sha256) {
   const auto live = membership_.members();
   if (live.empty()) return unavailable("this node has not joined the cluster yet; try again");
   if (auto s = note_local_copy(sha256); !s) return s;
@@ -99,7 +99,7 @@ Status Replicator::replicate(const std::string& sha256) {
         // lease has not run out yet: it no longer counts as live.
         if (s.code() == Code::kUnavailable) ++unreachable;
         last_error = s.message();
-        spdlog::warn("copy of {} to node {} failed: {}; trying another node", sha256.substr(0, 12),
+        spdlog::warn("copy of {} to node {} failed: {}; trying another node", sha256.short_hex(),
                      target, s.message());
       }
     }
@@ -113,8 +113,8 @@ Status Replicator::replicate(const std::string& sha256) {
   return Status::ok();
 }
 
-Status Replicator::push_to(const std::string& sha256, const std::string& target_id) {
-  if (!blobs_.exists(sha256)) return not_found("this node has no copy of " + sha256);
+Status Replicator::push_to(const ContentHash& sha256, const std::string& target_id) {
+  if (!blobs_.exists(sha256)) return not_found("this node has no copy of " + sha256.hex());
   auto target = membership_.find(target_id);
   if (!target) return not_found("node " + target_id + " is not a live member");
   auto s = peers_.push_blob(target->advertise, sha256, blobs_.path_for(sha256));

@@ -47,23 +47,23 @@ class Replicator final : public BlobReplication {
              const PeerClient& peers, const Clock& clock, int replicas);
 
   // BlobReplication
-  Status replicate(const std::string& sha256) override;
-  Status note_local_copy(const std::string& sha256) override;
-  void forget_local_copy(const std::string& sha256) override;
+  Status replicate(const ContentHash& sha256) override;
+  Status note_local_copy(const ContentHash& sha256) override;
+  void forget_local_copy(const ContentHash& sha256) override;
 
   // Copies wanted for a blob when `live` members are up: min(R, live).
   int copies_wanted(std::size_t live) const;
   int replication_factor() const { return replicas_; }
 
   // The nodes holding a durable copy, sorted by node id.
-  Result<std::vector<Replica>> replicas(const std::string& sha256) const;
+  Result<std::vector<Replica>> replicas(const ContentHash& sha256) const;
   // The live nodes other than this one that hold the blob, least loaded
   // first (empty when none).
-  std::vector<Member> holders(const std::string& sha256) const;
+  std::vector<Member> holders(const ContentHash& sha256) const;
 
   // Pushes this node's copy to the live member target_id. kNotFound when
   // this node has no copy or the target is not live.
-  Status push_to(const std::string& sha256, const std::string& target_id);
+  Status push_to(const ContentHash& sha256, const std::string& target_id);
 
   const ReplicationCounters& counters() const { return counters_; }
 

@@ -33,7 +33,8 @@ class Sha256 {
 Digest sha256(std::string_view data);
 std::string to_hex(const std::uint8_t* data, std::size_t size);
 inline std::string to_hex(const Digest& d) { return to_hex(d.data(), d.size()); }
-// Lowercase hex of 64 chars -> true.
+// Lowercase hex of 64 chars -> true. The check behind ContentHash::parse
+// (common/content_hash.h), which is how text becomes a hash.
 bool is_sha256_hex(std::string_view text);
 
 }  // namespace hifi

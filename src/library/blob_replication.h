@@ -7,8 +7,7 @@
 // concurrently. Calls block on disk and network.
 #pragma once
 
-#include <string>
-
+#include "common/content_hash.h"
 #include "common/status.h"
 
 namespace hifi {
@@ -19,12 +18,12 @@ class BlobReplication {
   // The blob is committed on this node. Returns OK once it is durable on as
   // many distinct nodes as the cluster requires; kUnavailable when too few
   // copies could be made (the upload must not be acknowledged).
-  virtual Status replicate(const std::string& sha256) = 0;
+  virtual Status replicate(const ContentHash& sha256) = 0;
   // The blob is committed on this node, which only needs to say so (a known
   // song's bytes were re-uploaded here).
-  virtual Status note_local_copy(const std::string& sha256) = 0;
+  virtual Status note_local_copy(const ContentHash& sha256) = 0;
   // This node removed its copy.
-  virtual void forget_local_copy(const std::string& sha256) = 0;
+  virtual void forget_local_copy(const ContentHash& sha256) = 0;
 };
 
 }  // namespace hifi

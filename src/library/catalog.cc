@@ -85,7 +85,7 @@ std::string song_to_json(const Song& s) { return json::serialize(song_to_json_ob
 json::object song_to_json_object(const Song& s) {
   json::object o;
   o["id"] = s.id;
-  o["sha256"] = s.sha256;
+  o["sha256"] = s.sha256.hex();
   o["size"] = s.size;
   o["title"] = s.title;
   o["artist"] = s.artist;
@@ -102,7 +102,7 @@ json::object song_to_json_object(const Song& s) {
   o["bitrate"] = s.bitrate;
   o["sample_rate"] = s.sample_rate;
   o["channels"] = s.channels;
-  o["cover_sha256"] = s.cover_sha256;
+  o["cover_sha256"] = s.cover_sha256 ? s.cover_sha256->hex() : std::string();
   o["cover_mime"] = s.cover_mime;
   o["filename"] = s.filename;
   o["uploaded_by"] = s.uploaded_by;
@@ -128,7 +128,6 @@ Result<Song> song_from_json(std::string_view text) {
     return 0;
   };
   s.id = str("id");
-  s.sha256 = str("sha256");
   s.size = static_cast<std::uint64_t>(num("size"));
   s.title = str("title");
   s.artist = str("artist");
@@ -145,12 +144,20 @@ Result<Song> song_from_json(std::string_view text) {
   s.bitrate = num("bitrate");
   s.sample_rate = static_cast<int>(num("sample_rate"));
   s.channels = static_cast<int>(num("channels"));
-  s.cover_sha256 = str("cover_sha256");
   s.cover_mime = str("cover_mime");
   s.filename = str("filename");
   s.uploaded_by = str("uploaded_by");
   s.uploaded_at = num("uploaded_at");
-  if (s.id.empty() || s.sha256.empty()) return invalid_argument("a song record needs an id and a sha256");
+  const auto sha256 = str("sha256");
+  if (s.id.empty() || sha256.empty()) return invalid_argument("a song record needs an id and a sha256");
+  auto hash = ContentHash::parse(sha256);
+  if (!hash) return invalid_argument("song record sha256: " + hash.status().message());
+  s.sha256 = std::move(*hash);
+  if (const auto cover = str("cover_sha256"); !cover.empty()) {
+    auto cover_hash = ContentHash::parse(cover);
+    if (!cover_hash) return invalid_argument("song record cover_sha256: " + cover_hash.status().message());
+    s.cover_sha256 = std::move(*cover_hash);
+  }
   return s;
 }
 
@@ -207,10 +214,9 @@ Status Catalog::wait_for_revision(Revision revision) {
   return view_.wait_for_revision(revision, std::chrono::steady_clock::now() + kCatchUpTimeout);
 }
 
-std::optional<Song> Catalog::find_by_sha256(const std::string& sha256) const {
-  if (sha256.size() < 32) return std::nullopt;
+std::optional<Song> Catalog::find_by_sha256(const ContentHash& sha256) const {
   std::lock_guard lock(mu_);
-  auto it = songs_.find(sha256.substr(0, 32));
+  auto it = songs_.find(sha256.hex().substr(0, 32));
   if (it == songs_.end() || it->second->song.sha256 != sha256) return std::nullopt;
   return it->second->song;
 }
@@ -229,7 +235,7 @@ std::size_t Catalog::size() const {
 
 Result<UploadOutcome> Catalog::add_upload(BlobWriter& writer, const std::string& filename,
                                           const std::string& uploader_id) {
-  const auto sha = to_hex(writer.digest());
+  const auto sha = ContentHash::from_digest(writer.digest());
   if (auto existing = find_by_sha256(sha)) {
     // Known song. Keep these bytes if this node lacks them (another node of
     // a cluster took the first upload); otherwise they cost nothing.
@@ -252,7 +258,7 @@ Result<UploadOutcome> Catalog::add_upload(BlobWriter& writer, const std::string&
   if (!blob) return blob.status();
 
   Song song;
-  song.id = sha.substr(0, 32);
+  song.id = sha.hex().substr(0, 32);
   song.sha256 = blob->sha256;
   song.size = blob->size;
   song.title = media->title.empty() ? title_from_filename(filename) : media->title;
@@ -282,8 +288,8 @@ Result<UploadOutcome> Catalog::add_upload(BlobWriter& writer, const std::string&
   if (replication_) {
     // Every copy is durable before the song is published: an acknowledged
     // upload survives the loss of any R-1 nodes.
-    if (!song.cover_sha256.empty()) {
-      if (auto s = replication_->replicate(song.cover_sha256); !s) return s;
+    if (song.cover_sha256) {
+      if (auto s = replication_->replicate(*song.cover_sha256); !s) return s;
     }
     if (auto s = replication_->replicate(song.sha256); !s) return s;
   }
@@ -374,7 +380,7 @@ std::vector<Album> Catalog::albums(const std::string& text) const {
       a.year = std::max(a.year, e->song.year);
       a.song_count += 1;
       a.duration_ms += e->song.duration_ms;
-      if (a.cover_song_id.empty() && !e->song.cover_sha256.empty()) a.cover_song_id = e->song.id;
+      if (a.cover_song_id.empty() && e->song.cover_sha256) a.cover_song_id = e->song.id;
     }
   }
   std::vector<Album> out;
@@ -425,8 +431,8 @@ std::vector<Artist> Catalog::artists(const std::string& text) const {
   return out;
 }
 
-std::mutex& Catalog::blob_lock(const std::string& sha256) {
-  return blob_locks_[std::hash<std::string>{}(sha256) % blob_locks_.size()];
+std::mutex& Catalog::blob_lock(const ContentHash& sha256) {
+  return blob_locks_[std::hash<ContentHash>{}(sha256) % blob_locks_.size()];
 }
 
 Result<Song> Catalog::get_or_read_through(const std::string& id) const {
@@ -463,7 +469,7 @@ Status Catalog::remove(const std::string& id, const User& actor) {
   // The record is gone first, so a crash here leaves at worst an unreferenced
   // blob, never a song without bytes.
   if (blobs_.remove(song.sha256) && replication_) replication_->forget_local_copy(song.sha256);
-  if (!song.cover_sha256.empty()) {
+  if (song.cover_sha256) {
     bool shared = false;
     {
       std::lock_guard lock(mu_);
@@ -474,24 +480,24 @@ Status Catalog::remove(const std::string& id, const User& actor) {
         }
       }
     }
-    if (!shared && blobs_.remove(song.cover_sha256) && replication_) {
-      replication_->forget_local_copy(song.cover_sha256);
+    if (!shared && blobs_.remove(*song.cover_sha256) && replication_) {
+      replication_->forget_local_copy(*song.cover_sha256);
     }
   }
   return Status::ok();
 }
 
-Result<std::vector<std::string>> Catalog::referenced_blobs() const {
+Result<std::vector<ContentHash>> Catalog::referenced_blobs() const {
   if (auto status = view_.status(); status.stale) {
     return unavailable("the catalog view is not following the store (" +
                        status.last_error.to_string() + ")");
   }
-  std::vector<std::string> out;
+  std::vector<ContentHash> out;
   std::lock_guard lock(mu_);
   out.reserve(songs_.size());
   for (const auto& [id, entry] : songs_) {
     out.push_back(entry->song.sha256);
-    if (!entry->song.cover_sha256.empty()) out.push_back(entry->song.cover_sha256);
+    if (entry->song.cover_sha256) out.push_back(*entry->song.cover_sha256);
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());

@@ -39,7 +39,7 @@ namespace hifi {
 
 struct Song {
   std::string id;
-  std::string sha256;
+  ContentHash sha256;
   std::uint64_t size = 0;
   std::string title;
   std::string artist;
@@ -56,7 +56,7 @@ struct Song {
   std::int64_t bitrate = 0;
   int sample_rate = 0;
   int channels = 0;
-  std::string cover_sha256;  // empty when the file has no embedded cover
+  std::optional<ContentHash> cover_sha256;  // none when the file has no embedded cover
   std::string cover_mime;
   std::string filename;      // as uploaded, for display and downloads only
   std::string uploaded_by;   // user id
@@ -66,7 +66,7 @@ struct Song {
 boost::json::object song_to_json_object(const Song& song);
 std::string song_to_json(const Song& song);
 // A stored song record; kInvalidArgument when the text is not JSON, not an
-// object, or lacks the id or sha256.
+// object, lacks the id or sha256, or a sha256 is not 64 lowercase hex digits.
 Result<Song> song_from_json(std::string_view text);
 
 struct Album {
@@ -126,7 +126,7 @@ class Catalog {
   // The SHA-256 of every blob a song references (its bytes and its cover),
   // sorted. Fails while the view is not following the store, because a
   // stale answer would make live songs look unreferenced.
-  Result<std::vector<std::string>> referenced_blobs() const;
+  Result<std::vector<ContentHash>> referenced_blobs() const;
 
   // Adds the bytes written to `writer` (not yet committed) as a song.
   // Probes the audio (kUnsupported when it is not decodable audio), makes the
@@ -136,7 +136,7 @@ class Catalog {
                                    const std::string& uploader_id);
 
   // The song with the given SHA-256, if in the library.
-  std::optional<Song> find_by_sha256(const std::string& sha256) const;
+  std::optional<Song> find_by_sha256(const ContentHash& sha256) const;
   Result<Song> get(const std::string& id) const;
   // get(), or when the view does not know the id (yet), the song record
   // read from the store: an upload through another node is acknowledged once
@@ -176,7 +176,7 @@ class Catalog {
   // Serialise "commit blob + publish song" against "unpublish song + remove
   // blob" for the same bytes, so a delete racing a re-upload never removes
   // the bytes of a published song. Striped by hash.
-  std::mutex& blob_lock(const std::string& sha256);
+  std::mutex& blob_lock(const ContentHash& sha256);
   std::array<std::mutex, 64> blob_locks_;
 };
 

@@ -23,7 +23,7 @@ json::value cover_url(const std::string& song_id) {
 
 json::object song(const Song& s) {
   return {{"id", s.id},
-          {"sha256", s.sha256},
+          {"sha256", s.sha256.hex()},
           {"size", s.size},
           {"title", s.title},
           {"artist", s.artist},
@@ -43,7 +43,7 @@ json::object song(const Song& s) {
           {"filename", s.filename},
           {"uploaded_by", s.uploaded_by},
           {"uploaded_at", s.uploaded_at},
-          {"cover_url", cover_url(s.cover_sha256.empty() ? std::string() : s.id)},
+          {"cover_url", cover_url(s.cover_sha256 ? s.id : std::string())},
           {"stream_url", "/api/v1/songs/" + s.id + "/stream"}};
 }
 

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 
 #include "cluster/member.h"
+#include "common/check.h"
+#include "common/content_hash.h"
 #include "common/endpoint.h"
 #include "common/sha256.h"
 #include "server/digest_header.h"
@@ -33,12 +35,11 @@ void set_content_fields(HeaderResponse& header, const std::string& content_type,
   }
 }
 
-bool decode_hex_digest(const std::string& hex, Digest& out) {
-  if (!is_sha256_hex(hex)) return false;
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    out[i] = static_cast<std::uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
-  }
-  return true;
+// The blob of `song` that `kind` names; a kCover request has a cover.
+const ContentHash& blob_of(const Song& song, BlobKind kind) {
+  if (kind == BlobKind::kSong) return song.sha256;
+  HIFI_CHECK(song.cover_sha256.has_value(), "a cover request for a song without a cover");
+  return *song.cover_sha256;
 }
 
 // One request for a blob's bytes to a node that holds them, its answer's
@@ -55,7 +56,7 @@ struct Upstream {
 // and the 502; a holder that answers something other than the bytes, 304 or
 // 416 counts as failed.
 awaitable<Result<std::unique_ptr<Upstream>>> open_upstream(
-    RequestContext& ctx, const cluster::Member& holder, const std::string& sha,
+    RequestContext& ctx, const cluster::Member& holder, const ContentHash& sha,
     const std::vector<std::pair<http::field, std::string>>& fields) {
   auto base = Endpoint::parse(holder.advertise);
   if (!base || base->is_https()) {
@@ -70,7 +71,7 @@ awaitable<Result<std::unique_ptr<Upstream>>> open_upstream(
   if (rec) co_return unavailable("node " + holder.id + " cannot be found: " + rec.message());
   auto [cec, endpoint] = co_await up->stream.async_connect(results, as_tuple(use_awaitable));
   if (cec) co_return unavailable("node " + holder.id + " holds the song but does not answer");
-  const std::string path = "/internal/v1/blobs/" + sha;
+  const std::string path = "/internal/v1/blobs/" + sha.hex();
   const bool head = ctx.method == "HEAD";
   http::request<http::empty_body> req{head ? http::verb::head : http::verb::get, base->target(path), 11};
   req.set(http::field::host, base->host_header());
@@ -111,7 +112,7 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> carried_range(const http:
 // middle of the body, the rest of the bytes come from the next holder (a
 // Range request for what is still missing: every copy is the same bytes);
 // only when none can continue is the client's connection dropped.
-awaitable<Reply> proxy_blob(RequestContext& ctx, const std::vector<cluster::Member>& holders, const std::string& sha,
+awaitable<Reply> proxy_blob(RequestContext& ctx, const std::vector<cluster::Member>& holders, const ContentHash& sha,
                             const std::string& content_type, const std::string& download_name) {
   std::vector<std::pair<http::field, std::string>> fields;
   for (auto field : {http::field::range, http::field::if_range, http::field::if_none_match}) {
@@ -126,7 +127,7 @@ awaitable<Reply> proxy_blob(RequestContext& ctx, const std::vector<cluster::Memb
       up = std::move(*opened);
     } else {
       last_error = opened.status().message();
-      spdlog::warn("proxying blob {}: {}", sha.substr(0, 12), last_error);
+      spdlog::warn("proxying blob {}: {}", sha.short_hex(), last_error);
     }
   }
   if (!up) co_return problem(ctx, http::status::bad_gateway, "peer-failed", "Bad gateway", last_error);
@@ -159,7 +160,7 @@ awaitable<Reply> proxy_blob(RequestContext& ctx, const std::vector<cluster::Memb
       if (!range) throw boost::system::system_error(ec);
       const auto first = range->first + sent;
       spdlog::warn("proxying blob {}: the holder failed after {} bytes ({}); asking the next one",
-                   sha.substr(0, 12), sent, ec.message());
+                   sha.short_hex(), sent, ec.message());
       std::unique_ptr<Upstream> rest;
       while (!rest && next < holders.size()) {
         std::vector<std::pair<http::field, std::string>> rest_fields;
@@ -188,11 +189,11 @@ awaitable<Reply> proxy_blob(RequestContext& ctx, const std::vector<cluster::Memb
 // A song's bytes or cover that this node lacks.
 awaitable<Reply> serve_remote_blob(RequestContext& ctx, const Song& song, BlobKind kind,
                                    const std::string& download_name) {
-  const auto& sha = kind == BlobKind::kSong ? song.sha256 : song.cover_sha256;
+  const auto& sha = blob_of(song, kind);
   auto holders = co_await offload(ctx, [&] { return ctx.services.cluster.replicator().holders(sha); });
   if (holders.empty()) {
     spdlog::warn("{} of song {} requested, but no live node holds blob {}",
-                 kind == BlobKind::kSong ? "bytes" : "cover", song.id, sha.substr(0, 12));
+                 kind == BlobKind::kSong ? "bytes" : "cover", song.id, sha.short_hex());
     auto res = problem(ctx, http::status::service_unavailable, "no-replica", "Song unavailable",
                        "no live node holds this song right now; try again when its nodes are back");
     res.set(http::field::retry_after, "5");
@@ -213,9 +214,9 @@ awaitable<Reply> serve_remote_blob(RequestContext& ctx, const Song& song, BlobKi
 
 }  // namespace
 
-awaitable<Reply> serve_blob(RequestContext& ctx, const std::string& sha256,
+awaitable<Reply> serve_blob(RequestContext& ctx, const ContentHash& sha256,
                             const std::string& content_type, const std::string& download_name) {
-  const auto etag = "\"" + sha256 + "\"";
+  const auto etag = "\"" + sha256.hex() + "\"";
   auto if_none_match = ctx.header()[http::field::if_none_match];
   if (!if_none_match.empty() &&
       (if_none_match == "*" || if_none_match.find(etag) != std::string_view::npos)) {
@@ -226,7 +227,7 @@ awaitable<Reply> serve_blob(RequestContext& ctx, const std::string& sha256,
   FileCloser file{::open(ctx.services.blobs.path_for(sha256).c_str(), O_RDONLY | O_CLOEXEC)};
   struct stat st {};
   if (file.fd < 0 || ::fstat(file.fd, &st) != 0) {
-    spdlog::error("blob {} is missing from disk", sha256);
+    spdlog::error("blob {} is missing from disk", sha256.hex());
     co_return problem(ctx, http::status::internal_server_error, "storage-error", "Storage error",
                       "the song's bytes are not readable on this node");
   }
@@ -256,15 +257,14 @@ awaitable<Reply> serve_blob(RequestContext& ctx, const std::string& sha256,
   header.set(http::field::content_length, std::to_string(length));
   header.set(http::field::accept_ranges, "bytes");
   header.set(http::field::etag, etag);
-  Digest digest{};
-  if (decode_hex_digest(sha256, digest)) header.set("Repr-Digest", format_sha256_digest_header(digest));
+  header.set("Repr-Digest", format_sha256_digest_header(sha256.digest()));
   co_await send_file(ctx, header, file.fd, offset, length);
   co_return std::nullopt;
 }
 
 awaitable<Reply> serve_song_blob(RequestContext& ctx, const Song& song, BlobKind kind,
                                  const std::string& download_name) {
-  const auto& sha = kind == BlobKind::kSong ? song.sha256 : song.cover_sha256;
+  const auto& sha = blob_of(song, kind);
   if (!ctx.services.blobs.exists(sha)) co_return co_await serve_remote_blob(ctx, song, kind, download_name);
   co_return co_await serve_blob(ctx, sha, kind == BlobKind::kSong ? song.content_type : song.cover_mime,
                                 download_name);

@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cluster/member.h"
-#include "common/sha256.h"
+#include "common/content_hash.h"
 #include "server/http_internal.h"
 #include "server/json_macros.h"
 #include "server/request_json.h"
@@ -38,15 +38,16 @@ awaitable<Reply> cluster_info(RequestContext& ctx) {
 
 // A copy this node already holds is wanted again: garbage collection must
 // spare it (it spares recent files) and the index must name it. Blocks.
-Status keep_local_copy(RequestContext& ctx, const std::string& sha) {
+Status keep_local_copy(RequestContext& ctx, const ContentHash& sha) {
   if (auto s = ctx.services.blobs.touch(sha); !s) return s;
   return ctx.services.cluster.replicator().note_local_copy(sha);
 }
 
 // PUT /internal/v1/blobs/{sha256}: a copy from another node.
 awaitable<Reply> receive_blob(RequestContext& ctx) {
-  const auto& sha = ctx.params[0];
-  if (!is_sha256_hex(sha)) co_return bad_request(ctx, "expected 64 lowercase hex digits");
+  auto parsed = ContentHash::parse(ctx.params[0]);
+  if (!parsed) co_return bad_request(ctx, parsed.status().message());
+  const ContentHash& sha = *parsed;
   auto length = ctx.parser.content_length();
   if (!length) {
     co_return problem(ctx, http::status::length_required, "length-required", "Length required",
@@ -60,7 +61,7 @@ awaitable<Reply> receive_blob(RequestContext& ctx) {
     // Already durable here; the body is not needed (the connection closes).
     auto noted = co_await offload(ctx, [&] { return keep_local_copy(ctx, sha); });
     if (!noted) co_return problem_from_status(ctx, noted);
-    co_return json_response(ctx, http::status::ok, {{"sha256", sha}, {"stored", false}});
+    co_return json_response(ctx, http::status::ok, {{"sha256", sha.hex()}, {"stored", false}});
   }
   auto writer_or = ctx.services.blobs.begin_write(*length);
   if (!writer_or) co_return problem_from_status(ctx, writer_or.status());
@@ -69,9 +70,9 @@ awaitable<Reply> receive_blob(RequestContext& ctx) {
   auto status = co_await read_body_chunks(ctx, *length, kTransferChunk,
                                           [&](std::string_view piece) { return writer->write(piece); });
   if (!status) co_return problem_from_status(ctx, status);
-  if (to_hex(writer->digest()) != sha) {
+  if (writer->digest() != sha.digest()) {
     co_return problem(ctx, http::status::bad_request, "digest-mismatch", "Digest mismatch",
-                      "the bytes do not hash to " + sha + "; nothing was stored");
+                      "the bytes do not hash to " + sha.hex() + "; nothing was stored");
   }
   auto stored = co_await offload(ctx, [&]() -> Status {
     auto blob = writer->commit();
@@ -79,8 +80,8 @@ awaitable<Reply> receive_blob(RequestContext& ctx) {
     return ctx.services.cluster.replicator().note_local_copy(sha);
   });
   if (!stored) co_return problem_from_status(ctx, stored);
-  spdlog::info("stored a copy of blob {} ({} bytes) from another node", sha.substr(0, 12), *length);
-  co_return json_response(ctx, http::status::created, {{"sha256", sha}, {"stored", true}});
+  spdlog::info("stored a copy of blob {} ({} bytes) from another node", sha.short_hex(), *length);
+  co_return json_response(ctx, http::status::created, {{"sha256", sha.hex()}, {"stored", true}});
 }
 
 // POST /internal/v1/blobs/{sha256}/keep: asked before a copy is sent. When
@@ -88,20 +89,22 @@ awaitable<Reply> receive_blob(RequestContext& ctx) {
 // collection spares it) and answers 200, and the bytes need not travel; 404
 // asks for them.
 awaitable<Reply> keep_blob(RequestContext& ctx) {
-  const auto& sha = ctx.params[0];
-  if (!is_sha256_hex(sha)) co_return bad_request(ctx, "expected 64 lowercase hex digits");
+  auto parsed = ContentHash::parse(ctx.params[0]);
+  if (!parsed) co_return bad_request(ctx, parsed.status().message());
+  const ContentHash& sha = *parsed;
   auto kept = co_await offload(ctx, [&] { return keep_local_copy(ctx, sha); });
   if (!kept) co_return problem_from_status(ctx, kept);
-  co_return json_response(ctx, http::status::ok, {{"sha256", sha}, {"stored", false}});
+  co_return json_response(ctx, http::status::ok, {{"sha256", sha.hex()}, {"stored", false}});
 }
 
 // GET /internal/v1/blobs/{sha256}: the bytes, for a node proxying a read.
 awaitable<Reply> send_blob(RequestContext& ctx) {
-  const auto& sha = ctx.params[0];
-  if (!ctx.services.blobs.exists(sha)) {
+  // A name that is not a sha256 is a blob no node has.
+  auto sha = ContentHash::parse(ctx.params[0]);
+  if (!sha || !ctx.services.blobs.exists(*sha)) {
     co_return not_found_problem(ctx, "this node has no copy");
   }
-  co_return co_await serve_blob(ctx, sha, "application/octet-stream", "");
+  co_return co_await serve_blob(ctx, *sha, "application/octet-stream", "");
 }
 
 // POST /internal/v1/blobs/{sha256}/push {"target": node-id}: the repair
@@ -110,14 +113,15 @@ awaitable<Reply> push_blob(RequestContext& ctx) {
   HIFI_READ_JSON(body);
   JsonFields fields(body);
   HIFI_FIELD(target, fields.required_string("target"));
-  const auto& sha = ctx.params[0];
-  if (!is_sha256_hex(sha)) co_return bad_request(ctx, "expected 64 lowercase hex digits");
+  auto parsed = ContentHash::parse(ctx.params[0]);
+  if (!parsed) co_return bad_request(ctx, parsed.status().message());
+  const ContentHash& sha = *parsed;
   auto pushed = co_await offload(ctx, [&] { return ctx.services.cluster.replicator().push_to(sha, target); });
   if (!pushed) {
     if (pushed.code() == Code::kNotFound) co_return problem_from_status(ctx, pushed);
     co_return problem(ctx, http::status::bad_gateway, "peer-failed", "Copy failed", pushed.message());
   }
-  co_return json_response(ctx, http::status::ok, {{"sha256", sha}, {"target", target}});
+  co_return json_response(ctx, http::status::ok, {{"sha256", sha.hex()}, {"target", target}});
 }
 
 }  // namespace

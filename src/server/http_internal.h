@@ -201,13 +201,14 @@ class StreamGauge {
 
 // GET/HEAD of a blob this node holds, honouring Range, If-Range and
 // If-None-Match; download_name (if any) becomes a Content-Disposition.
-awaitable<Reply> serve_blob(RequestContext& ctx, const std::string& sha256,
+awaitable<Reply> serve_blob(RequestContext& ctx, const ContentHash& sha256,
                             const std::string& content_type, const std::string& download_name);
 
 // A song's bytes or cover: served from this node when it holds them, else a
 // 307 to a signed URL on the least loaded live holder, or (--read-mode
 // proxy, and always for covers, which need no signed link) the bytes
-// fetched from that holder. 503 when no live node holds them.
+// fetched from that holder. 503 when no live node holds them. kCover is
+// only for a song with a cover.
 enum class BlobKind { kSong, kCover };
 awaitable<Reply> serve_song_blob(RequestContext& ctx, const Song& song, BlobKind kind,
                                  const std::string& download_name);

@@ -231,9 +231,9 @@ awaitable<Reply> get_song(RequestContext& ctx) {
 }
 
 awaitable<Reply> get_song_by_sha256(RequestContext& ctx) {
-  const auto& sha = ctx.params[0];
-  if (!is_sha256_hex(sha)) co_return bad_request(ctx, "expected 64 lowercase hex digits");
-  auto song = ctx.services.catalog.find_by_sha256(sha);
+  auto sha = ContentHash::parse(ctx.params[0]);
+  if (!sha) co_return bad_request(ctx, sha.status().message());
+  auto song = ctx.services.catalog.find_by_sha256(*sha);
   if (!song) co_return not_found_problem(ctx, "no song has these bytes");
   co_return json_response(ctx, http::status::ok, api_json::song(*song));
 }
@@ -268,7 +268,7 @@ awaitable<Reply> stream_song(RequestContext& ctx) {
 awaitable<Reply> song_cover(RequestContext& ctx) {
   auto song = co_await path_song(ctx);
   if (!song) co_return problem_from_status(ctx, song.status());
-  if (song->cover_sha256.empty()) co_return not_found_problem(ctx, "this song has no cover art");
+  if (!song->cover_sha256) co_return not_found_problem(ctx, "this song has no cover art");
   co_return co_await serve_song_blob(ctx, *song, BlobKind::kCover, "");
 }
 

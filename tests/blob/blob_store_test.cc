@@ -24,6 +24,7 @@ namespace fs = std::filesystem;
 // sha256("hello")
 constexpr const char* kHelloSha =
     "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+ContentHash hello() { return ContentHash::parse(kHelloSha).value(); }
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -80,14 +81,14 @@ TEST_F(BlobStoreTest, WriteAndCommitStoresContentUnderItsDigest) {
 
   auto info = w.commit();
   ASSERT_TRUE(info) << info.status().to_string();
-  EXPECT_EQ(info->sha256, kHelloSha);
+  EXPECT_EQ(info->sha256.hex(), kHelloSha);
   EXPECT_EQ(info->size, 5u);
 
-  const std::string path = store_->path_for(kHelloSha);
+  const std::string path = store_->path_for(hello());
   EXPECT_EQ(path, store_->root() + "/blobs/2c/f2/" + kHelloSha);
   EXPECT_EQ(read_file(path), "hello");
-  EXPECT_TRUE(store_->exists(kHelloSha));
-  auto size = store_->size_of(kHelloSha);
+  EXPECT_TRUE(store_->exists(hello()));
+  auto size = store_->size_of(hello());
   ASSERT_TRUE(size);
   EXPECT_EQ(*size, 5u);
   EXPECT_EQ(temporaries(), 0u);
@@ -114,14 +115,14 @@ TEST_F(BlobStoreTest, DigestIsAvailableBeforeCommitAndMatches) {
   EXPECT_EQ((*writer)->write("x").code(), Code::kFailedPrecondition);
   auto info = (*writer)->commit();
   ASSERT_TRUE(info);
-  EXPECT_EQ(info->sha256, kHelloSha);
+  EXPECT_EQ(info->sha256.hex(), kHelloSha);
   EXPECT_EQ(info->size, 5u);
 }
 
 TEST_F(BlobStoreTest, EmptyBlob) {
   auto info = store_->put("");
   ASSERT_TRUE(info);
-  EXPECT_EQ(info->sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(info->sha256.hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(info->size, 0u);
   EXPECT_TRUE(store_->exists(info->sha256));
 }
@@ -168,7 +169,7 @@ TEST_F(BlobStoreTest, PutStoresMegabytes) {
   auto info = store_->put(big);
   ASSERT_TRUE(info);
   EXPECT_EQ(info->size, big.size());
-  EXPECT_EQ(info->sha256, to_hex(sha256(big)));
+  EXPECT_EQ(info->sha256.hex(), to_hex(sha256(big)));
 }
 
 TEST_F(BlobStoreTest, AbortRemovesTemporary) {
@@ -195,7 +196,7 @@ TEST_F(BlobStoreTest, DestructorAbortsUncommittedWriter) {
 }
 
 TEST_F(BlobStoreTest, DestructorKeepsCommittedBlob) {
-  std::string sha;
+  ContentHash sha;
   {
     auto writer = store_->begin_write(1024);
     ASSERT_TRUE(writer);
@@ -231,15 +232,20 @@ TEST_F(BlobStoreTest, Remove) {
 }
 
 TEST_F(BlobStoreTest, InvalidShaNeverNamesAFile) {
+  // The store takes only a ContentHash, and no such text parses as one.
   const std::string upper = "2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824";
   for (const std::string& bad :
        {std::string(), std::string("../../etc/passwd"), upper, std::string(kHelloSha) + "0",
         std::string(kHelloSha).substr(1), std::string("2c/f2/") + kHelloSha}) {
-    EXPECT_EQ(store_->path_for(bad), "") << bad;
-    EXPECT_FALSE(store_->exists(bad)) << bad;
-    EXPECT_EQ(store_->size_of(bad).status().code(), Code::kInvalidArgument) << bad;
-    EXPECT_EQ(store_->remove(bad).code(), Code::kInvalidArgument) << bad;
+    EXPECT_EQ(ContentHash::parse(bad).status().code(), Code::kInvalidArgument) << bad;
   }
+}
+
+TEST_F(BlobStoreTest, ListSkipsFilesNotNamedBySha) {
+  auto info = store_->put("listed");
+  ASSERT_TRUE(info);
+  std::ofstream(fs::path(store_->path_for(info->sha256)).parent_path() / "not-a-sha") << "x";
+  EXPECT_EQ(store_->list(), std::vector<ContentHash>{info->sha256});
 }
 
 TEST_F(BlobStoreTest, RelativeRootBecomesAbsolute) {
@@ -262,7 +268,7 @@ TEST_F(BlobStoreTest, ConstructorThrowsWhenRootCannotBeCreated) {
 TEST_F(BlobStoreTest, ConcurrentWritersOfDifferentContent) {
   constexpr int kThreads = 8;
   constexpr int kBlobsPerThread = 25;
-  std::vector<std::vector<std::string>> shas(kThreads);
+  std::vector<std::vector<ContentHash>> shas(kThreads);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -284,14 +290,14 @@ TEST_F(BlobStoreTest, ConcurrentWritersOfDifferentContent) {
     });
   }
   for (auto& th : threads) th.join();
-  std::set<std::string> distinct;
+  std::set<ContentHash> distinct;
   for (int t = 0; t < kThreads; ++t) {
     ASSERT_EQ(shas[t].size(), std::size_t{kBlobsPerThread}) << "thread " << t;
     for (int i = 0; i < kBlobsPerThread; ++i) {
       std::string content = i == 0 ? std::string("shared")
                                    : "thread " + std::to_string(t) + " blob " + std::to_string(i) +
                                          std::string(i * 100, 'z');
-      EXPECT_EQ(shas[t][i], to_hex(sha256(content)));
+      EXPECT_EQ(shas[t][i].hex(), to_hex(sha256(content)));
       EXPECT_EQ(read_file(store_->path_for(shas[t][i])), content);
       distinct.insert(shas[t][i]);
     }

@@ -33,7 +33,7 @@ std::filesystem::path temp_dir(const std::string& name) {
 }
 
 TEST(Rendezvous, EveryNodeComputesTheSameOrderWhateverTheInputOrder) {
-  const std::string sha(64, 'a');
+  const auto sha = ContentHash::parse(std::string(64, 'a')).value();
   auto a = rendezvous_rank(sha, {"n1", "n2", "n3", "n4"});
   auto b = rendezvous_rank(sha, {"n4", "n3", "n1", "n2"});
   EXPECT_EQ(a, b);
@@ -42,7 +42,7 @@ TEST(Rendezvous, EveryNodeComputesTheSameOrderWhateverTheInputOrder) {
 
 TEST(Rendezvous, ANodeLeavingKeepsTheOrderOfTheOthers) {
   for (char c : std::string("0123456789abcdef")) {
-    const std::string sha(64, c);
+    const auto sha = ContentHash::parse(std::string(64, c)).value();
     auto all = rendezvous_rank(sha, {"a", "b", "c", "d", "e"});
     auto gone = all[1];
     std::vector<std::string> rest;
@@ -56,7 +56,7 @@ TEST(Rendezvous, ANodeLeavingKeepsTheOrderOfTheOthers) {
 TEST(Rendezvous, SpreadsFirstPlacesOverTheNodes) {
   std::map<std::string, int> firsts;
   for (int i = 0; i < 300; ++i) {
-    ++firsts[rendezvous_rank(random_hex(32), {"a", "b", "c"}).front()];
+    ++firsts[rendezvous_rank(ContentHash::parse(random_hex(32)).value(), {"a", "b", "c"}).front()];
   }
   for (auto& [id, n] : firsts) EXPECT_GT(n, 50) << id;  // about 100 each
 }
@@ -143,7 +143,8 @@ TEST(PeerClient, APeerThatAcceptsButNeverAnswersIsUnavailableAfterTheAnswerTimeo
   options.idle_timeout = std::chrono::milliseconds(20000);
   PeerClient peers(auth, SystemClock::instance(), options);
   const auto started = std::chrono::steady_clock::now();
-  auto s = peers.push_blob("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), std::string(64, 'a'), blob);
+  auto s = peers.push_blob("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)),
+                             ContentHash::parse(std::string(64, 'a')).value(), blob);
   const auto took = std::chrono::steady_clock::now() - started;
   ::close(fd);
   std::filesystem::remove_all(dir);

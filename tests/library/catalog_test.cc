@@ -196,13 +196,13 @@ class CatalogTest : public ::testing::Test {
 
 TEST_F(CatalogTest, AddUploadPublishesTheSong) {
   const auto bytes = make_wav(440);
-  const auto sha = to_hex(sha256(bytes));
+  const auto sha = ContentHash::of(bytes);
   auto r = upload(*catalog_, bytes, "music/Björk.wav", "uploader-1");
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   EXPECT_TRUE(r->created);
   const Song& song = r->song;
   EXPECT_EQ(song.sha256, sha);
-  EXPECT_EQ(song.id, sha.substr(0, 32));
+  EXPECT_EQ(song.id, sha.hex().substr(0, 32));
   EXPECT_EQ(song.size, bytes.size());
   EXPECT_EQ(song.title, "Björk");  // from the file name, without folder or extension
   EXPECT_EQ(song.filename, "music/Björk.wav");
@@ -215,7 +215,7 @@ TEST_F(CatalogTest, AddUploadPublishesTheSong) {
   EXPECT_NEAR(static_cast<double>(song.duration_ms), 250.0, 5.0);
   EXPECT_EQ(song.uploaded_by, "uploader-1");
   EXPECT_EQ(song.uploaded_at, clock_.now_ms());
-  EXPECT_TRUE(song.cover_sha256.empty());
+  EXPECT_FALSE(song.cover_sha256.has_value());
 
   // Visible at once (read-your-writes), durable, and recorded in the store.
   EXPECT_TRUE(blobs_->exists(sha));
@@ -226,8 +226,7 @@ TEST_F(CatalogTest, AddUploadPublishesTheSong) {
   auto found = catalog_->find_by_sha256(sha);
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->id, song.id);
-  EXPECT_FALSE(catalog_->find_by_sha256(std::string(64, '0')).has_value());
-  EXPECT_FALSE(catalog_->find_by_sha256("short").has_value());
+  EXPECT_FALSE(catalog_->find_by_sha256(ContentHash()).has_value());
   auto kv = store_->get("songs/" + song.id);
   ASSERT_TRUE(kv.is_ok());
   auto stored = song_from_json(kv->value);
@@ -290,7 +289,7 @@ TEST_F(CatalogTest, ConcurrentUploadsOfTheSameBytesCreateOneSong) {
   EXPECT_EQ(created, 1);
   EXPECT_EQ(ids.size(), 1u);
   EXPECT_EQ(catalog_->size(), 1u);
-  EXPECT_TRUE(blobs_->exists(to_hex(sha256(bytes))));
+  EXPECT_TRUE(blobs_->exists(ContentHash::of(bytes)));
   EXPECT_EQ(temporaries(), 0u);
 }
 
@@ -379,10 +378,34 @@ TEST(SongRecord, FromJsonNeedsAnObjectWithIdAndSha256) {
   EXPECT_FALSE(song_from_json("[1]").is_ok());
   EXPECT_FALSE(song_from_json(R"({"id":"a"})").is_ok());
   EXPECT_FALSE(song_from_json(R"({"sha256":"b"})").is_ok());
-  auto song = song_from_json(R"({"id":"a","sha256":"b","title":"T","track":3})");
+  const std::string sha(64, 'b');
+  auto song = song_from_json(R"({"id":"a","sha256":")" + sha + R"(","title":"T","track":3})");
   ASSERT_TRUE(song.is_ok()) << song.status().to_string();
+  EXPECT_EQ(song->sha256.hex(), sha);
+  EXPECT_FALSE(song->cover_sha256.has_value());
   EXPECT_EQ(song->title, "T");
   EXPECT_EQ(song->track, 3);
+}
+
+TEST(SongRecord, FromJsonParsesTheHashesOnce) {
+  // A sha256 that is not 64 lowercase hex digits never becomes a song.
+  auto bad = song_from_json(R"({"id":"a","sha256":"b"})");
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  const std::string sha(64, 'b');
+  EXPECT_FALSE(song_from_json(R"({"id":"a","sha256":")" + sha + R"(","cover_sha256":"../x"})").is_ok());
+  // The JSON keeps hex strings; an empty cover_sha256 means no cover.
+  Song s;
+  s.id = "a";
+  s.sha256 = ContentHash::of("song");
+  auto plain = song_to_json_object(s);
+  EXPECT_EQ(plain["sha256"].as_string(), s.sha256.hex());
+  EXPECT_EQ(plain["cover_sha256"].as_string(), "");
+  s.cover_sha256 = ContentHash::of("cover");
+  auto again = song_from_json(song_to_json(s));
+  ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+  EXPECT_EQ(again->sha256, s.sha256);
+  EXPECT_EQ(again->cover_sha256, s.cover_sha256);
 }
 
 TEST_F(CatalogTest, PagesCoverEverySongOnceEvenWhenSongsArriveBetweenPages) {
@@ -487,8 +510,8 @@ TEST_F(CatalogTest, LimitIsClampedTo1Through500) {
   std::vector<Op> ops;
   for (int i = 0; i < 501; ++i) {
     Song s;
-    s.sha256 = to_hex(sha256("song " + std::to_string(i)));
-    s.id = s.sha256.substr(0, 32);
+    s.sha256 = ContentHash::of("song " + std::to_string(i));
+    s.id = s.sha256.hex().substr(0, 32);
     s.title = "Song " + std::to_string(i);
     s.uploaded_at = 1000 + i;
     ops.push_back(Op::put("songs/" + s.id, song_to_json(s)));

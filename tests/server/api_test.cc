@@ -296,7 +296,7 @@ TEST_F(ApiTest, UploadWithDigest) {
   auto malformed = upload(token, other, "b.wav", {{"Repr-Digest", "sha-256=not-base64"}});
   expect_problem(malformed, 400, "invalid-request");
   EXPECT_EQ(server_->catalog().size(), 1u);
-  EXPECT_FALSE(server_->blobs().exists(to_hex(sha256(other))));
+  EXPECT_FALSE(server_->blobs().exists(ContentHash::of(other)));
   EXPECT_EQ(temp_files(), 0u);
 }
 
@@ -455,7 +455,7 @@ TEST_F(ApiTest, DeleteByUploaderOrAdminOnly) {
   expect_problem(server_->request(V::delete_, "/api/v1/songs/" + id, {}, {{"Authorization", "Bearer " + bob}}), 403, "forbidden");
   EXPECT_EQ(server_->request(V::delete_, "/api/v1/songs/" + id, {}, {{"Authorization", "Bearer " + alice}}).status, 204);
   expect_problem(get("/api/v1/songs/" + id, alice), 404, "not-found");
-  EXPECT_FALSE(server_->blobs().exists(to_hex(sha256(wav))));
+  EXPECT_FALSE(server_->blobs().exists(ContentHash::of(wav)));
 
   std::string id2(upload(alice, make_wav(450), "b.wav").json().at("id").as_string());
   EXPECT_EQ(server_->request(V::delete_, "/api/v1/songs/" + id2, {}, {{"Authorization", "Bearer " + admin}}).status, 204);

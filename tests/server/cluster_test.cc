@@ -116,7 +116,7 @@ class ClusterTest : public ::testing::Test {
     }
   }
 
-  int holders_on_disk(const std::string& sha) {
+  int holders_on_disk(const ContentHash& sha) {
     int n = 0;
     for (auto& server : nodes_) n += server && server->blobs().exists(sha);
     return n;
@@ -157,7 +157,7 @@ TEST_F(ClusterTest, UploadIsAcknowledgedWithACopyOnEveryNode) {
   auto r = upload(node(1), token, wav);
   ASSERT_EQ(r.status, 201) << r.body;
   const std::string id(r.json().at("id").as_string());
-  const auto sha = to_hex(sha256(wav));
+  const auto sha = ContentHash::of(wav);
   EXPECT_EQ(holders_on_disk(sha), 3);
   wait_until_every_node_knows(id);
   auto song = get(node(2), "/api/v1/songs/" + id, token);
@@ -174,7 +174,7 @@ TEST_F(ClusterTest, WithFewerCopiesWantedTheOthersRedirectToAHolder) {
   auto r = upload(node(0), token, wav);
   ASSERT_EQ(r.status, 201) << r.body;
   const std::string id(r.json().at("id").as_string());
-  const auto sha = to_hex(sha256(wav));
+  const auto sha = ContentHash::of(wav);
   ASSERT_EQ(holders_on_disk(sha), 2);
   wait_until_every_node_knows(id);
   int lacking = 0;
@@ -206,7 +206,7 @@ TEST_F(ClusterTest, ProxyModeServesSongsHeldElsewhereWithRanges) {
   auto r = upload(node(0), token, wav);
   ASSERT_EQ(r.status, 201) << r.body;
   const std::string id(r.json().at("id").as_string());
-  ASSERT_FALSE(node(2).blobs().exists(to_hex(sha256(wav))));
+  ASSERT_FALSE(node(2).blobs().exists(ContentHash::of(wav)));
   wait_until_every_node_knows(id);
   auto whole = get(node(2), "/api/v1/songs/" + id + "/stream", token);
   ASSERT_EQ(whole.status, 200) << whole.body;
@@ -221,8 +221,8 @@ TEST_F(ClusterTest, ProxyModeServesSongsHeldElsewhereWithRanges) {
 TEST_F(ClusterTest, NodeToNodeApiNeedsTheClusterSecret) {
   start_nodes(2);
   const std::string blob = "not really a song";
-  const auto sha = to_hex(sha256(blob));
-  auto path = "/internal/v1/blobs/" + sha;
+  const auto sha = ContentHash::of(blob);
+  auto path = "/internal/v1/blobs/" + sha.hex();
   auto unsigned_put = node(1).request(V::put, path, blob);
   EXPECT_EQ(unsigned_put.status, 403) << unsigned_put.body;
   cluster::PeerAuth wrong("node0", "another-secret-0123456789");
@@ -248,9 +248,9 @@ TEST_F(ClusterTest, RepairRestoresALostCopyAndScrubReplacesACorruptOne) {
   auto token = login(node(0));
   auto wav = make_wav(659);
   ASSERT_EQ(upload(node(0), token, wav).status, 201);
-  const auto sha = to_hex(sha256(wav));
+  const auto sha = ContentHash::of(wav);
   ASSERT_EQ(holders_on_disk(sha), 3);
-  wait_until_every_node_knows(sha.substr(0, 32));
+  wait_until_every_node_knows(sha.hex().substr(0, 32));
 
   // A copy lost from disk: the node's index pass notices, the leader repairs.
   std::filesystem::remove(node(1).blobs().path_for(sha));
@@ -273,7 +273,7 @@ TEST_F(ClusterTest, RepairRestoresALostCopyAndScrubReplacesACorruptOne) {
   report = node(0).cluster().maintenance().repair_pass();
   EXPECT_EQ(report.copies_made, 1);
   ASSERT_TRUE(node(2).blobs().exists(sha));
-  auto copy = get(node(2), "/api/v1/songs/" + sha.substr(0, 32) + "/stream", token);
+  auto copy = get(node(2), "/api/v1/songs/" + sha.hex().substr(0, 32) + "/stream", token);
   EXPECT_EQ(copy.body, wav);
 
   // Only the leader repairs.
@@ -351,10 +351,10 @@ TEST_F(ClusterTest, GarbageCollectionRemovesOnlyOldUnreferencedBlobs) {
   // Old: removed. The song's own blob stays however old it is.
   auto old = std::filesystem::file_time_type::clock::now() - std::chrono::hours(2);
   std::filesystem::last_write_time(node(0).blobs().path_for(stray->sha256), old);
-  std::filesystem::last_write_time(node(0).blobs().path_for(to_hex(sha256(wav))), old);
+  std::filesystem::last_write_time(node(0).blobs().path_for(ContentHash::of(wav)), old);
   node(0).cluster().maintenance().index_pass();
   EXPECT_FALSE(node(0).blobs().exists(stray->sha256));
-  EXPECT_TRUE(node(0).blobs().exists(to_hex(sha256(wav))));
+  EXPECT_TRUE(node(0).blobs().exists(ContentHash::of(wav)));
   EXPECT_EQ(node(0).cluster().maintenance().counters().gc_removed.load(), 1u);
 }
 
