@@ -2,6 +2,7 @@
 // ranges, conditional requests), as a redirect to a node that holds them,
 // or proxied from that node.
 #include <fcntl.h>
+#include <cinttypes>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -97,7 +98,7 @@ awaitable<Result<std::unique_ptr<Upstream>>> open_upstream(
 std::optional<std::pair<std::uint64_t, std::uint64_t>> carried_range(const http::response_header<>& answer) {
   if (answer.result() == http::status::partial_content) {
     std::uint64_t first = 0, last = 0;
-    if (std::sscanf(std::string(answer[http::field::content_range]).c_str(), "bytes %lu-%lu/", &first, &last) != 2) {
+    if (std::sscanf(std::string(answer[http::field::content_range]).c_str(), "bytes %" SCNu64 "-%" SCNu64 "/", &first, &last) != 2) {
       return std::nullopt;
     }
     return std::make_pair(first, last);

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/check.h"
 #include "server/http_internal.h"
 #include "server/metrics.h"
 #include "server/room_hub.h"
@@ -236,7 +237,8 @@ struct HttpServer::Impl {
     for (const auto& family : api_families()) {
       if (path.substr(0, family.prefix.size()) == family.prefix) return family;
     }
-    std::abort();  // the catch-all family matches every path
+    HIFI_CHECK(false, "no API family matches " + std::string(path) + "; the catch-all one must");
+    std::abort();
   }
 
   awaitable<void> dispatch(RequestContext& ctx) {

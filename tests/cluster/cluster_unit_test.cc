@@ -22,6 +22,7 @@
 #include "cluster/peer_auth.h"
 #include "cluster/peer_client.h"
 #include "common/random.h"
+#include "support/loopback.h"
 
 namespace hifi::cluster {
 namespace {
@@ -124,15 +125,9 @@ TEST(MemberRecord, LeastLoadedPrefersFewerStreamsThenConnections) {
 // answer timeout, not as a failed transfer after the long idle timeout, so
 // that an upload moves on to the other nodes at once.
 TEST(PeerClient, APeerThatAcceptsButNeverAnswersIsUnavailableAfterTheAnswerTimeout) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  ASSERT_EQ(::listen(fd, 8), 0);  // never accept()ed: connections wait in the backlog
+  hifi::testing::LoopbackSocket silent;
+  ASSERT_GE(silent.fd(), 0);
+  ASSERT_EQ(::listen(silent.fd(), 8), 0);  // never accept()ed: connections wait in the backlog
   const auto dir = temp_dir("silent");
   const auto blob = (dir / "blob").string();
   std::ofstream(blob) << "bytes";
@@ -143,10 +138,10 @@ TEST(PeerClient, APeerThatAcceptsButNeverAnswersIsUnavailableAfterTheAnswerTimeo
   options.idle_timeout = std::chrono::milliseconds(20000);
   PeerClient peers(auth, SystemClock::instance(), options);
   const auto started = std::chrono::steady_clock::now();
-  auto s = peers.push_blob("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)),
+  auto s = peers.push_blob("http://127.0.0.1:" + std::to_string(silent.port()),
                              ContentHash::parse(std::string(64, 'a')).value(), blob);
   const auto took = std::chrono::steady_clock::now() - started;
-  ::close(fd);
+  silent.close();
   std::filesystem::remove_all(dir);
   EXPECT_EQ(s.code(), Code::kUnavailable) << s.to_string();
   // Bounded by the answer timeout (300 ms), far below the idle timeout (20 s).

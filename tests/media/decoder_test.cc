@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "media/test_audio.h"
+#include "support/eventually.h"
 
 namespace hifi::media {
 namespace {
@@ -26,12 +27,7 @@ constexpr AudioFormat kOut{48000, 2};
 
 // Waits (bounded) for the decoder thread to finish.
 bool wait_finished(const DecodedSong& song, std::chrono::seconds limit = std::chrono::seconds(60)) {
-  const auto deadline = Clock::now() + limit;
-  while (!song.finished()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
+  return hifi::testing::eventually([&] { return song.finished(); }, limit);
 }
 
 std::vector<std::int16_t> all_samples(const DecodedSong& song) {
@@ -222,10 +218,8 @@ TEST_F(DecoderTest, MissingFileFails) {
 
 TEST_F(DecoderTest, EstimatesTotalBeforeFinishing) {
   auto song = DecodedSong::start(path("long.flac"), kOut);
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (song->total_frames() == 0 && !song->finished() && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
+  hifi::testing::eventually([&] { return song->total_frames() != 0 || song->finished(); },
+                            std::chrono::seconds(30));
   // The container's estimate (or, if decoding already ended, the count).
   EXPECT_NEAR(static_cast<double>(song->total_frames()), 60.0 * 48000, 48000 * 0.5);
   ASSERT_TRUE(wait_finished(*song));

@@ -21,6 +21,7 @@
 #include "store/etcd_cluster.h"
 
 #include "store/meta_store_conformance.h"
+#include "support/loopback.h"
 
 namespace hifi::store_test {
 namespace {
@@ -122,15 +123,9 @@ TEST_F(EtcdMetaStoreTest, NoReachableEndpointIsUnavailable) {
   // Ports that were free a moment ago: nothing listens there.
   std::vector<std::string> endpoints;
   for (int i = 0; i < 2; ++i) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    endpoints.push_back("127.0.0.1:" + std::to_string(ntohs(addr.sin_port)));
-    ::close(fd);
+    hifi::testing::LoopbackSocket free_port;
+    ASSERT_GE(free_port.fd(), 0);
+    endpoints.push_back("127.0.0.1:" + std::to_string(free_port.port()));
   }
   auto store = open_etcd_meta_store(endpoints);
   ASSERT_FALSE(store.is_ok());
