@@ -242,9 +242,11 @@ Status FfmpegTranscoder::skip(std::uint64_t frames) {
 
 Result<std::size_t> FfmpegTranscoder::read(char* out, std::size_t max) {
   if (!failed_) return failed_;
-  while (pending_pos_ == pending_.size() && !done_) {
+  if (pending_pos_ == pending_.size()) {
     pending_.clear();
     pending_pos_ = 0;
+  }
+  while (pending_.size() - pending_pos_ < max && !done_) {
     if (Status s = step(); !s) return fail(s);
   }
   const std::size_t n = std::min(max, pending_.size() - pending_pos_);

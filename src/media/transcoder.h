@@ -68,8 +68,10 @@ class Transcoder {
 
   // The MIME type of the output (see TranscodeFormat).
   virtual std::string content_type() const = 0;
-  // Encodes on and copies up to `max` bytes of output into `out`; returns
-  // how many (0: the output is complete).
+  // Encodes on until `max` bytes of output are ready (or the end), copies
+  // them into `out` and returns how many (0: the output is complete). A
+  // small first read gets the container headers and the first packets at
+  // once; larger reads later keep the per-call overhead low.
   virtual Result<std::size_t> read(char* out, std::size_t max) = 0;
 };
 
