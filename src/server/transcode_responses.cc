@@ -1,4 +1,4 @@
-// Transcoded streams: GET /api/v1/songs/{id}/stream?format=opus|mp3|aac.
+// Transcoded streams: GET /api/v1/songs/{id}/stream?format=opus|mp3|aac|flac.
 //
 // A request from the song's start is first looked up in the transcode
 // cache and, when there, served like an original (Content-Length, Range,
@@ -33,6 +33,7 @@ std::string query_of(const media::TranscodeRequest& request) {
   std::string q = std::string("&format=") + media::transcode_format_name(request.format);
   if (request.bitrate_kbps > 0) q += "&bitrate=" + std::to_string(request.bitrate_kbps);
   if (request.offset_ms > 0) q += "&offset_ms=" + std::to_string(request.offset_ms);
+  if (request.duration_ms > 0) q += "&duration_ms=" + std::to_string(request.duration_ms);
   return q;
 }
 
@@ -54,15 +55,19 @@ awaitable<Reply> serve_transcode(RequestContext& ctx, const Song& song, const me
   auto& services = ctx.services;
   if (!services.blobs.exists(song.sha256)) co_return co_await redirect_to_holder(ctx, song, query_of(request));
 
-  const int kbps = request.bitrate_kbps > 0 ? request.bitrate_kbps : media::default_transcode_bitrate(request.format);
+  // FLAC is lossless: a bitrate means nothing to it.
+  const int kbps = request.format == media::TranscodeFormat::kFlac ? 0
+                   : request.bitrate_kbps > 0                      ? request.bitrate_kbps
+                                                                   : media::default_transcode_bitrate(request.format);
   const std::string content_type = media::transcode_content_type(request.format);
-  const std::string what = std::string(media::transcode_format_name(request.format)) + " " + std::to_string(kbps) +
-                           " kbit/s" +
-                           (request.offset_ms > 0 ? " from " + std::to_string(request.offset_ms) + " ms" : "");
-  // Only whole-song transcodes are kept: an offset is a one-off.
-  const bool cacheable = request.offset_ms == 0;
-  const std::string key = song.sha256.hex() + "-" + media::transcode_format_name(request.format) + "-" +
-                          std::to_string(kbps);
+  std::string what = media::transcode_format_name(request.format);
+  if (kbps > 0) what += " " + std::to_string(kbps) + " kbit/s";
+  if (request.offset_ms > 0) what += " from " + std::to_string(request.offset_ms) + " ms";
+  if (request.duration_ms > 0) what += " for " + std::to_string(request.duration_ms) + " ms";
+  // Only whole-song transcodes are kept: pieces are one-offs.
+  const bool cacheable = request.offset_ms == 0 && request.duration_ms == 0;
+  std::string key = song.sha256.hex() + "-" + media::transcode_format_name(request.format);
+  if (kbps > 0) key += "-" + std::to_string(kbps);
   if (cacheable) {
     if (auto entry = services.transcodes.find(key)) {
       services.metrics.count_transcode("cached");

@@ -73,18 +73,18 @@ class TranscoderTest : public ::testing::Test {
     return path;
   }
 
-  // Frames of the whole file at `rate`, decoded by HiFi's own decoder.
-  static std::uint64_t decoded_frames(const std::string& path, int rate) {
+  // The whole file's samples at `rate`, decoded by HiFi's own decoder.
+  static std::vector<std::int16_t> decoded(const std::string& path, int rate) {
     AudioDecoder decoder(AudioFormat{rate, 2});
     EXPECT_TRUE(decoder.open(path, nullptr, nullptr).is_ok());
     std::vector<std::int16_t> pcm;
     bool ended = false;
     while (!ended) {
-      pcm.clear();
-      if (!decoder.decode(pcm, 1 << 16, &ended).is_ok()) return 0;
+      if (!decoder.decode(pcm, 1 << 16, &ended).is_ok()) return {};
     }
-    return decoder.frames();
+    return pcm;
   }
+  static std::uint64_t decoded_frames(const std::string& path, int rate) { return decoded(path, rate).size() / 2; }
 
   // The codec FFmpeg finds in the file.
   static AVCodecID codec_of(const std::string& path) {
@@ -152,6 +152,27 @@ TEST_F(TranscoderTest, StartsAtTheOffset) {
   }
 }
 
+TEST_F(TranscoderTest, FlacPiecesFollowEachOtherSampleForSample) {
+  // What a player fetches piece by piece is exactly what one whole
+  // transcode holds: no gap, no overlap, no edge effects at the cuts.
+  for (const std::string ext : {"flac", "mp3", "m4a"}) {
+    SCOPED_TRACE(ext);
+    const auto whole = decoded(write("whole.flac", transcode_all(input(ext), {TranscodeFormat::kFlac, 0, 0, 0})), 48000);
+    ASSERT_GT(whole.size(), 0u);
+    std::vector<std::int16_t> joined;
+    for (std::int64_t at = 0; at < 6000; at += 1500) {
+      const std::int64_t length = at < 4500 ? 1500 : 0;  // the last one: to the end
+      auto piece = decoded(write("piece.flac", transcode_all(input(ext), {TranscodeFormat::kFlac, 0, at, length})), 48000);
+      if (length > 0) {
+        EXPECT_EQ(piece.size(), 1500u * 48 * 2) << at;
+      }
+      joined.insert(joined.end(), piece.begin(), piece.end());
+    }
+    ASSERT_EQ(joined.size(), whole.size());
+    EXPECT_TRUE(joined == whole);
+  }
+}
+
 TEST_F(TranscoderTest, AnOffsetPastTheEndGivesAnEmptyButValidStream) {
   const auto bytes = transcode_all(input("wav"), {TranscodeFormat::kOpus, 0, 60'000});
   EXPECT_FALSE(bytes.empty());  // the Ogg headers
@@ -187,6 +208,7 @@ TEST_F(TranscoderTest, FormatNames) {
   EXPECT_EQ(parse_transcode_format("opus"), TranscodeFormat::kOpus);
   EXPECT_EQ(parse_transcode_format("mp3"), TranscodeFormat::kMp3);
   EXPECT_EQ(parse_transcode_format("aac"), TranscodeFormat::kAac);
+  EXPECT_EQ(parse_transcode_format("flac"), TranscodeFormat::kFlac);
   EXPECT_EQ(parse_transcode_format("raw"), std::nullopt);
   EXPECT_EQ(parse_transcode_format("OPUS"), std::nullopt);
   EXPECT_STREQ(transcode_content_type(TranscodeFormat::kOpus), "audio/ogg");
