@@ -417,6 +417,76 @@ test('two contexts playing one room, one with its clock 300 ms off, hear the sam
   assert.ok(Math.abs(heardOrigin(a) - heardOrigin(b)) < 10, `after the skip, positions differ by ${Math.abs(heardOrigin(a) - heardOrigin(b)).toFixed(2)} ms`);
 });
 
+// Sends a room command as the page's user.
+async function roomCommand(page, command) {
+  const id = await roomId();
+  return page.evaluate(async ([room, cmd]) => {
+    const { api } = await import('/js/api.js');
+    return api.post(`/api/v1/rooms/${room}/commands`, cmd);
+  }, [id, command]);
+}
+
+test('the player streams pieces a minute ahead at most, chains them and the next song without a gap, and the data saver fetches Opus', T, async () => {
+  const requests = [];
+  const onRequest = (req) => { if (req.url().includes('/stream?')) requests.push(new URL(req.url()).searchParams); };
+  alice.on('request', onRequest);
+  try {
+    // Near the end of the current song: its last piece and the next song's
+    // first are both scheduled (with the whole queue repeating, whichever
+    // song plays has a next one).
+    await roomCommand(alice, { type: 'repeat', mode: 'all' });
+    await roomCommand(alice, { type: 'seek', position_ms: 24000 });
+    const chained = await alice.waitForFunction(() => {
+      const p = window.__hifiTest.position();
+      const segs = window.__hifiTest.segments().filter((s) => !s.stopping);
+      if (!p || !(p.positionMs >= 24000)) return null;
+      const cur = segs.find((s) => s.songId === p.songId);
+      const next = segs.find((s) => s.songId !== p.songId && s.pieceStartMs === 0);
+      return cur && next ? { cur, next, buffered: p.bufferedSeconds } : null;
+    }, null, { timeout: 5000 }).catch(async (err) => {
+      console.log(JSON.stringify(await alice.evaluate(() => ({ p: window.__hifiTest.position(), segs: window.__hifiTest.segments(), st: window.__hifiTest.state() }))));
+      throw err;
+    });
+    const { cur, next, buffered } = await chained.jsonValue();
+    // The next song's first sample is scheduled at the very instant the
+    // current song's last one ends (context time, in seconds).
+    assert.ok(Math.abs(next.when - cur.end) < 1e-6, `next song at ${next.when}, current ends at ${cur.end}`);
+    assert.equal(next.offset, 0);
+    assert.ok(buffered <= 75, `${buffered} s of audio decoded ahead`);
+
+    // Within a song, each piece starts where the one before ends.
+    await roomCommand(alice, { type: 'seek', position_ms: 5000 });
+    const inSong = await alice.waitForFunction(() => {
+      const p = window.__hifiTest.position();
+      const segs = window.__hifiTest.segments().filter((s) => !s.stopping && p && s.songId === p.songId);
+      const a = segs.find((s) => s.pieceEndMs === 10000);
+      const b = segs.find((s) => s.pieceStartMs === 10000);
+      return a && b ? { a, b } : null;
+    }, null, { timeout: 5000 });
+    const { a, b } = await inSong.jsonValue();
+    assert.ok(Math.abs(b.when - a.end) < 1e-6, `piece at ${b.when}, the one before ends at ${a.end}`);
+    for (const q of requests) {
+      assert.equal(q.get('format'), 'flac');
+      assert.ok(q.has('offset_ms'), 'every piece names its offset');
+    }
+
+    // Data saver: pieces fetched from now on come as Opus at 64 kbit/s
+    // (after a skip, the song after the next one is fetched ahead).
+    requests.length = 0;
+    await alice.getByLabel('Data saver').check();
+    await roomCommand(alice, { type: 'skip' });
+    const deadline = Date.now() + 5000;
+    while (!requests.some((q) => q.get('format') === 'opus') && Date.now() < deadline) await alice.waitForTimeout(20);
+    const opus = requests.find((q) => q.get('format') === 'opus');
+    assert.ok(opus, 'a piece was fetched as Opus');
+    assert.equal(opus.get('bitrate'), '64');
+  } finally {
+    alice.off('request', onRequest);
+    await alice.getByLabel('Data saver').uncheck();
+    await roomCommand(alice, { type: 'repeat', mode: 'off' });
+  }
+});
+
 async function unnamedControls(page) {
   return page.evaluate(() => {
     const bad = [];

@@ -170,9 +170,8 @@ export class SyncPlayer extends EventTarget {
 
   get dataSaver() { return localStorage.getItem(DATA_SAVER_KEY) === '1'; }
   set dataSaver(on) {
+    // Pieces fetched already play out; the next ones come at the new quality.
     localStorage.setItem(DATA_SAVER_KEY, on ? '1' : '0');
-    this.pieces.clear(); // fetch at the new quality from now on
-    this.reconcile();
   }
 
   async signedUrl(songId) {
@@ -506,4 +505,9 @@ window.__hifiTest = {
   position: () => (current ? current.heardPosition() : null),
   state: () => (current ? current.conn.state : null),
   signal: () => (current ? current.signal() : null),
+  // The scheduled pieces, in context time: when each starts and stops.
+  segments: () => (current ? current.segments.map((s) => ({
+    songId: s.songId, itemId: s.itemId, pieceStartMs: s.piece.startMs, pieceEndMs: s.piece.endMs,
+    when: s.when, offset: s.offset, end: s.naturalEnd ?? null, stopping: s.stopping,
+  })) : []),
 };
