@@ -27,13 +27,30 @@ Resampler::Resampler(const AudioFormat& out) : out_(out) { out_layout_.set_defau
 
 Resampler::~Resampler() = default;
 
-Status Resampler::convert(const AVFrame* frame, std::vector<std::int16_t>& out) {
-  if (frame->nb_samples <= 0) return Status::ok();
+Status Resampler::convert(const AVFrame* frame, std::vector<std::int16_t>& out, int first) {
+  if (first < 0 || frame->nb_samples <= first) return Status::ok();
   if (!swr_ || !matches(frame)) {
     if (Status s = drain(out); !s) return s;
     if (Status s = configure(frame); !s) return s;
   }
-  return run(const_cast<const std::uint8_t**>(frame->extended_data), frame->nb_samples, out);
+  if (first == 0) {
+    return run(const_cast<const std::uint8_t**>(frame->extended_data), frame->nb_samples, out);
+  }
+  const auto format = static_cast<AVSampleFormat>(frame->format);
+  const int channels = frame->ch_layout.nb_channels;
+  const int planes = av_sample_fmt_is_planar(format) ? channels : 1;
+  const int step = av_get_bytes_per_sample(format) * (planes == 1 ? channels : 1);
+  std::vector<const std::uint8_t*> in(static_cast<std::size_t>(planes));
+  for (int p = 0; p < planes; ++p) {
+    in[static_cast<std::size_t>(p)] = frame->extended_data[p] + static_cast<std::ptrdiff_t>(first) * step;
+  }
+  return run(in.data(), frame->nb_samples - first, out);
+}
+
+void Resampler::reset() {
+  swr_.reset();
+  in_format_ = -1;
+  in_rate_ = 0;
 }
 
 Status Resampler::drain(std::vector<std::int16_t>& out) {

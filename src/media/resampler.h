@@ -51,11 +51,15 @@ class Resampler {
   Resampler(const Resampler&) = delete;
   Resampler& operator=(const Resampler&) = delete;
 
-  // Appends the converted samples of frame to out.
-  Status convert(const AVFrame* frame, std::vector<std::int16_t>& out);
+  // Appends the converted samples of frame to out, from its sample
+  // `first` on (0 <= first < frame->nb_samples; a seek starts mid-frame).
+  Status convert(const AVFrame* frame, std::vector<std::int16_t>& out, int first = 0);
   // Appends whatever the converter still holds (its filter delay): at the
   // end of the stream.
   Status drain(std::vector<std::int16_t>& out);
+  // Forgets what the converter holds: the next frame starts a new stream,
+  // converted exactly as the start of the song was (after a seek).
+  void reset();
 
  private:
   struct SwrFreer {
