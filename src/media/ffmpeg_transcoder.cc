@@ -123,7 +123,7 @@ class FfmpegTranscoder final : public Transcoder {
 
   Status open_encoder();
   Status open_muxer();
-  // Skips the first `frames` output frames (the request's offset).
+  // Starts at output frame `frames` (the request's offset).
   Status skip(std::uint64_t frames);
   // Encodes one more frame (or flushes at the end) and muxes what comes out.
   Status step();
@@ -233,19 +233,10 @@ Status FfmpegTranscoder::open_muxer() {
 }
 
 Status FfmpegTranscoder::skip(std::uint64_t frames) {
-  while (frames > 0 && !input_ended_) {
-    pcm_.clear();
-    pcm_pos_ = 0;
-    const std::size_t batch = static_cast<std::size_t>(std::min<std::uint64_t>(frames, 1u << 16));
-    bool ended = false;
-    if (Status s = decoder_.decode(pcm_, batch, &ended); !s) return s;
-    input_ended_ = ended;
-    const std::size_t got = pcm_.size() / kChannels;
-    const std::size_t dropped = static_cast<std::size_t>(std::min<std::uint64_t>(frames, got));
-    frames -= dropped;
-    pcm_pos_ = dropped * kChannels;
-  }
-  return Status::ok();
+  // The container seeks near the frame; the decoder runs its pre-roll and
+  // drops what precedes the frame, so the output from here is what a
+  // transcode from the start has at this frame.
+  return decoder_.seek(frames);
 }
 
 Result<std::size_t> FfmpegTranscoder::read(char* out, std::size_t max) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -169,7 +170,18 @@ TEST_F(TranscoderTest, FlacPiecesFollowEachOtherSampleForSample) {
       joined.insert(joined.end(), piece.begin(), piece.end());
     }
     ASSERT_EQ(joined.size(), whole.size());
-    EXPECT_TRUE(joined == whole);
+    // Sample-exact, but for AAC with perceptual noise substitution (the
+    // ffmpeg encoder's default), whose noise depends on the whole song
+    // before the cut: within 1 (see decoder_seek_test.cc).
+    int max_diff = 0;
+    std::size_t first_diff = whole.size();
+    for (std::size_t i = 0; i < whole.size(); ++i) {
+      const int d = std::abs(joined[i] - whole[i]);
+      if (d > 1 && first_diff == whole.size()) first_diff = i;
+      max_diff = std::max(max_diff, d);
+    }
+    if (max_diff > 1) std::printf("%s: first difference at frame %zu\n", ext.c_str(), first_diff / 2);
+    EXPECT_LE(max_diff, ext == "m4a" ? 1 : 0);
   }
 }
 
