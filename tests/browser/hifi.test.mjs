@@ -11,6 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import {
   Server, generateSongs, makeTempDir, removeDir, launchBrowser, newPage, waitForTexts, median, repoRoot,
@@ -485,6 +486,68 @@ test('the player streams pieces a minute ahead at most, chains them and the next
     await alice.getByLabel('Data saver').uncheck();
     await roomCommand(alice, { type: 'repeat', mode: 'off' });
   }
+});
+
+test('a two-hour song: bounded heap and decoded audio, and sound soon after a seek deep into it and after joining mid-song', { timeout: 120000 }, async () => {
+  // Two hours of a tone (8 kHz mono FLAC compresses to a few MB), made now.
+  const file = path.join(tmp, 'two-hours.flac');
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i',
+    'sine=frequency=392:sample_rate=8000:duration=7200', '-c:a', 'flac', '-metadata', 'title=Two Hours', file]);
+  const token = await alice.evaluate(async () => (await import('/js/api.js')).api.token);
+  const up = await fetch(`${server.url}/api/v1/songs`, {
+    method: 'POST', body: readFileSync(file),
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'audio/flac', 'X-Filename': 'two-hours.flac' },
+  });
+  const upBody = await up.text();
+  assert.equal(up.status, 201, upBody);
+  const longId = JSON.parse(upBody).id;
+  await roomCommand(alice, { type: 'add', song_ids: [longId], at: 'next' });
+  await roomCommand(alice, { type: 'skip' });
+  await alice.waitForFunction((id) => window.__hifiTest.position()?.songId === id, longId, { timeout: 10000 });
+
+  // A seek to minute 100: heard after one short piece is transcoded from
+  // there (the server seeks in the file; nothing before is fetched).
+  const requests = [];
+  const onRequest = (req) => { if (req.url().includes(`/songs/${longId}/stream?`)) requests.push(Number(new URL(req.url()).searchParams.get('offset_ms'))); };
+  alice.on('request', onRequest);
+  await roomCommand(alice, { type: 'seek', position_ms: 6000000 });
+  const seek = await alice.waitForFunction((id) => {
+    const p = window.__hifiTest.position();
+    const st = window.__hifiTest.state();
+    return p?.songId === id && p.positionMs >= 6000000 ? p.sinceServerMs - st.position_at : null;
+  }, longId, { timeout: 10000 });
+  const seekMs = Math.round(await seek.jsonValue());
+  alice.off('request', onRequest);
+  // Once the page asked for the new position, nothing before it.
+  const first = requests.findIndex((offset) => offset >= 6000000);
+  assert.ok(first >= 0, 'the piece at the position was fetched');
+  assert.ok(requests.slice(first).every((offset) => offset >= 6000000), `pieces fetched: ${requests.join(', ')}`);
+
+  // Bob joins (listens again) in the middle of it.
+  await bob.getByRole('button', { name: 'Stop listening' }).click();
+  const t0 = Date.now();
+  await bob.getByRole('button', { name: 'Listen', exact: true }).click();
+  await bob.waitForFunction((id) => window.__hifiTest.position()?.songId === id && window.__hifiTest.position().positionMs > 0,
+    longId, { timeout: 10000 });
+  const joinMs = Date.now() - t0;
+
+  // Play on for a few pieces: the decoded audio and the JS heap stay bounded.
+  const from = (await alice.evaluate(() => window.__hifiTest.position())).positionMs;
+  await alice.waitForFunction((f) => window.__hifiTest.position()?.positionMs >= f + 3000, from, { timeout: 10000 });
+  const cdp = await alice.context().newCDPSession(alice);
+  await cdp.send('HeapProfiler.collectGarbage');
+  const { usedSize } = await cdp.send('Runtime.getHeapUsage');
+  const p = await alice.evaluate(() => window.__hifiTest.position());
+  console.log(`two-hour song: sound ${seekMs} ms after a seek to minute 100, ${joinMs} ms after joining; ` +
+    `${p.bufferedSeconds.toFixed(1)} s decoded, JS heap ${(usedSize / 1048576).toFixed(1)} MB`);
+  assert.ok(p.bufferedSeconds <= 75, `${p.bufferedSeconds} s of audio decoded`);
+  assert.ok(usedSize < 150 * 1048576, `JS heap ${usedSize} bytes`);
+  const { a, b } = await readPositions();
+  assert.ok(Math.abs(heardOrigin(a) - heardOrigin(b)) < 10, `positions differ by ${Math.abs(heardOrigin(a) - heardOrigin(b)).toFixed(2)} ms`);
+
+  // Leave the room as it was: the long song goes.
+  const st = await alice.evaluate(() => window.__hifiTest.state());
+  await roomCommand(alice, { type: 'remove', item_id: st.current });
 });
 
 async function unnamedControls(page) {
