@@ -31,7 +31,8 @@ const DRIFT_CHECK_MS = 500;
 const CLOCK_SAMPLE_MS = 100;
 const FADE_S = 0.004;
 const PIECE_MS = 10000;
-const MIN_PIECE_MS = 1000;      // a first piece shorter than this runs on to the next grid point
+const MIN_PIECE_MS = 1000;      // a piece shorter than this runs on to the next grid point
+const FIRST_PIECE_MS = 2000;    // the first piece after a start or a seek, at most
 const SCHEDULE_AHEAD_S = 12;    // pieces scheduled on the audio clock ahead of now
 const FETCH_AHEAD_MS = 60000;   // pieces fetched and decoded ahead of what is heard
 const KEEP_BEHIND_MS = 5000;    // pieces kept behind what is heard (small seeks back)
@@ -198,11 +199,13 @@ export class SyncPlayer extends EventTarget {
     }
     // Whole milliseconds (the server cuts there, sample for sample), on a
     // grid of PIECE_MS so that everyone in a room asks for the same pieces
-    // (which the server then has cached); the first piece of a run goes
-    // from `pos` to the grid.
+    // (which the server then has cached); a run starts with a piece of at
+    // most FIRST_PIECE_MS from `pos`, then one to the grid.
     const startMs = Math.floor(pos);
     let endMs = (Math.floor(startMs / PIECE_MS) + 1) * PIECE_MS;
     if (endMs - startMs < MIN_PIECE_MS) endMs += PIECE_MS;
+    // The first piece of a run is short, so that sound starts soon.
+    if (!list.some((p) => p.endMs === startMs)) endMs = Math.min(endMs, startMs + FIRST_PIECE_MS);
     for (const p of list) if (p.startMs > startMs && p.startMs < endMs) endMs = p.startMs;
     const last = durationMs > 0 && endMs >= durationMs - 500;
     if (last) endMs = Math.max(durationMs, startMs + 1);
