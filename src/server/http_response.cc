@@ -116,6 +116,14 @@ void add_connection_fields(const RequestContext& ctx, Message& res) {
   res.version(11);
   res.keep_alive(ctx.keep_alive);
   res.set(http::field::server, "hifi");
+  // Every response, songs and covers included: no type sniffing, no
+  // framing, and no Referer carrying a signed URL's query to other sites.
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("X-Frame-Options", "DENY");
+  res.set("Referrer-Policy", "no-referrer");
+  if (!res.count("Content-Security-Policy")) {
+    res.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+  }
   if (ctx.header()[http::field::origin].empty()) return;
   res.set(http::field::access_control_allow_origin, "*");
   res.set(http::field::access_control_expose_headers,

@@ -329,21 +329,27 @@ function errorVsRoom(p) {
   return Math.abs(p.positionMs - want);
 }
 
-// Waits until both pages hear something that `pred` accepts, and returns for
-// each how long after the change took effect on the server (position_at of
-// the new state) it started to be heard.
-async function heardChange(pred, arg = null) {
+// Waits until both pages hear what window.__hifiHeard(p, arg) accepts (set
+// with setHeard(): installed as a function, since the page's
+// Content-Security-Policy forbids building code from strings), and returns
+// for each how long after the change took effect on the server (position_at
+// of the new state) it started to be heard.
+async function heardChange(arg = null) {
   const out = [];
   for (const page of [alice, bob]) {
-    const handle = await page.waitForFunction(([src, a]) => {
+    const handle = await page.waitForFunction((a) => {
       const p = window.__hifiTest.position();
-      // eslint-disable-next-line no-new-func
-      return new Function('p', 'a', `return (${src})(p, a)`)(p, a) ? { p, state: window.__hifiTest.state() } : null;
-    }, [pred.toString(), arg], { timeout: 3000 });
+      return window.__hifiHeard(p, a) ? { p, state: window.__hifiTest.state() } : null;
+    }, arg, { timeout: 3000 });
     const { p, state } = await handle.jsonValue();
     out.push(Math.round(p.sinceServerMs - state.position_at));
   }
   return out;
+}
+
+// Installs `fn` as the page's window.__hifiHeard, for heardChange().
+async function setHeard(fn) {
+  for (const page of [alice, bob]) await page.evaluate(fn);
 }
 
 test('two contexts playing one room, one with its clock 300 ms off, hear the same position within 10 ms', T, async () => {
@@ -402,15 +408,18 @@ test('two contexts playing one room, one with its clock 300 ms off, hear the sam
   // state's position_at is the server time the pause took effect; the hook
   // says (in server time) when each page fell silent.
   await bob.getByRole('button', { name: 'Pause', exact: true }).click();
-  const paused = await heardChange((p) => p?.positionMs === null);
+  await setHeard(() => { window.__hifiHeard = (p) => p?.positionMs === null; });
+  const paused = await heardChange();
   for (const page of [alice, bob]) {
     await page.waitForFunction(() => window.__hifiTest.signal().rms < 0.001, null, { timeout: 1000 });
   }
   // Alice plays and skips: both hear the next song within a fraction of a second.
   await alice.getByRole('button', { name: 'Play', exact: true }).click();
-  await heardChange((p, id) => p?.songId === id, songId);
+  await setHeard(() => { window.__hifiHeard = (p, id) => p?.songId === id; });
+  await heardChange(songId);
   await alice.getByRole('button', { name: 'Skip' }).click();
-  const skipped = await heardChange((p, id) => p?.songId && p.songId !== id && p.positionMs > 0, songId);
+  await setHeard(() => { window.__hifiHeard = (p, id) => p?.songId && p.songId !== id && p.positionMs > 0; });
+  const skipped = await heardChange(songId);
   console.log(`pause heard after ${paused.join(' and ')} ms, skip after ${skipped.join(' and ')} ms (server time)`);
   for (const ms of [...paused, ...skipped]) assert.ok(ms < 500, `a change took ${ms} ms to be heard`);
 

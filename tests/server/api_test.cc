@@ -502,6 +502,23 @@ TEST(StaticFiles, ServesTheWebUiAndNothingOutsideIt) {
   // The API keeps its own 404s and 401s.
   EXPECT_EQ(server.request(http::verb::get, "/api/v1/nothing").status, 404);
   EXPECT_EQ(server.request(http::verb::get, "/api/v1/songs").status, 401);
+
+  // The app runs under a strict policy (no inline code, no eval, no
+  // framing), which a 304 repeats; every other response forbids everything.
+  const auto policy = index.header("content-security-policy");
+  EXPECT_NE(policy.find("script-src 'self';"), std::string::npos) << policy;
+  EXPECT_NE(policy.find("frame-ancestors 'none'"), std::string::npos) << policy;
+  EXPECT_EQ(policy.find("unsafe"), std::string::npos) << policy;
+  auto revalidated = server.request(http::verb::get, "/", {}, {{"If-None-Match", index.header("etag")}});
+  EXPECT_EQ(revalidated.status, 304);
+  EXPECT_EQ(revalidated.header("content-security-policy"), policy);
+  for (const auto& r : {index, js, server.request(http::verb::get, "/api/v1/songs"),
+                        server.request(http::verb::get, "/healthz")}) {
+    EXPECT_EQ(r.header("x-content-type-options"), "nosniff");
+    EXPECT_EQ(r.header("x-frame-options"), "DENY");
+    EXPECT_EQ(r.header("referrer-policy"), "no-referrer");
+  }
+  EXPECT_EQ(js.header("content-security-policy"), "default-src 'none'; frame-ancestors 'none'");
   server.stop();
   std::filesystem::remove_all(dir);
 }
