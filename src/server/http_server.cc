@@ -243,13 +243,36 @@ struct HttpServer::Impl {
 
   awaitable<void> dispatch(RequestContext& ctx) {
     const auto& header = ctx.header();
-    ctx.method = std::string(header.method_string());
+    // Only the methods HiFi serves reach a log line or a metrics label as
+    // sent; anything else is one label, "OTHER", and 501.
+    switch (header.method()) {
+      case http::verb::get:
+      case http::verb::head:
+      case http::verb::post:
+      case http::verb::put:
+      case http::verb::patch:
+      case http::verb::delete_:
+      case http::verb::options:
+        ctx.method = std::string(header.method_string());
+        break;
+      default: {
+        ctx.method = "OTHER";
+        ctx.route = "unknown-method";
+        // Named, not a braced temporary in the co_await (GCC 12 frees those twice).
+        const HttpError error{http::status::not_implemented, "method-not-implemented", "Method not implemented",
+                              "HiFi serves GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS"};
+        auto res = problem_response(error);
+        co_await write_response(ctx, std::move(res));
+        co_return;
+      }
+    }
     auto target = boost::urls::parse_origin_form(header.target());
     if (!target) {
       ctx.route = "invalid";
-      co_await write_response(ctx, problem_response({http::status::bad_request, "malformed-request",
-                                                     "Malformed request target",
-                                                     "the request target is not a valid path"}));
+      const HttpError error{http::status::bad_request, "malformed-request", "Malformed request target",
+                            "the request target is not a valid path"};
+      auto res = problem_response(error);
+      co_await write_response(ctx, std::move(res));
       co_return;
     }
     ctx.url = *target;

@@ -29,6 +29,28 @@ TEST_F(ApiTest, UnknownRouteAndWrongMethodAreProblems) {
   EXPECT_EQ(r.header("allow"), "POST");
 }
 
+TEST_F(ApiTest, AMalformedTargetIsAProblem) {
+  for (const char* target : {"http://example.com/api/v1/songs", "*"}) {
+    auto raw = server_->raw(std::string("GET ") + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(raw.rfind("HTTP/1.1 400", 0), 0u) << raw;
+    EXPECT_NE(raw.find("malformed-request"), std::string::npos) << raw;
+  }
+  EXPECT_EQ(get("/healthz", "").status, 200);  // and the server is fine
+}
+
+TEST_F(ApiTest, UnknownMethodsGetOneMetricsLabel) {
+  auto token = register_and_login("alice");
+  for (const char* method : {"FROBNICATE", "PROPFIND", "X1234567890"}) {
+    auto raw = server_->raw(std::string(method) + " /api/v1/songs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(raw.rfind("HTTP/1.1 501", 0), 0u) << raw;
+    EXPECT_NE(raw.find("method-not-implemented"), std::string::npos) << raw;
+  }
+  auto metrics = get("/metrics", token).body;
+  EXPECT_EQ(metrics.find("FROBNICATE"), std::string::npos);
+  EXPECT_EQ(metrics.find("PROPFIND"), std::string::npos);
+  EXPECT_NE(metrics.find("method=\"OTHER\",route=\"unknown-method\",status=\"501\"} 3"), std::string::npos) << metrics;
+}
+
 TEST_F(ApiTest, EveryOtherEndpointNeedsAToken) {
   for (auto target : {"/api/v1/me", "/api/v1/songs", "/api/v1/albums", "/metrics"}) {
     expect_problem(get(target, ""), 401, "unauthenticated");
