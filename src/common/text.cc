@@ -50,6 +50,25 @@ std::string nfc(std::string_view text) {
   return boost::locale::normalize(std::string(text), boost::locale::norm_nfc, icu_locale());
 }
 
+std::string without_control_chars(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\t' || c == '\n' || c == '\r') {
+      out.push_back(' ');
+    } else if (c < 0x20 || c == 0x7f) {
+      continue;
+    } else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+      ++i;  // U+0080-U+009F
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
 std::string fold_for_search(std::string_view text) {
   if (!is_valid_utf8(text)) return std::string(text);
   auto normalized =

@@ -14,5 +14,9 @@ std::string nfc(std::string_view text);
 // Full Unicode case folding after NFKC normalization: the key under which
 // "BJÖRK", "Björk" and "björk" compare equal.
 std::string fold_for_search(std::string_view text);
+// Text safe to store, log and print on a terminal: C0 controls (tab, CR and
+// LF become a space; ESC and the rest are dropped), DEL and the C1 controls
+// (U+0080-U+009F, e.g. the 8-bit CSI) removed. Expects valid UTF-8.
+std::string without_control_chars(std::string_view text);
 
 }  // namespace hifi

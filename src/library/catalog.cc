@@ -33,11 +33,12 @@ std::string title_from_filename(const std::string& filename) {
   auto base = filename;
   if (auto slash = base.find_last_of("/\\"); slash != std::string::npos) base = base.substr(slash + 1);
   if (auto dot = base.rfind('.'); dot != std::string::npos && dot > 0) base.resize(dot);
-  if (!is_valid_utf8(base)) base.clear();
-  base.erase(std::remove_if(base.begin(), base.end(),
-                            [](char c) { return static_cast<unsigned char>(c) < 0x20; }),
-             base.end());
-  if (base.size() > 256) base.resize(256);
+  base = is_valid_utf8(base) ? without_control_chars(base) : std::string();
+  if (base.size() > 256) {
+    std::size_t cut = 256;  // on a character boundary
+    while (cut > 0 && (static_cast<unsigned char>(base[cut]) & 0xC0) == 0x80) --cut;
+    base.resize(cut);
+  }
   return base.empty() ? "Untitled" : base;
 }
 
@@ -276,7 +277,7 @@ Result<UploadOutcome> Catalog::add_upload(BlobWriter& writer, const std::string&
   song.bitrate = media->bitrate;
   song.sample_rate = media->sample_rate;
   song.channels = media->channels;
-  song.filename = is_valid_utf8(filename) && filename.size() <= 1024 ? filename : std::string();
+  song.filename = is_valid_utf8(filename) && filename.size() <= 1024 ? without_control_chars(filename) : std::string();
   song.uploaded_by = uploader_id;
   song.uploaded_at = clock_.now_ms();
   if (!media->cover_bytes.empty()) {

@@ -172,11 +172,13 @@ Status decode_first_frame(AVFormatContext* fmt, int stream_index, const AVCodec*
   return unsupported(reason);
 }
 
-// Keeps a display string: valid UTF-8, trimmed, bounded.
+// Keeps a display string: valid UTF-8, no control characters, trimmed, bounded.
 std::string clean_text(std::string s) {
   // Nothing after a NUL is meant to be shown (C-string framing in tags).
   if (auto nul = s.find('\0'); nul != std::string::npos) s.resize(nul);
   if (!is_valid_utf8(s)) return {};
+  // No terminal escapes or forged log lines from a file's tags.
+  s = without_control_chars(s);
   constexpr std::string_view kSpace = " \t\r\n\v\f";
   auto first = s.find_first_not_of(kSpace);
   if (first == std::string::npos) return {};

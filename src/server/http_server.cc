@@ -181,7 +181,7 @@ struct HttpServer::Impl {
         auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
         services.metrics.count_request(ctx.method, ctx.route.empty() ? "unmatched" : ctx.route, ctx.status);
         spdlog::info("{} {} {} -> {} {}B {:.1f}ms", ctx.client_address, ctx.method,
-                     ctx.url.path(), ctx.status, ctx.bytes_out, ms);
+                     ctx.url.encoded_path(), ctx.status, ctx.bytes_out, ms);
         if (ctx.upgraded) {
           upgraded = true;  // the WebSocket owned the socket and has closed it
           break;

@@ -43,6 +43,15 @@ TEST(HexTest, ToHexAndIsSha256Hex) {
   EXPECT_TRUE(is_sha256_hex(std::string(64, '0')));
 }
 
+TEST(TextTest, WithoutControlCharsKeepsTextAndDropsEscapes) {
+  EXPECT_EQ(without_control_chars("Björk \xe2\x80\x94 Jóga"), "Björk \xe2\x80\x94 Jóga");
+  EXPECT_EQ(without_control_chars("\x1b[31mred\x1b[0m"), "[31mred[0m");
+  EXPECT_EQ(without_control_chars("line\r\nforged\tlog"), "line  forged log");
+  EXPECT_EQ(without_control_chars(std::string("a\0b\x07" "c\x7f", 6)), "abc");
+  EXPECT_EQ(without_control_chars("8-bit \xc2\x9b" "31m CSI"), "8-bit 31m CSI");
+  EXPECT_EQ(without_control_chars("\xc2\xa0nbsp \xc2\xa9"), "\xc2\xa0nbsp \xc2\xa9");  // not controls
+}
+
 TEST(TextTest, FoldForSearchIgnoresCase) {
   EXPECT_EQ(fold_for_search("BJÖRK"), fold_for_search("björk"));
   EXPECT_EQ(fold_for_search("Björk"), fold_for_search("björk"));

@@ -334,6 +334,15 @@ TEST_F(ApiTest, SearchSortAndPaginate) {
   expect_problem(get("/api/v1/songs?cursor=!!!", token), 400, "invalid-request");
 }
 
+TEST_F(ApiTest, ControlCharactersNeverReachTheLibrary) {
+  auto token = register_and_login("alice");
+  // ESC sequences and a CR LF in the file name (percent-encoded, as X-Filename is).
+  auto up = upload(token, make_wav(612), "evil%1B%5B2J%0D%0Aforged.wav");
+  ASSERT_EQ(up.status, 201) << up.body;
+  EXPECT_EQ(up.json().at("filename").as_string(), "evil[2J  forged.wav");
+  EXPECT_EQ(up.json().at("title").as_string(), "evil[2J  forged");
+}
+
 TEST_F(ApiTest, StreamWholeRangeAndConditional) {
   auto token = register_and_login("alice");
   auto wav = make_wav(440);
