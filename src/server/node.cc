@@ -1,5 +1,6 @@
 #include "server/node.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <spdlog/spdlog.h>
 
@@ -48,7 +49,15 @@ cluster::ClusterOptions cluster_options(const ServerConfig& config) {
 }
 
 Result<std::unique_ptr<MetaStore>> open_store(const ServerConfig& config) {
-  if (config.etcd_endpoints.empty()) return open_sqlite_meta_store(config.data_dir + "/meta.db");
+  if (config.etcd_endpoints.empty()) {
+    // Accounts and tokens live here: readable by this user only, whatever
+    // the umask (SQLite gives its -wal and -shm files the same mode).
+    const auto path = config.data_dir + "/meta.db";
+    const bool created = !std::filesystem::exists(path);
+    auto store = open_sqlite_meta_store(path);
+    if (store && created) ::chmod(path.c_str(), 0600);
+    return store;
+  }
   EtcdOptions etcd;
   etcd.key_namespace = config.etcd_namespace;
   return open_etcd_meta_store(config.etcd_endpoints, etcd);
@@ -83,7 +92,14 @@ struct Node::Parts {
 Result<std::unique_ptr<Node>> Node::open(ServerConfig config, NodeOptions options) {
   auto p = std::make_unique<Parts>();
   std::error_code ec;
+  // A data directory HiFi makes is private (0700), whatever the umask; one
+  // that exists keeps the mode its operator gave it.
+  const bool created = !std::filesystem::exists(config.data_dir, ec);
   std::filesystem::create_directories(config.data_dir, ec);
+  if (created && !ec) {
+    std::filesystem::permissions(config.data_dir, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, ec);
+  }
   auto canonical = std::filesystem::canonical(config.data_dir, ec);
   if (ec) return io_error("cannot use the data directory " + config.data_dir + ": " + ec.message());
   config.data_dir = canonical.string();

@@ -1,6 +1,8 @@
 // Integration tests: the REST API on an in-process server bound to port 0.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
 #include <set>
 
@@ -503,6 +505,22 @@ TEST_F(ApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
 
 namespace hifi::testing {
 namespace {
+
+TEST(DataDir, CreatedPrivateWhateverTheUmask) {
+  auto dir = fresh_dir("private");
+  const auto old_umask = ::umask(0);  // the most permissive
+  {
+    TestServer server(dir / "data", ServerConfig{});
+    struct stat st {};
+    ASSERT_EQ(::stat((dir / "data").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0700u);
+    ASSERT_EQ(::stat((dir / "data" / "meta.db").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    server.stop();
+  }
+  ::umask(old_umask);
+  std::filesystem::remove_all(dir);
+}
 
 TEST(StaticFiles, ServesTheWebUiAndNothingOutsideIt) {
   auto dir = fresh_dir("static");
