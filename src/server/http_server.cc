@@ -241,6 +241,13 @@ struct HttpServer::Impl {
     std::abort();
   }
 
+  // Answers with a problem+json error. Callers pass a named HttpError:
+  // GCC 12 destroys a braced temporary in a co_await expression twice.
+  static awaitable<void> answer(RequestContext& ctx, const HttpError& error) {
+    auto res = problem_response(error);
+    co_await write_response(ctx, std::move(res));
+  }
+
   awaitable<void> dispatch(RequestContext& ctx) {
     const auto& header = ctx.header();
     // Only the methods HiFi serves reach a log line or a metrics label as
@@ -258,11 +265,9 @@ struct HttpServer::Impl {
       default: {
         ctx.method = "OTHER";
         ctx.route = "unknown-method";
-        // Named, not a braced temporary in the co_await (GCC 12 frees those twice).
         const HttpError error{http::status::not_implemented, "method-not-implemented", "Method not implemented",
                               "HiFi serves GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS"};
-        auto res = problem_response(error);
-        co_await write_response(ctx, std::move(res));
+        co_await answer(ctx, error);
         co_return;
       }
     }
@@ -271,8 +276,7 @@ struct HttpServer::Impl {
       ctx.route = "invalid";
       const HttpError error{http::status::bad_request, "malformed-request", "Malformed request target",
                             "the request target is not a valid path"};
-      auto res = problem_response(error);
-      co_await write_response(ctx, std::move(res));
+      co_await answer(ctx, error);
       co_return;
     }
     ctx.url = *target;
