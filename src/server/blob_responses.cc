@@ -187,27 +187,36 @@ awaitable<Reply> proxy_blob(RequestContext& ctx, const std::vector<cluster::Memb
   co_return std::nullopt;
 }
 
+StringResponse no_live_holder(const RequestContext& ctx, const Song& song, BlobKind kind) {
+  spdlog::warn("{} of song {} requested, but no live node holds blob {}",
+               kind == BlobKind::kSong ? "bytes" : "cover", song.id, blob_of(song, kind).short_hex());
+  auto res = problem(ctx, http::status::service_unavailable, "no-replica", "Song unavailable",
+                     "no live node holds this song right now; try again when its nodes are back");
+  res.set(http::field::retry_after, "5");
+  return res;
+}
+
+// 307 to a signed stream URL of the song on `holder`, with extra_query
+// ("&name=value...") appended.
+StringResponse redirect_to(const RequestContext& ctx, const cluster::Member& holder, const Song& song,
+                           std::string_view extra_query) {
+  auto expires = (ctx.services.clock.now_ms() + ctx.config.signed_url_ttl_ms) / 1000;
+  std::string location = holder.advertise + ctx.services.signer.stream_path(song.id, expires);
+  location += extra_query;
+  StringResponse res{http::status::temporary_redirect, 11};
+  res.set(http::field::location, location);
+  res.set(http::field::cache_control, "no-store");
+  return res;
+}
+
 // A song's bytes or cover that this node lacks.
 awaitable<Reply> serve_remote_blob(RequestContext& ctx, const Song& song, BlobKind kind,
                                    const std::string& download_name) {
   const auto& sha = blob_of(song, kind);
   auto holders = co_await offload(ctx, [&] { return ctx.services.cluster.replicator().holders(sha); });
-  if (holders.empty()) {
-    spdlog::warn("{} of song {} requested, but no live node holds blob {}",
-                 kind == BlobKind::kSong ? "bytes" : "cover", song.id, sha.short_hex());
-    auto res = problem(ctx, http::status::service_unavailable, "no-replica", "Song unavailable",
-                       "no live node holds this song right now; try again when its nodes are back");
-    res.set(http::field::retry_after, "5");
-    co_return res;
-  }
+  if (holders.empty()) co_return no_live_holder(ctx, song, kind);
   if (kind == BlobKind::kSong && ctx.config.read_mode == ReadMode::kRedirect) {
-    auto expires = (ctx.services.clock.now_ms() + ctx.config.signed_url_ttl_ms) / 1000;
-    std::string location = holders.front().advertise + ctx.services.signer.stream_path(song.id, expires);
-    if (!download_name.empty()) location += "&download=1";
-    StringResponse res{http::status::temporary_redirect, 11};
-    res.set(http::field::location, location);
-    res.set(http::field::cache_control, "no-store");
-    co_return res;
+    co_return redirect_to(ctx, holders.front(), song, download_name.empty() ? "" : "&download=1");
   }
   co_return co_await proxy_blob(ctx, holders, sha,
                                 kind == BlobKind::kSong ? song.content_type : song.cover_mime, download_name);
@@ -217,6 +226,11 @@ awaitable<Reply> serve_remote_blob(RequestContext& ctx, const Song& song, BlobKi
 
 awaitable<Reply> serve_blob(RequestContext& ctx, const ContentHash& sha256,
                             const std::string& content_type, const std::string& download_name) {
+  co_return co_await serve_file(ctx, ctx.services.blobs.path_for(sha256), sha256, content_type, download_name);
+}
+
+awaitable<Reply> serve_file(RequestContext& ctx, const std::string& path, const ContentHash& sha256,
+                            const std::string& content_type, const std::string& download_name) {
   const auto etag = "\"" + sha256.hex() + "\"";
   auto if_none_match = ctx.header()[http::field::if_none_match];
   if (!if_none_match.empty() &&
@@ -225,10 +239,10 @@ awaitable<Reply> serve_blob(RequestContext& ctx, const ContentHash& sha256,
     res.set(http::field::etag, etag);
     co_return res;
   }
-  FileCloser file{::open(ctx.services.blobs.path_for(sha256).c_str(), O_RDONLY | O_CLOEXEC)};
+  FileCloser file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   struct stat st {};
   if (file.fd < 0 || ::fstat(file.fd, &st) != 0) {
-    spdlog::error("blob {} is missing from disk", sha256.hex());
+    spdlog::error("{} is missing from disk", path);
     co_return problem(ctx, http::status::internal_server_error, "storage-error", "Storage error",
                       "the song's bytes are not readable on this node");
   }
@@ -261,6 +275,12 @@ awaitable<Reply> serve_blob(RequestContext& ctx, const ContentHash& sha256,
   header.set("Repr-Digest", format_sha256_digest_header(sha256.digest()));
   co_await send_file(ctx, header, file.fd, offset, length);
   co_return std::nullopt;
+}
+
+awaitable<Reply> redirect_to_holder(RequestContext& ctx, const Song& song, std::string_view extra_query) {
+  auto holders = co_await offload(ctx, [&] { return ctx.services.cluster.replicator().holders(song.sha256); });
+  if (holders.empty()) co_return no_live_holder(ctx, song, BlobKind::kSong);
+  co_return redirect_to(ctx, holders.front(), song, extra_query);
 }
 
 awaitable<Reply> serve_song_blob(RequestContext& ctx, const Song& song, BlobKind kind,

@@ -142,6 +142,7 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
   std::string registration = registration_mode_name(config.registration);
   std::string read_mode = read_mode_name(config.read_mode);
   std::string max_upload = "512MiB";
+  std::string transcode_cache = "1GiB";
   std::string header_timeout = "30s", body_idle_timeout = "60s", idle_timeout = "60s";
   std::string token_ttl = "30d", signed_url_ttl = "6h", shutdown_grace = "10s";
   std::string config_path;
@@ -179,6 +180,13 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
   options.push_back(app.add_option("--shutdown-grace", shutdown_grace,
                                    "On SIGINT/SIGTERM, how long in-flight requests may take to finish")
                         ->envname("HIFI_SHUTDOWN_GRACE")->capture_default_str());
+  options.push_back(app.add_option("--transcode-cache-size", transcode_cache,
+                                   "Disk kept for finished transcodes, least recently used dropped first "
+                                   "(e.g. 1GiB; 0 keeps none)")
+                        ->envname("HIFI_TRANSCODE_CACHE_SIZE")->capture_default_str());
+  options.push_back(app.add_option("--max-transcodes", config.max_transcodes,
+                                   "Transcodes running at once, beyond which requests get 503 (0: one per core)")
+                        ->envname("HIFI_MAX_TRANSCODES")->capture_default_str());
   options.push_back(app.add_option("--web-root", config.web_root, "Folder of the web UI's static files")
                         ->envname("HIFI_WEB_ROOT"));
   options.push_back(app.add_option("--etcd", config.etcd_endpoints,
@@ -257,6 +265,9 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
     return usage_error("--max-upload-size must be a size like 512MiB");
   }
   config.max_upload_bytes = *max_upload_bytes;
+  auto transcode_cache_bytes = parse_size(transcode_cache);
+  if (!transcode_cache_bytes) return usage_error("--transcode-cache-size must be a size like 1GiB");
+  config.transcode_cache_bytes = *transcode_cache_bytes;
   struct { const std::string& text; std::int64_t& ms; const char* name; } durations[] = {
       {header_timeout, config.header_timeout_ms, "--header-timeout"},
       {body_idle_timeout, config.body_idle_timeout_ms, "--body-idle-timeout"},

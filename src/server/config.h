@@ -41,6 +41,10 @@ struct ServerConfig {
   std::int64_t shutdown_grace_ms = 10'000;
   std::uint32_t max_connections = 10'000;
   std::string web_root;
+  // Transcoding: finished transcodes kept on disk (data_dir/transcodes), and
+  // how many may run at once (0: one per core); more get 503.
+  std::uint64_t transcode_cache_bytes = 1ULL << 30;
+  unsigned max_transcodes = 0;
   // Cluster: etcd client URLs (empty: the embedded SQLite store), the key
   // namespace in etcd, and the secret every node shares (signed URLs).
   std::vector<std::string> etcd_endpoints;

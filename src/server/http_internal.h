@@ -24,6 +24,7 @@
 #include "common/status.h"
 #include "library/accounts.h"
 #include "library/catalog.h"
+#include "media/transcoder.h"
 #include "server/config.h"
 #include "server/http_server.h"
 
@@ -204,6 +205,15 @@ class StreamGauge {
 awaitable<Reply> serve_blob(RequestContext& ctx, const ContentHash& sha256,
                             const std::string& content_type, const std::string& download_name);
 
+// GET/HEAD of a local file whose bytes hash to sha256, like serve_blob (a
+// finished transcode in the cache).
+awaitable<Reply> serve_file(RequestContext& ctx, const std::string& path, const ContentHash& sha256,
+                            const std::string& content_type, const std::string& download_name);
+
+// 307 to a signed stream URL of the song on the least loaded live node that
+// holds it, with extra_query ("&name=value...") appended; 503 when none does.
+awaitable<Reply> redirect_to_holder(RequestContext& ctx, const Song& song, std::string_view extra_query);
+
 // A song's bytes or cover: served from this node when it holds them, else a
 // 307 to a signed URL on the least loaded live holder, or (--read-mode
 // proxy, and always for covers, which need no signed link) the bytes
@@ -212,6 +222,12 @@ awaitable<Reply> serve_blob(RequestContext& ctx, const ContentHash& sha256,
 enum class BlobKind { kSong, kCover };
 awaitable<Reply> serve_song_blob(RequestContext& ctx, const Song& song, BlobKind kind,
                                  const std::string& download_name);
+
+// A song transcoded as the request asks (transcode_responses.cc): from the
+// transcode cache when there, else encoded as the client reads it (chunked);
+// 503 when every transcode slot is busy; a redirect when this node lacks
+// the song's bytes.
+awaitable<Reply> serve_transcode(RequestContext& ctx, const Song& song, const media::TranscodeRequest& request);
 
 // --- running blocking work ---------------------------------------------------
 

@@ -17,8 +17,10 @@
 #include <memory>
 
 #include "blob/blob_store.h"
+#include "blob/transcode_cache.h"
 #include "cluster/cluster_node.h"
 #include "common/clock.h"
+#include "common/concurrency_limit.h"
 #include "library/accounts.h"
 #include "library/catalog.h"
 #include "room/room_service.h"
@@ -42,6 +44,8 @@ struct Services {
   const UrlSigner& signer;
   const Clock& clock;
   cluster::ClusterNode& cluster;
+  TranscodeCache& transcodes;
+  ConcurrencyLimit& transcode_slots;
 };
 
 class HttpServer {

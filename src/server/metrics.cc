@@ -16,6 +16,11 @@ void Metrics::count_upload(const std::string& result) {
   ++uploads_[result];
 }
 
+void Metrics::count_transcode(const std::string& result) {
+  std::lock_guard lock(mu_);
+  ++transcodes_[result];
+}
+
 void Metrics::observe_store_op(const std::string& op, double seconds) {
   std::lock_guard lock(mu_);
   auto& h = store_ops_[op];
@@ -56,6 +61,14 @@ std::string Metrics::render() const {
   for (const auto& [result, n] : uploads_) {
     out += fmt::format("hifi_uploads_total{{result=\"{}\"}} {}\n", result, n);
   }
+  out += "# HELP hifi_transcodes_total Transcoded streams by result.\n";
+  out += "# TYPE hifi_transcodes_total counter\n";
+  for (const auto& [result, n] : transcodes_) {
+    out += fmt::format("hifi_transcodes_total{{result=\"{}\"}} {}\n", result, n);
+  }
+  out += "# HELP hifi_active_transcodes Transcodes running right now.\n";
+  out += "# TYPE hifi_active_transcodes gauge\n";
+  out += fmt::format("hifi_active_transcodes {}\n", active_transcodes_.load());
   out += "# HELP hifi_store_operation_seconds MetaStore operation latency.\n";
   out += "# TYPE hifi_store_operation_seconds histogram\n";
   for (const auto& [op, h] : store_ops_) {

@@ -31,6 +31,11 @@ class Metrics {
   void websocket_closed() { --open_websockets_; }
   // result: "created", "duplicate", "rejected", "failed"
   void count_upload(const std::string& result);
+  // result: "cached" (served from the cache), "completed", "aborted"
+  // (the client went away), "busy" (refused: no free slot), "failed"
+  void count_transcode(const std::string& result);
+  void transcode_started() { ++active_transcodes_; }
+  void transcode_finished() { --active_transcodes_; }
   void observe_store_op(const std::string& op, double seconds);
 
   std::string render() const;
@@ -52,12 +57,14 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;
   std::map<std::string, std::uint64_t> uploads_;
+  std::map<std::string, std::uint64_t> transcodes_;
   std::map<std::string, Histogram> store_ops_;
   std::atomic<std::uint64_t> bytes_in_{0};
   std::atomic<std::uint64_t> bytes_out_{0};
   std::atomic<std::int64_t> active_streams_{0};
   std::atomic<std::int64_t> open_connections_{0};
   std::atomic<std::int64_t> open_websockets_{0};
+  std::atomic<std::int64_t> active_transcodes_{0};
 };
 
 // A MetaStore decorator that times every operation into Metrics.

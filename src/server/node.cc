@@ -3,7 +3,9 @@
 #include <unistd.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "blob/blob_store.h"
 #include "cluster/cluster_node.h"
@@ -61,6 +63,8 @@ struct Node::Parts {
   std::unique_ptr<MetaStore> owned_store;
   MetaStore* store = nullptr;
   std::unique_ptr<BlobStore> blobs;
+  std::unique_ptr<TranscodeCache> transcodes;
+  std::unique_ptr<ConcurrencyLimit> transcode_slots;
   std::unique_ptr<UrlSigner> signer;
   std::unique_ptr<AccountService> accounts;
   std::unique_ptr<Catalog> catalog;
@@ -98,6 +102,10 @@ Result<std::unique_ptr<Node>> Node::open(ServerConfig config, NodeOptions option
   if (auto removed = p->blobs->cleanup_temporaries(); removed > 0) {
     spdlog::info("removed {} unfinished upload(s) left by an earlier run", removed);
   }
+  p->transcodes = std::make_unique<TranscodeCache>(cfg.data_dir + "/transcodes", cfg.transcode_cache_bytes);
+  if (auto s = p->transcodes->open(); !s) return s;
+  p->transcode_slots = std::make_unique<ConcurrencyLimit>(
+      cfg.max_transcodes > 0 ? cfg.max_transcodes : std::max(1u, std::thread::hardware_concurrency()));
   // Nodes of a cluster must agree on the signing key.
   p->signer = std::make_unique<UrlSigner>(cfg.cluster_secret.empty()
                                               ? load_or_create_secret(cfg.data_dir + "/url-secret")
@@ -135,8 +143,9 @@ Node::~Node() { stop(); }
 
 Status Node::start() {
   auto& p = *parts_;
-  Services services{*p.store, *p.blobs, *p.accounts, *p.catalog, *p.rooms,
-                    *p.hub,   p.metrics, *p.signer,  p.room_clock(), *p.cluster};
+  Services services{*p.store,   *p.blobs,  *p.accounts,      *p.catalog,    *p.rooms,
+                    *p.hub,     p.metrics, *p.signer,        p.room_clock(), *p.cluster,
+                    *p.transcodes, *p.transcode_slots};
   p.server = std::make_unique<HttpServer>(p.config, services);
   p.server->start();
   spdlog::info("hifi-server 0.1.0 listening on http://{}:{}", p.config.listen_host, p.server->port());

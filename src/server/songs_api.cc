@@ -2,6 +2,9 @@
 // signed stream URL, cover art.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <charconv>
+
 #include "common/sha256.h"
 #include "server/api_json.h"
 #include "server/digest_header.h"
@@ -255,9 +258,50 @@ awaitable<Reply> stream_url(RequestContext& ctx) {
                            {"expires_at", expires * 1000}});
 }
 
+// A query parameter that must be a whole number in [min, max]; nullopt
+// when absent.
+Result<std::optional<std::int64_t>> int_param(const RequestContext& ctx, std::string_view name, std::int64_t min,
+                                              std::int64_t max) {
+  auto text = ctx.query(name);
+  if (!text) return std::optional<std::int64_t>();
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+  if (ec != std::errc() || end != text->data() + text->size() || v < min || v > max) {
+    return invalid_argument(std::string(name) + " must be a whole number from " + std::to_string(min) + " to " +
+                            std::to_string(max));
+  }
+  return std::optional<std::int64_t>(v);
+}
+
+StringResponse invalid_parameter(const RequestContext& ctx, std::string_view name, std::string_view detail) {
+  return problem(ctx, http::status::bad_request, "invalid-parameter", "Invalid parameter", detail,
+                 {{"parameter", name}});
+}
+
 awaitable<Reply> stream_song(RequestContext& ctx) {
   auto song = co_await path_song(ctx);
   if (!song) co_return problem_from_status(ctx, song.status());
+  // ?format=opus|mp3|aac&bitrate=KBPS&offset_ms=N: transcoded; raw (the
+  // default) is the stored file.
+  const auto format_name = ctx.query("format").value_or("raw");
+  const auto format = media::parse_transcode_format(format_name);
+  if (!format && format_name != "raw") {
+    co_return invalid_parameter(ctx, "format", "format must be one of opus, mp3, aac or raw, not '" +
+                                                   format_name.substr(0, 32) + "'");
+  }
+  auto bitrate = int_param(ctx, "bitrate", media::kMinTranscodeBitrate, media::kMaxTranscodeBitrate);
+  if (!bitrate) co_return invalid_parameter(ctx, "bitrate", bitrate.status().message() + " (kbit/s)");
+  auto offset = int_param(ctx, "offset_ms", 0, std::max<std::int64_t>(song->duration_ms, 0));
+  if (!offset) co_return invalid_parameter(ctx, "offset_ms", offset.status().message() + " (the song's length)");
+  if (format) {
+    media::TranscodeRequest request{*format, static_cast<int>(bitrate->value_or(0)), offset->value_or(0)};
+    co_return co_await serve_transcode(ctx, *song, request);
+  }
+  if (offset->value_or(0) > 0) {
+    co_return invalid_parameter(ctx, "offset_ms",
+                                "offset_ms needs format=opus, mp3 or aac; the stored file (raw) is read from a "
+                                "position with a Range request");
+  }
   std::string download;
   if (ctx.query("download") == std::optional<std::string>("1")) {
     download = song->filename.empty() ? song->title : song->filename;

@@ -197,6 +197,23 @@ TEST_F(ClusterTest, WithFewerCopiesWantedTheOthersRedirectToAHolder) {
   auto followed = get(node(holder), std::string(url->encoded_resource()), "");
   ASSERT_EQ(followed.status, 200) << followed.body;
   EXPECT_EQ(followed.body, wav);
+
+  // A transcode is redirected the same way, its query kept, and done there.
+  auto transcode = get(node(lacking), "/api/v1/songs/" + id + "/stream?format=mp3&bitrate=64", token);
+  ASSERT_EQ(transcode.status, 307) << transcode.body;
+  auto to = boost::urls::parse_uri(transcode.header("location"));
+  ASSERT_TRUE(to);
+  EXPECT_NE(std::string(to->encoded_query()).find("&format=mp3&bitrate=64"), std::string::npos);
+  int to_node = -1;
+  for (int i = 0; i < 3; ++i) {
+    if (std::to_string(node(i).port()) == std::string(to->port())) to_node = i;
+  }
+  ASSERT_GE(to_node, 0);
+  ASSERT_NE(to_node, lacking);
+  auto transcoded = get(node(to_node), std::string(to->encoded_resource()), "");
+  ASSERT_EQ(transcoded.status, 200) << transcoded.body;
+  EXPECT_EQ(transcoded.header("content-type"), "audio/mpeg");
+  EXPECT_EQ(transcoded.header("x-hifi-transcode"), "mp3 64 kbit/s");
 }
 
 TEST_F(ClusterTest, ProxyModeServesSongsHeldElsewhereWithRanges) {

@@ -173,6 +173,21 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(c.log_level, "info");
   EXPECT_TRUE(c.web_root.empty());
   EXPECT_EQ(c.threads, std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_EQ(c.transcode_cache_bytes, 1ULL << 30);
+  EXPECT_EQ(c.max_transcodes, 0u);
+}
+
+TEST_F(ConfigTest, TranscodeOptions) {
+  auto o = parse({"--transcode-cache-size", "256MiB", "--max-transcodes", "3"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.config.transcode_cache_bytes, 256ULL << 20);
+  EXPECT_EQ(o.config.max_transcodes, 3u);
+  auto none = parse({"--transcode-cache-size", "0"});
+  ASSERT_EQ(none.code, 0) << none.err;
+  EXPECT_EQ(none.config.transcode_cache_bytes, 0u);
+  auto bad = parse({"--transcode-cache-size", "lots"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--transcode-cache-size"));
 }
 
 TEST_F(ConfigTest, ReadModeIsAnEnum) {
