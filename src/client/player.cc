@@ -19,7 +19,8 @@ namespace {
 // reads it with range requests as decoding goes. A transcoded
 // representation is asked to start at the frame reading must start from.
 std::shared_ptr<media::PcmSource> stream_song(ApiClient& api, const AudioFormat& format,
-                                              const std::string& song_id, const std::string& query) {
+                                              const std::string& song_id, const std::string& query,
+                                              std::uint64_t from) {
   const int rate = format.sample_rate;
   auto open = [&api, song_id, query, rate](std::uint64_t frame) -> Result<media::StreamingSource::Input> {
     std::uint64_t first_frame = 0;
@@ -49,7 +50,7 @@ std::shared_ptr<media::PcmSource> stream_song(ApiClient& api, const AudioFormat&
     if (Status s = bytes->start(); !s) return s;
     return media::StreamingSource::Input{std::move(bytes), first_frame};
   };
-  return media::StreamingSource::start(std::move(open), format, media::StreamingSource::Window{});
+  return media::StreamingSource::start(std::move(open), format, media::StreamingSource::Window{}, from);
 }
 
 }  // namespace
@@ -77,9 +78,10 @@ Player::Player(ApiClient& api, RoomClient& room, PlayerOptions options)
     : Player(PlayerInputs{}, std::move(options)) {
   inputs_.view = [&room] { return room.view(); };
   inputs_.clock_offset_ms = [&room] { return room.clock_offset_ms(); };
-  inputs_.open_song = [&api, format = options_.format,
-                       query = stream_query(options_.quality)](const std::string& id)
-      -> Result<std::shared_ptr<media::PcmSource>> { return stream_song(api, format, id, query); };
+  inputs_.open_song = [&api, format = options_.format, query = stream_query(options_.quality)](
+                          const std::string& id, std::uint64_t from) -> Result<std::shared_ptr<media::PcmSource>> {
+    return stream_song(api, format, id, query, from);
+  };
 }
 
 Player::Player(PlayerInputs inputs, PlayerOptions options)
@@ -130,13 +132,19 @@ std::shared_ptr<media::PcmSource> Player::song(const std::string& song_id) const
 }
 
 void Player::fetch_loop() {
+  const double frames_per_ms = options_.format.sample_rate / 1000.0;
   while (!stopping_) {
     auto view = inputs_.view();
-    std::vector<std::string> wanted;
-    if (const auto* item = view.current_item()) wanted.push_back(item->song_id);
-    if (const auto* item = view.next_item()) wanted.push_back(item->song_id);
+    // The songs wanted, and where playback will start in each.
+    std::vector<std::pair<std::string, std::uint64_t>> wanted;
+    if (const auto* item = view.current_item()) {
+      const auto offset = inputs_.clock_offset_ms();
+      const double ms = view.position_at_time(wall_clock_ms() + offset.value_or(0));
+      wanted.emplace_back(item->song_id, static_cast<std::uint64_t>(std::llround(ms * frames_per_ms)));
+    }
+    if (const auto* item = view.next_item()) wanted.emplace_back(item->song_id, 0);
     const auto now = std::chrono::steady_clock::now();
-    for (const auto& id : wanted) {
+    for (const auto& [id, from] : wanted) {
       if (stopping_) break;
       if (auto open = song(id)) {
         // A source that failed (the server went away, say) is opened anew,
@@ -151,14 +159,15 @@ void Player::fetch_loop() {
         retry_at_.erase(it);
         songs_.erase(id);
       }
-      auto opened = inputs_.open_song(id);
+      auto opened = inputs_.open_song(id, from);
       std::lock_guard lock(mu_);
       status_.error = opened ? "" : opened.status().message();
       if (opened) songs_[id] = std::move(*opened);
     }
     {
       // Keep what is wanted; anything else can go (and free its memory).
-      std::set<std::string> keep(wanted.begin(), wanted.end());
+      std::set<std::string> keep;
+      for (const auto& w : wanted) keep.insert(w.first);
       std::lock_guard lock(mu_);
       for (auto it = songs_.begin(); it != songs_.end();) {
         it = keep.count(it->first) ? std::next(it) : songs_.erase(it);

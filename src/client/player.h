@@ -68,10 +68,12 @@ struct PlayerInputs {
   std::function<RoomView()> view;
   // server time ≈ local wall clock + offset; nullopt until measured.
   std::function<std::optional<double>()> clock_offset_ms;
-  // A song, ready to read as it decodes; called on the fetcher thread for
-  // the current and the next item until it succeeds, and again (at most
-  // once per kRetrySeconds) when its source ended with a failure.
-  std::function<Result<std::shared_ptr<media::PcmSource>>(const std::string& song_id)> open_song;
+  // A song, ready to read as it decodes, starting at frame `from` (where
+  // the room is in the current item; 0 for the next); called on the fetcher
+  // thread for the current and the next item until it succeeds, and again
+  // (at most once per kRetrySeconds) when its source ended with a failure.
+  std::function<Result<std::shared_ptr<media::PcmSource>>(const std::string& song_id, std::uint64_t from)>
+      open_song;
 };
 
 // What the room has current (playing or paused) and where it is.

@@ -31,9 +31,11 @@ StreamingSource::StreamingSource(Opener open, AudioFormat format, const Window& 
       forward_decode_frames_(seconds_to_frames(kForwardDecodeSeconds, format.sample_rate)) {}
 
 std::shared_ptr<StreamingSource> StreamingSource::start(Opener open, const AudioFormat& format,
-                                                        const Window& window) {
+                                                        const Window& window, std::uint64_t from) {
   silence_ffmpeg_logs();
   std::shared_ptr<StreamingSource> source(new StreamingSource(std::move(open), format, window));
+  source->position_ = from;
+  source->base_ = source->seek_to_ = from > source->behind_frames_ ? from - source->behind_frames_ : 0;
   if (Status s = check_output_format(format); !s) {
     source->progress_.status = std::move(s);
     source->progress_.finished = true;
@@ -82,7 +84,12 @@ Status StreamingSource::open_input(AudioDecoder& decoder, Input& input, std::uin
 }
 
 Status StreamingSource::position_at(AudioDecoder& decoder, Input& input, std::uint64_t frame) {
-  if (!input.bytes || frame < input.first_frame) {
+  // An input that cannot seek is opened again for going back, and for going
+  // further ahead than is worth decoding through.
+  const std::uint64_t at = input.first_frame + decoder.frames();
+  const bool reopen = !input.bytes || frame < input.first_frame ||
+                      (!input.bytes->seekable() && (frame < at || frame - at > forward_decode_frames_));
+  if (reopen) {
     if (Status s = open_input(decoder, input, frame); !s) return s;
   }
   Status s = decoder.seek(frame - input.first_frame);
@@ -111,7 +118,7 @@ void StreamingSource::run() {
       if (stop_) break;
       generation = generation_;
       reposition = positioned_ != generation_;
-      target = base_;
+      target = seek_to_;
     }
 
     Status status;
@@ -150,6 +157,7 @@ void StreamingSource::run() {
     next_frame_ += frames;
     // Frames before base_ were skipped by a forward seek.
     const std::uint64_t skip = base_ > first ? std::min(base_ - first, frames) : 0;
+    if (window_.empty() && skip < frames) base_ = first + skip;
     window_.insert(window_.end(), batch.begin() + static_cast<std::ptrdiff_t>(skip * channels_), batch.end());
     trim();
     if (ended) {
@@ -187,18 +195,25 @@ std::size_t StreamingSource::read(std::int16_t* out, std::size_t frames) {
 void StreamingSource::seek(std::uint64_t frame) {
   std::lock_guard lock(mu_);
   position_ = frame;
+  // Where decoding goes on from: a seek the decoder has still to make
+  // counts as made (the player seeks on every buffer meanwhile).
+  const std::uint64_t next = positioned_ == generation_ ? next_frame_ : seek_to_;
+  // Frames up to behind_frames_ before the position are kept (or decoded)
+  // wherever it lands: a player that moves back a little right after a seek
+  // (its sink's timeline restarts after a flush) finds them there.
+  const std::uint64_t keep_from = frame > behind_frames_ ? frame - behind_frames_ : 0;
   if (frame >= base_ && frame <= window_end()) {
     trim();
-  } else if (frame >= next_frame_ && (progress_.finished ? progress_.status.is_ok()
-                                                         : frame - next_frame_ <= forward_decode_frames_)) {
+  } else if (frame >= next && (progress_.finished ? progress_.status.is_ok()
+                                                  : frame - next <= forward_decode_frames_)) {
     // Close ahead: decoding goes on and drops the frames up to there. (Past
     // the end of a song decoded to its end: nothing more to decode.)
-    window_.clear();
-    base_ = frame;
+    if (window_.empty()) base_ = std::max(next, keep_from);
+    trim();
   } else {
     // Far ahead, behind the window, or after a failure: the decoder seeks.
     window_.clear();
-    base_ = frame;
+    base_ = seek_to_ = keep_from;
     ++generation_;
     progress_.finished = false;
     progress_.status = Status::ok();

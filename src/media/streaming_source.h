@@ -73,9 +73,10 @@ class StreamingSource : public PcmSource {
   // A forward seek up to this far beyond the decoded frames decodes on.
   static constexpr double kForwardDecodeSeconds = 1.0;
 
-  // Starts decoding what `open` gives into `format`.
+  // Starts decoding what `open` gives into `format`, from frame `from`
+  // (the read position's start: where playback will most likely begin).
   static std::shared_ptr<StreamingSource> start(Opener open, const AudioFormat& format,
-                                                const Window& window);
+                                                const Window& window, std::uint64_t from = 0);
   // Starts decoding the local file at path; the file must stay while the
   // source lives.
   static std::shared_ptr<StreamingSource> start(const std::string& path, const AudioFormat& format,
@@ -121,10 +122,11 @@ class StreamingSource : public PcmSource {
   std::uint64_t base_ = 0;
   std::uint64_t position_ = 0;
   std::uint64_t next_frame_ = 0;  // the next frame decoding produces
-  // Bumped by a seek the decoder must make (to base_); the decoding thread
-  // has made the one numbered positioned_.
+  // Bumped by a seek the decoder must make (to seek_to_); the decoding
+  // thread has made the one numbered positioned_.
   std::uint64_t generation_ = 0;
   std::optional<std::uint64_t> positioned_;
+  std::uint64_t seek_to_ = 0;
   std::optional<std::uint64_t> end_;  // the song's length, once decoded to its end
   DecodeProgress progress_;
   ByteSource* reading_ = nullptr;  // the input the decoding thread reads, to interrupt

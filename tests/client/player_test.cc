@@ -194,7 +194,7 @@ TEST(PlayerTest, PlaysTheRightSamplesAtTheRightTimesAndFollowsSeekPauseAndSkip) 
   PlayerInputs inputs;
   inputs.view = [&] { return view_at(script, sink->now_ms()); };
   inputs.clock_offset_ms = [] { return std::optional<double>(kOffset); };
-  inputs.open_song = [&](const std::string& id) -> Result<std::shared_ptr<media::PcmSource>> {
+  inputs.open_song = [&](const std::string& id, std::uint64_t) -> Result<std::shared_ptr<media::PcmSource>> {
     std::lock_guard lock(opened_mu);
     opened.insert(id);
     return std::shared_ptr<media::PcmSource>(
@@ -293,7 +293,7 @@ TEST(PlayerTest, SilentUntilTheClockIsSynchronised) {
   PlayerInputs inputs;
   inputs.view = [&] { return view_at(script, sink->now_ms()); };
   inputs.clock_offset_ms = [] { return std::optional<double>(); };
-  inputs.open_song = [&](const std::string& id) -> Result<std::shared_ptr<media::PcmSource>> {
+  inputs.open_song = [&](const std::string& id, std::uint64_t) -> Result<std::shared_ptr<media::PcmSource>> {
     if (id == "songB") asked = true;
     return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kSongMs * 48, 1));
   };
@@ -459,7 +459,7 @@ TEST_F(PlayerPulseTest, PlayerPlacesAudioAtTheTimeTheDeviceWillPlayIt) {
     return v;
   };
   inputs.clock_offset_ms = [&] { return std::optional<double>(offset); };
-  inputs.open_song = [](const std::string&) -> Result<std::shared_ptr<media::PcmSource>> {
+  inputs.open_song = [](const std::string&, std::uint64_t) -> Result<std::shared_ptr<media::PcmSource>> {
     return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kSongMs * 48, 1));
   };
   PlayerOptions options;
