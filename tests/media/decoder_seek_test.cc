@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "media/byte_source.h"
+#include "media/counting_source.h"
 #include "media/decoder.h"
 
 namespace hifi::media {
@@ -29,34 +30,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr AudioFormat kOut{48000, 2};
-
-// Counts what the decoder reads of a file.
-class CountingSource final : public ByteSource {
- public:
-  explicit CountingSource(std::unique_ptr<FileByteSource> file) : file_(std::move(file)) {}
-  Result<std::size_t> read(std::uint64_t offset, char* out, std::size_t max) override {
-    auto n = file_->read(offset, out, max);
-    if (n) {
-      bytes_ += *n;
-      if (offset != next_) ++jumps_;
-      next_ = offset + *n;
-    }
-    return n;
-  }
-  std::optional<std::uint64_t> size() override { return file_->size(); }
-  bool seekable() const override { return true; }
-  std::string describe() const override { return file_->describe(); }
-
-  std::uint64_t bytes() const { return bytes_; }
-  int jumps() const { return jumps_; }
-  void reset_counts() { bytes_ = 0; jumps_ = 0; }
-
- private:
-  std::unique_ptr<FileByteSource> file_;
-  std::uint64_t bytes_ = 0;
-  std::uint64_t next_ = 0;
-  int jumps_ = 0;
-};
 
 std::vector<std::int16_t> decode_all(AudioDecoder& decoder) {
   std::vector<std::int16_t> out;
