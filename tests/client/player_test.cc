@@ -314,6 +314,69 @@ TEST(PlayerTest, SilentUntilTheClockIsSynchronised) {
   }
 }
 
+TEST(PlayerTest, APausedRoomShowsItsSongAndPosition) {
+  auto sink_owner = std::make_unique<VirtualSink>(kStart);
+  VirtualSink* sink = sink_owner.get();
+  const std::vector<Step> script = {{0, "i1", false, 21000}};
+  PlayerInputs inputs;
+  inputs.view = [&] { return view_at(script, sink->now_ms()); };
+  inputs.clock_offset_ms = [] { return std::optional<double>(kOffset); };
+  inputs.open_song = [](const std::string&, std::uint64_t) -> Result<std::shared_ptr<media::PcmSource>> {
+    return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kSongMs * 48, 1));
+  };
+  PlayerOptions options;
+  options.format = kFormat;
+  Player player(inputs, options);
+  ASSERT_TRUE(player.start(std::move(sink_owner)));
+  sink->open(kStart + 500);
+  const bool shown = testing::eventually([&] { return player.status().song_id == "songA"; });
+  const auto status = player.status();
+  player.stop();
+  ASSERT_TRUE(shown) << "a paused room shows nothing";
+  EXPECT_FALSE(status.playing);
+  EXPECT_FALSE(status.buffering);
+  EXPECT_EQ(status.position_ms, 21000);
+  EXPECT_EQ(status.duration_ms, kSongMs);
+}
+
+// A source whose fetching failed for good (the server went away).
+class FailedSong final : public media::PcmSource {
+ public:
+  const AudioFormat& format() const override { return kFormat; }
+  std::size_t read(std::int16_t*, std::size_t) override { return 0; }
+  void seek(std::uint64_t) override {}
+  std::uint64_t position() const override { return 0; }
+  bool ready(std::uint64_t, std::size_t) const override { return true; }
+  std::uint64_t length_frames() const override { return 0; }
+  bool ended() const override { return true; }
+  Status status() const override { return unavailable("the server went away"); }
+};
+
+TEST(PlayerTest, ASongThatFailedIsOpenedAgain) {
+  auto sink_owner = std::make_unique<VirtualSink>(kStart);
+  VirtualSink* sink = sink_owner.get();
+  const std::vector<Step> script = {{0, "i1", true, 0}};
+  std::atomic<int> opened{0};
+  PlayerInputs inputs;
+  inputs.view = [&] { return view_at(script, sink->now_ms()); };
+  inputs.clock_offset_ms = [] { return std::optional<double>(kOffset); };
+  inputs.open_song = [&](const std::string& id, std::uint64_t) -> Result<std::shared_ptr<media::PcmSource>> {
+    if (id == "songA" && opened++ == 0) return std::shared_ptr<media::PcmSource>(std::make_shared<FailedSong>());
+    return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kSongMs * 48, 1));
+  };
+  PlayerOptions options;
+  options.format = kFormat;
+  Player player(inputs, options);
+  ASSERT_TRUE(player.start(std::move(sink_owner)));
+  sink->open(kStart + 1000);
+  const bool reported =
+      testing::eventually([&] { return player.status().error.find("went away") != std::string::npos; });
+  const bool reopened = testing::eventually([&] { return opened.load() >= 2 && player.status().error.empty(); });
+  player.stop();
+  EXPECT_TRUE(reported) << "the failure is shown";
+  EXPECT_TRUE(reopened) << "the song is opened again, and the failure no longer shown";
+}
+
 // ---- PulseAudio: a real daemon with a null sink -----------------------------
 
 // Starts `pulseaudio` (no default modules: a private socket and a null
