@@ -298,23 +298,20 @@ class Connection {
     return ec;
   }
 
-  // Reads until the parser is done, or (buffer_body) its buffer is full.
-  template <typename Parser>
-  error_code read(Parser& parser, Millis timeout) {
-    error_code ec;
-    stream_.expires_after(timeout);
-    http::async_read(stream_, buffer_, parser, [&](error_code e, std::size_t) { ec = e; });
-    run();
-    if (ec == http::error::need_buffer) ec = {};
-    return ec;
-  }
+  // How far a read goes: until the parser is done, or (buffer_body) its
+  // buffer is full; or only through what has arrived (waiting for some).
+  enum class Until { kDone, kSome };
 
-  // Reads what has arrived (waiting for something) into the parser.
   template <typename Parser>
-  error_code read_some(Parser& parser, Millis timeout) {
+  error_code read(Parser& parser, Millis timeout, Until until = Until::kDone) {
     error_code ec;
     stream_.expires_after(timeout);
-    http::async_read_some(stream_, buffer_, parser, [&](error_code e, std::size_t) { ec = e; });
+    auto done = [&](error_code e, std::size_t) { ec = e; };
+    if (until == Until::kSome) {
+      http::async_read_some(stream_, buffer_, parser, done);
+    } else {
+      http::async_read(stream_, buffer_, parser, done);
+    }
     run();
     if (ec == http::error::need_buffer) ec = {};
     return ec;
@@ -570,7 +567,7 @@ class HttpBodyStream final : public BodyStream {
     body.data = out;
     body.size = max;
     while (max > 0 && body.size == max && !parser.is_done()) {
-      if (auto ec = connection_.read_some(parser, timeout_)) {
+      if (auto ec = connection_.read(parser, timeout_, Connection::Until::kSome)) {
         result.error.detail = describe(ec);
         return result;
       }

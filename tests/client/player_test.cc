@@ -177,6 +177,21 @@ RoomView view_at(const std::vector<Step>& script, double local_ms) {
   return v;
 }
 
+// open_song for tests that need just some song: every one counts frames
+// with mark 1.
+Result<std::shared_ptr<media::PcmSource>> any_song(const std::string&, std::uint64_t) {
+  return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kSongMs * 48, 1));
+}
+
+// A player on the seams, in the tests' format, started on `sink`.
+std::unique_ptr<Player> start_player(PlayerInputs inputs, std::unique_ptr<AudioSink> sink) {
+  PlayerOptions options;
+  options.format = kFormat;
+  auto player = std::make_unique<Player>(std::move(inputs), options);
+  EXPECT_TRUE(player->start(std::move(sink)));
+  return player;
+}
+
 TEST(PlayerTest, PlaysTheRightSamplesAtTheRightTimesAndFollowsSeekPauseAndSkip) {
   const std::vector<Step> script = {
       {0, "i1", true, 0},          // play A from the start
@@ -321,17 +336,12 @@ TEST(PlayerTest, APausedRoomShowsItsSongAndPosition) {
   PlayerInputs inputs;
   inputs.view = [&] { return view_at(script, sink->now_ms()); };
   inputs.clock_offset_ms = [] { return std::optional<double>(kOffset); };
-  inputs.open_song = [](const std::string&, std::uint64_t) -> Result<std::shared_ptr<media::PcmSource>> {
-    return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kSongMs * 48, 1));
-  };
-  PlayerOptions options;
-  options.format = kFormat;
-  Player player(inputs, options);
-  ASSERT_TRUE(player.start(std::move(sink_owner)));
+  inputs.open_song = any_song;
+  auto player = start_player(std::move(inputs), std::move(sink_owner));
   sink->open(kStart + 500);
-  const bool shown = testing::eventually([&] { return player.status().song_id == "songA"; });
-  const auto status = player.status();
-  player.stop();
+  const bool shown = testing::eventually([&] { return player->status().song_id == "songA"; });
+  const auto status = player->status();
+  player->stop();
   ASSERT_TRUE(shown) << "a paused room shows nothing";
   EXPECT_FALSE(status.playing);
   EXPECT_FALSE(status.buffering);
@@ -360,19 +370,16 @@ TEST(PlayerTest, ASongThatFailedIsOpenedAgain) {
   PlayerInputs inputs;
   inputs.view = [&] { return view_at(script, sink->now_ms()); };
   inputs.clock_offset_ms = [] { return std::optional<double>(kOffset); };
-  inputs.open_song = [&](const std::string& id, std::uint64_t) -> Result<std::shared_ptr<media::PcmSource>> {
+  inputs.open_song = [&](const std::string& id, std::uint64_t from) -> Result<std::shared_ptr<media::PcmSource>> {
     if (id == "songA" && opened++ == 0) return std::shared_ptr<media::PcmSource>(std::make_shared<FailedSong>());
-    return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kSongMs * 48, 1));
+    return any_song(id, from);
   };
-  PlayerOptions options;
-  options.format = kFormat;
-  Player player(inputs, options);
-  ASSERT_TRUE(player.start(std::move(sink_owner)));
+  auto player = start_player(std::move(inputs), std::move(sink_owner));
   sink->open(kStart + 1000);
   const bool reported =
-      testing::eventually([&] { return player.status().error.find("went away") != std::string::npos; });
-  const bool reopened = testing::eventually([&] { return opened.load() >= 2 && player.status().error.empty(); });
-  player.stop();
+      testing::eventually([&] { return player->status().error.find("went away") != std::string::npos; });
+  const bool reopened = testing::eventually([&] { return opened.load() >= 2 && player->status().error.empty(); });
+  player->stop();
   EXPECT_TRUE(reported) << "the failure is shown";
   EXPECT_TRUE(reopened) << "the song is opened again, and the failure no longer shown";
 }
@@ -522,9 +529,7 @@ TEST_F(PlayerPulseTest, PlayerPlacesAudioAtTheTimeTheDeviceWillPlayIt) {
     return v;
   };
   inputs.clock_offset_ms = [&] { return std::optional<double>(offset); };
-  inputs.open_song = [](const std::string&, std::uint64_t) -> Result<std::shared_ptr<media::PcmSource>> {
-    return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kSongMs * 48, 1));
-  };
+  inputs.open_song = any_song;
   PlayerOptions options;
   options.format = kFormat;
   Player player(inputs, options);

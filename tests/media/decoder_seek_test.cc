@@ -23,6 +23,7 @@
 #include "media/byte_source.h"
 #include "media/counting_source.h"
 #include "media/decoder.h"
+#include "media/test_audio.h"
 
 namespace hifi::media {
 namespace {
@@ -121,16 +122,22 @@ struct Format {
 // Noise-substituted bands (see the header comment).
 constexpr int kAacPnsMaxDiff = 1;
 
-class DecoderSeekFormatTest : public DecoderSeekTest, public ::testing::WithParamInterface<Format> {};
+class DecoderSeekFormatTest : public DecoderSeekTest, public ::testing::WithParamInterface<Format> {
+ protected:
+  // The parameter's file (made first), decoded from its start to its end.
+  static std::vector<std::int16_t> decode_whole(const Format& f) {
+    generate(f.name, f.args, f.rate);
+    auto source = open_source(f.name);
+    if (source == nullptr) return {};
+    AudioDecoder straight(kOut);
+    EXPECT_TRUE(straight.open(*source, nullptr, nullptr));
+    return decode_all(straight);
+  }
+};
 
 TEST_P(DecoderSeekFormatTest, SeekedFramesAreThoseOfADecodeFromTheStart) {
   const Format& f = GetParam();
-  generate(f.name, f.args, f.rate);
-  auto whole_source = open_source(f.name);
-  ASSERT_NE(whole_source, nullptr);
-  AudioDecoder straight(kOut);
-  ASSERT_TRUE(straight.open(*whole_source, nullptr, nullptr));
-  const std::vector<std::int16_t> whole = decode_all(straight);
+  const std::vector<std::int16_t> whole = decode_whole(f);
   const std::uint64_t total = whole.size() / 2;
   ASSERT_GT(total, 29u * 48000);
 
@@ -156,14 +163,11 @@ TEST_P(DecoderSeekFormatTest, SeekedFramesAreThoseOfADecodeFromTheStart) {
 
 TEST_P(DecoderSeekFormatTest, SeeksBackAndForthOnOneDecoder) {
   const Format& f = GetParam();
-  generate(f.name, f.args, f.rate);
+  const std::vector<std::int16_t> whole = decode_whole(f);
+  const std::uint64_t total = whole.size() / 2;
+  ASSERT_GT(total, 29u * 48000);
   auto source = open_source(f.name);
   ASSERT_NE(source, nullptr);
-  AudioDecoder straight(kOut);
-  ASSERT_TRUE(straight.open(*source, nullptr, nullptr));
-  const std::vector<std::int16_t> whole = decode_all(straight);
-  const std::uint64_t total = whole.size() / 2;
-
   AudioDecoder decoder(kOut);
   ASSERT_TRUE(decoder.open(*source, nullptr, nullptr));
   std::vector<std::int16_t> got;
@@ -196,13 +200,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Format{"s.opus", "-c:a libopus -b:a 96k", 48000, 0},
                       Format{"pns.m4a", "-c:a aac -b:a 128k", 44100, kAacPnsMaxDiff},
                       Format{"nopns.m4a", "-c:a aac -aac_pns 0 -b:a 128k", 44100, 0}),
-    [](const auto& info) {
-      std::string name = info.param.name;
-      for (char& c : name) {
-        if (c == '.') c = '_';
-      }
-      return name;
-    });
+    FileParamName());
 
 // A seek near the end of a long FLAC reads a few binary-search steps and
 // what it decodes, not the song up to there.
