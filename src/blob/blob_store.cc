@@ -229,7 +229,9 @@ Result<BlobInfo> BlobStore::put(std::string_view bytes) {
 Status BlobStore::remove(const ContentHash& sha256) {
   const std::string path = path_for(sha256);
   // Not fsynced: a removal lost in a crash only brings back an unreferenced
-  // blob, which the next garbage collection removes again.
+  // blob, which the next garbage collection removes again, or an
+  // unrecorded copy above R, which the index pass records and repair trims
+  // again.
   if (::unlink(path.c_str()) != 0) {
     if (errno == ENOENT) return not_found("no blob " + sha256.hex());
     return errno_status("unlink", path, errno);

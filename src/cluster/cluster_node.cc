@@ -51,6 +51,12 @@ std::string ClusterNode::render_metrics() const {
   auto counter = [&](const char* name, const char* help, auto value) {
     out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);
   };
+  // A counter with a `result` label and two values.
+  auto by_result = [&](const char* name, const char* help, const char* first, auto first_value,
+                       const char* second, auto second_value) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0}{{result=\"{2}\"}} {3}\n{0}{{result=\"{4}\"}} {5}\n",
+                       name, help, first, first_value, second, second_value);
+  };
   gauge("hifi_cluster_members", "Live members of the cluster, as this node sees them.",
         membership_.members().size());
   gauge("hifi_is_leader", "1 when this node leads repair.", membership_.is_leader() ? 1 : 0);
@@ -63,14 +69,15 @@ std::string ClusterNode::render_metrics() const {
   counter("hifi_replica_pushes_total", "Copies this node sent to another node.", r.pushes_ok.load());
   counter("hifi_replica_push_failures_total", "Copies to another node that failed.", r.pushes_failed.load());
   counter("hifi_repair_passes_total", "Repair passes run as leader.", m.repair_passes.load());
-  out += "# HELP hifi_repair_copies_total Copies the repair leader arranged, by result.\n"
-         "# TYPE hifi_repair_copies_total counter\n";
-  out += fmt::format("hifi_repair_copies_total{{result=\"ok\"}} {}\n", m.repair_copies_ok.load());
-  out += fmt::format("hifi_repair_copies_total{{result=\"failed\"}} {}\n", m.repair_copies_failed.load());
-  out += "# HELP hifi_scrub_blobs_total Copies re-hashed by the scrubber, by result.\n"
-         "# TYPE hifi_scrub_blobs_total counter\n";
-  out += fmt::format("hifi_scrub_blobs_total{{result=\"ok\"}} {}\n", m.scrubbed_ok.load());
-  out += fmt::format("hifi_scrub_blobs_total{{result=\"corrupt\"}} {}\n", m.scrubbed_corrupt.load());
+  by_result("hifi_repair_copies_total", "Copies the repair leader arranged, by result.", "ok",
+            m.repair_copies_ok.load(), "failed", m.repair_copies_failed.load());
+  by_result("hifi_repair_trims_total", "Copies above R the repair leader had dropped, by result.", "ok",
+            m.repair_trims_ok.load(), "failed", m.repair_trims_failed.load());
+  counter("hifi_replica_records_forgotten_total",
+          "Replica records of nodes gone longer than --forget-dead-after, dropped by the repair leader.",
+          m.records_forgotten.load());
+  by_result("hifi_scrub_blobs_total", "Copies re-hashed by the scrubber, by result.", "ok", m.scrubbed_ok.load(),
+            "corrupt", m.scrubbed_corrupt.load());
   counter("hifi_gc_blobs_removed_total", "Unreferenced blobs removed from this node.", m.gc_removed.load());
   counter("hifi_replica_index_fixes_total", "Replica index records added or dropped by maintenance.",
           m.index_fixed.load());

@@ -13,21 +13,21 @@
 namespace hifi::cluster {
 namespace {
 
-// holders[sha256] = node ids with a record, from one read of the index.
-// Records whose key does not name a sha256 are skipped.
-Result<std::map<ContentHash, std::set<std::string>>> read_index(MetaStore& store) {
+// One read of the replica index. Records whose key does not name a sha256
+// are skipped.
+Result<ReplicaIndex> read_index(MetaStore& store) {
   auto range = store.range(kReplicasPrefix);
   if (!range) return range.status();
-  std::map<ContentHash, std::set<std::string>> holders;
+  ReplicaIndex index;
   const std::size_t prefix = std::string(kReplicasPrefix).size();
   for (const auto& kv : range->kvs) {
     auto slash = kv.key.find('/', prefix);
     if (slash == std::string::npos) continue;
     auto sha = ContentHash::parse(std::string_view(kv.key).substr(prefix, slash - prefix));
     if (!sha) continue;
-    holders[*sha].insert(kv.key.substr(slash + 1));
+    index[*sha][kv.key.substr(slash + 1)] = kv.mod_revision;
   }
-  return holders;
+  return index;
 }
 
 // The file's SHA-256, read in large pieces; nullopt when it cannot be read.
@@ -96,10 +96,22 @@ void Maintenance::loop() {
   }
 }
 
+// One referenced blob as the repair pass sees it.
+struct Maintenance::Copies {
+  const ContentHash& sha;
+  std::vector<std::string> holders;  // live members with a record
+  int wanted;
+  const std::vector<Member>& live;
+  const std::map<std::string, Member>& live_by_id;
+};
+
 RepairReport Maintenance::repair_pass() {
   std::lock_guard pass(repair_mu_);
   RepairReport report;
-  if (!membership_.is_leader()) return report;
+  if (!membership_.is_leader()) {
+    missing_since_.clear();  // should this node lead again, its clocks start afresh
+    return report;
+  }
   auto index = read_index(store_);
   if (!index) {
     spdlog::warn("repair: cannot read the replica index: {}", index.status().to_string());
@@ -110,7 +122,7 @@ RepairReport Maintenance::repair_pass() {
   std::map<std::string, Member> live_by_id;
   for (const auto& m : live) live_by_id.emplace(m.id, m);
   const int wanted = replicator_.copies_wanted(live.size());
-  const auto& self = membership_.self_id();
+  forget_dead_records(*index, live_by_id, report);
   auto referenced = catalog_.referenced_blobs();
   if (!referenced) {
     spdlog::warn("repair: skipped, the library view is stale: {}", referenced.status().to_string());
@@ -119,48 +131,28 @@ RepairReport Maintenance::repair_pass() {
   int still_under = 0;
   for (const auto& sha : *referenced) {
     ++report.checked;
-    std::vector<std::string> holders, candidates;
-    for (const auto& node : (*index)[sha]) {
-      if (live_by_id.count(node)) holders.push_back(node);
+    Copies copies{sha, {}, wanted, live, live_by_id};
+    if (auto it = index->find(sha); it != index->end()) {
+      for (const auto& [node, revision] : it->second) {
+        if (live_by_id.count(node)) copies.holders.push_back(node);
+      }
     }
-    if (static_cast<int>(holders.size()) >= wanted) continue;
+    const int have = static_cast<int>(copies.holders.size());
+    if (have > wanted) {
+      ++report.over_replicated;
+      trim_surplus(copies, report);
+      continue;
+    }
+    if (have == wanted) continue;
     ++report.under_replicated;
-    if (holders.empty()) {
+    if (copies.holders.empty()) {
       ++report.without_live_copy;
       spdlog::warn("repair: no live node holds blob {}; waiting for a holder to come back",
                    sha.short_hex());
       ++still_under;
       continue;
     }
-    for (const auto& m : live) {
-      if (std::find(holders.begin(), holders.end(), m.id) == holders.end()) candidates.push_back(m.id);
-    }
-    candidates = rendezvous_rank(sha, std::move(candidates));
-    // The source: this node when it holds a copy (no extra hop), else the
-    // least loaded live holder.
-    std::string source = holders.front();
-    for (const auto& h : holders) {
-      if (h == self || (source != self && less_loaded(live_by_id[h], live_by_id[source]))) source = h;
-    }
-    int have = static_cast<int>(holders.size());
-    for (const auto& target : candidates) {
-      if (have >= wanted) break;
-      Status s = source == self ? replicator_.push_to(sha, target)
-                                : peers_.request_push(live_by_id[source].advertise, sha, target);
-      if (s) {
-        ++have;
-        ++report.copies_made;
-        ++counters_.repair_copies_ok;
-        spdlog::info("repair: copied blob {} from node {} to node {} ({} of {} copies)", sha.short_hex(),
-                     source, target, have, wanted);
-      } else {
-        ++report.copies_failed;
-        ++counters_.repair_copies_failed;
-        spdlog::warn("repair: copying blob {} from node {} to node {} failed: {}", sha.short_hex(),
-                     source, target, s.message());
-      }
-    }
-    if (have < wanted) ++still_under;
+    if (copy_missing(copies, report) < wanted) ++still_under;
   }
   counters_.under_replicated = still_under;
   counters_.without_live_copy = report.without_live_copy;
@@ -168,7 +160,112 @@ RepairReport Maintenance::repair_pass() {
     spdlog::info("repair: {} blobs checked, {} had fewer than {} live copies, {} copies made, {} failed",
                  report.checked, report.under_replicated, wanted, report.copies_made, report.copies_failed);
   }
+  if (report.over_replicated > 0) {
+    spdlog::info("repair: {} blobs checked, {} had more than {} live copies, {} copies dropped, {} failed",
+                 report.checked, report.over_replicated, wanted, report.copies_trimmed, report.trims_failed);
+  }
   return report;
+}
+
+int Maintenance::copy_missing(const Copies& c, RepairReport& report) {
+  const auto& self = membership_.self_id();
+  std::vector<std::string> candidates;
+  for (const auto& m : c.live) {
+    if (std::find(c.holders.begin(), c.holders.end(), m.id) == c.holders.end()) candidates.push_back(m.id);
+  }
+  candidates = rendezvous_rank(c.sha, std::move(candidates));
+  // The source: this node when it holds a copy (no extra hop), else the
+  // least loaded live holder.
+  std::string source = c.holders.front();
+  for (const auto& h : c.holders) {
+    if (h == self || (source != self && less_loaded(c.live_by_id.at(h), c.live_by_id.at(source)))) source = h;
+  }
+  int have = static_cast<int>(c.holders.size());
+  for (const auto& target : candidates) {
+    if (have >= c.wanted) break;
+    Status s = source == self ? replicator_.push_to(c.sha, target)
+                              : peers_.request_push(c.live_by_id.at(source).advertise, c.sha, target);
+    if (s) {
+      ++have;
+      ++report.copies_made;
+      ++counters_.repair_copies_ok;
+      spdlog::info("repair: copied blob {} from node {} to node {} ({} of {} copies)", c.sha.short_hex(),
+                   source, target, have, c.wanted);
+    } else {
+      ++report.copies_failed;
+      ++counters_.repair_copies_failed;
+      spdlog::warn("repair: copying blob {} from node {} to node {} failed: {}", c.sha.short_hex(),
+                   source, target, s.message());
+    }
+  }
+  return have;
+}
+
+void Maintenance::trim_surplus(const Copies& c, RepairReport& report) {
+  const auto& self = membership_.self_id();
+  const auto ranked = rendezvous_rank(c.sha, c.holders);
+  int have = static_cast<int>(ranked.size());
+  // The holders ranked last are asked, last first; the first `wanted` keep
+  // their copies. Each holder checks the index itself before it drops.
+  for (auto i = ranked.size(); i-- > static_cast<std::size_t>(c.wanted);) {
+    const auto& node = ranked[i];
+    Status s = node == self ? replicator_.drop_local_copy(c.sha)
+                            : peers_.request_drop(c.live_by_id.at(node).advertise, c.sha);
+    if (s) {
+      --have;
+      ++report.copies_trimmed;
+      ++counters_.repair_trims_ok;
+      spdlog::info("repair: node {} dropped its copy of blob {}, above R ({} live copies left, {} wanted)",
+                   node, c.sha.short_hex(), have, c.wanted);
+    } else {
+      ++report.trims_failed;
+      ++counters_.repair_trims_failed;
+      spdlog::warn("repair: asking node {} to drop its copy of blob {} (above R) failed: {}", node,
+                   c.sha.short_hex(), s.message());
+    }
+  }
+}
+
+void Maintenance::forget_dead_records(const ReplicaIndex& index,
+                                      const std::map<std::string, Member>& live_by_id,
+                                      RepairReport& report) {
+  std::map<std::string, std::vector<std::pair<ContentHash, Revision>>> records_of;  // not live
+  for (const auto& [sha, nodes] : index) {
+    for (const auto& [node, revision] : nodes) {
+      if (!live_by_id.count(node)) records_of[node].emplace_back(sha, revision);
+    }
+  }
+  // A node that is live again, or has no records left, starts afresh.
+  std::erase_if(missing_since_, [&](const auto& entry) { return !records_of.count(entry.first); });
+  const auto now = std::chrono::steady_clock::now();
+  const auto seconds = [](auto d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); };
+  for (const auto& [node, records] : records_of) {
+    auto [since, first] = missing_since_.emplace(node, now);
+    if (first) {
+      spdlog::info("repair: node {} is not a live member and has {} replica record(s); they are dropped "
+                   "if it stays away for {} s",
+                   node, records.size(), seconds(options_.forget_dead_after));
+      continue;
+    }
+    if (now - since->second < options_.forget_dead_after) continue;
+    int dropped = 0;
+    for (const auto& [sha, revision] : records) {
+      // Unless the record changed since the read: the node is back.
+      const auto key = replica_key(sha, node);
+      auto txn = store_.txn({Compare::mod_revision_equals(key, revision)}, {Op::del(key)});
+      if (!txn) {
+        spdlog::warn("repair: cannot drop the replica record of blob {} on node {}: {}", sha.short_hex(), node,
+                     txn.status().to_string());
+      } else if (txn->succeeded) {
+        ++dropped;
+      }
+    }
+    report.records_forgotten += dropped;
+    counters_.records_forgotten += static_cast<std::uint64_t>(dropped);
+    spdlog::warn("repair: node {} has not been a live member for {} s; dropped {} of its {} replica "
+                 "record(s) (should it come back, it records what it still holds)",
+                 node, seconds(now - since->second), dropped, records.size());
+  }
 }
 
 void Maintenance::index_pass() {

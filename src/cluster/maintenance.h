@@ -4,7 +4,16 @@
 //    references, counts the copies on live members; when fewer than
 //    min(R, live members), asks a live holder to push to the next members in
 //    rendezvous rank. A blob without any live copy is reported (log and
-//    hifi_under_replicated_blobs) until a holder comes back.
+//    hifi_under_replicated_blobs) until a holder comes back. When more than
+//    that (a node came back with copies re-made meanwhile), asks the live
+//    holders ranked last to drop theirs; each holder checks for itself that
+//    enough other live copies remain (Replicator::drop_local_copy). Blobs no
+//    song references are left to garbage collection.
+//    The replica records of a node that has not been a live member for
+//    forget_dead_after (counted from the first repair pass of this leader
+//    that missed it) are dropped, so nodes that never return leave nothing
+//    behind; one that does return records its copies again at its index
+//    pass, and those above R are trimmed.
 //  - Index check (every node, every repair interval): records copies the
 //    index misses, drops records of copies this node no longer has, and
 //    removes blobs no song references once they are older than the grace
@@ -23,7 +32,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "blob/blob_store.h"
@@ -33,16 +44,24 @@
 
 namespace hifi::cluster {
 
+// The replica index as one read saw it: for each blob, the nodes with a
+// record and the record's mod revision.
+using ReplicaIndex = std::map<ContentHash, std::map<std::string, Revision>>;
+
 struct MaintenanceOptions {
   std::chrono::milliseconds repair_interval{30'000};
   std::chrono::milliseconds scrub_interval{24LL * 3600 * 1000};  // 0: never
   std::chrono::milliseconds gc_grace{3600LL * 1000};
+  std::chrono::milliseconds forget_dead_after{24LL * 3600 * 1000};
 };
 
 struct MaintenanceCounters {
   std::atomic<std::uint64_t> repair_passes{0};
   std::atomic<std::uint64_t> repair_copies_ok{0};
   std::atomic<std::uint64_t> repair_copies_failed{0};
+  std::atomic<std::uint64_t> repair_trims_ok{0};  // copies above R dropped
+  std::atomic<std::uint64_t> repair_trims_failed{0};
+  std::atomic<std::uint64_t> records_forgotten{0};  // of nodes gone past forget_dead_after
   std::atomic<std::int64_t> under_replicated{0};  // after the last repair pass (leader)
   std::atomic<std::int64_t> without_live_copy{0};
   std::atomic<std::uint64_t> scrubbed_ok{0};
@@ -57,6 +76,10 @@ struct RepairReport {
   int copies_made = 0;
   int copies_failed = 0;
   int without_live_copy = 0;
+  int over_replicated = 0;  // before the pass
+  int copies_trimmed = 0;
+  int trims_failed = 0;
+  int records_forgotten = 0;
 };
 
 class Maintenance {
@@ -78,7 +101,13 @@ class Maintenance {
   const MaintenanceCounters& counters() const { return counters_; }
 
  private:
+  struct Copies;  // one blob's live holders, for the repair pass
   void loop();
+  // The parts of a repair pass; copy_missing returns the live copies after it.
+  int copy_missing(const Copies& copies, RepairReport& report);
+  void trim_surplus(const Copies& copies, RepairReport& report);
+  void forget_dead_records(const ReplicaIndex& index, const std::map<std::string, Member>& live_by_id,
+                           RepairReport& report);
 
   MetaStore& store_;
   BlobStore& blobs_;
@@ -91,6 +120,10 @@ class Maintenance {
   MaintenanceCounters counters_;
 
   std::mutex repair_mu_, index_mu_, scrub_mu_;
+  // Nodes with replica records that are not live members, with when this
+  // node's repair pass first missed them (guarded by repair_mu_; cleared
+  // when this node does not lead).
+  std::map<std::string, std::chrono::steady_clock::time_point> missing_since_;
   std::mutex mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;

@@ -90,6 +90,22 @@ std::string refusal(unsigned status, const std::string& body) {
   return "HTTP " + std::to_string(status) + (detail.empty() ? "" : ": " + detail);
 }
 
+// POST `api_path` to the node at `target` with this node's peer header and
+// an optional JSON body; the answer's status and body.
+Result<std::pair<unsigned, std::string>> post_as_peer(const PeerAuth& auth, const Clock& clock,
+                                                      const Endpoint& target, const std::string& api_path,
+                                                      std::string json_body, const PeerClientOptions& options,
+                                                      const std::string& what,
+                                                      bool silence_is_unavailable = false) {
+  http::request<http::string_body> request{http::verb::post, target.target(api_path), 11};
+  request.set(kPeerHeader, auth.header_value("POST", api_path, clock.now_ms() / 1000));
+  if (!json_body.empty()) {
+    request.set(http::field::content_type, "application/json");
+    request.body() = std::move(json_body);
+  }
+  return exchange(target, request, options, what, silence_is_unavailable);
+}
+
 }  // namespace
 
 PeerClient::PeerClient(const PeerAuth& auth, const Clock& clock, PeerClientOptions options)
@@ -102,15 +118,13 @@ Status PeerClient::push_blob(const std::string& base_url, const ContentHash& sha
   const std::string what = "copy of " + sha256.short_hex() + " to " + base_url;
   {
     // Ask first: a node that already holds the bytes need not receive them.
-    const std::string keep_path = "/internal/v1/blobs/" + sha256.hex() + "/keep";
-    http::request<http::string_body> keep{http::verb::post, target->target(keep_path), 11};
-    keep.set(kPeerHeader, auth_.header_value("POST", keep_path, clock_.now_ms() / 1000));
     // A live node answers at once; one that says nothing is frozen or
     // wedged and counts as down (kUnavailable), so that the upload moves on
     // instead of waiting out the transfer's idle timeout.
     PeerClientOptions options = options_;
     options.idle_timeout = std::min(options_.idle_timeout, options_.answer_timeout);
-    auto answer = exchange(*target, keep, options, what, /*silence_is_unavailable=*/true);
+    auto answer = post_as_peer(auth_, clock_, *target, "/internal/v1/blobs/" + sha256.hex() + "/keep", {},
+                               options, what, /*silence_is_unavailable=*/true);
     if (!answer) return answer.status();
     if (answer->first == 200) return Status::ok();
     if (answer->first != 404) return io_error(what + " refused: " + refusal(answer->first, answer->second));
@@ -138,18 +152,25 @@ Status PeerClient::request_push(const std::string& holder_url, const ContentHash
   auto target = parse_base_url(holder_url);
   if (!target) return target.status();
   const std::string what = "push of " + sha256.short_hex() + " from " + holder_url;
-  const std::string api_path = "/internal/v1/blobs/" + sha256.hex() + "/push";
-  http::request<http::string_body> request{http::verb::post, target->target(api_path), 11};
-  request.set(http::field::content_type, "application/json");
-  request.set(kPeerHeader, auth_.header_value("POST", api_path, clock_.now_ms() / 1000));
-  request.body() = boost::json::serialize(boost::json::object{{"target", target_id}});
   // The holder answers only after its own transfer, which has its own
   // per-piece deadline; allow for a slow but moving transfer.
   PeerClientOptions options = options_;
   options.idle_timeout = options_.idle_timeout * 8;
-  auto answer = exchange(*target, request, options, what);
+  auto answer = post_as_peer(auth_, clock_, *target, "/internal/v1/blobs/" + sha256.hex() + "/push",
+                             boost::json::serialize(boost::json::object{{"target", target_id}}), options, what);
   if (!answer) return answer.status();
   if (answer->first != 200) return io_error(what + " failed: " + refusal(answer->first, answer->second));
+  return Status::ok();
+}
+
+Status PeerClient::request_drop(const std::string& holder_url, const ContentHash& sha256) const {
+  auto target = parse_base_url(holder_url);
+  if (!target) return target.status();
+  const std::string what = "drop of " + sha256.short_hex() + " on " + holder_url;
+  auto answer = post_as_peer(auth_, clock_, *target, "/internal/v1/blobs/" + sha256.hex() + "/drop", {},
+                             options_, what);
+  if (!answer) return answer.status();
+  if (answer->first != 200) return io_error(what + " refused: " + refusal(answer->first, answer->second));
   return Status::ok();
 }
 

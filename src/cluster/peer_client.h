@@ -46,6 +46,12 @@ class PeerClient {
   Status request_push(const std::string& holder_url, const ContentHash& sha256,
                       const std::string& target_id) const;
 
+  // Asks the node at holder_url to drop its copy of `sha256`, which the
+  // repair leader found above R. OK once the copy is gone; the holder
+  // refuses (kIoError, with its reason) when too few other live nodes hold
+  // one.
+  Status request_drop(const std::string& holder_url, const ContentHash& sha256) const;
+
  private:
   const PeerAuth& auth_;
   const Clock& clock_;

@@ -23,6 +23,7 @@ int Replicator::copies_wanted(std::size_t live) const {
 }
 
 Status Replicator::note_local_copy(const ContentHash& sha256) {
+  std::shared_lock lock(local_copies_mu_);
   auto size = blobs_.size_of(sha256);
   if (!size) return size.status();
   boost::json::object record{{"size", *size}, {"at", clock_.now_ms()}};
@@ -120,6 +121,43 @@ Status Replicator::push_to(const ContentHash& sha256, const std::string& target_
   auto s = peers_.push_blob(target->advertise, sha256, blobs_.path_for(sha256));
   ++(s ? counters_.pushes_ok : counters_.pushes_failed);
   return s;
+}
+
+Status Replicator::drop_local_copy(const ContentHash& sha256) {
+  std::unique_lock lock(local_copies_mu_);
+  if (!blobs_.exists(sha256)) return not_found("this node has no copy of " + sha256.hex());
+  auto records = replicas(sha256);
+  if (!records) return records.status();
+  const auto& self = membership_.self_id();
+  const int wanted = copies_wanted(membership_.members().size());
+  std::vector<std::string> others;
+  for (const auto& r : *records) {
+    if (r.member && r.node_id != self) others.push_back(r.node_id);
+  }
+  if (static_cast<int>(others.size()) < wanted) {
+    return failed_precondition("only " + std::to_string(others.size()) + " other live node(s) hold blob " +
+                               sha256.hex() + " and " + std::to_string(wanted) +
+                               " copies are wanted; this node keeps its copy");
+  }
+  // The records of the `wanted` others ranked first must still be there
+  // when this node's record goes.
+  others = rendezvous_rank(sha256, std::move(others));
+  std::vector<Compare> compares;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(wanted); ++i) {
+    compares.push_back(Compare::exists(replica_key(sha256, others[i])));
+  }
+  auto txn = store_.txn(compares, {Op::del(replica_key(sha256, self))});
+  if (!txn) return txn.status();
+  if (!txn->succeeded) {
+    return failed_precondition("another copy of blob " + sha256.hex() +
+                               " was dropped meanwhile; this node keeps its copy");
+  }
+  // The index no longer names this copy; a file left behind by a failure
+  // here is recorded again by the index pass and trimmed again.
+  if (auto s = blobs_.remove(sha256); !s && s.code() != Code::kNotFound) return s;
+  spdlog::info("dropped this node's copy of blob {} ({} other live node(s) hold one, {} wanted)",
+               sha256.short_hex(), others.size(), wanted);
+  return Status::ok();
 }
 
 }  // namespace hifi::cluster

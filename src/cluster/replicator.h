@@ -13,11 +13,16 @@
 // copy that was not durable. (A crash between fsync and record leaves an
 // unrecorded copy; the maintenance pass records it.)
 //
+// Copies above R (a node came back with copies that were re-made meanwhile)
+// go when the repair leader asks their holders: each holder drops its copy
+// only while enough other live members hold one (drop_local_copy).
+//
 // Thread-safety: all methods are thread-safe and block on the network.
 #pragma once
 
 #include <atomic>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -65,6 +70,15 @@ class Replicator final : public BlobReplication {
   // this node has no copy or the target is not live.
   Status push_to(const ContentHash& sha256, const std::string& target_id);
 
+  // Drops this node's copy, which the repair leader found above R: only
+  // while at least copies_wanted(live) other live members hold a recorded
+  // copy, re-read from the index now. The record goes first, in one
+  // transaction that checks that the records of that many of the others
+  // are still there (so two holders dropping at once cannot each count on
+  // the other), then the file. kNotFound without a copy here;
+  // kFailedPrecondition when too few others hold one (nothing changes).
+  Status drop_local_copy(const ContentHash& sha256);
+
   const ReplicationCounters& counters() const { return counters_; }
 
  private:
@@ -75,6 +89,10 @@ class Replicator final : public BlobReplication {
   const Clock& clock_;
   const int replicas_;
   ReplicationCounters counters_;
+  // Shared while a record of this node's copy is written (after checking
+  // that the file is there), exclusive while a copy is dropped: a record
+  // is never written for a copy that is going.
+  mutable std::shared_mutex local_copies_mu_;
 };
 
 }  // namespace hifi::cluster

@@ -1,6 +1,8 @@
 // The Transcoder of transcoder.h on FFmpeg: AudioDecoder (decode and
 // resample to interleaved s16 at the encoder's rate) -> the encoder's sample
 // format -> libavcodec encoder -> libavformat muxer writing into memory.
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -27,6 +29,7 @@ Codec codec_for(TranscodeFormat format) {
     case TranscodeFormat::kOpus: return {"libopus", "ogg", 48000};
     case TranscodeFormat::kMp3: return {"libmp3lame", "mp3", 44100};
     case TranscodeFormat::kAac: return {"aac", "adts", 44100};
+    case TranscodeFormat::kFlac: return {"flac", "flac", 48000};
   }
   return {"libopus", "ogg", 48000};
 }
@@ -120,7 +123,7 @@ class FfmpegTranscoder final : public Transcoder {
 
   Status open_encoder();
   Status open_muxer();
-  // Skips the first `frames` output frames (the request's offset).
+  // Starts at output frame `frames` (the request's offset).
   Status skip(std::uint64_t frames);
   // Encodes one more frame (or flushes at the end) and muxes what comes out.
   Status step();
@@ -143,6 +146,8 @@ class FfmpegTranscoder final : public Transcoder {
   std::vector<std::int16_t> pcm_;  // decoded, not yet encoded; from pcm_pos_
   std::size_t pcm_pos_ = 0;
   std::int64_t next_pts_ = 0;
+  // Frames still to encode (request.duration_ms); all of them when 0.
+  std::uint64_t remaining_ = UINT64_MAX;
   bool input_ended_ = false;
   bool flushing_ = false;
   bool done_ = false;
@@ -155,6 +160,9 @@ Status FfmpegTranscoder::open(const std::string& path) {
   if (Status s = decoder_.open(path, nullptr, nullptr); !s) return s;
   if (Status s = open_encoder(); !s) return s;
   if (Status s = open_muxer(); !s) return s;
+  if (request_.duration_ms > 0) {
+    remaining_ = static_cast<std::uint64_t>(request_.duration_ms) * static_cast<std::uint64_t>(codec_.sample_rate) / 1000;
+  }
   if (request_.offset_ms > 0) {
     const auto frames = static_cast<std::uint64_t>(request_.offset_ms) *
                         static_cast<std::uint64_t>(codec_.sample_rate) / 1000;
@@ -176,7 +184,7 @@ Status FfmpegTranscoder::open_encoder() {
   enc_->sample_fmt = sample_format;
   av_channel_layout_default(&enc_->ch_layout, kChannels);
   const int kbps = request_.bitrate_kbps > 0 ? request_.bitrate_kbps : default_transcode_bitrate(request_.format);
-  enc_->bit_rate = static_cast<std::int64_t>(kbps) * 1000;
+  if (kbps > 0) enc_->bit_rate = static_cast<std::int64_t>(kbps) * 1000;
   enc_->time_base = AVRational{1, codec_.sample_rate};
   enc_->thread_count = 1;
   const AVOutputFormat* muxer = av_guess_format(codec_.muxer, nullptr, nullptr);
@@ -225,19 +233,10 @@ Status FfmpegTranscoder::open_muxer() {
 }
 
 Status FfmpegTranscoder::skip(std::uint64_t frames) {
-  while (frames > 0 && !input_ended_) {
-    pcm_.clear();
-    pcm_pos_ = 0;
-    const std::size_t batch = static_cast<std::size_t>(std::min<std::uint64_t>(frames, 1u << 16));
-    bool ended = false;
-    if (Status s = decoder_.decode(pcm_, batch, &ended); !s) return s;
-    input_ended_ = ended;
-    const std::size_t got = pcm_.size() / kChannels;
-    const std::size_t dropped = static_cast<std::size_t>(std::min<std::uint64_t>(frames, got));
-    frames -= dropped;
-    pcm_pos_ = dropped * kChannels;
-  }
-  return Status::ok();
+  // The container seeks near the frame; the decoder runs its pre-roll and
+  // drops what precedes the frame, so the output from here is what a
+  // transcode from the start has at this frame.
+  return decoder_.seek(frames);
 }
 
 Result<std::size_t> FfmpegTranscoder::read(char* out, std::size_t max) {
@@ -257,7 +256,8 @@ Result<std::size_t> FfmpegTranscoder::read(char* out, std::size_t max) {
 
 Status FfmpegTranscoder::step() {
   if (!flushing_) {
-    while (buffered_frames() < static_cast<std::size_t>(frame_size_) && !input_ended_) {
+    const auto wanted = static_cast<std::size_t>(std::min<std::uint64_t>(frame_size_, remaining_));
+    while (buffered_frames() < wanted && !input_ended_) {
       if (pcm_pos_ > 0) {
         pcm_.erase(pcm_.begin(), pcm_.begin() + static_cast<std::ptrdiff_t>(pcm_pos_));
         pcm_pos_ = 0;
@@ -266,11 +266,12 @@ Status FfmpegTranscoder::step() {
       if (Status s = decoder_.decode(pcm_, static_cast<std::size_t>(frame_size_) * 8, &ended); !s) return s;
       input_ended_ = ended;
     }
-    const int frames = static_cast<int>(std::min<std::size_t>(buffered_frames(), frame_size_));
+    const int frames = static_cast<int>(std::min<std::size_t>(buffered_frames(), wanted));
     if (frames > 0) {
       if (Status s = send_frame(frames); !s) return s;
+      remaining_ -= static_cast<std::uint64_t>(frames);
     }
-    if (input_ended_ && buffered_frames() == 0) {
+    if (remaining_ == 0 || (input_ended_ && buffered_frames() == 0)) {
       flushing_ = true;
       int rc = avcodec_send_frame(enc_.get(), nullptr);
       if (rc < 0 && rc != AVERROR_EOF) return internal_error("flushing the encoder: " + av_error_text(rc));
@@ -327,6 +328,7 @@ std::optional<TranscodeFormat> parse_transcode_format(std::string_view name) {
   if (name == "opus") return TranscodeFormat::kOpus;
   if (name == "mp3") return TranscodeFormat::kMp3;
   if (name == "aac") return TranscodeFormat::kAac;
+  if (name == "flac") return TranscodeFormat::kFlac;
   return std::nullopt;
 }
 
@@ -335,6 +337,7 @@ const char* transcode_format_name(TranscodeFormat format) {
     case TranscodeFormat::kOpus: return "opus";
     case TranscodeFormat::kMp3: return "mp3";
     case TranscodeFormat::kAac: return "aac";
+    case TranscodeFormat::kFlac: return "flac";
   }
   return "opus";
 }
@@ -344,6 +347,7 @@ const char* transcode_content_type(TranscodeFormat format) {
     case TranscodeFormat::kOpus: return "audio/ogg";
     case TranscodeFormat::kMp3: return "audio/mpeg";
     case TranscodeFormat::kAac: return "audio/aac";
+    case TranscodeFormat::kFlac: return "audio/flac";
   }
   return "application/octet-stream";
 }
@@ -353,6 +357,7 @@ const char* transcode_extension(TranscodeFormat format) {
     case TranscodeFormat::kOpus: return "opus";
     case TranscodeFormat::kMp3: return "mp3";
     case TranscodeFormat::kAac: return "aac";
+    case TranscodeFormat::kFlac: return "flac";
   }
   return "bin";
 }
@@ -362,6 +367,7 @@ int default_transcode_bitrate(TranscodeFormat format) {
     case TranscodeFormat::kOpus: return 128;
     case TranscodeFormat::kMp3: return 192;
     case TranscodeFormat::kAac: return 160;
+    case TranscodeFormat::kFlac: return 0;
   }
   return 128;
 }
@@ -369,6 +375,7 @@ int default_transcode_bitrate(TranscodeFormat format) {
 Result<std::unique_ptr<Transcoder>> open_transcoder(const std::string& path, const TranscodeRequest& request) {
   silence_ffmpeg_logs();
   if (request.offset_ms < 0) return invalid_argument("the offset must not be negative");
+  if (request.duration_ms < 0) return invalid_argument("the duration must not be negative");
   if (request.bitrate_kbps != 0 &&
       (request.bitrate_kbps < kMinTranscodeBitrate || request.bitrate_kbps > kMaxTranscodeBitrate)) {
     return invalid_argument("the bitrate must be between " + std::to_string(kMinTranscodeBitrate) + " and " +

@@ -41,16 +41,17 @@ enum class TranscodeFormat {
   kOpus,  // Opus in Ogg, 48 kHz, "audio/ogg"
   kMp3,   // MPEG-1 Layer III (LAME), 44.1 kHz, "audio/mpeg"
   kAac,   // AAC-LC in ADTS, 44.1 kHz, "audio/aac"
+  kFlac,  // FLAC, 48 kHz, 16 bits, "audio/flac": lossless pieces for players
 };
 
-// "opus", "mp3", "aac"; nullopt for any other name.
+// "opus", "mp3", "aac", "flac"; nullopt for any other name.
 std::optional<TranscodeFormat> parse_transcode_format(std::string_view name);
 const char* transcode_format_name(TranscodeFormat format);
 // The MIME type of a format's output, and the file extension that goes with it.
 const char* transcode_content_type(TranscodeFormat format);
 const char* transcode_extension(TranscodeFormat format);
 
-// The bitrates the encoders are asked for, in kbit/s.
+// The bitrates the lossy encoders are asked for, in kbit/s (FLAC has none).
 inline constexpr int kMinTranscodeBitrate = 32;
 inline constexpr int kMaxTranscodeBitrate = 320;
 // What a request without a bitrate gets.
@@ -60,6 +61,11 @@ struct TranscodeRequest {
   TranscodeFormat format = TranscodeFormat::kOpus;
   int bitrate_kbps = 0;        // 0: default_transcode_bitrate(format)
   std::int64_t offset_ms = 0;  // where in the song the output starts (>= 0)
+  // How much of the song from the offset the output holds; 0: all of it.
+  // Pieces cut this way from one song follow each other sample for sample:
+  // decoding and resampling run on from before the offset, so a piece
+  // starts exactly where the previous one ended (for FLAC, bit-exactly).
+  std::int64_t duration_ms = 0;
 };
 
 class Transcoder {

@@ -124,6 +124,18 @@ awaitable<Reply> push_blob(RequestContext& ctx) {
   co_return json_response(ctx, http::status::ok, {{"sha256", sha.hex()}, {"target", target}});
 }
 
+// POST /internal/v1/blobs/{sha256}/drop: the repair leader found this copy
+// above R. This node drops it only while enough other live nodes hold one
+// (it checks the index itself): 200, else 409 and the copy stays.
+awaitable<Reply> drop_blob(RequestContext& ctx) {
+  auto parsed = ContentHash::parse(ctx.params[0]);
+  if (!parsed) co_return bad_request(ctx, parsed.status().message());
+  const ContentHash& sha = *parsed;
+  auto dropped = co_await offload(ctx, [&] { return ctx.services.cluster.replicator().drop_local_copy(sha); });
+  if (!dropped) co_return problem_from_status(ctx, dropped);
+  co_return json_response(ctx, http::status::ok, {{"sha256", sha.hex()}, {"dropped", true}});
+}
+
 }  // namespace
 
 std::vector<Route> cluster_routes() {
@@ -134,6 +146,7 @@ std::vector<Route> cluster_routes() {
       {V::get, "/internal/v1/blobs/{}", Auth::kPeer, send_blob},
       {V::post, "/internal/v1/blobs/{}/push", Auth::kPeer, push_blob},
       {V::post, "/internal/v1/blobs/{}/keep", Auth::kPeer, keep_blob},
+      {V::post, "/internal/v1/blobs/{}/drop", Auth::kPeer, drop_blob},
   };
 }
 

@@ -216,7 +216,8 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
                                    "on a holder) or proxy the bytes through this node")
                         ->envname("HIFI_READ_MODE")->check(CLI::IsMember({"redirect", "proxy"}))
                         ->capture_default_str());
-  std::string member_ttl = "5s", repair_interval = "30s", scrub_interval = "24h", gc_grace = "1h";
+  std::string member_ttl = "5s", repair_interval = "30s", scrub_interval = "24h", gc_grace = "1h",
+              forget_dead_after = "24h";
   options.push_back(app.add_option("--member-ttl", member_ttl,
                                    "A node that stops renewing its membership for this long leaves the cluster")
                         ->envname("HIFI_MEMBER_TTL")->capture_default_str());
@@ -230,6 +231,10 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
   options.push_back(app.add_option("--gc-grace", gc_grace,
                                    "Song files no song references are removed once older than this")
                         ->envname("HIFI_GC_GRACE")->capture_default_str());
+  options.push_back(app.add_option("--forget-dead-after", forget_dead_after,
+                                   "The leader drops the replica records of a node that has been gone this "
+                                   "long (it records its copies again if it comes back)")
+                        ->envname("HIFI_FORGET_DEAD_AFTER")->capture_default_str());
   options.push_back(app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
                         ->envname("HIFI_LOG_LEVEL")->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
                         ->capture_default_str());
@@ -279,6 +284,7 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
       {repair_interval, config.repair_interval_ms, "--repair-interval"},
       {scrub_interval, config.scrub_interval_ms, "--scrub-interval"},
       {gc_grace, config.gc_grace_ms, "--gc-grace"},
+      {forget_dead_after, config.forget_dead_after_ms, "--forget-dead-after"},
   };
   for (auto& d : durations) {
     auto ms = parse_duration(d.text);
@@ -323,6 +329,7 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
   }
   if (config.member_ttl_ms < 1000) return usage_error("--member-ttl must be at least 1s");
   if (config.repair_interval_ms < 100) return usage_error("--repair-interval must be at least 100ms");
+  if (config.forget_dead_after_ms < 60'000) return usage_error("--forget-dead-after must be at least 1m");
   if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());
   return 0;
 }

@@ -59,6 +59,7 @@ struct ServerConfig {
   std::int64_t repair_interval_ms = 30'000;
   std::int64_t scrub_interval_ms = 24LL * 3600 * 1000;  // 0: never
   std::int64_t gc_grace_ms = 3600LL * 1000;
+  std::int64_t forget_dead_after_ms = 24LL * 3600 * 1000;  // then a gone node's replica records go
   std::string log_level = "info";
 };
 

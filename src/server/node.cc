@@ -43,6 +43,7 @@ cluster::ClusterOptions cluster_options(const ServerConfig& config) {
   options.maintenance.repair_interval = std::chrono::milliseconds(config.repair_interval_ms);
   options.maintenance.scrub_interval = std::chrono::milliseconds(config.scrub_interval_ms);
   options.maintenance.gc_grace = std::chrono::milliseconds(config.gc_grace_ms);
+  options.maintenance.forget_dead_after = std::chrono::milliseconds(config.forget_dead_after_ms);
   return options;
 }
 

@@ -281,25 +281,32 @@ StringResponse invalid_parameter(const RequestContext& ctx, std::string_view nam
 awaitable<Reply> stream_song(RequestContext& ctx) {
   auto song = co_await path_song(ctx);
   if (!song) co_return problem_from_status(ctx, song.status());
-  // ?format=opus|mp3|aac&bitrate=KBPS&offset_ms=N: transcoded; raw (the
-  // default) is the stored file.
+  // ?format=opus|mp3|aac|flac&bitrate=KBPS&offset_ms=N&duration_ms=N:
+  // transcoded (a piece of the song with a duration); raw (the default) is
+  // the stored file.
   const auto format_name = ctx.query("format").value_or("raw");
   const auto format = media::parse_transcode_format(format_name);
   if (!format && format_name != "raw") {
-    co_return invalid_parameter(ctx, "format", "format must be one of opus, mp3, aac or raw, not '" +
+    co_return invalid_parameter(ctx, "format", "format must be one of opus, mp3, aac, flac or raw, not '" +
                                                    format_name.substr(0, 32) + "'");
   }
   auto bitrate = int_param(ctx, "bitrate", media::kMinTranscodeBitrate, media::kMaxTranscodeBitrate);
   if (!bitrate) co_return invalid_parameter(ctx, "bitrate", bitrate.status().message() + " (kbit/s)");
   auto offset = int_param(ctx, "offset_ms", 0, std::max<std::int64_t>(song->duration_ms, 0));
   if (!offset) co_return invalid_parameter(ctx, "offset_ms", offset.status().message() + " (the song's length)");
+  auto duration = int_param(ctx, "duration_ms", 1, 24LL * 3600 * 1000);
+  if (!duration) co_return invalid_parameter(ctx, "duration_ms", duration.status().message());
   if (format) {
-    media::TranscodeRequest request{*format, static_cast<int>(bitrate->value_or(0)), offset->value_or(0)};
+    media::TranscodeRequest request{*format, static_cast<int>(bitrate->value_or(0)), offset->value_or(0),
+                                    duration->value_or(0)};
     co_return co_await serve_transcode(ctx, *song, request);
+  }
+  if (duration->has_value()) {
+    co_return invalid_parameter(ctx, "duration_ms", "duration_ms needs format=opus, mp3, aac or flac");
   }
   if (offset->value_or(0) > 0) {
     co_return invalid_parameter(ctx, "offset_ms",
-                                "offset_ms needs format=opus, mp3 or aac; the stored file (raw) is read from a "
+                                "offset_ms needs format=opus, mp3, aac or flac; the stored file (raw) is read from a "
                                 "position with a Range request");
   }
   std::string download;

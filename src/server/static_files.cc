@@ -2,6 +2,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <fmt/format.h>
+
 #include <map>
 
 #include "server/http_internal.h"
@@ -45,7 +47,7 @@ awaitable<Reply> serve_static(RequestContext& ctx) {
   if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     co_return not_found_problem(ctx, "there is nothing at " + std::string(ctx.url.path()));
   }
-  const auto etag = "\"" + std::to_string(st.st_mtim.tv_sec) + "-" + std::to_string(st.st_size) + "\"";
+  const auto etag = fmt::format("\"{}-{}\"", st.st_mtim.tv_sec, st.st_size);
   if (ctx.header()[http::field::if_none_match] == etag) {
     StringResponse res{http::status::not_modified, 11};
     res.set(http::field::etag, etag);

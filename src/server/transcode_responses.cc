@@ -1,13 +1,13 @@
-// Transcoded streams: GET /api/v1/songs/{id}/stream?format=opus|mp3|aac.
+// Transcoded streams: GET /api/v1/songs/{id}/stream?format=opus|mp3|aac|flac.
 //
-// A request from the song's start is first looked up in the transcode
-// cache and, when there, served like an original (Content-Length, Range,
+// A whole song, or a piece of one with a length, is first looked up in the
+// transcode cache and, when there, served like an original (Content-Length, Range,
 // ETag and Repr-Digest of the transcoded bytes). Otherwise the song is
 // transcoded as the client reads: chunked transfer encoding, each piece
 // encoded on the worker pool (never on the network thread) only once the
 // previous one was written, so a slow client throttles the encoder and one
-// that goes away stops it. A transcode from the start that completes is
-// added to the cache. At most `--max-transcodes` run at once; beyond that,
+// that goes away stops it. Such a transcode that completes is added to the
+// cache. At most `--max-transcodes` run at once; beyond that,
 // 503 with Retry-After rather than a queue. A node that lacks the song's
 // bytes redirects to one that holds them, the query kept.
 #include <spdlog/spdlog.h>
@@ -33,6 +33,7 @@ std::string query_of(const media::TranscodeRequest& request) {
   std::string q = std::string("&format=") + media::transcode_format_name(request.format);
   if (request.bitrate_kbps > 0) q += "&bitrate=" + std::to_string(request.bitrate_kbps);
   if (request.offset_ms > 0) q += "&offset_ms=" + std::to_string(request.offset_ms);
+  if (request.duration_ms > 0) q += "&duration_ms=" + std::to_string(request.duration_ms);
   return q;
 }
 
@@ -54,15 +55,23 @@ awaitable<Reply> serve_transcode(RequestContext& ctx, const Song& song, const me
   auto& services = ctx.services;
   if (!services.blobs.exists(song.sha256)) co_return co_await redirect_to_holder(ctx, song, query_of(request));
 
-  const int kbps = request.bitrate_kbps > 0 ? request.bitrate_kbps : media::default_transcode_bitrate(request.format);
+  // FLAC is lossless: a bitrate means nothing to it.
+  const int kbps = request.format == media::TranscodeFormat::kFlac ? 0
+                   : request.bitrate_kbps > 0                      ? request.bitrate_kbps
+                                                                   : media::default_transcode_bitrate(request.format);
   const std::string content_type = media::transcode_content_type(request.format);
-  const std::string what = std::string(media::transcode_format_name(request.format)) + " " + std::to_string(kbps) +
-                           " kbit/s" +
-                           (request.offset_ms > 0 ? " from " + std::to_string(request.offset_ms) + " ms" : "");
-  // Only whole-song transcodes are kept: an offset is a one-off.
-  const bool cacheable = request.offset_ms == 0;
-  const std::string key = song.sha256.hex() + "-" + media::transcode_format_name(request.format) + "-" +
-                          std::to_string(kbps);
+  std::string what = media::transcode_format_name(request.format);
+  if (kbps > 0) what += " " + std::to_string(kbps) + " kbit/s";
+  if (request.offset_ms > 0) what += " from " + std::to_string(request.offset_ms) + " ms";
+  if (request.duration_ms > 0) what += " for " + std::to_string(request.duration_ms) + " ms";
+  // Whole songs and pieces with a length are kept (players ask for the same
+  // pieces, on a grid, as the others in their room); "the rest from here" is
+  // a one-off.
+  const bool cacheable = request.offset_ms == 0 || request.duration_ms > 0;
+  std::string key = song.sha256.hex() + "-" + media::transcode_format_name(request.format);
+  if (kbps > 0) key += "-" + std::to_string(kbps);
+  if (request.offset_ms > 0) key += "-o" + std::to_string(request.offset_ms);
+  if (request.duration_ms > 0) key += "-d" + std::to_string(request.duration_ms);
   if (cacheable) {
     if (auto entry = services.transcodes.find(key)) {
       services.metrics.count_transcode("cached");

@@ -11,6 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import {
   Server, generateSongs, makeTempDir, removeDir, launchBrowser, newPage, waitForTexts, median, repoRoot,
@@ -415,6 +416,138 @@ test('two contexts playing one room, one with its clock 300 ms off, hear the sam
 
   const { a, b } = await readPositions();
   assert.ok(Math.abs(heardOrigin(a) - heardOrigin(b)) < 10, `after the skip, positions differ by ${Math.abs(heardOrigin(a) - heardOrigin(b)).toFixed(2)} ms`);
+});
+
+// Sends a room command as the page's user.
+async function roomCommand(page, command) {
+  const id = await roomId();
+  return page.evaluate(async ([room, cmd]) => {
+    const { api } = await import('/js/api.js');
+    return api.post(`/api/v1/rooms/${room}/commands`, cmd);
+  }, [id, command]);
+}
+
+test('the player streams pieces a minute ahead at most, chains them and the next song without a gap, and the data saver fetches Opus', T, async () => {
+  const requests = [];
+  const onRequest = (req) => { if (req.url().includes('/stream?')) requests.push(new URL(req.url()).searchParams); };
+  alice.on('request', onRequest);
+  try {
+    // Near the end of the current song: its last piece and the next song's
+    // first are both scheduled (with the whole queue repeating, whichever
+    // song plays has a next one).
+    await roomCommand(alice, { type: 'repeat', mode: 'all' });
+    await roomCommand(alice, { type: 'seek', position_ms: 24000 });
+    const chained = await alice.waitForFunction(() => {
+      const p = window.__hifiTest.position();
+      const segs = window.__hifiTest.segments().filter((s) => !s.stopping);
+      if (!p || !(p.positionMs >= 24000)) return null;
+      const cur = segs.find((s) => s.songId === p.songId);
+      const next = segs.find((s) => s.songId !== p.songId && s.pieceStartMs === 0);
+      return cur && next ? { cur, next, buffered: p.bufferedSeconds } : null;
+    }, null, { timeout: 5000 }).catch(async (err) => {
+      console.log(JSON.stringify(await alice.evaluate(() => ({ p: window.__hifiTest.position(), segs: window.__hifiTest.segments(), st: window.__hifiTest.state() }))));
+      throw err;
+    });
+    const { cur, next, buffered } = await chained.jsonValue();
+    // The next song's first sample is scheduled at the very instant the
+    // current song's last one ends (context time, in seconds).
+    assert.ok(Math.abs(next.when - cur.end) < 1e-6, `next song at ${next.when}, current ends at ${cur.end}`);
+    assert.equal(next.offset, 0);
+    assert.ok(buffered <= 75, `${buffered} s of audio decoded ahead`);
+
+    // Within a song, each piece starts where the one before ends.
+    await roomCommand(alice, { type: 'seek', position_ms: 5000 });
+    const inSong = await alice.waitForFunction(() => {
+      const p = window.__hifiTest.position();
+      const segs = window.__hifiTest.segments().filter((s) => !s.stopping && p && s.songId === p.songId);
+      const a = segs.find((s) => s.pieceEndMs === 10000);
+      const b = segs.find((s) => s.pieceStartMs === 10000);
+      return a && b ? { a, b } : null;
+    }, null, { timeout: 5000 });
+    const { a, b } = await inSong.jsonValue();
+    assert.ok(Math.abs(b.when - a.end) < 1e-6, `piece at ${b.when}, the one before ends at ${a.end}`);
+    for (const q of requests) {
+      assert.equal(q.get('format'), 'flac');
+      assert.ok(q.has('offset_ms'), 'every piece names its offset');
+    }
+
+    // Data saver: pieces fetched from now on come as Opus at 64 kbit/s
+    // (after a skip, the song after the next one is fetched ahead).
+    requests.length = 0;
+    await alice.getByLabel('Data saver').check();
+    await roomCommand(alice, { type: 'skip' });
+    const deadline = Date.now() + 5000;
+    while (!requests.some((q) => q.get('format') === 'opus') && Date.now() < deadline) await alice.waitForTimeout(20);
+    const opus = requests.find((q) => q.get('format') === 'opus');
+    assert.ok(opus, 'a piece was fetched as Opus');
+    assert.equal(opus.get('bitrate'), '64');
+  } finally {
+    alice.off('request', onRequest);
+    await alice.getByLabel('Data saver').uncheck();
+    await roomCommand(alice, { type: 'repeat', mode: 'off' });
+  }
+});
+
+test('a two-hour song: bounded heap and decoded audio, and sound soon after a seek deep into it and after joining mid-song', { timeout: 120000 }, async () => {
+  // Two hours of a tone (8 kHz mono FLAC compresses to a few MB), made now.
+  const file = path.join(tmp, 'two-hours.flac');
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i',
+    'sine=frequency=392:sample_rate=8000:duration=7200', '-c:a', 'flac', '-metadata', 'title=Two Hours', file]);
+  const token = await alice.evaluate(async () => (await import('/js/api.js')).api.token);
+  const up = await fetch(`${server.url}/api/v1/songs`, {
+    method: 'POST', body: readFileSync(file),
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'audio/flac', 'X-Filename': 'two-hours.flac' },
+  });
+  const upBody = await up.text();
+  assert.equal(up.status, 201, upBody);
+  const longId = JSON.parse(upBody).id;
+  await roomCommand(alice, { type: 'add', song_ids: [longId], at: 'next' });
+  await roomCommand(alice, { type: 'skip' });
+  await alice.waitForFunction((id) => window.__hifiTest.position()?.songId === id, longId, { timeout: 10000 });
+
+  // A seek to minute 100: heard after one short piece is transcoded from
+  // there (the server seeks in the file; nothing before is fetched).
+  const requests = [];
+  const onRequest = (req) => { if (req.url().includes(`/songs/${longId}/stream?`)) requests.push(Number(new URL(req.url()).searchParams.get('offset_ms'))); };
+  alice.on('request', onRequest);
+  await roomCommand(alice, { type: 'seek', position_ms: 6000000 });
+  const seek = await alice.waitForFunction((id) => {
+    const p = window.__hifiTest.position();
+    const st = window.__hifiTest.state();
+    return p?.songId === id && p.positionMs >= 6000000 ? p.sinceServerMs - st.position_at : null;
+  }, longId, { timeout: 10000 });
+  const seekMs = Math.round(await seek.jsonValue());
+  alice.off('request', onRequest);
+  // Once the page asked for the new position, nothing before it.
+  const first = requests.findIndex((offset) => offset >= 6000000);
+  assert.ok(first >= 0, 'the piece at the position was fetched');
+  assert.ok(requests.slice(first).every((offset) => offset >= 6000000), `pieces fetched: ${requests.join(', ')}`);
+
+  // Bob joins (listens again) in the middle of it.
+  await bob.getByRole('button', { name: 'Stop listening' }).click();
+  const t0 = Date.now();
+  await bob.getByRole('button', { name: 'Listen', exact: true }).click();
+  await bob.waitForFunction((id) => window.__hifiTest.position()?.songId === id && window.__hifiTest.position().positionMs > 0,
+    longId, { timeout: 10000 });
+  const joinMs = Date.now() - t0;
+
+  // Play on for a few pieces: the decoded audio and the JS heap stay bounded.
+  const from = (await alice.evaluate(() => window.__hifiTest.position())).positionMs;
+  await alice.waitForFunction((f) => window.__hifiTest.position()?.positionMs >= f + 3000, from, { timeout: 10000 });
+  const cdp = await alice.context().newCDPSession(alice);
+  await cdp.send('HeapProfiler.collectGarbage');
+  const { usedSize } = await cdp.send('Runtime.getHeapUsage');
+  const p = await alice.evaluate(() => window.__hifiTest.position());
+  console.log(`two-hour song: sound ${seekMs} ms after a seek to minute 100, ${joinMs} ms after joining; ` +
+    `${p.bufferedSeconds.toFixed(1)} s decoded, JS heap ${(usedSize / 1048576).toFixed(1)} MB`);
+  assert.ok(p.bufferedSeconds <= 75, `${p.bufferedSeconds} s of audio decoded`);
+  assert.ok(usedSize < 150 * 1048576, `JS heap ${usedSize} bytes`);
+  const { a, b } = await readPositions();
+  assert.ok(Math.abs(heardOrigin(a) - heardOrigin(b)) < 10, `positions differ by ${Math.abs(heardOrigin(a) - heardOrigin(b)).toFixed(2)} ms`);
+
+  // Leave the room as it was: the long song goes.
+  const st = await alice.evaluate(() => window.__hifiTest.state());
+  await roomCommand(alice, { type: 'remove', item_id: st.current });
 });
 
 async function unnamedControls(page) {

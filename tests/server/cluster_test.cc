@@ -1,13 +1,17 @@
 // Three in-process nodes sharing one MetaStore (the SQLite store standing in
 // for etcd): replication on upload, replicas in song JSON, reads of songs a
 // node lacks (redirect and proxy), the node-to-node API's authentication,
-// and the maintenance passes (repair, scrub, garbage collection).
+// and the maintenance passes (repair, trimming copies above R, dropping a
+// dead node's records, scrub, garbage collection).
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 #include <boost/url.hpp>
 
 #include <fstream>
+#include <set>
+#include <thread>
 
 #include "common/sha256.h"
 #include "server/test_server.h"
@@ -16,6 +20,7 @@ namespace hifi::testing {
 namespace {
 
 namespace json = boost::json;
+using ::testing::HasSubstr;
 using V = http::verb;
 constexpr const char* kSecret = "cluster-test-secret-0123456789";
 
@@ -63,20 +68,37 @@ class ClusterTest : public ::testing::Test {
     std::filesystem::remove_all(root_);
   }
 
+  // Node i's configuration: the fixture's replica count, read mode and
+  // period after which a dead node's replica records are dropped.
+  ServerConfig config_for(int i) const {
+    ServerConfig config;
+    config.cluster_secret = kSecret;
+    config.replicas = replicas_;
+    config.read_mode = read_mode_;
+    config.max_upload_bytes = 1 << 20;
+    config.node_id = "node" + std::to_string(i);
+    // The passes run when a test asks, not on a timer.
+    config.repair_interval_ms = 3600 * 1000;
+    config.gc_grace_ms = 3600 * 1000;
+    config.forget_dead_after_ms = forget_dead_after_ms_;
+    return config;
+  }
+
   // Starts n nodes; the first one leads (it claims the leader key first).
   void start_nodes(int n, int replicas = 3, ReadMode read_mode = ReadMode::kRedirect) {
+    replicas_ = replicas;
+    read_mode_ = read_mode;
     for (int i = 0; i < n; ++i) {
-      ServerConfig config;
-      config.cluster_secret = kSecret;
-      config.replicas = replicas;
-      config.read_mode = read_mode;
-      config.max_upload_bytes = 1 << 20;
-      config.node_id = "node" + std::to_string(i);
-      // The passes run when a test asks, not on a timer.
-      config.repair_interval_ms = 3600 * 1000;
-      config.gc_grace_ms = 3600 * 1000;
-      nodes_.push_back(std::make_unique<TestServer>(root_ / config.node_id, *store_, config));
+      nodes_.push_back(std::make_unique<TestServer>(root_ / ("node" + std::to_string(i)), *store_, config_for(i)));
     }
+    renew_all();
+  }
+
+  // Node i, stopped earlier (nodes_[i].reset()), starts again with its data
+  // directory and id.
+  void restart_node(int i) {
+    nodes_.at(static_cast<std::size_t>(i)) =
+        std::make_unique<TestServer>(root_ / ("node" + std::to_string(i)), *store_, config_for(i));
     renew_all();
   }
 
@@ -116,16 +138,54 @@ class ClusterTest : public ::testing::Test {
     }
   }
 
-  int holders_on_disk(const ContentHash& sha) {
-    int n = 0;
-    for (auto& server : nodes_) n += server && server->blobs().exists(sha);
-    return n;
+  // The ids of the running nodes with the blob on disk.
+  std::set<std::string> nodes_holding(const ContentHash& sha) {
+    std::set<std::string> out;
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      if (nodes_[i] && nodes_[i]->blobs().exists(sha)) out.insert("node" + std::to_string(i));
+    }
+    return out;
   }
+  int holders_on_disk(const ContentHash& sha) { return static_cast<int>(nodes_holding(sha).size()); }
+
+  // The ids of the nodes the replica index says hold the blob.
+  std::set<std::string> recorded_holders(const ContentHash& sha) {
+    const std::string prefix = std::string(cluster::kReplicasPrefix) + sha.hex() + "/";
+    auto range = store_->range(prefix);
+    EXPECT_TRUE(range) << range.status().to_string();
+    std::set<std::string> out;
+    if (range) {
+      for (const auto& kv : range->kvs) out.insert(kv.key.substr(prefix.size()));
+    }
+    return out;
+  }
+
+  // A song whose rendezvous order over node0..node2 puts `last` last (or,
+  // with `last` empty, anything but node0), so that a test knows which
+  // copy a trim removes.
+  std::string wav_ranking_last(const std::string& last, double from_hz) {
+    for (double hz = from_hz;; hz += 1) {
+      auto wav = make_wav(hz);
+      auto order = cluster::rendezvous_rank(ContentHash::of(wav), {"node0", "node1", "node2"});
+      if (last.empty() ? order.back() != "node0" : order.back() == last) return wav;
+    }
+  }
+
+  // The nodes a trim keeps: the first `wanted` of node0..node2 by rank.
+  static std::set<std::string> ranked_first(const ContentHash& sha, int wanted) {
+    auto order = cluster::rendezvous_rank(sha, {"node0", "node1", "node2"});
+    return {order.begin(), order.begin() + wanted};
+  }
+
+  std::string metrics(int i) { return node(i).cluster().render_metrics(); }
 
   std::filesystem::path root_;
   std::unique_ptr<MetaStore> store_;
   std::unique_ptr<MetaStore> lagging_view_;  // of store_, for a node whose library view lags
   std::vector<std::unique_ptr<TestServer>> nodes_;
+  int replicas_ = 3;
+  ReadMode read_mode_ = ReadMode::kRedirect;
+  std::int64_t forget_dead_after_ms_ = 24LL * 3600 * 1000;
 };
 
 TEST_F(ClusterTest, ClusterRouteListsEveryLiveMemberAndTheLeader) {
@@ -300,6 +360,148 @@ TEST_F(ClusterTest, RepairRestoresALostCopyAndScrubReplacesACorruptOne) {
   EXPECT_FALSE(node(1).blobs().exists(sha));
 }
 
+// R = 2 on three nodes. A holder goes away and repair copies its blob to the
+// third node; back with its copy, the blob has three live copies where two
+// are wanted. The leader's repair asks the copy ranked last to go (here the
+// leader's own); a blob no song references is left to garbage collection,
+// and a node that does not lead trims nothing.
+TEST_F(ClusterTest, CopiesAboveTheReplicaCountAreTrimmedOnceANodeComesBack) {
+  start_nodes(3, /*replicas=*/2);
+  auto token = login(node(0));
+  const auto wav = wav_ranking_last("node0", 800);
+  auto r = upload(node(0), token, wav);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string id(r.json().at("id").as_string());
+  const auto sha = ContentHash::of(wav);
+  wait_until_every_node_knows(id);
+  ASSERT_EQ(holders_on_disk(sha), 2);
+  const int away = node(1).blobs().exists(sha) ? 1 : 2;
+  nodes_[static_cast<std::size_t>(away)].reset();
+  renew_all();
+  ASSERT_EQ(node(0).cluster().maintenance().repair_pass().copies_made, 1);
+  ASSERT_EQ(holders_on_disk(sha), 2);
+  restart_node(away);
+  ASSERT_EQ(holders_on_disk(sha), 3);
+  ASSERT_EQ(recorded_holders(sha).size(), 3u);
+  const std::string stray_bytes = "bytes no song refers to";
+  const auto stray = ContentHash::of(stray_bytes);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(node(i).blobs().put(stray_bytes));
+    ASSERT_TRUE(node(i).cluster().replicator().note_local_copy(stray));
+  }
+
+  EXPECT_EQ(node(1).cluster().maintenance().repair_pass().checked, 0);
+  EXPECT_EQ(holders_on_disk(sha), 3);
+
+  node(0).cluster().maintenance().repair_pass();
+  const auto kept = ranked_first(sha, 2);
+  ASSERT_FALSE(kept.count("node0"));
+  EXPECT_EQ(nodes_holding(sha), kept);
+  EXPECT_EQ(recorded_holders(sha), kept);
+  EXPECT_EQ(holders_on_disk(stray), 3);
+  EXPECT_EQ(recorded_holders(stray).size(), 3u);
+  EXPECT_THAT(metrics(0), HasSubstr("hifi_repair_trims_total{result=\"ok\"} 1\n"));
+
+  // Nothing is left to trim, and the song plays: from the holders, and by a
+  // redirect to one of them through the node that dropped its copy.
+  node(0).cluster().maintenance().repair_pass();
+  EXPECT_EQ(nodes_holding(sha), kept);
+  EXPECT_THAT(metrics(0), HasSubstr("hifi_repair_trims_total{result=\"ok\"} 1\n"));
+  for (int i = 0; i < 3; ++i) {
+    auto stream = get(node(i), "/api/v1/songs/" + id + "/stream", token);
+    if (kept.count("node" + std::to_string(i))) {
+      EXPECT_EQ(stream.status, 200) << "node " << i;
+      EXPECT_TRUE(stream.body == wav) << "node " << i;
+    } else {
+      EXPECT_EQ(stream.status, 307) << "node " << i << ": " << stream.body;
+    }
+  }
+}
+
+// A node gone for longer than forget_dead_after (1 s here) loses its replica
+// records at the leader's next repair; within that period they stay. Back
+// with its copy, its index pass records it again and the leader's repair
+// trims the copy now above R (here another node's).
+TEST_F(ClusterTest, RecordsOfANodeGoneTooLongAreDroppedAndComeBackWithIt) {
+  forget_dead_after_ms_ = 1000;
+  start_nodes(3, /*replicas=*/2);
+  auto token = login(node(0));
+  const auto wav = wav_ranking_last("", 900);  // node 0 is not ranked last
+  auto r = upload(node(0), token, wav);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const auto sha = ContentHash::of(wav);
+  wait_until_every_node_knows(std::string(r.json().at("id").as_string()));
+  const int away = node(1).blobs().exists(sha) ? 1 : 2;
+  const std::string away_id = "node" + std::to_string(away);
+  nodes_[static_cast<std::size_t>(away)].reset();
+  renew_all();
+  const auto gone_at = std::chrono::steady_clock::now();
+  auto& leader = node(0).cluster().maintenance();
+  ASSERT_EQ(leader.repair_pass().copies_made, 1);
+  leader.repair_pass();
+  if (std::chrono::steady_clock::now() - gone_at < std::chrono::milliseconds(1000)) {
+    EXPECT_TRUE(recorded_holders(sha).count(away_id)) << "dropped within forget_dead_after";
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  leader.repair_pass();
+  EXPECT_FALSE(recorded_holders(sha).count(away_id));
+  EXPECT_EQ(recorded_holders(sha), nodes_holding(sha));
+  EXPECT_EQ(recorded_holders(sha).size(), 2u);
+  EXPECT_THAT(metrics(0), HasSubstr("hifi_replica_records_forgotten_total 1\n"));
+
+  restart_node(away);
+  leader.repair_pass();  // its copy is not recorded: two live copies, nothing to do
+  EXPECT_EQ(holders_on_disk(sha), 3);
+  node(away).cluster().maintenance().index_pass();
+  EXPECT_EQ(recorded_holders(sha).size(), 3u);
+  leader.repair_pass();
+  const auto kept = ranked_first(sha, 2);
+  ASSERT_TRUE(kept.count("node0"));
+  EXPECT_EQ(nodes_holding(sha), kept);
+  EXPECT_EQ(recorded_holders(sha), kept);
+  EXPECT_THAT(metrics(0), HasSubstr("hifi_repair_trims_total{result=\"ok\"} 1\n"));
+}
+
+// POST /internal/v1/blobs/{sha256}/drop: the holder decides for itself. It
+// drops its copy (record first, then the file) only while at least R other
+// live members hold a recorded copy; a record of a node that is not live
+// does not count.
+TEST_F(ClusterTest, AHolderDropsItsCopyOnlyWhileEnoughOtherLiveNodesHoldOne) {
+  start_nodes(3, /*replicas=*/2);
+  auto token = login(node(0));
+  const auto wav = make_wav(988);
+  ASSERT_EQ(upload(node(0), token, wav).status, 201);
+  const auto sha = ContentHash::of(wav);
+  const int holder = node(1).blobs().exists(sha) ? 1 : 2;
+  const int other = 3 - holder;
+  const std::string holder_id = "node" + std::to_string(holder), other_id = "node" + std::to_string(other);
+  const std::string path = "/internal/v1/blobs/" + sha.hex() + "/drop";
+  cluster::PeerAuth leader("node0", kSecret);
+  auto drop = [&](int i) {
+    auto now = SystemClock::instance().now_ms() / 1000;
+    return node(i).request(V::post, path, {}, {{cluster::kPeerHeader, leader.header_value("POST", path, now)}});
+  };
+  EXPECT_EQ(node(holder).request(V::post, path).status, 403);
+
+  // One other live copy (and a dead node's record) where two are wanted.
+  ASSERT_TRUE(store_->put(cluster::replica_key(sha, "node9"), R"({"size":1,"at":0})"));
+  auto refused = drop(holder);
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_TRUE(node(holder).blobs().exists(sha));
+  EXPECT_EQ(recorded_holders(sha), (std::set<std::string>{"node0", holder_id, "node9"}));
+  ASSERT_TRUE(store_->del(cluster::replica_key(sha, "node9")));
+  EXPECT_EQ(drop(other).status, 404);  // nothing to drop
+
+  ASSERT_TRUE(node(0).cluster().replicator().push_to(sha, other_id));
+  auto dropped = drop(holder);
+  EXPECT_EQ(dropped.status, 200) << dropped.body;
+  EXPECT_FALSE(node(holder).blobs().exists(sha));
+  EXPECT_EQ(recorded_holders(sha), (std::set<std::string>{"node0", other_id}));
+  EXPECT_EQ(drop(0).status, 409);
+  EXPECT_EQ(drop(other).status, 409);
+  EXPECT_EQ(holders_on_disk(sha), 2);
+}
+
 // An upload is acknowledged once its song is in the store; another node's
 // catalog view follows a moment later. A song id used through that other
 // node at once (added to a room, its page or stream opened from a shared
@@ -307,14 +509,7 @@ TEST_F(ClusterTest, RepairRestoresALostCopyAndScrubReplacesACorruptOne) {
 TEST_F(ClusterTest, ASongUploadedThroughOneNodeIsUsableAtOnceThroughALaggingNode) {
   start_nodes(1);
   lagging_view_ = std::make_unique<SongsWatchWithheld>(*store_);
-  ServerConfig config;
-  config.cluster_secret = kSecret;
-  config.replicas = 3;
-  config.max_upload_bytes = 1 << 20;
-  config.node_id = "node1";
-  config.repair_interval_ms = 3600 * 1000;
-  config.gc_grace_ms = 3600 * 1000;
-  nodes_.push_back(std::make_unique<TestServer>(root_ / config.node_id, *lagging_view_, config));
+  nodes_.push_back(std::make_unique<TestServer>(root_ / "node1", *lagging_view_, config_for(1)));
   renew_all();
   auto token = login(node(0));
   auto wav = make_wav(740);

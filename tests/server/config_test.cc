@@ -30,6 +30,7 @@ const char* const kEnvNames[] = {
     "HIFI_REGISTRATION",    "HIFI_MAX_UPLOAD_SIZE", "HIFI_MAX_HEADER_SIZE",  "HIFI_HEADER_TIMEOUT",
     "HIFI_BODY_IDLE_TIMEOUT", "HIFI_IDLE_TIMEOUT", "HIFI_MAX_CONNECTIONS",   "HIFI_TOKEN_TTL",
     "HIFI_SIGNED_URL_TTL",  "HIFI_SHUTDOWN_GRACE",  "HIFI_WEB_ROOT",         "HIFI_LOG_LEVEL",
+    "HIFI_FORGET_DEAD_AFTER",
 };
 
 class ConfigTest : public ::testing::Test {
@@ -203,6 +204,21 @@ TEST_F(ConfigTest, ReadModeIsAnEnum) {
   }
   EXPECT_EQ(parse_read_mode("Proxy").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(fmt::format("{}", ReadMode::kProxy), "proxy");
+}
+
+TEST_F(ConfigTest, ForgetDeadAfterIsADurationOfAtLeastAMinute) {
+  EXPECT_EQ(parse({}).config.forget_dead_after_ms, 24LL * 3600 * 1000);
+  auto week = parse({"--forget-dead-after", "7d"});
+  ASSERT_EQ(week.code, 0) << week.err;
+  EXPECT_EQ(week.config.forget_dead_after_ms, 7LL * 24 * 3600 * 1000);
+  ::setenv("HIFI_FORGET_DEAD_AFTER", "90m", 1);
+  EXPECT_EQ(parse({}).config.forget_dead_after_ms, 90LL * 60 * 1000);
+  for (const char* bad : {"30s", "0", "soon"}) {
+    auto o = parse({"--forget-dead-after", bad});
+    EXPECT_EQ(o.code, 2) << bad;
+    EXPECT_TRUE(o.exit_now) << bad;
+    EXPECT_THAT(o.err, HasSubstr("--forget-dead-after")) << bad;
+  }
 }
 
 TEST_F(ConfigTest, HelpAndVersionExitWithZero) {

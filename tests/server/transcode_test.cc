@@ -103,16 +103,31 @@ TEST_F(TranscodeTest, EveryFormatFromAnOffsetAndThroughSignedUrls) {
   EXPECT_EQ(r.header("x-hifi-transcode"), "mp3 64 kbit/s");
 }
 
+TEST_F(TranscodeTest, LosslessPiecesForPlayersThatFetchAPieceAtATime) {
+  auto token = register_and_login("alice");
+  const auto id = upload_song(token, make_wav(440, 3.0));
+  auto r = get("/api/v1/songs/" + id + "/stream?format=flac&offset_ms=1000&duration_ms=1500", token);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("content-type"), "audio/flac");
+  EXPECT_EQ(r.header("x-hifi-transcode"), "flac from 1000 ms for 1500 ms");
+  EXPECT_EQ(r.body.substr(0, 4), "fLaC");
+  EXPECT_EQ(decoded_frames(r.body), 1500u * 48);
+  // A whole-song FLAC is cached like the lossy formats.
+  EXPECT_EQ(get("/api/v1/songs/" + id + "/stream?format=flac", token).header("transfer-encoding"), "chunked");
+  EXPECT_NE(get("/api/v1/songs/" + id + "/stream?format=flac", token).header("content-length"), "");
+}
+
 TEST_F(TranscodeTest, BadParametersAreNamed) {
   auto token = register_and_login("alice");
   const auto id = upload_song(token, make_wav(440, 2.0));
   const auto base = "/api/v1/songs/" + id + "/stream?";
   const std::pair<std::string, std::string> cases[] = {
-      {"format=flac", "format"},          {"format=", "format"},
+      {"format=wav", "format"},          {"format=", "format"},
       {"format=opus&bitrate=abc", "bitrate"}, {"format=opus&bitrate=8", "bitrate"},
       {"format=opus&bitrate=1000", "bitrate"}, {"format=mp3&offset_ms=-5", "offset_ms"},
       {"format=mp3&offset_ms=999999", "offset_ms"}, {"offset_ms=500", "offset_ms"},
-      {"format=raw&offset_ms=500", "offset_ms"},
+      {"format=raw&offset_ms=500", "offset_ms"}, {"format=flac&duration_ms=0", "duration_ms"},
+      {"duration_ms=1000", "duration_ms"},
   };
   for (const auto& [query, parameter] : cases) {
     SCOPED_TRACE(query);

@@ -1,20 +1,26 @@
 // Synchronised playback with the Web Audio API.
 //
-// Songs are fetched through signed stream URLs and decoded whole
-// (decodeAudioData). Each stretch of audio to play is a "segment": one
-// AudioBufferSourceNode started with start(when, offset), where `when` is an
-// AudioContext time and `offset` the room's position for the server time at
-// which the sample at `when` will be *heard*. The context time <-> local
-// time map comes from getOutputTimestamp() (which pairs the frame being
-// output with the performance.now() at which it is heard, so the output
-// latency is included), falling back to currentTime + outputLatency; local
-// time <-> server time comes from the clock sync.
+// Songs are never fetched or decoded whole. The player asks the server for
+// pieces of a song (GET .../stream?format=flac&offset_ms=&duration_ms=, or
+// Opus with the data saver on), each a small file decodeAudioData can take,
+// cut so that consecutive pieces follow each other sample for sample. It
+// keeps pieces from a few seconds behind to about a minute ahead of what
+// is heard, fetching in order of need, and drops the rest.
 //
-// Every state change and every 500 ms the desired segments (the current item
-// and, when its buffer is ready, the next one starting exactly when the
-// current ends) are compared with the scheduled ones; a segment off by more
-// than 5 ms is replaced, the old one stopping at the very moment the new one
-// starts.
+// Each item is scheduled against one "zero": the AudioContext time at which
+// the item's position 0 is (or would have been) heard. A piece plays as an
+// AudioBufferSourceNode started at zero + its start, so pieces (and the next
+// item, whose zero is this item's zero + its duration) chain without a gap.
+// The zero comes from the room's state: `anchor` = the server time at which
+// position 0 is heard; context time <-> local time comes from
+// getOutputTimestamp() (which pairs the frame being output with the
+// performance.now() at which it is heard, so the output latency is
+// included), falling back to currentTime + outputLatency; local time <->
+// server time comes from the clock sync.
+//
+// Every state change and every 500 ms the scheduled zero of each item to
+// play is compared with the state's; one off by more than 5 ms is replaced,
+// the old segments stopping at the very moment the new ones start.
 
 import { api } from './api.js';
 import { roomPosition } from './clock.js';
@@ -24,7 +30,14 @@ const TOLERANCE_MS = 5;       // re-schedule when off by more than this
 const DRIFT_CHECK_MS = 500;
 const CLOCK_SAMPLE_MS = 100;
 const FADE_S = 0.004;
-const MAX_BUFFERS = 3;
+const PIECE_MS = 10000;
+const MIN_PIECE_MS = 1000;      // a piece shorter than this runs on to the next grid point
+const FIRST_PIECE_MS = 2000;    // the first piece after a start or a seek, at most
+const SCHEDULE_AHEAD_S = 12;    // pieces scheduled on the audio clock ahead of now
+const FETCH_AHEAD_MS = 60000;   // pieces fetched and decoded ahead of what is heard
+const KEEP_BEHIND_MS = 5000;    // pieces kept behind what is heard (small seeks back)
+const MAX_FETCHES = 1;          // pieces being fetched at once
+const DATA_SAVER_KEY = 'hifi.dataSaver';
 
 let current = null; // the player the test hook reads
 
@@ -38,7 +51,11 @@ export class SyncPlayer extends EventTarget {
     this.enabled = false;
     this.volume = 1;
     this.segments = [];
-    this.buffers = new Map(); // songId -> {promise, buffer, error, used}
+    this.pieces = new Map();  // songId -> [{startMs, endMs, buffer, error, promise, used}]
+    this.zero = new Map();    // itemId -> context time at which its position 0 is heard
+    this.urls = new Map();    // songId -> {url, expiresAt} (signed stream URLs)
+    this.fetching = 0;
+    this.piecesFetched = 0;
     this.outputOffsets = [];  // recent (performanceTime - contextTime) samples, ms
     this.status = 'off';
     this.statusDetail = '';
@@ -91,7 +108,8 @@ export class SyncPlayer extends EventTarget {
     this.timers = [];
     for (const seg of this.segments) this.stopSegment(seg, 0);
     this.segments = [];
-    this.buffers.clear();
+    this.pieces.clear();
+    this.zero.clear();
     if (this.ctx) {
       this.ctx.close().catch(() => {});
       this.ctx = null;
@@ -149,40 +167,122 @@ export class SyncPlayer extends EventTarget {
   ctxToServer(t) { return this.clock.toServer(this.ctxToLocal(t)); }
   serverToCtx(s) { return this.localToCtx(this.clock.toLocal(s)); }
 
-  // ---- buffers -----------------------------------------------------------
+  // ---- pieces ------------------------------------------------------------
 
-  loadBuffer(songId) {
-    let entry = this.buffers.get(songId);
-    if (entry && entry.error && performance.now() - entry.failedAt > 5000) entry = null; // retry
-    if (entry) { entry.used = performance.now(); return entry; }
-    entry = { buffer: null, error: null, used: performance.now() };
-    const ctx = this.ctx;
-    entry.promise = (async () => {
-      const { url } = await api.streamUrl(songId);
-      const res = await fetch(url);
-      if (!res.ok) throw new Error(`the song could not be fetched (HTTP ${res.status})`);
-      const data = await res.arrayBuffer();
-      return ctx.decodeAudioData(data);
-    })().then((buffer) => {
-      entry.buffer = buffer;
-      if (this.ctx === ctx) this.reconcile();
-      return buffer;
-    }, (err) => {
-      entry.error = err;
-      entry.failedAt = performance.now();
-      if (this.ctx === ctx) this.reconcile();
-      return null;
-    });
-    this.buffers.set(songId, entry);
-    this.evictBuffers();
-    return entry;
+  get dataSaver() { return localStorage.getItem(DATA_SAVER_KEY) === '1'; }
+  set dataSaver(on) {
+    // Pieces fetched already play out; the next ones come at the new quality.
+    localStorage.setItem(DATA_SAVER_KEY, on ? '1' : '0');
   }
 
-  evictBuffers() {
-    if (this.buffers.size <= MAX_BUFFERS) return;
-    const inUse = new Set(this.segments.map((s) => s.songId));
-    const candidates = [...this.buffers.entries()].filter(([id]) => !inUse.has(id)).sort((a, b) => a[1].used - b[1].used);
-    while (this.buffers.size > MAX_BUFFERS && candidates.length) this.buffers.delete(candidates.shift()[0]);
+  async signedUrl(songId) {
+    const hit = this.urls.get(songId);
+    if (hit && hit.expiresAt - Date.now() > 60000) return hit.url;
+    const fresh = await api.streamUrl(songId);
+    this.urls.set(songId, fresh);
+    return fresh.url;
+  }
+
+  // The piece of the song that holds position `pos` (ms), made (and queued
+  // for fetching) when there is none: it starts at `pos` and ends at the
+  // next grid point, where the next known piece starts, or at the song's end.
+  pieceAt(songId, pos, durationMs) {
+    let list = this.pieces.get(songId);
+    if (!list) { list = []; this.pieces.set(songId, list); }
+    const now = performance.now();
+    for (const p of list) {
+      if (p.startMs <= pos && pos < p.endMs) {
+        if (p.error && now - p.failedAt > (p.retryAfterMs || 5000)) { p.error = null; p.queued = true; this.pumpFetches(); }
+        p.used = now;
+        return p;
+      }
+    }
+    // Whole milliseconds (the server cuts there, sample for sample), on a
+    // grid of PIECE_MS so that everyone in a room asks for the same pieces
+    // (which the server then has cached); a run starts with a piece of at
+    // most FIRST_PIECE_MS from `pos`, then one to the grid.
+    const startMs = Math.floor(pos);
+    let endMs = (Math.floor(startMs / PIECE_MS) + 1) * PIECE_MS;
+    if (endMs - startMs < MIN_PIECE_MS) endMs += PIECE_MS;
+    // The first piece of a run is short, so that sound starts soon.
+    if (!list.some((p) => p.endMs === startMs)) endMs = Math.min(endMs, startMs + FIRST_PIECE_MS);
+    for (const p of list) if (p.startMs > startMs && p.startMs < endMs) endMs = p.startMs;
+    const last = durationMs > 0 && endMs >= durationMs - 500;
+    if (last) endMs = Math.max(durationMs, startMs + 1);
+    const piece = { songId, startMs, endMs, last, buffer: null, error: null, used: now, queued: true, order: now };
+    list.push(piece);
+    list.sort((a, b) => a.startMs - b.startMs);
+    this.pumpFetches();
+    return piece;
+  }
+
+  // Starts fetches of queued pieces, the longest waiting first.
+  pumpFetches() {
+    while (this.fetching < MAX_FETCHES) {
+      let next = null;
+      for (const list of this.pieces.values()) {
+        for (const p of list) if (p.queued && (!next || p.order < next.order)) next = p;
+      }
+      if (!next) return;
+      next.queued = false;
+      this.fetchPiece(next);
+    }
+  }
+
+  async fetchPiece(piece) {
+    const ctx = this.ctx;
+    this.fetching++;
+    try {
+      const url = await this.signedUrl(piece.songId);
+      const quality = this.dataSaver ? '&format=opus&bitrate=64' : '&format=flac';
+      // The last piece runs to the song's end, whatever the decoder finds there.
+      const length = piece.last ? '' : `&duration_ms=${Math.round(piece.endMs - piece.startMs)}`;
+      const res = await fetch(`${url}${quality}&offset_ms=${Math.round(piece.startMs)}${length}`);
+      if (!res.ok) {
+        const err = new Error(res.status === 503 ? 'the server is busy' : `the song could not be fetched (HTTP ${res.status})`);
+        // Busy: the server's transcoders are taken for a moment; ask again
+        // soon (with some spread) rather than after the whole Retry-After.
+        err.busy = res.status === 503;
+        err.retryAfterMs = err.busy ? 150 + Math.random() * 250 : 5000;
+        throw err;
+      }
+      const data = await res.arrayBuffer();
+      if (this.ctx !== ctx) return;
+      piece.buffer = await ctx.decodeAudioData(data);
+      this.piecesFetched++;
+    } catch (err) {
+      piece.error = err;
+      piece.busy = Boolean(err.busy);
+      piece.failedAt = performance.now();
+      piece.retryAfterMs = err.retryAfterMs;
+      if (piece.busy && this.ctx === ctx) setTimeout(() => this.reconcile(), err.retryAfterMs + 1);
+    } finally {
+      this.fetching--;
+    }
+    if (this.ctx === ctx) {
+      this.pumpFetches();
+      this.reconcile();
+    }
+  }
+
+  // Drops pieces no item to play needs: those of other songs, and those
+  // outside [heard - KEEP_BEHIND_MS, heard + FETCH_AHEAD_MS] of a song to play.
+  dropPieces(windows) {
+    for (const [songId, list] of this.pieces) {
+      const w = windows.get(songId);
+      const inUse = new Set(this.segments.filter((s) => !s.stopping).map((s) => s.piece));
+      const kept = list.filter((p) => inUse.has(p) || (w && p.endMs > w.from - KEEP_BEHIND_MS && p.startMs < w.to));
+      for (const p of list) if (!kept.includes(p)) p.queued = false;
+      if (kept.length) this.pieces.set(songId, kept);
+      else this.pieces.delete(songId);
+    }
+  }
+
+  // How much decoded audio the player holds (for the tests and the status).
+  bufferedSeconds() {
+    let s = 0;
+    for (const list of this.pieces.values()) for (const p of list) if (p.buffer) s += p.buffer.duration;
+    return s;
   }
 
   // ---- scheduling --------------------------------------------------------
@@ -216,45 +316,80 @@ export class SyncPlayer extends EventTarget {
     const plan = this.desired(state);
     const now = ctx.currentTime;
     const startAt = now + LEAD_S;
-    const serverAtStart = this.ctxToServer(startAt);
     const keep = new Set();
+    const replaceAt = new Map(); // itemId -> when its new segments start
+    const windows = new Map();   // songId -> {from, to}: what to keep fetched
     let waiting = false;
     let failed = '';
     let maxError = 0;
+    let previous = null; // {zero, durationMs} of the item before, to chain on
 
     for (const want of plan) {
-      if (want.end <= serverAtStart) continue; // already over
-      const entry = this.loadBuffer(want.item.song_id);
-      // Is a scheduled segment already right (within the tolerance)?
-      const match = this.segments.find((seg) => !keep.has(seg) && !seg.stopping && seg.itemId === want.item.id &&
-        Math.abs(this.segmentAnchor(seg) - want.anchor) <= TOLERANCE_MS);
-      if (match) {
-        keep.add(match);
-        if (!want.upcoming) maxError = Math.max(maxError, Math.abs(this.segmentAnchor(match) - want.anchor));
-        continue;
+      const item = want.item;
+      // With repeat one, the item after this one is the same item.
+      const key = want.upcoming ? `${item.id}#next` : item.id;
+      const durationS = item.duration_ms / 1000;
+      // Where this item's position 0 is heard: the scheduled zero while it
+      // is within the tolerance; else from the state (or chained on the
+      // item before, so that the next song follows without a gap).
+      let zero = this.zero.get(key);
+      const wantZero = previous ? previous.zero + previous.durationMs / 1000 : this.serverToCtx(want.anchor);
+      const error = zero === undefined ? Infinity : Math.abs(zero - wantZero) * 1000;
+      if (error > (previous ? 0.01 : TOLERANCE_MS)) {
+        zero = wantZero;
+        this.zero.set(key, zero);
+        replaceAt.set(key, startAt);
+      } else if (!want.upcoming) {
+        maxError = Math.max(maxError, error);
       }
-      if (!entry.buffer) {
-        if (!want.upcoming) failed = entry.error ? (entry.error.message || String(entry.error)) : failed;
-        if (!want.upcoming && !entry.error) waiting = true;
-        continue;
+      previous = { zero, durationMs: item.duration_ms };
+      if (zero + durationS <= startAt) continue; // already over
+
+      let pos = Math.max(0, (startAt - zero) * 1000);
+      const fetchUntil = startAt + FETCH_AHEAD_MS / 1000; // context time
+      const w = windows.get(item.song_id);
+      windows.set(item.song_id, { from: Math.min(pos, w ? w.from : Infinity), to: Math.max((fetchUntil - zero) * 1000, w ? w.to : 0) });
+      let first = true;
+      while (pos < item.duration_ms && zero + pos / 1000 < fetchUntil) {
+        const piece = this.pieceAt(item.song_id, pos, item.duration_ms);
+        const scheduleIt = zero + pos / 1000 < startAt + SCHEDULE_AHEAD_S;
+        if (!piece.buffer) {
+          if (first && !want.upcoming) {
+            if (piece.error && !piece.busy) failed = piece.error.message || String(piece.error);
+            else waiting = true;
+          }
+          if (scheduleIt) break; // nothing after a gap is scheduled
+        } else if (scheduleIt) {
+          const seg = this.segments.find((s) => !s.stopping && s.key === key && s.piece === piece && s.zero === zero);
+          if (seg) {
+            keep.add(seg);
+          } else {
+            const pieceWhen = zero + piece.startMs / 1000;
+            const begin = Math.max(startAt, zero + pos / 1000);
+            const offset = begin - pieceWhen;
+            if (offset < piece.buffer.duration) {
+              const stopAt = Math.min(zero + durationS, zero + piece.endMs / 1000);
+              const made = this.startSegment(item, key, piece, zero, begin, offset, stopAt, first && pos > 1);
+              if (first && !want.upcoming) this.resyncs++;
+              keep.add(made);
+              this.segments.push(made);
+            }
+          }
+        }
+        first = false;
+        pos = piece.endMs;
       }
-      // Replace whatever plays this item now (or overlaps) with a fresh segment.
-      const begin = Math.max(startAt, this.serverToCtx(want.anchor));
-      const offset = (this.ctxToServer(begin) - want.anchor) / 1000;
-      if (offset >= entry.buffer.duration) continue;
-      const stopCtx = this.serverToCtx(want.end);
-      const seg = this.startSegment(want.item, entry.buffer, begin, Math.max(0, offset), stopCtx, want.anchor);
-      if (!want.upcoming) this.resyncs++;
-      keep.add(seg);
-      // The replaced segment of the same item stops exactly where this one starts.
-      for (const old of this.segments) {
-        if (!keep.has(old) && !old.stopping && old.itemId === want.item.id) this.stopSegment(old, begin);
-      }
-      this.segments.push(seg);
     }
-    for (const seg of this.segments) if (!keep.has(seg) && !seg.stopping) this.stopSegment(seg, now);
-    // Forget segments that have finished.
+    for (const seg of this.segments) {
+      if (keep.has(seg) || seg.stopping) continue;
+      // A replaced segment stops exactly where its replacement starts.
+      this.stopSegment(seg, replaceAt.get(seg.key) ?? now);
+    }
+    // Forget segments that have finished, and zeros of items not planned.
     this.segments = this.segments.filter((seg) => !(seg.ended || (seg.stopping && seg.stopAt < now - 0.5)));
+    const planned = new Set(plan.map((w) => (w.upcoming ? `${w.item.id}#next` : w.item.id)));
+    for (const id of this.zero.keys()) if (!planned.has(id)) this.zero.delete(id);
+    this.dropPieces(windows);
     this.lastErrorMs = maxError;
 
     if (failed) this.setStatus('error', `Cannot play this song: ${failed}`);
@@ -263,27 +398,30 @@ export class SyncPlayer extends EventTarget {
     else this.setStatus('playing');
   }
 
-  // Server time at which this segment's position 0 is heard.
+  // Server time at which this segment's item position 0 is heard.
   segmentAnchor(seg) {
-    return this.ctxToServer(seg.when) - seg.offset * 1000;
+    return this.ctxToServer(seg.zero);
   }
 
-  startSegment(item, buffer, when, offset, stopCtx, anchor) {
+  // Plays `piece` from `offset` s into it at context time `when` until
+  // `stopAt`, fading in when it starts mid-stream (a seek or a resync).
+  startSegment(item, key, piece, zero, when, offset, stopAt, fadeIn) {
     const ctx = this.ctx;
     const source = ctx.createBufferSource();
-    source.buffer = buffer;
+    source.buffer = piece.buffer;
     const gain = ctx.createGain();
     source.connect(gain).connect(this.master);
-    if (offset > 0.001) {
+    if (fadeIn && offset > 0.001) {
       gain.gain.setValueAtTime(0, when);
       gain.gain.linearRampToValueAtTime(1, when + FADE_S);
     }
     source.start(when, offset);
-    const seg = { itemId: item.id, songId: item.song_id, source, gain, when, offset, anchor, stopping: false, stopAt: Infinity, ended: false };
-    // Never play past the item's end as the server sees it (decoders may pad).
-    if (Number.isFinite(stopCtx) && stopCtx > when) {
-      source.stop(stopCtx);
-      seg.naturalEnd = stopCtx;
+    const seg = { key, itemId: item.id, songId: item.song_id, piece, zero, source, gain, when, offset,
+      stopping: false, stopAt: Infinity, ended: false };
+    // Never play past the piece's or the item's end (decoders may pad).
+    if (Number.isFinite(stopAt) && stopAt > when) {
+      source.stop(stopAt);
+      seg.naturalEnd = stopAt;
     }
     source.onended = () => { seg.ended = true; };
     return seg;
@@ -332,7 +470,7 @@ export class SyncPlayer extends EventTarget {
       // estimate of the server's clock then.
       localMs: heardLocal,
       serverTimeMs,
-      positionMs: seg ? (seg.offset + (heardCtx - seg.when)) * 1000 : null,
+      positionMs: seg ? (heardCtx - seg.zero) * 1000 : null,
       // When what is heard now started to be heard, or when silence began.
       sinceServerMs: seg ? this.ctxToServer(seg.when) : (this.lastStopCtx ? this.ctxToServer(this.lastStopCtx) : null),
       songId: seg ? seg.songId : null,
@@ -344,6 +482,8 @@ export class SyncPlayer extends EventTarget {
       clockOffsetMs: this.clock.offset,
       clockRoundTripMs: this.clock.roundTrip,
       resyncs: this.resyncs,
+      bufferedSeconds: this.bufferedSeconds(),
+      piecesFetched: this.piecesFetched,
     };
   }
 }
@@ -368,4 +508,9 @@ window.__hifiTest = {
   position: () => (current ? current.heardPosition() : null),
   state: () => (current ? current.conn.state : null),
   signal: () => (current ? current.signal() : null),
+  // The scheduled pieces, in context time: when each starts and stops.
+  segments: () => (current ? current.segments.map((s) => ({
+    songId: s.songId, itemId: s.itemId, pieceStartMs: s.piece.startMs, pieceEndMs: s.piece.endMs,
+    when: s.when, offset: s.offset, end: s.naturalEnd ?? null, stopping: s.stopping,
+  })) : []),
 };
