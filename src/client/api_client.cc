@@ -53,6 +53,8 @@ constexpr std::size_t kChunk = 256 * 1024;
 // How long an upload waits for "100 Continue" (or an early refusal) before
 // sending the body anyway, as RFC 9110 asks of clients.
 constexpr Millis kContinueWait{1000};
+// How often a connection with a stop flag looks at it while waiting.
+constexpr Millis kStopPoll{20};
 
 std::string lowercase(std::string_view s) {
   std::string out(s);
@@ -240,7 +242,10 @@ ApiError redirect_error(int status, const std::string& type, std::string detail)
 // One HTTP connection driven synchronously on its own io_context.
 class Connection {
  public:
-  explicit Connection(const ServerUrl& server) : server_(server), stream_(ioc_) {}
+  // `stop`, when set, is polled while an operation waits: once true, the
+  // operation is cancelled (it fails with operation_aborted).
+  explicit Connection(const ServerUrl& server, const std::atomic<bool>* stop = nullptr)
+      : server_(server), stop_(stop), stream_(ioc_) {}
   ~Connection() {
     error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -293,12 +298,20 @@ class Connection {
     return ec;
   }
 
-  // Reads until the parser is done, or (buffer_body) its buffer is full.
+  // How far a read goes: until the parser is done, or (buffer_body) its
+  // buffer is full; or only through what has arrived (waiting for some).
+  enum class Until { kDone, kSome };
+
   template <typename Parser>
-  error_code read(Parser& parser, Millis timeout) {
+  error_code read(Parser& parser, Millis timeout, Until until = Until::kDone) {
     error_code ec;
     stream_.expires_after(timeout);
-    http::async_read(stream_, buffer_, parser, [&](error_code e, std::size_t) { ec = e; });
+    auto done = [&](error_code e, std::size_t) { ec = e; };
+    if (until == Until::kSome) {
+      http::async_read_some(stream_, buffer_, parser, done);
+    } else {
+      http::async_read(stream_, buffer_, parser, done);
+    }
     run();
     if (ec == http::error::need_buffer) ec = {};
     return ec;
@@ -326,10 +339,22 @@ class Connection {
  private:
   void run() {
     ioc_.restart();
-    ioc_.run();
+    if (stop_ == nullptr) {
+      ioc_.run();
+      return;
+    }
+    bool cancelled = false;
+    while (!ioc_.stopped()) {
+      if (!cancelled && stop_->load()) {
+        stream_.cancel();
+        cancelled = true;
+      }
+      ioc_.run_for(kStopPoll);
+    }
   }
 
   const ServerUrl& server_;
+  const std::atomic<bool>* stop_;
   asio::io_context ioc_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
@@ -483,6 +508,84 @@ std::string HttpResponse::header(const std::string& name) const {
   auto it = headers.find(lowercase(name));
   return it == headers.end() ? std::string() : it->second;
 }
+
+// --- BodyStream -------------------------------------------------------------
+
+std::uint64_t BodyStream::first_byte() const {
+  auto it = headers().find("content-range");
+  if (status() != 206 || it == headers().end()) return 0;
+  const auto first = parse_content_range(it->second).first;
+  return first > 0 ? static_cast<std::uint64_t>(first) : 0;
+}
+
+std::optional<std::uint64_t> BodyStream::total_size() const {
+  if (status() == 206) {
+    auto it = headers().find("content-range");
+    const auto total = it == headers().end() ? -1 : parse_content_range(it->second).second;
+    if (total >= 0) return static_cast<std::uint64_t>(total);
+    return std::nullopt;
+  }
+  auto it = headers().find("content-length");
+  if (it == headers().end()) return std::nullopt;
+  std::uint64_t n = 0;
+  for (char c : it->second) {
+    if (c < '0' || c > '9' || n > (std::numeric_limits<std::uint64_t>::max() - 9) / 10) return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return it->second.empty() ? std::nullopt : std::optional<std::uint64_t>(n);
+}
+
+std::string BodyStream::etag() const {
+  auto it = headers().find("etag");
+  if (it == headers().end() || it->second.rfind("W/", 0) == 0) return {};
+  return it->second;
+}
+
+namespace {
+
+// A response whose body is read as the caller asks: the connection and the
+// parser that stopped after the header.
+class HttpBodyStream final : public BodyStream {
+ public:
+  HttpBodyStream(ServerUrl server, const std::atomic<bool>* stop, Millis timeout)
+      : server_(std::move(server)), connection_(server_, stop), timeout_(timeout) {}
+
+  Connection& connection() { return connection_; }
+  std::optional<http::response_parser<http::buffer_body>>& parser() { return parser_; }
+  void take_headers() {
+    status_ = parser_->get().result_int();
+    headers_ = headers_of(parser_->get().base());
+  }
+
+  int status() const override { return status_; }
+  const std::map<std::string, std::string>& headers() const override { return headers_; }
+
+  ApiResult<std::size_t> read(char* out, std::size_t max) override {
+    ApiResult<std::size_t> result;
+    auto& parser = *parser_;
+    auto& body = parser.get().body();
+    body.data = out;
+    body.size = max;
+    while (max > 0 && body.size == max && !parser.is_done()) {
+      if (auto ec = connection_.read(parser, timeout_, Connection::Until::kSome)) {
+        result.error.detail = describe(ec);
+        return result;
+      }
+    }
+    result.value = max - body.size;
+    return result;
+  }
+
+ private:
+  ServerUrl server_;  // the connection refers to it
+  Connection connection_;
+  Millis timeout_;
+  std::optional<http::response_parser<http::buffer_body>> parser_;
+  int status_ = 0;
+  std::map<std::string, std::string> headers_;
+};
+
+}  // namespace
 
 // --- ApiClient --------------------------------------------------------------
 
@@ -768,6 +871,51 @@ struct ApiClient::Impl {
     return finish(*parser);
   }
 
+  // Connects, sends GET hop.target with the range asked (a Range header
+  // only when it starts after 0 or ends somewhere) and reads the header of
+  // the final response into `parser`, its body still to read.
+  error_code send_get(Connection& c, const Hop& hop, const StreamRequest& range,
+                      std::optional<http::response_parser<http::buffer_body>>& parser) {
+    if (auto ec = c.connect(connect_timeout())) return ec;
+    http::request<http::empty_body> req{http::verb::get, hop.target, 11};
+    common_headers(req, hop);
+    req.keep_alive(false);
+    req.set(http::field::accept_encoding, "identity");
+    if (range.from > 0 || range.to) {
+      req.set(http::field::range, "bytes=" + std::to_string(range.from) + "-" +
+                                      (range.to ? std::to_string(*range.to) : std::string()));
+      if (!range.if_range.empty()) req.set(http::field::if_range, range.if_range);
+    }
+    if (auto ec = c.write(req, request_timeout())) return ec;
+    do {
+      parser.emplace();
+      parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+      if (auto ec = c.read_header(*parser, request_timeout())) return ec;
+    } while (parser->get().result_int() / 100 == 1);
+    return {};
+  }
+
+  HopOutcome<std::unique_ptr<BodyStream>> stream_hop(const Hop& hop, const StreamRequest& request) {
+    using A = Attempt<std::unique_ptr<BodyStream>>;
+    using H = HopOutcome<std::unique_ptr<BodyStream>>;
+    auto body = std::make_unique<HttpBodyStream>(hop.server, request.stop, request_timeout());
+    auto& parser = body->parser();
+    if (auto ec = send_get(body->connection(), hop, request, parser)) return A::fail(ec);
+    auto& res = parser->get();
+    const int status = res.result_int();
+    if (follows(http::verb::get, status)) {
+      auto location = res[http::field::location];
+      if (!location.empty()) return H::redirect(status, std::string(location));
+    }
+    if (status != 200 && status != 206) {
+      std::string text;
+      if (auto ec = read_small_body(body->connection(), *parser, text, request_timeout())) return A::fail(ec);
+      return A::error(error_from_response(status, res.reason(), headers_of(res.base()), text));
+    }
+    body->take_headers();
+    return A::ok(std::move(body));
+  }
+
   // What a download has learned so far, across hops and servers.
   struct DownloadState {
     std::string etag;        // strong ETag of the representation, once seen
@@ -782,24 +930,11 @@ struct ApiClient::Impl {
     using A = Attempt<std::uint64_t>;
     using H = HopOutcome<std::uint64_t>;
     Connection c(hop.server);
-    if (auto ec = c.connect(connect_timeout())) return A::fail(ec);
-    http::request<http::empty_body> req{http::verb::get, hop.target, 11};
-    common_headers(req, hop);
-    req.keep_alive(false);
-    req.set(http::field::accept_encoding, "identity");
-    if (have > 0) {
-      req.set(http::field::range, "bytes=" + std::to_string(have) + "-");
-      // Resume only the representation we started with.
-      if (!state.etag.empty()) req.set(http::field::if_range, state.etag);
-    }
-    if (auto ec = c.write(req, request_timeout())) return A::fail(ec);
-
     std::optional<http::response_parser<http::buffer_body>> parser;
-    do {
-      parser.emplace();
-      parser->body_limit(std::numeric_limits<std::uint64_t>::max());
-      if (auto ec = c.read_header(*parser, request_timeout())) return A::fail(ec);
-    } while (parser->get().result_int() / 100 == 1);
+    // Resume only the representation we started with.
+    if (auto ec = send_get(c, hop, StreamRequest{have, std::nullopt, state.etag, nullptr}, parser)) {
+      return A::fail(ec);
+    }
     auto& res = parser->get();
     const int status = res.result_int();
     if (follows(http::verb::get, status)) {
@@ -1033,6 +1168,14 @@ ApiResult<std::uint64_t> ApiClient::download(const std::string& target, const st
     auto a = impl_->download_once(server, target, path, progress, state);
     progressed = state.progressed;
     return a;
+  });
+}
+
+ApiResult<std::unique_ptr<BodyStream>> ApiClient::open_stream(const std::string& target,
+                                                               const StreamRequest& request) {
+  return impl_->failover<std::unique_ptr<BodyStream>>([&](const ServerUrl& server, bool&) {
+    return impl_->follow<std::unique_ptr<BodyStream>>(
+        server, target, [&](const Hop& hop) { return impl_->stream_hop(hop, request); });
   });
 }
 

@@ -26,6 +26,8 @@
 
 #include <boost/json/value.hpp>
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -129,6 +131,38 @@ std::string normalize_server_url(std::string url);
 // host case and an explicit default port do not matter).
 bool same_server(const std::string& a, const std::string& b);
 
+// What open_stream() asks for: the bytes from `from` on, to `to`
+// (inclusive) when set, of the representation whose ETag is `if_range`
+// when set (another one comes whole, with 200). `stop`, when set, is polled
+// while waiting for the server: once true, waits fail at once.
+struct StreamRequest {
+  std::uint64_t from = 0;
+  std::optional<std::uint64_t> to;
+  std::string if_range;
+  const std::atomic<bool>* stop = nullptr;
+};
+
+// A GET response whose body is read as it arrives (open_stream()).
+// Thread-safety: one thread reads it; it owns its connection.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  // 200 or 206, and the response's headers (lowercase names).
+  virtual int status() const = 0;
+  virtual const std::map<std::string, std::string>& headers() const = 0;
+  // Reads up to `max` bytes of the body into `out`, blocking until at
+  // least one arrives; 0 at the end of the body. A connection lost or idle
+  // for the request timeout is an ApiError with status 0.
+  virtual ApiResult<std::size_t> read(char* out, std::size_t max) = 0;
+
+  // From the headers: the offset of the body's first byte (Content-Range;
+  // 0 for a 200), the representation's size when known (Content-Range's
+  // total, or a 200's Content-Length), its strong ETag (empty if none).
+  std::uint64_t first_byte() const;
+  std::optional<std::uint64_t> total_size() const;
+  std::string etag() const;
+};
+
 struct ClientOptions {
   std::vector<std::string> servers;  // "http://host:port", tried in order
   std::string token;                 // bearer token; may be empty
@@ -182,6 +216,14 @@ class ApiClient {
   // The file is fsynced before returning.
   ApiResult<std::uint64_t> download(const std::string& target, const std::string& path,
                                     const ProgressFn& progress);
+
+  // GET target with the range asked, following redirects like download()
+  // (Range and If-Range kept across hops) and failing over to the next
+  // server on network failures before the body starts. Returns the open
+  // response (200 or 206) with its body still to read; other answers are
+  // ApiErrors (416 included).
+  ApiResult<std::unique_ptr<BodyStream>> open_stream(const std::string& target,
+                                                     const StreamRequest& request);
 
  private:
   struct Impl;

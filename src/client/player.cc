@@ -4,57 +4,83 @@
 
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <set>
 
-#include "media/decoded_song.h"
+#include "client/http_byte_source.h"
+#include "media/streaming_source.h"
 
 namespace hifi::client {
-namespace json = boost::json;
-namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
 
-// Downloads a song into `cache_dir` (once; verified against its id) and
-// starts decoding it.
-Result<std::shared_ptr<media::PcmSource>> fetch_song(ApiClient& api, const std::string& cache_dir,
-                                                     const AudioFormat& format, const std::string& song_id) {
-  const auto final_path = (fs::path(cache_dir) / (song_id + ".audio")).string();
-  if (!fs::exists(final_path)) {
-    std::error_code ec;
-    fs::create_directories(cache_dir, ec);
-    if (ec) return io_error("cannot create the song cache " + cache_dir + ": " + ec.message());
-    auto url = api.json("GET", "/api/v1/songs/" + song_id + "/stream-url");
-    if (!url) return Status(Code::kUnavailable, url.error.message());
-    const std::string target(url->at("url").as_string());
-    const auto part = final_path + ".part";
-    auto size = api.download(target, part, nullptr);
-    if (!size) return Status(Code::kUnavailable, size.error.message());
-    // Song ids are the first 32 hex digits of the content's SHA-256.
-    if (sha256_file(part).substr(0, song_id.size()) != song_id) {
-      fs::remove(part);
-      return Status(Code::kInternal, "the downloaded song " + song_id + " does not match its hash");
+// A song streamed from the server: a StreamingSource whose decoding thread
+// opens the song's signed stream URL (for `query`'s representation) and
+// reads it with range requests as decoding goes. A transcoded
+// representation is asked to start at the frame reading must start from.
+std::shared_ptr<media::PcmSource> stream_song(ApiClient& api, const AudioFormat& format,
+                                              const std::string& song_id, const std::string& query,
+                                              std::uint64_t from) {
+  const int rate = format.sample_rate;
+  auto open = [&api, song_id, query, rate](std::uint64_t frame) -> Result<media::StreamingSource::Input> {
+    std::uint64_t first_frame = 0;
+    std::string extra = query;
+    if (!query.empty() && frame > 0) {
+      const std::uint64_t offset_ms = frame * 1000 / static_cast<std::uint64_t>(rate);
+      extra += "&offset_ms=" + std::to_string(offset_ms);
+      first_frame = offset_ms * static_cast<std::uint64_t>(rate) / 1000;
     }
-    fs::rename(part, final_path);
-  }
-  return std::shared_ptr<media::PcmSource>(media::DecodedSong::start(final_path, format));
-}
-
-std::string default_cache_dir(std::string dir) {
-  if (!dir.empty()) return dir;
-  return (fs::temp_directory_path() / ("hifi-cache-" + std::to_string(::getpid()))).string();
+    auto url = [&api, song_id, extra]() -> ApiResult<std::string> {
+      ApiResult<std::string> out;
+      auto res = api.json("GET", "/api/v1/songs/" + song_id + "/stream-url");
+      if (!res) {
+        out.error = std::move(res.error);
+        return out;
+      }
+      const auto* u = res->is_object() ? res->as_object().if_contains("url") : nullptr;
+      if (u == nullptr || !u->is_string()) {
+        out.error.status = 200;
+        out.error.detail = "the server's stream-url answer has no url";
+        return out;
+      }
+      out.value = std::string(u->as_string()) + (extra.empty() ? "" : "&" + extra);
+      return out;
+    };
+    auto bytes = std::make_unique<HttpByteSource>(api, std::move(url), "song " + song_id);
+    if (Status s = bytes->start(); !s) return s;
+    return media::StreamingSource::Input{std::move(bytes), first_frame};
+  };
+  return media::StreamingSource::start(std::move(open), format, media::StreamingSource::Window{}, from);
 }
 
 }  // namespace
 
+std::optional<StreamQuality> parse_stream_quality(const std::string& text) {
+  if (text == "original") return StreamQuality::kOriginal;
+  if (text == "high") return StreamQuality::kHigh;
+  if (text == "low") return StreamQuality::kLow;
+  return std::nullopt;
+}
+
+std::string stream_query(StreamQuality quality) {
+  switch (quality) {
+    case StreamQuality::kOriginal:
+      return "";
+    case StreamQuality::kHigh:
+      return "format=opus&bitrate=160";
+    case StreamQuality::kLow:
+      return "format=opus&bitrate=96";
+  }
+  return "";
+}
+
 Player::Player(ApiClient& api, RoomClient& room, PlayerOptions options)
     : Player(PlayerInputs{}, std::move(options)) {
-  options_.cache_dir = default_cache_dir(options_.cache_dir);
   inputs_.view = [&room] { return room.view(); };
   inputs_.clock_offset_ms = [&room] { return room.clock_offset_ms(); };
-  inputs_.open_song = [&api, dir = options_.cache_dir, format = options_.format](const std::string& id) {
-    return fetch_song(api, dir, format, id);
+  inputs_.open_song = [&api, format = options_.format, query = stream_query(options_.quality)](
+                          const std::string& id, std::uint64_t from) -> Result<std::shared_ptr<media::PcmSource>> {
+    return stream_song(api, format, id, query, from);
   };
 }
 
@@ -72,11 +98,6 @@ Status Player::start() {
 Status Player::start(std::unique_ptr<AudioSink> sink) {
   if (!sink) return invalid_argument("no audio sink");
   sink_ = std::move(sink);
-  if (!options_.cache_dir.empty()) {
-    std::error_code ec;
-    fs::create_directories(options_.cache_dir, ec);
-    if (ec) return io_error("cannot create the song cache " + options_.cache_dir + ": " + ec.message());
-  }
   if (!options_.sync_log.empty()) {
     sync_log_ = std::fopen(options_.sync_log.c_str(), "w");
     if (!sync_log_) return io_error("cannot write the sync log " + options_.sync_log);
@@ -111,25 +132,48 @@ std::shared_ptr<media::PcmSource> Player::song(const std::string& song_id) const
 }
 
 void Player::fetch_loop() {
+  const double frames_per_ms = options_.format.sample_rate / 1000.0;
   while (!stopping_) {
     auto view = inputs_.view();
-    std::vector<std::string> wanted;
-    if (const auto* item = view.current_item()) wanted.push_back(item->song_id);
-    if (const auto* item = view.next_item()) wanted.push_back(item->song_id);
-    for (const auto& id : wanted) {
+    // The songs wanted, and where playback will start in each.
+    std::vector<std::pair<std::string, std::uint64_t>> wanted;
+    if (const auto* item = view.current_item()) {
+      const auto offset = inputs_.clock_offset_ms();
+      const double ms = view.position_at_time(wall_clock_ms() + offset.value_or(0));
+      wanted.emplace_back(item->song_id, static_cast<std::uint64_t>(std::llround(ms * frames_per_ms)));
+    }
+    if (const auto* item = view.next_item()) wanted.emplace_back(item->song_id, 0);
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& [id, from] : wanted) {
       if (stopping_) break;
-      if (song(id)) continue;
-      auto opened = inputs_.open_song(id);
+      if (auto open = song(id)) {
+        // A source that failed (the server went away, say) is opened anew,
+        // not too often; until then it plays silence.
+        if (!open->ended() || open->status()) continue;
+        auto [it, first] = retry_at_.try_emplace(
+            id, now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                          std::chrono::duration<double>(kRetrySeconds)));
+        std::lock_guard lock(mu_);
+        status_.error = open->status().message();
+        if (now < it->second) continue;
+        retry_at_.erase(it);
+        songs_.erase(id);
+      }
+      auto opened = inputs_.open_song(id, from);
       std::lock_guard lock(mu_);
       status_.error = opened ? "" : opened.status().message();
       if (opened) songs_[id] = std::move(*opened);
     }
     {
       // Keep what is wanted; anything else can go (and free its memory).
-      std::set<std::string> keep(wanted.begin(), wanted.end());
+      std::set<std::string> keep;
+      for (const auto& w : wanted) keep.insert(w.first);
       std::lock_guard lock(mu_);
       for (auto it = songs_.begin(); it != songs_.end();) {
         it = keep.count(it->first) ? std::next(it) : songs_.erase(it);
+      }
+      for (auto it = retry_at_.begin(); it != retry_at_.end();) {
+        it = keep.count(it->first) ? std::next(it) : retry_at_.erase(it);
       }
     }
     std::this_thread::sleep_for(50ms);
@@ -169,12 +213,15 @@ void Player::audio_loop() {
     if (decoded) decoded->seek(static_cast<std::uint64_t>(target.frame));
     const bool ready = decoded && decoded->ready(static_cast<std::uint64_t>(target.frame), n);
     {
+      // A paused room still has its song and position.
+      const RoomItem* current = view.valid ? view.current_item() : nullptr;
       std::lock_guard lock(mu_);
-      status_.song_id = target.item ? target.item->song_id : "";
+      status_.song_id = current ? current->song_id : "";
       status_.playing = target.item != nullptr;
       status_.buffering = target.item && !ready;
-      status_.duration_ms = target.item ? static_cast<double>(target.item->duration_ms) : 0;
-      status_.position_ms = target.item ? target.frame / frames_per_ms : 0;
+      status_.duration_ms = current ? static_cast<double>(current->duration_ms) : 0;
+      status_.position_ms = target.item ? target.frame / frames_per_ms
+                                        : current ? view.position_at_time(view.position_at) : 0;
     }
     if (target.item && decoded && ready) {
       const std::uint64_t total = decoded->length_frames();

@@ -1,9 +1,11 @@
 // Player: plays a room's audio in sync with every other listener.
 //
 // Two threads of its own, neither of them the network thread:
-//  - the fetcher keeps the current and the next song downloaded (through
-//    signed stream URLs, resuming with Range) and decoding (a PcmSource,
-//    today media::DecodedSong);
+//  - the fetcher keeps a source open for the current and the next song (a
+//    PcmSource: in `hifi listen` a media::StreamingSource that decodes the
+//    server's stream as it arrives, a few seconds ahead of where playback
+//    is, and seeks within it by fetching only around the new position), and
+//    replaces a source that failed;
 //  - the audio thread writes fixed-size buffers to the AudioSink. For each
 //    buffer it asks the sink when its first frame will be heard (local wall
 //    clock), converts that to server time with the RoomClient's clock
@@ -21,6 +23,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
@@ -39,11 +42,22 @@
 
 namespace hifi::client {
 
+// Which bytes of a song the player streams: the stored file, or the
+// server's Opus transcode of it at 160 or 96 kbit/s (less to fetch, and
+// decoded through the same path).
+enum class StreamQuality { kOriginal, kHigh, kLow };
+
+// "original", "high", "low" (what --quality takes); nullopt for others.
+std::optional<StreamQuality> parse_stream_quality(const std::string& text);
+// The stream request's query for a quality (after the signed URL's own):
+// empty for the original, else "format=opus&bitrate=N".
+std::string stream_query(StreamQuality quality);
+
 struct PlayerOptions {
   AudioFormat format;
   std::string sink = "default";
   std::string sync_log;           // path; empty: no log
-  std::string cache_dir;          // where songs are downloaded; empty: a temp dir
+  StreamQuality quality = StreamQuality::kOriginal;
   std::size_t buffer_frames = 480;  // 10 ms at 48 kHz
   double resync_threshold_ms = 20;  // larger errors jump, smaller ones are nudged
 };
@@ -54,23 +68,30 @@ struct PlayerInputs {
   std::function<RoomView()> view;
   // server time ≈ local wall clock + offset; nullopt until measured.
   std::function<std::optional<double>()> clock_offset_ms;
-  // A song, ready to read as it decodes; called on the fetcher thread for
-  // the current and the next item until it succeeds.
-  std::function<Result<std::shared_ptr<media::PcmSource>>(const std::string& song_id)> open_song;
+  // A song, ready to read as it decodes, starting at frame `from` (where
+  // the room is in the current item; 0 for the next); called on the fetcher
+  // thread for the current and the next item until it succeeds, and again
+  // (at most once per kRetrySeconds) when its source ended with a failure.
+  std::function<Result<std::shared_ptr<media::PcmSource>>(const std::string& song_id, std::uint64_t from)>
+      open_song;
 };
 
+// What the room has current (playing or paused) and where it is.
 struct PlayerStatus {
-  std::string song_id;
+  std::string song_id;     // empty: nothing current
   double position_ms = 0;
   double duration_ms = 0;
-  bool playing = false;
-  bool buffering = false;  // the song is not downloaded/decoded far enough yet
-  std::string error;       // last download/decoding problem, if any
+  bool playing = false;    // false: paused (or nothing current)
+  bool buffering = false;  // playing, but the song is not fetched/decoded far enough yet
+  std::string error;       // last fetching/decoding problem, if any
 };
 
 class Player {
  public:
-  // Follows `room`, downloading songs through `api` into options.cache_dir.
+  // A failed song is opened again after this long.
+  static constexpr double kRetrySeconds = 1.0;
+
+  // Follows `room`, streaming songs through `api` (options.quality).
   Player(ApiClient& api, RoomClient& room, PlayerOptions options);
   Player(PlayerInputs inputs, PlayerOptions options);
   ~Player();
@@ -106,6 +127,8 @@ class Player {
   mutable std::mutex mu_;
   // Read (seek/read) by the audio thread only.
   std::map<std::string, std::shared_ptr<media::PcmSource>> songs_;
+  // Fetcher thread only: when a song that failed may be opened again.
+  std::map<std::string, std::chrono::steady_clock::time_point> retry_at_;
   PlayerStatus status_;
 };
 

@@ -15,9 +15,12 @@
 //  - seekable(): reads may start at any offset. When false, each read must
 //    start where the previous one ended (a live stream with no Range
 //    support); FFmpeg is then told that the input cannot seek.
+//  - interrupt(): a read blocked now, and every later one, fails promptly
+//    (kUnavailable). For stopping a decoding thread that waits on the
+//    network.
 //
 // Thread-safety: one thread reads at a time; size() and seekable() may be
-// called from that thread only.
+// called from that thread only; interrupt() from any thread.
 #pragma once
 
 #include <cstddef>
@@ -39,6 +42,7 @@ class ByteSource {
   virtual bool seekable() const = 0;
   // What the source reads, for messages ("song 4d63…", a path).
   virtual std::string describe() const = 0;
+  virtual void interrupt() {}
 };
 
 // A local file read with pread(2). open() fails with kIoError when the file

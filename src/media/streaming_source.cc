@@ -20,20 +20,22 @@ std::uint64_t seconds_to_frames(double seconds, int rate) {
 
 }  // namespace
 
-StreamingSource::StreamingSource(std::string path, AudioFormat format, const Window& window)
-    : path_(std::move(path)),
+StreamingSource::StreamingSource(Opener open, AudioFormat format, const Window& window)
+    : open_(std::move(open)),
       format_(format),
       channels_(static_cast<std::size_t>(std::max(format.channels, 1))),
       // At least one batch ahead, or decoding could never start.
       ahead_frames_(std::max<std::uint64_t>(seconds_to_frames(window.ahead_seconds, format.sample_rate),
                                             kBatchFrames)),
-      behind_frames_(seconds_to_frames(window.behind_seconds, format.sample_rate)) {}
+      behind_frames_(seconds_to_frames(window.behind_seconds, format.sample_rate)),
+      forward_decode_frames_(seconds_to_frames(kForwardDecodeSeconds, format.sample_rate)) {}
 
-std::shared_ptr<StreamingSource> StreamingSource::start(const std::string& path,
-                                                        const AudioFormat& format,
-                                                        const Window& window) {
+std::shared_ptr<StreamingSource> StreamingSource::start(Opener open, const AudioFormat& format,
+                                                        const Window& window, std::uint64_t from) {
   silence_ffmpeg_logs();
-  std::shared_ptr<StreamingSource> source(new StreamingSource(path, format, window));
+  std::shared_ptr<StreamingSource> source(new StreamingSource(std::move(open), format, window));
+  source->position_ = from;
+  source->base_ = source->seek_to_ = from > source->behind_frames_ ? from - source->behind_frames_ : 0;
   if (Status s = check_output_format(format); !s) {
     source->progress_.status = std::move(s);
     source->progress_.finished = true;
@@ -43,72 +45,131 @@ std::shared_ptr<StreamingSource> StreamingSource::start(const std::string& path,
   return source;
 }
 
+std::shared_ptr<StreamingSource> StreamingSource::start(const std::string& path, const AudioFormat& format,
+                                                        const Window& window) {
+  return start(
+      [path](std::uint64_t) -> Result<Input> {
+        auto file = FileByteSource::open(path);
+        if (!file) return file.status();
+        return Input{std::move(*file), 0};
+      },
+      format, window);
+}
+
 StreamingSource::~StreamingSource() {
   {
     std::lock_guard lock(mu_);
     stop_.store(true);
+    if (reading_ != nullptr) reading_->interrupt();
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
+Status StreamingSource::open_input(AudioDecoder& decoder, Input& input, std::uint64_t frame) {
+  auto opened = open_(frame);
+  if (!opened) return opened.status();
+  {
+    std::lock_guard lock(mu_);
+    reading_ = opened->bytes.get();
+    if (stop_) reading_->interrupt();
+  }
+  // The old input goes only once nobody can interrupt it any more.
+  std::swap(input, *opened);
+  if (Status s = decoder.open(*input.bytes, &interrupt_when_set, &stop_); !s) return s;
+  std::lock_guard lock(mu_);
+  const std::uint64_t estimate = decoder.estimated_frames();
+  progress_.estimated_frames = estimate > 0 ? input.first_frame + estimate : 0;
+  return Status::ok();
+}
+
+Status StreamingSource::position_at(AudioDecoder& decoder, Input& input, std::uint64_t frame) {
+  // An input that cannot seek is opened again for going back, and for going
+  // further ahead than is worth decoding through.
+  const std::uint64_t at = input.first_frame + decoder.frames();
+  const bool reopen = !input.bytes || frame < input.first_frame ||
+                      (!input.bytes->seekable() && (frame < at || frame - at > forward_decode_frames_));
+  if (reopen) {
+    if (Status s = open_input(decoder, input, frame); !s) return s;
+  }
+  Status s = decoder.seek(frame - input.first_frame);
+  if (s.code() == Code::kUnsupported && !input.bytes->seekable()) {
+    // A stream that cannot go back: open it again from there.
+    if (s = open_input(decoder, input, frame); !s) return s;
+    s = decoder.seek(frame - input.first_frame);
+  }
+  return s;
+}
+
 void StreamingSource::run() {
+  AudioDecoder decoder(format_);
+  Input input;
+  std::vector<std::int16_t> batch;
   for (;;) {
     std::uint64_t generation = 0;
+    std::uint64_t target = 0;
+    bool reposition = false;
     {
-      std::lock_guard lock(mu_);
-      if (stop_) return;
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] {
+        return stop_ || positioned_ != generation_ ||
+               (!progress_.finished && next_frame_ < position_ + ahead_frames_);
+      });
+      if (stop_) break;
       generation = generation_;
-      next_frame_ = 0;
-      progress_.finished = false;
-      progress_.status = Status::ok();
+      reposition = positioned_ != generation_;
+      target = seek_to_;
     }
+
     Status status;
+    bool ended = false;
+    batch.clear();
     try {
-      status = decode_pass(generation);
+      status = reposition ? position_at(decoder, input, target) : decoder.decode(batch, kBatchFrames, &ended);
     } catch (const std::bad_alloc&) {
       status = resource_exhausted("out of memory while decoding");
     }
-    std::unique_lock lock(mu_);
-    if (!current(generation)) continue;
-    progress_.finished = true;
-    progress_.status = std::move(status);
-    cv_.notify_all();
-    // Only a backward seek past the window (or the end) wakes the thread.
-    cv_.wait(lock, [&] { return !current(generation); });
-  }
-}
-
-Status StreamingSource::decode_pass(std::uint64_t generation) {
-  AudioDecoder decoder(format_);
-  if (Status s = decoder.open(path_, &interrupt_when_set, &stop_); !s) return s;
-  {
-    std::lock_guard lock(mu_);
-    progress_.estimated_frames = decoder.estimated_frames();
-  }
-  std::vector<std::int16_t> batch;
-  bool ended = false;
-  while (!ended) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return !current(generation) || next_frame_ < position_ + ahead_frames_; });
-      if (!current(generation)) return Status::ok();
+    // A read interrupted because the source is going away is no failure.
+    if (stop_) break;
+    if (!status) {
+      // The decoder is unusable: start afresh next time.
+      {
+        std::lock_guard lock(mu_);
+        reading_ = nullptr;
+      }
+      input = Input{};
     }
-    batch.clear();
-    if (Status s = decoder.decode(batch, kBatchFrames, &ended); !s) return s;
+
     std::lock_guard lock(mu_);
-    if (!current(generation)) return Status::ok();
+    if (!current(generation)) continue;  // a seek came meanwhile: this is stale
+    if (reposition) {
+      positioned_ = generation;
+      next_frame_ = target;
+    }
+    if (!status) {
+      progress_.finished = true;
+      progress_.status = std::move(status);
+      cv_.notify_all();
+      continue;
+    }
     const std::uint64_t frames = batch.size() / channels_;
     const std::uint64_t first = next_frame_;
     next_frame_ += frames;
     // Frames before base_ were skipped by a forward seek.
     const std::uint64_t skip = base_ > first ? std::min(base_ - first, frames) : 0;
-    window_.insert(window_.end(), batch.begin() + static_cast<std::ptrdiff_t>(skip * channels_),
-                   batch.end());
+    if (window_.empty() && skip < frames) base_ = first + skip;
+    window_.insert(window_.end(), batch.begin() + static_cast<std::ptrdiff_t>(skip * channels_), batch.end());
     trim();
+    if (ended) {
+      progress_.finished = true;
+      progress_.status = Status::ok();
+      // Ending right after a seek says only that the song ends before there.
+      if (frames > 0 || !reposition) end_ = next_frame_;
+    }
     cv_.notify_all();
   }
-  return Status::ok();
+  std::lock_guard lock(mu_);
+  reading_ = nullptr;
 }
 
 void StreamingSource::trim() {
@@ -134,16 +195,25 @@ std::size_t StreamingSource::read(std::int16_t* out, std::size_t frames) {
 void StreamingSource::seek(std::uint64_t frame) {
   std::lock_guard lock(mu_);
   position_ = frame;
+  // Where decoding goes on from: a seek the decoder has still to make
+  // counts as made (the player seeks on every buffer meanwhile).
+  const std::uint64_t next = positioned_ == generation_ ? next_frame_ : seek_to_;
+  // Frames up to behind_frames_ before the position are kept (or decoded)
+  // wherever it lands: a player that moves back a little right after a seek
+  // (its sink's timeline restarts after a flush) finds them there.
+  const std::uint64_t keep_from = frame > behind_frames_ ? frame - behind_frames_ : 0;
   if (frame >= base_ && frame <= window_end()) {
     trim();
-  } else if (frame >= next_frame_) {
-    // Not decoded yet: the pass drops the frames up to there.
-    window_.clear();
-    base_ = frame;
+  } else if (frame >= next && (progress_.finished ? progress_.status.is_ok()
+                                                  : frame - next <= forward_decode_frames_)) {
+    // Close ahead: decoding goes on and drops the frames up to there. (Past
+    // the end of a song decoded to its end: nothing more to decode.)
+    if (window_.empty()) base_ = std::max(next, keep_from);
+    trim();
   } else {
-    // Behind the window: a new pass from the start.
+    // Far ahead, behind the window, or after a failure: the decoder seeks.
     window_.clear();
-    base_ = frame;
+    base_ = seek_to_ = keep_from;
     ++generation_;
     progress_.finished = false;
     progress_.status = Status::ok();
@@ -164,7 +234,9 @@ bool StreamingSource::ready(std::uint64_t position, std::size_t frames) const {
 
 std::uint64_t StreamingSource::length_frames() const {
   std::lock_guard lock(mu_);
-  return progress_.length(next_frame_);
+  if (end_) return *end_;
+  if (progress_.estimated_frames == 0) return 0;
+  return std::max(progress_.estimated_frames, window_end());
 }
 
 bool StreamingSource::ended() const {

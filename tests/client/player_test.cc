@@ -177,6 +177,21 @@ RoomView view_at(const std::vector<Step>& script, double local_ms) {
   return v;
 }
 
+// open_song for tests that need just some song: every one counts frames
+// with mark 1.
+Result<std::shared_ptr<media::PcmSource>> any_song(const std::string&, std::uint64_t) {
+  return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kSongMs * 48, 1));
+}
+
+// A player on the seams, in the tests' format, started on `sink`.
+std::unique_ptr<Player> start_player(PlayerInputs inputs, std::unique_ptr<AudioSink> sink) {
+  PlayerOptions options;
+  options.format = kFormat;
+  auto player = std::make_unique<Player>(std::move(inputs), options);
+  EXPECT_TRUE(player->start(std::move(sink)));
+  return player;
+}
+
 TEST(PlayerTest, PlaysTheRightSamplesAtTheRightTimesAndFollowsSeekPauseAndSkip) {
   const std::vector<Step> script = {
       {0, "i1", true, 0},          // play A from the start
@@ -194,7 +209,7 @@ TEST(PlayerTest, PlaysTheRightSamplesAtTheRightTimesAndFollowsSeekPauseAndSkip) 
   PlayerInputs inputs;
   inputs.view = [&] { return view_at(script, sink->now_ms()); };
   inputs.clock_offset_ms = [] { return std::optional<double>(kOffset); };
-  inputs.open_song = [&](const std::string& id) -> Result<std::shared_ptr<media::PcmSource>> {
+  inputs.open_song = [&](const std::string& id, std::uint64_t) -> Result<std::shared_ptr<media::PcmSource>> {
     std::lock_guard lock(opened_mu);
     opened.insert(id);
     return std::shared_ptr<media::PcmSource>(
@@ -293,7 +308,7 @@ TEST(PlayerTest, SilentUntilTheClockIsSynchronised) {
   PlayerInputs inputs;
   inputs.view = [&] { return view_at(script, sink->now_ms()); };
   inputs.clock_offset_ms = [] { return std::optional<double>(); };
-  inputs.open_song = [&](const std::string& id) -> Result<std::shared_ptr<media::PcmSource>> {
+  inputs.open_song = [&](const std::string& id, std::uint64_t) -> Result<std::shared_ptr<media::PcmSource>> {
     if (id == "songB") asked = true;
     return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kSongMs * 48, 1));
   };
@@ -312,6 +327,61 @@ TEST(PlayerTest, SilentUntilTheClockIsSynchronised) {
     ASSERT_EQ(h.count, 0);
     ASSERT_EQ(h.mark, 0);
   }
+}
+
+TEST(PlayerTest, APausedRoomShowsItsSongAndPosition) {
+  auto sink_owner = std::make_unique<VirtualSink>(kStart);
+  VirtualSink* sink = sink_owner.get();
+  const std::vector<Step> script = {{0, "i1", false, 21000}};
+  PlayerInputs inputs;
+  inputs.view = [&] { return view_at(script, sink->now_ms()); };
+  inputs.clock_offset_ms = [] { return std::optional<double>(kOffset); };
+  inputs.open_song = any_song;
+  auto player = start_player(std::move(inputs), std::move(sink_owner));
+  sink->open(kStart + 500);
+  const bool shown = testing::eventually([&] { return player->status().song_id == "songA"; });
+  const auto status = player->status();
+  player->stop();
+  ASSERT_TRUE(shown) << "a paused room shows nothing";
+  EXPECT_FALSE(status.playing);
+  EXPECT_FALSE(status.buffering);
+  EXPECT_EQ(status.position_ms, 21000);
+  EXPECT_EQ(status.duration_ms, kSongMs);
+}
+
+// A source whose fetching failed for good (the server went away).
+class FailedSong final : public media::PcmSource {
+ public:
+  const AudioFormat& format() const override { return kFormat; }
+  std::size_t read(std::int16_t*, std::size_t) override { return 0; }
+  void seek(std::uint64_t) override {}
+  std::uint64_t position() const override { return 0; }
+  bool ready(std::uint64_t, std::size_t) const override { return true; }
+  std::uint64_t length_frames() const override { return 0; }
+  bool ended() const override { return true; }
+  Status status() const override { return unavailable("the server went away"); }
+};
+
+TEST(PlayerTest, ASongThatFailedIsOpenedAgain) {
+  auto sink_owner = std::make_unique<VirtualSink>(kStart);
+  VirtualSink* sink = sink_owner.get();
+  const std::vector<Step> script = {{0, "i1", true, 0}};
+  std::atomic<int> opened{0};
+  PlayerInputs inputs;
+  inputs.view = [&] { return view_at(script, sink->now_ms()); };
+  inputs.clock_offset_ms = [] { return std::optional<double>(kOffset); };
+  inputs.open_song = [&](const std::string& id, std::uint64_t from) -> Result<std::shared_ptr<media::PcmSource>> {
+    if (id == "songA" && opened++ == 0) return std::shared_ptr<media::PcmSource>(std::make_shared<FailedSong>());
+    return any_song(id, from);
+  };
+  auto player = start_player(std::move(inputs), std::move(sink_owner));
+  sink->open(kStart + 1000);
+  const bool reported =
+      testing::eventually([&] { return player->status().error.find("went away") != std::string::npos; });
+  const bool reopened = testing::eventually([&] { return opened.load() >= 2 && player->status().error.empty(); });
+  player->stop();
+  EXPECT_TRUE(reported) << "the failure is shown";
+  EXPECT_TRUE(reopened) << "the song is opened again, and the failure no longer shown";
 }
 
 // ---- PulseAudio: a real daemon with a null sink -----------------------------
@@ -459,9 +529,7 @@ TEST_F(PlayerPulseTest, PlayerPlacesAudioAtTheTimeTheDeviceWillPlayIt) {
     return v;
   };
   inputs.clock_offset_ms = [&] { return std::optional<double>(offset); };
-  inputs.open_song = [](const std::string&) -> Result<std::shared_ptr<media::PcmSource>> {
-    return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kSongMs * 48, 1));
-  };
+  inputs.open_song = any_song;
   PlayerOptions options;
   options.format = kFormat;
   Player player(inputs, options);

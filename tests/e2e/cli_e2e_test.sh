@@ -87,6 +87,11 @@ FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -m -f "+$((L2_SKEW_MS / 1000)).$((L2_SKE
   "$BIN_DIR/hifi" listen "$room" --sink null --sync-log "$E2E_TMP/l2.log" >"$E2E_TMP/l2.out" 2>&1 &
 L2=$!
 E2E_PIDS+=("$L2")
+# faketime runs the player as a child and passes no signal on: they go to
+# the player itself.
+l2_player() { L2_HIFI=$(pgrep -P "$L2" | head -1); [[ -n "$L2_HIFI" ]]; }
+check "listener 2's player runs under faketime" wait_until 10 l2_player
+E2E_PIDS+=("$L2_HIFI")
 both_listening() { [[ "$(hifi --json status "$room" | jq '.state.listeners | length')" == 1 ]] && grep -q "connected to" "$E2E_TMP/l1.out" && grep -q "connected to" "$E2E_TMP/l2.out"; }
 check "both listeners joined" wait_until 20 both_listening
 
@@ -155,8 +160,8 @@ grown_by() { (($(lines "$E2E_TMP/l1.log") > $2 + $1 && $(lines "$E2E_TMP/l2.log"
 n1=$(lines "$E2E_TMP/l1.log"); n2=$(lines "$E2E_TMP/l2.log")
 check "and plays on after it" wait_until 20 grown_by 200 "$n1" "$n2"
 
-kill -TERM "$L1" "$L2"
-stopped() { ! kill -0 "$L1" 2>/dev/null && ! kill -0 "$L2" 2>/dev/null; }
+kill -TERM "$L1" "$L2_HIFI"
+stopped() { ! kill -0 "$L1" 2>/dev/null && ! kill -0 "$L2_HIFI" 2>/dev/null && ! kill -0 "$L2" 2>/dev/null; }
 check "SIGTERM stops the listeners" wait_until 10 stopped
 check "cleanly" grep -q "Stopped listening" "$E2E_TMP/l1.out"
 

@@ -21,7 +21,9 @@
 #include <vector>
 
 #include "media/byte_source.h"
+#include "media/counting_source.h"
 #include "media/decoder.h"
+#include "media/test_audio.h"
 
 namespace hifi::media {
 namespace {
@@ -29,34 +31,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr AudioFormat kOut{48000, 2};
-
-// Counts what the decoder reads of a file.
-class CountingSource final : public ByteSource {
- public:
-  explicit CountingSource(std::unique_ptr<FileByteSource> file) : file_(std::move(file)) {}
-  Result<std::size_t> read(std::uint64_t offset, char* out, std::size_t max) override {
-    auto n = file_->read(offset, out, max);
-    if (n) {
-      bytes_ += *n;
-      if (offset != next_) ++jumps_;
-      next_ = offset + *n;
-    }
-    return n;
-  }
-  std::optional<std::uint64_t> size() override { return file_->size(); }
-  bool seekable() const override { return true; }
-  std::string describe() const override { return file_->describe(); }
-
-  std::uint64_t bytes() const { return bytes_; }
-  int jumps() const { return jumps_; }
-  void reset_counts() { bytes_ = 0; jumps_ = 0; }
-
- private:
-  std::unique_ptr<FileByteSource> file_;
-  std::uint64_t bytes_ = 0;
-  std::uint64_t next_ = 0;
-  int jumps_ = 0;
-};
 
 std::vector<std::int16_t> decode_all(AudioDecoder& decoder) {
   std::vector<std::int16_t> out;
@@ -148,16 +122,22 @@ struct Format {
 // Noise-substituted bands (see the header comment).
 constexpr int kAacPnsMaxDiff = 1;
 
-class DecoderSeekFormatTest : public DecoderSeekTest, public ::testing::WithParamInterface<Format> {};
+class DecoderSeekFormatTest : public DecoderSeekTest, public ::testing::WithParamInterface<Format> {
+ protected:
+  // The parameter's file (made first), decoded from its start to its end.
+  static std::vector<std::int16_t> decode_whole(const Format& f) {
+    generate(f.name, f.args, f.rate);
+    auto source = open_source(f.name);
+    if (source == nullptr) return {};
+    AudioDecoder straight(kOut);
+    EXPECT_TRUE(straight.open(*source, nullptr, nullptr));
+    return decode_all(straight);
+  }
+};
 
 TEST_P(DecoderSeekFormatTest, SeekedFramesAreThoseOfADecodeFromTheStart) {
   const Format& f = GetParam();
-  generate(f.name, f.args, f.rate);
-  auto whole_source = open_source(f.name);
-  ASSERT_NE(whole_source, nullptr);
-  AudioDecoder straight(kOut);
-  ASSERT_TRUE(straight.open(*whole_source, nullptr, nullptr));
-  const std::vector<std::int16_t> whole = decode_all(straight);
+  const std::vector<std::int16_t> whole = decode_whole(f);
   const std::uint64_t total = whole.size() / 2;
   ASSERT_GT(total, 29u * 48000);
 
@@ -183,14 +163,11 @@ TEST_P(DecoderSeekFormatTest, SeekedFramesAreThoseOfADecodeFromTheStart) {
 
 TEST_P(DecoderSeekFormatTest, SeeksBackAndForthOnOneDecoder) {
   const Format& f = GetParam();
-  generate(f.name, f.args, f.rate);
+  const std::vector<std::int16_t> whole = decode_whole(f);
+  const std::uint64_t total = whole.size() / 2;
+  ASSERT_GT(total, 29u * 48000);
   auto source = open_source(f.name);
   ASSERT_NE(source, nullptr);
-  AudioDecoder straight(kOut);
-  ASSERT_TRUE(straight.open(*source, nullptr, nullptr));
-  const std::vector<std::int16_t> whole = decode_all(straight);
-  const std::uint64_t total = whole.size() / 2;
-
   AudioDecoder decoder(kOut);
   ASSERT_TRUE(decoder.open(*source, nullptr, nullptr));
   std::vector<std::int16_t> got;
@@ -223,13 +200,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Format{"s.opus", "-c:a libopus -b:a 96k", 48000, 0},
                       Format{"pns.m4a", "-c:a aac -b:a 128k", 44100, kAacPnsMaxDiff},
                       Format{"nopns.m4a", "-c:a aac -aac_pns 0 -b:a 128k", 44100, 0}),
-    [](const auto& info) {
-      std::string name = info.param.name;
-      for (char& c : name) {
-        if (c == '.') c = '_';
-      }
-      return name;
-    });
+    FileParamName());
 
 // A seek near the end of a long FLAC reads a few binary-search steps and
 // what it decodes, not the song up to there.

@@ -146,13 +146,7 @@ TEST_P(DecoderFormatTest, IsDeterministic) {
 INSTANTIATE_TEST_SUITE_P(Formats, DecoderFormatTest,
                          ::testing::Values(Input{"mono22k.wav", true}, Input{"tone.mp3", true},
                                            Input{"stereo.flac", false}, Input{"tone.opus", true}),
-                         [](const auto& info) {
-                           std::string name = info.param.name;
-                           for (char& c : name) {
-                             if (c == '.') c = '_';
-                           }
-                           return name;
-                         });
+                         FileParamName());
 
 TEST_F(DecoderTest, PcmAtOutputFormatIsSampleExact) {
   const std::vector<std::int16_t> pcm = noise(12345 * 2, 7);

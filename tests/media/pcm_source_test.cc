@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "media/counting_source.h"
 #include "media/decoded_song.h"
 #include "media/streaming_source.h"
 #include "media/test_audio.h"
@@ -76,7 +77,10 @@ class PcmSourceTest : public ::testing::Test {
     std::ofstream(path("notes.txt")) << "not audio\n";
     has_flac_ = std::system(("cd '" + *dir_ + "' && ffmpeg -nostdin -hide_banner -y -f lavfi -i "
                              "sine=frequency=440:sample_rate=44100:duration=5 -ac 2 -c:a flac "
-                             "tone.flac >/dev/null 2>&1").c_str()) == 0;
+                             "tone.flac >/dev/null 2>&1").c_str()) == 0 &&
+                std::system(("cd '" + *dir_ + "' && ffmpeg -nostdin -hide_banner -y -f lavfi -i "
+                             "'aevalsrc=0.3*sin(2*PI*(200+20*t)*t):s=22050:d=60' -c:a flac "
+                             "sweep.flac >/dev/null 2>&1").c_str()) == 0;
   }
 
   static void TearDownTestSuite() {
@@ -169,6 +173,59 @@ TEST_F(PcmSourceTest, StreamingSeeksAreSampleExact) {
     EXPECT_TRUE(got == slice(*exact_, at, 800, 2)) << "frame " << at;
   }
   EXPECT_TRUE(streaming->status()) << streaming->status().to_string();
+}
+
+// A StreamingSource over `name` that counts what it reads (in *counts,
+// which lives as long as the source's input).
+std::shared_ptr<StreamingSource> counted(const std::string& path, CountingSource** counts) {
+  return StreamingSource::start(
+      [path, counts](std::uint64_t) -> Result<StreamingSource::Input> {
+        auto file = FileByteSource::open(path);
+        if (!file) return file.status();
+        auto source = std::make_unique<CountingSource>(std::move(*file));
+        *counts = source.get();
+        return StreamingSource::Input{std::move(source), 0};
+      },
+      kOut, StreamingSource::Window{});
+}
+
+TEST_F(PcmSourceTest, AfterASeekTheFramesJustBeforeItAreThereToo) {
+  if (!has_flac_) GTEST_SKIP() << "ffmpeg could not make the FLAC";
+  CountingSource* counts = nullptr;
+  auto source = counted(path("sweep.flac"), &counts);
+  const std::uint64_t far = 40 * 48000 + 123;
+  source->seek(far);
+  ASSERT_TRUE(wait_until([&] { return source->ready(far, 480); }));
+  // A player whose sink restarted its timeline moves back a little: no
+  // new seek, the frames are already decoded.
+  EXPECT_TRUE(source->ready(far - 4800, 480));
+  const int jumps = counts->jumps();
+  source->seek(far - 4800);
+  std::vector<std::int16_t> buf(480 * 2);
+  EXPECT_EQ(source->read(buf.data(), 480), 480u);
+  EXPECT_EQ(counts->jumps(), jumps);
+}
+
+TEST_F(PcmSourceTest, SeeksWhileASeekIsUnderWayDoNotStartAnother) {
+  if (!has_flac_) GTEST_SKIP() << "ffmpeg could not make the FLAC";
+  // One far seek, for reference.
+  CountingSource* once = nullptr;
+  auto reference = counted(path("sweep.flac"), &once);
+  ASSERT_TRUE(wait_until([&] { return reference->ready(0, 480); }));
+  const int before = once->jumps();
+  reference->seek(30 * 48000);
+  ASSERT_TRUE(wait_until([&] { return reference->ready(30 * 48000, 480); }));
+  const int one_seek = once->jumps() - before;
+
+  // The same seek followed at once by the player's seek per 10 ms buffer.
+  CountingSource* counts = nullptr;
+  auto source = counted(path("sweep.flac"), &counts);
+  ASSERT_TRUE(wait_until([&] { return source->ready(0, 480); }));
+  const int start = counts->jumps();
+  for (std::uint64_t f = 30 * 48000; f < 30 * 48000 + 20 * 480; f += 480) source->seek(f);
+  ASSERT_TRUE(wait_until([&] { return source->ready(30 * 48000 + 20 * 480, 480); }));
+  // (A read under way when a seek comes may add a jump.)
+  EXPECT_LE(counts->jumps() - start, one_seek + 1) << "one seek took " << one_seek << " jumps";
 }
 
 TEST_F(PcmSourceTest, StreamingReportsFailures) {

@@ -50,4 +50,17 @@ inline std::vector<std::int16_t> noise(std::size_t count, std::uint32_t seed) {
   return out;
 }
 
+// A file name as a gtest parameter's name ("tone.mp3" -> "tone_mp3"), for
+// suites parameterised by input file.
+struct FileParamName {
+  template <typename Info>
+  std::string operator()(const Info& info) const {
+    std::string name = info.param.name;
+    for (char& c : name) {
+      if (c == '.') c = '_';
+    }
+    return name;
+  }
+};
+
 }  // namespace hifi::media

@@ -656,8 +656,13 @@ class RawTerminal {
 }  // namespace
 
 int cmd_listen(CliContext& ctx, const std::string& room, const std::string& sink,
-               const std::string& sync_log, const std::string& cache_dir, int sample_rate,
+               const std::string& sync_log, const std::string& quality, int sample_rate,
                bool spread) {
+  const auto stream_quality = parse_stream_quality(quality);
+  if (!stream_quality) {
+    std::cerr << "hifi: --quality must be original, high or low (not '" << quality << "')\n";
+    return kExitUsage;
+  }
   int code = kExitOk;
   auto id = resolve_room(ctx, room, code);
   if (!id) return code;
@@ -689,7 +694,7 @@ int cmd_listen(CliContext& ctx, const std::string& room, const std::string& sink
   PlayerOptions options;
   options.sink = sink;
   options.sync_log = sync_log;
-  options.cache_dir = cache_dir;
+  options.quality = *stream_quality;
   options.format.sample_rate = sample_rate;
   options.buffer_frames = static_cast<std::size_t>(sample_rate / 100);
   Player player(*ctx.api, room_client, options);
@@ -763,8 +768,9 @@ int cmd_listen(CliContext& ctx, const std::string& room, const std::string& sink
       const double fraction = status.duration_ms > 0 ? status.position_ms / status.duration_ms : 0;
       std::string gauge(20, '-');
       for (int i = 0; i < static_cast<int>(fraction * 20) && i < 20; ++i) gauge[i] = '#';
-      line = (status.buffering ? "… " : "▶ ") + title + "  [" + gauge + "] " + clock_text(status.position_ms) +
-             " / " + clock_text(status.duration_ms);
+      const char* state = !status.playing ? "⏸ " : status.buffering ? "… " : "▶ ";
+      line = state + title + "  [" + gauge + "] " + clock_text(status.position_ms) + " / " +
+             clock_text(status.duration_ms);
     }
     line += "  | listening: " + (listeners.empty() ? std::string("-") : listeners);
     if (!status.error.empty()) line += "  | " + status.error;

@@ -38,9 +38,10 @@ int cmd_queue_clear(CliContext& ctx, const std::string& room);
 int cmd_control(CliContext& ctx, const std::string& room, const std::string& type);
 int cmd_seek(CliContext& ctx, const std::string& room, const std::string& position);
 int cmd_status(CliContext& ctx, const std::string& room);
-// spread: connect to the least-loaded cluster member (else the first server).
+// quality: "original", "high" or "low" (see StreamQuality). spread: connect
+// to the least-loaded cluster member (else the first server).
 int cmd_listen(CliContext& ctx, const std::string& room, const std::string& sink,
-               const std::string& sync_log, const std::string& cache_dir, int sample_rate,
+               const std::string& sync_log, const std::string& quality, int sample_rate,
                bool spread = true);
 int cmd_cluster(CliContext& ctx);
 

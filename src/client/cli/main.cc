@@ -140,24 +140,30 @@ int main(int argc, char** argv) {
   status->add_option("room", room, "Room id or name")->required();
   status->callback(run([&] { return cmd_status(ctx, room); }));
 
-  std::string sink = "default", sync_log, cache_dir;
+  std::string sink = "default", sync_log, quality = "original";
   int sample_rate = 48000;
   auto* listen = app.add_subcommand(
       "listen", "Play a room's music in sync with everyone else (q or Ctrl-C to stop)\n"
                 "  hifi listen ROOM\n"
                 "  hifi listen ROOM --sink wav:out.wav --sync-log sync.txt\n"
+                "  hifi listen ROOM --quality low\n"
+                "Songs are streamed and decoded as they play, a few seconds ahead.\n"
                 "In a cluster it joins the least-loaded member, and moves to another if that one fails.");
   listen->add_option("room", room, "Room id or name")->required();
   listen->add_option("--sink", sink,
                      "default (the sound card, via PulseAudio), null (no sound, real-time pace) or wav:PATH")
       ->capture_default_str();
   listen->add_option("--sync-log", sync_log, "Write 'WALL_MS SONG_ID SAMPLE_INDEX SAMPLE_RATE' per output buffer");
-  listen->add_option("--cache-dir", cache_dir, "Where downloaded songs are kept while playing");
+  listen->add_option("--quality", quality,
+                     "original (the stored file), high (Opus 160 kbit/s) or low (Opus 96 kbit/s), "
+                     "transcoded by the server")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"original", "high", "low"}));
   listen->add_option("--rate", sample_rate, "Output sample rate")->capture_default_str()->check(CLI::Range(8000, 192000));
   bool no_spread = false;
   listen->add_flag("--no-spread", no_spread,
                    "Connect to the first server rather than the least-loaded cluster member");
-  listen->callback(run([&] { return cmd_listen(ctx, room, sink, sync_log, cache_dir, sample_rate, !no_spread); }));
+  listen->callback(run([&] { return cmd_listen(ctx, room, sink, sync_log, quality, sample_rate, !no_spread); }));
 
   app.add_subcommand("cluster", "The cluster's members: address, health, leader, load and free disk\n"
                                 "  hifi cluster\n  hifi cluster --json")

@@ -1,0 +1,165 @@
+#include "client/http_byte_source.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+#include <vector>
+
+namespace hifi::client {
+namespace {
+
+constexpr std::uint64_t kNotStraight = std::numeric_limits<std::uint64_t>::max();
+
+}  // namespace
+
+HttpByteSource::HttpByteSource(ApiClient& api, UrlFn url, std::string description)
+    : api_(api), url_fn_(std::move(url)), description_(std::move(description)), straight_from_(kNotStraight) {}
+
+HttpByteSource::~HttpByteSource() = default;
+
+Status HttpByteSource::failure(const ApiError& error) const {
+  if (stop_) return unavailable("stopped reading " + description_);
+  return unavailable("cannot fetch " + description_ + ": " + error.message());
+}
+
+Status HttpByteSource::start() {
+  if (body_ || size_) return Status::ok();
+  auto opened = request_at(0);
+  return opened ? Status::ok() : opened.status();
+}
+
+Result<bool> HttpByteSource::request_at(std::uint64_t offset) {
+  body_.reset();
+  // Reading straight on earns a longer range; a jump starts small again.
+  next_range_ = offset == straight_from_ ? std::min(next_range_ * 2, kMaxRange) : kFirstRange;
+  straight_from_ = kNotStraight;
+  StreamRequest request;
+  request.from = offset;
+  if (seekable_) {
+    std::uint64_t last = offset + next_range_ - 1;
+    if (size_) last = std::min(last, *size_ - 1);
+    request.to = last;
+  }
+  request.if_range = etag_;
+  request.stop = &stop_;
+  refused_with_ = 0;
+  for (int refusals = 0;; ++refusals) {
+    if (!url_) {
+      auto url = url_fn_();
+      if (!url) {
+        refused_with_ = url.error.status;
+        return failure(url.error);
+      }
+      url_ = std::move(*url);
+    }
+    ++requests_;
+    auto opened = api_.open_stream(*url_, request);
+    if (opened) {
+      body_ = std::move(*opened);
+      break;
+    }
+    if (opened.error.status == 416) return false;  // nothing there: past the end
+    // A signed URL that expired (or a node that stopped honouring it): ask
+    // for a fresh one, once.
+    if ((opened.error.status == 403 || opened.error.status == 401) && refusals == 0) {
+      url_.reset();
+      continue;
+    }
+    refused_with_ = opened.error.status;
+    return failure(opened.error);
+  }
+
+  if (body_->status() == 206) {
+    if (body_->first_byte() != offset) {
+      body_.reset();
+      return unavailable("cannot fetch " + description_ + ": the server sent another range than asked");
+    }
+    if (auto total = body_->total_size()) size_ = total;
+    body_at_ = offset;
+    body_end_ = request.to ? std::optional<std::uint64_t>(*request.to + 1) : std::nullopt;
+    if (body_end_ && size_) body_end_ = std::min(*body_end_, *size_);
+  } else {
+    // 200: the whole representation from its start. Either the server
+    // ignores ranges (a live stream), or the song changed under us.
+    if (!etag_.empty() && body_->etag() != etag_) {
+      body_.reset();
+      return unavailable("cannot fetch " + description_ + ": it changed while being read");
+    }
+    auto ranges = body_->headers().find("accept-ranges");
+    if (ranges == body_->headers().end() || ranges->second != "bytes") seekable_ = false;
+    size_ = body_->total_size();
+    body_at_ = 0;
+    body_end_.reset();
+  }
+  if (etag_.empty()) etag_ = body_->etag();
+  return true;
+}
+
+Result<std::size_t> HttpByteSource::read(std::uint64_t offset, char* out, std::size_t max) {
+  int failures = 0;
+  std::vector<char> scratch;
+  for (;;) {
+    if (stop_) return unavailable("stopped reading " + description_);
+    if (max == 0 || (size_ && offset >= *size_)) return std::size_t{0};
+    if (body_ && offset != body_at_) {
+      const bool ahead = offset > body_at_ && (!body_end_ || offset < *body_end_);
+      if (ahead && (!seekable_ || offset - body_at_ <= kSkipThrough)) {
+        // Cheaper to read through than to ask again (or the only way).
+        scratch.resize(static_cast<std::size_t>(std::min<std::uint64_t>(offset - body_at_, 64 * 1024)));
+        auto n = body_->read(scratch.data(), scratch.size());
+        if (n && *n > 0) {
+          body_at_ += *n;
+          fetched_ += *n;
+          continue;
+        }
+        body_.reset();
+        if (!n && ++failures > kRetries) return failure(n.error);
+        continue;
+      }
+      if (!seekable_ && offset < body_at_) {
+        return unsupported("cannot go back in " + description_ + ": the server streams it only straight through");
+      }
+      body_.reset();
+    }
+    if (!body_) {
+      auto opened = request_at(seekable_ ? offset : 0);
+      if (!opened) {
+        // Only network failures are worth another try; the server's answers stand.
+        if (refused_with_ != 0 || ++failures > kRetries || stop_) return opened.status();
+        continue;
+      }
+      if (!*opened) return std::size_t{0};
+      continue;  // the body may start before the offset (a 200): read through
+    }
+    auto n = body_->read(out, max);
+    if (!n) {
+      body_.reset();
+      if (++failures > kRetries || stop_) return failure(n.error);
+      continue;
+    }
+    if (*n == 0) {
+      body_.reset();
+      // An unbounded body that ends is the end of the input; a range that
+      // ends is followed by the next.
+      if (!body_end_) {
+        size_ = body_at_;
+        return std::size_t{0};
+      }
+      straight_from_ = body_at_;
+      continue;
+    }
+    body_at_ += *n;
+    fetched_ += *n;
+    return *n;
+  }
+}
+
+std::optional<std::uint64_t> HttpByteSource::size() {
+  if (!size_ && !body_ && seekable_) {
+    // The first response says; a failure here shows again at the next read.
+    (void)start();
+  }
+  return size_;
+}
+
+}  // namespace hifi::client

@@ -1,0 +1,98 @@
+// HttpByteSource: a song's bytes as the server streams them, read as the
+// decoder asks for them: HTTP range requests over a signed stream URL
+// (following a cluster's redirect to the node holding the song, failing
+// over between servers), so that decoding starts with the first bytes and
+// a seek fetches only around its new position.
+//
+// Reads continue one response while they follow each other; a read
+// elsewhere (a seek) ends it and asks for a new range there. Ranges are
+// bounded: kFirstRange after a jump, doubling while reading goes on
+// straight, up to kMaxRange, so that what the server sends ahead of the
+// decoder stays small (the socket buffers, at most kMaxRange) and so does
+// what a seek leaves unread. A short skip forward is read through instead.
+// Each range asks If-Range with the ETag first seen, so a song can never
+// change under the decoder.
+//
+// A server that ignores Range (200 to a ranged request, no Accept-Ranges:
+// a transcoded stream still being made) makes the source non-seekable: it
+// is then read once, straight through.
+//
+// Failures: a connection lost mid-body is resumed with a new range from
+// where reading is (up to kRetries times in a row); a refused URL (403: a
+// signature that expired) is asked for anew once per read. What cannot be
+// had is kUnavailable, with the server's or the network's reason.
+//
+// Thread-safety: as media::ByteSource (one reader; interrupt() from any
+// thread). bytes_fetched() and requests() may be read from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "client/api_client.h"
+#include "common/status.h"
+#include "media/byte_source.h"
+
+namespace hifi::client {
+
+class HttpByteSource final : public media::ByteSource {
+ public:
+  static constexpr std::uint64_t kFirstRange = 64 * 1024;
+  static constexpr std::uint64_t kMaxRange = 2 * 1024 * 1024;
+  static constexpr std::uint64_t kSkipThrough = 64 * 1024;
+  static constexpr int kRetries = 3;
+
+  // Gives the request-target to GET (a fresh signed stream URL, say);
+  // called before the first request and after a refusal.
+  using UrlFn = std::function<ApiResult<std::string>()>;
+
+  // `api` must outlive the source. `description` names it in messages.
+  HttpByteSource(ApiClient& api, UrlFn url, std::string description);
+  ~HttpByteSource() override;
+
+  // Makes the first request (the start of the input), which tells the
+  // size and whether the server honours ranges. Optional: the first read
+  // does it otherwise.
+  Status start();
+
+  Result<std::size_t> read(std::uint64_t offset, char* out, std::size_t max) override;
+  std::optional<std::uint64_t> size() override;
+  bool seekable() const override { return seekable_; }
+  std::string describe() const override { return description_; }
+  void interrupt() override { stop_.store(true); }
+
+  // Body bytes received so far (what reading cost on the wire, less headers).
+  std::uint64_t bytes_fetched() const { return fetched_.load(); }
+  // Requests made so far (a redirect counts once).
+  int requests() const { return requests_.load(); }
+
+ private:
+  // Ends the current response and asks for one from `offset` on (from 0
+  // when the server does not honour ranges); false when there is nothing
+  // there (past the end).
+  Result<bool> request_at(std::uint64_t offset);
+  Status failure(const ApiError& error) const;
+
+  ApiClient& api_;
+  UrlFn url_fn_;
+  const std::string description_;
+  std::optional<std::string> url_;
+  std::unique_ptr<BodyStream> body_;
+  std::uint64_t body_at_ = 0;                // offset of the body's next byte
+  std::optional<std::uint64_t> body_end_;    // one past the range's last byte, when bounded
+  std::uint64_t next_range_ = kFirstRange;   // length of the next range asked
+  std::uint64_t straight_from_;              // where a range ended, read to its end
+  int refused_with_ = 0;                     // HTTP status of the last refusal; 0: none
+  std::optional<std::uint64_t> size_;
+  std::string etag_;
+  bool seekable_ = true;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> fetched_{0};
+  std::atomic<int> requests_{0};
+};
+
+}  // namespace hifi::client
