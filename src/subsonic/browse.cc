@@ -28,15 +28,23 @@ Expected<Body> get_music_folders(const Call&) {
   return Body{std::move(folders)};
 }
 
-Expected<Body> get_indexes(const Call& call) {
+// getIndexes and getArtists: every artist, grouped by first letter.
+Expected<Element> artist_indexes(const Call& call, const char* name, bool id3) {
   if (auto e = check_music_folder(call.params)) return *e;
+  Element out(name);
+  out.set("ignoredArticles", kIgnoredArticles);
+  for (auto& index : artist_index(call.catalog.artists(""), id3)) out.add(std::move(index));
+  return out;
+}
+
+Expected<Body> get_indexes(const Call& call) {
   auto since = call.params.integer("ifModifiedSince", 0, INT64_MAX, 0);
   if (!since) return since.error();
+  auto indexes = artist_indexes(call, "indexes", false);
+  if (!indexes) return indexes.error();
   // The library's changes are not dated, so every answer counts as new.
-  Element indexes("indexes");
-  indexes.set("lastModified", call.now_ms).set("ignoredArticles", kIgnoredArticles);
-  for (auto& index : artist_index(call.catalog.artists(""), false)) indexes.add(std::move(index));
-  return Body{std::move(indexes)};
+  indexes->set("lastModified", call.now_ms);
+  return Body{std::move(*indexes)};
 }
 
 Expected<Body> get_music_directory(const Call& call) {
@@ -70,19 +78,16 @@ Expected<Body> get_genres(const Call& call) {
 }
 
 Expected<Body> get_artists(const Call& call) {
-  if (auto e = check_music_folder(call.params)) return *e;
-  Element artists("artists");
-  artists.set("ignoredArticles", kIgnoredArticles);
-  for (auto& index : artist_index(call.catalog.artists(""), true)) artists.add(std::move(index));
-  return Body{std::move(artists)};
+  auto artists = artist_indexes(call, "artists", true);
+  if (!artists) return artists.error();
+  return Body{std::move(*artists)};
 }
 
 Expected<Body> get_artist(const Call& call) {
-  auto id = id_param(call.params);
+  auto id = id_param_of(call.params, IdKind::kArtist);
   if (!id) return id.error();
-  if (id->kind != IdKind::kArtist) return not_found_error("not an artist id: artist ids start with ar-");
   std::vector<Album> albums;
-  auto artist = find_artist(call.catalog, id->id, albums);
+  auto artist = find_artist(call.catalog, *id, albums);
   if (!artist) return artist.error();
   Element e("artist");
   e.set("id", artist_ref(artist->id)).set("name", artist->name).set("coverArt", artist_ref(artist->id));
@@ -92,19 +97,17 @@ Expected<Body> get_artist(const Call& call) {
 }
 
 Expected<Body> get_album(const Call& call) {
-  auto id = id_param(call.params);
+  auto id = id_param_of(call.params, IdKind::kAlbum);
   if (!id) return id.error();
-  if (id->kind != IdKind::kAlbum) return not_found_error("not an album id: album ids start with al-");
-  auto album = call.catalog.album(id->id);
+  auto album = call.catalog.album(*id);
   if (!album) return error_from_status(album.status());
   return Body{album_with_songs(*album, album_songs(call.catalog, album->id))};
 }
 
 Expected<Body> get_song(const Call& call) {
-  auto id = id_param(call.params);
+  auto id = id_param_of(call.params, IdKind::kSong);
   if (!id) return id.error();
-  if (id->kind != IdKind::kSong) return not_found_error("not a song id");
-  auto song = call.catalog.get_or_read_through(id->id);
+  auto song = call.catalog.get_or_read_through(*id);
   if (!song) return error_from_status(song.status());
   return Body{song_entry(*song).set_repeated(false)};
 }

@@ -32,6 +32,18 @@ Expected<ParsedId> id_param(const Params& params, std::string_view name) {
   return *id;
 }
 
+Expected<std::string> id_param_of(const Params& params, IdKind kind) {
+  auto id = id_param(params);
+  if (!id) return id.error();
+  if (id->kind == kind) return id->id;
+  switch (kind) {
+    case IdKind::kSong: return not_found_error("not a song id: song ids are 32 hex digits");
+    case IdKind::kAlbum: return not_found_error("not an album id: album ids start with al-");
+    case IdKind::kArtist: return not_found_error("not an artist id: artist ids start with ar-");
+  }
+  return not_found_error("not an id");
+}
+
 std::string album_ref(std::string_view album_id) { return "al-" + std::string(album_id); }
 std::string artist_ref(std::string_view artist_id) { return "ar-" + std::string(artist_id); }
 

@@ -32,6 +32,9 @@ inline constexpr int kMusicFolderId = 1;
 std::optional<ParsedId> parse_id(std::string_view text);
 // The id in parameter `name`: error 10 when missing, 70 when not an id.
 Expected<ParsedId> id_param(const Params& params, std::string_view name = "id");
+// The catalog id in parameter "id", which must name a `kind`: also error 70
+// for an id of another kind.
+Expected<std::string> id_param_of(const Params& params, IdKind kind);
 std::string album_ref(std::string_view album_id);
 std::string artist_ref(std::string_view artist_id);
 

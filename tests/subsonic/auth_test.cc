@@ -150,8 +150,9 @@ TEST_F(SubsonicAuthTest, ManagementApiShowsSecretsOnceAndListsLastUse) {
     EXPECT_EQ(o.size(), 4u);
     EXPECT_FALSE(o.contains("password"));
     EXPECT_TRUE(o.at("created_at").is_int64());
-    if (o.at("name") == "Phone") EXPECT_TRUE(o.at("last_used_at").is_int64());
-    if (o.at("name") == "Laptop") EXPECT_TRUE(o.at("last_used_at").is_null());
+    // Phone signed in above; Laptop never did.
+    EXPECT_EQ(o.at("last_used_at").is_int64(), o.at("name") == "Phone") << json::serialize(o);
+    EXPECT_EQ(o.at("last_used_at").is_null(), o.at("name") == "Laptop") << json::serialize(o);
   }
   expect_problem(post_json("/api/v1/me/api-keys", {{"name", ""}}, token_), 400, "invalid-request");
   expect_problem(post_json("/api/v1/me/api-keys", json::object{}, token_), 400, "invalid-request");

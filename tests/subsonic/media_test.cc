@@ -2,7 +2,6 @@
 // bytes, transcodes (format, maxBitRate, timeOffset) and covers.
 #include <fstream>
 
-#include "media/decoder.h"
 #include "subsonic_fixture.h"
 
 namespace hifi::testing {
@@ -10,22 +9,6 @@ namespace {
 
 class SubsonicMediaTest : public SubsonicTest {
  protected:
-  // Frames of `bytes` decoded by HiFi's own decoder at 48 kHz; 0 when they
-  // do not decode.
-  std::uint64_t decoded_frames(const std::string& bytes) {
-    const auto path = (dir_ / "decoded.bin").string();
-    std::ofstream(path, std::ios::binary) << bytes;
-    media::AudioDecoder decoder(media::AudioFormat{48000, 2});
-    if (!decoder.open(path, nullptr, nullptr)) return 0;
-    std::vector<std::int16_t> pcm;
-    bool ended = false;
-    while (!ended) {
-      pcm.clear();
-      if (!decoder.decode(pcm, 1 << 16, &ended)) return 0;
-    }
-    return decoder.frames();
-  }
-
   // An MP3 with an embedded PNG cover, made by the ffmpeg CLI; empty when
   // ffmpeg is missing.
   std::string mp3_with_cover(std::string* png) {
