@@ -106,10 +106,10 @@ Element album_with_songs(const Album& album, const std::vector<Song>& songs) {
 Element album_directory_entry(const Album& a, const char* element) {
   Element e = Element::item(element);
   e.set("id", album_ref(a.id)).set("parent", artist_ref(a.artist_id)).set("isDir", true);
-  e.set("title", a.name).set("name", a.name).set("album", a.name).set("artist", a.artist);
+  e.set("title", a.name).set("album", a.name).set("artist", a.artist);
   e.set_if("year", a.year).set_if("genre", a.genre);
   if (!a.cover_song_id.empty()) e.set("coverArt", album_ref(a.id));
-  e.set("duration", seconds(a.duration_ms)).set("songCount", a.song_count).set("created", iso_time(a.created_at));
+  e.set("duration", seconds(a.duration_ms)).set("created", iso_time(a.created_at));
   e.set("albumId", album_ref(a.id)).set("artistId", artist_ref(a.artist_id)).set("mediaType", "album");
   return e;
 }
