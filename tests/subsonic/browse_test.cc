@@ -266,6 +266,9 @@ TEST_F(SubsonicBrowseTest, UserAndScanStatus) {
   EXPECT_EQ(response_of(rest("getUser", auth() + "&f=json&username=bob"))["user"].at("adminRole"), false);
   expect_error(rest("getUser", auth() + "&f=json&username=nobody"), 70);
   EXPECT_EQ(ok_json("getScanStatus")["scanStatus"].at("count"), 4);
+  EXPECT_NE(ok_xml("getScanStatus").find("<scanStatus scanning=\"false\" count=\"4\"/>"), std::string::npos);
+  EXPECT_TRUE(ok_json("getStarred")["starred"].as_object().empty());
+  ok_xml("getStarred2");
 }
 
 }  // namespace
