@@ -60,8 +60,12 @@ Result<std::string> hash_password(const std::string& password) {
   return std::string(out);
 }
 
-bool verify_password(const std::string& hash, const std::string& password) {
+bool password_matches(const std::string& hash, const std::string& password) {
   return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+}
+
+std::string password_version_of(const std::string& password_hash) {
+  return hash_secret("hifi password version\n" + password_hash).substr(0, 16);
 }
 
 // Decodes one UTF-8 code point at text[i], advancing i. Input is valid UTF-8.
@@ -248,9 +252,9 @@ Result<User> AccountService::load_user(const std::string& user_id, std::string* 
   return user;
 }
 
-Result<Session> AccountService::login(const std::string& username, const std::string& password,
-                                      const std::string& client_address,
-                                      std::int64_t* retry_after_ms) {
+Result<AccountState> AccountService::verify_password(const std::string& username, const std::string& password,
+                                                    const std::string& client_address,
+                                                    std::int64_t* retry_after_ms) {
   const auto folded = fold_for_search(nfc(username));
   const auto account_key = "u:" + folded;
   const auto address_key = "a:" + client_address;
@@ -273,21 +277,46 @@ Result<Session> AccountService::login(const std::string& username, const std::st
     // Spend the same time as a real check so that timing does not reveal
     // which usernames exist.
     static const std::string dummy = *hash_password("timing-equaliser");
-    verify_password(dummy, password);
+    password_matches(dummy, password);
     return fail();
   }
   std::string hash;
   auto user = load_user(id->value, &hash, nullptr);
   if (!user) return user.status();
-  if (!verify_password(hash, password) || user->disabled) return fail();
+  if (!password_matches(hash, password) || user->disabled) return fail();
   account_failures_.reset(account_key);
+  return AccountState{*user, password_version_of(hash)};
+}
+
+Result<AccountState> AccountService::account_state(const std::string& user_id) {
+  std::string hash;
+  auto user = load_user(user_id, &hash, nullptr);
+  if (!user) return user.status();
+  return AccountState{*user, password_version_of(hash)};
+}
+
+Result<AccountState> AccountService::account_state_by_name(const std::string& username) {
+  auto id = store_.get(kUsernamesPrefix + fold_for_search(nfc(username)));
+  if (!id) {
+    if (id.status().code() == Code::kNotFound) return not_found("no user named '" + username + "'");
+    return id.status();
+  }
+  return account_state(id->value);
+}
+
+Result<Session> AccountService::login(const std::string& username, const std::string& password,
+                                      const std::string& client_address,
+                                      std::int64_t* retry_after_ms) {
+  auto state = verify_password(username, password, client_address, retry_after_ms);
+  if (!state) return state.status();
+  const auto& user = state->user;
 
   Session session;
   session.token = random_hex(32);
   session.expires_at = clock_.now_ms() + options_.token_ttl_ms;
-  session.user = *user;
+  session.user = user;
   json::object o;
-  o["user_id"] = user->id;
+  o["user_id"] = user.id;
   o["created_at"] = clock_.now_ms();
   o["expires_at"] = session.expires_at;
   auto r = store_.put(kTokensPrefix + hash_secret(session.token), json::serialize(o));
@@ -336,7 +365,7 @@ Status AccountService::change_password(const std::string& user_id,
     Revision rev = 0;
     auto user = load_user(user_id, &hash, &rev);
     if (!user) return user.status();
-    if (!verify_password(hash, old_password)) {
+    if (!password_matches(hash, old_password)) {
       return permission_denied("the current password is wrong");
     }
     auto new_hash = hash_password(new_password);

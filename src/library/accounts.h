@@ -43,6 +43,16 @@ struct User {
   bool is_admin() const { return role == "admin"; }
 };
 
+// An account as a credential derived from it is checked against at every
+// use: the user (disabled or not) and a version of its password (16 hex
+// digits of a hash of the stored Argon2id string), which changes with every
+// password change, so that what was granted under the old password (app
+// passwords, API keys, cached password checks) ends with it.
+struct AccountState {
+  User user;
+  std::string password_version;
+};
+
 struct Session {
   std::string token;  // only ever returned here, at login
   std::int64_t expires_at = 0;
@@ -87,6 +97,18 @@ class AccountService {
   // limited (retry_after_ms set).
   Result<Session> login(const std::string& username, const std::string& password,
                         const std::string& client_address, std::int64_t* retry_after_ms);
+
+  // The check behind login(), without a session: the same rate limits, the
+  // same time spent on unknown names, the same answers (kUnauthenticated
+  // for an unknown user, a wrong password or a disabled account;
+  // kResourceExhausted when rate limited, retry_after_ms set).
+  Result<AccountState> verify_password(const std::string& username, const std::string& password,
+                                       const std::string& client_address, std::int64_t* retry_after_ms);
+
+  // An account as it is now; kNotFound for an unknown id or name. One or
+  // two store reads.
+  Result<AccountState> account_state(const std::string& user_id);
+  Result<AccountState> account_state_by_name(const std::string& username);
 
   // The user behind a token; kUnauthenticated if unknown, expired or disabled.
   Result<User> authenticate(const std::string& token);

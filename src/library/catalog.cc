@@ -6,6 +6,8 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
+#include <iterator>
+#include <random>
 #include <set>
 
 #include "common/base64.h"
@@ -42,6 +44,10 @@ std::string title_from_filename(const std::string& filename) {
   return base.empty() ? "Untitled" : base;
 }
 
+std::string album_key(const Song& song, const std::string& folded_album) {
+  return short_hash(fold_for_search(album_artist_of(song)) + '\0' + folded_album, 16);
+}
+
 std::string padded_number(std::int64_t n) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%020lld", static_cast<long long>(n));
@@ -50,11 +56,17 @@ std::string padded_number(std::int64_t n) {
 
 }  // namespace
 
+std::string album_id_of(const Song& song) {
+  return song.album.empty() ? std::string() : album_key(song, fold_for_search(song.album));
+}
+
+std::string artist_id_of(std::string_view artist_name) { return short_hash(fold_for_search(artist_name), 16); }
+
 struct Catalog::Entry {
   Song song;
   std::string search_text;  // folded "title\nartist\nalbum\nalbum artist"
-  std::string folded_title, folded_artist, folded_album;
-  std::string album_id, artist_id;
+  std::string folded_title, folded_artist, folded_album, folded_genre;
+  std::string album_id, artist_id, album_artist_id;
 
   explicit Entry(Song s) : song(std::move(s)) {
     folded_title = fold_for_search(song.title);
@@ -62,8 +74,10 @@ struct Catalog::Entry {
     folded_album = fold_for_search(song.album);
     search_text = folded_title + "\n" + folded_artist + "\n" + folded_album + "\n" +
                   fold_for_search(song.album_artist);
-    album_id = short_hash(fold_for_search(album_artist_of(song)) + '\0' + folded_album, 16);
+    folded_genre = fold_for_search(song.genre);
+    album_id = album_key(song, folded_album);
     artist_id = short_hash(folded_artist, 16);
+    album_artist_id = artist_id_of(album_artist_of(song));
   }
 
   std::string sort_key(SongSort sort) const {
@@ -325,18 +339,11 @@ Result<SongPage> Catalog::query(const SongQuery& q) const {
     cursor_key = v.as_object().at("k").as_string();
     cursor_id = v.as_object().at("i").as_string();
   }
-  const auto needle = fold_for_search(q.text);
   const auto limit = std::clamp<std::size_t>(q.limit, 1, kMaxLimit);
-
   std::vector<std::pair<std::string, std::shared_ptr<const Entry>>> matches;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [id, entry] : songs_) {
-      if (!needle.empty() && entry->search_text.find(needle) == std::string::npos) continue;
-      if (!q.album_id.empty() && entry->album_id != q.album_id) continue;
-      if (!q.artist_id.empty() && entry->artist_id != q.artist_id) continue;
-      matches.emplace_back(entry->sort_key(q.sort), entry);
-    }
+  for (auto& entry : matching(q)) {
+    auto key = entry->sort_key(q.sort);
+    matches.emplace_back(std::move(key), std::move(entry));
   }
   auto less = [&](const std::string& ka, const std::string& ia, const std::string& kb,
                   const std::string& ib) {
@@ -345,7 +352,7 @@ Result<SongPage> Catalog::query(const SongQuery& q) const {
   std::sort(matches.begin(), matches.end(), [&](const auto& a, const auto& b) {
     return less(a.first, a.second->song.id, b.first, b.second->song.id);
   });
-  auto it = matches.begin();
+  auto it = matches.begin() + static_cast<std::ptrdiff_t>(q.cursor.empty() ? std::min(q.offset, matches.size()) : 0);
   if (!q.cursor.empty()) {
     it = std::find_if(matches.begin(), matches.end(), [&](const auto& m) {
       return less(cursor_key, cursor_id, m.first, m.second->song.id);
@@ -363,6 +370,72 @@ Result<SongPage> Catalog::query(const SongQuery& q) const {
   return page;
 }
 
+std::vector<std::shared_ptr<const Catalog::Entry>> Catalog::matching(const SongQuery& q) const {
+  const auto needle = fold_for_search(q.text);
+  const auto genre = fold_for_search(q.genre);
+  std::vector<std::shared_ptr<const Entry>> out;
+  std::lock_guard lock(mu_);
+  for (const auto& [id, entry] : songs_) {
+    if (!needle.empty() && entry->search_text.find(needle) == std::string::npos) continue;
+    if (!q.album_id.empty() && entry->album_id != q.album_id) continue;
+    if (!q.artist_id.empty() && entry->artist_id != q.artist_id) continue;
+    if (!genre.empty() && entry->folded_genre != genre) continue;
+    if (q.from_year > 0 && entry->song.year < q.from_year) continue;
+    if (q.to_year > 0 && entry->song.year > q.to_year) continue;
+    out.push_back(entry);
+  }
+  return out;
+}
+
+std::vector<Song> Catalog::random_songs(const SongQuery& filter, std::size_t count) const {
+  auto matches = matching(filter);
+  std::vector<std::shared_ptr<const Entry>> picked;
+  std::mt19937_64 rng(std::random_device{}());
+  std::sample(matches.begin(), matches.end(), std::back_inserter(picked), count, rng);
+  std::shuffle(picked.begin(), picked.end(), rng);
+  std::vector<Song> out;
+  out.reserve(picked.size());
+  for (const auto& e : picked) out.push_back(e->song);
+  return out;
+}
+
+std::vector<Album> Catalog::albums_by_artist(const std::string& artist_id) const {
+  std::set<std::string> ids;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, e] : songs_) {
+      if (!e->song.album.empty() && (e->artist_id == artist_id || e->album_artist_id == artist_id)) {
+        ids.insert(e->album_id);
+      }
+    }
+  }
+  if (ids.empty()) return {};
+  auto all = albums("");
+  std::erase_if(all, [&](const Album& a) { return !ids.count(a.id); });
+  return all;
+}
+
+std::vector<Genre> Catalog::genres() const {
+  std::map<std::string, Genre> by_name;
+  std::map<std::string, std::set<std::string>> albums_of;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, e] : songs_) {
+      if (e->folded_genre.empty()) continue;
+      auto& g = by_name[e->folded_genre];
+      if (g.name.empty()) g.name = e->song.genre;
+      g.song_count += 1;
+      if (!e->song.album.empty()) albums_of[e->folded_genre].insert(e->album_id);
+    }
+  }
+  std::vector<Genre> out;
+  for (auto& [folded, g] : by_name) {
+    g.album_count = static_cast<int>(albums_of[folded].size());
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
 std::vector<Album> Catalog::albums(const std::string& text) const {
   const auto needle = fold_for_search(text);
   std::map<std::string, Album> by_id;
@@ -376,8 +449,12 @@ std::vector<Album> Catalog::albums(const std::string& text) const {
         a.id = e->album_id;
         a.name = e->song.album;
         a.artist = album_artist_of(e->song);
+        a.artist_id = e->album_artist_id;
+        a.created_at = e->song.uploaded_at;
         sort_keys[a.id] = fold_for_search(a.artist) + '\0' + e->folded_album;
       }
+      if (a.genre.empty()) a.genre = e->song.genre;
+      a.created_at = std::min(a.created_at, e->song.uploaded_at);
       a.year = std::max(a.year, e->song.year);
       a.song_count += 1;
       a.duration_ms += e->song.duration_ms;

@@ -69,18 +69,33 @@ std::string song_to_json(const Song& song);
 // object, lacks the id or sha256, or a sha256 is not 64 lowercase hex digits.
 Result<Song> song_from_json(std::string_view text);
 
+// The ids of a song's album (empty when it has no album tag) and of an
+// artist by name, as Album::id and Artist::id have them: 16 hex digits of a
+// hash of the folded names, so the same on every node.
+std::string album_id_of(const Song& song);
+std::string artist_id_of(std::string_view artist_name);
+
 struct Album {
   std::string id;  // derived from artist and name
   std::string name;
   std::string artist;
+  std::string artist_id;  // the id an Artist named `artist` has (it may have no songs of its own)
+  std::string genre;      // the genre of its first song that has one
   int year = 0;
   int song_count = 0;
   std::int64_t duration_ms = 0;
+  std::int64_t created_at = 0;  // when its first song was uploaded (Unix ms)
   std::string cover_song_id;  // a song of the album that has a cover, if any
 };
 
 struct Artist {
   std::string id;
+  std::string name;
+  int song_count = 0;
+  int album_count = 0;
+};
+
+struct Genre {
   std::string name;
   int song_count = 0;
   int album_count = 0;
@@ -95,10 +110,14 @@ struct SongQuery {
   std::string text;           // matched against title, artist, album (case- and form-insensitive)
   std::string album_id;       // only songs of this album
   std::string artist_id;      // only songs of this artist
+  std::string genre;          // only songs of this genre (case- and form-insensitive)
+  int from_year = 0;          // only songs of this year or later (0: any)
+  int to_year = 0;            // only songs of this year or earlier (0: any)
   SongSort sort = SongSort::kArtist;
   bool descending = false;
   std::size_t limit = 50;     // 1..500
   std::string cursor;         // from a previous page's `next`; empty for the first page
+  std::size_t offset = 0;     // without a cursor: matches to skip first
 };
 
 struct SongPage {
@@ -149,6 +168,15 @@ class Catalog {
   std::vector<Album> albums(const std::string& text) const;
   std::vector<Artist> artists(const std::string& text) const;
   Result<Album> album(const std::string& id) const;
+  // The albums with a song by the artist, or whose album artist has this
+  // artist's id; sorted like albums().
+  std::vector<Album> albums_by_artist(const std::string& artist_id) const;
+  // Every genre a song has, with how many songs and albums have it, by name.
+  std::vector<Genre> genres() const;
+  // Up to `count` songs drawn at random from those matching the query's
+  // filters (text, album, artist, genre, years); its order and paging are
+  // ignored.
+  std::vector<Song> random_songs(const SongQuery& filter, std::size_t count) const;
   // Deletes the song and its blob, when `actor` uploaded it or is an admin
   // (kPermissionDenied otherwise). kNotFound for an unknown id.
   Status remove(const std::string& id, const User& actor);
@@ -160,6 +188,8 @@ class Catalog {
 
  private:
   struct Entry;
+  // The songs matching the query's filters, in no particular order.
+  std::vector<std::shared_ptr<const Entry>> matching(const SongQuery& query) const;
   void reset(const RangeResult& snapshot);
   void apply(const WatchResponse& response);
   // Waits (bounded) until the view has applied `revision`.

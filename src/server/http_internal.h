@@ -2,10 +2,10 @@
 // route declares its authentication, and the helpers handlers share.
 // Includes Beast; keep it out of other layers.
 //
-// One file per resource holds the handlers (auth_api.cc, users_api.cc,
-// songs_api.cc, library_api.cc, rooms_api.cc, room_socket.cc,
-// cluster_api.cc, health_api.cc, static_files.cc); each exports its route
-// table below. Responses carrying a blob's bytes are built in
+// One file per resource holds the handlers (auth_api.cc, credentials_api.cc,
+// users_api.cc, songs_api.cc, library_api.cc, rooms_api.cc, room_socket.cc,
+// cluster_api.cc, health_api.cc, static_files.cc; the Subsonic API in
+// src/subsonic/); each exports its route table below. Responses carrying a blob's bytes are built in
 // blob_responses.cc, JSON bodies from domain values in api_json.cc.
 #pragma once
 
@@ -93,6 +93,7 @@ struct Route {
 
 std::vector<Route> health_routes();   // /healthz, /metrics
 std::vector<Route> auth_routes();     // register, login, logout, me, password
+std::vector<Route> credential_routes();  // the caller's app passwords and API keys
 std::vector<Route> user_routes();     // users and invites (admins)
 std::vector<Route> song_routes();     // upload, list, get, delete, stream, cover
 std::vector<Route> library_routes();  // albums and artists
@@ -100,6 +101,10 @@ std::vector<Route> room_routes();     // rooms and their commands
 std::vector<Route> room_socket_routes();  // the per-room WebSocket
 // GET /api/v1/cluster and the node-to-node API under /internal/v1.
 std::vector<Route> cluster_routes();
+
+// The Subsonic API (src/subsonic/http.cc): every endpoint under /rest/, GET
+// and POST, with and without ".view".
+std::vector<Route> subsonic_routes();
 
 // GET/HEAD of a path that no API route matches: a file of the web UI, or
 // index.html for "/" and for client-side routes (paths without a dot).
@@ -124,6 +129,9 @@ struct ApiFamily {
 };
 // The families in match order, the catch-all (problem+json) last.
 const std::vector<ApiFamily>& api_families();
+// How the /rest/ family renders errors: a Subsonic envelope with HTTP 200,
+// in the format the query asks for (src/subsonic/http.cc).
+StringResponse subsonic_router_error(const RequestContext& ctx, const HttpError& error);
 
 // Checks `auth` for the request (route_auth.cc): nullopt when it passes
 // (ctx.user and ctx.token are then set for the bearer kinds), else the error
@@ -143,6 +151,11 @@ StringResponse json_response(const RequestContext& ctx, http::status status,
                              const boost::json::value& body);
 StringResponse bad_request(const RequestContext& ctx, std::string_view detail);
 StringResponse not_found_problem(const RequestContext& ctx, std::string_view detail);
+
+// A song by id from this node's catalog, or when the catalog has not seen it
+// yet (uploaded through another node a moment ago), read from the store on
+// a worker (songs_api.cc).
+awaitable<Result<Song>> find_song(RequestContext& ctx, const std::string& id);
 
 // --- request bodies (request_body.cc) --------------------------------------
 

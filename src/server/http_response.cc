@@ -46,6 +46,7 @@ StringResponse problem(const RequestContext&, http::status status, std::string_v
 
 const std::vector<ApiFamily>& api_families() {
   static const std::vector<ApiFamily> kFamilies = {
+      {"/rest/", subsonic_router_error},
       {"", [](const RequestContext&, const HttpError& e) { return problem_response(e); }},
   };
   return kFamilies;

@@ -74,8 +74,8 @@ struct HttpServer::Impl {
   Impl(const ServerConfig& c, Services s)
       : config(c), services(s), ioc(static_cast<int>(c.threads)),
         workers(std::max<std::size_t>(4, c.threads * 2)) {
-    for (auto* table : {health_routes, auth_routes, user_routes, song_routes, library_routes, room_routes,
-                        room_socket_routes, cluster_routes}) {
+    for (auto* table : {health_routes, auth_routes, credential_routes, user_routes, song_routes, library_routes,
+                        room_routes, room_socket_routes, cluster_routes, subsonic_routes}) {
       for (auto& r : table()) routes.push_back({r, split_pattern(r.pattern)});
     }
   }
@@ -313,7 +313,8 @@ struct HttpServer::Impl {
       if (r.route.method == http::verb::get) allowed += ", HEAD";
     }
     const bool api_path = !ctx.segments.empty() && (ctx.segments[0] == "api" || ctx.segments[0] == "healthz" ||
-                                                     ctx.segments[0] == "metrics" || ctx.segments[0] == "internal");
+                                                     ctx.segments[0] == "metrics" || ctx.segments[0] == "internal" ||
+                                                     ctx.segments[0] == "rest");
     if (!match && allowed.empty() && verb == http::verb::get && !api_path && !config.web_root.empty()) {
       ctx.route = "static";
       auto reply = co_await serve_static(ctx);

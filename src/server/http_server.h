@@ -23,6 +23,7 @@
 #include "common/concurrency_limit.h"
 #include "library/accounts.h"
 #include "library/catalog.h"
+#include "library/client_credentials.h"
 #include "room/room_service.h"
 #include "server/config.h"
 #include "server/metrics.h"
@@ -37,6 +38,7 @@ struct Services {
   MetaStore& store;
   BlobStore& blobs;
   AccountService& accounts;
+  ClientCredentials& credentials;
   Catalog& catalog;
   room::RoomService& rooms;
   RoomHub& hub;

@@ -11,6 +11,7 @@
 #include "blob/blob_store.h"
 #include "cluster/cluster_node.h"
 #include "library/catalog.h"
+#include "library/client_credentials.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/room_hub.h"
@@ -77,6 +78,7 @@ struct Node::Parts {
   std::unique_ptr<ConcurrencyLimit> transcode_slots;
   std::unique_ptr<UrlSigner> signer;
   std::unique_ptr<AccountService> accounts;
+  std::unique_ptr<ClientCredentials> credentials;
   std::unique_ptr<Catalog> catalog;
   std::unique_ptr<cluster::ClusterNode> cluster;
   std::unique_ptr<room::RoomService> rooms;
@@ -131,6 +133,12 @@ Result<std::unique_ptr<Node>> Node::open(ServerConfig config, NodeOptions option
   account_options.registration = cfg.registration;
   account_options.token_ttl_ms = cfg.token_ttl_ms;
   p->accounts = std::make_unique<AccountService>(*p->store, p->clock(), account_options);
+  // App passwords are sealed with a key every node of a cluster can derive,
+  // and that a copy of the store alone does not give.
+  p->credentials = std::make_unique<ClientCredentials>(
+      *p->store, *p->accounts, p->clock(),
+      cfg.cluster_secret.empty() ? load_or_create_secret(cfg.data_dir + "/credentials-key") : cfg.cluster_secret,
+      account_options);
   p->catalog = std::make_unique<Catalog>(*p->store, *p->blobs, p->clock());
   if (auto s = p->catalog->start(); !s) return Status(s.code(), "cannot load the library: " + s.message());
   p->cluster = std::make_unique<cluster::ClusterNode>(*p->store, *p->blobs, *p->catalog, SystemClock::instance(),
@@ -160,9 +168,9 @@ Node::~Node() { stop(); }
 
 Status Node::start() {
   auto& p = *parts_;
-  Services services{*p.store,   *p.blobs,  *p.accounts,      *p.catalog,    *p.rooms,
-                    *p.hub,     p.metrics, *p.signer,        p.room_clock(), *p.cluster,
-                    *p.transcodes, *p.transcode_slots};
+  Services services{*p.store,      *p.blobs,           *p.accounts, *p.credentials, *p.catalog,
+                    *p.rooms,      *p.hub,             p.metrics,   *p.signer,      p.room_clock(),
+                    *p.cluster,    *p.transcodes,      *p.transcode_slots};
   p.server = std::make_unique<HttpServer>(p.config, services);
   p.server->start();
   spdlog::info("hifi-server 0.1.0 listening on http://{}:{}", p.config.listen_host, p.server->port());
@@ -202,6 +210,7 @@ const ServerConfig& Node::config() const { return parts_->config; }
 MetaStore& Node::store() { return *parts_->store; }
 BlobStore& Node::blobs() { return *parts_->blobs; }
 AccountService& Node::accounts() { return *parts_->accounts; }
+ClientCredentials& Node::credentials() { return *parts_->credentials; }
 Catalog& Node::catalog() { return *parts_->catalog; }
 room::RoomService& Node::rooms() { return *parts_->rooms; }
 RoomHub& Node::hub() { return *parts_->hub; }

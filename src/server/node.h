@@ -28,6 +28,7 @@ namespace hifi {
 class AccountService;
 class BlobStore;
 class Catalog;
+class ClientCredentials;
 class HttpServer;
 class Metrics;
 class RoomHub;
@@ -76,6 +77,7 @@ class Node {
   MetaStore& store();
   BlobStore& blobs();
   AccountService& accounts();
+  ClientCredentials& credentials();
   Catalog& catalog();
   room::RoomService& rooms();
   RoomHub& hub();

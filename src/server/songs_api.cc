@@ -36,14 +36,8 @@ std::string percent_decode(std::string_view in) {
   return out;
 }
 
-// The song named in the path; read through to the store when this node's
-// catalog has not caught up with it yet (uploaded through another node a
-// moment ago, and its link opened here at once).
-awaitable<Result<Song>> path_song(RequestContext& ctx) {
-  auto song = ctx.services.catalog.get(ctx.params[0]);
-  if (song || song.status().code() != Code::kNotFound) co_return song;
-  co_return co_await offload(ctx, [&] { return ctx.services.catalog.get_or_read_through(ctx.params[0]); });
-}
+// The song named in the path.
+awaitable<Result<Song>> path_song(RequestContext& ctx) { return find_song(ctx, ctx.params[0]); }
 
 StringResponse payload_too_large(const RequestContext& ctx, std::string_view detail) {
   return problem(ctx, http::status::payload_too_large, "payload-too-large", "Payload too large", detail);
@@ -324,6 +318,12 @@ awaitable<Reply> song_cover(RequestContext& ctx) {
 }
 
 }  // namespace
+
+awaitable<Result<Song>> find_song(RequestContext& ctx, const std::string& id) {
+  auto song = ctx.services.catalog.get(id);
+  if (song || song.status().code() != Code::kNotFound) co_return song;
+  co_return co_await offload(ctx, [&] { return ctx.services.catalog.get_or_read_through(id); });
+}
 
 std::vector<Route> song_routes() {
   using V = http::verb;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End to end for the `hifi` CLI and its player, against the real server:
 # accounts, uploads (and re-uploads), listing, verified download, a rejected
-# file, a room driven through play/pause/seek/skip with two null-sink
+# file, app passwords and API keys (used by curl as a Subsonic app), a room driven through play/pause/seek/skip with two null-sink
 # listeners whose sync logs are compared on the host's clock (the second
 # listener's clock is set L2_SKEW_MS ahead with libfaketime: the clock sync
 # must take that out), and the server killed mid-listen, after which a seek
@@ -67,6 +67,28 @@ check "a corrupted download fails" test "$rc" -ne 0
 check "and leaves nothing under the final name" test ! -e "$E2E_TMP/corrupt.flac"
 set +e; hifi download 00000000000000000000000000000000 -o "$E2E_TMP/x" >/dev/null 2>&1; rc=$?; set -e
 check "download of an unknown song exits with the not-found code" eq "$rc" 4
+
+# --- app passwords and API keys for Subsonic apps -------------------------------
+app=$(hifi --json app-passwords create "E2E phone")
+app_id=$(jq -r .id <<<"$app")
+app_pw=$(jq -r .password <<<"$app")
+salt=e2esalt
+token=$(printf '%s' "$app_pw$salt" | md5sum | cut -d' ' -f1)
+check "an app password signs a Subsonic app in" eq \
+  "$(curl -s "$BASE/rest/ping.view?u=alice&t=$token&s=$salt&v=1.16.1&c=e2e&f=json" | jq -r '.["subsonic-response"].status')" ok
+check "app-passwords lists it, with its last use" eq \
+  "$(hifi --json app-passwords list | jq -r --arg id "$app_id" '.[] | select(.id==$id) | .last_used_at != null')" true
+check "the table names it" grep -q "E2E phone" <(hifi app-passwords)
+hifi app-passwords revoke "$app_id" >/dev/null
+check "a revoked app password signs the app out" eq \
+  "$(curl -s "$BASE/rest/ping.view?u=alice&t=$token&s=$salt&v=1.16.1&c=e2e&f=json" | jq -r '.["subsonic-response"].error.code')" 41
+key=$(hifi --json api-keys create "E2E desktop")
+check "an API key signs a Subsonic app in" eq \
+  "$(curl -s "$BASE/rest/tokenInfo?apiKey=$(jq -r .key <<<"$key")&f=json" | jq -r '.["subsonic-response"].tokenInfo.username')" alice
+hifi api-keys revoke "$(jq -r .id <<<"$key")" >/dev/null
+check "api-keys list is empty after revoking" eq "$(hifi --json api-keys list | jq length)" 0
+set +e; hifi api-keys revoke 0000000000000000 >/dev/null 2>&1; rc=$?; set -e
+check "revoking an unknown key exits with the not-found code" eq "$rc" 4
 
 # --- a room, two listeners -----------------------------------------------------
 room=$(hifi --json rooms create "E2E room" | jq -r .id)

@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
 
+#include "media/decoder.h"
 #include "server/test_server.h"
 
 namespace hifi::testing {
@@ -71,6 +73,22 @@ class ApiTest : public ::testing::Test {
     EXPECT_EQ(j.at("status").as_int64(), status);
     EXPECT_TRUE(j.contains("title"));
     EXPECT_TRUE(j.contains("detail"));
+  }
+
+  // Frames of `bytes` decoded by HiFi's own decoder at 48 kHz; 0 when they
+  // do not decode.
+  std::uint64_t decoded_frames(const std::string& bytes) {
+    const auto path = (dir_ / "decoded.bin").string();
+    std::ofstream(path, std::ios::binary) << bytes;
+    media::AudioDecoder decoder(media::AudioFormat{48000, 2});
+    if (!decoder.open(path, nullptr, nullptr)) return 0;
+    std::vector<std::int16_t> pcm;
+    bool ended = false;
+    while (!ended) {
+      pcm.clear();
+      if (!decoder.decode(pcm, 1 << 16, &ended)) return 0;
+    }
+    return decoder.frames();
   }
 
   std::size_t temp_files() const {

@@ -478,6 +478,16 @@ TEST_F(ApiTest, OversizedHeaderAndGarbage) {
   EXPECT_EQ(get("/healthz", "").status, 200);
 }
 
+// A target that is valid HTTP but not a valid URL (raw non-ASCII bytes)
+// crashed the server with a double free before the fix in dispatch.
+TEST_F(ApiTest, NonAsciiRequestTargetGetsA400NotACrash) {
+  for (int i = 0; i < 3; ++i) {
+    auto r = server_->request(V::get, "/rest/search3?query=BJ\xc3\x96RK");
+    expect_problem(r, 400, "malformed-request");
+  }
+  EXPECT_EQ(get("/healthz", "").status, 200);
+}
+
 TEST_F(ApiTest, CrossOriginRequestsAreAllowed) {
   auto preflight = server_->request(V::options, "/api/v1/songs", {},
                                     {{"Origin", "http://other-node:8080"},

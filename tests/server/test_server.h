@@ -15,6 +15,8 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "blob/blob_store.h"
 #include "cluster/cluster_node.h"
@@ -197,9 +199,11 @@ inline std::string make_wav(double frequency_hz, double seconds = 0.5, int rate 
 }
 
 // make_wav() with a RIFF INFO chunk naming the title, artist and album
-// (INAM, IART, IPRD), which the upload probe reads as tags.
+// (INAM, IART, IPRD), and any `extra` INFO fields (IGNR genre, ICRD year,
+// IPRT track), which the upload probe reads as tags.
 inline std::string make_tagged_wav(double frequency_hz, const std::string& title, const std::string& artist,
-                                   const std::string& album) {
+                                   const std::string& album,
+                                   const std::vector<std::pair<std::string, std::string>>& extra = {}) {
   auto wav = make_wav(frequency_hz);
   std::string info = "INFO";
   auto sub = [&](const char* id, const std::string& text) {
@@ -212,6 +216,7 @@ inline std::string make_tagged_wav(double frequency_hz, const std::string& title
   sub("INAM", title);
   sub("IART", artist);
   sub("IPRD", album);
+  for (const auto& [id, text] : extra) sub(id.c_str(), text);
   std::string list = "LIST";
   for (int i = 0; i < 4; ++i) list += static_cast<char>((info.size() >> (8 * i)) & 0xff);
   wav += list + info;

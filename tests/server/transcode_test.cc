@@ -20,22 +20,6 @@ class TranscodeTest : public ApiTest {
     return std::string(up.json().at("id").as_string());
   }
 
-  // Frames of `bytes` decoded by HiFi's own decoder at 48 kHz; 0 when they
-  // do not decode.
-  std::uint64_t decoded_frames(const std::string& bytes) {
-    const auto path = (dir_ / "decoded.bin").string();
-    std::ofstream(path, std::ios::binary) << bytes;
-    media::AudioDecoder decoder(media::AudioFormat{48000, 2});
-    if (!decoder.open(path, nullptr, nullptr)) return 0;
-    std::vector<std::int16_t> pcm;
-    bool ended = false;
-    while (!ended) {
-      pcm.clear();
-      if (!decoder.decode(pcm, 1 << 16, &ended)) return 0;
-    }
-    return decoder.frames();
-  }
-
   std::string metric(const std::string& token, const std::string& name) {
     auto body = get("/metrics", token).body;
     auto at = body.find("\n" + name + " ");

@@ -23,8 +23,6 @@ namespace hifi::client {
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
-namespace {
-
 int fail(const ApiError& e, const std::string& doing) {
   std::cerr << "hifi: " << doing << ": " << e.message() << "\n";
   switch (e.exit_code()) {
@@ -40,15 +38,23 @@ int fail(const ApiError& e, const std::string& doing) {
   return e.exit_code();
 }
 
-int usage(const std::string& message) {
-  std::cerr << "hifi: " << message << "\n";
-  return kExitUsage;
-}
-
 std::string str(const json::value& v) {
   if (v.is_string()) return std::string(v.as_string());
   if (v.is_null()) return "";
   return json::serialize(v);
+}
+
+bool require_login(CliContext& ctx) {
+  if (!ctx.config.token.empty()) return true;
+  std::cerr << "hifi: you are not logged in.\nhint: hifi login --username NAME\n";
+  return false;
+}
+
+namespace {
+
+int usage(const std::string& message) {
+  std::cerr << "hifi: " << message << "\n";
+  return kExitUsage;
 }
 
 std::string clock_text(double ms) { return human_duration(ms / 1000.0); }
@@ -129,12 +135,6 @@ int do_login(CliContext& ctx, const std::string& username, const std::string& pa
   if (ctx.json) std::cout << json::serialize(r->at("user")) << "\n";
   else if (!quiet) std::cout << "Logged in as " << ctx.config.username << " on " << ctx.api->current_server() << ".\n";
   return kExitOk;
-}
-
-bool require_login(CliContext& ctx) {
-  if (!ctx.config.token.empty()) return true;
-  std::cerr << "hifi: you are not logged in.\nhint: hifi login --username NAME\n";
-  return false;
 }
 
 // A room given by id or by (unique) name; also checks the user is logged in.

@@ -45,6 +45,19 @@ int cmd_listen(CliContext& ctx, const std::string& room, const std::string& sink
                bool spread = true);
 int cmd_cluster(CliContext& ctx);
 
+// App passwords and API keys for Subsonic apps (credential_commands.cc).
+enum class CredentialCommandKind { kAppPassword, kApiKey };
+int cmd_credential_create(CliContext& ctx, CredentialCommandKind kind, const std::string& name);
+int cmd_credential_list(CliContext& ctx, CredentialCommandKind kind);
+int cmd_credential_revoke(CliContext& ctx, CredentialCommandKind kind, const std::string& id);
+
+// Shared by the command files: report an API error on stderr with a hint
+// and return its exit code; a JSON value as text ("" for null); whether a
+// token is stored (else say how to log in).
+int fail(const ApiError& e, const std::string& doing);
+std::string str(const boost::json::value& v);
+bool require_login(CliContext& ctx);
+
 // Whether the servers in use are the remembered ones, so that the
 // remembered cluster members belong to them.
 bool uses_remembered_servers(const CliContext& ctx);

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <tuple>
 
 #include "client/cli/commands.h"
 
@@ -164,6 +165,30 @@ int main(int argc, char** argv) {
   listen->add_flag("--no-spread", no_spread,
                    "Connect to the first server rather than the least-loaded cluster member");
   listen->callback(run([&] { return cmd_listen(ctx, room, sink, sync_log, quality, sample_rate, !no_spread); }));
+
+  // Credentials for Subsonic apps, one command group per kind.
+  std::string credential_name, credential_id;
+  for (const auto& [command, kind_of_group, help] :
+       {std::tuple{"app-passwords", CredentialCommandKind::kAppPassword,
+                   "App passwords for Subsonic apps (token authentication); each is shown once\n"
+                   "  hifi app-passwords\n  hifi app-passwords create \"Phone\"\n  hifi app-passwords revoke ID"},
+        std::tuple{"api-keys", CredentialCommandKind::kApiKey,
+                   "API keys for Subsonic apps (OpenSubsonic apiKey); each is shown once\n"
+                   "  hifi api-keys\n  hifi api-keys create \"Laptop\"\n  hifi api-keys revoke ID"}}) {
+    const auto kind = kind_of_group;
+    auto* group = app.add_subcommand(command, help);
+    group->callback([&, group, kind] {
+      if (group->get_subcommands().empty()) code = cmd_credential_list(ctx, kind);
+    });
+    group->add_subcommand("list", "List them, with when each was last used")
+        ->callback(run([&, kind] { return cmd_credential_list(ctx, kind); }));
+    auto* create = group->add_subcommand("create", "Create one, named after the device or app");
+    create->add_option("name", credential_name, "Name, such as the device's")->required();
+    create->callback(run([&, kind] { return cmd_credential_create(ctx, kind, credential_name); }));
+    auto* revoke = group->add_subcommand("revoke", "Revoke one: apps using it are signed out");
+    revoke->add_option("id", credential_id, "Id (see the list)")->required();
+    revoke->callback(run([&, kind] { return cmd_credential_revoke(ctx, kind, credential_id); }));
+  }
 
   app.add_subcommand("cluster", "The cluster's members: address, health, leader, load and free disk\n"
                                 "  hifi cluster\n  hifi cluster --json")

@@ -1,0 +1,87 @@
+#include "subsonic/endpoints.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "subsonic/ids.h"
+
+namespace hifi::subsonic {
+namespace {
+
+// Endpoints of the Subsonic API (1.16.1) and OpenSubsonic that HiFi has no
+// counterpart for yet, by what they are about.
+constexpr std::pair<std::string_view, std::string_view> kUnsupported[] = {
+    {"getPodcasts", "podcasts"}, {"getNewestPodcasts", "podcasts"}, {"refreshPodcasts", "podcasts"},
+    {"createPodcastChannel", "podcasts"}, {"deletePodcastChannel", "podcasts"},
+    {"deletePodcastEpisode", "podcasts"}, {"downloadPodcastEpisode", "podcasts"},
+    {"getPodcastEpisode", "podcasts"},
+    {"getInternetRadioStations", "internet radio"}, {"createInternetRadioStation", "internet radio"},
+    {"updateInternetRadioStation", "internet radio"}, {"deleteInternetRadioStation", "internet radio"},
+    {"getChatMessages", "chat"}, {"addChatMessage", "chat"},
+    {"getVideos", "videos"}, {"getVideoInfo", "videos"}, {"getCaptions", "videos"}, {"hls", "HLS streaming"},
+    {"jukeboxControl", "the jukebox"},
+    {"getPlaylists", "playlists"}, {"getPlaylist", "playlists"}, {"createPlaylist", "playlists"},
+    {"updatePlaylist", "playlists"}, {"deletePlaylist", "playlists"},
+    {"star", "stars"}, {"unstar", "stars"}, {"setRating", "ratings"}, {"scrobble", "scrobbling"},
+    {"getNowPlaying", "now playing"},
+    {"getBookmarks", "bookmarks"}, {"createBookmark", "bookmarks"}, {"deleteBookmark", "bookmarks"},
+    {"getPlayQueue", "play queues"}, {"savePlayQueue", "play queues"}, {"getPlayQueueByIndex", "play queues"},
+    {"savePlayQueueByIndex", "play queues"},
+    {"getShares", "shares"}, {"createShare", "shares"}, {"updateShare", "shares"}, {"deleteShare", "shares"},
+    {"getUsers", "user management"}, {"createUser", "user management"}, {"updateUser", "user management"},
+    {"deleteUser", "user management"}, {"changePassword", "user management"},
+    {"getLyrics", "lyrics"}, {"getLyricsBySongId", "lyrics"},
+    {"getAvatar", "avatars"}, {"startScan", "library scans (HiFi's library changes by uploads)"},
+    {"getSimilarSongs", "similar songs"}, {"getSimilarSongs2", "similar songs"}, {"getTopSongs", "top songs"},
+    {"getArtistInfo", "artist information"}, {"getArtistInfo2", "artist information"},
+    {"getAlbumInfo", "album information"}, {"getAlbumInfo2", "album information"},
+    {"search", "the old search (use search3)"},
+};
+
+}  // namespace
+
+const Endpoint* find_endpoint(std::string_view name) {
+  static const auto kByName = [] {
+    std::map<std::string_view, Endpoint> m;
+    for (auto* table : {system_endpoints, browse_endpoints, list_endpoints, search_endpoints}) {
+      for (const auto& e : table()) m.emplace(e.name, e);
+    }
+    return m;
+  }();
+  auto it = kByName.find(name);
+  return it == kByName.end() ? nullptr : &it->second;
+}
+
+std::optional<std::string> unsupported_endpoint(std::string_view name) {
+  for (const auto& [endpoint, what] : kUnsupported) {
+    if (endpoint == name) return std::string(name) + ": HiFi does not support " + std::string(what) + " yet";
+  }
+  return std::nullopt;
+}
+
+std::vector<Song> album_songs(const Catalog& catalog, const std::string& album_id) {
+  SongQuery q;
+  q.album_id = album_id;
+  q.sort = SongSort::kAlbum;
+  q.limit = 500;
+  std::vector<Song> out;
+  for (;;) {
+    auto page = catalog.query(q);
+    if (!page) break;
+    out.insert(out.end(), page->items.begin(), page->items.end());
+    if (page->next.empty()) break;
+    q.cursor = page->next;
+  }
+  return out;
+}
+
+std::optional<Error> check_music_folder(const Params& params) {
+  auto folder = params.get("musicFolderId");
+  if (folder && *folder != std::to_string(kMusicFolderId)) {
+    return not_found_error(fmt::format("no music folder with id '{}'; HiFi has one, with id 1", folder->substr(0, 32)));
+  }
+  return std::nullopt;
+}
+
+}  // namespace hifi::subsonic

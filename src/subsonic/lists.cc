@@ -1,0 +1,144 @@
+// Lists: getAlbumList and getAlbumList2 (random, newest, by name, by
+// artist, by year, by genre), getRandomSongs, getSongsByGenre, getStarred
+// and getStarred2.
+//
+// HiFi keeps no stars, ratings or plays yet, so the lists made of them
+// (starred, highest, frequent, recent, getStarred) are empty rather than an
+// error: apps ask for them on their home screens.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <random>
+
+#include "common/text.h"
+#include "subsonic/endpoints.h"
+#include "subsonic/entries.h"
+
+namespace hifi::subsonic {
+namespace {
+
+constexpr std::int64_t kMaxListSize = 500;
+constexpr std::int64_t kMaxOffset = 1'000'000;
+
+// The albums getAlbumList(2) asks for, before paging.
+Expected<std::vector<Album>> albums_for(const Call& call) {
+  auto type = call.params.required("type");
+  if (!type) return type.error();
+  auto albums = call.catalog.albums("");  // by artist, then name
+  auto by_folded = [](auto key) {
+    return [key](const Album& a, const Album& b) { return fold_for_search(key(a)) < fold_for_search(key(b)); };
+  };
+  if (*type == "alphabeticalByArtist") return albums;
+  if (*type == "alphabeticalByName") {
+    std::stable_sort(albums.begin(), albums.end(), by_folded([](const Album& a) { return a.name; }));
+    return albums;
+  }
+  if (*type == "newest") {
+    std::stable_sort(albums.begin(), albums.end(),
+                     [](const Album& a, const Album& b) { return a.created_at > b.created_at; });
+    return albums;
+  }
+  if (*type == "random") {
+    std::shuffle(albums.begin(), albums.end(), std::mt19937_64(std::random_device{}()));
+    return albums;
+  }
+  if (*type == "byYear") {
+    auto from = call.params.required_integer("fromYear", 0, 9999);
+    if (!from) return from.error();
+    auto to = call.params.required_integer("toYear", 0, 9999);
+    if (!to) return to.error();
+    const auto lo = std::min(*from, *to), hi = std::max(*from, *to);
+    std::erase_if(albums, [&](const Album& a) { return a.year < lo || a.year > hi; });
+    // From fromYear towards toYear: a later fromYear lists newest first.
+    std::stable_sort(albums.begin(), albums.end(), [&](const Album& a, const Album& b) {
+      return *from <= *to ? a.year < b.year : a.year > b.year;
+    });
+    return albums;
+  }
+  if (*type == "byGenre") {
+    auto genre = call.params.required("genre");
+    if (!genre) return genre.error();
+    const auto folded = fold_for_search(*genre);
+    std::erase_if(albums, [&](const Album& a) { return fold_for_search(a.genre) != folded; });
+    return albums;
+  }
+  if (*type == "starred" || *type == "highest" || *type == "frequent" || *type == "recent") {
+    return std::vector<Album>{};  // no stars, ratings or plays yet
+  }
+  return generic_error(fmt::format("unknown album list type '{}'; use random, newest, alphabeticalByName, "
+                                   "alphabeticalByArtist, byYear, byGenre, starred, highest, frequent or recent",
+                                   type->substr(0, 32)));
+}
+
+Expected<Body> album_list(const Call& call, bool id3) {
+  if (auto e = check_music_folder(call.params)) return *e;
+  auto size = call.params.integer("size", 1, kMaxListSize, 10);
+  if (!size) return size.error();
+  auto offset = call.params.integer("offset", 0, kMaxOffset, 0);
+  if (!offset) return offset.error();
+  auto albums = albums_for(call);
+  if (!albums) return albums.error();
+  Element list(id3 ? "albumList2" : "albumList");
+  const auto first = std::min<std::size_t>(static_cast<std::size_t>(*offset), albums->size());
+  const auto last = std::min<std::size_t>(first + static_cast<std::size_t>(*size), albums->size());
+  for (auto i = first; i < last; ++i) list.add(id3 ? album_entry((*albums)[i]) : album_directory_entry((*albums)[i]));
+  return Body{std::move(list)};
+}
+
+Expected<Body> get_album_list(const Call& call) { return album_list(call, false); }
+Expected<Body> get_album_list2(const Call& call) { return album_list(call, true); }
+
+Expected<Body> get_random_songs(const Call& call) {
+  if (auto e = check_music_folder(call.params)) return *e;
+  auto size = call.params.integer("size", 1, kMaxListSize, 10);
+  if (!size) return size.error();
+  auto from = call.params.integer("fromYear", 0, 9999, 0);
+  if (!from) return from.error();
+  auto to = call.params.integer("toYear", 0, 9999, 0);
+  if (!to) return to.error();
+  SongQuery filter;
+  filter.genre = call.params.get("genre").value_or("");
+  filter.from_year = static_cast<int>(*from);
+  filter.to_year = static_cast<int>(*to);
+  Element list("randomSongs");
+  for (const auto& s : call.catalog.random_songs(filter, static_cast<std::size_t>(*size))) list.add(song_entry(s));
+  return Body{std::move(list)};
+}
+
+Expected<Body> get_songs_by_genre(const Call& call) {
+  if (auto e = check_music_folder(call.params)) return *e;
+  auto genre = call.params.required("genre");
+  if (!genre) return genre.error();
+  auto count = call.params.integer("count", 1, kMaxListSize, 10);
+  if (!count) return count.error();
+  auto offset = call.params.integer("offset", 0, kMaxOffset, 0);
+  if (!offset) return offset.error();
+  SongQuery q;
+  q.genre = *genre;
+  if (q.genre.empty()) return missing_parameter("genre");
+  q.limit = static_cast<std::size_t>(*count);
+  q.offset = static_cast<std::size_t>(*offset);
+  auto page = call.catalog.query(q);
+  if (!page) return error_from_status(page.status());
+  Element list("songsByGenre");
+  for (const auto& s : page->items) list.add(song_entry(s));
+  return Body{std::move(list)};
+}
+
+Expected<Body> get_starred(const Call&) { return Body{Element("starred")}; }
+Expected<Body> get_starred2(const Call&) { return Body{Element("starred2")}; }
+
+}  // namespace
+
+std::vector<Endpoint> list_endpoints() {
+  return {
+      {"getAlbumList", true, get_album_list},
+      {"getAlbumList2", true, get_album_list2},
+      {"getRandomSongs", true, get_random_songs},
+      {"getSongsByGenre", true, get_songs_by_genre},
+      {"getStarred", true, get_starred},
+      {"getStarred2", true, get_starred2},
+  };
+}
+
+}  // namespace hifi::subsonic

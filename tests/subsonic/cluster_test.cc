@@ -1,0 +1,80 @@
+// App passwords and API keys across the nodes of a cluster: two in-process
+// nodes sharing one MetaStore (standing in for etcd) and a cluster secret.
+// A credential made through one node signs an app in through the other, and
+// a revocation through one ends it on the other.
+#include "subsonic_fixture.h"
+
+namespace hifi::testing {
+namespace {
+
+constexpr const char* kSecret = "subsonic-cluster-secret-0123456789";
+
+class SubsonicClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fresh_dir("subsonic-cluster");
+    auto store = open_sqlite_meta_store((root_ / "shared-meta.db").string());
+    ASSERT_TRUE(store) << store.status().to_string();
+    store_ = std::move(*store);
+    for (int i = 0; i < 2; ++i) {
+      ServerConfig config;
+      config.cluster_secret = kSecret;
+      config.node_id = "node" + std::to_string(i);
+      config.repair_interval_ms = 3600 * 1000;
+      nodes_.push_back(std::make_unique<TestServer>(root_ / config.node_id, *store_, config));
+    }
+  }
+  void TearDown() override {
+    nodes_.clear();
+    store_.reset();
+    std::filesystem::remove_all(root_);
+  }
+
+  static json::value call(TestServer& node, const std::string& method, const std::string& target,
+                          const json::object& body, const std::string& token) {
+    auto r = node.request(method == "POST" ? V::post : V::delete_, target, body.empty() ? "" : json::serialize(body),
+                          {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}});
+    return r.body.empty() ? json::value(r.status) : json::parse(r.body);
+  }
+
+  static std::string status_of(TestServer& node, const std::string& query) {
+    auto r = node.request(V::get, "/rest/ping?f=json&" + query);
+    auto root = json::parse(r.body).at("subsonic-response").as_object();
+    if (root.at("status") == "ok") return "ok";
+    return std::to_string(root.at("error").at("code").as_int64());
+  }
+
+  std::filesystem::path root_;
+  std::unique_ptr<MetaStore> store_;
+  std::vector<std::unique_ptr<TestServer>> nodes_;
+};
+
+TEST_F(SubsonicClusterTest, CredentialsMadeOnOneNodeWorkAndEndOnTheOther) {
+  auto& a = *nodes_[0];
+  auto& b = *nodes_[1];
+  const json::object account{{"username", "alice"}, {"password", "correct horse"}};
+  a.request(V::post, "/api/v1/auth/register", json::serialize(account));
+  const auto token =
+      std::string(json::parse(a.request(V::post, "/api/v1/auth/login", json::serialize(account)).body)
+                      .at("token")
+                      .as_string());
+  auto app = call(a, "POST", "/api/v1/me/app-passwords", {{"name", "Phone"}}, token).as_object();
+  auto key = call(a, "POST", "/api/v1/me/api-keys", {{"name", "Desktop"}}, token).as_object();
+  const auto password = std::string(app.at("password").as_string());
+  const auto api_key = std::string(key.at("key").as_string());
+
+  // Both nodes derive the sealing key from the cluster secret: the app
+  // password opens on either, and no credentials-key file is made.
+  EXPECT_EQ(status_of(b, "u=alice&t=" + md5_hex(password + "salty") + "&s=salty"), "ok");
+  EXPECT_EQ(status_of(a, "u=alice&t=" + md5_hex(password + "salty") + "&s=salty"), "ok");
+  EXPECT_EQ(status_of(b, "apiKey=" + api_key), "ok");
+  EXPECT_FALSE(std::filesystem::exists(root_ / "node0" / "credentials-key"));
+
+  EXPECT_EQ(call(b, "DELETE", "/api/v1/me/app-passwords/" + std::string(app.at("id").as_string()), {}, token), 204);
+  EXPECT_EQ(call(b, "DELETE", "/api/v1/me/api-keys/" + std::string(key.at("id").as_string()), {}, token), 204);
+  EXPECT_EQ(status_of(a, "u=alice&t=" + md5_hex(password + "salty") + "&s=salty"), "41");
+  EXPECT_EQ(status_of(a, "apiKey=" + api_key), "44");
+}
+
+}  // namespace
+}  // namespace hifi::testing
