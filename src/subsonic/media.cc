@@ -59,6 +59,7 @@ bool already_in(const Song& song, media::TranscodeFormat format) {
     case media::TranscodeFormat::kMp3: return song.format == "mp3";
     case media::TranscodeFormat::kOpus: return song.format == "ogg" && song.codec == "opus";
     case media::TranscodeFormat::kAac: return song.format == "aac";
+    case media::TranscodeFormat::kFlac: return song.format == "flac";
   }
   return false;
 }
@@ -76,7 +77,7 @@ awaitable<Reply> stream(RequestContext& ctx, const Request& req, const Song& son
   if (format_name && *format_name != "raw" && !format_name->empty()) {
     target = format_named(*format_name);
     if (!target) {
-      co_return error_answer(req, generic_error(fmt::format("format '{}' is not supported; use mp3, opus, aac or raw",
+      co_return error_answer(req, generic_error(fmt::format("format '{}' is not supported; use mp3, opus, aac, flac or raw",
                                                             format_name->substr(0, 32))));
     }
   } else if (!format_name && ((*max_kbps > 0 && song.bitrate / 1000 > *max_kbps) || *offset_s > 0)) {
