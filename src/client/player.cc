@@ -202,8 +202,11 @@ void Player::audio_loop() {
       Target t;
       t.wall_ms = sink_->next_play_time_ms();
       if (!view.valid || !view.playing || !offset) return t;
-      t.item = view.current_item();
-      if (t.item) t.frame = std::llround(view.position_at_time(t.wall_ms + *offset) * frames_per_ms);
+      // Past the current item's end, the one the room plays next: the
+      // server advances exactly there, so the player need not wait for it.
+      double position_ms = 0;
+      t.item = view.item_at_time(t.wall_ms + *offset, &position_ms);
+      if (t.item) t.frame = std::llround(position_ms * frames_per_ms);
       return t;
     };
     auto target = locate();
@@ -244,6 +247,18 @@ void Player::audio_loop() {
       continue;
     }
 
+    // The cursor ran past the end of its item into the one after it, where
+    // the room goes too: it carries on there (gapless), no jump.
+    if (cursor.valid) {
+      for (const auto& it : view.queue) {
+        if (it.id != cursor.item_id) continue;
+        const auto end = std::llround(static_cast<double>(it.duration_ms) * frames_per_ms);
+        if (cursor.frame >= end && view.item_after(it) == target.item) {
+          cursor = {target.item->id, target.item->song_id, cursor.frame - end, true};
+        }
+        break;
+      }
+    }
     bool jump = !cursor.valid || cursor.item_id != target.item->id ||
                 std::llabs(target.frame - cursor.frame) > resync_frames;
     if (jump) {
@@ -270,7 +285,22 @@ void Player::audio_loop() {
       got += decoded->read(buffer.data() + channels, n - 1);
     } else if (start >= 0) {
       decoded->seek(static_cast<std::uint64_t>(start));
-      got = decoded->read(buffer.data(), n);
+      // Where the room moves on from this item: when that falls inside this
+      // buffer, the rest of it is the start of the next item, sample for
+      // sample (gapless), if that song is ready.
+      const auto end = std::llround(static_cast<double>(target.item->duration_ms) * frames_per_ms);
+      const std::size_t first = end > start && end - start < static_cast<std::int64_t>(n)
+                                    ? static_cast<std::size_t>(end - start)
+                                    : n;
+      got = decoded->read(buffer.data(), first);
+      const RoomItem* next = first < n ? view.item_after(*target.item) : nullptr;
+      std::shared_ptr<media::PcmSource> next_song = next ? song(next->song_id) : nullptr;
+      if (next_song) {
+        std::fill(buffer.begin() + static_cast<std::ptrdiff_t>(got * channels),
+                  buffer.begin() + static_cast<std::ptrdiff_t>(first * channels), 0);
+        next_song->seek(0);
+        got = first + next_song->read(buffer.data() + first * channels, n - first);
+      }
     }
     std::fill(buffer.begin() + static_cast<std::ptrdiff_t>(std::min(got, n) * channels), buffer.end(), 0);
     if (sync_log_) {

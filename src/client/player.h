@@ -11,6 +11,10 @@
 //    clock), converts that to server time with the RoomClient's clock
 //    offset, and takes the song's samples from exactly
 //        position_ms + (server_time - position_at)
+//    When that position lies past the current item's end, it is the next
+//    item's (the server advances exactly there, so the player runs on
+//    without waiting for the news), and a buffer that straddles the end
+//    holds the last frames of one song and the first of the next: gapless.
 //    Small differences between where it is and where it should be are
 //    corrected by repeating or dropping one frame per buffer; larger ones
 //    (seek, skip, a clock correction) by jumping straight there, after

@@ -42,6 +42,31 @@ const RoomItem* RoomView::next_item() const {
   return nullptr;
 }
 
+const RoomItem* RoomView::item_after(const RoomItem& item) const {
+  if (repeat == "one") return &item;
+  for (std::size_t i = 0; i < queue.size(); ++i) {
+    if (queue[i].id == item.id) {
+      if (i + 1 < queue.size()) return &queue[i + 1];
+      if (repeat == "all") return &queue.front();
+      return nullptr;
+    }
+  }
+  return nullptr;
+}
+
+const RoomItem* RoomView::item_at_time(double server_ms, double* position) const {
+  const auto* item = current_item();
+  if (!item || !playing) return nullptr;
+  double pos = std::max(0.0, static_cast<double>(position_ms) + server_ms - static_cast<double>(position_at));
+  if (item->duration_ms > 0 && pos >= static_cast<double>(item->duration_ms)) {
+    pos -= static_cast<double>(item->duration_ms);
+    item = item_after(*item);
+    if (!item) return nullptr;
+  }
+  *position = std::min(pos, static_cast<double>(item->duration_ms));
+  return item;
+}
+
 double RoomView::position_at_time(double server_ms) const {
   const auto* item = current_item();
   if (!item) return 0;

@@ -46,8 +46,17 @@ struct RoomView {
 
   const RoomItem* current_item() const;
   const RoomItem* next_item() const;
+  // The item the room plays after `item` (the same one with repeat "one",
+  // the first with repeat "all" after the last); null at the queue's end.
+  const RoomItem* item_after(const RoomItem& item) const;
   // Position of the current item at server time `server_ms`.
   double position_at_time(double server_ms) const;
+  // The item heard at server time `server_ms` and its position (ms): the
+  // current one, or, once it has ended while playing, the one the server
+  // will make current then (it advances exactly at the end), so that a
+  // player runs on into it without waiting for the news. Null when nothing
+  // plays or the queue has ended.
+  const RoomItem* item_at_time(double server_ms, double* position_ms) const;
 };
 
 struct RoomClientOptions {

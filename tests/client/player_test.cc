@@ -300,6 +300,75 @@ TEST(PlayerTest, PlaysTheRightSamplesAtTheRightTimesAndFollowsSeekPauseAndSkip) 
   }
 }
 
+// Gapless: a one-second song, then another. The room's news that the
+// second one is current arrives 150 ms after the first has ended (as it
+// would from the server); the player has not waited for it: the first
+// sample of the second song is heard right after the last sample of the
+// first, with nothing flushed, nothing repeated and no silence between.
+TEST(PlayerTest, TheNextSongFollowsTheLastSampleOfTheOneBefore) {
+  constexpr std::int64_t kAMs = 1000, kBMs = 2000;
+  constexpr double kNewsLateMs = 150;
+  auto sink_owner = std::make_unique<VirtualSink>(kStart);
+  VirtualSink* sink = sink_owner.get();
+  const auto started_at = static_cast<std::int64_t>(std::floor(kStart + kOffset));  // server time
+  std::atomic<bool> asked{false};
+  PlayerInputs inputs;
+  inputs.view = [&] {
+    RoomView v;
+    v.valid = true;
+    v.queue = {{"i1", "songA", kAMs}, {"i2", "songB", kBMs}};
+    v.playing = true;
+    const bool moved_on = sink->now_ms() >= kStart + kAMs + kNewsLateMs;
+    v.current = moved_on ? "i2" : "i1";
+    v.position_ms = 0;
+    v.position_at = moved_on ? started_at + kAMs : started_at;
+    return v;
+  };
+  inputs.clock_offset_ms = [] { return std::optional<double>(kOffset); };
+  inputs.open_song = [&](const std::string& id, std::uint64_t) -> Result<std::shared_ptr<media::PcmSource>> {
+    if (id == "songB") asked = true;
+    return std::shared_ptr<media::PcmSource>(
+        std::make_shared<CountingSong>((id == "songA" ? kAMs : kBMs) * 48, id == "songA" ? 1 : 2));
+  };
+  PlayerOptions options;
+  options.format = kFormat;
+  Player player(inputs, options);
+  ASSERT_TRUE(player.start(std::move(sink_owner)));
+  const bool fetched = testing::eventually([&] { return asked.load(); });
+  sink->open(fetched ? kStart + 1800 : 0);
+  ASSERT_TRUE(fetched) << "the player never asked for the songs";
+  ASSERT_TRUE(testing::eventually([&] { return sink->done(); }));
+  const auto heard = sink->heard();
+  const int flushes = sink->flushes();
+  player.stop();
+
+  std::size_t last_a = heard.size();
+  for (std::size_t i = 0; i < heard.size(); ++i) {
+    if (heard[i].mark == 1 && heard[i].count == (kAMs * 48 - 1) % kWrap) last_a = i;
+  }
+  if (last_a + 1 >= heard.size()) {
+    for (std::size_t i = 1; i < heard.size(); ++i) {
+      if (heard[i].mark != heard[i - 1].mark || heard[i].count != (heard[i - 1].count + 1) % kWrap) {
+        std::printf("at %.3f ms: mark %d count %d -> mark %d count %d\n", heard[i].at_ms - kStart, heard[i - 1].mark,
+                    heard[i - 1].count, heard[i].mark, heard[i].count);
+      }
+    }
+  }
+  ASSERT_LT(last_a + 1, heard.size()) << "the end of the first song was never heard";
+  const auto& after = heard[last_a + 1];
+  EXPECT_EQ(after.mark, 2);
+  EXPECT_EQ(after.count, 0);
+  EXPECT_NEAR(after.at_ms - heard[last_a].at_ms, 1 / kFramesPerMs, 1e-3);  // doubles near 1.7e12 ms
+  // The boundary is where the room puts it: at the first song's length.
+  EXPECT_NEAR(after.at_ms + kOffset - static_cast<double>(started_at), kAMs, 0.05);
+  // Only the start flushed; the second song runs on, frame after frame.
+  EXPECT_EQ(flushes, 1);
+  for (std::size_t i = last_a + 2; i < heard.size(); ++i) {
+    ASSERT_EQ(heard[i].mark, 2) << "frame " << i;
+    ASSERT_EQ(heard[i].count, (heard[i - 1].count + 1) % kWrap) << "frame " << i;
+  }
+}
+
 TEST(PlayerTest, SilentUntilTheClockIsSynchronised) {
   auto sink_owner = std::make_unique<VirtualSink>(kStart);
   VirtualSink* sink = sink_owner.get();
