@@ -97,6 +97,7 @@ export class SyncPlayer extends EventTarget {
     this.timers.push(setInterval(() => this.sampleOutputClock(), CLOCK_SAMPLE_MS));
     this.timers.push(setInterval(() => this.reconcile(), DRIFT_CHECK_MS));
     this.setStatus('starting');
+    this.reconcile(); // fetches the first piece while the output starts
     await resumed;
     this.sampleOutputClock();
     this.reconcile();
@@ -310,8 +311,13 @@ export class SyncPlayer extends EventTarget {
   reconcile() {
     const ctx = this.ctx;
     if (!this.enabled || !ctx) return;
-    if (ctx.state !== 'running') { this.setStatus('starting', 'waiting for audio output'); return; }
     const state = this.conn.state;
+    if (ctx.state !== 'running') {
+      // While the audio output starts, the first piece is on its way.
+      this.prefetch(state);
+      this.setStatus('starting', 'waiting for audio output');
+      return;
+    }
     if (!this.clock.synced) { this.setStatus('syncing', 'synchronising the clock'); return; }
     const plan = this.desired(state);
     const now = ctx.currentTime;
@@ -396,6 +402,16 @@ export class SyncPlayer extends EventTarget {
     else if (!plan.length) this.setStatus(state?.current ? 'paused' : 'idle');
     else if (waiting) this.setStatus('loading', 'loading the song');
     else this.setStatus('playing');
+  }
+
+  // Starts fetching the piece that will be heard first, from the server
+  // clock alone (no audio clock yet): the piece begins a little before the
+  // position, so it still holds it when the output is running.
+  prefetch(state) {
+    const want = this.clock.synced ? this.desired(state)[0] : null;
+    if (!want) return;
+    const pos = this.clock.serverNow() - want.anchor;
+    if (pos < want.item.duration_ms) this.pieceAt(want.item.song_id, Math.max(0, pos), want.item.duration_ms);
   }
 
   // Server time at which this segment's item position 0 is heard.
