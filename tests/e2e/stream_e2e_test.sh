@@ -122,4 +122,37 @@ pl=$(peak_kb "$low_PID")
 log "  peak resident memory with --quality low: $((pl / 1024)) MB"
 check "under 60 MB too" test "$pl" -lt $((60 * 1024))
 
+# --- gapless, at the speaker's input: the WAV sink -----------------------------------
+# Two one-second songs of constant level (A at +16384, B at -8192, 48 kHz,
+# so no resampling touches them): in what `hifi listen --sink wav:` wrote,
+# B's first frame must follow A's last one, with no silence between.
+kill -TERM "$low_PID" "$high_PID" 2>/dev/null || true
+ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i "aevalsrc=0.5|0.5:s=48000:d=1" -c:a pcm_s16le "$E2E_TMP/gap_a.wav"
+ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i "aevalsrc=-0.25|-0.25:s=48000:d=1" -c:a pcm_s16le "$E2E_TMP/gap_b.wav"
+hifi --json upload "$E2E_TMP/gap_a.wav" "$E2E_TMP/gap_b.wav" >"$E2E_TMP/up_gap.json" 2>/dev/null
+gap_a=$(hifi --json songs gap_a | jq -r '.[0].id')
+gap_b=$(hifi --json songs gap_b | jq -r '.[0].id')
+gap_room=$(hifi --json rooms create "Gapless" | jq -r .id)
+hifi queue "$gap_room" add "$gap_a" "$gap_b" >/dev/null
+"$BIN_DIR/hifi" listen "$gap_room" --sink "wav:$E2E_TMP/gapless.wav" --sync-log "$E2E_TMP/gap.log" >"$E2E_TMP/gap.out" 2>&1 &
+gap_PID=$!
+E2E_PIDS+=("$gap_PID")
+check "a WAV-sink listener connects" wait_until 20 grep -q "connected to" "$E2E_TMP/gap.out"
+hifi play "$gap_room" >/dev/null
+b_heard() { [[ -f "$E2E_TMP/gap.log" ]] && awk -v b="$gap_b" '$2 == b && $3 >= 24000 { found = 1 } END { exit !found }' "$E2E_TMP/gap.log"; }
+check "it plays both songs" wait_until 20 b_heard
+kill -TERM "$gap_PID"
+gap_stopped() { ! kill -0 "$gap_PID" 2>/dev/null; }
+check "the listener stops (and closes its WAV file)" wait_until 10 gap_stopped
+# One line per frame: left right.
+od -An -v -t d2 -w4 -j 44 "$E2E_TMP/gapless.wav" | awk '
+  $1 == 16384 { a++; last_a = NR; next }
+  $1 == -8192 && !b { b = NR; next }
+  END { printf "%d %d %d\n", a, last_a, b }' >"$E2E_TMP/gap.txt"
+read -r a_frames last_a first_b <"$E2E_TMP/gap.txt"
+log "  song A: $a_frames frames heard; its last at frame $last_a of the output, song B's first at $first_b"
+# (A starts when the room's "play" reaches the listener, a little into it.)
+check "song A was heard (at most its 48000 frames, +2 for the player's nudges)" test "$a_frames" -ge 24000 -a "$a_frames" -le 48002
+check "song B's first frame follows song A's last, with no silence between" test "$first_b" -eq $((last_a + 1))
+
 finish
