@@ -8,7 +8,8 @@
 # more; the HTTP client (curl) runs on another. Each job runs BENCH_RUNS
 # times per side, alternating, and the median wall time counts. Prints, per
 # job: HiFi's time, ffmpeg's, the ratio HiFi/ffmpeg (goal <= 1.0), and HiFi's
-# real-time factor per core (seconds of audio encoded per second of one core).
+# real-time factor per core (seconds of audio encoded per second of one core),
+# and the time to the first byte of a transcode being made.
 #
 # Usage: bench/transcode_bench.sh
 # Environment:
@@ -138,4 +139,16 @@ for job in "${JOBS[@]}"; do
   JSON+=$(printf '{"job":"%s","hifi_s":%s,"ffmpeg_s":%s,"ratio":%s,"hifi_rtf_per_core":%s}' \
     "$name" "$h" "$f" "$ratio" "$rtf"),
 done
-echo "TRANSCODE_JSON {\"song_seconds\":$SONG_SECONDS,\"runs\":$RUNS,\"jobs\":${JSON%,}]}"
+# Time to the first byte of a transcode being made (goal: 50 ms on loopback).
+first_byte_ms() {
+  local url
+  url=$(api GET "/api/v1/songs/${ID[mp3]}/stream-url" -H "Authorization: Bearer $TOKEN" | jq -er .url)
+  "${PIN_CLIENT[@]}" curl -sS --fail --max-time 60 -o /dev/null -w '%{time_starttransfer}\n' \
+    "$HIFI$url&format=opus&bitrate=96" | awk '{ printf "%.1f\n", $1 * 1000 }'
+}
+ttfb=()
+for _ in $(seq "$RUNS"); do ttfb+=("$(first_byte_ms)"); done
+TTFB=$(printf '%s\n' "${ttfb[@]}" | median)
+printf '%-16s %10s ms to the first byte of a live MP3 -> Opus 96 transcode (median of %d; goal <= 50)\n' \
+  "first byte" "$TTFB" "$RUNS"
+echo "TRANSCODE_JSON {\"song_seconds\":$SONG_SECONDS,\"runs\":$RUNS,\"first_byte_ms\":$TTFB,\"jobs\":${JSON%,}]}"
