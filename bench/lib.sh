@@ -98,3 +98,18 @@ wait_port() {
   cat "$1" >&2
   die "$3 did not report its port"
 }
+
+# build_for_bench TARGET...: unless BENCH_SKIP_SETUP=1, installs what the
+# benchmarks need (scripts/setup bench) and builds TARGETs in $BUILD_DIR
+# (Release, no tests); then fails unless each is there.
+build_for_bench() {
+  if [[ "${BENCH_SKIP_SETUP:-0}" != 1 ]]; then
+    scripts/setup bench
+    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DHIFI_TESTS=OFF >/dev/null
+    cmake --build "$BUILD_DIR" --target "$@" >/dev/null
+  fi
+  local target
+  for target in "$@"; do
+    [[ -x "$BUILD_DIR/src/$target" ]] || die "$BUILD_DIR/src/$target not built"
+  done
+}

@@ -21,16 +21,11 @@ BUILD_DIR=${BENCH_BUILD_DIR:-$ROOT/build/bench}
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$ROOT/bench/lib.sh"
 
-if [[ "${BENCH_SKIP_SETUP:-0}" != 1 ]]; then
-  scripts/setup bench
-  scripts/setup browser
-  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DHIFI_TESTS=OFF >/dev/null
-  cmake --build "$BUILD_DIR" --target hifi-server hifi hifi-sync-report >/dev/null
-fi
-for bin in hifi-server hifi hifi-sync-report; do
-  [[ -x "$BUILD_DIR/src/$bin" ]] || die "$BUILD_DIR/src/$bin not built"
-done
+[[ "${BENCH_SKIP_SETUP:-0}" == 1 ]] || scripts/setup browser
+build_for_bench hifi-server hifi hifi-sync-report
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/hifi-stream-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 

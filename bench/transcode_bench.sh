@@ -32,13 +32,12 @@ die() { log "error: $*"; exit 1; }
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$ROOT/bench/lib.sh"
 
-if [[ "${BENCH_SKIP_SETUP:-0}" != 1 ]]; then
-  scripts/setup bench
-  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DHIFI_TESTS=OFF >/dev/null
-  cmake --build "$BUILD_DIR" --target hifi-server >/dev/null
+if [[ -n "${BENCH_HIFI_BIN:-}" ]]; then
+  HIFI_BIN=$BENCH_HIFI_BIN
+else
+  build_for_bench hifi-server
+  HIFI_BIN=$BUILD_DIR/src/hifi-server
 fi
-HIFI_BIN=${BENCH_HIFI_BIN:-$BUILD_DIR/src/hifi-server}
-[[ -x "$HIFI_BIN" ]] || die "$HIFI_BIN not built"
 for tool in ffmpeg curl jq taskset; do
   command -v "$tool" >/dev/null || die "$tool is not installed (run scripts/setup bench)"
 done
