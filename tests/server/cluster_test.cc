@@ -261,7 +261,8 @@ TEST_F(ClusterTest, WithFewerCopiesWantedTheOthersRedirectToAHolder) {
   // A transcode is redirected the same way, its query kept, and done there.
   auto transcode = get(node(lacking), "/api/v1/songs/" + id + "/stream?format=mp3&bitrate=64", token);
   ASSERT_EQ(transcode.status, 307) << transcode.body;
-  auto to = boost::urls::parse_uri(transcode.header("location"));
+  const std::string transcode_location = transcode.header("location");  // the view below points into it
+  auto to = boost::urls::parse_uri(transcode_location);
   ASSERT_TRUE(to);
   EXPECT_NE(std::string(to->encoded_query()).find("&format=mp3&bitrate=64"), std::string::npos);
   int to_node = -1;
