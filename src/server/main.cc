@@ -55,9 +55,16 @@ int run(hifi::ServerConfig config) {
   spdlog::info("data in {} (store {}, {} songs, {} rooms), registration {}, {} threads", cfg.data_dir,
                node.store().describe(), node.catalog().size(), node.rooms().list().size(),
                hifi::registration_mode_name(cfg.registration), cfg.threads);
-  spdlog::info("node {} advertised as {}, {} copies of every song, reads of songs held elsewhere: {}",
-               node.cluster().membership().self_id(), node.advertise(), cfg.replicas,
-               hifi::read_mode_name(cfg.read_mode));
+  if (cfg.etcd_endpoints.empty()) {
+    // One node: one copy of every song, on this disk.
+    spdlog::info("single node {} at {}: songs are kept on this node only", node.cluster().membership().self_id(),
+                 node.advertise());
+  } else {
+    spdlog::info("node {} advertised as {}, up to {} copies of every song (fewer while fewer nodes are live), "
+                 "reads of songs held elsewhere: {}",
+                 node.cluster().membership().self_id(), node.advertise(), cfg.replicas,
+                 hifi::read_mode_name(cfg.read_mode));
+  }
 
   int received = 0;
   sigwait(&signals, &received);
