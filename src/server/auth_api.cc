@@ -16,9 +16,11 @@ awaitable<Reply> register_user(RequestContext& ctx) {
   HIFI_FIELD(username, fields.required_string("username"));
   HIFI_FIELD(password, fields.required_string("password"));
   HIFI_FIELD(invite, fields.optional_string("invite_code"));
-  auto user = co_await offload(ctx, [&] {
+  auto done = co_await offload_password_work(ctx, [&] {
     return ctx.services.accounts.register_user(username, password, invite.value_or(""));
   });
+  if (!done) co_return password_busy(ctx);
+  auto& user = *done;
   if (!user) co_return problem_from_status(ctx, user.status());
   spdlog::info("account '{}' registered ({})", user->username, user->role);
   co_return json_response(ctx, http::status::created, api_json::user(*user));
@@ -30,9 +32,11 @@ awaitable<Reply> login(RequestContext& ctx) {
   HIFI_FIELD(username, fields.required_string("username"));
   HIFI_FIELD(password, fields.required_string("password"));
   std::int64_t retry_after_ms = 0;
-  auto session = co_await offload(ctx, [&] {
+  auto done = co_await offload_password_work(ctx, [&] {
     return ctx.services.accounts.login(username, password, ctx.client_address, &retry_after_ms);
   });
+  if (!done) co_return password_busy(ctx);
+  auto& session = *done;
   if (!session) {
     auto res = problem_from_status(ctx, session.status());
     if (session.status().code() == Code::kResourceExhausted) {
@@ -61,9 +65,11 @@ awaitable<Reply> change_password(RequestContext& ctx) {
   JsonFields fields(body);
   HIFI_FIELD(current, fields.required_string("current_password"));
   HIFI_FIELD(next, fields.required_string("new_password"));
-  auto s = co_await offload(ctx, [&] {
+  auto done = co_await offload_password_work(ctx, [&] {
     return ctx.services.accounts.change_password(ctx.user->id, current, next, ctx.token);
   });
+  if (!done) co_return password_busy(ctx);
+  const Status& s = *done;
   if (!s) co_return problem_from_status(ctx, s);
   co_return StringResponse{http::status::no_content, 11};
 }

@@ -21,6 +21,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/concurrency_limit.h"
 #include "common/status.h"
 #include "library/accounts.h"
 #include "library/catalog.h"
@@ -46,6 +47,10 @@ struct RequestContext {
   const ServerConfig& config;
   Services& services;
   asio::thread_pool& workers;
+  // Password hashing only (see offload_password_work); at most
+  // password_slots.limit() running or waiting.
+  asio::thread_pool& password_workers;
+  ConcurrencyLimit& password_slots;
 
   std::string method;                 // "GET", ...
   std::string route;                  // the matched pattern, for logs and metrics
@@ -244,15 +249,15 @@ awaitable<Reply> serve_transcode(RequestContext& ctx, const Song& song, const me
 
 // --- running blocking work ---------------------------------------------------
 
-// Runs f() on the worker pool and resumes on the connection's strand.
+// Runs f() on `pool` and resumes on the connection's strand.
 template <typename F>
-awaitable<std::invoke_result_t<F>> offload(RequestContext& ctx, F f) {
+awaitable<std::invoke_result_t<F>> offload_to(asio::thread_pool& pool, F f) {
   using R = std::invoke_result_t<F>;
   std::optional<R> result;
   std::exception_ptr error;
   co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
       [&](auto handler) {
-        asio::post(ctx.workers, [&, handler = std::move(handler)]() mutable {
+        asio::post(pool, [&, handler = std::move(handler)]() mutable {
           try {
             result.emplace(f());
           } catch (...) {
@@ -266,5 +271,24 @@ awaitable<std::invoke_result_t<F>> offload(RequestContext& ctx, F f) {
   if (error) std::rethrow_exception(error);
   co_return std::move(*result);
 }
+
+// Runs f() on the worker pool and resumes on the connection's strand.
+template <typename F>
+awaitable<std::invoke_result_t<F>> offload(RequestContext& ctx, F f) {
+  co_return co_await offload_to(ctx.workers, std::move(f));
+}
+
+// Runs f(), which hashes or verifies a password, on the password pool;
+// nullopt, at once, when password_slots are all taken (answer 503 then:
+// see password_busy()).
+template <typename F>
+awaitable<std::optional<std::invoke_result_t<F>>> offload_password_work(RequestContext& ctx, F f) {
+  auto slot = ctx.password_slots.try_acquire();
+  if (!slot) co_return std::nullopt;
+  co_return co_await offload_to(ctx.password_workers, std::move(f));
+}
+
+// The 503 for a request refused by offload_password_work().
+StringResponse password_busy(const RequestContext& ctx);
 
 }  // namespace hifi::http_internal

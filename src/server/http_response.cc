@@ -133,6 +133,13 @@ void add_connection_fields(const RequestContext& ctx, Message& res) {
 
 }  // namespace
 
+StringResponse password_busy(const RequestContext& ctx) {
+  auto res = problem(ctx, http::status::service_unavailable, "password-checks-busy", "Busy",
+                     "this node is checking too many passwords at once; try again in a moment");
+  res.set(http::field::retry_after, "1");
+  return res;
+}
+
 awaitable<void> write_response(RequestContext& ctx, StringResponse res) {
   if (!ctx.parser.is_done()) ctx.keep_alive = false;  // unread body: cannot reuse the connection
   add_connection_fields(ctx, res);

@@ -61,6 +61,11 @@ struct HttpServer::Impl {
   Services services;
   asio::io_context ioc;
   asio::thread_pool workers;
+  // Password hashing (Argon2id, 64 MiB each) on threads of its own, with a
+  // bounded number waiting: a flood of registrations or logins gets 503s
+  // and never holds up the token checks and store work on `workers`.
+  asio::thread_pool password_workers;
+  ConcurrencyLimit password_slots;
   tcp::acceptor acceptor{ioc};
   std::vector<CompiledRoute> routes;
   std::vector<std::thread> threads;
@@ -71,9 +76,14 @@ struct HttpServer::Impl {
   std::uint64_t next_conn_id = 0;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
 
+  // Half the cores (at least one): hashing never takes every core.
+  static std::size_t password_threads() { return std::max(1u, std::thread::hardware_concurrency() / 2); }
+
   Impl(const ServerConfig& c, Services s)
       : config(c), services(s), ioc(static_cast<int>(c.threads)),
-        workers(std::max<std::size_t>(4, c.threads * 2)) {
+        workers(std::max<std::size_t>(4, c.threads * 2)),
+        password_workers(password_threads()),
+        password_slots(static_cast<unsigned>(password_threads() * 5)) {
     for (auto* table : {health_routes, auth_routes, credential_routes, user_routes, song_routes, library_routes,
                         room_routes, room_socket_routes, cluster_routes, subsonic_routes}) {
       for (auto& r : table()) routes.push_back({r, split_pattern(r.pattern)});
@@ -173,7 +183,7 @@ struct HttpServer::Impl {
           // Arrived while shutting down: answer, then close.
         }
         first = false;
-        RequestContext ctx{stream, buffer, parser, config, services, workers};
+        RequestContext ctx{stream, buffer, parser, config, services, workers, password_workers, password_slots};
         ctx.client_address = client_address;
         ctx.keep_alive = parser.get().keep_alive() && !stopping;
         auto started = std::chrono::steady_clock::now();
@@ -432,6 +442,7 @@ void HttpServer::wait() {
   }
   d.threads.clear();
   d.workers.join();
+  d.password_workers.join();
   // Sessions cut off at the grace deadline never left their rooms; drop them
   // while their io_context still exists.
   d.services.hub.clear();

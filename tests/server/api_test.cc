@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "common/sha256.h"
 #include "server/api_fixture.h"
@@ -39,6 +41,39 @@ TEST_F(ApiTest, AMalformedTargetIsAProblem) {
     EXPECT_NE(raw.find("malformed-request"), std::string::npos) << raw;
   }
   EXPECT_EQ(get("/healthz", "").status, 200);  // and the server is fine
+}
+
+// Password hashing (Argon2id) has threads and a bounded queue of its own: a
+// flood of registrations gets 503s beyond the queue, and requests that only
+// check a token are answered meanwhile.
+TEST_F(ApiTest, APasswordFloodIsRefusedWhileTokensStillWork) {
+  auto token = register_and_login("alice");
+  constexpr int kFlood = 48;
+  std::atomic<int> created{0}, busy{0}, other{0};
+  std::vector<std::thread> flood;
+  for (int i = 0; i < kFlood; ++i) {
+    flood.emplace_back([&, i] {
+      auto r = post_json("/api/v1/auth/register", {{"username", "flood" + std::to_string(i)}, {"password", "correct horse"}});
+      if (r.status == 201) {
+        ++created;
+      } else if (r.status == 503 && r.body.find("password-checks-busy") != std::string::npos &&
+                 r.header("retry-after") == "1") {
+        ++busy;
+      } else {
+        ++other;
+      }
+    });
+  }
+  // While the flood is on, token checks are answered.
+  int answered = 0;
+  for (int i = 0; i < 20; ++i) answered += get("/api/v1/me", token).status == 200 ? 1 : 0;
+  for (auto& t : flood) t.join();
+  EXPECT_EQ(answered, 20);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_GT(busy.load(), 0) << created.load() << " created";
+  EXPECT_GT(created.load(), 0);
+  // Once it is over, registering works again.
+  EXPECT_EQ(post_json("/api/v1/auth/register", {{"username", "after"}, {"password", "correct horse"}}).status, 201);
 }
 
 TEST_F(ApiTest, UnknownMethodsGetOneMetricsLabel) {
