@@ -159,7 +159,18 @@ AccountService::AccountService(MetaStore& store, const Clock& clock, AccountOpti
       clock_(clock),
       options_(options),
       account_failures_(clock, options.max_failures_per_account, options.rate_window_ms),
-      address_attempts_(clock, options.max_attempts_per_address, options.rate_window_ms) {}
+      address_attempts_(clock, options.max_attempts_per_address, options.rate_window_ms),
+      registrations_(clock, options.registrations_per_address_per_hour, 3600LL * 1000) {}
+
+Status AccountService::admit_registration(const std::string& client_address, std::int64_t* retry_after_ms) {
+  if (options_.registrations_per_address_per_hour <= 0) return Status::ok();
+  if (auto wait = registrations_.blocked_for_ms(client_address); wait > 0) {
+    if (retry_after_ms) *retry_after_ms = wait;
+    return resource_exhausted("too many registrations from this address; try again later");
+  }
+  registrations_.record(client_address);
+  return Status::ok();
+}
 
 Result<User> AccountService::register_user(const std::string& username_in,
                                            const std::string& password,

@@ -73,6 +73,9 @@ struct AccountOptions {
   int max_failures_per_account = 10;
   int max_attempts_per_address = 60;
   std::int64_t rate_window_ms = 15 * 60 * 1000;
+  // Registrations attempted per client address per hour (each costs an
+  // Argon2id run); 0: no limit.
+  int registrations_per_address_per_hour = 20;
 };
 
 // Username rules: 3 to 32 characters after NFC normalization; letters and
@@ -85,6 +88,12 @@ Status validate_password(const std::string& password);
 class AccountService {
  public:
   AccountService(MetaStore& store, const Clock& clock, AccountOptions options);
+
+  // Counts a registration attempt from `client_address`: OK, or
+  // kResourceExhausted (with *retry_after_ms) once the address made
+  // registrations_per_address_per_hour of them within the last hour. Called
+  // by the HTTP layer before register_user().
+  Status admit_registration(const std::string& client_address, std::int64_t* retry_after_ms);
 
   // kAlreadyExists when the name is taken; kPermissionDenied when
   // registration is closed or the invite code is missing/invalid/used. The
@@ -140,6 +149,7 @@ class AccountService {
   AccountOptions options_;
   RateLimiter account_failures_;
   RateLimiter address_attempts_;
+  RateLimiter registrations_;
 };
 
 }  // namespace hifi

@@ -16,6 +16,13 @@ awaitable<Reply> register_user(RequestContext& ctx) {
   HIFI_FIELD(username, fields.required_string("username"));
   HIFI_FIELD(password, fields.required_string("password"));
   HIFI_FIELD(invite, fields.optional_string("invite_code"));
+  // Each registration costs an Argon2id run: a bounded number per address.
+  std::int64_t retry_after_ms = 0;
+  if (auto admitted = ctx.services.accounts.admit_registration(ctx.client_address, &retry_after_ms); !admitted) {
+    auto res = problem_from_status(ctx, admitted);
+    res.set(http::field::retry_after, std::to_string((retry_after_ms + 999) / 1000));
+    co_return res;
+  }
   auto done = co_await offload_password_work(ctx, [&] {
     return ctx.services.accounts.register_user(username, password, invite.value_or(""));
   });

@@ -160,6 +160,9 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
                                    "Who may create accounts: open, invite (admin-issued codes) or closed")
                         ->envname("HIFI_REGISTRATION")->check(CLI::IsMember({"open", "invite", "closed"}))
                         ->capture_default_str());
+  options.push_back(app.add_option("--registrations-per-hour", config.registrations_per_hour,
+                                   "Registrations one client address may attempt per hour (0: no limit)")
+                        ->envname("HIFI_REGISTRATIONS_PER_HOUR")->check(CLI::NonNegativeNumber)->capture_default_str());
   options.push_back(app.add_option("--max-upload-size", max_upload, "Largest accepted song file (e.g. 512MiB, 2G)")
                         ->envname("HIFI_MAX_UPLOAD_SIZE")->capture_default_str());
   options.push_back(app.add_option("--max-header-size", config.max_header_bytes, "Largest accepted request header, bytes")

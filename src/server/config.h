@@ -30,6 +30,7 @@ struct ServerConfig {
   std::string data_dir = "./hifi-data";
   unsigned threads = 0;  // 0: one per core
   RegistrationMode registration = RegistrationMode::kOpen;
+  int registrations_per_hour = 20;  // per client address; 0: no limit
   std::uint64_t max_upload_bytes = 512ULL << 20;
   std::uint64_t max_json_bytes = 64 << 10;
   std::uint32_t max_header_bytes = 16 << 10;

@@ -131,6 +131,7 @@ Result<std::unique_ptr<Node>> Node::open(ServerConfig config, NodeOptions option
                                               : cluster_signing_key(cfg.cluster_secret));
   auto account_options = p->options.accounts;
   account_options.registration = cfg.registration;
+  account_options.registrations_per_address_per_hour = cfg.registrations_per_hour;
   account_options.token_ttl_ms = cfg.token_ttl_ms;
   p->accounts = std::make_unique<AccountService>(*p->store, p->clock(), account_options);
   // App passwords are sealed with a key every node of a cluster can derive,

@@ -76,6 +76,22 @@ TEST_F(ApiTest, APasswordFloodIsRefusedWhileTokensStillWork) {
   EXPECT_EQ(post_json("/api/v1/auth/register", {{"username", "after"}, {"password", "correct horse"}}).status, 201);
 }
 
+TEST_F(ApiTest, RegistrationsPerAddressAreLimited) {
+  AccountOptions accounts;
+  accounts.registrations_per_address_per_hour = 3;
+  make_server({}, accounts);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(post_json("/api/v1/auth/register", {{"username", "user" + std::to_string(i)}, {"password", "correct horse"}}).status,
+              201);
+  }
+  auto r = post_json("/api/v1/auth/register", {{"username", "user3"}, {"password", "correct horse"}});
+  expect_problem(r, 429, "too-many-requests");
+  EXPECT_NE(r.header("retry-after"), "");
+  // An hour later the address may register again.
+  server_->clock().advance_ms(3600LL * 1000 + 1);
+  EXPECT_EQ(post_json("/api/v1/auth/register", {{"username", "user3"}, {"password", "correct horse"}}).status, 201);
+}
+
 TEST_F(ApiTest, UnknownMethodsGetOneMetricsLabel) {
   auto token = register_and_login("alice");
   for (const char* method : {"FROBNICATE", "PROPFIND", "X1234567890"}) {

@@ -55,6 +55,12 @@ class TestServer {
     // The account options' registration mode and token lifetime are what
     // the tests mean; the node takes them from the config.
     config_.registration = account_options_.registration;
+    // In-process tests register many users from 127.0.0.1: no per-address
+    // limit unless a test sets one (ApiTest.RegistrationsPerAddressAreLimited).
+    config_.registrations_per_hour =
+        account_options_.registrations_per_address_per_hour == AccountOptions{}.registrations_per_address_per_hour
+            ? 0
+            : account_options_.registrations_per_address_per_hour;
     config_.token_ttl_ms = account_options_.token_ttl_ms;
     init_crypto();
     start();
