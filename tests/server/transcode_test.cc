@@ -8,6 +8,7 @@
 #include "media/decoder.h"
 #include "server/api_fixture.h"
 #include "server/digest_header.h"
+#include "support/eventually.h"
 
 namespace hifi::testing {
 namespace {
@@ -152,11 +153,7 @@ TEST_F(TranscodeTest, BeyondTheLimitIsRefusedAndAClientThatLeavesFreesItsSlot) {
   EXPECT_EQ(get("/api/v1/songs/" + id + "/stream", token, {{"Range", "bytes=0-99"}}).status, 206);
 
   reader.close();  // the client goes away mid-stream
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (metric(token, "hifi_active_transcodes") != "0" && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_EQ(metric(token, "hifi_active_transcodes"), "0");
+  EXPECT_TRUE(testing::eventually([&] { return metric(token, "hifi_active_transcodes") == "0"; }));
   EXPECT_EQ(metric(token, "hifi_transcodes_total{result=\"aborted\"}"), "1");
   EXPECT_EQ(metric(token, "hifi_transcodes_total{result=\"busy\"}"), "1");
   // The slot is free again, and nothing unfinished was cached.
