@@ -77,3 +77,30 @@ std::string fold_for_search(std::string_view text) {
 }
 
 }  // namespace hifi
+
+namespace hifi {
+
+std::string truncate_utf8(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  std::size_t end = max_bytes;
+  // Back up over continuation bytes to the start of the cut character.
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return std::string(text.substr(0, end));
+}
+
+Result<std::string> clean_user_text(std::string_view text, std::size_t max_chars, std::string_view what,
+                                    bool allow_empty) {
+  if (!is_valid_utf8(text)) return invalid_argument(std::string(what) + " must be valid UTF-8");
+  auto cleaned = nfc(without_control_chars(text));
+  const auto first = cleaned.find_first_not_of(' ');
+  cleaned = first == std::string::npos ? std::string() : cleaned.substr(first, cleaned.find_last_not_of(' ') - first + 1);
+  if (cleaned.empty() && !allow_empty) return invalid_argument(std::string(what) + " must not be empty");
+  std::size_t chars = 0;
+  for (unsigned char c : cleaned) chars += (c & 0xC0) != 0x80;
+  if (chars > max_chars) {
+    return invalid_argument(std::string(what) + " may be at most " + std::to_string(max_chars) + " characters");
+  }
+  return cleaned;
+}
+
+}  // namespace hifi

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/status.h"
+
 namespace hifi {
 
 bool is_valid_utf8(std::string_view text);
@@ -18,5 +20,13 @@ std::string fold_for_search(std::string_view text);
 // LF become a space; ESC and the rest are dropped), DEL and the C1 controls
 // (U+0080-U+009F, e.g. the 8-bit CSI) removed. Expects valid UTF-8.
 std::string without_control_chars(std::string_view text);
+// Cuts UTF-8 text to at most max_bytes without splitting a character.
+std::string truncate_utf8(std::string_view text, std::size_t max_bytes);
+// Text a user names something with (a playlist, a device, a share): valid
+// UTF-8, trimmed of spaces, NFC, control characters removed, at most
+// max_chars characters. kInvalidArgument starting with `what` ("the name")
+// otherwise; empty text is an error unless allow_empty.
+Result<std::string> clean_user_text(std::string_view text, std::size_t max_chars, std::string_view what,
+                                    bool allow_empty = false);
 
 }  // namespace hifi

@@ -12,7 +12,9 @@ namespace {
 // This node's in-memory views of the store, by name.
 std::vector<std::pair<std::string, ViewStatus>> views(const Services& services) {
   std::vector<std::pair<std::string, ViewStatus>> out{{"catalog", services.catalog.view_status()},
-                                                       {"rooms", services.rooms.view_status()}};
+                                                       {"rooms", services.rooms.view_status()},
+                                                       {"annotations", services.annotations.view_status()},
+                                                       {"playlists", services.playlists.view_status()}};
   if (auto presence = services.hub.presence_view_status()) out.emplace_back("presence", *presence);
   return out;
 }

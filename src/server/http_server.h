@@ -22,8 +22,12 @@
 #include "common/clock.h"
 #include "common/concurrency_limit.h"
 #include "library/accounts.h"
+#include "library/annotations.h"
 #include "library/catalog.h"
 #include "library/client_credentials.h"
+#include "library/play_queues.h"
+#include "library/playlists.h"
+#include "library/shares.h"
 #include "room/room_service.h"
 #include "server/config.h"
 #include "server/metrics.h"
@@ -48,6 +52,12 @@ struct Services {
   cluster::ClusterNode& cluster;
   TranscodeCache& transcodes;
   ConcurrencyLimit& transcode_slots;
+  // What users do with the library: stars, ratings, plays; playlists; saved
+  // play queues and bookmarks; public shares.
+  Annotations& annotations;
+  Playlists& playlists;
+  PlayQueues& play_queues;
+  Shares& shares;
 };
 
 class HttpServer {

@@ -12,6 +12,10 @@
 #include "cluster/cluster_node.h"
 #include "library/catalog.h"
 #include "library/client_credentials.h"
+#include "library/annotations.h"
+#include "library/play_queues.h"
+#include "library/playlists.h"
+#include "library/shares.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/room_hub.h"
@@ -80,6 +84,10 @@ struct Node::Parts {
   std::unique_ptr<AccountService> accounts;
   std::unique_ptr<ClientCredentials> credentials;
   std::unique_ptr<Catalog> catalog;
+  std::unique_ptr<Annotations> annotations;
+  std::unique_ptr<Playlists> playlists;
+  std::unique_ptr<PlayQueues> play_queues;
+  std::unique_ptr<Shares> shares;
   std::unique_ptr<cluster::ClusterNode> cluster;
   std::unique_ptr<room::RoomService> rooms;
   std::unique_ptr<RoomHub> hub;
@@ -142,6 +150,12 @@ Result<std::unique_ptr<Node>> Node::open(ServerConfig config, NodeOptions option
       account_options);
   p->catalog = std::make_unique<Catalog>(*p->store, *p->blobs, p->clock());
   if (auto s = p->catalog->start(); !s) return Status(s.code(), "cannot load the library: " + s.message());
+  p->annotations = std::make_unique<Annotations>(*p->store, p->clock());
+  if (auto s = p->annotations->start(); !s) return Status(s.code(), "cannot load stars and plays: " + s.message());
+  p->playlists = std::make_unique<Playlists>(*p->store, p->clock());
+  if (auto s = p->playlists->start(); !s) return Status(s.code(), "cannot load the playlists: " + s.message());
+  p->play_queues = std::make_unique<PlayQueues>(*p->store, p->clock());
+  p->shares = std::make_unique<Shares>(*p->store, p->clock());
   p->cluster = std::make_unique<cluster::ClusterNode>(*p->store, *p->blobs, *p->catalog, SystemClock::instance(),
                                                       cluster_options(cfg),
                                                       [m = &p->metrics] { return m->load_counters(); });
@@ -171,7 +185,8 @@ Status Node::start() {
   auto& p = *parts_;
   Services services{*p.store,      *p.blobs,           *p.accounts, *p.credentials, *p.catalog,
                     *p.rooms,      *p.hub,             p.metrics,   *p.signer,      p.room_clock(),
-                    *p.cluster,    *p.transcodes,      *p.transcode_slots};
+                    *p.cluster,    *p.transcodes,      *p.transcode_slots, *p.annotations,
+                    *p.playlists,  *p.play_queues,     *p.shares};
   p.server = std::make_unique<HttpServer>(p.config, services);
   p.server->start();
   spdlog::info("hifi-server 0.1.0 listening on http://{}:{}", p.config.listen_host, p.server->port());
@@ -203,6 +218,8 @@ void Node::stop() {
   }
   p.cluster->stop();
   p.rooms->stop();
+  p.annotations->stop();
+  p.playlists->stop();
 }
 
 std::uint16_t Node::port() const { return parts_->server->port(); }
@@ -213,6 +230,10 @@ BlobStore& Node::blobs() { return *parts_->blobs; }
 AccountService& Node::accounts() { return *parts_->accounts; }
 ClientCredentials& Node::credentials() { return *parts_->credentials; }
 Catalog& Node::catalog() { return *parts_->catalog; }
+Annotations& Node::annotations() { return *parts_->annotations; }
+Playlists& Node::playlists() { return *parts_->playlists; }
+PlayQueues& Node::play_queues() { return *parts_->play_queues; }
+Shares& Node::shares() { return *parts_->shares; }
 room::RoomService& Node::rooms() { return *parts_->rooms; }
 RoomHub& Node::hub() { return *parts_->hub; }
 cluster::ClusterNode& Node::cluster() { return *parts_->cluster; }

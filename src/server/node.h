@@ -26,6 +26,10 @@
 namespace hifi {
 
 class AccountService;
+class Annotations;
+class Playlists;
+class PlayQueues;
+class Shares;
 class BlobStore;
 class Catalog;
 class ClientCredentials;
@@ -79,6 +83,10 @@ class Node {
   AccountService& accounts();
   ClientCredentials& credentials();
   Catalog& catalog();
+  Annotations& annotations();
+  Playlists& playlists();
+  PlayQueues& play_queues();
+  Shares& shares();
   room::RoomService& rooms();
   RoomHub& hub();
   cluster::ClusterNode& cluster();

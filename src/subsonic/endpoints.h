@@ -16,7 +16,11 @@
 #include <vector>
 
 #include "library/accounts.h"
+#include "library/annotations.h"
 #include "library/catalog.h"
+#include "library/play_queues.h"
+#include "library/playlists.h"
+#include "library/shares.h"
 #include "subsonic/auth.h"
 #include "subsonic/document.h"
 #include "subsonic/params.h"
@@ -29,6 +33,10 @@ struct Call {
   Catalog& catalog;
   AccountService& accounts;
   std::int64_t now_ms;
+  Annotations& annotations;
+  Playlists& playlists;
+  PlayQueues& play_queues;
+  Shares& shares;
 };
 
 using Body = std::vector<Element>;

@@ -99,7 +99,8 @@ awaitable<Reply> handle(RequestContext& ctx) {
       if (auto message = unsupported_endpoint(name)) return generic_error(*message);
       return not_found_error("HiFi has no Subsonic endpoint '" + name.substr(0, 64) + "'");
     }
-    return endpoint->run(Call{req.params, req.caller, services.catalog, services.accounts, services.clock.now_ms()});
+    return endpoint->run(Call{req.params, req.caller, services.catalog, services.accounts, services.clock.now_ms(),
+                              services.annotations, services.playlists, services.play_queues, services.shares});
   });
   if (!result) co_return error_answer(req, result.error());
   co_return answer(render_ok(*result, req.format, req.callback));
