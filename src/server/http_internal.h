@@ -162,6 +162,11 @@ StringResponse not_found_problem(const RequestContext& ctx, std::string_view det
 // a worker (songs_api.cc).
 awaitable<Result<Song>> find_song(RequestContext& ctx, const std::string& id);
 
+// "http://host[:port]" (https when a TLS proxy in front says so with
+// X-Forwarded-Proto) as the client reached this node: the base of links
+// handed out for use outside the API, such as a share's public page.
+std::string public_base_url(const RequestContext& ctx);
+
 // --- request bodies (request_body.cc) --------------------------------------
 
 // Sends "100 Continue" when the client asked for it; call before reading a body.

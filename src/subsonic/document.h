@@ -69,6 +69,14 @@ class Element {
   bool repeated() const { return repeated_; }
   const std::vector<std::pair<std::string, Scalar>>& attributes() const { return attributes_; }
   const std::vector<Element>& children() const { return children_; }
+  std::vector<Element>& children() { return children_; }
+  // The attribute's value, if set.
+  const Scalar* attribute(std::string_view name) const {
+    for (const auto& [n, v] : attributes_) {
+      if (n == name) return &v;
+    }
+    return nullptr;
+  }
   const std::optional<Scalar>& text() const { return text_; }
 
  private:

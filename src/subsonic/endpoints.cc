@@ -21,19 +21,11 @@ constexpr std::pair<std::string_view, std::string_view> kUnsupported[] = {
     {"getChatMessages", "chat"}, {"addChatMessage", "chat"},
     {"getVideos", "videos"}, {"getVideoInfo", "videos"}, {"getCaptions", "videos"}, {"hls", "HLS streaming"},
     {"jukeboxControl", "the jukebox"},
-    {"getPlaylists", "playlists"}, {"getPlaylist", "playlists"}, {"createPlaylist", "playlists"},
-    {"updatePlaylist", "playlists"}, {"deletePlaylist", "playlists"},
-    {"star", "stars"}, {"unstar", "stars"}, {"setRating", "ratings"}, {"scrobble", "scrobbling"},
-    {"getNowPlaying", "now playing"},
-    {"getBookmarks", "bookmarks"}, {"createBookmark", "bookmarks"}, {"deleteBookmark", "bookmarks"},
-    {"getPlayQueue", "play queues"}, {"savePlayQueue", "play queues"}, {"getPlayQueueByIndex", "play queues"},
-    {"savePlayQueueByIndex", "play queues"},
-    {"getShares", "shares"}, {"createShare", "shares"}, {"updateShare", "shares"}, {"deleteShare", "shares"},
     {"getUsers", "user management"}, {"createUser", "user management"}, {"updateUser", "user management"},
     {"deleteUser", "user management"}, {"changePassword", "user management"},
     {"getLyrics", "lyrics"}, {"getLyricsBySongId", "lyrics"},
     {"getAvatar", "avatars"}, {"startScan", "library scans (HiFi's library changes by uploads)"},
-    {"getSimilarSongs", "similar songs"}, {"getSimilarSongs2", "similar songs"}, {"getTopSongs", "top songs"},
+    {"getSimilarSongs", "similar songs"}, {"getSimilarSongs2", "similar songs"},
     {"getArtistInfo", "artist information"}, {"getArtistInfo2", "artist information"},
     {"getAlbumInfo", "album information"}, {"getAlbumInfo2", "album information"},
     {"search", "the old search (use search3)"},
@@ -44,7 +36,8 @@ constexpr std::pair<std::string_view, std::string_view> kUnsupported[] = {
 const Endpoint* find_endpoint(std::string_view name) {
   static const auto kByName = [] {
     std::map<std::string_view, Endpoint> m;
-    for (auto* table : {system_endpoints, browse_endpoints, list_endpoints, search_endpoints}) {
+    for (auto* table : {system_endpoints, browse_endpoints, list_endpoints, search_endpoints, annotation_endpoints,
+                        playlist_endpoints, play_queue_endpoints, share_endpoints}) {
       for (const auto& e : table()) m.emplace(e.name, e);
     }
     return m;
@@ -72,6 +65,15 @@ std::vector<Song> album_songs(const Catalog& catalog, const std::string& album_i
     out.insert(out.end(), page->items.begin(), page->items.end());
     if (page->next.empty()) break;
     q.cursor = page->next;
+  }
+  return out;
+}
+
+std::vector<Song> songs_of(const Catalog& catalog, const std::vector<std::string>& ids) {
+  std::vector<Song> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids) {
+    if (auto song = catalog.get(id)) out.push_back(std::move(*song));
   }
   return out;
 }

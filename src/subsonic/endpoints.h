@@ -21,7 +21,9 @@
 #include "library/play_queues.h"
 #include "library/playlists.h"
 #include "library/shares.h"
+#include "room/room_service.h"
 #include "subsonic/auth.h"
+#include "subsonic/ids.h"
 #include "subsonic/document.h"
 #include "subsonic/params.h"
 
@@ -37,6 +39,10 @@ struct Call {
   Playlists& playlists;
   PlayQueues& play_queues;
   Shares& shares;
+  room::RoomService& rooms;
+  // "http://host:port" as the client reached this node, for links it is
+  // given (shares).
+  std::string base_url;
 };
 
 using Body = std::vector<Element>;
@@ -51,6 +57,10 @@ std::vector<Endpoint> system_endpoints();
 std::vector<Endpoint> browse_endpoints();
 std::vector<Endpoint> list_endpoints();
 std::vector<Endpoint> search_endpoints();
+std::vector<Endpoint> annotation_endpoints();  // annotation.cc: stars, ratings, scrobbles, now playing
+std::vector<Endpoint> playlist_endpoints();    // playlists.cc
+std::vector<Endpoint> play_queue_endpoints();  // play_queue.cc: play queues and bookmarks
+std::vector<Endpoint> share_endpoints();       // shares.cc
 
 // The endpoint of that name (without ".view"), or nullptr.
 const Endpoint* find_endpoint(std::string_view name);
@@ -60,6 +70,12 @@ std::optional<std::string> unsupported_endpoint(std::string_view name);
 
 // Every song of an album, in disc and track order.
 std::vector<Song> album_songs(const Catalog& catalog, const std::string& album_id);
+// Error 70 unless the song, album or artist is in the library (a song
+// uploaded through another node a moment ago included).
+std::optional<Error> check_in_library(const Catalog& catalog, const ParsedId& id);
+// The songs of a list of ids, in order, leaving out those no longer in the
+// library.
+std::vector<Song> songs_of(const Catalog& catalog, const std::vector<std::string>& ids);
 // The music folder parameter, where an endpoint takes one: absent or 1.
 std::optional<Error> check_music_folder(const Params& params);
 

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "subsonic/endpoints.h"
+#include "subsonic/entries.h"
 #include "subsonic/http_adapter.h"
 
 namespace hifi::subsonic {
@@ -99,8 +100,13 @@ awaitable<Reply> handle(RequestContext& ctx) {
       if (auto message = unsupported_endpoint(name)) return generic_error(*message);
       return not_found_error("HiFi has no Subsonic endpoint '" + name.substr(0, 64) + "'");
     }
-    return endpoint->run(Call{req.params, req.caller, services.catalog, services.accounts, services.clock.now_ms(),
-                              services.annotations, services.playlists, services.play_queues, services.shares});
+    auto body = endpoint->run(Call{req.params, req.caller, services.catalog, services.accounts,
+                                   services.clock.now_ms(), services.annotations, services.playlists,
+                                   services.play_queues, services.shares, services.rooms, http_internal::public_base_url(ctx)});
+    if (body && !req.caller.user.id.empty()) {
+      annotate(*body, marks_of(services.annotations, req.caller.user.id), services.catalog);
+    }
+    return body;
   });
   if (!result) co_return error_answer(req, result.error());
   co_return answer(render_ok(*result, req.format, req.callback));
