@@ -110,6 +110,7 @@ class TestServer {
   }
   room::RoomService& rooms() { return node_->rooms(); }
   cluster::ClusterNode& cluster() { return node_->cluster(); }
+  Node& node() { return *node_; }
 
   std::uint16_t port() const { return node_->port(); }
   ManualClock& clock() { return clock_; }
