@@ -31,11 +31,7 @@ constexpr std::pair<std::string_view, std::string_view> kUnsupported[] = {
     {"getShares", "shares"}, {"createShare", "shares"}, {"updateShare", "shares"}, {"deleteShare", "shares"},
     {"getUsers", "user management"}, {"createUser", "user management"}, {"updateUser", "user management"},
     {"deleteUser", "user management"}, {"changePassword", "user management"},
-    {"getLyrics", "lyrics"}, {"getLyricsBySongId", "lyrics"},
-    {"getAvatar", "avatars"}, {"startScan", "library scans (HiFi's library changes by uploads)"},
-    {"getSimilarSongs", "similar songs"}, {"getSimilarSongs2", "similar songs"}, {"getTopSongs", "top songs"},
-    {"getArtistInfo", "artist information"}, {"getArtistInfo2", "artist information"},
-    {"getAlbumInfo", "album information"}, {"getAlbumInfo2", "album information"},
+    {"getTopSongs", "top songs"},
     {"search", "the old search (use search3)"},
 };
 
@@ -44,7 +40,7 @@ constexpr std::pair<std::string_view, std::string_view> kUnsupported[] = {
 const Endpoint* find_endpoint(std::string_view name) {
   static const auto kByName = [] {
     std::map<std::string_view, Endpoint> m;
-    for (auto* table : {system_endpoints, browse_endpoints, list_endpoints, search_endpoints}) {
+    for (auto* table : {system_endpoints, browse_endpoints, list_endpoints, search_endpoints, info_endpoints}) {
       for (const auto& e : table()) m.emplace(e.name, e);
     }
     return m;
@@ -60,13 +56,10 @@ std::optional<std::string> unsupported_endpoint(std::string_view name) {
   return std::nullopt;
 }
 
-std::vector<Song> album_songs(const Catalog& catalog, const std::string& album_id) {
-  SongQuery q;
-  q.album_id = album_id;
-  q.sort = SongSort::kAlbum;
-  q.limit = 500;
+std::vector<Song> query_songs(const Catalog& catalog, SongQuery q, std::size_t max) {
   std::vector<Song> out;
-  for (;;) {
+  while (out.size() < max) {
+    q.limit = std::min<std::size_t>(500, max - out.size());
     auto page = catalog.query(q);
     if (!page) break;
     out.insert(out.end(), page->items.begin(), page->items.end());
@@ -74,6 +67,13 @@ std::vector<Song> album_songs(const Catalog& catalog, const std::string& album_i
     q.cursor = page->next;
   }
   return out;
+}
+
+std::vector<Song> album_songs(const Catalog& catalog, const std::string& album_id) {
+  SongQuery q;
+  q.album_id = album_id;
+  q.sort = SongSort::kAlbum;
+  return query_songs(catalog, std::move(q), SIZE_MAX);
 }
 
 std::optional<Error> check_music_folder(const Params& params) {

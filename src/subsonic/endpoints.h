@@ -10,6 +10,7 @@
 // elements of its response, or an error.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,9 @@ struct Call {
   Catalog& catalog;
   AccountService& accounts;
   std::int64_t now_ms;
+  // An absolute URL of the cover art `cover_id` at `size` pixels that the
+  // caller's apps can load without credentials (a signed getCoverArt URL).
+  std::function<std::string(const std::string& cover_id, int size)> cover_url = {};
 };
 
 using Body = std::vector<Element>;
@@ -43,6 +47,7 @@ std::vector<Endpoint> system_endpoints();
 std::vector<Endpoint> browse_endpoints();
 std::vector<Endpoint> list_endpoints();
 std::vector<Endpoint> search_endpoints();
+std::vector<Endpoint> info_endpoints();
 
 // The endpoint of that name (without ".view"), or nullptr.
 const Endpoint* find_endpoint(std::string_view name);
@@ -50,6 +55,8 @@ const Endpoint* find_endpoint(std::string_view name);
 // playlists, jukebox...): the message saying so; nullopt for other names.
 std::optional<std::string> unsupported_endpoint(std::string_view name);
 
+// The songs a query matches, every page of them up to `max`.
+std::vector<Song> query_songs(const Catalog& catalog, SongQuery query, std::size_t max);
 // Every song of an album, in disc and track order.
 std::vector<Song> album_songs(const Catalog& catalog, const std::string& album_id);
 // The music folder parameter, where an endpoint takes one: absent or 1.

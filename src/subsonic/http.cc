@@ -88,7 +88,9 @@ awaitable<Reply> handle(RequestContext& ctx) {
     return std::nullopt;
   };
   if (media) {
-    if (auto e = co_await http_internal::offload(ctx, check_caller)) co_return error_answer(req, *e);
+    if (!signed_cover_request(ctx, name, req.params)) {
+      if (auto e = co_await http_internal::offload(ctx, check_caller)) co_return error_answer(req, *e);
+    }
     co_return co_await serve_media(ctx, name, req);
   }
   auto result = co_await http_internal::offload(ctx, [&]() -> Expected<Body> {
@@ -99,7 +101,9 @@ awaitable<Reply> handle(RequestContext& ctx) {
       if (auto message = unsupported_endpoint(name)) return generic_error(*message);
       return not_found_error("HiFi has no Subsonic endpoint '" + name.substr(0, 64) + "'");
     }
-    return endpoint->run(Call{req.params, req.caller, services.catalog, services.accounts, services.clock.now_ms()});
+    auto cover_url = [&ctx](const std::string& id, int size) { return signed_cover_url(ctx, id, size); };
+    return endpoint->run(
+        Call{req.params, req.caller, services.catalog, services.accounts, services.clock.now_ms(), cover_url});
   });
   if (!result) co_return error_answer(req, result.error());
   co_return answer(render_ok(*result, req.format, req.callback));
