@@ -246,6 +246,19 @@ enum class BlobKind { kSong, kCover };
 awaitable<Reply> serve_song_blob(RequestContext& ctx, const Song& song, BlobKind kind,
                                  const std::string& download_name);
 
+// A 307 to this same request (path and query) on the least loaded live node
+// that holds the song's bytes or cover, for answers made from them there
+// (a resized cover, lyrics read from the file); 503 when none does.
+awaitable<Reply> redirect_request_to_holder(RequestContext& ctx, const Song& song, BlobKind kind);
+
+// A song's cover scaled down to at most `size` pixels on its longer side,
+// as JPEG (cover_responses.cc): from the transcode cache when there, else
+// resized on the worker pool within a transcode slot (503 when all are
+// busy) and cached. A cover no larger than that, or one that cannot be
+// decoded, is sent as it is; a node that lacks the cover redirects to one
+// that holds it, the query kept. Only for a song with a cover.
+awaitable<Reply> serve_resized_cover(RequestContext& ctx, const Song& song, int size);
+
 // A song transcoded as the request asks (transcode_responses.cc): from the
 // transcode cache when there, else encoded as the client reads it (chunked);
 // 503 when every transcode slot is busy; a redirect when this node lacks

@@ -37,7 +37,7 @@ const Endpoint* find_endpoint(std::string_view name) {
   static const auto kByName = [] {
     std::map<std::string_view, Endpoint> m;
     for (auto* table : {system_endpoints, browse_endpoints, list_endpoints, search_endpoints, annotation_endpoints,
-                        playlist_endpoints, play_queue_endpoints, share_endpoints}) {
+                        playlist_endpoints, play_queue_endpoints, share_endpoints, info_endpoints}) {
       for (const auto& e : table()) m.emplace(e.name, e);
     }
     return m;
@@ -53,13 +53,10 @@ std::optional<std::string> unsupported_endpoint(std::string_view name) {
   return std::nullopt;
 }
 
-std::vector<Song> album_songs(const Catalog& catalog, const std::string& album_id) {
-  SongQuery q;
-  q.album_id = album_id;
-  q.sort = SongSort::kAlbum;
-  q.limit = 500;
+std::vector<Song> query_songs(const Catalog& catalog, SongQuery q, std::size_t max) {
   std::vector<Song> out;
-  for (;;) {
+  while (out.size() < max) {
+    q.limit = std::min<std::size_t>(500, max - out.size());
     auto page = catalog.query(q);
     if (!page) break;
     out.insert(out.end(), page->items.begin(), page->items.end());
@@ -76,6 +73,13 @@ std::vector<Song> songs_of(const Catalog& catalog, const std::vector<std::string
     if (auto song = catalog.get(id)) out.push_back(std::move(*song));
   }
   return out;
+}
+
+std::vector<Song> album_songs(const Catalog& catalog, const std::string& album_id) {
+  SongQuery q;
+  q.album_id = album_id;
+  q.sort = SongSort::kAlbum;
+  return query_songs(catalog, std::move(q), SIZE_MAX);
 }
 
 std::optional<Error> check_music_folder(const Params& params) {

@@ -10,6 +10,7 @@
 // elements of its response, or an error.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +44,9 @@ struct Call {
   // "http://host:port" as the client reached this node, for links it is
   // given (shares).
   std::string base_url;
+  // An absolute URL of the cover art `cover_id` at `size` pixels that the
+  // caller's apps can load without credentials (a signed getCoverArt URL).
+  std::function<std::string(const std::string& cover_id, int size)> cover_url = {};
 };
 
 using Body = std::vector<Element>;
@@ -61,6 +65,7 @@ std::vector<Endpoint> annotation_endpoints();  // annotation.cc: stars, ratings,
 std::vector<Endpoint> playlist_endpoints();    // playlists.cc
 std::vector<Endpoint> play_queue_endpoints();  // play_queue.cc: play queues and bookmarks
 std::vector<Endpoint> share_endpoints();       // shares.cc
+std::vector<Endpoint> info_endpoints();
 
 // The endpoint of that name (without ".view"), or nullptr.
 const Endpoint* find_endpoint(std::string_view name);
@@ -68,6 +73,8 @@ const Endpoint* find_endpoint(std::string_view name);
 // playlists, jukebox...): the message saying so; nullopt for other names.
 std::optional<std::string> unsupported_endpoint(std::string_view name);
 
+// The songs a query matches, every page of them up to `max`.
+std::vector<Song> query_songs(const Catalog& catalog, SongQuery query, std::size_t max);
 // Every song of an album, in disc and track order.
 std::vector<Song> album_songs(const Catalog& catalog, const std::string& album_id);
 // Error 70 unless the song, album or artist is in the library (a song

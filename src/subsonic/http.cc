@@ -89,7 +89,9 @@ awaitable<Reply> handle(RequestContext& ctx) {
     return std::nullopt;
   };
   if (media) {
-    if (auto e = co_await http_internal::offload(ctx, check_caller)) co_return error_answer(req, *e);
+    if (!signed_cover_request(ctx, name, req.params)) {
+      if (auto e = co_await http_internal::offload(ctx, check_caller)) co_return error_answer(req, *e);
+    }
     co_return co_await serve_media(ctx, name, req);
   }
   auto result = co_await http_internal::offload(ctx, [&]() -> Expected<Body> {
@@ -100,9 +102,11 @@ awaitable<Reply> handle(RequestContext& ctx) {
       if (auto message = unsupported_endpoint(name)) return generic_error(*message);
       return not_found_error("HiFi has no Subsonic endpoint '" + name.substr(0, 64) + "'");
     }
+    auto cover_url = [&ctx](const std::string& id, int size) { return signed_cover_url(ctx, id, size); };
     auto body = endpoint->run(Call{req.params, req.caller, services.catalog, services.accounts,
                                    services.clock.now_ms(), services.annotations, services.playlists,
-                                   services.play_queues, services.shares, services.rooms, http_internal::public_base_url(ctx)});
+                                   services.play_queues, services.shares, services.rooms,
+                                   http_internal::public_base_url(ctx), cover_url});
     if (body && !req.caller.user.id.empty()) {
       annotate(*body, marks_of(services.annotations, req.caller.user.id), services.catalog);
     }

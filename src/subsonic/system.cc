@@ -1,5 +1,5 @@
 // ping, getLicense, getOpenSubsonicExtensions, tokenInfo, getUser,
-// getScanStatus.
+// getScanStatus and startScan.
 #include "common/text.h"
 #include "subsonic/endpoints.h"
 #include "subsonic/ids.h"
@@ -14,7 +14,7 @@ Expected<Body> get_license(const Call&) { return Body{Element("license").set("va
 // The OpenSubsonic extensions HiFi implements, each at version 1.
 Expected<Body> get_extensions(const Call&) {
   Body out;
-  for (const char* name : {"formPost", "apiKeyAuthentication", "transcodeOffset"}) {
+  for (const char* name : {"formPost", "apiKeyAuthentication", "transcodeOffset", "songLyrics"}) {
     out.push_back(Element::item("openSubsonicExtensions").set("name", name).add(Element::item("versions").text(1)));
   }
   return out;
@@ -61,6 +61,7 @@ std::vector<Endpoint> system_endpoints() {
       {"tokenInfo", true, token_info},
       {"getUser", true, get_user},
       {"getScanStatus", true, get_scan_status},
+      {"startScan", true, get_scan_status},  // nothing to scan: the same answer
   };
 }
 
