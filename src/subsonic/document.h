@@ -60,6 +60,13 @@ class Element {
     repeated_ = repeated;
     return *this;
   }
+  // In JSON an element with only text is that text; this one stays an
+  // object with the text as "value" (OpenSubsonic's lyric lines).
+  Element& keep_object() {
+    keep_object_ = true;
+    return *this;
+  }
+  bool kept_object() const { return keep_object_; }
   Element& add(Element child) {
     children_.push_back(std::move(child));
     return *this;
@@ -95,6 +102,7 @@ class Element {
 
   std::string name_;
   bool repeated_ = false;
+  bool keep_object_ = false;
   std::vector<std::pair<std::string, Scalar>> attributes_;
   std::vector<Element> children_;
   std::optional<Scalar> text_;

@@ -31,6 +31,7 @@ Element structured(const Song& song, const media::Lyrics& lyrics) {
   e.set("synced", lyrics.synced).set("offset", lyrics.offset_ms);
   for (const auto& line : lyrics.lines) {
     Element l = Element::item("line");
+    l.keep_object();
     if (lyrics.synced) l.set("start", line.start_ms);
     e.add(std::move(l.text(line.text)));
   }

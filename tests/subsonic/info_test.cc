@@ -26,7 +26,7 @@ class SubsonicInfoTest : public SubsonicTest {
   // tags) into `name`; its song id.
   std::string upload_made(const std::string& args, const std::string& name, const std::string& type) {
     const auto path = (dir_ / name).string();
-    EXPECT_EQ(std::system(("ffmpeg -hide_banner -loglevel error -y " + args + " " + path).c_str()), 0);
+    EXPECT_EQ(std::system(("timeout 60 ffmpeg -nostdin -hide_banner -loglevel error -y " + args + " " + path).c_str()), 0);
     std::ifstream in(path, std::ios::binary);
     auto up = upload(token_, std::string(std::istreambuf_iterator<char>(in), {}), name, {{"Content-Type", type}});
     EXPECT_EQ(up.status, 201) << up.body;
@@ -97,7 +97,7 @@ TEST_F(SubsonicInfoTest, ArtistInfoListsArtistsSharingAGenre) {
 TEST_F(SubsonicInfoTest, AlbumInfoAndCoverUrlsThatNeedNoCredentials) {
   if (!have_ffmpeg()) GTEST_SKIP() << "ffmpeg not installed";
   const auto covered = upload_made(
-      "-f lavfi -i sine=duration=1 -f lavfi -i testsrc2=size=640x320:rate=1 -map 0:a -map 1:v -frames:v 1 "
+      "-f lavfi -i sine=duration=1 -f lavfi -i testsrc2=size=640x320:rate=1:duration=1 -map 0:a -map 1:v -frames:v 1 "
       "-c:a libmp3lame -c:v png -disposition:v attached_pic -id3v2_version 3 -metadata title=Covered "
       "-metadata artist=Painter -metadata album=Gallery -metadata genre=Rock",
       "covered.mp3", "audio/mpeg");
@@ -137,7 +137,7 @@ TEST_F(SubsonicInfoTest, AlbumInfoAndCoverUrlsThatNeedNoCredentials) {
 TEST_F(SubsonicInfoTest, CoverArtIsResizedOnceAndSmallerOnesSentAsTheyAre) {
   if (!have_ffmpeg()) GTEST_SKIP() << "ffmpeg not installed";
   const auto id = upload_made(
-      "-f lavfi -i sine=duration=1 -f lavfi -i testsrc2=size=200x400:rate=1 -map 0:a -map 1:v -frames:v 1 "
+      "-f lavfi -i sine=duration=1 -f lavfi -i testsrc2=size=200x400:rate=1:duration=1 -map 0:a -map 1:v -frames:v 1 "
       "-c:a libmp3lame -c:v mjpeg -disposition:v attached_pic -id3v2_version 3 -metadata title=Tall",
       "tall.mp3", "audio/mpeg");
   ASSERT_FALSE(id.empty());
@@ -223,7 +223,6 @@ TEST_F(SubsonicInfoTest, AvatarIsNotFoundAndScanHasNothingToDo) {
   auto scan = ok_json("startScan")["scanStatus"].as_object();
   EXPECT_EQ(scan.at("scanning"), false);
   EXPECT_EQ(scan.at("count"), 5);
-  expect_error(rest("getTopSongs", auth() + "&f=json&artist=x"), 0);  // not HiFi's yet
 }
 
 }  // namespace

@@ -176,7 +176,7 @@ TEST_F(SubsonicTest, ExtensionsNeedNoCredentialsAndLicenseIsValid) {
     names.insert(std::string(e.at("name").as_string()));
     EXPECT_EQ(e.at("versions"), json::array{1});
   }
-  EXPECT_EQ(names, (std::set<std::string>{"formPost", "apiKeyAuthentication", "transcodeOffset"}));
+  EXPECT_EQ(names, (std::set<std::string>{"formPost", "apiKeyAuthentication", "transcodeOffset", "songLyrics"}));
   auto xml = server_->request(V::get, "/rest/getOpenSubsonicExtensions.view");
   EXPECT_NE(xml.body.find("<openSubsonicExtensions name=\"formPost\"><versions>1</versions></openSubsonicExtensions>"),
             std::string::npos)
