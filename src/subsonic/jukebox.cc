@@ -25,7 +25,8 @@
 namespace hifi::subsonic {
 namespace {
 
-// Songs per set or add, as for HiFi's own room API.
+// Songs per set or add, as for HiFi's own room API (a request's parameter
+// limit, kMaxParams, is lower still).
 constexpr std::size_t kMaxIds = 1000;
 // Items a shuffle reorders: each move is a room command.
 constexpr std::size_t kMaxShuffle = 1000;

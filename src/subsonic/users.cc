@@ -5,12 +5,12 @@
 // The roles say honestly what HiFi lets an account do:
 //   adminRole                      HiFi's "admin" role
 //   streamRole, downloadRole,      every enabled account: HiFi lets every
-//   uploadRole, jukeboxRole,       user stream, download, upload songs,
-//   settingsRole                   drive a room and change their password
-//   playlistRole, shareRole,       false: HiFi has no playlists, shares,
-//   coverArtRole, podcastRole,     tag or cover editing, podcasts, comments
-//   commentRole,                   or video conversion
-//   videoConversionRole
+//   uploadRole, playlistRole,      user stream, download, upload songs,
+//   shareRole, jukeboxRole,        make playlists and shares, drive a room
+//   settingsRole                   and change their password
+//   coverArtRole, podcastRole,     false: HiFi lets no one edit tags or
+//   commentRole,                   covers, and has no podcasts, comments
+//   videoConversionRole            or video conversion
 // Role parameters other than adminRole are accepted and ignored: they
 // cannot change what HiFi lets an account do.
 #include <spdlog/spdlog.h>
@@ -29,8 +29,8 @@ Element user_element(const User& user, bool item) {
   Element e = item ? Element::item("user") : Element("user");
   e.set("username", user.username).set("email", "").set("scrobblingEnabled", false);
   e.set("adminRole", user.is_admin()).set("settingsRole", enabled).set("downloadRole", enabled);
-  e.set("uploadRole", enabled).set("playlistRole", false).set("coverArtRole", false).set("commentRole", false);
-  e.set("podcastRole", false).set("streamRole", enabled).set("jukeboxRole", enabled).set("shareRole", false);
+  e.set("uploadRole", enabled).set("playlistRole", enabled).set("coverArtRole", false).set("commentRole", false);
+  e.set("podcastRole", false).set("streamRole", enabled).set("jukeboxRole", enabled).set("shareRole", enabled);
   e.set("videoConversionRole", false);
   e.add(Element::item("folder").text(kMusicFolderId));
   return e;
