@@ -97,6 +97,8 @@ Expected<Body> update_user(const Call& call) {
   if (call.params.has("password")) {
     auto p = password_param(call.params);
     if (!p) return p.error();
+    // Checked before anything changes, so that a refused password changes nothing.
+    if (auto s = validate_password(*p); !s) return error_from_status(s);
     password = std::move(*p);
   }
   if (*admin != user->is_admin()) {
