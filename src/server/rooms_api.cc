@@ -205,6 +205,7 @@ awaitable<Reply> put_jukebox(RequestContext& ctx) {
   HIFI_READ_JSON(body);
   JsonFields fields(body);
   HIFI_FIELD(room_id, fields.required_string("room_id"));
+  if (room_id.size() > 64) co_return not_found_problem(ctx, "no room with that id");
   auto choice = co_await offload(
       ctx, [&] { return room::Jukeboxes(ctx.services.store, ctx.services.rooms).choose(*ctx.user, room_id); });
   if (!choice) co_return problem_from_status(ctx, choice.status());
