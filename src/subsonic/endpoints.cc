@@ -20,9 +20,6 @@ constexpr std::pair<std::string_view, std::string_view> kUnsupported[] = {
     {"updateInternetRadioStation", "internet radio"}, {"deleteInternetRadioStation", "internet radio"},
     {"getChatMessages", "chat"}, {"addChatMessage", "chat"},
     {"getVideos", "videos"}, {"getVideoInfo", "videos"}, {"getCaptions", "videos"}, {"hls", "HLS streaming"},
-    {"jukeboxControl", "the jukebox"},
-    {"getUsers", "user management"}, {"createUser", "user management"}, {"updateUser", "user management"},
-    {"deleteUser", "user management"}, {"changePassword", "user management"},
     {"getLyrics", "lyrics"}, {"getLyricsBySongId", "lyrics"},
     {"getAvatar", "avatars"}, {"startScan", "library scans (HiFi's library changes by uploads)"},
     {"getSimilarSongs", "similar songs"}, {"getSimilarSongs2", "similar songs"},
@@ -37,7 +34,8 @@ const Endpoint* find_endpoint(std::string_view name) {
   static const auto kByName = [] {
     std::map<std::string_view, Endpoint> m;
     for (auto* table : {system_endpoints, browse_endpoints, list_endpoints, search_endpoints, annotation_endpoints,
-                        playlist_endpoints, play_queue_endpoints, share_endpoints, info_endpoints}) {
+                        playlist_endpoints, play_queue_endpoints, share_endpoints, info_endpoints, users_endpoints,
+                        jukebox_endpoints}) {
       for (const auto& e : table()) m.emplace(e.name, e);
     }
     return m;

@@ -2,7 +2,9 @@
 // (ping, license, extensions, tokenInfo, user, scan status), browse.cc
 // (folders, indexes, directories, genres, artists, albums, songs), lists.cc
 // (album lists, random songs, songs by genre, starred) and search.cc
-// (search2, search3). The endpoints that answer bytes (stream, download,
+// (search2, search3), users.cc (getUser, getUsers and the admin's user
+// management, changePassword) and jukebox.cc (jukeboxControl, over a room).
+// The endpoints that answer bytes (stream, download,
 // getCoverArt) are in media.cc, next to the HTTP adapter (http.cc).
 //
 // An endpoint translates between parameters and service calls; the services
@@ -19,6 +21,7 @@
 #include "library/accounts.h"
 #include "library/annotations.h"
 #include "library/catalog.h"
+#include "library/client_credentials.h"
 #include "library/play_queues.h"
 #include "library/playlists.h"
 #include "library/shares.h"
@@ -41,6 +44,8 @@ struct Call {
   PlayQueues& play_queues;
   Shares& shares;
   room::RoomService& rooms;
+  ClientCredentials& credentials;
+  MetaStore& store;
   // "http://host:port" as the client reached this node, for links it is
   // given (shares).
   std::string base_url;
@@ -55,6 +60,9 @@ struct Endpoint {
   std::string_view name;  // "getAlbum" (requests may add ".view")
   bool needs_auth;
   Expected<Body> (*run)(const Call& call);
+  // Runs Argon2id (sets a password): run on the password pool, not the
+  // worker pool.
+  bool hashes_password = false;
 };
 
 std::vector<Endpoint> system_endpoints();
@@ -66,11 +74,13 @@ std::vector<Endpoint> playlist_endpoints();    // playlists.cc
 std::vector<Endpoint> play_queue_endpoints();  // play_queue.cc: play queues and bookmarks
 std::vector<Endpoint> share_endpoints();       // shares.cc
 std::vector<Endpoint> info_endpoints();
+std::vector<Endpoint> users_endpoints();
+std::vector<Endpoint> jukebox_endpoints();
 
 // The endpoint of that name (without ".view"), or nullptr.
 const Endpoint* find_endpoint(std::string_view name);
 // For an endpoint of the Subsonic API that HiFi does not have (podcasts,
-// playlists, jukebox...): the message saying so; nullopt for other names.
+// videos, chat...): the message saying so; nullopt for other names.
 std::optional<std::string> unsupported_endpoint(std::string_view name);
 
 // The songs a query matches, every page of them up to `max`.

@@ -349,6 +349,16 @@ TEST_F(RoomsTest, EveryCommandType) {
   EXPECT_EQ(s.at("position_ms").as_int64(), 0);
   EXPECT_EQ(s.at("position_at").as_int64(), clock.now_ms());
 
+  // select: jump to an item, at a position or the top, keeping play/pause.
+  const bool was_playing = s.at("playing").as_bool();
+  s = run(alice, {{"type", "select"}, {"item_id", "q2"}, {"position_ms", 100}});
+  EXPECT_EQ(s.at("current").as_string(), "q2");
+  EXPECT_EQ(s.at("position_ms").as_int64(), 100);
+  EXPECT_EQ(s.at("playing").as_bool(), was_playing);
+  s = run(alice, {{"type", "select"}, {"item_id", "q4"}});
+  EXPECT_EQ(s.at("current").as_string(), "q4");
+  EXPECT_EQ(s.at("position_ms").as_int64(), 0);
+
   // repeat.
   for (auto mode : {"all", "one", "off"}) {
     s = run(alice, {{"type", "repeat"}, {"mode", mode}});
@@ -402,6 +412,8 @@ TEST_F(RoomsTest, BadCommandsAreProblems) {
   bad({{"type", "seek"}, {"position_ms", 10}, {"item_id", 1}});
   bad({{"type", "skip"}, {"item_id", true}});
   bad({{"type", "repeat"}});
+  bad({{"type", "select"}});
+  bad({{"type", "select"}, {"item_id", "q1"}, {"position_ms", -1}});
   bad({{"type", "repeat"}, {"mode", "sometimes"}});
   bad({{"type", "repeat"}, {"mode", 1}});
   expect_problem(post_raw("/api/v1/rooms/" + room + "/commands", "{\"type\":", alice), 400, "invalid-request");
@@ -410,6 +422,7 @@ TEST_F(RoomsTest, BadCommandsAreProblems) {
   expect_problem(command(alice, room, {{"type", "add"}, {"song_ids", {song, "0123456789abcdef0123456789abcdef"}}}),
                  404, "not-found");
   expect_problem(command(alice, room, {{"type", "remove"}, {"item_id", "q99"}}), 404, "not-found");
+  expect_problem(command(alice, room, {{"type", "select"}, {"item_id", "q99"}}), 404, "not-found");
   expect_problem(command(alice, room, {{"type", "move"}, {"item_id", "q99"}, {"to", 0}}), 404, "not-found");
   expect_problem(command(alice, "nosuchroom", {{"type", "play"}}), 404, "not-found");
   expect_problem(command("", room, {{"type", "play"}}), 401, "unauthenticated");

@@ -3,6 +3,7 @@
 // stdout with --json, errors on stderr with a hint of what to do next.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,12 +52,20 @@ int cmd_credential_create(CliContext& ctx, CredentialCommandKind kind, const std
 int cmd_credential_list(CliContext& ctx, CredentialCommandKind kind);
 int cmd_credential_revoke(CliContext& ctx, CredentialCommandKind kind, const std::string& id);
 
+// The room your Subsonic jukebox drives (jukebox_command.cc): show it, or
+// choose one by id or name.
+int cmd_jukebox_show(CliContext& ctx);
+int cmd_jukebox_use(CliContext& ctx, const std::string& room);
+
 // Shared by the command files: report an API error on stderr with a hint
 // and return its exit code; a JSON value as text ("" for null); whether a
 // token is stored (else say how to log in).
 int fail(const ApiError& e, const std::string& doing);
 std::string str(const boost::json::value& v);
 bool require_login(CliContext& ctx);
+// A room given by id or by (unique) name; also checks the user is logged
+// in. nullopt (with `code` set and the problem reported) when there is none.
+std::optional<std::string> resolve_room(CliContext& ctx, const std::string& room, int& code);
 
 // Whether the servers in use are the remembered ones, so that the
 // remembered cluster members belong to them.
