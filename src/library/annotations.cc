@@ -184,7 +184,8 @@ Status Annotations::change(const std::string& user_id, ItemKind kind, const std:
       },
       also);
   if (!update) return update.status();
-  return wait_for_revision(update->revision);
+  // A view only learns revisions that touch its prefix: wait for writes only.
+  return update->written ? wait_for_revision(update->revision) : Status::ok();
 }
 
 Status Annotations::star(const std::string& user_id, ItemKind kind, const std::string& item_id, bool starred) {
@@ -342,11 +343,17 @@ Result<std::vector<NowPlaying>> Annotations::now_playing(std::int64_t window_ms)
 
 Status Annotations::forget_user(const std::string& user_id) {
   if (auto s = check_user_id(user_id); !s) return s;
+  bool annotated = false;
+  {
+    std::lock_guard lock(mu_);
+    annotated = by_user_.contains(user_id);
+  }
   auto txn = store_.txn({}, {Op::del_prefix(std::string(kAnnPrefix) + user_id + "/"),
                              Op::del_prefix(std::string(kHistoryPrefix) + user_id + "/"),
                              Op::del_prefix(std::string(kNowPlayingPrefix) + user_id + "/")});
   if (!txn) return txn.status();
-  return wait_for_revision(txn->revision);
+  // Without annotations the delete does not touch the view's prefix.
+  return annotated ? wait_for_revision(txn->revision) : Status::ok();
 }
 
 }  // namespace hifi

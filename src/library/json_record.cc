@@ -64,7 +64,7 @@ Result<RecordUpdate> update_json_record(MetaStore& store, const std::string& key
     if (!*next && !current && seen == 0) {
       auto rev = store.current_revision();
       if (!rev) return rev.status();
-      return RecordUpdate{*rev, std::nullopt};
+      return RecordUpdate{false, *rev, std::nullopt};
     }
     std::vector<Op> ops;
     if (*next) {
@@ -75,7 +75,7 @@ Result<RecordUpdate> update_json_record(MetaStore& store, const std::string& key
     ops.insert(ops.end(), also.begin(), also.end());
     auto txn = store.txn({Compare::mod_revision_equals(key, seen)}, ops);
     if (!txn) return txn.status();
-    if (txn->succeeded) return RecordUpdate{txn->revision, std::move(*next)};
+    if (txn->succeeded) return RecordUpdate{true, txn->revision, std::move(*next)};
   }
   return unavailable("too many concurrent changes to " + key + "; try again");
 }

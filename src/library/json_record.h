@@ -41,7 +41,8 @@ using RecordChange =
     std::function<Result<std::optional<boost::json::object>>(const std::optional<boost::json::object>& current)>;
 
 struct RecordUpdate {
-  Revision revision = 0;                     // of the write (the store's, if nothing changed)
+  bool written = false;                      // false: the record was absent and stays so
+  Revision revision = 0;                     // of the write (the store's, if nothing was written)
   std::optional<boost::json::object> value;  // the record as written
 };
 

@@ -255,7 +255,7 @@ Status Playlists::remove(const std::string& id, const User& actor) {
         return std::optional<json::object>();
       });
   if (!update) return update.status();
-  return wait_for_revision(update->revision);
+  return update->written ? wait_for_revision(update->revision) : Status::ok();
 }
 
 Status Playlists::forget_user(const std::string& user_id) {

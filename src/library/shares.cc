@@ -166,4 +166,17 @@ Status Shares::remove(const std::string& id, const User& actor) {
   return update ? Status::ok() : update.status();
 }
 
+Status Shares::forget_user(const std::string& user_id) {
+  auto range = store_.range(kPrefix);
+  if (!range) return range.status();
+  std::vector<Op> ops;
+  for (const auto& kv : range->kvs) {
+    auto o = parse_record(kv.value);
+    if (o && json_text(*o, "owner") == user_id) ops.push_back(Op::del(kv.key));
+  }
+  if (ops.empty()) return Status::ok();
+  auto txn = store_.txn({}, ops);
+  return txn ? Status::ok() : txn.status();
+}
+
 }  // namespace hifi

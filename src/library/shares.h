@@ -65,6 +65,8 @@ class Shares {
   Result<Share> visit(const std::string& id, bool count_visit);
   Result<Share> update(const std::string& id, const User& actor, const ShareEdit& edit);
   Status remove(const std::string& id, const User& actor);
+  // Deletes every share of a user (on account deletion).
+  Status forget_user(const std::string& user_id);
 
  private:
   MetaStore& store_;

@@ -8,6 +8,7 @@
 #include "server/http_internal.h"
 #include "server/json_macros.h"
 #include "server/request_json.h"
+#include "room/account_removal.h"
 #include "room/jukebox.h"
 
 namespace hifi::http_internal {
@@ -76,14 +77,14 @@ awaitable<Reply> set_user_password(RequestContext& ctx) {
   co_return StringResponse{http::status::no_content, 11};
 }
 
-// The account, its sessions, app passwords, API keys and jukebox choice go;
+// The account and everything only its user had go (room/account_removal.h);
 // its uploads stay in the library.
 awaitable<Reply> delete_user(RequestContext& ctx) {
   auto s = co_await offload(ctx, [&] {
-    auto& services = ctx.services;
-    if (auto deleted = services.accounts.delete_user(*ctx.user, ctx.params[0]); !deleted) return deleted;
-    if (auto removed = services.credentials.remove_all(ctx.params[0]); !removed) return removed;
-    return room::Jukeboxes(services.store, services.rooms).forget(ctx.params[0]);
+    auto& v = ctx.services;
+    const room::AccountData data{v.accounts, v.credentials, v.annotations, v.playlists,
+                                 v.play_queues, v.shares, v.store, v.rooms};
+    return room::delete_account(data, *ctx.user, ctx.params[0]);
   });
   if (!s) co_return problem_from_status(ctx, s);
   spdlog::info("account {} deleted by '{}'", ctx.params[0], ctx.user->username);

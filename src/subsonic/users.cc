@@ -16,7 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/text.h"
-#include "room/jukebox.h"
+#include "room/account_removal.h"
 #include "subsonic/endpoints.h"
 #include "subsonic/ids.h"
 
@@ -115,9 +115,9 @@ Expected<Body> delete_user(const Call& call) {
   if (!call.caller.user.is_admin()) return Error{ErrorCode::kNotAuthorized, "only an admin may delete users"};
   auto user = named_user(call);
   if (!user) return user.error();
-  if (auto s = call.accounts.delete_user(call.caller.user, user->id); !s) return error_from_status(s);
-  if (auto s = call.credentials.remove_all(user->id); !s) return error_from_status(s);
-  if (auto s = room::Jukeboxes(call.store, call.rooms).forget(user->id); !s) return error_from_status(s);
+  const room::AccountData data{call.accounts,    call.credentials, call.annotations, call.playlists,
+                               call.play_queues, call.shares,      call.store,       call.rooms};
+  if (auto s = room::delete_account(data, call.caller.user, user->id); !s) return error_from_status(s);
   spdlog::info("subsonic: account '{}' deleted by '{}'", user->username, call.caller.user.username);
   return Body{};
 }

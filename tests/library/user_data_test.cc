@@ -62,6 +62,10 @@ TEST_F(UserDataTest, StarsAndRatingsArePerUserAndKind) {
   EXPECT_EQ(annotations_->of_user("u1", ItemKind::kAlbum).at("a1").rating, 4);
   EXPECT_EQ(annotations_->set_rating("u1", ItemKind::kAlbum, "a1", 6).code(), Code::kInvalidArgument);
   EXPECT_EQ(annotations_->star("u1", ItemKind::kSong, "a/b", true).code(), Code::kInvalidArgument);
+  // Unstarring what was never starred changes nothing, and does not wait
+  // for a revision that never reaches the view.
+  EXPECT_TRUE(annotations_->star("u1", ItemKind::kArtist, "never", false).is_ok());
+  EXPECT_TRUE(annotations_->forget_user("nobody").is_ok());
   // Unstarring and unrating leave no record behind.
   ASSERT_TRUE(annotations_->star("u1", ItemKind::kSong, "s1", false).is_ok());
   ASSERT_TRUE(annotations_->set_rating("u1", ItemKind::kAlbum, "a1", 0).is_ok());

@@ -1,5 +1,7 @@
 // Stars, ratings, scrobbles, now playing, playlists, play queues,
 // bookmarks and shares through the Subsonic API, in JSON and XML.
+#include "library/annotations.h"
+#include "server/node.h"
 #include "subsonic_fixture.h"
 
 namespace hifi::testing {
@@ -216,6 +218,30 @@ TEST_F(SubsonicUserDataTest, SharesAreLinksTheOwnerManages) {
   ok_json("deleteShare", "id=" + id);
   EXPECT_FALSE(ok_json("getShares")["shares"].as_object().contains("share"));
   expect_error(rest("createShare", auth() + "&f=json"), 10);
+}
+
+}  // namespace
+}  // namespace hifi::testing
+
+namespace hifi::testing {
+namespace {
+
+TEST_F(SubsonicUserDataTest, ADeletedUsersPlaylistsSharesAndMarksGoWithThem) {
+  auto made = bob_json("createPlaylist", "name=Bobs&songId=" + a1_);
+  const std::string playlist(made["playlist"].at("id").as_string());
+  bob_json("updatePlaylist", "playlistId=" + playlist + "&public=true");
+  bob_json("createShare", "id=" + a1_);
+  bob_json("star", "id=" + a1_);
+  const auto bob_id = std::string(get("/api/v1/me", bob_token_).json().at("id").as_string());
+  EXPECT_EQ(ids(ok_json("getPlaylists")["playlists"].as_object().if_contains("playlist")),
+            std::vector<std::string>{playlist});
+  EXPECT_EQ(ok_json("getShares")["shares"].at("share").as_array().size(), 1u);  // an admin sees every share
+  EXPECT_TRUE(server_->node().annotations().get(bob_id, ItemKind::kSong, a1_).starred());
+
+  ok_json("deleteUser", "username=bob");
+  EXPECT_FALSE(ok_json("getPlaylists")["playlists"].as_object().contains("playlist"));
+  EXPECT_FALSE(ok_json("getShares")["shares"].as_object().contains("share"));
+  EXPECT_FALSE(server_->node().annotations().get(bob_id, ItemKind::kSong, a1_).starred());
 }
 
 }  // namespace
