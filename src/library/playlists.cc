@@ -140,12 +140,23 @@ Result<Playlist> Playlists::create(const User& owner, const std::string& name, c
 }
 
 Result<Playlist> Playlists::get(const std::string& id, const User& viewer) const {
-  std::lock_guard lock(mu_);
-  auto it = playlists_.find(id);
-  if (it == playlists_.end() || !may_see(it->second, viewer)) {
-    return not_found("no playlist with id '" + id.substr(0, 64) + "'");
+  const auto missing = not_found("no playlist with id '" + id.substr(0, 64) + "'");
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = playlists_.find(id); it != playlists_.end()) {
+      if (!may_see(it->second, viewer)) return missing;
+      return it->second;
+    }
   }
-  return it->second;
+  // Not in the view (yet): one made through another node a moment ago.
+  if (!valid_playlist_id(id)) return missing;
+  auto kv = store_.get(kPrefix + id);
+  if (!kv) return kv.status().code() == Code::kNotFound ? missing : kv.status();
+  auto o = parse_record(kv->value);
+  if (!o) return missing;
+  auto p = from_json(*o);
+  if (!may_see(p, viewer)) return missing;
+  return p;
 }
 
 std::vector<Playlist> Playlists::list(const User& viewer) const {

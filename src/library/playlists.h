@@ -75,7 +75,10 @@ class Playlists {
   Result<Playlist> create(const User& owner, const std::string& name, const std::string& comment, bool is_public,
                           const std::vector<std::string>& songs);
   // kNotFound for an unknown id, and for another user's private playlist
-  // (unless `viewer` is an admin): its existence is not revealed.
+  // (unless `viewer` is an admin): its existence is not revealed. A
+  // playlist this node's view does not have (yet) is read from the store:
+  // one made through another node a moment ago opens here at once. May
+  // block on the store: call from worker threads.
   Result<Playlist> get(const std::string& id, const User& viewer) const;
   // The viewer's own playlists, then the public playlists of others; each
   // group by name.

@@ -1,19 +1,26 @@
 // End-to-end test of HiFi's Subsonic API with a real Subsonic client
 // library (the npm `subsonic-api` package, as web players use it) against a
 // hifi-server process of our own: token authentication with an app
-// password, API keys, browsing, search, streaming the stored bytes, a
-// transcode that ffprobe must read, cover art, and revocation.
+// password, API keys, browsing, search (paging through the whole library),
+// streaming the stored bytes, a transcode that ffprobe must read, cover art
+// (resized covers measured by ffprobe), lyrics from a file's tags, stars,
+// ratings and scrobbles, top and similar songs, artist and album info,
+// playlists, the play queue, bookmarks, shares, the jukebox (a HiFi room,
+// checked through HiFi's own API), user management, and revocation.
 //
 //   cd tests/browser && npm ci && node --test subsonic.test.mjs
 //   (HIFI_SERVER_BIN=build/<dir>/src/hifi-server to pick the binary)
 //
-// The tests run in order and share one server, one user and three songs.
+// The tests run in order and share one server, one user (an admin: the
+// first account) and three songs; a fourth, with lyrics and a wide cover, is
+// uploaded once browsing and search have seen the first three.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import path from 'node:path';
 import { SubsonicAPI } from 'subsonic-api';
 import { Server, generateSongs, makeTempDir, removeDir } from './harness.mjs';
@@ -65,9 +72,72 @@ async function bytesOf(response) {
   return bytes;
 }
 
+// ffprobe's view of some bytes (written to the temp dir as `name`).
+function probe(bytes, name) {
+  const file = path.join(tmp, name);
+  writeFileSync(file, bytes);
+  return JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', file]));
+}
+
+// The codec, width and height of an image.
+function imageOf(bytes, name) {
+  const [stream] = probe(bytes, name).streams;
+  return { codec: stream.codec_name, width: stream.width, height: stream.height };
+}
+
+// Calls `check` until it returns something truthy, which it returns; fails
+// after `ms` with the last value. For state that other requests change
+// (a room through HiFi's API): no fixed sleeps.
+async function waitFor(what, check, ms = 10000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) assert.fail(`${what}: not so after ${ms} ms`);
+    await delay(20);
+  }
+}
+
+// The library signs in with tokens only (u, t, s). Apps that send the
+// password itself (u, p) are the same requests with p instead of t and s:
+// the library with a fetch that swaps them.
+function passwordClient(username, password) {
+  return new SubsonicAPI({
+    url: server.url,
+    auth: { username, password },
+    fetch: (url, init) => {
+      const u = new URL(url);
+      u.searchParams.delete('t');
+      u.searchParams.delete('s');
+      u.searchParams.set('p', password);
+      return fetch(u, init);
+    },
+  });
+}
+
+const idsOf = (list) => (list ?? []).map((e) => e.id);
+
+// A fourth song, uploaded later: lyrics in its tags (synced LRC, and plain
+// French) and a wide cover (320x180).
+function makeLyricsSong(dir) {
+  const ff = (...args) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { timeout: 30000 });
+  const cover = path.join(dir, 'wide.png');
+  ff('-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=1', '-frames:v', '1', cover);
+  const song = { file: 'delta.flac', title: 'Delta Tone', artist: 'Lyric Singers', album: 'Words', path: path.join(dir, 'delta.flac') };
+  ff('-f', 'lavfi', '-i', 'sine=frequency=784:duration=20:sample_rate=44100', '-i', cover,
+    '-map', '0:a', '-map', '1:v', '-c:v', 'png', '-disposition:v', 'attached_pic', '-c:a', 'flac',
+    '-metadata', `title=${song.title}`, '-metadata', `artist=${song.artist}`, '-metadata', `album=${song.album}`,
+    '-metadata', 'lyrics=[00:01.00]First line\n[00:02.50]Second line',
+    '-metadata', 'lyrics-fra=Une ligne\nDeux lignes', song.path);
+  return song;
+}
+
+let delta; // the song with lyrics
+
 before(async () => {
   tmp = makeTempDir('hifi-subsonic-');
   ({ songs } = generateSongs(tmp));
+  delta = makeLyricsSong(tmp);
   server = new Server(path.join(tmp, 'data'));
   await server.start();
   assert.equal((await postJson('/api/v1/auth/register', { username: 'alice', password: PASSWORD })).status, 201);
@@ -116,7 +186,7 @@ test('API key authentication and tokenInfo', T, async () => {
   assert.equal(info.tokenInfo.username, 'alice');
   const extensions = ok(await api.getOpenSubsonicExtensions());
   const names = extensions.openSubsonicExtensions.map((e) => e.name).sort();
-  assert.deepEqual(names, ['apiKeyAuthentication', 'formPost', 'transcodeOffset']);
+  assert.deepEqual(names, ['apiKeyAuthentication', 'formPost', 'songLyrics', 'transcodeOffset']);
   const bad = await client({ apiKey: 'hifi_not-a-key' }).ping();
   assert.equal(bad.error.code, 44);
 });
@@ -171,11 +241,6 @@ test('stream gives the stored bytes, whose SHA-256 is the song\'s', T, async () 
 });
 
 test('stream transcodes to MP3 that ffprobe reads, also from an offset', T, async () => {
-  const probe = (bytes, name) => {
-    const file = path.join(tmp, name);
-    writeFileSync(file, bytes);
-    return JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', file]));
-  };
   const flac = songs[2];
   const mp3 = await bytesOf(await alice().stream({ id: flac.id, format: 'mp3', maxBitRate: 128 }));
   const whole = probe(mp3, 'whole.mp3');

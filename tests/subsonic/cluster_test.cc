@@ -1,8 +1,10 @@
-// App passwords and API keys across the nodes of a cluster: two in-process
-// nodes sharing one MetaStore (standing in for etcd) and a cluster secret.
-// A credential made through one node signs an app in through the other, and
-// a revocation through one ends it on the other.
+// The Subsonic API across the nodes of a cluster: three in-process nodes
+// sharing one MetaStore (standing in for etcd) and a cluster secret. A
+// credential made through one node signs an app in through another, and a
+// revocation through one ends it on the other; a playlist made through one
+// node, stars and a play through a second are there through the third.
 #include "subsonic_fixture.h"
+#include "support/eventually.h"
 
 namespace hifi::testing {
 namespace {
@@ -16,7 +18,7 @@ class SubsonicClusterTest : public ::testing::Test {
     auto store = open_sqlite_meta_store((root_ / "shared-meta.db").string());
     ASSERT_TRUE(store) << store.status().to_string();
     store_ = std::move(*store);
-    for (int i = 0; i < 2; ++i) {
+    for (int i = 0; i < 3; ++i) {
       ServerConfig config;
       config.cluster_secret = kSecret;
       config.node_id = "node" + std::to_string(i);
@@ -74,6 +76,66 @@ TEST_F(SubsonicClusterTest, CredentialsMadeOnOneNodeWorkAndEndOnTheOther) {
   EXPECT_EQ(call(b, "DELETE", "/api/v1/me/api-keys/" + std::string(key.at("id").as_string()), {}, token), 204);
   EXPECT_EQ(status_of(a, "u=alice&t=" + md5_hex(password + "salty") + "&s=salty"), "41");
   EXPECT_EQ(status_of(a, "apiKey=" + api_key), "44");
+}
+
+TEST_F(SubsonicClusterTest, PlaylistsStarsAndPlaysMadeOnTwoNodesShowOnTheThird) {
+  auto& a = *nodes_[0];
+  auto& b = *nodes_[1];
+  auto& c = *nodes_[2];
+  const json::object account{{"username", "alice"}, {"password", "correct horse"}};
+  a.request(V::post, "/api/v1/auth/register", json::serialize(account));
+  const auto token =
+      std::string(json::parse(a.request(V::post, "/api/v1/auth/login", json::serialize(account)).body)
+                      .at("token")
+                      .as_string());
+  const auto password =
+      std::string(call(a, "POST", "/api/v1/me/app-passwords", {{"name", "Phone"}}, token).at("password").as_string());
+  const auto auth = "u=alice&t=" + md5_hex(password + "salty") + "&s=salty&f=json&c=tests&v=1.16.1";
+  auto up = a.request(V::post, "/api/v1/songs", make_tagged_wav(440, "Alpha", "The Testers", "Signals"),
+                      {{"Authorization", "Bearer " + token}, {"Content-Type", "audio/wav"}, {"X-Filename", "a.wav"}});
+  ASSERT_EQ(up.status, 201) << up.body;
+  const std::string song(json::parse(up.body).at("id").as_string());
+  auto rest = [&](TestServer& node, const std::string& endpoint, const std::string& query) {
+    auto r = node.request(V::get, "/rest/" + endpoint + "?" + auth + "&" + query);
+    auto root = json::parse(r.body).at("subsonic-response").as_object();
+    EXPECT_EQ(root.at("status"), "ok") << endpoint << ": " << r.body;
+    return root;
+  };
+
+  // Each write right after the upload, through a node other than the one
+  // that took the upload: nothing waits for the nodes to settle first.
+  auto made = rest(b, "createPlaylist", "name=Shared&songId=" + song);
+  const std::string playlist(made.at("playlist").at("id").as_string());
+  // An app that made a playlist through one node opens it through another
+  // at once (the playlist read through to the store when the view lags).
+  for (auto* node : {&a, &c}) {
+    EXPECT_EQ(rest(*node, "getPlaylist", "id=" + playlist).at("playlist").at("name"), "Shared");
+  }
+  rest(c, "star", "id=" + song);
+  rest(c, "setRating", "id=" + song + "&rating=4");
+  rest(c, "scrobble", "id=" + song);
+
+  // Read through the third node each time: the writer waited for its own
+  // view only, so these reads are what another node's user sees.
+  auto check = [&](TestServer& node) {
+    auto list = rest(node, "getPlaylist", "id=" + playlist).at("playlist").as_object();
+    EXPECT_EQ(list.at("entry").as_array().at(0).at("id").as_string(), song);
+    auto entry = rest(node, "getSong", "id=" + song).at("song").as_object();
+    EXPECT_TRUE(entry.contains("starred")) << entry;
+    EXPECT_EQ(entry.at("userRating"), 4) << entry;
+    EXPECT_EQ(entry.at("playCount"), 1) << entry;
+  };
+  // The views of a and b follow the shared store's watch: wait for them to
+  // apply the last write, as their users would after a moment.
+  for (auto* node : {&a, &b}) {
+    EXPECT_TRUE(eventually([&] {
+      auto entry = json::parse(node->request(V::get, "/rest/getSong?" + auth + "&id=" + song).body)
+                       .at("subsonic-response").at("song").as_object();
+      return entry.contains("playCount");
+    }));
+    check(*node);
+  }
+  check(c);
 }
 
 }  // namespace
