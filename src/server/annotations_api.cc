@@ -199,31 +199,28 @@ awaitable<Reply> get_history(RequestContext& ctx) {
 awaitable<Reply> record_play(RequestContext& ctx) {
   HIFI_READ_JSON(body);
   JsonFields fields(body);
-  auto song_id = fields.required_string("song_id");
-  if (!song_id) co_return invalid_parameter(ctx, "song_id", song_id.status().message());
-  auto played_at = fields.optional_int("played_at");
-  if (!played_at) co_return invalid_parameter(ctx, "played_at", played_at.status().message());
-  auto client = fields.optional_string("client");
-  if (!client) co_return invalid_parameter(ctx, "client", client.status().message());
+  HIFI_PARAM(song_id, fields, required_string, "song_id");
+  HIFI_PARAM(played_at, fields, optional_int, "played_at");
+  HIFI_PARAM(client, fields, optional_string, "client");
   const auto now = ctx.services.clock.now_ms();
   Play play;
-  play.played_at = played_at->value_or(now);
+  play.played_at = played_at.value_or(now);
   if (play.played_at < kEarliestPlayMs || play.played_at > now + kMaxPlayAheadMs) {
     co_return invalid_parameter(ctx, "played_at",
                                 "played_at must be Unix milliseconds between 2000 and now (when listening started)");
   }
-  play.client = client->value_or("");
+  play.client = client.value_or("");
   if (play.client.size() > kMaxClientNameBytes) {
     co_return invalid_parameter(ctx, "client",
                                 "client must be at most " + std::to_string(kMaxClientNameBytes) + " bytes");
   }
-  if (song_id->empty() || song_id->size() > kMaxSongIdBytes) {
+  if (song_id.empty() || song_id.size() > kMaxSongIdBytes) {
     co_return invalid_parameter(ctx, "song_id", "song_id must be the id of a song of the library");
   }
-  auto song = co_await find_song(ctx, *song_id);
+  auto song = co_await find_song(ctx, song_id);
   if (!song) {
     if (song.status().code() != Code::kNotFound) co_return problem_from_status(ctx, song.status());
-    co_return invalid_parameter(ctx, "song_id", "no song with id '" + *song_id + "' in the library");
+    co_return invalid_parameter(ctx, "song_id", "no song with id '" + song_id + "' in the library");
   }
   play.song_id = song->id;
   auto s = co_await offload(ctx, [&] { return ctx.services.annotations.record_play(ctx.user->id, play); });
@@ -250,23 +247,20 @@ awaitable<Reply> put_play_queue(RequestContext& ctx) {
   JsonFields fields(body);
   auto ids = song_ids_field(ctx, body, "song_ids", kMaxPlayQueueSongs);
   if (auto* p = std::get_if<StringResponse>(&ids)) co_return std::move(*p);
-  auto current = fields.optional_string("current");
-  if (!current) co_return invalid_parameter(ctx, "current", current.status().message());
-  auto position = fields.optional_int("position_ms");
-  if (!position) co_return invalid_parameter(ctx, "position_ms", position.status().message());
-  auto changed_by = fields.optional_string("changed_by");
-  if (!changed_by) co_return invalid_parameter(ctx, "changed_by", changed_by.status().message());
+  HIFI_PARAM(current, fields, optional_string, "current");
+  HIFI_PARAM(position, fields, optional_int, "position_ms");
+  HIFI_PARAM(changed_by, fields, optional_string, "changed_by");
   PlayQueue queue;
   queue.songs = std::get<0>(ids).value_or(std::vector<std::string>{});
-  queue.current = current->value_or("");
+  queue.current = current.value_or("");
   if (!queue.current.empty() && std::find(queue.songs.begin(), queue.songs.end(), queue.current) == queue.songs.end()) {
     co_return invalid_parameter(ctx, "current", "current must be one of song_ids");
   }
-  queue.position_ms = position->value_or(0);
+  queue.position_ms = position.value_or(0);
   if (queue.position_ms < 0 || queue.position_ms > 24LL * 3600 * 1000) {
     co_return invalid_parameter(ctx, "position_ms", "position_ms must be 0 to 24 hours");
   }
-  queue.changed_by = changed_by->value_or("");
+  queue.changed_by = changed_by.value_or("");
   if (queue.changed_by.size() > kMaxClientNameBytes) {
     co_return invalid_parameter(ctx, "changed_by",
                                 "changed_by must be at most " + std::to_string(kMaxClientNameBytes) + " bytes");

@@ -127,17 +127,14 @@ awaitable<Reply> list_playlists(RequestContext& ctx) {
 awaitable<Reply> create_playlist(RequestContext& ctx) {
   HIFI_READ_JSON(body);
   JsonFields fields(body);
-  auto name = fields.required_string("name");
-  if (!name) co_return invalid_parameter(ctx, "name", name.status().message());
-  auto comment = fields.optional_string("comment");
-  if (!comment) co_return invalid_parameter(ctx, "comment", comment.status().message());
-  auto is_public = fields.optional_bool("public");
-  if (!is_public) co_return invalid_parameter(ctx, "public", is_public.status().message());
+  HIFI_PARAM(name, fields, required_string, "name");
+  HIFI_PARAM(comment, fields, optional_string, "comment");
+  HIFI_PARAM(is_public, fields, optional_bool, "public");
   auto songs = song_ids_field(ctx, body, "song_ids", kMaxPlaylistSongs);
   if (auto* p = std::get_if<StringResponse>(&songs)) co_return std::move(*p);
   const auto ids = std::get<0>(songs).value_or(std::vector<std::string>{});
   auto made = co_await offload(ctx, [&] {
-    return ctx.services.playlists.create(*ctx.user, *name, comment->value_or(""), is_public->value_or(false), ids);
+    return ctx.services.playlists.create(*ctx.user, name, comment.value_or(""), is_public.value_or(false), ids);
   });
   if (!made) co_return problem_from_status(ctx, made.status());
   spdlog::info("playlist {} '{}' created by '{}'", made->id, made->name, ctx.user->username);

@@ -122,15 +122,14 @@ awaitable<Reply> list_shares(RequestContext& ctx) {
 
 awaitable<Reply> create_share(RequestContext& ctx) {
   HIFI_READ_JSON(body);
-  auto description = JsonFields(body).optional_string("description");
-  if (!description) co_return invalid_parameter(ctx, "description", description.status().message());
+  HIFI_PARAM(description, JsonFields(body), optional_string, "description");
   auto expires = expiry_field(ctx, body);
   if (!expires) co_return invalid_parameter(ctx, "expires_at", expires.status().message());
   auto songs = songs_to_share(ctx, body);
   if (auto* p = std::get_if<StringResponse>(&songs)) co_return std::move(*p);
   const auto& ids = std::get<0>(songs);
   auto made = co_await offload(ctx, [&] {
-    return ctx.services.shares.create(*ctx.user, ids, description->value_or(""), expires->value_or(0));
+    return ctx.services.shares.create(*ctx.user, ids, description.value_or(""), expires->value_or(0));
   });
   if (!made) co_return problem_from_status(ctx, made.status());
   spdlog::info("share {} of {} songs created by '{}'", made->id.substr(0, 8), made->songs.size(), ctx.user->username);
@@ -142,9 +141,8 @@ awaitable<Reply> create_share(RequestContext& ctx) {
 awaitable<Reply> update_share(RequestContext& ctx) {
   HIFI_READ_JSON(body);
   ShareEdit edit;
-  auto description = JsonFields(body).optional_string("description");
-  if (!description) co_return invalid_parameter(ctx, "description", description.status().message());
-  edit.description = *description;
+  HIFI_PARAM(description, JsonFields(body), optional_string, "description");
+  edit.description = description;
   auto expires = expiry_field(ctx, body);
   if (!expires) co_return invalid_parameter(ctx, "expires_at", expires.status().message());
   if (const auto* v = body.if_contains("expires_at"); v != nullptr) edit.expires_at = expires->value_or(0);
@@ -209,7 +207,8 @@ StringResponse html_page(http::status status, const std::string& title, const st
                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                "<meta name=\"robots\" content=\"noindex\">\n<title>" +
                escape_html(title) +
-               " · HiFi</title>\n<link rel=\"stylesheet\" href=\"/css/share.css\">\n</head>\n<body>\n"
+               " · HiFi</title>\n<link rel=\"stylesheet\" href=\"/css/app.css\">\n"
+               "<link rel=\"stylesheet\" href=\"/css/share.css\">\n</head>\n<body>\n"
                "<main class=\"share\">\n" +
                main + "</main>\n</body>\n</html>\n";
   res.prepare_payload();

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End to end for the `hifi` CLI and its player, against the real server:
 # accounts, uploads (and re-uploads), listing, verified download, a rejected
-# file, app passwords and API keys (used by curl as a Subsonic app), a room driven through play/pause/seek/skip with two null-sink
+# file, app passwords and API keys (used by curl as a Subsonic app), playlists,
+# stars, play history and a public share (its page's player fetched by curl
+# without an account), a room driven through play/pause/seek/skip with two null-sink
 # listeners whose sync logs are compared on the host's clock (the second
 # listener's clock is set L2_SKEW_MS ahead with libfaketime: the clock sync
 # must take that out), and the server killed mid-listen, after which a seek

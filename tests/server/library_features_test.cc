@@ -102,10 +102,12 @@ TEST_F(LibraryApiTest, AlbumsAndArtistsAreStarredAndRated) {
   song(alice, 440, "Hunter", "Björk", "Homogenic");
   song(alice, 450, "Teardrop", "Massive Attack", "Mezzanine");
   std::string album_id, artist_id;
-  for (const auto& a : get("/api/v1/albums", alice).json().at("items").as_array()) {
+  const auto albums = get("/api/v1/albums", alice).json();
+  for (const auto& a : albums.at("items").as_array()) {
     if (a.at("name").as_string() == "Homogenic") album_id = std::string(a.at("id").as_string());
   }
-  for (const auto& a : get("/api/v1/artists", alice).json().at("items").as_array()) {
+  const auto artists = get("/api/v1/artists", alice).json();
+  for (const auto& a : artists.at("items").as_array()) {
     if (a.at("name").as_string() == "Massive Attack") artist_id = std::string(a.at("id").as_string());
   }
   ASSERT_FALSE(album_id.empty());
@@ -121,7 +123,8 @@ TEST_F(LibraryApiTest, AlbumsAndArtistsAreStarredAndRated) {
   EXPECT_EQ(album.at("rating").as_int64(), 5);
   EXPECT_FALSE(album.as_object().contains("play_count"));
   EXPECT_TRUE(get("/api/v1/albums/" + album_id, bob).json().at("starred").is_null());
-  for (const auto& a : get("/api/v1/artists", alice).json().at("items").as_array()) {
+  const auto rated = get("/api/v1/artists", alice).json();
+  for (const auto& a : rated.at("items").as_array()) {
     EXPECT_EQ(a.at("rating").as_int64(), a.at("id").as_string() == artist_id ? 2 : 0);
   }
   auto starred = get("/api/v1/me/starred", alice).json();
@@ -304,8 +307,12 @@ std::vector<std::string> page_links(const std::string& html, const std::string& 
   const std::string marker = attribute + "=\"/api/v1/songs/";
   for (auto at = html.find(marker); at != std::string::npos; at = html.find(marker, at + 1)) {
     const auto begin = at + attribute.size() + 2;
-    auto link = html.substr(begin, html.find('"', begin) - begin);
-    for (auto amp = link.find("&amp;"); amp != std::string::npos; amp = link.find("&amp;")) link.replace(amp, 5, "&");
+    const auto escaped = html.substr(begin, html.find('"', begin) - begin);
+    std::string link;
+    for (std::size_t i = 0; i < escaped.size(); ++i) {
+      link += escaped[i];
+      if (escaped.compare(i, 5, "&amp;") == 0) i += 4;
+    }
     out.push_back(link);
   }
   return out;

@@ -81,6 +81,9 @@ void add_library_commands(CLI::App& app, CliContext& ctx, int& code);
 int fail(const ApiError& e, const std::string& doing);
 std::string str(const boost::json::value& v);
 bool require_login(CliContext& ctx);
+// A JSON time (Unix ms) as local "YYYY-MM-DD HH:MM"; "never" for null
+// (credential_commands.cc).
+std::string local_time(const boost::json::value& ms);
 
 // Whether the servers in use are the remembered ones, so that the
 // remembered cluster members belong to them.

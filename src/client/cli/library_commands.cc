@@ -7,36 +7,19 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
+#include <functional>
 #include <iostream>
 
 #include "client/cli/commands.h"
+#include "client/cli/progress.h"
 #include "client/library_client.h"
 
 namespace hifi::client {
 namespace json = boost::json;
 namespace {
 
-std::string local_time(const json::value& ms) {
-  if (!ms.is_int64()) return "never";
-  const std::time_t secs = static_cast<std::time_t>(ms.as_int64() / 1000);
-  std::tm tm{};
-  localtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
-  return buf;
-}
-
 std::string length(const json::value& ms) {
-  const auto s = ms.is_int64() ? ms.as_int64() / 1000 : 0;
-  char buf[32];
-  if (s >= 3600) {
-    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", static_cast<long long>(s / 3600),
-                  static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
-  } else {
-    std::snprintf(buf, sizeof buf, "%lld:%02lld", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
-  }
-  return buf;
+  return human_duration(ms.is_int64() ? static_cast<double>(ms.as_int64()) / 1000.0 : 0.0);
 }
 
 // Cut on a character boundary so multi-byte letters stay whole.
@@ -50,6 +33,21 @@ std::string cut(std::string s, std::size_t n) {
 
 int print_json(const json::value& v) {
   std::cout << json::serialize(v) << "\n";
+  return kExitOk;
+}
+
+// A list command's answer: its "items" as JSON with --json, `empty` when
+// there are none, else the table `print` makes of them.
+int print_items(CliContext& ctx, const ApiResult<json::value>& r, const std::string& doing, const char* empty,
+                const std::function<void(const json::array&)>& print) {
+  if (!r) return fail(r.error, doing);
+  const auto& items = r.value->at("items").as_array();
+  if (ctx.json) return print_json(items);
+  if (items.empty()) {
+    std::cout << empty << "\n";
+    return kExitOk;
+  }
+  print(items);
   return kExitOk;
 }
 
@@ -84,21 +82,17 @@ const char* noun(LibraryItem kind) {
 
 int cmd_playlists_list(CliContext& ctx) {
   if (!require_login(ctx)) return kExitAuth;
-  auto r = LibraryClient(*ctx.api).playlists();
-  if (!r) return fail(r.error, "could not list playlists");
-  const auto& items = r->at("items").as_array();
-  if (ctx.json) return print_json(items);
-  if (items.empty()) {
-    std::cout << "No playlists yet: hifi playlists create NAME [SONG_ID...]\n";
-    return kExitOk;
-  }
-  std::printf("%-16s  %-30s  %6s  %8s  %-8s  %s\n", "ID", "NAME", "SONGS", "LENGTH", "VISIBLE", "OWNER");
-  for (const auto& p : items) {
-    std::printf("%-16s  %-30s  %6s  %8s  %-8s  %s\n", str(p.at("id")).c_str(), cut(str(p.at("name")), 30).c_str(),
-                str(p.at("song_count")).c_str(), length(p.at("duration_ms")).c_str(),
-                p.at("public").as_bool() ? "public" : "private", str(p.at("owner").at("username")).c_str());
-  }
-  return kExitOk;
+  return print_items(ctx, LibraryClient(*ctx.api).playlists(), "could not list playlists",
+                     "No playlists yet: hifi playlists create NAME [SONG_ID...]", [](const json::array& items) {
+                       std::printf("%-16s  %-30s  %6s  %8s  %-8s  %s\n", "ID", "NAME", "SONGS", "LENGTH", "VISIBLE",
+                                   "OWNER");
+                       for (const auto& p : items) {
+                         std::printf("%-16s  %-30s  %6s  %8s  %-8s  %s\n", str(p.at("id")).c_str(),
+                                     cut(str(p.at("name")), 30).c_str(), str(p.at("song_count")).c_str(),
+                                     length(p.at("duration_ms")).c_str(), p.at("public").as_bool() ? "public" : "private",
+                                     str(p.at("owner").at("username")).c_str());
+                       }
+                     });
 }
 
 int cmd_playlist_create(CliContext& ctx, const std::string& name, const std::string& comment, bool is_public,
@@ -227,21 +221,17 @@ int cmd_share_create(CliContext& ctx, const std::vector<std::string>& song_ids, 
 
 int cmd_shares_list(CliContext& ctx) {
   if (!require_login(ctx)) return kExitAuth;
-  auto r = LibraryClient(*ctx.api).shares();
-  if (!r) return fail(r.error, "could not list your shares");
-  const auto& items = r->at("items").as_array();
-  if (ctx.json) return print_json(items);
-  if (items.empty()) {
-    std::cout << "No shares yet: hifi share SONG_ID...\n";
-    return kExitOk;
-  }
-  std::printf("%-32s  %5s  %-16s  %6s  %-24s  %s\n", "ID", "SONGS", "EXPIRES", "VISITS", "DESCRIPTION", "URL");
-  for (const auto& s : items) {
-    std::printf("%-32s  %5zu  %-16s  %6s  %-24s  %s\n", str(s.at("id")).c_str(), s.at("songs").as_array().size(),
-                local_time(s.at("expires_at")).c_str(), str(s.at("visit_count")).c_str(),
-                cut(str(s.at("description")), 24).c_str(), str(s.at("url")).c_str());
-  }
-  return kExitOk;
+  return print_items(ctx, LibraryClient(*ctx.api).shares(), "could not list your shares",
+                     "No shares yet: hifi share SONG_ID...", [](const json::array& items) {
+                       std::printf("%-32s  %5s  %-16s  %6s  %-24s  %s\n", "ID", "SONGS", "EXPIRES", "VISITS",
+                                   "DESCRIPTION", "URL");
+                       for (const auto& s : items) {
+                         std::printf("%-32s  %5zu  %-16s  %6s  %-24s  %s\n", str(s.at("id")).c_str(),
+                                     s.at("songs").as_array().size(), local_time(s.at("expires_at")).c_str(),
+                                     str(s.at("visit_count")).c_str(), cut(str(s.at("description")), 24).c_str(),
+                                     str(s.at("url")).c_str());
+                       }
+                     });
 }
 
 int cmd_share_revoke(CliContext& ctx, const std::string& id) {
