@@ -371,25 +371,17 @@ Status AccountService::change_password(const std::string& user_id,
                                        const std::string& new_password,
                                        const std::string& keep_token) {
   if (auto s = validate_password(new_password); !s) return s;
-  for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
-    std::string hash;
-    Revision rev = 0;
-    auto user = load_user(user_id, &hash, &rev);
-    if (!user) return user.status();
-    if (!password_matches(hash, old_password)) {
-      return permission_denied("the current password is wrong");
-    }
+  auto user = update_user(user_id, [&](User&, std::string& hash) -> Status {
+    if (!password_matches(hash, old_password)) return permission_denied("the current password is wrong");
     auto new_hash = hash_password(new_password);
     if (!new_hash) return new_hash.status();
-    auto key = kUsersPrefix + user_id;
-    auto r = store_.txn({Compare::mod_revision_equals(key, rev)},
-                        {Op::put(key, user_to_json(*user, *new_hash))});
-    if (!r) return r.status();
-    // Whoever knew the old password may hold a session: end them all but
-    // the one that made the change.
-    if (r->succeeded) return revoke_tokens_of(user_id, keep_token);
-  }
-  return Status(Code::kUnavailable, "too much contention; try again");
+    hash = std::move(*new_hash);
+    return Status::ok();
+  });
+  if (!user) return user.status();
+  // Whoever knew the old password may hold a session: end them all but
+  // the one that made the change.
+  return revoke_tokens_of(user_id, keep_token);
 }
 
 Result<User> AccountService::get_user(const std::string& user_id) {
@@ -443,23 +435,100 @@ Status AccountService::revoke_tokens_of(const std::string& user_id, const std::s
 Result<User> AccountService::set_disabled(const User& actor, const std::string& user_id, bool disabled) {
   if (auto s = require_admin(actor); !s) return s;
   if (disabled && actor.id == user_id) return failed_precondition("an admin cannot disable their own account");
+  auto user = update_user(user_id, [&](User& u, std::string&) {
+    u.disabled = disabled;
+    return Status::ok();
+  });
+  if (!user) return user.status();
+  // Tokens issued before the disable might be checked by a node that has
+  // not seen it yet; deleting them closes that window too.
+  if (disabled) {
+    if (auto s = revoke_tokens_of(user_id); !s) return s;
+  }
+  return user;
+}
+
+namespace {
+
+Status validate_role(const std::string& role) {
+  if (role != "admin" && role != "user") return invalid_argument("role must be 'admin' or 'user'");
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<User> AccountService::create_user(const User& actor, const std::string& username,
+                                         const std::string& password, const std::string& role) {
+  if (auto s = require_admin(actor); !s) return s;
+  if (auto s = validate_username(username); !s) return s;
+  if (auto s = validate_password(password); !s) return s;
+  if (auto s = validate_role(role); !s) return s;
+  auto password_hash = hash_password(password);
+  if (!password_hash) return password_hash.status();
+  User user;
+  user.id = random_hex(12);
+  user.username = nfc(username);
+  user.role = role;
+  user.created_at = clock_.now_ms();
+  const auto name_key = kUsernamesPrefix + fold_for_search(user.username);
+  auto r = store_.txn({Compare::absent(name_key)},
+                      {Op::put(kUsersPrefix + user.id, user_to_json(user, *password_hash)), Op::put(name_key, user.id)});
+  if (!r) return r.status();
+  if (!r->succeeded) return already_exists("username '" + user.username + "' is taken");
+  return user;
+}
+
+Status AccountService::set_password(const User& actor, const std::string& user_id, const std::string& new_password) {
+  if (!actor.is_admin() && actor.id != user_id) return permission_denied("only an admin may set another user's password");
+  if (auto s = validate_password(new_password); !s) return s;
+  auto new_hash = hash_password(new_password);
+  if (!new_hash) return new_hash.status();
+  auto updated = update_user(user_id, [&](User&, std::string& hash) {
+    hash = *new_hash;
+    return Status::ok();
+  });
+  if (!updated) return updated.status();
+  return revoke_tokens_of(user_id);
+}
+
+Result<User> AccountService::set_role(const User& actor, const std::string& user_id, const std::string& role) {
+  if (auto s = require_admin(actor); !s) return s;
+  if (auto s = validate_role(role); !s) return s;
+  if (actor.id == user_id && role != "admin") return failed_precondition("an admin cannot demote their own account");
+  return update_user(user_id, [&](User& user, std::string&) {
+    user.role = role;
+    return Status::ok();
+  });
+}
+
+Status AccountService::delete_user(const User& actor, const std::string& user_id) {
+  if (auto s = require_admin(actor); !s) return s;
+  if (actor.id == user_id) return failed_precondition("an admin cannot delete their own account");
+  for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
+    Revision rev = 0;
+    auto user = load_user(user_id, nullptr, &rev);
+    if (!user) return user.status();
+    const auto key = kUsersPrefix + user_id;
+    const auto name_key = kUsernamesPrefix + fold_for_search(user->username);
+    auto r = store_.txn({Compare::mod_revision_equals(key, rev)}, {Op::del(key), Op::del(name_key)});
+    if (!r) return r.status();
+    if (r->succeeded) return revoke_tokens_of(user_id);
+  }
+  return Status(Code::kUnavailable, "too much contention; try again");
+}
+
+Result<User> AccountService::update_user(const std::string& user_id,
+                                         const std::function<Status(User&, std::string&)>& change) {
   for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
     std::string hash;
     Revision rev = 0;
     auto user = load_user(user_id, &hash, &rev);
     if (!user) return user.status();
-    user->disabled = disabled;
+    if (auto s = change(*user, hash); !s) return s;
     auto key = kUsersPrefix + user_id;
-    auto r = store_.txn({Compare::mod_revision_equals(key, rev)},
-                        {Op::put(key, user_to_json(*user, hash))});
+    auto r = store_.txn({Compare::mod_revision_equals(key, rev)}, {Op::put(key, user_to_json(*user, hash))});
     if (!r) return r.status();
-    if (!r->succeeded) continue;
-    // Tokens issued before the disable might be checked by a node that has
-    // not seen it yet; deleting them closes that window too.
-    if (disabled) {
-      if (auto s = revoke_tokens_of(user_id); !s) return s;
-    }
-    return *user;
+    if (r->succeeded) return *user;
   }
   return Status(Code::kUnavailable, "too much contention; try again");
 }

@@ -12,12 +12,20 @@
 // invite codes (128-bit) are random values given to the client once and
 // stored only as SHA-256 hashes, so a copy of the store does not let anyone log in.
 //
-// Thread-safety: all methods are thread-safe. register_user, login and
-// change_password run Argon2id (tens of milliseconds, 64 MiB): call them from
-// worker threads, never from a network thread.
+// Deleting an account removes users/<id> and usernames/<name> (the name
+// becomes free for a new account, which gets a new id and so inherits
+// nothing) and its tokens; accounts/admin keeps naming the first account
+// even when it is gone, so registration never makes a second bootstrap
+// admin. What the account uploaded stays in the shared library.
+//
+// Thread-safety: all methods are thread-safe. register_user, login,
+// change_password, create_user and set_password run Argon2id (tens of
+// milliseconds, 64 MiB): call them from the password pool, never from a
+// network thread.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -136,6 +144,29 @@ class AccountService {
   // admin tries to disable their own account (a server must keep an admin).
   Result<User> set_disabled(const User& actor, const std::string& user_id, bool disabled);
   Result<Invite> create_invite(const User& actor);
+  // An account made by an admin, in every registration mode: `role` is
+  // "admin" or "user". kInvalidArgument for a bad name, password or role;
+  // kAlreadyExists when the name is taken. Runs Argon2id.
+  Result<User> create_user(const User& actor, const std::string& username, const std::string& password,
+                           const std::string& role);
+  // Sets the password of `user_id` without asking for the old one: the
+  // actor is an admin, or the user themself (already authenticated).
+  // kPermissionDenied for anyone else; kInvalidArgument for a password
+  // validate_password refuses; kNotFound for an unknown id. The password
+  // version changes, so every app password, API key and remembered
+  // password check of the account ends, and every session token of the
+  // account is revoked (the actor's own included). Runs Argon2id.
+  Status set_password(const User& actor, const std::string& user_id, const std::string& new_password);
+  // Makes the account "admin" or "user" (kInvalidArgument otherwise).
+  // kFailedPrecondition when an admin demotes themself (a server must keep
+  // an admin). Sessions stay: every request reads the role anew.
+  Result<User> set_role(const User& actor, const std::string& user_id, const std::string& role);
+  // Deletes the account and its session tokens (see the top of this file;
+  // app passwords and API keys: ClientCredentials::remove_all, which the
+  // callers run next, though none of them works without the account).
+  // kFailedPrecondition for the actor's own account; kNotFound for an
+  // unknown id.
+  Status delete_user(const User& actor, const std::string& user_id);
 
   RegistrationMode registration_mode() const { return options_.registration; }
 
@@ -143,6 +174,9 @@ class AccountService {
   Status revoke_tokens_of(const std::string& user_id, const std::string& keep_token = {});
   Result<User> load_user(const std::string& user_id, std::string* password_hash,
                          Revision* mod_revision);
+  // Reads the record, lets `change` edit the user and password hash, writes
+  // it back with compare-and-swap (retrying on races); change's error stops.
+  Result<User> update_user(const std::string& user_id, const std::function<Status(User&, std::string&)>& change);
 
   MetaStore& store_;
   const Clock& clock_;

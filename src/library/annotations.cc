@@ -285,12 +285,8 @@ Result<HistoryPage> Annotations::history(const std::string& user_id, std::size_t
   auto range = store_.range(prefix, limit + 1, cursor.empty() ? std::string() : prefix + cursor);
   if (!range) return range.status();
   HistoryPage page;
-  for (const auto& kv : range->kvs) {
-    if (page.items.size() == limit) {
-      page.next = page.items.empty() ? std::string() : std::string();
-      break;
-    }
-    if (auto o = parse_record(kv.value)) page.items.push_back(play_from(*o));
+  for (std::size_t i = 0; i < range->kvs.size() && i < limit; ++i) {
+    if (auto o = parse_record(range->kvs[i].value)) page.items.push_back(play_from(*o));
   }
   if (range->kvs.size() > limit) page.next = range->kvs[limit - 1].key.substr(prefix.size());
   return page;

@@ -231,6 +231,18 @@ Status ClientCredentials::revoke(CredentialKind kind, const User& owner, const s
   return not_found(std::string("you have no ") + kind_name(kind) + " with id '" + id.substr(0, 64) + "'");
 }
 
+Status ClientCredentials::remove_all(const std::string& user_id) {
+  std::vector<Op> ops;
+  for (auto kind : {CredentialKind::kAppPassword, CredentialKind::kApiKey}) {
+    auto stored = load(kind, user_id);
+    if (!stored) return stored.status();
+    for (const auto& s : *stored) ops.push_back(Op::del(s.key));
+  }
+  if (ops.empty()) return Status::ok();
+  auto r = store_.txn({}, ops);
+  return r ? Status::ok() : r.status();
+}
+
 void ClientCredentials::note_use(const Stored& stored) {
   const auto now = clock_.now_ms();
   {

@@ -91,6 +91,9 @@ class ClientCredentials {
   Result<std::vector<ClientCredential>> list(CredentialKind kind, const User& owner);
   // kNotFound when the owner has no credential of this kind with this id.
   Status revoke(CredentialKind kind, const User& owner, const std::string& id);
+  // Removes every app password and API key of the user: for an account
+  // being deleted (AccountService::delete_user). OK when there are none.
+  Status remove_all(const std::string& user_id);
 
   // The checks. Each answers the user, or: kUnauthenticated for wrong
   // credentials, an unknown user or a disabled account (the message does

@@ -67,6 +67,7 @@ const char* command_type_name(Command::Type type) {
     case Command::Type::kSkip: return "skip";
     case Command::Type::kPrevious: return "previous";
     case Command::Type::kRepeat: return "repeat";
+    case Command::Type::kSelect: return "select";
     case Command::Type::kAdvance: return "advance";
   }
   return "unknown";
@@ -79,6 +80,7 @@ Result<Command::Type> parse_command_type(std::string_view text) {
       {"play", Command::Type::kPlay},   {"pause", Command::Type::kPause},
       {"seek", Command::Type::kSeek},   {"skip", Command::Type::kSkip},
       {"previous", Command::Type::kPrevious}, {"repeat", Command::Type::kRepeat},
+      {"select", Command::Type::kSelect},
   };
   for (auto& [name, type] : kNames) {
     if (text == name) return type;
@@ -233,6 +235,16 @@ Result<RoomState> apply(const RoomState& state, const Command& c, std::int64_t n
     case Command::Type::kRepeat:
       s.repeat = c.mode;
       return s;
+    case Command::Type::kSelect: {
+      int i = s.index_of(c.item_id);
+      if (i < 0) return not_found("no item '" + c.item_id + "' in the queue");
+      if (c.position_ms < 0) return invalid_argument("position_ms cannot be negative");
+      bool was_playing = s.playing;
+      select(s, c.item_id, now);
+      s.position_ms = std::min(c.position_ms, s.queue[i].duration_ms);
+      s.playing = was_playing;
+      return s;
+    }
     case Command::Type::kAdvance: {
       if (auto st = check_expected(s, c); !st) return st;
       auto end = s.ends_at();

@@ -84,6 +84,7 @@ struct Command {
     kSkip,      // optional expected_item
     kPrevious,  // optional expected_item
     kRepeat,    // mode
+    kSelect,    // item_id, position_ms: jump to an item, keeping play/pause
     kAdvance,   // internal: the current item (expected_item) has ended
   };
   // Where kAdd inserts: at the end, right after the current item, or at an index.

@@ -196,17 +196,20 @@ StringResponse no_live_holder(const RequestContext& ctx, const Song& song, BlobK
   return res;
 }
 
+StringResponse temporary_redirect(const std::string& location) {
+  StringResponse res{http::status::temporary_redirect, 11};
+  res.set(http::field::location, location);
+  res.set(http::field::cache_control, "no-store");
+  return res;
+}
+
 // 307 to a signed stream URL of the song on `holder`, with extra_query
 // ("&name=value...") appended.
 StringResponse redirect_to(const RequestContext& ctx, const cluster::Member& holder, const Song& song,
                            std::string_view extra_query) {
   auto expires = (ctx.services.clock.now_ms() + ctx.config.signed_url_ttl_ms) / 1000;
-  std::string location = holder.advertise + ctx.services.signer.stream_path(song.id, expires);
-  location += extra_query;
-  StringResponse res{http::status::temporary_redirect, 11};
-  res.set(http::field::location, location);
-  res.set(http::field::cache_control, "no-store");
-  return res;
+  return temporary_redirect(holder.advertise + ctx.services.signer.stream_path(song.id, expires) +
+                            std::string(extra_query));
 }
 
 // A song's bytes or cover that this node lacks.
@@ -281,6 +284,15 @@ awaitable<Reply> redirect_to_holder(RequestContext& ctx, const Song& song, std::
   auto holders = co_await offload(ctx, [&] { return ctx.services.cluster.replicator().holders(song.sha256); });
   if (holders.empty()) co_return no_live_holder(ctx, song, BlobKind::kSong);
   co_return redirect_to(ctx, holders.front(), song, extra_query);
+}
+
+awaitable<Reply> redirect_request_to_holder(RequestContext& ctx, const Song& song, BlobKind kind) {
+  const auto& sha = blob_of(song, kind);
+  auto holders = co_await offload(ctx, [&] { return ctx.services.cluster.replicator().holders(sha); });
+  if (holders.empty()) co_return no_live_holder(ctx, song, kind);
+  std::string location = holders.front().advertise + std::string(ctx.url.encoded_path());
+  if (ctx.url.has_query()) location += "?" + std::string(ctx.url.encoded_query());
+  co_return temporary_redirect(location);
 }
 
 awaitable<Reply> serve_song_blob(RequestContext& ctx, const Song& song, BlobKind kind,

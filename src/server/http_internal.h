@@ -194,6 +194,11 @@ std::variant<std::optional<std::vector<std::string>>, StringResponse> song_ids_f
 // a worker (songs_api.cc).
 awaitable<Result<Song>> find_song(RequestContext& ctx, const std::string& id);
 
+// "http://host[:port]" (https when a TLS proxy in front says so with
+// X-Forwarded-Proto) as the client reached this node: the base of links
+// handed out for use outside the API, such as a share's public page.
+std::string public_base_url(const RequestContext& ctx);
+
 // --- request bodies (request_body.cc) --------------------------------------
 
 // Sends "100 Continue" when the client asked for it; call before reading a body.
@@ -272,6 +277,19 @@ awaitable<Reply> redirect_to_holder(RequestContext& ctx, const Song& song, std::
 enum class BlobKind { kSong, kCover };
 awaitable<Reply> serve_song_blob(RequestContext& ctx, const Song& song, BlobKind kind,
                                  const std::string& download_name);
+
+// A 307 to this same request (path and query) on the least loaded live node
+// that holds the song's bytes or cover, for answers made from them there
+// (a resized cover, lyrics read from the file); 503 when none does.
+awaitable<Reply> redirect_request_to_holder(RequestContext& ctx, const Song& song, BlobKind kind);
+
+// A song's cover scaled down to at most `size` pixels on its longer side,
+// as JPEG (cover_responses.cc): from the transcode cache when there, else
+// resized on the worker pool within a transcode slot (503 when all are
+// busy) and cached. A cover no larger than that, or one that cannot be
+// decoded, is sent as it is; a node that lacks the cover redirects to one
+// that holds it, the query kept. Only for a song with a cover.
+awaitable<Reply> serve_resized_cover(RequestContext& ctx, const Song& song, int size);
 
 // A song transcoded as the request asks (transcode_responses.cc): from the
 // transcode cache when there, else encoded as the client reads it (chunked);

@@ -6,6 +6,9 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "server/http_internal.h"
@@ -217,6 +220,17 @@ awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int fd,
                             timer.async_wait(use_awaitable));
     if (result.index() == 1) throw boost::system::system_error(beast::error::timeout);
   }
+}
+
+std::string public_base_url(const RequestContext& ctx) {
+  std::string host(ctx.header()[http::field::host]);
+  const bool usable = !host.empty() && host.size() <= 255 &&
+                      std::all_of(host.begin(), host.end(), [](unsigned char c) {
+                        return std::isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_';
+                      });
+  if (!usable) host = "localhost";
+  const bool tls = ctx.header()["X-Forwarded-Proto"] == "https";
+  return (tls ? "https://" : "http://") + host;
 }
 
 }  // namespace hifi::http_internal

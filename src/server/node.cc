@@ -17,6 +17,7 @@
 #include "library/playlists.h"
 #include "library/shares.h"
 #include "server/http_server.h"
+#include "server/play_counter.h"
 #include "server/metrics.h"
 #include "server/room_hub.h"
 #include "server/signed_url.h"
@@ -91,6 +92,7 @@ struct Node::Parts {
   std::unique_ptr<cluster::ClusterNode> cluster;
   std::unique_ptr<room::RoomService> rooms;
   std::unique_ptr<RoomHub> hub;
+  std::unique_ptr<PlayCounter> plays;
   std::unique_ptr<HttpServer> server;
   std::string advertise;
   bool stopped = false;
@@ -174,6 +176,7 @@ Result<std::unique_ptr<Node>> Node::open(ServerConfig config, NodeOptions option
   p->hub = std::make_unique<RoomHub>(*p->rooms);
   p->rooms->set_listener([hub = p->hub.get()](const room::RoomEvent& e) { hub->on_event(e); });
   if (auto s = p->rooms->start(); !s) return Status(s.code(), "cannot load the rooms: " + s.message());
+  p->plays = std::make_unique<PlayCounter>(*p->hub, *p->annotations, p->room_clock());
   return std::unique_ptr<Node>(new Node(std::move(p)));
 }
 
@@ -200,6 +203,7 @@ Status Node::start() {
   p.hub->start_cluster_presence(*p.store, cluster->membership().self_id(),
                                 [cluster] { return cluster->membership().lease(); });
   cluster->membership().set_on_rejoin([hub = p.hub.get()] { hub->republish_presence(); });
+  p.plays->start();
   // Listener counts are cluster-wide from the first request on; a store too
   // slow for that leaves the node serving, reported as degraded by /healthz.
   if (auto s = p.hub->wait_presence_loaded(std::chrono::steady_clock::now() + std::chrono::seconds(10)); !s) {
@@ -216,6 +220,7 @@ void Node::stop() {
     p.server->shutdown();
     p.server->wait();
   }
+  p.plays->stop();
   p.cluster->stop();
   p.rooms->stop();
   p.annotations->stop();
@@ -236,6 +241,7 @@ PlayQueues& Node::play_queues() { return *parts_->play_queues; }
 Shares& Node::shares() { return *parts_->shares; }
 room::RoomService& Node::rooms() { return *parts_->rooms; }
 RoomHub& Node::hub() { return *parts_->hub; }
+PlayCounter& Node::play_counter() { return *parts_->plays; }
 cluster::ClusterNode& Node::cluster() { return *parts_->cluster; }
 Metrics& Node::metrics() { return parts_->metrics; }
 

@@ -36,6 +36,7 @@ class ClientCredentials;
 class HttpServer;
 class Metrics;
 class RoomHub;
+class PlayCounter;
 class UrlSigner;
 namespace cluster {
 class ClusterNode;
@@ -89,6 +90,7 @@ class Node {
   Shares& shares();
   room::RoomService& rooms();
   RoomHub& hub();
+  PlayCounter& play_counter();
   cluster::ClusterNode& cluster();
   Metrics& metrics();
 

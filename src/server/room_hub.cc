@@ -246,6 +246,18 @@ std::size_t RoomHub::connection_count() const {
   return n;
 }
 
+std::vector<RoomHub::LocalRoom> RoomHub::local_rooms() const {
+  std::vector<LocalRoom> out;
+  std::lock_guard lock(mu_);
+  for (const auto& [id, channel] : channels_) {
+    if (!channel.room || channel.users.empty()) continue;
+    LocalRoom local{*channel.room, {}};
+    for (const auto& [user_id, entry] : channel.users) local.users.push_back(entry.first);
+    out.push_back(std::move(local));
+  }
+  return out;
+}
+
 void RoomHub::clear() {
   std::lock_guard lock(mu_);
   for (const auto& [id, channel] : channels_) mark_presence_dirty_locked(id);

@@ -131,6 +131,13 @@ class RoomHub {
   std::vector<ListenerInfo> listeners(const std::string& room_id) const;
   // This node's subscriptions.
   std::size_t connection_count() const;
+  // The rooms with listeners on this node, as the hub last saw them, each
+  // with its distinct local users (by username).
+  struct LocalRoom {
+    room::Room room;
+    std::vector<ListenerInfo> users;
+  };
+  std::vector<LocalRoom> local_rooms() const;
   // Closes every subscriber (server shutdown).
   void close_all();
   // Forgets every subscriber without telling them; for after the network

@@ -1,5 +1,6 @@
 // Rooms over HTTP: create, list, get and delete rooms, and send them
-// commands. The WebSocket that pushes every change is in room_socket.cc.
+// commands; and the room the caller's Subsonic jukebox drives
+// (room/jukebox.h). The WebSocket that pushes every change is in room_socket.cc.
 #include <spdlog/spdlog.h>
 
 #include "server/api_json.h"
@@ -7,6 +8,7 @@
 #include "server/json_macros.h"
 #include "server/request_json.h"
 #include "server/room_hub.h"
+#include "room/jukebox.h"
 
 namespace hifi::http_internal {
 namespace json = boost::json;
@@ -75,7 +77,7 @@ std::variant<room::Command, StringResponse> parse_command(RequestContext& ctx, c
   auto parsed_type = room::parse_command_type(*type);
   if (!parsed_type) {
     return bad_request(ctx, "unknown command type '" + *type +
-                                "'; use add, remove, move, clear, play, pause, seek, skip, previous or repeat");
+                                "'; use add, remove, move, clear, play, pause, seek, skip, previous, repeat or select");
   }
   c.type = *parsed_type;
   auto fail = [&](const Status& s) { return bad_request(ctx, s.message()); };
@@ -137,6 +139,15 @@ std::variant<room::Command, StringResponse> parse_command(RequestContext& ctx, c
     case room::Command::Type::kPrevious:
       if (auto p = optional_item()) return std::move(*p);
       break;
+    case room::Command::Type::kSelect: {
+      auto item = fields.required_string("item_id");
+      if (!item) return fail(item.status());
+      auto pos = fields.optional_int("position_ms");
+      if (!pos) return fail(pos.status());
+      c.item_id = *item;
+      c.position_ms = pos->value_or(0);
+      break;
+    }
     case room::Command::Type::kRepeat: {
       auto mode = fields.required_string("mode");
       if (!mode) return fail(mode.status());
@@ -173,6 +184,34 @@ awaitable<Reply> room_command(RequestContext& ctx) {
   co_return json_response(ctx, http::status::ok, room_full(ctx.services, *room));
 }
 
+// {"room_id": the chosen room, or null for the default, "room_name", "gain"}.
+json::object jukebox_json(Services& services, const room::JukeboxChoice& choice) {
+  auto room = choice.room_id.empty() ? Result<room::Room>(not_found("none")) : services.rooms.get(choice.room_id);
+  json::object o;
+  o["room_id"] = room ? json::value(room->id) : json::value(nullptr);
+  o["room_name"] = room ? json::value(room->name) : json::value(nullptr);
+  o["gain"] = choice.gain;
+  return o;
+}
+
+awaitable<Reply> get_jukebox(RequestContext& ctx) {
+  auto choice = co_await offload(
+      ctx, [&] { return room::Jukeboxes(ctx.services.store, ctx.services.rooms).choice(ctx.user->id); });
+  if (!choice) co_return problem_from_status(ctx, choice.status());
+  co_return json_response(ctx, http::status::ok, jukebox_json(ctx.services, *choice));
+}
+
+awaitable<Reply> put_jukebox(RequestContext& ctx) {
+  HIFI_READ_JSON(body);
+  JsonFields fields(body);
+  HIFI_FIELD(room_id, fields.required_string("room_id"));
+  if (room_id.size() > 64) co_return not_found_problem(ctx, "no room with that id");
+  auto choice = co_await offload(
+      ctx, [&] { return room::Jukeboxes(ctx.services.store, ctx.services.rooms).choose(*ctx.user, room_id); });
+  if (!choice) co_return problem_from_status(ctx, choice.status());
+  co_return json_response(ctx, http::status::ok, jukebox_json(ctx.services, *choice));
+}
+
 }  // namespace
 
 std::vector<Route> room_routes() {
@@ -183,6 +222,8 @@ std::vector<Route> room_routes() {
       {V::get, "/api/v1/rooms/{}", Auth::kBearer, get_room},
       {V::delete_, "/api/v1/rooms/{}", Auth::kBearer, delete_room},
       {V::post, "/api/v1/rooms/{}/commands", Auth::kBearer, room_command},
+      {V::get, "/api/v1/me/jukebox", Auth::kBearer, get_jukebox},
+      {V::put, "/api/v1/me/jukebox", Auth::kBearer, put_jukebox},
   };
 }
 

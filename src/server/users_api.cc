@@ -1,11 +1,14 @@
-// Accounts from an admin's side: list users, disable or enable one, create
-// invite codes. The account service decides who may.
+// Accounts from an admin's side: list, create and delete users, disable or
+// enable one, change a role, set a password, create invite codes. The
+// account service decides who may; password hashing runs on the password
+// pool.
 #include <spdlog/spdlog.h>
 
 #include "server/api_json.h"
 #include "server/http_internal.h"
 #include "server/json_macros.h"
 #include "server/request_json.h"
+#include "room/jukebox.h"
 
 namespace hifi::http_internal {
 namespace {
@@ -18,17 +21,73 @@ awaitable<Reply> list_users(RequestContext& ctx) {
   co_return json_response(ctx, http::status::ok, {{"items", items}});
 }
 
+awaitable<Reply> create_user(RequestContext& ctx) {
+  HIFI_READ_JSON(body);
+  JsonFields fields(body);
+  HIFI_FIELD(username, fields.required_string("username"));
+  HIFI_FIELD(password, fields.required_string("password"));
+  HIFI_FIELD(role, fields.optional_string("role"));
+  if (!ctx.user->is_admin()) co_return problem_from_status(ctx, permission_denied("only an admin may create users"));
+  auto done = co_await offload_password_work(ctx, [&] {
+    return ctx.services.accounts.create_user(*ctx.user, username, password, role.value_or("user"));
+  });
+  if (!done) co_return password_busy(ctx);
+  auto& user = *done;
+  if (!user) co_return problem_from_status(ctx, user.status());
+  spdlog::info("account '{}' ({}) created by '{}'", user->username, user->role, ctx.user->username);
+  auto res = json_response(ctx, http::status::created, api_json::user(*user));
+  res.set(http::field::location, "/api/v1/users/" + user->id);
+  co_return res;
+}
+
+// {"disabled": bool} and/or {"role": "admin"|"user"}.
 awaitable<Reply> update_user(RequestContext& ctx) {
   HIFI_READ_JSON(body);
   JsonFields fields(body);
   HIFI_FIELD(disabled, fields.optional_bool("disabled"));
-  if (!disabled) co_return bad_request(ctx, "nothing to change; send {\"disabled\": true|false}");
-  auto user = co_await offload(
-      ctx, [&] { return ctx.services.accounts.set_disabled(*ctx.user, ctx.params[0], *disabled); });
+  HIFI_FIELD(role, fields.optional_string("role"));
+  if (!disabled && !role) {
+    co_return bad_request(ctx, "nothing to change; send {\"disabled\": true|false} and/or {\"role\": \"admin\"|\"user\"}");
+  }
+  auto user = co_await offload(ctx, [&]() -> Result<User> {
+    auto& accounts = ctx.services.accounts;
+    if (role) {
+      auto changed = accounts.set_role(*ctx.user, ctx.params[0], *role);
+      if (!changed || !disabled) return changed;
+    }
+    return accounts.set_disabled(*ctx.user, ctx.params[0], *disabled);
+  });
   if (!user) co_return problem_from_status(ctx, user.status());
-  spdlog::info("account '{}' {} by '{}'", user->username, *disabled ? "disabled" : "enabled",
-               ctx.user->username);
+  spdlog::info("account '{}' updated by '{}' (role {}, {})", user->username, ctx.user->username, user->role,
+               user->disabled ? "disabled" : "enabled");
   co_return json_response(ctx, http::status::ok, api_json::user(*user));
+}
+
+awaitable<Reply> set_user_password(RequestContext& ctx) {
+  HIFI_READ_JSON(body);
+  JsonFields fields(body);
+  HIFI_FIELD(password, fields.required_string("password"));
+  auto done = co_await offload_password_work(
+      ctx, [&] { return ctx.services.accounts.set_password(*ctx.user, ctx.params[0], password); });
+  if (!done) co_return password_busy(ctx);
+  const Status& s = *done;
+  if (!s) co_return problem_from_status(ctx, s);
+  spdlog::info("password of account {} set by '{}'", ctx.params[0], ctx.user->username);
+  co_return StringResponse{http::status::no_content, 11};
+}
+
+// The account, its sessions, app passwords, API keys and jukebox choice go;
+// its uploads stay in the library.
+awaitable<Reply> delete_user(RequestContext& ctx) {
+  auto s = co_await offload(ctx, [&] {
+    auto& services = ctx.services;
+    if (auto deleted = services.accounts.delete_user(*ctx.user, ctx.params[0]); !deleted) return deleted;
+    if (auto removed = services.credentials.remove_all(ctx.params[0]); !removed) return removed;
+    return room::Jukeboxes(services.store, services.rooms).forget(ctx.params[0]);
+  });
+  if (!s) co_return problem_from_status(ctx, s);
+  spdlog::info("account {} deleted by '{}'", ctx.params[0], ctx.user->username);
+  co_return StringResponse{http::status::no_content, 11};
 }
 
 awaitable<Reply> create_invite(RequestContext& ctx) {
@@ -44,7 +103,10 @@ std::vector<Route> user_routes() {
   using V = http::verb;
   return {
       {V::get, "/api/v1/users", Auth::kBearer, list_users},
+      {V::post, "/api/v1/users", Auth::kBearer, create_user},
       {V::patch, "/api/v1/users/{}", Auth::kBearer, update_user},
+      {V::delete_, "/api/v1/users/{}", Auth::kBearer, delete_user},
+      {V::put, "/api/v1/users/{}/password", Auth::kBearer, set_user_password},
       {V::post, "/api/v1/invites", Auth::kBearer, create_invite},
   };
 }

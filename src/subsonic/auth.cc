@@ -16,20 +16,6 @@ int hex_value(char c) {
   return -1;
 }
 
-// "enc:" + hex -> the bytes; anything else as it is.
-Expected<std::string> decode_password(const std::string& p) {
-  if (!p.starts_with("enc:")) return p;
-  const auto hex = std::string_view(p).substr(4);
-  if (hex.size() % 2 != 0) return Error{ErrorCode::kWrongCredentials, "the enc: password is not hex"};
-  std::string out;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
-    if (hi < 0 || lo < 0) return Error{ErrorCode::kWrongCredentials, "the enc: password is not hex"};
-    out += static_cast<char>(hi * 16 + lo);
-  }
-  return out;
-}
-
 bool md5_hex(const std::string& t) {
   return t.size() == 32 && std::all_of(t.begin(), t.end(), [](char c) { return hex_value(c) >= 0; });
 }
@@ -44,6 +30,20 @@ Error from_check(const Status& s, ErrorCode wrong) {
 }
 
 }  // namespace
+
+Expected<std::string> decode_password(const std::string& p, ErrorCode bad_hex) {
+  if (!p.starts_with("enc:")) return p;
+  const auto hex = std::string_view(p).substr(4);
+  if (hex.size() % 2 != 0) return Error{bad_hex, "the enc: password is not hex"};
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
+    if (hi < 0 || lo < 0) return Error{bad_hex, "the enc: password is not hex"};
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
 
 Expected<Caller> authenticate(const Params& params, ClientCredentials& credentials,
                               const std::string& client_address) {

@@ -31,6 +31,10 @@ struct Caller {
   AuthMechanism mechanism = AuthMechanism::kPassword;
 };
 
+// A password parameter: "enc:" + hex of its bytes, or the text as it is.
+// `bad_hex` is the error code for an "enc:" value that is not hex.
+Expected<std::string> decode_password(const std::string& p, ErrorCode bad_hex = ErrorCode::kWrongCredentials);
+
 Expected<Caller> authenticate(const Params& params, ClientCredentials& credentials,
                               const std::string& client_address);
 

@@ -70,7 +70,7 @@ void append_xml(std::string& out, const Element& e) {
 }
 
 json::value to_json(const Element& e) {
-  if (e.attributes().empty() && e.children().empty()) {
+  if (e.attributes().empty() && e.children().empty() && !e.kept_object()) {
     return e.text() ? scalar_json(*e.text()) : json::value(json::object());
   }
   json::object o;

@@ -60,6 +60,13 @@ class Element {
     repeated_ = repeated;
     return *this;
   }
+  // In JSON an element with only text is that text; this one stays an
+  // object with the text as "value" (OpenSubsonic's lyric lines).
+  Element& keep_object() {
+    keep_object_ = true;
+    return *this;
+  }
+  bool kept_object() const { return keep_object_; }
   Element& add(Element child) {
     children_.push_back(std::move(child));
     return *this;
@@ -69,6 +76,14 @@ class Element {
   bool repeated() const { return repeated_; }
   const std::vector<std::pair<std::string, Scalar>>& attributes() const { return attributes_; }
   const std::vector<Element>& children() const { return children_; }
+  std::vector<Element>& children() { return children_; }
+  // The attribute's value, if set.
+  const Scalar* attribute(std::string_view name) const {
+    for (const auto& [n, v] : attributes_) {
+      if (n == name) return &v;
+    }
+    return nullptr;
+  }
   const std::optional<Scalar>& text() const { return text_; }
 
  private:
@@ -87,6 +102,7 @@ class Element {
 
   std::string name_;
   bool repeated_ = false;
+  bool keep_object_ = false;
   std::vector<std::pair<std::string, Scalar>> attributes_;
   std::vector<Element> children_;
   std::optional<Scalar> text_;

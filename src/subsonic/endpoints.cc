@@ -20,20 +20,9 @@ constexpr std::pair<std::string_view, std::string_view> kUnsupported[] = {
     {"updateInternetRadioStation", "internet radio"}, {"deleteInternetRadioStation", "internet radio"},
     {"getChatMessages", "chat"}, {"addChatMessage", "chat"},
     {"getVideos", "videos"}, {"getVideoInfo", "videos"}, {"getCaptions", "videos"}, {"hls", "HLS streaming"},
-    {"jukeboxControl", "the jukebox"},
-    {"getPlaylists", "playlists"}, {"getPlaylist", "playlists"}, {"createPlaylist", "playlists"},
-    {"updatePlaylist", "playlists"}, {"deletePlaylist", "playlists"},
-    {"star", "stars"}, {"unstar", "stars"}, {"setRating", "ratings"}, {"scrobble", "scrobbling"},
-    {"getNowPlaying", "now playing"},
-    {"getBookmarks", "bookmarks"}, {"createBookmark", "bookmarks"}, {"deleteBookmark", "bookmarks"},
-    {"getPlayQueue", "play queues"}, {"savePlayQueue", "play queues"}, {"getPlayQueueByIndex", "play queues"},
-    {"savePlayQueueByIndex", "play queues"},
-    {"getShares", "shares"}, {"createShare", "shares"}, {"updateShare", "shares"}, {"deleteShare", "shares"},
-    {"getUsers", "user management"}, {"createUser", "user management"}, {"updateUser", "user management"},
-    {"deleteUser", "user management"}, {"changePassword", "user management"},
     {"getLyrics", "lyrics"}, {"getLyricsBySongId", "lyrics"},
     {"getAvatar", "avatars"}, {"startScan", "library scans (HiFi's library changes by uploads)"},
-    {"getSimilarSongs", "similar songs"}, {"getSimilarSongs2", "similar songs"}, {"getTopSongs", "top songs"},
+    {"getSimilarSongs", "similar songs"}, {"getSimilarSongs2", "similar songs"},
     {"getArtistInfo", "artist information"}, {"getArtistInfo2", "artist information"},
     {"getAlbumInfo", "album information"}, {"getAlbumInfo2", "album information"},
     {"search", "the old search (use search3)"},
@@ -44,7 +33,9 @@ constexpr std::pair<std::string_view, std::string_view> kUnsupported[] = {
 const Endpoint* find_endpoint(std::string_view name) {
   static const auto kByName = [] {
     std::map<std::string_view, Endpoint> m;
-    for (auto* table : {system_endpoints, browse_endpoints, list_endpoints, search_endpoints}) {
+    for (auto* table : {system_endpoints, browse_endpoints, list_endpoints, search_endpoints, annotation_endpoints,
+                        playlist_endpoints, play_queue_endpoints, share_endpoints, info_endpoints, users_endpoints,
+                        jukebox_endpoints}) {
       for (const auto& e : table()) m.emplace(e.name, e);
     }
     return m;
@@ -60,13 +51,10 @@ std::optional<std::string> unsupported_endpoint(std::string_view name) {
   return std::nullopt;
 }
 
-std::vector<Song> album_songs(const Catalog& catalog, const std::string& album_id) {
-  SongQuery q;
-  q.album_id = album_id;
-  q.sort = SongSort::kAlbum;
-  q.limit = 500;
+std::vector<Song> query_songs(const Catalog& catalog, SongQuery q, std::size_t max) {
   std::vector<Song> out;
-  for (;;) {
+  while (out.size() < max) {
+    q.limit = std::min<std::size_t>(500, max - out.size());
     auto page = catalog.query(q);
     if (!page) break;
     out.insert(out.end(), page->items.begin(), page->items.end());
@@ -74,6 +62,22 @@ std::vector<Song> album_songs(const Catalog& catalog, const std::string& album_i
     q.cursor = page->next;
   }
   return out;
+}
+
+std::vector<Song> songs_of(const Catalog& catalog, const std::vector<std::string>& ids) {
+  std::vector<Song> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids) {
+    if (auto song = catalog.get(id)) out.push_back(std::move(*song));
+  }
+  return out;
+}
+
+std::vector<Song> album_songs(const Catalog& catalog, const std::string& album_id) {
+  SongQuery q;
+  q.album_id = album_id;
+  q.sort = SongSort::kAlbum;
+  return query_songs(catalog, std::move(q), SIZE_MAX);
 }
 
 std::optional<Error> check_music_folder(const Params& params) {

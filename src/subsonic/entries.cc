@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <ctime>
+#include <algorithm>
 #include <map>
+#include <optional>
 
 #include "common/text.h"
 #include "subsonic/ids.h"
@@ -137,6 +139,82 @@ std::vector<Element> artist_index(const std::vector<Artist>& artists, bool id3) 
   }
   if (auto it = by_letter.find("#"); it != by_letter.end()) add("#", it->second);
   return out;
+}
+
+UserMarks marks_of(const Annotations& annotations, const std::string& user_id) {
+  return UserMarks{annotations.of_user(user_id, ItemKind::kSong), annotations.of_user(user_id, ItemKind::kAlbum),
+                   annotations.of_user(user_id, ItemKind::kArtist)};
+}
+
+namespace {
+
+struct AnnotationPass {
+  const UserMarks& marks;
+  const Catalog& catalog;
+  // album id -> the user's plays of its songs and when last; built on the
+  // first album element met.
+  std::optional<std::map<std::string, std::pair<std::int64_t, std::int64_t>>> album_plays;
+
+  const std::map<std::string, std::pair<std::int64_t, std::int64_t>>& plays_by_album() {
+    if (!album_plays) {
+      album_plays.emplace();
+      for (const auto& [song_id, a] : marks.songs) {
+        if (a.play_count == 0) continue;
+        auto song = catalog.get(song_id);
+        if (!song) continue;
+        auto& slot = (*album_plays)[album_id_of(*song)];
+        slot.first += a.play_count;
+        slot.second = std::max(slot.second, a.last_played);
+      }
+    }
+    return *album_plays;
+  }
+
+  static void mark(Element& e, const Annotation& a) {
+    if (a.starred()) e.set("starred", iso_time(a.starred_at));
+    if (a.rating > 0) e.set("userRating", a.rating);
+  }
+
+  void visit(Element& e) {
+    const auto& name = e.name();
+    const bool entry = name == "song" || name == "child" || name == "entry" || name == "album" ||
+                       name == "artist" || name == "directory";
+    const auto* id_value = entry ? e.attribute("id") : nullptr;
+    if (id_value && std::holds_alternative<std::string>(*id_value)) {
+      if (auto id = parse_id(std::get<std::string>(*id_value))) {
+        switch (id->kind) {
+          case IdKind::kSong:
+            if (auto it = marks.songs.find(id->id); it != marks.songs.end()) {
+              mark(e, it->second);
+              if (it->second.play_count > 0) {
+                e.set("playCount", it->second.play_count).set("played", iso_time(it->second.last_played));
+              }
+            }
+            break;
+          case IdKind::kAlbum: {
+            if (auto it = marks.albums.find(id->id); it != marks.albums.end()) mark(e, it->second);
+            const auto& plays = plays_by_album();
+            if (auto it = plays.find(id->id); it != plays.end()) {
+              e.set("playCount", it->second.first).set("played", iso_time(it->second.second));
+            }
+            break;
+          }
+          case IdKind::kArtist:
+            if (auto it = marks.artists.find(id->id); it != marks.artists.end()) mark(e, it->second);
+            break;
+        }
+      }
+    }
+    for (auto& child : e.children()) visit(child);
+  }
+};
+
+}  // namespace
+
+void annotate(std::vector<Element>& body, const UserMarks& marks, const Catalog& catalog) {
+  if (marks.songs.empty() && marks.albums.empty() && marks.artists.empty()) return;
+  AnnotationPass pass{marks, catalog, std::nullopt};
+  for (auto& e : body) pass.visit(e);
 }
 
 }  // namespace hifi::subsonic

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "subsonic/endpoints.h"
+#include "subsonic/entries.h"
 #include "subsonic/http_adapter.h"
 
 namespace hifi::subsonic {
@@ -88,9 +89,23 @@ awaitable<Reply> handle(RequestContext& ctx) {
     return std::nullopt;
   };
   if (media) {
-    if (auto e = co_await http_internal::offload(ctx, check_caller)) co_return error_answer(req, *e);
+    if (!signed_cover_request(ctx, name, req.params)) {
+      if (auto e = co_await http_internal::offload(ctx, check_caller)) co_return error_answer(req, *e);
+    }
     co_return co_await serve_media(ctx, name, req);
   }
+  auto run = [&]() -> Expected<Body> {
+    auto cover_url = [&ctx](const std::string& id, int size) { return signed_cover_url(ctx, id, size); };
+    auto body = endpoint->run(Call{req.params, req.caller, services.catalog, services.accounts,
+                                   services.clock.now_ms(), services.annotations, services.playlists,
+                                   services.play_queues, services.shares, services.rooms, services.credentials,
+                                   services.store, http_internal::public_base_url(ctx), cover_url});
+    if (body && !req.caller.user.id.empty()) {
+      annotate(*body, marks_of(services.annotations, req.caller.user.id), services.catalog);
+    }
+    return body;
+  };
+  const bool on_password_pool = endpoint && endpoint->hashes_password;
   auto result = co_await http_internal::offload(ctx, [&]() -> Expected<Body> {
     if (!endpoint || endpoint->needs_auth) {
       if (auto e = check_caller()) return *e;
@@ -99,9 +114,13 @@ awaitable<Reply> handle(RequestContext& ctx) {
       if (auto message = unsupported_endpoint(name)) return generic_error(*message);
       return not_found_error("HiFi has no Subsonic endpoint '" + name.substr(0, 64) + "'");
     }
-    return endpoint->run(Call{req.params, req.caller, services.catalog, services.accounts, services.clock.now_ms(),
-                              services.annotations, services.playlists, services.play_queues, services.shares});
+    return on_password_pool ? Expected<Body>(Body{}) : run();
   });
+  if (result && on_password_pool) {
+    // Setting a password runs Argon2id: on the password pool, bounded.
+    auto done = co_await http_internal::offload_password_work(ctx, run);
+    result = done ? std::move(*done) : Expected<Body>(generic_error("the server is busy hashing passwords; try again"));
+  }
   if (!result) co_return error_answer(req, result.error());
   co_return answer(render_ok(*result, req.format, req.callback));
 }

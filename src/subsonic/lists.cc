@@ -1,13 +1,12 @@
 // Lists: getAlbumList and getAlbumList2 (random, newest, by name, by
-// artist, by year, by genre), getRandomSongs, getSongsByGenre, getStarred
-// and getStarred2.
-//
-// HiFi keeps no stars, ratings or plays yet, so the lists made of them
-// (starred, highest, frequent, recent, getStarred) are empty rather than an
-// error: apps ask for them on their home screens.
+// artist, by year, by genre, and from the caller's own marks: starred,
+// highest rated, most and most recently played), getRandomSongs,
+// getSongsByGenre, getStarred and getStarred2, getTopSongs (by everyone's
+// plays).
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 
 #include "common/text.h"
@@ -19,6 +18,31 @@ namespace {
 
 constexpr std::int64_t kMaxListSize = 500;
 constexpr std::int64_t kMaxOffset = 1'000'000;
+
+// The caller's albums by their own marks: starred (latest first), highest
+// (rating), frequent (plays of their songs), recent (last played).
+std::vector<Album> albums_by_marks(const Call& call, const std::string& type, std::vector<Album> albums) {
+  const auto& user = call.caller.user.id;
+  std::map<std::string, std::int64_t> score;  // album id -> what it is sorted by
+  if (type == "starred" || type == "highest") {
+    for (const auto& [id, a] : call.annotations.of_user(user, ItemKind::kAlbum)) {
+      const auto value = type == "starred" ? a.starred_at : a.rating;
+      if (value > 0) score[id] = value;
+    }
+  } else {
+    for (const auto& [id, a] : call.annotations.of_user(user, ItemKind::kSong)) {
+      if (a.play_count == 0) continue;
+      auto song = call.catalog.get(id);
+      if (!song) continue;
+      auto& slot = score[album_id_of(*song)];
+      slot = type == "frequent" ? slot + a.play_count : std::max(slot, a.last_played);
+    }
+  }
+  std::erase_if(albums, [&](const Album& a) { return !score.contains(a.id); });
+  std::stable_sort(albums.begin(), albums.end(),
+                   [&](const Album& a, const Album& b) { return score[a.id] > score[b.id]; });
+  return albums;
+}
 
 // The albums getAlbumList(2) asks for, before paging.
 Expected<std::vector<Album>> albums_for(const Call& call) {
@@ -63,7 +87,7 @@ Expected<std::vector<Album>> albums_for(const Call& call) {
     return albums;
   }
   if (*type == "starred" || *type == "highest" || *type == "frequent" || *type == "recent") {
-    return std::vector<Album>{};  // no stars, ratings or plays yet
+    return albums_by_marks(call, *type, std::move(albums));
   }
   return generic_error(fmt::format("unknown album list type '{}'; use random, newest, alphabeticalByName, "
                                    "alphabeticalByArtist, byYear, byGenre, starred, highest, frequent or recent",
@@ -125,8 +149,68 @@ Expected<Body> get_songs_by_genre(const Call& call) {
   return Body{std::move(list)};
 }
 
-Expected<Body> get_starred(const Call&) { return Body{Element("starred")}; }
-Expected<Body> get_starred2(const Call&) { return Body{Element("starred2")}; }
+// getStarred (folder-style elements) and getStarred2 (ID3): the caller's
+// starred artists, albums and songs, latest first.
+Expected<Body> starred(const Call& call, bool id3) {
+  if (auto e = check_music_folder(call.params)) return *e;
+  const auto& user = call.caller.user.id;
+  auto latest_first = [&](ItemKind kind) {
+    std::vector<std::pair<std::int64_t, std::string>> out;
+    for (const auto& [id, a] : call.annotations.of_user(user, kind)) {
+      if (a.starred()) out.emplace_back(a.starred_at, id);
+    }
+    std::sort(out.begin(), out.end(), std::greater<>());
+    return out;
+  };
+  Element list(id3 ? "starred2" : "starred");
+  const auto artists = latest_first(ItemKind::kArtist);
+  if (!artists.empty()) {
+    std::map<std::string, Artist> by_id;
+    for (auto& a : call.catalog.artists("")) by_id.emplace(a.id, std::move(a));
+    for (const auto& [at, id] : artists) {
+      if (auto it = by_id.find(id); it != by_id.end()) list.add(artist_entry(it->second, id3));
+    }
+  }
+  for (const auto& [at, id] : latest_first(ItemKind::kAlbum)) {
+    if (auto album = call.catalog.album(id)) list.add(id3 ? album_entry(*album) : album_directory_entry(*album));
+  }
+  for (const auto& [at, id] : latest_first(ItemKind::kSong)) {
+    if (auto song = call.catalog.get(id)) list.add(song_entry(*song));
+  }
+  return Body{std::move(list)};
+}
+
+Expected<Body> get_starred(const Call& call) { return starred(call, false); }
+Expected<Body> get_starred2(const Call& call) { return starred(call, true); }
+
+// getTopSongs: an artist's songs (by name), most played by everyone first.
+Expected<Body> get_top_songs(const Call& call) {
+  auto artist = call.params.required("artist");
+  if (!artist) return artist.error();
+  auto count = call.params.integer("count", 1, kMaxListSize, 50);
+  if (!count) return count.error();
+  SongQuery q;
+  q.artist_id = artist_id_of(*artist);
+  q.sort = SongSort::kAlbum;
+  q.limit = 500;
+  std::vector<std::pair<std::int64_t, Song>> songs;
+  for (;;) {
+    auto page = call.catalog.query(q);
+    if (!page) return error_from_status(page.status());
+    for (auto& s : page->items) {
+      const auto plays = call.annotations.total_plays(s.id);
+      songs.emplace_back(plays, std::move(s));
+    }
+    if (page->next.empty() || songs.size() >= 10'000) break;
+    q.cursor = page->next;
+  }
+  std::stable_sort(songs.begin(), songs.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  Element list("topSongs");
+  for (std::size_t i = 0; i < songs.size() && i < static_cast<std::size_t>(*count); ++i) {
+    list.add(song_entry(songs[i].second));
+  }
+  return Body{std::move(list)};
+}
 
 }  // namespace
 
@@ -138,6 +222,7 @@ std::vector<Endpoint> list_endpoints() {
       {"getSongsByGenre", true, get_songs_by_genre},
       {"getStarred", true, get_starred},
       {"getStarred2", true, get_starred2},
+      {"getTopSongs", true, get_top_songs},
   };
 }
 

@@ -11,8 +11,10 @@
 //                ones carry their exact length.
 //   download     the stored file, as an attachment
 //   getCoverArt  the embedded cover of a song, or of an album's or an
-//                artist's first song with one; `size` is accepted, and the
-//                original image is sent
+//                artist's first song with one; with `size`, scaled down to
+//                that many pixels on its longer side as JPEG (never up:
+//                smaller covers are sent as they are). Signed URLs
+//                (getArtistInfo's image URLs) need no credentials.
 //
 // Errors of the server's responses (problem+json) are turned into Subsonic
 // errors in the request's format.
@@ -29,8 +31,8 @@ namespace {
 
 using http_internal::BlobKind;
 
-// A problem+json answer of the blob or transcode responses as a Subsonic
-// error (HTTP 200); anything else as it is.
+}  // namespace
+
 Reply subsonic_errors(const Request& req, Reply reply) {
   if (!reply || reply->result_int() < 400) return reply;
   boost::system::error_code ec;
@@ -45,6 +47,8 @@ Reply subsonic_errors(const Request& req, Reply reply) {
   if (auto retry = (*reply)[http::field::retry_after]; !retry.empty()) res.set(http::field::retry_after, retry);
   return res;
 }
+
+namespace {
 
 // The formats apps ask for, by the names they use.
 std::optional<media::TranscodeFormat> format_named(const std::string& name) {
@@ -115,19 +119,52 @@ std::optional<std::string> cover_song(const Catalog& catalog, const ParsedId& id
 }  // namespace
 
 bool is_media_endpoint(std::string_view name) {
-  return name == "stream" || name == "download" || name == "getCoverArt";
+  return name == "stream" || name == "download" || name == "getCoverArt" || is_lyrics_endpoint(name);
+}
+
+// The signed subject never looks like a song id, so a cover URL cannot be
+// turned into a stream URL (UrlSigner signs stream URLs by song id).
+std::string cover_subject(std::string_view cover_id, std::int64_t size) {
+  return fmt::format("subsonic-cover:{}:{}", cover_id, size);
+}
+
+std::string signed_cover_url(const RequestContext& ctx, const std::string& cover_id, int size) {
+  // Whole days, so that the URLs of one day are the same and apps cache them.
+  constexpr std::int64_t kDay = 86'400;
+  const auto expires = (ctx.services.clock.now_ms() / 1000 / kDay + 1) * kDay + kCoverUrlTtlS;
+  const auto base = http_internal::public_base_url(ctx);
+  return fmt::format("{}/rest/getCoverArt?id={}&size={}&expires={}&signature={}", base, cover_id, size, expires,
+                     ctx.services.signer.sign(cover_subject(cover_id, size), expires));
+}
+
+bool signed_cover_request(const RequestContext& ctx, std::string_view name, const Params& params) {
+  if (name != "getCoverArt") return false;
+  auto id = params.get("id"), size = params.get("size"), expires = params.get("expires"),
+       signature = params.get("signature");
+  if (!id || !size || !expires || !signature || id->size() > 64 || size->size() > 4 || expires->size() > 12) {
+    return false;
+  }
+  auto n = params.integer("size", 1, kMaxCoverSize, 0);
+  auto e = params.integer("expires", 0, INT64_MAX / 1000, 0);
+  if (!n || !e) return false;
+  return ctx.services.signer.verify(cover_subject(*id, *n), *e, *signature, ctx.services.clock.now_ms() / 1000);
 }
 
 awaitable<Reply> serve_media(RequestContext& ctx, std::string_view name, const Request& req) {
+  if (is_lyrics_endpoint(name)) co_return co_await serve_lyrics(ctx, name, req);
   auto id = id_param(req.params);
   if (!id) co_return error_answer(req, id.error());
   if (name == "getCoverArt") {
-    if (auto size = req.params.integer("size", 1, 4096, 0); !size) co_return error_answer(req, size.error());
+    auto size = req.params.integer("size", 1, kMaxCoverSize, 0);
+    if (!size) co_return error_answer(req, size.error());
     auto song_id = cover_song(ctx.services.catalog, *id);
     if (!song_id) co_return error_answer(req, not_found_error("no cover art for '" + id->id + "'"));
     auto song = co_await http_internal::find_song(ctx, *song_id);
     if (!song) co_return error_answer(req, error_from_status(song.status()));
     if (!song->cover_sha256) co_return error_answer(req, not_found_error("this song has no cover art"));
+    if (*size > 0) {
+      co_return subsonic_errors(req, co_await http_internal::serve_resized_cover(ctx, *song, static_cast<int>(*size)));
+    }
     co_return subsonic_errors(req, co_await http_internal::serve_song_blob(ctx, *song, BlobKind::kCover, ""));
   }
   if (id->kind != IdKind::kSong) co_return error_answer(req, not_found_error("only songs can be streamed"));

@@ -153,6 +153,17 @@ b=$(hifi --json songs long_b | jq -r '.[0].id')
 hifi queue "$room" add "$a" "$b" >/dev/null
 check "queue shows two items" eq "$(hifi --json queue "$room" | jq length)" 2
 
+# The Subsonic jukebox as a remote control for that room.
+check "no jukebox room is chosen at first" eq "$(hifi --json jukebox | jq -r .room_id)" null
+check "hifi jukebox explains the default" grep -q "alice's jukebox" <(hifi jukebox)
+check "hifi jukebox use takes a room name" eq "$(hifi --json jukebox use "E2E room" | jq -r .room_id)" "$room"
+check "hifi jukebox shows the choice" grep -q "E2E room" <(hifi jukebox)
+api_key=$(hifi --json api-keys create "E2E jukebox" | jq -r .key)
+check "a Subsonic app's jukebox sees the room's queue" eq \
+  "$(curl -s "$BASE/rest/jukeboxControl?apiKey=$api_key&action=get&f=json" | jq '.["subsonic-response"].jukeboxPlaylist.entry | length')" 2
+set +e; hifi jukebox use "no such room" >/dev/null 2>&1; rc=$?; set -e
+check "choosing an unknown room exits with the not-found code" eq "$rc" 4
+
 "$BIN_DIR/hifi" listen "$room" --sink null --sync-log "$E2E_TMP/l1.log" >"$E2E_TMP/l1.out" 2>&1 &
 L1=$!
 E2E_PIDS+=("$L1")

@@ -429,6 +429,109 @@ TEST_F(AccountsTest, OnlyAdminsDisableAccountsAndNeverTheirOwn) {
   EXPECT_TRUE(accounts->set_disabled(admin, admin.id, false).is_ok());
 }
 
+TEST_F(AccountsTest, AdminCreatesAccountsWithARoleInEveryRegistrationMode) {
+  AccountOptions closed;
+  closed.registration = RegistrationMode::kClosed;
+  auto accounts = service(closed);
+  auto admin = must_register(*accounts, "admin");
+  auto carol = accounts->create_user(admin, "carol", kPassword, "user");
+  ASSERT_TRUE(carol.is_ok()) << carol.status().to_string();
+  EXPECT_EQ(carol->role, "user");
+  EXPECT_FALSE(carol->disabled);
+  auto dave = accounts->create_user(admin, "dave", kPassword, "admin");
+  ASSERT_TRUE(dave.is_ok()) << dave.status().to_string();
+  EXPECT_TRUE(dave->is_admin());
+  auto session = login(*accounts, "carol", kPassword);
+  ASSERT_TRUE(session.is_ok()) << session.status().to_string();
+  EXPECT_EQ(session->user.id, carol->id);
+
+  EXPECT_EQ(accounts->create_user(*carol, "erin", kPassword, "user").status().code(), Code::kPermissionDenied);
+  EXPECT_EQ(accounts->create_user(admin, "CAROL", kPassword, "user").status().code(), Code::kAlreadyExists);
+  EXPECT_EQ(accounts->create_user(admin, "erin", "short", "user").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(accounts->create_user(admin, "no spaces", kPassword, "user").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(accounts->create_user(admin, "erin", kPassword, "root").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(accounts->account_state_by_name("erin").status().code(), Code::kNotFound);
+}
+
+TEST_F(AccountsTest, SettingAPasswordChangesTheVersionAndEndsEverySession) {
+  auto accounts = service();
+  auto admin = must_register(*accounts, "admin");
+  auto bob = must_register(*accounts, "bob");
+  auto carol = must_register(*accounts, "carol");
+  auto bob_session = login(*accounts, "bob", kPassword);
+  auto admin_session = login(*accounts, "admin", kPassword);
+  ASSERT_TRUE(bob_session.is_ok());
+  ASSERT_TRUE(admin_session.is_ok());
+  const auto before = accounts->account_state(bob.id)->password_version;
+
+  ASSERT_TRUE(accounts->set_password(admin, bob.id, "a new password").is_ok());
+  EXPECT_NE(accounts->account_state(bob.id)->password_version, before);
+  EXPECT_EQ(accounts->authenticate(bob_session->token).status().code(), Code::kUnauthenticated);
+  EXPECT_TRUE(accounts->authenticate(admin_session->token).is_ok());
+  EXPECT_EQ(login(*accounts, "bob", kPassword).status().code(), Code::kUnauthenticated);
+  EXPECT_TRUE(login(*accounts, "bob", "a new password").is_ok());
+
+  // Users set their own password; nobody else's.
+  EXPECT_TRUE(accounts->set_password(carol, carol.id, "carol's new one").is_ok());
+  EXPECT_TRUE(login(*accounts, "carol", "carol's new one").is_ok());
+  EXPECT_EQ(accounts->set_password(carol, bob.id, "hijacked!!").code(), Code::kPermissionDenied);
+  EXPECT_TRUE(login(*accounts, "bob", "a new password").is_ok());
+  EXPECT_EQ(accounts->set_password(admin, bob.id, "short").code(), Code::kInvalidArgument);
+  EXPECT_EQ(accounts->set_password(admin, "no-such-user", "long enough").code(), Code::kNotFound);
+}
+
+TEST_F(AccountsTest, AdminsChangeRolesButNeverDemoteThemselves) {
+  auto accounts = service();
+  auto admin = must_register(*accounts, "admin");
+  auto bob = must_register(*accounts, "bob");
+  auto promoted = accounts->set_role(admin, bob.id, "admin");
+  ASSERT_TRUE(promoted.is_ok()) << promoted.status().to_string();
+  EXPECT_TRUE(promoted->is_admin());
+  EXPECT_TRUE(accounts->get_user(bob.id)->is_admin());
+  EXPECT_EQ(accounts->get_user(bob.id)->username, "bob");
+  EXPECT_TRUE(login(*accounts, "bob", kPassword).is_ok());  // the password is untouched
+  ASSERT_TRUE(accounts->set_role(*promoted, admin.id, "user").is_ok());
+  EXPECT_FALSE(accounts->get_user(admin.id)->is_admin());
+
+  const auto demoted = *accounts->get_user(admin.id);  // the caller as the next request reads it
+  EXPECT_EQ(accounts->set_role(demoted, bob.id, "admin").status().code(), Code::kPermissionDenied);
+  EXPECT_EQ(accounts->set_role(*promoted, bob.id, "user").status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(accounts->set_role(*promoted, admin.id, "owner").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(accounts->set_role(*promoted, "no-such-user", "user").status().code(), Code::kNotFound);
+}
+
+TEST_F(AccountsTest, DeletingAnAccountEndsItAndFreesItsName) {
+  auto accounts = service();
+  auto admin = must_register(*accounts, "admin");
+  auto bob = must_register(*accounts, "bob");
+  auto bob_session = login(*accounts, "bob", kPassword);
+  ASSERT_TRUE(bob_session.is_ok());
+
+  EXPECT_EQ(accounts->delete_user(bob, admin.id).code(), Code::kPermissionDenied);
+  EXPECT_EQ(accounts->delete_user(admin, admin.id).code(), Code::kFailedPrecondition);
+  ASSERT_TRUE(accounts->delete_user(admin, bob.id).is_ok());
+  EXPECT_EQ(accounts->delete_user(admin, bob.id).code(), Code::kNotFound);
+  EXPECT_EQ(accounts->authenticate(bob_session->token).status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(login(*accounts, "bob", kPassword).status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(accounts->account_state(bob.id).status().code(), Code::kNotFound);
+  EXPECT_EQ(accounts->list_users(admin)->size(), 1u);
+
+  // The name is free again, for a new account with a new id.
+  auto again = accounts->register_user("bob", kPassword, "");
+  ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+  EXPECT_NE(again->id, bob.id);
+  EXPECT_EQ(again->role, "user");
+}
+
+TEST_F(AccountsTest, DeletingTheFirstAdminMakesNoNewBootstrapAdmin) {
+  auto accounts = service();
+  auto first = must_register(*accounts, "first");
+  auto second = must_register(*accounts, "second");
+  ASSERT_TRUE(accounts->set_role(first, second.id, "admin").is_ok());
+  ASSERT_TRUE(accounts->delete_user(*accounts->get_user(second.id), first.id).is_ok());
+  EXPECT_EQ(must_register(*accounts, "third").role, "user");
+}
+
 // ---------------------------------------------------------------------------
 // Registration modes
 

@@ -237,5 +237,31 @@ TEST_F(ClientCredentialsTest, AppPasswordsSealedWithAnotherKeyDoNotOpen) {
   EXPECT_TRUE(token("alice", phone.secret, "salt01").is_ok());
 }
 
+TEST_F(ClientCredentialsTest, AnAdminSettingThePasswordEndsEveryCredential) {
+  auto phone = create(CredentialKind::kAppPassword, bob_);
+  auto key = create(CredentialKind::kApiKey, bob_);
+  ASSERT_TRUE(credentials_->check_password("bob", kPassword, kAddress, nullptr).is_ok());  // now remembered
+  ASSERT_TRUE(token("bob", phone.secret, "salt01").is_ok());
+  ASSERT_TRUE(accounts_->set_password(alice_, bob_.id, "set by the admin").is_ok());
+  EXPECT_EQ(credentials_->check_password("bob", kPassword, kAddress, nullptr).status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(credentials_->check_password("bob", phone.secret, kAddress, nullptr).status().code(),
+            Code::kUnauthenticated);
+  EXPECT_FALSE(token("bob", phone.secret, "salt01").is_ok());
+  EXPECT_EQ(credentials_->check_api_key(key.secret, kAddress, nullptr).status().code(), Code::kUnauthenticated);
+  EXPECT_TRUE(credentials_->check_password("bob", "set by the admin", kAddress, nullptr).is_ok());
+}
+
+TEST_F(ClientCredentialsTest, RemoveAllDropsTheUsersCredentialsOnly) {
+  create(CredentialKind::kAppPassword, bob_);
+  auto key = create(CredentialKind::kApiKey, bob_);
+  auto alice_key = create(CredentialKind::kApiKey, alice_);
+  ASSERT_TRUE(credentials_->remove_all(bob_.id).is_ok());
+  EXPECT_TRUE(credentials_->list(CredentialKind::kAppPassword, bob_)->empty());
+  EXPECT_TRUE(credentials_->list(CredentialKind::kApiKey, bob_)->empty());
+  EXPECT_FALSE(credentials_->check_api_key(key.secret, kAddress, nullptr).is_ok());
+  EXPECT_TRUE(credentials_->check_api_key(alice_key.secret, kAddress, nullptr).is_ok());
+  EXPECT_TRUE(credentials_->remove_all(bob_.id).is_ok());  // none left: fine
+}
+
 }  // namespace
 }  // namespace hifi

@@ -702,5 +702,29 @@ TEST(RoomStateJson, RejectsCorruptStates) {
   expect_rejected(json::object{}, "empty object");
 }
 
+
+TEST(RoomState, SelectJumpsToAnItemKeepingPlayOrPause) {
+  auto s = ok(queue_of({60'000, 60'000, 30'000}), cmd(Type::kPlay), kT0);
+  Command c = cmd(Type::kSelect);
+  c.item_id = "q3";
+  c.position_ms = 10'000;
+  auto t = ok(s, c, kT0 + 5000);
+  EXPECT_EQ(t.current, "q3");
+  EXPECT_TRUE(t.playing);
+  EXPECT_EQ(t.position_at_time(kT0 + 5000), 10'000);
+  EXPECT_EQ(t.selection, s.selection + 1);
+  c.item_id = "q1";
+  c.position_ms = 999'999;  // capped at the item's duration
+  auto paused = ok(ok(t, cmd(Type::kPause), kT0 + 6000), c, kT0 + 7000);
+  EXPECT_EQ(paused.current, "q1");
+  EXPECT_FALSE(paused.playing);
+  EXPECT_EQ(paused.position_ms, 60'000);
+  c.item_id = "q9";
+  EXPECT_EQ(apply(s, c, kT0).status().code(), Code::kNotFound);
+  c.item_id = "q2";
+  c.position_ms = -1;
+  EXPECT_EQ(apply(s, c, kT0).status().code(), Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace hifi::room

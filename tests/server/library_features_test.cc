@@ -333,7 +333,7 @@ TEST_F(LibraryApiTest, ASharePageStreamsAndCountsVisits) {
   ASSERT_EQ(made.status, 201) << made.body;
   auto share = made.json();
   const std::string share_id(share.at("id").as_string());
-  EXPECT_EQ(share.at("url").as_string(), "http://127.0.0.1/share/" + share_id);
+  EXPECT_EQ(share.at("url").as_string(), "http://127.0.0.1:" + std::to_string(server_->port()) + "/share/" + share_id);
   EXPECT_EQ(share.at("description").as_string(), "For Sam & co");
   EXPECT_EQ(ids_of(share.at("songs")), std::vector<std::string>{id});
   EXPECT_TRUE(share.at("expires_at").is_null());

@@ -12,6 +12,9 @@
 #include <set>
 #include <thread>
 
+#include "library/annotations.h"
+#include "server/node.h"
+#include "server/play_counter.h"
 #include "server/test_server.h"
 #include "server/ws_client.h"
 
@@ -346,6 +349,16 @@ TEST_F(RoomsTest, EveryCommandType) {
   EXPECT_EQ(s.at("position_ms").as_int64(), 0);
   EXPECT_EQ(s.at("position_at").as_int64(), clock.now_ms());
 
+  // select: jump to an item, at a position or the top, keeping play/pause.
+  const bool was_playing = s.at("playing").as_bool();
+  s = run(alice, {{"type", "select"}, {"item_id", "q2"}, {"position_ms", 100}});
+  EXPECT_EQ(s.at("current").as_string(), "q2");
+  EXPECT_EQ(s.at("position_ms").as_int64(), 100);
+  EXPECT_EQ(s.at("playing").as_bool(), was_playing);
+  s = run(alice, {{"type", "select"}, {"item_id", "q4"}});
+  EXPECT_EQ(s.at("current").as_string(), "q4");
+  EXPECT_EQ(s.at("position_ms").as_int64(), 0);
+
   // repeat.
   for (auto mode : {"all", "one", "off"}) {
     s = run(alice, {{"type", "repeat"}, {"mode", mode}});
@@ -399,6 +412,8 @@ TEST_F(RoomsTest, BadCommandsAreProblems) {
   bad({{"type", "seek"}, {"position_ms", 10}, {"item_id", 1}});
   bad({{"type", "skip"}, {"item_id", true}});
   bad({{"type", "repeat"}});
+  bad({{"type", "select"}});
+  bad({{"type", "select"}, {"item_id", "q1"}, {"position_ms", -1}});
   bad({{"type", "repeat"}, {"mode", "sometimes"}});
   bad({{"type", "repeat"}, {"mode", 1}});
   expect_problem(post_raw("/api/v1/rooms/" + room + "/commands", "{\"type\":", alice), 400, "invalid-request");
@@ -407,6 +422,7 @@ TEST_F(RoomsTest, BadCommandsAreProblems) {
   expect_problem(command(alice, room, {{"type", "add"}, {"song_ids", {song, "0123456789abcdef0123456789abcdef"}}}),
                  404, "not-found");
   expect_problem(command(alice, room, {{"type", "remove"}, {"item_id", "q99"}}), 404, "not-found");
+  expect_problem(command(alice, room, {{"type", "select"}, {"item_id", "q99"}}), 404, "not-found");
   expect_problem(command(alice, room, {{"type", "move"}, {"item_id", "q99"}, {"to", 0}}), 404, "not-found");
   expect_problem(command(alice, "nosuchroom", {{"type", "play"}}), 404, "not-found");
   expect_problem(command("", room, {{"type", "play"}}), 401, "unauthenticated");
@@ -1102,6 +1118,54 @@ TEST_F(RoomsTest, SlowConsumerIsDroppedWhileOthersGetEverything) {
   std::size_t bytes = 0;
   EXPECT_TRUE(slow.read_until_closed(5s, &bytes)) << "still open after " << bytes << " bytes";
   normal->close();
+}
+
+}  // namespace
+}  // namespace hifi::testing
+
+namespace hifi::testing {
+namespace {
+
+// A room's song counts as a play for each of its listeners once it has
+// played past half its length (or four minutes), once per selection.
+TEST_F(RoomsTest, ListenersGetAPlayPastHalfTheSong) {
+  auto alice = register_and_login("alice");
+  auto bob = register_and_login("bob");
+  auto carol = register_and_login("carol");
+  const auto alice_id = user_id(alice), bob_id = user_id(bob), carol_id = user_id(carol);
+  auto song = upload_song(alice, 440, 60, 4000);
+  auto room = create_room(alice);
+  auto a = join(alice, room);
+  auto b1 = join(bob, room);
+  auto b2 = join(bob, room);  // a second device of Bob's: still one play
+  auto& annotations = server_->node().annotations();
+  auto plays = [&](const std::string& user) { return annotations.get(user, ItemKind::kSong, song).play_count; };
+  ok_command(alice, room, {{"type", "add"}, {"song_ids", {song}}});
+  ok_command(alice, room, {{"type", "play"}});
+  // The counter's thread checks every second; check_now() runs the same
+  // check at once (and after it returns, whichever ran has recorded).
+  auto& counter = server_->node().play_counter();
+  server_->clock().advance_ms(29'000);
+  counter.check_now();
+  EXPECT_EQ(plays(alice_id), 0);
+  server_->clock().advance_ms(2'000);
+  counter.check_now();
+  EXPECT_EQ(plays(alice_id), 1);
+  EXPECT_EQ(plays(bob_id), 1);
+  EXPECT_EQ(plays(carol_id), 0);  // not listening
+  // A seek within the same selection does not count again; a restart does.
+  ok_command(alice, room, {{"type", "seek"}, {"position_ms", 45'000}});
+  ok_command(alice, room, {{"type", "previous"}});  // near the end: restarts it
+  counter.check_now();
+  EXPECT_EQ(plays(alice_id), 1);
+  server_->clock().advance_ms(31'000);
+  counter.check_now();
+  EXPECT_EQ(plays(alice_id), 2);
+  EXPECT_EQ(plays(bob_id), 2);
+  auto history = annotations.history(bob_id, 10);
+  ASSERT_TRUE(history.is_ok());
+  ASSERT_EQ(history->items.size(), 2u);
+  EXPECT_EQ(history->items[0].room_id, room);
 }
 
 }  // namespace

@@ -110,6 +110,7 @@ class TestServer {
   }
   room::RoomService& rooms() { return node_->rooms(); }
   cluster::ClusterNode& cluster() { return node_->cluster(); }
+  Node& node() { return *node_; }
 
   std::uint16_t port() const { return node_->port(); }
   ManualClock& clock() { return clock_; }
@@ -123,7 +124,7 @@ class TestServer {
     beast::tcp_stream stream(ioc);
     stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port()));
     http::request<http::string_body> req{method, target, 11};
-    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::host, "127.0.0.1:" + std::to_string(port()));
     for (auto& [k, v] : headers) req.set(k, v);
     req.body() = body;
     if (!body.empty() || method == http::verb::post || method == http::verb::put ||

@@ -168,6 +168,7 @@ TEST_F(SubsonicBrowseTest, AlbumListsByEveryType) {
   auto all = std::vector<std::string>{homo, signals, waves};
   std::sort(all.begin(), all.end());
   EXPECT_EQ(random, all);
+  // Nothing starred, rated or played yet (SubsonicUserDataTest fills them).
   for (const char* none : {"starred", "highest", "frequent", "recent"}) {
     EXPECT_TRUE(list(std::string("type=") + none).empty()) << none;
   }

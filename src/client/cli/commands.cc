@@ -137,7 +137,8 @@ int do_login(CliContext& ctx, const std::string& username, const std::string& pa
   return kExitOk;
 }
 
-// A room given by id or by (unique) name; also checks the user is logged in.
+}  // namespace
+
 std::optional<std::string> resolve_room(CliContext& ctx, const std::string& room, int& code) {
   if (!require_login(ctx)) {
     code = kExitAuth;
@@ -162,6 +163,8 @@ std::optional<std::string> resolve_room(CliContext& ctx, const std::string& room
   }
   return std::nullopt;
 }
+
+namespace {
 
 std::map<std::string, json::object> song_titles(CliContext& ctx, const json::array& queue) {
   std::map<std::string, json::object> out;

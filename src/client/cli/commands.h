@@ -3,6 +3,7 @@
 // stdout with --json, errors on stderr with a hint of what to do next.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,6 +75,10 @@ int cmd_shares_list(CliContext& ctx);
 int cmd_share_revoke(CliContext& ctx, const std::string& id);
 // Adds the commands above to `app`; a command's exit code goes to `code`.
 void add_library_commands(CLI::App& app, CliContext& ctx, int& code);
+// The room your Subsonic jukebox drives (jukebox_command.cc): show it, or
+// choose one by id or name.
+int cmd_jukebox_show(CliContext& ctx);
+int cmd_jukebox_use(CliContext& ctx, const std::string& room);
 
 // Shared by the command files: report an API error on stderr with a hint
 // and return its exit code; a JSON value as text ("" for null); whether a
@@ -84,6 +89,9 @@ bool require_login(CliContext& ctx);
 // A JSON time (Unix ms) as local "YYYY-MM-DD HH:MM"; "never" for null
 // (credential_commands.cc).
 std::string local_time(const boost::json::value& ms);
+// A room given by id or by (unique) name; also checks the user is logged
+// in. nullopt (with `code` set and the problem reported) when there is none.
+std::optional<std::string> resolve_room(CliContext& ctx, const std::string& room, int& code);
 
 // Whether the servers in use are the remembered ones, so that the
 // remembered cluster members belong to them.

@@ -193,6 +193,16 @@ int main(int argc, char** argv) {
     revoke->callback(run([&, kind] { return cmd_credential_revoke(ctx, kind, credential_id); }));
   }
 
+  std::string jukebox_room;
+  auto* jukebox = app.add_subcommand("jukebox", "The room your Subsonic jukebox drives (a remote control for it)\n"
+                                                "  hifi jukebox\n  hifi jukebox use ROOM\n  hifi jukebox --json");
+  jukebox->callback([&, jukebox] {
+    if (jukebox->get_subcommands().empty()) code = cmd_jukebox_show(ctx);
+  });
+  auto* jukebox_use = jukebox->add_subcommand("use", "Make a room your jukebox: Subsonic apps control it");
+  jukebox_use->add_option("room", jukebox_room, "Room id or name")->required();
+  jukebox_use->callback(run([&] { return cmd_jukebox_use(ctx, jukebox_room); }));
+
   // Playlists, stars, history, shares (library_commands.cc).
   add_library_commands(app, ctx, code);
 
