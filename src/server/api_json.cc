@@ -61,6 +61,25 @@ json::object artist(const Artist& a) {
   return {{"id", a.id}, {"name", a.name}, {"song_count", a.song_count}, {"album_count", a.album_count}};
 }
 
+namespace {
+
+json::value time_or_null(std::int64_t ms) { return ms > 0 ? json::value(ms) : json::value(nullptr); }
+
+}  // namespace
+
+void add_annotation(json::object& item, const Annotation& mine, bool with_plays) {
+  item["starred"] = time_or_null(mine.starred_at);
+  item["rating"] = mine.rating;
+  if (with_plays) {
+    item["play_count"] = mine.play_count;
+    item["last_played"] = time_or_null(mine.last_played);
+  }
+}
+
+json::object owner(const std::string& id, const std::string& username) {
+  return {{"id", id}, {"username", username}};
+}
+
 json::array listeners(const std::vector<ListenerInfo>& listeners) {
   json::array out;
   for (const auto& l : listeners) out.push_back({{"user_id", l.user_id}, {"username", l.username}});

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "library/accounts.h"
+#include "library/annotations.h"
 #include "library/catalog.h"
 #include "room/room_service.h"
 
@@ -26,6 +27,12 @@ boost::json::object user(const User& user);
 boost::json::object song(const Song& song);
 boost::json::object album(const Album& album);
 boost::json::object artist(const Artist& artist);
+// What the caller did with an item, added to its JSON: "starred" (Unix ms,
+// or null when not starred) and "rating" (0-5, 0: not rated); for songs
+// (with_plays) also "play_count" and "last_played" (Unix ms or null).
+void add_annotation(boost::json::object& item, const Annotation& mine, bool with_plays);
+// A user as the owner of something: id and username.
+boost::json::object owner(const std::string& id, const std::string& username);
 
 boost::json::array listeners(const std::vector<ListenerInfo>& listeners);
 // A room's playback state and queue as listeners see it, with who listens

@@ -4,6 +4,7 @@
 //
 // One file per resource holds the handlers (auth_api.cc, credentials_api.cc,
 // users_api.cc, songs_api.cc, library_api.cc, rooms_api.cc, room_socket.cc,
+// annotations_api.cc, playlists_api.cc, shares_api.cc,
 // cluster_api.cc, health_api.cc, static_files.cc; the Subsonic API in
 // src/subsonic/); each exports its route table below. Responses carrying a blob's bytes are built in
 // blob_responses.cc, JSON bodies from domain values in api_json.cc.
@@ -104,6 +105,12 @@ std::vector<Route> song_routes();     // upload, list, get, delete, stream, cove
 std::vector<Route> library_routes();  // albums and artists
 std::vector<Route> room_routes();     // rooms and their commands
 std::vector<Route> room_socket_routes();  // the per-room WebSocket
+// Stars and ratings of songs, albums and artists; the caller's favourites,
+// play history and saved play queue (annotations_api.cc).
+std::vector<Route> annotation_routes();
+std::vector<Route> playlist_routes();  // playlists (playlists_api.cc)
+// The caller's public links, and the public page /share/{id} (shares_api.cc).
+std::vector<Route> share_routes();
 // GET /api/v1/cluster and the node-to-node API under /internal/v1.
 std::vector<Route> cluster_routes();
 
@@ -156,6 +163,31 @@ StringResponse json_response(const RequestContext& ctx, http::status status,
                              const boost::json::value& body);
 StringResponse bad_request(const RequestContext& ctx, std::string_view detail);
 StringResponse not_found_problem(const RequestContext& ctx, std::string_view detail);
+// 400 invalid-parameter naming the query parameter or body field at fault.
+StringResponse invalid_parameter(const RequestContext& ctx, std::string_view name, std::string_view detail);
+
+// The web app's Content-Security-Policy (static_files.cc).
+extern const char* const kAppPolicy;
+
+// --- the caller's view of the library (annotations_api.cc) -------------------
+
+// Song, album and artist JSON with the caller's stars, rating and plays
+// (api_json). The list forms read the caller's annotations once
+// (Annotations::of_user), not once per item.
+boost::json::object my_song(const RequestContext& ctx, const Song& song);
+boost::json::array my_songs(const RequestContext& ctx, const std::vector<Song>& songs);
+boost::json::array my_albums(const RequestContext& ctx, const std::vector<Album>& albums);
+boost::json::array my_artists(const RequestContext& ctx, const std::vector<Artist>& artists);
+
+// The songs of a list of ids that are in the library, in order (others
+// are skipped: deleted since).
+std::vector<Song> library_songs(const RequestContext& ctx, const std::vector<std::string>& ids);
+
+// A body field holding song ids: an array of at most `max` strings, each a
+// song of the library; nullopt when absent or null; else the 400
+// invalid-parameter to answer (naming the first unknown id).
+std::variant<std::optional<std::vector<std::string>>, StringResponse> song_ids_field(
+    const RequestContext& ctx, const boost::json::object& body, std::string_view name, std::size_t max);
 
 // A song by id from this node's catalog, or when the catalog has not seen it
 // yet (uploaded through another node a moment ago), read from the store on

@@ -109,6 +109,11 @@ StringResponse not_found_problem(const RequestContext& ctx, std::string_view det
   return problem(ctx, http::status::not_found, "not-found", "Not found", detail);
 }
 
+StringResponse invalid_parameter(const RequestContext& ctx, std::string_view name, std::string_view detail) {
+  return problem(ctx, http::status::bad_request, "invalid-parameter", "Invalid parameter", detail,
+                 {{"parameter", name}});
+}
+
 namespace {
 
 // Browsers may call any node of a cluster from a page served by another, so

@@ -85,7 +85,8 @@ struct HttpServer::Impl {
         password_workers(password_threads()),
         password_slots(static_cast<unsigned>(password_threads() * 5)) {
     for (auto* table : {health_routes, auth_routes, credential_routes, user_routes, song_routes, library_routes,
-                        room_routes, room_socket_routes, cluster_routes, subsonic_routes}) {
+                        room_routes, room_socket_routes, annotation_routes, playlist_routes, share_routes,
+                        cluster_routes, subsonic_routes}) {
       for (auto& r : table()) routes.push_back({r, split_pattern(r.pattern)});
     }
   }

@@ -11,3 +11,10 @@
   auto var##_r = (expr);                                                  \
   if (!var##_r) co_return bad_request(ctx, var##_r.status().message());   \
   auto var = std::move(*var##_r)
+
+// HIFI_FIELD for one field of `fields` (a JsonFields) read with `getter`
+// (required_string, optional_int...): the 400 is invalid-parameter naming it.
+#define HIFI_PARAM(var, fields, getter, name)                                         \
+  auto var##_r = (fields).getter(name);                                               \
+  if (!var##_r) co_return invalid_parameter(ctx, name, var##_r.status().message());   \
+  auto var = std::move(*var##_r)

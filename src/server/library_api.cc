@@ -7,9 +7,8 @@ namespace json = boost::json;
 namespace {
 
 awaitable<Reply> list_albums(RequestContext& ctx) {
-  json::array items;
-  for (auto& a : ctx.services.catalog.albums(ctx.query("q").value_or(""))) items.push_back(api_json::album(a));
-  co_return json_response(ctx, http::status::ok, {{"items", items}});
+  co_return json_response(ctx, http::status::ok,
+                          {{"items", my_albums(ctx, ctx.services.catalog.albums(ctx.query("q").value_or("")))}});
 }
 
 awaitable<Reply> get_album(RequestContext& ctx) {
@@ -21,17 +20,14 @@ awaitable<Reply> get_album(RequestContext& ctx) {
   q.limit = 500;
   auto page = ctx.services.catalog.query(q);
   if (!page) co_return problem_from_status(ctx, page.status());
-  auto o = api_json::album(*album);
-  json::array songs;
-  for (auto& s : page->items) songs.push_back(api_json::song(s));
-  o["songs"] = songs;
+  auto o = my_albums(ctx, {*album}).at(0).as_object();
+  o["songs"] = my_songs(ctx, page->items);
   co_return json_response(ctx, http::status::ok, o);
 }
 
 awaitable<Reply> list_artists(RequestContext& ctx) {
-  json::array items;
-  for (auto& a : ctx.services.catalog.artists(ctx.query("q").value_or(""))) items.push_back(api_json::artist(a));
-  co_return json_response(ctx, http::status::ok, {{"items", items}});
+  co_return json_response(ctx, http::status::ok,
+                          {{"items", my_artists(ctx, ctx.services.catalog.artists(ctx.query("q").value_or("")))}});
 }
 
 }  // namespace

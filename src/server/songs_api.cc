@@ -173,7 +173,7 @@ awaitable<Reply> upload_song(RequestContext& ctx) {
                  ctx.user->username, outcome->song.artist, outcome->song.title, outcome->song.size);
   }
   auto res = json_response(ctx, outcome->created ? http::status::created : http::status::ok,
-                           api_json::song(outcome->song));
+                           my_song(ctx, outcome->song));
   res.set(http::field::location, "/api/v1/songs/" + outcome->song.id);
   co_return res;
 }
@@ -204,10 +204,8 @@ awaitable<Reply> list_songs(RequestContext& ctx) {
   if (q.text.size() > 256) co_return bad_request(ctx, "q must be at most 256 bytes");
   auto page = ctx.services.catalog.query(q);
   if (!page) co_return problem_from_status(ctx, page.status());
-  json::array items;
-  for (auto& s : page->items) items.push_back(api_json::song(s));
   co_return json_response(ctx, http::status::ok,
-                          {{"items", items},
+                          {{"items", my_songs(ctx, page->items)},
                            {"next", page->next.empty() ? json::value(nullptr) : json::value(page->next)}});
 }
 
@@ -216,7 +214,7 @@ awaitable<Reply> get_song(RequestContext& ctx) {
   if (!song) co_return problem_from_status(ctx, song.status());
   auto replicas = co_await offload(ctx, [&] { return ctx.services.cluster.replicator().replicas(song->sha256); });
   if (!replicas) co_return problem_from_status(ctx, replicas.status());
-  auto o = api_json::song(*song);
+  auto o = my_song(ctx, *song);
   json::array holders;
   for (const auto& r : *replicas) {
     holders.push_back({{"id", r.node_id},
@@ -232,7 +230,7 @@ awaitable<Reply> get_song_by_sha256(RequestContext& ctx) {
   if (!sha) co_return bad_request(ctx, sha.status().message());
   auto song = ctx.services.catalog.find_by_sha256(*sha);
   if (!song) co_return not_found_problem(ctx, "no song has these bytes");
-  co_return json_response(ctx, http::status::ok, api_json::song(*song));
+  co_return json_response(ctx, http::status::ok, my_song(ctx, *song));
 }
 
 awaitable<Reply> delete_song(RequestContext& ctx) {
@@ -265,11 +263,6 @@ Result<std::optional<std::int64_t>> int_param(const RequestContext& ctx, std::st
                             std::to_string(max));
   }
   return std::optional<std::int64_t>(v);
-}
-
-StringResponse invalid_parameter(const RequestContext& ctx, std::string_view name, std::string_view detail) {
-  return problem(ctx, http::status::bad_request, "invalid-parameter", "Invalid parameter", detail,
-                 {{"parameter", name}});
 }
 
 awaitable<Reply> stream_song(RequestContext& ctx) {

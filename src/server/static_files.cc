@@ -28,7 +28,7 @@ const char* static_content_type(const std::string& ext) {
 // (no inline code, no eval), images from itself and the blob: URLs it makes
 // of covers, and connections to any node of the cluster (other origins:
 // the app fails over between nodes, over HTTP(S) and WebSockets).
-constexpr const char* kAppPolicy =
+const char* const kAppPolicy =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
     "font-src 'self'; media-src 'self' blob:; connect-src 'self' http: https: ws: wss:; "
     "manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End to end for the `hifi` CLI and its player, against the real server:
 # accounts, uploads (and re-uploads), listing, verified download, a rejected
-# file, app passwords and API keys (used by curl as a Subsonic app), a room driven through play/pause/seek/skip with two null-sink
+# file, app passwords and API keys (used by curl as a Subsonic app), playlists,
+# stars, play history and a public share (its page's player fetched by curl
+# without an account), a room driven through play/pause/seek/skip with two null-sink
 # listeners whose sync logs are compared on the host's clock (the second
 # listener's clock is set L2_SKEW_MS ahead with libfaketime: the clock sync
 # must take that out), and the server killed mid-listen, after which a seek
@@ -89,6 +91,59 @@ hifi api-keys revoke "$(jq -r .id <<<"$key")" >/dev/null
 check "api-keys list is empty after revoking" eq "$(hifi --json api-keys list | jq length)" 0
 set +e; hifi api-keys revoke 0000000000000000 >/dev/null 2>&1; rc=$?; set -e
 check "revoking an unknown key exits with the not-found code" eq "$rc" 4
+
+# --- playlists, stars, history and a public share --------------------------------
+mapfile -t ids < <(hifi --json songs | jq -r '.[].id' | head -3)
+pl=$(hifi --json playlists create "E2E mix" --comment "for the test" "${ids[0]}" "${ids[1]}" | jq -r .id)
+check "playlists create" test -n "$pl"
+playlist_songs() { hifi --json playlists show "$pl" | jq -r '[.songs[].id] | join(",")'; }
+hifi playlists add "$pl" "${ids[2]}" >/dev/null
+check "playlists add appends" eq "$(playlist_songs)" "${ids[0]},${ids[1]},${ids[2]}"
+hifi playlists remove "$pl" 1 >/dev/null
+check "playlists remove takes positions as show numbers them" eq "$(playlist_songs)" "${ids[1]},${ids[2]}"
+hifi playlists rename "$pl" "E2E renamed" >/dev/null
+check "the playlists table lists it renamed" grep -q "E2E renamed" <(hifi playlists)
+set +e; hifi playlists add "$pl" 00000000000000000000000000000000 >/dev/null 2>"$E2E_TMP/pl.err"; rc=$?; set -e
+check "adding an unknown song exits 1" eq "$rc" 1
+check "naming the song" grep -q 00000000000000000000000000000000 "$E2E_TMP/pl.err"
+hifi playlists delete "$pl" >/dev/null
+set +e; hifi playlists show "$pl" >/dev/null 2>&1; rc=$?; set -e
+check "a deleted playlist is not found" eq "$rc" 4
+
+hifi star "${ids[0]}" >/dev/null
+check "star: the song is a favourite" eq "$(hifi --json starred | jq -r '[.songs[].id] | join(",")')" "${ids[0]}"
+check "and the song's JSON says so" eq \
+  "$(hifi --json songs | jq -r --arg id "${ids[0]}" '.[] | select(.id==$id) | .starred != null')" true
+hifi unstar "${ids[0]}" >/dev/null
+check "unstar" eq "$(hifi --json starred | jq '.songs | length')" 0
+set +e; hifi star --album 0000000000000000 >/dev/null 2>&1; rc=$?; set -e
+check "starring an unknown album exits with the not-found code" eq "$rc" 4
+
+TOKEN=$(jq -r .token "$XDG_CONFIG_HOME/hifi/config.json")
+for i in 0 1 2; do
+  api POST /api/v1/me/history -H 'Content-Type: application/json' \
+    -d "{\"song_id\":\"${ids[$i]}\",\"played_at\":$((1700000000000 + i * 1000)),\"client\":\"e2e\"}" >/dev/null
+  check "a play is recorded ($i)" eq "$(status)" 201
+done
+check "history is newest first" eq "$(hifi --json history --limit 2 | jq -r '[.[].song.id] | join(",")')" "${ids[2]},${ids[1]}"
+check "history pages through everything" eq "$(hifi --json history --limit 500 | jq length)" 3
+check "the history table names the client" grep -q "e2e" <(hifi history)
+
+url=$(hifi share "${ids[0]}" --expires 1d --description "E2E share" 2>"$E2E_TMP/share.err")
+check "share prints the public link" grep -Eq "^$BASE/share/[0-9a-f]{32}$" <<<"$url"
+check "and says how to revoke it" grep -q "hifi shares revoke" "$E2E_TMP/share.err"
+curl -s "$url" >"$E2E_TMP/share.html"
+check "the share page shows the description" grep -q "E2E share" "$E2E_TMP/share.html"
+src=$(grep -o 'src="[^"]*"' "$E2E_TMP/share.html" | head -1 | sed -e 's/^src="//' -e 's/"$//' -e 's/&amp;/\&/g')
+curl -s -o "$E2E_TMP/shared.bin" "$BASE$src"
+check "its player streams the song without an account" eq "$(sha256sum "$E2E_TMP/shared.bin" | cut -c1-32)" "${ids[0]}"
+check "shares lists the visit" eq "$(hifi --json shares | jq '.[0].visit_count')" 1
+hifi shares revoke "$(hifi --json shares | jq -r '.[0].id')" >/dev/null
+check "a revoked share's page is gone" eq "$(curl -s -o /dev/null -w '%{http_code}' "$url")" 404
+set +e; hifi share >/dev/null 2>&1; rc=$?; set -e
+check "share without songs is a usage error" eq "$rc" 2
+set +e; hifi share "${ids[0]}" --expires soon >/dev/null 2>&1; rc=$?; set -e
+check "a malformed --expires is a usage error" eq "$rc" 2
 
 # --- a room, two listeners -----------------------------------------------------
 room=$(hifi --json rooms create "E2E room" | jq -r .id)

@@ -10,6 +10,11 @@
 
 #include "client/api_client.h"
 #include "client/config_store.h"
+#include "client/library_client.h"
+
+namespace CLI {
+class App;
+}
 
 namespace hifi::client {
 
@@ -52,6 +57,24 @@ int cmd_credential_create(CliContext& ctx, CredentialCommandKind kind, const std
 int cmd_credential_list(CliContext& ctx, CredentialCommandKind kind);
 int cmd_credential_revoke(CliContext& ctx, CredentialCommandKind kind, const std::string& id);
 
+// Playlists, stars, history and shares (library_commands.cc).
+int cmd_playlists_list(CliContext& ctx);
+int cmd_playlist_create(CliContext& ctx, const std::string& name, const std::string& comment, bool is_public,
+                        const std::vector<std::string>& song_ids);
+int cmd_playlist_show(CliContext& ctx, const std::string& id);
+// Applies `change` and reports `done` ("Added 2 songs").
+int cmd_playlist_edit(CliContext& ctx, const std::string& id, const PlaylistChange& change, const std::string& done);
+int cmd_playlist_delete(CliContext& ctx, const std::string& id);
+int cmd_star(CliContext& ctx, LibraryItem kind, const std::string& id, bool starred);
+int cmd_starred(CliContext& ctx);
+int cmd_history(CliContext& ctx, int limit);
+// expires: a duration ("7d"), empty for never.
+int cmd_share_create(CliContext& ctx, const std::vector<std::string>& song_ids, const std::string& album,
+                     const std::string& playlist, const std::string& expires, const std::string& description);
+int cmd_shares_list(CliContext& ctx);
+int cmd_share_revoke(CliContext& ctx, const std::string& id);
+// Adds the commands above to `app`; a command's exit code goes to `code`.
+void add_library_commands(CLI::App& app, CliContext& ctx, int& code);
 // The room your Subsonic jukebox drives (jukebox_command.cc): show it, or
 // choose one by id or name.
 int cmd_jukebox_show(CliContext& ctx);
@@ -63,6 +86,9 @@ int cmd_jukebox_use(CliContext& ctx, const std::string& room);
 int fail(const ApiError& e, const std::string& doing);
 std::string str(const boost::json::value& v);
 bool require_login(CliContext& ctx);
+// A JSON time (Unix ms) as local "YYYY-MM-DD HH:MM"; "never" for null
+// (credential_commands.cc).
+std::string local_time(const boost::json::value& ms);
 // A room given by id or by (unique) name; also checks the user is logged
 // in. nullopt (with `code` set and the problem reported) when there is none.
 std::optional<std::string> resolve_room(CliContext& ctx, const std::string& room, int& code);

@@ -21,6 +21,8 @@ KindInfo info(CredentialCommandKind kind) {
                                                      : KindInfo{"api-keys", "key", "API key"};
 }
 
+}  // namespace
+
 std::string local_time(const json::value& ms) {
   if (!ms.is_int64()) return "never";
   const std::time_t secs = static_cast<std::time_t>(ms.as_int64() / 1000);
@@ -30,8 +32,6 @@ std::string local_time(const json::value& ms) {
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
   return buf;
 }
-
-}  // namespace
 
 int cmd_credential_create(CliContext& ctx, CredentialCommandKind kind, const std::string& name) {
   if (!require_login(ctx)) return kExitAuth;

@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
       "  hifi queue \"Friday night\" add 4d638fea2fdf608a0c62613b0834f670\n"
       "  hifi play \"Friday night\"\n"
       "  hifi listen \"Friday night\"\n"
+      "  hifi playlists create \"Road trip\" SONG_ID...\n"
+      "  hifi star SONG_ID\n"
+      "  hifi share SONG_ID --expires 7d\n"
       "  hifi cluster",
       "hifi"};
   app.set_version_flag("--version", "hifi 0.1.0");
@@ -199,6 +202,9 @@ int main(int argc, char** argv) {
   auto* jukebox_use = jukebox->add_subcommand("use", "Make a room your jukebox: Subsonic apps control it");
   jukebox_use->add_option("room", jukebox_room, "Room id or name")->required();
   jukebox_use->callback(run([&] { return cmd_jukebox_use(ctx, jukebox_room); }));
+
+  // Playlists, stars, history, shares (library_commands.cc).
+  add_library_commands(app, ctx, code);
 
   app.add_subcommand("cluster", "The cluster's members: address, health, leader, load and free disk\n"
                                 "  hifi cluster\n  hifi cluster --json")
