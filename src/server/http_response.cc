@@ -228,7 +228,11 @@ std::string public_base_url(const RequestContext& ctx) {
                       std::all_of(host.begin(), host.end(), [](unsigned char c) {
                         return std::isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_';
                       });
-  if (!usable) host = "localhost";
+  if (!usable) {
+    // No usable Host (HTTP/1.0, or garbage): the address this node gives.
+    if (!ctx.config.advertise.empty()) return ctx.config.advertise;
+    host = ctx.config.listen_host + ":" + std::to_string(ctx.config.listen_port);
+  }
   const bool tls = ctx.header()["X-Forwarded-Proto"] == "https";
   return (tls ? "https://" : "http://") + host;
 }

@@ -33,28 +33,11 @@ constexpr const char* kSharePagePolicy =
     "default-src 'none'; style-src 'self'; img-src 'self'; media-src 'self' http: https:; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-bool host_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']' ||
-         c == '_';
-}
-
-// "http(s)://<host>" as the caller reached this server: the Host header
-// (checked), https when a proxy in front says so.
-std::string public_origin(const RequestContext& ctx) {
-  std::string host(ctx.header()[http::field::host]);
-  if (host.empty() || host.size() > 255 || !std::all_of(host.begin(), host.end(), host_char)) {
-    if (!ctx.config.advertise.empty()) return ctx.config.advertise;
-    host = ctx.config.listen_host + ":" + std::to_string(ctx.config.listen_port);
-  }
-  const bool https = ctx.header()["X-Forwarded-Proto"] == "https";
-  return (https ? "https://" : "http://") + host;
-}
-
 json::value time_or_null(std::int64_t ms) { return ms > 0 ? json::value(ms) : json::value(nullptr); }
 
 json::object share_json(const RequestContext& ctx, const Share& s) {
   return {{"id", s.id},
-          {"url", public_origin(ctx) + "/share/" + s.id},
+          {"url", public_base_url(ctx) + "/share/" + s.id},
           {"description", s.description},
           {"songs", my_songs(ctx, library_songs(ctx, s.songs))},
           {"created_at", s.created_at},
