@@ -103,4 +103,28 @@ Result<std::string> clean_user_text(std::string_view text, std::size_t max_chars
   return cleaned;
 }
 
+void append_markup_escaped(std::string& out, std::string_view text) {
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      case '\t': out += "&#9;"; break;
+      case '\n': out += "&#10;"; break;
+      case '\r': out += "&#13;"; break;
+      default:
+        if (static_cast<unsigned char>(c) >= 0x20) out += c;
+    }
+  }
+}
+
+std::string markup_escaped(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  append_markup_escaped(out, text);
+  return out;
+}
+
 }  // namespace hifi

@@ -20,6 +20,11 @@ std::string fold_for_search(std::string_view text);
 // LF become a space; ESC and the rest are dropped), DEL and the C1 controls
 // (U+0080-U+009F, e.g. the 8-bit CSI) removed. Expects valid UTF-8.
 std::string without_control_chars(std::string_view text);
+// Text for XML or HTML, in content and in quoted attributes: & < > " '
+// as references, tab, CR and LF as numeric references, the other C0
+// controls (which XML 1.0 cannot carry) dropped.
+void append_markup_escaped(std::string& out, std::string_view text);
+std::string markup_escaped(std::string_view text);
 // Cuts UTF-8 text to at most max_bytes without splitting a character.
 std::string truncate_utf8(std::string_view text, std::size_t max_bytes);
 // Text a user names something with (a playlist, a device, a share): valid

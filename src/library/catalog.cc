@@ -209,10 +209,12 @@ void Catalog::reset(const RangeResult& snapshot) {
   }
   std::lock_guard lock(mu_);
   songs_.swap(songs);
+  derived_.reset();
 }
 
 void Catalog::apply(const WatchResponse& response) {
   std::lock_guard lock(mu_);
+  derived_.reset();
   for (const auto& event : response.events) {
     auto id = event.kv.key.substr(sizeof(kSongsPrefix) - 1);
     if (event.type == WatchEvent::Type::kDelete) {
@@ -436,22 +438,35 @@ std::vector<Genre> Catalog::genres() const {
   return out;
 }
 
-std::vector<Album> Catalog::albums(const std::string& text) const {
-  const auto needle = fold_for_search(text);
-  std::map<std::string, Album> by_id;
-  std::map<std::string, std::string> sort_keys;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [id, e] : songs_) {
-      if (e->song.album.empty()) continue;
-      auto& a = by_id[e->album_id];
+// Albums and artists, derived from every song and sorted: built on the
+// first read after a change, then shared by every read until the next one.
+struct Catalog::Derived {
+  std::vector<Album> albums;  // by folded artist, then folded name
+  std::vector<std::string> album_keys;  // the folded "artist\0name" of each
+  std::map<std::string, std::size_t> album_index;  // id -> position
+  std::vector<Artist> artists;  // by folded name
+  std::vector<std::string> artist_keys;
+};
+
+std::shared_ptr<const Catalog::Derived> Catalog::derived() const {
+  std::lock_guard lock(mu_);
+  if (derived_) return derived_;
+  auto d = std::make_shared<Derived>();
+  std::map<std::string, Album> albums;
+  std::map<std::string, std::string> album_keys;
+  std::map<std::string, Artist> artists;
+  std::map<std::string, std::set<std::string>> albums_of;
+  std::map<std::string, std::string> artist_keys;
+  for (const auto& [id, e] : songs_) {
+    if (!e->song.album.empty()) {
+      auto& a = albums[e->album_id];
       if (a.id.empty()) {
         a.id = e->album_id;
         a.name = e->song.album;
         a.artist = album_artist_of(e->song);
         a.artist_id = e->album_artist_id;
         a.created_at = e->song.uploaded_at;
-        sort_keys[a.id] = fold_for_search(a.artist) + '\0' + e->folded_album;
+        album_keys[a.id] = fold_for_search(a.artist) + '\0' + e->folded_album;
       }
       if (a.genre.empty()) a.genre = e->song.genre;
       a.created_at = std::min(a.created_at, e->song.uploaded_at);
@@ -460,52 +475,67 @@ std::vector<Album> Catalog::albums(const std::string& text) const {
       a.duration_ms += e->song.duration_ms;
       if (a.cover_song_id.empty() && e->song.cover_sha256) a.cover_song_id = e->song.id;
     }
-  }
-  std::vector<Album> out;
-  for (auto& [id, a] : by_id) {
-    if (!needle.empty() && sort_keys[id].find(needle) == std::string::npos) continue;
-    out.push_back(std::move(a));
-  }
-  std::sort(out.begin(), out.end(),
-            [&](const Album& a, const Album& b) { return sort_keys[a.id] < sort_keys[b.id]; });
-  return out;
-}
-
-Result<Album> Catalog::album(const std::string& id) const {
-  for (auto& a : albums("")) {
-    if (a.id == id) return a;
-  }
-  return not_found("no album with id '" + id + "'");
-}
-
-std::vector<Artist> Catalog::artists(const std::string& text) const {
-  const auto needle = fold_for_search(text);
-  std::map<std::string, Artist> by_id;
-  std::map<std::string, std::set<std::string>> albums_of;
-  std::map<std::string, std::string> folded_names;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [id, e] : songs_) {
-      if (e->song.artist.empty()) continue;
-      auto& a = by_id[e->artist_id];
+    if (!e->song.artist.empty()) {
+      auto& a = artists[e->artist_id];
       if (a.id.empty()) {
         a.id = e->artist_id;
         a.name = e->song.artist;
-        folded_names[a.id] = e->folded_artist;
+        artist_keys[a.id] = e->folded_artist;
       }
       a.song_count += 1;
       if (!e->song.album.empty()) albums_of[a.id].insert(e->album_id);
     }
   }
-  std::vector<Artist> out;
-  for (auto& [id, a] : by_id) {
-    if (!needle.empty() && folded_names[id].find(needle) == std::string::npos) continue;
-    a.album_count = static_cast<int>(albums_of[id].size());
-    out.push_back(std::move(a));
+  std::vector<std::pair<std::string, Album>> sorted_albums;
+  for (auto& [id, a] : albums) sorted_albums.emplace_back(album_keys[id], std::move(a));
+  std::sort(sorted_albums.begin(), sorted_albums.end(),
+            [](const auto& x, const auto& y) { return x.first < y.first; });
+  for (auto& [key, a] : sorted_albums) {
+    d->album_index[a.id] = d->albums.size();
+    d->album_keys.push_back(std::move(key));
+    d->albums.push_back(std::move(a));
   }
-  std::sort(out.begin(), out.end(), [&](const Artist& a, const Artist& b) {
-    return folded_names[a.id] < folded_names[b.id];
-  });
+  std::vector<std::pair<std::string, Artist>> sorted_artists;
+  for (auto& [id, a] : artists) {
+    a.album_count = static_cast<int>(albums_of[id].size());
+    sorted_artists.emplace_back(artist_keys[id], std::move(a));
+  }
+  std::sort(sorted_artists.begin(), sorted_artists.end(),
+            [](const auto& x, const auto& y) { return x.first < y.first; });
+  for (auto& [key, a] : sorted_artists) {
+    d->artist_keys.push_back(std::move(key));
+    d->artists.push_back(std::move(a));
+  }
+  derived_ = std::move(d);
+  return derived_;
+}
+
+std::vector<Album> Catalog::albums(const std::string& text) const {
+  const auto d = derived();
+  if (text.empty()) return d->albums;
+  const auto needle = fold_for_search(text);
+  std::vector<Album> out;
+  for (std::size_t i = 0; i < d->albums.size(); ++i) {
+    if (d->album_keys[i].find(needle) != std::string::npos) out.push_back(d->albums[i]);
+  }
+  return out;
+}
+
+Result<Album> Catalog::album(const std::string& id) const {
+  const auto d = derived();
+  auto it = d->album_index.find(id);
+  if (it == d->album_index.end()) return not_found("no album with id '" + id + "'");
+  return d->albums[it->second];
+}
+
+std::vector<Artist> Catalog::artists(const std::string& text) const {
+  const auto d = derived();
+  if (text.empty()) return d->artists;
+  const auto needle = fold_for_search(text);
+  std::vector<Artist> out;
+  for (std::size_t i = 0; i < d->artists.size(); ++i) {
+    if (d->artist_keys[i].find(needle) != std::string::npos) out.push_back(d->artists[i]);
+  }
   return out;
 }
 

@@ -188,6 +188,10 @@ class Catalog {
 
  private:
   struct Entry;
+  struct Derived;
+  // Albums and artists as of the songs now, built once per change (mu_
+  // held while building).
+  std::shared_ptr<const Derived> derived() const;
   // The songs matching the query's filters, in no particular order.
   std::vector<std::shared_ptr<const Entry>> matching(const SongQuery& query) const;
   void reset(const RangeResult& snapshot);
@@ -201,6 +205,7 @@ class Catalog {
   const Clock& clock_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<const Entry>> songs_;  // by id
+  mutable std::shared_ptr<const Derived> derived_;  // null after a change
   // After songs_ and mu_, which its callbacks use; stopped in ~Catalog.
   WatchedView view_;
   // Serialise "commit blob + publish song" against "unpublish song + remove

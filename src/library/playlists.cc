@@ -64,6 +64,20 @@ bool may_see(const Playlist& p, const User& viewer) {
   return p.is_public || p.owner == viewer.id || viewer.is_admin();
 }
 
+// The stored playlist, if `actor` may `verb` it ("change", "delete"):
+// kNotFound when absent or not visible to them, kPermissionDenied when they
+// see it but do not own it.
+Result<Playlist> playlist_to_edit(const std::optional<json::object>& current, const std::string& id,
+                                  const User& actor, const char* verb) {
+  if (!current) return not_found("no playlist with id '" + id + "'");
+  auto p = from_json(*current);
+  if (!may_see(p, actor)) return not_found("no playlist with id '" + id + "'");
+  if (p.owner != actor.id && !actor.is_admin()) {
+    return permission_denied(std::string("only the playlist's owner may ") + verb + " it");
+  }
+  return p;
+}
+
 }  // namespace
 
 Playlists::Playlists(MetaStore& store, const Clock& clock)
@@ -202,12 +216,9 @@ Result<Playlist> Playlists::update(const std::string& id, const User& actor, con
   Playlist result;
   auto update = update_json_record(
       store_, kPrefix + id, [&](const std::optional<json::object>& current) -> Result<std::optional<json::object>> {
-        if (!current) return not_found("no playlist with id '" + id + "'");
-        auto p = from_json(*current);
-        if (!may_see(p, actor)) return not_found("no playlist with id '" + id + "'");
-        if (p.owner != actor.id && !actor.is_admin()) {
-          return permission_denied("only the playlist's owner may change it");
-        }
+        auto found = playlist_to_edit(current, id, actor, "change");
+        if (!found) return found.status();
+        auto& p = *found;
         if (name) p.name = *name;
         if (comment) p.comment = *comment;
         if (edit.is_public) p.is_public = *edit.is_public;
@@ -257,12 +268,8 @@ Status Playlists::remove(const std::string& id, const User& actor) {
   if (!valid_playlist_id(id)) return not_found("no playlist with id '" + id.substr(0, 64) + "'");
   auto update = update_json_record(
       store_, kPrefix + id, [&](const std::optional<json::object>& current) -> Result<std::optional<json::object>> {
-        if (!current) return not_found("no playlist with id '" + id + "'");
-        auto p = from_json(*current);
-        if (!may_see(p, actor)) return not_found("no playlist with id '" + id + "'");
-        if (p.owner != actor.id && !actor.is_admin()) {
-          return permission_denied("only the playlist's owner may delete it");
-        }
+        auto found = playlist_to_edit(current, id, actor, "delete");
+        if (!found) return found.status();
         return std::optional<json::object>();
       });
   if (!update) return update.status();

@@ -11,6 +11,7 @@
 #include <ctime>
 
 #include "server/api_json.h"
+#include "common/text.h"
 #include "server/http_internal.h"
 #include "server/json_macros.h"
 #include "server/request_json.h"
@@ -142,21 +143,6 @@ awaitable<Reply> delete_share(RequestContext& ctx) {
 
 // --- the public page ----------------------------------------------------------
 
-std::string escape_html(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string clock_time(std::int64_t ms) {
   const auto s = std::max<std::int64_t>(ms, 0) / 1000;
@@ -189,7 +175,7 @@ StringResponse html_page(http::status status, const std::string& title, const st
   res.body() = "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                "<meta name=\"robots\" content=\"noindex\">\n<title>" +
-               escape_html(title) +
+               markup_escaped(title) +
                " · HiFi</title>\n<link rel=\"stylesheet\" href=\"/css/app.css\">\n"
                "<link rel=\"stylesheet\" href=\"/css/share.css\">\n</head>\n<body>\n"
                "<main class=\"share\">\n" +
@@ -215,23 +201,23 @@ StringResponse share_page_html(const RequestContext& ctx, const Share& share, co
   for (const auto& s : songs) total_ms += s.duration_ms;
   std::string title = share.description;
   if (title.empty()) title = songs.size() == 1 ? songs[0].title : std::to_string(songs.size()) + " songs";
-  std::string main = "<header><p class=\"brand\">HiFi</p><h1>" + escape_html(title) + "</h1>\n";
+  std::string main = "<header><p class=\"brand\">HiFi</p><h1>" + markup_escaped(title) + "</h1>\n";
   if (!share.description.empty() && songs.size() == 1) {
-    main += "<p class=\"description\">" + escape_html(songs[0].title) + "</p>\n";
+    main += "<p class=\"description\">" + markup_escaped(songs[0].title) + "</p>\n";
   }
   main += "<p class=\"meta\">" + std::to_string(songs.size()) + (songs.size() == 1 ? " song" : " songs") + " · " +
           clock_time(total_ms);
-  if (!owner_name.empty()) main += " · shared by " + escape_html(owner_name);
+  if (!owner_name.empty()) main += " · shared by " + markup_escaped(owner_name);
   main += "</p></header>\n<ol class=\"songs\">\n";
   for (const auto& s : songs) {
     const auto url = ctx.services.signer.stream_path(s.id, expires_s);
     const auto download_name = s.filename.empty() ? s.title : s.filename;
-    main += "<li class=\"song\">\n<div class=\"info\"><span class=\"title\">" + escape_html(s.title) +
-            "</span><span class=\"artist\">" + escape_html(s.artist.empty() ? "Unknown artist" : s.artist) +
+    main += "<li class=\"song\">\n<div class=\"info\"><span class=\"title\">" + markup_escaped(s.title) +
+            "</span><span class=\"artist\">" + markup_escaped(s.artist.empty() ? "Unknown artist" : s.artist) +
             "</span><span class=\"duration\">" + clock_time(s.duration_ms) + "</span></div>\n" +
-            "<audio controls preload=\"none\" src=\"" + escape_html(url) + "\"></audio>\n" +
-            "<a class=\"download\" href=\"" + escape_html(url + "&download=1") + "\" download=\"" +
-            escape_html(download_name) + "\">Download</a>\n</li>\n";
+            "<audio controls preload=\"none\" src=\"" + markup_escaped(url) + "\"></audio>\n" +
+            "<a class=\"download\" href=\"" + markup_escaped(url + "&download=1") + "\" download=\"" +
+            markup_escaped(download_name) + "\">Download</a>\n</li>\n";
   }
   if (songs.empty()) main += "<li class=\"song empty\">These songs are no longer in the library.</li>\n";
   main += "</ol>\n<footer><p>";

@@ -1,5 +1,7 @@
 #include "subsonic/document.h"
 
+#include "common/text.h"
+
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
@@ -28,24 +30,6 @@ json::value scalar_json(const Scalar& value) {
   return std::visit([](const auto& v) { return json::value(v); }, value);
 }
 
-// XML 1.0 text: the five special characters escaped, the control
-// characters XML cannot carry dropped, tab and line breaks kept as references.
-void append_escaped(std::string& out, std::string_view text) {
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      case '\t': out += "&#9;"; break;
-      case '\n': out += "&#10;"; break;
-      case '\r': out += "&#13;"; break;
-      default:
-        if (static_cast<unsigned char>(c) >= 0x20) out += c;
-    }
-  }
-}
 
 void append_xml(std::string& out, const Element& e) {
   out += '<';
@@ -54,7 +38,7 @@ void append_xml(std::string& out, const Element& e) {
     out += ' ';
     out += name;
     out += "=\"";
-    append_escaped(out, scalar_text(value));
+    append_markup_escaped(out, scalar_text(value));
     out += '"';
   }
   if (e.children().empty() && !e.text()) {
@@ -62,7 +46,7 @@ void append_xml(std::string& out, const Element& e) {
     return;
   }
   out += '>';
-  if (e.text()) append_escaped(out, scalar_text(*e.text()));
+  if (e.text()) append_markup_escaped(out, scalar_text(*e.text()));
   for (const auto& child : e.children()) append_xml(out, child);
   out += "</";
   out += e.name();

@@ -49,13 +49,17 @@ Expected<std::vector<Album>> albums_for(const Call& call) {
   auto type = call.params.required("type");
   if (!type) return type.error();
   auto albums = call.catalog.albums("");  // by artist, then name
-  auto by_folded = [](auto key) {
-    return [key](const Album& a, const Album& b) { return fold_for_search(key(a)) < fold_for_search(key(b)); };
-  };
   if (*type == "alphabeticalByArtist") return albums;
   if (*type == "alphabeticalByName") {
-    std::stable_sort(albums.begin(), albums.end(), by_folded([](const Album& a) { return a.name; }));
-    return albums;
+    // Each name folded once, not once per comparison.
+    std::vector<std::pair<std::string, std::size_t>> keys;
+    keys.reserve(albums.size());
+    for (std::size_t i = 0; i < albums.size(); ++i) keys.emplace_back(fold_for_search(albums[i].name), i);
+    std::stable_sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<Album> sorted;
+    sorted.reserve(albums.size());
+    for (const auto& [key, i] : keys) sorted.push_back(std::move(albums[i]));
+    return sorted;
   }
   if (*type == "newest") {
     std::stable_sort(albums.begin(), albums.end(),

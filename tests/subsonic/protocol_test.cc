@@ -73,7 +73,7 @@ TEST(SubsonicDocument, TextBecomesValueAndXmlIsEscaped) {
             std::string::npos)
       << json.body;
   auto xml = subsonic::render_ok({genres}, Format::kXml);
-  EXPECT_NE(xml.body.find("<genre songCount=\"2\">Rock &amp; &lt;Roll&gt;&quot;&apos;</genre>"), std::string::npos)
+  EXPECT_NE(xml.body.find("<genre songCount=\"2\">Rock &amp; &lt;Roll&gt;&quot;&#39;</genre>"), std::string::npos)
       << xml.body;
 }
 
