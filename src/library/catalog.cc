@@ -210,11 +210,13 @@ void Catalog::reset(const RangeResult& snapshot) {
   std::lock_guard lock(mu_);
   songs_.swap(songs);
   derived_.reset();
+  changed_at_ = clock_.now_ms();
 }
 
 void Catalog::apply(const WatchResponse& response) {
   std::lock_guard lock(mu_);
   derived_.reset();
+  changed_at_ = clock_.now_ms();
   for (const auto& event : response.events) {
     auto id = event.kv.key.substr(sizeof(kSongsPrefix) - 1);
     if (event.type == WatchEvent::Type::kDelete) {

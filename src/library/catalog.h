@@ -18,6 +18,7 @@
 #include <boost/json/object.hpp>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -181,6 +182,10 @@ class Catalog {
   // (kPermissionDenied otherwise). kNotFound for an unknown id.
   Status remove(const std::string& id, const User& actor);
   std::size_t size() const;
+  // When this node's view of the library last changed (Unix ms, by the
+  // catalog's clock; the load at start-up counts as a change): what
+  // Subsonic's getIndexes reports as lastModified.
+  std::int64_t last_changed_ms() const { return changed_at_.load(); }
 
   // Whether the song view follows the store (stale while its watch is being
   // restarted), and how often it was restarted: for /healthz and /metrics.
@@ -206,6 +211,7 @@ class Catalog {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<const Entry>> songs_;  // by id
   mutable std::shared_ptr<const Derived> derived_;  // null after a change
+  std::atomic<std::int64_t> changed_at_{0};
   // After songs_ and mu_, which its callbacks use; stopped in ~Catalog.
   WatchedView view_;
   // Serialise "commit blob + publish song" against "unpublish song + remove

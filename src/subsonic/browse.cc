@@ -40,10 +40,17 @@ Expected<Element> artist_indexes(const Call& call, const char* name, bool id3) {
 Expected<Body> get_indexes(const Call& call) {
   auto since = call.params.integer("ifModifiedSince", 0, INT64_MAX, 0);
   if (!since) return since.error();
+  const auto changed = call.catalog.last_changed_ms();
+  if (*since > 0 && *since >= changed) {
+    // Nothing changed since the app's copy: an empty index says so.
+    if (auto e = check_music_folder(call.params)) return *e;
+    Element unchanged("indexes");
+    unchanged.set("ignoredArticles", kIgnoredArticles).set("lastModified", changed);
+    return Body{std::move(unchanged)};
+  }
   auto indexes = artist_indexes(call, "indexes", false);
   if (!indexes) return indexes.error();
-  // The library's changes are not dated, so every answer counts as new.
-  indexes->set("lastModified", call.now_ms);
+  indexes->set("lastModified", changed);
   return Body{std::move(*indexes)};
 }
 

@@ -38,6 +38,17 @@ class SubsonicBrowseTest : public SubsonicTest {
   std::map<std::string, std::string> albums_, artists_;
 };
 
+TEST_F(SubsonicBrowseTest, IndexesAnswerEmptyWhenNothingChangedSinceTheAppsCopy) {
+  const auto first = ok_json("getIndexes")["indexes"].at("lastModified").as_int64();
+  const auto seen = std::to_string(first);
+  EXPECT_FALSE(ok_json("getIndexes", "ifModifiedSince=" + seen)["indexes"].as_object().contains("index"));
+  server_->clock().advance_ms(1000);
+  add_song(659, "Late", "Latecomers", "Later");
+  auto changed = ok_json("getIndexes", "ifModifiedSince=" + seen)["indexes"].as_object();
+  EXPECT_TRUE(changed.contains("index"));
+  EXPECT_GT(changed.at("lastModified").as_int64(), first);
+}
+
 TEST_F(SubsonicBrowseTest, MusicFoldersAndIndexes) {
   auto folders = ok_json("getMusicFolders")["musicFolders"].at("musicFolder").as_array();
   ASSERT_EQ(folders.size(), 1u);
