@@ -353,22 +353,32 @@ Result<SongPage> Catalog::query(const SongQuery& q) const {
                   const std::string& ib) {
     return q.descending ? std::tie(kb, ib) < std::tie(ka, ia) : std::tie(ka, ia) < std::tie(kb, ib);
   };
-  std::sort(matches.begin(), matches.end(), [&](const auto& a, const auto& b) {
+  auto before = [&](const auto& a, const auto& b) {
     return less(a.first, a.second->song.id, b.first, b.second->song.id);
-  });
-  auto it = matches.begin() + static_cast<std::ptrdiff_t>(q.cursor.empty() ? std::min(q.offset, matches.size()) : 0);
+  };
+  // Only the page needs sorting: the songs after the cursor (or past the
+  // offset) are selected in linear time, then the page's few are sorted.
+  auto last = matches.end();
+  std::size_t skip = 0;
   if (!q.cursor.empty()) {
-    it = std::find_if(matches.begin(), matches.end(), [&](const auto& m) {
+    last = std::partition(matches.begin(), matches.end(), [&](const auto& m) {
       return less(cursor_key, cursor_id, m.first, m.second->song.id);
     });
+  } else {
+    skip = std::min(q.offset, matches.size());
   }
+  const auto first = matches.begin() + static_cast<std::ptrdiff_t>(skip);
+  if (first < last) std::nth_element(matches.begin(), first, last, before);
+  const std::size_t available = last > first ? static_cast<std::size_t>(last - first) : 0;
+  const auto end = first + static_cast<std::ptrdiff_t>(std::min(limit, available));
+  if (first < end) std::partial_sort(first, end, last, before);
   SongPage page;
-  for (; it != matches.end() && page.items.size() < limit; ++it) page.items.push_back(it->second->song);
-  if (it != matches.end() && !page.items.empty()) {
-    const auto& last = *(it - 1);
+  for (auto it = first; it < end; ++it) page.items.push_back(it->second->song);
+  if (end < last && !page.items.empty()) {
+    const auto& tail = *(end - 1);
     json::object c;
-    c["k"] = last.first;
-    c["i"] = last.second->song.id;
+    c["k"] = tail.first;
+    c["i"] = tail.second->song.id;
     page.next = base64_encode(json::serialize(c));
   }
   return page;
