@@ -312,7 +312,8 @@ void ClientCredentials::cache_password(const AccountState& state, const std::str
 }
 
 Result<User> ClientCredentials::check_password(const std::string& username, const std::string& password,
-                                               const std::string& client_address, std::int64_t* retry_after_ms) {
+                                               const std::string& client_address, std::int64_t* retry_after_ms,
+                                               bool* needs_hashing) {
   const auto folded = fold_for_search(nfc(username));
   if (auto s = check_limits(folded, client_address, retry_after_ms); !s) return s;
   auto state = accounts_.account_state_by_name(username);
@@ -329,6 +330,10 @@ Result<User> ClientCredentials::check_password(const std::string& username, cons
       return state->user;
     }
     if (!state->user.disabled && password_cached(*state, password)) return state->user;
+  }
+  if (needs_hashing) {
+    *needs_hashing = true;
+    return unauthenticated("the account password is checked on the hashing pool");
   }
   // The account password: the same check (and limits) as a login.
   auto verified = accounts_.verify_password(username, password, client_address, retry_after_ms);

@@ -102,8 +102,14 @@ class ClientCredentials {
   // other codes when the store fails.
 
   // `password` is one of the user's app passwords or the account password.
+  // Checking the account password runs Argon2id (unless a recent check of
+  // the same password is remembered). With `needs_hashing` given, that check
+  // is not run here: *needs_hashing is set and kUnauthenticated returned,
+  // without counting a failure, so the caller can call again (with nullptr)
+  // on a thread meant for hashing.
   Result<User> check_password(const std::string& username, const std::string& password,
-                              const std::string& client_address, std::int64_t* retry_after_ms);
+                              const std::string& client_address, std::int64_t* retry_after_ms,
+                              bool* needs_hashing = nullptr);
   // token: md5(app password + salt) as 32 lowercase hex digits. Also
   // kFailedPrecondition when the name has no app password to check against
   // (unknown users included, so that this tells nothing about who exists).

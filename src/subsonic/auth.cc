@@ -46,7 +46,7 @@ Expected<std::string> decode_password(const std::string& p, ErrorCode bad_hex) {
 
 
 Expected<Caller> authenticate(const Params& params, ClientCredentials& credentials,
-                              const std::string& client_address) {
+                              const std::string& client_address, bool* needs_hashing) {
   const auto u = params.get("u"), p = params.get("p"), t = params.get("t"), s = params.get("s");
   const auto api_key = params.get("apiKey");
   std::int64_t retry_after_ms = 0;
@@ -86,7 +86,7 @@ Expected<Caller> authenticate(const Params& params, ClientCredentials& credentia
   if (password->empty() || password->size() > kMaxSecretBytes) {
     return Error{ErrorCode::kWrongCredentials, "wrong username or password"};
   }
-  auto user = credentials.check_password(*u, *password, client_address, &retry_after_ms);
+  auto user = credentials.check_password(*u, *password, client_address, &retry_after_ms, needs_hashing);
   if (!user) return from_check(user.status(), ErrorCode::kWrongCredentials);
   return Caller{*user, AuthMechanism::kPassword};
 }

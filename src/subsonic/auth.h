@@ -13,7 +13,10 @@
 // wrong ones, 41 when token authentication has no app password to check
 // against, 44 for an unknown or revoked API key, 0 while rate limited.
 //
-// Blocking (store reads, maybe Argon2id): call from worker threads.
+// Blocking (store reads, maybe Argon2id): call from worker threads. With
+// `needs_hashing` given, an account password that would need an Argon2id
+// run is not checked: *needs_hashing is set (and an error returned), and the
+// caller authenticates again, without it, on the password pool.
 #pragma once
 
 #include <string>
@@ -36,6 +39,6 @@ struct Caller {
 Expected<std::string> decode_password(const std::string& p, ErrorCode bad_hex = ErrorCode::kWrongCredentials);
 
 Expected<Caller> authenticate(const Params& params, ClientCredentials& credentials,
-                              const std::string& client_address);
+                              const std::string& client_address, bool* needs_hashing = nullptr);
 
 }  // namespace hifi::subsonic

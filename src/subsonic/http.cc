@@ -79,18 +79,30 @@ awaitable<Reply> handle(RequestContext& ctx) {
   const auto* endpoint = find_endpoint(name);
   const bool media = is_media_endpoint(name);
   auto& services = ctx.services;
-  auto check_caller = [&]() -> std::optional<Error> {
-    auto caller = authenticate(req.params, services.credentials, ctx.client_address);
+  // On a worker thread. An account password that is not remembered needs
+  // Argon2id: then `deferred` is set and the check is left for the password
+  // pool (authenticate_hashing), so token checks never wait behind hashing.
+  bool deferred = false;
+  auto check_caller = [&](bool may_defer) -> std::optional<Error> {
+    auto caller = authenticate(req.params, services.credentials, ctx.client_address, may_defer ? &deferred : nullptr);
     if (!caller) {
+      if (deferred) return caller.error();
       spdlog::info("subsonic: {} refused for {}: {}", name, ctx.client_address, caller.error().message);
       return caller.error();
     }
     req.caller = std::move(*caller);
     return std::nullopt;
   };
+  auto authenticate_hashing = [&]() -> awaitable<std::optional<Error>> {
+    auto checked = co_await http_internal::offload_password_work(ctx, [&] { return check_caller(false); });
+    if (!checked) co_return generic_error("the server is busy checking passwords; try again in a moment");
+    co_return *checked;
+  };
   if (media) {
     if (!signed_cover_request(ctx, name, req.params)) {
-      if (auto e = co_await http_internal::offload(ctx, check_caller)) co_return error_answer(req, *e);
+      auto e = co_await http_internal::offload(ctx, [&] { return check_caller(true); });
+      if (deferred) e = co_await authenticate_hashing();
+      if (e) co_return error_answer(req, *e);
     }
     co_return co_await serve_media(ctx, name, req);
   }
@@ -106,16 +118,22 @@ awaitable<Reply> handle(RequestContext& ctx) {
     return body;
   };
   const bool on_password_pool = endpoint && endpoint->hashes_password;
-  auto result = co_await http_internal::offload(ctx, [&]() -> Expected<Body> {
-    if (!endpoint || endpoint->needs_auth) {
-      if (auto e = check_caller()) return *e;
+  auto checked_and_run = [&](bool check) -> Expected<Body> {
+    if (check && (!endpoint || endpoint->needs_auth)) {
+      if (auto e = check_caller(true)) return *e;
     }
     if (!endpoint) {
       if (auto message = unsupported_endpoint(name)) return generic_error(*message);
       return not_found_error("HiFi has no Subsonic endpoint '" + name.substr(0, 64) + "'");
     }
     return on_password_pool ? Expected<Body>(Body{}) : run();
-  });
+  };
+  auto result = co_await http_internal::offload(ctx, [&] { return checked_and_run(true); });
+  if (deferred) {
+    // The account password, checked on the password pool; then the endpoint.
+    if (auto e = co_await authenticate_hashing()) co_return error_answer(req, *e);
+    result = co_await http_internal::offload(ctx, [&] { return checked_and_run(false); });
+  }
   if (result && on_password_pool) {
     // Setting a password runs Argon2id: on the password pool, bounded.
     auto done = co_await http_internal::offload_password_work(ctx, run);
