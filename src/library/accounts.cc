@@ -292,18 +292,20 @@ Result<AccountState> AccountService::verify_password(const std::string& username
     return fail();
   }
   std::string hash;
-  auto user = load_user(id->value, &hash, nullptr);
+  Revision revision = 0;
+  auto user = load_user(id->value, &hash, &revision);
   if (!user) return user.status();
   if (!password_matches(hash, password) || user->disabled) return fail();
   account_failures_.reset(account_key);
-  return AccountState{*user, password_version_of(hash)};
+  return AccountState{*user, password_version_of(hash), revision};
 }
 
 Result<AccountState> AccountService::account_state(const std::string& user_id) {
   std::string hash;
-  auto user = load_user(user_id, &hash, nullptr);
+  Revision revision = 0;
+  auto user = load_user(user_id, &hash, &revision);
   if (!user) return user.status();
-  return AccountState{*user, password_version_of(hash)};
+  return AccountState{*user, password_version_of(hash), revision};
 }
 
 Result<AccountState> AccountService::account_state_by_name(const std::string& username) {
@@ -330,8 +332,14 @@ Result<Session> AccountService::login(const std::string& username, const std::st
   o["user_id"] = user.id;
   o["created_at"] = clock_.now_ms();
   o["expires_at"] = session.expires_at;
-  auto r = store_.put(kTokensPrefix + hash_secret(session.token), json::serialize(o));
+  if (options_.before_session_write) options_.before_session_write();
+  // Only if the account is as it was checked: a password change (or a
+  // disable) that lands meanwhile revoked every session, and must revoke
+  // this one too.
+  auto r = store_.txn({Compare::mod_revision_equals(kUsersPrefix + user.id, state->revision)},
+                      {Op::put(kTokensPrefix + hash_secret(session.token), json::serialize(o))});
   if (!r) return r.status();
+  if (!r->succeeded) return unauthenticated("the account changed while signing in; sign in again");
   return session;
 }
 

@@ -59,6 +59,9 @@ struct User {
 struct AccountState {
   User user;
   std::string password_version;
+  // The mod_revision of the account's record when it was read: a write
+  // that must not outlive a change of the account compares against it.
+  Revision revision = 0;
 };
 
 struct Session {
@@ -84,6 +87,9 @@ struct AccountOptions {
   // Registrations attempted per client address per hour (each costs an
   // Argon2id run); 0: no limit.
   int registrations_per_address_per_hour = 20;
+  // For tests: runs in login() between the password check and the session
+  // write, where a password change may land.
+  std::function<void()> before_session_write;
 };
 
 // Username rules: 3 to 32 characters after NFC normalization; letters and

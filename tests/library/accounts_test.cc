@@ -732,3 +732,36 @@ TEST_F(AccountsTest, AttemptsAreLimitedPerAddress) {
 
 }  // namespace
 }  // namespace hifi
+
+namespace hifi {
+namespace {
+
+// A login whose password check passed just before a password change must not
+// leave a session behind: the change revoked every session, this one too.
+TEST_F(AccountsTest, ALoginRacingAPasswordChangeLeavesNoSession) {
+  AccountOptions options;
+  AccountService* racing = nullptr;
+  std::string alice_id;
+  options.before_session_write = [&] {
+    if (racing && !alice_id.empty()) {
+      ASSERT_TRUE(racing->change_password(alice_id, "correct horse", "a new password").is_ok());
+    }
+  };
+  auto svc = service(options);
+  auto alice = svc->register_user("alice", "correct horse", "");
+  ASSERT_TRUE(alice.is_ok());
+  alice_id = alice->id;
+  racing = svc.get();
+  std::int64_t retry = 0;
+  auto session = svc->login("alice", "correct horse", "10.0.0.1", &retry);
+  EXPECT_EQ(session.status().code(), Code::kUnauthenticated) << session.status().to_string();
+  // No token of the old password outlives the change; the new one works.
+  racing = nullptr;
+  auto tokens = store_->range("tokens/");
+  ASSERT_TRUE(tokens.is_ok());
+  EXPECT_TRUE(tokens->kvs.empty());
+  EXPECT_TRUE(svc->login("alice", "a new password", "10.0.0.1", &retry).is_ok());
+}
+
+}  // namespace
+}  // namespace hifi
