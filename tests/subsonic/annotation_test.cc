@@ -14,14 +14,7 @@ class SubsonicUserDataTest : public SubsonicTest {
     a1_ = add_song(440, "Alpha", "The Testers", "Signals", {{"IPRT", "1"}});
     a2_ = add_song(494, "Beta", "The Testers", "Signals", {{"IPRT", "2"}});
     b1_ = add_song(523, "Chorus", "Band of Sines", "Waves", {{"IPRT", "1"}});
-    const auto albums = get("/api/v1/albums", token_).json();
-    for (const auto& a : albums.at("items").as_array()) {
-      albums_[std::string(a.at("name").as_string())] = "al-" + std::string(a.at("id").as_string());
-    }
-    const auto artists = get("/api/v1/artists", token_).json();
-    for (const auto& a : artists.at("items").as_array()) {
-      artists_[std::string(a.at("name").as_string())] = "ar-" + std::string(a.at("id").as_string());
-    }
+    load_catalog_ids(albums_, artists_);
   }
 
   // Bob: a second user with his own app password.

@@ -17,14 +17,7 @@ class SubsonicBrowseTest : public SubsonicTest {
     server_->clock().advance_ms(60'000);
     c1_ = add_song(587, "Déjà Vu", "Björk", "Homogénique", {{"IGNR", "Pop"}, {"ICRD", "2010"}});
     // Ids as the API gives them, to follow like an app.
-    const auto albums = get("/api/v1/albums", token_).json();
-    for (const auto& a : albums.at("items").as_array()) {
-      albums_[std::string(a.at("name").as_string())] = "al-" + std::string(a.at("id").as_string());
-    }
-    const auto artists = get("/api/v1/artists", token_).json();
-    for (const auto& a : artists.at("items").as_array()) {
-      artists_[std::string(a.at("name").as_string())] = "ar-" + std::string(a.at("id").as_string());
-    }
+    load_catalog_ids(albums_, artists_);
   }
 
   static std::vector<std::string> ids(const json::value& list) {

@@ -39,6 +39,14 @@ class SubsonicClusterTest : public ::testing::Test {
     return r.body.empty() ? json::value(r.status) : json::parse(r.body);
   }
 
+  // Registers alice through `node`; her session token.
+  static std::string register_alice(TestServer& node) {
+    const json::object account{{"username", "alice"}, {"password", "correct horse"}};
+    node.request(V::post, "/api/v1/auth/register", json::serialize(account));
+    return std::string(
+        json::parse(node.request(V::post, "/api/v1/auth/login", json::serialize(account)).body).at("token").as_string());
+  }
+
   static std::string status_of(TestServer& node, const std::string& query) {
     auto r = node.request(V::get, "/rest/ping?f=json&" + query);
     auto root = json::parse(r.body).at("subsonic-response").as_object();
@@ -54,12 +62,7 @@ class SubsonicClusterTest : public ::testing::Test {
 TEST_F(SubsonicClusterTest, CredentialsMadeOnOneNodeWorkAndEndOnTheOther) {
   auto& a = *nodes_[0];
   auto& b = *nodes_[1];
-  const json::object account{{"username", "alice"}, {"password", "correct horse"}};
-  a.request(V::post, "/api/v1/auth/register", json::serialize(account));
-  const auto token =
-      std::string(json::parse(a.request(V::post, "/api/v1/auth/login", json::serialize(account)).body)
-                      .at("token")
-                      .as_string());
+  const auto token = register_alice(a);
   auto app = call(a, "POST", "/api/v1/me/app-passwords", {{"name", "Phone"}}, token).as_object();
   auto key = call(a, "POST", "/api/v1/me/api-keys", {{"name", "Desktop"}}, token).as_object();
   const auto password = std::string(app.at("password").as_string());
@@ -82,12 +85,7 @@ TEST_F(SubsonicClusterTest, PlaylistsStarsAndPlaysMadeOnTwoNodesShowOnTheThird) 
   auto& a = *nodes_[0];
   auto& b = *nodes_[1];
   auto& c = *nodes_[2];
-  const json::object account{{"username", "alice"}, {"password", "correct horse"}};
-  a.request(V::post, "/api/v1/auth/register", json::serialize(account));
-  const auto token =
-      std::string(json::parse(a.request(V::post, "/api/v1/auth/login", json::serialize(account)).body)
-                      .at("token")
-                      .as_string());
+  const auto token = register_alice(a);
   const auto password =
       std::string(call(a, "POST", "/api/v1/me/app-passwords", {{"name", "Phone"}}, token).at("password").as_string());
   const auto auth = "u=alice&t=" + md5_hex(password + "salty") + "&s=salty&f=json&c=tests&v=1.16.1";

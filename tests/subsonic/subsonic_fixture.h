@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "common/sha256.h"
@@ -124,6 +125,19 @@ class SubsonicTest : public ApiTest {
     auto up = upload(token_, make_tagged_wav(hz, title, artist, album, extra), title + ".wav");
     EXPECT_EQ(up.status, 201) << up.body;
     return up.status == 201 ? std::string(up.json().at("id").as_string()) : std::string();
+  }
+
+  // The Subsonic ids of the library's albums and artists by name, as the
+  // API lists them: "al-..." and "ar-...".
+  void load_catalog_ids(std::map<std::string, std::string>& albums, std::map<std::string, std::string>& artists) {
+    const auto album_list = get("/api/v1/albums", token_).json();
+    for (const auto& a : album_list.at("items").as_array()) {
+      albums[std::string(a.at("name").as_string())] = "al-" + std::string(a.at("id").as_string());
+    }
+    const auto artist_list = get("/api/v1/artists", token_).json();
+    for (const auto& a : artist_list.at("items").as_array()) {
+      artists[std::string(a.at("name").as_string())] = "ar-" + std::string(a.at("id").as_string());
+    }
   }
 
   std::string token_;
