@@ -141,24 +141,36 @@ std::vector<Element> artist_index(const std::vector<Artist>& artists, bool id3) 
   return out;
 }
 
-UserMarks marks_of(const Annotations& annotations, const std::string& user_id) {
-  return UserMarks{annotations.of_user(user_id, ItemKind::kSong), annotations.of_user(user_id, ItemKind::kAlbum),
-                   annotations.of_user(user_id, ItemKind::kArtist)};
-}
-
 namespace {
 
+// One user's annotations, by catalog id.
+struct UserMarks {
+  std::map<std::string, Annotation> songs, albums, artists;
+};
+
 struct AnnotationPass {
-  const UserMarks& marks;
+  const Annotations& annotations;
+  const std::string& user_id;
   const Catalog& catalog;
+  // Read on the first song, album or artist element met, so answers
+  // without any (ping, errors) cost no copy of the user's marks.
+  std::optional<UserMarks> loaded;
   // album id -> the user's plays of its songs and when last; built on the
   // first album element met.
   std::optional<std::map<std::string, std::pair<std::int64_t, std::int64_t>>> album_plays;
 
+  const UserMarks& marks() {
+    if (!loaded) {
+      loaded = UserMarks{annotations.of_user(user_id, ItemKind::kSong), annotations.of_user(user_id, ItemKind::kAlbum),
+                         annotations.of_user(user_id, ItemKind::kArtist)};
+    }
+    return *loaded;
+  }
+
   const std::map<std::string, std::pair<std::int64_t, std::int64_t>>& plays_by_album() {
     if (!album_plays) {
       album_plays.emplace();
-      for (const auto& [song_id, a] : marks.songs) {
+      for (const auto& [song_id, a] : marks().songs) {
         if (a.play_count == 0) continue;
         auto song = catalog.get(song_id);
         if (!song) continue;
@@ -170,9 +182,34 @@ struct AnnotationPass {
     return *album_plays;
   }
 
-  static void mark(Element& e, const Annotation& a) {
-    if (a.starred()) e.set("starred", iso_time(a.starred_at));
-    if (a.rating > 0) e.set("userRating", a.rating);
+  static void mark(Element& e, const std::map<std::string, Annotation>& marks, const std::string& id) {
+    auto it = marks.find(id);
+    if (it == marks.end()) return;
+    if (it->second.starred()) e.set("starred", iso_time(it->second.starred_at));
+    if (it->second.rating > 0) e.set("userRating", it->second.rating);
+  }
+
+  static void plays(Element& e, std::int64_t count, std::int64_t last) {
+    if (count > 0) e.set("playCount", count).set("played", iso_time(last));
+  }
+
+  void mark_entry(Element& e, const ParsedId& id) {
+    switch (id.kind) {
+      case IdKind::kSong: {
+        mark(e, marks().songs, id.id);
+        if (auto it = marks().songs.find(id.id); it != marks().songs.end()) {
+          plays(e, it->second.play_count, it->second.last_played);
+        }
+        break;
+      }
+      case IdKind::kAlbum: {
+        mark(e, marks().albums, id.id);
+        const auto& by_album = plays_by_album();
+        if (auto it = by_album.find(id.id); it != by_album.end()) plays(e, it->second.first, it->second.second);
+        break;
+      }
+      case IdKind::kArtist: mark(e, marks().artists, id.id); break;
+    }
   }
 
   void visit(Element& e) {
@@ -181,29 +218,7 @@ struct AnnotationPass {
                        name == "artist" || name == "directory";
     const auto* id_value = entry ? e.attribute("id") : nullptr;
     if (id_value && std::holds_alternative<std::string>(*id_value)) {
-      if (auto id = parse_id(std::get<std::string>(*id_value))) {
-        switch (id->kind) {
-          case IdKind::kSong:
-            if (auto it = marks.songs.find(id->id); it != marks.songs.end()) {
-              mark(e, it->second);
-              if (it->second.play_count > 0) {
-                e.set("playCount", it->second.play_count).set("played", iso_time(it->second.last_played));
-              }
-            }
-            break;
-          case IdKind::kAlbum: {
-            if (auto it = marks.albums.find(id->id); it != marks.albums.end()) mark(e, it->second);
-            const auto& plays = plays_by_album();
-            if (auto it = plays.find(id->id); it != plays.end()) {
-              e.set("playCount", it->second.first).set("played", iso_time(it->second.second));
-            }
-            break;
-          }
-          case IdKind::kArtist:
-            if (auto it = marks.artists.find(id->id); it != marks.artists.end()) mark(e, it->second);
-            break;
-        }
-      }
+      if (auto id = parse_id(std::get<std::string>(*id_value))) mark_entry(e, *id);
     }
     for (auto& child : e.children()) visit(child);
   }
@@ -211,9 +226,9 @@ struct AnnotationPass {
 
 }  // namespace
 
-void annotate(std::vector<Element>& body, const UserMarks& marks, const Catalog& catalog) {
-  if (marks.songs.empty() && marks.albums.empty() && marks.artists.empty()) return;
-  AnnotationPass pass{marks, catalog, std::nullopt};
+void annotate(std::vector<Element>& body, const Annotations& annotations, const std::string& user_id,
+              const Catalog& catalog) {
+  AnnotationPass pass{annotations, user_id, catalog, std::nullopt, std::nullopt};
   for (auto& e : body) pass.visit(e);
 }
 

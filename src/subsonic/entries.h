@@ -32,16 +32,13 @@ Element artist_entry(const Artist& artist, bool id3, const char* element = "arti
 std::vector<Element> artist_index(const std::vector<Artist>& artists, bool id3);
 // The articles getIndexes and getArtists announce (HiFi does not skip them).
 inline constexpr char kIgnoredArticles[] = "";
-// What one user has annotated, by catalog id, for annotate().
-struct UserMarks {
-  std::map<std::string, Annotation> songs, albums, artists;
-};
-UserMarks marks_of(const Annotations& annotations, const std::string& user_id);
 // Adds the user's own marks to every song, album, artist and directory
 // element in `body` (children included): starred, userRating, and for songs
 // and albums playCount and played (an album's are its songs' together,
-// found through `catalog`).
-void annotate(std::vector<Element>& body, const UserMarks& marks, const Catalog& catalog);
+// found through `catalog`). The user's marks are read only if `body` has
+// such an element.
+void annotate(std::vector<Element>& body, const Annotations& annotations, const std::string& user_id,
+              const Catalog& catalog);
 
 // Unix ms as the schema's xs:dateTime in UTC ("2024-05-01T12:00:00.000Z").
 std::string iso_time(std::int64_t unix_ms);

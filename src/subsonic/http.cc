@@ -113,7 +113,7 @@ awaitable<Reply> handle(RequestContext& ctx) {
                                    services.play_queues, services.shares, services.rooms, services.credentials,
                                    services.store, http_internal::public_base_url(ctx), cover_url});
     if (body && !req.caller.user.id.empty()) {
-      annotate(*body, marks_of(services.annotations, req.caller.user.id), services.catalog);
+      annotate(*body, services.annotations, req.caller.user.id, services.catalog);
     }
     return body;
   };
