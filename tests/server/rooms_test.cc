@@ -3,6 +3,7 @@
 // Nothing here sleeps for a fixed time: every wait is for a message or a
 // condition, with a deadline.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -1017,6 +1018,18 @@ class SilentClient {
   }
   const std::string& status_line() const { return status_line_; }
 
+  // Waits, without reading, until the server has sent something after the
+  // 101: its first state message, which it sends only once the connection
+  // is a listener of the room. False after `timeout`.
+  bool wait_for_first_message(std::chrono::milliseconds timeout) {
+    pollfd p{socket_.native_handle(), POLLIN, 0};
+    for (;;) {
+      int r = ::poll(&p, 1, static_cast<int>(timeout.count()));
+      if (r < 0 && errno == EINTR) continue;
+      return r > 0;
+    }
+  }
+
   // Reads everything until the server's end of the connection; false when
   // the connection is still open after `timeout` without new bytes.
   bool read_until_closed(std::chrono::milliseconds timeout, std::size_t* bytes) {
@@ -1059,6 +1072,7 @@ TEST_F(RoomsTest, SlowConsumerIsDroppedWhileOthersGetEverything) {
   auto normal = join(alice, room);
   SilentClient slow(server_->port(), ws_target(room, slow_user));
   ASSERT_EQ(slow.status_line(), "HTTP/1.1 101 Switching Protocols");
+  ASSERT_TRUE(slow.wait_for_first_message(10s)) << "no state message after the handshake";
   auto listening = [&] {
     return usernames(get("/api/v1/rooms/" + room, alice).json().at("state").at("listeners").as_array());
   };
