@@ -163,3 +163,26 @@ export function median(values) {
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
+
+// Runs axe-core (npm) on the page as it is now and returns the serious and
+// critical violations, each as "rule: target (summary)". axe is evaluated
+// through the DevTools protocol, which the app's Content-Security-Policy
+// does not apply to, so the app's policy stays as strict as in production.
+let axeSource = null;
+export async function accessibilityViolations(page, { exclude = [] } = {}) {
+  if (!axeSource) {
+    const { createRequire } = await import('node:module');
+    const { readFileSync } = await import('node:fs');
+    axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  }
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async (excluded) => {
+    const result = await window.axe.run({ exclude: excluded.map((s) => [s]) }, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help,
+      targets: v.nodes.map((n) => n.target.join(' ')).slice(0, 5),
+    }));
+  }, exclude);
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.targets.join(', ')} (${v.help})`);
+}
