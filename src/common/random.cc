@@ -19,4 +19,10 @@ std::string random_hex(std::size_t n_bytes) {
   return to_hex(bytes.data(), bytes.size());
 }
 
+std::uint64_t random_u64() {
+  std::uint64_t v = 0;
+  randombytes_buf(&v, sizeof v);
+  return v;
+}
+
 }  // namespace hifi

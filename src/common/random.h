@@ -1,6 +1,7 @@
 // Cryptographically secure random identifiers (libsodium).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace hifi {
@@ -9,5 +10,7 @@ namespace hifi {
 void init_crypto();
 // n random bytes as 2n lowercase hex characters.
 std::string random_hex(std::size_t n_bytes);
+// A uniformly random 64-bit number.
+std::uint64_t random_u64();
 
 }  // namespace hifi

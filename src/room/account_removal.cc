@@ -16,7 +16,9 @@ Status delete_account(const AccountData& data, const User& actor, const std::str
        }) {
     if (auto s = step(data, user_id); !s) return s;
   }
-  return Status::ok();
+  // The personal room, which only its owner could use.
+  auto s = data.rooms.remove(personal_room_id(user_id), actor);
+  return s || s.code() == Code::kNotFound ? Status::ok() : s;
 }
 
 }  // namespace hifi::room

@@ -3,7 +3,7 @@
 // it every way in (sessions, app passwords, API keys) and everything that
 // was only theirs: stars, ratings, plays and history, playlists, the saved
 // play queue and bookmarks, shares (their links stop working) and the
-// jukebox choice. Their uploads stay in the shared library and the rooms
+// jukebox choice and personal room. Their uploads stay in the shared library and the rooms
 // they made stay for their listeners.
 //
 // Thread-safety: blocks on the store; call from worker threads.

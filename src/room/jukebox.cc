@@ -63,7 +63,7 @@ Result<JukeboxChoice> Jukeboxes::choice(const std::string& user_id) {
 }
 
 Result<JukeboxChoice> Jukeboxes::choose(const User& user, const std::string& room_id) {
-  if (auto room = rooms_.get(room_id); !room) return room.status();
+  if (auto room = rooms_.get_for(room_id, user.id); !room) return room.status();
   return update(user.id, [&](JukeboxChoice& c) {
     c.room_id = room_id;
     return Status::ok();
@@ -79,25 +79,14 @@ Result<JukeboxChoice> Jukeboxes::set_gain(const User& user, double gain) {
 }
 
 Result<Room> Jukeboxes::room_of(const User& user) {
-  for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
-    Revision revision = 0;
-    auto choice = load(user.id, &revision);
-    if (!choice) return choice.status();
-    if (!choice->room_id.empty()) {
-      auto room = rooms_.get(choice->room_id);
-      if (room || room.status().code() != Code::kNotFound) return room;
-    }
-    // None yet, or the room is gone: a personal one, remembered only if no
-    // concurrent first use remembered another meanwhile.
-    auto room = rooms_.create(user.username + "'s jukebox", user.id);
-    if (!room) return room.status();
-    choice->room_id = room->id;
-    auto stored = store_if(user.id, *choice, revision);
-    if (stored && *stored) return room;
-    (void)rooms_.remove(room->id, user);
-    if (!stored) return stored.status();
+  auto choice = this->choice(user.id);
+  if (!choice) return choice.status();
+  if (!choice->room_id.empty()) {
+    auto room = rooms_.get_for(choice->room_id, user.id);
+    if (room || room.status().code() != Code::kNotFound) return room;
   }
-  return Status(Code::kUnavailable, "too much contention; try again");
+  // None chosen, or the room is gone: the user's personal room.
+  return rooms_.personal_room(user);
 }
 
 Status Jukeboxes::forget(const std::string& user_id) {

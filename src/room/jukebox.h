@@ -6,10 +6,10 @@
 //
 // Key:  jukebox/<user-id>  {room_id, gain}
 //
-// The room is the one the user chose (any room: every user may command
-// every room), else a personal room named "<username>'s jukebox", owned by
-// the user, created on first use and remembered. A chosen room that was
-// deleted falls back to a new personal room.
+// The room is the one the user chose (any room the user may use: every
+// room but someone else's personal one), else the user's personal room
+// (RoomService::personal_room), which is also where a chosen room that was
+// deleted falls back to.
 //
 // Thread-safety: a stateless view of the store and the rooms; all methods
 // are thread-safe and write to the store: call them from worker threads.

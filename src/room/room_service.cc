@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "common/random.h"
+#include "common/sha256.h"
 #include "common/text.h"
 
 namespace hifi::room {
@@ -21,6 +22,7 @@ std::string record_of(const Room& r) {
                  {"name", r.name},
                  {"owner", r.owner},
                  {"created_at", r.created_at},
+                 {"private", r.is_private},
                  {"state", to_json(r.state)},
                  {"last_command", {{"type", r.last_command}, {"by", r.last_command_by}}}};
   return json::serialize(o);
@@ -37,6 +39,7 @@ Result<Room> room_of(const KeyValue& kv) {
     r.name = json::value_to<std::string>(o.at("name"));
     r.owner = json::value_to<std::string>(o.at("owner"));
     r.created_at = o.at("created_at").to_number<std::int64_t>();
+    if (const auto* p = o.if_contains("private")) r.is_private = p->as_bool();
     auto state = state_from_json(o.at("state").as_object());
     if (!state) return internal_error("corrupt room state in " + kv.key + ": " + state.status().message());
     r.state = std::move(*state);
@@ -174,28 +177,58 @@ Status RoomService::wait_for_revision(Revision revision) {
   return view_.wait_for_revision(revision, std::chrono::steady_clock::now() + kCatchUpTimeout);
 }
 
-Result<Room> RoomService::create(const std::string& name, const std::string& owner) {
-  if (auto s = validate_room_name(name); !s) return s;
+std::string personal_room_id(const std::string& user_id) {
+  return to_hex(sha256("hifi personal room\n" + user_id)).substr(0, 16);
+}
+
+Result<bool> RoomService::insert(Room& room) {
   {
     std::lock_guard lock(mu_);
     if (rooms_.size() >= options_.max_rooms) {
       return resource_exhausted("this server holds at most " + std::to_string(options_.max_rooms) + " rooms");
     }
   }
+  room.created_at = clock_.now_ms();
+  room.state.position_at = room.created_at;
+  room.last_command_by = room.owner;
+  const auto key = kRoomsPrefix + room.id;
+  auto txn = store_.txn({Compare::absent(key)}, {Op::put(key, record_of(room))});
+  if (!txn) return txn.status();
+  if (!txn->succeeded) return false;
+  room.revision = txn->revision;
+  if (auto s = wait_for_revision(txn->revision); !s) return s;
+  return true;
+}
+
+Result<Room> RoomService::create(const std::string& name, const std::string& owner) {
+  if (auto s = validate_room_name(name); !s) return s;
   Room room;
   room.id = random_hex(8);
   room.name = name;
   room.owner = owner;
-  room.created_at = clock_.now_ms();
-  room.state.position_at = room.created_at;
-  room.last_command_by = owner;
-  const auto key = kRoomsPrefix + room.id;
-  auto txn = store_.txn({Compare::absent(key)}, {Op::put(key, record_of(room))});
-  if (!txn) return txn.status();
-  if (!txn->succeeded) return internal_error("room id collision");
-  room.revision = txn->revision;
-  if (auto s = wait_for_revision(txn->revision); !s) return s;
+  auto inserted = insert(room);
+  if (!inserted) return inserted.status();
+  if (!*inserted) return internal_error("room id collision");
   return room;
+}
+
+Result<Room> RoomService::personal_room(const User& user) {
+  const auto id = personal_room_id(user.id);
+  if (auto room = get(id); room) return room;
+  Room room;
+  room.id = id;
+  room.name = user.username + "'s music";
+  room.owner = user.id;
+  room.is_private = true;
+  auto inserted = insert(room);
+  if (!inserted) return inserted.status();
+  if (*inserted) return room;
+  // Made meanwhile by another request (perhaps on another node): read it
+  // from the store, which this node's view may not have caught up with.
+  auto kv = store_.get(kRoomsPrefix + id);
+  if (!kv) return kv.status();
+  if (auto s = wait_for_revision(kv->mod_revision); !s) return s;
+  return room_of(*kv);
 }
 
 Result<Room> RoomService::get(const std::string& id) const {
@@ -203,6 +236,12 @@ Result<Room> RoomService::get(const std::string& id) const {
   auto it = rooms_.find(id);
   if (it == rooms_.end()) return not_found("no room with id '" + id + "'");
   return it->second;
+}
+
+Result<Room> RoomService::get_for(const std::string& id, const std::string& user_id) const {
+  auto room = get(id);
+  if (room && !may_use(*room, user_id)) return not_found("no room with id '" + id + "'");
+  return room;
 }
 
 std::vector<Room> RoomService::list() const {

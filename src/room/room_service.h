@@ -1,7 +1,13 @@
 // RoomService: rooms as records in the MetaStore, changed only through the
 // pure room state machine (room_state.h) and compare-and-swap.
 //
-// Keys:  rooms/<room-id>  {id, name, owner, created_at, state, last_command}
+// Keys:  rooms/<room-id>  {id, name, owner, created_at, private, state, last_command}
+//
+// Private rooms: a user's personal room (personal_room()) is private: only
+// its owner may see it, join it or command it (to anyone else it does not
+// exist: kNotFound, never a hint that it does); its owner or an admin may
+// delete it, and the next personal_room() makes it anew. Its id is derived
+// from the owner's id, so two devices asking at once get the same room.
 //
 // Ordering: every command is a CAS on the room's one key, so the store's
 // revision order is the order of commands; all nodes learn of changes through
@@ -47,6 +53,7 @@ struct Room {
   std::string name;
   std::string owner;  // user id
   std::int64_t created_at = 0;
+  bool is_private = false;  // only the owner may see, join or command it
   RoomState state;
   Revision revision = 0;  // the store revision of this version of the room
   // The command that produced this version ("create" for a new room).
@@ -77,6 +84,14 @@ struct RoomServiceOptions {
 // Room names: 1 to 100 characters of valid UTF-8, no control characters.
 Status validate_room_name(const std::string& name);
 
+// Whether `user` may see, join and command `room`: every room but someone
+// else's private one.
+inline bool may_use(const Room& room, const std::string& user_id) {
+  return !room.is_private || room.owner == user_id;
+}
+// The id of the personal room of the user with this id.
+std::string personal_room_id(const std::string& user_id);
+
 class RoomService {
  public:
   RoomService(MetaStore& store, const Clock& clock, RoomServiceOptions options = {});
@@ -90,7 +105,11 @@ class RoomService {
   void set_listener(std::function<void(const RoomEvent&)> listener);
 
   Result<Room> create(const std::string& name, const std::string& owner);
+  // The user's personal room (see the top of this file), made on first use.
+  Result<Room> personal_room(const User& user);
   Result<Room> get(const std::string& id) const;
+  // get() for a user: kNotFound also for someone else's private room.
+  Result<Room> get_for(const std::string& id, const std::string& user_id) const;
   std::vector<Room> list() const;
   // Only the room's owner or an admin may delete it (kPermissionDenied).
   Status remove(const std::string& id, const User& actor);
@@ -118,6 +137,8 @@ class RoomService {
   // Waits (bounded) until the view has applied `revision`.
   Status wait_for_revision(Revision revision);
   void scheduler_loop();
+  // Writes a new room if its key is absent; false when it exists already.
+  Result<bool> insert(Room& room);
 
   MetaStore& store_;
   const Clock& clock_;

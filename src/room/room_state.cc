@@ -55,6 +55,13 @@ Result<RepeatMode> parse_repeat_mode(std::string_view text) {
   return invalid_argument("mode must be off, all or one");
 }
 
+bool is_device_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
 const char* command_type_name(Command::Type type) {
   switch (type) {
     case Command::Type::kAdd: return "add";
@@ -68,6 +75,8 @@ const char* command_type_name(Command::Type type) {
     case Command::Type::kPrevious: return "previous";
     case Command::Type::kRepeat: return "repeat";
     case Command::Type::kSelect: return "select";
+    case Command::Type::kShuffle: return "shuffle";
+    case Command::Type::kSpeaker: return "speaker";
     case Command::Type::kAdvance: return "advance";
   }
   return "unknown";
@@ -80,7 +89,8 @@ Result<Command::Type> parse_command_type(std::string_view text) {
       {"play", Command::Type::kPlay},   {"pause", Command::Type::kPause},
       {"seek", Command::Type::kSeek},   {"skip", Command::Type::kSkip},
       {"previous", Command::Type::kPrevious}, {"repeat", Command::Type::kRepeat},
-      {"select", Command::Type::kSelect},
+      {"select", Command::Type::kSelect},   {"shuffle", Command::Type::kShuffle},
+      {"speaker", Command::Type::kSpeaker},
   };
   for (auto& [name, type] : kNames) {
     if (text == name) return type;
@@ -128,6 +138,10 @@ Result<RoomState> apply(const RoomState& state, const Command& c, std::int64_t n
   switch (c.type) {
     case Command::Type::kAdd: {
       if (c.songs.empty()) return invalid_argument("add needs at least one song");
+      if (c.replace) {
+        s.queue.clear();
+        select(s, "", now);
+      }
       if (s.queue.size() + c.songs.size() > limits.max_queue) {
         return resource_exhausted("a queue holds at most " + std::to_string(limits.max_queue) + " items");
       }
@@ -149,7 +163,12 @@ Result<RoomState> apply(const RoomState& state, const Command& c, std::int64_t n
         items.push_back({"q" + std::to_string(s.next_item_seq++), song.song_id, c.by, song.duration_ms});
       }
       s.queue.insert(s.queue.begin() + index, items.begin(), items.end());
-      if (s.current.empty()) select(s, items.front().id, now);
+      if (c.play) {
+        select(s, items.front().id, now);
+        s.playing = true;
+      } else if (s.current.empty()) {
+        select(s, items.front().id, now);
+      }
       return s;
     }
     case Command::Type::kRemove: {
@@ -245,6 +264,29 @@ Result<RoomState> apply(const RoomState& state, const Command& c, std::int64_t n
       s.playing = was_playing;
       return s;
     }
+    case Command::Type::kShuffle: {
+      // Fisher-Yates over the items after the current one (all of them when
+      // nothing is selected), driven by splitmix64 from the seed.
+      const auto first = static_cast<std::size_t>(s.index_of(s.current) + 1);
+      std::uint64_t x = c.seed;
+      auto next_random = [&x] {
+        std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+      };
+      for (std::size_t i = s.queue.size(); i > first + 1; --i) {
+        const auto j = first + next_random() % (i - first);
+        std::swap(s.queue[i - 1], s.queue[j]);
+      }
+      return s;
+    }
+    case Command::Type::kSpeaker:
+      if (!c.device.empty() && !is_device_id(c.device)) {
+        return invalid_argument("device must be empty (every device) or 1 to 64 of A-Z, a-z, 0-9, '_' and '-'");
+      }
+      s.speaker = c.device;
+      return s;
     case Command::Type::kAdvance: {
       if (auto st = check_expected(s, c); !st) return st;
       auto end = s.ends_at();
@@ -297,7 +339,8 @@ json::object to_json(const RoomState& s) {
           {"position_at", s.position_at},
           {"repeat", repeat_mode_name(s.repeat)},
           {"next_item_seq", s.next_item_seq},
-          {"selection", s.selection}};
+          {"selection", s.selection},
+          {"speaker", s.speaker}};
 }
 
 Result<RoomState> state_from_json(const json::object& o) {
@@ -320,6 +363,7 @@ Result<RoomState> state_from_json(const json::object& o) {
     s.next_item_seq = o.at("next_item_seq").to_number<std::int64_t>();
     // Absent in records written before selections were counted.
     if (const auto* sel = o.if_contains("selection")) s.selection = sel->to_number<std::int64_t>();
+    if (const auto* speaker = o.if_contains("speaker")) s.speaker = json::value_to<std::string>(*speaker);
   } catch (const std::exception& e) {
     return invalid_argument(std::string("malformed room state: ") + e.what());
   }

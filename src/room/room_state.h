@@ -55,6 +55,10 @@ struct RoomState {
   // client can name "this play of the current item" in a precondition even
   // when a restart leaves the same item current.
   std::int64_t selection = 0;
+  // The device that plays the room's sound ("" = every device of every
+  // listener). Rooms where one person listens on several devices (a
+  // personal room) use it: the other devices are remote controls.
+  std::string speaker;
   bool operator==(const RoomState&) const = default;
 
   const QueueItem* current_item() const;
@@ -85,6 +89,8 @@ struct Command {
     kPrevious,  // optional expected_item
     kRepeat,    // mode
     kSelect,    // item_id, position_ms: jump to an item, keeping play/pause
+    kShuffle,   // seed: the items after the current one in a random order
+    kSpeaker,   // device: which device plays ("" = every device)
     kAdvance,   // internal: the current item (expected_item) has ended
   };
   // Where kAdd inserts: at the end, right after the current item, or at an index.
@@ -95,6 +101,14 @@ struct Command {
   std::string by;  // user id issuing the command
   std::vector<SongRef> songs;
   std::int64_t at = kAtEnd;
+  // kAdd: the queue becomes exactly `songs` (replace), and/or the first of
+  // them is selected and plays from its start (play).
+  bool replace = false;
+  bool play = false;
+  // kShuffle: the order is a pure function of the seed (chosen by the node
+  // that takes the command), so apply() stays deterministic.
+  std::uint64_t seed = 0;
+  std::string device;  // kSpeaker
   std::string item_id;
   std::int64_t to = 0;
   std::int64_t position_ms = 0;
@@ -103,6 +117,10 @@ struct Command {
   std::optional<std::int64_t> expected_selection;
   RepeatMode mode = RepeatMode::kOff;
 };
+
+// Device ids name one device of a listener (a browser, a CLI player): 1 to
+// 64 of A-Z, a-z, 0-9, '_' and '-'.
+bool is_device_id(std::string_view id);
 
 const char* command_type_name(Command::Type type);
 // The name of a command a client may send; kInvalidArgument for anything
@@ -115,7 +133,7 @@ struct Limits {
 
 // The next state, or: kFailedPrecondition (stale expected_item, nothing to
 // play, advance before the end), kNotFound (unknown item), kInvalidArgument
-// (bad index or position), kResourceExhausted (queue full).
+// (bad index, position or device id), kResourceExhausted (queue full).
 Result<RoomState> apply(const RoomState& state, const Command& command, std::int64_t now,
                         const Limits& limits = {});
 

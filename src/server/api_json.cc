@@ -82,7 +82,11 @@ json::object owner(const std::string& id, const std::string& username) {
 
 json::array listeners(const std::vector<ListenerInfo>& listeners) {
   json::array out;
-  for (const auto& l : listeners) out.push_back({{"user_id", l.user_id}, {"username", l.username}});
+  for (const auto& l : listeners) {
+    json::array devices;
+    for (const auto& d : l.devices) devices.push_back({{"id", d.id}, {"name", d.name}});
+    out.push_back({{"user_id", l.user_id}, {"username", l.username}, {"devices", std::move(devices)}});
+  }
   return out;
 }
 
@@ -95,12 +99,17 @@ json::object room_state(const room::Room& room, const std::vector<ListenerInfo>&
           {"position_at", s.position_at},
           {"repeat", room::repeat_mode_name(s.repeat)},
           {"selection", s.selection},
+          {"speaker", s.speaker},
           {"listeners", listeners(who)},
           {"revision", room.revision}};
 }
 
 json::object room_ref(const room::Room& room) {
-  return {{"id", room.id}, {"name", room.name}, {"owner", room.owner}, {"created_at", room.created_at}};
+  return {{"id", room.id},
+          {"name", room.name},
+          {"owner", room.owner},
+          {"created_at", room.created_at},
+          {"private", room.is_private}};
 }
 
 json::object room_summary(const room::Room& room, const std::vector<ListenerInfo>& who,

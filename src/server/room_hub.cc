@@ -55,7 +55,18 @@ std::optional<std::vector<ListenerInfo>> parse_presence_value(const std::string&
     if (id == nullptr || !id->is_string() || name == nullptr || !name->is_string()) {
       return std::nullopt;
     }
-    out.push_back({std::string(id->as_string()), std::string(name->as_string())});
+    ListenerInfo info{std::string(id->as_string()), std::string(name->as_string()), {}};
+    if (const auto* devices = o->if_contains("devices"); devices && devices->is_array()) {
+      for (const auto& d : devices->as_array()) {
+        const auto* device = d.if_object();
+        if (device == nullptr || info.devices.size() >= kMaxDevicesPerListener) continue;
+        const auto* did = device->if_contains("id");
+        const auto* dname = device->if_contains("name");
+        if (did == nullptr || !did->is_string() || dname == nullptr || !dname->is_string()) continue;
+        info.devices.push_back({std::string(did->as_string()), std::string(dname->as_string())});
+      }
+    }
+    out.push_back(std::move(info));
   }
   return out;
 }
@@ -94,19 +105,40 @@ const std::vector<ListenerInfo>& RoomHub::listeners_locked(const Channel& channe
   return channel.listeners;
 }
 
+void RoomHub::LocalUser::refresh_devices() {
+  info.devices.clear();
+  for (const auto& [id, entry] : devices) {
+    if (info.devices.size() == kMaxDevicesPerListener) break;
+    info.devices.push_back({id, entry.first});
+  }
+}
+
 std::vector<ListenerInfo> RoomHub::merged_listeners_locked(
-    const std::string& room_id,
-    const std::map<std::string, std::pair<ListenerInfo, int>>* local_users) const {
-  // By user id, so a user listening on several nodes counts once; this
-  // node's record of a user wins over another node's.
+    const std::string& room_id, const std::map<std::string, LocalUser>* local_users) const {
+  // By user id, so a user listening on several nodes counts once (this
+  // node's name for the user wins), with the devices of every node.
   std::map<std::string, ListenerInfo> by_user;
   if (local_users != nullptr) {
-    for (const auto& [id, entry] : *local_users) by_user.emplace(id, entry.first);
+    for (const auto& [id, entry] : *local_users) by_user.emplace(id, entry.info);
   }
   if (auto remote = remote_presence_.find(room_id); remote != remote_presence_.end()) {
     for (const auto& [node, users] : remote->second) {
-      for (const auto& user : users) by_user.emplace(user.user_id, user);
+      for (const auto& user : users) {
+        auto [it, added] = by_user.emplace(user.user_id, user);
+        if (added) continue;
+        auto& devices = it->second.devices;
+        for (const auto& device : user.devices) {
+          if (devices.size() >= kMaxDevicesPerListener) break;
+          if (std::none_of(devices.begin(), devices.end(), [&](const DeviceInfo& d) { return d.id == device.id; })) {
+            devices.push_back(device);
+          }
+        }
+      }
     }
+  }
+  for (auto& [id, info] : by_user) {
+    std::sort(info.devices.begin(), info.devices.end(),
+              [](const DeviceInfo& a, const DeviceInfo& b) { return a.id < b.id; });
   }
   std::vector<ListenerInfo> out;
   out.reserve(by_user.size());
@@ -187,10 +219,19 @@ Status RoomHub::join(const std::string& room_id, const std::shared_ptr<RoomSubsc
   const auto& room = *channel.room;
   channel.subscribers[subscriber.get()] = {subscriber, who};
   auto& user = channel.users[who.user_id];
-  const bool new_user = user.second++ == 0;
-  user.first = who;
+  const bool new_user = user.connections++ == 0;
+  user.info.user_id = who.user_id;
+  user.info.username = who.username;
+  bool new_device = false;
+  for (const auto& device : who.devices) {
+    auto& [name, count] = user.devices[device.id];
+    new_device = new_device || count == 0 || name != device.name;
+    name = device.name;
+    ++count;
+  }
+  if (new_device) user.refresh_devices();
   // A user new to this node may already be listening on another one.
-  const bool listeners_changed = new_user && refresh_listeners_locked(room_id, channel);
+  const bool listeners_changed = (new_user || new_device) && refresh_listeners_locked(room_id, channel);
   mark_presence_dirty_locked(room_id);
   const bool can_resume = since && *since >= channel.history_floor && *since <= room.revision;
   if (can_resume) {
@@ -218,18 +259,29 @@ void RoomHub::leave(const std::string& room_id, const RoomSubscriber* subscriber
   auto& channel = it->second;
   auto sub = channel.subscribers.find(subscriber);
   if (sub == channel.subscribers.end()) return;
-  const auto user_id = sub->second.who.user_id;
+  const auto who = std::move(sub->second.who);
   channel.subscribers.erase(sub);
   mark_presence_dirty_locked(room_id);
   if (channel.subscribers.empty()) {
     channels_.erase(it);
     return;
   }
-  auto user = channel.users.find(user_id);
-  if (user != channel.users.end() && --user->second.second == 0) {
-    channel.users.erase(user);
-    if (refresh_listeners_locked(room_id, channel)) presence_changed_locked(channel);
+  auto user = channel.users.find(who.user_id);
+  if (user == channel.users.end()) return;
+  bool changed = false;
+  for (const auto& device : who.devices) {
+    auto d = user->second.devices.find(device.id);
+    if (d != user->second.devices.end() && --d->second.second == 0) {
+      user->second.devices.erase(d);
+      changed = true;
+    }
   }
+  if (changed) user->second.refresh_devices();
+  if (--user->second.connections == 0) {
+    channel.users.erase(user);
+    changed = true;
+  }
+  if (changed && refresh_listeners_locked(room_id, channel)) presence_changed_locked(channel);
 }
 
 std::vector<ListenerInfo> RoomHub::listeners(const std::string& room_id) const {
@@ -252,7 +304,7 @@ std::vector<RoomHub::LocalRoom> RoomHub::local_rooms() const {
   for (const auto& [id, channel] : channels_) {
     if (!channel.room || channel.users.empty()) continue;
     LocalRoom local{*channel.room, {}};
-    for (const auto& [user_id, entry] : channel.users) local.users.push_back(entry.first);
+    for (const auto& [user_id, entry] : channel.users) local.users.push_back(entry.info);
     out.push_back(std::move(local));
   }
   return out;
@@ -330,8 +382,13 @@ std::optional<std::string> RoomHub::presence_value_locked(const std::string& roo
   if (it == channels_.end() || it->second.users.empty()) return std::nullopt;
   json::array users;
   for (const auto& [id, entry] : it->second.users) {
-    users.push_back(
-        {{"user_id", id}, {"username", entry.first.username}, {"connections", entry.second}});
+    json::object user{{"user_id", id}, {"username", entry.info.username}, {"connections", entry.connections}};
+    if (!entry.info.devices.empty()) {
+      json::array devices;
+      for (const auto& d : entry.info.devices) devices.push_back({{"id", d.id}, {"name", d.name}});
+      user["devices"] = std::move(devices);
+    }
+    users.push_back(std::move(user));
   }
   return json::serialize(json::object{{"users", std::move(users)}});
 }

@@ -56,12 +56,24 @@ namespace hifi {
 
 using SharedMessage = std::shared_ptr<const std::string>;
 
+// One device a listener has open on a room (a browser, a CLI player), as
+// its WebSocket named it (room::is_device_id; the name is free text).
+struct DeviceInfo {
+  std::string id;
+  std::string name;
+  friend bool operator==(const DeviceInfo&, const DeviceInfo&) = default;
+};
+
 struct ListenerInfo {
   std::string user_id;
   std::string username;
+  // The user's named devices on the room, on every node, by id; at most
+  // kMaxDevicesPerListener. Connections that named no device add none.
+  std::vector<DeviceInfo> devices;
 
   friend bool operator==(const ListenerInfo&, const ListenerInfo&) = default;
 };
+inline constexpr std::size_t kMaxDevicesPerListener = 16;
 
 class RoomSubscriber {
  public:
@@ -149,7 +161,13 @@ class RoomHub {
  private:
   struct Subscription {
     std::shared_ptr<RoomSubscriber> subscriber;
-    ListenerInfo who;
+    ListenerInfo who;  // with the one device of this connection, if named
+  };
+  struct LocalUser {
+    ListenerInfo info;  // info.devices: the keys of `devices`
+    int connections = 0;
+    std::map<std::string, std::pair<std::string, int>> devices;  // id -> (name, connections)
+    void refresh_devices();
   };
   struct Channel {
     std::optional<room::Room> room;  // the latest version seen
@@ -157,7 +175,7 @@ class RoomHub {
     Revision history_floor = 0;  // changes after this revision are all in history
     std::map<const RoomSubscriber*, Subscription> subscribers;
     // This node's connections per user.
-    std::map<std::string, std::pair<ListenerInfo, int>> users;
+    std::map<std::string, LocalUser> users;
     // The distinct listeners of the room: `users` merged with the other
     // nodes' listeners.
     std::vector<ListenerInfo> listeners;
@@ -176,7 +194,7 @@ class RoomHub {
   // Local users (if any) merged with the other nodes' users of the room.
   std::vector<ListenerInfo> merged_listeners_locked(
       const std::string& room_id,
-      const std::map<std::string, std::pair<ListenerInfo, int>>* local_users) const;
+      const std::map<std::string, LocalUser>* local_users) const;
   // Recomputes channel.listeners; true when they changed.
   bool refresh_listeners_locked(const std::string& room_id, Channel& channel);
   void broadcast_locked(Channel& channel, const SharedMessage& message);

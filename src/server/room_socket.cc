@@ -9,6 +9,8 @@
 #include "server/metrics.h"
 #include "server/request_json.h"
 #include "server/room_hub.h"
+#include "common/text.h"
+#include "room/room_state.h"
 
 namespace hifi::http_internal {
 namespace json = boost::json;
@@ -25,6 +27,7 @@ constexpr std::size_t kMaxQueuedMessages = 256;                // per connection
 // messages that arrive before the first write starts.
 static_assert(kMaxQueuedMessages >= 2 * RoomHub::kDefaultHistoryPerRoom);
 constexpr int kMaxClientMessagesPerSecond = 100;
+constexpr std::size_t kMaxDeviceNameChars = 60;
 constexpr auto kWebSocketIdleTimeout = std::chrono::seconds(20);
 
 double precise_now_ms() {
@@ -143,7 +146,20 @@ awaitable<Reply> room_websocket(RequestContext& ctx) {
                       "this endpoint speaks WebSocket; connect with a WebSocket client");
   }
   const User user = *ctx.user;
-  if (!ctx.services.rooms.get(room_id)) co_return not_found_problem(ctx, "no room with id '" + room_id + "'");
+  if (!ctx.services.rooms.get_for(room_id, user.id)) {
+    co_return not_found_problem(ctx, "no room with id '" + room_id + "'");
+  }
+  // The device this connection plays on, when the client names it.
+  ListenerInfo who{user.id, user.username, {}};
+  if (auto device = ctx.query("device")) {
+    if (!room::is_device_id(*device)) {
+      co_return bad_request(ctx, "device must be 1 to 64 of A-Z, a-z, 0-9, '_' and '-'");
+    }
+    auto name = clean_user_text(ctx.query("device_name").value_or(""), kMaxDeviceNameChars, "device_name",
+                                /*allow_empty=*/true);
+    if (!name) co_return bad_request(ctx, name.status().message());
+    who.devices.push_back({*device, name->empty() ? *device : *name});
+  }
   std::optional<Revision> since;
   if (auto s = ctx.query("since")) {
     char* end = nullptr;
@@ -174,7 +190,7 @@ awaitable<Reply> room_websocket(RequestContext& ctx) {
   ctx.buffer.clear();
   ctx.buffer.shrink_to_fit();
 
-  if (auto s = ctx.services.hub.join(room_id, session, {user.id, user.username}, since); !s) {
+  if (auto s = ctx.services.hub.join(room_id, session, who, since); !s) {
     session->send_own(error_message("not-found", s.message()));
     session->close(true);
     co_return std::nullopt;

@@ -8,6 +8,7 @@
 #include "server/json_macros.h"
 #include "server/request_json.h"
 #include "server/room_hub.h"
+#include "common/random.h"
 #include "room/jukebox.h"
 
 namespace hifi::http_internal {
@@ -46,6 +47,8 @@ awaitable<Reply> create_room(RequestContext& ctx) {
 awaitable<Reply> list_rooms(RequestContext& ctx) {
   json::array items;
   for (const auto& room : ctx.services.rooms.list()) {
+    // Personal rooms are reached through /api/v1/me/room, never listed.
+    if (room.is_private) continue;
     auto song = current_song(ctx.services, room);
     items.push_back(api_json::room_summary(room, ctx.services.hub.listeners(room.id), song ? &*song : nullptr));
   }
@@ -53,13 +56,24 @@ awaitable<Reply> list_rooms(RequestContext& ctx) {
 }
 
 awaitable<Reply> get_room(RequestContext& ctx) {
-  auto room = ctx.services.rooms.get(ctx.params[0]);
+  auto room = ctx.services.rooms.get_for(ctx.params[0], ctx.user->id);
+  if (!room) co_return problem_from_status(ctx, room.status());
+  co_return json_response(ctx, http::status::ok, room_full(ctx.services, *room));
+}
+
+awaitable<Reply> personal_room(RequestContext& ctx) {
+  auto room = co_await offload(ctx, [&] { return ctx.services.rooms.personal_room(*ctx.user); });
   if (!room) co_return problem_from_status(ctx, room.status());
   co_return json_response(ctx, http::status::ok, room_full(ctx.services, *room));
 }
 
 awaitable<Reply> delete_room(RequestContext& ctx) {
   const auto& id = ctx.params[0];
+  if (!ctx.user->is_admin()) {
+    if (auto room = ctx.services.rooms.get_for(id, ctx.user->id); !room) {
+      co_return problem_from_status(ctx, room.status());
+    }
+  }
   auto s = co_await offload(ctx, [&] { return ctx.services.rooms.remove(id, *ctx.user); });
   if (!s) co_return problem_from_status(ctx, s);
   spdlog::info("room {} deleted by '{}'", id, ctx.user->username);
@@ -77,7 +91,8 @@ std::variant<room::Command, StringResponse> parse_command(RequestContext& ctx, c
   auto parsed_type = room::parse_command_type(*type);
   if (!parsed_type) {
     return bad_request(ctx, "unknown command type '" + *type +
-                                "'; use add, remove, move, clear, play, pause, seek, skip, previous, repeat or select");
+                                "'; use add, remove, move, clear, play, pause, seek, skip, previous, repeat, "
+                                "select, shuffle or speaker");
   }
   c.type = *parsed_type;
   auto fail = [&](const Status& s) { return bad_request(ctx, s.message()); };
@@ -111,6 +126,21 @@ std::variant<room::Command, StringResponse> parse_command(RequestContext& ctx, c
         else if (at->is_uint64()) return bad_request(ctx, "'at' is too large");
         else return bad_request(ctx, "'at' must be \"end\", \"next\" or a queue index");
       }
+      auto replace = fields.optional_bool("replace");
+      if (!replace) return fail(replace.status());
+      auto play = fields.optional_bool("play");
+      if (!play) return fail(play.status());
+      c.replace = replace->value_or(false);
+      c.play = play->value_or(false);
+      break;
+    }
+    case room::Command::Type::kShuffle:
+      c.seed = random_u64();
+      break;
+    case room::Command::Type::kSpeaker: {
+      auto device = fields.required_string("device");
+      if (!device) return fail(device.status());
+      c.device = *device;  // checked by the state machine
       break;
     }
     case room::Command::Type::kRemove: {
@@ -164,7 +194,7 @@ std::variant<room::Command, StringResponse> parse_command(RequestContext& ctx, c
 
 awaitable<Reply> room_command(RequestContext& ctx) {
   HIFI_READ_JSON(body);
-  if (!ctx.services.rooms.get(ctx.params[0])) {
+  if (!ctx.services.rooms.get_for(ctx.params[0], ctx.user->id)) {
     co_return not_found_problem(ctx, "no room with id '" + ctx.params[0] + "'");
   }
   auto parsed = parse_command(ctx, body);
@@ -187,6 +217,7 @@ awaitable<Reply> room_command(RequestContext& ctx) {
 // {"room_id": the chosen room, or null for the default, "room_name", "gain"}.
 json::object jukebox_json(Services& services, const room::JukeboxChoice& choice) {
   auto room = choice.room_id.empty() ? Result<room::Room>(not_found("none")) : services.rooms.get(choice.room_id);
+  if (room && room->is_private) room = not_found("none");  // the personal room is the default
   json::object o;
   o["room_id"] = room ? json::value(room->id) : json::value(nullptr);
   o["room_name"] = room ? json::value(room->name) : json::value(nullptr);
@@ -222,6 +253,7 @@ std::vector<Route> room_routes() {
       {V::get, "/api/v1/rooms/{}", Auth::kBearer, get_room},
       {V::delete_, "/api/v1/rooms/{}", Auth::kBearer, delete_room},
       {V::post, "/api/v1/rooms/{}/commands", Auth::kBearer, room_command},
+      {V::get, "/api/v1/me/room", Auth::kBearer, personal_room},
       {V::get, "/api/v1/me/jukebox", Auth::kBearer, get_jukebox},
       {V::put, "/api/v1/me/jukebox", Auth::kBearer, put_jukebox},
   };

@@ -25,6 +25,7 @@ constexpr std::int64_t kT0 = 1'700'000'000'000;
 struct Step {
   enum Kind {
     kAdd, kRemove, kMove, kClear, kPlay, kPause, kSeek, kSkip, kPrevious, kRepeat,
+    kShuffle, kSpeaker,
     kAdvanceAtEnd,  // advance exactly when the current item ends (or now, if late)
     kAdvanceNow,    // advance at an arbitrary time, possibly too early
     kKinds
@@ -104,6 +105,17 @@ Applied resolve(const Step& step, const RoomState& s, std::int64_t& now) {
       for (std::size_t i = 0; i < step.durations.size(); ++i) {
         c.songs.push_back({"song" + std::to_string((step.b + i) % 50), step.durations[i]});
       }
+      // Sometimes "play these now": replacing the queue, playing the first.
+      c.replace = step.expect == 2 && step.b % 2 == 0;
+      c.play = step.expect == 2 && step.a % 2 == 0;
+      break;
+    case Step::kShuffle:
+      c.type = Type::kShuffle;
+      c.seed = static_cast<std::uint64_t>(step.b) * 2654435761ULL + static_cast<std::uint64_t>(step.a);
+      break;
+    case Step::kSpeaker:
+      c.type = Type::kSpeaker;
+      c.device = step.a % 3 == 0 ? "" : "device-" + std::to_string(step.a % 5);
       break;
     case Step::kRemove:
       c.type = Type::kRemove;
@@ -198,6 +210,27 @@ Run run(const RoomState& initial, const std::vector<Step>& steps, const Limits& 
       }
       RC_ASSERT(next.next_item_seq >= s.next_item_seq);
       if (applied.command.type != Type::kAdd) RC_ASSERT(next.queue.size() <= s.queue.size());
+      if (applied.command.type == Type::kShuffle) {
+        // The same items, the current one and those before it in place.
+        auto sorted_ids = [](const RoomState& st) {
+          std::vector<std::string> v;
+          for (const auto& q : st.queue) v.push_back(q.id);
+          std::sort(v.begin(), v.end());
+          return v;
+        };
+        RC_ASSERT(sorted_ids(next) == sorted_ids(s));
+        const int cur = s.index_of(s.current);
+        for (int i = 0; i <= cur; ++i) RC_ASSERT(next.queue[i] == s.queue[i]);
+        RC_ASSERT(next.current == s.current && next.playing == s.playing);
+      }
+      if (applied.command.type == Type::kAdd && applied.command.play) {
+        RC_ASSERT(next.playing);
+        RC_ASSERT(next.current_item()->song_id == applied.command.songs.front().song_id);
+        RC_ASSERT(next.position_ms == 0);
+      }
+      if (applied.command.type == Type::kAdd && applied.command.replace) {
+        RC_ASSERT(next.queue.size() == applied.command.songs.size());
+      }
       RC_ASSERT(next.queue.size() <= limits.max_queue);
       // A precondition that does not hold is never ignored by the commands
       // that take one.

@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -169,6 +170,90 @@ TEST(RoomStateAdd, ItemIdsAreNeverReused) {
   s = ok(s, cmd(Type::kClear), kT0);
   s = ok(s, add({{"x", 1}}), kT0);
   EXPECT_EQ(ids(s), (Ids{"q4"}));
+}
+
+TEST(RoomStateAdd, ReplaceAndPlayMakesTheQueueExactlyTheSongsPlayingTheFirst) {
+  auto s = queue_of({1000, 2000, 3000});
+  s = ok(s, cmd(Type::kPlay), kT0);
+  auto c = add({{"x", 5000}, {"y", 6000}});
+  c.replace = true;
+  c.play = true;
+  s = ok(s, c, kT0 + 500);
+  EXPECT_EQ(ids(s), (Ids{"q4", "q5"}));
+  EXPECT_EQ(s.current, "q4");
+  EXPECT_TRUE(s.playing);
+  EXPECT_EQ(s.position_ms, 0);
+  EXPECT_EQ(s.position_at, kT0 + 500);
+}
+
+TEST(RoomStateAdd, PlayWithoutReplaceJumpsToTheFirstAddedSong) {
+  auto s = queue_of({1000, 2000});
+  auto c = add({{"x", 5000}}, Command::kAtNext);
+  c.play = true;
+  auto before = s.selection;
+  s = ok(s, c, kT0);
+  EXPECT_EQ(ids(s), (Ids{"q1", "q3", "q2"}));
+  EXPECT_EQ(s.current, "q3");
+  EXPECT_TRUE(s.playing);
+  EXPECT_GT(s.selection, before);
+}
+
+TEST(RoomStateAdd, ReplaceWithoutPlaySelectsTheFirstPaused) {
+  auto s = queue_of({1000});
+  s = ok(s, cmd(Type::kPlay), kT0);
+  auto c = add({{"x", 5000}});
+  c.replace = true;
+  s = ok(s, c, kT0);
+  EXPECT_EQ(ids(s), (Ids{"q2"}));
+  EXPECT_EQ(s.current, "q2");
+  EXPECT_FALSE(s.playing);
+}
+
+TEST(RoomStateAdd, ReplaceCountsOnlyTheNewSongsAgainstTheLimit) {
+  Limits limits;
+  limits.max_queue = 2;
+  auto s = queue_of({1, 2});
+  auto c = add({{"x", 1}, {"y", 1}});
+  c.replace = true;
+  auto r = apply(s, c, kT0, limits);
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_EQ(r->queue.size(), 2u);
+}
+
+// ---- shuffle and speaker ----
+
+TEST(RoomStateShuffle, ReordersOnlyTheItemsAfterTheCurrentOneDeterministically) {
+  std::vector<std::int64_t> durations(20, 1000);
+  auto s = queue_of(durations);
+  s = ok(s, cmd(Type::kSkip), kT0);  // q2 is current
+  auto c = cmd(Type::kShuffle);
+  c.seed = 42;
+  auto a = ok(s, c, kT0);
+  auto b = ok(s, c, kT0);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a.queue[0].id, "q1");
+  EXPECT_EQ(a.queue[1].id, "q2");
+  EXPECT_EQ(a.current, "q2");
+  EXPECT_NE(ids(a), ids(s)) << "20 items stayed in order";
+  auto sorted = ids(a);
+  std::sort(sorted.begin(), sorted.end());
+  auto want = ids(s);
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(sorted, want);
+  c.seed = 43;
+  EXPECT_NE(ids(ok(s, c, kT0)), ids(a));
+}
+
+TEST(RoomStateSpeaker, SetsTheDeviceAndSurvivesJson) {
+  RoomState s;
+  EXPECT_EQ(s.speaker, "");
+  auto c = cmd(Type::kSpeaker);
+  c.device = "laptop-1";
+  s = ok(s, c, kT0);
+  EXPECT_EQ(s.speaker, "laptop-1");
+  auto back = state_from_json(to_json(s));
+  ASSERT_TRUE(back.is_ok());
+  EXPECT_EQ(back->speaker, "laptop-1");
 }
 
 // ---- remove ----
@@ -508,7 +593,8 @@ TEST(RoomStateRepeat, SetsTheModeAndNamesRoundTrip) {
 
 TEST(RoomStateCommandNames, RoundTripAndAdvanceIsInternal) {
   for (auto type : {Type::kAdd, Type::kRemove, Type::kMove, Type::kClear, Type::kPlay, Type::kPause,
-                    Type::kSeek, Type::kSkip, Type::kPrevious, Type::kRepeat}) {
+                    Type::kSeek, Type::kSkip, Type::kPrevious, Type::kRepeat, Type::kSelect,
+                    Type::kShuffle, Type::kSpeaker}) {
     auto parsed = parse_command_type(command_type_name(type));
     ASSERT_TRUE(parsed.is_ok()) << command_type_name(type);
     EXPECT_EQ(*parsed, type);

@@ -34,12 +34,11 @@ class SubsonicJukeboxTest : public SubsonicTest {
     return out;
   }
 
-  std::string room_named(const std::string& name) {
-    const auto rooms = get("/api/v1/rooms", token_).json();
-    for (const auto& r : rooms.at("items").as_array()) {
-      if (r.at("name").as_string() == name) return std::string(r.at("id").as_string());
-    }
-    return {};
+  // The caller's personal room, which the jukebox drives by default.
+  std::string personal_room(const std::string& token) {
+    auto r = get("/api/v1/me/room", token);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 ? std::string(r.json().at("id").as_string()) : std::string();
   }
 
   std::string ids(std::initializer_list<int> indexes) {
@@ -51,26 +50,34 @@ class SubsonicJukeboxTest : public SubsonicTest {
   std::vector<std::string> songs_;
 };
 
-TEST_F(SubsonicJukeboxTest, ThePersonalRoomIsMadeOnFirstUseAndReused) {
-  EXPECT_TRUE(room_named("alice's jukebox").empty());
+TEST_F(SubsonicJukeboxTest, ByDefaultItDrivesTheUsersPersonalRoom) {
   auto status = jukebox("action=status")["jukeboxStatus"].as_object();
   EXPECT_EQ(status.at("currentIndex"), -1);
   EXPECT_EQ(status.at("playing"), false);
   EXPECT_EQ(status.at("gain").to_number<double>(), 1.0);
   EXPECT_EQ(status.at("position"), 0);
-  const auto id = room_named("alice's jukebox");
+  jukebox("action=add&" + ids({0}));
+  const auto id = personal_room(token_);
   ASSERT_FALSE(id.empty());
-  jukebox("action=status");
-  EXPECT_EQ(get("/api/v1/rooms", token_).json().at("items").as_array().size(), 1u);
+  EXPECT_EQ(queue_songs(id), std::vector<std::string>{songs_[0]});
+  // Private: not listed, and the default rather than a choice.
+  EXPECT_EQ(get("/api/v1/rooms", token_).json().at("items").as_array().size(), 0u);
   auto mine = get("/api/v1/me/jukebox", token_).json().as_object();
-  EXPECT_EQ(mine.at("room_id").as_string(), id);
-  EXPECT_EQ(mine.at("room_name"), "alice's jukebox");
+  EXPECT_TRUE(mine.at("room_id").is_null());
   EXPECT_EQ(room(id).at("owner"), get("/api/v1/me", token_).json().at("id"));
+  EXPECT_EQ(room(id).at("private"), true);
+  EXPECT_EQ(room(id).at("name"), "alice's music");
+  // Nobody else may pick it for their jukebox, nor see it.
+  const auto bob = register_and_login("bob", kPassword);
+  auto put_bob = server_->request(V::put, "/api/v1/me/jukebox", body_of({{"room_id", id}}),
+                                  {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + bob}});
+  expect_problem(put_bob, 404, "not-found");
+  EXPECT_EQ(get("/api/v1/rooms/" + id, bob).status, 404);
 }
 
 TEST_F(SubsonicJukeboxTest, EveryActionIsARoomCommandEveryListenerSees) {
   jukebox("action=set&" + ids({0, 1}));
-  const auto id = room_named("alice's jukebox");
+  const auto id = personal_room(token_);
   ASSERT_FALSE(id.empty());
   EXPECT_EQ(queue_songs(id), (std::vector<std::string>{songs_[0], songs_[1]}));
   jukebox("action=add&" + ids({2}));
@@ -128,7 +135,7 @@ TEST_F(SubsonicJukeboxTest, SetKeepsPlayingAndSkipTakesAnOffset) {
   jukebox("action=stop");
   auto skipped = jukebox("action=skip&index=0&offset=30")["jukeboxStatus"].as_object();
   EXPECT_EQ(skipped.at("currentIndex"), 0);
-  EXPECT_EQ(room(room_named("alice's jukebox")).at("state").at("position_ms"), 500);
+  EXPECT_EQ(room(personal_room(token_)).at("state").at("position_ms"), 500);
 }
 
 TEST_F(SubsonicJukeboxTest, TheChosenRoomIsTheOneDriven) {
@@ -141,7 +148,7 @@ TEST_F(SubsonicJukeboxTest, TheChosenRoomIsTheOneDriven) {
   EXPECT_EQ(put.json().at("room_name"), "Kitchen");
   jukebox("action=add&" + ids({1}));
   EXPECT_EQ(queue_songs(kitchen), std::vector<std::string>{songs_[1]});
-  EXPECT_TRUE(room_named("alice's jukebox").empty());
+  EXPECT_TRUE(queue_songs(personal_room(token_)).empty());
 
   // Another user's jukebox can drive the same room: a shared remote control.
   const auto bob = register_and_login("bob", kPassword);
@@ -158,7 +165,8 @@ TEST_F(SubsonicJukeboxTest, TheChosenRoomIsTheOneDriven) {
                 .status,
             204);
   EXPECT_EQ(jukebox("action=get")["jukeboxPlaylist"].as_object().count("entry"), 0u);
-  EXPECT_FALSE(room_named("alice's jukebox").empty());
+  jukebox("action=add&" + ids({2}));
+  EXPECT_EQ(queue_songs(personal_room(token_)), std::vector<std::string>{songs_[2]});
 
   auto unknown = server_->request(V::put, "/api/v1/me/jukebox", body_of({{"room_id", "no-such-room"}}),
                                   {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token_}});
