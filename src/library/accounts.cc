@@ -15,12 +15,20 @@ namespace {
 constexpr char kUsersPrefix[] = "users/";
 constexpr char kUsernamesPrefix[] = "usernames/";
 constexpr char kTokensPrefix[] = "tokens/";
+constexpr char kUserTokensPrefix[] = "user-tokens/";
+constexpr std::size_t kSessionIdChars = 24;
+constexpr std::size_t kMaxDeviceChars = 100;
 constexpr char kInvitesPrefix[] = "invites/";
 constexpr char kAdminKey[] = "accounts/admin";
+constexpr char kRegistrationKey[] = "settings/registration";
 constexpr int kMaxCasRetries = 16;
 constexpr char kBadCredentials[] = "wrong username or password";
 
 std::string hash_secret(const std::string& secret) { return to_hex(sha256(secret)); }
+
+std::string user_token_key(const std::string& user_id, const std::string& token_hash) {
+  return kUserTokensPrefix + user_id + "/" + token_hash;
+}
 
 std::string user_to_json(const User& u, const std::string& password_hash) {
   json::object o;
@@ -160,7 +168,8 @@ AccountService::AccountService(MetaStore& store, const Clock& clock, AccountOpti
       options_(options),
       account_failures_(clock, options.max_failures_per_account, options.rate_window_ms),
       address_attempts_(clock, options.max_attempts_per_address, options.rate_window_ms),
-      registrations_(clock, options.registrations_per_address_per_hour, 3600LL * 1000) {}
+      registrations_(clock, options.registrations_per_address_per_hour, 3600LL * 1000),
+      registration_(options.registration) {}
 
 Status AccountService::admit_registration(const std::string& client_address, std::int64_t* retry_after_ms) {
   if (options_.registrations_per_address_per_hour <= 0) return Status::ok();
@@ -170,6 +179,27 @@ Status AccountService::admit_registration(const std::string& client_address, std
   }
   registrations_.record(client_address);
   return Status::ok();
+}
+
+Result<RegistrationMode> AccountService::registration_mode_now() {
+  auto kv = store_.get(kRegistrationKey);
+  if (!kv) {
+    if (kv.status().code() != Code::kNotFound) return kv.status();
+    registration_.store(options_.registration);
+    return options_.registration;
+  }
+  auto mode = parse_registration_mode(kv->value);
+  if (!mode) return internal_error("corrupt " + std::string(kRegistrationKey) + ": " + kv->value);
+  registration_.store(*mode);
+  return *mode;
+}
+
+Result<RegistrationMode> AccountService::set_registration_mode(const User& actor, RegistrationMode mode) {
+  if (!actor.is_admin()) return permission_denied("only an admin may do this");
+  auto r = store_.put(kRegistrationKey, registration_mode_name(mode));
+  if (!r) return r.status();
+  registration_.store(mode);
+  return mode;
 }
 
 Result<User> AccountService::register_user(const std::string& username_in,
@@ -182,12 +212,15 @@ Result<User> AccountService::register_user(const std::string& username_in,
   auto existing_admin = store_.get(kAdminKey);
   const bool bootstrap = !existing_admin && existing_admin.status().code() == Code::kNotFound;
   if (!existing_admin && !bootstrap) return existing_admin.status();
-  if (!bootstrap && options_.registration == RegistrationMode::kClosed) {
+  auto current_mode = registration_mode_now();
+  if (!current_mode) return current_mode.status();
+  const RegistrationMode mode = *current_mode;
+  if (!bootstrap && mode == RegistrationMode::kClosed) {
     return permission_denied("registration is closed on this server; ask an admin for an account");
   }
 
   std::string invite_key;
-  if (!bootstrap && options_.registration == RegistrationMode::kInvite) {
+  if (!bootstrap && mode == RegistrationMode::kInvite) {
     if (invite_code.empty()) return permission_denied("this server requires an invite code");
     invite_key = kInvitesPrefix + hash_secret(invite_code);
     auto invite = store_.get(invite_key);
@@ -218,9 +251,9 @@ Result<User> AccountService::register_user(const std::string& username_in,
     auto admin = store_.get(kAdminKey);
     bool first = !admin && admin.status().code() == Code::kNotFound;
     if (!admin && !first) return admin.status();
-    if (!first && bootstrap && options_.registration != RegistrationMode::kOpen) {
+    if (!first && bootstrap && mode != RegistrationMode::kOpen) {
       // Another account won the bootstrap while the password was hashed.
-      return options_.registration == RegistrationMode::kClosed
+      return mode == RegistrationMode::kClosed
                  ? permission_denied("registration is closed on this server; ask an admin for an account")
                  : permission_denied("this server requires an invite code");
     }
@@ -319,7 +352,7 @@ Result<AccountState> AccountService::account_state_by_name(const std::string& us
 
 Result<Session> AccountService::login(const std::string& username, const std::string& password,
                                       const std::string& client_address,
-                                      std::int64_t* retry_after_ms) {
+                                      std::int64_t* retry_after_ms, const std::string& device) {
   auto state = verify_password(username, password, client_address, retry_after_ms);
   if (!state) return state.status();
   const auto& user = state->user;
@@ -332,12 +365,16 @@ Result<Session> AccountService::login(const std::string& username, const std::st
   o["user_id"] = user.id;
   o["created_at"] = clock_.now_ms();
   o["expires_at"] = session.expires_at;
+  o["device"] = truncate_utf8(without_control_chars(device), kMaxDeviceChars * 4);
+  o["address"] = client_address;
+  o["last_used_at"] = clock_.now_ms();
   if (options_.before_session_write) options_.before_session_write();
   // Only if the account is as it was checked: a password change (or a
   // disable) that lands meanwhile revoked every session, and must revoke
   // this one too.
+  const auto hash = hash_secret(session.token);
   auto r = store_.txn({Compare::mod_revision_equals(kUsersPrefix + user.id, state->revision)},
-                      {Op::put(kTokensPrefix + hash_secret(session.token), json::serialize(o))});
+                      {Op::put(kTokensPrefix + hash, json::serialize(o)), Op::put(user_token_key(user.id, hash), "")});
   if (!r) return r.status();
   if (!r->succeeded) return unauthenticated("the account changed while signing in; sign in again");
   return session;
@@ -356,22 +393,134 @@ Result<User> AccountService::authenticate(const std::string& token) {
   auto v = json::parse(kv->value, ec);
   if (ec || !v.is_object()) return internal_error("corrupt token record");
   auto& o = v.as_object();
-  if (o.at("expires_at").to_number<std::int64_t>() <= clock_.now_ms()) {
-    (void)store_.del(kv->key);
+  const auto user_id = json::value_to<std::string>(o.at("user_id"));
+  const auto hash = kv->key.substr(sizeof(kTokensPrefix) - 1);
+  const auto now = clock_.now_ms();
+  if (o.at("expires_at").to_number<std::int64_t>() <= now) {
+    (void)store_.txn({}, {Op::del(kv->key), Op::del(user_token_key(user_id, hash))});
     return unauthenticated("the token has expired; log in again");
   }
-  auto user = load_user(json::value_to<std::string>(o.at("user_id")), nullptr, nullptr);
+  auto user = load_user(user_id, nullptr, nullptr);
   if (!user) {
     if (user.status().code() == Code::kNotFound) return unauthenticated("the account is gone");
     return user.status();
   }
   if (user->disabled) return unauthenticated("the account is disabled");
+  const auto* last = o.if_contains("last_used_at");
+  if (last == nullptr || !last->is_number() || now - last->to_number<std::int64_t>() >= kLastUseResolutionMs) {
+    // Only if nothing (a revocation) changed it meanwhile; a lost race
+    // just leaves the older time.
+    o["last_used_at"] = now;
+    (void)store_.txn({Compare::mod_revision_equals(kv->key, kv->mod_revision)},
+                     {Op::put(kv->key, json::serialize(o))});
+  }
   return user;
 }
 
 Status AccountService::logout(const std::string& token) {
-  auto r = store_.del(kTokensPrefix + hash_secret(token));
+  const auto hash = hash_secret(token);
+  auto kv = store_.get(kTokensPrefix + hash);
+  if (!kv) return kv.status().code() == Code::kNotFound ? Status::ok() : kv.status();
+  std::vector<Op> ops{Op::del(kv->key)};
+  boost::system::error_code ec;
+  auto v = json::parse(kv->value, ec);
+  if (!ec && v.is_object()) {
+    if (const auto* uid = v.as_object().if_contains("user_id"); uid && uid->is_string()) {
+      ops.push_back(Op::del(user_token_key(std::string(uid->as_string()), hash)));
+    }
+  }
+  auto r = store_.txn({}, ops);
   return r ? Status::ok() : r.status();
+}
+
+Status AccountService::index_legacy_tokens() {
+  if (legacy_tokens_indexed_.load()) return Status::ok();
+  constexpr char kMarker[] = "accounts/tokens-indexed";
+  if (auto marker = store_.get(kMarker); marker) {
+    legacy_tokens_indexed_ = true;
+    return Status::ok();
+  } else if (marker.status().code() != Code::kNotFound) {
+    return marker.status();
+  }
+  auto r = store_.range(kTokensPrefix);
+  if (!r) return r.status();
+  std::vector<Op> ops;
+  for (const auto& kv : r->kvs) {
+    boost::system::error_code ec;
+    auto v = json::parse(kv.value, ec);
+    if (ec || !v.is_object()) continue;
+    const auto* uid = v.as_object().if_contains("user_id");
+    if (uid == nullptr || !uid->is_string()) continue;
+    ops.push_back(Op::put(user_token_key(std::string(uid->as_string()), kv.key.substr(sizeof(kTokensPrefix) - 1)), ""));
+    if (ops.size() == 100) {
+      if (auto t = store_.txn({}, ops); !t) return t.status();
+      ops.clear();
+    }
+  }
+  ops.push_back(Op::put(kMarker, "1"));
+  if (auto t = store_.txn({}, ops); !t) return t.status();
+  legacy_tokens_indexed_ = true;
+  return Status::ok();
+}
+
+Result<std::vector<SessionInfo>> AccountService::sessions(const std::string& user_id,
+                                                          const std::string& current_token) {
+  if (auto s = index_legacy_tokens(); !s) return s;
+  const auto prefix = kUserTokensPrefix + user_id + "/";
+  auto index = store_.range(prefix);
+  if (!index) return index.status();
+  const auto current = current_token.empty() ? std::string() : hash_secret(current_token);
+  const auto now = clock_.now_ms();
+  std::vector<SessionInfo> out;
+  for (const auto& entry : index->kvs) {
+    const auto hash = entry.key.substr(prefix.size());
+    auto kv = store_.get(kTokensPrefix + hash);
+    if (!kv) {
+      if (kv.status().code() != Code::kNotFound) return kv.status();
+      (void)store_.del(entry.key);  // the token went without its index entry
+      continue;
+    }
+    boost::system::error_code ec;
+    auto v = json::parse(kv->value, ec);
+    if (ec || !v.is_object()) continue;
+    const auto& o = v.as_object();
+    auto number = [&](const char* name) {
+      const auto* f = o.if_contains(name);
+      return f && f->is_number() ? f->to_number<std::int64_t>() : 0;
+    };
+    auto text = [&](const char* name) {
+      const auto* f = o.if_contains(name);
+      return f && f->is_string() ? std::string(f->as_string()) : std::string();
+    };
+    SessionInfo info{hash.substr(0, kSessionIdChars), text("device"), text("address"), number("created_at"),
+                     number("last_used_at"), number("expires_at"), hash == current};
+    if (info.expires_at <= now) {
+      (void)store_.txn({}, {Op::del(kv->key), Op::del(entry.key)});
+      continue;
+    }
+    if (info.last_used_at == 0) info.last_used_at = info.created_at;
+    out.push_back(std::move(info));
+  }
+  std::sort(out.begin(), out.end(), [](const SessionInfo& a, const SessionInfo& b) {
+    return std::tie(b.last_used_at, b.created_at, a.id) < std::tie(a.last_used_at, a.created_at, b.id);
+  });
+  return out;
+}
+
+Status AccountService::revoke_session(const std::string& user_id, const std::string& session_id) {
+  if (session_id.size() != kSessionIdChars) return not_found("no session '" + session_id + "'");
+  if (auto s = index_legacy_tokens(); !s) return s;
+  const auto prefix = kUserTokensPrefix + user_id + "/" + session_id;
+  auto index = store_.range(prefix);
+  if (!index) return index.status();
+  if (index->kvs.empty()) return not_found("no session '" + session_id + "'");
+  std::vector<Op> ops;
+  for (const auto& entry : index->kvs) {
+    ops.push_back(Op::del(entry.key));
+    ops.push_back(Op::del(kTokensPrefix + entry.key.substr(sizeof(kUserTokensPrefix) + user_id.size())));
+  }
+  auto t = store_.txn({}, ops);
+  return t ? Status::ok() : t.status();
 }
 
 Status AccountService::change_password(const std::string& user_id,
@@ -423,17 +572,22 @@ Result<std::vector<User>> AccountService::list_users(const User& actor) {
 }
 
 Status AccountService::revoke_tokens_of(const std::string& user_id, const std::string& keep_token) {
-  auto r = store_.range(kTokensPrefix);
-  if (!r) return r.status();
-  const auto keep_key = keep_token.empty() ? std::string() : kTokensPrefix + hash_secret(keep_token);
+  // Through the user's index, not a scan of every token of every user.
+  if (auto s = index_legacy_tokens(); !s) return s;
+  const auto prefix = kUserTokensPrefix + user_id + "/";
+  auto index = store_.range(prefix);
+  if (!index) return index.status();
+  const auto keep = keep_token.empty() ? std::string() : hash_secret(keep_token);
   std::vector<Op> ops;
-  for (auto& kv : r->kvs) {
-    if (kv.key == keep_key) continue;
-    boost::system::error_code ec;
-    auto v = json::parse(kv.value, ec);
-    if (ec || !v.is_object()) continue;
-    auto* uid = v.as_object().if_contains("user_id");
-    if (uid && uid->is_string() && uid->as_string() == user_id) ops.push_back(Op::del(kv.key));
+  for (const auto& entry : index->kvs) {
+    const auto hash = entry.key.substr(prefix.size());
+    if (hash == keep) continue;
+    ops.push_back(Op::del(entry.key));
+    ops.push_back(Op::del(kTokensPrefix + hash));
+    if (ops.size() >= 100) {
+      if (auto t = store_.txn({}, ops); !t) return t.status();
+      ops.clear();
+    }
   }
   if (ops.empty()) return Status::ok();
   auto t = store_.txn({}, ops);

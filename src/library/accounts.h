@@ -4,9 +4,11 @@
 // Keys (values are JSON):
 //   users/<user-id>            {id, username, password_hash, role, disabled, created_at}
 //   usernames/<folded-name>    <user-id>           (uniqueness of names)
-//   tokens/<sha256(token)>     {user_id, created_at, expires_at}
+//   tokens/<sha256(token)>     {user_id, created_at, expires_at, device, address, last_used_at}
+//   user-tokens/<user-id>/<sha256(token)>   ""       (a user's sessions, to list and revoke)
 //   invites/<sha256(code)>     {created_by, created_at, expires_at}
 //   accounts/admin             <user-id>           (the first account, made admin)
+//   settings/registration      "open"|"invite"|"closed"  (set by an admin; else the flag)
 //
 // Passwords are stored as Argon2id strings (libsodium). Tokens (256-bit) and
 // invite codes (128-bit) are random values given to the client once and
@@ -24,6 +26,7 @@
 // network thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -68,6 +71,17 @@ struct Session {
   std::string token;  // only ever returned here, at login
   std::int64_t expires_at = 0;
   User user;
+};
+
+// A signed-in session as its user sees it (never the token).
+struct SessionInfo {
+  std::string id;       // 24 hex digits, naming it to revoke it
+  std::string device;   // what signed in ("Firefox on Linux"), as the client said or its User-Agent
+  std::string address;  // the client address it signed in from
+  std::int64_t created_at = 0;
+  std::int64_t last_used_at = 0;  // updated at most every kLastUseResolutionMs
+  std::int64_t expires_at = 0;
+  bool current = false;  // the session asking
 };
 
 struct Invite {
@@ -118,8 +132,10 @@ class AccountService {
   // kUnauthenticated for an unknown user, a wrong password or a disabled
   // account (the same message for all three); kResourceExhausted when rate
   // limited (retry_after_ms set).
+  // `device` names the session in sessions() (clipped to 100 characters).
   Result<Session> login(const std::string& username, const std::string& password,
-                        const std::string& client_address, std::int64_t* retry_after_ms);
+                        const std::string& client_address, std::int64_t* retry_after_ms,
+                        const std::string& device = {});
 
   // The check behind login(), without a session: the same rate limits, the
   // same time spent on unknown names, the same answers (kUnauthenticated
@@ -134,8 +150,21 @@ class AccountService {
   Result<AccountState> account_state_by_name(const std::string& username);
 
   // The user behind a token; kUnauthenticated if unknown, expired or disabled.
+  // Notes the session's last use (a store write at most every
+  // kLastUseResolutionMs per session).
   Result<User> authenticate(const std::string& token);
   Status logout(const std::string& token);
+
+  static constexpr std::int64_t kLastUseResolutionMs = 5 * 60 * 1000;
+  // The user's live sessions, most recently used first; `current_token`'s
+  // is marked current. Expired ones are deleted on the way.
+  Result<std::vector<SessionInfo>> sessions(const std::string& user_id, const std::string& current_token);
+  // Ends one session of the user (kNotFound when the user has none by that id).
+  Status revoke_session(const std::string& user_id, const std::string& session_id);
+  // Ends every session of the user but keep_token's.
+  Status revoke_other_sessions(const std::string& user_id, const std::string& keep_token) {
+    return revoke_tokens_of(user_id, keep_token);
+  }
 
   // Also ends every session of the user except keep_token's.
   Status change_password(const std::string& user_id, const std::string& old_password,
@@ -174,10 +203,19 @@ class AccountService {
   // unknown id.
   Status delete_user(const User& actor, const std::string& user_id);
 
-  RegistrationMode registration_mode() const { return options_.registration; }
+  // The registration mode an admin set (settings/registration), else the
+  // one the server was started with. Reads the store.
+  Result<RegistrationMode> registration_mode_now();
+  // kPermissionDenied for anyone but an admin.
+  Result<RegistrationMode> set_registration_mode(const User& actor, RegistrationMode mode);
+  // The mode as this node last read or set it, without a store read (for
+  // /healthz): another node's change shows here at this node's next read.
+  RegistrationMode registration_mode() const { return registration_.load(); }
 
  private:
   Status revoke_tokens_of(const std::string& user_id, const std::string& keep_token = {});
+  // Indexes, once per process, tokens written before user-tokens/ existed.
+  Status index_legacy_tokens();
   Result<User> load_user(const std::string& user_id, std::string* password_hash,
                          Revision* mod_revision);
   // Reads the record, lets `change` edit the user and password hash, writes
@@ -190,6 +228,8 @@ class AccountService {
   RateLimiter account_failures_;
   RateLimiter address_attempts_;
   RateLimiter registrations_;
+  std::atomic<bool> legacy_tokens_indexed_{false};
+  std::atomic<RegistrationMode> registration_;
 };
 
 }  // namespace hifi

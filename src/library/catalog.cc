@@ -9,6 +9,7 @@
 #include <iterator>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include "common/base64.h"
 #include "common/sha256.h"
@@ -551,6 +552,29 @@ std::vector<Artist> Catalog::artists(const std::string& text) const {
   return out;
 }
 
+std::map<std::string, Catalog::UploadTotals> Catalog::upload_totals() const {
+  std::map<std::string, UploadTotals> out;
+  std::lock_guard lock(mu_);
+  for (const auto& [id, entry] : songs_) {
+    auto& totals = out[entry->song.uploaded_by];
+    ++totals.songs;
+    totals.bytes += static_cast<std::int64_t>(entry->song.size);
+  }
+  return out;
+}
+
+Result<Artist> Catalog::artist(const std::string& id) const {
+  const auto d = derived();
+  for (const auto& a : d->artists) {
+    if (a.id == id) return a;
+  }
+  const auto albums = albums_by_artist(id);
+  for (const auto& album : albums) {
+    if (album.artist_id == id) return Artist{id, album.artist, 0, static_cast<int>(albums.size())};
+  }
+  return not_found("no artist with id '" + id + "'");
+}
+
 std::mutex& Catalog::blob_lock(const ContentHash& sha256) {
   return blob_locks_[std::hash<ContentHash>{}(sha256) % blob_locks_.size()];
 }
@@ -568,6 +592,51 @@ Result<Song> Catalog::get_or_read_through(const std::string& id) const {
   auto stored = song_from_json(kv->value);
   if (!stored) return internal_error("corrupt song record " + id);
   return stored;
+}
+
+Result<Song> Catalog::edit_tags(const std::string& id, const SongTagEdit& edit, const User& actor) {
+  constexpr std::size_t kMaxTagChars = 500;
+  SongTagEdit clean = edit;
+  for (auto [field, what] : {std::pair{&clean.title, "the title"}, {&clean.artist, "the artist"},
+                             {&clean.album, "the album"}, {&clean.album_artist, "the album artist"},
+                             {&clean.genre, "the genre"}}) {
+    if (!*field) continue;
+    auto text = clean_user_text(**field, kMaxTagChars, what, /*allow_empty=*/field != &clean.title);
+    if (!text) return text.status();
+    *field = std::move(*text);
+  }
+  for (auto [field, max, what] : {std::tuple{&clean.track, 999, "track"}, {&clean.disc, 999, "disc"},
+                                  {&clean.year, 9999, "year"}}) {
+    if (*field && (**field < 0 || **field > max)) {
+      return invalid_argument(std::string(what) + " must be between 0 and " + std::to_string(max));
+    }
+  }
+  const auto key = kSongsPrefix + id;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    auto kv = store_.get(key);
+    if (!kv) {
+      return kv.status().code() == Code::kNotFound ? not_found("no song with id '" + id + "'") : kv.status();
+    }
+    auto song = song_from_json(kv->value);
+    if (!song) return internal_error("corrupt song record");
+    if (song->uploaded_by != actor.id && !actor.is_admin()) {
+      return permission_denied("only the uploader or an admin may edit a song");
+    }
+    if (clean.title) song->title = *clean.title;
+    if (clean.artist) song->artist = *clean.artist;
+    if (clean.album) song->album = *clean.album;
+    if (clean.album_artist) song->album_artist = *clean.album_artist;
+    if (clean.genre) song->genre = *clean.genre;
+    if (clean.track) song->track = *clean.track;
+    if (clean.disc) song->disc = *clean.disc;
+    if (clean.year) song->year = *clean.year;
+    auto txn = store_.txn({Compare::mod_revision_equals(key, kv->mod_revision)}, {Op::put(key, song_to_json(*song))});
+    if (!txn) return txn.status();
+    if (!txn->succeeded) continue;  // changed meanwhile: edit the newer record
+    if (auto s = wait_for_revision(txn->revision); !s) return s;
+    return std::move(*song);
+  }
+  return unavailable("the song changes too often to edit it now; try again");
 }
 
 Status Catalog::remove(const std::string& id, const User& actor) {

@@ -64,6 +64,17 @@ struct Song {
   std::int64_t uploaded_at = 0;
 };
 
+// A correction of a song's tags: each field that is set replaces the tag.
+// The stored file and its hash stay as they are; the catalog (and so the
+// song's album and artist) follows the new tags.
+struct SongTagEdit {
+  std::optional<std::string> title, artist, album, album_artist, genre;
+  std::optional<int> track, disc, year;
+  bool empty() const {
+    return !title && !artist && !album && !album_artist && !genre && !track && !disc && !year;
+  }
+};
+
 boost::json::object song_to_json_object(const Song& song);
 std::string song_to_json(const Song& song);
 // A stored song record; kInvalidArgument when the text is not JSON, not an
@@ -172,16 +183,34 @@ class Catalog {
   // The albums with a song by the artist, or whose album artist has this
   // artist's id; sorted like albums().
   std::vector<Album> albums_by_artist(const std::string& artist_id) const;
+  // The artist with this id: one with songs of its own, or only the album
+  // artist of some albums (a compilation's "Various Artists", whose
+  // album_count counts those). kNotFound otherwise.
+  Result<Artist> artist(const std::string& id) const;
   // Every genre a song has, with how many songs and albums have it, by name.
   std::vector<Genre> genres() const;
   // Up to `count` songs drawn at random from those matching the query's
   // filters (text, album, artist, genre, years); its order and paging are
   // ignored.
   std::vector<Song> random_songs(const SongQuery& filter, std::size_t count) const;
+  // Applies the edit when `actor` uploaded the song or is an admin
+  // (kPermissionDenied otherwise). Texts are cleaned like uploaded tags
+  // (control characters removed, NFC) and hold at most 500 characters;
+  // the title may not be empty; track and disc are 0 to 999, the year 0
+  // to 9999 (0: unknown). kInvalidArgument for anything else, kNotFound for
+  // an unknown id.
+  Result<Song> edit_tags(const std::string& id, const SongTagEdit& edit, const User& actor);
   // Deletes the song and its blob, when `actor` uploaded it or is an admin
   // (kPermissionDenied otherwise). kNotFound for an unknown id.
   Status remove(const std::string& id, const User& actor);
   std::size_t size() const;
+  // What each user uploaded that is still in the library: songs and bytes
+  // (of the songs' files; covers not counted), by user id. O(songs).
+  struct UploadTotals {
+    std::int64_t songs = 0;
+    std::int64_t bytes = 0;
+  };
+  std::map<std::string, UploadTotals> upload_totals() const;
   // When this node's view of the library last changed (Unix ms, by the
   // catalog's clock; the load at start-up counts as a change): what
   // Subsonic's getIndexes reports as lastModified.

@@ -43,16 +43,9 @@ json::value time_or_null(std::int64_t ms) { return ms > 0 ? json::value(ms) : js
 
 // The artist with this id: one with songs, or an album artist only.
 std::optional<Artist> find_artist(const Catalog& catalog, const std::string& id) {
-  for (auto& a : catalog.artists("")) {
-    if (a.id == id) return std::move(a);
-  }
-  auto albums = catalog.albums_by_artist(id);
-  for (const auto& album : albums) {
-    if (album.artist_id == id) {
-      return Artist{id, album.artist, 0, static_cast<int>(albums.size())};
-    }
-  }
-  return std::nullopt;
+  auto artist = catalog.artist(id);
+  if (!artist) return std::nullopt;
+  return std::move(*artist);
 }
 
 // kNotFound unless the item is in the catalog.

@@ -29,6 +29,8 @@ json::object song(const Song& s) {
           {"artist", s.artist},
           {"album", s.album},
           {"album_artist", s.album_artist},
+          {"album_id", s.album.empty() ? json::value(nullptr) : json::value(album_id_of(s))},
+          {"artist_id", artist_id_of(s.artist)},
           {"genre", s.genre},
           {"track", s.track},
           {"disc", s.disc},
@@ -51,9 +53,11 @@ json::object album(const Album& a) {
   return {{"id", a.id},
           {"name", a.name},
           {"artist", a.artist},
+          {"artist_id", a.artist_id},
           {"year", a.year},
           {"song_count", a.song_count},
           {"duration_ms", a.duration_ms},
+          {"created_at", a.created_at},
           {"cover_url", cover_url(a.cover_song_id)}};
 }
 

@@ -2,13 +2,41 @@
 // the password.
 #include <spdlog/spdlog.h>
 
+#include "common/text.h"
 #include "server/api_json.h"
 #include "server/http_internal.h"
 #include "server/json_macros.h"
 #include "server/request_json.h"
 
 namespace hifi::http_internal {
+namespace json = boost::json;
 namespace {
+
+constexpr std::size_t kMaxDeviceNameChars = 100;
+
+// "Firefox on Linux" from a User-Agent, for the list of sessions; the first
+// words of it when it names no browser this knows.
+std::string describe_user_agent(std::string_view ua) {
+  auto has = [&](std::string_view word) { return ua.find(word) != std::string_view::npos; };
+  std::string browser = has("Firefox/")                    ? "Firefox"
+                        : has("Edg/")                      ? "Edge"
+                        : has("OPR/")                      ? "Opera"
+                        : has("Chromium/")                 ? "Chromium"
+                        : has("Chrome/")                   ? "Chrome"
+                        : has("Safari/")                   ? "Safari"
+                        : has("hifi/") || has("hifi-cli/") ? "HiFi CLI"
+                        : has("curl/")                     ? "curl"
+                                                           : "";
+  std::string os = has("Android")                          ? "Android"
+                   : has("iPhone") || has("iPad")          ? "iOS"
+                   : has("Windows")                        ? "Windows"
+                   : has("Mac OS X") || has("Macintosh")   ? "macOS"
+                   : has("CrOS")                           ? "ChromeOS"
+                   : has("Linux")                          ? "Linux"
+                                                           : "";
+  if (browser.empty()) return truncate_utf8(without_control_chars(ua), 60);
+  return os.empty() ? browser : browser + " on " + os;
+}
 
 awaitable<Reply> register_user(RequestContext& ctx) {
   HIFI_READ_JSON(body);
@@ -38,9 +66,19 @@ awaitable<Reply> login(RequestContext& ctx) {
   JsonFields fields(body);
   HIFI_FIELD(username, fields.required_string("username"));
   HIFI_FIELD(password, fields.required_string("password"));
+  HIFI_FIELD(device_name, fields.optional_string("device_name"));
+  // What the session is called in the list of sessions: the client's name
+  // for its device, else one made from its User-Agent.
+  std::string device;
+  if (device_name) {
+    auto cleaned = clean_user_text(*device_name, kMaxDeviceNameChars, "device_name", /*allow_empty=*/true);
+    if (!cleaned) co_return bad_request(ctx, cleaned.status().message());
+    device = std::move(*cleaned);
+  }
+  if (device.empty()) device = describe_user_agent(ctx.header()[http::field::user_agent]);
   std::int64_t retry_after_ms = 0;
   auto done = co_await offload_password_work(ctx, [&] {
-    return ctx.services.accounts.login(username, password, ctx.client_address, &retry_after_ms);
+    return ctx.services.accounts.login(username, password, ctx.client_address, &retry_after_ms, device);
   });
   if (!done) co_return password_busy(ctx);
   auto& session = *done;
@@ -81,6 +119,36 @@ awaitable<Reply> change_password(RequestContext& ctx) {
   co_return StringResponse{http::status::no_content, 11};
 }
 
+awaitable<Reply> list_sessions(RequestContext& ctx) {
+  auto sessions = co_await offload(ctx, [&] { return ctx.services.accounts.sessions(ctx.user->id, ctx.token); });
+  if (!sessions) co_return problem_from_status(ctx, sessions.status());
+  json::array items;
+  for (const auto& s : *sessions) {
+    items.push_back({{"id", s.id},
+                     {"device", s.device},
+                     {"address", s.address},
+                     {"created_at", s.created_at},
+                     {"last_used_at", s.last_used_at},
+                     {"expires_at", s.expires_at},
+                     {"current", s.current}});
+  }
+  co_return json_response(ctx, http::status::ok, {{"sessions", std::move(items)}});
+}
+
+awaitable<Reply> revoke_session(RequestContext& ctx) {
+  auto s = co_await offload(ctx, [&] { return ctx.services.accounts.revoke_session(ctx.user->id, ctx.params[0]); });
+  if (!s) co_return problem_from_status(ctx, s);
+  spdlog::info("'{}' ended session {}", ctx.user->username, ctx.params[0]);
+  co_return StringResponse{http::status::no_content, 11};
+}
+
+awaitable<Reply> revoke_other_sessions(RequestContext& ctx) {
+  auto s = co_await offload(ctx, [&] { return ctx.services.accounts.revoke_other_sessions(ctx.user->id, ctx.token); });
+  if (!s) co_return problem_from_status(ctx, s);
+  spdlog::info("'{}' ended every other session", ctx.user->username);
+  co_return StringResponse{http::status::no_content, 11};
+}
+
 }  // namespace
 
 std::vector<Route> auth_routes() {
@@ -91,6 +159,9 @@ std::vector<Route> auth_routes() {
       {V::post, "/api/v1/auth/logout", Auth::kBearer, logout},
       {V::get, "/api/v1/me", Auth::kBearer, me},
       {V::post, "/api/v1/me/password", Auth::kBearer, change_password},
+      {V::get, "/api/v1/me/sessions", Auth::kBearer, list_sessions},
+      {V::delete_, "/api/v1/me/sessions", Auth::kBearer, revoke_other_sessions},
+      {V::delete_, "/api/v1/me/sessions/{}", Auth::kBearer, revoke_session},
   };
 }
 

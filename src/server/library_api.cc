@@ -1,4 +1,7 @@
 // Albums and artists, derived from the songs' tags.
+#include <algorithm>
+#include <cstdlib>
+
 #include "server/api_json.h"
 #include "server/http_internal.h"
 
@@ -7,8 +10,22 @@ namespace json = boost::json;
 namespace {
 
 awaitable<Reply> list_albums(RequestContext& ctx) {
-  co_return json_response(ctx, http::status::ok,
-                          {{"items", my_albums(ctx, ctx.services.catalog.albums(ctx.query("q").value_or("")))}});
+  auto albums = ctx.services.catalog.albums(ctx.query("q").value_or(""));
+  const auto sort = ctx.query("sort").value_or("name");
+  if (sort == "recent") {
+    // Newest first: the albums whose first song arrived last.
+    std::stable_sort(albums.begin(), albums.end(),
+                     [](const Album& a, const Album& b) { return a.created_at > b.created_at; });
+  } else if (sort != "name") {
+    co_return bad_request(ctx, "sort must be name or recent");
+  }
+  if (auto limit = ctx.query("limit")) {
+    char* end = nullptr;
+    const auto n = std::strtoll(limit->c_str(), &end, 10);
+    if (limit->empty() || *end != '\0' || n < 1 || n > 100000) co_return bad_request(ctx, "limit must be 1 to 100000");
+    if (albums.size() > static_cast<std::size_t>(n)) albums.resize(static_cast<std::size_t>(n));
+  }
+  co_return json_response(ctx, http::status::ok, {{"items", my_albums(ctx, albums)}});
 }
 
 awaitable<Reply> get_album(RequestContext& ctx) {
@@ -30,6 +47,14 @@ awaitable<Reply> list_artists(RequestContext& ctx) {
                           {{"items", my_artists(ctx, ctx.services.catalog.artists(ctx.query("q").value_or("")))}});
 }
 
+awaitable<Reply> get_artist(RequestContext& ctx) {
+  auto artist = ctx.services.catalog.artist(ctx.params[0]);
+  if (!artist) co_return problem_from_status(ctx, artist.status());
+  auto o = my_artists(ctx, {*artist}).at(0).as_object();
+  o["albums"] = my_albums(ctx, ctx.services.catalog.albums_by_artist(artist->id));
+  co_return json_response(ctx, http::status::ok, o);
+}
+
 }  // namespace
 
 std::vector<Route> library_routes() {
@@ -38,6 +63,7 @@ std::vector<Route> library_routes() {
       {V::get, "/api/v1/albums", Auth::kBearer, list_albums},
       {V::get, "/api/v1/albums/{}", Auth::kBearer, get_album},
       {V::get, "/api/v1/artists", Auth::kBearer, list_artists},
+      {V::get, "/api/v1/artists/{}", Auth::kBearer, get_artist},
   };
 }
 

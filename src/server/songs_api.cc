@@ -10,7 +10,9 @@
 #include "server/digest_header.h"
 #include "server/http_internal.h"
 #include "server/metrics.h"
+#include "server/json_macros.h"
 #include "server/multipart.h"
+#include "server/request_json.h"
 
 namespace hifi::http_internal {
 namespace json = boost::json;
@@ -241,6 +243,29 @@ awaitable<Reply> delete_song(RequestContext& ctx) {
   co_return StringResponse{http::status::no_content, 11};
 }
 
+awaitable<Reply> edit_song(RequestContext& ctx) {
+  HIFI_READ_JSON(body);
+  JsonFields fields(body);
+  SongTagEdit edit;
+  for (auto [name, field] : {std::pair{"title", &edit.title}, {"artist", &edit.artist}, {"album", &edit.album},
+                             {"album_artist", &edit.album_artist}, {"genre", &edit.genre}}) {
+    HIFI_FIELD(value, fields.optional_string(name));
+    *field = std::move(value);
+  }
+  for (auto [name, field] : {std::pair{"track", &edit.track}, {"disc", &edit.disc}, {"year", &edit.year}}) {
+    HIFI_FIELD(value, fields.optional_int(name));
+    if (value && (*value < 0 || *value > 9999)) co_return bad_request(ctx, std::string(name) + " is out of range");
+    if (value) *field = static_cast<int>(*value);
+  }
+  if (edit.empty()) {
+    co_return bad_request(ctx, "nothing to change: send title, artist, album, album_artist, genre, track, disc or year");
+  }
+  auto song = co_await offload(ctx, [&] { return ctx.services.catalog.edit_tags(ctx.params[0], edit, *ctx.user); });
+  if (!song) co_return problem_from_status(ctx, song.status());
+  spdlog::info("song {} edited by '{}'", song->id, ctx.user->username);
+  co_return json_response(ctx, http::status::ok, my_song(ctx, *song));
+}
+
 awaitable<Reply> stream_url(RequestContext& ctx) {
   auto song = co_await path_song(ctx);
   if (!song) co_return problem_from_status(ctx, song.status());
@@ -326,6 +351,7 @@ std::vector<Route> song_routes() {
       {V::get, "/api/v1/songs/by-sha256/{}", Auth::kBearer, get_song_by_sha256},
       {V::get, "/api/v1/songs/{}", Auth::kBearer, get_song},
       {V::delete_, "/api/v1/songs/{}", Auth::kBearer, delete_song},
+      {V::patch, "/api/v1/songs/{}", Auth::kBearer, edit_song},
       {V::get, "/api/v1/songs/{}/stream", Auth::kBearerOrSignedUrl, stream_song},
       {V::get, "/api/v1/songs/{}/stream-url", Auth::kBearer, stream_url},
       {V::get, "/api/v1/songs/{}/cover", Auth::kBearer, song_cover},

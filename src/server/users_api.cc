@@ -17,9 +17,42 @@ namespace {
 awaitable<Reply> list_users(RequestContext& ctx) {
   auto users = co_await offload(ctx, [&] { return ctx.services.accounts.list_users(*ctx.user); });
   if (!users) co_return problem_from_status(ctx, users.status());
+  const auto totals = ctx.services.catalog.upload_totals();
   boost::json::array items;
-  for (auto& u : *users) items.push_back(api_json::user(u));
+  for (auto& u : *users) {
+    auto o = api_json::user(u);
+    auto it = totals.find(u.id);
+    o["song_count"] = it == totals.end() ? 0 : it->second.songs;
+    o["storage_bytes"] = it == totals.end() ? 0 : it->second.bytes;
+    items.push_back(std::move(o));
+  }
   co_return json_response(ctx, http::status::ok, {{"items", items}});
+}
+
+boost::json::object settings_json(RegistrationMode mode) {
+  return {{"registration", registration_mode_name(mode)}};
+}
+
+awaitable<Reply> get_settings(RequestContext& ctx) {
+  if (!ctx.user->is_admin()) co_return problem_from_status(ctx, permission_denied("only an admin may see the settings"));
+  auto mode = co_await offload(ctx, [&] { return ctx.services.accounts.registration_mode_now(); });
+  if (!mode) co_return problem_from_status(ctx, mode.status());
+  co_return json_response(ctx, http::status::ok, settings_json(*mode));
+}
+
+// {"registration": "open"|"invite"|"closed"}: whoever may make an account.
+awaitable<Reply> update_settings(RequestContext& ctx) {
+  HIFI_READ_JSON(body);
+  JsonFields fields(body);
+  HIFI_FIELD(registration, fields.optional_string("registration"));
+  if (!ctx.user->is_admin()) co_return problem_from_status(ctx, permission_denied("only an admin may change the settings"));
+  if (!registration) co_return bad_request(ctx, "nothing to change; send {\"registration\": \"open\"|\"invite\"|\"closed\"}");
+  auto mode = parse_registration_mode(*registration);
+  if (!mode) co_return bad_request(ctx, "registration must be open, invite or closed");
+  auto set = co_await offload(ctx, [&] { return ctx.services.accounts.set_registration_mode(*ctx.user, *mode); });
+  if (!set) co_return problem_from_status(ctx, set.status());
+  spdlog::info("registration set to '{}' by '{}'", *registration, ctx.user->username);
+  co_return json_response(ctx, http::status::ok, settings_json(*set));
 }
 
 awaitable<Reply> create_user(RequestContext& ctx) {
@@ -109,6 +142,8 @@ std::vector<Route> user_routes() {
       {V::delete_, "/api/v1/users/{}", Auth::kBearer, delete_user},
       {V::put, "/api/v1/users/{}/password", Auth::kBearer, set_user_password},
       {V::post, "/api/v1/invites", Auth::kBearer, create_invite},
+      {V::get, "/api/v1/settings", Auth::kBearer, get_settings},
+      {V::patch, "/api/v1/settings", Auth::kBearer, update_settings},
   };
 }
 

@@ -14,12 +14,9 @@ namespace {
 // some albums (a compilation's "Various Artists").
 Expected<Artist> find_artist(const Catalog& catalog, const std::string& id, std::vector<Album>& albums) {
   albums = catalog.albums_by_artist(id);
-  for (auto& a : catalog.artists("")) {
-    if (a.id == id) return a;
-  }
-  auto own = std::find_if(albums.begin(), albums.end(), [&](const Album& a) { return a.artist_id == id; });
-  if (own == albums.end()) return not_found_error("no artist with id 'ar-" + id + "'");
-  return Artist{id, own->artist, 0, static_cast<int>(albums.size())};
+  auto artist = catalog.artist(id);
+  if (!artist) return not_found_error("no artist with id 'ar-" + id + "'");
+  return std::move(*artist);
 }
 
 Expected<Body> get_music_folders(const Call&) {

@@ -497,3 +497,57 @@ TEST_F(LibraryApiTest, PlayQueueIsSavedAndRead) {
 
 }  // namespace
 }  // namespace hifi::testing
+
+namespace hifi::testing {
+namespace {
+
+TEST_F(LibraryApiTest, TheUploaderOrAnAdminCorrectsASongsTags) {
+  const auto admin = register_and_login("alice", "correct horse");
+  const auto bob = register_and_login("bob", "correct horse");
+  const auto carol = register_and_login("carol", "correct horse");
+  const auto id = song(bob, 440, "Teh Song", "Somebody", "First Album");
+  const auto before = song_json(id, bob);
+  const std::string old_album(
+      get("/api/v1/songs?q=Teh", bob).json().at("items").as_array()[0].at("album_id").as_string());
+
+  auto edited = send(V::patch, "/api/v1/songs/" + id, bob,
+                     json::object{{"title", "The Song"}, {"album", "Second Album"}, {"album_artist", "Various"},
+                                  {"track", 3}, {"disc", 2}, {"year", 1999}, {"genre", "Jazz\x01"}});
+  ASSERT_EQ(edited.status, 200) << edited.body;
+  const auto song = edited.json().as_object();
+  EXPECT_EQ(song.at("title"), "The Song");
+  EXPECT_EQ(song.at("artist"), "Somebody");  // untouched
+  EXPECT_EQ(song.at("album"), "Second Album");
+  EXPECT_EQ(song.at("album_artist"), "Various");
+  EXPECT_EQ(song.at("genre"), "Jazz");  // control characters removed
+  EXPECT_EQ(song.at("track"), 3);
+  EXPECT_EQ(song.at("disc"), 2);
+  EXPECT_EQ(song.at("year"), 1999);
+  // The bytes, and so the id and hash, stay.
+  EXPECT_EQ(song.at("sha256"), before.at("sha256"));
+  EXPECT_EQ(song.at("size"), before.at("size"));
+  // The catalog follows: search, the song's new album, the old one gone.
+  auto found = get("/api/v1/songs?q=Second", bob).json().at("items").as_array();
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_NE(found[0].at("album_id").as_string(), old_album);
+  EXPECT_EQ(get("/api/v1/albums/" + old_album, bob).status, 404);
+  EXPECT_TRUE(get("/api/v1/songs?q=Teh", bob).json().at("items").as_array().empty());
+
+  // An admin may correct anyone's song; another user may not.
+  EXPECT_EQ(send(V::patch, "/api/v1/songs/" + id, admin, json::object{{"artist", "Someone Else"}}).status, 200);
+  expect_problem(send(V::patch, "/api/v1/songs/" + id, carol, json::object{{"title", "Mine now"}}), 403,
+                 "forbidden");
+  EXPECT_EQ(song_json(id, bob).at("title"), "The Song");
+
+  expect_problem(send(V::patch, "/api/v1/songs/" + id, bob, json::object{{"title", ""}}), 400, "invalid-request");
+  expect_problem(send(V::patch, "/api/v1/songs/" + id, bob, json::object{{"title", std::string(501, 'x')}}), 400,
+                 "invalid-request");
+  expect_problem(send(V::patch, "/api/v1/songs/" + id, bob, json::object{{"year", 12345}}), 400, "invalid-request");
+  expect_problem(send(V::patch, "/api/v1/songs/" + id, bob, json::object{{"track", "3"}}), 400, "invalid-request");
+  expect_problem(send(V::patch, "/api/v1/songs/" + id, bob, json::object{}), 400, "invalid-request");
+  expect_problem(send(V::patch, "/api/v1/songs/" + std::string(32, '0'), bob, json::object{{"title", "x"}}), 404,
+                 "not-found");
+}
+
+}  // namespace
+}  // namespace hifi::testing
