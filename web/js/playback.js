@@ -47,12 +47,12 @@ function emit() {
 // ---- the personal room --------------------------------------------------------
 
 // Opens the personal room's connection (once; again after a sign-in).
-// Resolves to the session, or null when there is no room yet (see below).
+// Resolves to the session, or null when signed out or it cannot be had.
 export function startPlayback() {
   if (!api.signedIn) return Promise.resolve(null);
   if (personal) return Promise.resolve(personal);
   if (!personalPromise) {
-    personalPromise = openPersonal(false).catch((err) => {
+    personalPromise = openPersonal().catch((err) => {
       personalPromise = null;
       // Offline or a server error: try again in a while.
       if (!(err instanceof ApiError && err.status === 401)) {
@@ -65,23 +65,22 @@ export function startPlayback() {
   return personalPromise;
 }
 
-// The session, making the room when it does not exist yet (for "play").
+// The session, for commands: an error when there is none.
 async function ensurePersonal() {
   if (personal) return personal;
-  const p = await startPlayback();
-  if (p) return p;
-  personalPromise = openPersonal(true);
-  try {
-    return await personalPromise;
-  } catch (err) {
-    personalPromise = null;
-    throw err;
+  if (!personalPromise) {
+    personalPromise = openPersonal();
+    personalPromise.catch(() => { personalPromise = null; });
   }
+  const p = await personalPromise;
+  if (!p) throw new Error('not signed in');
+  return p;
 }
 
-async function openPersonal(create) {
-  const room = await personalRoom(create);
-  if (!room || !api.signedIn) { personalPromise = null; return null; }
+// The room is made by the server on the first GET /api/v1/me/room.
+async function openPersonal() {
+  const room = await api.get('/api/v1/me/room');
+  if (!api.signedIn) { personalPromise = null; return null; }
   if (personal) return personal;
   const conn = new RoomConnection(room.id);
   const player = new SyncPlayer(conn);
@@ -92,25 +91,6 @@ async function openPersonal(create) {
   conn.open();
   emit();
   return personal;
-}
-
-// GET /api/v1/me/room. Until every server has it, an older one (404) is
-// served by a room of the user's named "<username>'s music": looked up,
-// and made only when `create` (something is to be played), so merely
-// opening the app makes no room.
-async function personalRoom(create) {
-  try {
-    return await api.get('/api/v1/me/room');
-  } catch (err) {
-    if (!(err instanceof ApiError && err.status === 404)) throw err;
-  }
-  const me = api.user;
-  if (!me) return null;
-  const name = `${me.username}'s music`;
-  const list = await api.get('/api/v1/rooms');
-  const found = list.items.find((r) => r.name === name && r.owner === me.id);
-  if (found || !create) return found || null;
-  return api.post('/api/v1/rooms', { name });
 }
 
 // Ends personal playback (signing out).
@@ -337,7 +317,6 @@ export async function playSongs(songIds, { startIndex = 0, shuffle = false } = {
     start = 0;
   }
   let room = await p.command({ type: 'add', song_ids: ids, replace: true, play: true });
-  room = await olderServerPlay(p, room, ids);
   if (start > 0) {
     const item = room?.state?.queue?.[start];
     if (item) room = await p.command({ type: 'select', item_id: item.id, position_ms: 0 });
@@ -345,21 +324,6 @@ export async function playSongs(songIds, { startIndex = 0, shuffle = false } = {
   if (shuffle && ids.length > 2) room = await p.command({ type: 'shuffle' });
   applyRole();
   return room?.state || null;
-}
-
-// A server without `replace`/`play` on `add` appended the songs: make the
-// queue exactly these songs and play the first. (Only until every server
-// has them; harmless once they do, as nothing is left to fix.)
-async function olderServerPlay(p, room, ids) {
-  const st = room?.state;
-  const queue = st?.queue || [];
-  const exact = queue.length === ids.length && queue.every((it, i) => it.song_id === ids[i]);
-  if (exact && st.playing && st.current === queue[0].id && st.position_ms < 2000) return room;
-  const added = queue.slice(queue.length - ids.length);
-  for (const it of queue) if (!added.includes(it)) room = await p.command({ type: 'remove', item_id: it.id });
-  room = await p.command({ type: 'select', item_id: added[0].id, position_ms: 0 });
-  if (!room.state.playing) room = await p.command({ type: 'play' });
-  return room;
 }
 
 // Inserts the songs after the current one.

@@ -39,7 +39,8 @@ const KEEP_BEHIND_MS = 5000;    // pieces kept behind what is heard (small seeks
 const MAX_FETCHES = 1;          // pieces being fetched at once
 const DATA_SAVER_KEY = 'hifi.dataSaver';
 
-let current = null; // the player the test hook reads
+let current = null; // the player the test hook reads: the last one enabled
+const enabledPlayers = new Set();
 
 export class SyncPlayer extends EventTarget {
   constructor(connection) {
@@ -94,6 +95,7 @@ export class SyncPlayer extends EventTarget {
     }
     this.enabled = true;
     current = this;
+    enabledPlayers.add(this);
     const resumed = this.ctx.resume();
     this.timers.push(setInterval(() => this.sampleOutputClock(), CLOCK_SAMPLE_MS));
     this.timers.push(setInterval(() => this.reconcile(), DRIFT_CHECK_MS));
@@ -120,7 +122,8 @@ export class SyncPlayer extends EventTarget {
     }
     this.outputOffsets = [];
     this.lastStopCtx = 0;
-    if (current === this) current = null;
+    enabledPlayers.delete(this);
+    if (current === this) current = [...enabledPlayers].pop() || null;
     this.setStatus('off');
   }
 

@@ -212,7 +212,8 @@ export function renderPlayer(main) {
     const subEl = h('span', { class: 'row-sub' });
     const badge = h('span', { class: 'badge', hidden: true }, 'Now playing');
     const handle = h('button', { type: 'button', class: 'drag-handle icon-button', 'aria-describedby': 'pl-queue-help' }, icon('drag'));
-    const jump = h('button', { type: 'button', class: 'q-jump row-main' }, titleEl, subEl);
+    // Named "Play <title> <artist>": the visible text, after the action.
+    const jump = h('button', { type: 'button', class: 'q-jump row-main' }, h('span', { class: 'visually-hidden' }, 'Play '), titleEl, subEl);
     const removeBtn = h('button', { type: 'button', class: 'icon-button' }, icon('remove'));
     const cover = h('div', { class: 'qcover' });
     const el = h('li', { class: 'queue-item', dataset: { id: item.id } }, handle, cover, jump, badge,
@@ -222,7 +223,6 @@ export function renderPlayer(main) {
     let total = 0;
     const label = () => {
       handle.setAttribute('aria-label', `Move ${name}, position ${position + 1} of ${total}`);
-      jump.setAttribute('aria-label', `Play ${name}`);
       removeBtn.setAttribute('aria-label', `Remove ${name} from the queue`);
     };
     label();
