@@ -79,7 +79,8 @@ export function whereText(cp) {
 }
 
 // A "Play on" <select>: this device, the user's other open devices, every device.
-export function playOnSelect(id) {
+// `compact` (the bar) names this device "This device" only.
+export function playOnSelect(id, { compact = false } = {}) {
   const select = h('select', { id, class: 'play-on' });
   let key = '';
   const update = () => {
@@ -89,7 +90,7 @@ export function playOnSelect(id) {
     if (nextKey === key) return;
     key = nextKey;
     select.replaceChildren(
-      ...choices.map((c) => h('option', { value: c.id, selected: c.id === sp.id }, c.here ? `${c.name} (this device)` : c.name)),
+      ...choices.map((c) => h('option', { value: c.id, selected: c.id === sp.id }, c.here ? (compact ? 'This device' : `${c.name} (this device)`) : c.name)),
       h('option', { value: '', selected: sp.id === '' }, 'Every device'));
   };
   select.addEventListener('change', async () => {
@@ -175,7 +176,7 @@ export function initNowBar() {
   const timeCur = h('span', { class: 'time nb-time', 'aria-hidden': 'true' }, '0:00');
   const timeDur = h('span', { class: 'time nb-time', 'aria-hidden': 'true' }, '0:00');
   const playOnId = uid('nb-playon');
-  const playOn = playOnSelect(playOnId);
+  const playOn = playOnSelect(playOnId, { compact: true });
   const playOnBox = h('div', { class: 'nb-playon' },
     h('label', { for: playOnId, class: 'nb-playon-label', title: 'Play on' }, playerIcon('speaker', 18), h('span', { class: 'visually-hidden' }, 'Play on')),
     playOn.el);

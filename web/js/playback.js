@@ -482,6 +482,12 @@ export function positionNow(s = active()) {
   return roomPosition(st, s.conn.clock.serverNow(), item.duration_ms);
 }
 
+// Read by the browser tests (player.js sets up window.__hifiTest).
+if (window.__hifiTest) {
+  window.__hifiTest.personalState = () => personal?.conn.state || null;
+  window.__hifiTest.playback = () => currentPlayback();
+}
+
 // ---- Media Session (lock screen, headset and keyboard media keys) ---------------------
 
 let mediaSongId = null;
