@@ -446,6 +446,64 @@ test('the web app manifest is served, parses, and its icons exist', T, async () 
   await cdp.detach();
 });
 
+test('the queue: reorder by keyboard and by dragging, remove, seen on the other device', T, async () => {
+  await pb(laptop, 'playSongs', [[ids['Alpha Tone'], ids['Bravo Tone'], ids['Charlie Tone']]]);
+  await go(laptop, '#/player');
+  await go(phone, '#/player');
+  await waitForTexts(laptop, playerQueue, ['Alpha Tone', 'Bravo Tone', 'Charlie Tone']);
+  // Alpha down one place, with the keyboard; the focus stays on its handle.
+  await laptop.getByRole('button', { name: /^Move Alpha Tone/ }).focus();
+  await laptop.keyboard.press('ArrowDown');
+  await waitForTexts(phone, playerQueue, ['Bravo Tone', 'Alpha Tone', 'Charlie Tone']);
+  await waitFor(laptop, () => document.activeElement?.getAttribute('aria-label') === 'Move Alpha Tone, position 2 of 3');
+  // Charlie to the top, dragged by its handle.
+  const from = await laptop.getByRole('button', { name: /^Move Charlie Tone/ }).boundingBox();
+  const to = await laptop.locator('.pl-queue .queue-item').first().boundingBox();
+  await laptop.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+  await laptop.mouse.down();
+  await laptop.mouse.move(from.x + from.width / 2, to.y + 4, { steps: 8 });
+  await laptop.mouse.up();
+  await waitForTexts(phone, playerQueue, ['Charlie Tone', 'Bravo Tone', 'Alpha Tone']);
+  // Remove one.
+  await laptop.getByRole('button', { name: 'Remove Bravo Tone from the queue' }).click();
+  await waitForTexts(phone, playerQueue, ['Charlie Tone', 'Alpha Tone']);
+  await waitForTexts(laptop, playerQueue, ['Charlie Tone', 'Alpha Tone']);
+});
+
+test('when the device that plays goes away, the others stay remotes until one of them plays', T, async () => {
+  const tablet = await newPage(browser, errors, { width: 800, height: 1000 });
+  await signIn(tablet, 'alice');
+  await go(tablet, '#/player');
+  await tablet.getByLabel('This device’s name').fill('Tablet');
+  await tablet.getByRole('button', { name: 'Rename' }).click();
+  const tabletPick = tablet.locator('.pl-devices').getByLabel('Play on');
+  await tabletPick.locator('option', { hasText: 'Tablet (this device)' }).waitFor({ state: 'attached' });
+  await tabletPick.selectOption({ label: 'Tablet (this device)' });
+  if (!(await state(tablet)).playing) await tablet.getByRole('button', { name: 'Play', exact: true }).click();
+  await sounds(tablet);
+  await silent(laptop);
+  await laptop.locator('.pl-where', { hasText: 'On Tablet' }).waitFor();
+
+  // The tablet is closed: the laptop and the phone say so, and stay silent.
+  await tablet.context().close();
+  await laptop.locator('.pl-where', { hasText: 'On Tablet (not connected)' }).waitFor();
+  await phone.locator('.pl-where', { hasText: 'On Tablet (not connected)' }).waitFor();
+  await silent(laptop, 1000);
+  await silent(phone, 1000);
+
+  // Play pressed on the laptop plays it there.
+  const now = laptop.getByRole('region', { name: 'Now playing' });
+  if ((await state(laptop)).playing) {
+    await now.getByRole('button', { name: 'Pause', exact: true }).click();
+    await now.getByRole('button', { name: 'Play', exact: true }).waitFor();
+  }
+  await now.getByRole('button', { name: 'Play', exact: true }).click();
+  await sounds(laptop);
+  await laptop.locator('.pl-where', { hasText: 'On this device' }).waitFor();
+  await phone.locator('.pl-where', { hasText: 'On Chrome on Linux' }).waitFor();
+  await silent(phone, 1000);
+});
+
 test('no errors in the pages', () => {
   assert.deepEqual(errors, []);
 });
