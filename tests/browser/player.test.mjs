@@ -12,6 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import {
   Server, generateSongs, makeTempDir, removeDir, launchBrowser, newPage, waitForTexts, accessibilityViolations, repoRoot,
 } from './harness.mjs';
@@ -502,6 +503,37 @@ test('when the device that plays goes away, the others stay remotes until one of
   await laptop.locator('.pl-where', { hasText: 'On this device' }).waitFor();
   await phone.locator('.pl-where', { hasText: 'On Chrome on Linux' }).waitFor();
   await silent(phone, 1000);
+});
+
+test('a hostile title shows as text in the bar, the player and the media session', T, async () => {
+  const hostile = '<img src=x onerror=alert(1)>';
+  const file = path.join(tmp, 'hostile.flac');
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=330:duration=5',
+    '-c:a', 'flac', '-metadata', `title=${hostile}`, '-metadata', `artist=${hostile}`, file]);
+  const token = await laptop.evaluate(async () => (await import('/js/api.js')).api.token);
+  const res = await fetch(`${server.url}/api/v1/songs`, {
+    method: 'POST', body: readFileSync(file),
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'audio/flac', 'X-Filename': 'hostile.flac' },
+  });
+  assert.equal(res.status, 201);
+  const song = await res.json();
+  let dialogs = 0;
+  laptop.on('dialog', (d) => { dialogs++; d.dismiss(); });
+  await go(laptop, '#/library/songs');
+  await pb(laptop, 'playSongs', [[song.id]]);
+  await bar(laptop).locator('.nb-title', { hasText: hostile }).waitFor();
+  assert.equal(await bar(laptop).locator('.nb-artist').textContent(), hostile);
+  assert.equal(await bar(laptop).locator('.nb-meta img').count(), 0);
+  await waitFor(laptop, (t) => navigator.mediaSession.metadata?.title === t, hostile);
+  await go(laptop, '#/player');
+  await laptop.locator('.pl-now .np-title', { hasText: hostile }).waitFor();
+  await waitForTexts(laptop, playerQueue, [hostile]);
+  assert.equal(await laptop.locator('.pl-now .np-meta img, .pl-queue .row-main img').count(), 0);
+  // The player's "Keyboard shortcuts" button opens the help too.
+  await laptop.getByRole('button', { name: 'Keyboard shortcuts' }).click();
+  await laptop.getByRole('dialog', { name: 'Keyboard shortcuts' }).getByRole('button', { name: 'Close' }).click();
+  await waitFor(laptop, () => document.activeElement?.textContent === 'Keyboard shortcuts');
+  assert.equal(dialogs, 0);
 });
 
 test('no errors in the pages', () => {

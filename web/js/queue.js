@@ -13,6 +13,7 @@ import {
   seekTo, queueCommand, volume, setVolume, speaker,
 } from './playback.js';
 import { playerIcon, seekSlider, playOnSelect, whereText, linkInto, albumHref, artistHref } from './nowbar.js';
+import { showShortcutHelp } from './shortcuts.js';
 
 const SHOWN = 500; // queue rows in the DOM at most
 
@@ -78,8 +79,10 @@ export function renderPlayer(main) {
     h('p', { id: 'pl-queue-help', class: 'hint' }, 'Drag a handle to reorder, or focus it and press the up and down arrow keys. Choose a song to play it.'),
     queueEmpty, queueList);
 
+  const keysBtn = h('button', { type: 'button', class: 'button subtle small', onclick: () => showShortcutHelp() },
+    playerIcon('keyboard', 18), 'Keyboard shortcuts');
   main.append(h('section', { class: 'player-view', 'aria-labelledby': 'player-h' },
-    h('div', { class: 'view-head' }, h('h1', { id: 'player-h' }, 'Player')),
+    h('div', { class: 'view-head' }, h('h1', { id: 'player-h' }, 'Player'), keysBtn),
     message, sharedNote,
     h('div', { class: 'room-grid' },
       h('div', { class: 'room-col' }, nowCard, devicesCard),
