@@ -65,16 +65,13 @@ export function startPlayback() {
   return personalPromise;
 }
 
-// The session, for commands: an error when there is none.
+// The session, for commands; when it cannot be had, the reason is thrown.
 async function ensurePersonal() {
   if (personal) return personal;
-  if (!personalPromise) {
-    personalPromise = openPersonal();
-    personalPromise.catch(() => { personalPromise = null; });
-  }
-  const p = await personalPromise;
-  if (!p) throw new Error('not signed in');
-  return p;
+  const p = await startPlayback();
+  if (p) return p;
+  if (!api.signedIn) throw new Error('not signed in');
+  return openPersonal(); // once more, to report why not
 }
 
 // The room is made by the server on the first GET /api/v1/me/room.
