@@ -8,6 +8,10 @@ import { renderUpload } from './upload.js';
 import { renderRooms } from './rooms.js';
 import { renderRoom, closeSession } from './room.js';
 import { renderCluster } from './cluster.js';
+import { renderPlayer } from './queue.js';
+import { initNowBar } from './nowbar.js';
+import { initShortcuts } from './shortcuts.js';
+import { startPlayback, stopPlayback } from './playback.js';
 
 const main = document.getElementById('main');
 const nav = document.querySelector('.mainnav');
@@ -49,11 +53,12 @@ function render() {
     case 'upload': cleanup = renderUpload(main, params); break;
     case 'rooms': cleanup = sub ? renderRoom(main, params) : renderRooms(main, params); break;
     case 'cluster': cleanup = renderCluster(main, params); break;
+    case 'player': cleanup = renderPlayer(main, params); break;
     default: navigate('/library', { replace: true }); return;
   }
   if (!firstRender && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
   firstRender = false;
-  document.title = { login: 'Sign in', register: 'Register', library: 'Library', upload: 'Upload', rooms: sub ? 'Room' : 'Rooms', cluster: 'Cluster' }[section] + ' · HiFi';
+  document.title = { login: 'Sign in', register: 'Register', library: 'Library', upload: 'Upload', rooms: sub ? 'Room' : 'Rooms', cluster: 'Cluster', player: 'Player' }[section] + ' · HiFi';
   window.scrollTo(0, 0);
 }
 
@@ -69,12 +74,14 @@ function updateChrome(section) {
 
 document.getElementById('sign-out').addEventListener('click', async () => {
   closeSession();
+  stopPlayback();
   await api.logout();
   navigate('/login');
 });
 
 api.addEventListener('unauthorized', () => {
   closeSession();
+  stopPlayback();
   pendingMessage = 'Your session has ended. Please sign in again.';
   navigate('/login');
 });
@@ -94,7 +101,13 @@ async function start() {
     }
   }
   render();
+  startPlayback();
 }
-api.addEventListener('session', () => { if (api.signedIn) api.discoverCluster(); });
+api.addEventListener('session', () => { if (api.signedIn) { api.discoverCluster(); startPlayback(); } });
+
+// Personal playback, the now-playing bar and the keyboard shortcuts live
+// across views.
+initNowBar();
+initShortcuts();
 
 start();

@@ -6,6 +6,7 @@
 
 import { api } from './api.js';
 import { ClockSync } from './clock.js';
+import { thisDevice } from './device.js';
 
 const BURST = 10;             // time requests at (re)connection...
 const BURST_GAP_MS = 50;      // ...this far apart,
@@ -121,7 +122,10 @@ export class RoomConnection extends EventTarget {
 
   connect() {
     if (this.closed) return;
-    const query = { access_token: api.token };
+    // Which of the user's devices this is (the room lists them, and a
+    // personal room says which one plays).
+    const device = thisDevice();
+    const query = { access_token: api.token, device: device.id, device_name: device.name };
     if (this.revision > 0) query.since = this.revision;
     const server = this.chooseServer();
     this.setStatus('connecting', server);

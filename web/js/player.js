@@ -39,7 +39,8 @@ const KEEP_BEHIND_MS = 5000;    // pieces kept behind what is heard (small seeks
 const MAX_FETCHES = 1;          // pieces being fetched at once
 const DATA_SAVER_KEY = 'hifi.dataSaver';
 
-let current = null; // the player the test hook reads
+let current = null; // the player the test hook reads: the last one enabled
+const enabledPlayers = new Set();
 
 export class SyncPlayer extends EventTarget {
   constructor(connection) {
@@ -49,6 +50,7 @@ export class SyncPlayer extends EventTarget {
     this.ctx = null;
     this.master = null;
     this.enabled = false;
+    this.silent = false;      // a remote: the audio output stays, nothing is played
     this.volume = 1;
     this.segments = [];
     this.pieces = new Map();  // songId -> [{startMs, endMs, buffer, error, promise, used}]
@@ -93,6 +95,7 @@ export class SyncPlayer extends EventTarget {
     }
     this.enabled = true;
     current = this;
+    enabledPlayers.add(this);
     const resumed = this.ctx.resume();
     this.timers.push(setInterval(() => this.sampleOutputClock(), CLOCK_SAMPLE_MS));
     this.timers.push(setInterval(() => this.reconcile(), DRIFT_CHECK_MS));
@@ -119,13 +122,22 @@ export class SyncPlayer extends EventTarget {
     }
     this.outputOffsets = [];
     this.lastStopCtx = 0;
-    if (current === this) current = null;
+    enabledPlayers.delete(this);
+    if (current === this) current = [...enabledPlayers].pop() || null;
     this.setStatus('off');
   }
 
   destroy() {
     this.disable();
     this.conn.removeEventListener('change', this.onChange);
+  }
+
+  // Silent: this device shows and controls the room but plays nothing (the
+  // audio output stays open, so it can play again without a new gesture).
+  setSilent(on) {
+    if (this.silent === Boolean(on)) return;
+    this.silent = Boolean(on);
+    this.reconcile();
   }
 
   setVolume(v) {
@@ -319,7 +331,7 @@ export class SyncPlayer extends EventTarget {
       return;
     }
     if (!this.clock.synced) { this.setStatus('syncing', 'synchronising the clock'); return; }
-    const plan = this.desired(state);
+    const plan = this.silent ? [] : this.desired(state);
     const now = ctx.currentTime;
     const startAt = now + LEAD_S;
     const keep = new Set();
@@ -398,7 +410,8 @@ export class SyncPlayer extends EventTarget {
     this.dropPieces(windows);
     this.lastErrorMs = maxError;
 
-    if (failed) this.setStatus('error', `Cannot play this song: ${failed}`);
+    if (this.silent) this.setStatus('remote');
+    else if (failed) this.setStatus('error', `Cannot play this song: ${failed}`);
     else if (!plan.length) this.setStatus(state?.current ? 'paused' : 'idle');
     else if (waiting) this.setStatus('loading', 'loading the song');
     else this.setStatus('playing');
@@ -408,7 +421,7 @@ export class SyncPlayer extends EventTarget {
   // clock alone (no audio clock yet): the piece begins a little before the
   // position, so it still holds it when the output is running.
   prefetch(state) {
-    const want = this.clock.synced ? this.desired(state)[0] : null;
+    const want = this.clock.synced && !this.silent ? this.desired(state)[0] : null;
     if (!want) return;
     const pos = this.clock.serverNow() - want.anchor;
     if (pos < want.item.duration_ms) this.pieceAt(want.item.song_id, Math.max(0, pos), want.item.duration_ms);

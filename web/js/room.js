@@ -3,17 +3,20 @@
 // state, and "Listen", which plays the room in sync on this device.
 //
 // The room's connection and player live in a session that outlives the view:
-// leaving the room while listening keeps the music going (the mini bar at
-// the bottom leads back); leaving without listening disconnects.
+// leaving the room while listening keeps the music going (the now-playing
+// bar at the bottom, playback.js, shows it and leads back); leaving without
+// listening disconnects.
 
 import { api, ApiError, getSong, rememberSongs, describeError } from './api.js';
-import { h, icon, clear, formatDuration, announce, debounce, songLabel, uid } from './dom.js';
+import { h, icon, clear, formatDuration, announce, debounce, uid } from './dom.js';
 import { RoomConnection } from './connection.js';
 import { SyncPlayer } from './player.js';
 import { roomPosition } from './clock.js';
 import { coverImage } from './cover.js';
+import { setRoomSession } from './playback.js';
 
 let session = null;
+let viewRoomId = null; // the room whose view is shown
 
 function openSession(roomId) {
   if (session && session.roomId === roomId) return session;
@@ -24,10 +27,11 @@ function openSession(roomId) {
     roomId, conn, player,
     get name() { return conn.room?.name || 'this room'; },
     command: (body) => sendCommand(conn, body),
+    // Stops listening here (playing for yourself elsewhere in the app).
+    stop: () => { if (viewRoomId === roomId) player.disable(); else closeSession(); },
   };
-  conn.addEventListener('change', updateMinibar);
-  player.addEventListener('status', updateMinibar);
   conn.open();
+  setRoomSession(session);
   return session;
 }
 
@@ -36,7 +40,7 @@ export function closeSession() {
   session.player.destroy();
   session.conn.close();
   session = null;
-  updateMinibar();
+  setRoomSession(null);
 }
 
 // The room the library's "Add to …" buttons add to (while one is open).
@@ -61,6 +65,7 @@ async function sendCommand(conn, body) {
 
 export function renderRoom(main, params) {
   const s = openSession(params.id);
+  viewRoomId = params.id;
   const { conn, player } = s;
   const me = api.user;
   let viewAlive = true;
@@ -488,7 +493,6 @@ export function renderRoom(main, params) {
   renderQueue();
   renderListeners();
   renderListen();
-  updateMinibar();
 
   return () => {
     viewAlive = false;
@@ -496,41 +500,8 @@ export function renderRoom(main, params) {
     clearInterval(slow);
     conn.removeEventListener('change', onChange);
     player.removeEventListener('status', onPlayer);
+    if (viewRoomId === params.id) viewRoomId = null;
     // Keep listening in the background; otherwise leave the room.
     if (!player.enabled) closeSession();
-    updateMinibar();
   };
 }
-
-// ---- the mini bar (listening while elsewhere in the app) ----------------------
-
-let minibar = null; // {roomId, text, songId}
-function updateMinibar() {
-  const bar = document.querySelector('.minibar');
-  if (!bar) return;
-  const inRoomView = session && location.hash.startsWith(`#/rooms/${session.roomId}`);
-  const show = Boolean(session && session.player.enabled && !inRoomView);
-  bar.hidden = !show;
-  if (!show) { bar.replaceChildren(); minibar = null; return; }
-  if (!minibar || minibar.roomId !== session.roomId) {
-    const text = h('span', { class: 'minibar-text' });
-    minibar = { roomId: session.roomId, text, key: '' };
-    bar.replaceChildren(icon('headphones'), text,
-      h('a', { href: `#/rooms/${session.roomId}`, class: 'button small' }, 'Open room'),
-      h('button', { type: 'button', class: 'button small subtle', onclick: () => closeSession() }, 'Stop listening'));
-  }
-  const st = session.conn.state;
-  const item = st?.queue?.find((it) => it.id === st.current);
-  const name = session.name;
-  const key = `${name}|${item?.song_id}|${st?.playing}`;
-  if (key === minibar.key) return;
-  minibar.key = key;
-  const mb = minibar;
-  mb.text.textContent = `Listening in ${name}`;
-  if (item) {
-    getSong(item.song_id).then((song) => {
-      if (mb.key === key) mb.text.textContent = `${st.playing ? 'Playing' : 'Paused'}: ${songLabel(song)} · ${name}`;
-    }).catch(() => {});
-  }
-}
-window.addEventListener('hashchange', updateMinibar);
