@@ -8,6 +8,11 @@ import { renderUpload } from './upload.js';
 import { renderRooms } from './rooms.js';
 import { renderRoom, closeSession } from './room.js';
 import { renderCluster } from './cluster.js';
+import { renderHome } from './home.js';
+import { renderAlbum } from './album.js';
+import { renderArtist } from './artist.js';
+import { renderFavourites } from './favourites.js';
+import { renderHistory } from './history.js';
 
 const main = document.getElementById('main');
 const nav = document.querySelector('.mainnav');
@@ -31,7 +36,7 @@ function render() {
   }
   if (api.signedIn && (PUBLIC.has(section) || section === '')) {
     if (section === '' || section === 'login' || section === 'register') {
-      navigate(sessionStorage.getItem('hifi.next') || '/library', { replace: true });
+      navigate(sessionStorage.getItem('hifi.next') || '/home', { replace: true });
       sessionStorage.removeItem('hifi.next');
       return;
     }
@@ -49,11 +54,17 @@ function render() {
     case 'upload': cleanup = renderUpload(main, params); break;
     case 'rooms': cleanup = sub ? renderRoom(main, params) : renderRooms(main, params); break;
     case 'cluster': cleanup = renderCluster(main, params); break;
-    default: navigate('/library', { replace: true }); return;
+    case 'home': cleanup = renderHome(main, params); break;
+    case 'albums': if (!sub) { navigate('/library/albums', { replace: true }); return; } cleanup = renderAlbum(main, params); break;
+    case 'artists': if (!sub) { navigate('/library/artists', { replace: true }); return; } cleanup = renderArtist(main, params); break;
+    case 'favourites': cleanup = renderFavourites(main, params); break;
+    case 'history': cleanup = renderHistory(main, params); break;
+    default: navigate('/home', { replace: true }); return;
   }
   if (!firstRender && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
   firstRender = false;
-  document.title = { login: 'Sign in', register: 'Register', library: 'Library', upload: 'Upload', rooms: sub ? 'Room' : 'Rooms', cluster: 'Cluster' }[section] + ' · HiFi';
+  document.title = { login: 'Sign in', register: 'Register', library: 'Library', upload: 'Upload', rooms: sub ? 'Room' : 'Rooms', cluster: 'Cluster',
+    home: 'Home', albums: 'Album', artists: 'Artist', favourites: 'Favourites', history: 'History' }[section] + ' · HiFi';
   window.scrollTo(0, 0);
 }
 
@@ -61,8 +72,9 @@ function updateChrome(section) {
   nav.hidden = !api.signedIn;
   account.hidden = !api.signedIn;
   accountName.textContent = api.user?.username || '';
+  const navSection = { albums: 'library', artists: 'library' }[section] || section;
   for (const a of nav.querySelectorAll('a')) {
-    if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
+    if (a.dataset.nav === navSection) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
 }
