@@ -90,8 +90,8 @@ export function renderAlbum(main, params) {
           artistId: s.artist !== album.artist && artists ? artistByName(artists, s.artist)?.id : null,
         }))));
     }
-    section.replaceChildren(hero, ...lists.filter(Boolean),
-      songs.length ? null : h('p', { class: 'empty' }, 'This album has no songs.'));
+    section.replaceChildren(hero, ...lists.filter(Boolean));
+    if (!songs.length) section.append(h('p', { class: 'empty' }, 'This album has no songs.'));
   }
 
   const onSongs = () => { forgetIndexes(); load(); };
