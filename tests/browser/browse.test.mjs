@@ -211,27 +211,39 @@ test('history shows the plays, when and on which device; home shows recently and
     const r = await call(aliceToken, 'POST', '/api/v1/me/history', { song_id: ids[title], client, played_at: now - ago });
     assert.equal(r.status, 201);
   }
+  // A play heard in a room: alice listens (her page is in the room) while
+  // First Step (5 s) plays past its middle; the server counts it.
+  const room = (await call(aliceToken, 'POST', '/api/v1/rooms', { name: 'Test lounge' })).body;
+  await go(alice, `#/rooms/${room.id}`);
+  await alice.locator('.conn', { hasText: /^Connected/ }).waitFor({ timeout: 15000 });
+  await call(aliceToken, 'POST', `/api/v1/rooms/${room.id}/commands`, { type: 'add', song_ids: [ids['Second Step']] });
+  await call(aliceToken, 'POST', `/api/v1/rooms/${room.id}/commands`, { type: 'play' });
+  await waitFor(async () => (await call(aliceToken, 'GET', '/api/v1/me/history')).body.items.some((p) => p.room_id === room.id),
+    'the room play is counted', 20000);
+  await call(aliceToken, 'POST', `/api/v1/rooms/${room.id}/commands`, { type: 'pause' });
+
   await alice.getByRole('link', { name: 'History', exact: true }).click();
   await alice.getByRole('heading', { name: 'History', level: 1 }).waitFor();
-  await waitForTexts(alice, '.history-view .row-title', ['First Step', 'First Step', 'Alpha Tone']);
+  await waitForTexts(alice, '.history-view .row-title', ['Second Step', 'First Step', 'First Step', 'Alpha Tone']);
+  assert.equal(await alice.locator('.history-view .song-item').first().locator('.play-where').textContent(), ' · in Test lounge');
   await alice.locator('.history-day h2', { hasText: 'Today' }).waitFor();
-  const first = alice.locator('.history-view .song-item').first();
+  const first = alice.locator('.history-view .song-item').nth(1);
   assert.match(await first.locator('.play-where').textContent(), /on Test phone/);
-  assert.match(await alice.locator('.history-view .song-item').nth(2).locator('.play-where').textContent(), /on Kitchen speaker/);
+  assert.match(await alice.locator('.history-view .song-item').nth(3).locator('.play-where').textContent(), /on Kitchen speaker/);
   assert.ok(await first.locator('time').getAttribute('datetime'));
   await shot(alice, 'history');
 
   await alice.getByRole('link', { name: 'Home', exact: true }).click();
-  await waitForTexts(alice, '[aria-labelledby="recent-played-h"] .row-title', ['First Step', 'Alpha Tone']);
-  await waitForTexts(alice, '[aria-labelledby="most-played-h"] .row-title', ['First Step', 'Alpha Tone']);
-  await waitForTexts(alice, '[aria-labelledby="most-played-h"] .row-meta.when', ['2 plays', '1 play']);
+  await waitForTexts(alice, '[aria-labelledby="recent-played-h"] .row-title', ['Second Step', 'First Step', 'Alpha Tone']);
+  await waitForTexts(alice, '[aria-labelledby="most-played-h"] .row-title', ['First Step', 'Second Step', 'Alpha Tone']);
+  await waitForTexts(alice, '[aria-labelledby="most-played-h"] .row-meta.when', ['2 plays', '1 play', '1 play']);
   await shot(alice, 'home');
 
   // The artist page's top songs follow the play counts.
   await go(alice, '#/library/artists', '.artist-row');
   await alice.getByRole('link', { name: 'Sequencer', exact: true }).click();
   await waitForTexts(alice, '.top-songs .row-title', ['First Step', 'Second Step', 'Third Step']);
-  await waitForTexts(alice, '.top-songs .row-meta.when', ['2 plays']);
+  await waitForTexts(alice, '.top-songs .row-meta.when', ['2 plays', '1 play']);
 });
 
 test('the action menu is a keyboard menu button: arrows, Escape, focus back', T, async () => {
@@ -297,20 +309,36 @@ test('a plain user may not edit or delete the songs of others', T, async () => {
 
 test('edit a song\'s tags through the dialog, and the library changes', T, async (t) => {
   const probe = await call(aliceToken, 'PATCH', `/api/v1/songs/${ids['Third Step']}`, {});
-  if (probe.status === 405 || probe.status === 404) {
-    t.skip(`this hifi-server has no PATCH /api/v1/songs/{id} yet (${probe.status})`);
-    return;
-  }
+  const supported = !(probe.status === 405 || probe.status === 404);
   await go(alice, '#/library/songs', '.song-row');
   await alice.getByRole('button', { name: 'More actions for Third Step' }).click();
   await alice.getByRole('menuitem', { name: 'Edit tags…' }).click();
   const dialog = alice.getByRole('dialog', { name: 'Edit Third Step' });
   assert.equal(await dialog.getByLabel('Title').inputValue(), 'Third Step');
   assert.equal(await dialog.getByLabel('Track').inputValue(), '3');
+  assert.equal(await dialog.getByLabel('Year').inputValue(), '2021');
+  // A track that is not a number is refused before anything is sent.
+  await dialog.getByLabel('Track').fill('three');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await dialog.getByText('Track must be a whole number.').waitFor();
+  await dialog.getByLabel('Track').fill('3');
   await dialog.getByLabel('Title').fill('Final Step');
   await dialog.getByLabel('Genre').fill('Test Tones');
   await dialog.getByLabel('Year').fill('2022');
-  await dialog.getByRole('button', { name: 'Save' }).click();
+  const [request] = await Promise.all([
+    alice.waitForRequest((r) => r.method() === 'PATCH'),
+    dialog.getByRole('button', { name: 'Save' }).click(),
+  ]);
+  // Only what changed is sent.
+  assert.deepEqual(request.postDataJSON(), { title: 'Final Step', year: 2022, genre: 'Test Tones' });
+  if (!supported) {
+    // The server does not have the route yet: the dialog says so and stays open.
+    await dialog.getByText('This server cannot edit tags yet.').waitFor();
+    await alice.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    t.skip(`the rest needs PATCH /api/v1/songs/{id}, which this hifi-server does not have yet (${probe.status})`);
+    return;
+  }
   await dialog.waitFor({ state: 'detached' });
   await alice.locator('.song-row .row-title', { hasText: /^Final Step$/ }).waitFor();
   assert.equal(await alice.locator('.song-row .row-title', { hasText: /^Third Step$/ }).count(), 0);

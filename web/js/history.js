@@ -57,7 +57,9 @@ export function renderHistory(main) {
           days.append(h('section', { class: 'history-day' }, h('h2', { id: headId }, day), lastList));
         }
         const song = play.song || { id: play.song_id, title: 'Song no longer in the library', artist: '', album: '', duration_ms: 0, cover_url: null, missing: true };
-        const where = [rooms[i] ? `in ${rooms[i]}` : null, play.client ? `on ${play.client}` : null].filter(Boolean).join(' · ');
+        // Plays heard in a room are reported by the server as client "HiFi room": the room says it.
+        const client = play.client && !(play.room_id && play.client === 'HiFi room') ? play.client : null;
+        const where = [rooms[i] ? `in ${rooms[i]}` : null, client ? `on ${client}` : null].filter(Boolean).join(' · ');
         const meta = h('span', { class: 'play-when' },
           h('time', { datetime: new Date(play.played_at).toISOString(), title: formatDateTime(play.played_at) }, formatTime(play.played_at)),
           where ? h('span', { class: 'play-where' }, ` · ${where}`) : null);
