@@ -155,6 +155,35 @@ test('album page: tracks in track order, total length, artist link; artist page 
   await shot(alice, 'artist');
 });
 
+test('play, play next and add to queue fill your own room (GET /api/v1/me/room)', T, async (t) => {
+  if ((await call(aliceToken, 'GET', '/api/v1/me/room')).status === 404) {
+    t.skip('this hifi-server has no personal rooms yet');
+    return;
+  }
+  const queue = async () => {
+    const { body } = await call(aliceToken, 'GET', '/api/v1/me/room');
+    return { songs: body.state.queue.map((q) => q.song_id), playing: body.state.playing, first: body.state.queue[0]?.id === body.state.current };
+  };
+  const albumId = (await call(aliceToken, 'GET', '/api/v1/albums')).body.items.find((a) => a.name === 'Ordered Steps').id;
+  await go(alice, `#/albums/${albumId}`, '.tracks');
+  await alice.getByRole('button', { name: 'Play', exact: true }).click();
+  const album = ['First Step', 'Second Step', 'Third Step'].map((x) => ids[x]);
+  await waitFor(async () => {
+    const q = await queue();
+    return q.playing && q.first && JSON.stringify(q.songs) === JSON.stringify(album);
+  }, 'the album plays in track order');
+  await go(alice, '#/library/songs', '.song-row');
+  await alice.getByRole('button', { name: 'More actions for Alpha Tone' }).click();
+  await alice.getByRole('menuitem', { name: 'Play next' }).click();
+  await alice.getByRole('button', { name: 'More actions for Charlie Tone' }).click();
+  await alice.getByRole('menuitem', { name: 'Add to queue' }).click();
+  const want = [album[0], ids['Alpha Tone'], album[1], album[2], ids['Charlie Tone']];
+  await waitFor(async () => JSON.stringify((await queue()).songs) === JSON.stringify(want), 'play next and add to queue');
+  // Stop before anything counts as a play (nobody listens here, but to be sure).
+  const room = (await call(aliceToken, 'GET', '/api/v1/me/room')).body;
+  await call(aliceToken, 'POST', `/api/v1/rooms/${room.id}/commands`, { type: 'clear' });
+});
+
 test('star and rate a song and an album, then find them in favourites and on the album page', T, async () => {
   await go(alice, `#/albums/${(await call(aliceToken, 'GET', '/api/v1/albums')).body.items.find((a) => a.name === 'Ordered Steps').id}`, '.tracks');
   const song = alice.getByRole('button', { name: 'Favourite Second Step' });
