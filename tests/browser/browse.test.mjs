@@ -231,6 +231,8 @@ test('star and rate a song and an album, then find them in favourites and on the
   await waitFor(async () => (await call(aliceToken, 'GET', '/api/v1/me/starred')).body.songs.some((s) => s.title === 'Bravo Tone'), 'library star');
   await alice.getByRole('button', { name: 'More actions for Bravo Tone' }).click();
   await alice.getByRole('menuitem', { name: 'Remove from favourites' }).click();
+  // The row's star follows the menu.
+  await alice.locator('[aria-label="Favourite Bravo Tone"][aria-pressed="false"]').waitFor();
   await waitFor(async () => !(await call(aliceToken, 'GET', '/api/v1/me/starred')).body.songs.some((s) => s.title === 'Bravo Tone'), 'menu unstar');
 });
 

@@ -47,8 +47,16 @@ export function browseIcon(name, size = 20) {
 // ---- stars and ratings ------------------------------------------------------
 
 // Marks changed here ('mark' events, detail {kind, id, starred, rating}) so
-// other views of the same item can follow.
+// other views of the same item can follow. Star buttons and ratings on the
+// page showing the same item follow at once (found by their data attributes:
+// no listener per control, so rows of a long list can come and go).
 export const markEvents = new EventTarget();
+const followers = new WeakMap(); // control element -> (detail) => void
+markEvents.addEventListener('mark', (e) => {
+  const { kind, id } = e.detail;
+  const sel = `[data-mark-kind="${kind}"][data-mark-id="${CSS.escape(id)}"]`;
+  for (const el of document.querySelectorAll(sel)) followers.get(el)?.(e.detail);
+});
 
 export async function setStar(kind, id, on) {
   const path = `/api/v1/${KIND_PATHS[kind]}/${encodeURIComponent(id)}/star`;
@@ -92,12 +100,11 @@ export function starButton(kind, id, starred, { name = '', item = null, small = 
       announce(`Could not change the favourite: ${describeError(err)}`);
     }
   });
-  const follow = (e) => {
-    const d = e.detail;
-    if (!btn.isConnected) { markEvents.removeEventListener('mark', follow); return; }
-    if (d.kind === kind && d.id === id && 'starred' in d && Boolean(d.starred) !== on) { on = Boolean(d.starred); paint(); }
-  };
-  markEvents.addEventListener('mark', follow);
+  btn.dataset.markKind = kind;
+  btn.dataset.markId = id;
+  followers.set(btn, (d) => {
+    if ('starred' in d && Boolean(d.starred) !== on) { on = Boolean(d.starred); paint(); }
+  });
   return btn;
 }
 
@@ -158,12 +165,11 @@ export function ratingControl(kind, id, rating, { name = '', item = null, small 
     e.preventDefault();
     if (n !== value) choose(n, true);
   });
-  const follow = (e) => {
-    const d = e.detail;
-    if (!group.isConnected) { markEvents.removeEventListener('mark', follow); return; }
-    if (d.kind === kind && d.id === id && 'rating' in d && d.rating !== value) { value = d.rating; paint(); }
-  };
-  markEvents.addEventListener('mark', follow);
+  group.dataset.markKind = kind;
+  group.dataset.markId = id;
+  followers.set(group, (d) => {
+    if ('rating' in d && d.rating !== value) { value = d.rating; paint(); }
+  });
   return group;
 }
 
