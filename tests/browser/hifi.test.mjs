@@ -57,14 +57,14 @@ async function register(page, username) {
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Create account' }).click();
-  await page.getByRole('heading', { name: 'Library' }).waitFor();
+  await page.getByRole('heading', { name: 'Home', exact: true }).waitFor();
 }
 
 async function signIn(page, username) {
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Library' }).waitFor();
+  await page.getByRole('heading', { name: 'Home', exact: true }).waitFor();
 }
 
 test('register, sign out and sign in; the invite code field appears when the server asks for one', T, async () => {
@@ -97,7 +97,7 @@ test('register, sign out and sign in; the invite code field appears when the ser
 });
 
 test('upload three generated songs, a duplicate and a file that is not audio', T, async () => {
-  await alice.getByRole('link', { name: 'Upload' }).click();
+  await alice.getByRole('link', { name: 'Upload', exact: true }).click();
   const input = alice.getByLabel('Choose files');
   assert.equal(await input.getAttribute('type'), 'file');
   assert.equal(await input.evaluate((el) => el.multiple), true);
@@ -152,10 +152,11 @@ test('upload three generated songs, a duplicate and a file that is not audio', T
     const img = [...document.querySelectorAll('.song-row')].find((r) => r.textContent.includes('Alpha Tone'))?.querySelector('img');
     return img && img.src.startsWith('blob:') && img.complete && img.naturalWidth > 0;
   }, null, { timeout: 5000 });
-  // Download goes through a signed URL with download=1.
+  // Download (in the song's action menu) goes through a signed URL with download=1.
+  await alice.getByRole('button', { name: 'More actions for Charlie Tone' }).click();
   const [download] = await Promise.all([
     alice.waitForEvent('download'),
-    alice.getByRole('button', { name: 'Download Charlie Tone' }).click(),
+    alice.getByRole('menuitem', { name: 'Download' }).click(),
   ]);
   assert.equal(download.suggestedFilename(), 'charlie.flac');
   await download.cancel();
@@ -176,7 +177,8 @@ test('search as you type, albums and artists', T, async () => {
   await alice.getByRole('link', { name: 'Albums' }).click();
   await waitForTexts(alice, '.album-row .row-title', ['Waves', 'Signals']);
   await alice.getByRole('link', { name: 'Signals' }).click();
-  await waitForTexts(alice, '.song-row .row-title', ['Alpha Tone', 'Charlie Tone']);
+  await waitForTexts(alice, '.tracks .row-title', ['Alpha Tone', 'Charlie Tone']);
+  await alice.getByRole('link', { name: 'Library', exact: true }).click();
   await alice.getByRole('link', { name: 'Artists' }).click();
   await waitForTexts(alice, '.artist-row .row-title', ['Band of Sines', 'The Testers']);
   await alice.getByRole('link', { name: 'Songs' }).click();

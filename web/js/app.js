@@ -12,6 +12,11 @@ import { renderPlayer } from './queue.js';
 import { initNowBar } from './nowbar.js';
 import { initShortcuts } from './shortcuts.js';
 import { startPlayback, stopPlayback } from './playback.js';
+import { renderHome } from './home.js';
+import { renderAlbum } from './album.js';
+import { renderArtist } from './artist.js';
+import { renderFavourites } from './favourites.js';
+import { renderHistory } from './history.js';
 
 const main = document.getElementById('main');
 const nav = document.querySelector('.mainnav');
@@ -35,7 +40,7 @@ function render() {
   }
   if (api.signedIn && (PUBLIC.has(section) || section === '')) {
     if (section === '' || section === 'login' || section === 'register') {
-      navigate(sessionStorage.getItem('hifi.next') || '/library', { replace: true });
+      navigate(sessionStorage.getItem('hifi.next') || '/home', { replace: true });
       sessionStorage.removeItem('hifi.next');
       return;
     }
@@ -54,11 +59,17 @@ function render() {
     case 'rooms': cleanup = sub ? renderRoom(main, params) : renderRooms(main, params); break;
     case 'cluster': cleanup = renderCluster(main, params); break;
     case 'player': cleanup = renderPlayer(main, params); break;
-    default: navigate('/library', { replace: true }); return;
+    case 'home': cleanup = renderHome(main, params); break;
+    case 'albums': if (!sub) { navigate('/library/albums', { replace: true }); return; } cleanup = renderAlbum(main, params); break;
+    case 'artists': if (!sub) { navigate('/library/artists', { replace: true }); return; } cleanup = renderArtist(main, params); break;
+    case 'favourites': cleanup = renderFavourites(main, params); break;
+    case 'history': cleanup = renderHistory(main, params); break;
+    default: navigate('/home', { replace: true }); return;
   }
   if (!firstRender && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
   firstRender = false;
-  document.title = { login: 'Sign in', register: 'Register', library: 'Library', upload: 'Upload', rooms: sub ? 'Room' : 'Rooms', cluster: 'Cluster', player: 'Player' }[section] + ' · HiFi';
+  document.title = { login: 'Sign in', register: 'Register', library: 'Library', upload: 'Upload', rooms: sub ? 'Room' : 'Rooms', cluster: 'Cluster',
+    home: 'Home', albums: 'Album', artists: 'Artist', favourites: 'Favourites', history: 'History', player: 'Player' }[section] + ' · HiFi';
   window.scrollTo(0, 0);
 }
 
@@ -66,8 +77,9 @@ function updateChrome(section) {
   nav.hidden = !api.signedIn;
   account.hidden = !api.signedIn;
   accountName.textContent = api.user?.username || '';
+  const navSection = { albums: 'library', artists: 'library' }[section] || section;
   for (const a of nav.querySelectorAll('a')) {
-    if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
+    if (a.dataset.nav === navSection) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
 }

@@ -39,7 +39,7 @@ export function renderLogin(main, params) {
     submit.disabled = true;
     try {
       await api.login(user.input.value.trim(), pass.input.value);
-      navigate(params.next || '/library', { replace: true });
+      navigate(params.next || '/home', { replace: true });
     } catch (err) {
       msg.textContent = err instanceof ApiError && err.status === 401
         ? 'Wrong username or password.'
@@ -88,7 +88,7 @@ export function renderRegister(main) {
     try {
       await api.register(username, password, invite.el.hidden ? '' : invite.input.value.trim());
       await api.login(username, password);
-      navigate('/library', { replace: true });
+      navigate('/home', { replace: true });
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) msg.textContent = 'That username is taken. Try another one.';
       else if (err instanceof ApiError && err.status === 403) {

@@ -2,10 +2,12 @@
 // cursors), albums and artists, cover art and downloads.
 
 import { api, rememberSongs, describeError } from './api.js';
-import { h, icon, formatDuration, announce, debounce, uid } from './dom.js';
+import { h, formatDuration, announce, debounce, uid } from './dom.js';
 import { VirtualList } from './vlist.js';
 import { coverImage } from './cover.js';
-import { activeRoom } from './room.js';
+import { songActionsMenu, starButton, ratingControl } from './song_actions.js';
+import { songEvents } from './song_edit.js';
+import { albumCard, artistCard } from './browse.js';
 
 const PAGE_SIZE = 200;
 const SORTS = [
@@ -18,6 +20,19 @@ const SORTS = [
 
 // Remembered while the page lives, so coming back to the library keeps the search.
 const memory = { q: '', sort: 'artist' };
+
+// Albums and artists as a list or a cover grid, remembered per tab.
+const LAYOUT_KEY = 'hifi.libraryLayout';
+function savedLayout(tab) {
+  try { return JSON.parse(localStorage.getItem(LAYOUT_KEY) || '{}')[tab] === 'grid' ? 'grid' : 'list'; } catch { return 'list'; }
+}
+function saveLayout(tab, layout) {
+  let all = {};
+  try { all = JSON.parse(localStorage.getItem(LAYOUT_KEY) || '{}') || {}; } catch { all = {}; }
+  all[tab] = layout;
+  localStorage.setItem(LAYOUT_KEY, JSON.stringify(all));
+}
+const GRID_CHUNK = 120;
 
 export function renderLibrary(main, params) {
   const tab = ['songs', 'albums', 'artists'].includes(params.tab) ? params.tab : 'songs';
@@ -39,11 +54,20 @@ export function renderLibrary(main, params) {
       href: `#/library/${t}`, 'aria-current': t === tab ? 'page' : null,
     }, t[0].toUpperCase() + t.slice(1))));
 
+  let layout = tab === 'songs' ? 'list' : savedLayout(tab);
+  const layoutButtons = tab === 'songs' ? [] : ['list', 'grid'].map((value) => h('button', {
+    type: 'button', class: 'button small', dataset: { layout: value }, 'aria-pressed': String(layout === value),
+  }, value === 'list' ? 'List' : 'Grid'));
+  const layoutToggle = tab === 'songs' ? null : h('div', { class: 'field layout-field' },
+    h('span', { class: 'field-label', id: 'layout-label' }, 'Show as'),
+    h('div', { class: 'segmented', role: 'group', 'aria-labelledby': 'layout-label' }, layoutButtons));
+
   const controls = h('div', { class: 'library-controls' },
     h('div', { class: 'field grow' },
       h('label', { for: searchId }, tab === 'songs' ? 'Search songs' : tab === 'albums' ? 'Search albums' : 'Search artists'),
       search),
-    tab === 'songs' ? h('div', { class: 'field' }, h('label', { for: sortSelect.id }, 'Sort by'), sortSelect) : null);
+    tab === 'songs' ? h('div', { class: 'field' }, h('label', { for: sortSelect.id }, 'Sort by'), sortSelect) : null,
+    layoutToggle);
 
   const filterBar = filter ? h('p', { class: 'filter-chip' },
     `${filter.album ? 'Album' : 'Artist'}: ${filterName || '…'} `,
@@ -67,9 +91,51 @@ export function renderLibrary(main, params) {
   } else if (tab === 'albums') {
     list = new VirtualList({ label: 'Albums', rowHeight: 60, renderRow: albumRow, emptyText: 'No albums found.' });
   } else {
-    list = new VirtualList({ label: 'Artists', rowHeight: 52, renderRow: artistRow, emptyText: 'No artists found.' });
+    list = new VirtualList({ label: 'Artists', rowHeight: 56, renderRow: artistRow, emptyText: 'No artists found.' });
   }
   section.append(list.el);
+
+  // The cover grid (albums and artists): rendered in chunks as it scrolls.
+  const grid = h('ul', { class: `card-grid library-grid${tab === 'artists' ? ' artists' : ''}`, 'aria-label': tab === 'albums' ? 'Albums' : 'Artists', hidden: true });
+  const gridMore = h('div', { class: 'grid-sentinel', 'aria-hidden': 'true' });
+  let gridItems = [];
+  let gridShown = 0;
+  const gridObserver = new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting)) growGrid();
+  }, { rootMargin: '600px' });
+  if (tab !== 'songs') {
+    section.append(grid, gridMore);
+    gridObserver.observe(gridMore);
+  }
+  function growGrid() {
+    if (gridShown >= gridItems.length) return;
+    const next = gridItems.slice(gridShown, gridShown + GRID_CHUNK);
+    gridShown += next.length;
+    grid.append(...next.map((item) => (tab === 'albums' ? albumCard(item) : artistCard(item))));
+  }
+  function showGrid(items) {
+    gridItems = items;
+    gridShown = 0;
+    grid.replaceChildren();
+    growGrid();
+  }
+  function applyLayout() {
+    const isGrid = layout === 'grid';
+    list.el.hidden = isGrid;
+    grid.hidden = !isGrid;
+    for (const b of layoutButtons) b.setAttribute('aria-pressed', String(b.dataset.layout === layout));
+    if (isGrid) showGrid(list.items);
+  }
+  for (const b of layoutButtons) {
+    b.addEventListener('click', () => {
+      if (layout === b.dataset.layout) return;
+      layout = b.dataset.layout;
+      saveLayout(tab, layout);
+      applyLayout();
+      announce(layout === 'grid' ? 'Showing a grid' : 'Showing a list');
+    });
+  }
+  applyLayout();
 
   async function loadSongs(fresh) {
     if (fresh) { cursor = null; controller?.abort(); }
@@ -109,6 +175,7 @@ export function renderLibrary(main, params) {
       const res = await api.get(path, { q: memory.q.trim() }, { signal: controller.signal });
       if (mySeq !== seq) return;
       list.setItems(res.items, false);
+      if (layout === 'grid') showGrid(res.items);
       const n = res.items.length;
       status.textContent = `${n} ${tab === 'albums' ? 'album' : 'artist'}${n === 1 ? '' : 's'}${memory.q ? ` matching “${memory.q}”` : ''}`;
     } catch (err) {
@@ -128,33 +195,31 @@ export function renderLibrary(main, params) {
   sortSelect.addEventListener('change', () => { memory.sort = sortSelect.value; reload(); });
   reload();
 
-  return () => { controller?.abort(); searchAsYouType.cancel(); list.destroy(); };
+  // An edited or deleted song changes what the list shows.
+  const onSongs = () => reload();
+  songEvents.addEventListener('songchange', onSongs);
+  songEvents.addEventListener('songdelete', onSongs);
+
+  return () => {
+    controller?.abort(); searchAsYouType.cancel(); list.destroy(); gridObserver.disconnect();
+    songEvents.removeEventListener('songchange', onSongs);
+    songEvents.removeEventListener('songdelete', onSongs);
+  };
 }
 
 function songRow(song) {
-  const room = activeRoom();
+  const title = song.title || 'Untitled';
   return h('div', { class: 'row song-row' },
     coverImage(song.cover_url, ''),
     h('div', { class: 'row-main' },
-      h('span', { class: 'row-title' }, song.title),
+      h('span', { class: 'row-title' }, title),
       h('span', { class: 'row-sub' }, [song.artist, song.album].filter(Boolean).join(' — ') || 'Unknown artist')),
     h('span', { class: 'row-meta' }, formatDuration(song.duration_ms)),
     h('div', { class: 'row-actions' },
-      room ? h('button', {
-        type: 'button', class: 'icon-button', 'aria-label': `Add ${song.title} to ${room.name}`, title: `Add to ${room.name}`,
-        onclick: async (e) => {
-          const btn = e.currentTarget;
-          try {
-            await room.command({ type: 'add', song_ids: [song.id] });
-            announce(`Added ${song.title} to ${room.name}`);
-            btn.classList.add('done');
-          } catch (err) { announce(`Could not add: ${describeError(err)}`); }
-        },
-      }, icon('add')) : null,
-      h('button', {
-        type: 'button', class: 'icon-button', 'aria-label': `Download ${song.title}`, title: 'Download',
-        onclick: () => download(song),
-      }, icon('download'))));
+      h('div', { class: 'row-marks' },
+        ratingControl('song', song.id, song.rating, { name: title, item: song, small: true }),
+        starButton('song', song.id, song.starred, { name: title, item: song })),
+      songActionsMenu(song, { context: 'library' })));
 }
 
 function albumRow(album) {
@@ -162,18 +227,26 @@ function albumRow(album) {
   return h('div', { class: 'row album-row' },
     coverImage(album.cover_url, ''),
     h('div', { class: 'row-main' },
-      h('a', { class: 'row-title', href: `#/library/songs?album=${album.id}&name=${encodeURIComponent(name)}` }, name),
+      h('a', { class: 'row-title', href: `#/albums/${encodeURIComponent(album.id)}` }, name),
       h('span', { class: 'row-sub' }, [album.artist, album.year || null].filter(Boolean).join(' · ') || 'Unknown artist')),
-    h('span', { class: 'row-meta' }, `${album.song_count} song${album.song_count === 1 ? '' : 's'} · ${formatDuration(album.duration_ms)}`));
+    h('span', { class: 'row-meta' }, `${album.song_count} song${album.song_count === 1 ? '' : 's'} · ${formatDuration(album.duration_ms)}`),
+    h('div', { class: 'row-actions' },
+      h('div', { class: 'row-marks' },
+        ratingControl('album', album.id, album.rating, { name, item: album, small: true }),
+        starButton('album', album.id, album.starred, { name, item: album }))));
 }
 
 function artistRow(artist) {
   const name = artist.name || 'Unknown artist';
   return h('div', { class: 'row artist-row' },
     h('div', { class: 'row-main' },
-      h('a', { class: 'row-title', href: `#/library/songs?artist=${artist.id}&name=${encodeURIComponent(name)}` }, name)),
+      h('a', { class: 'row-title', href: `#/artists/${encodeURIComponent(artist.id)}` }, name)),
     h('span', { class: 'row-meta' },
-      `${artist.song_count} song${artist.song_count === 1 ? '' : 's'}, ${artist.album_count} album${artist.album_count === 1 ? '' : 's'}`));
+      `${artist.song_count} song${artist.song_count === 1 ? '' : 's'}, ${artist.album_count} album${artist.album_count === 1 ? '' : 's'}`),
+    h('div', { class: 'row-actions' },
+      h('div', { class: 'row-marks' },
+        ratingControl('artist', artist.id, artist.rating, { name, item: artist, small: true }),
+        starButton('artist', artist.id, artist.starred, { name, item: artist }))));
 }
 
 // Downloads through a signed URL (no header needed) with ?download=1, which

@@ -69,7 +69,7 @@ export class VirtualList {
   update() {
     const n = this.items.length;
     this.spacer.style.height = `${n * this.rowHeight}px`;
-    this.spacer.setAttribute('aria-setsize', this.hasMore ? '-1' : String(n));
+    // (aria-setsize belongs on the rows, where ARIA allows it; not on the list.)
     this.empty.hidden = n > 0 || this.loading;
     const top = this.el.scrollTop;
     const height = this.el.clientHeight || 600;

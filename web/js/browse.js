@@ -1,0 +1,202 @@
+// Pieces shared by the browse views (home, album, artist, favourites,
+// history, library grids): song rows, album and artist cards, covers that
+// load when they scroll into view, and lookups from a song's tags to the
+// album and artist ids (songs carry names, not ids).
+
+import { api, rememberSongs } from './api.js';
+import { h, icon, formatDuration, announce } from './dom.js';
+import { starButton, ratingControl, songActionsMenu, browseIcon } from './song_actions.js';
+import { playSongs } from './playback.js';
+import { describeError } from './api.js';
+import { songEvents } from './song_edit.js';
+
+// ---- album and artist lookups --------------------------------------------
+
+const INDEX_TTL_MS = 30000;
+let albumsCache = null;   // {at, promise}
+let artistsCache = null;
+
+const albumKey = (name, artist) => `${(name || '').normalize('NFC').toLowerCase()}\u0000${(artist || '').normalize('NFC').toLowerCase()}`;
+
+export function albumIndex() {
+  if (!albumsCache || Date.now() - albumsCache.at > INDEX_TTL_MS) {
+    const promise = api.get('/api/v1/albums').then((res) => {
+      const byKey = new Map();
+      const byId = new Map();
+      for (const a of res.items) { byKey.set(albumKey(a.name, a.artist), a); byId.set(a.id, a); }
+      return { items: res.items, byKey, byId };
+    });
+    albumsCache = { at: Date.now(), promise };
+    promise.catch(() => { albumsCache = null; });
+  }
+  return albumsCache.promise;
+}
+
+export function artistIndex() {
+  if (!artistsCache || Date.now() - artistsCache.at > INDEX_TTL_MS) {
+    const promise = api.get('/api/v1/artists').then((res) => {
+      const byName = new Map();
+      const byId = new Map();
+      for (const a of res.items) { byName.set(a.name.normalize('NFC').toLowerCase(), a); byId.set(a.id, a); }
+      return { items: res.items, byName, byId };
+    });
+    artistsCache = { at: Date.now(), promise };
+    promise.catch(() => { artistsCache = null; });
+  }
+  return artistsCache.promise;
+}
+
+// Forget the lookups (after an edit or deletion changed the catalog).
+export function forgetIndexes() { albumsCache = null; artistsCache = null; }
+songEvents.addEventListener('songchange', forgetIndexes);
+songEvents.addEventListener('songdelete', forgetIndexes);
+
+// The album a song belongs to, from the album list (album artist, else artist).
+export function albumOf(index, song) {
+  if (!song?.album) return null;
+  return index.byKey.get(albumKey(song.album, song.album_artist || song.artist))
+    || index.byKey.get(albumKey(song.album, song.artist)) || null;
+}
+
+export function artistByName(index, name) {
+  if (!name) return null;
+  return index.byName.get(name.normalize('NFC').toLowerCase()) || null;
+}
+
+// ---- formatting -----------------------------------------------------------
+
+export function plural(n, word, many = `${word}s`) { return `${n} ${n === 1 ? word : many}`; }
+
+export function totalLength(ms) {
+  const minutes = Math.round(ms / 60000);
+  if (minutes >= 60) return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  if (minutes >= 1) return `${minutes} min`;
+  return formatDuration(ms);
+}
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const timeOnly = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
+const dayOnly = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+
+export function formatDateTime(ms) { return dateTime.format(new Date(ms)); }
+export function formatTime(ms) { return timeOnly.format(new Date(ms)); }
+export function dayLabel(ms, now = Date.now()) {
+  const d = new Date(ms); d.setHours(0, 0, 0, 0);
+  const t = new Date(now); t.setHours(0, 0, 0, 0);
+  const days = Math.round((t - d) / 86400000);
+  if (days === 0) return 'Today';
+  if (days === 1) return 'Yesterday';
+  return dayOnly.format(new Date(ms));
+}
+
+// ---- covers ---------------------------------------------------------------
+
+let observer = null;
+function coverObserver() {
+  if (!observer) {
+    observer = new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        if (!e.isIntersecting) continue;
+        observer.unobserve(e.target);
+        const img = e.target;
+        api.cover(img.dataset.cover).then((url) => { if (url) { img.src = url; img.classList.add('loaded'); } });
+      }
+    }, { rootMargin: '300px' });
+  }
+  return observer;
+}
+
+// A cover that is fetched once it nears the viewport (decorative: alt="").
+export function lazyCover(path, size = 160, className = 'cover') {
+  if (!path) {
+    return h('div', { class: `${className} placeholder`, 'aria-hidden': 'true' }, icon('music', Math.round(size * 0.35)));
+  }
+  const img = h('img', { class: className, alt: '', width: size, height: size, decoding: 'async', dataset: { cover: path } });
+  coverObserver().observe(img);
+  return img;
+}
+
+// ---- cards ----------------------------------------------------------------
+
+// An album as a card of a cover grid: cover and name link to the album page.
+export function albumCard(album, { artistId = null, marks = true } = {}) {
+  const name = album.name || 'Untitled album';
+  return h('li', { class: 'album-card' },
+    h('a', { class: 'card-link', href: `#/albums/${encodeURIComponent(album.id)}` },
+      lazyCover(album.cover_url, 180, 'card-cover'),
+      h('span', { class: 'card-title' }, name)),
+    h('div', { class: 'card-foot' },
+      h('span', { class: 'card-sub' },
+        artistId ? h('a', { href: `#/artists/${encodeURIComponent(artistId)}` }, album.artist || 'Unknown artist')
+          : (album.artist || 'Unknown artist'),
+        album.year ? ` · ${album.year}` : ''),
+      marks ? starButton('album', album.id, album.starred, { name, item: album, small: true }) : null));
+}
+
+export function artistCard(artist) {
+  const name = artist.name || 'Unknown artist';
+  return h('li', { class: 'artist-card' },
+    h('a', { class: 'card-link', href: `#/artists/${encodeURIComponent(artist.id)}` },
+      h('span', { class: 'artist-avatar', 'aria-hidden': 'true' }, initials(name)),
+      h('span', { class: 'card-title' }, name)),
+    h('div', { class: 'card-foot' },
+      h('span', { class: 'card-sub' }, `${plural(artist.song_count, 'song')}, ${plural(artist.album_count, 'album')}`),
+      starButton('artist', artist.id, artist.starred, { name, item: artist, small: true })));
+}
+
+function initials(name) {
+  const letters = [...name.trim()].filter((c) => /\p{L}|\p{N}/u.test(c));
+  return (letters[0] || '♪').toUpperCase();
+}
+
+// ---- song rows ------------------------------------------------------------
+
+// One song of a (non-virtual) list. `list` is the ordered songs the row
+// belongs to: its play button plays the list from this song.
+// Options: number (a track number shown instead of the cover), meta
+// (extra text, e.g. when it was played), index for links.
+export function songItem(song, {
+  list = [song], index = 0, number = null, meta = null, albumId = null, artistId = null, context = '',
+  showAlbum = true, onDelete = null, onChange = null, marks = true,
+} = {}) {
+  const title = song.title || 'Untitled';
+  const missing = Boolean(song.missing);
+  const sub = [];
+  if (song.artist) sub.push(artistId ? h('a', { href: `#/artists/${encodeURIComponent(artistId)}` }, song.artist) : song.artist);
+  if (showAlbum && song.album) {
+    if (sub.length) sub.push(' — ');
+    sub.push(albumId ? h('a', { href: `#/albums/${encodeURIComponent(albumId)}` }, song.album) : song.album);
+  }
+  const lead = number !== null
+    ? h('span', { class: 'track-no', 'aria-hidden': 'true' }, number || '')
+    : lazyCover(song.cover_url, 44, 'cover');
+  return h('li', { class: `song-item${missing ? ' missing' : ''}`, dataset: { songId: song.id } },
+    h('button', {
+      type: 'button', class: 'icon-button play-one', 'aria-label': `Play ${title}`, title: 'Play', disabled: missing,
+      onclick: async () => {
+        try {
+          const ids = list.filter((s) => !s.missing).map((s) => s.id);
+          await playSongs(ids, { startIndex: Math.max(0, ids.indexOf(song.id)) });
+          announce(`Playing ${title}`);
+        } catch (err) { announce(`Could not play: ${describeError(err)}`); }
+      },
+    }, browseIcon('play', 18)),
+    lead,
+    h('div', { class: 'row-main' },
+      h('span', { class: 'row-title' }, title),
+      sub.length ? h('span', { class: 'row-sub' }, sub) : null),
+    meta ? h('span', { class: 'row-meta when' }, meta) : null,
+    h('span', { class: 'row-meta length' }, formatDuration(song.duration_ms)),
+    marks && !missing ? h('div', { class: 'row-marks' },
+      ratingControl('song', song.id, song.rating, { name: title, item: song, small: true }),
+      starButton('song', song.id, song.starred, { name: title, item: song })) : null,
+    missing ? null : songActionsMenu(song, { context, onDelete, onChange }));
+}
+
+// Remembers songs for the player and the queue (getSong cache).
+export function keepSongs(songs) { rememberSongs(songs.filter((s) => s && !s.missing)); }
+
+// A view's status line ("Loading…", errors).
+export function statusLine(text = 'Loading…') {
+  return h('p', { class: 'list-status', role: 'status' }, text);
+}
