@@ -114,7 +114,7 @@ function usersCard(alive) {
           () => change(u, { disabled: !u.disabled }, `${u.username} ${u.disabled ? 'enabled' : 'disabled'}`)),
         btn('role', u.role === 'admin' ? 'Remove admin' : 'Make admin', `${u.role === 'admin' ? 'Remove admin role from' : 'Make admin:'} ${u.username}`,
           () => change(u, { role: u.role === 'admin' ? 'user' : 'admin' }, `${u.username} is ${u.role === 'admin' ? 'no longer an admin' : 'now an admin'}`)),
-        btn('password', 'Set password', `Set a new password for ${u.username}`, () => passwordDialog(u)),
+        btn('password', 'Set password', `Set password for ${u.username}`, () => passwordDialog(u)),
         btn('delete', 'Delete', `Delete ${u.username}`, () => remove(u), 'danger')));
   }
 

@@ -15,6 +15,7 @@ export function openDialog({ title, build, onClose, className = '' }) {
   const close = (result) => {
     if (closed) return;
     closed = true;
+    window.removeEventListener('hashchange', onRoute);
     if (dialog.open) dialog.close();
     dialog.remove();
     if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
@@ -25,6 +26,9 @@ export function openDialog({ title, build, onClose, className = '' }) {
     h('div', { class: 'dialog-head' }, h('h2', { id: titleId }, title), closeBtn),
     h('div', { class: 'dialog-body' }, build(close)));
   dialog.addEventListener('cancel', (e) => { e.preventDefault(); close(null); });
+  // Going elsewhere in the app closes it.
+  const onRoute = () => close(null);
+  window.addEventListener('hashchange', onRoute, { once: true });
   // A click on the backdrop (the dialog element itself, outside its box) closes.
   dialog.addEventListener('click', (e) => {
     if (e.target !== dialog) return;
