@@ -471,6 +471,52 @@ test('settings: the sessions list, and signing out another session', T, async (t
   await other.context().close();
 });
 
+// The sessions card against answers shaped as the API contract says
+// (GET /api/v1/me/sessions, DELETE one, DELETE all others), served by the
+// page's network layer: the screen is checked even before the server has them.
+test('settings: the sessions card lists, signs out one and all others (contract answers)', T, async () => {
+  const now = Date.now();
+  let sessions = [
+    { id: 's1', device: 'Chrome on Linux', address: '127.0.0.1', created_at: now - 3600000, last_used_at: now, expires_at: now + 86400000, current: true },
+    { id: 's2', device: 'Firefox on Android', address: '192.0.2.7', created_at: now - 7200000, last_used_at: now - 600000, expires_at: now + 86400000, current: false },
+    { id: 's3', device: 'Safari on iPhone', address: '198.51.100.4', created_at: now - 86400000 * 3, last_used_at: now - 86400000 * 2, expires_at: now + 86400000, current: false },
+  ];
+  const deleted = [];
+  const pattern = /\/api\/v1\/me\/sessions(\/[^/?]+)?(\?.*)?$/;
+  await alice.route(pattern, (route) => {
+    const req = route.request();
+    const one = new URL(req.url()).pathname.split('/')[5];
+    if (req.method() === 'GET') return route.fulfill({ json: { sessions } });
+    if (req.method() === 'DELETE') {
+      deleted.push(one || 'others');
+      sessions = one ? sessions.filter((x) => x.id !== one) : sessions.filter((x) => x.current);
+      return route.fulfill({ status: 204 });
+    }
+    return route.continue();
+  });
+  try {
+    await openPage(alice, '/settings');
+    await alice.reload(); // (the page may be on Settings already)
+    await alice.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+    const card = alice.getByRole('region', { name: 'Signed-in sessions' });
+    await card.locator('.item').nth(2).waitFor();
+    assert.equal(await card.locator('.item').first().locator('.row-title').textContent(), 'Chrome on Linux This device');
+    await card.getByText('192.0.2.7 · last used 10 minutes ago').waitFor();
+    await noViolations(alice, '#/settings (sessions)');
+    await card.getByRole('button', { name: 'Sign out Firefox on Android at 192.0.2.7' }).click();
+    await until('two sessions', async () => (await card.locator('.item').count()) === 2);
+    await card.getByRole('button', { name: 'Sign out all other sessions' }).click();
+    await alice.getByRole('dialog', { name: 'Sign out everywhere else?' }).getByRole('button', { name: 'Sign out others' }).click();
+    await until('one session', async () => (await card.locator('.item').count()) === 1);
+    assert.equal(await card.getByRole('button', { name: 'Sign out all other sessions' }).isHidden(), true);
+    assert.deepEqual(deleted, ['s2', 'others']);
+  } finally {
+    await alice.unroute(pattern);
+  }
+  await alice.reload();
+  await alice.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+});
+
 test('settings: change the password, then sign in with the new one', T, async () => {
   const card = alice.getByRole('region', { name: 'Password' });
   await card.getByLabel('Current password').fill('not my password');
@@ -573,6 +619,35 @@ test('admin: create, disable, enable, promote, set a password and delete an acco
   assert.equal(await users.getByRole('button', { name: 'Disable alice' }).isDisabled(), true);
   await alice.getByRole('link', { name: 'Open the cluster view' }).click();
   await alice.getByRole('heading', { name: 'Cluster' }).waitFor();
+});
+
+// The registration setting against answers shaped as the API contract says
+// (GET/PATCH /api/v1/settings), when the server does not have it yet.
+test('admin: the registration mode is saved through /api/v1/settings (contract answers)', T, async (t) => {
+  if ((await call('GET', '/api/v1/settings', { token: await tokenOf(alice) })).status !== 404) {
+    t.skip('the server has /api/v1/settings: the admin test above used it');
+    return;
+  }
+  let registration = 'open';
+  const patches = [];
+  await alice.route('**/api/v1/settings', (route) => {
+    const req = route.request();
+    if (req.method() === 'PATCH') { patches.push(req.postDataJSON()); registration = req.postDataJSON().registration; }
+    return route.fulfill({ json: { registration } });
+  });
+  try {
+    await openPage(alice, '/admin', 'Admin');
+    const reg = alice.getByRole('region', { name: 'Registration' });
+    const select = reg.getByLabel('Who may create an account');
+    await until('the registration setting', () => select.isEnabled());
+    assert.equal(await select.inputValue(), 'open');
+    await select.selectOption('closed');
+    await reg.getByRole('button', { name: 'Save' }).click();
+    await reg.getByText('Saved: registration is closed.').waitFor();
+    assert.deepEqual(patches, [{ registration: 'closed' }]);
+  } finally {
+    await alice.unroute('**/api/v1/settings');
+  }
 });
 
 test('phone width: the screens fit in 390 px, light and dark', T, async () => {
