@@ -42,11 +42,14 @@ export function renderSettings(main) {
   main.append(view);
 
   const onAlive = () => alive;
+  // Listeners on document end with the view.
+  const views = new AbortController();
+  onAlive.signal = views.signal;
   view.append(
     h('div', { class: 'settings-grid' },
       h('div', { class: 'settings-col' }, appearanceCard(), playbackCard(), passwordCard()),
       h('div', { class: 'settings-col' }, sessionsCard(onAlive), credentialsCard(onAlive, 'app-password'), credentialsCard(onAlive, 'api-key'))));
-  return () => { alive = false; };
+  return () => { alive = false; views.abort(); };
 }
 
 function card(id, title, ...children) {
@@ -184,7 +187,7 @@ function sessionsCard(alive) {
       await load();
     } catch (err) { msg.textContent = `Could not sign them out: ${describeError(err)}`; }
   });
-  document.addEventListener('hifi:credentials-changed', () => { if (alive()) load(); });
+  document.addEventListener('hifi:credentials-changed', () => { if (alive()) load(); }, { signal: alive.signal });
   load();
   return el;
 }
@@ -279,7 +282,7 @@ function credentialsCard(alive, kind) {
     } catch (err) { msg.textContent = `Could not revoke it: ${describeError(err)}`; }
   }
 
-  document.addEventListener('hifi:credentials-changed', () => { if (alive()) load(); });
+  document.addEventListener('hifi:credentials-changed', () => { if (alive()) load(); }, { signal: alive.signal });
   load();
   return card(hId, k.title, h('p', { class: 'hint' }, k.intro), form, created, status, list);
 }
