@@ -17,6 +17,9 @@ import { renderAlbum } from './album.js';
 import { renderArtist } from './artist.js';
 import { renderFavourites } from './favourites.js';
 import { renderHistory } from './history.js';
+import { renderPlaylists, renderPlaylist } from './playlists.js';
+import { renderSettings } from './settings.js'; // also applies the saved theme
+import { renderAdmin } from './admin.js';
 
 const main = document.getElementById('main');
 const nav = document.querySelector('.mainnav');
@@ -64,12 +67,16 @@ function render() {
     case 'artists': if (!sub) { navigate('/library/artists', { replace: true }); return; } cleanup = renderArtist(main, params); break;
     case 'favourites': cleanup = renderFavourites(main, params); break;
     case 'history': cleanup = renderHistory(main, params); break;
+    case 'playlists': cleanup = sub ? renderPlaylist(main, params) : renderPlaylists(main, params); break;
+    case 'settings': cleanup = renderSettings(main, params); break;
+    case 'admin': cleanup = renderAdmin(main, params); break;
     default: navigate('/home', { replace: true }); return;
   }
   if (!firstRender && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
   firstRender = false;
   document.title = { login: 'Sign in', register: 'Register', library: 'Library', upload: 'Upload', rooms: sub ? 'Room' : 'Rooms', cluster: 'Cluster',
-    home: 'Home', albums: 'Album', artists: 'Artist', favourites: 'Favourites', history: 'History', player: 'Player' }[section] + ' · HiFi';
+    home: 'Home', albums: 'Album', artists: 'Artist', favourites: 'Favourites', history: 'History', player: 'Player',
+    playlists: sub ? 'Playlist' : 'Playlists', settings: 'Settings', admin: 'Admin' }[section] + ' · HiFi';
   window.scrollTo(0, 0);
 }
 
@@ -77,14 +84,45 @@ function updateChrome(section) {
   nav.hidden = !api.signedIn;
   account.hidden = !api.signedIn;
   accountName.textContent = api.user?.username || '';
+  accountButton.setAttribute('aria-label', `Account: ${api.user?.username || ''}`);
+  for (const li of account.querySelectorAll('[data-admin-only]')) li.hidden = api.user?.role !== 'admin';
+  closeAccountMenu(false);
   const navSection = { albums: 'library', artists: 'library' }[section] || section;
-  for (const a of nav.querySelectorAll('a')) {
+  for (const a of [...nav.querySelectorAll('a'), ...account.querySelectorAll('a')]) {
     if (a.dataset.nav === navSection) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
 }
 
+// The account menu (a disclosure: Settings, Admin, Cluster, Sign out).
+const accountButton = document.getElementById('account-button');
+const accountMenu = document.getElementById('account-menu');
+function closeAccountMenu(focusButton) {
+  if (accountMenu.hidden) return;
+  accountMenu.hidden = true;
+  accountButton.setAttribute('aria-expanded', 'false');
+  if (focusButton) accountButton.focus();
+}
+accountButton.addEventListener('click', () => {
+  if (!accountMenu.hidden) { closeAccountMenu(false); return; }
+  accountMenu.hidden = false;
+  accountButton.setAttribute('aria-expanded', 'true');
+  accountMenu.querySelector('a, button')?.focus();
+});
+account.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && !accountMenu.hidden) { e.preventDefault(); closeAccountMenu(true); return; }
+  if ((e.key === 'ArrowDown' || e.key === 'ArrowUp') && !accountMenu.hidden) {
+    const items = [...accountMenu.querySelectorAll('li:not([hidden]) a, li:not([hidden]) button')];
+    const i = items.indexOf(document.activeElement);
+    e.preventDefault();
+    items[(i + (e.key === 'ArrowDown' ? 1 : items.length - 1)) % items.length]?.focus();
+  }
+});
+document.addEventListener('click', (e) => { if (!account.contains(e.target)) closeAccountMenu(false); });
+account.addEventListener('focusout', (e) => { if (e.relatedTarget && !account.contains(e.relatedTarget)) closeAccountMenu(false); });
+
 document.getElementById('sign-out').addEventListener('click', async () => {
+  closeAccountMenu(false);
   closeSession();
   stopPlayback();
   await api.logout();

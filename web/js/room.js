@@ -94,9 +94,6 @@ export function renderRoom(main, params) {
   const volumeId = uid('vol');
   const volume = h('input', { id: volumeId, type: 'range', min: 0, max: 1, step: 0.05, value: player.volume, class: 'volume' });
   const syncStatus = h('p', { class: 'sync-status', role: 'status' });
-  const saverId = uid('saver');
-  const saver = h('input', { id: saverId, type: 'checkbox' });
-  saver.checked = player.dataSaver;
 
   const nowPlaying = h('section', { class: 'card now-playing', 'aria-labelledby': 'np-h' },
     h('h2', { id: 'np-h', class: 'visually-hidden' }, 'Now playing'),
@@ -107,8 +104,7 @@ export function renderRoom(main, params) {
     h('div', { class: 'np-options' },
       h('div', { class: 'field inline' }, h('label', { for: repeatId }, 'Repeat'), repeat),
       h('div', { class: 'field inline' }, h('label', { for: volumeId }, 'Volume'), volume),
-      h('div', { class: 'field inline', title: 'Stream Opus at 64 kbit/s instead of lossless audio' },
-        saver, h('label', { for: saverId }, 'Data saver'))),
+      h('a', { href: '#/settings', class: 'quality-link' }, 'Streaming quality')),
     h('div', { class: 'listen' }, listenBtn, syncStatus));
 
   // Queue.
@@ -195,7 +191,6 @@ export function renderRoom(main, params) {
     renderListen();
   });
   volume.addEventListener('input', () => player.setVolume(Number(volume.value)));
-  saver.addEventListener('change', () => { player.dataSaver = saver.checked; });
 
   // ---- rendering ----
 
