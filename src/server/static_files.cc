@@ -4,8 +4,13 @@
 
 #include <fmt/format.h>
 
-#include <map>
+#include <unistd.h>
 
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "common/gzip.h"
 #include "server/http_internal.h"
 
 namespace hifi::http_internal {
@@ -20,6 +25,74 @@ const char* static_content_type(const std::string& ext) {
       {".txt", "text/plain; charset=utf-8"}, {".woff2", "font/woff2"}};
   auto it = kTypes.find(ext);
   return it == kTypes.end() ? "application/octet-stream" : it->second;
+}
+
+// Text files are sent gzip-compressed to clients that accept it.
+bool compressible(const std::string& ext) {
+  return ext == ".html" || ext == ".js" || ext == ".mjs" || ext == ".css" || ext == ".json" || ext == ".svg" ||
+         ext == ".webmanifest" || ext == ".txt";
+}
+
+// Compressed copies of the web root's text files, made at the first request
+// and kept while the file is unchanged (same modification time and size).
+// Bounded: past kMaxBytes the cache starts over.
+class GzipCache {
+ public:
+  static constexpr std::size_t kMaxBytes = 16 << 20;
+
+  std::shared_ptr<const std::string> find(const std::string& path, const struct stat& st) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(path);
+    if (it == entries_.end() || !same_file(it->second, st)) return nullptr;
+    return it->second.gz;
+  }
+  void put(const std::string& path, const struct stat& st, std::shared_ptr<const std::string> gz) {
+    std::lock_guard lock(mu_);
+    if (auto it = entries_.find(path); it != entries_.end()) {
+      bytes_ -= it->second.gz->size();
+      entries_.erase(it);
+    }
+    if (bytes_ + gz->size() > kMaxBytes) {
+      entries_.clear();
+      bytes_ = 0;
+    }
+    bytes_ += gz->size();
+    entries_[path] = {st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_size, std::move(gz)};
+  }
+
+ private:
+  struct Entry {
+    time_t mtime_sec;
+    long mtime_nsec;
+    off_t size;
+    std::shared_ptr<const std::string> gz;
+  };
+  static bool same_file(const Entry& e, const struct stat& st) {
+    return e.mtime_sec == st.st_mtim.tv_sec && e.mtime_nsec == st.st_mtim.tv_nsec && e.size == st.st_size;
+  }
+  std::mutex mu_;
+  std::map<std::string, Entry> entries_;
+  std::size_t bytes_ = 0;
+};
+
+GzipCache& gzip_cache() {
+  static GzipCache cache;
+  return cache;
+}
+
+// The whole file, compressed; nullptr when it cannot be read or does not shrink.
+std::shared_ptr<const std::string> compress_file(int fd, const struct stat& st) {
+  std::string data(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t done = 0;
+  while (done < data.size()) {
+    auto n = ::pread(fd, data.data() + done, data.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return nullptr;
+    done += static_cast<std::size_t>(n);
+  }
+  auto gz = gzip_compress(data);
+  if (!gz || gz->size() >= data.size()) return nullptr;
+  return std::make_shared<const std::string>(std::move(*gz));
 }
 
 }  // namespace
@@ -56,18 +129,44 @@ awaitable<Reply> serve_static(RequestContext& ctx) {
   if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     co_return not_found_problem(ctx, "there is nothing at " + std::string(ctx.url.path()));
   }
-  const auto etag = fmt::format("\"{}-{}\"", st.st_mtim.tv_sec, st.st_size);
+  const auto dot = relative.rfind('.');
+  const auto ext = relative.substr(dot);
+  const bool html = ext == ".html";
+  const bool text = compressible(ext);
+  // The compressed copy is another representation of the file: its own
+  // ETag, and caches told that the encoding depends on Accept-Encoding.
+  std::shared_ptr<const std::string> gz;
+  if (text && st.st_size >= 256 && accepts_gzip(ctx.header()[http::field::accept_encoding])) {
+    gz = gzip_cache().find(path, st);
+    if (!gz) {
+      gz = co_await offload(ctx, [&] { return compress_file(fd, st); });
+      if (gz) gzip_cache().put(path, st, gz);
+    }
+  }
+  const auto etag = fmt::format("\"{}-{}{}\"", st.st_mtim.tv_sec, st.st_size, gz ? "-gz" : "");
   // A 304's fields replace the cached response's: it carries the policy too.
-  const bool html = relative.ends_with(".html");
   if (ctx.header()[http::field::if_none_match] == etag) {
     StringResponse res{http::status::not_modified, 11};
     res.set(http::field::etag, etag);
+    if (text) res.set(http::field::vary, "Accept-Encoding");
     if (html) res.set("Content-Security-Policy", kAppPolicy);
     co_return res;
   }
+  if (gz) {
+    StringResponse res{http::status::ok, 11};
+    res.set(http::field::content_type, static_content_type(ext));
+    res.set(http::field::content_encoding, "gzip");
+    res.set(http::field::vary, "Accept-Encoding");
+    res.set(http::field::etag, etag);
+    res.set(http::field::cache_control, "no-cache");
+    if (html) res.set("Content-Security-Policy", kAppPolicy);
+    res.body() = *gz;
+    res.prepare_payload();
+    co_return res;
+  }
   HeaderResponse header{http::status::ok, 11};
-  auto dot = relative.rfind('.');
-  header.set(http::field::content_type, static_content_type(relative.substr(dot)));
+  header.set(http::field::content_type, static_content_type(ext));
+  if (text) header.set(http::field::vary, "Accept-Encoding");
   header.set(http::field::content_length, std::to_string(st.st_size));
   header.set(http::field::etag, etag);
   // Revalidate every time: the UI must never run stale code against a newer API.

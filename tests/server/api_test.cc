@@ -640,5 +640,68 @@ TEST(StaticFiles, ServesTheWebUiAndNothingOutsideIt) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(StaticFiles, TextFilesGoCompressedToClientsThatAcceptGzip) {
+  auto dir = fresh_dir("static-gzip");
+  auto web = dir / "web";
+  std::filesystem::create_directories(web / "js");
+  std::string script;
+  for (int i = 0; i < 400; ++i) script += "export const value" + std::to_string(i) + " = 'the same words again';\n";
+  std::string html = "<!doctype html><title>HiFi</title>" + std::string(2000, ' ') + "<p>HiFi</p>";
+  { std::ofstream(web / "index.html") << html; }
+  { std::ofstream(web / "js" / "app.js") << script; }
+  { std::ofstream(web / "cover.png") << std::string(4000, 'x'); }
+  ServerConfig config;
+  config.web_root = web.string();
+  TestServer server(dir / "data", config);
+  auto gunzip = [&](const std::string& body) {
+    auto out = dir / "body.gz";
+    { std::ofstream(out, std::ios::binary) << body; }
+    auto cmd = "gzip -dc " + out.string();
+    std::string text;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) text.append(buf, n);
+    EXPECT_EQ(::pclose(p), 0);
+    return text;
+  };
+  const std::map<std::string, std::string> gzip{{"Accept-Encoding", "br;q=1, gzip;q=0.8"}};
+  for (int round = 0; round < 2; ++round) {  // made, then from the cache
+    auto js = server.request(http::verb::get, "/js/app.js", {}, gzip);
+    ASSERT_EQ(js.status, 200);
+    EXPECT_EQ(js.header("content-encoding"), "gzip");
+    EXPECT_EQ(js.header("vary"), "Accept-Encoding");
+    EXPECT_LT(js.body.size(), script.size() / 10);
+    EXPECT_EQ(gunzip(js.body), script);
+    EXPECT_EQ(server.request(http::verb::get, "/js/app.js", {}, {{"Accept-Encoding", "gzip"}, {"If-None-Match", js.header("etag")}})
+                  .status,
+              304);
+  }
+  // The compressed and the plain file are told apart by their ETags.
+  auto plain = server.request(http::verb::get, "/js/app.js");
+  EXPECT_EQ(plain.header("content-encoding"), "");
+  EXPECT_EQ(plain.header("vary"), "Accept-Encoding");
+  EXPECT_EQ(plain.body, script);
+  auto gz = server.request(http::verb::get, "/js/app.js", {}, gzip);
+  EXPECT_NE(plain.header("etag"), gz.header("etag"));
+  EXPECT_EQ(server.request(http::verb::get, "/js/app.js", {}, {{"Accept-Encoding", "gzip"}, {"If-None-Match", plain.header("etag")}})
+                .status,
+            200);
+  // q=0 refuses gzip; the app's page keeps its policy compressed.
+  EXPECT_EQ(server.request(http::verb::get, "/js/app.js", {}, {{"Accept-Encoding", "gzip;q=0, identity"}})
+                .header("content-encoding"),
+            "");
+  auto page = server.request(http::verb::get, "/", {}, gzip);
+  EXPECT_EQ(page.header("content-encoding"), "gzip");
+  EXPECT_EQ(gunzip(page.body), html);
+  EXPECT_NE(page.header("content-security-policy").find("script-src 'self'"), std::string::npos);
+  // Images are not text: sent as they are.
+  EXPECT_EQ(server.request(http::verb::get, "/cover.png", {}, gzip).header("content-encoding"), "");
+  // A changed file is compressed anew.
+  { std::ofstream(web / "js" / "app.js", std::ios::app) << "export const last = 1;\n"; }
+  EXPECT_EQ(gunzip(server.request(http::verb::get, "/js/app.js", {}, gzip).body), script + "export const last = 1;\n");
+  server.stop();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace hifi::testing
