@@ -356,4 +356,26 @@ Status Annotations::forget_user(const std::string& user_id) {
   return annotated ? wait_for_revision(txn->revision) : Status::ok();
 }
 
+Result<std::vector<std::pair<std::int64_t, Song>>> top_songs(const Catalog& catalog, const Annotations& annotations,
+                                                             const std::string& artist_id, std::size_t count) {
+  SongQuery q;
+  q.artist_id = artist_id;
+  q.sort = SongSort::kAlbum;
+  q.limit = 500;
+  std::vector<std::pair<std::int64_t, Song>> songs;
+  for (;;) {
+    auto page = catalog.query(q);
+    if (!page) return page.status();
+    for (auto& s : page->items) {
+      const auto plays = annotations.total_plays(s.id);
+      songs.emplace_back(plays, std::move(s));
+    }
+    if (page->next.empty() || songs.size() >= 10'000) break;
+    q.cursor = page->next;
+  }
+  std::stable_sort(songs.begin(), songs.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  if (songs.size() > count) songs.resize(count);
+  return songs;
+}
+
 }  // namespace hifi

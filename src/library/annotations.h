@@ -31,6 +31,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "library/catalog.h"
 #include "store/meta_store.h"
 #include "store/watched_view.h"
 
@@ -133,5 +134,12 @@ class Annotations {
   // After the data and mu_, which its callbacks use.
   WatchedView view_;
 };
+
+// An artist's songs, most played by everyone first (ties in album order),
+// with their play counts; at most `count`, from the artist's first 10,000
+// songs. What "top songs" means on artist pages, in HiFi's API and
+// Subsonic's getTopSongs alike.
+Result<std::vector<std::pair<std::int64_t, Song>>> top_songs(const Catalog& catalog, const Annotations& annotations,
+                                                             const std::string& artist_id, std::size_t count);
 
 }  // namespace hifi

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "server/api_json.h"
+#include "library/annotations.h"
 #include "server/http_internal.h"
 
 namespace hifi::http_internal {
@@ -47,11 +48,23 @@ awaitable<Reply> list_artists(RequestContext& ctx) {
                           {{"items", my_artists(ctx, ctx.services.catalog.artists(ctx.query("q").value_or("")))}});
 }
 
+constexpr std::size_t kTopSongs = 10;
+
 awaitable<Reply> get_artist(RequestContext& ctx) {
   auto artist = ctx.services.catalog.artist(ctx.params[0]);
   if (!artist) co_return problem_from_status(ctx, artist.status());
   auto o = my_artists(ctx, {*artist}).at(0).as_object();
   o["albums"] = my_albums(ctx, ctx.services.catalog.albums_by_artist(artist->id));
+  // Most played by everyone; each with `plays`, everyone's count.
+  auto top = co_await offload(ctx, [&] {
+    return top_songs(ctx.services.catalog, ctx.services.annotations, artist->id, kTopSongs);
+  });
+  if (!top) co_return problem_from_status(ctx, top.status());
+  std::vector<Song> songs;
+  for (const auto& [plays, song] : *top) songs.push_back(song);
+  auto items = my_songs(ctx, songs);
+  for (std::size_t i = 0; i < items.size(); ++i) items[i].as_object()["plays"] = (*top)[i].first;
+  o["top_songs"] = std::move(items);
   co_return json_response(ctx, http::status::ok, o);
 }
 

@@ -193,26 +193,10 @@ Expected<Body> get_top_songs(const Call& call) {
   if (!artist) return artist.error();
   auto count = call.params.integer("count", 1, kMaxListSize, 50);
   if (!count) return count.error();
-  SongQuery q;
-  q.artist_id = artist_id_of(*artist);
-  q.sort = SongSort::kAlbum;
-  q.limit = 500;
-  std::vector<std::pair<std::int64_t, Song>> songs;
-  for (;;) {
-    auto page = call.catalog.query(q);
-    if (!page) return error_from_status(page.status());
-    for (auto& s : page->items) {
-      const auto plays = call.annotations.total_plays(s.id);
-      songs.emplace_back(plays, std::move(s));
-    }
-    if (page->next.empty() || songs.size() >= 10'000) break;
-    q.cursor = page->next;
-  }
-  std::stable_sort(songs.begin(), songs.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  auto songs = top_songs(call.catalog, call.annotations, artist_id_of(*artist), static_cast<std::size_t>(*count));
+  if (!songs) return error_from_status(songs.status());
   Element list("topSongs");
-  for (std::size_t i = 0; i < songs.size() && i < static_cast<std::size_t>(*count); ++i) {
-    list.add(song_entry(songs[i].second));
-  }
+  for (const auto& [plays, song] : *songs) list.add(song_entry(song));
   return Body{std::move(list)};
 }
 

@@ -163,6 +163,9 @@ TEST_F(SessionsTest, TheAdminsListOfUsersCountsWhatEachUploaded) {
   ASSERT_EQ(artist.json().at("albums").as_array().size(), 1u);
   EXPECT_EQ(artist.json().at("albums").as_array()[0].at("id"), song.at("album_id"));
   EXPECT_EQ(artist.json().at("albums").as_array()[0].at("artist_id"), song.at("artist_id"));
+  const auto top = artist.json().at("top_songs").as_array();
+  ASSERT_EQ(top.size(), 2u);
+  EXPECT_EQ(top[0].at("plays"), 0);
   expect_problem(get("/api/v1/artists/0000000000000000", bob), 404, "not-found");
   auto recent = get("/api/v1/albums?sort=recent&limit=1", bob);
   ASSERT_EQ(recent.status, 200) << recent.body;
