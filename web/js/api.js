@@ -194,8 +194,11 @@ class Api extends EventTarget {
     return this.health;
   }
 
-  async login(username, password) {
-    const res = await this.request('POST', '/api/v1/auth/login', { json: { username, password }, auth: false });
+  // deviceName (optional) names the session in the list of signed-in sessions.
+  async login(username, password, deviceName) {
+    const json = { username, password };
+    if (deviceName) json.device_name = deviceName;
+    const res = await this.request('POST', '/api/v1/auth/login', { json, auth: false });
     this.setSession(res);
     return res.user;
   }

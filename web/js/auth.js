@@ -3,6 +3,7 @@
 import { api, ApiError, describeError } from './api.js';
 import { h, uid } from './dom.js';
 import { navigate } from './router.js';
+import { thisDevice } from './device.js';
 
 function field(label, attrs, hint) {
   const id = uid('f');
@@ -38,7 +39,7 @@ export function renderLogin(main, params) {
     }
     submit.disabled = true;
     try {
-      await api.login(user.input.value.trim(), pass.input.value);
+      await api.login(user.input.value.trim(), pass.input.value, thisDevice().name);
       navigate(params.next || '/home', { replace: true });
     } catch (err) {
       msg.textContent = err instanceof ApiError && err.status === 401
@@ -87,7 +88,7 @@ export function renderRegister(main) {
     submit.disabled = true;
     try {
       await api.register(username, password, invite.el.hidden ? '' : invite.input.value.trim());
-      await api.login(username, password);
+      await api.login(username, password, thisDevice().name);
       navigate('/home', { replace: true });
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) msg.textContent = 'That username is taken. Try another one.';

@@ -8,7 +8,7 @@ import { api, ApiError, describeError, rememberSongs } from './api.js';
 import { h, icon, formatDuration, announce, uid } from './dom.js';
 import { navigate } from './router.js';
 import { coverImage } from './cover.js';
-import { playSongs } from './playback.js';
+import { playSongs, playPlaylist } from './playback.js';
 import { openDialog, confirmDialog, copyField, plural, textField, formatDate } from './lists_ui.js';
 
 const base = (id) => `/api/v1/playlists/${encodeURIComponent(id)}`;
@@ -182,8 +182,8 @@ export function renderPlaylist(main, params) {
     const songIds = () => entries.filter((e) => e.song).map((e) => e.song.id);
     const none = !pl.songs.length;
     actions.replaceChildren(
-      h('button', { type: 'button', class: 'button primary', disabled: none, onclick: () => play(songIds(), false) }, icon('play', 18), 'Play'),
-      h('button', { type: 'button', class: 'button', disabled: none, onclick: () => play(songIds(), true) }, 'Shuffle'),
+      h('button', { type: 'button', class: 'button primary', disabled: none, onclick: () => play(false) }, icon('play', 18), 'Play'),
+      h('button', { type: 'button', class: 'button', disabled: none, onclick: () => play(true) }, 'Shuffle'),
       h('button', { type: 'button', class: 'button', disabled: none, onclick: () => addToRoomDialog(songIds(), pl.name) }, 'Add to a room'),
       h('button', { type: 'button', class: 'button', disabled: none, onclick: () => shareDialog(pl) }, 'Share'),
       editable ? h('button', {
@@ -193,10 +193,11 @@ export function renderPlaylist(main, params) {
       editable ? h('button', { type: 'button', class: 'button danger', onclick: deletePlaylist }, 'Delete playlist') : null);
   }
 
-  async function play(ids, shuffle) {
+  // The playlist as saved (every change is saved at once), in the personal room.
+  async function play(shuffle) {
     message.textContent = '';
     try {
-      await playSongs(ids, { shuffle });
+      await playPlaylist(pl.id, { shuffle });
       announce(shuffle ? `Shuffling ${pl.name}` : `Playing ${pl.name}`);
     } catch (err) { fail('Could not play', err); }
   }
