@@ -297,15 +297,26 @@ function focused(page) {
     const name = el.getAttribute('aria-label')
       || (labelled && labelled.split(' ').map((id) => document.getElementById(id)?.textContent || '').join(' '))
       || el.labels?.[0]?.textContent || el.textContent || '';
-    return { tag: el.tagName.toLowerCase(), role: el.getAttribute('role') || '', name: name.trim().replace(/\s+/g, ' '), cls: el.className || '' };
+    // A focus indicator: an outline on it (or on a card around it that
+    // shows :focus-within), a box shadow, or an input's accent border.
+    const ring = (e) => { const cs = getComputedStyle(e); return cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0; };
+    let shown = ring(el) || getComputedStyle(el).boxShadow !== 'none';
+    for (let p = el.parentElement, i = 0; !shown && p && i < 3; p = p.parentElement, i++) shown = ring(p);
+    if (!shown && /^(INPUT|SELECT|TEXTAREA)$/.test(el.tagName)) shown = getComputedStyle(el).borderColor !== getComputedStyle(el.parentElement).color;
+    return { tag: el.tagName.toLowerCase(), role: el.getAttribute('role') || '', name: name.trim().replace(/\s+/g, ' '), shown };
   });
 }
 
 // Presses Tab (or Shift+Tab) until the focused element satisfies `want`.
+// Controls focused by the keyboard without a visible indicator (main itself
+// takes the focus after a route change, without a ring, on purpose).
+const unseenFocus = new Set();
+
 async function tabTo(page, want, what, { back = false, max = 120 } = {}) {
   const seen = [];
   for (let i = 0; i < max; i++) {
     const f = await focused(page);
+    if (f.tag !== 'body' && f.tag !== 'main' && !f.shown) unseenFocus.add(`${f.tag}${f.role ? `[${f.role}]` : ''} "${f.name.slice(0, 40)}"`);
     if (want(f)) return f;
     seen.push(`${f.tag}${f.role ? `[${f.role}]` : ''} "${f.name.slice(0, 40)}"`);
     await page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
@@ -413,6 +424,7 @@ test('keyboard only: sign in, play an album in track order, build a playlist, st
     return st && !st.playing;
   });
   assert.equal(await page.evaluate(() => window.__pointerEvents), 0, 'no pointer events');
+  assert.deepEqual([...unseenFocus], [], 'every focused control shows the focus');
   await page.context().close();
 });
 
