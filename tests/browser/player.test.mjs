@@ -369,7 +369,7 @@ test('no serious accessibility violations: the bar, the player', T, async () => 
   await laptop.setViewportSize({ width: 1280, height: 860 });
   assert.deepEqual(await accessibilityViolations(laptop), [], '#/player');
   // The player screen for the docs.
-  await laptop.screenshot({ path: path.join(repoRoot, 'docs', 'player-screen.png') });
+  await laptop.screenshot({ path: path.join(process.env.HIFI_SCREENSHOTS === 'docs' ? path.join(repoRoot, 'docs') : path.join(repoRoot, 'tests', 'browser', 'test-results'), 'player-screen.png') });
 });
 
 test('phone width: the bar and the player fit and work', T, async () => {
