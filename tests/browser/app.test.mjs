@@ -247,11 +247,15 @@ test('axe-core: no serious or critical violations on every screen, light and dar
     for (const v of await accessibilityViolations(page)) found.push(`add to playlist dialog (${theme}): ${v}`);
     await page.keyboard.press('Escape');
     await until('the dialog closes', async () => (await page.getByRole('dialog').count()) === 0);
+    await page.evaluate(() => { window.__beforeHelp = document.activeElement; });
     await page.keyboard.press('?');
     await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor();
     for (const v of await accessibilityViolations(page)) found.push(`shortcuts dialog (${theme}): ${v}`);
     await page.keyboard.press('Escape');
     await until('the shortcuts close', async () => !(await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).isVisible()));
+    // The dialog gives the focus back from its close event, a task after it
+    // hides: wait for that, or it takes the focus from what comes next.
+    await until('the focus is back where it was', () => page.evaluate(() => document.activeElement === window.__beforeHelp));
   }
   // The account menu, open.
   await page.getByRole('button', { name: /^Account/ }).focus();

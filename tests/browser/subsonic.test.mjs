@@ -571,10 +571,14 @@ test('jukeboxControl drives a HiFi room: set, start, status, skip, stop, get, se
   const set = ok(await api.jukeboxControl({ action: 'set', id: [alpha.id, bravo.id, charlie.id] })).jukeboxStatus;
   assert.equal(set.currentIndex, 0);
   assert.equal(set.playing, false);
+  // With no room chosen, the jukebox is the user's personal room.
   const choice = await hifi('GET', '/api/v1/me/jukebox');
   assert.equal(choice.status, 200);
-  assert.equal(choice.json.room_name, "alice's jukebox");
-  const roomId = choice.json.room_id;
+  assert.equal(choice.json.room_id, null);
+  const personal = await hifi('GET', '/api/v1/me/room');
+  assert.equal(personal.status, 200);
+  assert.equal(personal.json.private, true);
+  const roomId = personal.json.id;
   const room = async () => {
     const r = await hifi('GET', `/api/v1/rooms/${roomId}`);
     assert.equal(r.status, 200);

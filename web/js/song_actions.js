@@ -58,17 +58,40 @@ markEvents.addEventListener('mark', (e) => {
   for (const el of document.querySelectorAll(sel)) followers.get(el)?.(e.detail);
 });
 
+// Writes of one mark (the star or the rating of one item) go one at a
+// time, in the order they were asked for, and a write that a newer one has
+// replaced before it started is skipped: quick changes (arrow keys on a
+// rating) end with the last one on the server, not whichever request
+// finished last. The others follow only the final value.
+const markWrites = new Map(); // "kind/id/field" -> {chain, latest}
+
+function writeMark(kind, id, field, value, write) {
+  const key = `${kind}/${id}/${field}`;
+  const entry = markWrites.get(key) || { chain: Promise.resolve(), latest: undefined };
+  entry.latest = value;
+  markWrites.set(key, entry);
+  const run = entry.chain.catch(() => {}).then(async () => {
+    if (entry.latest !== value) return;  // replaced before it started
+    await write();
+    if (entry.latest === value) {
+      markEvents.dispatchEvent(new CustomEvent('mark', { detail: { kind, id, [field]: value } }));
+    }
+  });
+  entry.chain = run;
+  run.finally(() => { if (markWrites.get(key) === entry && entry.chain === run) markWrites.delete(key); });
+  return run;
+}
+
 export async function setStar(kind, id, on) {
   const path = `/api/v1/${KIND_PATHS[kind]}/${encodeURIComponent(id)}/star`;
-  await api.request(on ? 'PUT' : 'DELETE', path);
   const starred = on ? Date.now() : null;
-  markEvents.dispatchEvent(new CustomEvent('mark', { detail: { kind, id, starred } }));
+  await writeMark(kind, id, 'starred', starred, () => api.request(on ? 'PUT' : 'DELETE', path));
   return starred;
 }
 
 export async function setRating(kind, id, rating) {
-  await api.request('PUT', `/api/v1/${KIND_PATHS[kind]}/${encodeURIComponent(id)}/rating`, { json: { rating } });
-  markEvents.dispatchEvent(new CustomEvent('mark', { detail: { kind, id, rating } }));
+  await writeMark(kind, id, 'rating', rating,
+    () => api.request('PUT', `/api/v1/${KIND_PATHS[kind]}/${encodeURIComponent(id)}/rating`, { json: { rating } }));
   return rating;
 }
 
