@@ -17,7 +17,7 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import {
-  Server, generateSongs, makeTempDir, removeDir, launchBrowser, newPage, waitForTexts, accessibilityViolations, repoRoot,
+  startSuite, stopSuite, newPage, waitForTexts, accessibilityViolations, repoRoot, apiCall, createAccount,
 } from './harness.mjs';
 
 const PASSWORD = 'correct horse battery';
@@ -81,12 +81,9 @@ function generateAlbums(dir) {
 }
 
 before(async () => {
-  tmp = makeTempDir('hifi-app-');
-  const { songs } = generateSongs(tmp);
+  let songs;
+  ({ tmp, songs, server, browser } = await startSuite('hifi-app-'));
   const files = [...songs.map((s) => s.path), ...generateAlbums(tmp)];
-  server = new Server(path.join(tmp, 'data'));
-  await server.start();
-  browser = await launchBrowser();
 
   token = await account('alice'); // the first account: an admin
   await account('bob');
@@ -119,31 +116,10 @@ before(async () => {
   await call('POST', `/api/v1/rooms/${roomId}/commands`, { type: 'add', song_ids: [ids['Salt Air'], ids['Bravo Tone']] });
 });
 
-after(async () => {
-  await browser?.close().catch(() => {});
-  await server?.stop();
-  if (tmp) removeDir(tmp);
-});
+after(() => stopSuite({ tmp, server, browser }));
 
-async function call(method, p, json, auth = token) {
-  const res = await fetch(`${server.url}${p}`, {
-    method, headers: { Authorization: `Bearer ${auth}`, ...(json ? { 'Content-Type': 'application/json' } : {}) },
-    body: json ? JSON.stringify(json) : undefined,
-  });
-  const type = res.headers.get('content-type') || '';
-  return { status: res.status, body: /json/.test(type) ? await res.json() : null };
-}
-
-async function account(username, ua = UA.iphone) {
-  const reg = await fetch(`${server.url}/api/v1/auth/register`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }),
-  });
-  assert.equal(reg.status, 201, `register ${username}`);
-  const res = await fetch(`${server.url}/api/v1/auth/login`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json', 'User-Agent': ua }, body: JSON.stringify({ username, password: PASSWORD }),
-  });
-  return (await res.json()).token;
-}
+const call = (method, p, json, auth = token) => apiCall(server.url, auth, method, p, json);
+const account = (username, ua = UA.iphone) => createAccount(server.url, username, PASSWORD, ua);
 
 function watch(page) {
   page.on('dialog', (d) => { dialogs.push(`${d.type()}: ${d.message()}`); d.dismiss().catch(() => {}); });

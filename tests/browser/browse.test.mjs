@@ -13,7 +13,7 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import {
-  Server, generateSongs, makeTempDir, removeDir, launchBrowser, newPage, waitForTexts, accessibilityViolations, repoRoot,
+  startSuite, stopSuite, newPage, waitForTexts, accessibilityViolations, shot as saveShot, submitSignIn, apiCall, createAccount,
 } from './harness.mjs';
 
 const PASSWORD = 'correct horse battery';
@@ -39,8 +39,8 @@ const ORDERED = [
 ];
 
 before(async () => {
-  tmp = makeTempDir('hifi-browse-');
-  const { songs } = generateSongs(tmp);
+  let songs;
+  ({ tmp, songs, server, browser } = await startSuite('hifi-browse-'));
   const ff = (...args) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: 'inherit' });
   for (const [i, s] of ORDERED.entries()) {
     s.path = path.join(tmp, s.file);
@@ -52,10 +52,6 @@ before(async () => {
   const hostile = path.join(tmp, 'hostile.mp3');
   ff('-f', 'lavfi', '-i', 'sine=frequency=800:duration=4:sample_rate=44100', '-c:a', 'libmp3lame', '-b:a', '64k',
     '-id3v2_version', '3', '-metadata', `title=${HOSTILE}`, '-metadata', `artist=${HOSTILE}`, '-metadata', `album=${HOSTILE}`, hostile);
-
-  server = new Server(path.join(tmp, 'data'));
-  await server.start();
-  browser = await launchBrowser();
 
   // Accounts and uploads through the API (the upload view has its own tests).
   aliceToken = await account('alice');
@@ -71,48 +67,23 @@ before(async () => {
   }
 });
 
-after(async () => {
-  await browser?.close().catch(() => {});
-  await server?.stop();
-  if (tmp) removeDir(tmp);
-});
+after(() => stopSuite({ tmp, server, browser }));
 
-async function call(token, method, p, json) {
-  const res = await fetch(`${server.url}${p}`, {
-    method, headers: { Authorization: `Bearer ${token}`, ...(json ? { 'Content-Type': 'application/json' } : {}) },
-    body: json ? JSON.stringify(json) : undefined,
-  });
-  const type = res.headers.get('content-type') || '';
-  return { status: res.status, body: /json/.test(type) ? await res.json() : null };
-}
-
-async function account(username) {
-  const reg = await fetch(`${server.url}/api/v1/auth/register`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }),
-  });
-  assert.equal(reg.status, 201, `register ${username}`);
-  const res = await fetch(`${server.url}/api/v1/auth/login`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }),
-  });
-  return (await res.json()).token;
-}
+const call = (token, method, p, json) => apiCall(server.url, token, method, p, json);
+const account = (username) => createAccount(server.url, username, PASSWORD);
 
 function watch(page) {
   page.on('dialog', (d) => { dialogs.push(`${d.type()}: ${d.message()}`); d.dismiss().catch(() => {}); });
   return page;
 }
 
-async function shot(page, name, fullPage = true) {
-  await page.screenshot({ path: path.join(repoRoot, 'tests', 'browser', 'test-results', `browse-${name}.png`), fullPage });
-}
+const shot = (page, name, fullPage = true) => saveShot(page, `browse-${name}`, fullPage);
 
 // A signed-in page for a user, through the sign-in form.
 async function signedIn(username, viewport) {
   const page = watch(await newPage(browser, errors, viewport));
   await page.goto(server.url);
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await submitSignIn(page, username, PASSWORD);
   await page.getByRole('heading', { name: 'Home', exact: true }).waitFor();
   return page;
 }

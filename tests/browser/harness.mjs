@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -185,4 +186,82 @@ export async function accessibilityViolations(page, { exclude = [] } = {}) {
   }, exclude);
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.id}: ${v.targets.join(', ')} (${v.help})`);
+}
+
+// ---- a test file's fixtures ---------------------------------------------------
+
+// A test file's server and browser: a temporary directory with the
+// generated songs (generateSongs), a hifi-server with its data directory
+// there, and Chromium. Stop them with stopSuite() (after()).
+export async function startSuite(prefix, serverArgs = []) {
+  const suite = { tmp: makeTempDir(prefix) };
+  try {
+    Object.assign(suite, generateSongs(suite.tmp));
+    suite.server = new Server(path.join(suite.tmp, 'data'), serverArgs);
+    await suite.server.start();
+    suite.browser = await launchBrowser();
+    return suite;
+  } catch (err) {
+    await stopSuite(suite);
+    throw err;
+  }
+}
+
+export async function stopSuite({ browser, server, tmp }) {
+  await browser?.close().catch(() => {});
+  await server?.stop();
+  if (tmp) removeDir(tmp);
+}
+
+// Screenshots for looking at the UI (kept in test-results/, not committed).
+export async function shot(page, name, fullPage = false) {
+  await page.screenshot({ path: path.join(repoRoot, 'tests', 'browser', 'test-results', `${name}.png`), fullPage });
+}
+
+// The screens the docs show: written to docs/ with HIFI_SCREENSHOTS=docs,
+// else to test-results/ like the others.
+export async function docsShot(page, name) {
+  const dir = process.env.HIFI_SCREENSHOTS === 'docs' ? path.join(repoRoot, 'docs') : path.join(repoRoot, 'tests', 'browser', 'test-results');
+  await page.screenshot({ path: path.join(dir, `${name}.png`) });
+}
+
+// ---- accounts -----------------------------------------------------------------
+
+// Fills in and sends the sign-in form on the page.
+export async function submitSignIn(page, username, password) {
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+// From the sign-in page: "Create an account", fills in the form and sends it.
+export async function submitRegistration(page, username, password) {
+  await page.getByRole('link', { name: 'Create an account' }).click();
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+}
+
+// A call to the server's API with a bearer token: {status, body (JSON or null)}.
+export async function apiCall(base, token, method, p, json) {
+  const res = await fetch(`${base}${p}`, {
+    method, headers: { Authorization: `Bearer ${token}`, ...(json ? { 'Content-Type': 'application/json' } : {}) },
+    body: json ? JSON.stringify(json) : undefined,
+  });
+  const type = res.headers.get('content-type') || '';
+  return { status: res.status, body: /json/.test(type) ? await res.json() : null };
+}
+
+// Registers an account through the API and signs in (as `userAgent`, when
+// given): the session's token.
+export async function createAccount(base, username, password, userAgent = null) {
+  const json = { 'Content-Type': 'application/json' };
+  const reg = await fetch(`${base}/api/v1/auth/register`, {
+    method: 'POST', headers: json, body: JSON.stringify({ username, password }),
+  });
+  assert.equal(reg.status, 201, `register ${username}`);
+  const res = await fetch(`${base}/api/v1/auth/login`, {
+    method: 'POST', headers: userAgent ? { ...json, 'User-Agent': userAgent } : json, body: JSON.stringify({ username, password }),
+  });
+  return (await res.json()).token;
 }

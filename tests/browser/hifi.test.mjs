@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import {
-  Server, generateSongs, makeTempDir, removeDir, launchBrowser, newPage, waitForTexts, median, repoRoot,
+  startSuite, stopSuite, newPage, waitForTexts, median, shot, docsShot, submitSignIn, submitRegistration,
 } from './harness.mjs';
 
 const PASSWORD = 'correct horse battery';
@@ -32,38 +32,20 @@ const BOB_SKEW_MS = 300;
 const errors = [];
 
 before(async () => {
-  tmp = makeTempDir('hifi-browser-');
-  ({ songs, bogus } = generateSongs(tmp));
-  server = new Server(path.join(tmp, 'data'));
-  await server.start();
-  browser = await launchBrowser();
+  ({ tmp, songs, bogus, server, browser } = await startSuite('hifi-browser-'));
 });
 
-after(async () => {
-  await browser?.close().catch(() => {});
-  await server?.stop();
-  if (tmp) removeDir(tmp);
-});
-
-// Screenshots for looking at the UI (kept in test-results/, not committed).
-async function shot(page, name, fullPage = false) {
-  await page.screenshot({ path: path.join(repoRoot, 'tests', 'browser', 'test-results', `${name}.png`), fullPage });
-}
+after(() => stopSuite({ tmp, server, browser }));
 
 async function register(page, username) {
   await page.goto(server.url);
   await page.getByRole('heading', { name: 'Sign in to HiFi' }).waitFor();
-  await page.getByRole('link', { name: 'Create an account' }).click();
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Create account' }).click();
+  await submitRegistration(page, username, PASSWORD);
   await page.getByRole('heading', { name: 'Home', exact: true }).waitFor();
 }
 
 async function signIn(page, username) {
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await submitSignIn(page, username, PASSWORD);
   await page.getByRole('heading', { name: 'Home', exact: true }).waitFor();
 }
 
@@ -404,7 +386,7 @@ test('two contexts playing one room, one with its clock 300 ms off, hear the sam
   assert.ok(Math.max(...errorsVsServer) < 10, `a page is off the server's position by ${Math.max(...errorsVsServer).toFixed(2)} ms`);
 
   // The room screen for the docs: playing, with a queue and two listeners.
-  await alice.screenshot({ path: path.join(process.env.HIFI_SCREENSHOTS === 'docs' ? path.join(repoRoot, 'docs') : path.join(repoRoot, 'tests', 'browser', 'test-results'), 'room-screen.png') });
+  await docsShot(alice, 'room-screen');
   await shot(bob, 'room-phone', true);
 
   // Bob pauses: both stop hearing within a fraction of a second. The paused

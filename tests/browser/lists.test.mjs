@@ -9,10 +9,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import {
-  Server, generateSongs, makeTempDir, removeDir, launchBrowser, newPage, waitForTexts, accessibilityViolations, repoRoot,
+  startSuite, stopSuite, newPage, waitForTexts, accessibilityViolations, shot, submitSignIn,
 } from './harness.mjs';
 
 let PASSWORD = 'correct horse battery';
@@ -76,9 +75,7 @@ async function waitForPlaylistOrder(id, titles) {
 // Signing in lands on Home.
 async function signIn(page, username, password) {
   await page.getByRole('heading', { name: 'Sign in to HiFi' }).waitFor();
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await submitSignIn(page, username, password);
   await page.getByRole('heading', { name: 'Home', level: 1 }).waitFor();
 }
 
@@ -89,10 +86,6 @@ async function openPage(page, route, heading) {
 
 async function noViolations(page, where) {
   assert.deepEqual(await accessibilityViolations(page), [], where);
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(repoRoot, 'tests', 'browser', 'test-results', `${name}.png`) });
 }
 
 async function openAccountMenu(page) {
@@ -129,11 +122,8 @@ const currentSong = (room) => room.state.queue.find((it) => it.id === room.state
 // ---- setup ------------------------------------------------------------------
 
 before(async () => {
-  tmp = makeTempDir('hifi-lists-');
-  const { songs } = generateSongs(tmp);
-  server = new Server(path.join(tmp, 'data'));
-  await server.start();
-  browser = await launchBrowser();
+  let songs;
+  ({ tmp, songs, server, browser } = await startSuite('hifi-lists-'));
   assert.equal((await call('POST', '/api/v1/auth/register', { json: { username: 'alice', password: PASSWORD } })).status, 201);
   assert.equal((await call('POST', '/api/v1/auth/register', { json: { username: 'bob', password: BOB_PASSWORD } })).status, 201);
   const token = await login('alice', PASSWORD);
@@ -150,11 +140,7 @@ before(async () => {
   bob = await pageWith('bob', BOB_PASSWORD);
 });
 
-after(async () => {
-  await browser?.close().catch(() => {});
-  await server?.stop();
-  if (tmp) removeDir(tmp);
-});
+after(() => stopSuite({ tmp, server, browser }));
 
 // ---- playlists ----------------------------------------------------------------
 

@@ -14,7 +14,8 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import {
-  Server, generateSongs, makeTempDir, removeDir, launchBrowser, newPage, waitForTexts, accessibilityViolations, repoRoot,
+  startSuite, stopSuite, newPage, waitForTexts, accessibilityViolations, shot, docsShot,
+  submitSignIn, submitRegistration,
 } from './harness.mjs';
 
 const PASSWORD = 'correct horse battery';
@@ -30,23 +31,10 @@ const ids = {}; // title -> song id
 const errors = [];
 
 before(async () => {
-  tmp = makeTempDir('hifi-player-');
-  ({ songs } = generateSongs(tmp));
-  server = new Server(path.join(tmp, 'data'));
-  await server.start();
-  browser = await launchBrowser();
+  ({ tmp, songs, server, browser } = await startSuite('hifi-player-'));
 });
 
-after(async () => {
-  await browser?.close().catch(() => {});
-  await server?.stop();
-  if (tmp) removeDir(tmp);
-});
-
-// Screenshots for looking at the UI (kept in test-results/, not committed).
-async function shot(page, name, fullPage = false) {
-  await page.screenshot({ path: path.join(repoRoot, 'tests', 'browser', 'test-results', `${name}.png`), fullPage });
-}
+after(() => stopSuite({ tmp, server, browser }));
 
 async function signedIn(page) {
   // (The account name is not shown on phones; it is there all the same.)
@@ -56,18 +44,13 @@ async function signedIn(page) {
 
 async function register(page, username) {
   await page.goto(server.url);
-  await page.getByRole('link', { name: 'Create an account' }).click();
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Create account' }).click();
+  await submitRegistration(page, username, PASSWORD);
   await signedIn(page);
 }
 
 async function signIn(page, username) {
   await page.goto(server.url);
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await submitSignIn(page, username, PASSWORD);
   await signedIn(page);
 }
 
@@ -369,7 +352,7 @@ test('no serious accessibility violations: the bar, the player', T, async () => 
   await laptop.setViewportSize({ width: 1280, height: 860 });
   assert.deepEqual(await accessibilityViolations(laptop), [], '#/player');
   // The player screen for the docs.
-  await laptop.screenshot({ path: path.join(process.env.HIFI_SCREENSHOTS === 'docs' ? path.join(repoRoot, 'docs') : path.join(repoRoot, 'tests', 'browser', 'test-results'), 'player-screen.png') });
+  await docsShot(laptop, 'player-screen');
 });
 
 test('phone width: the bar and the player fit and work', T, async () => {

@@ -3,13 +3,13 @@
 // favourite and rating.
 
 import { api, ApiError, describeError } from './api.js';
-import { h, announce } from './dom.js';
+import { h, announce, icon } from './dom.js';
 import { playSongs, addToQueue } from './playback.js';
 import { addToPlaylistDialog } from './playlists.js';
-import { starButton, ratingControl, browseIcon } from './song_actions.js';
-import { songEvents } from './song_edit.js';
+import { starButton, ratingControl } from './song_actions.js';
+import { onSongChanges } from './song_edit.js';
 import {
-  artistIndex, artistByName, lazyCover, songItem, keepSongs, plural, totalLength, statusLine, forgetIndexes,
+  artistIndex, artistByName, lazyCover, songItem, keepSongs, plural, totalLength, detailSection, forgetIndexes,
 } from './browse.js';
 
 export function trackOrder(a, b) {
@@ -19,10 +19,7 @@ export function trackOrder(a, b) {
 
 export function renderAlbum(main, params) {
   const id = params.id;
-  const status = statusLine('Loading the album…');
-  const section = h('section', { class: 'album-view', 'aria-labelledby': 'album-h' },
-    h('h1', { id: 'album-h', class: 'visually-hidden' }, 'Album'), status);
-  main.append(section);
+  const { section, status } = detailSection(main, 'album', 'Album');
   let alive = true;
 
   async function load() {
@@ -56,11 +53,11 @@ export function renderAlbum(main, params) {
     };
     const actions = h('div', { class: 'hero-actions' },
       h('button', { type: 'button', class: 'button primary', onclick: act(() => playSongs(ids), `Playing ${name}`) },
-        browseIcon('play', 18), 'Play'),
+        icon('play', 18), 'Play'),
       h('button', { type: 'button', class: 'button', onclick: act(() => playSongs(ids, { shuffle: true }), `Shuffling ${name}`) },
-        browseIcon('shuffle', 18), 'Shuffle'),
+        icon('shuffle', 18), 'Shuffle'),
       h('button', { type: 'button', class: 'button', onclick: act(() => addToQueue(ids), `Added ${name} to the queue`) },
-        browseIcon('queue', 18), 'Add to queue'),
+        icon('queue', 18), 'Add to queue'),
       h('button', { type: 'button', class: 'button', onclick: () => addToPlaylistDialog(ids) }, 'Add to playlist'),
       starButton('album', album.id, album.starred, { name, item: album }),
       ratingControl('album', album.id, album.rating, { name, item: album }));
@@ -94,13 +91,10 @@ export function renderAlbum(main, params) {
     if (!songs.length) section.append(h('p', { class: 'empty' }, 'This album has no songs.'));
   }
 
-  const onSongs = () => { forgetIndexes(); load(); };
-  songEvents.addEventListener('songchange', onSongs);
-  songEvents.addEventListener('songdelete', onSongs);
+  const stopFollowing = onSongChanges(() => { forgetIndexes(); load(); });
   load();
   return () => {
     alive = false;
-    songEvents.removeEventListener('songchange', onSongs);
-    songEvents.removeEventListener('songdelete', onSongs);
+    stopFollowing();
   };
 }

@@ -2,12 +2,12 @@
 // you played them: the API counts plays per user), play and shuffle.
 
 import { api, describeError } from './api.js';
-import { h, announce } from './dom.js';
+import { h, announce, icon } from './dom.js';
 import { playSongs } from './playback.js';
-import { starButton, ratingControl, browseIcon } from './song_actions.js';
-import { songEvents } from './song_edit.js';
+import { starButton, ratingControl } from './song_actions.js';
+import { onSongChanges } from './song_edit.js';
 import {
-  albumIndex, artistIndex, albumOf, albumCard, songItem, keepSongs, plural, statusLine, forgetIndexes,
+  albumIndex, artistIndex, albumOf, albumCard, songItem, keepSongs, plural, detailSection, forgetIndexes,
 } from './browse.js';
 import { trackOrder } from './album.js';
 
@@ -16,10 +16,7 @@ const TOP = 10;
 
 export function renderArtist(main, params) {
   const id = params.id;
-  const status = statusLine('Loading the artist…');
-  const section = h('section', { class: 'artist-view', 'aria-labelledby': 'artist-h' },
-    h('h1', { id: 'artist-h', class: 'visually-hidden' }, 'Artist'), status);
-  main.append(section);
+  const { section, status } = detailSection(main, 'artist', 'Artist');
   let alive = true;
 
   async function songsOf() {
@@ -80,9 +77,9 @@ export function renderArtist(main, params) {
           h('a', { href: `#/library/songs?artist=${encodeURIComponent(id)}&name=${encodeURIComponent(name)}` }, 'All songs')),
         h('div', { class: 'hero-actions' },
           h('button', { type: 'button', class: 'button primary', onclick: act({}, `Playing ${name}`), disabled: !ids.length },
-            browseIcon('play', 18), 'Play'),
+            icon('play', 18), 'Play'),
           h('button', { type: 'button', class: 'button', onclick: act({ shuffle: true }, `Shuffling ${name}`), disabled: !ids.length },
-            browseIcon('shuffle', 18), 'Shuffle'),
+            icon('shuffle', 18), 'Shuffle'),
           starButton('artist', artist.id, artist.starred, { name, item: artist }),
           ratingControl('artist', artist.id, artist.rating, { name, item: artist }))));
 
@@ -105,13 +102,10 @@ export function renderArtist(main, params) {
           : h('p', { class: 'empty' }, 'No albums: these songs have no album tag.')));
   }
 
-  const onSongs = () => { forgetIndexes(); load(); };
-  songEvents.addEventListener('songchange', onSongs);
-  songEvents.addEventListener('songdelete', onSongs);
+  const stopFollowing = onSongChanges(() => { forgetIndexes(); load(); });
   load();
   return () => {
     alive = false;
-    songEvents.removeEventListener('songchange', onSongs);
-    songEvents.removeEventListener('songdelete', onSongs);
+    stopFollowing();
   };
 }

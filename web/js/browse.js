@@ -5,10 +5,10 @@
 
 import { api, rememberSongs } from './api.js';
 import { h, icon, formatDuration, announce } from './dom.js';
-import { starButton, ratingControl, songActionsMenu, browseIcon } from './song_actions.js';
+import { starButton, ratingControl, songActionsMenu } from './song_actions.js';
 import { playSongs } from './playback.js';
 import { describeError } from './api.js';
-import { songEvents } from './song_edit.js';
+import { onSongChanges } from './song_edit.js';
 
 // ---- album and artist lookups --------------------------------------------
 
@@ -48,8 +48,7 @@ export function artistIndex() {
 
 // Forget the lookups (after an edit or deletion changed the catalog).
 export function forgetIndexes() { albumsCache = null; artistsCache = null; }
-songEvents.addEventListener('songchange', forgetIndexes);
-songEvents.addEventListener('songdelete', forgetIndexes);
+onSongChanges(forgetIndexes);
 
 // The album a song belongs to, from the album list (album artist, else artist).
 export function albumOf(index, song) {
@@ -180,7 +179,7 @@ export function songItem(song, {
           announce(`Playing ${title}`);
         } catch (err) { announce(`Could not play: ${describeError(err)}`); }
       },
-    }, browseIcon('play', 18)),
+    }, icon('play', 18)),
     lead,
     h('div', { class: 'row-main' },
       h('span', { class: 'row-title' }, title),
@@ -199,4 +198,15 @@ export function keepSongs(songs) { rememberSongs(songs.filter((s) => s && !s.mis
 // A view's status line ("Loading…", errors).
 export function statusLine(text = 'Loading…') {
   return h('p', { class: 'list-status', role: 'status' }, text);
+}
+
+// The section of an album's or an artist's page (`kind`), appended to
+// `main`: a hidden heading and a status line until the page is loaded (the
+// hero then brings the visible heading, with the same id).
+export function detailSection(main, kind, heading) {
+  const status = statusLine(`Loading the ${kind}…`);
+  const section = h('section', { class: `${kind}-view`, 'aria-labelledby': `${kind}-h` },
+    h('h1', { id: `${kind}-h`, class: 'visually-hidden' }, heading), status);
+  main.append(section);
+  return { section, status };
 }

@@ -4,7 +4,7 @@
 // least-loaded member (api.spreadOrder()), and keeps the member list fresh
 // while the room is open.
 
-import { api } from './api.js';
+import { api, ApiError } from './api.js';
 import { ClockSync } from './clock.js';
 import { thisDevice } from './device.js';
 
@@ -84,6 +84,20 @@ export class RoomConnection extends EventTarget {
     this.state = state;
     if (Array.isArray(state.listeners)) this.listeners = state.listeners;
     this.emit('state', { command: null });
+  }
+
+  // Sends a command to the room (docs/protocol.md) and applies the state
+  // it answers with; resolves to the room.
+  async command(body) {
+    try {
+      const room = await api.post(`/api/v1/rooms/${encodeURIComponent(this.roomId)}/commands`, body);
+      this.applyState(room?.state);
+      return room;
+    } catch (err) {
+      // A failed precondition carries the room as it is now: catch up at once.
+      if (err instanceof ApiError && err.problem?.state) this.applyState(err.problem.state);
+      throw err;
+    }
   }
 
   emit(kind, detail = {}) {

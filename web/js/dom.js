@@ -56,7 +56,14 @@ const ICONS = {
   headphones: 'M12 3a9 9 0 0 0-9 9v6a3 3 0 0 0 3 3h2v-8H5v-1a7 7 0 0 1 14 0v1h-3v8h2a3 3 0 0 0 3-3v-6a9 9 0 0 0-9-9z',
   music: 'M9 3v10.6A4 4 0 1 0 11 17V7h6V3z',
   upload: 'M12 21V10.8l-3.6 3.6L7 13l5-5 5 5-1.4 1.4-3.6-3.6V21zM5 5h14V3H5z',
+  star: 'M12 17.3l-6.2 3.7 1.7-7L2 9.3l7.1-.6L12 2l2.9 6.7 7.1.6-5.5 4.7 1.7 7z',
+  starOutline: 'M12 17.3l-6.2 3.7 1.7-7L2 9.3l7.1-.6L12 2l2.9 6.7 7.1.6-5.5 4.7 1.7 7zm0-2.4l3.7 2.3-1-4.3 3.3-2.8-4.4-.4L12 5.6l-1.7 4.1-4.4.4 3.3 2.8-1 4.3z',
+  more: 'M12 8a2 2 0 1 0 0-4 2 2 0 0 0 0 4zm0 2a2 2 0 1 0 0 4 2 2 0 0 0 0-4zm0 6a2 2 0 1 0 0 4 2 2 0 0 0 0-4z',
+  shuffle: 'M10.59 9.17L5.41 4 4 5.41l5.17 5.17 1.42-1.41zM14.5 4l2.04 2.04L4 18.59 5.41 20 17.96 7.46 20 9.5V4h-5.5zm.33 9.41l-1.41 1.41 3.13 3.13L14.5 20H20v-5.5l-2.04 2.04-3.13-3.13z',
+  queue: 'M3 6h12v2H3zm0 4h12v2H3zm0 4h8v2H3zm14 0v-4h2v4h4v2h-4v4h-2v-4h-4v-2z',
 };
+// Paths with holes (drawn with the even-odd rule).
+const EVEN_ODD = new Set(['starOutline']);
 
 export function icon(name, size = 20) {
   const ns = 'http://www.w3.org/2000/svg';
@@ -70,6 +77,7 @@ export function icon(name, size = 20) {
   const path = document.createElementNS(ns, 'path');
   path.setAttribute('d', ICONS[name] || ICONS.music);
   path.setAttribute('fill', 'currentColor');
+  if (EVEN_ODD.has(name)) path.setAttribute('fill-rule', 'evenodd');
   svg.append(path);
   return svg;
 }

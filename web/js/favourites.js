@@ -1,10 +1,9 @@
 // Favourites: the songs, albums and artists you starred, newest first.
 
 import { api, describeError } from './api.js';
-import { h, announce } from './dom.js';
+import { h, announce, icon } from './dom.js';
 import { playSongs } from './playback.js';
-import { browseIcon } from './song_actions.js';
-import { songEvents } from './song_edit.js';
+import { onSongChanges } from './song_edit.js';
 import {
   albumIndex, artistIndex, albumOf, artistByName, albumCard, artistCard, songItem, keepSongs, plural, statusLine,
 } from './browse.js';
@@ -12,7 +11,7 @@ import {
 export function renderFavourites(main) {
   const status = statusLine('Loading your favourites…');
   const body = h('div', { class: 'shelves' });
-  const playAll = h('button', { type: 'button', class: 'button primary', disabled: true }, browseIcon('play', 18), 'Play favourite songs');
+  const playAll = h('button', { type: 'button', class: 'button primary', disabled: true }, icon('play', 18), 'Play favourite songs');
   const section = h('section', { class: 'favourites-view', 'aria-labelledby': 'fav-h' },
     h('div', { class: 'view-head' }, h('h1', { id: 'fav-h' }, 'Favourites'), playAll),
     status, body);
@@ -60,12 +59,10 @@ export function renderFavourites(main) {
     }
   }
 
-  songEvents.addEventListener('songchange', load);
-  songEvents.addEventListener('songdelete', load);
+  const stopFollowing = onSongChanges(load);
   load();
   return () => {
     alive = false;
-    songEvents.removeEventListener('songchange', load);
-    songEvents.removeEventListener('songdelete', load);
+    stopFollowing();
   };
 }

@@ -3,7 +3,7 @@
 
 import { api, describeError } from './api.js';
 import { h } from './dom.js';
-import { songEvents } from './song_edit.js';
+import { onSongChanges } from './song_edit.js';
 import {
   albumIndex, artistIndex, albumOf, artistByName, songItem, keepSongs, statusLine, dayLabel, formatTime, formatDateTime,
 } from './browse.js';
@@ -82,12 +82,10 @@ export function renderHistory(main) {
 
   more.addEventListener('click', () => load(false));
   const reload = () => { lookups = null; load(true); };
-  songEvents.addEventListener('songchange', reload);
-  songEvents.addEventListener('songdelete', reload);
+  const stopFollowing = onSongChanges(reload);
   load(true);
   return () => {
     alive = false;
-    songEvents.removeEventListener('songchange', reload);
-    songEvents.removeEventListener('songdelete', reload);
+    stopFollowing();
   };
 }

@@ -3,7 +3,7 @@
 
 import { api, describeError } from './api.js';
 import { h } from './dom.js';
-import { songEvents } from './song_edit.js';
+import { onSongChanges } from './song_edit.js';
 import {
   albumIndex, artistIndex, albumOf, artistByName, albumCard, artistCard, songItem, keepSongs, plural, statusLine, totalLength,
 } from './browse.js';
@@ -121,12 +121,10 @@ export function renderHome(main) {
     }
   }
 
-  songEvents.addEventListener('songchange', load);
-  songEvents.addEventListener('songdelete', load);
+  const stopFollowing = onSongChanges(load);
   load();
   return () => {
     alive = false;
-    songEvents.removeEventListener('songchange', load);
-    songEvents.removeEventListener('songdelete', load);
+    stopFollowing();
   };
 }

@@ -6,7 +6,7 @@ import { h, formatDuration, announce, debounce, uid } from './dom.js';
 import { VirtualList } from './vlist.js';
 import { coverImage } from './cover.js';
 import { songActionsMenu, starButton, ratingControl } from './song_actions.js';
-import { songEvents } from './song_edit.js';
+import { onSongChanges } from './song_edit.js';
 import { albumCard, artistCard } from './browse.js';
 
 const PAGE_SIZE = 200;
@@ -196,14 +196,11 @@ export function renderLibrary(main, params) {
   reload();
 
   // An edited or deleted song changes what the list shows.
-  const onSongs = () => reload();
-  songEvents.addEventListener('songchange', onSongs);
-  songEvents.addEventListener('songdelete', onSongs);
+  const stopFollowing = onSongChanges(() => reload());
 
   return () => {
     controller?.abort(); searchAsYouType.cancel(); list.destroy(); gridObserver.disconnect();
-    songEvents.removeEventListener('songchange', onSongs);
-    songEvents.removeEventListener('songdelete', onSongs);
+    stopFollowing();
   };
 }
 

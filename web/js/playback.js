@@ -82,7 +82,7 @@ async function openPersonal() {
   const conn = new RoomConnection(room.id);
   const player = new SyncPlayer(conn);
   player.setVolume(volume());
-  personal = { roomId: room.id, room, conn, player, personal: true, command: (body) => sendCommand(conn, body) };
+  personal = { roomId: room.id, room, conn, player, personal: true, command: (body) => conn.command(body) };
   conn.addEventListener('change', onPersonalChange);
   player.addEventListener('status', emit);
   conn.open();
@@ -266,18 +266,6 @@ async function claimSpeakerIfGone(p) {
 
 // ---- commands ---------------------------------------------------------------------
 
-async function sendCommand(conn, body) {
-  try {
-    const room = await api.post(`/api/v1/rooms/${encodeURIComponent(conn.roomId)}/commands`, body);
-    conn.applyState(room?.state);
-    return room;
-  } catch (err) {
-    // A failed precondition carries the room as it is now: catch up at once.
-    if (err instanceof ApiError && err.problem?.state) conn.applyState(err.problem.state);
-    throw err;
-  }
-}
-
 // The session the bar and the media keys control.
 function active() {
   return sharedListening() ? shared : personal;
@@ -299,11 +287,14 @@ function shuffled(list) {
   return a;
 }
 
+// The songs of a command: no empty ids, MAX_SONGS at most.
+const songList = (songIds) => (songIds || []).filter(Boolean).slice(0, MAX_SONGS);
+
 // Replaces the personal queue with these songs and plays: from
 // `startIndex`, or, shuffled, from that song (else a random one) with the
 // rest in random order.
 export async function playSongs(songIds, { startIndex = 0, shuffle = false } = {}) {
-  let ids = (songIds || []).filter(Boolean).slice(0, MAX_SONGS);
+  let ids = songList(songIds);
   if (!ids.length) return null;
   const p = await takeOver();
   await claimSpeakerIfGone(p);
@@ -323,24 +314,25 @@ export async function playSongs(songIds, { startIndex = 0, shuffle = false } = {
   return room?.state || null;
 }
 
-// Inserts the songs after the current one.
-export async function playNext(songIds) {
-  const ids = (songIds || []).filter(Boolean).slice(0, MAX_SONGS);
+// Adds the songs to the personal queue `at` 'next' (after the current one)
+// or 'end'.
+async function addSongs(songIds, at) {
+  const ids = songList(songIds);
   if (!ids.length) return null;
   const p = await ensurePersonal();
-  const room = await p.command({ type: 'add', song_ids: ids, at: 'next' });
+  const room = await p.command({ type: 'add', song_ids: ids, at });
   applyRole();
   return room?.state || null;
 }
 
+// Inserts the songs after the current one.
+export function playNext(songIds) {
+  return addSongs(songIds, 'next');
+}
+
 // Appends the songs to the personal queue.
-export async function addToQueue(songIds) {
-  const ids = (songIds || []).filter(Boolean).slice(0, MAX_SONGS);
-  if (!ids.length) return null;
-  const p = await ensurePersonal();
-  const room = await p.command({ type: 'add', song_ids: ids, at: 'end' });
-  applyRole();
-  return room?.state || null;
+export function addToQueue(songIds) {
+  return addSongs(songIds, 'end');
 }
 
 // An album in disc and track order.

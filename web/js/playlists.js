@@ -10,6 +10,7 @@ import { navigate } from './router.js';
 import { coverImage } from './cover.js';
 import { playSongs, playPlaylist } from './playback.js';
 import { openDialog, confirmDialog, copyField, plural, textField, formatDate } from './lists_ui.js';
+import { dragToReorder, reorderKey } from './sortable.js';
 
 const base = (id) => `/api/v1/playlists/${encodeURIComponent(id)}`;
 const patchPlaylist = (id, json) => api.request('PATCH', base(id), { json });
@@ -312,7 +313,9 @@ export function renderPlaylist(main, params) {
         const to = keyTarget(ev, entries.indexOf(e), false);
         if (to !== null) { ev.preventDefault(); moveEntry(e, to, handle); }
       });
-      handle.addEventListener('pointerdown', (ev) => startDrag(ev, e, row));
+      handle.addEventListener('pointerdown', (ev) => {
+        if (dragToReorder(ev, list, row, '.pl-song', (from, to) => moveEntry(e, to, handle))) handle.focus();
+      });
       row.addEventListener('keydown', (ev) => {
         if (ev.target === handle) return;
         const to = keyTarget(ev, entries.indexOf(e), true);
@@ -326,13 +329,7 @@ export function renderPlaylist(main, params) {
   function keyTarget(ev, from, needAlt) {
     if (needAlt && !ev.altKey) return null;
     if (!needAlt && (ev.ctrlKey || ev.metaKey)) return null;
-    let to = null;
-    if (ev.key === 'ArrowUp') to = from - 1;
-    else if (ev.key === 'ArrowDown') to = from + 1;
-    else if (ev.key === 'Home' && !needAlt) to = 0;
-    else if (ev.key === 'End' && !needAlt) to = entries.length - 1;
-    if (to === null || to < 0 || to >= entries.length || to === from) return null;
-    return to;
+    return reorderKey(ev.key, from, entries.length, { ends: !needAlt });
   }
 
   // Moves an entry at once on the page, then in the playlist (edits go in
@@ -386,52 +383,6 @@ export function renderPlaylist(main, params) {
       }
     });
     return chain;
-  }
-
-  function startDrag(ev, e, row) {
-    if (ev.button !== 0) return;
-    ev.preventDefault();
-    const handle = ev.currentTarget;
-    const rows = [...list.children];
-    const from = rows.indexOf(row);
-    if (from < 0) return;
-    const rects = rows.map((r) => r.getBoundingClientRect());
-    const startY = ev.clientY;
-    const gap = rows.length > 1 ? rects[1].top - rects[0].bottom : 0;
-    const height = rects[from].height + gap;
-    let to = from;
-    handle.setPointerCapture?.(ev.pointerId);
-    handle.focus();
-    row.classList.add('dragging');
-    list.classList.add('sorting');
-    const onMove = (mv) => {
-      const dy = mv.clientY - startY;
-      row.style.transform = `translateY(${dy}px)`;
-      const center = rects[from].top + rects[from].height / 2 + dy;
-      to = 0;
-      for (let i = 0; i < rows.length; i++) {
-        if (i !== from && center > rects[i].top + rects[i].height / 2) to++;
-      }
-      rows.forEach((r, i) => {
-        if (i === from) return;
-        let shift = 0;
-        if (from < to && i > from && i <= to) shift = -height;
-        else if (from > to && i >= to && i < from) shift = height;
-        r.style.transform = shift ? `translateY(${shift}px)` : '';
-      });
-    };
-    const onEnd = (end) => {
-      handle.removeEventListener('pointermove', onMove);
-      handle.removeEventListener('pointerup', onEnd);
-      handle.removeEventListener('pointercancel', onEnd);
-      row.classList.remove('dragging');
-      list.classList.remove('sorting');
-      for (const r of rows) r.style.transform = '';
-      if (end.type === 'pointerup' && to !== from) moveEntry(e, to, handle);
-    };
-    handle.addEventListener('pointermove', onMove);
-    handle.addEventListener('pointerup', onEnd);
-    handle.addEventListener('pointercancel', onEnd);
   }
 
   // Songs added from elsewhere (the add-to-playlist dialog) while this page is open.

@@ -14,8 +14,7 @@ import {
 } from './playback.js';
 import { playerIcon, seekSlider, playOnSelect, whereText, linkInto, albumHref, artistHref } from './nowbar.js';
 import { showShortcutHelp } from './shortcuts.js';
-
-const SHOWN = 500; // queue rows in the DOM at most
+import { queueEditor } from './queue_list.js';
 
 export function renderPlayer(main) {
   let alive = true;
@@ -186,147 +185,15 @@ export function renderPlayer(main) {
     timeDur.textContent = formatDuration(duration);
   }
 
-  // Rows keyed by item id, so that focus and drag state survive updates.
-  const rows = new Map();
-  function renderQueue() {
-    const state = st();
-    const queue = state?.queue || [];
-    queueCount.textContent = `(${queue.length})`;
-    queueEmpty.hidden = queue.length > 0;
-    clearBtn.disabled = queue.length === 0;
-    const focused = document.activeElement;
-    const shown = queue.slice(0, SHOWN);
-    const seen = new Set();
-    shown.forEach((item, index) => {
-      seen.add(item.id);
-      let row = rows.get(item.id);
-      if (!row) { row = queueRow(item); rows.set(item.id, row); }
-      row.update(index, queue.length, item.id === state.current, state.playing);
-      if (queueList.children[index] !== row.el) queueList.insertBefore(row.el, queueList.children[index] || null);
-    });
-    for (const [id, row] of rows) if (!seen.has(id)) { row.el.remove(); rows.delete(id); }
-    queueList.querySelector('.more')?.remove();
-    if (queue.length > shown.length) queueList.append(h('li', { class: 'more' }, `…and ${queue.length - shown.length} more`));
-    if (focused && focused !== document.activeElement && focused.isConnected) focused.focus({ preventScroll: true });
-  }
-
-  function queueRow(item) {
-    const titleEl = h('span', { class: 'row-title' }, 'Loading…');
-    const subEl = h('span', { class: 'row-sub' });
-    const badge = h('span', { class: 'badge', hidden: true }, 'Now playing');
-    const handle = h('button', { type: 'button', class: 'drag-handle icon-button', 'aria-describedby': 'pl-queue-help' }, icon('drag'));
-    // Named "Play <title> <artist>": the visible text, after the action.
-    const jump = h('button', { type: 'button', class: 'q-jump row-main' }, h('span', { class: 'visually-hidden' }, 'Play '), titleEl, subEl);
-    const removeBtn = h('button', { type: 'button', class: 'icon-button' }, icon('remove'));
-    const cover = h('div', { class: 'qcover' });
-    const el = h('li', { class: 'queue-item', dataset: { id: item.id } }, handle, cover, jump, badge,
-      h('span', { class: 'row-meta' }, formatDuration(item.duration_ms)), removeBtn);
-    let name = 'song';
-    let position = 0;
-    let total = 0;
-    const label = () => {
-      handle.setAttribute('aria-label', `Move ${name}, position ${position + 1} of ${total}`);
-      removeBtn.setAttribute('aria-label', `Remove ${name} from the queue`);
-    };
-    label();
-    getSong(item.song_id).then((song) => {
-      name = song.title;
-      titleEl.textContent = song.title;
-      subEl.textContent = song.artist || 'Unknown artist';
-      cover.replaceChildren(coverImage(song.cover_url, '', 36));
-      label();
-    }).catch(() => { titleEl.textContent = 'Unknown song'; });
-
-    jump.addEventListener('click', () => command(async () => {
+  const renderQueue = queueEditor({
+    list: queueList, count: queueCount, empty: queueEmpty, clearBtn, helpId: 'pl-queue-help', state: st,
+    send: (body, what) => command(() => queueCommand(body), what),
+    play: (item) => command(async () => {
       const room = await queueCommand({ type: 'select', item_id: item.id, position_ms: 0 });
       if (!room?.state?.playing) await togglePlay(session());
       return room;
-    }, 'Play'));
-    removeBtn.addEventListener('click', () => {
-      // Focus would be lost with the row: move it to a neighbour.
-      const neighbour = el.nextElementSibling || el.previousElementSibling;
-      neighbour?.querySelector('.drag-handle')?.focus();
-      command(() => queueCommand({ type: 'remove', item_id: item.id }), 'Remove');
-    });
-    handle.addEventListener('keydown', (e) => {
-      let to = null;
-      if (e.key === 'ArrowUp' && position > 0) to = position - 1;
-      else if (e.key === 'ArrowDown' && position < total - 1) to = position + 1;
-      else if (e.key === 'Home') to = 0;
-      else if (e.key === 'End') to = total - 1;
-      if (to === null || to === position) return;
-      e.preventDefault();
-      moveItem(item.id, to);
-      handle.focus();
-      announce(`${name} moved to position ${to + 1} of ${total}`);
-    });
-    handle.addEventListener('pointerdown', (e) => startDrag(e, el, item.id));
-    return {
-      el,
-      update(index, count, isCurrent, playing) {
-        position = index;
-        total = count;
-        el.classList.toggle('current', isCurrent);
-        if (isCurrent) el.setAttribute('aria-current', 'true'); else el.removeAttribute('aria-current');
-        badge.hidden = !isCurrent;
-        badge.textContent = playing ? 'Now playing' : 'Paused';
-        label();
-      },
-    };
-  }
-
-  // Reorders the DOM at once (no flicker), then tells the server; its
-  // answer (or the next state) settles the truth.
-  function moveItem(itemId, to) {
-    const row = rows.get(itemId);
-    if (row) {
-      const others = [...queueList.children].filter((c) => c !== row.el);
-      queueList.insertBefore(row.el, others[to] || null);
-    }
-    command(() => queueCommand({ type: 'move', item_id: itemId, to }), 'Move').then(renderQueue);
-  }
-
-  function startDrag(e, el, itemId) {
-    if (e.button !== 0) return;
-    e.preventDefault();
-    const handle = e.currentTarget;
-    const items = [...queueList.querySelectorAll('.queue-item')];
-    const from = items.indexOf(el);
-    if (from < 0) return;
-    const rects = items.map((it) => it.getBoundingClientRect());
-    const startY = e.clientY;
-    const height = rects[from].height + 6;
-    let to = from;
-    handle.setPointerCapture?.(e.pointerId);
-    el.classList.add('dragging');
-    queueList.classList.add('sorting');
-    const onMove = (ev) => {
-      const dy = ev.clientY - startY;
-      el.style.transform = `translateY(${dy}px)`;
-      const center = rects[from].top + rects[from].height / 2 + dy;
-      to = 0;
-      for (let i = 0; i < items.length; i++) if (i !== from && center > rects[i].top + rects[i].height / 2) to++;
-      items.forEach((it, i) => {
-        if (i === from) return;
-        let shift = 0;
-        if (from < to && i > from && i <= to) shift = -height;
-        else if (from > to && i >= to && i < from) shift = height;
-        it.style.transform = shift ? `translateY(${shift}px)` : '';
-      });
-    };
-    const onEnd = (ev) => {
-      handle.removeEventListener('pointermove', onMove);
-      handle.removeEventListener('pointerup', onEnd);
-      handle.removeEventListener('pointercancel', onEnd);
-      el.classList.remove('dragging');
-      queueList.classList.remove('sorting');
-      for (const it of items) it.style.transform = '';
-      if (ev.type === 'pointerup' && to !== from) moveItem(itemId, to);
-    };
-    handle.addEventListener('pointermove', onMove);
-    handle.addEventListener('pointerup', onEnd);
-    handle.addEventListener('pointercancel', onEnd);
-  }
+    }, 'Play'),
+  });
 
   const render = () => { if (alive) { renderNow(); renderQueue(); } };
   playbackEvents.addEventListener('change', render);

@@ -14,6 +14,7 @@ import { SyncPlayer } from './player.js';
 import { roomPosition } from './clock.js';
 import { coverImage } from './cover.js';
 import { setRoomSession } from './playback.js';
+import { queueEditor } from './queue_list.js';
 
 let session = null;
 let viewRoomId = null; // the room whose view is shown
@@ -26,7 +27,7 @@ function openSession(roomId) {
   session = {
     roomId, conn, player,
     get name() { return conn.room?.name || 'this room'; },
-    command: (body) => sendCommand(conn, body),
+    command: (body) => conn.command(body),
     // Stops listening here (playing for yourself elsewhere in the app).
     stop: () => { if (viewRoomId === roomId) player.disable(); else closeSession(); },
   };
@@ -47,18 +48,6 @@ export function closeSession() {
 export function activeRoom() {
   if (!session || !session.conn.room) return null;
   return { id: session.roomId, name: session.name, command: session.command };
-}
-
-async function sendCommand(conn, body) {
-  try {
-    const room = await api.post(`/api/v1/rooms/${encodeURIComponent(conn.roomId)}/commands`, body);
-    conn.applyState(room?.state);
-    return room;
-  } catch (err) {
-    // A failed precondition carries the room as it is now: catch up at once.
-    if (err instanceof ApiError && err.problem?.state) conn.applyState(err.problem.state);
-    throw err;
-  }
 }
 
 // ---- the view ---------------------------------------------------------------
@@ -287,145 +276,10 @@ export function renderRoom(main, params) {
     if (syncStatus.textContent !== text) syncStatus.textContent = text;
   }
 
-  // Queue items are keyed by id so that focus and drag state survive updates.
-  const rows = new Map();
-  function renderQueue() {
-    const st = conn.state;
-    const queue = st?.queue || [];
-    queueCount.textContent = `(${queue.length})`;
-    queueEmpty.hidden = queue.length > 0;
-    clearBtn.disabled = queue.length === 0;
-    const focused = document.activeElement;
-    const shown = queue.slice(0, 500);
-    const seen = new Set();
-    shown.forEach((item, index) => {
-      seen.add(item.id);
-      let row = rows.get(item.id);
-      if (!row) { row = queueRow(item); rows.set(item.id, row); }
-      row.update(index, queue.length, item.id === st.current, st.playing);
-      if (queueList.children[index] !== row.el) queueList.insertBefore(row.el, queueList.children[index] || null);
-    });
-    for (const [id, row] of rows) if (!seen.has(id)) { row.el.remove(); rows.delete(id); }
-    queueList.querySelector('.more')?.remove();
-    if (queue.length > shown.length) {
-      queueList.append(h('li', { class: 'more' }, `…and ${queue.length - shown.length} more`));
-    }
-    if (focused && focused !== document.activeElement && focused.isConnected) focused.focus({ preventScroll: true });
-  }
-
-  function queueRow(item) {
-    const titleEl = h('span', { class: 'row-title' }, 'Loading…');
-    const subEl = h('span', { class: 'row-sub' });
-    const badge = h('span', { class: 'badge', hidden: true }, 'Now playing');
-    const handle = h('button', { type: 'button', class: 'drag-handle icon-button', 'aria-describedby': 'queue-help' }, icon('drag'));
-    const removeBtn = h('button', { type: 'button', class: 'icon-button' }, icon('remove'));
-    const cover = h('div', { class: 'qcover' });
-    const el = h('li', { class: 'queue-item', dataset: { id: item.id } }, handle, cover,
-      h('div', { class: 'row-main' }, titleEl, subEl), badge,
-      h('span', { class: 'row-meta' }, formatDuration(item.duration_ms)), removeBtn);
-    let name = 'song';
-    let position = 0;
-    let total = 0;
-    const label = () => {
-      handle.setAttribute('aria-label', `Move ${name}, position ${position + 1} of ${total}`);
-      removeBtn.setAttribute('aria-label', `Remove ${name} from the queue`);
-    };
-    label();
-    getSong(item.song_id).then((song) => {
-      name = song.title;
-      titleEl.textContent = song.title;
-      subEl.textContent = song.artist || 'Unknown artist';
-      cover.replaceChildren(coverImage(song.cover_url, '', 36));
-      label();
-    }).catch(() => { titleEl.textContent = 'Unknown song'; });
-
-    removeBtn.addEventListener('click', () => {
-      // Focus would be lost with the row: move it to a neighbour.
-      const next = el.nextElementSibling || el.previousElementSibling;
-      next?.querySelector('.drag-handle')?.focus();
-      command({ type: 'remove', item_id: item.id }, 'Remove');
-    });
-    handle.addEventListener('keydown', (e) => {
-      let to = null;
-      if (e.key === 'ArrowUp' && position > 0) to = position - 1;
-      else if (e.key === 'ArrowDown' && position < total - 1) to = position + 1;
-      else if (e.key === 'Home') to = 0;
-      else if (e.key === 'End') to = total - 1;
-      if (to === null || to === position) return;
-      e.preventDefault();
-      moveItem(item.id, position, to);
-      handle.focus();
-      announce(`${name} moved to position ${to + 1} of ${total}`);
-    });
-    handle.addEventListener('pointerdown', (e) => startDrag(e, el, item.id));
-    return {
-      el,
-      update(index, count, isCurrent, playing) {
-        position = index;
-        total = count;
-        el.classList.toggle('current', isCurrent);
-        if (isCurrent) el.setAttribute('aria-current', 'true'); else el.removeAttribute('aria-current');
-        badge.hidden = !isCurrent;
-        badge.textContent = playing ? 'Now playing' : 'Paused';
-        label();
-      },
-    };
-  }
-
-  // Reorders the DOM at once (no flicker), then tells the server; the
-  // server's answer (or the next state) settles the truth.
-  function moveItem(itemId, from, to) {
-    const row = rows.get(itemId);
-    if (row) {
-      const children = [...queueList.children].filter((c) => c !== row.el);
-      queueList.insertBefore(row.el, children[to] || null);
-    }
-    command({ type: 'move', item_id: itemId, to }, 'Move').then(renderQueue);
-  }
-
-  function startDrag(e, el, itemId) {
-    if (e.button !== 0) return;
-    e.preventDefault();
-    const handle = e.currentTarget;
-    const items = [...queueList.querySelectorAll('.queue-item')];
-    const from = items.indexOf(el);
-    if (from < 0) return;
-    const rects = items.map((it) => it.getBoundingClientRect());
-    const startY = e.clientY;
-    const height = rects[from].height + 6;
-    let to = from;
-    handle.setPointerCapture?.(e.pointerId);
-    el.classList.add('dragging');
-    queueList.classList.add('sorting');
-    const onMove = (ev) => {
-      const dy = ev.clientY - startY;
-      el.style.transform = `translateY(${dy}px)`;
-      const center = rects[from].top + rects[from].height / 2 + dy;
-      to = 0;
-      for (let i = 0; i < items.length; i++) {
-        if (i !== from && center > rects[i].top + rects[i].height / 2) to++;
-      }
-      items.forEach((it, i) => {
-        if (i === from) return;
-        let shift = 0;
-        if (from < to && i > from && i <= to) shift = -height;
-        else if (from > to && i >= to && i < from) shift = height;
-        it.style.transform = shift ? `translateY(${shift}px)` : '';
-      });
-    };
-    const onEnd = (ev) => {
-      handle.removeEventListener('pointermove', onMove);
-      handle.removeEventListener('pointerup', onEnd);
-      handle.removeEventListener('pointercancel', onEnd);
-      el.classList.remove('dragging');
-      queueList.classList.remove('sorting');
-      for (const it of items) it.style.transform = '';
-      if (ev.type === 'pointerup' && to !== from) moveItem(itemId, from, to);
-    };
-    handle.addEventListener('pointermove', onMove);
-    handle.addEventListener('pointerup', onEnd);
-    handle.addEventListener('pointercancel', onEnd);
-  }
+  const renderQueue = queueEditor({
+    list: queueList, count: queueCount, empty: queueEmpty, clearBtn, helpId: 'queue-help',
+    state: () => conn.state, send: command,
+  });
 
   function renderListeners() {
     const list = conn.listeners || [];

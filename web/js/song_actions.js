@@ -8,7 +8,7 @@
 // Escape or Tab close it and focus goes back to the button.
 
 import { api, describeError } from './api.js';
-import { h, uid, announce } from './dom.js';
+import { h, uid, announce, icon } from './dom.js';
 import { playSongs, playNext, addToQueue } from './playback.js';
 import { addToPlaylistDialog } from './playlists.js';
 import { activeRoom } from './room.js';
@@ -16,33 +16,6 @@ import { download } from './library.js';
 import { openDialog, canModify, editSongDialog, deleteSongDialog } from './song_edit.js';
 
 const KIND_PATHS = { song: 'songs', album: 'albums', artist: 'artists' };
-
-// Icons of the browse views (decorative; buttons carry the names).
-const PATHS = {
-  star: 'M12 17.3l-6.2 3.7 1.7-7L2 9.3l7.1-.6L12 2l2.9 6.7 7.1.6-5.5 4.7 1.7 7z',
-  starOutline: 'M12 17.3l-6.2 3.7 1.7-7L2 9.3l7.1-.6L12 2l2.9 6.7 7.1.6-5.5 4.7 1.7 7zm0-2.4l3.7 2.3-1-4.3 3.3-2.8-4.4-.4L12 5.6l-1.7 4.1-4.4.4 3.3 2.8-1 4.3z',
-  more: 'M12 8a2 2 0 1 0 0-4 2 2 0 0 0 0 4zm0 2a2 2 0 1 0 0 4 2 2 0 0 0 0-4zm0 6a2 2 0 1 0 0 4 2 2 0 0 0 0-4z',
-  shuffle: 'M10.59 9.17L5.41 4 4 5.41l5.17 5.17 1.42-1.41zM14.5 4l2.04 2.04L4 18.59 5.41 20 17.96 7.46 20 9.5V4h-5.5zm.33 9.41l-1.41 1.41 3.13 3.13L14.5 20H20v-5.5l-2.04 2.04-3.13-3.13z',
-  queue: 'M3 6h12v2H3zm0 4h12v2H3zm0 4h8v2H3zm14 0v-4h2v4h4v2h-4v4h-2v-4h-4v-2z',
-  play: 'M8 5v14l11-7z',
-};
-
-export function browseIcon(name, size = 20) {
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('width', size);
-  svg.setAttribute('height', size);
-  svg.setAttribute('aria-hidden', 'true');
-  svg.setAttribute('focusable', 'false');
-  svg.classList.add('icon');
-  const path = document.createElementNS(ns, 'path');
-  path.setAttribute('d', PATHS[name] || PATHS.more);
-  path.setAttribute('fill', 'currentColor');
-  if (name === 'starOutline') path.setAttribute('fill-rule', 'evenodd');
-  svg.append(path);
-  return svg;
-}
 
 // ---- stars and ratings ------------------------------------------------------
 
@@ -106,7 +79,7 @@ export function starButton(kind, id, starred, { name = '', item = null, small = 
   const paint = () => {
     btn.setAttribute('aria-pressed', String(on));
     btn.classList.toggle('on', on);
-    btn.replaceChildren(browseIcon(on ? 'star' : 'starOutline', small ? 18 : 20));
+    btn.replaceChildren(icon(on ? 'star' : 'starOutline', small ? 18 : 20));
   };
   paint();
   btn.addEventListener('click', async () => {
@@ -150,7 +123,7 @@ export function ratingControl(kind, id, rating, { name = '', item = null, small 
       star.setAttribute('aria-checked', String(n === value));
       star.tabIndex = (value ? n === value : n === 1) ? 0 : -1;
       star.classList.toggle('filled', n <= value);
-      star.replaceChildren(browseIcon(n <= value ? 'star' : 'starOutline', small ? 16 : 18));
+      star.replaceChildren(icon(n <= value ? 'star' : 'starOutline', small ? 16 : 18));
     }
   };
   paint();
@@ -210,7 +183,7 @@ export function menuButton({ label, items, className = '' }) {
   const btn = h('button', {
     type: 'button', class: `icon-button menu-button ${className}`.trim(), id: uid('menu-btn'),
     'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-label': label, title: 'More actions',
-  }, browseIcon('more'));
+  }, icon('more'));
   btn.addEventListener('click', () => {
     if (openMenu?.button === btn) closeOpenMenu(true);
     else showMenu(btn, items().filter(Boolean), 'first');

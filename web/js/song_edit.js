@@ -11,6 +11,17 @@ import { h, uid, announce } from './dom.js';
 // Events: 'songchange' {detail: song}, 'songdelete' {detail: song}.
 export const songEvents = new EventTarget();
 
+// Calls fn(event) whenever a song is edited or deleted; returns the
+// function that stops that (for a view's cleanup).
+export function onSongChanges(fn) {
+  songEvents.addEventListener('songchange', fn);
+  songEvents.addEventListener('songdelete', fn);
+  return () => {
+    songEvents.removeEventListener('songchange', fn);
+    songEvents.removeEventListener('songdelete', fn);
+  };
+}
+
 // openDialog({title, body: [nodes], actions: [nodes], className}) -> {dialog, close, closed}
 // The dialog is modal; Escape closes it; focus returns where it was.
 export function openDialog({ title, body = [], actions = [], className = '' }) {
