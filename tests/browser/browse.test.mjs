@@ -155,6 +155,37 @@ test('play, play next and add to queue fill your own room (GET /api/v1/me/room)'
   await call(aliceToken, 'POST', `/api/v1/rooms/${room.id}/commands`, { type: 'clear' });
 });
 
+test('songs picked in the library: play them, or add them to a new playlist at once', T, async () => {
+  await go(alice, '#/library/songs', '.song-row');
+  const bar = alice.getByRole('toolbar', { name: 'Selected songs' });
+  assert.equal(await bar.isVisible(), false);
+  await alice.getByRole('checkbox', { name: 'Select Charlie Tone' }).check();
+  await alice.getByRole('checkbox', { name: 'Select Alpha Tone' }).check();
+  await bar.getByText('2 selected').waitFor();
+  // Picked order: Charlie, then Alpha.
+  await bar.getByRole('button', { name: 'Play', exact: true }).click();
+  await waitFor(async () => {
+    const { body } = await call(aliceToken, 'GET', '/api/v1/me/room');
+    return body.state.playing && JSON.stringify(body.state.queue.map((q) => q.song_id)) === JSON.stringify([ids['Charlie Tone'], ids['Alpha Tone']]);
+  }, 'the picked songs play');
+  await bar.getByRole('button', { name: 'Add to playlist…' }).click();
+  const dialog = alice.getByRole('dialog', { name: 'Add 2 songs to a playlist' });
+  await dialog.getByLabel('Name').fill('Picked');
+  await dialog.getByRole('button', { name: 'Create and add' }).click();
+  await waitFor(async () => {
+    const { body } = await call(aliceToken, 'GET', '/api/v1/playlists');
+    const picked = (body.items || []).find((p) => p.name === 'Picked');
+    if (!picked) return false;
+    const full = (await call(aliceToken, 'GET', `/api/v1/playlists/${picked.id}`)).body;
+    return JSON.stringify(full.songs.map((x) => x.id)) === JSON.stringify([ids['Charlie Tone'], ids['Alpha Tone']]);
+  }, 'the new playlist holds the picked songs');
+  await bar.getByRole('button', { name: 'Clear selection' }).click();
+  await bar.waitFor({ state: 'hidden' });
+  assert.equal(await alice.getByRole('checkbox', { name: 'Select Alpha Tone' }).isChecked(), false);
+  const room = (await call(aliceToken, 'GET', '/api/v1/me/room')).body;
+  await call(aliceToken, 'POST', `/api/v1/rooms/${room.id}/commands`, { type: 'clear' });
+});
+
 test('star and rate a song and an album, then find them in favourites and on the album page', T, async () => {
   await go(alice, `#/albums/${(await call(aliceToken, 'GET', '/api/v1/albums')).body.items.find((a) => a.name === 'Ordered Steps').id}`, '.tracks');
   const song = alice.getByRole('button', { name: 'Favourite Second Step' });

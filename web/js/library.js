@@ -8,6 +8,8 @@ import { coverImage } from './cover.js';
 import { songActionsMenu, starButton, ratingControl } from './song_actions.js';
 import { onSongChanges } from './song_edit.js';
 import { albumCard, artistCard } from './browse.js';
+import { playSongs, playNext, addToQueue } from './playback.js';
+import { addToPlaylistDialog } from './playlists.js';
 
 const PAGE_SIZE = 200;
 const SORTS = [
@@ -83,11 +85,48 @@ export function renderLibrary(main, params) {
     controls, filterBar, status);
   main.append(section);
 
+  // Songs picked with their checkboxes, for the selection bar's actions
+  // (play, play next, add to the queue, add to a playlist). Kept by id, so
+  // rows may come and go as the list scrolls; in the order they were picked.
+  const selected = new Map(); // song id -> song
+  const selectionCount = h('span', { class: 'selection-count', role: 'status' });
+  const selectionBar = h('div', { class: 'selection-bar', role: 'toolbar', 'aria-label': 'Selected songs', hidden: true });
+  const selectedIds = () => [...selected.keys()];
+  const selectionAction = (label, action) => h('button', {
+    type: 'button', class: 'button small',
+    onclick: async () => {
+      try { await action(selectedIds()); } catch (err) { announce(`${label}: ${describeError(err)}`); }
+    },
+  }, label);
+  selectionBar.append(selectionCount,
+    selectionAction('Play', (ids) => playSongs(ids)),
+    selectionAction('Play next', (ids) => playNext(ids)),
+    selectionAction('Add to queue', (ids) => addToQueue(ids)),
+    selectionAction('Add to playlist…', (ids) => addToPlaylistDialog(ids)),
+    h('button', { type: 'button', class: 'button subtle small', onclick: () => clearSelection() }, 'Clear selection'));
+  function paintSelection() {
+    selectionBar.hidden = selected.size === 0;
+    selectionCount.textContent = `${selected.size} selected`;
+  }
+  function clearSelection() {
+    selected.clear();
+    for (const box of section.querySelectorAll('.song-select')) box.checked = false;
+    paintSelection();
+    announce('Selection cleared');
+  }
+  function toggleSelected(song, on) {
+    if (on) selected.set(song.id, song);
+    else selected.delete(song.id);
+    paintSelection();
+  }
+
   if (tab === 'songs') {
     list = new VirtualList({
-      label: 'Songs', rowHeight: 60, renderRow: songRow, emptyText: 'No songs found.',
+      label: 'Songs', rowHeight: 60, emptyText: 'No songs found.',
+      renderRow: (song) => songRow(song, { selected: selected.has(song.id), onSelect: toggleSelected }),
       onNeedMore: () => loadSongs(false),
     });
+    section.append(selectionBar);
   } else if (tab === 'albums') {
     list = new VirtualList({ label: 'Albums', rowHeight: 60, renderRow: albumRow, emptyText: 'No albums found.' });
   } else {
@@ -204,9 +243,13 @@ export function renderLibrary(main, params) {
   };
 }
 
-function songRow(song) {
+function songRow(song, { selected, onSelect }) {
   const title = song.title || 'Untitled';
+  const box = h('input', { type: 'checkbox', class: 'song-select', 'aria-label': `Select ${title}` });
+  box.checked = selected;
+  box.addEventListener('change', () => onSelect(song, box.checked));
   return h('div', { class: 'row song-row' },
+    box,
     coverImage(song.cover_url, ''),
     h('div', { class: 'row-main' },
       h('span', { class: 'row-title' }, title),
