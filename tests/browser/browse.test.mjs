@@ -56,16 +56,20 @@ before(async () => {
   // Accounts and uploads through the API (the upload view has its own tests).
   aliceToken = await account('alice');
   bobToken = await account('bob');
-  for (const file of [...songs.map((s) => s.path), ...ORDERED.map((s) => s.path), hostile]) {
-    const res = await fetch(`${server.url}/api/v1/songs`, {
-      method: 'POST', body: readFileSync(file),
-      headers: { Authorization: `Bearer ${aliceToken}`, 'Content-Type': 'application/octet-stream', 'X-Filename': encodeURIComponent(path.basename(file)) },
-    });
-    assert.ok(res.status === 201, `upload ${file}: ${res.status}`);
-    const song = await res.json();
-    ids[song.title] = song.id;
-  }
+  for (const file of [...songs.map((s) => s.path), ...ORDERED.map((s) => s.path), hostile]) await upload(file);
 });
+
+// Uploads a file as alice; the song as the server has it.
+async function upload(file) {
+  const res = await fetch(`${server.url}/api/v1/songs`, {
+    method: 'POST', body: readFileSync(file),
+    headers: { Authorization: `Bearer ${aliceToken}`, 'Content-Type': 'application/octet-stream', 'X-Filename': encodeURIComponent(path.basename(file)) },
+  });
+  assert.ok(res.status === 201, `upload ${file}: ${res.status}`);
+  const song = await res.json();
+  ids[song.title] = song.id;
+  return song;
+}
 
 after(() => stopSuite({ tmp, server, browser }));
 
@@ -97,8 +101,9 @@ test('home is the default screen after sign-in: recently added albums, links to 
   alice = await signedIn('alice');
   assert.match(alice.url(), /#\/home$/);
   const recent = alice.locator('section', { has: alice.getByRole('heading', { name: 'Recently added' }) });
-  // Newest first: the hostile song was uploaded last, then Ordered Steps.
-  await waitForTexts(alice, '.home-view .card-grid[aria-labelledby="recent-albums-h"] .card-title', [HOSTILE, 'Ordered Steps', 'Signals', 'Waves']);
+  // Newest first, by when an album's first song was uploaded: the hostile
+  // song last, then Ordered Steps, Waves (Bravo), Signals (Alpha came first).
+  await waitForTexts(alice, '.home-view .card-grid[aria-labelledby="recent-albums-h"] .card-title', [HOSTILE, 'Ordered Steps', 'Waves', 'Signals']);
   await recent.getByText('Nothing played yet.').count(); // (history is empty: no shelf error)
   await alice.getByText('You have no playlists yet.').waitFor();
   await shot(alice, 'home-empty-history');
@@ -525,6 +530,90 @@ test('no serious or critical accessibility violations on the browse screens (lig
   await phone.context().close();
   assert.deepEqual(errors, []);
   assert.deepEqual(dialogs, []);
+});
+
+test('artist page: top songs by everyone\'s plays, with the counts; a compilation links its album artist', T, async () => {
+  // A compilation: three songs of Solo Voice and one of Guest Voice, album artist Various Artists.
+  const tracks = [['Solo One', 'Solo Voice'], ['Solo Two', 'Solo Voice'], ['Solo Three', 'Solo Voice'], ['Guest Spot', 'Guest Voice']];
+  const uploaded = [];
+  for (const [i, [title, artist]] of tracks.entries()) {
+    const file = path.join(tmp, `mixed${i + 1}.mp3`);
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y',
+      '-f', 'lavfi', '-i', `sine=frequency=${500 + i * 40}:duration=3:sample_rate=44100`, '-c:a', 'libmp3lame', '-b:a', '64k',
+      '-id3v2_version', '3', '-metadata', `title=${title}`, '-metadata', `artist=${artist}`, '-metadata', 'album=Mixed Bag',
+      '-metadata', 'album_artist=Various Artists', '-metadata', `track=${i + 1}`, file], { stdio: 'inherit' });
+    uploaded.push(await upload(file));
+  }
+  const albumId = uploaded[0].album_id;
+  assert.ok(albumId && uploaded.every((s) => s.album_id === albumId), 'one album');
+  const solo = uploaded[0].artist_id;
+  const various = (await call(aliceToken, 'GET', `/api/v1/albums/${albumId}`)).body.artist_id;
+  assert.ok(various && various !== solo);
+
+  // Plays by everyone: bob twice and alice once Solo Three, bob once Solo Two, nobody Solo One.
+  for (const [token, title] of [[bobToken, 'Solo Three'], [bobToken, 'Solo Three'], [aliceToken, 'Solo Three'], [bobToken, 'Solo Two']]) {
+    assert.equal((await call(token, 'POST', '/api/v1/me/history', { song_id: ids[title], client: 'Test phone' })).status, 201);
+  }
+
+  // The album page links the album artist, and the tracks their own artists.
+  await go(alice, `#/albums/${albumId}`, '.tracks');
+  await alice.getByRole('heading', { name: 'Mixed Bag', level: 1 }).waitFor();
+  assert.equal(await alice.locator('a.hero-artist').getAttribute('href'), `#/artists/${various}`);
+  assert.equal(await alice.locator('.tracks .row-sub a', { hasText: 'Guest Voice' }).getAttribute('href'), `#/artists/${uploaded[3].artist_id}`);
+
+  // The album artist, who has no songs of their own, has a page with the album.
+  await alice.locator('a.hero-artist', { hasText: 'Various Artists' }).click();
+  await alice.getByRole('heading', { name: 'Various Artists', level: 1 }).waitFor();
+  await waitForTexts(alice, '.artist-view .card-grid .card-title', ['Mixed Bag']);
+  await alice.getByText('No songs of their own', { exact: false }).waitFor();
+  assert.equal(await alice.getByRole('button', { name: 'Play', exact: true }).isDisabled(), false);
+
+  // Solo Voice's top songs: most played by everyone first, with the counts.
+  await go(alice, `#/albums/${albumId}`, '.tracks');
+  await alice.locator('.tracks .row-sub a', { hasText: 'Solo Voice' }).first().click();
+  await alice.getByRole('heading', { name: 'Solo Voice', level: 1 }).waitFor();
+  await waitForTexts(alice, '.top-songs .row-title', ['Solo Three', 'Solo Two', 'Solo One']);
+  await waitForTexts(alice, '.top-songs .row-meta.when', ['3 plays', '1 play']);
+  assert.equal(await alice.locator('.top-songs .row-sub a', { hasText: 'Mixed Bag' }).first().getAttribute('href'), `#/albums/${albumId}`);
+  await shot(alice, 'artist-top-songs');
+
+  // Home: the compilation is the newest album; its card links the album artist.
+  await go(alice, '#/home', '.home-view .card-grid[aria-labelledby="recent-albums-h"]');
+  const card = alice.locator('.home-view .card-grid[aria-labelledby="recent-albums-h"] .album-card').first();
+  await card.locator('.card-title', { hasText: 'Mixed Bag' }).waitFor();
+  assert.equal(await card.locator('.card-sub a').getAttribute('href'), `#/artists/${various}`);
+  assert.deepEqual(errors, []);
+});
+
+test('home, album and artist pages load no whole album or artist list', T, async () => {
+  const albumId = (await call(aliceToken, 'GET', '/api/v1/albums')).body.items.find((a) => a.name === 'Ordered Steps').id;
+  const artist = (await call(aliceToken, 'GET', '/api/v1/artists')).body.items.find((a) => a.name === 'Sequencer');
+  const various = (await call(aliceToken, 'GET', '/api/v1/albums')).body.items.find((a) => a.name === 'Mixed Bag').artist_id;
+  const requests = [];
+  const listener = (r) => { const u = new URL(r.url()); if (u.pathname.startsWith('/api/')) requests.push(u); };
+  alice.on('request', listener);
+  try {
+    // A first load of home (a fresh page), then the album and artist pages.
+    await go(alice, '#/home');
+    await alice.reload();
+    await alice.locator('.home-view .card-grid[aria-labelledby="recent-albums-h"] .album-card').first().waitFor();
+    await alice.locator('.home-view .list-status[hidden]').waitFor({ state: 'attached' });
+    await go(alice, `#/albums/${albumId}`);
+    await alice.getByRole('heading', { name: 'Ordered Steps', level: 1 }).waitFor();
+    await go(alice, `#/artists/${artist.id}`);
+    await alice.getByRole('heading', { name: 'Sequencer', level: 1 }).waitFor();
+    await go(alice, `#/artists/${various}`);
+    await alice.getByRole('heading', { name: 'Various Artists', level: 1 }).waitFor();
+  } finally {
+    alice.off('request', listener);
+  }
+  const whole = requests.filter((u) => ['/api/v1/albums', '/api/v1/artists'].includes(u.pathname) && !u.searchParams.has('limit'));
+  assert.deepEqual(whole.map(String), []);
+  assert.ok(requests.some((u) => u.pathname === '/api/v1/albums' && u.searchParams.get('sort') === 'recent' && Number(u.searchParams.get('limit')) <= 100),
+    'home asks for the recent albums only');
+  for (const id of [artist.id, various]) assert.ok(requests.some((u) => u.pathname === `/api/v1/artists/${id}`), 'the artist page asks for its artist');
+  assert.ok(requests.some((u) => u.pathname === `/api/v1/albums/${albumId}`), 'the album page asks for its album');
+  assert.deepEqual(errors, []);
 });
 
 async function waitFor(check, what, timeout = 5000) {

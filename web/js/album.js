@@ -9,7 +9,7 @@ import { addToPlaylistDialog } from './playlists.js';
 import { starButton, ratingControl } from './song_actions.js';
 import { onSongChanges } from './song_edit.js';
 import {
-  artistIndex, artistByName, lazyCover, songItem, keepSongs, plural, totalLength, detailSection, forgetIndexes,
+  lazyCover, songItem, keepSongs, plural, totalLength, detailSection,
 } from './browse.js';
 
 export function trackOrder(a, b) {
@@ -24,12 +24,9 @@ export function renderAlbum(main, params) {
 
   async function load() {
     try {
-      const [album, artists] = await Promise.all([
-        api.get(`/api/v1/albums/${encodeURIComponent(id)}`),
-        artistIndex().catch(() => null),
-      ]);
+      const album = await api.get(`/api/v1/albums/${encodeURIComponent(id)}`);
       if (!alive) return;
-      show(album, artists);
+      show(album);
     } catch (err) {
       if (!alive) return;
       status.textContent = err instanceof ApiError && err.status === 404
@@ -38,12 +35,11 @@ export function renderAlbum(main, params) {
     }
   }
 
-  function show(album, artists) {
+  function show(album) {
     const songs = [...album.songs].sort(trackOrder);
     keepSongs(songs);
     const name = album.name || 'Untitled album';
     document.title = `${name} · HiFi`;
-    const artist = artists ? artistByName(artists, album.artist) : null;
     const ids = songs.map((s) => s.id);
     const total = songs.reduce((sum, s) => sum + (s.duration_ms || 0), 0);
     const discs = new Set(songs.map((s) => s.disc || 0));
@@ -62,8 +58,9 @@ export function renderAlbum(main, params) {
       starButton('album', album.id, album.starred, { name, item: album }),
       ratingControl('album', album.id, album.rating, { name, item: album }));
 
-    const artistNode = artist
-      ? h('a', { href: `#/artists/${encodeURIComponent(artist.id)}`, class: 'hero-artist' }, album.artist)
+    // The album artist (a compilation's "Various Artists" too: an artist page of their own).
+    const artistNode = album.artist_id && album.artist
+      ? h('a', { href: `#/artists/${encodeURIComponent(album.artist_id)}`, class: 'hero-artist' }, album.artist)
       : h('span', { class: 'hero-artist' }, album.artist || 'Unknown artist');
     const hero = h('div', { class: 'hero' },
       lazyCover(album.cover_url, 220, 'hero-cover'),
@@ -84,14 +81,15 @@ export function renderAlbum(main, params) {
       lists.push(h('ol', { class: 'song-list tracks', 'aria-label': listLabel },
         discSongs.map((s) => songItem(s, {
           list: songs, number: s.track || '', context: 'album', showAlbum: false,
-          artistId: s.artist !== album.artist && artists ? artistByName(artists, s.artist)?.id : null,
+          // Only the tracks of other artists than the album's link theirs.
+          artistId: s.artist_id !== album.artist_id ? s.artist_id : null,
         }))));
     }
     section.replaceChildren(hero, ...lists.filter(Boolean));
     if (!songs.length) section.append(h('p', { class: 'empty' }, 'This album has no songs.'));
   }
 
-  const stopFollowing = onSongChanges(() => { forgetIndexes(); load(); });
+  const stopFollowing = onSongChanges(load);
   load();
   return () => {
     alive = false;

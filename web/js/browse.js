@@ -1,66 +1,14 @@
 // Pieces shared by the browse views (home, album, artist, favourites,
 // history, library grids): song rows, album and artist cards, covers that
-// load when they scroll into view, and lookups from a song's tags to the
-// album and artist ids (songs carry names, not ids).
+// load when they scroll into view. Songs link to their album and artist by
+// the ids they carry (`album_id`, `artist_id`), albums to their album
+// artist by `artist_id`: no view needs the whole album or artist list.
 
 import { api, rememberSongs } from './api.js';
 import { h, icon, formatDuration, announce } from './dom.js';
 import { starButton, ratingControl, songActionsMenu } from './song_actions.js';
 import { playSongs } from './playback.js';
 import { describeError } from './api.js';
-import { onSongChanges } from './song_edit.js';
-
-// ---- album and artist lookups --------------------------------------------
-
-const INDEX_TTL_MS = 30000;
-let albumsCache = null;   // {at, promise}
-let artistsCache = null;
-
-const albumKey = (name, artist) => `${(name || '').normalize('NFC').toLowerCase()}\u0000${(artist || '').normalize('NFC').toLowerCase()}`;
-
-export function albumIndex() {
-  if (!albumsCache || Date.now() - albumsCache.at > INDEX_TTL_MS) {
-    const promise = api.get('/api/v1/albums').then((res) => {
-      const byKey = new Map();
-      const byId = new Map();
-      for (const a of res.items) { byKey.set(albumKey(a.name, a.artist), a); byId.set(a.id, a); }
-      return { items: res.items, byKey, byId };
-    });
-    albumsCache = { at: Date.now(), promise };
-    promise.catch(() => { albumsCache = null; });
-  }
-  return albumsCache.promise;
-}
-
-export function artistIndex() {
-  if (!artistsCache || Date.now() - artistsCache.at > INDEX_TTL_MS) {
-    const promise = api.get('/api/v1/artists').then((res) => {
-      const byName = new Map();
-      const byId = new Map();
-      for (const a of res.items) { byName.set(a.name.normalize('NFC').toLowerCase(), a); byId.set(a.id, a); }
-      return { items: res.items, byName, byId };
-    });
-    artistsCache = { at: Date.now(), promise };
-    promise.catch(() => { artistsCache = null; });
-  }
-  return artistsCache.promise;
-}
-
-// Forget the lookups (after an edit or deletion changed the catalog).
-export function forgetIndexes() { albumsCache = null; artistsCache = null; }
-onSongChanges(forgetIndexes);
-
-// The album a song belongs to, from the album list (album artist, else artist).
-export function albumOf(index, song) {
-  if (!song?.album) return null;
-  return index.byKey.get(albumKey(song.album, song.album_artist || song.artist))
-    || index.byKey.get(albumKey(song.album, song.artist)) || null;
-}
-
-export function artistByName(index, name) {
-  if (!name) return null;
-  return index.byName.get(name.normalize('NFC').toLowerCase()) || null;
-}
 
 // ---- formatting -----------------------------------------------------------
 
@@ -117,8 +65,9 @@ export function lazyCover(path, size = 160, className = 'cover') {
 
 // ---- cards ----------------------------------------------------------------
 
-// An album as a card of a cover grid: cover and name link to the album page.
-export function albumCard(album, { artistId = null, marks = true } = {}) {
+// An album as a card of a cover grid: cover and name link to the album
+// page, the artist to the album artist's page.
+export function albumCard(album, { artistId = album.artist_id ?? null, marks = true } = {}) {
   const name = album.name || 'Untitled album';
   return h('li', { class: 'album-card' },
     h('a', { class: 'card-link', href: `#/albums/${encodeURIComponent(album.id)}` },
@@ -153,9 +102,10 @@ function initials(name) {
 // One song of a (non-virtual) list. `list` is the ordered songs the row
 // belongs to: its play button plays the list from this song.
 // Options: number (a track number shown instead of the cover), meta
-// (extra text, e.g. when it was played), index for links.
+// (extra text, e.g. when it was played), albumId and artistId for the links
+// (the song's own by default; null for none).
 export function songItem(song, {
-  list = [song], index = 0, number = null, meta = null, albumId = null, artistId = null, context = '',
+  list = [song], number = null, meta = null, albumId = song.album_id ?? null, artistId = song.artist_id ?? null, context = '',
   showAlbum = true, onDelete = null, onChange = null, marks = true,
 } = {}) {
   const title = song.title || 'Untitled';

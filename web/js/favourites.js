@@ -5,7 +5,7 @@ import { h, announce, icon } from './dom.js';
 import { playSongs } from './playback.js';
 import { onSongChanges } from './song_edit.js';
 import {
-  albumIndex, artistIndex, albumOf, artistByName, albumCard, artistCard, songItem, keepSongs, plural, statusLine,
+  albumCard, artistCard, songItem, keepSongs, plural, statusLine,
 } from './browse.js';
 
 export function renderFavourites(main) {
@@ -28,8 +28,7 @@ export function renderFavourites(main) {
 
   async function load() {
     try {
-      const [starred, albums, artists] = await Promise.all([
-        api.get('/api/v1/me/starred'), albumIndex().catch(() => null), artistIndex().catch(() => null)]);
+      const starred = await api.get('/api/v1/me/starred');
       if (!alive) return;
       songs = starred.songs;
       keepSongs(songs);
@@ -42,13 +41,11 @@ export function renderFavourites(main) {
           h('h2', { id: 'fav-songs-h' }, 'Songs'),
           songs.length ? h('ul', { class: 'song-list', 'aria-labelledby': 'fav-songs-h' }, songs.map((s) => songItem(s, {
             list: songs, context: 'favourites',
-            albumId: albums ? albumOf(albums, s)?.id : null,
-            artistId: artists ? artistByName(artists, s.artist)?.id : null,
           }))) : h('p', { class: 'empty' }, 'No favourite songs yet.')),
         h('section', { class: 'shelf', 'aria-labelledby': 'fav-albums-h' },
           h('h2', { id: 'fav-albums-h' }, 'Albums'),
           starred.albums.length ? h('ul', { class: 'card-grid', 'aria-labelledby': 'fav-albums-h' },
-            starred.albums.map((a) => albumCard(a, { artistId: artists ? artistByName(artists, a.artist)?.id : null })))
+            starred.albums.map((a) => albumCard(a)))
             : h('p', { class: 'empty' }, 'No favourite albums yet.')),
         h('section', { class: 'shelf', 'aria-labelledby': 'fav-artists-h' },
           h('h2', { id: 'fav-artists-h' }, 'Artists'),

@@ -5,7 +5,7 @@ import { api, describeError } from './api.js';
 import { h } from './dom.js';
 import { onSongChanges } from './song_edit.js';
 import {
-  albumIndex, artistIndex, albumOf, artistByName, songItem, keepSongs, statusLine, dayLabel, formatTime, formatDateTime,
+  songItem, keepSongs, statusLine, dayLabel, formatTime, formatDateTime,
 } from './browse.js';
 
 const PAGE = 100;
@@ -23,7 +23,6 @@ export function renderHistory(main) {
   let count = 0;
   let lastDay = null;
   let lastList = null;
-  let lookups = null;
   const roomNames = new Map();
 
   async function roomName(id) {
@@ -38,12 +37,7 @@ export function renderHistory(main) {
     more.disabled = true;
     try {
       if (fresh) { cursor = null; count = 0; lastDay = null; lastList = null; }
-      const [page, albums, artists] = await Promise.all([
-        api.get('/api/v1/me/history', { limit: PAGE, cursor }),
-        lookups ? lookups.albums : albumIndex().catch(() => null),
-        lookups ? lookups.artists : artistIndex().catch(() => null),
-      ]);
-      lookups = { albums, artists };
+      const page = await api.get('/api/v1/me/history', { limit: PAGE, cursor });
       const rooms = await Promise.all(page.items.map((p) => (p.room_id ? roomName(p.room_id) : null)));
       if (!alive) return;
       if (fresh) days.replaceChildren();
@@ -65,8 +59,6 @@ export function renderHistory(main) {
           where ? h('span', { class: 'play-where' }, ` · ${where}`) : null);
         lastList.append(songItem(song, {
           list: [song], context: 'history', meta,
-          albumId: albums && !song.missing ? albumOf(albums, song)?.id : null,
-          artistId: artists && !song.missing ? artistByName(artists, song.artist)?.id : null,
         }));
       }
       count += page.items.length;
@@ -81,7 +73,7 @@ export function renderHistory(main) {
   }
 
   more.addEventListener('click', () => load(false));
-  const reload = () => { lookups = null; load(true); };
+  const reload = () => load(true);
   const stopFollowing = onSongChanges(reload);
   load(true);
   return () => {

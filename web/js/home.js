@@ -5,7 +5,7 @@ import { api, describeError } from './api.js';
 import { h } from './dom.js';
 import { onSongChanges } from './song_edit.js';
 import {
-  albumIndex, artistIndex, albumOf, artistByName, albumCard, artistCard, songItem, keepSongs, plural, statusLine, totalLength,
+  albumCard, artistCard, songItem, keepSongs, plural, statusLine, totalLength,
 } from './browse.js';
 
 const RECENT_ALBUMS = 12;
@@ -28,40 +28,27 @@ export function renderHome(main) {
   async function load() {
     try {
       const settle = (p) => p.then((v) => ({ ok: true, v }), (err) => ({ ok: false, err }));
-      const [recent, history, starred, playlists, albums, artists] = await Promise.all([
-        settle(api.get('/api/v1/songs', { sort: 'uploaded_at', order: 'desc', limit: 200 })),
+      const [recent, history, starred, playlists] = await Promise.all([
+        settle(api.get('/api/v1/albums', { sort: 'recent', limit: RECENT_ALBUMS })),
         settle(api.get('/api/v1/me/history', { limit: 500 })),
         settle(api.get('/api/v1/me/starred')),
         settle(api.get('/api/v1/playlists')),
-        settle(albumIndex()),
-        settle(artistIndex()),
       ]);
+      // No albums: is the library empty, or are its songs without album tags?
+      const anySong = recent.ok && !recent.v.items.length
+        ? await api.get('/api/v1/songs', { limit: 1 }).then((r) => r.items.length > 0, () => false) : false;
       if (!alive) return;
-      const albumIdx = albums.ok ? albums.v : null;
-      const artistIdx = artists.ok ? artists.v : null;
-      const links = (s) => ({
-        albumId: albumIdx ? albumOf(albumIdx, s)?.id : null,
-        artistId: artistIdx ? artistByName(artistIdx, s.artist)?.id : null,
-      });
       const failed = (what, r) => h('p', { class: 'empty' }, `Could not load ${what}: ${describeError(r.err)}`);
       const shelves = [];
 
-      // Recently added albums (the newest songs' albums, newest first).
+      // Recently added albums (by when their first song was uploaded, newest first).
       if (recent.ok) {
-        const seen = new Map();
-        for (const s of recent.v.items) {
-          const a = albumIdx ? albumOf(albumIdx, s) : null;
-          if (a && !seen.has(a.id)) seen.set(a.id, a);
-          if (seen.size >= RECENT_ALBUMS) break;
-        }
-        const list = [...seen.values()];
+        const list = recent.v.items;
         shelves.push(shelf('recent-albums-h', 'Recently added',
-          list.length ? h('ul', { class: 'card-grid', 'aria-labelledby': 'recent-albums-h' },
-            list.map((a) => albumCard(a, { artistId: artistIdx ? artistByName(artistIdx, a.artist)?.id : null })))
-            : h('p', { class: 'empty' }, recent.v.items.length ? 'No albums yet: your songs have no album tags.' : 'Your library is empty. ',
-              recent.v.items.length ? null : h('a', { href: '#/upload' }, 'Upload some music')),
+          list.length ? h('ul', { class: 'card-grid', 'aria-labelledby': 'recent-albums-h' }, list.map((a) => albumCard(a)))
+            : h('p', { class: 'empty' }, anySong ? 'No albums yet: your songs have no album tags.' : 'Your library is empty. ',
+              anySong ? null : h('a', { href: '#/upload' }, 'Upload some music')),
           h('a', { href: '#/library/albums', class: 'shelf-link' }, 'All albums')));
-        keepSongs(recent.v.items);
       } else shelves.push(shelf('recent-albums-h', 'Recently added', failed('recent albums', recent)));
 
       // Recently played and most played, from your history.
@@ -74,12 +61,12 @@ export function renderHome(main) {
         keepSongs(recentSongs);
         shelves.push(shelf('recent-played-h', 'Recently played',
           recentSongs.length ? h('ol', { class: 'song-list', 'aria-labelledby': 'recent-played-h' },
-            recentSongs.map((s) => songItem(s, { list: recentSongs, context: 'home', ...links(s) })))
+            recentSongs.map((s) => songItem(s, { list: recentSongs, context: 'home' })))
             : h('p', { class: 'empty' }, 'Nothing played yet.'),
           h('a', { href: '#/history', class: 'shelf-link' }, 'History')));
         shelves.push(shelf('most-played-h', 'Most played',
           most.length ? h('ol', { class: 'song-list', 'aria-labelledby': 'most-played-h' },
-            most.map((s) => songItem(s, { list: most, context: 'home', meta: plural(s.play_count, 'play'), ...links(s) })))
+            most.map((s) => songItem(s, { list: most, context: 'home', meta: plural(s.play_count, 'play') })))
             : h('p', { class: 'empty' }, 'Nothing played yet.')));
       } else shelves.push(shelf('recent-played-h', 'Recently played', failed('your history', history)));
 
@@ -90,11 +77,11 @@ export function renderHome(main) {
         const parts = [];
         if (songs.length) {
           parts.push(h('ul', { class: 'song-list', 'aria-label': 'Favourite songs' },
-            songs.map((s) => songItem(s, { list: st.songs, context: 'home', ...links(s) }))));
+            songs.map((s) => songItem(s, { list: st.songs, context: 'home' }))));
         }
         if (st.albums.length || st.artists.length) {
           parts.push(h('ul', { class: 'card-grid', 'aria-label': 'Favourite albums and artists' },
-            st.albums.slice(0, 6).map((a) => albumCard(a, { artistId: artistIdx ? artistByName(artistIdx, a.artist)?.id : null })),
+            st.albums.slice(0, 6).map((a) => albumCard(a)),
             st.artists.slice(0, 6).map(artistCard)));
         }
         if (!parts.length) parts.push(h('p', { class: 'empty' }, 'No favourites yet. Star what you love to find it here.'));

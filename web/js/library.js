@@ -243,17 +243,24 @@ export function renderLibrary(main, params) {
   };
 }
 
+// Links to an artist's and an album's page by the ids songs and albums carry.
+const artistLink = (id, name) => (id ? h('a', { href: `#/artists/${encodeURIComponent(id)}` }, name) : name);
+const albumLink = (id, name) => (id ? h('a', { href: `#/albums/${encodeURIComponent(id)}` }, name) : name);
+
 function songRow(song, { selected, onSelect }) {
   const title = song.title || 'Untitled';
   const box = h('input', { type: 'checkbox', class: 'song-select', 'aria-label': `Select ${title}` });
   box.checked = selected;
   box.addEventListener('change', () => onSelect(song, box.checked));
+  const sub = [];
+  if (song.artist) sub.push(artistLink(song.artist_id, song.artist));
+  if (song.album) sub.push(sub.length ? ' — ' : null, albumLink(song.album_id, song.album));
   return h('div', { class: 'row song-row' },
     box,
     coverImage(song.cover_url, ''),
     h('div', { class: 'row-main' },
       h('span', { class: 'row-title' }, title),
-      h('span', { class: 'row-sub' }, [song.artist, song.album].filter(Boolean).join(' — ') || 'Unknown artist')),
+      h('span', { class: 'row-sub' }, sub.length ? sub : 'Unknown artist')),
     h('span', { class: 'row-meta' }, formatDuration(song.duration_ms)),
     h('div', { class: 'row-actions' },
       h('div', { class: 'row-marks' },
@@ -268,7 +275,8 @@ function albumRow(album) {
     coverImage(album.cover_url, ''),
     h('div', { class: 'row-main' },
       h('a', { class: 'row-title', href: `#/albums/${encodeURIComponent(album.id)}` }, name),
-      h('span', { class: 'row-sub' }, [album.artist, album.year || null].filter(Boolean).join(' · ') || 'Unknown artist')),
+      h('span', { class: 'row-sub' }, album.artist ? artistLink(album.artist_id, album.artist) : 'Unknown artist',
+        album.year ? ` · ${album.year}` : null)),
     h('span', { class: 'row-meta' }, `${album.song_count} song${album.song_count === 1 ? '' : 's'} · ${formatDuration(album.duration_ms)}`),
     h('div', { class: 'row-actions' },
       h('div', { class: 'row-marks' },

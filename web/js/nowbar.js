@@ -31,31 +31,12 @@ export function playerIcon(name, size = 20) {
 }
 
 // ---- links to the album and the artist of a song ----------------------------------
-// Songs carry names, not album or artist ids: find them once by name.
-const linkCache = new Map();
+// Songs carry the ids of their album (null without an album tag) and artist.
 export function albumHref(song) {
-  if (!song?.album) return Promise.resolve(null);
-  const artist = song.album_artist || song.artist || '';
-  const key = `album\u0000${artist}\u0000${song.album}`;
-  if (!linkCache.has(key)) {
-    linkCache.set(key, api.get('/api/v1/albums', { q: song.album }).then((res) => {
-      const hit = res.items.find((a) => a.name === song.album && (a.artist === artist || !artist))
-        || res.items.find((a) => a.name === song.album);
-      return hit ? `#/albums/${encodeURIComponent(hit.id)}` : null;
-    }).catch(() => { linkCache.delete(key); return null; }));
-  }
-  return linkCache.get(key);
+  return Promise.resolve(song?.album && song.album_id ? `#/albums/${encodeURIComponent(song.album_id)}` : null);
 }
 export function artistHref(song) {
-  if (!song?.artist) return Promise.resolve(null);
-  const key = `artist\u0000${song.artist}`;
-  if (!linkCache.has(key)) {
-    linkCache.set(key, api.get('/api/v1/artists', { q: song.artist }).then((res) => {
-      const hit = res.items.find((a) => a.name === song.artist);
-      return hit ? `#/artists/${encodeURIComponent(hit.id)}` : null;
-    }).catch(() => { linkCache.delete(key); return null; }));
-  }
-  return linkCache.get(key);
+  return Promise.resolve(song?.artist && song.artist_id ? `#/artists/${encodeURIComponent(song.artist_id)}` : null);
 }
 
 // Fills `box` with `text`, as a link once `hrefPromise` gives one.
