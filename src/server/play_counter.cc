@@ -41,6 +41,17 @@ void PlayCounter::loop() {
   }
 }
 
+std::string played_on(const room::Room& room, const ListenerInfo& user) {
+  const auto& devices = user.devices;
+  if (!room.state.speaker.empty()) {
+    for (const auto& d : devices) {
+      if (d.id == room.state.speaker) return d.name;
+    }
+  }
+  if (devices.size() == 1) return devices.front().name;
+  return "HiFi room";
+}
+
 int PlayCounter::check_now() {
   std::lock_guard check(check_mu_);
   const auto now = clock_.now_ms();
@@ -57,7 +68,8 @@ int PlayCounter::check_now() {
     if (position < play_threshold_ms(item->duration_ms)) continue;
     counted_[room.id] = room.state.selection;
     for (const auto& user : local.users) {
-      auto s = annotations_.record_play(user.user_id, Play{item->song_id, now - position, "HiFi room", room.id});
+      auto s = annotations_.record_play(user.user_id,
+                                        Play{item->song_id, now - position, played_on(room, user), room.id});
       if (s) {
         ++recorded;
       } else {

@@ -30,6 +30,11 @@ namespace hifi {
 // it, at most four minutes.
 std::int64_t play_threshold_ms(std::int64_t duration_ms);
 
+// The "client" a play in a room is recorded with: the name of the user's
+// device that plays the room (its speaker, or the user's only device there),
+// else "HiFi room". The room itself is recorded beside it.
+std::string played_on(const room::Room& room, const ListenerInfo& user);
+
 class PlayCounter {
  public:
   PlayCounter(RoomHub& hub, Annotations& annotations, const Clock& room_clock,

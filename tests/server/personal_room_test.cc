@@ -7,6 +7,9 @@
 #include <set>
 #include <thread>
 
+#include "library/annotations.h"
+#include "server/node.h"
+#include "server/play_counter.h"
 #include "server/room_test_fixture.h"
 
 namespace hifi::testing {
@@ -164,6 +167,36 @@ TEST_F(PersonalRoomTest, DevicesAreListedAndOneIsChosenToPlay) {
   WsClient unnamed;
   EXPECT_FALSE(unnamed.connect(server_->port(), ws_target(room) + "?device=tablet", alice));
   ASSERT_TRUE(wait_for_devices(*laptop, {"laptop-1", "tablet"}));
+}
+
+TEST_F(PersonalRoomTest, APlayIsRecordedWithTheDeviceThatPlayedIt) {
+  auto alice = register_and_login("alice");
+  const auto alice_id = user_id(alice);
+  const auto room = personal_room(alice);
+  auto song = upload_song(alice, 440, 20, 4000);
+  auto laptop = join_as(alice, room, "laptop-1", "Laptop");
+  auto phone = join_as(alice, room, "phone-7", "Phone");
+  ASSERT_TRUE(wait_for_devices(*laptop, {"laptop-1", "phone-7"}));
+  ok_command(alice, room, {{"type", "speaker"}, {"device", "phone-7"}});
+  ok_command(alice, room, {{"type", "add"}, {"song_ids", {song}}, {"play", true}});
+  auto& counter = server_->node().play_counter();
+  server_->clock().advance_ms(11'000);
+  counter.check_now();
+  auto history = server_->node().annotations().history(alice_id, 10);
+  ASSERT_TRUE(history.is_ok());
+  ASSERT_EQ(history->items.size(), 1u);
+  EXPECT_EQ(history->items[0].client, "Phone");
+  EXPECT_EQ(history->items[0].room_id, room);
+
+  // With every device playing and more than one of them, the room is named.
+  ok_command(alice, room, {{"type", "speaker"}, {"device", ""}});
+  ok_command(alice, room, {{"type", "add"}, {"song_ids", {song}}, {"replace", true}, {"play", true}});
+  server_->clock().advance_ms(11'000);
+  counter.check_now();
+  history = server_->node().annotations().history(alice_id, 10);
+  ASSERT_TRUE(history.is_ok());
+  ASSERT_EQ(history->items.size(), 2u);
+  EXPECT_EQ(history->items[0].client, "HiFi room");
 }
 
 TEST_F(PersonalRoomTest, DeletingTheAccountDeletesItsPersonalRoom) {
