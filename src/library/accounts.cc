@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <boost/json.hpp>
+#include <optional>
 
 #include "common/random.h"
 #include "common/sha256.h"
@@ -461,6 +462,45 @@ Status AccountService::index_legacy_tokens() {
   if (auto t = store_.txn({}, ops); !t) return t.status();
   legacy_tokens_indexed_ = true;
   return Status::ok();
+}
+
+Result<AccountService::SweepReport> AccountService::sweep_expired() {
+  const auto now = clock_.now_ms();
+  SweepReport report;
+  auto expires_at = [](const std::string& value) -> std::optional<std::int64_t> {
+    boost::system::error_code ec;
+    auto v = json::parse(value, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    const auto* e = v.as_object().if_contains("expires_at");
+    if (e == nullptr || !e->is_number()) return std::nullopt;
+    return e->to_number<std::int64_t>();
+  };
+  auto tokens = store_.range(kTokensPrefix);
+  if (!tokens) return tokens.status();
+  for (const auto& kv : tokens->kvs) {
+    const auto at = expires_at(kv.value);
+    if (!at || *at > now) continue;
+    boost::system::error_code ec;
+    auto v = json::parse(kv.value, ec);
+    std::vector<Op> ops{Op::del(kv.key)};
+    if (const auto* uid = v.as_object().if_contains("user_id"); uid && uid->is_string()) {
+      ops.push_back(Op::del(user_token_key(std::string(uid->as_string()), kv.key.substr(sizeof(kTokensPrefix) - 1))));
+    }
+    // Only the record as read: a token rewritten meanwhile is left alone.
+    auto t = store_.txn({Compare::mod_revision_equals(kv.key, kv.mod_revision)}, ops);
+    if (!t) return t.status();
+    if (t->succeeded) ++report.tokens;
+  }
+  auto invites = store_.range(kInvitesPrefix);
+  if (!invites) return invites.status();
+  for (const auto& kv : invites->kvs) {
+    const auto at = expires_at(kv.value);
+    if (!at || *at > now) continue;
+    auto t = store_.txn({Compare::mod_revision_equals(kv.key, kv.mod_revision)}, {Op::del(kv.key)});
+    if (!t) return t.status();
+    if (t->succeeded) ++report.invites;
+  }
+  return report;
 }
 
 Result<std::vector<SessionInfo>> AccountService::sessions(const std::string& user_id,

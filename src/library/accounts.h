@@ -161,6 +161,15 @@ class AccountService {
   Result<std::vector<SessionInfo>> sessions(const std::string& user_id, const std::string& current_token);
   // Ends one session of the user (kNotFound when the user has none by that id).
   Status revoke_session(const std::string& user_id, const std::string& session_id);
+  // Deletes every expired session token (with its index entry) and every
+  // expired invite code: what no request would delete, since nobody
+  // presents them again. Housekeeping runs it; safe to run on several
+  // nodes at once (each delete compares the record it read).
+  struct SweepReport {
+    int tokens = 0;
+    int invites = 0;
+  };
+  Result<SweepReport> sweep_expired();
   // Ends every session of the user but keep_token's.
   Status revoke_other_sessions(const std::string& user_id, const std::string& keep_token) {
     return revoke_tokens_of(user_id, keep_token);

@@ -17,6 +17,7 @@
 #include "library/playlists.h"
 #include "library/shares.h"
 #include "server/http_server.h"
+#include "server/housekeeping.h"
 #include "server/play_counter.h"
 #include "server/metrics.h"
 #include "server/room_hub.h"
@@ -93,6 +94,7 @@ struct Node::Parts {
   std::unique_ptr<room::RoomService> rooms;
   std::unique_ptr<RoomHub> hub;
   std::unique_ptr<PlayCounter> plays;
+  std::unique_ptr<Housekeeping> housekeeping;
   std::unique_ptr<HttpServer> server;
   std::string advertise;
   bool stopped = false;
@@ -177,6 +179,8 @@ Result<std::unique_ptr<Node>> Node::open(ServerConfig config, NodeOptions option
   p->rooms->set_listener([hub = p->hub.get()](const room::RoomEvent& e) { hub->on_event(e); });
   if (auto s = p->rooms->start(); !s) return Status(s.code(), "cannot load the rooms: " + s.message());
   p->plays = std::make_unique<PlayCounter>(*p->hub, *p->annotations, p->room_clock());
+  p->housekeeping = std::make_unique<Housekeeping>(
+      *p->accounts, [cluster = p->cluster.get()] { return cluster->membership().is_leader(); });
   return std::unique_ptr<Node>(new Node(std::move(p)));
 }
 
@@ -204,6 +208,7 @@ Status Node::start() {
                                 [cluster] { return cluster->membership().lease(); });
   cluster->membership().set_on_rejoin([hub = p.hub.get()] { hub->republish_presence(); });
   p.plays->start();
+  p.housekeeping->start();
   // Listener counts are cluster-wide from the first request on; a store too
   // slow for that leaves the node serving, reported as degraded by /healthz.
   if (auto s = p.hub->wait_presence_loaded(std::chrono::steady_clock::now() + std::chrono::seconds(10)); !s) {
@@ -221,6 +226,7 @@ void Node::stop() {
     p.server->wait();
   }
   p.plays->stop();
+  p.housekeeping->stop();
   p.cluster->stop();
   p.rooms->stop();
   p.annotations->stop();
@@ -242,6 +248,7 @@ Shares& Node::shares() { return *parts_->shares; }
 room::RoomService& Node::rooms() { return *parts_->rooms; }
 RoomHub& Node::hub() { return *parts_->hub; }
 PlayCounter& Node::play_counter() { return *parts_->plays; }
+Housekeeping& Node::housekeeping() { return *parts_->housekeeping; }
 cluster::ClusterNode& Node::cluster() { return *parts_->cluster; }
 Metrics& Node::metrics() { return parts_->metrics; }
 

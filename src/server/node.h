@@ -37,6 +37,7 @@ class HttpServer;
 class Metrics;
 class RoomHub;
 class PlayCounter;
+class Housekeeping;
 class UrlSigner;
 namespace cluster {
 class ClusterNode;
@@ -91,6 +92,7 @@ class Node {
   room::RoomService& rooms();
   RoomHub& hub();
   PlayCounter& play_counter();
+  Housekeeping& housekeeping();
   cluster::ClusterNode& cluster();
   Metrics& metrics();
 

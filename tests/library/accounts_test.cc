@@ -765,3 +765,51 @@ TEST_F(AccountsTest, ALoginRacingAPasswordChangeLeavesNoSession) {
 
 }  // namespace
 }  // namespace hifi
+
+namespace hifi {
+namespace {
+
+TEST_F(AccountsTest, TheSweepDeletesExpiredTokensAndInvitesOnly) {
+  AccountOptions options;
+  options.token_ttl_ms = 1000 * 60;
+  options.invite_ttl_ms = 1000 * 60 * 10;
+  auto accounts = service(options);
+  auto admin = accounts->register_user("alice", kPassword, "");
+  ASSERT_TRUE(admin.is_ok());
+  std::int64_t retry = 0;
+  auto old_session = accounts->login("alice", kPassword, "10.0.0.1", &retry);
+  ASSERT_TRUE(old_session.is_ok());
+  auto old_invite = accounts->create_invite(*admin);
+  ASSERT_TRUE(old_invite.is_ok());
+  clock_.advance_ms(1000 * 60 * 5);
+  auto fresh_session = accounts->login("alice", kPassword, "10.0.0.1", &retry);
+  ASSERT_TRUE(fresh_session.is_ok());
+  clock_.advance_ms(1000 * 60 * 6);  // the old session expired 10 minutes ago, the old invite just now
+  auto fresh_invite = accounts->create_invite(*admin);
+  ASSERT_TRUE(fresh_invite.is_ok());
+
+  auto report = accounts->sweep_expired();
+  ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+  EXPECT_EQ(report->tokens, 2);  // the first session and the second, 6 minutes old
+  EXPECT_EQ(report->invites, 1);
+  auto tokens = store_->range("tokens/");
+  ASSERT_TRUE(tokens.is_ok());
+  EXPECT_TRUE(tokens->kvs.empty());
+  auto index = store_->range("user-tokens/");
+  ASSERT_TRUE(index.is_ok());
+  EXPECT_TRUE(index->kvs.empty()) << "index entries go with their tokens";
+  auto invites = store_->range("invites/");
+  ASSERT_TRUE(invites.is_ok());
+  EXPECT_EQ(invites->kvs.size(), 1u);
+  auto again = accounts->sweep_expired();
+  ASSERT_TRUE(again.is_ok());
+  EXPECT_EQ(again->tokens, 0);
+  EXPECT_EQ(again->invites, 0);
+  // A session made after the sweep works.
+  auto now = accounts->login("alice", kPassword, "10.0.0.1", &retry);
+  ASSERT_TRUE(now.is_ok());
+  EXPECT_TRUE(accounts->authenticate(now->token).is_ok());
+}
+
+}  // namespace
+}  // namespace hifi

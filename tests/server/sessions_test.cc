@@ -4,6 +4,8 @@
 // an admin changes at run time (/api/v1/settings); what each account
 // uploaded, in the admin's list of users; artist pages.
 #include "server/api_fixture.h"
+#include "server/housekeeping.h"
+#include "server/node.h"
 
 namespace hifi::testing {
 namespace {
@@ -103,6 +105,20 @@ TEST_F(SessionsTest, ExpiredSessionsLeaveTheListAndPasswordChangesEndTheOthers) 
   EXPECT_EQ(get("/api/v1/me", other).status, 401);
   EXPECT_EQ(get("/api/v1/me", later).status, 200);
   EXPECT_EQ(sessions(later).size(), 1u);
+}
+
+TEST_F(SessionsTest, HousekeepingSweepsSessionsNobodyPresentsAgain) {
+  const auto lost_phone = register_and_login("alice");
+  server_->clock().advance_ms(31LL * 24 * 3600 * 1000);
+  const auto laptop = sign_in("alice", kFirefox);
+  auto tokens = [&] { return server_->node().store().range("tokens/")->kvs.size(); };
+  EXPECT_EQ(tokens(), 2u);
+  auto report = server_->node().housekeeping().run_now();
+  ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+  EXPECT_EQ(report->tokens, 1);
+  EXPECT_EQ(tokens(), 1u);
+  EXPECT_EQ(get("/api/v1/me", laptop).status, 200);
+  EXPECT_EQ(get("/api/v1/me", lost_phone).status, 401);
 }
 
 TEST_F(SessionsTest, AnAdminSetsTheRegistrationModeForEveryNodeAndRestart) {
