@@ -243,7 +243,7 @@ test('star and rate a song and an album, then find them in favourites and on the
   await waitFor(async () => !(await call(aliceToken, 'GET', '/api/v1/me/starred')).body.songs.some((s) => s.title === 'Bravo Tone'), 'menu unstar');
 });
 
-test('history shows the plays, when and on which device; home shows recently and most played', T, async () => {
+test('history shows the plays, when and on which device or room; home shows recently and most played', T, async () => {
   const now = Date.now();
   for (const [title, client, ago] of [['Alpha Tone', 'Kitchen speaker', 60000], ['First Step', 'Test phone', 30000], ['First Step', 'Test phone', 10000]]) {
     const r = await call(aliceToken, 'POST', '/api/v1/me/history', { song_id: ids[title], client, played_at: now - ago });
@@ -263,7 +263,10 @@ test('history shows the plays, when and on which device; home shows recently and
   await alice.getByRole('link', { name: 'History', exact: true }).click();
   await alice.getByRole('heading', { name: 'History', level: 1 }).waitFor();
   await waitForTexts(alice, '.history-view .row-title', ['Second Step', 'First Step', 'First Step', 'Alpha Tone']);
-  assert.equal(await alice.locator('.history-view .song-item').first().locator('.play-where').textContent(), ' · in Test lounge');
+  // The room, and the device that played it (alice's browser, her only device there).
+  const deviceName = await alice.evaluate(async () => (await import('/js/device.js')).thisDevice().name);
+  assert.equal(await alice.locator('.history-view .song-item').first().locator('.play-where').textContent(),
+    ` · in Test lounge · on ${deviceName}`);
   await alice.locator('.history-day h2', { hasText: 'Today' }).waitFor();
   const first = alice.locator('.history-view .song-item').nth(1);
   assert.match(await first.locator('.play-where').textContent(), /on Test phone/);
