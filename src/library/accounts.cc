@@ -467,24 +467,28 @@ Status AccountService::index_legacy_tokens() {
 Result<AccountService::SweepReport> AccountService::sweep_expired() {
   const auto now = clock_.now_ms();
   SweepReport report;
-  auto expires_at = [](const std::string& value) -> std::optional<std::int64_t> {
+  // The record's expiry, and its user (tokens), when it has expired.
+  struct Expired {
+    std::string user_id;
+  };
+  auto expired = [now](const std::string& value) -> std::optional<Expired> {
     boost::system::error_code ec;
     auto v = json::parse(value, ec);
     if (ec || !v.is_object()) return std::nullopt;
-    const auto* e = v.as_object().if_contains("expires_at");
-    if (e == nullptr || !e->is_number()) return std::nullopt;
-    return e->to_number<std::int64_t>();
+    const auto& o = v.as_object();
+    const auto* e = o.if_contains("expires_at");
+    if (e == nullptr || !e->is_number() || e->to_number<std::int64_t>() > now) return std::nullopt;
+    const auto* uid = o.if_contains("user_id");
+    return Expired{uid && uid->is_string() ? std::string(uid->as_string()) : std::string()};
   };
   auto tokens = store_.range(kTokensPrefix);
   if (!tokens) return tokens.status();
   for (const auto& kv : tokens->kvs) {
-    const auto at = expires_at(kv.value);
-    if (!at || *at > now) continue;
-    boost::system::error_code ec;
-    auto v = json::parse(kv.value, ec);
+    const auto gone = expired(kv.value);
+    if (!gone) continue;
     std::vector<Op> ops{Op::del(kv.key)};
-    if (const auto* uid = v.as_object().if_contains("user_id"); uid && uid->is_string()) {
-      ops.push_back(Op::del(user_token_key(std::string(uid->as_string()), kv.key.substr(sizeof(kTokensPrefix) - 1))));
+    if (!gone->user_id.empty()) {
+      ops.push_back(Op::del(user_token_key(gone->user_id, kv.key.substr(sizeof(kTokensPrefix) - 1))));
     }
     // Only the record as read: a token rewritten meanwhile is left alone.
     auto t = store_.txn({Compare::mod_revision_equals(kv.key, kv.mod_revision)}, ops);
@@ -494,8 +498,7 @@ Result<AccountService::SweepReport> AccountService::sweep_expired() {
   auto invites = store_.range(kInvitesPrefix);
   if (!invites) return invites.status();
   for (const auto& kv : invites->kvs) {
-    const auto at = expires_at(kv.value);
-    if (!at || *at > now) continue;
+    if (!expired(kv.value)) continue;
     auto t = store_.txn({Compare::mod_revision_equals(kv.key, kv.mod_revision)}, {Op::del(kv.key)});
     if (!t) return t.status();
     if (t->succeeded) ++report.invites;
