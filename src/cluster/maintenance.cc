@@ -184,7 +184,7 @@ int Maintenance::copy_missing(const Copies& c, RepairReport& report) {
   for (const auto& target : candidates) {
     if (have >= c.wanted) break;
     Status s = source == self ? replicator_.push_to(c.sha, target)
-                              : peers_.request_push(c.live_by_id.at(source).advertise, c.sha, target);
+                              : peers_.request_push(c.live_by_id.at(source), c.sha, target);
     if (s) {
       ++have;
       ++report.copies_made;
@@ -210,7 +210,7 @@ void Maintenance::trim_surplus(const Copies& c, RepairReport& report) {
   for (auto i = ranked.size(); i-- > static_cast<std::size_t>(c.wanted);) {
     const auto& node = ranked[i];
     Status s = node == self ? replicator_.drop_local_copy(c.sha)
-                            : peers_.request_drop(c.live_by_id.at(node).advertise, c.sha);
+                            : peers_.request_drop(c.live_by_id.at(node), c.sha);
     if (s) {
       --have;
       ++report.copies_trimmed;

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "common/endpoint.h"
+#include "common/sha256.h"
 #include "common/tcp_connect.h"
 
 namespace hifi::cluster {
@@ -90,15 +91,17 @@ std::string refusal(unsigned status, const std::string& body) {
   return "HTTP " + std::to_string(status) + (detail.empty() ? "" : ": " + detail);
 }
 
-// POST `api_path` to the node at `target` with this node's peer header and
-// an optional JSON body; the answer's status and body.
-Result<std::pair<unsigned, std::string>> post_as_peer(const PeerAuth& auth, const Clock& clock,
+// POST `api_path` to the member `to` (at `target`) with this node's peer
+// header and an optional JSON body; the answer's status and body.
+Result<std::pair<unsigned, std::string>> post_as_peer(const PeerAuth& auth, const Clock& clock, const Member& to,
                                                       const Endpoint& target, const std::string& api_path,
                                                       std::string json_body, const PeerClientOptions& options,
                                                       const std::string& what,
                                                       bool silence_is_unavailable = false) {
   http::request<http::string_body> request{http::verb::post, target.target(api_path), 11};
-  request.set(kPeerHeader, auth.header_value("POST", api_path, clock.now_ms() / 1000));
+  PeerRequest signed_part{"POST", api_path, to.id};
+  if (!json_body.empty()) signed_part.body_sha256 = to_hex(sha256(json_body));
+  request.set(kPeerHeader, auth.header_value(signed_part, clock.now_ms() / 1000));
   if (!json_body.empty()) {
     request.set(http::field::content_type, "application/json");
     request.body() = std::move(json_body);
@@ -111,8 +114,8 @@ Result<std::pair<unsigned, std::string>> post_as_peer(const PeerAuth& auth, cons
 PeerClient::PeerClient(const PeerAuth& auth, const Clock& clock, PeerClientOptions options)
     : auth_(auth), clock_(clock), options_(options) {}
 
-Status PeerClient::push_blob(const std::string& base_url, const ContentHash& sha256,
-                             const std::string& path) const {
+Status PeerClient::push_blob(const Member& to, const ContentHash& sha256, const std::string& path) const {
+  const auto& base_url = to.advertise;
   auto target = parse_base_url(base_url);
   if (!target) return target.status();
   const std::string what = "copy of " + sha256.short_hex() + " to " + base_url;
@@ -123,7 +126,7 @@ Status PeerClient::push_blob(const std::string& base_url, const ContentHash& sha
     // instead of waiting out the transfer's idle timeout.
     PeerClientOptions options = options_;
     options.idle_timeout = std::min(options_.idle_timeout, options_.answer_timeout);
-    auto answer = post_as_peer(auth_, clock_, *target, "/internal/v1/blobs/" + sha256.hex() + "/keep", {},
+    auto answer = post_as_peer(auth_, clock_, to, *target, "/internal/v1/blobs/" + sha256.hex() + "/keep", {},
                                options, what, /*silence_is_unavailable=*/true);
     if (!answer) return answer.status();
     if (answer->first == 200) return Status::ok();
@@ -138,7 +141,9 @@ Status PeerClient::push_blob(const std::string& base_url, const ContentHash& sha
   request.target(target->target(api_path));
   request.version(11);
   request.set(http::field::content_type, "application/octet-stream");
-  request.set(kPeerHeader, auth_.header_value("PUT", api_path, clock_.now_ms() / 1000));
+  // The blob is named by its SHA-256, which is the body's digest.
+  request.set(kPeerHeader, auth_.header_value(PeerRequest{"PUT", api_path, to.id, sha256.hex()},
+                                              clock_.now_ms() / 1000));
   auto answer = exchange(*target, request, options_, what);
   if (!answer) return answer.status();
   if (answer->first != 200 && answer->first != 201) {
@@ -147,8 +152,9 @@ Status PeerClient::push_blob(const std::string& base_url, const ContentHash& sha
   return Status::ok();
 }
 
-Status PeerClient::request_push(const std::string& holder_url, const ContentHash& sha256,
+Status PeerClient::request_push(const Member& holder, const ContentHash& sha256,
                                 const std::string& target_id) const {
+  const auto& holder_url = holder.advertise;
   auto target = parse_base_url(holder_url);
   if (!target) return target.status();
   const std::string what = "push of " + sha256.short_hex() + " from " + holder_url;
@@ -156,18 +162,19 @@ Status PeerClient::request_push(const std::string& holder_url, const ContentHash
   // per-piece deadline; allow for a slow but moving transfer.
   PeerClientOptions options = options_;
   options.idle_timeout = options_.idle_timeout * 8;
-  auto answer = post_as_peer(auth_, clock_, *target, "/internal/v1/blobs/" + sha256.hex() + "/push",
+  auto answer = post_as_peer(auth_, clock_, holder, *target, "/internal/v1/blobs/" + sha256.hex() + "/push",
                              boost::json::serialize(boost::json::object{{"target", target_id}}), options, what);
   if (!answer) return answer.status();
   if (answer->first != 200) return io_error(what + " failed: " + refusal(answer->first, answer->second));
   return Status::ok();
 }
 
-Status PeerClient::request_drop(const std::string& holder_url, const ContentHash& sha256) const {
+Status PeerClient::request_drop(const Member& holder, const ContentHash& sha256) const {
+  const auto& holder_url = holder.advertise;
   auto target = parse_base_url(holder_url);
   if (!target) return target.status();
   const std::string what = "drop of " + sha256.short_hex() + " on " + holder_url;
-  auto answer = post_as_peer(auth_, clock_, *target, "/internal/v1/blobs/" + sha256.hex() + "/drop", {},
+  auto answer = post_as_peer(auth_, clock_, holder, *target, "/internal/v1/blobs/" + sha256.hex() + "/drop", {},
                              options_, what);
   if (!answer) return answer.status();
   if (answer->first != 200) return io_error(what + " refused: " + refusal(answer->first, answer->second));

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <string>
 
+#include "cluster/member.h"
 #include "cluster/peer_auth.h"
 #include "common/clock.h"
 #include "common/content_hash.h"
@@ -31,26 +32,27 @@ class PeerClient {
  public:
   PeerClient(const PeerAuth& auth, const Clock& clock, PeerClientOptions options = {});
 
-  // Makes sure the node at base_url holds a durable copy of the committed
+  // Each call is addressed to one member (its advertised URL and its id,
+  // which the request's signature names).
+  //
+  // Makes sure the node `to` holds a durable copy of the committed
   // blob `sha256`: asks whether it has one (POST .../keep, which also marks
   // it wanted again), and if not PUTs the file at `path`. OK once that node
   // answered that its copy is durable.
   // kUnavailable when the node cannot be reached at all (it is down) or does
   // not answer the opening question within answer_timeout (it is frozen);
   // kIoError when the transfer failed or the node refused, with the reason.
-  Status push_blob(const std::string& base_url, const ContentHash& sha256,
-                   const std::string& path) const;
+  Status push_blob(const Member& to, const ContentHash& sha256, const std::string& path) const;
 
-  // Asks the node at holder_url to push its copy of `sha256` to the member
+  // Asks the node `holder` to push its copy of `sha256` to the member
   // `target_id`. OK when the target acknowledged a durable copy.
-  Status request_push(const std::string& holder_url, const ContentHash& sha256,
-                      const std::string& target_id) const;
+  Status request_push(const Member& holder, const ContentHash& sha256, const std::string& target_id) const;
 
-  // Asks the node at holder_url to drop its copy of `sha256`, which the
+  // Asks the node `holder` to drop its copy of `sha256`, which the
   // repair leader found above R. OK once the copy is gone; the holder
   // refuses (kIoError, with its reason) when too few other live nodes hold
   // one.
-  Status request_drop(const std::string& holder_url, const ContentHash& sha256) const;
+  Status request_drop(const Member& holder, const ContentHash& sha256) const;
 
  private:
   const PeerAuth& auth_;

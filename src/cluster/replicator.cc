@@ -118,7 +118,7 @@ Status Replicator::push_to(const ContentHash& sha256, const std::string& target_
   if (!blobs_.exists(sha256)) return not_found("this node has no copy of " + sha256.hex());
   auto target = membership_.find(target_id);
   if (!target) return not_found("node " + target_id + " is not a live member");
-  auto s = peers_.push_blob(target->advertise, sha256, blobs_.path_for(sha256));
+  auto s = peers_.push_blob(*target, sha256, blobs_.path_for(sha256));
   ++(s ? counters_.pushes_ok : counters_.pushes_failed);
   return s;
 }

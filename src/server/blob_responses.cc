@@ -76,8 +76,9 @@ awaitable<Result<std::unique_ptr<Upstream>>> open_upstream(
   const bool head = ctx.method == "HEAD";
   http::request<http::empty_body> req{head ? http::verb::head : http::verb::get, base->target(path), 11};
   req.set(http::field::host, base->host_header());
-  req.set(cluster::kPeerHeader, ctx.services.cluster.auth().header_value(
-                                    head ? "HEAD" : "GET", path, ctx.services.cluster.clock().now_ms() / 1000));
+  req.set(cluster::kPeerHeader,
+          ctx.services.cluster.auth().header_value(cluster::PeerRequest{head ? "HEAD" : "GET", path, holder.id},
+                                                   ctx.services.cluster.clock().now_ms() / 1000));
   for (const auto& [field, value] : fields) req.set(field, value);
   up->stream.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
   auto [wec, written] = co_await http::async_write(up->stream, req, as_tuple(use_awaitable));

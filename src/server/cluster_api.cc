@@ -48,6 +48,14 @@ awaitable<Reply> receive_blob(RequestContext& ctx) {
   auto parsed = ContentHash::parse(ctx.params[0]);
   if (!parsed) co_return bad_request(ctx, parsed.status().message());
   const ContentHash& sha = *parsed;
+  // The bytes are checked against the path's hash as they are written
+  // (below), so the signed digest must be that hash and need not be
+  // computed twice.
+  if (ctx.peer_body_sha256 != sha.hex()) {
+    co_return problem(ctx, http::status::bad_request, "digest-mismatch", "Digest mismatch",
+                      "the signed body digest is not the blob's name");
+  }
+  ctx.peer_body_sha256.reset();
   auto length = ctx.parser.content_length();
   if (!length) {
     co_return problem(ctx, http::status::length_required, "length-required", "Length required",

@@ -61,6 +61,10 @@ struct RequestContext {
   std::string client_address;
   std::optional<User> user;           // the caller, once a route's Auth found one
   std::string token;                  // the session token that authenticated the caller
+  // A node-to-node request's signed body digest (hex SHA-256): the body
+  // readers (read_body_chunks) refuse a body that does not hash to it. A
+  // handler that checks the bytes itself may clear it.
+  std::optional<std::string> peer_body_sha256;
 
   // Filled in by whoever writes the response, for the request log.
   int status = 0;

@@ -1,5 +1,6 @@
 // Reading request bodies: the one loop over Beast's buffer_body parser that
 // small JSON bodies, song uploads and copies from other nodes all use.
+#include "common/sha256.h"
 #include "server/http_internal.h"
 #include "server/metrics.h"
 #include "server/request_json.h"
@@ -35,6 +36,9 @@ awaitable<Status> read_body_chunks(RequestContext& ctx, std::size_t limit, std::
   std::vector<char> buf(chunk);
   std::uint64_t received = 0;
   Status status;
+  // A node-to-node body must hash to the digest its sender signed.
+  std::optional<Sha256> signed_body;
+  if (ctx.peer_body_sha256) signed_body.emplace();
   while (!parser.is_done() && status) {
     parser.get().body().data = buf.data();
     parser.get().body().size = buf.size();
@@ -52,9 +56,13 @@ awaitable<Status> read_body_chunks(RequestContext& ctx, std::size_t limit, std::
     }
     const auto got = buf.size() - parser.get().body().size;
     received += got;
+    if (got > 0 && signed_body) signed_body->update(buf.data(), got);
     if (got > 0) status = sink(std::string_view(buf.data(), got));
   }
   ctx.services.metrics.add_bytes_in(received);
+  if (status && signed_body && to_hex(signed_body->finish()) != *ctx.peer_body_sha256) {
+    status = permission_denied("the body does not hash to the digest its sending node signed");
+  }
   co_return status;
 }
 

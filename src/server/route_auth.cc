@@ -13,21 +13,28 @@ HttpError unauthenticated_error(std::string detail) {
   return {http::status::unauthorized, "unauthenticated", "Authentication required", std::move(detail)};
 }
 
-std::optional<HttpError> check_peer(const RequestContext& ctx) {
+std::optional<HttpError> check_peer(RequestContext& ctx) {
   const auto& auth = ctx.services.cluster.auth();
   if (!auth.enabled()) {
     return HttpError{http::status::forbidden, "forbidden", "Forbidden",
                      "this node has no cluster secret, so it accepts no peers"};
   }
-  auto peer = auth.verify(std::string(ctx.header()[cluster::kPeerHeader]), ctx.method,
-                          std::string(ctx.url.path()), ctx.services.cluster.clock().now_ms() / 1000);
+  // The path and query as this node received them (a proxy in front may
+  // have removed a prefix the sender's advertised URL carries).
+  std::string target(ctx.url.encoded_path());
+  if (ctx.url.has_query()) target.append("?").append(ctx.url.encoded_query());
+  std::string why;
+  auto peer = auth.verify(std::string(ctx.header()[cluster::kPeerHeader]), ctx.method, target,
+                          ctx.services.cluster.clock().now_ms() / 1000, &why);
   if (!peer) {
-    spdlog::warn("refused a node-to-node request from {}: bad or missing {} header", ctx.client_address,
-                 cluster::kPeerHeader);
+    spdlog::warn("refused a node-to-node request from {}: {} header: {}", ctx.client_address,
+                 cluster::kPeerHeader, why);
     return HttpError{http::status::forbidden, "forbidden", "Forbidden",
                      "node-to-node requests need a valid X-HiFi-Peer header made with the cluster "
-                     "secret (check that every node has the same secret and a correct clock)"};
+                     "secret (" + why + "; check that every node runs the same HiFi version with the same "
+                     "secret and a correct clock)"};
   }
+  ctx.peer_body_sha256 = std::move(peer->body_sha256);
   return std::nullopt;
 }
 

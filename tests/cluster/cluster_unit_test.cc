@@ -138,8 +138,10 @@ TEST(PeerClient, APeerThatAcceptsButNeverAnswersIsUnavailableAfterTheAnswerTimeo
   options.idle_timeout = std::chrono::milliseconds(20000);
   PeerClient peers(auth, SystemClock::instance(), options);
   const auto started = std::chrono::steady_clock::now();
-  auto s = peers.push_blob("http://127.0.0.1:" + std::to_string(silent.port()),
-                             ContentHash::parse(std::string(64, 'a')).value(), blob);
+  Member silent_member;
+  silent_member.id = "silent";
+  silent_member.advertise = "http://127.0.0.1:" + std::to_string(silent.port());
+  auto s = peers.push_blob(silent_member, ContentHash::parse(std::string(64, 'a')).value(), blob);
   const auto took = std::chrono::steady_clock::now() - started;
   silent.close();
   std::filesystem::remove_all(dir);
@@ -148,26 +150,71 @@ TEST(PeerClient, APeerThatAcceptsButNeverAnswersIsUnavailableAfterTheAnswerTimeo
   EXPECT_LT(took, std::chrono::seconds(10));
 }
 
-TEST(PeerAuth, AcceptsItsOwnHeadersOnlyForTheSameRequestAndTime) {
+TEST(PeerAuth, AcceptsAHeaderOnlyForTheRequestNodeAndTimeItWasMadeFor) {
   PeerAuth alice("alice", "shared-secret-0123456789");
   PeerAuth bob("bob", "shared-secret-0123456789");
   const std::int64_t now = 1'800'000'000;
-  auto header = alice.header_value("PUT", "/internal/v1/blobs/x", now);
-  EXPECT_EQ(bob.verify(header, "PUT", "/internal/v1/blobs/x", now), std::optional<std::string>("alice"));
-  EXPECT_EQ(bob.verify(header, "PUT", "/internal/v1/blobs/x", now + PeerAuth::kMaxSkewSeconds),
-            std::optional<std::string>("alice"));
-  EXPECT_FALSE(bob.verify(header, "PUT", "/internal/v1/blobs/x", now + PeerAuth::kMaxSkewSeconds + 1));
-  EXPECT_FALSE(bob.verify(header, "GET", "/internal/v1/blobs/x", now));
-  EXPECT_FALSE(bob.verify(header, "PUT", "/internal/v1/blobs/y", now));
+  const std::string body = std::string(64, 'b');
+  const PeerRequest put{"PUT", "/internal/v1/blobs/x", "bob", body};
+  auto verified = [&](const std::string& header, const std::string& method, const std::string& target,
+                      std::int64_t at) { return bob.verify(header, method, target, at).has_value(); };
+
+  auto ok = bob.verify(alice.header_value(put, now), "PUT", "/internal/v1/blobs/x", now);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->node_id, "alice");
+  EXPECT_EQ(ok->body_sha256, body);
+  EXPECT_TRUE(verified(alice.header_value(put, now), "PUT", "/internal/v1/blobs/x", now + PeerAuth::kMaxSkewSeconds));
+  EXPECT_TRUE(verified(alice.header_value(put, now), "PUT", "/internal/v1/blobs/x", now - PeerAuth::kMaxSkewSeconds));
+  EXPECT_FALSE(verified(alice.header_value(put, now), "PUT", "/internal/v1/blobs/x", now + PeerAuth::kMaxSkewSeconds + 1));
+  // Another method, path or query than signed.
+  EXPECT_FALSE(verified(alice.header_value(put, now), "GET", "/internal/v1/blobs/x", now));
+  EXPECT_FALSE(verified(alice.header_value(put, now), "PUT", "/internal/v1/blobs/y", now));
+  EXPECT_FALSE(verified(alice.header_value(put, now), "PUT", "/internal/v1/blobs/x?force=1", now));
+  PeerRequest with_query = put;
+  with_query.target += "?force=1";
+  EXPECT_TRUE(verified(alice.header_value(with_query, now), "PUT", "/internal/v1/blobs/x?force=1", now));
+  // Addressed to another node: carol refuses what was signed for bob.
+  PeerAuth carol("carol", "shared-secret-0123456789");
+  std::string why;
+  EXPECT_FALSE(carol.verify(alice.header_value(put, now), "PUT", "/internal/v1/blobs/x", now, &why));
+  EXPECT_EQ(why, "the request was signed for another node");
+  // A header whose body digest was changed no longer holds.
+  auto header = alice.header_value(put, now);
+  auto tampered = header;
+  tampered.replace(tampered.find(body), body.size(), std::string(64, 'c'));
+  EXPECT_FALSE(verified(tampered, "PUT", "/internal/v1/blobs/x", now));
+  // Another secret.
   PeerAuth mallory("alice", "another-secret-0123456789");
-  EXPECT_FALSE(bob.verify(mallory.header_value("PUT", "/internal/v1/blobs/x", now), "PUT",
-                          "/internal/v1/blobs/x", now));
-  for (const char* bad : {"", "alice", "alice 1800000000", "alice x deadbeef", " 1800000000 ab"}) {
-    EXPECT_FALSE(bob.verify(bad, "PUT", "/internal/v1/blobs/x", now)) << bad;
+  EXPECT_FALSE(verified(mallory.header_value(put, now), "PUT", "/internal/v1/blobs/x", now));
+  for (const char* bad : {"", "alice", "alice bob 1800000000", "alice bob x deadbeef", " bob 1800000000 a b c",
+                          "alice bob 1800000000 nonce body mac", "alice bob 1800000000 a b c d"}) {
+    EXPECT_FALSE(verified(bad, "PUT", "/internal/v1/blobs/x", now)) << bad;
   }
-  PeerAuth lonely("solo", "");
+  PeerAuth lonely("bob", "");
   EXPECT_FALSE(lonely.enabled());
-  EXPECT_FALSE(lonely.verify(header, "PUT", "/internal/v1/blobs/x", now));
+  EXPECT_TRUE(lonely.header_value(put, now).empty());
+  EXPECT_FALSE(lonely.verify(alice.header_value(put, now), "PUT", "/internal/v1/blobs/x", now));
+}
+
+// A captured request cannot be sent again: each header is accepted once
+// within the window in which its time would be accepted at all.
+TEST(PeerAuth, RefusesAReplayedHeaderAndForgetsNoncesOnlyOnceTheyAreTooOld) {
+  PeerAuth alice("alice", "shared-secret-0123456789");
+  PeerAuth bob("bob", "shared-secret-0123456789");
+  const std::int64_t now = 1'800'000'000;
+  const PeerRequest drop{"POST", "/internal/v1/blobs/x/drop", "bob"};
+  const auto header = alice.header_value(drop, now);
+  EXPECT_TRUE(bob.verify(header, "POST", "/internal/v1/blobs/x/drop", now));
+  std::string why;
+  EXPECT_FALSE(bob.verify(header, "POST", "/internal/v1/blobs/x/drop", now + 1, &why));
+  EXPECT_EQ(why, "the request was already received once (a replay)");
+  EXPECT_FALSE(bob.verify(header, "POST", "/internal/v1/blobs/x/drop", now + PeerAuth::kMaxSkewSeconds));
+  // Later headers (each with its own nonce) are accepted, and the old one
+  // is refused by its time once forgotten.
+  EXPECT_TRUE(bob.verify(alice.header_value(drop, now + 1000), "POST", "/internal/v1/blobs/x/drop", now + 1000));
+  EXPECT_FALSE(bob.verify(header, "POST", "/internal/v1/blobs/x/drop", now + 1000));
+  // Two headers for the same request at the same second differ.
+  EXPECT_NE(alice.header_value(drop, now), alice.header_value(drop, now));
 }
 
 class MembershipTest : public ::testing::Test {

@@ -297,28 +297,54 @@ TEST_F(ClusterTest, ProxyModeServesSongsHeldElsewhereWithRanges) {
 }
 
 TEST_F(ClusterTest, NodeToNodeApiNeedsTheClusterSecret) {
-  start_nodes(2);
+  start_nodes(3);
   const std::string blob = "not really a song";
   const auto sha = ContentHash::of(blob);
   auto path = "/internal/v1/blobs/" + sha.hex();
+  auto now = [] { return SystemClock::instance().now_ms() / 1000; };
+  const cluster::PeerRequest put{"PUT", path, "node1", sha.hex()};
   auto unsigned_put = node(1).request(V::put, path, blob);
   EXPECT_EQ(unsigned_put.status, 403) << unsigned_put.body;
   cluster::PeerAuth wrong("node0", "another-secret-0123456789");
-  auto now = SystemClock::instance().now_ms() / 1000;
-  auto forged = node(1).request(V::put, path, blob, {{cluster::kPeerHeader, wrong.header_value("PUT", path, now)}});
+  auto forged = node(1).request(V::put, path, blob, {{cluster::kPeerHeader, wrong.header_value(put, now())}});
   EXPECT_EQ(forged.status, 403) << forged.body;
   cluster::PeerAuth right("node0", kSecret);
-  auto replayed_elsewhere = node(1).request(
-      V::put, path, blob, {{cluster::kPeerHeader, right.header_value("PUT", "/internal/v1/blobs/other", now)}});
-  EXPECT_EQ(replayed_elsewhere.status, 403);
+  auto elsewhere = right.header_value({"PUT", "/internal/v1/blobs/other", "node1", sha.hex()}, now());
+  EXPECT_EQ(node(1).request(V::put, path, blob, {{cluster::kPeerHeader, elsewhere}}).status, 403);
+  // Signed for node 2, sent to node 1.
+  auto for_node2 = right.header_value({"PUT", path, "node2", sha.hex()}, now());
+  auto misdirected = node(1).request(V::put, path, blob, {{cluster::kPeerHeader, for_node2}});
+  EXPECT_EQ(misdirected.status, 403) << misdirected.body;
+  EXPECT_NE(misdirected.body.find("signed for another node"), std::string::npos) << misdirected.body;
   EXPECT_FALSE(node(1).blobs().exists(sha));
 
-  auto corrupt = node(1).request(V::put, path, blob + "x", {{cluster::kPeerHeader, right.header_value("PUT", path, now)}});
+  auto corrupt = node(1).request(V::put, path, blob + "x", {{cluster::kPeerHeader, right.header_value(put, now())}});
   EXPECT_EQ(corrupt.status, 400) << corrupt.body;
   EXPECT_FALSE(node(1).blobs().exists(sha));
-  auto good = node(1).request(V::put, path, blob, {{cluster::kPeerHeader, right.header_value("PUT", path, now)}});
+  const auto header = right.header_value(put, now());
+  auto good = node(1).request(V::put, path, blob, {{cluster::kPeerHeader, header}});
   EXPECT_EQ(good.status, 201) << good.body;
   EXPECT_TRUE(node(1).blobs().exists(sha));
+  // The same request again, header and all, is a replay.
+  auto replayed = node(1).request(V::put, path, blob, {{cluster::kPeerHeader, header}});
+  EXPECT_EQ(replayed.status, 403) << replayed.body;
+  EXPECT_NE(replayed.body.find("replay"), std::string::npos) << replayed.body;
+
+  // A JSON body other than the one signed: the push is refused before it
+  // names a target.
+  const auto push_path = path + "/push";
+  const std::string signed_body = R"({"target":"node2"})";
+  auto push_header =
+      right.header_value({"POST", push_path, "node1", to_hex(sha256(signed_body))}, now());
+  auto swapped = node(1).request(V::post, push_path, R"({"target":"node0"})", {{cluster::kPeerHeader, push_header}});
+  EXPECT_EQ(swapped.status, 400) << swapped.body;
+  EXPECT_NE(swapped.body.find("digest"), std::string::npos) << swapped.body;
+  EXPECT_FALSE(node(2).blobs().exists(sha));
+  auto pushed = node(1).request(V::post, push_path, signed_body,
+                                {{cluster::kPeerHeader, right.header_value({"POST", push_path, "node1",
+                                                                             to_hex(sha256(signed_body))}, now())}});
+  EXPECT_EQ(pushed.status, 200) << pushed.body;
+  EXPECT_TRUE(node(2).blobs().exists(sha));
 }
 
 TEST_F(ClusterTest, RepairRestoresALostCopyAndScrubReplacesACorruptOne) {
@@ -483,7 +509,9 @@ TEST_F(ClusterTest, AHolderDropsItsCopyOnlyWhileEnoughOtherLiveNodesHoldOne) {
   cluster::PeerAuth leader("node0", kSecret);
   auto drop = [&](int i) {
     auto now = SystemClock::instance().now_ms() / 1000;
-    return node(i).request(V::post, path, {}, {{cluster::kPeerHeader, leader.header_value("POST", path, now)}});
+    return node(i).request(
+        V::post, path, {},
+        {{cluster::kPeerHeader, leader.header_value({"POST", path, "node" + std::to_string(i)}, now)}});
   };
   EXPECT_EQ(node(holder).request(V::post, path).status, 403);
 
