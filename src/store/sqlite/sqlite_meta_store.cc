@@ -5,7 +5,10 @@
 //    "compact_revision" (events at or below it are gone), "schema_version".
 //  - kv: the current state, one row per present key.
 //  - events: the history of the most recent revisions, one row per changed
-//    key per revision, from which a watch replays what it missed.
+//    key per revision, from which a watch replays what it missed. Bounded
+//    by a count of revisions and by the bytes of their keys and values
+//    (SqliteOptions), whichever is reached first; the bytes of each
+//    retained revision are tracked in memory (loaded at open).
 //  - leases(id, ttl): granted leases. Deadlines live only in memory; after a
 //    restart every lease gets a fresh full TTL, as etcd does on leader change.
 //
@@ -580,6 +583,10 @@ class SqliteMetaStore final : public MetaStore {
   sqlite3_stmt* stmts_[kNumStmts] = {};
   Revision revision_ = 0;          // last committed revision
   Revision compact_revision_ = 0;  // events at or below this are deleted
+  // The retained revisions above compact_revision_, oldest first, with the
+  // bytes of the keys and values of their events, and the sum of those.
+  std::deque<std::pair<Revision, std::int64_t>> history_;
+  std::int64_t history_bytes_ = 0;
   std::map<LeaseId, Lease> leases_;
   std::mt19937_64 rng_;
   bool stopping_ = false;
@@ -694,6 +701,31 @@ Status SqliteMetaStore::open() {
   auto compact = read_meta_locked("compact_revision", 0);
   if (!compact) return compact.status();
   compact_revision_ = *compact;
+  {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_,
+                           "SELECT revision, sum(length(key) + length(value)) FROM events"
+                           " GROUP BY revision ORDER BY revision",
+                           -1, &stmt, nullptr) != SQLITE_OK) {
+      return db_error("cannot read the history of");
+    }
+    Status status;
+    {
+      Query q(db_, stmt);
+      for (;;) {
+        auto row = q.step();
+        if (!row) {
+          status = row.status();
+          break;
+        }
+        if (!*row) break;
+        history_.emplace_back(q.int_column(0), q.int_column(1));
+        history_bytes_ += q.int_column(1);
+      }
+    }
+    sqlite3_finalize(stmt);
+    if (!status) return status;
+  }
 
   {
     sqlite3_stmt* stmt = nullptr;
@@ -769,6 +801,8 @@ Result<Revision> SqliteMetaStore::commit_locked(TxnGuard* guard, std::vector<Wat
     return revision_;
   }
   const Revision revision = revision_ + 1;
+  std::int64_t bytes = 0;
+  for (const auto& e : events) bytes += static_cast<std::int64_t>(e.kv.key.size() + e.kv.value.size());
   for (const auto& e : events) {
     Query q = query(kInsertEvent);
     q.integer(1, revision).blob(2, e.kv.key);
@@ -779,23 +813,42 @@ Result<Revision> SqliteMetaStore::commit_locked(TxnGuard* guard, std::vector<Wat
   }
   if (Status s = query(kSetMeta).text(1, "revision").integer(2, revision).run(); !s) return s;
 
-  // Compacting in steps of 1/16 of the history keeps the cost of each delete
-  // small and amortised over many writes.
+  // Compacting in steps of 1/16 of the history (in revisions or in bytes)
+  // keeps the cost of each delete small and amortised over many writes.
   Revision compact = compact_revision_;
   const std::int64_t limit = std::max<std::int64_t>(options_.history_limit, 1);
-  const Revision floor = revision - limit;
-  if (floor - compact_revision_ >= std::max<std::int64_t>(limit / 16, 1)) {
-    if (Status s = query(kCompactEvents).integer(1, floor).run(); !s) return s;
-    if (Status s = query(kSetMeta).text(1, "compact_revision").integer(2, floor).run(); !s) {
+  if (const Revision floor = revision - limit; floor - compact_revision_ >= std::max<std::int64_t>(limit / 16, 1)) {
+    compact = floor;
+  }
+  const std::int64_t max_bytes = std::max<std::int64_t>(options_.history_bytes, 1);
+  if (history_bytes_ + bytes > max_bytes) {
+    // Drop the oldest revisions until 15/16 of the budget is left; never
+    // the one being written.
+    std::int64_t kept = history_bytes_ + bytes;
+    const std::int64_t target = max_bytes - max_bytes / 16;
+    for (const auto& [rev, rev_bytes] : history_) {
+      if (rev > compact && kept <= target) break;
+      kept -= rev_bytes;
+      compact = std::max(compact, rev);
+    }
+  }
+  if (compact != compact_revision_) {
+    if (Status s = query(kCompactEvents).integer(1, compact).run(); !s) return s;
+    if (Status s = query(kSetMeta).text(1, "compact_revision").integer(2, compact).run(); !s) {
       return s;
     }
-    compact = floor;
   }
 
   if (Status s = query(kCommit).run(); !s) return s;
   guard->release();
   revision_ = revision;
   compact_revision_ = compact;
+  while (!history_.empty() && history_.front().first <= compact) {
+    history_bytes_ -= history_.front().second;
+    history_.pop_front();
+  }
+  history_.emplace_back(revision, bytes);
+  history_bytes_ += bytes;
   hub_->publish(revision, events);
   return revision;
 }

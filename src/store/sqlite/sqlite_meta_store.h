@@ -15,6 +15,11 @@ struct SqliteOptions {
   // Events of this many most recent revisions are kept so that a watcher can
   // resume from an older revision; older ones are compacted in small steps.
   std::int64_t history_limit = 10000;
+  // ... and at most this many bytes of their keys and values: the oldest
+  // revisions go first, so a big record rewritten often (a room's queue,
+  // on every seek) cannot grow the file without bound. The newest revision
+  // is always kept, whatever its size.
+  std::int64_t history_bytes = 64LL << 20;
   // A watcher whose undelivered backlog grows beyond this many responses is
   // ended with kCompacted, so that one stuck consumer cannot exhaust memory.
   std::size_t max_watch_backlog = 100000;
