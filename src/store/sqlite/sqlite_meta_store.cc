@@ -9,6 +9,8 @@
 //    by a count of revisions and by the bytes of their keys and values
 //    (SqliteOptions), whichever is reached first; the bytes of each
 //    retained revision are tracked in memory (loaded at open).
+//  - <path>.reserve: disk set aside for the store's writes, given back when
+//    the disk is full (SqliteOptions::reserve_bytes).
 //  - leases(id, ttl): granted leases. Deadlines live only in memory; after a
 //    restart every lease gets a fresh full TTL, as etcd does on leader change.
 //
@@ -23,13 +25,19 @@
 // into the store (including cancelling their own watch).
 #include "store/sqlite/sqlite_meta_store.h"
 
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <cstring>
 #include <exception>
+#include <filesystem>
+#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -487,7 +495,13 @@ class SqliteMetaStore final : public MetaStore {
     return out;
   }
 
-  Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& ops) override;
+  // A write that fails for want of disk space is tried once more after
+  // the reserve file is given back (SqliteOptions::reserve_bytes).
+  Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& ops) override {
+    auto result = txn_once(compares, ops);
+    if (!result && disk_full(result.status()) && release_reserve()) result = txn_once(compares, ops);
+    return result;
+  }
 
   Result<Revision> current_revision() override {
     std::lock_guard lock(mu_);
@@ -561,8 +575,21 @@ class SqliteMetaStore final : public MetaStore {
     return io_error(std::move(message));
   }
 
+  Result<TxnResult> txn_once(const std::vector<Compare>& compares, const std::vector<Op>& ops);
+  // SQLite's SQLITE_FULL reaches callers as an io_error naming it.
+  static bool disk_full(const Status& status) {
+    return status.message().find(sqlite3_errstr(SQLITE_FULL)) != std::string::npos;
+  }
+  std::string reserve_path() const { return path_ + ".reserve"; }
+  // Makes the reserve file when it is missing and the disk has room.
+  void make_reserve();
+  // Deletes the reserve file; false when there was none.
+  bool release_reserve();
   Status exec_locked(const char* sql);
   Result<std::int64_t> read_meta_locked(const char* name, std::int64_t fallback);
+  // Runs a one-off query, calling row_fn for each row; `what` names the
+  // failure to prepare it ("cannot read leases from").
+  Status for_each_row_locked(const char* sql, const char* what, const std::function<void(Query&)>& row_fn);
   Result<std::optional<KeyValue>> load_locked(const std::string& key);
   Status scan_locked(const std::string& lower, const std::optional<std::string>& upper,
                      std::int64_t limit, std::vector<KeyValue>* out);
@@ -600,6 +627,51 @@ Status SqliteMetaStore::exec_locked(const char* sql) {
   std::string text = message != nullptr ? message : sqlite3_errstr(rc);
   sqlite3_free(message);
   return io_error("sqlite: " + path_ + ": " + text);
+}
+
+void SqliteMetaStore::make_reserve() {
+  if (options_.reserve_bytes <= 0 || path_.empty() || path_ == ":memory:") return;
+  const auto path = reserve_path();
+  std::error_code ec;
+  if (std::filesystem::file_size(path, ec) >= static_cast<std::uintmax_t>(options_.reserve_bytes)) return;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  const int rc = ::posix_fallocate(fd, 0, options_.reserve_bytes);
+  ::close(fd);
+  if (rc != 0) {
+    ::unlink(path.c_str());
+    spdlog::warn("sqlite: no room for the {} MiB reserve next to {} ({}); a full disk would stop writes",
+                 options_.reserve_bytes >> 20, path_, std::strerror(rc));
+  }
+}
+
+bool SqliteMetaStore::release_reserve() {
+  if (::unlink(reserve_path().c_str()) != 0) return false;
+  spdlog::error("sqlite: the disk of {} is full; gave back the {} MiB reserve so that writes go on. Free "
+                "space on it; the reserve is made again at the next start",
+                path_, options_.reserve_bytes >> 20);
+  return true;
+}
+
+Status SqliteMetaStore::for_each_row_locked(const char* sql, const char* what,
+                                            const std::function<void(Query&)>& row_fn) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) return db_error(what);
+  Status status;
+  {
+    Query q(db_, stmt);
+    for (;;) {
+      auto row = q.step();
+      if (!row) {
+        status = row.status();
+        break;
+      }
+      if (!*row) break;
+      row_fn(q);
+    }
+  }
+  sqlite3_finalize(stmt);
+  return status;
 }
 
 Result<std::int64_t> SqliteMetaStore::read_meta_locked(const char* name, std::int64_t fallback) {
@@ -701,56 +773,28 @@ Status SqliteMetaStore::open() {
   auto compact = read_meta_locked("compact_revision", 0);
   if (!compact) return compact.status();
   compact_revision_ = *compact;
-  {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_,
-                           "SELECT revision, sum(length(key) + length(value)) FROM events"
-                           " GROUP BY revision ORDER BY revision",
-                           -1, &stmt, nullptr) != SQLITE_OK) {
-      return db_error("cannot read the history of");
-    }
-    Status status;
-    {
-      Query q(db_, stmt);
-      for (;;) {
-        auto row = q.step();
-        if (!row) {
-          status = row.status();
-          break;
-        }
-        if (!*row) break;
-        history_.emplace_back(q.int_column(0), q.int_column(1));
-        history_bytes_ += q.int_column(1);
-      }
-    }
-    sqlite3_finalize(stmt);
-    if (!status) return status;
+  // The bytes of each retained revision, for the history's byte bound.
+  if (Status s = for_each_row_locked("SELECT revision, sum(length(key) + length(value)) FROM events"
+                                     " GROUP BY revision ORDER BY revision",
+                                     "cannot read the history of",
+                                     [&](Query& q) {
+                                       history_.emplace_back(q.int_column(0), q.int_column(1));
+                                       history_bytes_ += q.int_column(1);
+                                     });
+      !s) {
+    return s;
+  }
+  const auto now = SteadyClock::now();
+  if (Status s = for_each_row_locked("SELECT id, ttl FROM leases", "cannot read leases from",
+                                     [&](Query& q) {
+                                       const std::int64_t ttl = q.int_column(1);
+                                       leases_[q.int_column(0)] = Lease{ttl, now + std::chrono::seconds(ttl)};
+                                     });
+      !s) {
+    return s;
   }
 
-  {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_, "SELECT id, ttl FROM leases", -1, &stmt, nullptr) != SQLITE_OK) {
-      return db_error("cannot read leases from");
-    }
-    Status status;
-    {
-      const auto now = SteadyClock::now();
-      Query q(db_, stmt);
-      for (;;) {
-        auto row = q.step();
-        if (!row) {
-          status = row.status();
-          break;
-        }
-        if (!*row) break;
-        const std::int64_t ttl = q.int_column(1);
-        leases_[q.int_column(0)] = Lease{ttl, now + std::chrono::seconds(ttl)};
-      }
-    }
-    sqlite3_finalize(stmt);
-    if (!status) return status;
-  }
-
+  make_reserve();
   hub_->start();
   lease_thread_ = std::thread([this] { lease_loop(); });
   return Status::ok();
@@ -853,8 +897,8 @@ Result<Revision> SqliteMetaStore::commit_locked(TxnGuard* guard, std::vector<Wat
   return revision;
 }
 
-Result<TxnResult> SqliteMetaStore::txn(const std::vector<Compare>& compares,
-                                       const std::vector<Op>& ops) {
+Result<TxnResult> SqliteMetaStore::txn_once(const std::vector<Compare>& compares,
+                                            const std::vector<Op>& ops) {
   for (const auto& op : ops) {
     if (op.kind != Op::Kind::kDeletePrefix && op.key.empty()) {
       return invalid_argument("txn: empty key");
