@@ -633,7 +633,8 @@ void SqliteMetaStore::make_reserve() {
   if (options_.reserve_bytes <= 0 || path_.empty() || path_ == ":memory:") return;
   const auto path = reserve_path();
   std::error_code ec;
-  if (std::filesystem::file_size(path, ec) >= static_cast<std::uintmax_t>(options_.reserve_bytes)) return;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size >= static_cast<std::uintmax_t>(options_.reserve_bytes)) return;
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return;
   const int rc = ::posix_fallocate(fd, 0, options_.reserve_bytes);
