@@ -39,6 +39,7 @@ std::string user_to_json(const User& u, const std::string& password_hash) {
   o["role"] = u.role;
   o["disabled"] = u.disabled;
   o["created_at"] = u.created_at;
+  if (u.quota_bytes) o["quota_bytes"] = *u.quota_bytes;
   return json::serialize(o);
 }
 
@@ -54,6 +55,9 @@ bool user_from_json(const std::string& text, User& u, std::string& password_hash
     u.disabled = o.at("disabled").as_bool();
     u.created_at = o.at("created_at").to_number<std::int64_t>();
     password_hash = json::value_to<std::string>(o.at("password_hash"));
+    if (const auto* quota = o.if_contains("quota_bytes"); quota && !quota->is_null()) {
+      u.quota_bytes = quota->to_number<std::uint64_t>();
+    }
   } catch (const std::exception&) {
     return false;
   }
@@ -702,6 +706,15 @@ Result<User> AccountService::set_role(const User& actor, const std::string& user
   if (actor.id == user_id && role != "admin") return failed_precondition("an admin cannot demote their own account");
   return update_user(user_id, [&](User& user, std::string&) {
     user.role = role;
+    return Status::ok();
+  });
+}
+
+Result<User> AccountService::set_quota(const User& actor, const std::string& user_id,
+                                       std::optional<std::uint64_t> quota_bytes) {
+  if (auto s = require_admin(actor); !s) return s;
+  return update_user(user_id, [&](User& user, std::string&) {
+    user.quota_bytes = quota_bytes;
     return Status::ok();
   });
 }

@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,9 @@ struct User {
   std::string role;  // "admin" or "user"
   bool disabled = false;
   std::int64_t created_at = 0;  // Unix ms
+  // Bytes of song files this user may have in the library, set by an admin;
+  // nullopt: the server's --default-quota. 0: no limit.
+  std::optional<std::uint64_t> quota_bytes;
   bool is_admin() const { return role == "admin"; }
 };
 
@@ -205,6 +209,10 @@ class AccountService {
   // kFailedPrecondition when an admin demotes themself (a server must keep
   // an admin). Sessions stay: every request reads the role anew.
   Result<User> set_role(const User& actor, const std::string& user_id, const std::string& role);
+  // Sets the account's storage quota in bytes (0: no limit; nullopt: the
+  // server's default again). Uploads over it are refused; what is stored
+  // already stays. Only an admin may (kPermissionDenied).
+  Result<User> set_quota(const User& actor, const std::string& user_id, std::optional<std::uint64_t> quota_bytes);
   // Deletes the account and its session tokens (see the top of this file;
   // app passwords and API keys: ClientCredentials::remove_all, which the
   // callers run next, though none of them works without the account).

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <chrono>
 
 #include "common/random.h"
@@ -16,6 +17,11 @@ namespace {
 constexpr char kRoomsPrefix[] = "rooms/";
 constexpr int kMaxCasRetries = 64;
 constexpr auto kCatchUpTimeout = std::chrono::seconds(10);
+// A room's record is rewritten whole by every command, so it must stay far
+// below etcd's request limit (1.5 MiB by default). The queue's bounds keep
+// it under 736 KB (kMaxQueueItemsCeiling); this is the backstop should a
+// field grow that the computation did not foresee: half the limit.
+constexpr std::size_t kMaxRoomRecordBytes = 768 * 1024;
 
 std::string record_of(const Room& r) {
   json::object o{{"id", r.id},
@@ -187,6 +193,15 @@ Result<bool> RoomService::insert(Room& room) {
     if (rooms_.size() >= options_.max_rooms) {
       return resource_exhausted("this server holds at most " + std::to_string(options_.max_rooms) + " rooms");
     }
+    if (!room.is_private) {
+      const auto owned = std::count_if(rooms_.begin(), rooms_.end(), [&](const auto& entry) {
+        return entry.second.owner == room.owner && !entry.second.is_private;
+      });
+      if (static_cast<std::size_t>(owned) >= options_.max_rooms_per_user) {
+        return resource_exhausted("you own " + std::to_string(owned) + " rooms, the most one user may have; "
+                                  "delete one to make another");
+      }
+    }
   }
   room.created_at = clock_.now_ms();
   room.state.position_at = room.created_at;
@@ -305,8 +320,14 @@ Result<Room> RoomService::execute(const std::string& room_id, const Command& req
     updated.state = std::move(*next);
     updated.last_command = command_type_name(command.type);
     updated.last_command_by = command.by;
-    auto txn = store_.txn({Compare::mod_revision_equals(key, kv->mod_revision)},
-                          {Op::put(key, record_of(updated))});
+    auto record = record_of(updated);
+    if (record.size() > kMaxRoomRecordBytes) {
+      if (current) *current = *room;
+      return resource_exhausted("the room would take " + std::to_string(record.size()) +
+                                " bytes, more than a room may (" + std::to_string(kMaxRoomRecordBytes) +
+                                "); remove items from its queue");
+    }
+    auto txn = store_.txn({Compare::mod_revision_equals(key, kv->mod_revision)}, {Op::put(key, std::move(record))});
     if (!txn) return txn.status();
     if (!txn->succeeded) continue;  // another command got in first: apply to the newer state
     updated.revision = txn->revision;

@@ -77,6 +77,8 @@ struct RoomServiceOptions {
   // command carried, and refuses unknown songs. A node always sets it.
   SongLookup song_lookup;
   std::size_t max_rooms = 10'000;
+  // Rooms one user may own, their personal room not counted.
+  std::size_t max_rooms_per_user = 50;
   // When false no scheduler thread runs and tests call advance_due_rooms().
   bool auto_advance = true;
 };

@@ -127,8 +127,18 @@ const char* command_type_name(Command::Type type);
 // else, including "advance", which only the server issues.
 Result<Command::Type> parse_command_type(std::string_view text);
 
+// The most items a queue may be configured to hold. With it a room's
+// record (room_service.cc) stays far below etcd's default request limit of
+// 1.5 MiB, since every command rewrites the whole record: an item is at
+// most 147 bytes of JSON ({"id":"q<up to 19 digits>","song_id":"<32 hex>",
+// "added_by":"<24 hex>","duration_ms":<up to 19 digits>}, plus a comma;
+// 120 for a typical one), and the rest of the record under 1 KiB (a room
+// name of 100 characters is at most 400 bytes), so 5,000 items make at most
+// 736 KB, under half the limit, and the default 2,000 at most 295 KB.
+inline constexpr std::size_t kMaxQueueItemsCeiling = 5'000;
+
 struct Limits {
-  std::size_t max_queue = 10'000;
+  std::size_t max_queue = 2'000;  // 1 to kMaxQueueItemsCeiling
 };
 
 // The next state, or: kFailedPrecondition (stale expected_item, nothing to

@@ -10,7 +10,8 @@ json::object user(const User& u) {
           {"username", u.username},
           {"role", u.role},
           {"disabled", u.disabled},
-          {"created_at", u.created_at}};
+          {"created_at", u.created_at},
+          {"quota_bytes", u.quota_bytes ? json::value(*u.quota_bytes) : json::value(nullptr)}};
 }
 
 namespace {

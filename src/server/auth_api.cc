@@ -5,6 +5,7 @@
 #include "common/text.h"
 #include "server/api_json.h"
 #include "server/http_internal.h"
+#include "server/storage_limits.h"
 #include "server/json_macros.h"
 #include "server/request_json.h"
 
@@ -101,8 +102,11 @@ awaitable<Reply> logout(RequestContext& ctx) {
   co_return StringResponse{http::status::no_content, 11};
 }
 
+// The caller's account, with their storage: bytes used, songs, quota.
 awaitable<Reply> me(RequestContext& ctx) {
-  co_return json_response(ctx, http::status::ok, api_json::user(*ctx.user));
+  auto o = api_json::user(*ctx.user);
+  add_storage_fields(o, storage_use(ctx, *ctx.user));
+  co_return json_response(ctx, http::status::ok, o);
 }
 
 awaitable<Reply> change_password(RequestContext& ctx) {

@@ -10,6 +10,8 @@
 #include <map>
 #include <thread>
 
+#include "room/room_state.h"
+
 namespace hifi {
 namespace {
 
@@ -176,6 +178,37 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
                         ->envname("HIFI_IDLE_TIMEOUT")->capture_default_str());
   options.push_back(app.add_option("--max-connections", config.max_connections, "Open connections allowed at once")
                         ->envname("HIFI_MAX_CONNECTIONS")->capture_default_str());
+  options.push_back(app.add_option("--max-connections-per-address", config.max_connections_per_address,
+                                   "Open connections one client address may have (WebSockets included); more "
+                                   "are answered 503 and closed")
+                        ->envname("HIFI_MAX_CONNECTIONS_PER_ADDRESS")->check(CLI::PositiveNumber)
+                        ->capture_default_str());
+  options.push_back(app.add_option("--max-websockets-per-user", config.max_websockets_per_user,
+                                   "Room connections one user may have open on this node; more get 429")
+                        ->envname("HIFI_MAX_WEBSOCKETS_PER_USER")->check(CLI::PositiveNumber)
+                        ->capture_default_str());
+  options.push_back(app.add_option("--max-rooms-per-user", config.max_rooms_per_user,
+                                   "Rooms one user may own (their personal room not counted); more get 429")
+                        ->envname("HIFI_MAX_ROOMS_PER_USER")->check(CLI::PositiveNumber)->capture_default_str());
+  options.push_back(app.add_option("--max-queue-items", config.max_queue_items,
+                                   "Items a room's queue may hold (1-" + std::to_string(room::kMaxQueueItemsCeiling) +
+                                       "); adding more gets 429")
+                        ->envname("HIFI_MAX_QUEUE_ITEMS")
+                        ->check(CLI::Range(std::uint32_t{1}, static_cast<std::uint32_t>(room::kMaxQueueItemsCeiling)))
+                        ->capture_default_str());
+  std::string default_quota = "0", min_free_space = "256MiB", store_history_size = "64MiB";
+  options.push_back(app.add_option("--default-quota", default_quota,
+                                   "Song files one user may store, unless an admin set their own quota "
+                                   "(e.g. 20GiB; 0: no limit)")
+                        ->envname("HIFI_DEFAULT_QUOTA")->capture_default_str());
+  options.push_back(app.add_option("--min-free-space", min_free_space,
+                                   "Free disk space uploads must leave on the data directory's file system "
+                                   "(more get 507), so logins and rooms can always write")
+                        ->envname("HIFI_MIN_FREE_SPACE")->capture_default_str());
+  options.push_back(app.add_option("--store-history-size", store_history_size,
+                                   "Bytes of past changes the embedded store keeps for watches (without --etcd); "
+                                   "older ones are dropped first")
+                        ->envname("HIFI_STORE_HISTORY_SIZE")->capture_default_str());
   options.push_back(app.add_option("--token-ttl", token_ttl, "How long a login stays valid (e.g. 30d, 12h)")
                         ->envname("HIFI_TOKEN_TTL")->capture_default_str());
   options.push_back(app.add_option("--signed-url-ttl", signed_url_ttl, "How long a signed stream URL stays valid")
@@ -276,6 +309,17 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
   auto transcode_cache_bytes = parse_size(transcode_cache);
   if (!transcode_cache_bytes) return usage_error("--transcode-cache-size must be a size like 1GiB");
   config.transcode_cache_bytes = *transcode_cache_bytes;
+  struct { const std::string& text; std::uint64_t& bytes; const char* name; } sizes[] = {
+      {default_quota, config.default_quota_bytes, "--default-quota"},
+      {min_free_space, config.min_free_bytes, "--min-free-space"},
+      {store_history_size, config.store_history_bytes, "--store-history-size"},
+  };
+  for (auto& size : sizes) {
+    auto bytes = parse_size(size.text);
+    if (!bytes) return usage_error(std::string(size.name) + " must be a size like 20GiB, 512MiB or 0");
+    size.bytes = *bytes;
+  }
+  if (config.store_history_bytes < (1ULL << 20)) return usage_error("--store-history-size must be at least 1MiB");
   struct { const std::string& text; std::int64_t& ms; const char* name; } durations[] = {
       {header_timeout, config.header_timeout_ms, "--header-timeout"},
       {body_idle_timeout, config.body_idle_timeout_ms, "--body-idle-timeout"},

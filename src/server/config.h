@@ -41,6 +41,27 @@ struct ServerConfig {
   std::int64_t signed_url_ttl_ms = 6LL * 3600 * 1000;
   std::int64_t shutdown_grace_ms = 10'000;
   std::uint32_t max_connections = 10'000;
+  // Open connections from one client address (WebSockets included); more
+  // are refused with 503. High enough for a household behind one NAT.
+  std::uint32_t max_connections_per_address = 256;
+  // Room WebSockets one user may hold open on this node at once; more are
+  // refused with 429 before the upgrade.
+  std::uint32_t max_websockets_per_user = 32;
+  // Rooms one user may own (their personal room not counted); more: 429.
+  std::uint32_t max_rooms_per_user = 50;
+  // Items in a room's queue; at most kMaxQueueItemsCeiling (room_state.h),
+  // which keeps a room's record far below etcd's request limit.
+  std::uint32_t max_queue_items = 2'000;
+  // Bytes of song files a user may have in the library unless an admin set
+  // their own quota; 0: no limit.
+  std::uint64_t default_quota_bytes = 0;
+  // Free space uploads leave on the data directory's file system: one that
+  // would leave less is refused with 507, so the metadata store (logins,
+  // room commands) always has room to write.
+  std::uint64_t min_free_bytes = 256ULL << 20;
+  // History the embedded store keeps for watches, in bytes of keys and
+  // values (besides its count of revisions).
+  std::uint64_t store_history_bytes = 64ULL << 20;
   std::string web_root;
   // Transcoding: finished transcodes kept on disk (data_dir/transcodes), and
   // how many may run at once (0: one per core); more get 503.

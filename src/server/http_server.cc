@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/check.h"
+#include "common/per_key_limit.h"
 #include "server/http_internal.h"
 #include "server/metrics.h"
 #include "server/room_hub.h"
@@ -23,6 +24,9 @@ using asio::as_tuple;
 using asio::use_awaitable;
 
 constexpr std::size_t kMaxReadBuffer = 1 << 20;  // bounds pipelined requests waiting
+// Connections over the per-address cap answered with a 503 at once; beyond
+// this many being answered, more are closed without a word.
+constexpr unsigned kMaxConcurrentRefusals = 64;
 
 std::string verb_name(http::verb v) { return std::string(http::to_string(v)); }
 
@@ -59,6 +63,11 @@ struct HttpServer::Impl {
 
   ServerConfig config;
   Services services;
+  // Connections per client address, and the refusals of connections over
+  // that cap being answered. Declared before the io_context, whose
+  // destruction destroys the coroutine frames that hold their slots.
+  PerKeyLimit per_address;
+  ConcurrencyLimit refusals{kMaxConcurrentRefusals};
   asio::io_context ioc;
   asio::thread_pool workers;
   // Password hashing (Argon2id, 64 MiB each) on threads of its own, with a
@@ -80,7 +89,7 @@ struct HttpServer::Impl {
   static std::size_t password_threads() { return std::max(1u, std::thread::hardware_concurrency() / 2); }
 
   Impl(const ServerConfig& c, Services s)
-      : config(c), services(s), ioc(static_cast<int>(c.threads)),
+      : config(c), services(s), per_address(c.max_connections_per_address), ioc(static_cast<int>(c.threads)),
         workers(std::max<std::size_t>(4, c.threads * 2)),
         password_workers(password_threads()),
         password_slots(static_cast<unsigned>(password_threads() * 5)) {
@@ -126,11 +135,54 @@ struct HttpServer::Impl {
         continue;
       }
       auto executor = socket.get_executor();
-      asio::co_spawn(executor, session(std::move(socket)), asio::detached);
+      std::string address;
+      {
+        boost::system::error_code ec;
+        auto ep = socket.remote_endpoint(ec);
+        address = ec ? "unknown" : ep.address().to_string();
+      }
+      auto slot = per_address.try_acquire(address);
+      if (!slot) {
+        if (auto refusal = refusals.try_acquire()) {
+          asio::co_spawn(executor, refuse_crowded(std::move(socket), std::move(*refusal), std::move(address)),
+                         asio::detached);
+        } else {
+          boost::system::error_code ignored;
+          socket.close(ignored);
+        }
+        continue;
+      }
+      asio::co_spawn(executor, session(std::move(socket), std::move(address), std::move(*slot)), asio::detached);
     }
   }
 
-  awaitable<void> session(tcp::socket socket) {
+  // A connection over the per-address cap: 503 at once, without reading the
+  // request (which the client may not even have sent), then the bounded
+  // lingering close, so the answer is not destroyed by a reset.
+  awaitable<void> refuse_crowded(tcp::socket socket, ConcurrencyLimit::Slot, std::string address) {
+    beast::tcp_stream stream(std::move(socket));
+    auto res = problem_response(
+        {http::status::service_unavailable, "too-many-connections", "Too many connections",
+         "this address has " + std::to_string(config.max_connections_per_address) +
+             " connections open, the most one address may have; close some and try again"});
+    res.set(http::field::server, "hifi");
+    res.set(http::field::retry_after, "1");
+    res.keep_alive(false);
+    res.prepare_payload();
+    stream.expires_after(std::chrono::milliseconds(config.body_idle_timeout_ms));
+    auto [ec, n] = co_await http::async_write(stream, res, as_tuple(use_awaitable));
+    services.metrics.count_request("-", "too-many-connections", 503);
+    spdlog::info("{} refused: {} connections open from this address", address, config.max_connections_per_address);
+    boost::system::error_code ignored;
+    if (!ec) {
+      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      co_await linger(stream);
+    }
+    stream.socket().close(ignored);
+  }
+
+  // `address_slot` counts the connection against its client address.
+  awaitable<void> session(tcp::socket socket, std::string client_address, PerKeyLimit::Slot address_slot) {
     ++connections;
     services.metrics.connection_opened();
     {
@@ -142,12 +194,6 @@ struct HttpServer::Impl {
     }
     beast::tcp_stream stream(std::move(socket));
     const auto id = track(&stream);
-    std::string client_address;
-    {
-      boost::system::error_code ec;
-      auto ep = stream.socket().remote_endpoint(ec);
-      client_address = ec ? "unknown" : ep.address().to_string();
-    }
     beast::flat_buffer buffer(kMaxReadBuffer);
     bool first = true;
     bool upgraded = false;

@@ -5,7 +5,8 @@
 //
 // Limits on every connection: header size, body size, time to send a header,
 // idle time between body pieces, keep-alive idle time, one request at a time
-// (pipelined requests wait in a bounded buffer), and a cap on connections.
+// (pipelined requests wait in a bounded buffer), a cap on connections and one
+// on the connections of each client address (over it: 503 and close).
 //
 // Lifecycle: start() binds and starts the threads; shutdown() (any thread,
 // idempotent) stops accepting, lets in-flight requests finish for the grace
@@ -21,6 +22,7 @@
 #include "cluster/cluster_node.h"
 #include "common/clock.h"
 #include "common/concurrency_limit.h"
+#include "common/per_key_limit.h"
 #include "library/accounts.h"
 #include "library/annotations.h"
 #include "library/catalog.h"
@@ -58,6 +60,9 @@ struct Services {
   Playlists& playlists;
   PlayQueues& play_queues;
   Shares& shares;
+  // Room WebSockets open on this node per user id
+  // (--max-websockets-per-user).
+  PerKeyLimit& websocket_slots;
 };
 
 class HttpServer {

@@ -23,6 +23,7 @@
 #include "server/room_hub.h"
 #include "server/signed_url.h"
 #include "store/etcd/etcd_meta_store.h"
+#include "store/sqlite/sqlite_meta_store.h"
 
 namespace hifi {
 namespace {
@@ -61,7 +62,9 @@ Result<std::unique_ptr<MetaStore>> open_store(const ServerConfig& config) {
     // the umask (SQLite gives its -wal and -shm files the same mode).
     const auto path = config.data_dir + "/meta.db";
     const bool created = !std::filesystem::exists(path);
-    auto store = open_sqlite_meta_store(path);
+    SqliteOptions options;
+    options.history_bytes = static_cast<std::int64_t>(config.store_history_bytes);
+    auto store = open_sqlite_meta_store(path, options);
     if (store && created) ::chmod(path.c_str(), 0600);
     return store;
   }
@@ -82,6 +85,7 @@ struct Node::Parts {
   std::unique_ptr<BlobStore> blobs;
   std::unique_ptr<TranscodeCache> transcodes;
   std::unique_ptr<ConcurrencyLimit> transcode_slots;
+  std::unique_ptr<PerKeyLimit> websocket_slots;
   std::unique_ptr<UrlSigner> signer;
   std::unique_ptr<AccountService> accounts;
   std::unique_ptr<ClientCredentials> credentials;
@@ -137,6 +141,7 @@ Result<std::unique_ptr<Node>> Node::open(ServerConfig config, NodeOptions option
   if (auto s = p->transcodes->open(); !s) return s;
   p->transcode_slots = std::make_unique<ConcurrencyLimit>(
       cfg.max_transcodes > 0 ? cfg.max_transcodes : std::max(1u, std::thread::hardware_concurrency()));
+  p->websocket_slots = std::make_unique<PerKeyLimit>(cfg.max_websockets_per_user);
   // Nodes of a cluster must agree on the signing key.
   p->signer = std::make_unique<UrlSigner>(cfg.cluster_secret.empty()
                                               ? load_or_create_secret(cfg.data_dir + "/url-secret")
@@ -166,6 +171,8 @@ Result<std::unique_ptr<Node>> Node::open(ServerConfig config, NodeOptions option
   p->catalog->set_replication(&p->cluster->replicator());
 
   auto room_options = p->options.rooms;
+  room_options.limits.max_queue = cfg.max_queue_items;
+  room_options.max_rooms_per_user = cfg.max_rooms_per_user;
   // Reads through to the store for a song this node's catalog view has not
   // seen yet: one uploaded through another node a moment ago.
   room_options.song_lookup = [catalog = p->catalog.get()](const std::string& id)
@@ -193,7 +200,7 @@ Status Node::start() {
   Services services{*p.store,      *p.blobs,           *p.accounts, *p.credentials, *p.catalog,
                     *p.rooms,      *p.hub,             p.metrics,   *p.signer,      p.room_clock(),
                     *p.cluster,    *p.transcodes,      *p.transcode_slots, *p.annotations,
-                    *p.playlists,  *p.play_queues,     *p.shares};
+                    *p.playlists,  *p.play_queues,     *p.shares,      *p.websocket_slots};
   p.server = std::make_unique<HttpServer>(p.config, services);
   p.server->start();
   spdlog::info("hifi-server 0.1.0 listening on http://{}:{}", p.config.listen_host, p.server->port());

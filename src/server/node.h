@@ -54,7 +54,8 @@ struct NodeOptions {
   // Login rate limits and invite lifetime. Registration mode and token
   // lifetime always come from the ServerConfig.
   AccountOptions accounts;
-  // Queue limits and auto-advance; song_lookup is set by the node.
+  // Auto-advance; song_lookup, the queue length and rooms per user are set
+  // by the node from the ServerConfig.
   room::RoomServiceOptions rooms;
 };
 

@@ -149,6 +149,15 @@ awaitable<Reply> room_websocket(RequestContext& ctx) {
   if (!ctx.services.rooms.get_for(room_id, user.id)) {
     co_return not_found_problem(ctx, "no room with id '" + room_id + "'");
   }
+  // Counted before the upgrade, so a refusal is a plain HTTP answer; held
+  // for as long as the listener is connected.
+  auto websocket_slot = ctx.services.websocket_slots.try_acquire(user.id);
+  if (!websocket_slot) {
+    co_return problem(ctx, http::status::too_many_requests, "too-many-websockets", "Too many WebSockets",
+                      "you have " + std::to_string(ctx.services.websocket_slots.limit()) +
+                          " room connections open on this server, the most one user may have; close one "
+                          "(another tab or device) and try again");
+  }
   // The device this connection plays on, when the client names it.
   ListenerInfo who{user.id, user.username, {}};
   if (auto device = ctx.query("device")) {

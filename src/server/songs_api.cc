@@ -13,6 +13,7 @@
 #include "server/json_macros.h"
 #include "server/multipart.h"
 #include "server/request_json.h"
+#include "server/storage_limits.h"
 
 namespace hifi::http_internal {
 namespace json = boost::json;
@@ -130,6 +131,17 @@ awaitable<Reply> upload_song(RequestContext& ctx) {
     if (!parsed) co_return reject(bad_request(ctx, "Repr-Digest: " + parsed.status().message()));
     expected = *parsed;
   }
+  // Quota and free space: refused before a byte of the body is read when
+  // Content-Length tells the size, else as soon as the bytes pass either.
+  UploadBudget budget(ctx);
+  std::optional<std::uint64_t> song_bytes;
+  if (auto len = ctx.parser.content_length()) {
+    song_bytes = multipart ? (*len > kMultipartOverhead ? *len - kMultipartOverhead : 0) : *len;
+  }
+  // Bytes the library has already take no more room: a client that names
+  // them in Repr-Digest is not refused up front.
+  if (expected && ctx.services.catalog.find_by_sha256(ContentHash::from_digest(*expected))) budget.waive_quota();
+  if (auto refused = budget.refuse_before(song_bytes)) co_return reject(std::move(*refused));
 
   auto writer_or = ctx.services.blobs.begin_write(max);
   if (!writer_or) co_return problem_from_status(ctx, writer_or.status());
@@ -140,8 +152,10 @@ awaitable<Reply> upload_song(RequestContext& ctx) {
   }
   Status received;
   try {
-    received = co_await read_body_chunks(ctx, body_limit, kUploadChunk,
-                                         [&](std::string_view piece) { return sink.feed(piece); });
+    received = co_await read_body_chunks(ctx, body_limit, kUploadChunk, [&](std::string_view piece) {
+      if (auto s = budget.check(writer->size() + piece.size()); !s) return s;
+      return sink.feed(piece);
+    });
   } catch (const boost::system::system_error& e) {
     metrics.count_upload("failed");
     spdlog::info("upload from {} aborted: {}", ctx.client_address, e.code().message());
@@ -149,6 +163,9 @@ awaitable<Reply> upload_song(RequestContext& ctx) {
   }
   if (received) received = sink.finish();
   if (!received) {
+    // The writer goes with this scope, and its temporary with it.
+    if (budget.refusal()) co_return reject(*budget.refusal());
+    if (auto refused = budget.refuse_failed(received)) co_return reject(std::move(*refused));
     if (received.code() == Code::kResourceExhausted) co_return reject(payload_too_large(ctx, received.message()));
     if (received.code() == Code::kInvalidArgument) co_return reject(bad_request(ctx, received.message()));
     co_return problem_from_status(ctx, received);
@@ -158,10 +175,14 @@ awaitable<Reply> upload_song(RequestContext& ctx) {
                              "the body's SHA-256 does not match the Repr-Digest header; the upload "
                              "was corrupted on the way and nothing was stored"));
   }
+  if (!ctx.services.catalog.find_by_sha256(ContentHash::from_digest(writer->digest()))) {
+    if (auto refused = budget.refuse_after(writer->size())) co_return reject(std::move(*refused));
+  }
   auto outcome = co_await offload(ctx, [&] {
     return ctx.services.catalog.add_upload(*writer, sink.filename(), ctx.user->id);
   });
   if (!outcome) {
+    if (auto refused = budget.refuse_failed(outcome.status())) co_return reject(std::move(*refused));
     if (outcome.status().code() == Code::kUnsupported) {
       co_return reject(problem(ctx, http::status::unsupported_media_type, "unsupported-media-type",
                                "Not a playable audio file", outcome.status().message()));

@@ -8,6 +8,7 @@
 #include "server/http_internal.h"
 #include "server/json_macros.h"
 #include "server/request_json.h"
+#include "server/storage_limits.h"
 #include "room/account_removal.h"
 #include "room/jukebox.h"
 
@@ -22,8 +23,13 @@ awaitable<Reply> list_users(RequestContext& ctx) {
   for (auto& u : *users) {
     auto o = api_json::user(u);
     auto it = totals.find(u.id);
-    o["song_count"] = it == totals.end() ? 0 : it->second.songs;
-    o["storage_bytes"] = it == totals.end() ? 0 : it->second.bytes;
+    StorageUse use;
+    if (it != totals.end()) {
+      use.used_bytes = static_cast<std::uint64_t>(it->second.bytes);
+      use.songs = it->second.songs;
+    }
+    use.quota_bytes = u.quota_bytes.value_or(ctx.config.default_quota_bytes);
+    add_storage_fields(o, use);
     items.push_back(std::move(o));
   }
   co_return json_response(ctx, http::status::ok, {{"items", items}});
@@ -74,22 +80,37 @@ awaitable<Reply> create_user(RequestContext& ctx) {
   co_return res;
 }
 
-// {"disabled": bool} and/or {"role": "admin"|"user"}.
+// {"disabled": bool}, {"role": "admin"|"user"} and/or {"quota_bytes": N
+// (0: no limit) | null (the server's default)}.
 awaitable<Reply> update_user(RequestContext& ctx) {
   HIFI_READ_JSON(body);
   JsonFields fields(body);
   HIFI_FIELD(disabled, fields.optional_bool("disabled"));
   HIFI_FIELD(role, fields.optional_string("role"));
-  if (!disabled && !role) {
-    co_return bad_request(ctx, "nothing to change; send {\"disabled\": true|false} and/or {\"role\": \"admin\"|\"user\"}");
+  std::optional<std::optional<std::uint64_t>> quota;  // outer: present; inner: null
+  if (const auto* q = body.if_contains("quota_bytes")) {
+    if (q->is_null()) quota.emplace();
+    else if (q->is_int64() && q->as_int64() >= 0) quota.emplace(static_cast<std::uint64_t>(q->as_int64()));
+    else if (q->is_uint64()) quota.emplace(q->as_uint64());
+    else co_return invalid_parameter(ctx, "quota_bytes", "quota_bytes must be a number of bytes (0: no limit) or null");
+  }
+  if (!disabled && !role && !quota) {
+    co_return bad_request(ctx, "nothing to change; send {\"disabled\": true|false}, {\"role\": \"admin\"|\"user\"} "
+                               "and/or {\"quota_bytes\": N|null}");
   }
   auto user = co_await offload(ctx, [&]() -> Result<User> {
     auto& accounts = ctx.services.accounts;
+    Result<User> changed = not_found("");
     if (role) {
-      auto changed = accounts.set_role(*ctx.user, ctx.params[0], *role);
-      if (!changed || !disabled) return changed;
+      changed = accounts.set_role(*ctx.user, ctx.params[0], *role);
+      if (!changed) return changed;
     }
-    return accounts.set_disabled(*ctx.user, ctx.params[0], *disabled);
+    if (quota) {
+      changed = accounts.set_quota(*ctx.user, ctx.params[0], *quota);
+      if (!changed) return changed;
+    }
+    if (disabled) changed = accounts.set_disabled(*ctx.user, ctx.params[0], *disabled);
+    return changed;
   });
   if (!user) co_return problem_from_status(ctx, user.status());
   spdlog::info("account '{}' updated by '{}' (role {}, {})", user->username, ctx.user->username, user->role,

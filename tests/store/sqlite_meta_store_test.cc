@@ -193,6 +193,50 @@ TEST_F(SqliteMetaStoreTest, WatchFromCompactedRevisionGetsCompacted) {
   EXPECT_EQ(old_rec.violations(), "");
 }
 
+// The disk the file and its WAL take.
+std::uintmax_t disk_bytes(const std::string& path) {
+  std::uintmax_t total = 0;
+  for (const auto* suffix : {"", "-wal"}) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path + suffix, ec);
+    if (!ec) total += size;
+  }
+  return total;
+}
+
+// A busy room rewrites a big record on every command: the history kept for
+// watches is bounded by its bytes, not only by a count of revisions, so it
+// cannot fill the disk (10,000 revisions of a 300 KB record would be 3 GB).
+TEST_F(SqliteMetaStoreTest, HistoryOfBigRecordsIsBoundedByBytes) {
+  SqliteOptions options;
+  options.history_bytes = 2 << 20;
+  const std::string big(100 * 1024, 'x');
+  Revision last = 0;
+  for (int round = 0; round < 2; ++round) {  // the bound holds across a reopen too
+    auto store = open_or_fail(path_, options);
+    ASSERT_NE(store, nullptr);
+    for (int i = 0; i < 300; ++i) {
+      HIFI_ASSERT_OK_AND_ASSIGN(last, store->put("rooms/busy", std::to_string(i) + big));
+      // The history's 2 MiB, the current value, and SQLite's page and WAL
+      // overhead: far below the 30 MB written per round.
+      ASSERT_LT(disk_bytes(path_), 12u << 20) << "after write " << i << " of round " << round;
+    }
+    // What is retained still replays: the last few revisions.
+    WatchRecorder recent;
+    std::unique_ptr<WatchHandle> handle;
+    HIFI_ASSERT_OK_AND_ASSIGN(handle, store->watch("rooms/", last - 4, recent.callback()));
+    ASSERT_TRUE(recent.wait_for_revision(last));
+    EXPECT_EQ(recent.responses().size(), 5u);
+    EXPECT_EQ(recent.violations(), "");
+    // What is not gets kCompacted.
+    WatchRecorder old;
+    std::unique_ptr<WatchHandle> old_handle;
+    HIFI_ASSERT_OK_AND_ASSIGN(old_handle, store->watch("rooms/", last - 200, old.callback()));
+    ASSERT_TRUE(old.wait_for_error());
+    EXPECT_EQ(old.errors()[0].code(), Code::kCompacted);
+  }
+}
+
 TEST_F(SqliteMetaStoreTest, SecondOpenOfTheSameFileFails) {
   SqliteOptions options;
   options.busy_timeout_ms = 50;

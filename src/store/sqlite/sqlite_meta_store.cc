@@ -5,7 +5,12 @@
 //    "compact_revision" (events at or below it are gone), "schema_version".
 //  - kv: the current state, one row per present key.
 //  - events: the history of the most recent revisions, one row per changed
-//    key per revision, from which a watch replays what it missed.
+//    key per revision, from which a watch replays what it missed. Bounded
+//    by a count of revisions and by the bytes of their keys and values
+//    (SqliteOptions), whichever is reached first; the bytes of each
+//    retained revision are tracked in memory (loaded at open).
+//  - <path>.reserve: disk set aside for the store's writes, given back when
+//    the disk is full (SqliteOptions::reserve_bytes).
 //  - leases(id, ttl): granted leases. Deadlines live only in memory; after a
 //    restart every lease gets a fresh full TTL, as etcd does on leader change.
 //
@@ -20,13 +25,19 @@
 // into the store (including cancelling their own watch).
 #include "store/sqlite/sqlite_meta_store.h"
 
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <cstring>
 #include <exception>
+#include <filesystem>
+#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -484,7 +495,13 @@ class SqliteMetaStore final : public MetaStore {
     return out;
   }
 
-  Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& ops) override;
+  // A write that fails for want of disk space is tried once more after
+  // the reserve file is given back (SqliteOptions::reserve_bytes).
+  Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& ops) override {
+    auto result = txn_once(compares, ops);
+    if (!result && disk_full(result.status()) && release_reserve()) result = txn_once(compares, ops);
+    return result;
+  }
 
   Result<Revision> current_revision() override {
     std::lock_guard lock(mu_);
@@ -558,8 +575,21 @@ class SqliteMetaStore final : public MetaStore {
     return io_error(std::move(message));
   }
 
+  Result<TxnResult> txn_once(const std::vector<Compare>& compares, const std::vector<Op>& ops);
+  // SQLite's SQLITE_FULL reaches callers as an io_error naming it.
+  static bool disk_full(const Status& status) {
+    return status.message().find(sqlite3_errstr(SQLITE_FULL)) != std::string::npos;
+  }
+  std::string reserve_path() const { return path_ + ".reserve"; }
+  // Makes the reserve file when it is missing and the disk has room.
+  void make_reserve();
+  // Deletes the reserve file; false when there was none.
+  bool release_reserve();
   Status exec_locked(const char* sql);
   Result<std::int64_t> read_meta_locked(const char* name, std::int64_t fallback);
+  // Runs a one-off query, calling row_fn for each row; `what` names the
+  // failure to prepare it ("cannot read leases from").
+  Status for_each_row_locked(const char* sql, const char* what, const std::function<void(Query&)>& row_fn);
   Result<std::optional<KeyValue>> load_locked(const std::string& key);
   Status scan_locked(const std::string& lower, const std::optional<std::string>& upper,
                      std::int64_t limit, std::vector<KeyValue>* out);
@@ -580,6 +610,10 @@ class SqliteMetaStore final : public MetaStore {
   sqlite3_stmt* stmts_[kNumStmts] = {};
   Revision revision_ = 0;          // last committed revision
   Revision compact_revision_ = 0;  // events at or below this are deleted
+  // The retained revisions above compact_revision_, oldest first, with the
+  // bytes of the keys and values of their events, and the sum of those.
+  std::deque<std::pair<Revision, std::int64_t>> history_;
+  std::int64_t history_bytes_ = 0;
   std::map<LeaseId, Lease> leases_;
   std::mt19937_64 rng_;
   bool stopping_ = false;
@@ -593,6 +627,52 @@ Status SqliteMetaStore::exec_locked(const char* sql) {
   std::string text = message != nullptr ? message : sqlite3_errstr(rc);
   sqlite3_free(message);
   return io_error("sqlite: " + path_ + ": " + text);
+}
+
+void SqliteMetaStore::make_reserve() {
+  if (options_.reserve_bytes <= 0 || path_.empty() || path_ == ":memory:") return;
+  const auto path = reserve_path();
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size >= static_cast<std::uintmax_t>(options_.reserve_bytes)) return;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  const int rc = ::posix_fallocate(fd, 0, options_.reserve_bytes);
+  ::close(fd);
+  if (rc != 0) {
+    ::unlink(path.c_str());
+    spdlog::warn("sqlite: no room for the {} MiB reserve next to {} ({}); a full disk would stop writes",
+                 options_.reserve_bytes >> 20, path_, std::strerror(rc));
+  }
+}
+
+bool SqliteMetaStore::release_reserve() {
+  if (::unlink(reserve_path().c_str()) != 0) return false;
+  spdlog::error("sqlite: the disk of {} is full; gave back the {} MiB reserve so that writes go on. Free "
+                "space on it; the reserve is made again at the next start",
+                path_, options_.reserve_bytes >> 20);
+  return true;
+}
+
+Status SqliteMetaStore::for_each_row_locked(const char* sql, const char* what,
+                                            const std::function<void(Query&)>& row_fn) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) return db_error(what);
+  Status status;
+  {
+    Query q(db_, stmt);
+    for (;;) {
+      auto row = q.step();
+      if (!row) {
+        status = row.status();
+        break;
+      }
+      if (!*row) break;
+      row_fn(q);
+    }
+  }
+  sqlite3_finalize(stmt);
+  return status;
 }
 
 Result<std::int64_t> SqliteMetaStore::read_meta_locked(const char* name, std::int64_t fallback) {
@@ -694,31 +774,28 @@ Status SqliteMetaStore::open() {
   auto compact = read_meta_locked("compact_revision", 0);
   if (!compact) return compact.status();
   compact_revision_ = *compact;
-
-  {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_, "SELECT id, ttl FROM leases", -1, &stmt, nullptr) != SQLITE_OK) {
-      return db_error("cannot read leases from");
-    }
-    Status status;
-    {
-      const auto now = SteadyClock::now();
-      Query q(db_, stmt);
-      for (;;) {
-        auto row = q.step();
-        if (!row) {
-          status = row.status();
-          break;
-        }
-        if (!*row) break;
-        const std::int64_t ttl = q.int_column(1);
-        leases_[q.int_column(0)] = Lease{ttl, now + std::chrono::seconds(ttl)};
-      }
-    }
-    sqlite3_finalize(stmt);
-    if (!status) return status;
+  // The bytes of each retained revision, for the history's byte bound.
+  if (Status s = for_each_row_locked("SELECT revision, sum(length(key) + length(value)) FROM events"
+                                     " GROUP BY revision ORDER BY revision",
+                                     "cannot read the history of",
+                                     [&](Query& q) {
+                                       history_.emplace_back(q.int_column(0), q.int_column(1));
+                                       history_bytes_ += q.int_column(1);
+                                     });
+      !s) {
+    return s;
+  }
+  const auto now = SteadyClock::now();
+  if (Status s = for_each_row_locked("SELECT id, ttl FROM leases", "cannot read leases from",
+                                     [&](Query& q) {
+                                       const std::int64_t ttl = q.int_column(1);
+                                       leases_[q.int_column(0)] = Lease{ttl, now + std::chrono::seconds(ttl)};
+                                     });
+      !s) {
+    return s;
   }
 
+  make_reserve();
   hub_->start();
   lease_thread_ = std::thread([this] { lease_loop(); });
   return Status::ok();
@@ -769,6 +846,8 @@ Result<Revision> SqliteMetaStore::commit_locked(TxnGuard* guard, std::vector<Wat
     return revision_;
   }
   const Revision revision = revision_ + 1;
+  std::int64_t bytes = 0;
+  for (const auto& e : events) bytes += static_cast<std::int64_t>(e.kv.key.size() + e.kv.value.size());
   for (const auto& e : events) {
     Query q = query(kInsertEvent);
     q.integer(1, revision).blob(2, e.kv.key);
@@ -779,29 +858,48 @@ Result<Revision> SqliteMetaStore::commit_locked(TxnGuard* guard, std::vector<Wat
   }
   if (Status s = query(kSetMeta).text(1, "revision").integer(2, revision).run(); !s) return s;
 
-  // Compacting in steps of 1/16 of the history keeps the cost of each delete
-  // small and amortised over many writes.
+  // Compacting in steps of 1/16 of the history (in revisions or in bytes)
+  // keeps the cost of each delete small and amortised over many writes.
   Revision compact = compact_revision_;
   const std::int64_t limit = std::max<std::int64_t>(options_.history_limit, 1);
-  const Revision floor = revision - limit;
-  if (floor - compact_revision_ >= std::max<std::int64_t>(limit / 16, 1)) {
-    if (Status s = query(kCompactEvents).integer(1, floor).run(); !s) return s;
-    if (Status s = query(kSetMeta).text(1, "compact_revision").integer(2, floor).run(); !s) {
+  if (const Revision floor = revision - limit; floor - compact_revision_ >= std::max<std::int64_t>(limit / 16, 1)) {
+    compact = floor;
+  }
+  const std::int64_t max_bytes = std::max<std::int64_t>(options_.history_bytes, 1);
+  if (history_bytes_ + bytes > max_bytes) {
+    // Drop the oldest revisions until 15/16 of the budget is left; never
+    // the one being written.
+    std::int64_t kept = history_bytes_ + bytes;
+    const std::int64_t target = max_bytes - max_bytes / 16;
+    for (const auto& [rev, rev_bytes] : history_) {
+      if (rev > compact && kept <= target) break;
+      kept -= rev_bytes;
+      compact = std::max(compact, rev);
+    }
+  }
+  if (compact != compact_revision_) {
+    if (Status s = query(kCompactEvents).integer(1, compact).run(); !s) return s;
+    if (Status s = query(kSetMeta).text(1, "compact_revision").integer(2, compact).run(); !s) {
       return s;
     }
-    compact = floor;
   }
 
   if (Status s = query(kCommit).run(); !s) return s;
   guard->release();
   revision_ = revision;
   compact_revision_ = compact;
+  while (!history_.empty() && history_.front().first <= compact) {
+    history_bytes_ -= history_.front().second;
+    history_.pop_front();
+  }
+  history_.emplace_back(revision, bytes);
+  history_bytes_ += bytes;
   hub_->publish(revision, events);
   return revision;
 }
 
-Result<TxnResult> SqliteMetaStore::txn(const std::vector<Compare>& compares,
-                                       const std::vector<Op>& ops) {
+Result<TxnResult> SqliteMetaStore::txn_once(const std::vector<Compare>& compares,
+                                            const std::vector<Op>& ops) {
   for (const auto& op : ops) {
     if (op.kind != Op::Kind::kDeletePrefix && op.key.empty()) {
       return invalid_argument("txn: empty key");
