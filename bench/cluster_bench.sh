@@ -148,7 +148,7 @@ start_node() {  # start_node I: starts (or restarts) node I at its port and data
   local i=$1
   # shellcheck disable=SC2086
   HIFI_CLUSTER_SECRET=$CLUSTER_SECRET "$SERVER_BIN" --listen "127.0.0.1:${NODE_PORT[i]}" --data-dir "$DATA/node$i" \
-    --etcd "$ETCD_ENDPOINTS" --replicas 3 --max-connections 20000 --shutdown-grace 1s ${CLUSTER_BENCH_HIFI_ARGS:-} \
+    --etcd "$ETCD_ENDPOINTS" --replicas 3 --max-connections 20000 --max-connections-per-address 20000 --max-websockets-per-user 20000 --shutdown-grace 1s ${CLUSTER_BENCH_HIFI_ARGS:-} \
     >>"$TMP/node$i.log" 2>&1 &
   NODE_PIDS[i]=$!
   answers() { curl -sf --max-time 2 "$(node_url "$i")/api/v1/cluster" >/dev/null; }
@@ -167,7 +167,7 @@ start_cluster() {
 
 start_single() {
   # shellcheck disable=SC2086
-  "$SERVER_BIN" --listen 127.0.0.1:0 --data-dir "$DATA/single" --replicas 1 --max-connections 20000 \
+  "$SERVER_BIN" --listen 127.0.0.1:0 --data-dir "$DATA/single" --replicas 1 --max-connections 20000 --max-connections-per-address 20000 --max-websockets-per-user 20000 \
     --shutdown-grace 1s ${CLUSTER_BENCH_HIFI_ARGS:-} >"$TMP/single.log" 2>&1 &
   SINGLE_PID=$!
   has_port() { [[ -n "$(listening_port "$TMP/single.log")" ]]; }

@@ -98,7 +98,7 @@ exit_traps cleanup
 
 start_hifi() {  # sets HIFI_PID and HIFI_PORT
   # shellcheck disable=SC2086
-  "$HIFI_BIN" --listen 127.0.0.1:0 --data-dir "$HIFI_DATA" --max-connections 20000 \
+  "$HIFI_BIN" --listen 127.0.0.1:0 --data-dir "$HIFI_DATA" --max-connections 20000 --max-connections-per-address 20000 --max-websockets-per-user 20000 \
     --shutdown-grace 1s ${ROOM_BENCH_HIFI_ARGS:-} >>"$TMP/hifi.log" 2>&1 &
   HIFI_PID=$!
   HIFI_PORT=$(wait_port "$TMP/hifi.log" "$HIFI_PID" hifi-server)
