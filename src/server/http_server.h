@@ -32,6 +32,7 @@
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/signed_url.h"
+#include "server/store_probe.h"
 #include "store/meta_store.h"
 
 namespace hifi {
@@ -58,6 +59,8 @@ struct Services {
   Playlists& playlists;
   PlayQueues& play_queues;
   Shares& shares;
+  // /healthz's view of whether the store answers (cached briefly).
+  StoreProbe& store_probe;
 };
 
 class HttpServer {
