@@ -318,8 +318,16 @@ TEST(TwoNodeTest, ANodeWithoutTheSongRedirectsToTheOneThatHasIt) {
   const auto url_a = "http://127.0.0.1:" + std::to_string(a->port());
   const auto url_b = "http://127.0.0.1:" + std::to_string(b->port());
 
-  // Both nodes are members (each saw the other join).
-  ApiClient via_b(options({url_b}, ""));
+  ApiClient via_a(options({url_a}, ""));
+  json::value creds = json::object{{"username", "alice"}, {"password", "correct horse"}};
+  ASSERT_TRUE(via_a.json("POST", "/api/v1/auth/register", &creds));
+  auto login = via_a.json("POST", "/api/v1/auth/login", &creds);
+  ASSERT_TRUE(login) << login.error.message();
+  const std::string token(login->at("token").as_string());
+  via_a.set_token(token);
+
+  // Both nodes are members (each saw the other join); asked signed in.
+  ApiClient via_b(options({url_b}, token));
   ClusterInfo info;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (;;) {
@@ -335,13 +343,6 @@ TEST(TwoNodeTest, ANodeWithoutTheSongRedirectsToTheOneThatHasIt) {
   EXPECT_EQ(std::set<std::string>(order.begin(), order.end()), (std::set<std::string>{url_a, url_b}));
 
   // Upload through A: with R = 1 only A keeps the bytes.
-  ApiClient via_a(options({url_a}, ""));
-  json::value creds = json::object{{"username", "alice"}, {"password", "correct horse"}};
-  ASSERT_TRUE(via_a.json("POST", "/api/v1/auth/register", &creds));
-  auto login = via_a.json("POST", "/api/v1/auth/login", &creds);
-  ASSERT_TRUE(login) << login.error.message();
-  const std::string token(login->at("token").as_string());
-  via_a.set_token(token);
   const auto wav = hifi::testing::make_wav(587.33, 6.0);
   write_file(dir / "song.wav", wav);
   auto up = via_a.upload_song((dir / "song.wav").string(), sha256_file((dir / "song.wav").string()), nullptr);
@@ -350,7 +351,6 @@ TEST(TwoNodeTest, ANodeWithoutTheSongRedirectsToTheOneThatHasIt) {
   const std::string sha(up->at("sha256").as_string());
 
   // B learns of the song from the shared catalog (soon, not at once)...
-  via_b.set_token(token);
   const auto known_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!via_b.json("GET", "/api/v1/songs/" + id) && std::chrono::steady_clock::now() < known_by) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
