@@ -141,7 +141,11 @@ start_etcd() {
 # --- hifi-server nodes --------------------------------------------------------
 CLUSTER_SECRET="cluster-bench-secret-$$-$RANDOM$RANDOM"
 node_url() { echo "http://127.0.0.1:${NODE_PORT[$1]}"; }
-members_of() { curl -sf --max-time 2 "$1/api/v1/cluster" | jq -r '.members | length' 2>/dev/null || echo 0; }
+# members_of BASE: how many members BASE lists (a signed-in question: $TOKEN).
+members_of() {
+  curl -sf --max-time 2 -H "Authorization: Bearer $TOKEN" "$1/api/v1/cluster" | jq -r '.members | length' 2>/dev/null ||
+    echo 0
+}
 has_members() { [[ "$(members_of "$1")" == "$2" ]]; }
 
 start_node() {  # start_node I: starts (or restarts) node I at its port and data dir
@@ -151,7 +155,7 @@ start_node() {  # start_node I: starts (or restarts) node I at its port and data
     --etcd "$ETCD_ENDPOINTS" --replicas 3 --max-connections 20000 --max-connections-per-address 20000 --max-websockets-per-user 20000 --shutdown-grace 1s ${CLUSTER_BENCH_HIFI_ARGS:-} \
     >>"$TMP/node$i.log" 2>&1 &
   NODE_PIDS[i]=$!
-  answers() { curl -sf --max-time 2 "$(node_url "$i")/api/v1/cluster" >/dev/null; }
+  answers() { curl -sf --max-time 2 "$(node_url "$i")/healthz" >/dev/null; }
   wait_until 30 answers || { tail -n 20 "$TMP/node$i.log" >&2; die "node $i did not start"; }
 }
 
@@ -159,6 +163,7 @@ start_cluster() {
   local i
   for i in 1 2 3; do free_port; NODE_PORT[i]=$FREE_PORT; done
   for i in 1 2 3; do start_node "$i"; done
+  TOKEN=$(account "$(node_url 1)")
   for i in 1 2 3; do
     wait_until 30 has_members "$(node_url "$i")" 3 || die "node $i does not see 3 members"
   done
@@ -208,7 +213,6 @@ log "load average at start: $LOAD_START; parts: $PARTS"
 start_etcd
 start_cluster
 start_single
-TOKEN=$(account "$(node_url 1)")
 STOKEN=$(account "$SINGLE")
 
 # Every upload and every room command commits durably: show what a

@@ -1257,6 +1257,7 @@ ClusterInfo parse_cluster(const boost::json::value& document) {
       }
       m.health = string_at(o, "health");
       if (auto* v = o.if_contains("leader"); v && v->is_bool()) m.leader = v->as_bool();
+      if (auto rank = int_at(o, "rank"); rank && *rank >= 0) m.rank = static_cast<int>(*rank);
       if (auto* load = o.if_contains("load"); load && load->is_object()) {
         const auto& l = load->as_object();
         m.has_load = true;
@@ -1288,8 +1289,10 @@ std::vector<std::string> spread_order(const ClusterInfo& cluster,
   std::mt19937_64 rng(seed);
   std::shuffle(members.begin(), members.end(), rng);
   std::stable_sort(members.begin(), members.end(), [](const ClusterMember* a, const ClusterMember* b) {
-    return std::tuple(!a->has_load, a->active_streams, a->connections) <
-           std::tuple(!b->has_load, b->active_streams, b->connections);
+    auto key = [](const ClusterMember* m) {
+      return std::tuple(!m->rank && !m->has_load, m->rank.value_or(0), m->active_streams, m->connections);
+    };
+    return key(a) < key(b);
   });
   std::vector<std::string> out;
   auto add = [&](const std::string& url) {

@@ -91,6 +91,9 @@ struct ClusterMember {
   std::string advertise;   // base URL clients use to reach it
   std::string health;      // "ok", "degraded"; empty when not said
   bool leader = false;
+  // 0 for the least loaded member, equals sharing one (every signed-in
+  // user gets it; the figures below are for admins only)
+  std::optional<int> rank;
   bool has_load = false;   // whether the server reported load figures
   std::int64_t active_streams = 0;
   std::int64_t connections = 0;
@@ -117,10 +120,10 @@ struct ClusterInfo {
 ClusterInfo parse_cluster(const boost::json::value& document);
 
 // The order in which to try servers for a long-lived connection: the
-// cluster's members least loaded first (fewest active_streams, then
-// fewest connections; equals in an order drawn from `seed`), then those
-// of `known` that are not members. Members without load figures come after
-// those with.
+// cluster's members least loaded first (by rank, else fewest
+// active_streams, then fewest connections; equals in an order drawn from
+// `seed`), then those of `known` that are not members. Members with neither
+// a rank nor load figures come after those with.
 std::vector<std::string> spread_order(const ClusterInfo& cluster,
                                       const std::vector<std::string>& known, std::uint64_t seed);
 

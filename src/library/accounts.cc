@@ -8,28 +8,19 @@
 #include "common/random.h"
 #include "common/sha256.h"
 #include "common/text.h"
+#include "library/account_keys.h"
 
 namespace hifi {
 namespace json = boost::json;
+using namespace account_keys;
+
 namespace {
 
-constexpr char kUsersPrefix[] = "users/";
-constexpr char kUsernamesPrefix[] = "usernames/";
-constexpr char kTokensPrefix[] = "tokens/";
-constexpr char kUserTokensPrefix[] = "user-tokens/";
-constexpr std::size_t kSessionIdChars = 24;
 constexpr std::size_t kMaxDeviceChars = 100;
-constexpr char kInvitesPrefix[] = "invites/";
 constexpr char kAdminKey[] = "accounts/admin";
 constexpr char kRegistrationKey[] = "settings/registration";
 constexpr int kMaxCasRetries = 16;
 constexpr char kBadCredentials[] = "wrong username or password";
-
-std::string hash_secret(const std::string& secret) { return to_hex(sha256(secret)); }
-
-std::string user_token_key(const std::string& user_id, const std::string& token_hash) {
-  return kUserTokensPrefix + user_id + "/" + token_hash;
-}
 
 std::string user_to_json(const User& u, const std::string& password_hash) {
   json::object o;
@@ -40,6 +31,7 @@ std::string user_to_json(const User& u, const std::string& password_hash) {
   o["disabled"] = u.disabled;
   o["created_at"] = u.created_at;
   if (u.quota_bytes) o["quota_bytes"] = *u.quota_bytes;
+  o["sessions_epoch"] = u.sessions_epoch;
   return json::serialize(o);
 }
 
@@ -57,6 +49,9 @@ bool user_from_json(const std::string& text, User& u, std::string& password_hash
     password_hash = json::value_to<std::string>(o.at("password_hash"));
     if (const auto* quota = o.if_contains("quota_bytes"); quota && !quota->is_null()) {
       u.quota_bytes = quota->to_number<std::uint64_t>();
+    }
+    if (const auto* e = o.if_contains("sessions_epoch"); e && e->is_number()) {
+      u.sessions_epoch = e->to_number<std::uint64_t>();
     }
   } catch (const std::exception&) {
     return false;
@@ -175,6 +170,8 @@ AccountService::AccountService(MetaStore& store, const Clock& clock, AccountOpti
       address_attempts_(clock, options.max_attempts_per_address, options.rate_window_ms),
       registrations_(clock, options.registrations_per_address_per_hour, 3600LL * 1000),
       registration_(options.registration) {}
+
+AccountService::~AccountService() { stop(); }
 
 Status AccountService::admit_registration(const std::string& client_address, std::int64_t* retry_after_ms) {
   if (options_.registrations_per_address_per_hour <= 0) return Status::ok();
@@ -422,164 +419,17 @@ Result<User> AccountService::authenticate(const std::string& token) {
   return user;
 }
 
-Status AccountService::logout(const std::string& token) {
-  const auto hash = hash_secret(token);
-  auto kv = store_.get(kTokensPrefix + hash);
-  if (!kv) return kv.status().code() == Code::kNotFound ? Status::ok() : kv.status();
-  std::vector<Op> ops{Op::del(kv->key)};
-  boost::system::error_code ec;
-  auto v = json::parse(kv->value, ec);
-  if (!ec && v.is_object()) {
-    if (const auto* uid = v.as_object().if_contains("user_id"); uid && uid->is_string()) {
-      ops.push_back(Op::del(user_token_key(std::string(uid->as_string()), hash)));
-    }
-  }
-  auto r = store_.txn({}, ops);
-  return r ? Status::ok() : r.status();
-}
-
-Status AccountService::index_legacy_tokens() {
-  if (legacy_tokens_indexed_.load()) return Status::ok();
-  constexpr char kMarker[] = "accounts/tokens-indexed";
-  if (auto marker = store_.get(kMarker); marker) {
-    legacy_tokens_indexed_ = true;
-    return Status::ok();
-  } else if (marker.status().code() != Code::kNotFound) {
-    return marker.status();
-  }
-  auto r = store_.range(kTokensPrefix);
-  if (!r) return r.status();
-  std::vector<Op> ops;
-  for (const auto& kv : r->kvs) {
-    boost::system::error_code ec;
-    auto v = json::parse(kv.value, ec);
-    if (ec || !v.is_object()) continue;
-    const auto* uid = v.as_object().if_contains("user_id");
-    if (uid == nullptr || !uid->is_string()) continue;
-    ops.push_back(Op::put(user_token_key(std::string(uid->as_string()), kv.key.substr(sizeof(kTokensPrefix) - 1)), ""));
-    if (ops.size() == 100) {
-      if (auto t = store_.txn({}, ops); !t) return t.status();
-      ops.clear();
-    }
-  }
-  ops.push_back(Op::put(kMarker, "1"));
-  if (auto t = store_.txn({}, ops); !t) return t.status();
-  legacy_tokens_indexed_ = true;
-  return Status::ok();
-}
-
-Result<AccountService::SweepReport> AccountService::sweep_expired() {
-  const auto now = clock_.now_ms();
-  SweepReport report;
-  // The record's expiry, and its user (tokens), when it has expired.
-  struct Expired {
-    std::string user_id;
-  };
-  auto expired = [now](const std::string& value) -> std::optional<Expired> {
-    boost::system::error_code ec;
-    auto v = json::parse(value, ec);
-    if (ec || !v.is_object()) return std::nullopt;
-    const auto& o = v.as_object();
-    const auto* e = o.if_contains("expires_at");
-    if (e == nullptr || !e->is_number() || e->to_number<std::int64_t>() > now) return std::nullopt;
-    const auto* uid = o.if_contains("user_id");
-    return Expired{uid && uid->is_string() ? std::string(uid->as_string()) : std::string()};
-  };
-  auto tokens = store_.range(kTokensPrefix);
-  if (!tokens) return tokens.status();
-  for (const auto& kv : tokens->kvs) {
-    const auto gone = expired(kv.value);
-    if (!gone) continue;
-    std::vector<Op> ops{Op::del(kv.key)};
-    if (!gone->user_id.empty()) {
-      ops.push_back(Op::del(user_token_key(gone->user_id, kv.key.substr(sizeof(kTokensPrefix) - 1))));
-    }
-    // Only the record as read: a token rewritten meanwhile is left alone.
-    auto t = store_.txn({Compare::mod_revision_equals(kv.key, kv.mod_revision)}, ops);
-    if (!t) return t.status();
-    if (t->succeeded) ++report.tokens;
-  }
-  auto invites = store_.range(kInvitesPrefix);
-  if (!invites) return invites.status();
-  for (const auto& kv : invites->kvs) {
-    if (!expired(kv.value)) continue;
-    auto t = store_.txn({Compare::mod_revision_equals(kv.key, kv.mod_revision)}, {Op::del(kv.key)});
-    if (!t) return t.status();
-    if (t->succeeded) ++report.invites;
-  }
-  return report;
-}
-
-Result<std::vector<SessionInfo>> AccountService::sessions(const std::string& user_id,
-                                                          const std::string& current_token) {
-  if (auto s = index_legacy_tokens(); !s) return s;
-  const auto prefix = kUserTokensPrefix + user_id + "/";
-  auto index = store_.range(prefix);
-  if (!index) return index.status();
-  const auto current = current_token.empty() ? std::string() : hash_secret(current_token);
-  const auto now = clock_.now_ms();
-  std::vector<SessionInfo> out;
-  for (const auto& entry : index->kvs) {
-    const auto hash = entry.key.substr(prefix.size());
-    auto kv = store_.get(kTokensPrefix + hash);
-    if (!kv) {
-      if (kv.status().code() != Code::kNotFound) return kv.status();
-      (void)store_.del(entry.key);  // the token went without its index entry
-      continue;
-    }
-    boost::system::error_code ec;
-    auto v = json::parse(kv->value, ec);
-    if (ec || !v.is_object()) continue;
-    const auto& o = v.as_object();
-    auto number = [&](const char* name) {
-      const auto* f = o.if_contains(name);
-      return f && f->is_number() ? f->to_number<std::int64_t>() : 0;
-    };
-    auto text = [&](const char* name) {
-      const auto* f = o.if_contains(name);
-      return f && f->is_string() ? std::string(f->as_string()) : std::string();
-    };
-    SessionInfo info{hash.substr(0, kSessionIdChars), text("device"), text("address"), number("created_at"),
-                     number("last_used_at"), number("expires_at"), hash == current};
-    if (info.expires_at <= now) {
-      (void)store_.txn({}, {Op::del(kv->key), Op::del(entry.key)});
-      continue;
-    }
-    if (info.last_used_at == 0) info.last_used_at = info.created_at;
-    out.push_back(std::move(info));
-  }
-  std::sort(out.begin(), out.end(), [](const SessionInfo& a, const SessionInfo& b) {
-    return std::tie(b.last_used_at, b.created_at, a.id) < std::tie(a.last_used_at, a.created_at, b.id);
-  });
-  return out;
-}
-
-Status AccountService::revoke_session(const std::string& user_id, const std::string& session_id) {
-  if (session_id.size() != kSessionIdChars) return not_found("no session '" + session_id + "'");
-  if (auto s = index_legacy_tokens(); !s) return s;
-  const auto prefix = kUserTokensPrefix + user_id + "/" + session_id;
-  auto index = store_.range(prefix);
-  if (!index) return index.status();
-  if (index->kvs.empty()) return not_found("no session '" + session_id + "'");
-  std::vector<Op> ops;
-  for (const auto& entry : index->kvs) {
-    ops.push_back(Op::del(entry.key));
-    ops.push_back(Op::del(kTokensPrefix + entry.key.substr(sizeof(kUserTokensPrefix) + user_id.size())));
-  }
-  auto t = store_.txn({}, ops);
-  return t ? Status::ok() : t.status();
-}
-
 Status AccountService::change_password(const std::string& user_id,
                                        const std::string& old_password,
                                        const std::string& new_password,
                                        const std::string& keep_token) {
   if (auto s = validate_password(new_password); !s) return s;
-  auto user = update_user(user_id, [&](User&, std::string& hash) -> Status {
+  auto user = update_user(user_id, [&](User& u, std::string& hash) -> Status {
     if (!password_matches(hash, old_password)) return permission_denied("the current password is wrong");
     auto new_hash = hash_password(new_password);
     if (!new_hash) return new_hash.status();
     hash = std::move(*new_hash);
+    ++u.sessions_epoch;
     return Status::ok();
   });
   if (!user) return user.status();
@@ -618,33 +468,11 @@ Result<std::vector<User>> AccountService::list_users(const User& actor) {
   return users;
 }
 
-Status AccountService::revoke_tokens_of(const std::string& user_id, const std::string& keep_token) {
-  // Through the user's index, not a scan of every token of every user.
-  if (auto s = index_legacy_tokens(); !s) return s;
-  const auto prefix = kUserTokensPrefix + user_id + "/";
-  auto index = store_.range(prefix);
-  if (!index) return index.status();
-  const auto keep = keep_token.empty() ? std::string() : hash_secret(keep_token);
-  std::vector<Op> ops;
-  for (const auto& entry : index->kvs) {
-    const auto hash = entry.key.substr(prefix.size());
-    if (hash == keep) continue;
-    ops.push_back(Op::del(entry.key));
-    ops.push_back(Op::del(kTokensPrefix + hash));
-    if (ops.size() >= 100) {
-      if (auto t = store_.txn({}, ops); !t) return t.status();
-      ops.clear();
-    }
-  }
-  if (ops.empty()) return Status::ok();
-  auto t = store_.txn({}, ops);
-  return t ? Status::ok() : t.status();
-}
-
 Result<User> AccountService::set_disabled(const User& actor, const std::string& user_id, bool disabled) {
   if (auto s = require_admin(actor); !s) return s;
   if (disabled && actor.id == user_id) return failed_precondition("an admin cannot disable their own account");
   auto user = update_user(user_id, [&](User& u, std::string&) {
+    if (disabled && !u.disabled) ++u.sessions_epoch;
     u.disabled = disabled;
     return Status::ok();
   });
@@ -692,8 +520,9 @@ Status AccountService::set_password(const User& actor, const std::string& user_i
   if (auto s = validate_password(new_password); !s) return s;
   auto new_hash = hash_password(new_password);
   if (!new_hash) return new_hash.status();
-  auto updated = update_user(user_id, [&](User&, std::string& hash) {
+  auto updated = update_user(user_id, [&](User& u, std::string& hash) {
     hash = *new_hash;
+    ++u.sessions_epoch;
     return Status::ok();
   });
   if (!updated) return updated.status();
@@ -730,7 +559,10 @@ Status AccountService::delete_user(const User& actor, const std::string& user_id
     const auto name_key = kUsernamesPrefix + fold_for_search(user->username);
     auto r = store_.txn({Compare::mod_revision_equals(key, rev)}, {Op::del(key), Op::del(name_key)});
     if (!r) return r.status();
-    if (r->succeeded) return revoke_tokens_of(user_id);
+    if (r->succeeded) {
+      catch_up(r->revision);
+      return revoke_tokens_of(user_id);
+    }
   }
   return Status(Code::kUnavailable, "too much contention; try again");
 }
@@ -746,7 +578,10 @@ Result<User> AccountService::update_user(const std::string& user_id,
     auto key = kUsersPrefix + user_id;
     auto r = store_.txn({Compare::mod_revision_equals(key, rev)}, {Op::put(key, user_to_json(*user, hash))});
     if (!r) return r.status();
-    if (r->succeeded) return *user;
+    if (r->succeeded) {
+      catch_up(r->revision);
+      return *user;
+    }
   }
   return Status(Code::kUnavailable, "too much contention; try again");
 }

@@ -2,7 +2,7 @@
 // MetaStore so that every node of a cluster sees the same accounts.
 //
 // Keys (values are JSON):
-//   users/<user-id>            {id, username, password_hash, role, disabled, created_at}
+//   users/<user-id>            {id, username, password_hash, role, disabled, created_at, sessions_epoch}
 //   usernames/<folded-name>    <user-id>           (uniqueness of names)
 //   tokens/<sha256(token)>     {user_id, created_at, expires_at, device, address, last_used_at}
 //   user-tokens/<user-id>/<sha256(token)>   ""       (a user's sessions, to list and revoke)
@@ -36,6 +36,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "library/access_watch.h"
 #include "library/rate_limiter.h"
 #include "store/meta_store.h"
 
@@ -55,6 +56,10 @@ struct User {
   // Bytes of song files this user may have in the library, set by an admin;
   // nullopt: the server's --default-quota. 0: no limit.
   std::optional<std::uint64_t> quota_bytes;
+  // Grows by one whenever every grant of the account made before must end
+  // (signing out everywhere else, a password change, a disable): signed
+  // stream URLs name the epoch they were made in (check_grant).
+  std::uint64_t sessions_epoch = 0;
   bool is_admin() const { return role == "admin"; }
 };
 
@@ -110,6 +115,10 @@ struct AccountOptions {
   std::function<void()> before_session_write;
 };
 
+// The name of a session token in the store and in AccessEnded::token_hash
+// (hex SHA-256).
+std::string session_token_hash(const std::string& token);
+
 // Username rules: 3 to 32 characters after NFC normalization; letters and
 // digits of any script, '_', '-' and '.'; no spaces, controls or other
 // punctuation. Names differing only in case or compatibility form collide.
@@ -120,6 +129,26 @@ Status validate_password(const std::string& password);
 class AccountService {
  public:
   AccountService(MetaStore& store, const Clock& clock, AccountOptions options);
+  ~AccountService();
+
+  // Indexes tokens from before user-tokens/ existed, then starts watching
+  // the accounts (AccessWatch): `on_access_ended` then hears of every
+  // session and account that ends, on this node or any other, and grants
+  // are checked from memory. Without start() nothing is reported and every
+  // check_grant() reads the store. The error when the first load fails.
+  Status start(AccessWatch::Listener on_access_ended);
+  void stop();
+  // The health of the accounts view; nullopt before start().
+  std::optional<ViewStatus> view_status() const;
+
+  // Whether a grant the account made at `sessions_epoch` (a signed stream
+  // URL) still holds: OK when the account exists, is enabled and its
+  // epoch is still that one; kUnauthenticated (saying why) otherwise. From
+  // the accounts view without blocking when it can tell (nullopt when it
+  // cannot: the view does not know the user yet, or knows an older epoch).
+  std::optional<Status> check_grant_cached(const std::string& user_id, std::uint64_t sessions_epoch) const;
+  // The same, reading the store when the view cannot tell (blocks).
+  Status check_grant(const std::string& user_id, std::uint64_t sessions_epoch);
 
   // Counts a registration attempt from `client_address`: OK, or
   // kResourceExhausted (with *retry_after_ms) once the address made
@@ -174,12 +203,12 @@ class AccountService {
     int invites = 0;
   };
   Result<SweepReport> sweep_expired();
-  // Ends every session of the user but keep_token's.
-  Status revoke_other_sessions(const std::string& user_id, const std::string& keep_token) {
-    return revoke_tokens_of(user_id, keep_token);
-  }
+  // Ends every session of the user but keep_token's, and every signed URL
+  // the account made (its sessions epoch grows).
+  Status revoke_other_sessions(const std::string& user_id, const std::string& keep_token);
 
-  // Also ends every session of the user except keep_token's.
+  // Also ends every session of the user except keep_token's, and every
+  // signed URL the account made.
   Status change_password(const std::string& user_id, const std::string& old_password,
                          const std::string& new_password, const std::string& keep_token = {});
 
@@ -188,7 +217,7 @@ class AccountService {
   // The admin operations: `actor` is the authenticated caller, and anyone
   // but an admin gets kPermissionDenied.
   Result<std::vector<User>> list_users(const User& actor);
-  // Disabling revokes every token of the user. kFailedPrecondition when an
+  // Disabling revokes every token and signed URL of the user. kFailedPrecondition when an
   // admin tries to disable their own account (a server must keep an admin).
   Result<User> set_disabled(const User& actor, const std::string& user_id, bool disabled);
   Result<Invite> create_invite(const User& actor);
@@ -202,8 +231,9 @@ class AccountService {
   // kPermissionDenied for anyone else; kInvalidArgument for a password
   // validate_password refuses; kNotFound for an unknown id. The password
   // version changes, so every app password, API key and remembered
-  // password check of the account ends, and every session token of the
-  // account is revoked (the actor's own included). Runs Argon2id.
+  // password check of the account ends, and every session token (the
+  // actor's own included) and signed URL of the account is revoked. Runs
+  // Argon2id.
   Status set_password(const User& actor, const std::string& user_id, const std::string& new_password);
   // Makes the account "admin" or "user" (kInvalidArgument otherwise).
   // kFailedPrecondition when an admin demotes themself (a server must keep
@@ -235,8 +265,13 @@ class AccountService {
   Status index_legacy_tokens();
   Result<User> load_user(const std::string& user_id, std::string* password_hash,
                          Revision* mod_revision);
+  // Waits (up to 10 s) until the accounts view has applied `revision`, so
+  // that this node checks grants against an account change it just made.
+  // A no-op before start().
+  void catch_up(Revision revision) const;
   // Reads the record, lets `change` edit the user and password hash, writes
-  // it back with compare-and-swap (retrying on races); change's error stops.
+  // it back with compare-and-swap (retrying on races), then catches up;
+  // change's error stops.
   Result<User> update_user(const std::string& user_id, const std::function<Status(User&, std::string&)>& change);
 
   MetaStore& store_;
@@ -247,6 +282,8 @@ class AccountService {
   RateLimiter registrations_;
   std::atomic<bool> legacy_tokens_indexed_{false};
   std::atomic<RegistrationMode> registration_;
+  // Set by start(), before any request; stopped by stop() or the destructor.
+  std::unique_ptr<AccessWatch> watch_;
 };
 
 }  // namespace hifi

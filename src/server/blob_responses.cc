@@ -205,11 +205,20 @@ StringResponse temporary_redirect(const std::string& location) {
 }
 
 // 307 to a signed stream URL of the song on `holder`, with extra_query
-// ("&name=value...") appended.
+// ("&name=value...") appended. The URL is the caller's (the bearer's, or
+// the signed URL's user, expiring no later than that URL did), so the
+// holder checks the same grant.
 StringResponse redirect_to(const RequestContext& ctx, const cluster::Member& holder, const Song& song,
                            std::string_view extra_query) {
-  auto expires = (ctx.services.clock.now_ms() + ctx.config.signed_url_ttl_ms) / 1000;
-  return temporary_redirect(holder.advertise + ctx.services.signer.stream_path(song.id, expires) +
+  SignedStream signed_stream;
+  signed_stream.expires_s = (ctx.services.clock.now_ms() + ctx.config.signed_url_ttl_ms) / 1000;
+  if (ctx.user) {
+    signed_stream.grant = {ctx.user->id, ctx.user->sessions_epoch};
+  } else if (ctx.signed_stream) {
+    signed_stream.grant = ctx.signed_stream->grant;
+    signed_stream.expires_s = std::min(signed_stream.expires_s, ctx.signed_stream->expires_s);
+  }
+  return temporary_redirect(holder.advertise + ctx.services.signer.stream_path(song.id, signed_stream) +
                             std::string(extra_query));
 }
 

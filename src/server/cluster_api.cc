@@ -1,6 +1,8 @@
-// The cluster's HTTP face: GET /api/v1/cluster for clients and the
+// The cluster's HTTP face: GET /api/v1/cluster for signed-in clients and the
 // node-to-node API under /internal/v1 (Auth::kPeer: the cluster secret).
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "cluster/member.h"
 #include "common/content_hash.h"
@@ -15,25 +17,48 @@ namespace {
 
 constexpr std::size_t kTransferChunk = 256 * 1024;
 
-json::object load_json(const cluster::Member& m, bool leader, bool self) {
-  auto o = cluster::member_to_json(m);
-  o["leader"] = leader;
-  o["self"] = self;
-  return o;
+// Each member's place in the order clients spread long-lived connections
+// by (fewest active streams, then fewest connections): 0 for the least
+// loaded; equally loaded members share a rank.
+std::vector<int> load_ranks(const std::vector<cluster::Member>& members) {
+  auto load = [](const cluster::Member& m) { return std::pair(m.load.active_streams, m.load.connections); };
+  std::vector<std::pair<std::int64_t, std::int64_t>> distinct;
+  for (const auto& m : members) distinct.emplace_back(load(m));
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  std::vector<int> ranks;
+  for (const auto& m : members) {
+    ranks.push_back(static_cast<int>(std::lower_bound(distinct.begin(), distinct.end(), load(m)) - distinct.begin()));
+  }
+  return ranks;
 }
 
+// GET /api/v1/cluster. Every signed-in user gets what a client needs to
+// fail over and spread: each member's id, advertised URL, health and load
+// rank. Admins also get the leader, R, and each member's load figures,
+// disk, version and times.
 awaitable<Reply> cluster_info(RequestContext& ctx) {
   const auto& membership = ctx.services.cluster.membership();
   const auto leader = membership.leader();
+  const auto list = membership.members();
+  const auto ranks = load_ranks(list);
+  const bool admin = ctx.user->is_admin();
   json::array members;
-  for (const auto& m : membership.members()) {
-    members.push_back(load_json(m, leader == m.id, m.id == membership.self_id()));
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto& m = list[i];
+    json::object o = admin ? cluster::member_to_json(m)
+                           : json::object{{"id", m.id}, {"advertise", m.advertise}, {"health", to_string(m.health)}};
+    if (admin) o["leader"] = leader == m.id;
+    o["self"] = m.id == membership.self_id();
+    o["rank"] = ranks[i];
+    members.push_back(std::move(o));
   }
-  co_return json_response(ctx, http::status::ok,
-                          {{"self", membership.self_id()},
-                           {"leader", leader ? json::value(*leader) : json::value(nullptr)},
-                           {"replication_factor", ctx.services.cluster.replicator().replication_factor()},
-                           {"members", std::move(members)}});
+  json::object doc{{"self", membership.self_id()}, {"members", std::move(members)}};
+  if (admin) {
+    doc["leader"] = leader ? json::value(*leader) : json::value(nullptr);
+    doc["replication_factor"] = ctx.services.cluster.replicator().replication_factor();
+  }
+  co_return json_response(ctx, http::status::ok, std::move(doc));
 }
 
 // A copy this node already holds is wanted again: garbage collection must
@@ -149,7 +174,7 @@ awaitable<Reply> drop_blob(RequestContext& ctx) {
 std::vector<Route> cluster_routes() {
   using V = http::verb;
   return {
-      {V::get, "/api/v1/cluster", Auth::kNone, cluster_info},
+      {V::get, "/api/v1/cluster", Auth::kBearer, cluster_info},
       {V::put, "/internal/v1/blobs/{}", Auth::kPeer, receive_blob},
       {V::get, "/internal/v1/blobs/{}", Auth::kPeer, send_blob},
       {V::post, "/internal/v1/blobs/{}/push", Auth::kPeer, push_blob},

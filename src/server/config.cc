@@ -3,17 +3,35 @@
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "room/room_state.h"
 
 namespace hifi {
 namespace {
+
+// A secret from the environment variable `env` when set, else from `file`
+// (trailing whitespace dropped; "" when neither is given); nullopt when the
+// file cannot be read.
+std::optional<std::string> read_secret(const char* env, const std::string& file) {
+  if (const char* secret = std::getenv(env); secret && *secret) return std::string(secret);
+  if (file.empty()) return std::string();
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) return std::nullopt;
+  auto secret = text.str();
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) secret.pop_back();
+  return secret;
+}
 
 bool parse_number_with_suffix(const std::string& text, std::uint64_t& number, std::string& suffix) {
   std::size_t i = 0;
@@ -146,7 +164,7 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
   std::string max_upload = "512MiB";
   std::string transcode_cache = "1GiB";
   std::string header_timeout = "30s", body_idle_timeout = "60s", idle_timeout = "60s";
-  std::string token_ttl = "30d", signed_url_ttl = "6h", shutdown_grace = "10s";
+  std::string token_ttl = "30d", signed_url_ttl = "1h", shutdown_grace = "10s";
   std::string config_path;
 
   std::vector<CLI::Option*> options;
@@ -211,7 +229,7 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
                         ->envname("HIFI_STORE_HISTORY_SIZE")->capture_default_str());
   options.push_back(app.add_option("--token-ttl", token_ttl, "How long a login stays valid (e.g. 30d, 12h)")
                         ->envname("HIFI_TOKEN_TTL")->capture_default_str());
-  options.push_back(app.add_option("--signed-url-ttl", signed_url_ttl, "How long a signed stream URL stays valid")
+  options.push_back(app.add_option("--signed-url-ttl", signed_url_ttl, "How long a signed stream URL stays valid (players ask for a fresh one as it nears its end)")
                         ->envname("HIFI_SIGNED_URL_TTL")->capture_default_str());
   options.push_back(app.add_option("--shutdown-grace", shutdown_grace,
                                    "On SIGINT/SIGTERM, how long in-flight requests may take to finish")
@@ -236,6 +254,12 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
                                    "File holding the secret all nodes of a cluster share "
                                    "(or set HIFI_CLUSTER_SECRET)")
                         ->envname("HIFI_CLUSTER_SECRET_FILE"));
+  std::string metrics_token_file;
+  options.push_back(app.add_option("--metrics-token-file", metrics_token_file,
+                                   "File holding a token that lets a scraper read /metrics with "
+                                   "'Authorization: Bearer <token>' (or set HIFI_METRICS_TOKEN); "
+                                   "admins' sessions may read it too")
+                        ->envname("HIFI_METRICS_TOKEN_FILE"));
   options.push_back(app.add_option("--advertise", config.advertise,
                                    "Base URL other nodes and clients reach this node at, e.g. "
                                    "http://10.0.0.5:8080 (default: http://<listen address>)")
@@ -338,17 +362,19 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
     if (!ms) return usage_error(std::string(d.name) + " must be a duration like 30s, 15m, 6h or 30d");
     d.ms = *ms;
   }
-  if (const char* secret = std::getenv("HIFI_CLUSTER_SECRET"); secret && *secret) {
-    config.cluster_secret = secret;
-  } else if (!cluster_secret_file.empty()) {
-    std::ifstream in(cluster_secret_file, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) return usage_error("cannot read --cluster-secret-file " + cluster_secret_file);
-    config.cluster_secret = text.str();
-    while (!config.cluster_secret.empty() && std::isspace(static_cast<unsigned char>(config.cluster_secret.back()))) {
-      config.cluster_secret.pop_back();
-    }
+  auto cluster_secret = read_secret("HIFI_CLUSTER_SECRET", cluster_secret_file);
+  if (!cluster_secret) return usage_error("cannot read --cluster-secret-file " + cluster_secret_file);
+  config.cluster_secret = std::move(*cluster_secret);
+  auto metrics_token = read_secret("HIFI_METRICS_TOKEN", metrics_token_file);
+  if (!metrics_token) return usage_error("cannot read --metrics-token-file " + metrics_token_file);
+  config.metrics_token = std::move(*metrics_token);
+  if (!config.metrics_token.empty() &&
+      (config.metrics_token.size() < 16 || config.metrics_token.size() > 256 ||
+       !std::all_of(config.metrics_token.begin(), config.metrics_token.end(), [](char c) {
+         return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-._~+/=", c) != nullptr;
+       }))) {
+    return usage_error("the metrics token must be 16 to 256 letters, digits or -._~+/= "
+                       "(e.g. from: head -c 32 /dev/urandom | base64)");
   }
   if (!config.cluster_secret.empty() && config.cluster_secret.size() < 16) {
     return usage_error("the cluster secret must be at least 16 characters long");

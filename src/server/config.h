@@ -38,7 +38,7 @@ struct ServerConfig {
   std::int64_t body_idle_timeout_ms = 60'000;  // between two pieces of a body, or of a response
   std::int64_t idle_timeout_ms = 60'000;     // keep-alive connection with no request
   std::int64_t token_ttl_ms = 30LL * 24 * 3600 * 1000;
-  std::int64_t signed_url_ttl_ms = 6LL * 3600 * 1000;
+  std::int64_t signed_url_ttl_ms = 3600LL * 1000;  // short: a URL leaks more easily than a token
   std::int64_t shutdown_grace_ms = 10'000;
   std::uint32_t max_connections = 10'000;
   // Open connections from one client address (WebSockets included); more
@@ -72,6 +72,8 @@ struct ServerConfig {
   std::vector<std::string> etcd_endpoints;
   std::string etcd_namespace = "hifi/";
   std::string cluster_secret;
+  // Lets a scraper read /metrics without an account (empty: admins only).
+  std::string metrics_token;
   // This node in the cluster (a single node is a cluster of one).
   std::string advertise;  // base URL for peers and clients; empty: http://<listen host>:<bound port>
   std::string node_id;    // empty: <data-dir>/node-id, created on first start

@@ -1,4 +1,5 @@
-// GET /healthz (anyone) and GET /metrics (signed-in users).
+// GET /healthz (anyone) and GET /metrics (admins, or a scraper with the
+// metrics token).
 #include <fmt/format.h>
 
 #include "server/http_internal.h"
@@ -16,16 +17,21 @@ std::vector<std::pair<std::string, ViewStatus>> views(const Services& services) 
                                                        {"annotations", services.annotations.view_status()},
                                                        {"playlists", services.playlists.view_status()}};
   if (auto presence = services.hub.presence_view_status()) out.emplace_back("presence", *presence);
+  if (auto accounts = services.accounts.view_status()) out.emplace_back("accounts", *accounts);
   return out;
 }
 
 // 200 while the store answers: "ok", or "degraded" when a view of the store
 // is stale (its watch ended and has not resumed yet: reads may be old).
+// Whether the store answers is asked at most once a second (StoreProbe), so
+// that probes and load balancers cost the store nothing per request.
 awaitable<Reply> healthz(RequestContext& ctx) {
-  auto rev = co_await offload(ctx, [&] { return ctx.services.store.current_revision(); });
-  if (!rev) {
+  auto& probe = ctx.services.store_probe;
+  auto rev = probe.cached();
+  if (!rev) rev = co_await offload(ctx, [&] { return probe.check(); });
+  if (!*rev) {
     co_return problem(ctx, http::status::service_unavailable, "unavailable", "Unhealthy",
-                      "the metadata store does not answer: " + rev.status().message());
+                      "the metadata store does not answer: " + rev->status().message());
   }
   bool stale = false;
   json::object view_json;
@@ -43,7 +49,7 @@ awaitable<Reply> healthz(RequestContext& ctx) {
       ctx, http::status::ok,
       {{"status", stale ? "degraded" : "ok"},
        {"store", ctx.services.store.describe()},
-       {"revision", *rev},
+       {"revision", **rev},
        {"views", std::move(view_json)},
        {"registration", registration_mode_name(ctx.services.accounts.registration_mode())},
        {"max_upload_bytes", ctx.config.max_upload_bytes}});
@@ -78,7 +84,7 @@ std::vector<Route> health_routes() {
   using V = http::verb;
   return {
       {V::get, "/healthz", Auth::kNone, healthz},
-      {V::get, "/metrics", Auth::kBearer, metrics},
+      {V::get, "/metrics", Auth::kAdminOrMetricsToken, metrics},
   };
 }
 

@@ -65,6 +65,9 @@ struct RequestContext {
   // readers (read_body_chunks) refuse a body that does not hash to it. A
   // handler that checks the bytes itself may clear it.
   std::optional<std::string> peer_body_sha256;
+  // The signed URL that let the request in instead (Auth::kBearerOrSignedUrl),
+  // its grant checked.
+  std::optional<SignedStream> signed_stream;
 
   // Filled in by whoever writes the response, for the request log.
   int status = 0;
@@ -88,10 +91,13 @@ enum class Auth {
   kBearer,              // Authorization: Bearer <session token>; sets ctx.user
   kBearerOrQueryToken,  // also ?access_token=<token> (RFC 6750 2.3): browsers
                         // cannot set headers on a WebSocket
-  kBearerOrSignedUrl,   // also ?expires=&signature= signed for the path's
-                        // first {} (audio elements, redirects); ctx.user
-                        // stays empty for a signed URL
+  kBearerOrSignedUrl,   // also ?expires=&user=&epoch=&signature= signed for
+                        // the path's first {} (audio elements, redirects);
+                        // ctx.user stays empty and ctx.signed_stream is set
+                        // for a signed URL
   kPeer,                // X-HiFi-Peer made with the cluster secret
+  kAdminOrMetricsToken, // an admin's session (sets ctx.user), or the
+                        // --metrics-token-file token (ctx.user stays empty)
 };
 
 struct Route {

@@ -34,6 +34,7 @@
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/signed_url.h"
+#include "server/store_probe.h"
 #include "store/meta_store.h"
 
 namespace hifi {
@@ -63,6 +64,8 @@ struct Services {
   // Room WebSockets open on this node per user id
   // (--max-websockets-per-user).
   PerKeyLimit& websocket_slots;
+  // /healthz's view of whether the store answers (cached briefly).
+  StoreProbe& store_probe;
 };
 
 class HttpServer {

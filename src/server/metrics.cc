@@ -101,7 +101,9 @@ class InstrumentedMetaStore final : public MetaStore {
   Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& ops) override {
     return timed("txn", [&] { return inner_->txn(compares, ops); });
   }
-  Result<Revision> current_revision() override { return inner_->current_revision(); }
+  Result<Revision> current_revision() override {
+    return timed("revision", [&] { return inner_->current_revision(); });
+  }
   Result<std::unique_ptr<WatchHandle>> watch(const std::string& prefix, Revision from,
                                              WatchCallback callback) override {
     return inner_->watch(prefix, from, std::move(callback));

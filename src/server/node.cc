@@ -99,9 +99,15 @@ struct Node::Parts {
   std::unique_ptr<RoomHub> hub;
   std::unique_ptr<PlayCounter> plays;
   std::unique_ptr<Housekeeping> housekeeping;
+  std::unique_ptr<StoreProbe> store_probe;
   std::unique_ptr<HttpServer> server;
   std::string advertise;
   bool stopped = false;
+
+  // The account watch calls into the hub, which goes first.
+  ~Parts() {
+    if (accounts) accounts->stop();
+  }
 
   const Clock& clock() const { return options.clock ? *options.clock : SystemClock::instance(); }
   const Clock& room_clock() const { return options.room_clock ? *options.room_clock : clock(); }
@@ -185,7 +191,13 @@ Result<std::unique_ptr<Node>> Node::open(ServerConfig config, NodeOptions option
   p->hub = std::make_unique<RoomHub>(*p->rooms);
   p->rooms->set_listener([hub = p->hub.get()](const room::RoomEvent& e) { hub->on_event(e); });
   if (auto s = p->rooms->start(); !s) return Status(s.code(), "cannot load the rooms: " + s.message());
+  // Room WebSockets close, on every node, when the session or the account
+  // that opened them ends.
+  if (auto s = p->accounts->start([hub = p->hub.get()](const AccessEnded& e) { hub->end_access(e); }); !s) {
+    return Status(s.code(), "cannot load the accounts: " + s.message());
+  }
   p->plays = std::make_unique<PlayCounter>(*p->hub, *p->annotations, p->room_clock());
+  p->store_probe = std::make_unique<StoreProbe>(*p->store);
   p->housekeeping = std::make_unique<Housekeeping>(
       *p->accounts, [cluster = p->cluster.get()] { return cluster->membership().is_leader(); });
   return std::unique_ptr<Node>(new Node(std::move(p)));
@@ -200,7 +212,7 @@ Status Node::start() {
   Services services{*p.store,      *p.blobs,           *p.accounts, *p.credentials, *p.catalog,
                     *p.rooms,      *p.hub,             p.metrics,   *p.signer,      p.room_clock(),
                     *p.cluster,    *p.transcodes,      *p.transcode_slots, *p.annotations,
-                    *p.playlists,  *p.play_queues,     *p.shares,      *p.websocket_slots};
+                    *p.playlists,  *p.play_queues,     *p.shares,      *p.websocket_slots, *p.store_probe};
   p.server = std::make_unique<HttpServer>(p.config, services);
   p.server->start();
   spdlog::info("hifi-server 0.1.0 listening on http://{}:{}", p.config.listen_host, p.server->port());
@@ -238,6 +250,7 @@ void Node::stop() {
   p.rooms->stop();
   p.annotations->stop();
   p.playlists->stop();
+  p.accounts->stop();
 }
 
 std::uint16_t Node::port() const { return parts_->server->port(); }

@@ -181,7 +181,7 @@ void RoomHub::on_event(const room::RoomEvent& event) {
   if (event.type == room::RoomEvent::Type::kDeleted) {
     if (it == channels_.end()) return;
     broadcast_locked(it->second, share({{"type", "deleted"}, {"revision", event.room.revision}}));
-    for (auto& [ptr, sub] : it->second.subscribers) sub.subscriber->close(true);
+    for (auto& [ptr, sub] : it->second.subscribers) sub.subscriber->close(CloseReason::kRoomDeleted);
     channels_.erase(it);
     mark_presence_dirty_locked(event.room.id);
     return;
@@ -204,7 +204,7 @@ void RoomHub::on_event(const room::RoomEvent& event) {
 }
 
 Status RoomHub::join(const std::string& room_id, const std::shared_ptr<RoomSubscriber>& subscriber,
-                     const ListenerInfo& who, std::optional<Revision> since) {
+                     const ListenerInfo& who, std::optional<Revision> since, std::string token_hash) {
   std::lock_guard lock(mu_);
   auto& channel = channels_[room_id];
   if (!channel.room) {
@@ -217,7 +217,7 @@ Status RoomHub::join(const std::string& room_id, const std::shared_ptr<RoomSubsc
     channel.history_floor = room->revision;
   }
   const auto& room = *channel.room;
-  channel.subscribers[subscriber.get()] = {subscriber, who};
+  channel.subscribers[subscriber.get()] = {subscriber, who, std::move(token_hash)};
   auto& user = channel.users[who.user_id];
   const bool new_user = user.connections++ == 0;
   user.info.user_id = who.user_id;
@@ -316,10 +316,27 @@ void RoomHub::clear() {
   channels_.clear();
 }
 
+void RoomHub::end_access(const AccessEnded& ended) {
+  const auto why = ended.why == AccessEnded::Why::kDisabled  ? CloseReason::kAccountDisabled
+                   : ended.why == AccessEnded::Why::kDeleted ? CloseReason::kAccountDeleted
+                                                             : CloseReason::kSignedOut;
+  std::lock_guard lock(mu_);
+  // The subscriptions stay until their connections leave(), as for a
+  // deleted room.
+  for (auto& [id, channel] : channels_) {
+    if (!channel.users.contains(ended.user_id)) continue;
+    for (auto& [ptr, sub] : channel.subscribers) {
+      if (sub.who.user_id != ended.user_id) continue;
+      if (!ended.token_hash.empty() && sub.token_hash != ended.token_hash) continue;
+      sub.subscriber->close(why);
+    }
+  }
+}
+
 void RoomHub::close_all() {
   std::lock_guard lock(mu_);
   for (auto& [id, channel] : channels_) {
-    for (auto& [ptr, sub] : channel.subscribers) sub.subscriber->close(false);
+    for (auto& [ptr, sub] : channel.subscribers) sub.subscriber->close(CloseReason::kShuttingDown);
   }
 }
 

@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "library/access_watch.h"
 #include "room/room_service.h"
 #include "store/meta_store.h"
 #include "store/watched_view.h"
@@ -75,12 +76,21 @@ struct ListenerInfo {
 };
 inline constexpr std::size_t kMaxDevicesPerListener = 16;
 
+// Why the hub ends a subscription; a WebSocket says it in its close frame.
+enum class CloseReason {
+  kRoomDeleted,      // the room is gone
+  kShuttingDown,     // the server is stopping
+  kSignedOut,        // the session that opened it ended (logout, revoked, password changed)
+  kAccountDisabled,  // an admin disabled the account
+  kAccountDeleted,   // the account was deleted
+};
+
 class RoomSubscriber {
  public:
   virtual ~RoomSubscriber() = default;
   virtual void deliver(SharedMessage message) = 0;
-  // The room is gone, or the server is stopping: close the connection.
-  virtual void close(bool room_deleted) = 0;
+  // Close the connection (after the messages already delivered), saying why.
+  virtual void close(CloseReason why) = 0;
 };
 
 class RoomHub {
@@ -133,9 +143,11 @@ class RoomHub {
 
   // Subscribes to a room. With `since` (the last revision the client saw)
   // the subscriber gets the changes after it when the hub still has them,
-  // else a snapshot. kNotFound for an unknown room.
+  // else a snapshot. `token_hash` names the session that opened the
+  // subscription (session_token_hash), so that end_access() can close it.
+  // kNotFound for an unknown room.
   Status join(const std::string& room_id, const std::shared_ptr<RoomSubscriber>& subscriber,
-              const ListenerInfo& who, std::optional<Revision> since);
+              const ListenerInfo& who, std::optional<Revision> since, std::string token_hash = {});
   void leave(const std::string& room_id, const RoomSubscriber* subscriber);
 
   // Distinct users listening, on any node once cluster presence is on (one
@@ -150,6 +162,10 @@ class RoomHub {
     std::vector<ListenerInfo> users;
   };
   std::vector<LocalRoom> local_rooms() const;
+  // Closes every subscription of the user (opened with that session's
+  // token, or any of the user's when ended.token_hash is empty), saying why.
+  // Feed from AccountService's watch (AccessWatch); any thread.
+  void end_access(const AccessEnded& ended);
   // Closes every subscriber (server shutdown).
   void close_all();
   // Forgets every subscriber without telling them; for after the network
@@ -162,6 +178,7 @@ class RoomHub {
   struct Subscription {
     std::shared_ptr<RoomSubscriber> subscriber;
     ListenerInfo who;  // with the one device of this connection, if named
+    std::string token_hash;  // of the session that opened it
   };
   struct LocalUser {
     ListenerInfo info;  // info.devices: the keys of `devices`

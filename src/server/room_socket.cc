@@ -35,6 +35,20 @@ double precise_now_ms() {
   return duration<double, std::milli>(system_clock::now().time_since_epoch()).count();
 }
 
+// The close frame for each reason the hub ends a subscription
+// (docs/protocol.md): 1001 when the room or the server goes, 1008 (policy
+// violation) when the credentials that opened it no longer hold.
+websocket::close_reason close_reason_for(CloseReason why) {
+  switch (why) {
+    case CloseReason::kRoomDeleted: return {websocket::close_code::going_away, "the room was deleted"};
+    case CloseReason::kShuttingDown: return {websocket::close_code::going_away, "the server is shutting down"};
+    case CloseReason::kSignedOut: return {websocket::close_code::policy_error, "signed out"};
+    case CloseReason::kAccountDisabled: return {websocket::close_code::policy_error, "account disabled"};
+    case CloseReason::kAccountDeleted: return {websocket::close_code::policy_error, "account deleted"};
+  }
+  return {websocket::close_code::going_away, ""};
+}
+
 // One WebSocket listener. Reads run in the handler coroutine; writes are
 // chained callbacks on the same strand, one in flight, from a bounded queue.
 class WsSession final : public RoomSubscriber, public std::enable_shared_from_this<WsSession> {
@@ -60,20 +74,18 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
     }
   }
 
-  void close(bool room_deleted) override {
+  void close(CloseReason why) override {
     {
       std::lock_guard lock(mu_);
       if (closing_) return;
       closing_ = true;
     }
-    asio::post(ws_.get_executor(), [self = shared_from_this(), room_deleted] {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), why] {
       // Let queued messages (such as "deleted") go out first.
       self->close_after_writes_ = true;
-      self->close_reason_ = room_deleted ? "the room was deleted" : "the server is shutting down";
+      self->close_reason_ = close_reason_for(why);
       std::lock_guard lock(self->mu_);
-      if (!self->writing_) {
-        self->close_now(websocket::close_code::going_away, self->close_reason_);
-      }
+      if (!self->writing_) self->close_now(self->close_reason_);
     });
   }
 
@@ -87,7 +99,7 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
       std::lock_guard lock(mu_);
       if (queue_.empty()) {
         writing_ = false;
-        if (close_after_writes_) close_now(websocket::close_code::going_away, close_reason_);
+        if (close_after_writes_) close_now(close_reason_);
         return;
       }
       message = queue_.front();
@@ -117,11 +129,10 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
     beast::get_lowest_layer(ws_).close();
   }
 
-  void close_now(websocket::close_code code, const std::string& reason) {
+  void close_now(const websocket::close_reason& reason) {
     if (closed_) return;
     closed_ = true;
-    ws_.async_close(websocket::close_reason(code, reason),
-                    [self = shared_from_this()](beast::error_code) {});
+    ws_.async_close(reason, [self = shared_from_this()](beast::error_code) {});
   }
 
   websocket::stream<beast::tcp_stream> ws_;
@@ -132,7 +143,7 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
   // Strand-only state.
   bool closed_ = false;
   bool close_after_writes_ = false;
-  std::string close_reason_;
+  websocket::close_reason close_reason_;
 };
 
 json::object error_message(std::string_view code, std::string_view detail) {
@@ -199,11 +210,15 @@ awaitable<Reply> room_websocket(RequestContext& ctx) {
   ctx.buffer.clear();
   ctx.buffer.shrink_to_fit();
 
-  if (auto s = ctx.services.hub.join(room_id, session, who, since); !s) {
+  if (auto s = ctx.services.hub.join(room_id, session, who, since, session_token_hash(ctx.token)); !s) {
     session->send_own(error_message("not-found", s.message()));
-    session->close(true);
+    session->close(CloseReason::kRoomDeleted);
     co_return std::nullopt;
   }
+  // The session may have ended after the router checked it and before the
+  // hub knew this connection, where the account watch could not close it.
+  auto still = co_await offload(ctx, [&] { return ctx.services.accounts.authenticate(ctx.token); });
+  if (!still && still.status().code() == Code::kUnauthenticated) session->close(CloseReason::kSignedOut);
   spdlog::info("{} '{}' joined room {}", ctx.client_address, user.username, room_id);
   ctx.services.metrics.websocket_opened();
 

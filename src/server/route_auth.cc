@@ -2,6 +2,10 @@
 // credentials (bearer tokens, signed URLs, peer headers) into a caller.
 #include <spdlog/spdlog.h>
 
+#include <openssl/crypto.h>
+
+#include <charconv>
+
 #include "cluster/peer_auth.h"
 #include "server/credentials.h"
 #include "server/http_internal.h"
@@ -38,16 +42,57 @@ std::optional<HttpError> check_peer(RequestContext& ctx) {
   return std::nullopt;
 }
 
-// nullopt when the request is not signed; else whether the signature holds.
-std::optional<bool> signed_url_valid(const RequestContext& ctx) {
-  auto signature = ctx.query("signature");
+// A signed URL's query, parsed; nullopt when the request is not signed. A
+// malformed one yields a SignedStream that verifies nothing.
+std::optional<SignedStream> signed_query(const RequestContext& ctx) {
   auto expires = ctx.query("expires");
-  if (!signature || !expires) return std::nullopt;
-  char* end = nullptr;
-  auto exp = std::strtoll(expires->c_str(), &end, 10);
-  auto now_s = ctx.services.clock.now_ms() / 1000;
-  return !expires->empty() && *end == '\0' && !ctx.params.empty() &&
-         ctx.services.signer.verify(ctx.params[0], exp, *signature, now_s);
+  if (!ctx.query("signature") || !expires) return std::nullopt;
+  SignedStream out;
+  auto number = [](const std::optional<std::string>& text, auto& value) {
+    if (!text || text->empty()) return false;
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    return ec == std::errc() && end == text->data() + text->size();
+  };
+  if (!number(expires, out.expires_s)) out.expires_s = 0;
+  out.grant.user_id = ctx.query("user").value_or("");
+  if (!number(ctx.query("epoch"), out.grant.sessions_epoch)) out.grant.user_id.clear();
+  return out;
+}
+
+// Whether the bearer token is the server's metrics token (constant time).
+bool metrics_token_matches(const RequestContext& ctx, std::string_view authorization) {
+  const auto& expected = ctx.config.metrics_token;
+  if (expected.empty()) return false;
+  auto token = extract_token({authorization, std::nullopt});
+  return token && token->size() == expected.size() &&
+         CRYPTO_memcmp(token->data(), expected.data(), expected.size()) == 0;
+}
+
+HttpError bad_link(const RequestContext& ctx, const std::string& why) {
+  const auto fresh_link = "/api/v1/songs/" + (ctx.params.empty() ? std::string() : ctx.params[0]) + "/stream-url";
+  return HttpError{http::status::forbidden, "bad-signature", "Invalid or expired link",
+                   "this stream link " + why + "; ask for a new one at " + fresh_link};
+}
+
+// Whether a signed stream URL lets the request in: its signature holds, it
+// has not expired, and its user's grant still holds (on any node: the
+// accounts view, or the store for a user the view does not know yet).
+awaitable<std::optional<HttpError>> check_signed_stream(RequestContext& ctx, const SignedStream& signed_stream) {
+  const auto now_s = ctx.services.clock.now_ms() / 1000;
+  if (ctx.params.empty() || signed_stream.grant.user_id.empty() ||
+      !ctx.services.signer.verify_stream(ctx.params[0], signed_stream, *ctx.query("signature"), now_s)) {
+    co_return bad_link(ctx, "is invalid or has expired");
+  }
+  const auto& grant = signed_stream.grant;
+  auto& accounts = ctx.services.accounts;
+  auto held = accounts.check_grant_cached(grant.user_id, grant.sessions_epoch);
+  if (!held) held = co_await offload(ctx, [&] { return accounts.check_grant(grant.user_id, grant.sessions_epoch); });
+  if (!*held) {
+    if (held->code() != Code::kUnauthenticated) co_return error_from_status(*held);
+    co_return bad_link(ctx, "was revoked (" + held->message() + ")");
+  }
+  ctx.signed_stream = signed_stream;
+  co_return std::nullopt;
 }
 
 }  // namespace
@@ -59,16 +104,13 @@ awaitable<std::optional<HttpError>> authenticate(RequestContext& ctx, Auth auth)
   if (auth == Auth::kBearerOrSignedUrl) {
     // Signed URLs are made for a song's stream (UrlSigner::stream_path).
     const auto fresh_link = "/api/v1/songs/" + (ctx.params.empty() ? std::string() : ctx.params[0]) + "/stream-url";
-    if (auto valid = signed_url_valid(ctx)) {
-      if (*valid) co_return std::nullopt;
-      co_return HttpError{http::status::forbidden, "bad-signature", "Invalid or expired link",
-                          "this stream link is invalid or has expired; ask for a new one at " + fresh_link};
-    }
+    if (auto signed_stream = signed_query(ctx)) co_return co_await check_signed_stream(ctx, *signed_stream);
     if (authorization.empty()) {
       co_return unauthenticated_error("send 'Authorization: Bearer <token>' or use a signed URL from " +
                                       fresh_link);
     }
   }
+  if (auth == Auth::kAdminOrMetricsToken && metrics_token_matches(ctx, authorization)) co_return std::nullopt;
   std::optional<std::string> query_token;
   if (auth == Auth::kBearerOrQueryToken) query_token = ctx.query("access_token");
   std::optional<std::string_view> query_view;
@@ -77,6 +119,10 @@ awaitable<std::optional<HttpError>> authenticate(RequestContext& ctx, Auth auth)
   if (!token) co_return unauthenticated_error(token.status().message());
   auto user = co_await offload(ctx, [&] { return ctx.services.accounts.authenticate(*token); });
   if (!user) co_return error_from_status(user.status());
+  if (auth == Auth::kAdminOrMetricsToken && !user->is_admin()) {
+    co_return HttpError{http::status::forbidden, "forbidden", "Forbidden",
+                        "only an admin, or a scraper with the server's metrics token, may read this"};
+  }
   ctx.user = std::move(*user);
   ctx.token = std::move(*token);
   co_return std::nullopt;

@@ -191,12 +191,18 @@ StringResponse missing_share_page() {
                    "one.</p></header>\n");
 }
 
+// The page's players and downloads are the owner's signed URLs: they end
+// with the owner's account or sessions epoch like the owner's own, and
+// expire with the share and at most kPageLinkTtlMs after the page was
+// served (not --signed-url-ttl: a page stays open while an album plays).
 StringResponse share_page_html(const RequestContext& ctx, const Share& share, const std::vector<Song>& songs,
-                               const std::string& owner_name) {
+                               const User& owner) {
+  const auto& owner_name = owner.username;
   const auto now = ctx.services.clock.now_ms();
-  auto links_expire_ms = now + std::min(kPageLinkTtlMs, ctx.config.signed_url_ttl_ms);
+  auto links_expire_ms = now + kPageLinkTtlMs;
   if (share.expires_at != 0) links_expire_ms = std::min(links_expire_ms, share.expires_at);
-  const auto expires_s = links_expire_ms / 1000;  // rounded down: never after the share
+  // Rounded down: never after the share.
+  const SignedStream signed_stream{{owner.id, owner.sessions_epoch}, links_expire_ms / 1000};
   std::int64_t total_ms = 0;
   for (const auto& s : songs) total_ms += s.duration_ms;
   std::string title = share.description;
@@ -210,7 +216,7 @@ StringResponse share_page_html(const RequestContext& ctx, const Share& share, co
   if (!owner_name.empty()) main += " · shared by " + markup_escaped(owner_name);
   main += "</p></header>\n<ol class=\"songs\">\n";
   for (const auto& s : songs) {
-    const auto url = ctx.services.signer.stream_path(s.id, expires_s);
+    const auto url = ctx.services.signer.stream_path(s.id, signed_stream);
     const auto download_name = s.filename.empty() ? s.title : s.filename;
     main += "<li class=\"song\">\n<div class=\"info\"><span class=\"title\">" + markup_escaped(s.title) +
             "</span><span class=\"artist\">" + markup_escaped(s.artist.empty() ? "Unknown artist" : s.artist) +
@@ -240,7 +246,10 @@ awaitable<Reply> share_page(RequestContext& ctx) {
     co_return res;
   }
   auto owner = co_await offload(ctx, [&] { return ctx.services.accounts.get_user(share->owner); });
-  co_return share_page_html(ctx, *share, library_songs(ctx, share->songs), owner ? owner->username : "");
+  // A share lives on its owner's grant: a disabled or deleted owner's
+  // links are gone with them.
+  if (!owner || owner->disabled) co_return missing_share_page();
+  co_return share_page_html(ctx, *share, library_songs(ctx, share->songs), *owner);
 }
 
 }  // namespace

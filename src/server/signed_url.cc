@@ -18,8 +18,16 @@
 namespace hifi {
 UrlSigner::UrlSigner(std::string secret) : secret_(std::move(secret)) {}
 
-std::string UrlSigner::sign(const std::string& song_id, std::int64_t expires_s) const {
-  auto message = "stream\n" + song_id + "\n" + std::to_string(expires_s);
+namespace {
+
+std::string stream_subject(const std::string& song_id, const StreamGrant& grant) {
+  return song_id + "\n" + grant.user_id + "\n" + std::to_string(grant.sessions_epoch);
+}
+
+}  // namespace
+
+std::string UrlSigner::sign(const std::string& subject, std::int64_t expires_s) const {
+  auto message = "stream\n" + subject + "\n" + std::to_string(expires_s);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
@@ -27,17 +35,24 @@ std::string UrlSigner::sign(const std::string& song_id, std::int64_t expires_s) 
   return base64url_encode(std::string_view(reinterpret_cast<const char*>(mac), len));
 }
 
-bool UrlSigner::verify(const std::string& song_id, std::int64_t expires_s,
+bool UrlSigner::verify(const std::string& subject, std::int64_t expires_s,
                        const std::string& signature, std::int64_t now_s) const {
-  auto expected = sign(song_id, expires_s);
+  auto expected = sign(subject, expires_s);
   if (signature.size() != expected.size()) return false;
   if (CRYPTO_memcmp(signature.data(), expected.data(), expected.size()) != 0) return false;
   return now_s < expires_s;
 }
 
-std::string UrlSigner::stream_path(const std::string& song_id, std::int64_t expires_s) const {
-  return "/api/v1/songs/" + song_id + "/stream?expires=" + std::to_string(expires_s) +
-         "&signature=" + sign(song_id, expires_s);
+std::string UrlSigner::stream_path(const std::string& song_id, const SignedStream& signed_stream) const {
+  const auto& [grant, expires_s] = signed_stream;
+  return "/api/v1/songs/" + song_id + "/stream?expires=" + std::to_string(expires_s) + "&user=" + grant.user_id +
+         "&epoch=" + std::to_string(grant.sessions_epoch) +
+         "&signature=" + sign(stream_subject(song_id, grant), expires_s);
+}
+
+bool UrlSigner::verify_stream(const std::string& song_id, const SignedStream& signed_stream,
+                              const std::string& signature, std::int64_t now_s) const {
+  return verify(stream_subject(song_id, signed_stream.grant), signed_stream.expires_s, signature, now_s);
 }
 
 std::string cluster_signing_key(const std::string& cluster_secret) {

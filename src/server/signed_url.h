@@ -1,26 +1,49 @@
 // UrlSigner: short-lived signed stream URLs, so that <audio> elements and
 // redirects can fetch a song without an Authorization header.
 //
-// A signature is HMAC-SHA256(secret, "stream\n<song-id>\n<expires>") in
-// unpadded base64url; `expires` is Unix seconds. Thread-safe (immutable).
+// A signature is HMAC-SHA256(secret, "stream\n<subject>\n<expires>") in
+// unpadded base64url; `expires` is Unix seconds. A stream URL's subject is
+// "<song-id>\n<user-id>\n<sessions-epoch>": the URL is the user's, and
+// ends with the account (disabled, deleted) or with its sessions epoch
+// (signing out everywhere else, a password change), which the router checks
+// on every use (AccountService::check_grant), on whichever node. Thread-safe
+// (immutable).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace hifi {
+
+// Whose a signed stream URL is: the user, and their sessions epoch when it
+// was made (User::sessions_epoch).
+struct StreamGrant {
+  std::string user_id;
+  std::uint64_t sessions_epoch = 0;
+};
+
+// A signed stream URL's parts, as its query carries them.
+struct SignedStream {
+  StreamGrant grant;
+  std::int64_t expires_s = 0;
+};
 
 class UrlSigner {
  public:
   // secret: at least 32 random bytes.
   explicit UrlSigner(std::string secret);
 
-  std::string sign(const std::string& song_id, std::int64_t expires_s) const;
+  std::string sign(const std::string& subject, std::int64_t expires_s) const;
   // True when the signature matches and now_s < expires_s. Constant time.
-  bool verify(const std::string& song_id, std::int64_t expires_s, const std::string& signature,
+  bool verify(const std::string& subject, std::int64_t expires_s, const std::string& signature,
               std::int64_t now_s) const;
-  // "/api/v1/songs/<id>/stream?expires=<s>&signature=<sig>"
-  std::string stream_path(const std::string& song_id, std::int64_t expires_s) const;
+  // "/api/v1/songs/<id>/stream?expires=<s>&user=<user-id>&epoch=<n>&signature=<sig>"
+  std::string stream_path(const std::string& song_id, const SignedStream& signed_stream) const;
+  // Whether a stream URL's signature holds for the song and has not
+  // expired (whether its grant still holds is the accounts' to say).
+  bool verify_stream(const std::string& song_id, const SignedStream& signed_stream, const std::string& signature,
+                     std::int64_t now_s) const;
 
  private:
   std::string secret_;

@@ -290,10 +290,12 @@ awaitable<Reply> edit_song(RequestContext& ctx) {
 awaitable<Reply> stream_url(RequestContext& ctx) {
   auto song = co_await path_song(ctx);
   if (!song) co_return problem_from_status(ctx, song.status());
-  auto expires = (ctx.services.clock.now_ms() + ctx.config.signed_url_ttl_ms) / 1000;
+  // The caller's own: it ends when they sign out everywhere or are disabled.
+  const SignedStream signed_stream{{ctx.user->id, ctx.user->sessions_epoch},
+                                   (ctx.services.clock.now_ms() + ctx.config.signed_url_ttl_ms) / 1000};
   co_return json_response(ctx, http::status::ok,
-                          {{"url", ctx.services.signer.stream_path(song->id, expires)},
-                           {"expires_at", expires * 1000}});
+                          {{"url", ctx.services.signer.stream_path(song->id, signed_stream)},
+                           {"expires_at", signed_stream.expires_s * 1000}});
 }
 
 // A query parameter that must be a whole number in [min, max]; nullopt

@@ -720,6 +720,27 @@ test('a room joins the least-loaded member, and moves on when it cannot connect'
     await page.getByRole('heading', { name: ROOM }).waitFor();
     await page.context().close();
   }
+  {
+    // A user who is not an admin is told each member's load rank only.
+    const { page } = await clusterPage(() => [
+      { id: 'busy', advertise: server.url, health: 'ok', rank: 1 },
+      { id: 'idle', advertise: other, health: 'ok', rank: 0 },
+    ]);
+    await page.goto(`${server.url}/#/rooms/${id}`);
+    await page.reload();
+    await page.locator('.conn', { hasText: `Connected to localhost:${port}` }).waitFor({ timeout: 10000 });
+    await page.goto(`${server.url}/#/cluster`);
+    await page.locator('.member-card').first().getByText('Load shown to admins').waitFor();
+    await page.context().close();
+  }
+});
+
+test('GET /api/v1/cluster is a signed-in question', T, async () => {
+  const res = await fetch(`${server.url}/api/v1/cluster`);
+  assert.equal(res.status, 401);
+  const session = JSON.parse(await alice.evaluate(() => localStorage.getItem('hifi.session')));
+  const signedIn = await fetch(`${server.url}/api/v1/cluster`, { headers: { Authorization: `Bearer ${session.token}` } });
+  assert.equal(signedIn.status, 200);
 });
 
 test('no errors in the pages', () => {

@@ -318,8 +318,16 @@ TEST(TwoNodeTest, ANodeWithoutTheSongRedirectsToTheOneThatHasIt) {
   const auto url_a = "http://127.0.0.1:" + std::to_string(a->port());
   const auto url_b = "http://127.0.0.1:" + std::to_string(b->port());
 
-  // Both nodes are members (each saw the other join).
-  ApiClient via_b(options({url_b}, ""));
+  ApiClient via_a(options({url_a}, ""));
+  json::value creds = json::object{{"username", "alice"}, {"password", "correct horse"}};
+  ASSERT_TRUE(via_a.json("POST", "/api/v1/auth/register", &creds));
+  auto login = via_a.json("POST", "/api/v1/auth/login", &creds);
+  ASSERT_TRUE(login) << login.error.message();
+  const std::string token(login->at("token").as_string());
+  via_a.set_token(token);
+
+  // Both nodes are members (each saw the other join); asked signed in.
+  ApiClient via_b(options({url_b}, token));
   ClusterInfo info;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (;;) {
@@ -335,13 +343,6 @@ TEST(TwoNodeTest, ANodeWithoutTheSongRedirectsToTheOneThatHasIt) {
   EXPECT_EQ(std::set<std::string>(order.begin(), order.end()), (std::set<std::string>{url_a, url_b}));
 
   // Upload through A: with R = 1 only A keeps the bytes.
-  ApiClient via_a(options({url_a}, ""));
-  json::value creds = json::object{{"username", "alice"}, {"password", "correct horse"}};
-  ASSERT_TRUE(via_a.json("POST", "/api/v1/auth/register", &creds));
-  auto login = via_a.json("POST", "/api/v1/auth/login", &creds);
-  ASSERT_TRUE(login) << login.error.message();
-  const std::string token(login->at("token").as_string());
-  via_a.set_token(token);
   const auto wav = hifi::testing::make_wav(587.33, 6.0);
   write_file(dir / "song.wav", wav);
   auto up = via_a.upload_song((dir / "song.wav").string(), sha256_file((dir / "song.wav").string()), nullptr);
@@ -350,7 +351,6 @@ TEST(TwoNodeTest, ANodeWithoutTheSongRedirectsToTheOneThatHasIt) {
   const std::string sha(up->at("sha256").as_string());
 
   // B learns of the song from the shared catalog (soon, not at once)...
-  via_b.set_token(token);
   const auto known_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!via_b.json("GET", "/api/v1/songs/" + id) && std::chrono::steady_clock::now() < known_by) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -699,6 +699,28 @@ TEST(SpreadOrderTest, LeastLoadedFirstThenKnownServers) {
   EXPECT_EQ(spread_order(https, {}, 1), std::vector<std::string>{"http://plain:1"});
 }
 
+// What a user who is not an admin is told: each member's load rank only.
+TEST(SpreadOrderTest, ByRankWhenThatIsAllTheServerSays) {
+  auto ranked = parse_cluster(json::parse(R"({"self": "a", "members": [
+      {"id": "a", "advertise": "http://a:1", "health": "ok", "rank": 2},
+      {"id": "b", "advertise": "http://b:1", "health": "ok", "rank": 0},
+      {"id": "c", "advertise": "http://c:1", "health": "ok", "rank": 1},
+      {"id": "d", "advertise": "http://d:1", "health": "ok", "rank": 0}]})"));
+  ASSERT_EQ(ranked.members.size(), 4u);
+  EXPECT_EQ(ranked.members[0].rank, 2);
+  EXPECT_FALSE(ranked.members[0].has_load);
+  std::set<std::string> first;
+  for (std::uint64_t seed = 0; seed < 50; ++seed) {
+    auto order = spread_order(ranked, {"http://old:1"}, seed);
+    ASSERT_EQ(order.size(), 5u);
+    first.insert(order[0]);
+    EXPECT_EQ(order[2], "http://c:1");
+    EXPECT_EQ(order[3], "http://a:1");
+    EXPECT_EQ(order[4], "http://old:1");
+  }
+  EXPECT_EQ(first, (std::set<std::string>{"http://b:1", "http://d:1"}));  // equals at random
+}
+
 TEST(SpreadOrderTest, TiesAreBrokenAtRandom) {
   ClusterInfo info = parse_cluster(json::parse(cluster_json({
       member("a", "http://a:1", 0, 3),
@@ -784,12 +806,28 @@ TEST(DiscoveryTest, ALearnedMemberTakesOverWhenTheFirstServerDies) {
 }
 
 // The real server's GET /api/v1/cluster (docs/api.yaml): single-node mode
-// lists one member, this node, as leader.
+// lists one member, this node, as leader; a signed-in question, whose load
+// figures are for admins.
 TEST(DiscoveryTest, TheRealServerListsItselfInSingleNodeMode) {
   auto dir = hifi::testing::fresh_dir("cluster-route");
   TestServer real(dir / "server");
   const auto real_url = "http://127.0.0.1:" + std::to_string(real.port());
-  ApiClient client(options({real_url}, ""));  // no login needed
+  ApiClient anonymous(options({real_url}, ""));
+  auto refused = anonymous.discover_members();
+  EXPECT_FALSE(refused);
+  EXPECT_EQ(refused.error.status, 401);
+
+  auto sign_in = [&](const std::string& name) {
+    const json::value creds = json::object{{"username", name}, {"password", "correct horse"}};
+    EXPECT_TRUE(anonymous.json("POST", "/api/v1/auth/register", &creds));
+    auto login = anonymous.json("POST", "/api/v1/auth/login", &creds);
+    EXPECT_TRUE(login) << login.error.message();
+    return login ? std::string(login->as_object().at("token").as_string()) : std::string();
+  };
+  const auto admin_token = sign_in("admin");  // the first account
+  const auto listener_token = sign_in("listener");
+
+  ApiClient client(options({real_url}, admin_token));
   auto info = client.discover_members();
   ASSERT_TRUE(info) << info.error.message();
   ASSERT_TRUE(info->available) << "the server has no GET /api/v1/cluster yet";
@@ -801,9 +839,22 @@ TEST(DiscoveryTest, TheRealServerListsItselfInSingleNodeMode) {
   EXPECT_EQ(m.health, "ok");
   EXPECT_TRUE(m.leader);
   EXPECT_TRUE(m.has_load);
+  EXPECT_EQ(m.rank, 0);
   EXPECT_TRUE(m.disk_free_bytes.has_value());
   EXPECT_EQ(client.servers(), std::vector<std::string>{real_url});
   EXPECT_EQ(spread_order(*info, client.servers(), 7), std::vector<std::string>{m.advertise});
+
+  // A listener learns what it needs to fail over and spread, no more.
+  ApiClient listener(options({real_url}, listener_token));
+  auto theirs = listener.discover_members();
+  ASSERT_TRUE(theirs) << theirs.error.message();
+  ASSERT_EQ(theirs->members.size(), 1u);
+  EXPECT_TRUE(same_server(theirs->members[0].advertise, real_url));
+  EXPECT_EQ(theirs->members[0].rank, 0);
+  EXPECT_FALSE(theirs->members[0].has_load);
+  EXPECT_FALSE(theirs->members[0].disk_free_bytes.has_value());
+  EXPECT_TRUE(theirs->leader.empty());
+  EXPECT_EQ(spread_order(*theirs, listener.servers(), 7), std::vector<std::string>{theirs->members[0].advertise});
   fs::remove_all(dir);
 }
 

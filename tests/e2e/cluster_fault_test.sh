@@ -132,7 +132,8 @@ kill_node() {
   kill9 "${NODE_PID[$1]}"
 }
 
-cluster_json() { curl -sf -m 5 "${NODE_URL[$1]}/api/v1/cluster"; }
+# The cluster as node I sees it (a signed-in question: $TOKEN, the admin's).
+cluster_json() { curl -sf -m 5 -H "Authorization: Bearer $TOKEN" "${NODE_URL[$1]}/api/v1/cluster"; }
 member_count() { cluster_json "$1" | jq '.members | length'; }
 # sees I ID: node I's /api/v1/cluster lists node ID; lacks I ID: it does not.
 sees() { cluster_json "$1" | jq -e --arg id "$2" 'any(.members[]; .id == $id)' >/dev/null; }
@@ -231,18 +232,19 @@ step "3 etcd members, 3 hifi nodes (--replicas 3 --member-ttl 2s --repair-interv
 check "3 etcd members start and are healthy" start_etcd_cluster 3 "$E2E_TMP" "hifi-faults-$$"
 for i in 1 2 3; do
   check "node $i starts and joins the cluster (${NODE_URL[i]})" start_node "$i"
-  NODE_ID[i]=$(cluster_json "$i" | jq -r '.self' || true)
+  NODE_ID[i]=$(tr -d '\n' <"$E2E_TMP/node$i/node-id" || true)
   log "    node $i is ${NODE_ID[i]}"
 done
-check "every node lists 3 members" wait_until 20 all_see_all 1 2 3
-
-# =============================================================================
-step "1. an upload is acknowledged with 3 live copies"
 PASSWORD="correct horse battery"
 call 1 POST /api/v1/auth/register -d "{\"username\":\"alice\",\"password\":\"$PASSWORD\"}" >/dev/null
 check "register through node 1" eq "$(status)" 201
 TOKEN=$(call 2 POST /api/v1/auth/login -d "{\"username\":\"alice\",\"password\":\"$PASSWORD\"}" | json_field token)
 check "log in through node 2" test -n "$TOKEN"
+check "every node lists 3 members" wait_until 20 all_see_all 1 2 3
+check "node 1 names itself as its node-id file does" eq "$(cluster_json 1 | jq -r '.self')" "${NODE_ID[1]}"
+
+# =============================================================================
+step "1. an upload is acknowledged with 3 live copies"
 ROOM=$(call 3 POST /api/v1/rooms -d '{"name":"faults"}' | json_field id)
 check "create a room through node 3" test -n "$ROOM"
 

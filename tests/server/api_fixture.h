@@ -49,6 +49,13 @@ class ApiTest : public ::testing::Test {
     return server_->request(V::get, target, {}, headers);
   }
 
+  // A request with the caller's token and, when not empty, a JSON body.
+  HttpResult send(V verb, const std::string& target, const std::string& token, const json::object& body = {}) {
+    std::map<std::string, std::string> headers{{"Authorization", "Bearer " + token}};
+    if (!body.empty()) headers["Content-Type"] = "application/json";
+    return server_->request(verb, target, body.empty() ? std::string() : body_of(body), headers);
+  }
+
   std::string register_and_login(const std::string& name, const std::string& password = "correct horse") {
     auto r = post_json("/api/v1/auth/register", {{"username", name}, {"password", password}});
     EXPECT_EQ(r.status, 201) << r.body;

@@ -106,7 +106,7 @@ TEST_F(ApiTest, UnknownMethodsGetOneMetricsLabel) {
 }
 
 TEST_F(ApiTest, EveryOtherEndpointNeedsAToken) {
-  for (auto target : {"/api/v1/me", "/api/v1/songs", "/api/v1/albums", "/metrics"}) {
+  for (auto target : {"/api/v1/me", "/api/v1/songs", "/api/v1/albums", "/metrics", "/api/v1/cluster"}) {
     expect_problem(get(target, ""), 401, "unauthenticated");
     expect_problem(get(target, "not-a-token"), 401, "unauthenticated");
   }

@@ -15,6 +15,7 @@
 
 #include "common/sha256.h"
 #include "server/test_server.h"
+#include "server/ws_client.h"
 
 namespace hifi::testing {
 namespace {
@@ -190,7 +191,8 @@ class ClusterTest : public ::testing::Test {
 
 TEST_F(ClusterTest, ClusterRouteListsEveryLiveMemberAndTheLeader) {
   start_nodes(3);
-  auto r = get(node(1), "/api/v1/cluster", "");
+  // An admin's view: with the leader, load and disk.
+  auto r = get(node(1), "/api/v1/cluster", login(node(0)));
   ASSERT_EQ(r.status, 200) << r.body;
   auto j = r.json().as_object();
   EXPECT_EQ(j.at("self").as_string(), "node1");
@@ -275,6 +277,74 @@ TEST_F(ClusterTest, WithFewerCopiesWantedTheOthersRedirectToAHolder) {
   ASSERT_EQ(transcoded.status, 200) << transcoded.body;
   EXPECT_EQ(transcoded.header("content-type"), "audio/mpeg");
   EXPECT_EQ(transcoded.header("x-hifi-transcode"), "mp3 64 kbit/s");
+}
+
+TEST_F(ClusterTest, ARedirectedSignedUrlIsItsUsersAndEndsWithThemOnTheHolder) {
+  start_nodes(3, /*replicas=*/2);
+  const auto admin = login(node(0));
+  json::object bob_body{{"username", "bob"}, {"password", "correct horse"}};
+  ASSERT_EQ(node(1).request(V::post, "/api/v1/auth/register", json::serialize(bob_body)).status, 201);
+  const std::string bob(node(1).request(V::post, "/api/v1/auth/login", json::serialize(bob_body)).json().at("token").as_string());
+  const std::string bob_id(get(node(0), "/api/v1/me", bob).json().at("id").as_string());
+  auto wav = make_wav(587);
+  auto r = upload(node(0), admin, wav);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string id(r.json().at("id").as_string());
+  wait_until_every_node_knows(id);
+  int lacking = 0;
+  while (node(lacking).blobs().exists(ContentHash::of(wav))) ++lacking;
+
+  // Bob's own signed URL, used on the node without the song: the 307 it
+  // gets carries Bob's grant, which the holder checks.
+  const std::string own(get(node(lacking), "/api/v1/songs/" + id + "/stream-url", bob).json().at("url").as_string());
+  auto redirect = get(node(lacking), own, "");
+  ASSERT_EQ(redirect.status, 307) << redirect.body;
+  auto url = boost::urls::parse_uri(redirect.header("location"));
+  ASSERT_TRUE(url);
+  EXPECT_NE(std::string(url->encoded_query()).find("user=" + bob_id), std::string::npos) << url->buffer();
+  int holder = -1;
+  for (int i = 0; i < 3; ++i) {
+    if (std::to_string(node(i).port()) == std::string(url->port())) holder = i;
+  }
+  ASSERT_GE(holder, 0);
+  const std::string resource(url->encoded_resource());
+  auto followed = get(node(holder), resource, "");
+  ASSERT_EQ(followed.status, 200) << followed.body;
+  EXPECT_EQ(followed.body, wav);
+
+  // Bob is disabled through yet another node: every node refuses the URL.
+  const int other = 3 - lacking - holder;
+  ASSERT_EQ(node(other).request(V::patch, "/api/v1/users/" + bob_id, R"({"disabled":true})",
+                                {{"Authorization", "Bearer " + admin}, {"Content-Type", "application/json"}})
+                .status,
+            200);
+  // (Each node learns of it through its watch of the accounts, within moments.)
+  HttpResult refused;
+  EXPECT_TRUE(eventually([&] { return (refused = get(node(holder), resource, "")).status == 403; })) << refused.body;
+  EXPECT_NE(refused.body.find("bad-signature"), std::string::npos) << refused.body;
+  EXPECT_TRUE(eventually([&] { return get(node(lacking), own, "").status == 403; }));
+}
+
+TEST_F(ClusterTest, ARoomSocketOnOneNodeClosesWhenItsSessionEndsOnAnother) {
+  start_nodes(2);
+  const auto token = login(node(0));
+  auto room = node(0).request(V::post, "/api/v1/rooms", R"({"name":"Kitchen"})",
+                              {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}});
+  ASSERT_EQ(room.status, 201) << room.body;
+  const std::string room_id(room.json().at("id").as_string());
+  ASSERT_TRUE(eventually([&] { return node(1).rooms().get(room_id).is_ok(); }));
+  WsClient ws;
+  ws.open(node(1).port(), "/api/v1/rooms/" + room_id + "/ws", token);
+  ASSERT_TRUE(ws.read_type("snapshot").has_value()) << ws.error().message();
+
+  ASSERT_EQ(node(0).request(V::post, "/api/v1/auth/logout", {}, {{"Authorization", "Bearer " + token}}).status, 204);
+  // Node 1 hears of it through the store's watch and closes the socket.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (ws.read(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()))) {
+  }
+  EXPECT_EQ(ws.error(), boost::beast::websocket::error::closed) << ws.error().message();
+  EXPECT_EQ(ws.close_reason().code, boost::beast::websocket::close_code::policy_error);
+  EXPECT_EQ(std::string(ws.close_reason().reason.c_str()), "signed out");
 }
 
 TEST_F(ClusterTest, ProxyModeServesSongsHeldElsewhereWithRanges) {
@@ -571,7 +641,7 @@ TEST_F(ClusterTest, ANodeThatLeavesIsDroppedAndUploadsUseTheOthers) {
   auto token = login(node(0));
   nodes_[2].reset();  // stops cleanly: its lease is revoked
   renew_all();
-  auto members = get(node(0), "/api/v1/cluster", "").json().at("members").as_array();
+  auto members = get(node(0), "/api/v1/cluster", token).json().at("members").as_array();
   EXPECT_EQ(members.size(), 2u);
   auto wav = make_wav(698);
   auto r = upload(node(1), token, wav);

@@ -168,7 +168,7 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(c.body_idle_timeout_ms, 60'000);
   EXPECT_EQ(c.idle_timeout_ms, 60'000);
   EXPECT_EQ(c.token_ttl_ms, 30LL * 24 * 3600 * 1000);
-  EXPECT_EQ(c.signed_url_ttl_ms, 6LL * 3600 * 1000);
+  EXPECT_EQ(c.signed_url_ttl_ms, 3600LL * 1000);
   EXPECT_EQ(c.shutdown_grace_ms, 10'000);
   EXPECT_EQ(c.max_connections, 10'000u);
   EXPECT_EQ(c.log_level, "info");
@@ -322,7 +322,7 @@ TEST_F(ConfigTest, FileSettingsApply) {
   EXPECT_EQ(o.config.threads, 5u);
   EXPECT_EQ(o.config.token_ttl_ms, 7LL * 24 * 3600 * 1000);
   // Settings the file does not mention keep their defaults.
-  EXPECT_EQ(o.config.signed_url_ttl_ms, 6LL * 3600 * 1000);
+  EXPECT_EQ(o.config.signed_url_ttl_ms, 3600LL * 1000);
   EXPECT_EQ(o.config.log_level, "info");
 
   // --config=path works too, and so does HIFI_CONFIG.

@@ -38,7 +38,7 @@ class RecordingSubscriber : public RoomSubscriber {
     messages_.push_back(json::parse(*message).as_object());
     changed_.notify_all();
   }
-  void close(bool) override {}
+  void close(CloseReason) override {}
 
   // Waits until the latest presence message lists exactly these usernames.
   bool wait_for_presence(const Names& expected) {

@@ -84,11 +84,22 @@ TEST(UrlSigner, ExpiresAtTheExpiryTime) {
   EXPECT_FALSE(signer.verify(kSongId, kNow, sig, kNow + 3600));
 }
 
-TEST(UrlSigner, StreamPath) {
+TEST(UrlSigner, StreamPathNamesItsUserAndSessionsEpoch) {
   UrlSigner signer(kSecret);
-  EXPECT_EQ(signer.stream_path(kSongId, kNow + 60),
-            "/api/v1/songs/" + kSongId + "/stream?expires=" + std::to_string(kNow + 60) +
-                "&signature=" + signer.sign(kSongId, kNow + 60));
+  const SignedStream mine{{"0123456789abcdef01234567", 7}, kNow + 60};
+  const auto sig = signer.sign(kSongId + "\n0123456789abcdef01234567\n7", kNow + 60);
+  EXPECT_EQ(signer.stream_path(kSongId, mine), "/api/v1/songs/" + kSongId + "/stream?expires=" +
+                                                   std::to_string(kNow + 60) +
+                                                   "&user=0123456789abcdef01234567&epoch=7&signature=" + sig);
+  EXPECT_TRUE(signer.verify_stream(kSongId, mine, sig, kNow));
+  // Another user, another epoch, another song or a later expiry: not this signature.
+  EXPECT_FALSE(signer.verify_stream(kSongId, {{"0123456789abcdef01234568", 7}, kNow + 60}, sig, kNow));
+  EXPECT_FALSE(signer.verify_stream(kSongId, {{"0123456789abcdef01234567", 8}, kNow + 60}, sig, kNow));
+  EXPECT_FALSE(signer.verify_stream("fedcba9876543210fedcba9876543210", mine, sig, kNow));
+  EXPECT_FALSE(signer.verify_stream(kSongId, {mine.grant, kNow + 61}, sig, kNow));
+  EXPECT_FALSE(signer.verify_stream(kSongId, mine, sig, kNow + 60));
+  // An unbound signature of the song does not pass for a user's.
+  EXPECT_FALSE(signer.verify_stream(kSongId, mine, signer.sign(kSongId, kNow + 60), kNow));
 }
 
 class SecretFileTest : public ::testing::Test {

@@ -67,6 +67,7 @@ export function parseCluster(res) {
       leader: o.leader === true || (leader !== null && o.id === leader),
       self: o.self === true || (typeof res?.self === 'string' && o.id === res.self),
       load,
+      rank: Number.isInteger(o.rank) && o.rank >= 0 ? o.rank : null,
       diskFree: num(o.disk_free_bytes),
       diskTotal: num(o.disk_total_bytes),
       version: typeof o.version === 'string' ? o.version : '',
@@ -76,6 +77,9 @@ export function parseCluster(res) {
     available: true,
     self: typeof res?.self === 'string' ? res.self : null,
     leader,
+    // Admins are told the leader, R and each member's load and disk; other
+    // users each member's address, health and load rank.
+    detailed: Boolean(res && typeof res === 'object' && !Array.isArray(res) && 'leader' in res),
     replicationFactor: num(res?.replication_factor),
     members,
     at: Date.now(),
@@ -231,10 +235,11 @@ class Api extends EventTarget {
   }
 
   // Learns the members of the cluster and their load, when the node can
-  // tell (GET /api/v1/cluster; no login needed). Returns this.cluster:
-  //   {available, self, leader, replicationFactor, members: [{id, url, health,
-  //    leader, self, load: {activeStreams, connections, websockets, bytesPerSecond},
-  //    diskFree, diskTotal, version}], at}
+  // tell (GET /api/v1/cluster, signed in). Returns this.cluster:
+  //   {available, self, leader, detailed, replicationFactor, members: [{id, url,
+  //    health, leader, self, rank, load: {activeStreams, connections, websockets,
+  //    bytesPerSecond}, diskFree, diskTotal, version}], at}
+  // (load, disk, version and the leader for admins only: null otherwise)
   // available is false when the node has no such route (an older server).
   // Concurrent calls share one request.
   discoverCluster() {
@@ -246,7 +251,7 @@ class Api extends EventTarget {
 
   async fetchCluster() {
     try {
-      const res = await this.request('GET', '/api/v1/cluster', { auth: false });
+      const res = await this.request('GET', '/api/v1/cluster');
       this.cluster = parseCluster(res);
       this.clusterError = null;
       for (const m of this.cluster.members) this.addServer(m.url);
@@ -263,13 +268,16 @@ class Api extends EventTarget {
   }
 
   // Servers in the order a long-lived connection (a room's WebSocket) should
-  // try them: the cluster's members least loaded first (fewest active
-  // streams, then fewest connections; equals in random order), then the
-  // other servers this page knows.
+  // try them: the cluster's members least loaded first (by rank, else
+  // fewest active streams, then fewest connections; equals in random
+  // order), then the other servers this page knows.
   spreadOrder() {
     const members = (this.cluster?.members || []).filter((m) => m.url)
       .map((m) => ({ m, tie: Math.random() }));
-    const loadOf = (m) => (m.load ? [0, m.load.activeStreams, m.load.connections] : [1, 0, 0]);
+    const loadOf = (m) => {
+      if (m.rank === null && !m.load) return [1, 0, 0, 0];
+      return [0, m.rank ?? 0, m.load?.activeStreams ?? 0, m.load?.connections ?? 0];
+    };
     members.sort((a, b) => {
       const la = loadOf(a.m);
       const lb = loadOf(b.m);

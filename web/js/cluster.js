@@ -1,5 +1,6 @@
-// The cluster: its members with their health, the leader, their load and
-// free disk (GET /api/v1/cluster, refreshed while the view is open).
+// The cluster: its members with their health and, for admins, the leader,
+// their load and free disk (GET /api/v1/cluster, refreshed while the view
+// is open).
 
 import { api, describeError } from './api.js';
 import { h, formatBytes } from './dom.js';
@@ -47,7 +48,7 @@ function summary(cluster) {
   const n = cluster.members.length;
   const parts = [n === 1 ? '1 member' : `${n} members`];
   if (cluster.replicationFactor) parts.push(`replication factor ${cluster.replicationFactor}`);
-  if (!cluster.leader) parts.push('no leader at the moment');
+  if (cluster.detailed && !cluster.leader) parts.push('no leader at the moment');
   return parts.join(' · ');
 }
 
@@ -62,8 +63,8 @@ function memberCard(m) {
 
   const load = m.load
     ? `${plural(m.load.activeStreams, 'active stream')} · ${plural(m.load.connections, 'connection')} · ${plural(m.load.websockets, 'room connection')}`
-    : 'Load not reported';
-  let disk = 'Free disk not reported';
+    : m.rank !== null ? 'Load shown to admins' : 'Load not reported';
+  let disk = m.rank !== null && !m.load ? 'Free disk shown to admins' : 'Free disk not reported';
   let meter = null;
   if (m.diskFree !== null) {
     disk = m.diskTotal ? `${formatBytes(m.diskFree)} free of ${formatBytes(m.diskTotal)}` : `${formatBytes(m.diskFree)} free`;

@@ -256,7 +256,11 @@ export class SyncPlayer extends EventTarget {
         // Busy: the server's transcoders are taken for a moment; ask again
         // soon (with some spread) rather than after the whole Retry-After.
         err.busy = res.status === 503;
-        err.retryAfterMs = err.busy ? 150 + Math.random() * 250 : 5000;
+        // Refused: the URL ended before its time (the account signed out
+        // everywhere or changed its password); the next try asks for a new one.
+        const refused = res.status === 403;
+        if (refused) this.urls.delete(piece.songId);
+        err.retryAfterMs = err.busy ? 150 + Math.random() * 250 : refused ? 1000 : 5000;
         throw err;
       }
       const data = await res.arrayBuffer();

@@ -115,8 +115,9 @@ int save_session(CliContext& ctx, const json::value& login) {
   // Members of another cluster (an earlier --server) are no use here.
   if (!uses_remembered_servers(ctx)) ctx.config.members.clear();
   ctx.config.servers = ctx.servers;
-  // Learn the cluster's members to fall back on; a server that cannot tell
-  // (404) or does not answer now keeps what was known.
+  // Learn the cluster's members to fall back on (a signed-in question); a
+  // server that cannot tell (404) or does not answer now keeps what was known.
+  ctx.api->set_token(ctx.config.token);
   if (auto cluster = ctx.api->discover_members(); cluster && cluster->available) {
     ctx.config.members = member_urls(*cluster);
   }

@@ -206,7 +206,7 @@ int main(int argc, char** argv) {
   // Playlists, stars, history, shares (library_commands.cc).
   add_library_commands(app, ctx, code);
 
-  app.add_subcommand("cluster", "The cluster's members: address, health, leader, load and free disk\n"
+  app.add_subcommand("cluster", "The cluster's members: address and health (for admins also leader, load and free disk)\n"
                                 "  hifi cluster\n  hifi cluster --json")
       ->callback(run([&] { return cmd_cluster(ctx); }));
 
