@@ -23,6 +23,8 @@ SRC_BIN=$(realpath "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$HERE/lib.sh"
+# shellcheck source=SCRIPTDIR/cluster_lib.sh
+source "$HERE/cluster_lib.sh"
 
 need_etcd
 need_tools sox jq curl sha256sum
@@ -35,24 +37,6 @@ step() { log ""; log "== [$((SECONDS - T0)) s] $*"; }
 BIN_DIR="$E2E_TMP/bin"
 mkdir -p "$BIN_DIR"
 cp "$SRC_BIN/hifi-server" "$SRC_BIN/hifi" "$BIN_DIR/"
-
-# --- processes ---------------------------------------------------------------
-
-# Removes a pid from the cleanup list once the process is gone, so that the
-# cleanup never signals a recycled pid.
-forget_pid() {
-  local p keep=()
-  for p in "${E2E_PIDS[@]:-}"; do
-    [[ -n "$p" && "$p" != "$1" ]] && keep+=("$p")
-  done
-  E2E_PIDS=("${keep[@]:-}")
-}
-# kill9 PID: SIGKILL a process this test started, and reap it.
-kill9() {
-  kill -9 "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  forget_pid "$1"
-}
 
 UPLOADER_PID=""
 on_exit() {
@@ -84,85 +68,15 @@ print_log_tails() {
   done
 }
 
-# --- etcd --------------------------------------------------------------------
+# --- hifi nodes (cluster_lib.sh) ---------------------------------------------
 
-# start_etcd_cluster (etcd.sh, through lib.sh) starts the members; a killed
-# one is restarted with start_etcd_member I and rejoins through its data dir.
-etcd_status() { curl -sf -m 2 -X POST -d '{}' "http://127.0.0.1:${ETCD_CLIENT[$1]}/v3/maintenance/status"; }
-# The index of the member that is the raft leader (empty when none says so).
-etcd_leader() {
-  local i s
-  for i in 1 2 3; do
-    s=$(etcd_status "$i" 2>/dev/null) || continue
-    if [[ -n "$s" && "$(jq -r '.leader' <<<"$s")" == "$(jq -r '.header.member_id' <<<"$s")" ]]; then
-      echo "$i"
-      return
-    fi
-  done
-}
+NODE_ARGS=(--replicas 3 --member-ttl 2s --repair-interval 1s)
+init_nodes
 
-# --- hifi nodes --------------------------------------------------------------
-
-export HIFI_CLUSTER_SECRET="e2e-faults-secret-$$-$RANDOM"
-declare -a NODE_PORT NODE_URL NODE_PID NODE_LOG NODE_ID NODE_GEN
-# Nodes need fixed ports: a restarted node comes back where it was.
-for i in 1 2 3; do
-  free_port; NODE_PORT[i]=$FREE_PORT
-  NODE_URL[i]="http://127.0.0.1:${NODE_PORT[i]}"
-  NODE_GEN[i]=0
-done
-
-node_joined_or_dead() {
-  grep -qs "joined the cluster as node" "${NODE_LOG[$1]}" || ! kill -0 "${NODE_PID[$1]}" 2>/dev/null
-}
-# start_node I: hifi-server I on its fixed port and data dir, one log per start.
-start_node() {
-  local i=$1
-  NODE_GEN[i]=$((NODE_GEN[i] + 1))
-  NODE_LOG[i]="$E2E_TMP/node$i.${NODE_GEN[i]}.log"
-  "$BIN_DIR/hifi-server" --listen "127.0.0.1:${NODE_PORT[i]}" --data-dir "$E2E_TMP/node$i" \
-    --etcd "$ETCD_ENDPOINTS" --replicas 3 --member-ttl 2s --repair-interval 1s >"${NODE_LOG[i]}" 2>&1 &
-  NODE_PID[i]=$!
-  E2E_PIDS+=("$!")
-  wait_until 30 node_joined_or_dead "$i" || true
-  grep -q "joined the cluster as node" "${NODE_LOG[i]}"
-}
-kill_node() {
-  log "    kill -9 node $1 (pid ${NODE_PID[$1]}, ${NODE_URL[$1]})"
-  kill9 "${NODE_PID[$1]}"
-}
-
-# The cluster as node I sees it (a signed-in question: $TOKEN, the admin's).
-cluster_json() { curl -sf -m 5 -H "Authorization: Bearer $TOKEN" "${NODE_URL[$1]}/api/v1/cluster"; }
-member_count() { cluster_json "$1" | jq '.members | length'; }
+# The cluster as node I sees it is a signed-in question ($TOKEN, the admin's).
 # sees I ID: node I's /api/v1/cluster lists node ID; lacks I ID: it does not.
 sees() { cluster_json "$1" | jq -e --arg id "$2" 'any(.members[]; .id == $id)' >/dev/null; }
 lacks() { cluster_json "$1" | jq -e --arg id "$2" 'all(.members[]; .id != $id)' >/dev/null; }
-# all_see_all I...: each listed node lists all three nodes.
-all_see_all() {
-  local i
-  for i in "$@"; do [[ "$(member_count "$i")" == 3 ]] || return 1; done
-}
-
-# call I METHOD PATH [curl args...]: node I's answer on stdout, its HTTP
-# status (000 when none) in $E2E_TMP/status.
-call() {
-  local i=$1 method=$2 path=$3
-  shift 3
-  rm -f "$E2E_TMP/body"
-  curl -sS -m 15 -X "$method" -o "$E2E_TMP/body" -w '%{http_code}' -H "Authorization: Bearer ${TOKEN:-}" \
-    "$@" "${NODE_URL[i]}$path" >"$E2E_TMP/status" 2>/dev/null || true
-  [[ -f "$E2E_TMP/body" ]] && cat "$E2E_TMP/body"
-  return 0
-}
-
-# upload I FILE BODY: uploads FILE through node I, the answer into BODY;
-# prints the HTTP status (000 when there was none).
-upload() {
-  rm -f "$3"
-  curl -sS -m 20 -o "$3" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H "Content-Type: audio/wav" \
-    --data-binary "@$2" "${NODE_URL[$1]}/api/v1/songs" 2>/dev/null || true
-}
 
 # fetch I ID: fetches song ID's stream through node I, following a redirect
 # to a node holding it; sets GOT to the SHA-256 of what came ("failed" when the
@@ -183,7 +97,6 @@ fetch() {
   fi
 }
 
-blob_path() { echo "$E2E_TMP/node$1/blobs/${2:0:2}/${2:2:2}/$2"; }
 
 # blobs_intact I MIN: every file under node I's blobs/ holds the bytes its
 # name (their SHA-256) promises: nothing half-written was published; and
@@ -224,8 +137,6 @@ no_stale_temporaries() {
 # live_replicas I ID: how many live nodes hold song ID, as node I says.
 live_replicas() { call "$1" GET "/api/v1/songs/$2" | jq '[.replicas[]? | select(.live)] | length' 2>/dev/null; }
 
-lines() { [[ -f "$1" ]] && wc -l <"$1" || echo 0; }
-more_lines() { (($(lines "$1") >= $2)); }
 
 # =============================================================================
 step "3 etcd members, 3 hifi nodes (--replicas 3 --member-ttl 2s --repair-interval 1s)"

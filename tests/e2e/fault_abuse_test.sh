@@ -114,7 +114,7 @@ call 1 POST /api/v1/auth/register -d "{\"username\":\"slowpoke\",\"password\":\"
 SLOW_TOKEN=$(call 3 POST /api/v1/auth/login -d "{\"username\":\"slowpoke\",\"password\":\"$PASSWORD\"}" | json_field token)
 check "a second user logs in" test -n "$SLOW_TOKEN"
 check "every node lists 3 members" wait_until 20 all_see_all 1 2 3
-for i in 1 2 3; do NODE_ID[i]=$(cluster_json "$i" | jq -r '.self'); done
+for i in 1 2 3; do NODE_ID[i]=$(tr -d '\n' <"$E2E_TMP/node$i/node-id"); done
 ROOM=$(call 1 POST /api/v1/rooms -d '{"name":"steady"}' | json_field id)
 check "create the room" test -n "$ROOM"
 sox -n -r 22050 -c 1 -b 16 "$E2E_TMP/long.wav" synth 120 sine 440 2>/dev/null
