@@ -146,6 +146,7 @@ Status PeerClient::push_blob(const Member& to, const ContentHash& sha256, const 
                                               clock_.now_ms() / 1000));
   auto answer = exchange(*target, request, options_, what);
   if (!answer) return answer.status();
+  if (answer->first == 507) return resource_exhausted(what + " refused: " + refusal(answer->first, answer->second));
   if (answer->first != 200 && answer->first != 201) {
     return io_error(what + " refused: " + refusal(answer->first, answer->second));
   }

@@ -41,7 +41,8 @@ class PeerClient {
   // answered that its copy is durable.
   // kUnavailable when the node cannot be reached at all (it is down) or does
   // not answer the opening question within answer_timeout (it is frozen);
-  // kIoError when the transfer failed or the node refused, with the reason.
+  // kResourceExhausted when its disk cannot take the copy (507); kIoError
+  // when the transfer failed or the node refused otherwise, with the reason.
   Status push_blob(const Member& to, const ContentHash& sha256, const std::string& path) const;
 
   // Asks the node `holder` to push its copy of `sha256` to the member

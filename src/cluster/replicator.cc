@@ -97,8 +97,10 @@ Status Replicator::replicate(const ContentHash& sha256) {
         ++have;
       } else {
         // A member that cannot even be connected to is down and only its
-        // lease has not run out yet: it no longer counts as live.
-        if (s.code() == Code::kUnavailable) ++unreachable;
+        // lease has not run out yet, and one whose disk is full cannot hold
+        // a copy: neither counts among the nodes that can (repair copies to
+        // it once it can).
+        if (s.code() == Code::kUnavailable || s.code() == Code::kResourceExhausted) ++unreachable;
         last_error = s.message();
         spdlog::warn("copy of {} to node {} failed: {}; trying another node", sha256.short_hex(),
                      target, s.message());

@@ -9,6 +9,7 @@
 #include "server/http_internal.h"
 #include "server/json_macros.h"
 #include "server/request_json.h"
+#include "server/storage_limits.h"
 
 namespace hifi::http_internal {
 namespace json = boost::json;
@@ -96,6 +97,9 @@ awaitable<Reply> receive_blob(RequestContext& ctx) {
     if (!noted) co_return problem_from_status(ctx, noted);
     co_return json_response(ctx, http::status::ok, {{"sha256", sha.hex()}, {"stored", false}});
   }
+  // A copy must leave --min-free-space like an upload; the sending node
+  // counts a full node as one that cannot hold a copy.
+  if (lacks_space_for(ctx, *length)) co_return disk_full_problem(ctx);
   auto writer_or = ctx.services.blobs.begin_write(*length);
   if (!writer_or) co_return problem_from_status(ctx, writer_or.status());
   auto writer = std::move(*writer_or);

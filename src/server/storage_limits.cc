@@ -47,21 +47,25 @@ StringResponse UploadBudget::over_quota(std::uint64_t song_bytes) const {
                  {{"storage_bytes", use_.used_bytes}, {"storage_quota_bytes", use_.quota_bytes}});
 }
 
-StringResponse UploadBudget::disk_full() const {
-  spdlog::warn("upload refused: the disk of {} is (nearly) full; --min-free-space is {}", ctx_.config.data_dir,
-               mib(ctx_.config.min_free_bytes));
-  return problem(ctx_, http::status::insufficient_storage, "insufficient-storage", "Insufficient storage",
+StringResponse disk_full_problem(const RequestContext& ctx) {
+  spdlog::warn("{} refused: the disk of {} is (nearly) full; --min-free-space is {}",
+               ctx.user ? "upload" : "copy from another node", ctx.config.data_dir, mib(ctx.config.min_free_bytes));
+  return problem(ctx, http::status::insufficient_storage, "insufficient-storage", "Insufficient storage",
                  "the server's disk has no room for this song; nothing was stored. Try again later or tell "
                  "the server's admin");
+}
+
+bool lacks_space_for(const RequestContext& ctx, std::uint64_t bytes) {
+  auto free = free_bytes(ctx.config.data_dir);
+  return free && *free < ctx.config.min_free_bytes + bytes;
 }
 
 std::optional<StringResponse> UploadBudget::refuse_before(std::optional<std::uint64_t> song_bytes) {
   if (!song_bytes) return std::nullopt;
   if (use_.quota_bytes > 0 && use_.used_bytes + *song_bytes > use_.quota_bytes) {
     refusal_ = over_quota(*song_bytes);
-  } else if (auto free = free_bytes(ctx_.config.data_dir);
-             free && *free < ctx_.config.min_free_bytes + *song_bytes) {
-    refusal_ = disk_full();
+  } else if (lacks_space_for(ctx_, *song_bytes)) {
+    refusal_ = disk_full_problem(ctx_);
   }
   return refusal_;
 }
@@ -69,8 +73,8 @@ std::optional<StringResponse> UploadBudget::refuse_before(std::optional<std::uin
 Status UploadBudget::check(std::uint64_t so_far) {
   if (use_.quota_bytes > 0 && use_.used_bytes + so_far > use_.quota_bytes) {
     refusal_ = over_quota(so_far);
-  } else if (auto free = free_bytes(ctx_.config.data_dir); free && *free < ctx_.config.min_free_bytes) {
-    refusal_ = disk_full();
+  } else if (lacks_space_for(ctx_, 0)) {
+    refusal_ = disk_full_problem(ctx_);
   } else {
     return Status::ok();
   }
@@ -81,9 +85,8 @@ std::optional<StringResponse> UploadBudget::refuse_failed(const Status& status) 
   if (status.code() != Code::kIoError) return std::nullopt;
   // A write that fails while the reserve is all that is left failed for
   // want of space (ENOSPC), not for a broken disk.
-  auto free = free_bytes(ctx_.config.data_dir);
-  if (!free || *free >= ctx_.config.min_free_bytes) return std::nullopt;
-  refusal_ = disk_full();
+  if (!lacks_space_for(ctx_, 0)) return std::nullopt;
+  refusal_ = disk_full_problem(ctx_);
   return refusal_;
 }
 

@@ -30,6 +30,12 @@ void add_storage_fields(boost::json::object& o, const StorageUse& use);
 // nullopt when it cannot be asked.
 std::optional<std::uint64_t> free_bytes(const std::string& dir);
 
+// The 507 for a write the disk cannot take (logged), and whether `bytes`
+// more would leave less than --min-free-space in the data directory. Songs
+// and copies from other nodes alike must leave it.
+StringResponse disk_full_problem(const RequestContext& ctx);
+bool lacks_space_for(const RequestContext& ctx, std::uint64_t bytes);
+
 // The checks of one upload. Not thread-safe: one per request.
 class UploadBudget {
  public:
@@ -56,7 +62,6 @@ class UploadBudget {
 
  private:
   StringResponse over_quota(std::uint64_t song_bytes) const;
-  StringResponse disk_full() const;
 
   const RequestContext& ctx_;
   StorageUse use_;

@@ -74,9 +74,6 @@ NODE_ARGS=(--replicas 3 --member-ttl 2s --repair-interval 1s)
 init_nodes
 
 # The cluster as node I sees it is a signed-in question ($TOKEN, the admin's).
-# sees I ID: node I's /api/v1/cluster lists node ID; lacks I ID: it does not.
-sees() { cluster_json "$1" | jq -e --arg id "$2" 'any(.members[]; .id == $id)' >/dev/null; }
-lacks() { cluster_json "$1" | jq -e --arg id "$2" 'all(.members[]; .id != $id)' >/dev/null; }
 
 # fetch I ID: fetches song ID's stream through node I, following a redirect
 # to a node holding it; sets GOT to the SHA-256 of what came ("failed" when the

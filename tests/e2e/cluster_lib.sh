@@ -90,6 +90,9 @@ node_alive() { kill -0 "${NODE_PID[$1]}" 2>/dev/null; }
 
 cluster_json() { curl -sf -m 5 -H "Authorization: Bearer ${TOKEN:-}" "${NODE_URL[$1]}/api/v1/cluster"; }
 member_count() { cluster_json "$1" | jq '.members | length'; }
+# sees I ID: node I's /api/v1/cluster lists node ID; lacks I ID: it does not.
+sees() { cluster_json "$1" | jq -e --arg id "$2" 'any(.members[]; .id == $id)' >/dev/null; }
+lacks() { cluster_json "$1" | jq -e --arg id "$2" 'all(.members[]; .id != $id)' >/dev/null; }
 # all_see_all I...: each listed node lists all three nodes.
 all_see_all() {
   local i

@@ -11,7 +11,9 @@
 #   4. kill -9 of a node, and its restart;
 #   5. SIGSTOP of a node past its member TTL, an etcd compaction past its
 #      view, and SIGCONT;
-#   6. kill -9 of the etcd raft leader, and its restart.
+#   6. kill -9 of the etcd raft leader, and its restart;
+#   7. a full disk on one node (its data directory a tmpfs the test mounts;
+#      skipped where mounting is not permitted).
 # At the end: no acknowledged upload lost or corrupt (every one with 3 live
 # copies, intact through every node); the room's revision and state the same
 # on every node, holding every acknowledged add exactly once; every node's
@@ -19,7 +21,7 @@
 # more memory or file descriptors than the load explains; and every request
 # that failed got a clear error (a problem with a detail, or no answer only
 # while a node was down or frozen). A table of operations and faults is
-# printed. A full disk is tested on its own in disk_full_test.sh.
+# printed.
 # Usage: fault_abuse_test.sh BUILD_DIR/src   (holding hifi-server and hifi)
 # HIFI_E2E_KEEP_LOGS=DIR keeps the logs in DIR.
 set -euo pipefail
@@ -41,7 +43,16 @@ mkdir -p "$BIN_DIR" "$E2E_TMP/down" "$E2E_TMP/wav"
 cp "$SRC_BIN/hifi-server" "$SRC_BIN/hifi" "$BIN_DIR/"
 
 PER_ADDRESS=48
-NODE_ARGS=(--replicas 3 --member-ttl 2s --repair-interval 1s --max-connections-per-address "$PER_ADDRESS")
+NODE_ARGS=(--replicas 3 --member-ttl 2s --repair-interval 1s --max-connections-per-address "$PER_ADDRESS"
+  --min-free-space 16MiB)
+# Node 3's data directory is a small file system of its own, to be filled.
+mkdir -p "$E2E_TMP/node3"
+SMALL_DISK=""
+if mount -t tmpfs -o size=96m,mode=0700 tmpfs "$E2E_TMP/node3" 2>"$E2E_TMP/mount.err"; then
+  SMALL_DISK="$E2E_TMP/node3"
+else
+  log "cannot mount a tmpfs ($(cat "$E2E_TMP/mount.err")): the full-disk fault will be skipped"
+fi
 
 LOOP_PIDS=()
 on_exit() {
@@ -59,6 +70,7 @@ on_exit() {
     mkdir -p "$HIFI_E2E_KEEP_LOGS"
     cp "$E2E_TMP"/*.log "$E2E_TMP"/*.out "$E2E_TMP"/ops "$HIFI_E2E_KEEP_LOGS/" 2>/dev/null || true
   fi
+  if [[ -n "$SMALL_DISK" ]]; then umount "$SMALL_DISK" 2>/dev/null || umount -l "$SMALL_DISK" || true; fi
   e2e_cleanup
 }
 trap on_exit EXIT
@@ -290,6 +302,7 @@ fault_ends node2
 step "5. node 3 frozen past its TTL; etcd compacted past its view; thawed"
 fault_begins node3 "node 3 frozen (SIGSTOP) past its member TTL, then thawed"
 kill -STOP "${NODE_PID[3]}"
+check "node 3 leaves node 1's member list (its TTL ran out)" wait_until 20 lacks 1 "${NODE_ID[3]}"
 adds=$(lines "$E2E_TMP/adds") acked=$(lines "$E2E_TMP/acked")
 check "adds go on without node 3" wait_until 60 more_lines "$E2E_TMP/adds" $((adds + 3))
 check "uploads go on without node 3" wait_until 60 more_lines "$E2E_TMP/acked" $((acked + 3))
@@ -322,6 +335,32 @@ check "etcd member $LEADER restarts and is healthy" wait_until 30 etcd_healthy "
 fault_ends etcd
 adds=$(lines "$E2E_TMP/adds")
 check "adds go on afterwards" wait_until 60 more_lines "$E2E_TMP/adds" $((adds + 3))
+
+# =============================================================================
+step "7. node 3's disk fills up"
+if [[ -n "$SMALL_DISK" ]]; then
+  echo "node 3's disk filled to the last byte, then freed" >>"$E2E_TMP/faults"
+  dd if=/dev/zero of="$SMALL_DISK/filler" bs=64k status=none 2>/dev/null || true
+  log "    node 3's disk: $(df -h --output=avail "$SMALL_DISK" | tail -1 | tr -d ' ') free"
+  sox -n -r 22050 -c 1 -b 16 "$E2E_TMP/full.wav" synth 0.3 sine 9000 2>/dev/null
+  code=$(upload 3 "$E2E_TMP/full.wav" "$E2E_TMP/full.json")
+  check "an upload through node 3 is refused with 507" eq "$code" 507
+  says_why() { jq -e '.type == "urn:hifi:problem:insufficient-storage" and (.detail | length > 0)' "$1" >/dev/null; }
+  check "with a problem that says why" says_why "$E2E_TMP/full.json"
+  acked=$(lines "$E2E_TMP/acked")
+  check "uploads through the other nodes are acknowledged" wait_until 60 more_lines "$E2E_TMP/acked" $((acked + 3))
+  code=$(curl -sS -m 15 -o /dev/null -w '%{http_code}' -d "{\"username\":\"alice\",\"password\":\"$PASSWORD\"}" \
+    "${NODE_URL[3]}/api/v1/auth/login" 2>/dev/null || true)
+  check "a login through node 3 works" eq "$code" 200
+  code=$(curl -sS -m 15 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+    -d '{"type":"seek","position_ms":2000}' "${NODE_URL[3]}/api/v1/rooms/$ROOM/commands" 2>/dev/null || true)
+  check "a room command through node 3 works" eq "$code" 200
+  rm -f "$SMALL_DISK/filler"
+  acked=$(lines "$E2E_TMP/acked")
+  check "uploads go on once node 3 has room again" wait_until 60 more_lines "$E2E_TMP/acked" $((acked + 3))
+else
+  log "    skipped (no tmpfs)"
+fi
 
 # =============================================================================
 step "the end: nothing lost, everything converged, nothing leaked"

@@ -82,6 +82,7 @@ class ClusterTest : public ::testing::Test {
     config.repair_interval_ms = 3600 * 1000;
     config.gc_grace_ms = 3600 * 1000;
     config.forget_dead_after_ms = forget_dead_after_ms_;
+    if (i == full_node_) config.min_free_bytes = 1ULL << 62;
     return config;
   }
 
@@ -187,6 +188,7 @@ class ClusterTest : public ::testing::Test {
   int replicas_ = 3;
   ReadMode read_mode_ = ReadMode::kRedirect;
   std::int64_t forget_dead_after_ms_ = 24LL * 3600 * 1000;
+  int full_node_ = -1;  // this node's disk is "full": it keeps more free space than any disk has
 };
 
 TEST_F(ClusterTest, ClusterRouteListsEveryLiveMemberAndTheLeader) {
@@ -415,6 +417,26 @@ TEST_F(ClusterTest, NodeToNodeApiNeedsTheClusterSecret) {
                                                                              to_hex(sha256(signed_body))}, now())}});
   EXPECT_EQ(pushed.status, 200) << pushed.body;
   EXPECT_TRUE(node(2).blobs().exists(sha));
+}
+
+// A node whose disk cannot take a copy answers 507 before reading it, and
+// does not count among the nodes that can hold one: an upload through
+// another node is acknowledged with the copies the others could make, and
+// one through the full node is refused with 507.
+TEST_F(ClusterTest, ANodeWithAFullDiskIsPassedOverByUploads) {
+  full_node_ = 2;
+  start_nodes(3);
+  auto token = login(node(0));
+  auto wav = make_wav(523);
+  auto r = upload(node(0), token, wav);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const auto sha = ContentHash::of(wav);
+  EXPECT_TRUE(node(0).blobs().exists(sha));
+  EXPECT_TRUE(node(1).blobs().exists(sha));
+  EXPECT_FALSE(node(2).blobs().exists(sha));
+  auto direct = upload(node(2), token, make_wav(524));
+  EXPECT_EQ(direct.status, 507) << direct.body;
+  EXPECT_NE(direct.body.find("insufficient-storage"), std::string::npos) << direct.body;
 }
 
 TEST_F(ClusterTest, RepairRestoresALostCopyAndScrubReplacesACorruptOne) {
