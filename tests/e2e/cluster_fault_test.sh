@@ -29,14 +29,7 @@ source "$HERE/cluster_lib.sh"
 need_etcd
 need_tools sox jq curl sha256sum
 
-T0=$SECONDS
-step() { log ""; log "== [$((SECONDS - T0)) s] $*"; }
-
-# The binaries under test, copied so that a rebuild during the run does not
-# swap them under a restart.
-BIN_DIR="$E2E_TMP/bin"
-mkdir -p "$BIN_DIR"
-cp "$SRC_BIN/hifi-server" "$SRC_BIN/hifi" "$BIN_DIR/"
+use_binaries "$SRC_BIN"
 
 UPLOADER_PID=""
 on_exit() {

@@ -2,12 +2,20 @@
 # Helpers for the end-to-end tests that run three hifi-server nodes on a real
 # etcd cluster and inject faults (sourced after lib.sh, not run).
 #
-# The sourcing script sets, before start_node:
-#   BIN_DIR     the folder holding hifi-server and hifi (copied there, so that
-#               a rebuild during the run does not swap them under a restart)
-#   NODE_ARGS   extra hifi-server arguments for every node (an array)
-# and calls init_nodes, which picks each node's fixed port (a restarted node
+# The sourcing script calls use_binaries BUILD_DIR/src, sets NODE_ARGS (extra
+# hifi-server arguments for every node, an array) and calls init_nodes, which picks each node's fixed port (a restarted node
 # comes back where it was).
+
+T0=$SECONDS
+step() { log ""; log "== [$((SECONDS - T0)) s] $*"; }
+
+# use_binaries DIR: the hifi-server and hifi of DIR, copied into BIN_DIR so
+# that a rebuild during the run does not swap them under a restart.
+use_binaries() {
+  BIN_DIR="$E2E_TMP/bin"
+  mkdir -p "$BIN_DIR"
+  cp "$1/hifi-server" "$1/hifi" "$BIN_DIR/"
+}
 
 # Removes a pid from the cleanup list once the process is gone, so that the
 # cleanup never signals a recycled pid.

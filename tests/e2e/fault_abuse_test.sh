@@ -35,12 +35,8 @@ source "$HERE/cluster_lib.sh"
 need_etcd
 need_tools sox jq curl sha256sum xargs
 
-T0=$SECONDS
-step() { log ""; log "== [$((SECONDS - T0)) s] $*"; }
-
-BIN_DIR="$E2E_TMP/bin"
-mkdir -p "$BIN_DIR" "$E2E_TMP/down" "$E2E_TMP/wav"
-cp "$SRC_BIN/hifi-server" "$SRC_BIN/hifi" "$BIN_DIR/"
+use_binaries "$SRC_BIN"
+mkdir -p "$E2E_TMP/down" "$E2E_TMP/wav"
 
 PER_ADDRESS=48
 NODE_ARGS=(--replicas 3 --member-ttl 2s --repair-interval 1s --max-connections-per-address "$PER_ADDRESS"
@@ -58,6 +54,7 @@ LOOP_PIDS=()
 on_exit() {
   local rc=$? p f
   touch "$E2E_TMP/stop"
+  disown -a 2>/dev/null || true  # the processes killed below are not reported one by one
   if ((rc != 0 && rc != 77)); then
     for f in "$E2E_TMP"/node*.log "$E2E_TMP"/listen.out; do
       [[ -f "$f" ]] || continue
