@@ -428,6 +428,12 @@ test('settings: theme light, dark or the system\'s, and the streaming quality', 
   assert.equal(await alice.evaluate(() => localStorage.getItem('hifi.dataSaver')), '1');
   await alice.getByLabel('Lossless (FLAC, as good as the file)').check();
   assert.equal(await alice.evaluate(() => localStorage.getItem('hifi.dataSaver')), '0');
+
+  // What alice's three uploads take, and that she has no limit.
+  const storage = alice.getByRole('region', { name: 'Storage' });
+  const me = (await call('GET', '/api/v1/me', { token: await tokenOf(alice) })).body;
+  const size = await alice.evaluate((n) => import('/js/dom.js').then((m) => m.formatBytes(n)), me.storage_bytes);
+  await storage.getByText(`3 songs uploaded: ${size}. No storage limit.`).waitFor();
 });
 
 async function ping(query) {
@@ -575,6 +581,24 @@ test('admin: create, disable, enable, promote, set a password and delete an acco
   assert.ok(aliceStats.includes(`3 songs uploaded · ${size} stored`), aliceStats);
   assert.ok((await users.locator('.user-card', { hasText: 'bob' }).locator('.user-stats').textContent()).includes('0 songs uploaded · 0 B stored'));
   assert.ok((await carol.locator('.user-stats').textContent()).includes('0 songs uploaded'));
+
+  // A storage limit of her own, then back to the server's default (none).
+  await carol.getByRole('button', { name: 'Set the storage limit of carol' }).click();
+  const limit = alice.getByRole('dialog', { name: 'Storage limit of carol' });
+  await limit.getByLabel('Limit in MiB').fill('5');
+  await noViolations(alice, 'storage limit dialog');
+  await limit.getByRole('button', { name: 'Save' }).click();
+  await limit.waitFor({ state: 'detached' });
+  await until('carol\'s limit on her card', async () => /0 B of 5(\.0)? MiB stored/.test(await carol.locator('.user-stats').textContent()));
+  const carolToken = await login('carol', 'carol password');
+  const me = (await call('GET', '/api/v1/me', { token: carolToken })).body;
+  assert.equal(me.storage_quota_bytes, 5 * 1048576);
+  assert.equal(me.storage_bytes, 0);
+  await carol.getByRole('button', { name: 'Set the storage limit of carol' }).click();
+  await limit.getByLabel('Limit in MiB').fill('');
+  await limit.getByRole('button', { name: 'Save' }).click();
+  await until('carol back on the default', async () => (await carol.locator('.user-stats').textContent()).includes('no limit'));
+  assert.equal((await call('GET', '/api/v1/me', { token: carolToken })).body.storage_quota_bytes, 0);
 
   await carol.getByRole('button', { name: 'Disable carol' }).click();
   await carol.getByText('Disabled').waitFor();

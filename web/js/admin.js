@@ -96,12 +96,16 @@ function usersCard(alive) {
     const self = u.id === api.user?.id;
     const stats = [];
     if (Number.isFinite(u.song_count)) stats.push(`${plural(u.song_count, 'song')} uploaded`);
-    if (Number.isFinite(u.storage_bytes)) stats.push(`${formatBytes(u.storage_bytes)} stored`);
+    if (Number.isFinite(u.storage_bytes)) {
+      stats.push(u.storage_quota_bytes > 0
+        ? `${formatBytes(u.storage_bytes)} of ${formatBytes(u.storage_quota_bytes)} stored`
+        : `${formatBytes(u.storage_bytes)} stored, no limit`);
+    }
     stats.push(`since ${formatDate(u.created_at)}`);
     const btn = (action, label, aria, onclick, extra = '') => h('button', {
       type: 'button', class: `button small ${extra}`.trim(), 'aria-label': aria, dataset: { action }, onclick,
-      disabled: self && action !== 'password',
-      title: self && action !== 'password' ? 'Not on your own account' : null,
+      disabled: self && action !== 'password' && action !== 'quota',
+      title: self && action !== 'password' && action !== 'quota' ? 'Not on your own account' : null,
     }, label);
     return h('li', { class: `user-card${u.disabled ? ' disabled' : ''}`, dataset: { id: u.id } },
       h('div', { class: 'user-head' },
@@ -115,7 +119,42 @@ function usersCard(alive) {
         btn('role', u.role === 'admin' ? 'Remove admin' : 'Make admin', `${u.role === 'admin' ? 'Remove admin role from' : 'Make admin:'} ${u.username}`,
           () => change(u, { role: u.role === 'admin' ? 'user' : 'admin' }, `${u.username} is ${u.role === 'admin' ? 'no longer an admin' : 'now an admin'}`)),
         btn('password', 'Set password', `Set password for ${u.username}`, () => passwordDialog(u)),
+        btn('quota', 'Storage limit', `Set the storage limit of ${u.username}`, () => quotaDialog(u)),
         btn('delete', 'Delete', `Delete ${u.username}`, () => remove(u), 'danger')));
+  }
+
+  // The user's own limit in MiB (0: none), or empty for the server's default.
+  function quotaDialog(u) {
+    const own = u.quota_bytes;
+    const f = textField('Limit in MiB', {
+      type: 'number', min: 0, step: 1, inputmode: 'numeric',
+      value: own === null || own === undefined ? '' : String(Math.round(own / 1048576)),
+    }, 'Empty: the server\'s default. 0: no limit.');
+    const m = h('p', { class: 'form-message', role: 'alert' });
+    openDialog({
+      title: `Storage limit of ${u.username}`,
+      build: (close) => {
+        const form = h('form', { novalidate: true },
+          h('p', { class: 'hint' }, `Their songs take ${formatBytes(u.storage_bytes || 0)} now. Uploads beyond the limit are refused; nothing is deleted.`),
+          f.el, m,
+          h('div', { class: 'dialog-actions' },
+            h('button', { type: 'button', class: 'button', onclick: () => close(null) }, 'Cancel'),
+            h('button', { type: 'submit', class: 'button primary' }, 'Save')));
+        form.addEventListener('submit', async (e) => {
+          e.preventDefault();
+          const text = f.input.value.trim();
+          const mib = text === '' ? null : Number(text);
+          if (mib !== null && (!Number.isInteger(mib) || mib < 0)) { m.textContent = 'Enter a whole number of MiB, 0, or nothing.'; f.input.focus(); return; }
+          try {
+            await api.request('PATCH', userPath(u.id), { json: { quota_bytes: mib === null ? null : mib * 1048576 } });
+            close(true);
+            announce(mib === null ? `${u.username} has the default limit` : mib === 0 ? `${u.username} has no limit` : `${u.username} may store ${mib} MiB`);
+            await load();
+          } catch (err) { m.textContent = `Could not set it: ${describeError(err)}`; }
+        });
+        return form;
+      },
+    });
   }
 
   function passwordDialog(u) {

@@ -1,8 +1,9 @@
 // Settings: password, signed-in sessions, app passwords and API keys for
-// Subsonic apps, streaming quality (the data saver), and the theme.
+// Subsonic apps, streaming quality (the data saver), the theme, and the
+// storage your uploads take against your quota.
 
 import { api, ApiError, describeError } from './api.js';
-import { h, announce, uid } from './dom.js';
+import { h, announce, uid, formatBytes } from './dom.js';
 import { openDialog, confirmDialog, copyField, textField, relativeTime, formatDate, plural } from './lists_ui.js';
 
 // ---- theme (applied as soon as this module loads) ----------------------------
@@ -47,7 +48,7 @@ export function renderSettings(main) {
   onAlive.signal = views.signal;
   view.append(
     h('div', { class: 'settings-grid' },
-      h('div', { class: 'settings-col' }, appearanceCard(), playbackCard(), passwordCard()),
+      h('div', { class: 'settings-col' }, appearanceCard(), playbackCard(), storageCard(onAlive), passwordCard()),
       h('div', { class: 'settings-col' }, sessionsCard(onAlive), credentialsCard(onAlive, 'app-password'), credentialsCard(onAlive, 'api-key'))));
   return () => { alive = false; views.abort(); };
 }
@@ -88,6 +89,34 @@ function playbackCard() {
         announce(v === 'saver' ? 'Data saver on' : 'Lossless streaming');
       },
       'Applies on this device, from the next piece of music fetched. The data saver uses about a tenth of the data.'));
+}
+
+// What your uploads take (songs still in the library) against your quota,
+// which an admin sets (0: no limit).
+function storageCard(alive) {
+  const status = h('p', { class: 'list-status', role: 'status' }, 'Loading…');
+  const meter = h('progress', { class: 'storage-meter', max: 1, value: 0, hidden: true, 'aria-label': 'Storage used' });
+  (async () => {
+    try {
+      const me = await api.get('/api/v1/me');
+      if (!alive()) return;
+      const used = me.storage_bytes || 0;
+      const quota = me.storage_quota_bytes || 0;
+      const songs = `${plural(me.song_count || 0, 'song')} uploaded`;
+      if (quota > 0) {
+        meter.max = quota;
+        meter.value = Math.min(used, quota);
+        meter.hidden = false;
+        status.textContent = `${songs}: ${formatBytes(used)} of your ${formatBytes(quota)} (${formatBytes(Math.max(0, quota - used))} left).`;
+      } else {
+        status.textContent = `${songs}: ${formatBytes(used)}. No storage limit.`;
+      }
+    } catch (err) {
+      if (alive()) status.textContent = `Could not load your storage: ${describeError(err)}`;
+    }
+  })();
+  return card('storage-h', 'Storage', status, meter,
+    h('p', { class: 'hint' }, 'The songs you uploaded that are still in the library. An admin sets your limit.'));
 }
 
 function passwordCard() {
