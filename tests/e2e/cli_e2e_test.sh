@@ -33,6 +33,8 @@ hifi() { "$BIN_DIR/hifi" "$@"; }
 
 echo "correct horse" | hifi --server "$BASE" register --username alice --password-stdin >/dev/null
 check "register and log in" eq "$(hifi whoami --json | jq -r .username)" alice
+whoami_storage() { hifi whoami | grep -qx '  0 songs uploaded, 0 B; no storage limit'; }
+check "whoami tells the storage the uploads take" whoami_storage
 check "token file is private" eq "$(stat -c %a "$XDG_CONFIG_HOME/hifi/config.json")" 600
 hifi logout >/dev/null
 set +e; hifi whoami >/dev/null 2>&1; rc=$?; set -e

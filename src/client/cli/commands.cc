@@ -274,8 +274,27 @@ int cmd_whoami(CliContext& ctx) {
   if (!require_login(ctx)) return kExitAuth;
   auto r = ctx.api->json("GET", "/api/v1/me");
   if (!r) return fail(r.error, "could not ask the server");
-  if (ctx.json) std::cout << json::serialize(*r) << "\n";
-  else std::cout << str(r->at("username")) << " (" << str(r->at("role")) << ") on " << ctx.api->current_server() << "\n";
+  if (ctx.json) {
+    std::cout << json::serialize(*r) << "\n";
+    return kExitOk;
+  }
+  std::cout << str(r->at("username")) << " (" << str(r->at("role")) << ") on " << ctx.api->current_server() << "\n";
+  // Storage, from servers that report it: what your uploads take of your limit.
+  const auto* me = r->if_object();
+  const auto* used = me ? me->if_contains("storage_bytes") : nullptr;
+  const auto* quota = me ? me->if_contains("storage_quota_bytes") : nullptr;
+  const auto* songs = me ? me->if_contains("song_count") : nullptr;
+  if (used && used->is_number() && quota && quota->is_number()) {
+    const auto used_bytes = used->to_number<double>(), quota_bytes = quota->to_number<double>();
+    const auto count = songs && songs->is_number() ? songs->to_number<std::int64_t>() : 0;
+    std::cout << "  " << count << (count == 1 ? " song" : " songs") << " uploaded, " << human_bytes(used_bytes);
+    if (quota_bytes > 0) {
+      std::cout << " of your " << human_bytes(quota_bytes) << " ("
+                << human_bytes(std::max(0.0, quota_bytes - used_bytes)) << " left)\n";
+    } else {
+      std::cout << "; no storage limit\n";
+    }
+  }
   return kExitOk;
 }
 
