@@ -49,6 +49,26 @@ std::vector<Member> Membership::members() const {
   return members_;
 }
 
+std::vector<Member> Membership::current_members() const {
+  auto range = store_.range(kMembersPrefix);
+  if (!range) return members();
+  std::vector<Member> out;
+  for (const auto& kv : range->kvs) {
+    if (auto m = member_from_json(kv.value)) out.push_back(std::move(*m));
+  }
+  const auto self = std::find_if(out.begin(), out.end(), [&](const Member& m) { return m.id == options_.node_id; });
+  if (self == out.end()) {
+    // This node's record is being renewed (its lease lapsed): it still
+    // counts, as in members().
+    std::lock_guard lock(mu_);
+    for (const auto& m : members_) {
+      if (m.id == options_.node_id) out.push_back(m);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Member& a, const Member& b) { return a.id < b.id; });
+  return out;
+}
+
 std::optional<Member> Membership::find(const std::string& id) const {
   std::lock_guard lock(mu_);
   for (const auto& m : members_) {

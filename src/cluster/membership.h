@@ -72,6 +72,11 @@ class Membership {
   // Live members as of the last renewal, sorted by id. Includes this node
   // once started (even when the last refresh failed).
   std::vector<Member> members() const;
+  // Live members as the store has them now (one read), sorted by id, with
+  // this node included: for decisions that must not miss a node that joined
+  // since the last renewal (where an upload's copies go). Falls back to
+  // members() when the store does not answer.
+  std::vector<Member> current_members() const;
   std::optional<Member> find(const std::string& id) const;
   // The leader's id, if any.
   std::optional<std::string> leader() const;

@@ -1,5 +1,7 @@
 #include "cluster/replicator.h"
 
+#include <map>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -64,7 +66,9 @@ std::vector<Member> Replicator::holders(const ContentHash& sha256) const {
 }
 
 Status Replicator::replicate(const ContentHash& sha256) {
-  const auto live = membership_.members();
+  // The members as they are now: a node that joined since this node's last
+  // renewal gets its copy too (and counts in "every live node if fewer").
+  const auto live = membership_.current_members();
   if (live.empty()) return unavailable("this node has not joined the cluster yet; try again");
   if (auto s = note_local_copy(sha256); !s) return s;
   const auto& self = membership_.self_id();
@@ -74,8 +78,10 @@ Status Replicator::replicate(const ContentHash& sha256) {
   // copy: that copy may be about to be garbage-collected (its song was
   // deleted), and a holder answers at once and marks it as wanted again.
   std::vector<std::string> candidates;
+  std::map<std::string, const Member*> by_id;
   for (const auto& m : live) {
     if (m.id != self) candidates.push_back(m.id);
+    by_id[m.id] = &m;
   }
   candidates = rendezvous_rank(sha256, std::move(candidates));
   int have = 1;  // this node's copy
@@ -87,8 +93,9 @@ Status Replicator::replicate(const ContentHash& sha256) {
     std::vector<std::pair<std::string, std::future<Status>>> round;
     while (static_cast<int>(round.size()) < wanted() - have && next < candidates.size()) {
       const auto target = candidates[next++];
-      round.emplace_back(target, std::async(std::launch::async, [this, sha256, target] {
-                           return push_to(sha256, target);
+      const Member& member = *by_id.at(target);
+      round.emplace_back(target, std::async(std::launch::async, [this, sha256, &member] {
+                           return push_to_member(sha256, member);
                          }));
     }
     for (auto& [target, result] : round) {
@@ -117,10 +124,14 @@ Status Replicator::replicate(const ContentHash& sha256) {
 }
 
 Status Replicator::push_to(const ContentHash& sha256, const std::string& target_id) {
-  if (!blobs_.exists(sha256)) return not_found("this node has no copy of " + sha256.hex());
   auto target = membership_.find(target_id);
   if (!target) return not_found("node " + target_id + " is not a live member");
-  auto s = peers_.push_blob(*target, sha256, blobs_.path_for(sha256));
+  return push_to_member(sha256, *target);
+}
+
+Status Replicator::push_to_member(const ContentHash& sha256, const Member& target) {
+  if (!blobs_.exists(sha256)) return not_found("this node has no copy of " + sha256.hex());
+  auto s = peers_.push_blob(target, sha256, blobs_.path_for(sha256));
   ++(s ? counters_.pushes_ok : counters_.pushes_failed);
   return s;
 }

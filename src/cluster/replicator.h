@@ -82,6 +82,9 @@ class Replicator final : public BlobReplication {
   const ReplicationCounters& counters() const { return counters_; }
 
  private:
+  // Pushes this node's copy to `target` (a member as the caller read it).
+  Status push_to_member(const ContentHash& sha256, const Member& target);
+
   MetaStore& store_;
   BlobStore& blobs_;
   const Membership& membership_;

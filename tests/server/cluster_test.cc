@@ -419,6 +419,24 @@ TEST_F(ClusterTest, NodeToNodeApiNeedsTheClusterSecret) {
   EXPECT_TRUE(node(2).blobs().exists(sha));
 }
 
+// Placement reads the members as they are at the upload, not as this node
+// last polled them: an upload right after two nodes joined (before the
+// first node's next membership refresh) gets a copy on each of them.
+TEST_F(ClusterTest, AnUploadRightAfterNodesJoinedIsCopiedToThem) {
+  start_nodes(1);
+  auto token = login(node(0));
+  for (int i = 1; i <= 2; ++i) {
+    nodes_.push_back(std::make_unique<TestServer>(root_ / ("node" + std::to_string(i)), *store_, config_for(i)));
+  }
+  // Node 0 refreshes its view every second at most; mostly it has not yet.
+  if (node(0).cluster().membership().members().size() != 1) std::cerr << "note: node 0's view refreshed already\n";
+  auto wav = make_wav(432);
+  auto r = upload(node(0), token, wav);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const auto sha = ContentHash::of(wav);
+  EXPECT_EQ(holders_on_disk(sha), 3);
+}
+
 // A node whose disk cannot take a copy answers 507 before reading it, and
 // does not count among the nodes that can hold one: an upload through
 // another node is acknowledged with the copies the others could make, and
