@@ -301,7 +301,8 @@ TEST_F(ClusterTest, ARedirectedSignedUrlIsItsUsersAndEndsWithThemOnTheHolder) {
   const std::string own(get(node(lacking), "/api/v1/songs/" + id + "/stream-url", bob).json().at("url").as_string());
   auto redirect = get(node(lacking), own, "");
   ASSERT_EQ(redirect.status, 307) << redirect.body;
-  auto url = boost::urls::parse_uri(redirect.header("location"));
+  const std::string location = redirect.header("location");  // the view below points into it
+  auto url = boost::urls::parse_uri(location);
   ASSERT_TRUE(url);
   EXPECT_NE(std::string(url->encoded_query()).find("user=" + bob_id), std::string::npos) << url->buffer();
   int holder = -1;
