@@ -125,6 +125,13 @@ Status Replicator::replicate(const ContentHash& sha256) {
 
 Status Replicator::push_to(const ContentHash& sha256, const std::string& target_id) {
   auto target = membership_.find(target_id);
+  if (!target) {
+    // Perhaps it joined since this node's last renewal (the repair leader
+    // names the members it sees): ask the store.
+    for (auto& m : membership_.current_members()) {
+      if (m.id == target_id) target = std::move(m);
+    }
+  }
   if (!target) return not_found("node " + target_id + " is not a live member");
   return push_to_member(sha256, *target);
 }

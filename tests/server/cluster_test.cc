@@ -438,6 +438,25 @@ TEST_F(ClusterTest, AnUploadRightAfterNodesJoinedIsCopiedToThem) {
   EXPECT_EQ(holders_on_disk(sha), 3);
 }
 
+// The repair leader may ask a holder to copy a blob to a node that joined
+// after the holder last renewed its member view: the holder finds it.
+TEST_F(ClusterTest, AHolderPushesToANodeThatJoinedAfterItsLastRenewal) {
+  start_nodes(2);
+  auto token = login(node(0));
+  auto wav = make_wav(876);
+  ASSERT_EQ(upload(node(0), token, wav).status, 201);
+  const auto sha = ContentHash::of(wav);
+  nodes_.push_back(std::make_unique<TestServer>(root_ / "node2", *store_, config_for(2)));
+  const std::string path = "/internal/v1/blobs/" + sha.hex() + "/push";
+  const std::string body = R"({"target":"node2"})";
+  cluster::PeerAuth leader("node0", kSecret);
+  auto header = leader.header_value({"POST", path, "node1", to_hex(sha256(body))},
+                                    SystemClock::instance().now_ms() / 1000);
+  auto pushed = node(1).request(V::post, path, body, {{cluster::kPeerHeader, header}});
+  EXPECT_EQ(pushed.status, 200) << pushed.body;
+  EXPECT_TRUE(node(2).blobs().exists(sha));
+}
+
 // A node whose disk cannot take a copy answers 507 before reading it, and
 // does not count among the nodes that can hold one: an upload through
 // another node is acknowledged with the copies the others could make, and
