@@ -22,6 +22,20 @@ std::int64_t ttl_seconds(std::chrono::milliseconds ttl) {
   return std::max<std::int64_t>(1, (ttl.count() + 999) / 1000);
 }
 
+// The members a read of members/ found, with `self` added when its own
+// record is missing (its lease is being renewed), sorted by id.
+std::vector<Member> members_from(const RangeResult& range, const std::optional<Member>& self) {
+  std::vector<Member> out;
+  for (const auto& kv : range.kvs) {
+    if (auto m = member_from_json(kv.value)) out.push_back(std::move(*m));
+  }
+  if (self && std::none_of(out.begin(), out.end(), [&](const Member& m) { return m.id == self->id; })) {
+    out.push_back(*self);
+  }
+  std::sort(out.begin(), out.end(), [](const Member& a, const Member& b) { return a.id < b.id; });
+  return out;
+}
+
 }  // namespace
 
 Membership::Membership(MetaStore& store, const Clock& clock, MembershipOptions options,
@@ -52,21 +66,7 @@ std::vector<Member> Membership::members() const {
 std::vector<Member> Membership::current_members() const {
   auto range = store_.range(kMembersPrefix);
   if (!range) return members();
-  std::vector<Member> out;
-  for (const auto& kv : range->kvs) {
-    if (auto m = member_from_json(kv.value)) out.push_back(std::move(*m));
-  }
-  const auto self = std::find_if(out.begin(), out.end(), [&](const Member& m) { return m.id == options_.node_id; });
-  if (self == out.end()) {
-    // This node's record is being renewed (its lease lapsed): it still
-    // counts, as in members().
-    std::lock_guard lock(mu_);
-    for (const auto& m : members_) {
-      if (m.id == options_.node_id) out.push_back(m);
-    }
-  }
-  std::sort(out.begin(), out.end(), [](const Member& a, const Member& b) { return a.id < b.id; });
-  return out;
+  return members_from(*range, find(options_.node_id));
 }
 
 std::optional<Member> Membership::find(const std::string& id) const {
@@ -212,15 +212,7 @@ void Membership::renew_now() {
     renew_failing_ = true;
     return;
   }
-  std::vector<Member> members;
-  for (const auto& kv : range->kvs) {
-    if (auto m = member_from_json(kv.value)) members.push_back(std::move(*m));
-  }
-  if (std::none_of(members.begin(), members.end(),
-                   [&](const Member& m) { return m.id == options_.node_id; })) {
-    members.push_back(record);
-  }
-  std::sort(members.begin(), members.end(), [](const Member& a, const Member& b) { return a.id < b.id; });
+  auto members = members_from(*range, record);
 
   std::function<void()> on_rejoin;
   {
