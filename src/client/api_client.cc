@@ -31,6 +31,7 @@
 #include "common/endpoint.h"
 #include "common/sha256.h"
 #include "common/tcp_connect.h"
+#include "net/tls.h"
 
 namespace hifi::client {
 
@@ -71,6 +72,9 @@ std::string describe(const error_code& ec) {
   }
   if (ec == asio::error::host_not_found || ec == asio::error::host_not_found_try_again) {
     return "unknown host";
+  }
+  if (ec.category() == asio::error::get_ssl_category() || ec == asio::ssl::error::stream_truncated) {
+    return net::describe_error(ec);
   }
   auto m = ec.message();
   if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));
@@ -153,18 +157,16 @@ ServerUrl parse_server(const std::string& text) {
   auto endpoint = Endpoint::parse(text);
   if (!endpoint) {
     s.error = endpoint.status().message();
-  } else if (endpoint->is_https()) {
-    s.error =
-        "https is not supported by this client; use http:// (e.g. a TLS proxy's backend address)";
   } else {
     s.endpoint = std::move(*endpoint);
   }
   return s;
 }
 
-// Same host (case-insensitively) and port.
+// Same scheme, host (case-insensitively) and port.
 bool same_authority(const ServerUrl& a, const ServerUrl& b) {
-  return a.endpoint.host == b.endpoint.host && a.endpoint.port == b.endpoint.port;
+  return a.endpoint.scheme == b.endpoint.scheme && a.endpoint.host == b.endpoint.host &&
+         a.endpoint.port == b.endpoint.port;
 }
 
 // One request of a chain of redirects: where it goes and whether it may
@@ -177,7 +179,7 @@ struct Hop {
 
   // For messages: the URL without its query (which may hold a signature).
   std::string where() const {
-    return "http://" + server.endpoint.host_header() + target.substr(0, target.find('?'));
+    return server.endpoint.scheme + "://" + server.endpoint.host_header() + target.substr(0, target.find('?'));
   }
 };
 
@@ -193,7 +195,8 @@ bool follows(http::verb verb, int status) {
 // server the chain started at: only hops to its host:port get the token.
 std::optional<Hop> next_hop(const Hop& from, const ServerUrl& origin, std::string_view location,
                             std::string& error) {
-  const std::string base_text = "http://" + from.server.endpoint.host_header() + from.target;  // outlives the view
+  const std::string base_text =
+      from.server.endpoint.scheme + "://" + from.server.endpoint.host_header() + from.target;  // outlives the view
   auto base = urls::parse_uri(base_text);
   auto ref = urls::parse_uri_reference(location);
   if (!base || !ref) {
@@ -207,15 +210,19 @@ std::optional<Hop> next_hop(const Hop& from, const ServerUrl& origin, std::strin
   }
   dest.remove_fragment();
   const auto scheme = lowercase(dest.scheme());
-  if (scheme != "http") {
+  if (scheme != "http" && scheme != "https") {
     error = "the server redirected to " + std::string(dest.scheme()) + "://" +
             std::string(dest.encoded_host_and_port()) + std::string(dest.encoded_path()) +
-            (scheme == "https" ? ", but https is not supported by this client"
-                               : ", which this client cannot follow");
+            ", which this client cannot follow";
+    return std::nullopt;
+  }
+  if (scheme == "http" && from.server.endpoint.is_https()) {
+    error = "the server redirected from https to http://" + std::string(dest.encoded_host_and_port()) +
+            ", which would send the request in the clear; not followed";
     return std::nullopt;
   }
   Hop hop;
-  hop.server = parse_server("http://" + std::string(dest.encoded_host_and_port()));
+  hop.server = parse_server(scheme + "://" + std::string(dest.encoded_host_and_port()));
   if (!hop.server.error.empty()) {
     error = "the server redirected to '" + std::string(location) + "': " + hop.server.error;
     return std::nullopt;
@@ -245,19 +252,25 @@ class Connection {
   // `stop`, when set, is polled while an operation waits: once true, the
   // operation is cancelled (it fails with operation_aborted).
   explicit Connection(const ServerUrl& server, const std::atomic<bool>* stop = nullptr)
-      : server_(server), stop_(stop), stream_(ioc_) {}
+      : server_(server), stop_(stop), stream_(net::client_stream(ioc_.get_executor(), server.endpoint)) {}
   ~Connection() {
     error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.socket().close(ignored);
   }
 
-  beast::tcp_stream& stream() { return stream_; }
+  net::Stream& stream() { return stream_; }
   beast::flat_buffer& buffer() { return buffer_; }
 
+  // Connects, and through TLS shakes hands (the server's certificate
+  // checked) within the same timeout.
   error_code connect(Millis timeout) {
     error_code ec;
-    async_connect_endpoint(stream_, server_.endpoint, timeout, [&](error_code e) { ec = e; });
+    async_connect_endpoint(stream_.tcp(), server_.endpoint, timeout, [&](error_code e) { ec = e; });
+    run();
+    if (ec || !stream_.is_tls()) return ec;
+    stream_.expires_after(timeout);
+    stream_.async_handshake(asio::ssl::stream_base::client, [&](error_code e) { ec = e; });
     run();
     return ec;
   }
@@ -356,7 +369,7 @@ class Connection {
   const ServerUrl& server_;
   const std::atomic<bool>* stop_;
   asio::io_context ioc_;
-  beast::tcp_stream stream_;
+  net::Stream stream_;  // TLS for https://
   beast::flat_buffer buffer_;
 };
 
@@ -1221,6 +1234,13 @@ bool same_server(const std::string& a, const std::string& b) {
   auto pb = parse_server(nb);
   if (!pa.error.empty() || !pb.error.empty()) return lowercase(na) == lowercase(nb);
   return same_authority(pa, pb) && pa.endpoint.base_path == pb.endpoint.base_path;
+}
+
+std::string trust_ca_file(const std::string& ca_file) {
+  auto context = net::make_client_context({ca_file, "", ""});
+  if (!context) return context.status().message();
+  net::set_default_client_context(std::move(*context));
+  return "";
 }
 
 ClusterInfo parse_cluster(const boost::json::value& document) {

@@ -10,8 +10,11 @@
 // (each request opens its own connection); set_token() must not race with
 // token(), which returns a reference.
 //
-// Server URLs are http://host[:port][/prefix]; https is refused (the server
-// counts as unreachable, with a message saying why).
+// Server URLs are http:// or https://host[:port][/prefix]. Through https the
+// server's certificate must chain to net::default_client_context()'s
+// authorities (the system's, or `hifi --ca-file`) and name the host; a
+// failed check counts as unreachable, with a message saying why. A redirect
+// from https to http is not followed.
 //
 // Redirects: 307 and 308 are followed for every method (with the same body
 // and headers, Range included), 301/302/303 for GET and HEAD, at most
@@ -112,6 +115,11 @@ struct ClusterInfo {
   std::vector<ClusterMember> members;
   boost::json::value document;  // as received
 };
+
+// Makes https:// connections of this process trust the certificate
+// authorities in ca_file (PEM) instead of the system's. Returns why the
+// file cannot be used, or "" when it is in use.
+std::string trust_ca_file(const std::string& ca_file);
 
 // Reads a /api/v1/cluster document (docs/api.yaml). Older shapes are
 // accepted too: "members", "items" or "nodes" holding URL strings or

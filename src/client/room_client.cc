@@ -12,6 +12,7 @@
 #include "client/audio_sink.h"
 #include "common/endpoint.h"
 #include "common/tcp_connect.h"
+#include "net/tls.h"
 
 namespace hifi::client {
 namespace asio = boost::asio;
@@ -178,10 +179,15 @@ struct RoomClient::Impl {
 
   awaitable<void> session(const std::string& base) {
     auto endpoint = Endpoint::parse(base);
-    if (!endpoint || endpoint->is_https()) throw std::runtime_error("unsupported server URL " + base);
+    if (!endpoint) throw std::runtime_error("unsupported server URL " + base);
     auto executor = co_await asio::this_coro::executor;
-    websocket::stream<beast::tcp_stream> ws(executor);
+    // wss:// for an https:// server (its certificate checked).
+    websocket::stream<net::Stream> ws(net::client_stream(executor, *endpoint));
     co_await async_connect_endpoint(beast::get_lowest_layer(ws), *endpoint, 3s, use_awaitable);
+    if (ws.next_layer().is_tls()) {
+      beast::get_lowest_layer(ws).expires_after(5s);
+      co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, use_awaitable);
+    }
     beast::get_lowest_layer(ws).expires_never();
     websocket::stream_base::timeout timeouts{};
     timeouts.handshake_timeout = 5s;

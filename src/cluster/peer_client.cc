@@ -10,6 +10,7 @@
 #include "common/endpoint.h"
 #include "common/sha256.h"
 #include "common/tcp_connect.h"
+#include "net/tls.h"
 
 namespace hifi::cluster {
 namespace {
@@ -19,10 +20,11 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-// A peer's advertised base URL; peers speak plain HTTP to each other.
+// A peer's advertised base URL: http://, or https:// for a peer that
+// speaks TLS (its certificate checked against --tls-ca).
 Result<Endpoint> parse_base_url(const std::string& base_url) {
   auto ep = Endpoint::parse(base_url);
-  if (!ep || ep->is_https()) return invalid_argument("not an http:// base URL: " + base_url);
+  if (!ep) return invalid_argument("not an http:// or https:// base URL: " + base_url);
   return ep;
 }
 
@@ -42,15 +44,21 @@ Result<std::pair<unsigned, std::string>> exchange(const Endpoint& target,
                                                   const std::string& what,
                                                   bool silence_is_unavailable = false) {
   asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
+  auto stream = net::client_stream(ioc.get_executor(), target);
   auto fail = [&](const std::string& step, const boost::system::error_code& ec) {
-    return io_error(what + ": " + step + " " + target.host_header() + ": " + ec.message());
+    return io_error(what + ": " + step + " " + target.host_header() + ": " + net::describe_error(ec));
   };
   boost::system::error_code ec;
-  async_connect_endpoint(stream, target, options.connect_timeout, [&](auto e) { ec = e; });
+  async_connect_endpoint(stream.tcp(), target, options.connect_timeout, [&](auto e) { ec = e; });
   run_until_done(ioc);
   if (ec) return unavailable(what + ": cannot connect to " + target.host_header() + ": " + ec.message());
   stream.socket().set_option(tcp::no_delay(true));
+  if (stream.is_tls()) {
+    stream.expires_after(options.connect_timeout);
+    stream.async_handshake(asio::ssl::stream_base::client, [&](auto e) { ec = e; });
+    run_until_done(ioc);
+    if (ec) return unavailable(what + ": no TLS with " + target.host_header() + ": " + net::describe_error(ec));
+  }
 
   request.set(http::field::host, target.host_header());
   request.prepare_payload();

@@ -11,6 +11,7 @@
 #include "common/content_hash.h"
 #include "common/endpoint.h"
 #include "common/sha256.h"
+#include "net/tls.h"
 #include "server/digest_header.h"
 #include "server/http_internal.h"
 #include "server/metrics.h"
@@ -46,8 +47,8 @@ const ContentHash& blob_of(const Song& song, BlobKind kind) {
 // One request for a blob's bytes to a node that holds them, its answer's
 // header read; the body is read from `parser`.
 struct Upstream {
-  explicit Upstream(const asio::any_io_executor& executor) : stream(executor) {}
-  beast::tcp_stream stream;
+  Upstream(const asio::any_io_executor& executor, const Endpoint& holder) : stream(net::client_stream(executor, holder)) {}
+  net::Stream stream;
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
 };
@@ -60,18 +61,20 @@ awaitable<Result<std::unique_ptr<Upstream>>> open_upstream(
     RequestContext& ctx, const cluster::Member& holder, const ContentHash& sha,
     const std::vector<std::pair<http::field, std::string>>& fields) {
   auto base = Endpoint::parse(holder.advertise);
-  if (!base || base->is_https()) {
+  if (!base) {
     co_return unavailable("node " + holder.id + " advertises a URL this node cannot reach: " + holder.advertise);
   }
   // Resolved asynchronously: a name lookup must not hold up a network thread.
   auto executor = co_await asio::this_coro::executor;
   tcp::resolver resolver(executor);
   auto [rec, results] = co_await resolver.async_resolve(base->host, base->port_string(), as_tuple(use_awaitable));
-  auto up = std::make_unique<Upstream>(executor);
+  auto up = std::make_unique<Upstream>(executor, *base);
   up->stream.expires_after(std::chrono::seconds(2));
   if (rec) co_return unavailable("node " + holder.id + " cannot be found: " + rec.message());
-  auto [cec, endpoint] = co_await up->stream.async_connect(results, as_tuple(use_awaitable));
+  auto [cec, endpoint] = co_await up->stream.tcp().async_connect(results, as_tuple(use_awaitable));
   if (cec) co_return unavailable("node " + holder.id + " holds the song but does not answer");
+  auto [hec] = co_await up->stream.async_handshake(asio::ssl::stream_base::client, as_tuple(use_awaitable));
+  if (hec) co_return unavailable("node " + holder.id + ": " + net::describe_error(hec));
   const std::string path = "/internal/v1/blobs/" + sha.hex();
   const bool head = ctx.method == "HEAD";
   http::request<http::empty_body> req{head ? http::verb::head : http::verb::get, base->target(path), 11};

@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/endpoint.h"
 #include "room/room_state.h"
 
 namespace hifi {
@@ -262,8 +263,27 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
                         ->envname("HIFI_METRICS_TOKEN_FILE"));
   options.push_back(app.add_option("--advertise", config.advertise,
                                    "Base URL other nodes and clients reach this node at, e.g. "
-                                   "http://10.0.0.5:8080 (default: http://<listen address>)")
+                                   "https://10.0.0.5:8443 (default: http(s)://<listen address>)")
                         ->envname("HIFI_ADVERTISE"));
+  options.push_back(app.add_option("--tls-cert", config.tls_cert_file,
+                                   "Serve HTTPS and WSS with this certificate chain (PEM, the node's own "
+                                   "certificate first); SIGHUP reads it and the key again")
+                        ->envname("HIFI_TLS_CERT"));
+  options.push_back(app.add_option("--tls-key", config.tls_key_file, "The private key of --tls-cert (PEM)")
+                        ->envname("HIFI_TLS_KEY"));
+  options.push_back(app.add_option("--tls-ca", config.tls_ca_file,
+                                   "Certificate authorities (PEM) that other nodes' https:// certificates "
+                                   "chain to (default: the system's)")
+                        ->envname("HIFI_TLS_CA"));
+  options.push_back(app.add_option("--etcd-ca", config.etcd_ca_file,
+                                   "Certificate authorities (PEM) of https:// etcd endpoints (default: the "
+                                   "system's)")
+                        ->envname("HIFI_ETCD_CA"));
+  options.push_back(app.add_option("--etcd-cert", config.etcd_cert_file,
+                                   "Client certificate (PEM) for an etcd that asks for one (--client-cert-auth)")
+                        ->envname("HIFI_ETCD_CERT"));
+  options.push_back(app.add_option("--etcd-key", config.etcd_key_file, "The private key of --etcd-cert (PEM)")
+                        ->envname("HIFI_ETCD_KEY"));
   options.push_back(app.add_option("--node-id", config.node_id,
                                    "This node's name in the cluster (default: kept in <data-dir>/node-id)")
                         ->envname("HIFI_NODE_ID"));
@@ -388,11 +408,19 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
     return usage_error("listening on " + config.listen_host +
                        " in a cluster needs --advertise with the URL other nodes reach this one at");
   }
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    return usage_error("TLS needs both --tls-cert and --tls-key");
+  }
+  if (config.etcd_cert_file.empty() != config.etcd_key_file.empty()) {
+    return usage_error("an etcd client certificate needs both --etcd-cert and --etcd-key");
+  }
   if (!config.advertise.empty()) {
-    if (config.advertise.rfind("http://", 0) != 0) {
-      return usage_error("--advertise must be an http:// URL, e.g. http://10.0.0.5:8080");
+    auto advertised = Endpoint::parse(config.advertise);
+    if (!advertised) {
+      return usage_error("--advertise must be an http:// or https:// URL, e.g. https://10.0.0.5:8443: " +
+                         advertised.status().message());
     }
-    while (config.advertise.size() > 7 && config.advertise.back() == '/') config.advertise.pop_back();
+    while (!config.advertise.empty() && config.advertise.back() == '/') config.advertise.pop_back();
   }
   if (!config.node_id.empty() &&
       (config.node_id.size() > 64 || !std::all_of(config.node_id.begin(), config.node_id.end(), [](char c) {

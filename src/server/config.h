@@ -74,8 +74,18 @@ struct ServerConfig {
   std::string cluster_secret;
   // Lets a scraper read /metrics without an account (empty: admins only).
   std::string metrics_token;
+  // TLS: this node's certificate chain and key (PEM; both or neither), and
+  // the authorities its peers' certificates chain to (empty: the system's
+  // trust store). etcd through https:// endpoints: etcd's authority and a
+  // client certificate for an etcd that asks for one.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_ca_file;
+  std::string etcd_ca_file;
+  std::string etcd_cert_file;
+  std::string etcd_key_file;
   // This node in the cluster (a single node is a cluster of one).
-  std::string advertise;  // base URL for peers and clients; empty: http://<listen host>:<bound port>
+  std::string advertise;  // base URL for peers and clients; empty: http(s)://<listen host>:<bound port>
   std::string node_id;    // empty: <data-dir>/node-id, created on first start
   int replicas = 3;       // copies of every song (R)
   ReadMode read_mode = ReadMode::kRedirect;

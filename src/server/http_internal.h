@@ -27,6 +27,7 @@
 #include "library/accounts.h"
 #include "library/catalog.h"
 #include "media/transcoder.h"
+#include "net/stream.h"
 #include "server/config.h"
 #include "server/http_server.h"
 
@@ -42,7 +43,7 @@ using HeaderResponse = http::response<http::empty_body>;
 using RequestParser = http::request_parser<http::buffer_body>;
 
 struct RequestContext {
-  beast::tcp_stream& stream;
+  net::Stream& stream;  // in the clear, or TLS with --tls-cert
   beast::flat_buffer& buffer;
   RequestParser& parser;
   const ServerConfig& config;
@@ -204,8 +205,8 @@ std::variant<std::optional<std::vector<std::string>>, StringResponse> song_ids_f
 // a worker (songs_api.cc).
 awaitable<Result<Song>> find_song(RequestContext& ctx, const std::string& id);
 
-// "http://host[:port]" (https when a TLS proxy in front says so with
-// X-Forwarded-Proto) as the client reached this node: the base of links
+// "http://host[:port]" (https when this node speaks TLS, or a TLS proxy in
+// front says so with X-Forwarded-Proto) as the client reached this node: the base of links
 // handed out for use outside the API, such as a share's public page.
 std::string public_base_url(const RequestContext& ctx);
 
@@ -239,8 +240,9 @@ awaitable<void> write_header(RequestContext& ctx, HeaderResponse& header);
 // bytes in ctx.
 awaitable<void> write_response(RequestContext& ctx, StringResponse response);
 // Writes `header` (whose Content-Length the caller set) and then `length`
-// bytes of the file fd from `offset`, with sendfile(2) so the bytes never
-// pass through user space. For HEAD only the header is sent.
+// bytes of the file fd from `offset`: with sendfile(2) in the clear, so the
+// bytes never pass through user space; read and encrypted piece by piece
+// through TLS. For HEAD only the header is sent.
 awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int fd,
                           std::uint64_t offset, std::uint64_t length);
 

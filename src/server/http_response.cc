@@ -180,9 +180,43 @@ FileCloser::~FileCloser() {
 StreamGauge::StreamGauge(Metrics& metrics) : metrics_(metrics) { metrics_.stream_started(); }
 StreamGauge::~StreamGauge() { metrics_.stream_finished(); }
 
+namespace {
+
+// send_file through TLS: the bytes must be encrypted in user space, so they
+// are read and written piece by piece (pread, then one write in flight).
+awaitable<void> send_file_through_tls(RequestContext& ctx, HeaderResponse& header, int fd, std::uint64_t offset,
+                                      std::uint64_t length) {
+  co_await write_header(ctx, header);
+  if (ctx.method == "HEAD" || length == 0) co_return;
+  constexpr std::size_t kPiece = 256 * 1024;
+  std::vector<char> buf(static_cast<std::size_t>(std::min<std::uint64_t>(length, kPiece)));
+  StreamGauge gauge(ctx.services.metrics);
+  std::uint64_t remaining = length;
+  auto off = static_cast<off_t>(offset);
+  while (remaining > 0) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, buf.size()));
+    const auto n = ::pread(fd, buf.data(), want, off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw boost::system::system_error(boost::system::error_code(errno, boost::system::system_category()));
+    if (n == 0) throw boost::system::system_error(asio::error::eof, "the song file is shorter than expected");
+    ctx.stream.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
+    co_await asio::async_write(ctx.stream, asio::buffer(buf.data(), static_cast<std::size_t>(n)), use_awaitable);
+    off += n;
+    remaining -= static_cast<std::uint64_t>(n);
+    ctx.bytes_out += static_cast<std::uint64_t>(n);
+    ctx.services.metrics.add_bytes_out(static_cast<std::uint64_t>(n));
+  }
+}
+
+}  // namespace
+
 awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int fd,
                           std::uint64_t offset, std::uint64_t length) {
   using namespace asio::experimental::awaitable_operators;
+  if (ctx.stream.is_tls()) {
+    co_await send_file_through_tls(ctx, header, fd, offset, length);
+    co_return;
+  }
   auto& socket = ctx.stream.socket();
   const bool send_body = ctx.method != "HEAD" && length > 0;
   // Cork so the header and the start of the file leave in the same packets.
@@ -233,7 +267,7 @@ std::string public_base_url(const RequestContext& ctx) {
     if (!ctx.config.advertise.empty()) return ctx.config.advertise;
     host = ctx.config.listen_host + ":" + std::to_string(ctx.config.listen_port);
   }
-  const bool tls = ctx.header()["X-Forwarded-Proto"] == "https";
+  const bool tls = ctx.stream.is_tls() || ctx.header()["X-Forwarded-Proto"] == "https";
   return (tls ? "https://" : "http://") + host;
 }
 

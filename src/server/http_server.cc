@@ -11,6 +11,7 @@
 
 #include "common/check.h"
 #include "common/per_key_limit.h"
+#include "net/tls.h"
 #include "server/http_internal.h"
 #include "server/metrics.h"
 #include "server/room_hub.h"
@@ -57,7 +58,7 @@ struct HttpServer::Impl {
     std::vector<std::string> segments;
   };
   struct Connection {
-    beast::tcp_stream* stream;
+    net::Stream* stream;
     bool busy;
   };
 
@@ -76,6 +77,8 @@ struct HttpServer::Impl {
   asio::thread_pool password_workers;
   ConcurrencyLimit password_slots;
   tcp::acceptor acceptor{ioc};
+  // Set with --tls-cert: every connection speaks TLS with it.
+  std::unique_ptr<net::ServerCertificate> certificate;
   std::vector<CompiledRoute> routes;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
@@ -100,7 +103,7 @@ struct HttpServer::Impl {
     }
   }
 
-  std::uint64_t track(beast::tcp_stream* stream) {
+  std::uint64_t track(net::Stream* stream) {
     std::lock_guard lock(conn_mu);
     open[++next_conn_id] = {stream, false};
     return next_conn_id;
@@ -160,7 +163,8 @@ struct HttpServer::Impl {
   // request (which the client may not even have sent), then the bounded
   // lingering close, so the answer is not destroyed by a reset.
   awaitable<void> refuse_crowded(tcp::socket socket, ConcurrencyLimit::Slot, std::string address) {
-    beast::tcp_stream stream(std::move(socket));
+    auto stream = wrap(std::move(socket));
+    if (!co_await handshake(stream, address)) co_return;
     auto res = problem_response(
         {http::status::service_unavailable, "too-many-connections", "Too many connections",
          "this address has " + std::to_string(config.max_connections_per_address) +
@@ -173,12 +177,45 @@ struct HttpServer::Impl {
     auto [ec, n] = co_await http::async_write(stream, res, as_tuple(use_awaitable));
     services.metrics.count_request("-", "too-many-connections", 503);
     spdlog::info("{} refused: {} connections open from this address", address, config.max_connections_per_address);
+    if (!ec) co_await close_gracefully(stream, true);
     boost::system::error_code ignored;
-    if (!ec) {
-      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      co_await linger(stream);
-    }
     stream.socket().close(ignored);
+  }
+
+  // A connection's stream: TLS with the current certificate, or in the clear.
+  net::Stream wrap(tcp::socket socket) {
+    if (certificate) return net::Stream(beast::tcp_stream(std::move(socket)), certificate->context());
+    return net::Stream(beast::tcp_stream(std::move(socket)));
+  }
+
+  // The TLS handshake of a new connection, within the header timeout;
+  // false (the connection closed) when it fails. Nothing to do in the clear.
+  awaitable<bool> handshake(net::Stream& stream, const std::string& address) {
+    if (!stream.is_tls()) co_return true;
+    stream.expires_after(std::chrono::milliseconds(config.header_timeout_ms));
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
+    if (!ec) co_return true;
+    services.metrics.count_request("-", "tls-handshake-failed", 0);
+    spdlog::debug("{}: TLS handshake failed: {}", address, net::describe_error(ec));
+    boost::system::error_code ignored;
+    stream.socket().close(ignored);
+    co_return false;
+  }
+
+  // Ends the sending side: TLS's close_notify, or a TCP shutdown. With
+  // `drain`, what the client still sends is read and dropped first (see
+  // linger) so that the answer just sent is not destroyed by a reset.
+  awaitable<void> close_gracefully(net::Stream& stream, bool drain) {
+    if (stream.is_tls()) {
+      // Sends close_notify and reads (discarding) until the client's, its
+      // close or the deadline.
+      stream.expires_after(std::chrono::seconds(drain ? 2 : 1));
+      co_await stream.async_shutdown(as_tuple(use_awaitable));
+      co_return;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (drain) co_await linger(stream);
   }
 
   // `address_slot` counts the connection against its client address.
@@ -192,14 +229,16 @@ struct HttpServer::Impl {
       socket.set_option(tcp::no_delay(true), ignored);
       socket.native_non_blocking(true, ignored);
     }
-    beast::tcp_stream stream(std::move(socket));
+    auto stream = wrap(std::move(socket));
     const auto id = track(&stream);
     beast::flat_buffer buffer(kMaxReadBuffer);
     bool first = true;
     bool upgraded = false;
     bool unread_input = false;  // closing with request bytes the server did not read
+    bool handshaken = false;
     try {
-      for (;;) {
+      handshaken = co_await handshake(stream, client_address);
+      while (handshaken) {
         if (!set_busy(id, false)) break;
         RequestParser parser;
         parser.header_limit(config.max_header_bytes);
@@ -251,10 +290,12 @@ struct HttpServer::Impl {
     } catch (const std::exception& e) {
       spdlog::debug("connection from {} ended: {}", client_address, e.what());
     }
-    if (!upgraded) {
+    if (!upgraded && handshaken) {
+      try {
+        co_await close_gracefully(stream, unread_input);
+      } catch (const std::exception&) {
+      }
       boost::system::error_code ignored;
-      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      if (unread_input) co_await linger(stream);
       stream.socket().close(ignored);
     }
     untrack(id);
@@ -266,7 +307,7 @@ struct HttpServer::Impl {
   // which can destroy the answer just sent (a 413 or 431) before the client
   // reads it. So after a refusal, read and discard what the client still
   // sends, bounded in bytes and time, until it closes its side.
-  awaitable<void> linger(beast::tcp_stream& stream) {
+  awaitable<void> linger(net::Stream& stream) {
     constexpr std::size_t kMaxLingerBytes = 1 << 20;
     std::array<char, 16 * 1024> scratch;
     std::size_t discarded = 0;
@@ -278,7 +319,7 @@ struct HttpServer::Impl {
     }
   }
 
-  awaitable<void> reject(beast::tcp_stream& stream, http::status status, std::string_view type,
+  awaitable<void> reject(net::Stream& stream, http::status status, std::string_view type,
                          std::string_view title, std::string detail) {
     auto res = problem_response({status, std::string(type), std::string(title), std::move(detail)});
     res.set(http::field::server, "hifi");
@@ -450,6 +491,12 @@ void HttpServer::start() {
                              std::to_string(d.config.listen_port) + ": " + ec.message());
   }
   d.acceptor.listen(asio::socket_base::max_listen_connections);
+  if (!d.config.tls_cert_file.empty()) {
+    auto certificate = net::ServerCertificate::load(d.config.tls_cert_file, d.config.tls_key_file);
+    if (!certificate) throw std::runtime_error(certificate.status().message());
+    d.certificate = std::move(*certificate);
+    spdlog::info("TLS with the certificate {}", d.certificate->describe());
+  }
   d.work.emplace(d.ioc.get_executor());
   asio::co_spawn(d.ioc, d.accept_loop(), asio::detached);
   for (unsigned i = 0; i < d.config.threads; ++i) {
@@ -458,6 +505,16 @@ void HttpServer::start() {
 }
 
 std::uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+bool HttpServer::tls() const { return impl_->certificate != nullptr; }
+
+Status HttpServer::reload_certificate() {
+  auto& d = *impl_;
+  if (!d.certificate) return failed_precondition("this node serves HTTP without TLS: there is no certificate to reload");
+  if (auto s = d.certificate->reload(); !s) return s;
+  spdlog::info("TLS certificate reloaded: {}", d.certificate->describe());
+  return Status::ok();
+}
 
 void HttpServer::shutdown() {
   auto& d = *impl_;

@@ -8,6 +8,9 @@
 // (pipelined requests wait in a bounded buffer), a cap on connections and one
 // on the connections of each client address (over it: 503 and close).
 //
+// With --tls-cert and --tls-key every connection is TLS (HTTPS and WSS; a
+// handshake within the header timeout), else in the clear.
+//
 // Lifecycle: start() binds and starts the threads; shutdown() (any thread,
 // idempotent) stops accepting, lets in-flight requests finish for the grace
 // period, then aborts the rest (an aborted upload leaves nothing behind);
@@ -79,6 +82,12 @@ class HttpServer {
   void start();
   // The bound port (useful with port 0).
   std::uint16_t port() const;
+  // Whether connections speak TLS (--tls-cert and --tls-key).
+  bool tls() const;
+  // Reads --tls-cert and --tls-key again (SIGHUP): new connections get the
+  // new certificate, open ones keep theirs. On failure the current one
+  // stays and the error says why. Without TLS: kFailedPrecondition.
+  Status reload_certificate();
   void shutdown();
   void wait();
 

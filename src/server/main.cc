@@ -7,6 +7,7 @@
 #include "cluster/cluster_node.h"
 #include "common/random.h"
 #include "library/catalog.h"
+#include "net/tls.h"
 #include "server/config.h"
 #include "server/node.h"
 
@@ -37,8 +38,19 @@ int run(hifi::ServerConfig config) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  // The trust this node's connections to https:// peers use.
+  if (!config.tls_ca_file.empty()) {
+    auto trust = hifi::net::make_client_context({config.tls_ca_file, "", ""});
+    if (!trust) {
+      spdlog::critical("--tls-ca: {}", trust.status().message());
+      return 1;
+    }
+    hifi::net::set_default_client_context(std::move(*trust));
+  }
 
   auto node_or = hifi::Node::open(config);
   if (!node_or) {
@@ -67,7 +79,12 @@ int run(hifi::ServerConfig config) {
   }
 
   int received = 0;
-  sigwait(&signals, &received);
+  for (;;) {
+    sigwait(&signals, &received);
+    if (received != SIGHUP) break;
+    // SIGHUP: a renewed certificate, without a restart.
+    if (auto s = node.reload_certificate(); !s) spdlog::error("SIGHUP: the certificate stays as it was: {}", s.message());
+  }
   spdlog::info("received {}: finishing in-flight requests (up to {} ms)",
                received == SIGINT ? "SIGINT" : "SIGTERM", cfg.shutdown_grace_ms);
   node.stop();

@@ -30,7 +30,7 @@ namespace {
 
 // The URL this node is reached at when --advertise is not given: the listen
 // address, or this machine's name when listening on every address.
-std::string default_advertise(const std::string& host, std::uint16_t port) {
+std::string default_advertise(const std::string& host, std::uint16_t port, bool tls) {
   std::string name = host;
   if (host == "0.0.0.0" || host == "::") {
     char buf[256] = {};
@@ -38,7 +38,12 @@ std::string default_advertise(const std::string& host, std::uint16_t port) {
   } else if (host.find(':') != std::string::npos) {
     name = "[" + host + "]";
   }
-  return "http://" + name + ":" + std::to_string(port);
+  return (tls ? "https://" : "http://") + name + ":" + std::to_string(port);
+}
+
+// 127.0.0.0/8 and ::1: reached from this machine only.
+bool is_loopback(const std::string& host) {
+  return host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";
 }
 
 cluster::ClusterOptions cluster_options(const ServerConfig& config) {
@@ -70,6 +75,9 @@ Result<std::unique_ptr<MetaStore>> open_store(const ServerConfig& config) {
   }
   EtcdOptions etcd;
   etcd.key_namespace = config.etcd_namespace;
+  etcd.ca_file = config.etcd_ca_file;
+  etcd.cert_file = config.etcd_cert_file;
+  etcd.key_file = config.etcd_key_file;
   return open_etcd_meta_store(config.etcd_endpoints, etcd);
 }
 
@@ -214,9 +222,22 @@ Status Node::start() {
                     *p.cluster,    *p.transcodes,      *p.transcode_slots, *p.annotations,
                     *p.playlists,  *p.play_queues,     *p.shares,      *p.websocket_slots, *p.store_probe};
   p.server = std::make_unique<HttpServer>(p.config, services);
-  p.server->start();
-  spdlog::info("hifi-server 0.1.0 listening on http://{}:{}", p.config.listen_host, p.server->port());
-  p.advertise = p.config.advertise.empty() ? default_advertise(p.config.listen_host, p.server->port())
+  try {
+    p.server->start();
+  } catch (const std::exception& e) {
+    return unavailable(e.what());
+  }
+  spdlog::info("hifi-server 0.1.0 listening on {}://{}:{}", p.server->tls() ? "https" : "http",
+               p.config.listen_host, p.server->port());
+  if (!p.server->tls() && !is_loopback(p.config.listen_host)) {
+    spdlog::warn("serving HTTP without TLS on {}: passwords and tokens cross the network in the clear; "
+                 "give --tls-cert and --tls-key, or put a TLS proxy in front", p.config.listen_host);
+  }
+  if (!p.config.advertise.empty() && (p.config.advertise.rfind("https://", 0) == 0) != p.server->tls()) {
+    spdlog::warn("--advertise {} names {} while this node serves {} (right only behind a proxy that changes it)",
+                 p.config.advertise, p.server->tls() ? "http" : "https", p.server->tls() ? "HTTPS" : "HTTP");
+  }
+  p.advertise = p.config.advertise.empty() ? default_advertise(p.config.listen_host, p.server->port(), p.server->tls())
                                            : p.config.advertise;
   if (auto s = p.cluster->start(p.advertise); !s) {
     stop();
@@ -255,6 +276,8 @@ void Node::stop() {
 
 std::uint16_t Node::port() const { return parts_->server->port(); }
 const std::string& Node::advertise() const { return parts_->advertise; }
+
+Status Node::reload_certificate() { return parts_->server->reload_certificate(); }
 const ServerConfig& Node::config() const { return parts_->config; }
 MetaStore& Node::store() { return *parts_->store; }
 BlobStore& Node::blobs() { return *parts_->blobs; }

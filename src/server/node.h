@@ -68,7 +68,8 @@ class Node {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  // Listens (throws std::runtime_error when the address cannot be bound),
+  // Listens (an error when the address cannot be bound or the TLS
+  // certificate cannot be used),
   // joins the cluster advertising config.advertise (default: the listen
   // address and bound port, or the host name when listening on every
   // address) and starts cluster presence.
@@ -80,6 +81,8 @@ class Node {
   std::uint16_t port() const;           // after start()
   const std::string& advertise() const;  // after start()
   const ServerConfig& config() const;   // data_dir made absolute
+  // Reads --tls-cert and --tls-key again (see HttpServer::reload_certificate).
+  Status reload_certificate();
 
   MetaStore& store();
   BlobStore& blobs();

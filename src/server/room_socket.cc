@@ -53,9 +53,9 @@ websocket::close_reason close_reason_for(CloseReason why) {
 // chained callbacks on the same strand, one in flight, from a bounded queue.
 class WsSession final : public RoomSubscriber, public std::enable_shared_from_this<WsSession> {
  public:
-  explicit WsSession(beast::tcp_stream&& stream) : ws_(std::move(stream)) {}
+  explicit WsSession(net::Stream&& stream) : ws_(std::move(stream)) {}
 
-  websocket::stream<beast::tcp_stream>& ws() { return ws_; }
+  websocket::stream<net::Stream>& ws() { return ws_; }
 
   void deliver(SharedMessage message) override {
     std::lock_guard lock(mu_);
@@ -135,7 +135,7 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
     ws_.async_close(reason, [self = shared_from_this()](beast::error_code) {});
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<net::Stream> ws_;
   std::mutex mu_;
   std::deque<SharedMessage> queue_;
   bool writing_ = false;

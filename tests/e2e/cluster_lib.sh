@@ -3,8 +3,9 @@
 # etcd cluster and inject faults (sourced after lib.sh, not run).
 #
 # The sourcing script calls use_binaries BUILD_DIR/src, sets NODE_ARGS (extra
-# hifi-server arguments for every node, an array) and calls init_nodes, which picks each node's fixed port (a restarted node
-# comes back where it was).
+# hifi-server arguments for every node, an array; NODE_SCHEME=https for nodes
+# given a certificate there) and calls init_nodes, which picks each node's
+# fixed port (a restarted node comes back where it was).
 
 T0=$SECONDS
 step() { log ""; log "== [$((SECONDS - T0)) s] $*"; }
@@ -35,7 +36,7 @@ kill9() {
 
 # --- etcd --------------------------------------------------------------------
 
-etcd_status() { curl -sf -m 2 -X POST -d '{}' "http://127.0.0.1:${ETCD_CLIENT[$1]}/v3/maintenance/status"; }
+etcd_status() { etcd_curl "$1" /v3/maintenance/status -sf -m 2 -X POST -d '{}'; }
 # The index of the member that is the raft leader (empty when none says so).
 etcd_leader() {
   local i s
@@ -54,8 +55,8 @@ etcd_compact() {
   for i in 1 2 3; do
     rev=$(etcd_status "$i" 2>/dev/null | jq -r '.header.revision // empty') || continue
     [[ -n "$rev" ]] || continue
-    curl -sf -m 5 -X POST -d "{\"revision\":\"$rev\",\"physical\":true}" \
-      "http://127.0.0.1:${ETCD_CLIENT[i]}/v3/kv/compaction" >/dev/null || continue
+    etcd_curl "$i" /v3/kv/compaction -sf -m 5 -X POST -d "{\"revision\":\"$rev\",\"physical\":true}" >/dev/null ||
+      continue
     echo "$rev"
     return 0
   done
@@ -71,20 +72,22 @@ init_nodes() {
   export HIFI_CLUSTER_SECRET="e2e-secret-$$-$RANDOM"
   for i in 1 2 3; do
     free_port; NODE_PORT[i]=$FREE_PORT
-    NODE_URL[i]="http://127.0.0.1:${NODE_PORT[i]}"
+    NODE_URL[i]="${NODE_SCHEME:-http}://127.0.0.1:${NODE_PORT[i]}"
     NODE_GEN[i]=0
   done
 }
 node_joined_or_dead() {
   grep -qs "joined the cluster as node" "${NODE_LOG[$1]}" || ! kill -0 "${NODE_PID[$1]}" 2>/dev/null
 }
-# start_node I: hifi-server I on its fixed port and data dir, one log per start.
+# start_node I [ARGS...]: hifi-server I on its fixed port and data dir, with
+# NODE_ARGS and ARGS, one log per start.
 start_node() {
   local i=$1
+  shift
   NODE_GEN[i]=$((NODE_GEN[i] + 1))
   NODE_LOG[i]="$E2E_TMP/node$i.${NODE_GEN[i]}.log"
   "$BIN_DIR/hifi-server" --listen "127.0.0.1:${NODE_PORT[i]}" --data-dir "$E2E_TMP/node$i" \
-    --etcd "$ETCD_ENDPOINTS" "${NODE_ARGS[@]}" >"${NODE_LOG[i]}" 2>&1 &
+    --etcd "$ETCD_ENDPOINTS" "${NODE_ARGS[@]}" "$@" >"${NODE_LOG[i]}" 2>&1 &
   NODE_PID[i]=$!
   E2E_PIDS+=("$!")
   wait_until 60 node_joined_or_dead "$i" || true

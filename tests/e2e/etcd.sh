@@ -5,6 +5,10 @@
 # Set before start_etcd_cluster when the defaults do not fit:
 #   ETCD_BIN      the etcd binary (default: etcd on PATH)
 #   ETCD_LOG_DIR  where member I writes etcdI.log (default: the data dir)
+#   ETCD_TLS_CA, ETCD_TLS_CERT, ETCD_TLS_KEY  PEM files: when all are set,
+#                 members serve clients over https with that certificate
+#                 and accept only clients with a certificate from that CA
+#                 (--client-cert-auth); etcd_curl presents the same one
 # When the caller defines a function etcd_started, it is called as
 # `etcd_started PID` right after each member starts (and restarts), e.g. to
 # put the process on the caller's cleanup list.
@@ -48,7 +52,7 @@ start_etcd_cluster() {
     free_port; ETCD_CLIENT[i]=$FREE_PORT
     free_port; ETCD_PEER[i]=$FREE_PORT
     ETCD_INITIAL_CLUSTER+="${ETCD_INITIAL_CLUSTER:+,}m$i=http://127.0.0.1:${ETCD_PEER[i]}"
-    ETCD_ENDPOINTS+="${ETCD_ENDPOINTS:+,}http://127.0.0.1:${ETCD_CLIENT[i]}"
+    ETCD_ENDPOINTS+="${ETCD_ENDPOINTS:+,}$(etcd_scheme)://127.0.0.1:${ETCD_CLIENT[i]}"
   done
   for ((i = 1; i <= n; i++)); do start_etcd_member "$i"; done
   for ((i = 1; i <= n; i++)); do
@@ -64,9 +68,13 @@ start_etcd_cluster() {
 # up; after a kill, its data dir makes it rejoin as itself. Its log is
 # appended to, so a restart keeps what the member said before.
 start_etcd_member() {
-  local i=$1 log_dir=${ETCD_LOG_DIR:-$ETCD_DATA_DIR}
-  "${ETCD_BIN:-etcd}" --name "m$i" --data-dir "$ETCD_DATA_DIR/etcd$i" \
-    --listen-client-urls "http://127.0.0.1:${ETCD_CLIENT[i]}" --advertise-client-urls "http://127.0.0.1:${ETCD_CLIENT[i]}" \
+  local i=$1 log_dir=${ETCD_LOG_DIR:-$ETCD_DATA_DIR} client tls=()
+  client="$(etcd_scheme)://127.0.0.1:${ETCD_CLIENT[i]}"
+  if [[ $(etcd_scheme) == https ]]; then
+    tls=(--cert-file "$ETCD_TLS_CERT" --key-file "$ETCD_TLS_KEY" --trusted-ca-file "$ETCD_TLS_CA" --client-cert-auth)
+  fi
+  "${ETCD_BIN:-etcd}" --name "m$i" --data-dir "$ETCD_DATA_DIR/etcd$i" "${tls[@]}" \
+    --listen-client-urls "$client" --advertise-client-urls "$client" \
     --listen-peer-urls "http://127.0.0.1:${ETCD_PEER[i]}" --initial-advertise-peer-urls "http://127.0.0.1:${ETCD_PEER[i]}" \
     --initial-cluster "$ETCD_INITIAL_CLUSTER" --initial-cluster-state new --initial-cluster-token "$ETCD_TOKEN" \
     --heartbeat-interval 50 --election-timeout 500 >>"$log_dir/etcd$i.log" 2>&1 &
@@ -74,8 +82,17 @@ start_etcd_member() {
   if declare -F etcd_started >/dev/null; then etcd_started "${ETCD_PIDS[i]}"; fi
 }
 
+# etcd_scheme: https when the ETCD_TLS_* files are set, else http.
+etcd_scheme() { [[ -n "${ETCD_TLS_CA:-}" && -n "${ETCD_TLS_CERT:-}" && -n "${ETCD_TLS_KEY:-}" ]] && echo https || echo http; }
+# etcd_curl I PATH [curl args...]: a request to member I's client port.
+etcd_curl() {
+  local i=$1 path=$2 tls=()
+  shift 2
+  [[ $(etcd_scheme) == https ]] && tls=(--cacert "$ETCD_TLS_CA" --cert "$ETCD_TLS_CERT" --key "$ETCD_TLS_KEY")
+  curl "${tls[@]}" "$@" "$(etcd_scheme)://127.0.0.1:${ETCD_CLIENT[$i]}$path"
+}
 # etcd_healthy I: member I answers its /health with "health":"true".
-etcd_healthy() { curl -sf -m 2 "http://127.0.0.1:${ETCD_CLIENT[$1]}/health" | grep -q '"health":"true"'; }
+etcd_healthy() { etcd_curl "$1" /health -sf -m 2 | grep -q '"health":"true"'; }
 
 # etcd_wait_healthy SECONDS I: polls etcd_healthy I every 50 ms until it
 # holds or SECONDS have passed.

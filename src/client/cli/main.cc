@@ -40,6 +40,11 @@ int main(int argc, char** argv) {
   app.add_option("--server", servers, "Server URL, e.g. http://127.0.0.1:8080 (repeatable)")
       ->envname("HIFI_SERVER")->delimiter(',');
   app.add_flag("--json", ctx.json, "Print results as JSON on stdout, for scripts");
+  std::string ca_file;
+  app.add_option("--ca-file", ca_file,
+                 "Certificate authorities (PEM) that an https:// server's certificate must chain to, "
+                 "instead of the system's (e.g. your own CA's ca.pem)")
+      ->envname("HIFI_CA_FILE");
 
   int code = kExitOk;
   auto run = [&](auto fn) { return [&, fn] { code = fn(); }; };
@@ -213,6 +218,9 @@ int main(int argc, char** argv) {
   // Servers and token are needed by every command; set them up after
   // parsing options but before any callback runs.
   app.parse_complete_callback([&] {
+    if (!ca_file.empty()) {
+      if (auto error = trust_ca_file(ca_file); !error.empty()) throw CLI::ValidationError("--ca-file", error);
+    }
     if (auto loaded = load_config()) {
       ctx.config = std::move(*loaded);
     } else {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/tcp_connect.h"
+#include "net/tls.h"
 
 namespace hifi::etcd {
 namespace {
@@ -44,12 +45,30 @@ Result<Endpoint> parse_endpoint(const std::string& url) {
   const bool has_scheme = url.find("://") != std::string::npos;
   auto server = hifi::Endpoint::parse(has_scheme ? url : "http://" + url, kDefaultPort);
   if (!server) return invalid_argument("etcd endpoint " + url + ": " + server.status().message());
-  if (server->is_https()) return invalid_argument("etcd endpoint " + url + ": https is not supported");
   return Endpoint{url, std::move(*server)};
 }
 
+Status use_tls(std::vector<Endpoint>& endpoints, const std::string& ca_file, const std::string& cert_file,
+               const std::string& key_file) {
+  std::shared_ptr<hifi::net::TlsContext> tls;
+  for (auto& ep : endpoints) {
+    if (!ep.server.is_https()) continue;
+    if (!tls) {
+      auto context = hifi::net::make_client_context({ca_file, cert_file, key_file});
+      if (!context) return invalid_argument("etcd TLS: " + context.status().message());
+      tls = std::move(*context);
+    }
+    ep.tls = tls;
+  }
+  if (!tls && (!ca_file.empty() || !cert_file.empty() || !key_file.empty())) {
+    return invalid_argument("etcd TLS files are given, but no etcd endpoint is https://");
+  }
+  return Status::ok();
+}
+
 struct HttpConnection::Impl {
-  explicit Impl(Endpoint ep) : endpoint(std::move(ep)) {}
+  explicit Impl(Endpoint ep)
+      : endpoint(std::move(ep)), stream(hifi::net::client_stream(ioc.get_executor(), endpoint.server, endpoint.tls)) {}
 
   // Starts an operation with a completion handler and drives the
   // io_context until that handler has run. Handlers left over from earlier
@@ -72,7 +91,7 @@ struct HttpConnection::Impl {
   }
 
   Status fail(const std::string& what, const beast::error_code& ec) const {
-    return Status(Code::kUnavailable, "etcd " + endpoint.url + ": " + what + ": " + ec.message());
+    return Status(Code::kUnavailable, "etcd " + endpoint.url + ": " + what + ": " + hifi::net::describe_error(ec));
   }
 
   http::request<http::string_body> make_request(const std::string& target,
@@ -101,7 +120,7 @@ struct HttpConnection::Impl {
 
   const Endpoint endpoint;
   net::io_context ioc{1};
-  beast::tcp_stream stream{ioc};
+  hifi::net::Stream stream;  // TLS for an https:// member
   beast::flat_buffer buffer;
   std::optional<http::response_parser<http::buffer_body>> stream_parser;
   std::atomic<bool> interrupted{false};
@@ -119,9 +138,17 @@ const Endpoint& HttpConnection::endpoint() const { return impl_->endpoint; }
 Status HttpConnection::connect(std::chrono::milliseconds timeout) {
   Impl& m = *impl_;
   beast::error_code ec = m.run([&](auto handler) {
-    async_connect_endpoint(m.stream, m.endpoint.server, timeout, std::move(handler));
+    async_connect_endpoint(m.stream.tcp(), m.endpoint.server, timeout, std::move(handler));
   });
   if (ec) return m.fail("cannot connect to " + m.endpoint.server.host_header(), ec);
+  if (m.stream.is_tls()) {
+    m.stream.expires_after(timeout);
+    ec = m.run([&](auto handler) { m.stream.async_handshake(net::ssl::stream_base::client, std::move(handler)); });
+    if (ec) {
+      return Status(Code::kUnavailable, "etcd " + m.endpoint.url + ": no TLS with " +
+                                            m.endpoint.server.host_header() + ": " + hifi::net::describe_error(ec));
+    }
+  }
 
   auto& socket = m.stream.socket();
   socket.set_option(tcp::no_delay(true), ec);

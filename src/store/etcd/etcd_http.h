@@ -12,20 +12,37 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/endpoint.h"
 #include "common/status.h"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace hifi::etcd {
 
 struct Endpoint {
   std::string url;        // as configured, for messages
-  hifi::Endpoint server;  // scheme http; port 2379 unless the URL names one
+  hifi::Endpoint server;  // port 2379 unless the URL names one
+  // For an https:// member: the trust (--etcd-ca) and client certificate
+  // (--etcd-cert, --etcd-key) its connections use; null: the process's
+  // default client context (net::default_client_context()).
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
-// Accepts "http://host[:port]", "host[:port]" and "http://[v6addr][:port]",
-// with an optional trailing '/'; https is refused (kInvalidArgument).
+// Accepts "http://host[:port]", "https://host[:port]", "host[:port]" (http)
+// and "http://[v6addr][:port]", with an optional trailing '/'.
 Result<Endpoint> parse_endpoint(const std::string& url);
+
+// Gives the https:// endpoints one client context: certificates checked
+// against ca_file (empty: the system's trust store), and cert_file and
+// key_file (both or neither) presented when etcd asks. kInvalidArgument
+// naming the file that cannot be used, or when files are given but no
+// endpoint is https://.
+Status use_tls(std::vector<Endpoint>& endpoints, const std::string& ca_file, const std::string& cert_file,
+               const std::string& key_file);
 
 struct HttpResponse {
   unsigned status = 0;

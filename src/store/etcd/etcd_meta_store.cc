@@ -905,6 +905,7 @@ Result<std::unique_ptr<MetaStore>> open_etcd_meta_store(const std::vector<std::s
     if (!ep) return ep.status();
     parsed.push_back(std::move(ep).value());
   }
+  if (auto s = etcd::use_tls(parsed, options.ca_file, options.cert_file, options.key_file); !s) return s;
   try {
     auto client = std::make_shared<EtcdClient>(std::move(parsed), options);
     auto store = std::make_unique<EtcdMetaStore>(std::move(client), options.key_namespace);

@@ -48,10 +48,16 @@ struct EtcdOptions {
   std::chrono::milliseconds request_timeout{10000};
   // A watch that cannot reach any member for this long ends with kUnavailable.
   std::chrono::milliseconds watch_retry_limit{30000};
+  // For https:// endpoints: the authority etcd's certificates chain to
+  // (empty: the system's trust store), and the client certificate and key
+  // for an etcd that asks for one (--client-cert-auth).
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
 };
 
 // Opens a client of the etcd cluster with these client URLs
-// ("http://host:port" or "host:port"; https is not supported). Fails with
+// ("http://host:port", "https://host:port" or "host:port"). Fails with
 // kInvalidArgument on a malformed endpoint and kUnavailable when no endpoint
 // answers.
 Result<std::unique_ptr<MetaStore>> open_etcd_meta_store(const std::vector<std::string>& endpoints,
