@@ -121,7 +121,8 @@ Result<StoredConfig> load_config() {
     for (const auto& s : list->as_array()) field->emplace_back(s.as_string());
   }
   for (auto [key, field] : {std::pair<const char*, std::string*>{"token", &out.token},
-                            std::pair<const char*, std::string*>{"username", &out.username}}) {
+                            std::pair<const char*, std::string*>{"username", &out.username},
+                            std::pair<const char*, std::string*>{"ca_file", &out.ca_file}}) {
     auto* v = o.if_contains(key);
     if (!v || v->is_null()) continue;
     if (!v->is_string()) return invalid_argument(path + ": \"" + key + "\" must be a string");
@@ -142,6 +143,7 @@ Status save_config(const StoredConfig& config) {
                  {"token", config.token},
                  {"username", config.username},
                  {"members", std::move(members)}};
+  if (!config.ca_file.empty()) o["ca_file"] = config.ca_file;
   const auto text = json::serialize(o) + "\n";
 
   static std::atomic<unsigned> counter{0};

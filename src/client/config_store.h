@@ -18,6 +18,9 @@ struct StoredConfig {
   // Cluster members learned from GET /api/v1/cluster through `servers`
   // (advertised URLs), tried after them when they do not answer.
   std::vector<std::string> members;
+  // The --ca-file given when logging in (absolute), used when a later run
+  // gives none.
+  std::string ca_file;
 };
 
 // The config file's path (the directory may not exist yet).

@@ -193,13 +193,46 @@ struct HttpServer::Impl {
   awaitable<bool> handshake(net::Stream& stream, const std::string& address) {
     if (!stream.is_tls()) co_return true;
     stream.expires_after(std::chrono::milliseconds(config.header_timeout_ms));
-    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
+    // The first bytes tell a TLS client (a handshake record starts with 22)
+    // from plain HTTP sent to this port by mistake, which gets an answer
+    // that says so rather than a broken connection.
+    beast::flat_buffer first;
+    auto [rec, n] = co_await stream.tcp().async_read_some(first.prepare(4096), as_tuple(use_awaitable));
+    first.commit(n);
+    boost::system::error_code ignored;
+    if (rec) {
+      stream.socket().close(ignored);
+      co_return false;
+    }
+    if (static_cast<const unsigned char*>(first.data().data())[0] != 0x16) {
+      co_await refuse_plain_http(stream.tcp(), address);
+      stream.socket().close(ignored);
+      co_return false;
+    }
+    auto [ec, used] = co_await stream.tls().async_handshake(asio::ssl::stream_base::server, first.data(),
+                                                             as_tuple(use_awaitable));
     if (!ec) co_return true;
     services.metrics.count_request("-", "tls-handshake-failed", 0);
     spdlog::debug("{}: TLS handshake failed: {}", address, net::describe_error(ec));
-    boost::system::error_code ignored;
     stream.socket().close(ignored);
     co_return false;
+  }
+
+  // Plain HTTP to the HTTPS port: 400 in the clear, naming the scheme to use.
+  awaitable<void> refuse_plain_http(beast::tcp_stream& tcp, const std::string& address) {
+    auto res = problem_response({http::status::bad_request, "https-required", "HTTPS required",
+                                 "this port speaks HTTPS only: use https:// instead of http://"});
+    res.set(http::field::server, "hifi");
+    res.keep_alive(false);
+    res.prepare_payload();
+    tcp.expires_after(std::chrono::milliseconds(config.body_idle_timeout_ms));
+    auto [ec, n] = co_await http::async_write(tcp, res, as_tuple(use_awaitable));
+    services.metrics.count_request("-", "https-required", 400);
+    spdlog::info("{} sent plain HTTP to the HTTPS port: answered 400", address);
+    if (ec) co_return;
+    boost::system::error_code ignored;
+    tcp.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    co_await linger(tcp);
   }
 
   // Ends the sending side: TLS's close_notify, or a TCP shutdown. With
@@ -307,7 +340,8 @@ struct HttpServer::Impl {
   // which can destroy the answer just sent (a 413 or 431) before the client
   // reads it. So after a refusal, read and discard what the client still
   // sends, bounded in bytes and time, until it closes its side.
-  awaitable<void> linger(net::Stream& stream) {
+  template <typename Stream>
+  awaitable<void> linger(Stream& stream) {
     constexpr std::size_t kMaxLingerBytes = 1 << 20;
     std::array<char, 16 * 1024> scratch;
     std::size_t discarded = 0;

@@ -110,6 +110,10 @@ sox -n -r 44100 -c 2 -b 16 "$E2E_TMP/song.wav" synth 120 sine 440 2>/dev/null
 check "upload through the CLI" "${HIFI[@]}" upload "$E2E_TMP/song.wav"
 SONG=$("${HIFI[@]}" songs --json | jq -r '(if type == "array" then . else .items end)[0].id')
 SHA=$(sha256sum "$E2E_TMP/song.wav" | cut -d' ' -f1)
+# live_replicas I ID: how many live nodes hold song ID, as node I says.
+live_replicas() {
+  curl -sf -m 10 -H "Authorization: Bearer $TOKEN" "${NODE_URL[$1]}/api/v1/songs/$2" | jq '[.replicas[]? | select(.live)] | length'
+}
 three_copies() { [[ "$(live_replicas 2 "$SONG")" == 3 ]]; }
 check "the song has 3 live copies" wait_until 30 three_copies
 for i in 1 2 3; do check "node $i holds the bytes" cmp -s "$(blob_path "$i" "$SHA")" "$E2E_TMP/song.wav"; done
@@ -126,9 +130,11 @@ start_extra() {
   wait_until 60 grep -qs "joined the cluster as node" "$E2E_TMP/$2.log"
 }
 check "a fourth node joins" start_extra "$P4" node4
-curl -sS -m 20 -L -o "$E2E_TMP/via4.wav" -H "Authorization: Bearer $TOKEN" \
-  "https://127.0.0.1:$P4/api/v1/songs/$SONG/stream" || true
-check "the fourth node redirects to a holder, and the bytes arrive whole" cmp -s "$E2E_TMP/via4.wav" "$E2E_TMP/song.wav"
+hops=$(curl -sS -m 20 -L -o "$E2E_TMP/via4.wav" -w '%{num_redirects} %{url_effective}' \
+  -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$P4/api/v1/songs/$SONG/stream" || true)
+check "the fourth node redirects once, to a holder's https:// URL" \
+  eq "$(sed -E 's#^([0-9]+) (https://127\.0\.0\.1:)[0-9]+/.*#\1 \2#' <<<"$hops")" "1 https://127.0.0.1:"
+check "and the bytes arrive whole" cmp -s "$E2E_TMP/via4.wav" "$E2E_TMP/song.wav"
 free_port; P5=$FREE_PORT
 check "a fifth node (--read-mode proxy) joins" start_extra "$P5" node5 --read-mode proxy
 code=$(curl -sS -m 20 -o "$E2E_TMP/via5.wav" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
@@ -150,8 +156,9 @@ check "play through node 1" "${HIFI[@]}" play "$ROOM"
 check "the listener on node 2 plays (100 output buffers)" wait_until 30 more_lines "$E2E_TMP/sync.log" 100
 
 step "plain HTTP and untrusted certificates are refused"
-check "plain HTTP to an https port gets no answer" \
-  bash -c "! curl -sf -m 5 'http://127.0.0.1:${NODE_PORT[1]}/healthz'"
+plain=$(curl -sS -m 5 -o "$E2E_TMP/plain.json" -w '%{http_code}' "http://127.0.0.1:${NODE_PORT[1]}/healthz" || true)
+check "plain HTTP to an https port gets 400" eq "$plain" 400
+check "which says to use https://" eq "$(jq -r .type "$E2E_TMP/plain.json")" "urn:hifi:problem:https-required"
 check "the node still answers over https afterwards" curl -sf -m 5 "${NODE_URL[1]}/healthz" -o /dev/null
 check "TLS 1.1 is refused" bash -c "! curl -sf -m 5 --tlsv1.1 --tls-max 1.1 '${NODE_URL[1]}/healthz'"
 

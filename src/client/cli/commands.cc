@@ -30,7 +30,12 @@ int fail(const ApiError& e, const std::string& doing) {
       if (e.status == 401) std::cerr << "hint: log in first: hifi login --username NAME\n";
       break;
     case kExitNetwork:
-      std::cerr << "hint: is the server running? Point hifi at it with --server http://HOST:PORT\n";
+      if (e.detail.find("certificate is not trusted") != std::string::npos) {
+        std::cerr << "hint: if the server's certificate comes from your own authority, give its certificate: "
+                     "--ca-file ca.pem (or set HIFI_CA_FILE)\n";
+      } else {
+        std::cerr << "hint: is the server running? Point hifi at it with --server http://HOST:PORT\n";
+      }
       break;
     default:
       break;
@@ -115,6 +120,7 @@ int save_session(CliContext& ctx, const json::value& login) {
   // Members of another cluster (an earlier --server) are no use here.
   if (!uses_remembered_servers(ctx)) ctx.config.members.clear();
   ctx.config.servers = ctx.servers;
+  ctx.config.ca_file = ctx.ca_file;
   // Learn the cluster's members to fall back on (a signed-in question); a
   // server that cannot tell (404) or does not answer now keeps what was known.
   ctx.api->set_token(ctx.config.token);

@@ -22,6 +22,7 @@ struct CliContext {
   StoredConfig config;
   std::vector<std::string> servers;  // from --server, else remembered, else the default
   bool json = false;
+  std::string ca_file;  // absolute path of the trusted authorities in use; "" for the system's
   std::unique_ptr<ApiClient> api;
 };
 

@@ -1,6 +1,7 @@
 // hifi: the command-line client of HiFi. See `hifi --help`.
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <iostream>
 #include <tuple>
 
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
   std::string ca_file;
   app.add_option("--ca-file", ca_file,
                  "Certificate authorities (PEM) that an https:// server's certificate must chain to, "
-                 "instead of the system's (e.g. your own CA's ca.pem)")
+                 "instead of the system's (e.g. your own CA's ca.pem); remembered by login")
       ->envname("HIFI_CA_FILE");
 
   int code = kExitOk;
@@ -218,13 +219,18 @@ int main(int argc, char** argv) {
   // Servers and token are needed by every command; set them up after
   // parsing options but before any callback runs.
   app.parse_complete_callback([&] {
-    if (!ca_file.empty()) {
-      if (auto error = trust_ca_file(ca_file); !error.empty()) throw CLI::ValidationError("--ca-file", error);
-    }
     if (auto loaded = load_config()) {
       ctx.config = std::move(*loaded);
     } else {
       std::cerr << "hifi: warning: ignoring " << config_path() << ": " << loaded.status().message() << "\n";
+    }
+    // --ca-file (or HIFI_CA_FILE), else the one remembered at login.
+    if (ca_file.empty()) ca_file = ctx.config.ca_file;
+    if (!ca_file.empty()) {
+      std::error_code ec;
+      auto absolute = std::filesystem::absolute(ca_file, ec);
+      ctx.ca_file = ec ? ca_file : absolute.string();
+      if (auto error = trust_ca_file(ctx.ca_file); !error.empty()) throw CLI::ValidationError("--ca-file", error);
     }
     ctx.servers = !servers.empty() ? servers : ctx.config.servers;
     if (ctx.servers.empty()) ctx.servers = {"http://127.0.0.1:8080"};
