@@ -159,20 +159,26 @@ struct HttpServer::Impl {
     }
   }
 
+  // The problem a connection ends with, answered before the router could
+  // (so without the fields write_response adds).
+  static StringResponse last_answer(const HttpError& error) {
+    auto res = problem_response(error);
+    res.set(http::field::server, "hifi");
+    res.keep_alive(false);
+    res.prepare_payload();
+    return res;
+  }
+
   // A connection over the per-address cap: 503 at once, without reading the
   // request (which the client may not even have sent), then the bounded
   // lingering close, so the answer is not destroyed by a reset.
   awaitable<void> refuse_crowded(tcp::socket socket, ConcurrencyLimit::Slot, std::string address) {
     auto stream = wrap(std::move(socket));
     if (!co_await handshake(stream, address)) co_return;
-    auto res = problem_response(
-        {http::status::service_unavailable, "too-many-connections", "Too many connections",
-         "this address has " + std::to_string(config.max_connections_per_address) +
-             " connections open, the most one address may have; close some and try again"});
-    res.set(http::field::server, "hifi");
+    auto res = last_answer({http::status::service_unavailable, "too-many-connections", "Too many connections",
+                            "this address has " + std::to_string(config.max_connections_per_address) +
+                                " connections open, the most one address may have; close some and try again"});
     res.set(http::field::retry_after, "1");
-    res.keep_alive(false);
-    res.prepare_payload();
     stream.expires_after(std::chrono::milliseconds(config.body_idle_timeout_ms));
     auto [ec, n] = co_await http::async_write(stream, res, as_tuple(use_awaitable));
     services.metrics.count_request("-", "too-many-connections", 503);
@@ -220,11 +226,8 @@ struct HttpServer::Impl {
 
   // Plain HTTP to the HTTPS port: 400 in the clear, naming the scheme to use.
   awaitable<void> refuse_plain_http(beast::tcp_stream& tcp, const std::string& address) {
-    auto res = problem_response({http::status::bad_request, "https-required", "HTTPS required",
-                                 "this port speaks HTTPS only: use https:// instead of http://"});
-    res.set(http::field::server, "hifi");
-    res.keep_alive(false);
-    res.prepare_payload();
+    auto res = last_answer({http::status::bad_request, "https-required", "HTTPS required",
+                            "this port speaks HTTPS only: use https:// instead of http://"});
     tcp.expires_after(std::chrono::milliseconds(config.body_idle_timeout_ms));
     auto [ec, n] = co_await http::async_write(tcp, res, as_tuple(use_awaitable));
     services.metrics.count_request("-", "https-required", 400);
@@ -355,10 +358,7 @@ struct HttpServer::Impl {
 
   awaitable<void> reject(net::Stream& stream, http::status status, std::string_view type,
                          std::string_view title, std::string detail) {
-    auto res = problem_response({status, std::string(type), std::string(title), std::move(detail)});
-    res.set(http::field::server, "hifi");
-    res.keep_alive(false);
-    res.prepare_payload();
+    auto res = last_answer({status, std::string(type), std::string(title), std::move(detail)});
     stream.expires_after(std::chrono::milliseconds(config.body_idle_timeout_ms));
     co_await http::async_write(stream, res, as_tuple(use_awaitable));
     services.metrics.count_request("-", "malformed", static_cast<int>(status));
