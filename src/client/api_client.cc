@@ -675,9 +675,10 @@ struct ApiClient::Impl {
   template <typename T, typename Fn>
   ApiResult<T> failover(Fn&& attempt) {
     ApiResult<T> out;
-    // Servers added meanwhile (add_server) wait for the next request.
-    const auto list = server_list();
-    const auto n = list.size();
+    // Servers added meanwhile (add_server) wait for the next request, but
+    // for the one a draining node names.
+    auto list = server_list();
+    auto n = list.size();
     if (n == 0) {
       out.error.detail = "no server is configured";
       return out;
@@ -686,10 +687,20 @@ struct ApiClient::Impl {
     std::size_t index = current.load() % n;
     std::size_t misses = 0;
     while (misses < n) {
-      const auto& server = list[index];
+      const ServerUrl server = list[index];  // a copy: the list may grow below
       bool progressed = false;
       Attempt<T> a =
           server.error.empty() ? attempt(server, progressed) : Attempt<T>::fail(server.error);
+      if (!a.network_failure && a.result.error.status == 503 && a.result.error.type == "draining") {
+        // A node that leaves the cluster: go where it says, as if it were down.
+        const auto* member = a.result.error.body.is_object() ? a.result.error.body.as_object().if_contains("member")
+                                                              : nullptr;
+        if (member && member->is_string() && add_server(std::string(member->as_string()))) {
+          list = server_list();
+          n = list.size();
+        }
+        a = Attempt<T>::fail("the node is leaving the cluster (draining)");
+      }
       if (!a.network_failure) {
         current = index;
         return std::move(a.result);

@@ -24,7 +24,9 @@
 // ApiError of type "too-many-redirects".
 //
 // Cluster members: discover_members() asks GET /api/v1/cluster and appends
-// every member's advertised URL to the failover list.
+// every member's advertised URL to the failover list. A node that drains
+// answers 503 "draining" naming another member: that member joins the list
+// and the request goes on as if the draining node were down.
 #pragma once
 
 #include <boost/json/value.hpp>

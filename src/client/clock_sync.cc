@@ -20,7 +20,7 @@ void ClockSync::add_sample(double t0, double t1, double t2, double t3) {
 }
 
 std::optional<double> ClockSync::offset_ms() const {
-  if (samples_.empty()) return std::nullopt;
+  if (samples_.empty()) return carried_;
   std::vector<double> trips;
   trips.reserve(samples_.size());
   for (const auto& s : samples_) trips.push_back(s.round_trip);

@@ -19,12 +19,23 @@ class ClockSync {
   explicit ClockSync(std::size_t window = 50) : window_(window) {}
 
   void add_sample(double t0, double t1, double t2, double t3);
-  // server_time ≈ local_time + offset_ms(); nullopt before the first sample.
+  // server_time ≈ local_time + offset_ms(); nullopt before the first sample
+  // (or the estimate carry_over() kept).
   std::optional<double> offset_ms() const;
   // Round trip of the best kept sample; the offset's error is at most half.
   std::optional<double> best_round_trip_ms() const;
   std::size_t samples() const { return samples_.size(); }
-  void reset() { samples_.clear(); }
+  void reset() {
+    samples_.clear();
+    carried_.reset();
+  }
+  // Measures afresh (another server of the same cluster, whose clock is
+  // the same time source) but answers with the current estimate until the
+  // first new sample, so that playback needs no pause for it.
+  void carry_over() {
+    carried_ = offset_ms();
+    samples_.clear();
+  }
 
  private:
   struct Sample {
@@ -33,6 +44,7 @@ class ClockSync {
   };
   std::size_t window_;
   std::deque<Sample> samples_;
+  std::optional<double> carried_;
 };
 
 }  // namespace hifi::client

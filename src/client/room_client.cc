@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <utility>
 #include <chrono>
 #include <optional>
 
@@ -86,6 +87,10 @@ struct RoomClient::Impl {
   std::thread thread;
   std::atomic<bool> stopping{false};
   std::size_t server_index = 0;
+  // Where a draining server told this client to go ("move"; guarded by mu).
+  std::string move_to;
+  // The next session is a move: keep the clock estimate until it measures.
+  bool moving = false;
   // When the current session's handshake completed (client thread only).
   std::optional<std::chrono::steady_clock::time_point> connected_at;
 
@@ -164,6 +169,11 @@ struct RoomClient::Impl {
         view.last_command = std::string(m.at("command").at("type").as_string());
       } else if (type == "presence") {
         apply_listeners(view, m.at("listeners").as_array());
+      } else if (type == "move") {
+        // The server is draining; it closes the connection next.
+        std::string to(m.at("to").as_string());
+        if (Endpoint::parse(to)) move_to = std::move(to);
+        return true;
       } else if (type == "deleted") {
         view.deleted = true;
         return false;
@@ -205,8 +215,11 @@ struct RoomClient::Impl {
     co_await ws.async_handshake(endpoint->host_header(), target, use_awaitable);
     {
       std::lock_guard lock(mu);
-      // Another server means another clock: measure afresh.
-      if (server != base) clock.reset();
+      // Another server means another clock: measure afresh (after a move,
+      // to another node of the same cluster, with the old estimate kept
+      // until then, so that playback does not pause for it).
+      if (server != base) moving ? clock.carry_over() : clock.reset();
+      moving = false;
       server = base;
     }
     connected_at = std::chrono::steady_clock::now();
@@ -286,6 +299,22 @@ struct RoomClient::Impl {
         }
       }
       if (stopping) break;
+      std::string to;
+      {
+        std::lock_guard lock(mu);
+        to = std::exchange(move_to, std::string());
+        moving = !to.empty();
+      }
+      if (!to.empty()) {
+        // The server drained and named where to go: go there at once.
+        auto it = std::find(servers.begin(), servers.end(), to);
+        if (it == servers.end()) it = servers.insert(servers.end(), to);
+        server_index = static_cast<std::size_t>(it - servers.begin());
+        set_status("moving to " + to + " (" + base + " is leaving the cluster)");
+        failures = 0;
+        delay = options.backoff_initial;
+        continue;
+      }
       set_status("connection to " + base + " lost (" + error + "); retrying");
       // The next known server gets the next attempt.
       ++server_index;

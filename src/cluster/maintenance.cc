@@ -121,7 +121,11 @@ RepairReport Maintenance::repair_pass() {
   const auto live = membership_.members();
   std::map<std::string, Member> live_by_id;
   for (const auto& m : live) live_by_id.emplace(m.id, m);
-  const int wanted = replicator_.copies_wanted(live.size());
+  // Draining members take no copies; a blob a draining member holds is
+  // left to it (it hands its copies over before it leaves), so that the
+  // two never make or trim copies of the same blob at once.
+  const int wanted = replicator_.copies_wanted(
+      static_cast<std::size_t>(std::count_if(live.begin(), live.end(), in_service)));
   forget_dead_records(*index, live_by_id, report);
   auto referenced = catalog_.referenced_blobs();
   if (!referenced) {
@@ -132,11 +136,16 @@ RepairReport Maintenance::repair_pass() {
   for (const auto& sha : *referenced) {
     ++report.checked;
     Copies copies{sha, {}, wanted, live, live_by_id};
+    bool handed_over = false;
     if (auto it = index->find(sha); it != index->end()) {
       for (const auto& [node, revision] : it->second) {
-        if (live_by_id.count(node)) copies.holders.push_back(node);
+        auto member = live_by_id.find(node);
+        if (member == live_by_id.end()) continue;
+        copies.holders.push_back(node);
+        handed_over = handed_over || !in_service(member->second);
       }
     }
+    if (handed_over) continue;
     const int have = static_cast<int>(copies.holders.size());
     if (have > wanted) {
       ++report.over_replicated;
@@ -171,7 +180,9 @@ int Maintenance::copy_missing(const Copies& c, RepairReport& report) {
   const auto& self = membership_.self_id();
   std::vector<std::string> candidates;
   for (const auto& m : c.live) {
-    if (std::find(c.holders.begin(), c.holders.end(), m.id) == c.holders.end()) candidates.push_back(m.id);
+    if (in_service(m) && std::find(c.holders.begin(), c.holders.end(), m.id) == c.holders.end()) {
+      candidates.push_back(m.id);
+    }
   }
   candidates = rendezvous_rank(c.sha, std::move(candidates));
   // The source: this node when it holds a copy (no extra hop), else the

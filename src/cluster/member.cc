@@ -14,6 +14,7 @@ const char* to_string(Health health) {
   switch (health) {
     case Health::kLive: return "ok";
     case Health::kDegraded: return "degraded";
+    case Health::kDraining: return "draining";
   }
   return "degraded";
 }
@@ -21,7 +22,8 @@ const char* to_string(Health health) {
 Result<Health> parse_health(std::string_view text) {
   if (text == "ok") return Health::kLive;
   if (text == "degraded") return Health::kDegraded;
-  return invalid_argument("health must be ok or degraded");
+  if (text == "draining") return Health::kDraining;
+  return invalid_argument("health must be ok, degraded or draining");
 }
 
 json::object member_to_json(const Member& m) {
@@ -88,8 +90,9 @@ Result<Member> member_from_json(std::string_view text) {
 }
 
 bool less_loaded(const Member& a, const Member& b) {
-  return std::tie(a.load.active_streams, a.load.connections, a.id) <
-         std::tie(b.load.active_streams, b.load.connections, b.id);
+  const bool a_leaving = !in_service(a), b_leaving = !in_service(b);
+  return std::tie(a_leaving, a.load.active_streams, a.load.connections, a.id) <
+         std::tie(b_leaving, b.load.active_streams, b.load.connections, b.id);
 }
 
 std::vector<std::string> rendezvous_rank(const ContentHash& sha256,

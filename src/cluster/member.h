@@ -20,6 +20,9 @@ inline constexpr const char* kMembersPrefix = "members/";
 inline constexpr const char* kLeaderKey = "leader";
 // replicas/<sha256>/<node-id>: the node holds a durable copy of the blob.
 inline constexpr const char* kReplicasPrefix = "replicas/";
+// drain/<node-id>: an admin (or the autoscaler) asked that node to drain;
+// the node notices at its next renewal and removes the key when it leaves.
+inline constexpr const char* kDrainPrefix = "drain/";
 
 struct Load {
   std::int64_t active_streams = 0;
@@ -29,13 +32,17 @@ struct Load {
 };
 
 // How a member says it is doing. Member records and GET /api/v1/cluster
-// carry it as a string: "ok" for kLive, "degraded" for kDegraded.
+// carry it as a string: "ok" for kLive, "degraded" for kDegraded,
+// "draining" for kDraining.
 enum class Health {
   kLive,      // in service
   kDegraded,  // in service, but short of something (e.g. disk almost full)
+  kDraining,  // leaving: serves what it has begun, takes nothing new (no
+              // uploads, copies, listeners or redirects), hands its copies
+              // over, then deregisters
 };
 const char* to_string(Health health);
-// "ok" or "degraded"; kInvalidArgument for anything else.
+// "ok", "degraded" or "draining"; kInvalidArgument for anything else.
 Result<Health> parse_health(std::string_view text);
 
 struct Member {
@@ -56,8 +63,12 @@ boost::json::object member_to_json(const Member& member);
 // a health this node does not know is kDegraded.
 Result<Member> member_from_json(std::string_view text);
 
-// True when a is less loaded than b: fewer active streams, then fewer
-// connections, then the smaller id (so every node breaks ties alike).
+// Whether a member takes new work (not draining).
+inline bool in_service(const Member& m) { return m.health != Health::kDraining; }
+
+// True when a is less loaded than b: a member in service before a draining
+// one, then fewer active streams, then fewer connections, then the smaller
+// id (so every node breaks ties alike).
 bool less_loaded(const Member& a, const Member& b);
 
 // Rendezvous (highest random weight) ranking of the candidates for a blob:

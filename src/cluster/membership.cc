@@ -109,6 +109,7 @@ Member Membership::self_record() {
   }
   m.health = m.disk_free_bytes < kLowDiskBytes ? Health::kDegraded : Health::kLive;
   std::lock_guard lock(mu_);
+  if (draining_) m.health = Health::kDraining;
   if (last_sample_ms_ > 0 && m.updated_at > last_sample_ms_ && counters.bytes_sent >= last_bytes_) {
     bytes_per_second_ = static_cast<std::int64_t>((counters.bytes_sent - last_bytes_) * 1000 /
                                                   static_cast<std::uint64_t>(m.updated_at - last_sample_ms_));
@@ -190,12 +191,26 @@ void Membership::renew_now() {
   auto record = self_record();
   auto put = store_.put(kMembersPrefix + options_.node_id,
                         boost::json::serialize(member_to_json(record)), lease);
-  // Lead if nobody does; the key lives and dies with this node's lease.
-  auto claim = store_.txn({Compare::absent(kLeaderKey)}, {Op::put(kLeaderKey, options_.node_id, lease)});
+  // Lead if nobody does (unless draining); the key lives and dies with
+  // this node's lease.
+  const bool leaving = draining();
+  if (leaving) {
+    // A draining node hands leadership on: the next renewal of another
+    // node claims it.
+    if (auto held = store_.get(kLeaderKey); held && held->value == options_.node_id) {
+      if (auto released = store_.txn({Compare::mod_revision_equals(kLeaderKey, held->mod_revision)},
+                                     {Op::del(kLeaderKey)});
+          released && released->succeeded) {
+        spdlog::info("draining: gave up leading the cluster");
+      }
+    }
+  }
+  auto claim = leaving ? store_.txn({Compare::exists(kLeaderKey)}, {})
+                       : store_.txn({Compare::absent(kLeaderKey)}, {Op::put(kLeaderKey, options_.node_id, lease)});
   // Only a claim that failed leaves the leader to be read.
   std::optional<std::string> leader;
   Status leader_read;
-  if (claim && claim->succeeded) {
+  if (claim && claim->succeeded && !leaving) {
     leader = options_.node_id;
   } else if (claim) {
     auto leader_kv = store_.get(kLeaderKey);
@@ -245,6 +260,69 @@ void Membership::renew_now() {
     if (rejoined) on_rejoin = on_rejoin_;
   }
   if (on_rejoin) on_rejoin();
+  check_drain_request();
+}
+
+void Membership::check_drain_request() {
+  std::function<void()> on_drain;
+  {
+    std::lock_guard lock(mu_);
+    if (drain_requested_ || !on_drain_requested_) return;
+  }
+  auto request = store_.get(kDrainPrefix + options_.node_id);
+  if (!request) return;  // none (kNotFound), or the store did not answer: next renewal
+  {
+    std::lock_guard lock(mu_);
+    if (drain_requested_) return;
+    drain_requested_ = true;
+    on_drain = on_drain_requested_;
+  }
+  spdlog::info("a drain of this node was requested ({})", request->value);
+  on_drain();
+}
+
+void Membership::start_draining() {
+  {
+    std::lock_guard lock(mu_);
+    if (draining_) return;
+    draining_ = true;
+    drain_requested_ = true;
+  }
+  spdlog::info("draining: this node takes no new uploads, copies, listeners or redirects");
+  renew_now();
+}
+
+bool Membership::draining() const {
+  std::lock_guard lock(mu_);
+  return draining_;
+}
+
+void Membership::set_on_drain_requested(std::function<void()> callback) {
+  std::lock_guard lock(mu_);
+  on_drain_requested_ = std::move(callback);
+}
+
+Status Membership::request_drain(const std::string& id, const std::string& requested_by) {
+  const auto members = current_members();
+  const auto target = std::find_if(members.begin(), members.end(), [&](const Member& m) { return m.id == id; });
+  if (target == members.end()) return not_found("node " + id + " is not a live member");
+  const auto staying = std::count_if(members.begin(), members.end(),
+                                     [&](const Member& m) { return m.id != id && in_service(m); });
+  if (staying == 0) {
+    return failed_precondition("node " + id + " is the only member in service; draining it would leave no node "
+                               "to take its listeners and copies");
+  }
+  boost::json::object request{{"by", requested_by}, {"at", clock_.now_ms()}};
+  auto put = store_.put(kDrainPrefix + id, boost::json::serialize(request));
+  if (!put) return put.status();
+  spdlog::info("asked node {} to drain (for {})", id, requested_by);
+  return Status::ok();
+}
+
+void Membership::clear_drain_request() {
+  if (auto del = store_.del(kDrainPrefix + options_.node_id); !del) {
+    spdlog::warn("could not remove this node's drain request: {}", del.status().to_string());
+  }
 }
 
 void Membership::renew_loop() {

@@ -86,6 +86,22 @@ class Membership {
   // Called after the lease was lost and a new one registered.
   void set_on_rejoin(std::function<void()> callback);
 
+  // Draining: from now on this node's record says "draining" (the others
+  // stop choosing it for new work), it gives up leadership and claims it no
+  // more. Renews at once so the store has it before this returns. Idempotent.
+  void start_draining();
+  bool draining() const;
+  // Called once, on the renewal thread, when the store holds a drain
+  // request for this node (drain/<id>, written by request_drain() on any node).
+  void set_on_drain_requested(std::function<void()> callback);
+  // Asks node `id` to drain (writes drain/<id>); it notices at its next
+  // renewal. kNotFound when it is not a live member; kFailedPrecondition
+  // when no other member in service would remain.
+  Status request_drain(const std::string& id, const std::string& requested_by);
+  // Removes this node's drain request (when it leaves, so that a restart
+  // under the same id does not drain again).
+  void clear_drain_request();
+
   // Runs one renewal now (tests; the thread does it periodically).
   void renew_now();
 
@@ -93,6 +109,8 @@ class Membership {
   Status register_self();
   Member self_record();
   void renew_loop();
+  // Calls the drain callback once the store holds a request for this node.
+  void check_drain_request();
 
   MetaStore& store_;
   const Clock& clock_;
@@ -106,6 +124,9 @@ class Membership {
   std::vector<Member> members_;
   std::optional<std::string> leader_;
   std::function<void()> on_rejoin_;
+  std::function<void()> on_drain_requested_;
+  bool draining_ = false;
+  bool drain_requested_ = false;  // the callback ran (or draining began)
   std::uint64_t last_bytes_ = 0;
   std::int64_t last_sample_ms_ = 0;
   std::int64_t bytes_per_second_ = 0;

@@ -68,10 +68,13 @@ std::vector<Member> Replicator::holders(const ContentHash& sha256) const {
 Status Replicator::replicate(const ContentHash& sha256) {
   // The members as they are now: a node that joined since this node's last
   // renewal gets its copy too (and counts in "every live node if fewer").
-  const auto live = membership_.current_members();
+  // Draining members take no new copies (this node's own copy stays even
+  // while it drains: it hands it over before it leaves).
+  const auto& self = membership_.self_id();
+  auto live = membership_.current_members();
+  std::erase_if(live, [&](const Member& m) { return m.id != self && !in_service(m); });
   if (live.empty()) return unavailable("this node has not joined the cluster yet; try again");
   if (auto s = note_local_copy(sha256); !s) return s;
-  const auto& self = membership_.self_id();
   int unreachable = 0;
   auto wanted = [&] { return copies_wanted(live.size() - static_cast<std::size_t>(unreachable)); };
   // Every target is sent the blob, even one whose record says it holds a
@@ -119,6 +122,70 @@ Status Replicator::replicate(const ContentHash& sha256) {
     return unavailable("only " + std::to_string(have) + " of " + std::to_string(wanted()) +
                        " copies could be made durable" +
                        (last_error.empty() ? std::string() : " (last error: " + last_error + ")"));
+  }
+  return Status::ok();
+}
+
+HandOverReport Replicator::hand_over_copies() {
+  HandOverReport report;
+  const auto& self = membership_.self_id();
+  auto members = membership_.current_members();
+  std::map<std::string, const Member*> staying;
+  for (const auto& m : members) {
+    if (m.id != self && in_service(m)) staying[m.id] = &m;
+  }
+  report.others_in_service = static_cast<int>(staying.size());
+  const int wanted = copies_wanted(staying.size());
+  auto range = store_.range(kReplicasPrefix);
+  if (!range) {
+    report.error = "cannot read the replica index: " + range.status().message();
+    return report;
+  }
+  // Blob -> the members in service that hold it; only blobs this node holds.
+  std::map<ContentHash, std::vector<std::string>> mine;
+  std::map<ContentHash, std::vector<std::string>> held_by;
+  const std::size_t prefix = std::string(kReplicasPrefix).size();
+  for (const auto& kv : range->kvs) {
+    const auto slash = kv.key.find('/', prefix);
+    if (slash == std::string::npos) continue;
+    auto sha = ContentHash::parse(std::string_view(kv.key).substr(prefix, slash - prefix));
+    if (!sha) continue;
+    const auto node = kv.key.substr(slash + 1);
+    if (node == self) mine[*sha];
+    if (staying.count(node)) held_by[*sha].push_back(node);
+  }
+  for (auto& [sha, unused] : mine) {
+    ++report.checked;
+    auto& holders = held_by[sha];
+    int have = static_cast<int>(holders.size());
+    if (have >= wanted) continue;
+    std::vector<std::string> candidates;
+    for (const auto& [id, member] : staying) {
+      if (std::find(holders.begin(), holders.end(), id) == holders.end()) candidates.push_back(id);
+    }
+    for (const auto& target : rendezvous_rank(sha, std::move(candidates))) {
+      if (have >= wanted) break;
+      if (auto s = push_to_member(sha, *staying.at(target)); s) {
+        ++have;
+        ++report.copied;
+      } else {
+        spdlog::warn("drain: copy of {} to node {} failed: {}", sha.short_hex(), target, s.message());
+      }
+    }
+    if (have < wanted) ++report.short_of_copies;
+  }
+  return report;
+}
+
+Status Replicator::forget_all_local_copies() {
+  const auto& self = membership_.self_id();
+  auto range = store_.range(kReplicasPrefix);
+  if (!range) return range.status();
+  const std::string suffix = "/" + self;
+  for (const auto& kv : range->kvs) {
+    if (kv.key.size() > suffix.size() && kv.key.compare(kv.key.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      if (auto del = store_.del(kv.key); !del) return del.status();
+    }
   }
   return Status::ok();
 }

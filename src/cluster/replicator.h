@@ -40,6 +40,16 @@ struct Replica {
   std::optional<Member> member;  // set when the node is live
 };
 
+// What hand_over_copies() did.
+struct HandOverReport {
+  int checked = 0;          // blobs this node holds a recorded copy of
+  int copied = 0;           // copies pushed to members in service
+  int short_of_copies = 0;  // blobs still short of copies_wanted on the others
+  int others_in_service = 0;  // live members in service other than this one
+  std::string error;        // set when the pass could not run at all
+  bool complete() const { return error.empty() && short_of_copies == 0; }
+};
+
 struct ReplicationCounters {
   std::atomic<std::uint64_t> pushes_ok{0};
   std::atomic<std::uint64_t> pushes_failed{0};
@@ -65,6 +75,15 @@ class Replicator final : public BlobReplication {
   // The live nodes other than this one that hold the blob, least loaded
   // first (empty when none).
   std::vector<Member> holders(const ContentHash& sha256) const;
+
+  // For a draining node: every blob it holds a recorded copy of gets
+  // copies_wanted(members in service other than this one) copies on those
+  // members, pushed from here to the ones ranked first that lack one.
+  // Returns what it did; run it again while blobs are short.
+  HandOverReport hand_over_copies();
+  // Removes this node's every replica record (a drained node, whose copies
+  // the others hold now, so that its data directory can go).
+  Status forget_all_local_copies();
 
   // Pushes this node's copy to the live member target_id. kNotFound when
   // this node has no copy or the target is not live.

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "cluster/member.h"
 #include "common/content_hash.h"
@@ -19,11 +20,14 @@ namespace {
 constexpr std::size_t kTransferChunk = 256 * 1024;
 
 // Each member's place in the order clients spread long-lived connections
-// by (fewest active streams, then fewest connections): 0 for the least
-// loaded; equally loaded members share a rank.
+// by (members in service before draining ones, then fewest active streams,
+// then fewest connections): 0 for the least loaded; equally loaded members
+// share a rank.
 std::vector<int> load_ranks(const std::vector<cluster::Member>& members) {
-  auto load = [](const cluster::Member& m) { return std::pair(m.load.active_streams, m.load.connections); };
-  std::vector<std::pair<std::int64_t, std::int64_t>> distinct;
+  auto load = [](const cluster::Member& m) {
+    return std::tuple(!cluster::in_service(m), m.load.active_streams, m.load.connections);
+  };
+  std::vector<std::tuple<bool, std::int64_t, std::int64_t>> distinct;
   for (const auto& m : members) distinct.emplace_back(load(m));
   std::sort(distinct.begin(), distinct.end());
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
@@ -60,6 +64,22 @@ awaitable<Reply> cluster_info(RequestContext& ctx) {
     doc["replication_factor"] = ctx.services.cluster.replicator().replication_factor();
   }
   co_return json_response(ctx, http::status::ok, std::move(doc));
+}
+
+// POST /api/v1/cluster/members/{id}/drain (admins): asks that node to
+// drain (it notices within a second, through the store) and answers 202.
+// 404 for a node that is not a live member, 409 when it is the only one in
+// service (nowhere to move its listeners and copies).
+awaitable<Reply> drain_member(RequestContext& ctx) {
+  if (!ctx.user->is_admin()) {
+    co_return problem_from_status(ctx, permission_denied("only an admin may drain a node"));
+  }
+  const auto& id = ctx.params[0];
+  auto& membership = ctx.services.cluster.membership();
+  auto asked = co_await offload(ctx, [&] { return membership.request_drain(id, ctx.user->username); });
+  if (!asked) co_return problem_from_status(ctx, asked);
+  spdlog::info("{} asked node {} to drain", ctx.user->username, id);
+  co_return json_response(ctx, http::status::accepted, {{"id", id}, {"draining", true}});
 }
 
 // A copy this node already holds is wanted again: garbage collection must
@@ -179,6 +199,7 @@ std::vector<Route> cluster_routes() {
   using V = http::verb;
   return {
       {V::get, "/api/v1/cluster", Auth::kBearer, cluster_info},
+      {V::post, "/api/v1/cluster/members/{}/drain", Auth::kBearer, drain_member},
       {V::put, "/internal/v1/blobs/{}", Auth::kPeer, receive_blob},
       {V::get, "/internal/v1/blobs/{}", Auth::kPeer, send_blob},
       {V::post, "/internal/v1/blobs/{}/push", Auth::kPeer, push_blob},

@@ -297,10 +297,18 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
                         ->envname("HIFI_READ_MODE")->check(CLI::IsMember({"redirect", "proxy"}))
                         ->capture_default_str());
   std::string member_ttl = "5s", repair_interval = "30s", scrub_interval = "24h", gc_grace = "1h",
-              forget_dead_after = "24h";
+              forget_dead_after = "24h", drain_grace = "60s";
   options.push_back(app.add_option("--member-ttl", member_ttl,
                                    "A node that stops renewing its membership for this long leaves the cluster")
                         ->envname("HIFI_MEMBER_TTL")->capture_default_str());
+  options.push_back(app.add_option("--drain-grace", drain_grace,
+                                   "A draining node lets requests in flight (uploads, streams) run this long "
+                                   "before it goes on to hand its copies over")
+                        ->envname("HIFI_DRAIN_GRACE")->capture_default_str());
+  options.push_back(app.add_option("--drain-on-stop", config.drain_on_stop,
+                                   "In a cluster, SIGTERM drains the node first (listeners move, copies are "
+                                   "handed over) and then stops it; false: SIGTERM stops at once")
+                        ->envname("HIFI_DRAIN_ON_STOP")->capture_default_str());
   options.push_back(app.add_option("--repair-interval", repair_interval,
                                    "How often the leader re-copies songs that have too few copies, and every "
                                    "node checks its copies against the replica index")
@@ -372,6 +380,7 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
       {signed_url_ttl, config.signed_url_ttl_ms, "--signed-url-ttl"},
       {shutdown_grace, config.shutdown_grace_ms, "--shutdown-grace"},
       {member_ttl, config.member_ttl_ms, "--member-ttl"},
+      {drain_grace, config.drain_grace_ms, "--drain-grace"},
       {repair_interval, config.repair_interval_ms, "--repair-interval"},
       {scrub_interval, config.scrub_interval_ms, "--scrub-interval"},
       {gc_grace, config.gc_grace_ms, "--gc-grace"},

@@ -90,6 +90,10 @@ struct ServerConfig {
   int replicas = 3;       // copies of every song (R)
   ReadMode read_mode = ReadMode::kRedirect;
   std::int64_t member_ttl_ms = 5'000;
+  // Draining: how long requests in flight may take to finish, and whether
+  // SIGTERM drains first (cluster mode only).
+  std::int64_t drain_grace_ms = 60'000;
+  bool drain_on_stop = true;
   std::int64_t repair_interval_ms = 30'000;
   std::int64_t scrub_interval_ms = 24LL * 3600 * 1000;  // 0: never
   std::int64_t gc_grace_ms = 3600LL * 1000;

@@ -45,9 +45,12 @@ awaitable<Reply> healthz(RequestContext& ctx) {
     if (!v.last_error.is_ok()) o["last_error"] = v.last_error.message();
     view_json[name] = std::move(o);
   }
+  // A draining node answers 200 (it still serves what it began) but says
+  // so, for load balancers that should send it nothing new.
+  const bool draining = ctx.services.cluster.membership().draining();
   co_return json_response(
       ctx, http::status::ok,
-      {{"status", stale ? "degraded" : "ok"},
+      {{"status", draining ? "draining" : stale ? "degraded" : "ok"},
        {"store", ctx.services.store.describe()},
        {"revision", **rev},
        {"views", std::move(view_json)},

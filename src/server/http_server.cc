@@ -82,6 +82,8 @@ struct HttpServer::Impl {
   std::vector<CompiledRoute> routes;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
+  std::atomic<bool> draining{false};
+  std::function<std::string()> drain_alternative;  // set before `draining`
   std::atomic<std::uint32_t> connections{0};
   std::mutex conn_mu;
   std::map<std::uint64_t, Connection> open;
@@ -469,6 +471,12 @@ struct HttpServer::Impl {
     for (std::size_t i = 0; i < match->segments.size(); ++i) {
       if (match->segments[i] == "{}") ctx.params.push_back(ctx.segments[i]);
     }
+    if (draining && refused_while_draining(match->route)) {
+      auto res = family.render_error(ctx, draining_error());
+      res.set(http::field::retry_after, "1");
+      co_await write_response(ctx, std::move(res));
+      co_return;
+    }
 
     Reply reply;
     try {
@@ -486,6 +494,22 @@ struct HttpServer::Impl {
                                         "something went wrong on the server; the error was logged"});
     }
     if (reply) co_await write_response(ctx, std::move(*reply));
+  }
+
+  // What a draining node still answers: the node-to-node API (peers fetch
+  // its copies while it hands them over), health, metrics, the cluster view.
+  static bool refused_while_draining(const Route& route) {
+    if (route.auth == Auth::kPeer) return false;
+    return route.pattern != "/healthz" && route.pattern != "/metrics" && route.pattern != "/api/v1/cluster";
+  }
+
+  HttpError draining_error() const {
+    const auto member = drain_alternative ? drain_alternative() : std::string();
+    HttpError error{http::status::service_unavailable, "draining", "This node is leaving",
+                    member.empty() ? std::string("this node is draining; use another node of the cluster")
+                                   : "this node is draining; use " + member + " instead"};
+    if (!member.empty()) error.extensions["member"] = member;
+    return error;
   }
 
   void close_idle_connections() {
@@ -541,6 +565,20 @@ void HttpServer::start() {
 std::uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
 
 bool HttpServer::tls() const { return impl_->certificate != nullptr; }
+
+void HttpServer::start_draining(std::function<std::string()> alternative) {
+  auto& d = *impl_;
+  if (d.draining) return;
+  d.drain_alternative = std::move(alternative);
+  d.draining = true;
+}
+
+std::size_t HttpServer::in_flight() const {
+  auto& d = *impl_;
+  std::lock_guard lock(d.conn_mu);
+  return static_cast<std::size_t>(
+      std::count_if(d.open.begin(), d.open.end(), [](const auto& entry) { return entry.second.busy; }));
+}
 
 Status HttpServer::reload_certificate() {
   auto& d = *impl_;

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "blob/blob_store.h"
@@ -88,6 +89,15 @@ class HttpServer {
   // new certificate, open ones keep theirs. On failure the current one
   // stays and the error says why. Without TLS: kFailedPrecondition.
   Status reload_certificate();
+
+  // Draining (a node that leaves the cluster): requests that begin from now
+  // on get 503 "draining" with `member`, the base URL of a node to use
+  // instead (from `alternative`; omitted when it gives ""), except health,
+  // metrics, the cluster view, the node-to-node API and the web app's
+  // files. Requests in flight finish. Any thread; once.
+  void start_draining(std::function<std::string()> alternative);
+  // Requests being answered now (open WebSockets included).
+  std::size_t in_flight() const;
   void shutdown();
   void wait();
 

@@ -1,5 +1,6 @@
 // hifi-server: one HiFi node. See --help.
 #include <signal.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -39,6 +40,7 @@ int run(hifi::ServerConfig config) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGUSR1);  // from this process: a drain asked through the cluster is done
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -78,6 +80,8 @@ int run(hifi::ServerConfig config) {
                  hifi::read_mode_name(cfg.read_mode));
   }
 
+  node.set_on_drained([] { ::kill(::getpid(), SIGUSR1); });
+
   int received = 0;
   for (;;) {
     sigwait(&signals, &received);
@@ -85,8 +89,17 @@ int run(hifi::ServerConfig config) {
     // SIGHUP: a renewed certificate, without a restart.
     if (auto s = node.reload_certificate(); !s) spdlog::error("SIGHUP: the certificate stays as it was: {}", s.message());
   }
-  spdlog::info("received {}: finishing in-flight requests (up to {} ms)",
-               received == SIGINT ? "SIGINT" : "SIGTERM", cfg.shutdown_grace_ms);
+  if (received == SIGUSR1) {
+    spdlog::info("drained: stopping");
+  } else if (received == SIGTERM && !cfg.etcd_endpoints.empty() && cfg.drain_on_stop) {
+    spdlog::info("received SIGTERM: draining before stopping (--drain-on-stop)");
+    if (auto s = node.drain(std::chrono::milliseconds(cfg.drain_grace_ms)); !s) {
+      spdlog::warn("not drained ({}); stopping anyway: the others re-copy this node's songs", s.message());
+    }
+  } else {
+    spdlog::info("received {}: finishing in-flight requests (up to {} ms)",
+                 received == SIGINT ? "SIGINT" : "SIGTERM", cfg.shutdown_grace_ms);
+  }
   node.stop();
   spdlog::info("stopped cleanly");
   return 0;

@@ -5,7 +5,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include "blob/blob_store.h"
@@ -26,6 +29,7 @@
 #include "store/sqlite/sqlite_meta_store.h"
 
 namespace hifi {
+using namespace std::chrono_literals;
 namespace {
 
 // The URL this node is reached at when --advertise is not given: the listen
@@ -111,6 +115,13 @@ struct Node::Parts {
   std::unique_ptr<HttpServer> server;
   std::string advertise;
   bool stopped = false;
+  // Draining (Node::drain): once begun; asked to give up by stop(); the
+  // thread of a drain asked through the store; what to do when it is done.
+  std::atomic<bool> drain_begun{false};
+  std::atomic<bool> drain_abort{false};
+  std::thread drain_thread;
+  std::mutex drain_mu;
+  std::function<void()> on_drained;
 
   // The account watch calls into the hub, which goes first.
   ~Parts() {
@@ -247,6 +258,28 @@ Status Node::start() {
   p.hub->start_cluster_presence(*p.store, cluster->membership().self_id(),
                                 [cluster] { return cluster->membership().lease(); });
   cluster->membership().set_on_rejoin([hub = p.hub.get()] { hub->republish_presence(); });
+  // A drain asked through the store runs on a thread of its own (the
+  // renewal thread that notices must keep renewing).
+  cluster->membership().set_on_drain_requested([this] {
+    auto& parts = *parts_;
+    std::lock_guard lock(parts.drain_mu);
+    if (parts.drain_thread.joinable() || parts.stopped) return;
+    parts.drain_thread = std::thread([this] {
+      auto& q = *parts_;
+      auto s = drain(std::chrono::milliseconds(q.config.drain_grace_ms));
+      if (!s) {
+        spdlog::error("cannot drain: {}", s.message());
+        if (s.code() == Code::kFailedPrecondition && !q.drain_begun) q.cluster->membership().clear_drain_request();
+        return;
+      }
+      std::function<void()> done;
+      {
+        std::lock_guard lock(q.drain_mu);
+        done = q.on_drained;
+      }
+      if (done) done();
+    });
+  });
   p.plays->start();
   p.housekeeping->start();
   // Listener counts are cluster-wide from the first request on; a store too
@@ -261,6 +294,14 @@ void Node::stop() {
   auto& p = *parts_;
   if (p.stopped) return;
   p.stopped = true;
+  p.drain_abort = true;
+  if (p.drain_thread.joinable()) {
+    if (p.drain_thread.get_id() == std::this_thread::get_id()) {
+      p.drain_thread.detach();  // stop() called from the on_drained callback
+    } else {
+      p.drain_thread.join();
+    }
+  }
   if (p.server) {
     p.server->shutdown();
     p.server->wait();
@@ -278,6 +319,94 @@ std::uint16_t Node::port() const { return parts_->server->port(); }
 const std::string& Node::advertise() const { return parts_->advertise; }
 
 Status Node::reload_certificate() { return parts_->server->reload_certificate(); }
+
+std::size_t Node::requests_in_flight() const { return parts_->server->in_flight(); }
+
+void Node::set_on_drained(std::function<void()> callback) {
+  std::lock_guard lock(parts_->drain_mu);
+  parts_->on_drained = std::move(callback);
+}
+
+Status Node::drain(std::chrono::milliseconds grace) {
+  auto& p = *parts_;
+  auto& membership = p.cluster->membership();
+  auto& replicator = p.cluster->replicator();
+  const auto& self = membership.self_id();
+  auto staying = membership.current_members();
+  std::erase_if(staying, [&](const cluster::Member& m) { return m.id == self || !cluster::in_service(m); });
+  if (staying.empty()) {
+    return failed_precondition("no other node is in service: there is nowhere to move this node's listeners "
+                               "and copies (start another node first)");
+  }
+  if (p.drain_begun.exchange(true)) return failed_precondition("this node is draining already");
+  const auto began = std::chrono::steady_clock::now();
+  auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count(); };
+  auto pause = [&](std::chrono::milliseconds d) {
+    const auto until = std::chrono::steady_clock::now() + d;
+    while (!p.drain_abort && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
+    return !p.drain_abort;
+  };
+
+  membership.start_draining();
+  // The member new work goes to instead: the least loaded one in service
+  // as this node sees them now.
+  auto alternative = [&p, self] {
+    auto members = p.cluster->membership().members();
+    std::erase_if(members, [&](const cluster::Member& m) { return m.id == self || !cluster::in_service(m); });
+    if (members.empty()) return std::string();
+    return std::min_element(members.begin(), members.end(), cluster::less_loaded)->advertise;
+  };
+  p.server->start_draining(alternative);
+  std::sort(staying.begin(), staying.end(), cluster::less_loaded);
+  const auto to = staying.front().advertise;
+  p.hub->move_all(to);
+  spdlog::info("draining: new requests are sent to other nodes, room listeners told to move to {}; "
+               "requests in flight have {} s to finish", to, grace.count() / 1000.0);
+
+  // Requests in flight (uploads, streams) finish, within the grace time.
+  const auto deadline = began + grace;
+  auto next_report = began + 5s;
+  while (p.server->in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+    if (!pause(50ms)) return unavailable("the drain was interrupted by a stop");
+    if (std::chrono::steady_clock::now() >= next_report) {
+      spdlog::info("draining: {} requests still in flight", p.server->in_flight());
+      next_report += 5s;
+    }
+  }
+  if (auto left = p.server->in_flight(); left > 0) {
+    spdlog::warn("draining: the grace time is over with {} requests in flight; they end when the node stops", left);
+  }
+
+  // Every copy this node holds, on enough of the others.
+  p.cluster->maintenance().stop();  // its index pass would record the copies again
+  for (int round = 1;; ++round) {
+    auto report = replicator.hand_over_copies();
+    if (report.error.empty() && report.others_in_service == 0) {
+      // Every other node is draining too (or gone): nobody can take the
+      // copies, so they stay here, recorded, as after a plain stop.
+      return failed_precondition("every other node is draining or gone; this node keeps its copies");
+    }
+    if (report.complete()) {
+      spdlog::info("draining: {} blobs checked, {} copies pushed; the other nodes hold enough copies of each",
+                   report.checked, report.copied);
+      break;
+    }
+    spdlog::warn("draining: {} of {} blobs are still short of copies on the other nodes{}; retrying (round {})",
+                 report.short_of_copies, report.checked,
+                 report.error.empty() ? std::string() : " (" + report.error + ")", round);
+    if (!pause(std::chrono::milliseconds(std::min(5000, 500 * round)))) {
+      return unavailable("the drain was interrupted by a stop");
+    }
+  }
+  if (auto s = replicator.forget_all_local_copies(); !s) {
+    spdlog::warn("draining: could not drop this node's replica records ({}); the leader's repair drops them "
+                 "after --forget-dead-after", s.to_string());
+  }
+  membership.clear_drain_request();
+  spdlog::info("drained in {:.1f} s: the other nodes hold every song and serve every listener; this node can "
+               "stop, and its data directory {} can be deleted safely", seconds(), p.config.data_dir);
+  return Status::ok();
+}
 const ServerConfig& Node::config() const { return parts_->config; }
 MetaStore& Node::store() { return *parts_->store; }
 BlobStore& Node::blobs() { return *parts_->blobs; }

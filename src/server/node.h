@@ -12,7 +12,9 @@
 // leaves. Not thread-safe itself: open, start and stop from one thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -83,6 +85,23 @@ class Node {
   const ServerConfig& config() const;   // data_dir made absolute
   // Reads --tls-cert and --tls-key again (see HttpServer::reload_certificate).
   Status reload_certificate();
+
+  // Leaves the cluster without anyone losing a song or a beat: the node
+  // says "draining" (no new uploads, copies, listeners or redirects; it
+  // stops leading), answers new requests 503 naming another member, tells
+  // its room listeners to move there, lets requests in flight finish within
+  // `grace`, hands every copy it holds over until the members in service
+  // have copies_wanted of each, and drops its replica records. Blocks until
+  // then (it keeps retrying copies that fail); afterwards stop() and
+  // deleting the data directory lose nothing. kFailedPrecondition when no
+  // other member is in service or a drain already began; kUnavailable when
+  // stop() interrupted it.
+  Status drain(std::chrono::milliseconds grace);
+  // Called on the drain's own thread once a drain asked through the store
+  // (POST /api/v1/cluster/members/{id}/drain, the autoscaler) finished.
+  void set_on_drained(std::function<void()> callback);
+  // HTTP requests being answered now (open WebSockets included).
+  std::size_t requests_in_flight() const;
 
   MetaStore& store();
   BlobStore& blobs();

@@ -333,6 +333,18 @@ void RoomHub::end_access(const AccessEnded& ended) {
   }
 }
 
+void RoomHub::move_all(const std::string& to) {
+  auto message = std::make_shared<const std::string>(
+      boost::json::serialize(boost::json::object{{"type", "move"}, {"to", to}, {"reason", "draining"}}));
+  std::lock_guard lock(mu_);
+  for (auto& [id, channel] : channels_) {
+    for (auto& [ptr, sub] : channel.subscribers) {
+      sub.subscriber->deliver(message);
+      sub.subscriber->close(CloseReason::kMoved);
+    }
+  }
+}
+
 void RoomHub::close_all() {
   std::lock_guard lock(mu_);
   for (auto& [id, channel] : channels_) {

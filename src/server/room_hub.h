@@ -83,6 +83,7 @@ enum class CloseReason {
   kSignedOut,        // the session that opened it ended (logout, revoked, password changed)
   kAccountDisabled,  // an admin disabled the account
   kAccountDeleted,   // the account was deleted
+  kMoved,            // this node is draining; the client was told where to go
 };
 
 class RoomSubscriber {
@@ -168,6 +169,9 @@ class RoomHub {
   void end_access(const AccessEnded& ended);
   // Closes every subscriber (server shutdown).
   void close_all();
+  // Tells every subscriber to move to the node at `to` (a "move" message,
+  // docs/protocol.md), then closes it (kMoved). For a node that drains.
+  void move_all(const std::string& to);
   // Forgets every subscriber without telling them; for after the network
   // threads have stopped, so that no session outlives its io_context. Their
   // presence keys are deleted if the publisher still gets to it; otherwise

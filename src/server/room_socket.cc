@@ -45,6 +45,7 @@ websocket::close_reason close_reason_for(CloseReason why) {
     case CloseReason::kSignedOut: return {websocket::close_code::policy_error, "signed out"};
     case CloseReason::kAccountDisabled: return {websocket::close_code::policy_error, "account disabled"};
     case CloseReason::kAccountDeleted: return {websocket::close_code::policy_error, "account deleted"};
+    case CloseReason::kMoved: return {websocket::close_code::service_restart, "this node is leaving: move on"};
   }
   return {websocket::close_code::going_away, ""};
 }

@@ -51,6 +51,9 @@ int cmd_listen(CliContext& ctx, const std::string& room, const std::string& sink
                const std::string& sync_log, const std::string& quality, int sample_rate,
                bool spread = true);
 int cmd_cluster(CliContext& ctx);
+// Asks node `id` to drain (admins; cluster_commands.cc); with `wait`, follows
+// it until it has left the member list or `timeout_s` passed.
+int cmd_cluster_drain(CliContext& ctx, const std::string& id, bool wait, int timeout_s);
 
 // App passwords and API keys for Subsonic apps (credential_commands.cc).
 enum class CredentialCommandKind { kAppPassword, kApiKey };

@@ -212,9 +212,24 @@ int main(int argc, char** argv) {
   // Playlists, stars, history, shares (library_commands.cc).
   add_library_commands(app, ctx, code);
 
-  app.add_subcommand("cluster", "The cluster's members: address and health (for admins also leader, load and free disk)\n"
-                                "  hifi cluster\n  hifi cluster --json")
-      ->callback(run([&] { return cmd_cluster(ctx); }));
+  auto* cluster = app.add_subcommand(
+      "cluster", "The cluster's members: address and health (for admins also leader, load and free disk)\n"
+                 "  hifi cluster\n  hifi cluster --json\n  hifi cluster drain NODE_ID");
+  std::string drain_node;
+  bool drain_no_wait = false;
+  int drain_timeout = 600;
+  auto* drain = cluster->add_subcommand(
+      "drain", "Take a node out of the cluster without losing a song or a beat (admins): its listeners move to\n"
+               "other nodes, its uploads and streams finish, its copies are handed over, then it stops.\n"
+               "  hifi cluster drain 3f9c2a1b0d4e5f60");
+  drain->add_option("node", drain_node, "The node's id (see `hifi cluster`)")->required();
+  drain->add_flag("--no-wait", drain_no_wait, "Return once the node has been asked, without following it");
+  drain->add_option("--timeout", drain_timeout, "Seconds to follow the drain before giving up waiting")
+      ->capture_default_str()->check(CLI::Range(1, 86400));
+  drain->callback(run([&] { return cmd_cluster_drain(ctx, drain_node, !drain_no_wait, drain_timeout); }));
+  cluster->callback([&, cluster] {
+    if (cluster->get_subcommands().empty()) code = cmd_cluster(ctx);
+  });
 
   // Servers and token are needed by every command; set them up after
   // parsing options but before any callback runs.
