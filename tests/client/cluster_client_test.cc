@@ -810,6 +810,38 @@ TEST(DiscoveryTest, ALearnedMemberTakesOverWhenTheFirstServerDies) {
   fs::remove_all(dir);
 }
 
+// A node that drains answers 503 "draining" naming a member: the request
+// goes there (the member joins the failover list), as for a node that is down.
+TEST(DiscoveryTest, ADrainingNodeSendsTheRequestToTheMemberItNames) {
+  auto dir = hifi::testing::fresh_dir("draining");
+  TestServer real(dir / "server");
+  const auto real_url = "http://127.0.0.1:" + std::to_string(real.port());
+  std::atomic<int> asked{0};
+  TinyServer draining([&](const Received&, std::size_t) {
+    ++asked;
+    return TinyServer::response(
+        503, "Service Unavailable", {{"Content-Type", "application/problem+json"}, {"Retry-After", "1"}},
+        R"({"type":"urn:hifi:problem:draining","title":"This node is leaving","status":503,"member":")" +
+            real_url + R"("})");
+  });
+  ApiClient client(options({draining.url()}, ""));
+  auto health = client.request("GET", "/healthz");
+  ASSERT_TRUE(health) << health.error.message();
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(client.current_server(), real_url);
+  EXPECT_EQ(asked.load(), 1);
+  // Other 503s are answers, not reasons to move.
+  TinyServer busy([&](const Received&, std::size_t) {
+    return TinyServer::response(503, "Service Unavailable", {{"Content-Type", "application/problem+json"}},
+                                R"({"type":"urn:hifi:problem:busy","status":503,"member":")" + real_url + R"("})");
+  });
+  ApiClient other(options({busy.url()}, ""));
+  auto refused = other.request("GET", "/healthz");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error.status, 503);
+  fs::remove_all(dir);
+}
+
 // The real server's GET /api/v1/cluster (docs/api.yaml): single-node mode
 // lists one member, this node, as leader; a signed-in question, whose load
 // figures are for admins.

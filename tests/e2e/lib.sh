@@ -7,12 +7,17 @@ E2E_PIDS=()
 E2E_FAILURES=0
 E2E_PASSES=0
 
+# E2E_KEEP=1 keeps the temp dir (logs, data) for a look after the run.
 e2e_cleanup() {
   local pid
   for pid in "${E2E_PIDS[@]:-}"; do
     [[ -n "$pid" ]] && kill -9 "$pid" 2>/dev/null || true
   done
-  rm -rf "$E2E_TMP"
+  if [[ -n "${E2E_KEEP:-}" ]]; then
+    echo "kept $E2E_TMP" >&2
+  else
+    rm -rf "$E2E_TMP"
+  fi
 }
 trap e2e_cleanup EXIT
 
