@@ -3,6 +3,7 @@
 // driven by playwright-core (which never downloads a browser).
 
 import { spawn, execFileSync } from 'node:child_process';
+import { createServer as createNetServer } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -79,6 +80,58 @@ export class Server {
       proc.kill('SIGTERM');
     });
   }
+}
+
+// A one-member etcd cluster on free loopback ports, for tests of a real
+// cluster of hifi-server nodes; `endpoint` is its client URL once started.
+export class Etcd {
+  constructor(dataDir) {
+    this.dataDir = dataDir;
+    this.proc = null;
+    this.endpoint = null;
+  }
+
+  async start() {
+    const bin = process.env.HIFI_ETCD || 'etcd';
+    const [client, peer] = [await freePort(), await freePort()];
+    this.endpoint = `http://127.0.0.1:${client}`;
+    const peerUrl = `http://127.0.0.1:${peer}`;
+    this.proc = spawn(bin, ['--name', 'm1', '--data-dir', this.dataDir,
+      '--listen-client-urls', this.endpoint, '--advertise-client-urls', this.endpoint,
+      '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
+      '--initial-cluster', `m1=${peerUrl}`], { stdio: 'ignore' });
+    const deadline = Date.now() + 30000;
+    while (Date.now() < deadline) {
+      try {
+        const res = await fetch(`${this.endpoint}/health`);
+        if ((await res.json()).health === 'true') return this.endpoint;
+      } catch { /* not up yet */ }
+      if (this.proc.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`etcd (${bin}) did not become healthy`);
+  }
+
+  stop() {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      proc.once('exit', () => resolve());
+      proc.kill('SIGKILL');
+    });
+  }
+}
+
+// A loopback port nothing listens on right now.
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 // Three short songs with tags (one with embedded cover art), a file that is

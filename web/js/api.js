@@ -28,6 +28,18 @@ function trimSlash(url) { return url.replace(/\/+$/, ''); }
 
 // "http://host:port/..." or "host:port" -> "http://host:port"; null when not
 // an http(s) URL.
+// The member a draining node's 503 names (an origin), or null for any other
+// answer. Reads a clone, so the response stays readable.
+export async function drainingMember(res) {
+  if (res.status !== 503) return null;
+  try {
+    const body = await res.clone().json();
+    return body?.type === 'urn:hifi:problem:draining' && body.member ? serverOrigin(body.member) : null;
+  } catch {
+    return null;
+  }
+}
+
 export function serverOrigin(url) {
   if (typeof url !== 'string' || !url.trim()) return null;
   const text = url.trim();
@@ -160,13 +172,22 @@ class Api extends EventTarget {
     let lastError;
     // Try the active server, then each other member once.
     for (let tried = 0; tried < this.servers.length; tried++) {
+      let res;
       try {
-        return await fetch(this.url(path, query), init);
+        res = await fetch(this.url(path, query), init);
       } catch (err) {
         if (err.name === 'AbortError') throw err;
         lastError = err;
         if (!this.failover()) break;
+        continue;
       }
+      // A node leaving the cluster names one to use instead: go there.
+      const member = await drainingMember(res);
+      if (!member) return res;
+      this.addServer(member);
+      this.active = this.servers.indexOf(member);
+      this.dispatchEvent(new CustomEvent('server', { detail: this.base }));
+      lastError = new Error('the node is leaving the cluster');
     }
     throw new NetworkError(`cannot reach the server (${lastError?.message || 'network error'})`);
   }

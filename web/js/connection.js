@@ -4,7 +4,7 @@
 // least-loaded member (api.spreadOrder()), and keeps the member list fresh
 // while the room is open.
 
-import { api, ApiError } from './api.js';
+import { api, ApiError, serverOrigin } from './api.js';
 import { ClockSync } from './clock.js';
 import { thisDevice } from './device.js';
 
@@ -37,6 +37,7 @@ export class RoomConnection extends EventTarget {
     this.retryAt = 0;
     this.server = null;      // the node the socket goes (or last went) to
     this.failed = new Set(); // nodes that failed since the last good connection
+    this.moveTo = null;      // where a draining node told this socket to go
     this.clusterTimer = 0;
     this.onOnline = () => { if (this.status === 'waiting') this.connectNow(); };
     window.addEventListener('online', this.onOnline);
@@ -174,6 +175,17 @@ export class RoomConnection extends EventTarget {
       this.teardown();
       if (this.closed || this.status === 'deleted') return;
       if (e.code === 4401 || e.code === 1008) { this.setStatus('error', 'not allowed'); return; }
+      if (this.moveTo) {
+        // Told where to go: reconnect there at once (with since=), keeping
+        // the clock estimate (same cluster, same time) so playback goes on.
+        this.server = this.moveTo;
+        this.moveTo = null;
+        this.attempt = 0;
+        this.failuresHere = 0;
+        this.setStatus('waiting', `moving to ${this.server}`);
+        this.later(() => this.connect(), 0);
+        return;
+      }
       if (!opened) this.failuresHere++;
       this.scheduleReconnect(opened ? 'connection lost' : 'cannot connect');
     };
@@ -258,6 +270,15 @@ export class RoomConnection extends EventTarget {
         this.teardown();
         this.setStatus('deleted', 'the room was deleted');
         break;
+      case 'move': {
+        // This node is leaving the cluster; it closes the socket next.
+        const to = serverOrigin(msg.to);
+        if (to) {
+          api.addServer(to);
+          this.moveTo = to;
+        }
+        break;
+      }
       case 'error':
         console.warn('room socket error', msg.code, msg.detail);
         if (msg.code === 'not-found') {

@@ -22,7 +22,7 @@
 // play is compared with the state's; one off by more than 5 ms is replaced,
 // the old segments stopping at the very moment the new ones start.
 
-import { api } from './api.js';
+import { api, drainingMember } from './api.js';
 import { roomPosition } from './clock.js';
 
 const LEAD_S = 0.08;          // how far ahead a new segment starts
@@ -252,6 +252,9 @@ export class SyncPlayer extends EventTarget {
       const length = piece.last ? '' : `&duration_ms=${Math.round(piece.endMs - piece.startMs)}`;
       const res = await fetch(`${url}${quality}&offset_ms=${Math.round(piece.startMs)}${length}`);
       if (!res.ok) {
+        // The node is leaving the cluster: the next try asks for a URL on
+        // another node (the API follows the node it names).
+        if (await drainingMember(res)) this.urls.delete(piece.songId);
         const err = new Error(res.status === 503 ? 'the server is busy' : `the song could not be fetched (HTTP ${res.status})`);
         // Busy: the server's transcoders are taken for a moment; ask again
         // soon (with some spread) rather than after the whole Retry-After.
