@@ -289,7 +289,8 @@ measure() {  # measure MODE CONNECTIONS: MODE idle or flood; appends to RESULTS
   local name="$mode-c$conns"
   if [[ $mode == flood ]]; then
     FLOOD_RUN=$((FLOOD_RUN + 1))
-    # The flood covers the warm-up, the measured run and one second more.
+    # The flood starts 0.5 s before the warm-up and ends about 0.5 s after
+    # the measured run.
     "${PIN_CLIENT[@]}" "$PYTHON" "$TMP/flood.py" 127.0.0.1 "$HIFI_PORT" "$FLOOD_RATE" \
       $((WARMUP + SECONDS_PER_RUN + 1)) "f${FLOOD_RUN}u" >"$TMP/flood-$name.out" 2>"$TMP/flood-$name.err" &
     FLOOD_PID=$!

@@ -26,17 +26,23 @@ ClusterNode::ClusterNode(MetaStore& store, BlobStore& blobs, Catalog& catalog, c
                   std::move(sampler)),
       replicator_(store, blobs, membership_, peers_, clock, options_.replicas),
       maintenance_(store, blobs, catalog, membership_, replicator_, peers_, clock,
-                   options_.maintenance) {}
+                   options_.maintenance),
+      store_(store) {}
 
 ClusterNode::~ClusterNode() { stop(); }
 
 Status ClusterNode::start(const std::string& advertise) {
+  auto provisioner = make_provisioner(options_.provisioner, membership_);
+  if (!provisioner) return provisioner.status();
   if (auto s = membership_.start(advertise); !s) return s;
   maintenance_.start();
+  autoscaler_ = std::make_unique<Autoscaler>(store_, membership_, clock_, options_.scale, std::move(*provisioner));
+  autoscaler_->start();
   return Status::ok();
 }
 
 void ClusterNode::stop() {
+  if (autoscaler_) autoscaler_->stop();
   maintenance_.stop();
   membership_.stop();
 }
@@ -81,6 +87,7 @@ std::string ClusterNode::render_metrics() const {
   counter("hifi_gc_blobs_removed_total", "Unreferenced blobs removed from this node.", m.gc_removed.load());
   counter("hifi_replica_index_fixes_total", "Replica index records added or dropped by maintenance.",
           m.index_fixed.load());
+  if (autoscaler_) out += autoscaler_->render_metrics();
   return out;
 }
 

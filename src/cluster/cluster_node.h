@@ -15,6 +15,7 @@
 #include <string>
 
 #include "blob/blob_store.h"
+#include "cluster/autoscaler.h"
 #include "cluster/maintenance.h"
 #include "cluster/membership.h"
 #include "cluster/peer_auth.h"
@@ -34,6 +35,9 @@ struct ClusterOptions {
   std::chrono::milliseconds member_ttl{5000};
   MaintenanceOptions maintenance;
   PeerClientOptions peer;
+  // Dynamic scaling (decided on the leader; see Autoscaler).
+  AutoscalerOptions scale;
+  ProvisionerOptions provisioner;
 };
 
 class ClusterNode {
@@ -42,8 +46,9 @@ class ClusterNode {
               ClusterOptions options, Membership::LoadSampler sampler);
   ~ClusterNode();
 
-  // Joins (advertising this base URL) and starts maintenance. Fails when the
-  // store does not answer.
+  // Joins (advertising this base URL) and starts maintenance and the
+  // autoscaler. Fails when the store does not answer or the provisioner
+  // cannot be used.
   Status start(const std::string& advertise);
   // Stops maintenance and leaves. Idempotent.
   void stop();
@@ -53,6 +58,9 @@ class ClusterNode {
   const Membership& membership() const { return membership_; }
   Replicator& replicator() { return replicator_; }
   Maintenance& maintenance() { return maintenance_; }
+  // Null before start().
+  Autoscaler* autoscaler() { return autoscaler_.get(); }
+  const Autoscaler* autoscaler() const { return autoscaler_.get(); }
   const PeerAuth& auth() const { return auth_; }
   const PeerClient& peers() const { return peers_; }
   // The clock peer headers are made and checked with.
@@ -69,6 +77,8 @@ class ClusterNode {
   Membership membership_;
   Replicator replicator_;
   Maintenance maintenance_;
+  MetaStore& store_;
+  std::unique_ptr<Autoscaler> autoscaler_;
 };
 
 // This node's id: read from <data_dir>/node-id, or created there (16 random

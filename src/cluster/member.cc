@@ -34,7 +34,8 @@ json::object member_to_json(const Member& m) {
            {{"active_streams", m.load.active_streams},
             {"bytes_per_second", m.load.bytes_per_second},
             {"connections", m.load.connections},
-            {"websockets", m.load.websockets}}},
+            {"websockets", m.load.websockets},
+            {"cpu", m.load.cpu}}},
           {"disk_free_bytes", m.disk_free_bytes},
           {"disk_total_bytes", m.disk_total_bytes},
           {"started_at", m.started_at},
@@ -80,6 +81,7 @@ Result<Member> member_from_json(std::string_view text) {
     m.load.bytes_per_second = int_field(l, "bytes_per_second");
     m.load.connections = int_field(l, "connections");
     m.load.websockets = int_field(l, "websockets");
+    if (auto* cpu = l.if_contains("cpu"); cpu && cpu->is_number()) m.load.cpu = cpu->to_number<double>();
   }
   m.disk_free_bytes = static_cast<std::uint64_t>(int_field(o, "disk_free_bytes"));
   m.disk_total_bytes = static_cast<std::uint64_t>(int_field(o, "disk_total_bytes"));

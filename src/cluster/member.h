@@ -29,6 +29,9 @@ struct Load {
   std::int64_t bytes_per_second = 0;  // song bytes sent, averaged over the last renewal period
   std::int64_t connections = 0;
   std::int64_t websockets = 0;
+  // CPU this node's process used over the last renewal period, as a
+  // fraction of all the machine's cores (0..1).
+  double cpu = 0;
 };
 
 // How a member says it is doing. Member records and GET /api/v1/cluster

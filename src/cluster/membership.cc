@@ -1,6 +1,7 @@
 #include "cluster/membership.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 
 #include <algorithm>
@@ -16,6 +17,14 @@ constexpr std::uint64_t kLowDiskBytes = 512ULL << 20;
 
 std::chrono::milliseconds renew_period(std::chrono::milliseconds ttl) {
   return std::clamp(ttl / 4, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
+}
+
+// CPU time (user + system) this process has used, in seconds.
+double process_cpu_seconds() {
+  struct rusage usage {};
+  if (::getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 std::int64_t ttl_seconds(std::chrono::milliseconds ttl) {
@@ -110,13 +119,20 @@ Member Membership::self_record() {
   m.health = m.disk_free_bytes < kLowDiskBytes ? Health::kDegraded : Health::kLive;
   std::lock_guard lock(mu_);
   if (draining_) m.health = Health::kDraining;
+  const double cpu_seconds = process_cpu_seconds();
   if (last_sample_ms_ > 0 && m.updated_at > last_sample_ms_ && counters.bytes_sent >= last_bytes_) {
     bytes_per_second_ = static_cast<std::int64_t>((counters.bytes_sent - last_bytes_) * 1000 /
                                                   static_cast<std::uint64_t>(m.updated_at - last_sample_ms_));
+    const double cores = std::max(1u, std::thread::hardware_concurrency());
+    cpu_ = std::clamp((cpu_seconds - last_cpu_seconds_) * 1000.0 / static_cast<double>(m.updated_at - last_sample_ms_) /
+                          cores,
+                      0.0, 1.0);
   }
+  last_cpu_seconds_ = cpu_seconds;
   last_bytes_ = counters.bytes_sent;
   last_sample_ms_ = m.updated_at;
   m.load.bytes_per_second = bytes_per_second_;
+  m.load.cpu = cpu_;
   m.advertise = advertise_;
   return m;
 }

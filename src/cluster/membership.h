@@ -130,6 +130,8 @@ class Membership {
   std::uint64_t last_bytes_ = 0;
   std::int64_t last_sample_ms_ = 0;
   std::int64_t bytes_per_second_ = 0;
+  double last_cpu_seconds_ = 0;
+  double cpu_ = 0;
   bool renew_failing_ = false;
 
   std::mutex renew_mu_;  // one renewal at a time

@@ -62,6 +62,17 @@ awaitable<Reply> cluster_info(RequestContext& ctx) {
   if (admin) {
     doc["leader"] = leader ? json::value(*leader) : json::value(nullptr);
     doc["replication_factor"] = ctx.services.cluster.replicator().replication_factor();
+    // The autoscaler's last decision (the leader's, as published).
+    if (const auto* scaler = ctx.services.cluster.autoscaler()) {
+      if (auto published = scaler->published()) {
+        json::object scale;
+        for (const char* key : {"wanted", "current", "desired", "reason", "last_change", "provisioner", "by"}) {
+          if (auto* v = published->if_contains(key)) scale[key] = *v;
+        }
+        if (auto* pending = published->if_contains("pending")) scale["pending"] = *pending;
+        doc["scale"] = std::move(scale);
+      }
+    }
   }
   co_return json_response(ctx, http::status::ok, std::move(doc));
 }

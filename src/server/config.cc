@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "cluster/scale_policy.h"
 #include "common/endpoint.h"
 #include "room/room_state.h"
 
@@ -143,6 +145,7 @@ Result<std::int64_t> parse_duration(std::string_view text) {
 
 int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_now) {
   exit_now = false;
+  config.argv.assign(argv + std::min(argc, 1), argv + argc);
   CLI::App app{
       "hifi-server: a node of HiFi, the self-hosted music sharing service.\n"
       "Serves the REST API, streams and stores songs. Alone it is a complete\n"
@@ -297,7 +300,8 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
                         ->envname("HIFI_READ_MODE")->check(CLI::IsMember({"redirect", "proxy"}))
                         ->capture_default_str());
   std::string member_ttl = "5s", repair_interval = "30s", scrub_interval = "24h", gc_grace = "1h",
-              forget_dead_after = "24h", drain_grace = "60s";
+              forget_dead_after = "24h", drain_grace = "60s", scale_up_window = "30s", scale_down_window = "5m";
+  std::string scale_ports;
   options.push_back(app.add_option("--member-ttl", member_ttl,
                                    "A node that stops renewing its membership for this long leaves the cluster")
                         ->envname("HIFI_MEMBER_TTL")->capture_default_str());
@@ -309,6 +313,45 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
                                    "In a cluster, SIGTERM drains the node first (listeners move, copies are "
                                    "handed over) and then stops it; false: SIGTERM stops at once")
                         ->envname("HIFI_DRAIN_ON_STOP")->capture_default_str());
+  options.push_back(app.add_option("--scale-min", config.scale_min, "Autoscaling: the fewest nodes the cluster keeps")
+                        ->envname("HIFI_SCALE_MIN")->capture_default_str());
+  options.push_back(app.add_option("--scale-max", config.scale_max, "Autoscaling: the most nodes the cluster grows to")
+                        ->envname("HIFI_SCALE_MAX")->capture_default_str());
+  options.push_back(app.add_option("--scale-target-listeners", config.scale_target_listeners,
+                                   "Autoscaling: room listeners (WebSockets) per node the cluster aims at "
+                                   "(0: not a scaling metric)")
+                        ->envname("HIFI_SCALE_TARGET_LISTENERS")->capture_default_str());
+  options.push_back(app.add_option("--scale-target-streams", config.scale_target_streams,
+                                   "Autoscaling: active streams per node the cluster aims at (0: not a metric)")
+                        ->envname("HIFI_SCALE_TARGET_STREAMS")->capture_default_str());
+  options.push_back(app.add_option("--scale-target-cpu", config.scale_target_cpu,
+                                   "Autoscaling: CPU use per node the cluster aims at, a fraction of the cores "
+                                   "(e.g. 0.6; 0: not a metric)")
+                        ->envname("HIFI_SCALE_TARGET_CPU")->capture_default_str());
+  options.push_back(app.add_option("--scale-up-window", scale_up_window,
+                                   "Autoscaling: load must stay above target this long before nodes are added")
+                        ->envname("HIFI_SCALE_UP_WINDOW")->capture_default_str());
+  options.push_back(app.add_option("--scale-down-window", scale_down_window,
+                                   "Autoscaling: load must stay below target this long before a node is drained")
+                        ->envname("HIFI_SCALE_DOWN_WINDOW")->capture_default_str());
+  options.push_back(app.add_option("--scale-provisioner", config.scale_provisioner,
+                                   "What adds and removes nodes: none (only publish the decision, for an outside "
+                                   "autoscaler), local (hifi-server processes on this machine) or command "
+                                   "(--scale-command)")
+                        ->envname("HIFI_SCALE_PROVISIONER")
+                        ->check(CLI::IsMember({"none", "local", "command"}))
+                        ->capture_default_str());
+  options.push_back(app.add_option("--scale-local-ports", scale_ports,
+                                   "local provisioner: the ports new nodes listen on, FIRST-LAST (e.g. 8090-8099)")
+                        ->envname("HIFI_SCALE_LOCAL_PORTS"));
+  options.push_back(app.add_option("--scale-local-dir", config.scale_local_dir,
+                                   "local provisioner: where new nodes keep their data (one directory each)")
+                        ->envname("HIFI_SCALE_LOCAL_DIR"));
+  options.push_back(app.add_option("--scale-command", config.scale_command,
+                                   "command provisioner: run with /bin/sh -c to add or remove a node, with "
+                                   "HIFI_SCALE_ACTION (add|remove), HIFI_SCALE_COUNT, HIFI_SCALE_WANTED, "
+                                   "HIFI_SCALE_CURRENT, HIFI_SCALE_NODE and HIFI_SCALE_NODE_URL set")
+                        ->envname("HIFI_SCALE_COMMAND"));
   options.push_back(app.add_option("--repair-interval", repair_interval,
                                    "How often the leader re-copies songs that have too few copies, and every "
                                    "node checks its copies against the replica index")
@@ -381,6 +424,8 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
       {shutdown_grace, config.shutdown_grace_ms, "--shutdown-grace"},
       {member_ttl, config.member_ttl_ms, "--member-ttl"},
       {drain_grace, config.drain_grace_ms, "--drain-grace"},
+      {scale_up_window, config.scale_up_window_ms, "--scale-up-window"},
+      {scale_down_window, config.scale_down_window_ms, "--scale-down-window"},
       {repair_interval, config.repair_interval_ms, "--repair-interval"},
       {scrub_interval, config.scrub_interval_ms, "--scrub-interval"},
       {gc_grace, config.gc_grace_ms, "--gc-grace"},
@@ -438,6 +483,28 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
     return usage_error("--node-id may hold only letters, digits, '-' and '_' (at most 64)");
   }
   if (config.member_ttl_ms < 1000) return usage_error("--member-ttl must be at least 1s");
+  if (!scale_ports.empty()) {
+    unsigned first = 0, last = 0;
+    char extra = 0;
+    if (std::sscanf(scale_ports.c_str(), "%u-%u%c", &first, &last, &extra) != 2 || first == 0 || last > 65535 ||
+        last < first) {
+      return usage_error("--scale-local-ports must be FIRST-LAST, e.g. 8090-8099");
+    }
+    config.scale_first_port = static_cast<std::uint16_t>(first);
+    config.scale_last_port = static_cast<std::uint16_t>(last);
+  }
+  {
+    cluster::ScaleOptions scale;
+    scale.min_nodes = config.scale_min;
+    scale.max_nodes = config.scale_max;
+    scale.target_listeners = config.scale_target_listeners;
+    scale.target_streams = config.scale_target_streams;
+    scale.target_cpu = config.scale_target_cpu;
+    if (auto why = cluster::validate(scale); !why.empty()) return usage_error(why);
+  }
+  if (config.scale_provisioner != "none" && config.etcd_endpoints.empty()) {
+    return usage_error("--scale-provisioner " + config.scale_provisioner + " needs a cluster (--etcd)");
+  }
   if (config.repair_interval_ms < 100) return usage_error("--repair-interval must be at least 100ms");
   if (config.forget_dead_after_ms < 60'000) return usage_error("--forget-dead-after must be at least 1m");
   if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());

@@ -94,6 +94,24 @@ struct ServerConfig {
   // SIGTERM drains first (cluster mode only).
   std::int64_t drain_grace_ms = 60'000;
   bool drain_on_stop = true;
+  // Dynamic scaling (decided on the leader): the node count's bounds, the
+  // per-node targets (0: not a metric), the stabilization windows, and what
+  // adds and removes nodes (none | local | command).
+  int scale_min = 1;
+  int scale_max = 1;
+  double scale_target_listeners = 0;
+  double scale_target_streams = 0;
+  double scale_target_cpu = 0;
+  std::int64_t scale_up_window_ms = 30'000;
+  std::int64_t scale_down_window_ms = 300'000;
+  std::string scale_provisioner = "none";
+  std::uint16_t scale_first_port = 0;
+  std::uint16_t scale_last_port = 0;
+  std::string scale_local_dir;
+  std::string scale_command;
+  // The command line as given (without the program), for nodes the local
+  // provisioner starts.
+  std::vector<std::string> argv;
   std::int64_t repair_interval_ms = 30'000;
   std::int64_t scrub_interval_ms = 24LL * 3600 * 1000;  // 0: never
   std::int64_t gc_grace_ms = 3600LL * 1000;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "blob/blob_store.h"
@@ -50,6 +51,24 @@ bool is_loopback(const std::string& host) {
   return host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";
 }
 
+// The command line a node the local provisioner starts gets: this one's,
+// without what must differ per node (it gets its own --listen, --data-dir
+// and --advertise; its id comes from its data directory).
+std::vector<std::string> spawned_node_args(const std::vector<std::string>& argv) {
+  static const std::set<std::string> own = {"--listen", "--data-dir", "--advertise", "--node-id"};
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const auto& a = argv[i];
+    const auto name = a.substr(0, a.find('='));
+    if (own.count(name)) {
+      if (a.find('=') == std::string::npos) ++i;  // its value is the next argument
+      continue;
+    }
+    out.push_back(a);
+  }
+  return out;
+}
+
 cluster::ClusterOptions cluster_options(const ServerConfig& config) {
   cluster::ClusterOptions options;
   options.node_id = config.node_id.empty() ? cluster::load_or_create_node_id(config.data_dir) : config.node_id;
@@ -62,6 +81,23 @@ cluster::ClusterOptions cluster_options(const ServerConfig& config) {
   options.maintenance.scrub_interval = std::chrono::milliseconds(config.scrub_interval_ms);
   options.maintenance.gc_grace = std::chrono::milliseconds(config.gc_grace_ms);
   options.maintenance.forget_dead_after = std::chrono::milliseconds(config.forget_dead_after_ms);
+  auto& scale = options.scale.policy;
+  scale.min_nodes = config.scale_min;
+  scale.max_nodes = config.scale_max;
+  scale.target_listeners = config.scale_target_listeners;
+  scale.target_streams = config.scale_target_streams;
+  scale.target_cpu = config.scale_target_cpu;
+  scale.up_window = std::chrono::milliseconds(config.scale_up_window_ms);
+  scale.down_window = std::chrono::milliseconds(config.scale_down_window_ms);
+  auto& p = options.provisioner;
+  p.kind = config.scale_provisioner;
+  p.first_port = config.scale_first_port;
+  p.last_port = config.scale_last_port;
+  p.listen_host = config.listen_host == "0.0.0.0" || config.listen_host == "::" ? "127.0.0.1" : config.listen_host;
+  p.tls = !config.tls_cert_file.empty();
+  p.local_dir = config.scale_local_dir;
+  p.command = config.scale_command;
+  p.node_args = spawned_node_args(config.argv);
   return options;
 }
 
