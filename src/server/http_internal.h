@@ -342,6 +342,11 @@ awaitable<std::invoke_result_t<F>> offload(RequestContext& ctx, F f) {
   return offload_to(ctx.workers, std::move(f));
 }
 
+// Makes the calling thread yield the CPU to the others (nice 10), once per
+// thread: password hashing runs so, and token checks and the network
+// threads are not held up behind it on a busy or small machine.
+void lower_this_thread_priority();
+
 // Runs f(), which hashes or verifies a password, on the password pool;
 // nullopt, at once, when password_slots are all taken (answer 503 then:
 // see password_busy()).
@@ -349,7 +354,10 @@ template <typename F>
 awaitable<std::optional<std::invoke_result_t<F>>> offload_password_work(RequestContext& ctx, F f) {
   auto slot = ctx.password_slots.try_acquire();
   if (!slot) co_return std::nullopt;
-  co_return co_await offload_to(ctx.password_workers, std::move(f));
+  co_return co_await offload_to(ctx.password_workers, [f = std::move(f)]() mutable {
+    lower_this_thread_priority();
+    return f();
+  });
 }
 
 // The 503 for a request refused by offload_password_work().

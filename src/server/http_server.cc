@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -31,6 +35,15 @@ constexpr unsigned kMaxConcurrentRefusals = 64;
 
 std::string verb_name(http::verb v) { return std::string(http::to_string(v)); }
 
+// The cores this process may run on (its CPU affinity: taskset, a
+// container's cpuset), not every core of the machine.
+std::size_t usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 // Splits "/api/v1/songs/{}" into literal segments and placeholders.
 std::vector<std::string> split_pattern(const std::string& pattern) {
   std::vector<std::string> out;
@@ -45,6 +58,14 @@ std::vector<std::string> split_pattern(const std::string& pattern) {
 }
 
 }  // namespace
+
+void lower_this_thread_priority() {
+  static thread_local bool lowered = false;
+  if (lowered) return;
+  lowered = true;
+  // Linux: a thread's own nice value, by its thread id.
+  (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+}
 
 }  // namespace http_internal
 
@@ -90,8 +111,9 @@ struct HttpServer::Impl {
   std::uint64_t next_conn_id = 0;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
 
-  // Half the cores (at least one): hashing never takes every core.
-  static std::size_t password_threads() { return std::max(1u, std::thread::hardware_concurrency() / 2); }
+  // Half the cores this process may run on (at least one): hashing never
+  // takes every core.
+  static std::size_t password_threads() { return std::max<std::size_t>(1, usable_cores() / 2); }
 
   Impl(const ServerConfig& c, Services s)
       : config(c), services(s), per_address(c.max_connections_per_address), ioc(static_cast<int>(c.threads)),
