@@ -160,6 +160,9 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
       "  HIFI_REGISTRATION=invite hifi-server --config /etc/hifi/hifi.toml",
       "hifi-server"};
   app.set_version_flag("--version", "hifi-server 0.1.0");
+  // An option given twice takes its last value (scripts that add to a
+  // command line override what came before).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.get_formatter()->column_width(38);
 
   std::string listen = config.listen_host + ":" + std::to_string(config.listen_port);
@@ -250,7 +253,7 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
   options.push_back(app.add_option("--etcd", config.etcd_endpoints,
                                    "etcd client URLs (comma-separated): keep accounts, the catalog and rooms "
                                    "in an etcd cluster shared with other nodes instead of the embedded store")
-                        ->envname("HIFI_ETCD")->delimiter(','));
+                        ->envname("HIFI_ETCD")->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::TakeAll));
   options.push_back(app.add_option("--etcd-namespace", config.etcd_namespace, "Key prefix of this HiFi in etcd")
                         ->envname("HIFI_ETCD_NAMESPACE")->capture_default_str());
   std::string cluster_secret_file;

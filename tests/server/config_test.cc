@@ -416,3 +416,38 @@ TEST_F(ConfigTest, InvalidFileValuesAreUsageErrors) {
 
 }  // namespace
 }  // namespace hifi
+
+namespace hifi {
+namespace {
+
+TEST_F(ConfigTest, AnOptionGivenTwiceTakesItsLastValueAndListsKeepEveryItem) {
+  ::setenv("HIFI_CLUSTER_SECRET", "config-test-secret-0123456789", 1);
+  auto o = parse({"--replicas", "2", "--replicas", "3", "--etcd", "http://a:2379,http://b:2379", "--etcd",
+                  "http://c:2379", "--scale-max", "3", "--scale-target-listeners", "10", "--scale-local-ports",
+                  "8090-8099"});
+  ::unsetenv("HIFI_CLUSTER_SECRET");
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.config.replicas, 3);
+  EXPECT_EQ(o.config.etcd_endpoints, (std::vector<std::string>{"http://a:2379", "http://b:2379", "http://c:2379"}));
+  EXPECT_EQ(o.config.scale_first_port, 8090);
+  EXPECT_EQ(o.config.scale_last_port, 8099);
+  EXPECT_EQ(o.config.argv.size(), 14u);
+}
+
+TEST_F(ConfigTest, BadScalingSettingsAreRefusedAtStart) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--scale-min", "3", "--scale-max", "2"},
+           {"--scale-target-cpu", "2"},
+           {"--scale-target-listeners", "-1"},
+           {"--scale-local-ports", "9000-8000"},
+           {"--scale-provisioner", "cloud"},
+           {"--scale-provisioner", "local"},  // without --etcd
+       }) {
+    auto o = parse(args);
+    EXPECT_EQ(o.code, 2) << args[0] << " " << args[1];
+    EXPECT_FALSE(o.err.empty());
+  }
+}
+
+}  // namespace
+}  // namespace hifi
