@@ -855,6 +855,19 @@ int cmd_cluster(CliContext& ctx) {
                 connections.c_str(), disk.c_str());
   }
   if (any_leader) std::cout << "* leader (runs the repairs)\n";
+  // The autoscaler's decision (admins).
+  if (r->document.is_object()) {
+    if (const auto* scale = r->document.as_object().if_contains("scale"); scale && scale->is_object()) {
+      const auto& o = scale->as_object();
+      if (const auto* wanted = o.if_contains("wanted"); wanted && wanted->is_int64()) {
+        std::cout << "Scale: wants " << wanted->as_int64() << " node(s)";
+        if (const auto* reason = o.if_contains("reason"); reason && reason->is_string()) {
+          std::cout << " (" << std::string(reason->as_string()) << ")";
+        }
+        std::cout << "\n";
+      }
+    }
+  }
   return kExitOk;
 }
 
