@@ -179,6 +179,34 @@ check "every upload acknowledged while the cluster grew and shrank downloads who
 check "uploads were acknowledged throughout (at least 20)" test "$acked" -ge 20
 check "node 1 is up and leads" bash -c "curl -sf -m 5 -H 'Authorization: Bearer $TOKEN' '${NODE_URL[1]}/api/v1/cluster' | jq -e '.leader != null' >/dev/null"
 
+step "4. the leader is killed right after it started nodes: the new leader starts no extra one"
+started_before=$(grep -c "scale: started a node on port" "${NODE_LOG[1]}")
+for k in 1 2 3 4 5; do listen "again$k" --no-spread; done
+started_two() { (($(grep -c "scale: started a node on port" "${NODE_LOG[1]}") >= started_before + 2)); }
+check "node 1 starts two nodes again" wait_until 30 started_two
+kill -9 "${NODE_PID[1]}"
+forget_pid "${NODE_PID[1]}"
+log "    killed node 1, the leader (pid ${NODE_PID[1]}), with its action pending"
+new_leader_log() { grep -l "this node decides the cluster's size now" "$SPAWNED"/*/hifi-server.log 2>/dev/null | head -1; }
+leads() { [[ -n "$(new_leader_log)" ]]; }
+check "a started node takes over the decision" wait_until 30 leads
+LEADER_LOG=$(new_leader_log)
+LEADER_PORT=$(basename "$(dirname "$LEADER_LOG")")
+NODE_URL[1]="http://127.0.0.1:${LEADER_PORT#node-}"
+pending_seen() { [[ "$(cluster_json 1 | jq -r '.scale.pending.action // empty')" == add ]]; }
+check "it sees the dead leader's action as pending" wait_until 10 pending_seen
+# For the next 5 s (the pending action's deadline is 60 s): no node started
+# by anyone, and never more than the two started nodes.
+extra=0
+end=$((SECONDS + 5))
+while ((SECONDS < end)); do
+  n=$(cat "$SPAWNED"/*/hifi-server.log | grep -c "scale: started a node on port" || true)
+  ((n == 0)) || extra=1
+  (($(members) <= 2)) || extra=1
+  sleep 0.2
+done
+check "no extra node was started while the action was pending" eq "$extra" 0
+
 log ""
 log "took $((SECONDS - T0)) s"
 finish
