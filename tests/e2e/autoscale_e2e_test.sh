@@ -52,10 +52,6 @@ members() { cluster_json 1 | jq '.members | length'; }
 in_service() { cluster_json 1 | jq '[.members[] | select(.health != "draining")] | length'; }
 members_are() { [[ "$(members)" == "$1" ]]; }
 wanted_is() { [[ "$(cluster_json 1 | jq '.scale.wanted')" == "$1" ]]; }
-upload_via() {
-  curl -sf -m 30 -H "Authorization: Bearer $TOKEN" -H "Content-Type: audio/wav" --data-binary "@$2" \
-    "${NODE_URL[$1]}/api/v1/songs" | jq -r .id
-}
 
 step "3 etcd members, one node that may scale to 3 (local provisioner, ports $FIRST-$LAST)"
 check "3 etcd members start" start_etcd_cluster 3 "$E2E_TMP" "hifi-scale-$$"
@@ -157,14 +153,7 @@ check "the kept listener still runs" kill -0 "${LISTENERS[5]}"
 check "and moved to node 1" wait_until 20 grep -q "connected to ${NODE_URL[1]}" "$E2E_TMP/$KEEP.out"
 played=$(lines "$E2E_TMP/$KEEP.log")
 check "and keeps playing" wait_until 20 more_lines "$E2E_TMP/$KEEP.log" $((played + 100))
-gaps=$(awk -v song="$LONG" '$2 == song {
-    if (prev != "") {
-      if (step == "") { step = $3 - prev; tick = $1 - when }
-      d = $3 - prev - step; t = $1 - when - tick
-      if (d < -8 || d > 8 || t < -0.5 || t > 0.5) { bad++; print "gap at line " NR ": " d " samples, " t " ms" > "/dev/stderr" }
-    }
-    prev = $3; when = $1
-  } END { print bad + 0 }' "$E2E_TMP/$KEEP.log")
+gaps=$(sync_log_gaps "$E2E_TMP/$KEEP.log" "$LONG")
 check "no output buffer was skipped, repeated or late through the moves" eq "$gaps" 0
 
 touch "$E2E_TMP/stop-uploads"

@@ -138,3 +138,27 @@ more_lines() { (($(lines "$1") >= $2)); }
 # A process's resident memory (KiB) and open file descriptors.
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 open_fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+
+# upload_via I FILE: uploads FILE (WAV) through node I as $TOKEN's user;
+# prints the song id (nothing when it was not acknowledged).
+upload_via() {
+  curl -sf -m 30 -H "Authorization: Bearer $TOKEN" -H "Content-Type: audio/wav" --data-binary "@$2" \
+    "${NODE_URL[$1]}/api/v1/songs" | jq -r .id
+}
+
+# sync_log_gaps LOG SONG: how many output buffers of SONG in a player's
+# --sync-log LOG (lines "WALL_MS SONG SAMPLE RATE") did not come one buffer
+# after the one before, in time and in the song: skipped, repeated or late.
+# The player may nudge the position by a few samples to follow the clock,
+# which no one hears (up to 8 samples, 0.5 ms, are not counted). Each gap is
+# described on stderr.
+sync_log_gaps() {
+  awk -v song="$2" '$2 == song {
+      if (prev != "") {
+        if (step == "") { step = $3 - prev; tick = $1 - when }
+        d = $3 - prev - step; t = $1 - when - tick
+        if (d < -8 || d > 8 || t < -0.5 || t > 0.5) { bad++; print "gap at line " NR ": " d " samples, " t " ms" > "/dev/stderr" }
+      }
+      prev = $3; when = $1
+    } END { print bad + 0 }' "$1"
+}

@@ -53,10 +53,6 @@ check "every node sees the other two" wait_until 20 all_see_all_three
 
 step "songs whose only copy is on node 3, and one playing from node 3"
 declare -A SHA
-upload_via() {  # upload_via I FILE: prints the song id
-  curl -sf -m 30 -H "Authorization: Bearer $TOKEN" -H "Content-Type: audio/wav" --data-binary "@$2" \
-    "${NODE_URL[$1]}/api/v1/songs" | jq -r .id
-}
 for k in 1 2 3 4 5; do
   sox -n -r 44100 -c 2 -b 16 "$E2E_TMP/s$k.wav" synth $((k == 1 ? 90 : 3)) sine $((200 + 100 * k)) 2>/dev/null
   id=$(upload_via 3 "$E2E_TMP/s$k.wav")
@@ -107,18 +103,7 @@ check "node 3 told its listeners to move to another node" test -n "$TOLD" -a "$T
 check "the listener connected there" wait_until 20 grep -q "connected to $TOLD" "$E2E_TMP/listen.out"
 check "the listener still runs" kill -0 "$LISTENER"
 check "and keeps playing (200 more output buffers)" wait_until 30 more_lines "$E2E_TMP/sync.log" $((before + 200))
-# No gap: along the song, every output buffer comes one buffer after the one
-# before, in time and in the song (the player may nudge the position by a
-# sample or two to follow the clock, which no one hears; a gap would skip
-# or repeat hundreds).
-gaps=$(awk -v song="$LONG" '$2 == song {
-    if (prev != "") {
-      if (step == "") { step = $3 - prev; tick = $1 - when }
-      d = $3 - prev - step; t = $1 - when - tick
-      if (d < -8 || d > 8 || t < -0.5 || t > 0.5) { bad++; print "gap at line " NR ": " d " samples, " t " ms" > "/dev/stderr" }
-    }
-    prev = $3; when = $1
-  } END { print bad + 0 }' "$E2E_TMP/sync.log")
+gaps=$(sync_log_gaps "$E2E_TMP/sync.log" "$LONG")
 check "no output buffer of the playing song was skipped, repeated or late across the move" eq "$gaps" 0
 wait "$UPLOADER" || true
 rm -rf "$E2E_TMP/node3"
