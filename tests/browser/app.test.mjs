@@ -234,7 +234,13 @@ test('axe-core: no serious or critical violations on every screen, light and dar
     await until('the focus is back where it was', () => page.evaluate(() => document.activeElement === window.__beforeHelp));
   }
   // The account menu, open.
-  await page.getByRole('button', { name: /^Account/ }).focus();
+  const account = page.getByRole('button', { name: /^Account/ });
+  // Enter goes to what has the focus: make sure it is the button (a dialog
+  // closed above may hand the focus back a moment later; focus again then).
+  await until('the Account button keeps the focus', async () => {
+    await account.focus();
+    return account.evaluate((el) => new Promise((resolve) => setTimeout(() => resolve(document.activeElement === el), 100)));
+  });
   await page.keyboard.press('Enter');
   await page.locator('#account-menu:not([hidden])').waitFor();
   for (const v of await accessibilityViolations(page)) found.push(`account menu (dark): ${v}`);
