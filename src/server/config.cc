@@ -504,6 +504,14 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
     scale.target_streams = config.scale_target_streams;
     scale.target_cpu = config.scale_target_cpu;
     if (auto why = cluster::validate(scale); !why.empty()) return usage_error(why);
+    // Left out, a target is not a scaling metric; given, it must be one.
+    for (const auto& [flag, value] : {std::pair<const char*, double>{"--scale-target-listeners", config.scale_target_listeners},
+                                      {"--scale-target-streams", config.scale_target_streams},
+                                      {"--scale-target-cpu", config.scale_target_cpu}}) {
+      if (app.count(flag) > 0 && value <= 0) {
+        return usage_error(std::string(flag) + " must be above 0 (leave it out to not scale on it)");
+      }
+    }
   }
   if (config.scale_provisioner != "none" && config.etcd_endpoints.empty()) {
     return usage_error("--scale-provisioner " + config.scale_provisioner + " needs a cluster (--etcd)");

@@ -439,6 +439,7 @@ TEST_F(ConfigTest, BadScalingSettingsAreRefusedAtStart) {
            {"--scale-min", "3", "--scale-max", "2"},
            {"--scale-target-cpu", "2"},
            {"--scale-target-listeners", "-1"},
+           {"--scale-target-streams", "0"},
            {"--scale-local-ports", "9000-8000"},
            {"--scale-provisioner", "cloud"},
            {"--scale-provisioner", "local"},  // without --etcd
