@@ -102,12 +102,20 @@ void Autoscaler::tick() {
     }
     return;
   }
-  if (!was_leader_) spdlog::info("scale: this node decides the cluster's size now (it leads)");
+  // The record: the store's when this node starts leading (an action the
+  // last leader left pending), then its own, which nobody else writes.
+  json::object record;
+  if (!was_leader_) {
+    spdlog::info("scale: this node decides the cluster's size now (it leads)");
+    record = read_record();
+  } else {
+    std::lock_guard lock(mu_);
+    if (published_) record = *published_;
+  }
   was_leader_ = true;
 
   const auto members = membership_.current_members();
   const auto d = policy_.decide(members, steady_ms());
-  auto record = read_record();
   const auto before_wanted = int_of(record, "wanted");
   const auto before_current = int_of(record, "current");
 

@@ -13,23 +13,6 @@
 namespace hifi::cluster {
 namespace {
 
-// One read of the replica index. Records whose key does not name a sha256
-// are skipped.
-Result<ReplicaIndex> read_index(MetaStore& store) {
-  auto range = store.range(kReplicasPrefix);
-  if (!range) return range.status();
-  ReplicaIndex index;
-  const std::size_t prefix = std::string(kReplicasPrefix).size();
-  for (const auto& kv : range->kvs) {
-    auto slash = kv.key.find('/', prefix);
-    if (slash == std::string::npos) continue;
-    auto sha = ContentHash::parse(std::string_view(kv.key).substr(prefix, slash - prefix));
-    if (!sha) continue;
-    index[*sha][kv.key.substr(slash + 1)] = kv.mod_revision;
-  }
-  return index;
-}
-
 // The file's SHA-256, read in large pieces; nullopt when it cannot be read.
 std::optional<ContentHash> hash_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -112,7 +95,7 @@ RepairReport Maintenance::repair_pass() {
     missing_since_.clear();  // should this node lead again, its clocks start afresh
     return report;
   }
-  auto index = read_index(store_);
+  auto index = read_replica_index(store_);
   if (!index) {
     spdlog::warn("repair: cannot read the replica index: {}", index.status().to_string());
     return report;
@@ -281,7 +264,7 @@ void Maintenance::forget_dead_records(const ReplicaIndex& index,
 
 void Maintenance::index_pass() {
   std::lock_guard pass(index_mu_);
-  auto index = read_index(store_);
+  auto index = read_replica_index(store_);
   if (!index) {
     spdlog::warn("maintenance: cannot read the replica index: {}", index.status().to_string());
     return;

@@ -44,9 +44,6 @@
 
 namespace hifi::cluster {
 
-// The replica index as one read saw it: for each blob, the nodes with a
-// record and the record's mod revision.
-using ReplicaIndex = std::map<ContentHash, std::map<std::string, Revision>>;
 
 struct MaintenanceOptions {
   std::chrono::milliseconds repair_interval{30'000};

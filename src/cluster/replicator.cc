@@ -126,6 +126,21 @@ Status Replicator::replicate(const ContentHash& sha256) {
   return Status::ok();
 }
 
+Result<ReplicaIndex> read_replica_index(MetaStore& store) {
+  auto range = store.range(kReplicasPrefix);
+  if (!range) return range.status();
+  ReplicaIndex index;
+  const std::size_t prefix = std::string(kReplicasPrefix).size();
+  for (const auto& kv : range->kvs) {
+    auto slash = kv.key.find('/', prefix);
+    if (slash == std::string::npos) continue;
+    auto sha = ContentHash::parse(std::string_view(kv.key).substr(prefix, slash - prefix));
+    if (!sha) continue;
+    index[*sha][kv.key.substr(slash + 1)] = kv.mod_revision;
+  }
+  return index;
+}
+
 HandOverReport Replicator::hand_over_copies() {
   HandOverReport report;
   const auto& self = membership_.self_id();
@@ -136,32 +151,22 @@ HandOverReport Replicator::hand_over_copies() {
   }
   report.others_in_service = static_cast<int>(staying.size());
   const int wanted = copies_wanted(staying.size());
-  auto range = store_.range(kReplicasPrefix);
-  if (!range) {
-    report.error = "cannot read the replica index: " + range.status().message();
+  auto index = read_replica_index(store_);
+  if (!index) {
+    report.error = "cannot read the replica index: " + index.status().message();
     return report;
   }
-  // Blob -> the members in service that hold it; only blobs this node holds.
-  std::map<ContentHash, std::vector<std::string>> mine;
-  std::map<ContentHash, std::vector<std::string>> held_by;
-  const std::size_t prefix = std::string(kReplicasPrefix).size();
-  for (const auto& kv : range->kvs) {
-    const auto slash = kv.key.find('/', prefix);
-    if (slash == std::string::npos) continue;
-    auto sha = ContentHash::parse(std::string_view(kv.key).substr(prefix, slash - prefix));
-    if (!sha) continue;
-    const auto node = kv.key.substr(slash + 1);
-    if (node == self) mine[*sha];
-    if (staying.count(node)) held_by[*sha].push_back(node);
-  }
-  for (auto& [sha, unused] : mine) {
+  for (const auto& [sha, holders] : *index) {
+    if (!holders.count(self)) continue;
     ++report.checked;
-    auto& holders = held_by[sha];
-    int have = static_cast<int>(holders.size());
-    if (have >= wanted) continue;
+    int have = 0;
     std::vector<std::string> candidates;
     for (const auto& [id, member] : staying) {
-      if (std::find(holders.begin(), holders.end(), id) == holders.end()) candidates.push_back(id);
+      if (holders.count(id)) {
+        ++have;
+      } else {
+        candidates.push_back(id);
+      }
     }
     for (const auto& target : rendezvous_rank(sha, std::move(candidates))) {
       if (have >= wanted) break;
@@ -178,14 +183,11 @@ HandOverReport Replicator::hand_over_copies() {
 }
 
 Status Replicator::forget_all_local_copies() {
-  const auto& self = membership_.self_id();
-  auto range = store_.range(kReplicasPrefix);
-  if (!range) return range.status();
-  const std::string suffix = "/" + self;
-  for (const auto& kv : range->kvs) {
-    if (kv.key.size() > suffix.size() && kv.key.compare(kv.key.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      if (auto del = store_.del(kv.key); !del) return del.status();
-    }
+  auto index = read_replica_index(store_);
+  if (!index) return index.status();
+  for (const auto& [sha, holders] : *index) {
+    if (!holders.count(membership_.self_id())) continue;
+    if (auto del = store_.del(replica_key(sha, membership_.self_id())); !del) return del.status();
   }
   return Status::ok();
 }

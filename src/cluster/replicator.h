@@ -21,6 +21,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -39,6 +40,14 @@ struct Replica {
   std::string node_id;
   std::optional<Member> member;  // set when the node is live
 };
+
+// The replica index as one read saw it: for each blob, the nodes with a
+// record and the record's mod revision.
+using ReplicaIndex = std::map<ContentHash, std::map<std::string, Revision>>;
+
+// One read of the whole index (replicas/). Records whose key does not name
+// a sha256 are skipped.
+Result<ReplicaIndex> read_replica_index(MetaStore& store);
 
 // What hand_over_copies() did.
 struct HandOverReport {

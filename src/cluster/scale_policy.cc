@@ -31,7 +31,6 @@ ScaleDecision ScalePolicy::decide(const std::vector<Member>& members, std::int64
     cpu += m.load.cpu;
   }
   const int current = std::max(1, d.current);
-  d.desired = d.current;
   std::ostringstream why;
   std::string strongest;
   // The largest count any metric wants (so none is starved), and which.
