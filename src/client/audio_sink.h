@@ -21,6 +21,9 @@ namespace hifi::client {
 
 using media::AudioFormat;
 
+// Unix time in ms with a fraction, from the system clock.
+double wall_clock_ms();
+
 class AudioSink {
  public:
   virtual ~AudioSink() = default;
@@ -28,6 +31,9 @@ class AudioSink {
   // frames * channels interleaved samples.
   virtual Status write(const std::int16_t* samples, std::size_t frames) = 0;
   virtual double next_play_time_ms() = 0;
+  // How long a frame written now takes to be heard (ms): the queued audio
+  // plus the device's own latency.
+  virtual double latency_ms() { return next_play_time_ms() - wall_clock_ms(); }
   // Drops anything queued but not yet heard (e.g. on pause or a jump) so
   // the next write is heard as soon as possible.
   virtual void flush() = 0;
@@ -41,7 +47,5 @@ class AudioSink {
 // (e.g. no sound server or card), kInvalidArgument for an unknown spec.
 Result<std::unique_ptr<AudioSink>> make_audio_sink(const std::string& spec, const AudioFormat& format);
 
-// Unix time in ms with a fraction, from the system clock.
-double wall_clock_ms();
 
 }  // namespace hifi::client

@@ -46,3 +46,17 @@ std::optional<double> ClockSync::best_round_trip_ms() const {
 }
 
 }  // namespace hifi::client
+
+namespace hifi::client {
+
+std::optional<double> ClockSync::round_trip_quantile_ms(double q) const {
+  if (samples_.empty()) return std::nullopt;
+  std::vector<double> trips;
+  trips.reserve(samples_.size());
+  for (const auto& s : samples_) trips.push_back(s.round_trip);
+  std::sort(trips.begin(), trips.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(trips.size())));
+  return trips[rank == 0 ? 0 : rank - 1];
+}
+
+}  // namespace hifi::client

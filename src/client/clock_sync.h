@@ -24,6 +24,8 @@ class ClockSync {
   std::optional<double> offset_ms() const;
   // Round trip of the best kept sample; the offset's error is at most half.
   std::optional<double> best_round_trip_ms() const;
+  // The q-quantile (0..1, nearest rank) of the kept samples' round trips.
+  std::optional<double> round_trip_quantile_ms(double q) const;
   std::size_t samples() const { return samples_.size(); }
   void reset() {
     samples_.clear();

@@ -78,6 +78,7 @@ Player::Player(ApiClient& api, RoomClient& room, PlayerOptions options)
     : Player(PlayerInputs{}, std::move(options)) {
   inputs_.view = [&room] { return room.view(); };
   inputs_.clock_offset_ms = [&room] { return room.clock_offset_ms(); };
+  inputs_.output_latency_ms = [&room](double latency_ms) { room.set_output_latency_ms(latency_ms); };
   inputs_.open_song = [&api, format = options_.format, query = stream_query(options_.quality)](
                           const std::string& id, std::uint64_t from) -> Result<std::shared_ptr<media::PcmSource>> {
     return stream_song(api, format, id, query, from);
@@ -180,6 +181,38 @@ void Player::fetch_loop() {
   }
 }
 
+namespace {
+
+// Fills out[0..frames) (interleaved) from `src` holding `src_frames` frames
+// by linear interpolation: the first output frame is src's first, the last
+// is src's last. The player plays a buffer's worth of song a frame faster
+// or slower this way, spread over the buffer, instead of dropping or
+// repeating a frame (an audible click).
+void resample_linear(const std::int16_t* src, std::size_t src_frames, std::int16_t* out, std::size_t frames,
+                     std::size_t channels) {
+  if (frames == 0) return;
+  if (src_frames == frames || src_frames < 2 || frames < 2) {
+    for (std::size_t i = 0; i < frames; ++i) {
+      const std::size_t j = std::min(i, src_frames == 0 ? 0 : src_frames - 1);
+      for (std::size_t c = 0; c < channels; ++c) out[i * channels + c] = src_frames ? src[j * channels + c] : 0;
+    }
+    return;
+  }
+  const double step = static_cast<double>(src_frames - 1) / static_cast<double>(frames - 1);
+  for (std::size_t i = 0; i < frames; ++i) {
+    const double x = static_cast<double>(i) * step;
+    const auto j = std::min(static_cast<std::size_t>(x), src_frames - 2);
+    const double f = x - static_cast<double>(j);
+    for (std::size_t c = 0; c < channels; ++c) {
+      const double a = src[j * channels + c];
+      const double b = src[(j + 1) * channels + c];
+      out[i * channels + c] = static_cast<std::int16_t>(std::lround(a + (b - a) * f));
+    }
+  }
+}
+
+}  // namespace
+
 void Player::audio_loop() {
   const auto& fmt = sink_->format();
   const std::size_t n = options_.buffer_frames;
@@ -187,7 +220,13 @@ void Player::audio_loop() {
   const double frames_per_ms = fmt.sample_rate / 1000.0;
   const auto resync_frames = static_cast<std::int64_t>(options_.resync_threshold_ms * frames_per_ms);
   std::vector<std::int16_t> buffer(n * channels);
+  std::vector<std::int16_t> source((n + 1) * channels);
   Cursor cursor;
+  // The server time of a change the last buffer was cut short for: the
+  // buffer that starts there changes at the planned sample, without a flush.
+  std::optional<double> planned_change;
+  auto last_latency_report = std::chrono::steady_clock::time_point{};
+  double last_latency = -1;
 
   // Where the song should be for the buffer about to be written.
   struct Target {
@@ -196,35 +235,66 @@ void Player::audio_loop() {
     double wall_ms = 0;
   };
   while (!stopping_) {
-    auto view = inputs_.view();
+    const auto latest = inputs_.view();
     auto offset = inputs_.clock_offset_ms();
+    // The view in effect when the buffer is heard: a change still to come
+    // (a timed command) leaves the one before it in effect until then.
+    const RoomView* view = &latest;
     auto locate = [&]() -> Target {
       Target t;
       t.wall_ms = sink_->next_play_time_ms();
-      if (!view.valid || !view.playing || !offset) return t;
+      view = offset ? &latest.at(t.wall_ms + *offset) : &latest;
+      if (!view->valid || !view->playing || !offset) return t;
       // Past the current item's end, the one the room plays next: the
       // server advances exactly there, so the player need not wait for it.
       double position_ms = 0;
-      t.item = view.item_at_time(t.wall_ms + *offset, &position_ms);
+      t.item = view->item_at_time(t.wall_ms + *offset, &position_ms);
       if (t.item) t.frame = std::llround(position_ms * frames_per_ms);
       return t;
     };
     auto target = locate();
+    if (inputs_.output_latency_ms) {
+      // Told when it moves by a millisecond, and once a second anyway.
+      const auto now = std::chrono::steady_clock::now();
+      const double latency = std::max(0.0, sink_->latency_ms());
+      if (std::abs(latency - last_latency) >= 1 || now - last_latency_report >= std::chrono::seconds(1)) {
+        last_latency_report = now;
+        last_latency = latency;
+        inputs_.output_latency_ms(latency);
+      }
+    }
+    // This buffer starts where a planned change lands (within a frame).
+    const bool at_planned_change =
+        planned_change && offset && std::abs(target.wall_ms + *offset - *planned_change) * frames_per_ms < 1.5;
+    planned_change.reset();
+    // A change that lands inside this buffer (or right at its end) cuts it
+    // short there, so that the next buffer starts exactly at the change.
+    std::size_t frames = n;
+    if (offset) {
+      const double server_start = target.wall_ms + *offset;
+      if (auto change = latest.next_change_after(server_start)) {
+        const auto until = std::llround((*change - server_start) * frames_per_ms);
+        if (until <= static_cast<std::int64_t>(n)) {
+          frames = static_cast<std::size_t>(std::max<std::int64_t>(1, until));
+          planned_change = change;
+        }
+      }
+    }
     std::shared_ptr<media::PcmSource> decoded = target.item ? song(target.item->song_id) : nullptr;
     // Reading starts at (or within a frame of) the target: a source that
     // decodes as it goes is told where before it is asked for readiness.
     if (decoded) decoded->seek(static_cast<std::uint64_t>(target.frame));
-    const bool ready = decoded && decoded->ready(static_cast<std::uint64_t>(target.frame), n);
+    const bool ready = decoded && decoded->ready(static_cast<std::uint64_t>(target.frame), frames);
     {
       // A paused room still has its song and position.
-      const RoomItem* current = view.valid ? view.current_item() : nullptr;
+      const RoomItem* current = view->valid ? view->current_item() : nullptr;
       std::lock_guard lock(mu_);
       status_.song_id = current ? current->song_id : "";
       status_.playing = target.item != nullptr;
       status_.buffering = target.item && !ready;
       status_.duration_ms = current ? static_cast<double>(current->duration_ms) : 0;
       status_.position_ms = target.item ? target.frame / frames_per_ms
-                                        : current ? view.position_at_time(view.position_at) : 0;
+                                        : current ? view->position_at_time(view->position_at) : 0;
     }
     if (target.item && decoded && ready) {
       const std::uint64_t total = decoded->length_frames();
@@ -233,27 +303,27 @@ void Player::audio_loop() {
         // sink holds play out, then silence until the next item starts.
         std::fill(buffer.begin(), buffer.end(), 0);
         cursor.frame = target.frame;
-        if (!sink_->write(buffer.data(), n)) std::this_thread::sleep_for(10ms);
+        if (!sink_->write(buffer.data(), frames)) std::this_thread::sleep_for(10ms);
         continue;
       }
     }
     if (!target.item || !ready) {
-      if (cursor.valid) {
-        sink_->flush();  // paused or stopped: silence now, not after the queued audio
-        cursor.valid = false;
-      }
+      // Paused or stopped: silence now, not after the queued audio, unless
+      // the pause lands right here (what the sink holds is still right).
+      if (cursor.valid && !at_planned_change) sink_->flush();
+      cursor.valid = false;
       std::fill(buffer.begin(), buffer.end(), 0);
-      if (!sink_->write(buffer.data(), n)) std::this_thread::sleep_for(10ms);
+      if (!sink_->write(buffer.data(), frames)) std::this_thread::sleep_for(10ms);
       continue;
     }
 
     // The cursor ran past the end of its item into the one after it, where
     // the room goes too: it carries on there (gapless), no jump.
     if (cursor.valid) {
-      for (const auto& it : view.queue) {
+      for (const auto& it : view->queue) {
         if (it.id != cursor.item_id) continue;
         const auto end = std::llround(static_cast<double>(it.duration_ms) * frames_per_ms);
-        if (cursor.frame >= end && view.item_after(it) == target.item) {
+        if (cursor.frame >= end && view->item_after(it) == target.item) {
           cursor = {target.item->id, target.item->song_id, cursor.frame - end, true};
         }
         break;
@@ -261,55 +331,55 @@ void Player::audio_loop() {
     }
     bool jump = !cursor.valid || cursor.item_id != target.item->id ||
                 std::llabs(target.frame - cursor.frame) > resync_frames;
-    if (jump) {
-      // Whatever the sink still holds (the old position, or the silence
-      // written while paused) must not delay the new position.
-      sink_->flush();
-      target = locate();  // the flush moved the sink's timeline
-      if (!target.item) continue;
+    if (jump && at_planned_change) {
+      // A timed change lands here: what the sink holds up to this sample is
+      // right, and the new position starts with this buffer.
       cursor = {target.item->id, target.item->song_id, target.frame, true};
+    } else if (jump) {
+      // Whatever the sink still holds (the old position, or the silence
+      // written while paused) must not delay the new position; the next
+      // buffer is placed on the sink's new timeline.
+      sink_->flush();
+      planned_change.reset();
+      target = locate();
+      cursor = target.item ? Cursor{target.item->id, target.item->song_id, target.frame, true} : Cursor{};
+      continue;
     }
-    std::int64_t start = cursor.frame;
-    std::size_t advance = n;
+    // Small errors (the clock estimate moving, the device's clock drifting
+    // from the system's) are taken up by playing this buffer one frame
+    // faster or slower, resampled smoothly across it.
     const auto error = target.frame - cursor.frame;
-    if (error > 0) {
-      start += 1;  // behind: drop one frame
-    } else if (error < 0) {
-      advance = n - 1;  // ahead: the first frame is heard twice
-    }
+    const std::size_t src_frames = frames + (error > 0 && frames > 1 ? 1 : 0) - (error < 0 && frames > 2 ? 1 : 0);
+    const std::int64_t start = cursor.frame;
     std::size_t got = 0;
-    if (error < 0) {
-      decoded->seek(static_cast<std::uint64_t>(start));
-      got = decoded->read(buffer.data(), 1);
-      decoded->seek(static_cast<std::uint64_t>(start));
-      got += decoded->read(buffer.data() + channels, n - 1);
-    } else if (start >= 0) {
+    if (start >= 0) {
       decoded->seek(static_cast<std::uint64_t>(start));
       // Where the room moves on from this item: when that falls inside this
       // buffer, the rest of it is the start of the next item, sample for
       // sample (gapless), if that song is ready.
       const auto end = std::llround(static_cast<double>(target.item->duration_ms) * frames_per_ms);
-      const std::size_t first = end > start && end - start < static_cast<std::int64_t>(n)
+      const std::size_t first = end > start && end - start < static_cast<std::int64_t>(src_frames)
                                     ? static_cast<std::size_t>(end - start)
-                                    : n;
-      got = decoded->read(buffer.data(), first);
-      const RoomItem* next = first < n ? view.item_after(*target.item) : nullptr;
+                                    : src_frames;
+      got = decoded->read(source.data(), first);
+      const RoomItem* next = first < src_frames ? view->item_after(*target.item) : nullptr;
       std::shared_ptr<media::PcmSource> next_song = next ? song(next->song_id) : nullptr;
       if (next_song) {
-        std::fill(buffer.begin() + static_cast<std::ptrdiff_t>(got * channels),
-                  buffer.begin() + static_cast<std::ptrdiff_t>(first * channels), 0);
+        std::fill(source.begin() + static_cast<std::ptrdiff_t>(got * channels),
+                  source.begin() + static_cast<std::ptrdiff_t>(first * channels), 0);
         next_song->seek(0);
-        got = first + next_song->read(buffer.data() + first * channels, n - first);
+        got = first + next_song->read(source.data() + first * channels, src_frames - first);
       }
     }
-    std::fill(buffer.begin() + static_cast<std::ptrdiff_t>(std::min(got, n) * channels), buffer.end(), 0);
+    std::fill(source.begin() + static_cast<std::ptrdiff_t>(std::min(got, src_frames) * channels), source.end(), 0);
+    resample_linear(source.data(), src_frames, buffer.data(), frames, channels);
     if (sync_log_) {
       std::fprintf(sync_log_, "%.3f %s %lld %d\n", target.wall_ms, cursor.song_id.c_str(),
                    static_cast<long long>(start), fmt.sample_rate);
       std::fflush(sync_log_);
     }
-    cursor.frame = start + static_cast<std::int64_t>(advance);
-    if (!sink_->write(buffer.data(), n)) std::this_thread::sleep_for(10ms);
+    cursor.frame = start + static_cast<std::int64_t>(src_frames);
+    if (!sink_->write(buffer.data(), frames)) std::this_thread::sleep_for(10ms);
   }
 }
 

@@ -15,10 +15,16 @@
 //    item's (the server advances exactly there, so the player runs on
 //    without waiting for the news), and a buffer that straddles the end
 //    holds the last frames of one song and the first of the next: gapless.
-//    Small differences between where it is and where it should be are
-//    corrected by repeating or dropping one frame per buffer; larger ones
-//    (seek, skip, a clock correction) by jumping straight there, after
-//    flushing what the sink still holds so the change is heard at once.
+//    Small differences between where it is and where it should be (the
+//    clock estimate moving, the sound card's clock drifting from the
+//    system's) are corrected by playing a buffer one frame faster or slower,
+//    resampled linearly across it (at most ±1 frame in 480: inaudible);
+//    larger ones (a late seek, a clock correction) by jumping straight
+//    there, after flushing what the sink still holds.
+//    Timed commands (a state whose position_at is still to come) take
+//    effect at their exact sample: the view before them stays in effect
+//    until then, the buffer that would straddle the change is cut short at
+//    it, and the next buffer starts with the new state, nothing flushed.
 //
 // --sync-log writes one line per buffer of song audio:
 //    WALL_MS SONG_ID SAMPLE_INDEX SAMPLE_RATE
@@ -78,6 +84,11 @@ struct PlayerInputs {
   // (at most once per kRetrySeconds) when its source ended with a failure.
   std::function<Result<std::shared_ptr<media::PcmSource>>(const std::string& song_id, std::uint64_t from)>
       open_song;
+  // Told (on the audio thread, when it moves by 1 ms and once a second) how
+  // long the sink takes
+  // from a write to the ear, in ms; optional. In `hifi listen` the
+  // RoomClient, which reports the lead it needs to the server.
+  std::function<void(double latency_ms)> output_latency_ms;
 };
 
 // What the room has current (playing or paused) and where it is.

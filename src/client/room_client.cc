@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 #include <chrono>
 #include <optional>
@@ -69,6 +70,22 @@ const RoomItem* RoomView::item_at_time(double server_ms, double* position) const
   return item;
 }
 
+const RoomView& RoomView::at(double server_ms) const {
+  const RoomView* v = this;
+  while (v->before && server_ms < static_cast<double>(v->position_at)) v = v->before.get();
+  return *v;
+}
+
+std::optional<double> RoomView::next_change_after(double server_ms) const {
+  std::optional<double> next;
+  // Changes along the chain are in time order: the earliest is the last
+  // one past `server_ms` seen walking back.
+  for (const RoomView* v = this; v->before; v = v->before.get()) {
+    if (static_cast<double>(v->position_at) > server_ms) next = static_cast<double>(v->position_at);
+  }
+  return next;
+}
+
 double RoomView::position_at_time(double server_ms) const {
   const auto* item = current_item();
   if (!item) return 0;
@@ -97,6 +114,8 @@ struct RoomClient::Impl {
   mutable std::mutex mu;
   RoomView view;
   ClockSync clock{50};
+  double output_latency_ms = -1;  // set_output_latency_ms(); < 0: none
+  double reported_lead_ms = 0;
   std::string status = "connecting";
   std::string server;
   std::function<void()> on_change;
@@ -139,6 +158,45 @@ struct RoomClient::Impl {
     for (const auto& l : listeners) v.listeners.emplace_back(l.at("username").as_string());
   }
 
+  // Most changes a view keeps pending (a few timed commands in a row).
+  static constexpr int kMaxPending = 16;
+
+  // After `view` was replaced by a state: when it takes effect later than
+  // now (server time), the view before it holds until then. Views whose
+  // changes are past drop what came before them. Called under mu.
+  void keep_pending(const RoomView& previous, double local_now) {
+    view.before.reset();
+    const auto offset = clock.offset_ms();
+    if (!offset || !previous.valid) return;
+    const double now = local_now + *offset;
+    if (static_cast<double>(view.position_at) <= now) return;
+    // Copy the chain, cut where its changes are past or too deep.
+    std::vector<RoomView> chain;
+    for (const RoomView* v = &previous; v && static_cast<int>(chain.size()) < kMaxPending; v = v->before.get()) {
+      chain.push_back(*v);
+      chain.back().before.reset();
+      if (static_cast<double>(v->position_at) <= now) break;
+    }
+    std::shared_ptr<const RoomView> link;
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      it->before = std::move(link);
+      link = std::make_shared<const RoomView>(std::move(*it));
+    }
+    view.before = std::move(link);
+  }
+
+  // The lead this listener needs (see RoomClient::set_output_latency_ms);
+  // nullopt without an output latency or a clock estimate. Called under mu.
+  std::optional<double> needed_lead_ms() const {
+    if (output_latency_ms < 0) return std::nullopt;
+    const auto slow_trip = clock.round_trip_quantile_ms(0.9);
+    if (!slow_trip) return std::nullopt;
+    // Rounded up to 5 ms so that small wobbles are not reported.
+    constexpr double kMarginMs = 5;
+    const double lead = output_latency_ms + *slow_trip / 2 + kMarginMs;
+    return std::ceil(lead / 5) * 5;
+  }
+
   // Applies one server message; returns false for messages that end the session.
   bool handle(const std::string& text, double received_at) {
     boost::system::error_code ec;
@@ -155,6 +213,8 @@ struct RoomClient::Impl {
                          m.at("t2").to_number<double>(), received_at);
         return true;
       }
+      // The view this message replaces, for a change that is still to come.
+      RoomView previous = view;
       if (type == "snapshot") {
         view.valid = true;
         view.revision = m.at("revision").to_number<std::int64_t>();
@@ -180,6 +240,7 @@ struct RoomClient::Impl {
       } else {
         return true;
       }
+      if (type == "snapshot" || type == "state") keep_pending(previous, received_at);
     } catch (const std::exception&) {
       return true;  // a message we do not understand changes nothing
     }
@@ -231,6 +292,13 @@ struct RoomClient::Impl {
       asio::steady_timer timer(executor);
       for (int i = 0;; ++i) {
         json::object request{{"type", "time"}, {"t0", wall_clock_ms()}};
+        {
+          std::lock_guard lock(mu);
+          if (auto lead = needed_lead_ms()) {
+            request["lead_ms"] = *lead;
+            reported_lead_ms = *lead;
+          }
+        }
         auto text = json::serialize(request);
         co_await ws.async_write(asio::buffer(text), use_awaitable);
         timer.expires_after(i < options.time_burst ? options.time_burst_interval : options.time_interval);
@@ -347,6 +415,16 @@ RoomClient::RoomClient(std::vector<std::string> servers, std::string token, std:
 }
 
 RoomClient::~RoomClient() { stop(); }
+
+void RoomClient::set_output_latency_ms(double latency_ms) {
+  std::lock_guard lock(impl_->mu);
+  impl_->output_latency_ms = latency_ms;
+}
+
+double RoomClient::reported_lead_ms() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->reported_lead_ms;
+}
 
 void RoomClient::set_servers(std::vector<std::string> servers) {
   if (servers.empty()) return;

@@ -43,6 +43,18 @@ struct RoomView {
   std::string repeat = "off";
   std::vector<std::string> listeners;  // usernames
   std::string last_command;
+  // A state whose position_at is still in the future when it arrives takes
+  // effect then (a timed command, docs/protocol.md "Commands that land on
+  // the same sample"); until then the view before it holds. Null once the
+  // change is past (or for a view that was never pending).
+  std::shared_ptr<const RoomView> before;
+
+  // The view in effect at server time `server_ms`: this one, or the one
+  // before a change still to come.
+  const RoomView& at(double server_ms) const;
+  // The server time of the next change after `server_ms` this view knows
+  // of; nullopt when none is pending.
+  std::optional<double> next_change_after(double server_ms) const;
 
   const RoomItem* current_item() const;
   const RoomItem* next_item() const;
@@ -100,6 +112,14 @@ class RoomClient {
   // Human-readable status of the connection ("connected to …",
   // "connection lost: …; retrying").
   std::string status() const;
+  // How long this client's audio takes from being written to being heard
+  // (ms). With it, time requests carry the command lead this listener needs
+  // (that latency, half a slow round trip and a margin), so that the server
+  // times commands for it to hear them at the right sample. Thread-safe.
+  void set_output_latency_ms(double latency_ms);
+  // The lead reported to the server (0 until there is one to report).
+  double reported_lead_ms() const;
+
   // Called (on the client's thread) after each change of view or connection.
   void set_on_change(std::function<void()> callback);
 

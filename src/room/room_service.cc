@@ -88,6 +88,11 @@ void RoomService::set_listener(std::function<void(const RoomEvent&)> listener) {
   listener_ = std::move(listener);
 }
 
+void RoomService::set_command_lead(std::function<std::int64_t(const std::string& room_id)> lead) {
+  std::lock_guard lock(mu_);
+  command_lead_ = std::move(lead);
+}
+
 Status RoomService::start() {
   if (auto s = view_.start(); !s) return s;
   if (options_.auto_advance) scheduler_ = std::thread([this] { scheduler_loop(); });
@@ -302,6 +307,15 @@ Result<Room> RoomService::execute(const std::string& room_id, const Command& req
     }
   }
   const Command& command = resolve ? resolved : requested;
+  std::int64_t lead = 0;
+  {
+    std::function<std::int64_t(const std::string&)> lead_of;
+    {
+      std::lock_guard lock(mu_);
+      lead_of = command_lead_;
+    }
+    if (lead_of) lead = std::clamp<std::int64_t>(lead_of(room_id), 0, kMaxCommandLeadMs);
+  }
   for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
     auto kv = store_.get(key);
     if (!kv) {
@@ -310,7 +324,11 @@ Result<Room> RoomService::execute(const std::string& room_id, const Command& req
     }
     auto room = room_of(*kv);
     if (!room) return room.status();
-    auto next = apply(room->state, command, clock_.now_ms(), options_.limits);
+    // A command that changes what is heard takes effect `lead` from now,
+    // and never before the room's pending change: commands keep their order.
+    auto at = clock_.now_ms();
+    if (changes_playback(room->state, command)) at = std::max(at + lead, room->state.position_at);
+    auto next = apply(room->state, command, at, options_.limits);
     if (!next) {
       if (current) *current = *room;
       return next.status();

@@ -83,6 +83,9 @@ struct RoomServiceOptions {
   bool auto_advance = true;
 };
 
+// Commands that change what is heard take effect this far ahead at most.
+inline constexpr std::int64_t kMaxCommandLeadMs = 200;
+
 // Room names: 1 to 100 characters of valid UTF-8, no control characters.
 Status validate_room_name(const std::string& name);
 
@@ -105,6 +108,15 @@ class RoomService {
 
   // Called for every change of every room, in store order.
   void set_listener(std::function<void(const RoomEvent&)> listener);
+
+  // The command lead of a room: how far in the future (server ms) a command
+  // that changes what is heard (changes_playback()) takes effect, so that it
+  // reaches every listener before then and all of them change at the same
+  // sample. The node derives it from the lead its listeners report (RoomHub);
+  // the service bounds it to 0..kMaxCommandLeadMs. Without one, commands take
+  // effect at once. Timed commands never take effect before the room's
+  // pending one (state.position_at), so they apply in their order.
+  void set_command_lead(std::function<std::int64_t(const std::string& room_id)> lead);
 
   Result<Room> create(const std::string& name, const std::string& owner);
   // The user's personal room (see the top of this file), made on first use.
@@ -151,6 +163,7 @@ class RoomService {
   bool loaded_ = false;  // rooms_ was loaded once; later loads are reported as events
   bool stopping_ = false;
   std::function<void(const RoomEvent&)> listener_;
+  std::function<std::int64_t(const std::string&)> command_lead_;  // under mu_
   // After the state its callbacks use; stopped in stop().
   WatchedView view_;
   std::thread scheduler_;

@@ -126,6 +126,30 @@ std::optional<std::int64_t> RoomState::ends_at() const {
   return position_at + (item->duration_ms - position_ms);
 }
 
+bool changes_playback(const RoomState& state, const Command& c) {
+  switch (c.type) {
+    case Command::Type::kPlay:
+    case Command::Type::kPause:
+    case Command::Type::kSeek:
+    case Command::Type::kSkip:
+    case Command::Type::kPrevious:
+    case Command::Type::kSelect:
+    case Command::Type::kClear:
+      return true;
+    case Command::Type::kAdd:
+      return c.play || c.replace;
+    case Command::Type::kRemove:
+      return !c.item_id.empty() && c.item_id == state.current;
+    case Command::Type::kMove:
+    case Command::Type::kRepeat:
+    case Command::Type::kShuffle:
+    case Command::Type::kSpeaker:
+    case Command::Type::kAdvance:
+      return false;
+  }
+  return false;
+}
+
 Result<RoomState> apply(const RoomState& state, const Command& c, std::int64_t now,
                         const Limits& limits) {
   RoomState s = state;

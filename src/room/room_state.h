@@ -64,7 +64,9 @@ struct RoomState {
   const QueueItem* current_item() const;
   // Index of the item in the queue, or -1.
   int index_of(const std::string& item_id) const;
-  // The position the current item has reached at server time `now`.
+  // The position the current item has reached at server time `now`. A
+  // position_at in the future means the state takes effect then (a timed
+  // command, see changes_playback()); before it, this is position_ms.
   std::int64_t position_at_time(std::int64_t now) const;
   // Server time at which the current item ends if nothing intervenes;
   // nullopt when not playing.
@@ -140,6 +142,14 @@ inline constexpr std::size_t kMaxQueueItemsCeiling = 5'000;
 struct Limits {
   std::size_t max_queue = 2'000;  // 1 to kMaxQueueItemsCeiling
 };
+
+// Whether the command changes what listeners hear (play, pause, seek, skip,
+// previous, select, clear, an add that plays or replaces, removing the
+// current item). Those take effect at a server time slightly in the future
+// (RoomService: the room's command lead), so that every listener changes at
+// the same sample; the others (queue edits, repeat, shuffle, speaker) change
+// nothing that is playing and take effect at once.
+bool changes_playback(const RoomState& state, const Command& command);
 
 // The next state, or: kFailedPrecondition (stale expected_item, nothing to
 // play, advance before the end), kNotFound (unknown item), kInvalidArgument

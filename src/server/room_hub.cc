@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 #include <string_view>
 #include <tuple>
@@ -39,14 +40,25 @@ std::optional<PresenceKey> parse_presence_key(const std::string& key) {
                      key.substr(slash + 1)};
 }
 
-// The users of a presence value; nullopt when it is malformed.
-std::optional<std::vector<ListenerInfo>> parse_presence_value(const std::string& value) {
+// What another node publishes of a room: its listeners and the command lead
+// they need.
+struct PresenceValue {
+  std::vector<ListenerInfo> users;
+  std::int64_t lead_ms = 0;
+};
+
+// A presence value; nullopt when it is malformed.
+std::optional<PresenceValue> parse_presence_value(const std::string& value) {
   boost::system::error_code ec;
   auto parsed = json::parse(value, ec);
   if (ec || !parsed.is_object()) return std::nullopt;
+  PresenceValue out;
+  // Absent in values written before leads were published.
+  if (const auto* lead = parsed.as_object().if_contains("lead_ms"); lead && lead->is_int64()) {
+    out.lead_ms = std::clamp<std::int64_t>(lead->as_int64(), 0, RoomHub::kMaxReportedLeadMs);
+  }
   const auto* users = parsed.as_object().if_contains("users");
   if (users == nullptr || !users->is_array()) return std::nullopt;
-  std::vector<ListenerInfo> out;
   for (const auto& user : users->as_array()) {
     const auto* o = user.if_object();
     if (o == nullptr) return std::nullopt;
@@ -66,7 +78,7 @@ std::optional<std::vector<ListenerInfo>> parse_presence_value(const std::string&
         info.devices.push_back({std::string(did->as_string()), std::string(dname->as_string())});
       }
     }
-    out.push_back(std::move(info));
+    out.users.push_back(std::move(info));
   }
   return out;
 }
@@ -261,6 +273,7 @@ void RoomHub::leave(const std::string& room_id, const RoomSubscriber* subscriber
   if (sub == channel.subscribers.end()) return;
   const auto who = std::move(sub->second.who);
   channel.subscribers.erase(sub);
+  channel.lead_ms = local_lead_locked(channel);
   mark_presence_dirty_locked(room_id);
   if (channel.subscribers.empty()) {
     channels_.erase(it);
@@ -282,6 +295,38 @@ void RoomHub::leave(const std::string& room_id, const RoomSubscriber* subscriber
     changed = true;
   }
   if (changed && refresh_listeners_locked(room_id, channel)) presence_changed_locked(channel);
+}
+
+std::int64_t RoomHub::local_lead_locked(const Channel& channel) {
+  std::int64_t lead = 0;
+  for (const auto& [ptr, sub] : channel.subscribers) lead = std::max(lead, sub.lead_ms);
+  return lead;
+}
+
+void RoomHub::report_lead(const std::string& room_id, const RoomSubscriber* subscriber, std::int64_t lead_ms) {
+  std::lock_guard lock(mu_);
+  auto it = channels_.find(room_id);
+  if (it == channels_.end()) return;
+  auto sub = it->second.subscribers.find(subscriber);
+  if (sub == it->second.subscribers.end()) return;
+  sub->second.lead_ms = std::clamp<std::int64_t>(lead_ms, 0, kMaxReportedLeadMs);
+  // Other nodes learn of a change in the room's lead with this node's
+  // presence key; small changes are not worth a write.
+  const auto lead = local_lead_locked(it->second);
+  if (std::abs(lead - it->second.lead_ms) >= 5) {
+    it->second.lead_ms = lead;
+    mark_presence_dirty_locked(room_id);
+  }
+}
+
+std::int64_t RoomHub::command_lead_ms(const std::string& room_id) const {
+  std::lock_guard lock(mu_);
+  std::int64_t lead = 0;
+  if (auto it = channels_.find(room_id); it != channels_.end()) lead = local_lead_locked(it->second);
+  if (auto it = remote_leads_.find(room_id); it != remote_leads_.end()) {
+    for (const auto& [node, node_lead] : it->second) lead = std::max(lead, node_lead);
+  }
+  return lead;
 }
 
 std::vector<ListenerInfo> RoomHub::listeners(const std::string& room_id) const {
@@ -419,7 +464,9 @@ std::optional<std::string> RoomHub::presence_value_locked(const std::string& roo
     }
     users.push_back(std::move(user));
   }
-  return json::serialize(json::object{{"users", std::move(users)}});
+  json::object value{{"users", std::move(users)}};
+  if (const auto lead = local_lead_locked(it->second); lead > 0) value["lead_ms"] = lead;
+  return json::serialize(value);
 }
 
 void RoomHub::publish_presence_loop() {
@@ -491,6 +538,7 @@ Status RoomHub::write_presence(const std::string& room_id,
 
 void RoomHub::reset_presence(const RangeResult& snapshot) {
   RemotePresence loaded;
+  std::map<std::string, std::map<std::string, std::int64_t>> leads;
   // This node's keys as the store has them, maybe left by an earlier run
   // whose lease has not ended yet: rewritten from the local state.
   std::vector<std::string> own_rooms;
@@ -501,15 +549,17 @@ void RoomHub::reset_presence(const RangeResult& snapshot) {
       own_rooms.push_back(key->room_id);
       continue;
     }
-    auto users = parse_presence_value(kv.value);
-    if (!users) {
+    auto parsed = parse_presence_value(kv.value);
+    if (!parsed) {
       spdlog::warn("presence: ignoring malformed {}", kv.key);
       continue;
     }
-    loaded[key->room_id][key->node_id] = std::move(*users);
+    loaded[key->room_id][key->node_id] = std::move(parsed->users);
+    if (parsed->lead_ms > 0) leads[key->room_id][key->node_id] = parsed->lead_ms;
   }
   std::lock_guard lock(mu_);
   if (stopping_) return;
+  remote_leads_ = std::move(leads);
   std::set<std::string> rooms;
   for (const auto& [room_id, nodes] : remote_presence_) rooms.insert(room_id);
   for (const auto& [room_id, nodes] : loaded) rooms.insert(room_id);
@@ -525,18 +575,23 @@ void RoomHub::apply_presence(const WatchResponse& response) {
   for (const auto& event : response.events) {
     auto key = parse_presence_key(event.kv.key);
     if (!key || key->node_id == node_id_) continue;
-    std::optional<std::vector<ListenerInfo>> users;
+    std::optional<PresenceValue> parsed;
     if (event.type == WatchEvent::Type::kPut) {
-      users = parse_presence_value(event.kv.value);
-      if (!users) spdlog::warn("presence: ignoring malformed {}", event.kv.key);
+      parsed = parse_presence_value(event.kv.value);
+      if (!parsed) spdlog::warn("presence: ignoring malformed {}", event.kv.key);
     }
     auto& nodes = remote_presence_[key->room_id];
-    if (users) {
-      nodes[key->node_id] = std::move(*users);
+    auto& leads = remote_leads_[key->room_id];
+    if (parsed) {
+      nodes[key->node_id] = std::move(parsed->users);
+      if (parsed->lead_ms > 0) leads[key->node_id] = parsed->lead_ms;
+      else leads.erase(key->node_id);
     } else {
       nodes.erase(key->node_id);
+      leads.erase(key->node_id);
     }
     if (nodes.empty()) remote_presence_.erase(key->room_id);
+    if (leads.empty()) remote_leads_.erase(key->room_id);
     rooms.insert(key->room_id);
   }
   for (const auto& room_id : rooms) remote_presence_changed_locked(room_id);

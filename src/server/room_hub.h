@@ -156,6 +156,19 @@ class RoomHub {
   std::vector<ListenerInfo> listeners(const std::string& room_id) const;
   // This node's subscriptions.
   std::size_t connection_count() const;
+
+  // The command lead a subscriber needs (docs/protocol.md, "Commands that
+  // land on the same sample"): how long before a change takes effect it
+  // must hear of it to play it at the right sample (its output latency plus
+  // the network path). Clients report it with their time requests; values
+  // are clamped to 0..kMaxReportedLeadMs. Cheap: subscribers report only
+  // when it changes.
+  static constexpr std::int64_t kMaxReportedLeadMs = 1000;
+  void report_lead(const std::string& room_id, const RoomSubscriber* subscriber, std::int64_t lead_ms);
+  // The largest lead any listener of the room needs, on this node or (with
+  // cluster presence, published with this node's presence key) on any
+  // other; 0 when nobody reported one. RoomService bounds what it uses.
+  std::int64_t command_lead_ms(const std::string& room_id) const;
   // The rooms with listeners on this node, as the hub last saw them, each
   // with its distinct local users (by username).
   struct LocalRoom {
@@ -183,6 +196,7 @@ class RoomHub {
     std::shared_ptr<RoomSubscriber> subscriber;
     ListenerInfo who;  // with the one device of this connection, if named
     std::string token_hash;  // of the session that opened it
+    std::int64_t lead_ms = 0;  // report_lead()
   };
   struct LocalUser {
     ListenerInfo info;  // info.devices: the keys of `devices`
@@ -202,6 +216,8 @@ class RoomHub {
     std::vector<ListenerInfo> listeners;
     bool presence_pending = false;
     std::chrono::steady_clock::time_point last_presence{};
+    // The largest lead_ms of `subscribers`, as last published.
+    std::int64_t lead_ms = 0;
   };
   // A room whose presence key the publisher has written lately or must write.
   struct PublishState {
@@ -212,6 +228,7 @@ class RoomHub {
   using RemotePresence = std::map<std::string, std::map<std::string, std::vector<ListenerInfo>>>;
 
   const std::vector<ListenerInfo>& listeners_locked(const Channel& channel) const;
+  static std::int64_t local_lead_locked(const Channel& channel);
   // Local users (if any) merged with the other nodes' users of the room.
   std::vector<ListenerInfo> merged_listeners_locked(
       const std::string& room_id,
@@ -256,6 +273,8 @@ class RoomHub {
   std::function<LeaseId()> current_lease_;
   std::map<std::string, PublishState> publishing_;
   RemotePresence remote_presence_;
+  // Other nodes' command leads: room id -> node id -> lead (ms).
+  std::map<std::string, std::map<std::string, std::int64_t>> remote_leads_;
   // Wakes the publisher: a room became dirty, or stopping.
   std::condition_variable publisher_cv_;
   std::thread presence_publisher_;

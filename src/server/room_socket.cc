@@ -2,7 +2,9 @@
 // listeners, and answers clock-sync requests (docs/protocol.md).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <deque>
 
 #include "server/http_internal.h"
@@ -224,6 +226,7 @@ awaitable<Reply> room_websocket(RequestContext& ctx) {
   ctx.services.metrics.websocket_opened();
 
   beast::flat_buffer buffer;
+  std::int64_t reported_lead = 0;  // what the hub knows of this listener's lead
   auto window_start = std::chrono::steady_clock::now();
   int messages_in_window = 0;
   for (;;) {
@@ -266,6 +269,18 @@ awaitable<Reply> room_websocket(RequestContext& ctx) {
       if (!t0 || !t0->is_number()) {
         session->send_own(error_message("invalid-message", "'time' needs a numeric 't0'"));
         continue;
+      }
+      // The command lead this listener needs rides on its time requests;
+      // the hub hears of it only when it changes.
+      if (const auto* lead = message->if_contains("lead_ms"); lead && lead->is_number()) {
+        const double value = lead->to_number<double>();
+        const auto ms = std::isfinite(value) ? static_cast<std::int64_t>(std::clamp(
+                                                   std::ceil(value), 0.0, static_cast<double>(RoomHub::kMaxReportedLeadMs)))
+                                             : 0;
+        if (ms != reported_lead) {
+          reported_lead = ms;
+          ctx.services.hub.report_lead(room_id, session.get(), ms);
+        }
       }
       session->send_own({{"type", "time"}, {"t0", *t0}, {"t1", received_at}, {"t2", precise_now_ms()}});
     } else if (type->as_string() == "ping") {

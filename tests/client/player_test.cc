@@ -105,6 +105,11 @@ class VirtualSink final : public AudioSink {
     return end_ms();
   }
 
+  double latency_ms() override {
+    std::lock_guard lock(mu_);
+    return end_ms() - now_ms_;
+  }
+
   void flush() override {
     std::lock_guard lock(mu_);
     const double now = now_ms_;
@@ -367,6 +372,112 @@ TEST(PlayerTest, TheNextSongFollowsTheLastSampleOfTheOneBefore) {
     ASSERT_EQ(heard[i].mark, 2) << "frame " << i;
     ASSERT_EQ(heard[i].count, (heard[i - 1].count + 1) % kWrap) << "frame " << i;
   }
+}
+
+// Timed commands: each change arrives 200 ms before it takes effect (more
+// than the 100 ms the device holds), with the view before it still in
+// effect until then. Pause, play and seek are each heard at exactly their
+// sample, and nothing is flushed for them.
+TEST(PlayerTest, TimedChangesLandOnTheirSampleWithoutAFlush) {
+  auto sink_owner = std::make_unique<VirtualSink>(kStart);
+  VirtualSink* sink = sink_owner.get();
+  // Server times of the changes, whole ms as the server sends them.
+  auto server_ms = [](double local_from_start) {
+    return static_cast<std::int64_t>(std::floor(kStart + local_from_start + kOffset));
+  };
+  auto make = [&](bool playing, std::int64_t position_ms, double at_local) {
+    RoomView v;
+    v.valid = true;
+    v.queue = {{"i1", "songA", kSongMs}};
+    v.current = "i1";
+    v.playing = playing;
+    v.position_ms = position_ms;
+    v.position_at = server_ms(at_local);
+    return v;
+  };
+  // play from 0 at 0; pause at 700 (news at 500); play at 1200 (news at
+  // 1000); seek to 0:30 at 1700 (news at 1500).
+  const RoomView played = make(true, 0, 0);
+  const std::int64_t paused_at = server_ms(700) - server_ms(0);
+  RoomView paused = make(false, paused_at, 700);
+  RoomView resumed = make(true, paused_at, 1200);
+  RoomView sought = make(true, 30000, 1700);
+  std::atomic<bool> asked{false};
+  PlayerInputs inputs;
+  inputs.view = [&] {
+    const double t = sink->now_ms() - kStart;
+    auto pending = [](RoomView v, const RoomView& before) {
+      v.before = std::make_shared<const RoomView>(before);
+      return v;
+    };
+    if (t < 500) return played;
+    if (t < 700) return pending(paused, played);
+    if (t < 1000) return paused;
+    if (t < 1200) return pending(resumed, paused);
+    if (t < 1500) return resumed;
+    if (t < 1700) return pending(sought, resumed);
+    return sought;
+  };
+  inputs.clock_offset_ms = [] { return std::optional<double>(kOffset); };
+  inputs.open_song = [&](const std::string&, std::uint64_t) -> Result<std::shared_ptr<media::PcmSource>> {
+    asked = true;
+    return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kSongMs * 48, 1));
+  };
+  std::vector<double> latencies;
+  std::mutex latencies_mu;
+  inputs.output_latency_ms = [&](double ms) {
+    std::lock_guard lock(latencies_mu);
+    latencies.push_back(ms);
+  };
+  PlayerOptions options;
+  options.format = kFormat;
+  Player player(inputs, options);
+  ASSERT_TRUE(player.start(std::move(sink_owner)));
+  const bool fetched = testing::eventually([&] { return asked.load(); });
+  sink->open(fetched ? kStart + 2200 : 0);
+  ASSERT_TRUE(fetched) << "the player never asked for the song";
+  ASSERT_TRUE(testing::eventually([&] { return sink->done(); }));
+  const auto heard = sink->heard();
+  const int flushes = sink->flushes();
+  player.stop();
+
+  // The server time at which each heard frame is heard, relative to the
+  // room's start (server_ms(0)).
+  auto room_ms = [&](const Heard& h) { return h.at_ms + kOffset - static_cast<double>(server_ms(0)); };
+  const double frame_ms = 1 / kFramesPerMs;
+  double last_before_pause = -1, first_after_play = -1, first_after_seek = -1;
+  std::int16_t count_at_pause = -1, count_at_play = -1, count_at_seek = -1;
+  for (std::size_t i = 1; i < heard.size(); ++i) {
+    const auto& a = heard[i - 1];
+    const auto& b = heard[i];
+    const bool a_sound = a.mark != 0, b_sound = b.mark != 0;
+    if (a_sound && !b_sound && last_before_pause < 0) {
+      last_before_pause = room_ms(a);
+      count_at_pause = a.count;
+    } else if (!a_sound && b_sound && last_before_pause >= 0 && first_after_play < 0) {
+      first_after_play = room_ms(b);
+      count_at_play = b.count;
+    } else if (a_sound && b_sound && first_after_play >= 0 && first_after_seek < 0 &&
+               b.count != (a.count + 1) % kWrap) {
+      first_after_seek = room_ms(b);
+      count_at_seek = b.count;
+    }
+  }
+  const double pause_ms = static_cast<double>(server_ms(700) - server_ms(0));
+  const double play_ms = static_cast<double>(server_ms(1200) - server_ms(0));
+  const double seek_ms = static_cast<double>(server_ms(1700) - server_ms(0));
+  // The last frame before the pause is heard one frame before the pause's
+  // time, and carries the frame the room pauses at (less one).
+  EXPECT_NEAR(last_before_pause, pause_ms - frame_ms, frame_ms) << "pause";
+  EXPECT_NEAR(count_at_pause, static_cast<double>((paused_at * 48 - 1) % kWrap), 2);
+  EXPECT_NEAR(first_after_play, play_ms, frame_ms) << "play";
+  EXPECT_NEAR(count_at_play, static_cast<double>(paused_at * 48 % kWrap), 2);
+  EXPECT_NEAR(first_after_seek, seek_ms, frame_ms) << "seek";
+  EXPECT_NEAR(count_at_seek, static_cast<double>(30000 * 48 % kWrap), 2);
+  EXPECT_EQ(flushes, 1) << "only the start flushes";
+  std::lock_guard lock(latencies_mu);
+  ASSERT_FALSE(latencies.empty()) << "the output latency was never reported";
+  EXPECT_NEAR(latencies.back(), VirtualSink::kQueuedMs, 20);
 }
 
 TEST(PlayerTest, SilentUntilTheClockIsSynchronised) {

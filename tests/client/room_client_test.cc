@@ -202,6 +202,44 @@ class RoomClientTest : public ::testing::Test {
   std::string room_;
 };
 
+// A view with changes still to come: each holds from its position_at on,
+// the one before it until then.
+TEST(RoomViewTest, PendingChangesHoldFromTheirTime) {
+  RoomView playing;
+  playing.valid = true;
+  playing.queue = {{"i1", "s1", 60000}};
+  playing.current = "i1";
+  playing.playing = true;
+  playing.position_ms = 0;
+  playing.position_at = 1000;
+  RoomView paused = playing;
+  paused.playing = false;
+  paused.position_ms = 500;
+  paused.position_at = 1500;
+  paused.before = std::make_shared<const RoomView>(playing);
+  RoomView queued = paused;  // a queue edit meanwhile keeps the pending time
+  queued.queue.push_back({"i2", "s2", 1000});
+  queued.before = std::make_shared<const RoomView>(paused);
+  RoomView sought = queued;
+  sought.playing = true;
+  sought.position_ms = 9000;
+  sought.position_at = 1700;
+  sought.before = std::make_shared<const RoomView>(queued);
+
+  EXPECT_TRUE(sought.at(1499.9).playing);
+  EXPECT_EQ(sought.at(1499.9).queue.size(), 1u);
+  EXPECT_FALSE(sought.at(1500).playing);
+  EXPECT_EQ(sought.at(1500).queue.size(), 2u);
+  EXPECT_EQ(sought.at(1600).position_at_time(1600), 500);
+  EXPECT_EQ(sought.at(1700).position_at_time(1750), 9050);
+  EXPECT_EQ(&sought.at(5000), &sought);
+
+  EXPECT_EQ(sought.next_change_after(1200), 1500);
+  EXPECT_EQ(sought.next_change_after(1500), 1700);
+  EXPECT_EQ(sought.next_change_after(1700), std::nullopt);
+  EXPECT_EQ(playing.next_change_after(0), std::nullopt) << "a view that was never pending";
+}
+
 TEST_F(RoomClientTest, JoinsTheRoomOnTheFirstServer) {
   Proxy a(server_->port()), b(server_->port());
   RoomClient client({a.url(), b.url()}, token_, room_, slow_options());

@@ -252,6 +252,57 @@ TEST_F(RoomServiceTest, ExecuteAppliesAndBumpsTheRevision) {
   EXPECT_EQ(got->last_command, "play");
 }
 
+// Commands that change what is heard take effect the room's lead ahead, in
+// their order; queue edits take effect at once; the lead is bounded.
+TEST_F(RoomServiceTest, PlaybackCommandsTakeEffectTheRoomsLeadAhead) {
+  std::int64_t lead = 120;
+  service_->set_command_lead([&lead](const std::string&) { return lead; });
+  Room room = create_room();
+  Room added = run(room.id, add({{"s1", 60000}, {"s2", 60000}}, "carol"));
+  EXPECT_EQ(added.state.position_at, clock_.now_ms()) << "adding to the queue changes nothing heard";
+
+  const auto t0 = clock_.now_ms();
+  Room played = run(room.id, cmd(Type::kPlay));
+  EXPECT_TRUE(played.state.playing);
+  EXPECT_EQ(played.state.position_ms, 0);
+  EXPECT_EQ(played.state.position_at, t0 + 120);
+
+  // 30 ms later a pause with a smaller lead still lands after the play: it
+  // stops where the play will have got to.
+  clock_.advance_ms(30);
+  lead = 10;
+  Room paused = run(room.id, cmd(Type::kPause));
+  EXPECT_FALSE(paused.state.playing);
+  EXPECT_EQ(paused.state.position_at, t0 + 120);
+  EXPECT_EQ(paused.state.position_ms, 0);
+
+  // Played 1 s, then a seek: the position holds from its time on.
+  lead = 50;
+  run(room.id, cmd(Type::kPlay));
+  clock_.advance_ms(1000);
+  Command seek = cmd(Type::kSeek);
+  seek.position_ms = 30000;
+  Room sought = run(room.id, seek);
+  EXPECT_EQ(sought.state.position_ms, 30000);
+  EXPECT_EQ(sought.state.position_at, clock_.now_ms() + 50);
+
+  // A queue edit meanwhile keeps the pending time.
+  Room moved = run(room.id, add({{"s3", 1000}}, "carol"));
+  EXPECT_EQ(moved.state.position_at, sought.state.position_at);
+
+  // Skip: the next item starts at the lead; an absurd lead is bounded.
+  clock_.advance_ms(500);
+  lead = 100000;
+  Room skipped = run(room.id, cmd(Type::kSkip));
+  EXPECT_EQ(skipped.state.current, "q2");
+  EXPECT_EQ(skipped.state.position_at, clock_.now_ms() + kMaxCommandLeadMs);
+  lead = -5;
+  clock_.advance_ms(1000);
+  Room paused_now = run(room.id, cmd(Type::kPause));
+  EXPECT_EQ(paused_now.state.position_at, clock_.now_ms());
+  EXPECT_EQ(paused_now.state.position_ms, 1000 - kMaxCommandLeadMs);
+}
+
 TEST_F(RoomServiceTest, ANoOpWritesNothing) {
   Room room = create_room();
   Room added = run(room.id, add({{"s1", 1000}}));

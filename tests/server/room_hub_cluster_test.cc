@@ -191,6 +191,30 @@ TEST_F(RoomHubClusterTest, PresenceKeyHoldsTheNodesUsersAndConnections) {
   EXPECT_EQ(kv->lease, b_->lease.load());
 }
 
+// A listener's command lead reaches the other node with the presence key,
+// so a command taken there lands late enough for it; it goes when the
+// listener does.
+TEST_F(RoomHubClusterTest, TheLargestLeadOnAnyNodeIsTheRoomsLead) {
+  start_both();
+  auto bob = b_->join(room_, "u-bob", "bob");
+  auto alice = a_->join(room_, "u-alice", "alice");
+  a_->hub.report_lead(room_, alice.get(), 40);
+  b_->hub.report_lead(room_, bob.get(), 150);
+  ASSERT_TRUE(eventually([&] { return a_->hub.command_lead_ms(room_) == 150; }))
+      << a_->hub.command_lead_ms(room_);
+  ASSERT_TRUE(eventually([&] { return b_->hub.command_lead_ms(room_) == 150; }));
+  auto stored = stored_presence(*b_);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->at("lead_ms").as_int64(), 150);
+  // A change of less than 5 ms is not worth a write.
+  b_->hub.report_lead(room_, bob.get(), 152);
+  EXPECT_EQ(b_->hub.command_lead_ms(room_), 152);
+  b_->hub.leave(room_, bob.get());
+  ASSERT_TRUE(eventually([&] { return a_->hub.command_lead_ms(room_) == 40; }))
+      << a_->hub.command_lead_ms(room_);
+  EXPECT_TRUE(eventually([&] { return b_->hub.command_lead_ms(room_) == 40; }));
+}
+
 TEST_F(RoomHubClusterTest, AUserOnBothNodesCountsOnce) {
   start_both();
   auto alice_on_a = a_->join(room_, "u-alice", "alice");

@@ -793,6 +793,62 @@ TEST_F(RoomsTest, TimeSync) {
   ws->close();
 }
 
+// Listeners report the lead they need with their time requests; commands
+// that change what is heard take effect that far ahead (the largest one,
+// capped), queue edits at once; a listener leaving takes its lead along.
+TEST_F(RoomsTest, PlaybackCommandsLandTheListenersLeadAhead) {
+  auto alice = register_and_login("alice");
+  auto room = create_room(alice);
+  auto song = upload_song(alice, 440);
+  auto a = join(alice, room);
+  auto b = join(alice, room);
+  ASSERT_TRUE(a->read_type("presence"));
+  auto time_request = [](WsClient& ws, json::value lead) {
+    json::object request{{"type", "time"}, {"t0", system_now_ms()}};
+    if (!lead.is_null()) request["lead_ms"] = lead;
+    ASSERT_FALSE(ws.send_text(json::serialize(request)));
+    ASSERT_TRUE(ws.read_type("time"));  // handled in order: the lead is known now
+  };
+  auto lead_of = [&](const json::object& state) { return state.at("position_at").to_number<double>(); };
+  // No lead reported: at once, as ever.
+  ok_command(alice, room, {{"type", "add"}, {"song_ids", {song}}});
+  // Rooms run on the test server's manual clock.
+  auto now = [&] { return static_cast<double>(server_->clock().now_ms()); };
+  double before = now();
+  auto played = ok_command(alice, room, {{"type", "play"}});
+  EXPECT_EQ(lead_of(played), before);
+
+  time_request(*a, 90);
+  time_request(*b, 142.3);  // rounded up
+  server_->clock().advance_ms(1000);
+  auto paused = ok_command(alice, room, {{"type", "pause"}});
+  EXPECT_EQ(lead_of(paused), now() + 143) << "the largest lead, rounded up to a whole ms";
+  EXPECT_FALSE(paused.at("playing").as_bool());
+
+  // A queue edit keeps the pending time; the next play lands after the pause.
+  auto added = ok_command(alice, room, {{"type", "add"}, {"song_ids", {song}}});
+  EXPECT_EQ(lead_of(added), lead_of(paused));
+  auto replayed = ok_command(alice, room, {{"type", "play"}});
+  EXPECT_GE(lead_of(replayed), lead_of(paused));
+
+  // Bounded; a lead that is not a number is ignored.
+  time_request(*a, 5000);
+  server_->clock().advance_ms(1000);
+  auto sought = ok_command(alice, room, {{"type", "seek"}, {"position_ms", 1000}});
+  EXPECT_EQ(lead_of(sought), now() + 200);
+  time_request(*a, "soon");
+  // The listener with the large lead leaves: b's 143 ms remains.
+  time_request(*a, 5000);
+  a->close();
+  a.reset();
+  server_->clock().advance_ms(1000);
+  ASSERT_TRUE(testing::eventually([&] {
+    auto s = ok_command(alice, room, {{"type", "seek"}, {"position_ms", 2000}});
+    return lead_of(s) == now() + 143;
+  })) << "the lead did not fall back to the remaining listener's";
+  b->close();
+}
+
 TEST_F(RoomsTest, WebSocketAuthentication) {
   auto alice = register_and_login("alice");
   auto room = create_room(alice);

@@ -20,6 +20,7 @@ export class ClockSync {
     this.offset = 0;
     this.roundTrip = Infinity;
     this.synced = false;
+    this.outputLeadMs = NaN; // set by the player
   }
 
   reset() {
@@ -28,8 +29,22 @@ export class ClockSync {
     this.roundTrip = Infinity;
   }
 
+  // A time request. Once the player has said how long its audio takes to
+  // be heard (outputLeadMs), it carries the command lead this listener
+  // needs: that, half a slow round trip and a margin (docs/protocol.md,
+  // "Commands that land on the same sample").
   request() {
-    return { type: 'time', t0: localNow() };
+    const msg = { type: 'time', t0: localNow() };
+    const lead = this.neededLeadMs();
+    if (lead !== null) msg.lead_ms = lead;
+    return msg;
+  }
+
+  neededLeadMs() {
+    if (!Number.isFinite(this.outputLeadMs) || !this.samples.length) return null;
+    const trips = this.samples.map((s) => s.roundTrip).sort((a, b) => a - b);
+    const slow = trips[Math.min(trips.length - 1, Math.ceil(trips.length * 0.9) - 1)];
+    return Math.ceil((this.outputLeadMs + slow / 2 + 5) / 5) * 5;
   }
 
   // Feeds an answer {t0, t1, t2}; returns true when it was usable.
@@ -66,6 +81,10 @@ export class ClockSync {
 
 // The position (ms) of a room's current item at server time `t`
 // (docs/protocol.md, "The state").
+//
+// A state whose position_at is later than `t` has not taken effect yet (a
+// timed command); while playing, the position before it runs on to
+// position_ms at position_at.
 export function roomPosition(state, t, durationMs) {
   if (!state || !state.current) return 0;
   let pos = state.position_ms;

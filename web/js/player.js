@@ -20,7 +20,10 @@
 //
 // Every state change and every 500 ms the scheduled zero of each item to
 // play is compared with the state's; one off by more than 5 ms is replaced,
-// the old segments stopping at the very moment the new ones start.
+// the old segments stopping at the very moment the new ones start. A timed
+// command (its position_at still to come) is scheduled for that instant on
+// the audio clock, so pause, play, seek and skip land on the same sample
+// for every listener.
 
 import { api, drainingMember } from './api.js';
 import { roomPosition } from './clock.js';
@@ -340,7 +343,12 @@ export class SyncPlayer extends EventTarget {
     if (!this.clock.synced) { this.setStatus('syncing', 'synchronising the clock'); return; }
     const plan = this.silent ? [] : this.desired(state);
     const now = ctx.currentTime;
-    const startAt = now + LEAD_S;
+    // A timed command (position_at still to come) changes what is heard at
+    // exactly that instant: what plays now runs on until then, and what
+    // replaces it starts then. Otherwise, as soon as can be scheduled.
+    this.clock.outputLeadMs = ((ctx.outputLatency || ctx.baseLatency || 0) + LEAD_S) * 1000;
+    const changeAt = state && Number.isFinite(state.position_at) ? this.serverToCtx(state.position_at) : -Infinity;
+    const startAt = Math.max(now + LEAD_S, changeAt);
     const keep = new Set();
     const replaceAt = new Map(); // itemId -> when its new segments start
     const windows = new Map();   // songId -> {from, to}: what to keep fetched
@@ -408,7 +416,7 @@ export class SyncPlayer extends EventTarget {
     for (const seg of this.segments) {
       if (keep.has(seg) || seg.stopping) continue;
       // A replaced segment stops exactly where its replacement starts.
-      this.stopSegment(seg, replaceAt.get(seg.key) ?? now);
+      this.stopSegment(seg, replaceAt.get(seg.key) ?? Math.max(now, changeAt));
     }
     // Forget segments that have finished, and zeros of items not planned.
     this.segments = this.segments.filter((seg) => !(seg.ended || (seg.stopping && seg.stopAt < now - 0.5)));
