@@ -79,6 +79,12 @@ class VirtualSink final : public AudioSink {
   static constexpr double kQueuedMs = 100;
 
   explicit VirtualSink(double start_ms) : start_ms_(start_ms), now_ms_(start_ms) {}
+  // A device whose sample clock runs `ppm` parts per million fast (or slow,
+  // below 0) against the system clock; `first_frames_only` records only the
+  // first frame of each write (long runs).
+  VirtualSink(double start_ms, double ppm, bool first_frames_only)
+      : start_ms_(start_ms), now_ms_(start_ms), frames_per_ms_(kFramesPerMs * (1 + ppm * 1e-6)),
+        first_frames_only_(first_frames_only) {}
 
   const AudioFormat& format() const override { return kFormat; }
   std::string describe() const override { return "virtual"; }
@@ -92,8 +98,8 @@ class VirtualSink final : public AudioSink {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       return Status::ok();
     }
-    for (std::size_t i = 0; i < frames; ++i) {
-      heard_.push_back({end_ms() + i / kFramesPerMs, samples[2 * i], samples[2 * i + 1]});
+    for (std::size_t i = 0; i < (first_frames_only_ ? std::min<std::size_t>(frames, 1) : frames); ++i) {
+      heard_.push_back({end_ms() + i / frames_per_ms_, samples[2 * i], samples[2 * i + 1]});
     }
     end_frames_ += frames;
     now_ms_ = std::max(now_ms_.load(), end_ms() - kQueuedMs);
@@ -114,7 +120,7 @@ class VirtualSink final : public AudioSink {
     std::lock_guard lock(mu_);
     const double now = now_ms_;
     while (!heard_.empty() && heard_.back().at_ms >= now) heard_.pop_back();
-    end_frames_ = static_cast<std::int64_t>(std::llround((now - start_ms_) * kFramesPerMs));
+    end_frames_ = static_cast<std::int64_t>(std::llround((now - start_ms_) * frames_per_ms_));
     ++flushes_;
   }
 
@@ -140,7 +146,7 @@ class VirtualSink final : public AudioSink {
   }
 
  private:
-  double end_ms() const { return start_ms_ + static_cast<double>(end_frames_) / kFramesPerMs; }
+  double end_ms() const { return start_ms_ + static_cast<double>(end_frames_) / frames_per_ms_; }
 
   const double start_ms_;
   std::atomic<double> now_ms_;
@@ -152,6 +158,8 @@ class VirtualSink final : public AudioSink {
   std::int64_t end_frames_ = 0;
   std::vector<Heard> heard_;
   int flushes_ = 0;
+  const double frames_per_ms_ = kFramesPerMs;
+  const bool first_frames_only_ = false;
 };
 
 // A room's state from one moment of virtual (local) time on.
@@ -478,6 +486,65 @@ TEST(PlayerTest, TimedChangesLandOnTheirSampleWithoutAFlush) {
   std::lock_guard lock(latencies_mu);
   ASSERT_FALSE(latencies.empty()) << "the output latency was never reported";
   EXPECT_NEAR(latencies.back(), VirtualSink::kQueuedMs, 20);
+}
+
+// A sound card whose clock runs 200 ppm fast or slow against the system
+// clock: over ten minutes it plays 5,760 frames more (or fewer) than the
+// room's timeline has. The player follows the device's own reports of when
+// a frame is heard and takes the difference up a frame at a time,
+// resampled, so every buffer starts within a frame or two of the room's
+// timeline from start to end, and nothing is flushed.
+TEST(PlayerTest, FollowsADeviceClockThatDrifts200PpmForTenMinutes) {
+  constexpr double kRunMs = 10 * 60 * 1000;
+  constexpr std::int64_t kLongSongMs = 20 * 60 * 1000;
+  for (const double ppm : {200.0, -200.0}) {
+    SCOPED_TRACE("ppm " + std::to_string(ppm));
+    auto sink_owner = std::make_unique<VirtualSink>(kStart, ppm, true);
+    VirtualSink* sink = sink_owner.get();
+    const auto started_at = static_cast<std::int64_t>(std::floor(kStart + kOffset));
+    std::atomic<bool> asked{false};
+    PlayerInputs inputs;
+    inputs.view = [&] {
+      RoomView v;
+      v.valid = true;
+      v.queue = {{"i1", "songA", kLongSongMs}};
+      v.current = "i1";
+      v.playing = true;
+      v.position_at = started_at;
+      return v;
+    };
+    inputs.clock_offset_ms = [] { return std::optional<double>(kOffset); };
+    inputs.open_song = [&](const std::string&, std::uint64_t) -> Result<std::shared_ptr<media::PcmSource>> {
+      asked = true;
+      return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kLongSongMs * 48, 1));
+    };
+    PlayerOptions options;
+    options.format = kFormat;
+    Player player(inputs, options);
+    ASSERT_TRUE(player.start(std::move(sink_owner)));
+    const bool fetched = testing::eventually([&] { return asked.load(); });
+    sink->open(fetched ? kStart + kRunMs : 0);
+    ASSERT_TRUE(fetched);
+    ASSERT_TRUE(testing::eventually([&] { return sink->done(); }, std::chrono::seconds(60)));
+    const auto heard = sink->heard();
+    const int flushes = sink->flushes();
+    player.stop();
+
+    std::size_t checked = 0;
+    double worst = 0;
+    for (const auto& h : heard) {
+      if (h.mark == 0 || h.at_ms < kStart + 50) continue;  // the start
+      const double want = (h.at_ms + kOffset - static_cast<double>(started_at)) * kFramesPerMs;
+      int diff = (h.count - static_cast<int>(std::llround(want)) % kWrap) % kWrap;
+      if (diff > kWrap / 2) diff -= kWrap;
+      if (diff < -kWrap / 2) diff += kWrap;
+      worst = std::max(worst, std::abs(static_cast<double>(diff)));
+      ++checked;
+    }
+    EXPECT_GT(checked, static_cast<std::size_t>(kRunMs / 10 * 0.99));
+    EXPECT_LE(worst, 2) << "frames off the room's timeline at worst";
+    EXPECT_EQ(flushes, 1) << "only the start flushes";
+  }
 }
 
 TEST(PlayerTest, SilentUntilTheClockIsSynchronised) {
