@@ -6,8 +6,8 @@
 # 40 s songs (FLAC, 48 kHz stereo tones at different frequencies) queued in a
 # room with repeat "all". For each listener count N:
 #   - starts N `hifi listen ROOM --sink null --sync-log FILE` processes (one
-#     account; each with its own song cache) and waits until every one says
-#     "connected to" and has the current song in its cache;
+#     account; each streams the songs) and waits until every one says
+#     "connected to";
 #   - runs a scripted session for SYNC_BENCH_SECONDS: `hifi play`, then one
 #     command every SYNC_BENCH_INTERVAL seconds, drawn with a fixed seed: when
 #     the room is paused, `play`; when it plays, one of `pause`, `seek` (to a
@@ -189,16 +189,14 @@ run_session() {  # run_session N: writes $RUN/l*.log, $RUN/cmds.txt
   hifi pause "$ROOM" >/dev/null
   LISTENER_PIDS=()
   for ((i = 1; i <= n; i++)); do
-    "$HIFI_BIN" listen "$ROOM" --sink null --sync-log "$RUN/l$i.log" --cache-dir "$RUN/cache$i" \
+    "$HIFI_BIN" listen "$ROOM" --sink null --sync-log "$RUN/l$i.log" \
       >"$RUN/l$i.out" 2>&1 </dev/null &
     LISTENER_PIDS+=("$!")
   done
   all_ready() {
-    local j cur
-    cur=$(hifi --json status "$ROOM" | jq -r '.state as $s | $s.queue[] | select(.id == $s.current) | .song_id')
+    local j
     for ((j = 1; j <= n; j++)); do
       grep -q "connected to" "$RUN/l$j.out" || return 1
-      [[ -f "$RUN/cache$j/$cur.audio" ]] || return 1
     done
     hifi --json status "$ROOM" | jq -e '.state.listeners | length >= 1' >/dev/null
   }
@@ -268,7 +266,7 @@ command_latencies() {  # command_latencies N
     awk -v L="$i" -v buf="$BUFFER_MS" -v dur_ms="$((SONG_SECONDS * 1000))" '
       FNR == NR { nc++; ct[nc] = $1; ty[nc] = $2; arg[nc] = $3; srv[nc] = $4; ex[nc] = $6; next }
       $4 > 0 {
-        m++; W[m] = $1; S[m] = $2; X[m] = $3; R[m] = $4
+        m++; W[m] = $1; S[m] = $2; X[m] = $3; R[m] = $4; F[m] = NF >= 5 ? $5 : buf * $4 / 1000
         if (m == 1) D[m] = 1
         else {
           el = W[m] - W[m-1]; exp_frames = el * R[m-1] / 1000; dx = X[m] - X[m-1] - exp_frames
@@ -283,10 +281,10 @@ command_latencies() {  # command_latencies N
           if (ty[c] == "pause") {
             # the end of the run of buffers that the command interrupts
             for (j = i + 1; j <= m && !D[j]; j++);
-            e = W[j-1] + buf
+            e = W[j-1] + F[j-1] * 1000 / R[j-1]
             if (j - 1 >= 1 && e <= limit && (j > m || W[j] - W[j-1] > 1000)) {
               found = 1; used[j] = 1
-              printf "pause %.3f %.3f %d\n", e - t, e - srv[c], L
+              printf "pause %.3f %.3f %d %d %.3f\n", e - t, e - srv[c], L, c, e
             }
           } else {
             for (j = i; j <= m && W[j] <= limit; j++) {
@@ -298,7 +296,7 @@ command_latencies() {  # command_latencies N
                 want = arg[c] * 1000 + (W[j] - srv[c])
                 ok = (S[j] == S[j-1] && X[j] * 1000 / R[j] - want < 100 && want - X[j] * 1000 / R[j] < 100)
               }
-              if (ok) { found = 1; used[j] = 1; printf "%s %.3f %.3f %d\n", ty[c], W[j] - t, W[j] - srv[c], L; break }
+              if (ok) { found = 1; used[j] = 1; printf "%s %.3f %.3f %d %d %.3f\n", ty[c], W[j] - t, W[j] - srv[c], L, c, W[j]; break }
             }
           }
           if (!found) printf "%s - - %d\n", ty[c], L
@@ -343,6 +341,19 @@ timeline_errors() {  # timeline_errors N
   done
 }
 
+# spread_stats FILE: per type, "TYPE COMMANDS P50 MAX": for each command heard by
+# every listener, how far apart (ms) the listeners' changes were heard (the
+# latest minus the earliest; 0 when all changed at the same instant).
+spread_stats() {
+  local f=$1 n=$2 type
+  for type in play pause seek skip; do
+    awk -v t="$type" -v n="$n" '$1 == t && $2 != "-" {
+        k = $5; c[k]++; if (!(k in lo) || $6 < lo[k]) lo[k] = $6; if (!(k in hi) || $6 > hi[k]) hi[k] = $6 }
+      END { for (k in c) if (c[k] == n) printf "%.4f\n", hi[k] - lo[k] }' "$f" | sort -g |
+      awk -v t="$type" '{ v[NR] = $1 } END { if (NR) printf "%s %d %.3f %.3f\n", t, NR, v[int((NR + 1) / 2)], v[NR]; else printf "%s 0 - -\n", t }'
+  done
+}
+
 # latency_stats FILE: per type, "TYPE COUNT MISSING P50_START MAX_START P50_SERVER MAX_SERVER" (ms)
 latency_stats() {
   local f=$1 type
@@ -364,6 +375,7 @@ for n in $COUNTS; do
   skew_report "$n" >>"$TMP/skew.jsonl"
   command_latencies "$n" >"$RUN/latency.txt" 2>"$RUN/breaks.txt"
   latency_stats "$RUN/latency.txt" >"$RUN/latency_stats.txt"
+  spread_stats "$RUN/latency.txt" "$n" >"$RUN/spread_stats.txt"
   timeline_errors "$n" | sort -g | awk -v n="$n" '{ v[NR] = $1 }
     END { if (NR) printf "N=%s: %d buffers, |error| p50 %.4f ms, p99 %.4f ms, max %.4f ms\n", n, NR, v[int((NR + 1) / 2)], v[int(NR * 0.99 + 0.999999)], v[NR]
           else printf "N=%s: no buffers\n", n }' >"$RUN/timeline.txt"
@@ -393,7 +405,16 @@ echo "Command -> audible change (ms), over listeners x commands: from the 'hifi'
     done <"$TMP/n$n/latency_stats.txt"
   done
 } | column -t -s $'\t'
-echo "(pause: the end of the last logged buffer; the null sink's flush discards what it still holds, up to 100 ms of it)"
+echo "(pause: the end of the last logged buffer; a pause heard late is flushed: the sink discards what it still holds, up to 100 ms of it)"
+echo
+echo "Same sample: how far apart the listeners heard each command's change (ms; the latest listener minus the earliest)"
+{
+  printf 'N\tcommand\tcommands\tspread p50\tspread max\n'
+  for n in $COUNTS; do
+    while read -r type cnt p50 max; do printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$type" "$cnt" "$p50" "$max"; done <"$TMP/n$n/spread_stats.txt"
+  done
+} | column -t -s $'\t'
+
 echo
 for n in $COUNTS; do
   breaks=$(awk '$1 == "dropouts" { d += $2; ms += $3; if ($2 > 0) l++ } $1 == "jumps" { j += $2 }

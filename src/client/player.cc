@@ -219,6 +219,7 @@ void Player::audio_loop() {
   const auto channels = static_cast<std::size_t>(fmt.channels);
   const double frames_per_ms = fmt.sample_rate / 1000.0;
   const auto resync_frames = static_cast<std::int64_t>(options_.resync_threshold_ms * frames_per_ms);
+  const double half_frame_ms = 0.5 / frames_per_ms;
   std::vector<std::int16_t> buffer(n * channels);
   std::vector<std::int16_t> source((n + 1) * channels);
   Cursor cursor;
@@ -243,7 +244,8 @@ void Player::audio_loop() {
     auto locate = [&]() -> Target {
       Target t;
       t.wall_ms = sink_->next_play_time_ms();
-      view = offset ? &latest.at(t.wall_ms + *offset) : &latest;
+      // (A change less than half a frame away counts as here.)
+      view = offset ? &latest.at(t.wall_ms + *offset + half_frame_ms) : &latest;
       if (!view->valid || !view->playing || !offset) return t;
       // Past the current item's end, the one the room plays next: the
       // server advances exactly there, so the player need not wait for it.
@@ -254,25 +256,28 @@ void Player::audio_loop() {
     };
     auto target = locate();
     if (inputs_.output_latency_ms) {
-      // Told when it moves by a millisecond, and once a second anyway.
+      // Told when it moves by a millisecond, and once a second anyway. Just
+      // before a write returns the sink holds one buffer more than now: a
+      // change must be known before that buffer is written.
       const auto now = std::chrono::steady_clock::now();
-      const double latency = std::max(0.0, sink_->latency_ms());
+      const double latency = std::max(0.0, sink_->latency_ms()) + static_cast<double>(n) / frames_per_ms;
       if (std::abs(latency - last_latency) >= 1 || now - last_latency_report >= std::chrono::seconds(1)) {
         last_latency_report = now;
         last_latency = latency;
         inputs_.output_latency_ms(latency);
       }
     }
-    // This buffer starts where a planned change lands (within a frame).
+    // This buffer starts where a planned change lands. (Within 2 ms: the
+    // clock estimate may move a little between two buffers.)
     const bool at_planned_change =
-        planned_change && offset && std::abs(target.wall_ms + *offset - *planned_change) * frames_per_ms < 1.5;
+        planned_change && offset && std::abs(target.wall_ms + *offset - *planned_change) < 2.0;
     planned_change.reset();
     // A change that lands inside this buffer (or right at its end) cuts it
     // short there, so that the next buffer starts exactly at the change.
     std::size_t frames = n;
     if (offset) {
       const double server_start = target.wall_ms + *offset;
-      if (auto change = latest.next_change_after(server_start)) {
+      if (auto change = latest.next_change_after(server_start + half_frame_ms)) {
         const auto until = std::llround((*change - server_start) * frames_per_ms);
         if (until <= static_cast<std::int64_t>(n)) {
           frames = static_cast<std::size_t>(std::max<std::int64_t>(1, until));
@@ -374,8 +379,8 @@ void Player::audio_loop() {
     std::fill(source.begin() + static_cast<std::ptrdiff_t>(std::min(got, src_frames) * channels), source.end(), 0);
     resample_linear(source.data(), src_frames, buffer.data(), frames, channels);
     if (sync_log_) {
-      std::fprintf(sync_log_, "%.3f %s %lld %d\n", target.wall_ms, cursor.song_id.c_str(),
-                   static_cast<long long>(start), fmt.sample_rate);
+      std::fprintf(sync_log_, "%.3f %s %lld %d %zu\n", target.wall_ms, cursor.song_id.c_str(),
+                   static_cast<long long>(start), fmt.sample_rate, frames);
       std::fflush(sync_log_);
     }
     cursor.frame = start + static_cast<std::int64_t>(src_frames);

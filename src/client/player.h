@@ -27,9 +27,10 @@
 //    it, and the next buffer starts with the new state, nothing flushed.
 //
 // --sync-log writes one line per buffer of song audio:
-//    WALL_MS SONG_ID SAMPLE_INDEX SAMPLE_RATE
+//    WALL_MS SONG_ID SAMPLE_INDEX SAMPLE_RATE FRAMES
 // (the local wall clock at which the buffer's first frame is heard, the
-// song, and the index of that frame in the song at SAMPLE_RATE).
+// song, the index of that frame in the song at SAMPLE_RATE, and how many
+// frames the buffer holds: fewer than usual when cut at a timed change).
 #pragma once
 
 #include <atomic>

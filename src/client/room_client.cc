@@ -191,8 +191,9 @@ struct RoomClient::Impl {
     if (output_latency_ms < 0) return std::nullopt;
     const auto slow_trip = clock.round_trip_quantile_ms(0.9);
     if (!slow_trip) return std::nullopt;
-    // Rounded up to 5 ms so that small wobbles are not reported.
-    constexpr double kMarginMs = 5;
+    // The margin covers the server's fan-out and this client's thread
+    // wake-ups; rounded up to 5 ms so that small wobbles are not reported.
+    constexpr double kMarginMs = 10;
     const double lead = output_latency_ms + *slow_trip / 2 + kMarginMs;
     return std::ceil(lead / 5) * 5;
   }

@@ -114,7 +114,7 @@ class RoomClient {
   std::string status() const;
   // How long this client's audio takes from being written to being heard
   // (ms). With it, time requests carry the command lead this listener needs
-  // (that latency, half a slow round trip and a margin), so that the server
+  // (that latency, half a slow round trip and a 10 ms margin), so that the server
   // times commands for it to hear them at the right sample. Thread-safe.
   void set_output_latency_ms(double latency_ms);
   // The lead reported to the server (0 until there is one to report).

@@ -44,7 +44,7 @@ export class ClockSync {
     if (!Number.isFinite(this.outputLeadMs) || !this.samples.length) return null;
     const trips = this.samples.map((s) => s.roundTrip).sort((a, b) => a - b);
     const slow = trips[Math.min(trips.length - 1, Math.ceil(trips.length * 0.9) - 1)];
-    return Math.ceil((this.outputLeadMs + slow / 2 + 5) / 5) * 5;
+    return Math.ceil((this.outputLeadMs + slow / 2 + 10) / 5) * 5;
   }
 
   // Feeds an answer {t0, t1, t2}; returns true when it was usable.
