@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "client/http_byte_source.h"
@@ -54,6 +55,11 @@ std::shared_ptr<media::PcmSource> stream_song(ApiClient& api, const AudioFormat&
 }
 
 }  // namespace
+
+// The key of a source prepared for a timed jump within a song.
+std::string pending_key(const std::string& song_id, std::int64_t change_at) {
+  return song_id + "@" + std::to_string(change_at);
+}
 
 std::optional<StreamQuality> parse_stream_quality(const std::string& text) {
   if (text == "original") return StreamQuality::kOriginal;
@@ -135,17 +141,46 @@ std::shared_ptr<media::PcmSource> Player::song(const std::string& song_id) const
 void Player::fetch_loop() {
   const double frames_per_ms = options_.format.sample_rate / 1000.0;
   while (!stopping_) {
-    auto view = inputs_.view();
-    // The songs wanted, and where playback will start in each.
-    std::vector<std::pair<std::string, std::uint64_t>> wanted;
-    if (const auto* item = view.current_item()) {
-      const auto offset = inputs_.clock_offset_ms();
-      const double ms = view.position_at_time(wall_clock_ms() + offset.value_or(0));
-      wanted.emplace_back(item->song_id, static_cast<std::uint64_t>(std::llround(ms * frames_per_ms)));
+    const auto latest = inputs_.view();
+    const auto offset = inputs_.clock_offset_ms();
+    // Where the audio thread is (it writes ahead of what is heard), or now.
+    const double at = std::max(wall_clock_ms() + offset.value_or(0), entered_.load());
+    const RoomView& view = latest.at(at);
+    // The sources wanted (key, song, where playback will start in it).
+    struct Wanted {
+      std::string key;
+      std::string song_id;
+      std::uint64_t from;
+    };
+    std::vector<Wanted> wanted;
+    auto frame_of = [&](double ms) { return static_cast<std::uint64_t>(std::llround(std::max(0.0, ms) * frames_per_ms)); };
+    const RoomItem* current = view.current_item();
+    if (current) wanted.push_back({current->song_id, current->song_id, frame_of(view.position_at_time(at))});
+    const RoomItem* next = view.next_item();
+    if (next) wanted.push_back({next->song_id, next->song_id, 0});
+    // Timed changes still to come: their song, decoding from where they
+    // start, so that it is ready at the instant. A jump within a song
+    // playing now gets a source of its own (key SONG@TIME), which the audio
+    // thread takes over at the change.
+    for (const RoomView* v = &latest; v->before; v = v->before.get()) {
+      const auto change_at = static_cast<double>(v->position_at);
+      if (change_at <= at) break;
+      const RoomItem* item = v->playing ? v->current_item() : nullptr;
+      if (!item) continue;
+      const auto from = frame_of(static_cast<double>(v->position_ms));
+      const bool playing_now = (current && current->song_id == item->song_id) || (next && next->song_id == item->song_id);
+      if (!playing_now) {
+        wanted.push_back({item->song_id, item->song_id, from});
+        continue;
+      }
+      double heard_ms = 0;
+      const RoomItem* there = v->before->item_at_time(change_at, &heard_ms);
+      const bool near = there && there->song_id == item->song_id &&
+                        std::abs(heard_ms - static_cast<double>(v->position_ms)) < kNearJumpMs;
+      if (!near) wanted.push_back({pending_key(item->song_id, v->position_at), item->song_id, from});
     }
-    if (const auto* item = view.next_item()) wanted.emplace_back(item->song_id, 0);
     const auto now = std::chrono::steady_clock::now();
-    for (const auto& [id, from] : wanted) {
+    for (const auto& [id, song_id, from] : wanted) {
       if (stopping_) break;
       if (auto open = song(id)) {
         // A source that failed (the server went away, say) is opened anew,
@@ -160,7 +195,7 @@ void Player::fetch_loop() {
         retry_at_.erase(it);
         songs_.erase(id);
       }
-      auto opened = inputs_.open_song(id, from);
+      auto opened = inputs_.open_song(song_id, from);
       std::lock_guard lock(mu_);
       status_.error = opened ? "" : opened.status().message();
       if (opened) songs_[id] = std::move(*opened);
@@ -168,7 +203,7 @@ void Player::fetch_loop() {
     {
       // Keep what is wanted; anything else can go (and free its memory).
       std::set<std::string> keep;
-      for (const auto& w : wanted) keep.insert(w.first);
+      for (const auto& w : wanted) keep.insert(w.key);
       std::lock_guard lock(mu_);
       for (auto it = songs_.begin(); it != songs_.end();) {
         it = keep.count(it->first) ? std::next(it) : songs_.erase(it);
@@ -220,6 +255,9 @@ void Player::audio_loop() {
   const double frames_per_ms = fmt.sample_rate / 1000.0;
   const auto resync_frames = static_cast<std::int64_t>(options_.resync_threshold_ms * frames_per_ms);
   const double half_frame_ms = 0.5 / frames_per_ms;
+  // entered_: the server time up to which buffers have been written (past
+  // a flush): the view in effect there is the oldest the player may use.
+  auto& entered = entered_;
   std::vector<std::int16_t> buffer(n * channels);
   std::vector<std::int16_t> source((n + 1) * channels);
   Cursor cursor;
@@ -244,8 +282,10 @@ void Player::audio_loop() {
     auto locate = [&]() -> Target {
       Target t;
       t.wall_ms = sink_->next_play_time_ms();
-      // (A change less than half a frame away counts as here.)
-      view = offset ? &latest.at(t.wall_ms + *offset + half_frame_ms) : &latest;
+      // (A change less than half a frame away counts as here.) A flush
+      // moves the sink's timeline back, but never back before a change
+      // already played into: that view stays, extrapolated back.
+      view = offset ? &latest.at(std::max(t.wall_ms + *offset + half_frame_ms, entered.load())) : &latest;
       if (!view->valid || !view->playing || !offset) return t;
       // Past the current item's end, the one the room plays next: the
       // server advances exactly there, so the player need not wait for it.
@@ -271,13 +311,25 @@ void Player::audio_loop() {
     // clock estimate may move a little between two buffers.)
     const bool at_planned_change =
         planned_change && offset && std::abs(target.wall_ms + *offset - *planned_change) < 2.0;
+    if (at_planned_change) {
+      // A jump within a song: the fetcher prepared a source decoding from
+      // the new position; it takes the song's place now.
+      std::lock_guard lock(mu_);
+      for (const auto& item : latest.at(*planned_change + half_frame_ms).queue) {
+        auto prepared = songs_.find(pending_key(item.song_id, static_cast<std::int64_t>(*planned_change)));
+        if (prepared == songs_.end()) continue;
+        songs_[item.song_id] = std::move(prepared->second);
+        songs_.erase(prepared);
+        break;
+      }
+    }
     planned_change.reset();
     // A change that lands inside this buffer (or right at its end) cuts it
     // short there, so that the next buffer starts exactly at the change.
     std::size_t frames = n;
     if (offset) {
       const double server_start = target.wall_ms + *offset;
-      if (auto change = latest.next_change_after(server_start + half_frame_ms)) {
+      if (auto change = latest.next_change_after(std::max(server_start + half_frame_ms, entered.load()))) {
         const auto until = std::llround((*change - server_start) * frames_per_ms);
         if (until <= static_cast<std::int64_t>(n)) {
           frames = static_cast<std::size_t>(std::max<std::int64_t>(1, until));
@@ -308,6 +360,7 @@ void Player::audio_loop() {
         // sink holds play out, then silence until the next item starts.
         std::fill(buffer.begin(), buffer.end(), 0);
         cursor.frame = target.frame;
+        if (offset) entered = std::max(entered.load(), target.wall_ms + *offset + frames / frames_per_ms);
         if (!sink_->write(buffer.data(), frames)) std::this_thread::sleep_for(10ms);
         continue;
       }
@@ -318,6 +371,7 @@ void Player::audio_loop() {
       if (cursor.valid && !at_planned_change) sink_->flush();
       cursor.valid = false;
       std::fill(buffer.begin(), buffer.end(), 0);
+      if (offset) entered = std::max(entered.load(), target.wall_ms + *offset + frames / frames_per_ms);
       if (!sink_->write(buffer.data(), frames)) std::this_thread::sleep_for(10ms);
       continue;
     }
@@ -384,6 +438,7 @@ void Player::audio_loop() {
       std::fflush(sync_log_);
     }
     cursor.frame = start + static_cast<std::int64_t>(src_frames);
+    entered = std::max(entered.load(), target.wall_ms + *offset + frames / frames_per_ms);
     if (!sink_->write(buffer.data(), frames)) std::this_thread::sleep_for(10ms);
   }
 }

@@ -38,6 +38,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,6 +58,10 @@ namespace hifi::client {
 // server's Opus transcode of it at 160 or 96 kbit/s (less to fetch, and
 // decoded through the same path).
 enum class StreamQuality { kOriginal, kHigh, kLow };
+
+// The key of the source the player prepares for a timed jump within a song
+// (to `song_id`'s position at server time `change_at`).
+std::string pending_key(const std::string& song_id, std::int64_t change_at);
 
 // "original", "high", "low" (what --quality takes); nullopt for others.
 std::optional<StreamQuality> parse_stream_quality(const std::string& text);
@@ -137,11 +142,18 @@ class Player {
   std::unique_ptr<AudioSink> sink_;
   std::FILE* sync_log_ = nullptr;
   std::atomic<bool> stopping_{false};
+  // The server time up to which the audio thread has written.
+  std::atomic<double> entered_{-std::numeric_limits<double>::infinity()};
   std::thread fetcher_;
   std::thread audio_;
 
   mutable std::mutex mu_;
-  // Read (seek/read) by the audio thread only.
+  // A timed jump within a song this far from where the song would be gets
+  // a source of its own, prepared ahead (closer ones decode on).
+  static constexpr double kNearJumpMs = 1000;
+
+  // Read (seek/read) by the audio thread only. By song id, and by
+  // pending_key() for a timed jump within a song still to come.
   std::map<std::string, std::shared_ptr<media::PcmSource>> songs_;
   // Fetcher thread only: when a song that failed may be opened again.
   std::map<std::string, std::chrono::steady_clock::time_point> retry_at_;
