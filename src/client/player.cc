@@ -143,8 +143,10 @@ void Player::fetch_loop() {
   while (!stopping_) {
     const auto latest = inputs_.view();
     const auto offset = inputs_.clock_offset_ms();
-    // Where the audio thread is (it writes ahead of what is heard), or now.
-    const double at = std::max(wall_clock_ms() + offset.value_or(0), entered_.load());
+    // Where the audio thread is (it writes ahead of what is heard; its
+    // sink's clock), or now before it has written anything.
+    const double written = entered_.load();
+    const double at = std::isfinite(written) ? written : wall_clock_ms() + offset.value_or(0);
     const RoomView& view = latest.at(at);
     // The sources wanted (key, song, where playback will start in it).
     struct Wanted {
@@ -175,6 +177,7 @@ void Player::fetch_loop() {
       }
       double heard_ms = 0;
       const RoomItem* there = v->before->item_at_time(change_at, &heard_ms);
+      if (!there && (there = v->before->current_item())) heard_ms = v->before->position_at_time(change_at);  // paused
       const bool near = there && there->song_id == item->song_id &&
                         std::abs(heard_ms - static_cast<double>(v->position_ms)) < kNearJumpMs;
       if (!near) wanted.push_back({pending_key(item->song_id, v->position_at), item->song_id, from});

@@ -483,6 +483,7 @@ TEST(PlayerTest, TimedChangesLandOnTheirSampleWithoutAFlush) {
   EXPECT_NEAR(first_after_seek, seek_ms, frame_ms) << "seek";
   EXPECT_NEAR(count_at_seek, static_cast<double>(30000 * 48 % kWrap), 2);
   EXPECT_EQ(flushes, 1) << "only the start flushes";
+
   std::lock_guard lock(latencies_mu);
   ASSERT_FALSE(latencies.empty()) << "the output latency was never reported";
   EXPECT_NEAR(latencies.back(), VirtualSink::kQueuedMs + 10, 20) << "what the device holds, and a buffer";
@@ -494,6 +495,63 @@ TEST(PlayerTest, TimedChangesLandOnTheirSampleWithoutAFlush) {
 // a frame is heard and takes the difference up a frame at a time,
 // resampled, so every buffer starts within a frame or two of the room's
 // timeline from start to end, and nothing is flushed.
+// A timed seek far within the song playing: the player opens a source at
+// the new position while the old one still plays, and takes it over at the
+// change (mark 3: the prepared source), on the change's sample.
+TEST(PlayerTest, ATimedSeekIsPreparedInASourceOfItsOwn) {
+  auto sink_owner = std::make_unique<VirtualSink>(kStart);
+  VirtualSink* sink = sink_owner.get();
+  auto server_ms = [](double local_from_start) {
+    return static_cast<std::int64_t>(std::floor(kStart + local_from_start + kOffset));
+  };
+  RoomView played;
+  played.valid = true;
+  played.queue = {{"i1", "songA", kSongMs}};
+  played.current = "i1";
+  played.playing = true;
+  played.position_at = server_ms(0);
+  RoomView sought = played;
+  sought.position_ms = 40000;
+  sought.position_at = server_ms(600);
+  sought.before = std::make_shared<const RoomView>(played);
+  std::mutex mu;
+  std::vector<std::uint64_t> opened_from;
+  PlayerInputs inputs;
+  inputs.view = [&] { return sought; };  // the seek is known from the start
+  inputs.clock_offset_ms = [] { return std::optional<double>(kOffset); };
+  inputs.open_song = [&](const std::string&, std::uint64_t from) -> Result<std::shared_ptr<media::PcmSource>> {
+    std::lock_guard lock(mu);
+    opened_from.push_back(from);
+    return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kSongMs * 48, from == 40000u * 48 ? 3 : 1));
+  };
+  PlayerOptions options;
+  options.format = kFormat;
+  Player player(inputs, options);
+  ASSERT_TRUE(player.start(std::move(sink_owner)));
+  const bool prepared = testing::eventually([&] {
+    std::lock_guard lock(mu);
+    return std::find(opened_from.begin(), opened_from.end(), 40000u * 48) != opened_from.end();
+  });
+  sink->open(prepared ? kStart + 1000 : 0);
+  ASSERT_TRUE(prepared) << "no source was opened at the seek's position";
+  ASSERT_TRUE(testing::eventually([&] { return sink->done(); }));
+  const auto heard = sink->heard();
+  player.stop();
+  const double seek_ms = static_cast<double>(server_ms(600) - server_ms(0));
+  std::size_t first_new = heard.size();
+  for (std::size_t i = 0; i < heard.size(); ++i) {
+    if (heard[i].mark == 3) {
+      first_new = i;
+      break;
+    }
+  }
+  ASSERT_LT(first_new, heard.size()) << "the prepared source was never played";
+  EXPECT_NEAR(heard[first_new].at_ms + kOffset - static_cast<double>(server_ms(0)), seek_ms, 1 / kFramesPerMs);
+  EXPECT_EQ(heard[first_new].count, 40000 * 48 % kWrap);
+  EXPECT_EQ(heard[first_new - 1].mark, 1) << "the old position played up to the change";
+  for (std::size_t i = first_new; i < heard.size(); ++i) ASSERT_EQ(heard[i].mark, 3) << "frame " << i;
+}
+
 TEST(PlayerTest, FollowsADeviceClockThatDrifts200PpmForTenMinutes) {
   constexpr double kRunMs = 10 * 60 * 1000;
   constexpr std::int64_t kLongSongMs = 20 * 60 * 1000;
