@@ -17,25 +17,40 @@ void ClockSync::add_sample(double t0, double t1, double t2, double t3) {
   samples_.push_back(s);
   const std::size_t window = std::max<std::size_t>(window_, 1);
   while (samples_.size() > window) samples_.pop_front();
+  estimate_.reset();
 }
 
 std::optional<double> ClockSync::offset_ms() const {
   if (samples_.empty()) return carried_;
+  if (!estimate_) estimate_ = estimate();
+  return estimate_;
+}
+
+double ClockSync::estimate() const {
   std::vector<double> trips;
   trips.reserve(samples_.size());
   for (const auto& s : samples_) trips.push_back(s.round_trip);
   std::sort(trips.begin(), trips.end());
-  // 25th percentile by the lower nearest rank: always one of the samples, so
-  // at least one sample is kept.
-  const double limit = trips[(trips.size() - 1) / 4];
+  // Round trips far above the fast ones were queued somewhere (a congested
+  // uplink, a retransmission): their delay is one-sided. Kept: up to the
+  // 75th percentile, and no further above the 25th than it is above the
+  // fastest twice over (nearest ranks, so at least one sample stays).
+  const double fastest = trips.front();
+  const double q25 = trips[(trips.size() - 1) / 4];
+  const double q75 = trips[(trips.size() - 1) * 3 / 4];
+  const double limit = std::min(q75, q25 + 2 * (q25 - fastest));
   std::vector<double> offsets;
   for (const auto& s : samples_) {
     if (s.round_trip <= limit) offsets.push_back(s.offset);
   }
+  // The mean of the middle 80 %: jitter averages out (each sample is off by
+  // half the difference between its two one-way delays), outliers do not
+  // pull it.
   std::sort(offsets.begin(), offsets.end());
-  const auto n = offsets.size();
-  if (n % 2 == 1) return offsets[n / 2];
-  return (offsets[n / 2 - 1] + offsets[n / 2]) / 2;
+  const std::size_t trim = offsets.size() / 10;
+  double sum = 0;
+  for (std::size_t i = trim; i < offsets.size() - trim; ++i) sum += offsets[i];
+  return sum / static_cast<double>(offsets.size() - 2 * trim);
 }
 
 std::optional<double> ClockSync::best_round_trip_ms() const {

@@ -3,9 +3,16 @@
 // docs/protocol.md, "Clock synchronisation").
 //
 // Each sample is (t0, t1, t2, t3): local send time, server receive time,
-// server send time, local receive time, all in milliseconds. The estimate is
-// the median offset of the kept samples whose round trip is within the
-// lowest quartile. Not thread-safe; the owner serialises access.
+// server send time, local receive time, all in milliseconds. Each sample's
+// offset is off by half the difference between its two one-way delays. The
+// estimate keeps the samples of the window whose round trip is not far
+// above the fast ones (queued one way: up to the 75th percentile, and at
+// most the 25th plus twice its distance from the fastest) and takes the mean
+// of the middle 80 % of their offsets, so random jitter averages out with
+// the number of samples while one-sided delays are left out. A constant
+// asymmetry of the path (one direction always slower) cannot be seen from
+// the exchanges and stays in the estimate as half the difference.
+// Not thread-safe; the owner serialises access.
 #pragma once
 
 #include <cstddef>
@@ -16,7 +23,7 @@ namespace hifi::client {
 
 class ClockSync {
  public:
-  explicit ClockSync(std::size_t window = 50) : window_(window) {}
+  explicit ClockSync(std::size_t window = 600) : window_(window) {}
 
   void add_sample(double t0, double t1, double t2, double t3);
   // server_time ≈ local_time + offset_ms(); nullopt before the first sample
@@ -30,6 +37,7 @@ class ClockSync {
   void reset() {
     samples_.clear();
     carried_.reset();
+    estimate_.reset();
   }
   // Measures afresh (another server of the same cluster, whose clock is
   // the same time source) but answers with the current estimate until the
@@ -37,6 +45,7 @@ class ClockSync {
   void carry_over() {
     carried_ = offset_ms();
     samples_.clear();
+    estimate_.reset();
   }
 
  private:
@@ -44,9 +53,12 @@ class ClockSync {
     double offset;
     double round_trip;
   };
+  double estimate() const;
+
   std::size_t window_;
   std::deque<Sample> samples_;
   std::optional<double> carried_;
+  mutable std::optional<double> estimate_;  // of samples_, computed when asked
 };
 
 }  // namespace hifi::client

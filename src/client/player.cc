@@ -258,8 +258,8 @@ void Player::audio_loop() {
   const double frames_per_ms = fmt.sample_rate / 1000.0;
   const auto resync_frames = static_cast<std::int64_t>(options_.resync_threshold_ms * frames_per_ms);
   const double half_frame_ms = 0.5 / frames_per_ms;
-  // entered_: the server time up to which buffers have been written (past
-  // a flush): the view in effect there is the oldest the player may use.
+  // entered_: the server time up to which buffers have been written since
+  // the last flush (where the fetcher prepares songs from).
   auto& entered = entered_;
   std::vector<std::int16_t> buffer(n * channels);
   std::vector<std::int16_t> source((n + 1) * channels);
@@ -285,16 +285,25 @@ void Player::audio_loop() {
     auto locate = [&]() -> Target {
       Target t;
       t.wall_ms = sink_->next_play_time_ms();
-      // (A change less than half a frame away counts as here.) A flush
-      // moves the sink's timeline back, but never back before a change
-      // already played into: that view stays, extrapolated back.
-      view = offset ? &latest.at(std::max(t.wall_ms + *offset + half_frame_ms, entered.load())) : &latest;
+      // (A change less than half a frame away counts as here.)
+      view = offset ? &latest.at(t.wall_ms + *offset + half_frame_ms) : &latest;
       if (!view->valid || !view->playing || !offset) return t;
       // Past the current item's end, the one the room plays next: the
       // server advances exactly there, so the player need not wait for it.
       double position_ms = 0;
       t.item = view->item_at_time(t.wall_ms + *offset, &position_ms);
       if (t.item) t.frame = std::llround(position_ms * frames_per_ms);
+      // Within half a frame of the end counts as the next item's start (by
+      // frames, not by ms: the clock estimate moves by microseconds).
+      if (t.item) {
+        const auto end = std::llround(static_cast<double>(t.item->duration_ms) * frames_per_ms);
+        if (end > 0 && t.frame >= end) {
+          if (const RoomItem* next = view->item_after(*t.item)) {
+            t.frame -= end;
+            t.item = next;
+          }
+        }
+      }
       return t;
     };
     auto target = locate();
@@ -332,7 +341,7 @@ void Player::audio_loop() {
     std::size_t frames = n;
     if (offset) {
       const double server_start = target.wall_ms + *offset;
-      if (auto change = latest.next_change_after(std::max(server_start + half_frame_ms, entered.load()))) {
+      if (auto change = latest.next_change_after(server_start + half_frame_ms)) {
         const auto until = std::llround((*change - server_start) * frames_per_ms);
         if (until <= static_cast<std::int64_t>(n)) {
           frames = static_cast<std::size_t>(std::max<std::int64_t>(1, until));
@@ -371,7 +380,10 @@ void Player::audio_loop() {
     if (!target.item || !ready) {
       // Paused or stopped: silence now, not after the queued audio, unless
       // the pause lands right here (what the sink holds is still right).
-      if (cursor.valid && !at_planned_change) sink_->flush();
+      if (cursor.valid && !at_planned_change) {
+        sink_->flush();
+        entered = -std::numeric_limits<double>::infinity();
+      }
       cursor.valid = false;
       std::fill(buffer.begin(), buffer.end(), 0);
       if (offset) entered = std::max(entered.load(), target.wall_ms + *offset + frames / frames_per_ms);
@@ -397,15 +409,23 @@ void Player::audio_loop() {
       // A timed change lands here: what the sink holds up to this sample is
       // right, and the new position starts with this buffer.
       cursor = {target.item->id, target.item->song_id, target.frame, true};
-    } else if (jump) {
-      // Whatever the sink still holds (the old position, or the silence
-      // written while paused) must not delay the new position; the next
-      // buffer is placed on the sink's new timeline.
+    } else if (jump && (cursor.valid || static_cast<double>(view->position_at) <= wall_clock_ms() + *offset)) {
+      // What the sink still holds (the old position, or the silence written
+      // while paused) must not delay the new position. The next buffer is
+      // placed on the sink's new timeline, which starts after now: past the
+      // change, when the change is past.
       sink_->flush();
+      entered = -std::numeric_limits<double>::infinity();
       planned_change.reset();
       target = locate();
       cursor = target.item ? Cursor{target.item->id, target.item->song_id, target.frame, true} : Cursor{};
       continue;
+    } else if (jump) {
+      // Only silence is queued (waiting for the song to decode after a
+      // timed change that is still to come in real time): the song starts
+      // with this buffer, where the room's timeline is. A flush would move
+      // the sink's timeline back before the change.
+      cursor = {target.item->id, target.item->song_id, target.frame, true};
     }
     // Small errors (the clock estimate moving, the device's clock drifting
     // from the system's) are taken up by playing this buffer one frame

@@ -113,7 +113,7 @@ struct RoomClient::Impl {
 
   mutable std::mutex mu;
   RoomView view;
-  ClockSync clock{50};
+  ClockSync clock;  // a window of 600 samples: 5 minutes
   double output_latency_ms = -1;  // set_output_latency_ms(); < 0: none
   double reported_lead_ms = 0;
   std::string status = "connecting";

@@ -78,7 +78,7 @@ struct RoomClientOptions {
   // is noticed by the read that fails, not by them.)
   int time_burst = 20;
   std::chrono::milliseconds time_burst_interval{50};
-  std::chrono::milliseconds time_interval{1000};
+  std::chrono::milliseconds time_interval{500};
   // Reconnecting. When a connection that had been up for at least
   // `stable_after` ends, the next server in the list is tried at once.
   // Attempts that fail (or connections that end sooner) move on to the next

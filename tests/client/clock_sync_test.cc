@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <random>
+
 namespace hifi::client {
 namespace {
 
@@ -52,7 +56,7 @@ TEST(ClockSyncTest, AsymmetricOutliersWithLargeRoundTripsAreIgnored) {
   EXPECT_DOUBLE_EQ(*sync.best_round_trip_ms(), 8);
 }
 
-TEST(ClockSyncTest, MedianOfTheKeptSamples) {
+TEST(ClockSyncTest, MeanOfTheKeptSamples) {
   ClockSync sync(8);
   // Round trips 10 and offsets 100..107 (jitter); quartile keeps the two
   // fastest samples (round trip 10), whose offsets are 101 and 103.
@@ -60,6 +64,37 @@ TEST(ClockSyncTest, MedianOfTheKeptSamples) {
   add(sync, 100, 103, 5, 5);
   for (int i = 0; i < 6; ++i) add(sync, 200 + i * 100.0, 150 + i, 50, 50);
   EXPECT_DOUBLE_EQ(*sync.offset_ms(), 102);
+}
+
+// A path that delays each direction by 20 ms +/- 10 ms (normal), like a
+// busy Wi-Fi: each sample alone is off by up to ~20 ms, but with a full
+// window (600 samples: 5 minutes at 2 a second) the estimate is within
+// 0.75 ms, for every seed tried.
+TEST(ClockSyncTest, JitterAveragesOutOverTheWindow) {
+  for (unsigned seed = 1; seed <= 20; ++seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<double> delay(20, 10);
+    ClockSync sync;
+    double worst_single = 0;
+    for (int i = 0; i < 600; ++i) {
+      const double up = std::max(0.0, delay(rng));
+      const double down = std::max(0.0, delay(rng));
+      worst_single = std::max(worst_single, std::abs(up - down) / 2);
+      add(sync, i * 500.0, 777.25, up, down);
+    }
+    ASSERT_TRUE(sync.offset_ms());
+    EXPECT_NEAR(*sync.offset_ms(), 777.25, 0.75) << "seed " << seed;
+    EXPECT_GT(worst_single, 10) << "the samples were jittery";
+  }
+}
+
+// A path slower one way than the other by a constant (here 6 ms up, 0 ms
+// down on top of 10 ms each way) cannot be told from a clock offset: the
+// estimate is off by half the difference, whatever the number of samples.
+TEST(ClockSyncTest, AConstantAsymmetryIsHalfInTheEstimate) {
+  ClockSync sync;
+  for (int i = 0; i < 100; ++i) add(sync, i * 500.0, 100, 16, 10);
+  EXPECT_DOUBLE_EQ(*sync.offset_ms(), 103);
 }
 
 TEST(ClockSyncTest, WindowEvictsTheOldestSamples) {
