@@ -32,6 +32,9 @@
 #   SYNC_BENCH_SECONDS     seconds of scripted session per count (default 60)
 #   SYNC_BENCH_INTERVAL    seconds between commands (default 5)
 #   SYNC_BENCH_SEED        seed of the command draw (default 42)
+#   SYNC_BENCH_PROXY       put each listener behind its own hifi-delay-proxy:
+#                          "DELAY:JITTER" ms per direction (normal), optionally
+#                          ":STALL_EVERY_S:STALL_MS" (e.g. "20:10:10:200", "80:40")
 #   SYNC_BENCH_KEEP=1      keep the temp dir (logs, command lists, reports)
 #   SYNC_BENCH_SKIP_BUILD=1  use build/bench as it is
 # Everything it starts is stopped on exit; the temp dir is removed.
@@ -61,6 +64,12 @@ done
 [[ "$INTERVAL" =~ ^[1-9][0-9]*$ ]] || die "SYNC_BENCH_INTERVAL must be a positive integer"
 ((RUN_SECONDS > INTERVAL)) || die "SYNC_BENCH_SECONDS must be larger than SYNC_BENCH_INTERVAL"
 [[ -n "${EPOCHREALTIME:-}" ]] || die "bash 5 or later is needed (\$EPOCHREALTIME)"
+PROXY=${SYNC_BENCH_PROXY:-}
+if [[ -n "$PROXY" ]]; then
+  IFS=: read -r P_DELAY P_JITTER P_STALL_EVERY P_STALL_MS <<<"$PROXY"
+  [[ "$P_DELAY" =~ ^[0-9]+$ && "$P_JITTER" =~ ^[0-9]+$ && "${P_STALL_EVERY:-0}" =~ ^[0-9]+$ && "${P_STALL_MS:-0}" =~ ^[0-9]+$ ]] ||
+    die "SYNC_BENCH_PROXY must be DELAY:JITTER or DELAY:JITTER:STALL_EVERY_S:STALL_MS (ms, whole numbers)"
+fi
 for tool in sox jq curl sha256sum timeout; do
   command -v "$tool" >/dev/null || die "$tool is not installed"
 done
@@ -69,12 +78,13 @@ done
 if [[ "${SYNC_BENCH_SKIP_BUILD:-0}" != 1 ]]; then
   log "building hifi-server, hifi and hifi-sync-report (Release, $BUILD_DIR)"
   cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DHIFI_BENCH=ON -DHIFI_TESTS=OFF >/dev/null
-  cmake --build "$BUILD_DIR" --target hifi-server hifi hifi-sync-report >/dev/null
+  cmake --build "$BUILD_DIR" --target hifi-server hifi hifi-sync-report hifi-delay-proxy >/dev/null
 fi
 SERVER_BIN="$BUILD_DIR/src/hifi-server"
 HIFI_BIN="$BUILD_DIR/src/hifi"
 REPORT_BIN="$BUILD_DIR/src/hifi-sync-report"
-for b in "$SERVER_BIN" "$HIFI_BIN" "$REPORT_BIN"; do
+PROXY_BIN="$BUILD_DIR/src/hifi-delay-proxy"
+for b in "$SERVER_BIN" "$HIFI_BIN" "$REPORT_BIN" ${PROXY:+"$PROXY_BIN"}; do
   [[ -x "$b" ]] || die "$b not built"
 done
 
@@ -83,6 +93,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/hifi-sync-bench.XXXXXX")
 export XDG_CONFIG_HOME="$TMP/config"
 SERVER_PID=""
 LISTENER_PIDS=()
+PROXY_PIDS=()
 
 stop_pids() {  # stop_pids PID...: SIGTERM, wait up to 10 s, then SIGKILL
   local pid alive
@@ -108,6 +119,7 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   stop_pids "${LISTENER_PIDS[@]:-}"
+  stop_pids "${PROXY_PIDS[@]:-}"
   stop_pids "$SERVER_PID"
   if [[ "${SYNC_BENCH_KEEP:-0}" == 1 ]]; then
     log "kept $TMP"
@@ -189,7 +201,20 @@ run_session() {  # run_session N: writes $RUN/l*.log, $RUN/cmds.txt
   hifi pause "$ROOM" >/dev/null
   LISTENER_PIDS=()
   for ((i = 1; i <= n; i++)); do
-    "$HIFI_BIN" listen "$ROOM" --sink null --sync-log "$RUN/l$i.log" \
+    local server=() spread=()
+    if [[ -n "$PROXY" ]]; then
+      # Each listener behind its own delaying path (both its room socket and
+      # its song streams), with its own random draws.
+      "$PROXY_BIN" --listen 127.0.0.1:0 --to "${BASE#http://}" --delay-ms "$P_DELAY" --jitter-ms "$P_JITTER" \
+        --stall-every-s "${P_STALL_EVERY:-0}" --stall-ms "${P_STALL_MS:-200}" --seed "$((SEED + i))" \
+        --port-file "$RUN/proxy$i.port" --stats-file "$RUN/proxy$i.json" >"$RUN/proxy$i.out" 2>&1 &
+      PROXY_PIDS+=("$!")
+      has_proxy_port() { [[ -s "$RUN/proxy$i.port" ]]; }
+      wait_until 10 has_proxy_port || die "hifi-delay-proxy did not start"
+      server=(--server "http://127.0.0.1:$(cat "$RUN/proxy$i.port")")
+      spread=(--no-spread)  # the room socket too, not the node's own address
+    fi
+    "$HIFI_BIN" "${server[@]}" listen "$ROOM" "${spread[@]}" --sink null --sync-log "$RUN/l$i.log" \
       >"$RUN/l$i.out" 2>&1 </dev/null &
     LISTENER_PIDS+=("$!")
   done
@@ -224,6 +249,8 @@ run_session() {  # run_session N: writes $RUN/l*.log, $RUN/cmds.txt
   done
   sleep_until "$(awk -v t0="$t0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.3f", t0 + s * 1000 }')"
   stop_pids "${LISTENER_PIDS[@]}"
+  stop_pids "${PROXY_PIDS[@]:-}"
+  PROXY_PIDS=()
   LISTENER_PIDS=()
   hifi pause "$ROOM" >/dev/null
   for ((i = 1; i <= n; i++)); do
@@ -386,6 +413,9 @@ done
 # --- report ---------------------------------------------------------------------
 echo
 echo "Synchronized playback: N 'hifi listen --sink null' players on this machine; ${RUN_SECONDS} s session per N, a command every ${INTERVAL} s (seed ${SEED})"
+if [[ -n "$PROXY" ]]; then
+  echo "Each listener behind its own hifi-delay-proxy: ${P_DELAY} ms +/- ${P_JITTER} ms per direction$( ((${P_STALL_EVERY:-0} > 0)) && echo ", a ${P_STALL_MS:-200} ms stall every ${P_STALL_EVERY} s on average")"
+fi
 echo
 echo "Skew between listeners (ms; hifi-sync-report on every pair; pooled = every log against the first)"
 jq -r -s '
