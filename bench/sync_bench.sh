@@ -35,6 +35,8 @@
 #   SYNC_BENCH_PROXY       put each listener behind its own hifi-delay-proxy:
 #                          "DELAY:JITTER" ms per direction (normal), optionally
 #                          ":STALL_EVERY_S:STALL_MS" (e.g. "20:10:10:200", "80:40")
+#   SYNC_BENCH_PROXY_ARGS  more hifi-delay-proxy flags, e.g. "--up-delay-ms 30
+#                          --down-delay-ms 10" for a path slower one way
 #   SYNC_BENCH_KEEP=1      keep the temp dir (logs, command lists, reports)
 #   SYNC_BENCH_SKIP_BUILD=1  use build/bench as it is
 # Everything it starts is stopped on exit; the temp dir is removed.
@@ -207,7 +209,7 @@ run_session() {  # run_session N: writes $RUN/l*.log, $RUN/cmds.txt
       # its song streams), with its own random draws.
       "$PROXY_BIN" --listen 127.0.0.1:0 --to "${BASE#http://}" --delay-ms "$P_DELAY" --jitter-ms "$P_JITTER" \
         --stall-every-s "${P_STALL_EVERY:-0}" --stall-ms "${P_STALL_MS:-200}" --seed "$((SEED + i))" \
-        --port-file "$RUN/proxy$i.port" --stats-file "$RUN/proxy$i.json" >"$RUN/proxy$i.out" 2>&1 &
+        --port-file "$RUN/proxy$i.port" --stats-file "$RUN/proxy$i.json" ${SYNC_BENCH_PROXY_ARGS:-} >"$RUN/proxy$i.out" 2>&1 &
       PROXY_PIDS+=("$!")
       has_proxy_port() { [[ -s "$RUN/proxy$i.port" ]]; }
       wait_until 10 has_proxy_port || die "hifi-delay-proxy did not start"
@@ -414,7 +416,7 @@ done
 echo
 echo "Synchronized playback: N 'hifi listen --sink null' players on this machine; ${RUN_SECONDS} s session per N, a command every ${INTERVAL} s (seed ${SEED})"
 if [[ -n "$PROXY" ]]; then
-  echo "Each listener behind its own hifi-delay-proxy: ${P_DELAY} ms +/- ${P_JITTER} ms per direction$( ((${P_STALL_EVERY:-0} > 0)) && echo ", a ${P_STALL_MS:-200} ms stall every ${P_STALL_EVERY} s on average")"
+  echo "Each listener behind its own hifi-delay-proxy: ${P_DELAY} ms +/- ${P_JITTER} ms per direction$( ((${P_STALL_EVERY:-0} > 0)) && echo ", a ${P_STALL_MS:-200} ms stall every ${P_STALL_EVERY} s on average") ${SYNC_BENCH_PROXY_ARGS:-}"
 fi
 echo
 echo "Skew between listeners (ms; hifi-sync-report on every pair; pooled = every log against the first)"

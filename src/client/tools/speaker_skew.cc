@@ -50,7 +50,6 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -146,7 +145,8 @@ bool parse_args(int argc, char** argv, Options& opt, bool& help) {
     } else if (opt.path.empty()) {
       opt.path = a;
     } else {
-      std::cerr << "hifi-speaker-skew: one recording only (got " << opt.path << " and " << a << ")\n";
+      std::cerr << "hifi-speaker-skew: one recording only (got " << opt.path << " and " << a
+                << ")\n";
       return false;
     }
   }
@@ -173,9 +173,7 @@ std::uint32_t le32(const unsigned char* p) {
   return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
          static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
 }
-std::uint16_t le16(const unsigned char* p) {
-  return static_cast<std::uint16_t>(p[0] | p[1] << 8);
-}
+std::uint16_t le16(const unsigned char* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
 
 // Reads a RIFF/WAVE file of 16-bit PCM, 2 channels. A data chunk whose size
 // is 0, 0xFFFFFFFF or beyond the end of the file (a recorder still writing,
@@ -268,7 +266,8 @@ std::vector<float> envelope(const std::vector<std::int16_t>& x, std::size_t d) {
 // An envelope with running sums, so that the mean and energy of any stretch
 // take O(1).
 struct Envelope {
-  explicit Envelope(std::vector<float> v) : x(std::move(v)), sum(x.size() + 1), sum_sq(x.size() + 1) {
+  explicit Envelope(std::vector<float> v)
+      : x(std::move(v)), sum(x.size() + 1), sum_sq(x.size() + 1) {
     for (std::size_t i = 0; i < x.size(); ++i) {
       sum[i + 1] = sum[i] + x[i];
       sum_sq[i + 1] = sum_sq[i] + static_cast<double>(x[i]) * x[i];
@@ -279,7 +278,8 @@ struct Envelope {
 };
 
 // Pearson correlation of a.x[ia .. ia+n) and b.x[ib .. ib+n).
-double pearson(const Envelope& a, std::size_t ia, const Envelope& b, std::size_t ib, std::size_t n) {
+double pearson(const Envelope& a, std::size_t ia, const Envelope& b, std::size_t ib,
+               std::size_t n) {
   const float* pa = &a.x[ia];
   const float* pb = &b.x[ib];
   // Four sums, so that the additions do not wait on each other.
@@ -315,7 +315,8 @@ class Analyzer {
         d_(std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(rec.rate / kCoarseRate)))),
         dl_(envelope(rec.left, d_)),
         dr_(envelope(rec.right, d_)) {
-    window_ = std::max<std::size_t>(d_, static_cast<std::size_t>(opt.window_ms * rec.rate / 1000) / d_ * d_);
+    window_ = std::max<std::size_t>(
+        d_, static_cast<std::size_t>(opt.window_ms * rec.rate / 1000) / d_ * d_);
     max_lag_ = std::max<long>(1, std::lround(opt.max_lag_ms * rec.rate / 1000));
     coarse_lag_ = (max_lag_ + static_cast<long>(d_) - 1) / static_cast<long>(d_);
     fine_span_ = 4 * static_cast<long>(d_);
@@ -417,7 +418,7 @@ class Analyzer {
 
   const Recording& rec_;
   const Options& opt_;
-  std::size_t d_;            // samples per envelope block
+  std::size_t d_;  // samples per envelope block
   Envelope dl_, dr_;
   std::size_t window_ = 0;  // samples per window, a multiple of d_
   long max_lag_ = 0;        // samples
@@ -511,7 +512,8 @@ int main(int argc, char** argv) {
               << ",\"min_level_dbfs\":" << number(opt.min_level_dbfs)
               << ",\"min_corr\":" << number(opt.min_corr) << ",\"windows_total\":" << windows.size()
               << ",\"compared\":" << compared << ",\"silent\":" << silent
-              << ",\"unmatched\":" << unmatched << ",\"p50_ms\":" << stat(percentile(abs_skews, 0.5))
+              << ",\"unmatched\":" << unmatched
+              << ",\"p50_ms\":" << stat(percentile(abs_skews, 0.5))
               << ",\"p99_ms\":" << stat(percentile(abs_skews, 0.99))
               << ",\"max_ms\":" << stat(percentile(abs_skews, 1.0))
               << ",\"mean_ms\":" << stat(compared ? sum / compared : 0) << ",\"windows\":[";
@@ -536,12 +538,14 @@ int main(int argc, char** argv) {
                   w.left_dbfs, w.right_dbfs, status_name(w.status), *w.reason ? ": " : "",
                   w.reason);
     }
-    std::printf("%.1f s at %d Hz, %zu windows of %.0f ms: %zu compared, %zu silent, %zu unmatched\n",
-                seconds, rec.rate, windows.size(), opt.window_ms, compared, silent, unmatched);
+    std::printf(
+        "%.1f s at %d Hz, %zu windows of %.0f ms: %zu compared, %zu silent, %zu unmatched\n",
+        seconds, rec.rate, windows.size(), opt.window_ms, compared, silent, unmatched);
     if (compared) {
-      std::printf("skew (right - left): |skew| p50 %.4f ms, p99 %.4f ms, max %.4f ms; mean %.4f ms\n",
-                  percentile(abs_skews, 0.5), percentile(abs_skews, 0.99),
-                  percentile(abs_skews, 1.0), sum / compared);
+      std::printf(
+          "skew (right - left): |skew| p50 %.4f ms, p99 %.4f ms, max %.4f ms; mean %.4f ms\n",
+          percentile(abs_skews, 0.5), percentile(abs_skews, 0.99), percentile(abs_skews, 1.0),
+          sum / compared);
     } else {
       std::printf("no window had signal in both channels that matched\n");
     }

@@ -1,0 +1,155 @@
+# shellcheck shell=bash
+# A private PulseAudio daemon that records what two listeners play, one in
+# each channel, for measuring their skew at the speaker (sourced, not run;
+# by tests/e2e/speaker_e2e_test.sh, tests/e2e/speaker_skew_tool_test.sh and
+# bench/speaker_bench.sh). Needs pulseaudio, pactl and parec
+# (scripts/setup test installs them), sox and awk for click_train.
+#
+#   start_pulse DIR    starts the daemon; everything it keeps is in DIR
+#   pulse_record FILE  records the mix to FILE (WAV, 48 kHz, stereo, s16)
+#   pulse_stop_record  stops that recording and closes its file
+#   click_train OUT SECONDS RATE CHANNELS SEED   a test song with sharp features
+#
+# The sinks: hifi_out, a null sink (48 kHz stereo) whose monitor is what
+# pulse_record records; hifi_left and hifi_right, remap sinks that send
+# everything played into them (both channels) to the left, respectively the
+# right, channel of hifi_out. A player started with PULSE_SINK=hifi_left is
+# heard on the left only. The mix of both is taken in one render of the
+# null sink, so the offset between the channels is the skew between the two
+# players as the audio stack plays them.
+#
+# start_pulse exports PULSE_SERVER (the daemon's socket), PULSE_COOKIE and
+# PULSE_CLIENTCONFIG (no autospawn) so that every client started afterwards
+# talks to this daemon and nothing touches a user's or the system's one.
+# It sets PULSE_PID, and adds it to E2E_PIDS when that array exists (the
+# e2e tests' cleanup); the caller of the benchmarks stops it itself.
+
+# need_pulse: the daemon and client tools are on PATH. When one is missing,
+# missing_prerequisite (tests/e2e/lib.sh) is called when defined (skip or
+# fail the test), else it fails with a message.
+need_pulse() {
+  local tool
+  for tool in pulseaudio pactl parec; do
+    command -v "$tool" >/dev/null && continue
+    if declare -F missing_prerequisite >/dev/null; then
+      missing_prerequisite "$tool"
+    fi
+    echo "$tool is not installed (scripts/setup test installs it)" >&2
+    return 1
+  done
+}
+
+# start_pulse DIR: starts the daemon (its socket, state and log in DIR) and
+# waits up to 20 s for it to answer `pactl info` with all three sinks loaded.
+# Fails, with the daemon's log on stderr, when it does not.
+start_pulse() {
+  local dir=$1
+  need_pulse || return 1
+  mkdir -p "$dir/home" "$dir/run" "$dir/state"
+  chmod 700 "$dir/run"
+  cat >"$dir/hifi.pa" <<EOF
+load-module module-native-protocol-unix socket=$dir/native auth-anonymous=1
+load-module module-null-sink sink_name=hifi_out format=s16le rate=48000 channels=2 channel_map=front-left,front-right
+load-module module-remap-sink sink_name=hifi_left master=hifi_out channels=2 channel_map=front-left,front-right master_channel_map=front-left,front-left remix=no
+load-module module-remap-sink sink_name=hifi_right master=hifi_out channels=2 channel_map=front-left,front-right master_channel_map=front-right,front-right remix=no
+set-default-sink hifi_out
+EOF
+  printf 'autospawn = no\n' >"$dir/client.conf"
+  HOME="$dir/home" XDG_RUNTIME_DIR="$dir/run" PULSE_RUNTIME_PATH="$dir/run" PULSE_STATE_PATH="$dir/state" \
+    pulseaudio -n -F "$dir/hifi.pa" --daemonize=no --system=false --exit-idle-time=-1 --disallow-exit \
+    --use-pid-file=no --disallow-module-loading=no --log-target=stderr >"$dir/pulse.log" 2>&1 &
+  PULSE_PID=$!
+  if declare -p E2E_PIDS >/dev/null 2>&1; then E2E_PIDS+=("$PULSE_PID"); fi
+  export PULSE_SERVER="unix:$dir/native"
+  export PULSE_COOKIE="$dir/cookie"
+  export PULSE_CLIENTCONFIG="$dir/client.conf"
+  local deadline=$((SECONDS + 20))
+  until pulse_ready; do
+    if ! kill -0 "$PULSE_PID" 2>/dev/null || ((SECONDS >= deadline)); then
+      cat "$dir/pulse.log" >&2
+      echo "PulseAudio did not start (log above)" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+# pulse_ready: the daemon answers and has the three sinks.
+pulse_ready() {
+  pactl info >/dev/null 2>&1 || return 1
+  local sinks
+  sinks=$(pactl list short sinks 2>/dev/null | cut -f2)
+  grep -qx hifi_out <<<"$sinks" && grep -qx hifi_left <<<"$sinks" && grep -qx hifi_right <<<"$sinks"
+}
+
+# pulse_record FILE: records hifi_out's monitor to FILE in the background
+# (parec, s16le 48 kHz stereo; 20 ms fragments, so that stopping it loses
+# almost nothing) and waits up to 10 s for audio to arrive in the file.
+# Sets PULSE_RECORD_PID (also added to E2E_PIDS when that exists). Call it
+# in the current shell, not in $(...), so that pulse_stop_record can wait
+# for it.
+pulse_record() {
+  PULSE_RECORD_FILE=$1
+  parec -d hifi_out.monitor --file-format=wav --format=s16le --rate=48000 --channels=2 \
+    --latency-msec=20 "$PULSE_RECORD_FILE" >"$PULSE_RECORD_FILE.log" 2>&1 &
+  PULSE_RECORD_PID=$!
+  if declare -p E2E_PIDS >/dev/null 2>&1; then E2E_PIDS+=("$PULSE_RECORD_PID"); fi
+  local deadline=$((SECONDS + 10))
+  # A header, then at least 100 ms of audio.
+  until (($(recorded_bytes) > 44 + 19200)); do
+    if ! kill -0 "$PULSE_RECORD_PID" 2>/dev/null || ((SECONDS >= deadline)); then
+      cat "$PULSE_RECORD_FILE.log" >&2
+      echo "parec did not record (log above)" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+# recorded_bytes: the size of the recording so far (0 before it exists).
+recorded_bytes() { stat -c %s "$PULSE_RECORD_FILE" 2>/dev/null || echo 0; }
+# recorded_ms: roughly how much audio the recording holds (192000 bytes/s).
+recorded_ms() { echo $((($(recorded_bytes) - 44) / 192)); }
+# recorded_past MS: the recording holds more than MS of audio.
+recorded_past() { (($(recorded_ms) > $1)); }
+
+# pulse_stop_record: stops the recording (SIGINT: parec writes the WAV
+# header's sizes and exits) and waits up to 10 s for it to end.
+pulse_stop_record() {
+  local pid=$PULSE_RECORD_PID deadline=$((SECONDS + 10))
+  [[ -n "$pid" ]] || return 0
+  kill -INT "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.05
+  done
+  wait "$pid" 2>/dev/null || true
+  PULSE_RECORD_PID=""
+}
+
+# click_train OUT SECONDS RATE CHANNELS SEED: writes a test song to OUT (its
+# format from the extension, 16-bit): a quiet 330 Hz tone (-33 dBFS) under
+# clicks, 4 ms bursts of Hann-windowed white noise (peak 0.6), spaced
+# 70..230 ms apart at random. Every burst differs and the spacing is
+# irregular, so two copies of it line up at one lag only, sharply, and every
+# 500 ms holds at least two clicks. CHANNELS 1 or 2 (the same in both). The
+# same SEED gives the same song.
+click_train() {
+  local out=$1 secs=$2 rate=$3 ch=$4 seed=$5
+  awk -v secs="$secs" -v rate="$rate" -v ch="$ch" -v seed="$seed" 'BEGIN {
+    srand(seed); n = secs * rate; burst = int(0.004 * rate); pi = atan2(0, -1)
+    printf "; Sample Rate %d\n; Channels %d\n", rate, ch
+    next_at = int(0.05 * rate); left = 0
+    for (i = 0; i < n; i++) {
+      v = 0.03 * sin(2 * pi * 330 * i / rate)
+      if (i == next_at) { left = burst; next_at += int((0.07 + 0.16 * rand()) * rate) }
+      if (left > 0) { w = 0.5 - 0.5 * cos(2 * pi * (burst - left) / burst); v += 0.6 * w * (2 * rand() - 1); left-- }
+      if (ch == 2) printf "0 %.6f %.6f\n", v, v; else printf "0 %.6f\n", v
+    }
+  }' >"$out.dat"
+  sox "$out.dat" -b 16 "$out"
+  rm -f "$out.dat"
+}
