@@ -80,6 +80,20 @@ now_ms() {
   printf '%s%s.%s' "$s" "${u:0:3}" "${u:3:3}"
 }
 
+# sleep_until MS: sleeps until the local wall clock reaches MS.
+sleep_until() {
+  local s
+  s=$(awk -v t="$1" -v n="$(now_ms)" 'BEGIN { d = (t - n) / 1000; if (d > 0) printf "%.3f", d; else print 0 }')
+  sleep "$s"
+}
+
+# set_repeat_all BASE TOKEN ROOM: the room loops its queue (dies when refused).
+set_repeat_all() {
+  curl -sS --fail-with-body --max-time 30 -X POST "$1/api/v1/rooms/$3/commands" \
+    -H "Authorization: Bearer $2" -H 'Content-Type: application/json' \
+    -d '{"type":"repeat","mode":"all"}' | jq -e '.state.repeat == "all"' >/dev/null || die "could not set repeat all"
+}
+
 # listening_port LOG: the port of the first "listening on
 # http://127.0.0.1:PORT" line in LOG; empty while there is none.
 listening_port() { sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$1" | head -n1; }

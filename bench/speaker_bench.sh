@@ -205,9 +205,7 @@ done
 ROOM=$(hifi --json rooms create "speaker bench" | jq -er .id)
 hifi queue "$ROOM" add "${SONG_IDS[@]}" >/dev/null
 TOKEN=$(jq -er .token "$XDG_CONFIG_HOME/hifi/config.json")
-curl -sS --fail-with-body --max-time 30 -X POST "$BASE/api/v1/rooms/$ROOM/commands" \
-  -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-  -d '{"type":"repeat","mode":"all"}' | jq -e '.state.repeat == "all"' >/dev/null || die "could not set repeat all"
+set_repeat_all "$BASE" "$TOKEN" "$ROOM"
 log "room $ROOM: 3 songs of ${SONG_SECONDS} s, repeat all"
 
 # --- listeners ---------------------------------------------------------------------------
@@ -253,12 +251,6 @@ plays_into() {
   pactl list short sink-inputs | awk -v i="$index" '$2 == i { found = 1 } END { exit !found }'
 }
 
-# sleep_until MS: sleeps until the local wall clock reaches MS.
-sleep_until() {
-  local s
-  s=$(awk -v t="$1" -v n="$(now_ms)" 'BEGIN { d = (t - n) / 1000; if (d > 0) printf "%.3f", d; else print 0 }')
-  sleep "$s"
-}
 
 send() {  # send TYPE [ARG]: a room command; appends "TYPE ARG" to $RUN/cmds.txt
   local type=$1 arg=${2:-} out
