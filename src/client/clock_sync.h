@@ -5,7 +5,9 @@
 // Each sample is (t0, t1, t2, t3): local send time, server receive time,
 // server send time, local receive time, all in milliseconds. Each sample's
 // offset is off by half the difference between its two one-way delays. The
-// estimate keeps the samples of the window whose round trip is not far
+// estimate looks at the latest samples, as many as the jitter of the round
+// trips calls for (at least 120: on a steady path it follows the clocks
+// within a minute; up to the whole window on a jittery one), keeps those whose round trip is not far
 // above the fast ones (queued one way: up to the 75th percentile, and at
 // most the 25th plus twice its distance from the fastest) and takes the mean
 // of the middle 80 % of their offsets, so random jitter averages out with
@@ -23,7 +25,7 @@ namespace hifi::client {
 
 class ClockSync {
  public:
-  explicit ClockSync(std::size_t window = 600) : window_(window) {}
+  explicit ClockSync(std::size_t window = 3000) : window_(window) {}
 
   void add_sample(double t0, double t1, double t2, double t3);
   // server_time ≈ local_time + offset_ms(); nullopt before the first sample
@@ -33,6 +35,10 @@ class ClockSync {
   std::optional<double> best_round_trip_ms() const;
   // The q-quantile (0..1, nearest rank) of the kept samples' round trips.
   std::optional<double> round_trip_quantile_ms(double q) const;
+  // How much the round trips vary: their 75th minus their 25th percentile
+  // (0 before any sample). The more they vary, the more samples the
+  // estimate needs: each sample's error is about that large.
+  double round_trip_spread_ms() const;
   std::size_t samples() const { return samples_.size(); }
   void reset() {
     samples_.clear();

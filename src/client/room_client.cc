@@ -113,7 +113,7 @@ struct RoomClient::Impl {
 
   mutable std::mutex mu;
   RoomView view;
-  ClockSync clock;  // a window of 600 samples: 5 minutes
+  ClockSync clock;  // 3000 samples: 25 minutes, or 5 on a jittery path
   double output_latency_ms = -1;  // set_output_latency_ms(); < 0: none
   double reported_lead_ms = 0;
   std::string status = "connecting";
@@ -302,7 +302,14 @@ struct RoomClient::Impl {
         }
         auto text = json::serialize(request);
         co_await ws.async_write(asio::buffer(text), use_awaitable);
-        timer.expires_after(i < options.time_burst ? options.time_burst_interval : options.time_interval);
+        bool jittery = false;
+        {
+          std::lock_guard lock(mu);
+          jittery = clock.round_trip_spread_ms() > options.jittery_spread_ms;
+        }
+        timer.expires_after(i < options.time_burst ? options.time_burst_interval
+                            : jittery               ? std::min(options.time_interval_jittery, options.time_interval)
+                                                    : options.time_interval);
         co_await timer.async_wait(use_awaitable);
       }
     };

@@ -76,9 +76,14 @@ struct RoomClientOptions {
   // `time_burst_interval` apart for a quick first estimate, then one every
   // `time_interval`. (They keep the clock estimate fresh; a dead connection
   // is noticed by the read that fails, not by them.)
+  // On a path whose round trips vary by more than `jittery_spread` (their
+  // interquartile range), one every `time_interval_jittery`: each sample
+  // is off by about that much, and the estimate averages them.
   int time_burst = 20;
   std::chrono::milliseconds time_burst_interval{50};
   std::chrono::milliseconds time_interval{500};
+  std::chrono::milliseconds time_interval_jittery{100};
+  double jittery_spread_ms = 10;
   // Reconnecting. When a connection that had been up for at least
   // `stable_after` ends, the next server in the list is tried at once.
   // Attempts that fail (or connections that end sooner) move on to the next
