@@ -33,7 +33,7 @@ double ClockSync::estimate() const {
   // 120: on a steady path the estimate follows the clocks within a minute.
   const double spread = round_trip_spread_ms();
   const double needed = std::ceil(std::pow(spread / 2.7 / 0.25, 2) / 0.6);
-  const auto use = static_cast<std::size_t>(std::clamp(needed, 120.0, static_cast<double>(samples_.size())));
+  const auto use = static_cast<std::size_t>(std::min(std::max(needed, 120.0), static_cast<double>(samples_.size())));
   const auto first = samples_.end() - static_cast<std::ptrdiff_t>(std::min(use, samples_.size()));
   std::vector<double> trips;
   trips.reserve(samples_.size());

@@ -33,7 +33,7 @@ class ClockSync {
   std::optional<double> offset_ms() const;
   // Round trip of the best kept sample; the offset's error is at most half.
   std::optional<double> best_round_trip_ms() const;
-  // The q-quantile (0..1, nearest rank) of the kept samples' round trips.
+  // The q-quantile (0..1, nearest rank) of the round trips in the window.
   std::optional<double> round_trip_quantile_ms(double q) const;
   // How much the round trips vary: their 75th minus their 25th percentile
   // (0 before any sample). The more they vary, the more samples the

@@ -164,9 +164,11 @@ void Player::fetch_loop() {
     // start, so that it is ready at the instant. A jump within a song
     // playing now gets a source of its own (key SONG@TIME), which the audio
     // thread takes over at the change.
+    // (Wanted until a second after the change, so that it is not dropped
+    // before the audio thread, writing at the change, has taken it over.)
     for (const RoomView* v = &latest; v->before; v = v->before.get()) {
       const auto change_at = static_cast<double>(v->position_at);
-      if (change_at <= at) break;
+      if (change_at + 1000 <= at) break;
       const RoomItem* item = v->playing ? v->current_item() : nullptr;
       if (!item) continue;
       const auto from = frame_of(static_cast<double>(v->position_ms));
@@ -180,7 +182,11 @@ void Player::fetch_loop() {
       if (!there && (there = v->before->current_item())) heard_ms = v->before->position_at_time(change_at);  // paused
       const bool near = there && there->song_id == item->song_id &&
                         std::abs(heard_ms - static_cast<double>(v->position_ms)) < kNearJumpMs;
-      if (!near) wanted.push_back({pending_key(item->song_id, v->position_at), item->song_id, from});
+      if (!near) {
+        auto key = pending_key(item->song_id, v->position_at);
+        std::lock_guard lock(mu_);
+        if (!taken_.count(key)) wanted.push_back({std::move(key), item->song_id, from});
+      }
     }
     const auto now = std::chrono::steady_clock::now();
     for (const auto& [id, song_id, from] : wanted) {
@@ -196,12 +202,13 @@ void Player::fetch_loop() {
         status_.error = open->status().message();
         if (now < it->second) continue;
         retry_at_.erase(it);
-        songs_.erase(id);
+        // (Unless the audio thread put another source there meanwhile.)
+        if (auto there = songs_.find(id); there != songs_.end() && there->second == open) songs_.erase(there);
       }
       auto opened = inputs_.open_song(song_id, from);
       std::lock_guard lock(mu_);
       status_.error = opened ? "" : opened.status().message();
-      if (opened) songs_[id] = std::move(*opened);
+      if (opened) songs_.try_emplace(id, std::move(*opened));
     }
     {
       // Keep what is wanted; anything else can go (and free its memory).
@@ -214,6 +221,12 @@ void Player::fetch_loop() {
       for (auto it = retry_at_.begin(); it != retry_at_.end();) {
         it = keep.count(it->first) ? std::next(it) : retry_at_.erase(it);
       }
+      // Taken-over keys are remembered while their change is still known.
+      std::set<std::string> pending;
+      for (const RoomView* v = &latest; v->before; v = v->before.get()) {
+        if (const auto* item = v->current_item()) pending.insert(pending_key(item->song_id, v->position_at));
+      }
+      for (auto it = taken_.begin(); it != taken_.end();) it = pending.count(*it) ? std::next(it) : taken_.erase(it);
     }
     std::this_thread::sleep_for(50ms);
   }
@@ -323,16 +336,15 @@ void Player::audio_loop() {
     // clock estimate may move a little between two buffers.)
     const bool at_planned_change =
         planned_change && offset && std::abs(target.wall_ms + *offset - *planned_change) < 2.0;
-    if (at_planned_change) {
+    if (at_planned_change && target.item) {
       // A jump within a song: the fetcher prepared a source decoding from
       // the new position; it takes the song's place now.
+      const auto key = pending_key(target.item->song_id, static_cast<std::int64_t>(*planned_change));
       std::lock_guard lock(mu_);
-      for (const auto& item : latest.at(*planned_change + half_frame_ms).queue) {
-        auto prepared = songs_.find(pending_key(item.song_id, static_cast<std::int64_t>(*planned_change)));
-        if (prepared == songs_.end()) continue;
-        songs_[item.song_id] = std::move(prepared->second);
+      if (auto prepared = songs_.find(key); prepared != songs_.end()) {
+        songs_[target.item->song_id] = std::move(prepared->second);
         songs_.erase(prepared);
-        break;
+        taken_.insert(key);
       }
     }
     planned_change.reset();

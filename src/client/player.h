@@ -43,6 +43,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -155,6 +156,8 @@ class Player {
   // Read (seek/read) by the audio thread only. By song id, and by
   // pending_key() for a timed jump within a song still to come.
   std::map<std::string, std::shared_ptr<media::PcmSource>> songs_;
+  // Prepared keys the audio thread has taken over (not to be opened again).
+  std::set<std::string> taken_;
   // Fetcher thread only: when a song that failed may be opened again.
   std::map<std::string, std::chrono::steady_clock::time_point> retry_at_;
   PlayerStatus status_;

@@ -60,7 +60,10 @@ const RoomItem* RoomView::item_after(const RoomItem& item) const {
 const RoomItem* RoomView::item_at_time(double server_ms, double* position) const {
   const auto* item = current_item();
   if (!item || !playing) return nullptr;
-  double pos = std::max(0.0, static_cast<double>(position_ms) + server_ms - static_cast<double>(position_at));
+  // Before a start still to come (a timed command seen without the view
+  // before it): nothing yet.
+  double pos = static_cast<double>(position_ms) + server_ms - static_cast<double>(position_at);
+  if (pos < 0) return nullptr;
   if (item->duration_ms > 0 && pos >= static_cast<double>(item->duration_ms)) {
     pos -= static_cast<double>(item->duration_ms);
     item = item_after(*item);

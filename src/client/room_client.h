@@ -45,8 +45,8 @@ struct RoomView {
   std::string last_command;
   // A state whose position_at is still in the future when it arrives takes
   // effect then (a timed command, docs/protocol.md "Commands that land on
-  // the same sample"); until then the view before it holds. Null once the
-  // change is past (or for a view that was never pending).
+  // the same sample"); until then the view before it holds. Null for a
+  // view that was never pending; kept until the next state replaces this one.
   std::shared_ptr<const RoomView> before;
 
   // The view in effect at server time `server_ms`: this one, or the one
@@ -67,7 +67,8 @@ struct RoomView {
   // current one, or, once it has ended while playing, the one the server
   // will make current then (it advances exactly at the end), so that a
   // player runs on into it without waiting for the news. Null when nothing
-  // plays or the queue has ended.
+  // plays, the queue has ended, or the position would be before the start
+  // (a timed start still to come).
   const RoomItem* item_at_time(double server_ms, double* position_ms) const;
 };
 

@@ -324,11 +324,26 @@ Result<Room> RoomService::execute(const std::string& room_id, const Command& req
     }
     auto room = room_of(*kv);
     if (!room) return room.status();
-    // A command that changes what is heard takes effect `lead` from now,
-    // and never before the room's pending change: commands keep their order.
-    auto at = clock_.now_ms();
-    if (changes_playback(room->state, command)) at = std::max(at + lead, room->state.position_at);
-    auto next = apply(room->state, command, at, options_.limits);
+    // A command that changes what is heard takes effect `lead` from now;
+    // no command takes effect before the room's pending change, so
+    // commands keep their order.
+    const bool timed = changes_playback(room->state, command);
+    const auto at = std::max(clock_.now_ms() + (timed ? lead : 0), room->state.position_at);
+    // A song that ends before the command lands has ended for everyone by
+    // then: the room moves on first, exactly at its end (as auto-advance
+    // would), and the command applies to what plays then.
+    RoomState base = room->state;
+    for (int i = 0; timed && i < 8; ++i) {
+      const auto end = base.ends_at();
+      if (!end || *end > at) break;
+      Command advance;
+      advance.type = Command::Type::kAdvance;
+      advance.expected_item = base.current;
+      auto advanced = apply(base, advance, *end, options_.limits);
+      if (!advanced) break;
+      base = std::move(*advanced);
+    }
+    auto next = apply(base, command, at, options_.limits);
     if (!next) {
       if (current) *current = *room;
       return next.status();

@@ -311,9 +311,10 @@ void RoomHub::report_lead(const std::string& room_id, const RoomSubscriber* subs
   if (sub == it->second.subscribers.end()) return;
   sub->second.lead_ms = std::clamp<std::int64_t>(lead_ms, 0, kMaxReportedLeadMs);
   // Other nodes learn of a change in the room's lead with this node's
-  // presence key; small changes are not worth a write.
+  // presence key; changes under 10 ms are not worth a write (clients report
+  // in 5 ms steps, and a lead sitting on a step would flap).
   const auto lead = local_lead_locked(it->second);
-  if (std::abs(lead - it->second.lead_ms) >= 5) {
+  if (std::abs(lead - it->second.lead_ms) >= 10) {
     it->second.lead_ms = lead;
     mark_presence_dirty_locked(room_id);
   }

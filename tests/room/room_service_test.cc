@@ -303,6 +303,30 @@ TEST_F(RoomServiceTest, PlaybackCommandsTakeEffectTheRoomsLeadAhead) {
   EXPECT_EQ(paused_now.state.position_ms, 1000 - kMaxCommandLeadMs);
 }
 
+// A timed command that lands after the current song has ended applies to
+// the next song (the room moves on at the exact end first); commands that
+// change nothing heard never move the pending time back.
+TEST_F(RoomServiceTest, ATimedCommandPastTheSongsEndAppliesToTheNextSong) {
+  service_->set_command_lead([](const std::string&) { return std::int64_t{150}; });
+  Room room = create_room();
+  run(room.id, add({{"s1", 1000}, {"s2", 60000}}, "carol"));
+  const auto t0 = clock_.now_ms();
+  run(room.id, cmd(Type::kPlay));  // s1 plays from t0 + 150 to t0 + 1150
+  clock_.advance_ms(1100);         // 50 ms before its end; the pause lands 100 ms after it
+  Room paused = run(room.id, cmd(Type::kPause));
+  EXPECT_EQ(paused.state.current, "q2");
+  EXPECT_FALSE(paused.state.playing);
+  EXPECT_EQ(paused.state.position_ms, 100);
+  EXPECT_EQ(paused.state.position_at, t0 + 1100 + 150);
+  EXPECT_EQ(paused.last_command, "pause");
+
+  Room cleared = run(room.id, cmd(Type::kClear));
+  const auto pending = cleared.state.position_at;
+  EXPECT_GT(pending, clock_.now_ms());
+  Room refilled = run(room.id, add({{"s3", 1000}}, "carol"));
+  EXPECT_EQ(refilled.state.position_at, pending) << "an add must not move the pending clear back";
+}
+
 TEST_F(RoomServiceTest, ANoOpWritesNothing) {
   Room room = create_room();
   Room added = run(room.id, add({{"s1", 1000}}));

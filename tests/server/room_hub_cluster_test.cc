@@ -206,7 +206,7 @@ TEST_F(RoomHubClusterTest, TheLargestLeadOnAnyNodeIsTheRoomsLead) {
   auto stored = stored_presence(*b_);
   ASSERT_TRUE(stored);
   EXPECT_EQ(stored->at("lead_ms").as_int64(), 150);
-  // A change of less than 5 ms is not worth a write.
+  // A change of less than 10 ms is not worth a write.
   b_->hub.report_lead(room_, bob.get(), 152);
   EXPECT_EQ(b_->hub.command_lead_ms(room_), 152);
   b_->hub.leave(room_, bob.get());

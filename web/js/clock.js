@@ -36,12 +36,19 @@ export class ClockSync {
   request() {
     const msg = { type: 'time', t0: localNow() };
     const lead = this.neededLeadMs();
-    if (lead !== null) msg.lead_ms = lead;
+    if (lead !== null) {
+      msg.lead_ms = lead;
+      this.reportedLead = lead > 0;
+    }
     return msg;
   }
 
+  // null before anything can be said; 0 once the player stopped playing
+  // (disabled, or a silent remote), so that the server stops waiting for it.
   neededLeadMs() {
-    if (!Number.isFinite(this.outputLeadMs) || !this.samples.length) return null;
+    if (this.outputLeadMs === 0) return 0;
+    if (!Number.isFinite(this.outputLeadMs)) return this.reportedLead ? 0 : null;
+    if (!this.samples.length) return null;
     const trips = this.samples.map((s) => s.roundTrip).sort((a, b) => a - b);
     const slow = trips[Math.min(trips.length - 1, Math.ceil(trips.length * 0.9) - 1)];
     return Math.ceil((this.outputLeadMs + slow / 2 + 10) / 5) * 5;
@@ -82,9 +89,9 @@ export class ClockSync {
 // The position (ms) of a room's current item at server time `t`
 // (docs/protocol.md, "The state").
 //
-// A state whose position_at is later than `t` has not taken effect yet (a
-// timed command); while playing, the position before it runs on to
-// position_ms at position_at.
+// For a playing state whose position_at is later than `t` (a timed command
+// still to come) this extrapolates the new state backwards, clamped at 0;
+// the player itself keeps what it was playing until position_at.
 export function roomPosition(state, t, durationMs) {
   if (!state || !state.current) return 0;
   let pos = state.position_ms;

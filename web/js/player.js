@@ -111,6 +111,7 @@ export class SyncPlayer extends EventTarget {
 
   disable() {
     this.enabled = false;
+    this.clock.outputLeadMs = NaN; // no longer plays: reports a lead of 0
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     for (const seg of this.segments) this.stopSegment(seg, 0);
@@ -346,7 +347,8 @@ export class SyncPlayer extends EventTarget {
     // A timed command (position_at still to come) changes what is heard at
     // exactly that instant: what plays now runs on until then, and what
     // replaces it starts then. Otherwise, as soon as can be scheduled.
-    this.clock.outputLeadMs = ((ctx.outputLatency || ctx.baseLatency || 0) + LEAD_S) * 1000;
+    // A silent remote needs no lead: it reports 0.
+    this.clock.outputLeadMs = this.silent ? NaN : ((ctx.outputLatency || ctx.baseLatency || 0) + LEAD_S) * 1000;
     const changeAt = state && Number.isFinite(state.position_at) ? this.serverToCtx(state.position_at) : -Infinity;
     const startAt = Math.max(now + LEAD_S, changeAt);
     const keep = new Set();
