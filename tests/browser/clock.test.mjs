@@ -97,3 +97,18 @@ test('the room position at a server time', () => {
   assert.equal(roomPosition({ ...state, playing: false }, 9000, 60000), 1000);
   assert.equal(roomPosition({ ...state, current: null }, 9000, 60000), 0);
 });
+
+test('time requests carry the lead the player needs, and 0 once it stops playing', () => {
+  const clock = new ClockSync();
+  assert.equal(clock.request().lead_ms, undefined, 'nothing to say before the player does');
+  clock.outputLeadMs = 110; // scheduling lead + output latency
+  assert.equal(clock.request().lead_ms, undefined, 'nothing to say before a round trip is known');
+  const next = rng(7);
+  for (let i = 0; i < 20; i++) exchange(clock, i * 100, 500, 10 + next() * 4, 10 + next() * 4);
+  const lead = clock.request().lead_ms;
+  // 110 + half a slow round trip (about 13 ms) + 10, in 5 ms steps.
+  assert.ok(lead >= 125 && lead <= 135 && lead % 5 === 0, `lead ${lead}`);
+  clock.outputLeadMs = NaN; // the player stopped (disabled, or a silent remote)
+  assert.equal(clock.request().lead_ms, 0);
+  assert.equal(clock.request().lead_ms, undefined, 'said once');
+});
