@@ -112,3 +112,17 @@ test('time requests carry the lead the player needs, and 0 once it stops playing
   assert.equal(clock.request().lead_ms, 0);
   assert.equal(clock.request().lead_ms, undefined, 'said once');
 });
+
+test('jitter of 20 ms +/- 10 ms each way averages out over many samples', () => {
+  for (const seed of [1, 2, 3, 4, 5]) {
+    const rand = rng(seed);
+    const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+    const clock = new ClockSync();
+    let now = 1.7e12;
+    for (let i = 0; i < 600; i++, now += 200) {
+      exchange(clock, now, 321.5, Math.max(0, 20 + 10 * normal()), Math.max(0, 20 + 10 * normal()));
+    }
+    assert.ok(clock.jittery, 'the path is seen as jittery: time requests come more often');
+    assert.ok(Math.abs(clock.offset - 321.5) < 0.75, `seed ${seed}: estimate ${clock.offset}`);
+  }
+});

@@ -5,14 +5,18 @@
 // Unix milliseconds, anchored to the wall clock once. For each answer:
 //   round_trip = (T3 - T0) - (t2 - t1)
 //   offset     = ((t1 - T0) + (t2 - T3)) / 2     server ≈ local + offset
-// The estimate keeps the last 50 samples, discards those whose round trip
-// is above the lowest quartile, and takes the median offset of the rest.
+// Each sample is off by half the difference of its two one-way delays. The
+// estimate (as `hifi listen`'s, src/client/clock_sync.h) looks at as many of
+// the latest samples as the jitter of the round trips calls for (at least
+// 120, up to 3000), leaves out those queued one way (round trip above the
+// 75th percentile, or above the 25th plus twice its distance from the
+// fastest), and takes the mean of the middle 80 % of their offsets.
 
 export function localNow() {
   return performance.timeOrigin + performance.now();
 }
 
-const MAX_SAMPLES = 50;
+const MAX_SAMPLES = 3000;
 
 export class ClockSync {
   constructor() {
@@ -21,6 +25,7 @@ export class ClockSync {
     this.roundTrip = Infinity;
     this.synced = false;
     this.outputLeadMs = NaN; // set by the player
+    this.jittery = false;
   }
 
   reset() {
@@ -68,12 +73,21 @@ export class ClockSync {
   }
 
   recompute() {
-    const byRtt = [...this.samples].sort((a, b) => a.roundTrip - b.roundTrip);
-    const keep = byRtt.slice(0, Math.max(1, Math.ceil(byRtt.length / 4)));
-    const offsets = keep.map((s) => s.offset).sort((a, b) => a - b);
-    const mid = offsets.length >> 1;
-    this.offset = offsets.length % 2 ? offsets[mid] : (offsets[mid - 1] + offsets[mid]) / 2;
-    this.roundTrip = keep[keep.length - 1].roundTrip;
+    const quantile = (sorted, q) => sorted[Math.floor((sorted.length - 1) * q)];
+    const all = this.samples.map((x) => x.roundTrip).sort((a, b) => a - b);
+    const spread = quantile(all, 0.75) - quantile(all, 0.25);
+    this.jittery = spread > 10;
+    const needed = Math.ceil(((spread / 2.7 / 0.25) ** 2) / 0.6);
+    const recent = this.samples.slice(-Math.min(this.samples.length, Math.max(needed, 120)));
+    const trips = recent.map((x) => x.roundTrip).sort((a, b) => a - b);
+    const fastest = trips[0];
+    const q25 = quantile(trips, 0.25);
+    const limit = Math.min(quantile(trips, 0.75), q25 + 2 * (q25 - fastest));
+    const offsets = recent.filter((x) => x.roundTrip <= limit).map((x) => x.offset).sort((a, b) => a - b);
+    const trim = Math.floor(offsets.length / 10);
+    const middle = offsets.slice(trim, offsets.length - trim);
+    this.offset = middle.reduce((a, b) => a + b, 0) / middle.length;
+    this.roundTrip = limit;
     this.synced = true;
   }
 
@@ -82,7 +96,7 @@ export class ClockSync {
   toServer(local) { return local + this.offset; }
   toLocal(server) { return server - this.offset; }
 
-  // Error bound of the estimate (half the worst kept round trip).
+  // Error bound of one kept sample (half the worst kept round trip).
   get uncertainty() { return this.synced ? this.roundTrip / 2 : Infinity; }
 }
 

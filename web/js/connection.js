@@ -10,7 +10,8 @@ import { thisDevice } from './device.js';
 
 const BURST = 10;             // time requests at (re)connection...
 const BURST_GAP_MS = 50;      // ...this far apart,
-const SYNC_EVERY_MS = 3000;   // then one every few seconds to follow drift.
+const SYNC_EVERY_MS = 1000;   // then steadily, to average jitter out and follow drift;
+const SYNC_JITTERY_MS = 200;  // more often on a path whose round trips vary a lot.
 const SILENCE_LIMIT_MS = 12000; // no message for this long: the link is dead.
 const MAX_BACKOFF_MS = 8000;
 const CLUSTER_REFRESH_MS = 30000; // how often the member list is refreshed
@@ -228,7 +229,18 @@ export class RoomConnection extends EventTarget {
 
   startClockSync() {
     for (let i = 0; i < BURST; i++) this.later(() => this.send(this.clock.request()), i * BURST_GAP_MS);
-    this.syncTimer = setInterval(() => this.send(this.clock.request()), SYNC_EVERY_MS);
+    // Its interval follows the jitter of the round trips.
+    this.startClockTimer(SYNC_EVERY_MS);
+  }
+
+  startClockTimer(every) {
+    clearInterval(this.syncTimer);
+    this.syncEvery = every;
+    this.syncTimer = setInterval(() => {
+      this.send(this.clock.request());
+      const want = this.clock.jittery ? SYNC_JITTERY_MS : SYNC_EVERY_MS;
+      if (want !== this.syncEvery) this.startClockTimer(want);
+    }, every);
   }
 
   send(msg) {
