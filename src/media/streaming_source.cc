@@ -202,10 +202,15 @@ void StreamingSource::seek(std::uint64_t frame) {
   // wherever it lands: a player that moves back a little right after a seek
   // (its sink's timeline restarts after a flush) finds them there.
   const std::uint64_t keep_from = frame > behind_frames_ ? frame - behind_frames_ : 0;
+  // While the decoder is still getting to a seek's position (over a slow
+  // network that takes several round trips), the player keeps asking for
+  // where the song is by now, a buffer later each time: that is close
+  // ahead of the pending seek, which positions before it (by the frames
+  // kept behind), not a new seek that would interrupt it and start over.
+  const std::uint64_t reach = forward_decode_frames_ + (positioned_ == generation_ ? 0 : behind_frames_);
   if (frame >= base_ && frame <= window_end()) {
     trim();
-  } else if (frame >= next && (progress_.finished ? progress_.status.is_ok()
-                                                  : frame - next <= forward_decode_frames_)) {
+  } else if (frame >= next && (progress_.finished ? progress_.status.is_ok() : frame - next <= reach)) {
     // Close ahead: decoding goes on and drops the frames up to there. (Past
     // the end of a song decoded to its end: nothing more to decode.)
     if (window_.empty()) base_ = std::max(next, keep_from);

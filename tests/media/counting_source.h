@@ -3,6 +3,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -14,9 +16,13 @@ namespace hifi::media {
 
 class CountingSource final : public ByteSource {
  public:
-  explicit CountingSource(std::unique_ptr<FileByteSource> file) : file_(std::move(file)) {}
+  // `read_delay`: each read takes at least that long (a slow network).
+  explicit CountingSource(std::unique_ptr<FileByteSource> file,
+                          std::chrono::milliseconds read_delay = std::chrono::milliseconds(0))
+      : file_(std::move(file)), read_delay_(read_delay) {}
 
   Result<std::size_t> read(std::uint64_t offset, char* out, std::size_t max) override {
+    if (read_delay_.count() > 0) std::this_thread::sleep_for(read_delay_);
     auto n = file_->read(offset, out, max);
     if (n) {
       bytes_ += *n;
@@ -35,6 +41,7 @@ class CountingSource final : public ByteSource {
 
  private:
   std::unique_ptr<FileByteSource> file_;
+  std::chrono::milliseconds read_delay_;
   std::atomic<std::uint64_t> bytes_{0};
   std::uint64_t next_ = 0;
   std::atomic<int> jumps_{0};

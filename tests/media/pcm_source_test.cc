@@ -177,12 +177,13 @@ TEST_F(PcmSourceTest, StreamingSeeksAreSampleExact) {
 
 // A StreamingSource over `name` that counts what it reads (in *counts,
 // which lives as long as the source's input).
-std::shared_ptr<StreamingSource> counted(const std::string& path, CountingSource** counts) {
+std::shared_ptr<StreamingSource> counted(const std::string& path, CountingSource** counts,
+                                         std::chrono::milliseconds read_delay = std::chrono::milliseconds(0)) {
   return StreamingSource::start(
-      [path, counts](std::uint64_t) -> Result<StreamingSource::Input> {
+      [path, counts, read_delay](std::uint64_t) -> Result<StreamingSource::Input> {
         auto file = FileByteSource::open(path);
         if (!file) return file.status();
-        auto source = std::make_unique<CountingSource>(std::move(*file));
+        auto source = std::make_unique<CountingSource>(std::move(*file), read_delay);
         *counts = source.get();
         return StreamingSource::Input{std::move(source), 0};
       },
@@ -226,6 +227,30 @@ TEST_F(PcmSourceTest, SeeksWhileASeekIsUnderWayDoNotStartAnother) {
   ASSERT_TRUE(wait_until([&] { return source->ready(30 * 48000 + 20 * 480, 480); }));
   // (A read under way when a seek comes may add a jump.)
   EXPECT_LE(counts->jumps() - start, one_seek + 1) << "one seek took " << one_seek << " jumps";
+}
+
+// Over a slow network a far seek takes several round trips to position;
+// meanwhile the player asks, every 10 ms, for where the song is by then.
+// Those later frames are close ahead of the pending seek: it carries on and
+// the source becomes ready, instead of starting over at every buffer (which
+// kept a player silent until the next command).
+TEST_F(PcmSourceTest, APlayerFollowingASlowSeekGetsThere) {
+  if (!has_flac_) GTEST_SKIP() << "ffmpeg could not make the FLAC";
+  CountingSource* counts = nullptr;
+  auto source = counted(path("sweep.flac"), &counts, std::chrono::milliseconds(20));
+  ASSERT_TRUE(wait_until([&] { return source->ready(0, 480); }));
+  std::uint64_t frame = 30 * 48000;
+  bool ready = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!ready && std::chrono::steady_clock::now() < deadline) {
+    source->seek(frame);
+    ready = source->ready(frame, 480);
+    if (!ready) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      frame += 480;  // playback time went on
+    }
+  }
+  EXPECT_TRUE(ready) << "still not ready at frame " << frame;
 }
 
 TEST_F(PcmSourceTest, StreamingReportsFailures) {
