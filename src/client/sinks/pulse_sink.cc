@@ -10,9 +10,10 @@ namespace hifi::client::sinks {
 namespace {
 
 // Device-side buffering we ask for: small enough that a flush or a seek is
-// heard quickly and that the command lead this listener needs (which it
-// dominates) stays short, large enough not to underrun on a busy machine.
-constexpr pa_usec_t kTargetLatencyUs = 60'000;
+// heard quickly, large enough not to underrun on a busy machine. It
+// dominates the command lead this listener reports. (60 ms measured worse
+// at the speaker behind a jittery path: docs/benchmarks.md.)
+constexpr pa_usec_t kTargetLatencyUs = 100'000;
 // Reported when the server cannot tell its latency (should not happen).
 constexpr double kFallbackLatencyMs = 100;
 
