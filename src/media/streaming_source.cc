@@ -36,6 +36,7 @@ std::shared_ptr<StreamingSource> StreamingSource::start(Opener open, const Audio
   std::shared_ptr<StreamingSource> source(new StreamingSource(std::move(open), format, window));
   source->position_ = from;
   source->base_ = source->seek_to_ = from > source->behind_frames_ ? from - source->behind_frames_ : 0;
+  source->seek_frame_ = from;
   if (Status s = check_output_format(format); !s) {
     source->progress_.status = std::move(s);
     source->progress_.finished = true;
@@ -202,12 +203,13 @@ void StreamingSource::seek(std::uint64_t frame) {
   // wherever it lands: a player that moves back a little right after a seek
   // (its sink's timeline restarts after a flush) finds them there.
   const std::uint64_t keep_from = frame > behind_frames_ ? frame - behind_frames_ : 0;
-  // While the decoder is still getting to a seek's position (over a slow
-  // network that takes several round trips), the player keeps asking for
-  // where the song is by now, a buffer later each time: that is close
-  // ahead of the pending seek, which positions before it (by the frames
-  // kept behind), not a new seek that would interrupt it and start over.
-  const std::uint64_t reach = forward_decode_frames_ + (positioned_ == generation_ ? 0 : behind_frames_);
+  // Until decoding has reached the frame of the last seek (it starts the
+  // frames kept behind before it, and over a slow network getting there
+  // takes several round trips), the player keeps asking for where the song
+  // is by now, a buffer later each time: that is close ahead of that seek,
+  // not a new seek that would interrupt it and start over.
+  const std::uint64_t lead_in = seek_frame_ > next ? seek_frame_ - next : 0;
+  const std::uint64_t reach = forward_decode_frames_ + lead_in;
   if (frame >= base_ && frame <= window_end()) {
     trim();
   } else if (frame >= next && (progress_.finished ? progress_.status.is_ok() : frame - next <= reach)) {
@@ -219,6 +221,7 @@ void StreamingSource::seek(std::uint64_t frame) {
     // Far ahead, behind the window, or after a failure: the decoder seeks.
     window_.clear();
     base_ = seek_to_ = keep_from;
+    seek_frame_ = frame;
     ++generation_;
     progress_.finished = false;
     progress_.status = Status::ok();

@@ -127,6 +127,8 @@ class StreamingSource : public PcmSource {
   std::uint64_t generation_ = 0;
   std::optional<std::uint64_t> positioned_;
   std::uint64_t seek_to_ = 0;
+  // The frame that seek was for (seek_to_ is up to behind_frames_ before it).
+  std::uint64_t seek_frame_ = 0;
   std::optional<std::uint64_t> end_;  // the song's length, once decoded to its end
   DecodeProgress progress_;
   ByteSource* reading_ = nullptr;  // the input the decoding thread reads, to interrupt

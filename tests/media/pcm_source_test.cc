@@ -225,8 +225,10 @@ TEST_F(PcmSourceTest, SeeksWhileASeekIsUnderWayDoNotStartAnother) {
   const int start = counts->jumps();
   for (std::uint64_t f = 30 * 48000; f < 30 * 48000 + 20 * 480; f += 480) source->seek(f);
   ASSERT_TRUE(wait_until([&] { return source->ready(30 * 48000 + 20 * 480, 480); }));
-  // (A read under way when a seek comes may add a jump.)
-  EXPECT_LE(counts->jumps() - start, one_seek + 1) << "one seek took " << one_seek << " jumps";
+  // (A read under way when a seek comes, and the decoder's read-ahead
+  // around the new position, may add a jump or two; seeks that started over
+  // would add a seek's worth each, 17 jumps and more.)
+  EXPECT_LE(counts->jumps() - start, one_seek + 3) << "one seek took " << one_seek << " jumps";
 }
 
 // Over a slow network a far seek takes several round trips to position;
