@@ -273,7 +273,13 @@ void Player::audio_loop() {
   const double half_frame_ms = 0.5 / frames_per_ms;
   // entered_: the server time up to which buffers have been written since
   // the last flush (where the fetcher prepares songs from).
-  auto& entered = entered_;
+  auto written_until = [&](double wall_ms, double offset_ms, std::size_t frames) {
+    entered_ = std::max(entered_.load(), wall_ms + offset_ms + static_cast<double>(frames) / frames_per_ms);
+  };
+  auto flushed = [&] {
+    sink_->flush();
+    entered_ = -std::numeric_limits<double>::infinity();
+  };
   std::vector<std::int16_t> buffer(n * channels);
   std::vector<std::int16_t> source((n + 1) * channels);
   Cursor cursor;
@@ -384,7 +390,7 @@ void Player::audio_loop() {
         // sink holds play out, then silence until the next item starts.
         std::fill(buffer.begin(), buffer.end(), 0);
         cursor.frame = target.frame;
-        if (offset) entered = std::max(entered.load(), target.wall_ms + *offset + frames / frames_per_ms);
+        if (offset) written_until(target.wall_ms, *offset, frames);
         if (!sink_->write(buffer.data(), frames)) std::this_thread::sleep_for(10ms);
         continue;
       }
@@ -393,12 +399,11 @@ void Player::audio_loop() {
       // Paused or stopped: silence now, not after the queued audio, unless
       // the pause lands right here (what the sink holds is still right).
       if (cursor.valid && !at_planned_change) {
-        sink_->flush();
-        entered = -std::numeric_limits<double>::infinity();
+        flushed();
       }
       cursor.valid = false;
       std::fill(buffer.begin(), buffer.end(), 0);
-      if (offset) entered = std::max(entered.load(), target.wall_ms + *offset + frames / frames_per_ms);
+      if (offset) written_until(target.wall_ms, *offset, frames);
       if (!sink_->write(buffer.data(), frames)) std::this_thread::sleep_for(10ms);
       continue;
     }
@@ -426,8 +431,7 @@ void Player::audio_loop() {
       // while paused) must not delay the new position. The next buffer is
       // placed on the sink's new timeline, which starts after now: past the
       // change, when the change is past.
-      sink_->flush();
-      entered = -std::numeric_limits<double>::infinity();
+      flushed();
       planned_change.reset();
       target = locate();
       cursor = target.item ? Cursor{target.item->id, target.item->song_id, target.frame, true} : Cursor{};
@@ -473,7 +477,7 @@ void Player::audio_loop() {
       std::fflush(sync_log_);
     }
     cursor.frame = start + static_cast<std::int64_t>(src_frames);
-    entered = std::max(entered.load(), target.wall_ms + *offset + frames / frames_per_ms);
+    written_until(target.wall_ms, *offset, frames);
     if (!sink_->write(buffer.data(), frames)) std::this_thread::sleep_for(10ms);
   }
 }

@@ -118,7 +118,6 @@ struct RoomClient::Impl {
   RoomView view;
   ClockSync clock;  // 3000 samples: 25 minutes, or 5 on a jittery path
   double output_latency_ms = -1;  // set_output_latency_ms(); < 0: none
-  double reported_lead_ms = 0;
   std::string status = "connecting";
   std::string server;
   std::function<void()> on_change;
@@ -298,10 +297,7 @@ struct RoomClient::Impl {
         json::object request{{"type", "time"}, {"t0", wall_clock_ms()}};
         {
           std::lock_guard lock(mu);
-          if (auto lead = needed_lead_ms()) {
-            request["lead_ms"] = *lead;
-            reported_lead_ms = *lead;
-          }
+          if (auto lead = needed_lead_ms()) request["lead_ms"] = *lead;
         }
         auto text = json::serialize(request);
         co_await ws.async_write(asio::buffer(text), use_awaitable);
@@ -430,11 +426,6 @@ RoomClient::~RoomClient() { stop(); }
 void RoomClient::set_output_latency_ms(double latency_ms) {
   std::lock_guard lock(impl_->mu);
   impl_->output_latency_ms = latency_ms;
-}
-
-double RoomClient::reported_lead_ms() const {
-  std::lock_guard lock(impl_->mu);
-  return impl_->reported_lead_ms;
 }
 
 void RoomClient::set_servers(std::vector<std::string> servers) {

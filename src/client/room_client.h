@@ -123,8 +123,6 @@ class RoomClient {
   // (that latency, half a slow round trip and a 10 ms margin), so that the server
   // times commands for it to hear them at the right sample. Thread-safe.
   void set_output_latency_ms(double latency_ms);
-  // The lead reported to the server (0 until there is one to report).
-  double reported_lead_ms() const;
 
   // Called (on the client's thread) after each change of view or connection.
   void set_on_change(std::function<void()> callback);
