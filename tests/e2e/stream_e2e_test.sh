@@ -103,10 +103,15 @@ check "and stay within 0.2 ms of each other (p99)" jq -e '.samples > 100 and .p9
 kill -TERM "$l1_PID" "$l2_PID"
 stopped() { ! kill -0 "$l1_PID" 2>/dev/null && ! kill -0 "$l2_PID" 2>/dev/null; }
 check "the listeners stop" wait_until 10 stopped
-# Transcodes being sent: the players read them as they play, so they stay open.
-active_transcodes() {
-  curl -s -H "Authorization: Bearer $TOKEN" "$BASE/metrics" | awk '$1 == "hifi_active_transcodes" { print $2 }'
+# Transcodes the server has served: being sent now, or sent to the end (a
+# fast machine transcodes a whole song into the socket buffers and the
+# player's window within seconds), or cut off by a player that went away.
+transcodes_served() {
+  curl -s -H "Authorization: Bearer $TOKEN" "$BASE/metrics" | awk '
+    $1 == "hifi_active_transcodes" || $1 ~ /^hifi_transcodes_total\{result="(completed|aborted)"\}$/ { n += $2 }
+    END { print n + 0 }'
 }
+served_before=$(transcodes_served)
 hifi skip "$room" >/dev/null
 hifi seek "$room" 2:00 >/dev/null
 listen low --quality low
@@ -115,7 +120,7 @@ on_short() { [[ -f "$1" ]] && tail -1 "$1" | grep -q "$short"; }
 check "--quality low plays the transcoded song" wait_until 30 on_short "$E2E_TMP/low.log"
 check "--quality high too" wait_until 30 on_short "$E2E_TMP/high.log"
 check "from the room's position (2:00)" awk 'NR == 1 { exit !($3 >= 120 * 48000) }' "$E2E_TMP/low.log"
-check "through the server's transcoder" test "$(active_transcodes)" -ge 2
+check "through the server's transcoder" test "$(transcodes_served)" -ge $((served_before + 2))
 n1=$(lines "$E2E_TMP/low.log")
 check "and plays on" wait_until 30 grown_by "$E2E_TMP/low.log" "$n1" 200
 pl=$(peak_kb "$low_PID")
