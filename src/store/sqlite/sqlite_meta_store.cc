@@ -14,15 +14,46 @@
 //  - leases(id, ttl): granted leases. Deadlines live only in memory; after a
 //    restart every lease gets a fresh full TTL, as etcd does on leader change.
 //
-// Concurrency: one connection guarded by mu_. Every write runs in a BEGIN
-// IMMEDIATE transaction, and its events are handed to the WatchHub while mu_
-// is still held, so watchers receive revisions in commit order. A watch is
-// registered under mu_ too, which makes "replay history up to revision R,
-// then live events from R + 1" free of gaps and duplicates.
+// Concurrency: one connection guarded by mu_. Reads take mu_ too, so they
+// never see the rows of a write transaction still open (the connection sees
+// its own uncommitted writes). A watch is registered under mu_, which makes
+// "replay history up to revision R, then live events from R + 1" free of
+// gaps and duplicates.
 //
-// Lock order: SqliteMetaStore::mu_ before WatchHub::mu_. Watch callbacks run
-// on the hub's dispatcher thread with no lock held, so they may call back
-// into the store (including cancelling their own watch).
+// Group commit (as in LevelDB), so that concurrent writes share an fsync:
+//  - txn() queues its call on writers_. The call at the front leads: it
+//    takes mu_, then every call queued behind it (up to kMaxGroupTxns, and
+//    kMaxGroupBytes of keys and values), and runs them in one BEGIN
+//    IMMEDIATE transaction, in queue order, each in a SAVEPOINT of its own.
+//  - Each txn behaves as if committed alone, one after another: one that
+//    writes gets its own revision (the previous one + 1); its compares see
+//    the writes of the txns before it; one whose compare fails writes
+//    nothing and reports the revision reached at that point; one that fails
+//    with an error (unknown lease, I/O) is rolled back to its savepoint and
+//    gets its error while the others go on. Should SQLite roll back the whole
+//    transaction (it may on an I/O error or a full disk), the group is run
+//    again without that txn.
+//  - Then one COMMIT, which with synchronous=FULL is one fsync of the WAL for
+//    the whole group. Until it has returned, the group's revisions and
+//    history live in a Pending, not in revision_, compact_revision_ and
+//    history_: a failed COMMIT leaves those as they were and fails every txn
+//    of the group. Once it has returned: the in-memory state is updated, each
+//    txn's events are handed to the WatchHub in revision order while mu_ is
+//    still held (watchers receive revisions in commit order), and only then
+//    is each caller of the group woken with its result. Nothing is
+//    acknowledged before it is durable.
+//  - While a group commits, new calls queue; the first of them leads the
+//    next group as soon as this one is done.
+//  - A write that fails for want of disk space is tried once more after the
+//    reserve is given back: per txn, or the whole group when its COMMIT
+//    failed so.
+// Lease grants and lease ends take mu_ and commit alone; a leader holds mu_
+// from BEGIN to COMMIT, so they never run inside a group's transaction.
+//
+// Lock order: mu_ before queue_mu_, and mu_ before WatchHub::mu_; queue_mu_
+// is never held while taking another lock. Watch callbacks run on the hub's
+// dispatcher thread with no lock held, so they may call back into the store
+// (including cancelling their own watch).
 #include "store/sqlite/sqlite_meta_store.h"
 
 #include <fcntl.h>
@@ -31,10 +62,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <filesystem>
 #include <functional>
@@ -58,6 +90,12 @@ constexpr std::int64_t kMaxLeaseTtlSeconds = 1'000'000'000;
 // After a failed lease expiry (disk error) the timer retries this much later
 // instead of spinning.
 constexpr auto kLeaseRetryDelay = std::chrono::seconds(1);
+// Bounds of one group commit: this many txns, and this many bytes of their
+// keys and values (the leader's own txn is always taken, whatever its size).
+// The byte bound keeps one commit well within the disk reserve and keeps a
+// small command from waiting long behind the writes of big records.
+constexpr std::size_t kMaxGroupTxns = 64;
+constexpr std::size_t kMaxGroupBytes = 1 << 20;
 
 // One execution of a cached prepared statement. Resets the statement when
 // destroyed so that no read stays open across calls (it would pin a WAL
@@ -359,6 +397,9 @@ enum StmtId {
   kBegin,
   kCommit,
   kRollback,
+  kSavepoint,
+  kRollbackToSavepoint,
+  kReleaseSavepoint,
   kGetKv,
   kRangeBounded,
   kRangeUnbounded,
@@ -378,6 +419,9 @@ constexpr const char* kStmtSql[kNumStmts] = {
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
+    "SAVEPOINT txn",
+    "ROLLBACK TO txn",
+    "RELEASE txn",
     "SELECT value, create_rev, mod_rev, version, lease FROM kv WHERE key = ?1",
     "SELECT key, value, create_rev, mod_rev, version, lease FROM kv"
     " WHERE key >= ?1 AND key < ?2 ORDER BY key LIMIT ?3",
@@ -495,13 +539,9 @@ class SqliteMetaStore final : public MetaStore {
     return out;
   }
 
-  // A write that fails for want of disk space is tried once more after
-  // the reserve file is given back (SqliteOptions::reserve_bytes).
-  Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& ops) override {
-    auto result = txn_once(compares, ops);
-    if (!result && disk_full(result.status()) && release_reserve()) result = txn_once(compares, ops);
-    return result;
-  }
+  // Queues the txn for a group commit (see the top of this file) and
+  // returns once its group has committed, or failed.
+  Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& ops) override;
 
   Result<Revision> current_revision() override {
     std::lock_guard lock(mu_);
@@ -516,6 +556,9 @@ class SqliteMetaStore final : public MetaStore {
   Status lease_revoke(LeaseId lease) override;
 
   std::string describe() const override { return "sqlite:" + path_; }
+
+  // Write transactions committed since open (sqlite_commits).
+  std::uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
 
   // `PRAGMA <name>` as this store's connection answers it (pragmas such as
   // synchronous are per connection), as text.
@@ -564,6 +607,75 @@ class SqliteMetaStore final : public MetaStore {
     bool done_ = false;
   };
 
+  // A txn() call waiting in the group commit queue; lives on its caller's
+  // stack until `done`.
+  struct Writer {
+    const std::vector<Compare>* compares = nullptr;
+    const std::vector<Op>* ops = nullptr;
+    std::size_t bytes = 0;  // of its keys and values, for the group's bound
+    // Guarded by queue_mu_; set by the leader of its group.
+    std::optional<Result<TxnResult>> result;
+    bool done = false;
+    std::condition_variable cv;  // done, or it is at the front of the queue
+  };
+
+  // What a revision written inside the open transaction changes in the
+  // in-memory state once committed.
+  struct Staged {
+    Revision revision = 0;
+    Revision compact = 0;    // compact_revision after it
+    std::int64_t bytes = 0;  // of its events' keys and values
+  };
+
+  // The state an open write transaction has reached: the committed state
+  // (revision_, compact_revision_, history_) plus the revisions written in
+  // it so far. Adopted as the committed state only once COMMIT succeeded,
+  // so that a failed commit leaves the in-memory state as it was.
+  class Pending {
+   public:
+    explicit Pending(const SqliteMetaStore& store)
+        : revision(store.revision_),
+          compact(store.compact_revision_),
+          bytes(store.history_bytes_),
+          base_(&store.history_) {}
+
+    Revision revision;   // last revision written
+    Revision compact;    // events at or below this are deleted
+    std::int64_t bytes;  // of the retained history
+
+    // Calls fn(revision, bytes) on the retained revisions, oldest first,
+    // until it returns false.
+    template <typename Fn>
+    void for_each_retained(Fn fn) const {
+      for (std::size_t i = dropped_; i < base_->size(); ++i) {
+        if (!fn((*base_)[i].first, (*base_)[i].second)) return;
+      }
+      for (const auto& [rev, rev_bytes] : added_) {
+        if (!fn(rev, rev_bytes)) return;
+      }
+    }
+
+    void add(const Staged& staged) {
+      compact = staged.compact;
+      while (dropped_ < base_->size() && (*base_)[dropped_].first <= compact) {
+        bytes -= (*base_)[dropped_++].second;
+      }
+      while (!added_.empty() && added_.front().first <= compact) {
+        bytes -= added_.front().second;
+        added_.pop_front();
+      }
+      added_.emplace_back(staged.revision, staged.bytes);
+      bytes += staged.bytes;
+      revision = staged.revision;
+    }
+
+   private:
+    friend class SqliteMetaStore;
+    const std::deque<std::pair<Revision, std::int64_t>>* base_;
+    std::size_t dropped_ = 0;  // entries at the front of *base_ compacted
+    std::deque<std::pair<Revision, std::int64_t>> added_;  // retained, written here
+  };
+
   Query query(StmtId id) { return Query(db_, stmts_[id]); }
   Status db_error(const char* what) const {
     std::string message = std::string("sqlite: ") + what + " " + path_ + ": " + sqlite3_errmsg(db_);
@@ -575,7 +687,21 @@ class SqliteMetaStore final : public MetaStore {
     return io_error(std::move(message));
   }
 
-  Result<TxnResult> txn_once(const std::vector<Compare>& compares, const std::vector<Op>& ops);
+  // Leads the group that starts with `leader` at the front of the queue:
+  // commits it, then hands every writer of the group its result.
+  void lead_group(Writer* leader);
+  // Runs the group's txns in one transaction, each in a savepoint, and
+  // commits it; publishes their events once committed. One result per
+  // writer, in order.
+  std::vector<Result<TxnResult>> commit_group_locked(const std::vector<Writer*>& group);
+  // One txn of a group, inside the open transaction and on top of what the
+  // txns before it wrote (`pending`, advanced when it writes). Its events
+  // go to *events. On an error its writes are rolled back to its savepoint;
+  // *broken is set when that was not possible (the whole transaction must
+  // then be rolled back).
+  Result<TxnResult> apply_txn_locked(const std::vector<Compare>& compares,
+                                     const std::vector<Op>& ops, Pending* pending,
+                                     std::vector<WatchEvent>* events, bool* broken);
   // SQLite's SQLITE_FULL reaches callers as an io_error naming it.
   static bool disk_full(const Status& status) {
     return status.message().find(sqlite3_errstr(SQLITE_FULL)) != std::string::npos;
@@ -593,9 +719,15 @@ class SqliteMetaStore final : public MetaStore {
   Result<std::optional<KeyValue>> load_locked(const std::string& key);
   Status scan_locked(const std::string& lower, const std::optional<std::string>& upper,
                      std::int64_t limit, std::vector<KeyValue>* out);
-  // Records `events` as the next revision and commits the open transaction;
-  // with no events it just commits. Publishes to watchers on success.
-  Result<Revision> commit_locked(TxnGuard* guard, std::vector<WatchEvent> events);
+  // Records `events` as the revision after pending.revision in the open
+  // transaction (events, the revision counter, compaction); `pending` is
+  // left to the caller to advance once the revision is sure to stay.
+  Result<Staged> stage_revision_locked(const Pending& pending,
+                                       const std::vector<WatchEvent>& events);
+  // Commits the open transaction.
+  Status commit_locked(TxnGuard* guard);
+  // Makes a committed transaction's state the in-memory state.
+  void adopt_locked(Pending&& pending);
   // Deletes the lease and its keys as one revision.
   Status end_lease_locked(LeaseId id);
   void lease_loop();
@@ -603,6 +735,12 @@ class SqliteMetaStore final : public MetaStore {
   const std::string path_;
   const SqliteOptions options_;
   const std::shared_ptr<WatchHub> hub_;
+
+  // Group commit queue: txn() calls in arrival order; the front one leads
+  // the next group. Lock order: mu_ before queue_mu_.
+  std::mutex queue_mu_;
+  std::deque<Writer*> writers_;
+  std::atomic<std::uint64_t> commits_{0};
 
   std::mutex mu_;
   std::condition_variable lease_cv_;  // leases_ changed or stopping_
@@ -839,77 +977,227 @@ Status SqliteMetaStore::scan_locked(const std::string& lower,
   }
 }
 
-Result<Revision> SqliteMetaStore::commit_locked(TxnGuard* guard, std::vector<WatchEvent> events) {
-  if (events.empty()) {
-    if (Status s = query(kCommit).run(); !s) return s;
-    guard->release();
-    return revision_;
+Result<SqliteMetaStore::Staged> SqliteMetaStore::stage_revision_locked(
+    const Pending& pending, const std::vector<WatchEvent>& events) {
+  Staged staged;
+  staged.revision = pending.revision + 1;
+  for (const auto& e : events) {
+    staged.bytes += static_cast<std::int64_t>(e.kv.key.size() + e.kv.value.size());
   }
-  const Revision revision = revision_ + 1;
-  std::int64_t bytes = 0;
-  for (const auto& e : events) bytes += static_cast<std::int64_t>(e.kv.key.size() + e.kv.value.size());
   for (const auto& e : events) {
     Query q = query(kInsertEvent);
-    q.integer(1, revision).blob(2, e.kv.key);
+    q.integer(1, staged.revision).blob(2, e.kv.key);
     q.integer(3, e.type == WatchEvent::Type::kPut ? kEventPut : kEventDelete);
     q.blob(4, e.kv.value).integer(5, e.kv.create_revision).integer(6, e.kv.version);
     q.integer(7, e.kv.lease);
     if (Status s = q.run(); !s) return s;
   }
-  if (Status s = query(kSetMeta).text(1, "revision").integer(2, revision).run(); !s) return s;
+  if (Status s = query(kSetMeta).text(1, "revision").integer(2, staged.revision).run(); !s) {
+    return s;
+  }
 
   // Compacting in steps of 1/16 of the history (in revisions or in bytes)
   // keeps the cost of each delete small and amortised over many writes.
-  Revision compact = compact_revision_;
+  Revision compact = pending.compact;
   const std::int64_t limit = std::max<std::int64_t>(options_.history_limit, 1);
-  if (const Revision floor = revision - limit; floor - compact_revision_ >= std::max<std::int64_t>(limit / 16, 1)) {
+  if (const Revision floor = staged.revision - limit;
+      floor - pending.compact >= std::max<std::int64_t>(limit / 16, 1)) {
     compact = floor;
   }
   const std::int64_t max_bytes = std::max<std::int64_t>(options_.history_bytes, 1);
-  if (history_bytes_ + bytes > max_bytes) {
+  if (pending.bytes + staged.bytes > max_bytes) {
     // Drop the oldest revisions until 15/16 of the budget is left; never
     // the one being written.
-    std::int64_t kept = history_bytes_ + bytes;
+    std::int64_t kept = pending.bytes + staged.bytes;
     const std::int64_t target = max_bytes - max_bytes / 16;
-    for (const auto& [rev, rev_bytes] : history_) {
-      if (rev > compact && kept <= target) break;
+    pending.for_each_retained([&](Revision rev, std::int64_t rev_bytes) {
+      if (rev > compact && kept <= target) return false;
       kept -= rev_bytes;
       compact = std::max(compact, rev);
-    }
+      return true;
+    });
   }
-  if (compact != compact_revision_) {
+  if (compact != pending.compact) {
     if (Status s = query(kCompactEvents).integer(1, compact).run(); !s) return s;
     if (Status s = query(kSetMeta).text(1, "compact_revision").integer(2, compact).run(); !s) {
       return s;
     }
   }
+  staged.compact = compact;
+  return staged;
+}
 
+Status SqliteMetaStore::commit_locked(TxnGuard* guard) {
   if (Status s = query(kCommit).run(); !s) return s;
   guard->release();
-  revision_ = revision;
-  compact_revision_ = compact;
-  while (!history_.empty() && history_.front().first <= compact) {
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  return Status::ok();
+}
+
+void SqliteMetaStore::adopt_locked(Pending&& pending) {
+  for (std::size_t i = 0; i < pending.dropped_; ++i) {
     history_bytes_ -= history_.front().second;
     history_.pop_front();
   }
-  history_.emplace_back(revision, bytes);
-  history_bytes_ += bytes;
-  hub_->publish(revision, events);
-  return revision;
+  for (const auto& entry : pending.added_) {
+    history_.push_back(entry);
+    history_bytes_ += entry.second;
+  }
+  revision_ = pending.revision;
+  compact_revision_ = pending.compact;
 }
 
-Result<TxnResult> SqliteMetaStore::txn_once(const std::vector<Compare>& compares,
-                                            const std::vector<Op>& ops) {
+Result<TxnResult> SqliteMetaStore::txn(const std::vector<Compare>& compares,
+                                       const std::vector<Op>& ops) {
+  Writer w;
+  w.compares = &compares;
+  w.ops = &ops;
   for (const auto& op : ops) {
     if (op.kind != Op::Kind::kDeletePrefix && op.key.empty()) {
       return invalid_argument("txn: empty key");
     }
+    w.bytes += op.key.size() + op.value.size();
   }
+  for (const auto& c : compares) w.bytes += c.key.size();
 
-  std::lock_guard lock(mu_);
-  TxnGuard guard(this);
-  if (Status s = query(kBegin).run(); !s) return s;
+  std::unique_lock qlock(queue_mu_);
+  writers_.push_back(&w);
+  // A leader held at the test gate counts the queue again.
+  if (options_.group_commit_gate && writers_.front() != &w) writers_.front()->cv.notify_one();
+  w.cv.wait(qlock, [&] { return w.done || writers_.front() == &w; });
+  if (w.done) return std::move(*w.result);
+  if (options_.group_commit_gate) {
+    w.cv.wait(qlock, [&] { return options_.group_commit_gate(writers_.size()); });
+  }
+  qlock.unlock();
+  lead_group(&w);
+  return std::move(*w.result);
+}
 
+void SqliteMetaStore::lead_group(Writer* leader) {
+  std::vector<Writer*> group;
+  std::vector<Result<TxnResult>> results;
+  {
+    std::lock_guard lock(mu_);
+    {
+      // Whoever queued while the previous group held mu_ joins this one.
+      std::lock_guard qlock(queue_mu_);
+      std::size_t bytes = 0;
+      for (Writer* w : writers_) {
+        if (group.size() == kMaxGroupTxns) break;
+        if (!group.empty() && bytes + w->bytes > kMaxGroupBytes) break;
+        bytes += w->bytes;
+        group.push_back(w);
+      }
+    }
+    HIFI_CHECK(!group.empty() && group.front() == leader, "group commit: the leader is not first");
+    // Nothing may escape with the group's writers still waiting.
+    try {
+      results = commit_group_locked(group);
+    } catch (const std::exception& e) {
+      results.clear();
+      for (std::size_t i = 0; i < group.size(); ++i) {
+        results.push_back(internal_error(std::string("sqlite txn: ") + e.what()));
+      }
+    }
+  }
+  std::lock_guard qlock(queue_mu_);
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    Writer* w = writers_.front();
+    writers_.pop_front();
+    w->result = std::move(results[i]);
+    w->done = true;
+    // Under queue_mu_: once it sees `done` the writer returns and its cv is gone.
+    if (w != leader) w->cv.notify_one();
+  }
+  if (!writers_.empty()) writers_.front()->cv.notify_one();
+}
+
+std::vector<Result<TxnResult>> SqliteMetaStore::commit_group_locked(
+    const std::vector<Writer*>& group) {
+  struct Slot {
+    std::optional<Result<TxnResult>> result;
+    std::vector<WatchEvent> events;  // of a txn that wrote a revision
+    bool failed = false;             // has an error of its own, whatever becomes of the group
+    bool retried = false;            // has had its second try after the reserve was given back
+  };
+  std::vector<Slot> slots(group.size());
+  // BEGIN or COMMIT has had its second try after the reserve was given back.
+  bool group_retried = false;
+  // Each pass commits, or ends with one more txn failed or retried, or with
+  // the group retried: at most 2 * group.size() + 2 passes.
+  for (;;) {
+    Pending pending(*this);
+    TxnGuard guard(this);
+    Status status = query(kBegin).run();
+    bool restart = false;
+    for (std::size_t i = 0; status && i < group.size() && !restart; ++i) {
+      Slot& slot = slots[i];
+      if (slot.failed) continue;
+      // A write that fails for want of disk space is tried once more after
+      // the reserve file is given back (SqliteOptions::reserve_bytes).
+      for (;;) {
+        slot.events.clear();
+        bool broken = false;
+        auto result =
+            apply_txn_locked(*group[i]->compares, *group[i]->ops, &pending, &slot.events, &broken);
+        if (result) {
+          slot.result = std::move(result);
+          break;
+        }
+        const bool retry = disk_full(result.status()) && !slot.retried && release_reserve();
+        if (retry) {
+          slot.retried = true;
+        } else {
+          slot.result = result.status();
+          slot.failed = true;
+        }
+        // When SQLite rolled back the whole transaction (it may, on an I/O
+        // error or a full disk), the txns before this one are redone.
+        if (broken || sqlite3_get_autocommit(db_)) {
+          restart = true;
+          break;
+        }
+        if (!retry) break;
+      }
+    }
+    if (restart) continue;  // the guard rolls back
+    // A group that wrote nothing has nothing to make durable: the guard
+    // rolls its transaction back.
+    const bool wrote = std::any_of(slots.begin(), slots.end(), [](const Slot& slot) {
+      return !slot.failed && !slot.events.empty();
+    });
+    if (status && !wrote) break;
+    if (status) status = commit_locked(&guard);
+    if (!status) {
+      if (disk_full(status) && !group_retried && release_reserve()) {
+        group_retried = true;
+        continue;
+      }
+      // Nothing of the group is committed: every txn without an error of
+      // its own gets this one.
+      for (auto& slot : slots) {
+        if (!slot.failed) slot.result = status;
+      }
+      break;
+    }
+    adopt_locked(std::move(pending));
+    // Under mu_ and in revision order, so watchers see commit order.
+    for (auto& slot : slots) {
+      if (slot.failed || slot.events.empty()) continue;
+      hub_->publish((*slot.result)->revision, slot.events);
+    }
+    break;
+  }
+  std::vector<Result<TxnResult>> results;
+  results.reserve(slots.size());
+  for (auto& slot : slots) results.push_back(std::move(*slot.result));
+  return results;
+}
+
+Result<TxnResult> SqliteMetaStore::apply_txn_locked(const std::vector<Compare>& compares,
+                                                    const std::vector<Op>& ops, Pending* pending,
+                                                    std::vector<WatchEvent>* events, bool* broken) {
   for (const auto& c : compares) {
     auto kv = load_locked(c.key);
     if (!kv) return kv.status();
@@ -925,7 +1213,7 @@ Result<TxnResult> SqliteMetaStore::txn_once(const std::vector<Compare>& compares
         holds = !kv->has_value();
         break;
     }
-    if (!holds) return TxnResult{false, revision_};
+    if (!holds) return TxnResult{false, pending->revision};
   }
 
   // The final state of every key the ops touch, applied in order on top of
@@ -946,7 +1234,7 @@ Result<TxnResult> SqliteMetaStore::txn_once(const std::vector<Compare>& compares
     return &changes.emplace(key, std::move(change)).first->second;
   };
 
-  const Revision revision = revision_ + 1;
+  const Revision revision = pending->revision + 1;
   for (const auto& op : ops) {
     switch (op.kind) {
       case Op::Kind::kPut: {
@@ -996,27 +1284,43 @@ Result<TxnResult> SqliteMetaStore::txn_once(const std::vector<Compare>& compares
     }
   }
 
-  std::vector<WatchEvent> events;
+  std::vector<WatchEvent> written;
   for (auto& [key, change] : changes) {
     if (change.after) {
-      const KeyValue& kv = *change.after;
-      Query q = query(kPutKv);
-      q.blob(1, kv.key).blob(2, kv.value).integer(3, kv.create_revision);
-      q.integer(4, kv.mod_revision).integer(5, kv.version).integer(6, kv.lease);
-      if (Status s = q.run(); !s) return s;
-      events.push_back(WatchEvent{WatchEvent::Type::kPut, std::move(*change.after)});
+      written.push_back(WatchEvent{WatchEvent::Type::kPut, std::move(*change.after)});
     } else if (change.existed) {
-      if (Status s = query(kDeleteKv).blob(1, key).run(); !s) return s;
       KeyValue kv;
       kv.key = key;
       kv.mod_revision = revision;
-      events.push_back(WatchEvent{WatchEvent::Type::kDelete, std::move(kv)});
+      written.push_back(WatchEvent{WatchEvent::Type::kDelete, std::move(kv)});
     }
   }
+  // Nothing changes: no revision.
+  if (written.empty()) return TxnResult{true, pending->revision};
 
-  auto committed = commit_locked(&guard, std::move(events));
-  if (!committed) return committed.status();
-  return TxnResult{true, *committed};
+  if (Status s = query(kSavepoint).run(); !s) return s;
+  Result<Staged> staged = [&]() -> Result<Staged> {
+    for (const auto& e : written) {
+      if (e.type == WatchEvent::Type::kPut) {
+        const KeyValue& kv = e.kv;
+        Query q = query(kPutKv);
+        q.blob(1, kv.key).blob(2, kv.value).integer(3, kv.create_revision);
+        q.integer(4, kv.mod_revision).integer(5, kv.version).integer(6, kv.lease);
+        if (Status s = q.run(); !s) return s;
+      } else {
+        if (Status s = query(kDeleteKv).blob(1, e.kv.key).run(); !s) return s;
+      }
+    }
+    return stage_revision_locked(*pending, written);
+  }();
+  Status status = staged ? query(kReleaseSavepoint).run() : staged.status();
+  if (!status) {
+    if (!query(kRollbackToSavepoint).run() || !query(kReleaseSavepoint).run()) *broken = true;
+    return status;
+  }
+  pending->add(*staged);
+  *events = std::move(written);
+  return TxnResult{true, staged->revision};
 }
 
 Result<std::unique_ptr<WatchHandle>> SqliteMetaStore::watch(const std::string& prefix,
@@ -1080,6 +1384,7 @@ Result<LeaseId> SqliteMetaStore::lease_grant(std::int64_t ttl_seconds) {
     id = static_cast<LeaseId>(rng_() >> 1);
   }
   if (Status s = query(kInsertLease).integer(1, id).integer(2, ttl_seconds).run(); !s) return s;
+  commits_.fetch_add(1, std::memory_order_relaxed);  // autocommit
   leases_[id] = Lease{ttl_seconds, SteadyClock::now() + std::chrono::seconds(ttl_seconds)};
   lease_cv_.notify_all();
   return id;
@@ -1103,6 +1408,7 @@ Status SqliteMetaStore::lease_revoke(LeaseId lease) {
 }
 
 Status SqliteMetaStore::end_lease_locked(LeaseId id) {
+  Pending pending(*this);
   TxnGuard guard(this);
   if (Status s = query(kBegin).run(); !s) return s;
   std::vector<std::string> keys;
@@ -1116,7 +1422,7 @@ Status SqliteMetaStore::end_lease_locked(LeaseId id) {
       keys.push_back(q.blob_column(0));
     }
   }
-  const Revision revision = revision_ + 1;
+  const Revision revision = pending.revision + 1;
   std::vector<WatchEvent> events;
   events.reserve(keys.size());
   for (auto& key : keys) {
@@ -1127,8 +1433,14 @@ Status SqliteMetaStore::end_lease_locked(LeaseId id) {
     events.push_back(WatchEvent{WatchEvent::Type::kDelete, std::move(kv)});
   }
   if (Status s = query(kDeleteLease).integer(1, id).run(); !s) return s;
-  auto committed = commit_locked(&guard, std::move(events));
-  if (!committed) return committed.status();
+  if (!events.empty()) {
+    auto staged = stage_revision_locked(pending, events);
+    if (!staged) return staged.status();
+    pending.add(*staged);
+  }
+  if (Status s = commit_locked(&guard); !s) return s;
+  adopt_locked(std::move(pending));
+  if (!events.empty()) hub_->publish(revision, events);
   leases_.erase(id);
   return Status::ok();
 }
@@ -1184,6 +1496,12 @@ Result<std::string> sqlite_pragma(MetaStore& store, const std::string& name) {
   auto* sqlite = dynamic_cast<SqliteMetaStore*>(&store);
   if (sqlite == nullptr) return invalid_argument(store.describe() + " is not a SQLite store");
   return sqlite->pragma(name);
+}
+
+Result<std::uint64_t> sqlite_commits(MetaStore& store) {
+  auto* sqlite = dynamic_cast<SqliteMetaStore*>(&store);
+  if (sqlite == nullptr) return invalid_argument(store.describe() + " is not a SQLite store");
+  return sqlite->commits();
 }
 
 }  // namespace hifi

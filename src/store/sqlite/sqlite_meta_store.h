@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,12 @@ struct SqliteOptions {
   // store keeps the database locked while open, so this bounds how long a
   // second open of the same file waits before failing.
   int busy_timeout_ms = 5000;
+  // Tests only. When set, the txn() that leads a group commit waits, before
+  // it picks its group, until this returns true for the number of txn()
+  // calls queued (itself included); it is asked again each time another
+  // one queues. Lets a test make writers share a group deterministically.
+  // Called with an internal lock held: it must not call into the store.
+  std::function<bool(std::size_t queued)> group_commit_gate;
 };
 
 Result<std::unique_ptr<MetaStore>> open_sqlite_meta_store(const std::string& path,
@@ -42,5 +49,12 @@ Result<std::unique_ptr<MetaStore>> open_sqlite_meta_store(const std::string& pat
 // connection, as text: how tests check the durability settings, which are
 // per connection. kInvalidArgument when `store` is not a SQLite store.
 Result<std::string> sqlite_pragma(MetaStore& store, const std::string& name);
+
+// How many write transactions the store has committed since it was opened,
+// each one fsync of the WAL: one per group of txn() calls that wrote
+// something (group commit, see sqlite_meta_store.cc), per lease grant and
+// per lease end. A counter, read without waiting for writes in progress.
+// kInvalidArgument when `store` is not a SQLite store.
+Result<std::uint64_t> sqlite_commits(MetaStore& store);
 
 }  // namespace hifi
