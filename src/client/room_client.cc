@@ -152,12 +152,18 @@ struct RoomClient::Impl {
     v.position_ms = state.at("position_ms").to_number<std::int64_t>();
     v.position_at = state.at("position_at").to_number<std::int64_t>();
     v.repeat = std::string(state.at("repeat").as_string());
-    apply_listeners(v, state.at("listeners").as_array());
+    apply_listeners(v, state);
   }
 
-  static void apply_listeners(RoomView& v, const json::array& listeners) {
+  // From a state or a presence message.
+  static void apply_listeners(RoomView& v, const json::object& o) {
     v.listeners.clear();
-    for (const auto& l : listeners) v.listeners.emplace_back(l.at("username").as_string());
+    for (const auto& l : o.at("listeners").as_array()) v.listeners.emplace_back(l.at("username").as_string());
+    // Servers from before listings were bounded list everyone.
+    const auto* count = o.if_contains("listener_count");
+    v.listener_count = count && count->is_int64() && count->as_int64() >= 0
+                           ? static_cast<std::size_t>(count->as_int64())
+                           : v.listeners.size();
   }
 
   // Most changes a view keeps pending (a few timed commands in a row).
@@ -231,7 +237,7 @@ struct RoomClient::Impl {
         apply_state(view, m.at("state").as_object());
         view.last_command = std::string(m.at("command").at("type").as_string());
       } else if (type == "presence") {
-        apply_listeners(view, m.at("listeners").as_array());
+        apply_listeners(view, m);
       } else if (type == "move") {
         // The server is draining; it closes the connection next.
         std::string to(m.at("to").as_string());

@@ -41,7 +41,10 @@ struct RoomView {
   std::int64_t position_ms = 0;
   std::int64_t position_at = 0;
   std::string repeat = "off";
+  // The first listeners by username (the server lists at most 50) and how
+  // many there are in all.
   std::vector<std::string> listeners;  // usernames
+  std::size_t listener_count = 0;
   std::string last_command;
   // A state whose position_at is still in the future when it arrives takes
   // effect then (a timed command, docs/protocol.md "Commands that land on

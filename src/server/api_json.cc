@@ -95,7 +95,7 @@ json::array listeners(const std::vector<ListenerInfo>& listeners) {
   return out;
 }
 
-json::object room_state(const room::Room& room, const std::vector<ListenerInfo>& who) {
+json::object room_state(const room::Room& room, const RoomListeners& who) {
   const auto& s = room.state;
   return {{"queue", room::queue_to_json(s.queue)},
           {"current", s.current.empty() ? json::value(nullptr) : json::value(s.current)},
@@ -105,7 +105,8 @@ json::object room_state(const room::Room& room, const std::vector<ListenerInfo>&
           {"repeat", room::repeat_mode_name(s.repeat)},
           {"selection", s.selection},
           {"speaker", s.speaker},
-          {"listeners", listeners(who)},
+          {"listener_count", who.count},
+          {"listeners", listeners(who.listed)},
           {"revision", room.revision}};
 }
 
@@ -117,7 +118,7 @@ json::object room_ref(const room::Room& room) {
           {"private", room.is_private}};
 }
 
-json::object room_summary(const room::Room& room, const std::vector<ListenerInfo>& who,
+json::object room_summary(const room::Room& room, const RoomListeners& who,
                           const Song* current_song) {
   json::value now_playing = nullptr;
   if (const auto* item = room.state.current_item()) {
@@ -130,12 +131,12 @@ json::object room_summary(const room::Room& room, const std::vector<ListenerInfo
   }
   auto o = room_ref(room);
   o["revision"] = room.revision;
-  o["listener_count"] = who.size();
+  o["listener_count"] = who.count;
   o["now_playing"] = std::move(now_playing);
   return o;
 }
 
-json::object room_full(const room::Room& room, const std::vector<ListenerInfo>& who,
+json::object room_full(const room::Room& room, const RoomListeners& who,
                        const Song* current_song) {
   auto o = room_summary(room, who, current_song);
   o["state"] = room_state(room, who);

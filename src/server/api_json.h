@@ -19,6 +19,7 @@
 namespace hifi {
 
 struct ListenerInfo;
+struct RoomListeners;
 
 namespace api_json {
 
@@ -36,16 +37,17 @@ boost::json::object owner(const std::string& id, const std::string& username);
 
 boost::json::array listeners(const std::vector<ListenerInfo>& listeners);
 // A room's playback state and queue as listeners see it, with who listens
-// and the room's revision.
-boost::json::object room_state(const room::Room& room, const std::vector<ListenerInfo>& listeners);
+// ("listener_count", and the first of them in "listeners") and the room's
+// revision.
+boost::json::object room_state(const room::Room& room, const RoomListeners& listeners);
 // id, name, owner and created_at: what names a room.
 boost::json::object room_ref(const room::Room& room);
 // A room in lists: room_ref, revision, listener_count and now_playing (with
 // the current song's title and artist when `current_song` is given).
-boost::json::object room_summary(const room::Room& room, const std::vector<ListenerInfo>& listeners,
+boost::json::object room_summary(const room::Room& room, const RoomListeners& listeners,
                                  const Song* current_song);
 // room_summary plus "state".
-boost::json::object room_full(const room::Room& room, const std::vector<ListenerInfo>& listeners,
+boost::json::object room_full(const room::Room& room, const RoomListeners& listeners,
                               const Song* current_song);
 
 }  // namespace api_json

@@ -40,12 +40,17 @@ std::optional<PresenceKey> parse_presence_key(const std::string& key) {
                      key.substr(slash + 1)};
 }
 
-// What another node publishes of a room: its listeners and the command lead
-// they need.
+// What another node publishes of a room: its first listeners by username,
+// how many it has, and the command lead they need.
 struct PresenceValue {
   std::vector<ListenerInfo> users;
+  std::size_t count = 0;
   std::int64_t lead_ms = 0;
 };
+
+bool by_username(const ListenerInfo& a, const ListenerInfo& b) {
+  return std::tie(a.username, a.user_id) < std::tie(b.username, b.user_id);
+}
 
 // A presence value; nullopt when it is malformed.
 std::optional<PresenceValue> parse_presence_value(const std::string& value) {
@@ -80,6 +85,11 @@ std::optional<PresenceValue> parse_presence_value(const std::string& value) {
     }
     out.users.push_back(std::move(info));
   }
+  // Values written before counts were published list every user.
+  out.count = out.users.size();
+  if (const auto* count = parsed.as_object().if_contains("count"); count && count->is_int64()) {
+    out.count = std::max<std::size_t>(out.count, static_cast<std::size_t>(std::max<std::int64_t>(count->as_int64(), 0)));
+  }
   return out;
 }
 
@@ -108,13 +118,9 @@ void RoomHub::flush_presence_loop() {
   while (!stopping_) {
     stop_cv_.wait_for(lock, kPresenceInterval);
     for (auto& [id, channel] : channels_) {
-      if (channel.presence_pending) presence_changed_locked(channel);
+      if (channel.presence_pending) presence_changed_locked(id, channel);
     }
   }
-}
-
-const std::vector<ListenerInfo>& RoomHub::listeners_locked(const Channel& channel) const {
-  return channel.listeners;
 }
 
 void RoomHub::LocalUser::refresh_devices() {
@@ -125,17 +131,20 @@ void RoomHub::LocalUser::refresh_devices() {
   }
 }
 
-std::vector<ListenerInfo> RoomHub::merged_listeners_locked(
-    const std::string& room_id, const std::map<std::string, LocalUser>* local_users) const {
+RoomListeners RoomHub::merged_listeners_locked(const std::string& room_id,
+                                              const std::map<std::string, LocalUser>* local_users) const {
   // By user id, so a user listening on several nodes counts once (this
   // node's name for the user wins), with the devices of every node.
   std::map<std::string, ListenerInfo> by_user;
   if (local_users != nullptr) {
-    for (const auto& [id, entry] : *local_users) by_user.emplace(id, entry.info);
+    for (const auto& [id, entry] : *local_users) by_user.emplace_hint(by_user.end(), id, entry.info);
   }
+  // Users another node has but does not list: counted, not named.
+  std::size_t unlisted = 0;
   if (auto remote = remote_presence_.find(room_id); remote != remote_presence_.end()) {
-    for (const auto& [node, users] : remote->second) {
-      for (const auto& user : users) {
+    for (const auto& [node, listeners] : remote->second) {
+      unlisted += listeners.count - std::min(listeners.count, listeners.users.size());
+      for (const auto& user : listeners.users) {
         auto [it, added] = by_user.emplace(user.user_id, user);
         if (added) continue;
         auto& devices = it->second.devices;
@@ -148,20 +157,28 @@ std::vector<ListenerInfo> RoomHub::merged_listeners_locked(
       }
     }
   }
-  for (auto& [id, info] : by_user) {
-    std::sort(info.devices.begin(), info.devices.end(),
-              [](const DeviceInfo& a, const DeviceInfo& b) { return a.id < b.id; });
+  // The first kListedListeners by username: each node lists its own first
+  // ones, so the room's first ones are among the users gathered here.
+  std::vector<const ListenerInfo*> order;
+  order.reserve(by_user.size());
+  for (const auto& [id, info] : by_user) order.push_back(&info);
+  const auto listed = std::min(order.size(), kListedListeners);
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(listed), order.end(),
+                    [](const ListenerInfo* a, const ListenerInfo* b) { return by_username(*a, *b); });
+  RoomListeners out;
+  out.count = by_user.size() + unlisted;
+  out.listed.reserve(listed);
+  for (std::size_t i = 0; i < listed; ++i) {
+    out.listed.push_back(*order[i]);
+    auto& devices = out.listed.back().devices;
+    std::sort(devices.begin(), devices.end(), [](const DeviceInfo& a, const DeviceInfo& b) { return a.id < b.id; });
   }
-  std::vector<ListenerInfo> out;
-  out.reserve(by_user.size());
-  for (auto& [id, info] : by_user) out.push_back(std::move(info));
-  std::sort(out.begin(), out.end(), [](const ListenerInfo& a, const ListenerInfo& b) {
-    return std::tie(a.username, a.user_id) < std::tie(b.username, b.user_id);
-  });
   return out;
 }
 
 bool RoomHub::refresh_listeners_locked(const std::string& room_id, Channel& channel) {
+  if (!channel.listeners_stale) return false;
+  channel.listeners_stale = false;
   auto merged = merged_listeners_locked(room_id, &channel.users);
   if (merged == channel.listeners) return false;
   channel.listeners = std::move(merged);
@@ -172,19 +189,37 @@ void RoomHub::broadcast_locked(Channel& channel, const SharedMessage& message) {
   for (auto& [ptr, sub] : channel.subscribers) sub.subscriber->deliver(message);
 }
 
-SharedMessage RoomHub::presence_message_locked(const Channel& channel) const {
+SharedMessage RoomHub::presence_message_locked(const Channel& channel, const RoomListeners* listeners) const {
+  const auto& shown = listeners != nullptr ? *listeners : channel.listeners;
   return share({{"type", "presence"},
                 {"revision", channel.room ? channel.room->revision : 0},
-                {"listeners", api_json::listeners(channel.listeners)}});
+                {"listener_count", shown.count},
+                {"listeners", api_json::listeners(shown.listed)}});
 }
 
-void RoomHub::presence_changed_locked(Channel& channel) {
+RoomListeners RoomHub::with_joiner(const RoomListeners& listeners, const ListenerInfo& joiner) {
+  RoomListeners out = listeners;
+  auto& listed = out.listed;
+  auto it = std::find_if(listed.begin(), listed.end(), [&](const ListenerInfo& l) { return l.user_id == joiner.user_id; });
+  if (it != listed.end()) {
+    *it = joiner;  // maybe with a new device
+    return out;
+  }
+  // Unlisted users may include the joiner (on another node): then this
+  // counts them twice until the next presence.
+  out.count += 1;
+  listed.insert(std::upper_bound(listed.begin(), listed.end(), joiner, by_username), joiner);
+  if (listed.size() > kListedListeners) listed.pop_back();
+  return out;
+}
+
+void RoomHub::presence_changed_locked(const std::string& room_id, Channel& channel) {
   channel.presence_pending = true;
   const auto now = std::chrono::steady_clock::now();
   if (now - channel.last_presence < kPresenceInterval) return;  // the flusher sends it
   channel.presence_pending = false;
   channel.last_presence = now;
-  broadcast_locked(channel, presence_message_locked(channel));
+  if (refresh_listeners_locked(room_id, channel)) broadcast_locked(channel, presence_message_locked(channel));
 }
 
 void RoomHub::on_event(const room::RoomEvent& event) {
@@ -203,10 +238,13 @@ void RoomHub::on_event(const room::RoomEvent& event) {
   auto& channel = it->second;
   if (channel.room && channel.room->revision >= event.room.revision) return;  // already sent
   channel.room = event.room;
+  // A state shows the listeners as they are (once per command at most; the
+  // presence due for the same change then has nothing new to say).
+  refresh_listeners_locked(event.room.id, channel);
   auto message = share({{"type", "state"},
                         {"revision", event.room.revision},
                         {"command", {{"type", event.room.last_command}, {"by", event.room.last_command_by}}},
-                        {"state", api_json::room_state(event.room, listeners_locked(channel))}});
+                        {"state", api_json::room_state(event.room, channel.listeners)}});
   channel.history.emplace_back(event.room.revision, message);
   while (channel.history.size() > history_per_room_) {
     channel.history_floor = channel.history.front().first;
@@ -242,25 +280,41 @@ Status RoomHub::join(const std::string& room_id, const std::shared_ptr<RoomSubsc
     ++count;
   }
   if (new_device) user.refresh_devices();
-  // A user new to this node may already be listening on another one.
-  const bool listeners_changed = (new_user || new_device) && refresh_listeners_locked(room_id, channel);
   mark_presence_dirty_locked(room_id);
+  // The listing is refreshed now when the presence interval allows (so a
+  // user's first connection finds itself listed in its snapshot), else by
+  // the flusher, which then tells everyone.
+  bool listeners_changed = false;
+  if (new_user || new_device) {
+    channel.listeners_stale = true;
+    channel.presence_pending = true;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - channel.last_presence >= kPresenceInterval) {
+      channel.presence_pending = false;
+      channel.last_presence = now;
+      // A user new to this node may already be listening on another one.
+      listeners_changed = refresh_listeners_locked(room_id, channel);
+    }
+  }
   const bool can_resume = since && *since >= channel.history_floor && *since <= room.revision;
+  // The listing this subscriber is shown first: the joiner is in it even
+  // when the presence that lists them for everyone is still to come.
+  const auto shown = channel.listeners_stale ? with_joiner(channel.listeners, user.info) : channel.listeners;
   if (can_resume) {
     for (const auto& [rev, message] : channel.history) {
       if (rev > *since) subscriber->deliver(message);
     }
-    // A reconnecting user who was never away from the listener list gets
-    // no broadcast below; tell them who is here.
-    if (!listeners_changed) subscriber->deliver(presence_message_locked(channel));
+    // A reconnecting user gets no broadcast below unless the listing
+    // changed now; tell them who is here.
+    if (!listeners_changed) subscriber->deliver(presence_message_locked(channel, &shown));
   } else {
     json::object snapshot{{"type", "snapshot"},
                           {"revision", room.revision},
                           {"room", api_json::room_ref(room)},
-                          {"state", api_json::room_state(room, listeners_locked(channel))}};
+                          {"state", api_json::room_state(room, shown)}};
     subscriber->deliver(share(snapshot));
   }
-  if (listeners_changed) presence_changed_locked(channel);
+  if (listeners_changed) broadcast_locked(channel, presence_message_locked(channel));
   return Status::ok();
 }
 
@@ -294,7 +348,10 @@ void RoomHub::leave(const std::string& room_id, const RoomSubscriber* subscriber
     channel.users.erase(user);
     changed = true;
   }
-  if (changed && refresh_listeners_locked(room_id, channel)) presence_changed_locked(channel);
+  if (changed) {
+    channel.listeners_stale = true;
+    presence_changed_locked(room_id, channel);
+  }
 }
 
 std::int64_t RoomHub::local_lead_locked(const Channel& channel) {
@@ -330,11 +387,14 @@ std::int64_t RoomHub::command_lead_ms(const std::string& room_id) const {
   return lead;
 }
 
-std::vector<ListenerInfo> RoomHub::listeners(const std::string& room_id) const {
+RoomListeners RoomHub::listeners(const std::string& room_id) const {
   std::lock_guard lock(mu_);
   auto it = channels_.find(room_id);
   if (it == channels_.end()) return merged_listeners_locked(room_id, nullptr);
-  return listeners_locked(it->second);
+  // Not stored: the presence message that tells everyone of the change
+  // compares against what was last sent.
+  if (it->second.listeners_stale) return merged_listeners_locked(room_id, &it->second.users);
+  return it->second.listeners;
 }
 
 std::size_t RoomHub::connection_count() const {
@@ -455,8 +515,19 @@ void RoomHub::mark_presence_dirty_locked(const std::string& room_id) {
 std::optional<std::string> RoomHub::presence_value_locked(const std::string& room_id) const {
   auto it = channels_.find(room_id);
   if (it == channels_.end() || it->second.users.empty()) return std::nullopt;
+  // The first kListedListeners users by username, and how many there are:
+  // the value stays small however many listen through this node.
+  std::vector<const LocalUser*> order;
+  order.reserve(it->second.users.size());
+  for (const auto& [id, entry] : it->second.users) order.push_back(&entry);
+  const auto listed = std::min(order.size(), kListedListeners);
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(listed), order.end(),
+                    [](const LocalUser* a, const LocalUser* b) { return by_username(a->info, b->info); });
+  order.resize(listed);
   json::array users;
-  for (const auto& [id, entry] : it->second.users) {
+  for (const LocalUser* local : order) {
+    const auto& entry = *local;
+    const auto& id = entry.info.user_id;
     json::object user{{"user_id", id}, {"username", entry.info.username}, {"connections", entry.connections}};
     if (!entry.info.devices.empty()) {
       json::array devices;
@@ -465,7 +536,7 @@ std::optional<std::string> RoomHub::presence_value_locked(const std::string& roo
     }
     users.push_back(std::move(user));
   }
-  json::object value{{"users", std::move(users)}};
+  json::object value{{"users", std::move(users)}, {"count", it->second.users.size()}};
   if (const auto lead = local_lead_locked(it->second); lead > 0) value["lead_ms"] = lead;
   return json::serialize(value);
 }
@@ -555,7 +626,7 @@ void RoomHub::reset_presence(const RangeResult& snapshot) {
       spdlog::warn("presence: ignoring malformed {}", kv.key);
       continue;
     }
-    loaded[key->room_id][key->node_id] = std::move(parsed->users);
+    loaded[key->room_id][key->node_id] = {std::move(parsed->users), parsed->count};
     if (parsed->lead_ms > 0) leads[key->room_id][key->node_id] = parsed->lead_ms;
   }
   std::lock_guard lock(mu_);
@@ -584,7 +655,7 @@ void RoomHub::apply_presence(const WatchResponse& response) {
     auto& nodes = remote_presence_[key->room_id];
     auto& leads = remote_leads_[key->room_id];
     if (parsed) {
-      nodes[key->node_id] = std::move(parsed->users);
+      nodes[key->node_id] = {std::move(parsed->users), parsed->count};
       if (parsed->lead_ms > 0) leads[key->node_id] = parsed->lead_ms;
       else leads.erase(key->node_id);
     } else {
@@ -601,7 +672,8 @@ void RoomHub::apply_presence(const WatchResponse& response) {
 void RoomHub::remote_presence_changed_locked(const std::string& room_id) {
   auto it = channels_.find(room_id);
   if (it == channels_.end()) return;  // nobody here to tell; listeners() merges on demand
-  if (refresh_listeners_locked(room_id, it->second)) presence_changed_locked(it->second);
+  it->second.listeners_stale = true;
+  presence_changed_locked(room_id, it->second);
 }
 
 }  // namespace hifi

@@ -76,6 +76,18 @@ struct ListenerInfo {
 };
 inline constexpr std::size_t kMaxDevicesPerListener = 16;
 
+// A room's listeners as messages and answers show them: how many distinct
+// users listen, and the first kListedListeners of them by username, with
+// their devices. Bounded, so that every `state` and `presence` message of a
+// room of 10,000 users is as small as in a room of ten.
+inline constexpr std::size_t kListedListeners = 50;
+struct RoomListeners {
+  std::size_t count = 0;
+  std::vector<ListenerInfo> listed;  // sorted by username, then user id
+
+  friend bool operator==(const RoomListeners&, const RoomListeners&) = default;
+};
+
 // Why the hub ends a subscription; a WebSocket says it in its close frame.
 enum class CloseReason {
   kRoomDeleted,      // the room is gone
@@ -105,7 +117,9 @@ class RoomHub {
 
   // Presence changes reach a room's subscribers at most this often; joins
   // and leaves in between are coalesced into one message, so filling a room
-  // with N listeners costs O(N) messages, not O(N^2).
+  // with N listeners costs O(N) messages, not O(N^2). The listing itself is
+  // recomputed at most this often too, so a join costs O(log N), and a
+  // `state` message may show the listeners as of up to this long ago.
   static constexpr std::chrono::milliseconds kPresenceInterval{250};
 
   // How long the publisher waits before retrying a presence write that
@@ -151,9 +165,12 @@ class RoomHub {
               const ListenerInfo& who, std::optional<Revision> since, std::string token_hash = {});
   void leave(const std::string& room_id, const RoomSubscriber* subscriber);
 
-  // Distinct users listening, on any node once cluster presence is on (one
-  // entry per user, however many connections), sorted by username.
-  std::vector<ListenerInfo> listeners(const std::string& room_id) const;
+  // Distinct users listening, on any node once cluster presence is on (a
+  // user counts once however many connections they have). Up to date: what
+  // the next presence message will say. Across nodes, the count is exact
+  // while each node has at most kListedListeners users in the room; beyond
+  // that a user listening through two nodes at once may count twice.
+  RoomListeners listeners(const std::string& room_id) const;
   // This node's subscriptions.
   std::size_t connection_count() const;
 
@@ -212,8 +229,10 @@ class RoomHub {
     // This node's connections per user.
     std::map<std::string, LocalUser> users;
     // The distinct listeners of the room: `users` merged with the other
-    // nodes' listeners.
-    std::vector<ListenerInfo> listeners;
+    // nodes' listeners, as of the last refresh; stale when a join, leave or
+    // another node's presence changed them since.
+    RoomListeners listeners;
+    bool listeners_stale = false;
     bool presence_pending = false;
     std::chrono::steady_clock::time_point last_presence{};
     // The largest lead_ms of `subscribers`, as last published.
@@ -224,22 +243,30 @@ class RoomHub {
     bool dirty = false;  // local listeners changed since the last write
     std::chrono::steady_clock::time_point not_before{};  // throttle and retry back-off
   };
+  // What another node lists of a room: its first users by username and how
+  // many it has in all.
+  struct NodeListeners {
+    std::vector<ListenerInfo> users;
+    std::size_t count = 0;
+  };
   // Other nodes' listeners: room id -> node id -> users.
-  using RemotePresence = std::map<std::string, std::map<std::string, std::vector<ListenerInfo>>>;
+  using RemotePresence = std::map<std::string, std::map<std::string, NodeListeners>>;
 
-  const std::vector<ListenerInfo>& listeners_locked(const Channel& channel) const;
   static std::int64_t local_lead_locked(const Channel& channel);
   // Local users (if any) merged with the other nodes' users of the room.
-  std::vector<ListenerInfo> merged_listeners_locked(
-      const std::string& room_id,
-      const std::map<std::string, LocalUser>* local_users) const;
-  // Recomputes channel.listeners; true when they changed.
+  RoomListeners merged_listeners_locked(const std::string& room_id,
+                                        const std::map<std::string, LocalUser>* local_users) const;
+  // Recomputes channel.listeners if they are stale; true when they changed.
   bool refresh_listeners_locked(const std::string& room_id, Channel& channel);
   void broadcast_locked(Channel& channel, const SharedMessage& message);
-  SharedMessage presence_message_locked(const Channel& channel) const;
-  // Sends the pending presence now if the interval allows, else leaves it
-  // for the flusher thread.
-  void presence_changed_locked(Channel& channel);
+  // The room's presence message, showing `listeners` (default: the channel's).
+  SharedMessage presence_message_locked(const Channel& channel, const RoomListeners* listeners = nullptr) const;
+  // `listeners` with `joiner` in them, where they sort.
+  static RoomListeners with_joiner(const RoomListeners& listeners, const ListenerInfo& joiner);
+  // The room's listeners are stale: refreshes them and sends a presence if
+  // they changed, now if the interval allows, else leaves it for the
+  // flusher thread.
+  void presence_changed_locked(const std::string& room_id, Channel& channel);
   void flush_presence_loop();
 
   // Cluster presence. Has the publisher (re)write this node's presence key

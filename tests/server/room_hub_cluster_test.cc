@@ -8,6 +8,7 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <condition_variable>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -52,6 +53,28 @@ class RecordingSubscriber : public RoomSubscriber {
   json::object first_message() const {
     std::lock_guard lock(mu_);
     return messages_.empty() ? json::object{} : messages_.front();
+  }
+  std::optional<json::object> latest_presence_message() const {
+    std::lock_guard lock(mu_);
+    for (auto it = messages_.rbegin(); it != messages_.rend(); ++it) {
+      if (it->at("type").as_string() == "presence") return *it;
+    }
+    return std::nullopt;
+  }
+  // Waits for the first message of this type.
+  std::optional<json::object> wait_for_type(const std::string& type) {
+    std::unique_lock lock(mu_);
+    std::optional<json::object> found;
+    changed_.wait_for(lock, kDeadline, [&] {
+      for (const auto& m : messages_) {
+        if (m.at("type").as_string() == type) {
+          found = m;
+          return true;
+        }
+      }
+      return false;
+    });
+    return found;
   }
 
  private:
@@ -104,7 +127,7 @@ struct Node {
     EXPECT_TRUE(hub.join(room_id, subscriber, {user_id, username}, std::nullopt));
     return subscriber;
   }
-  Names listeners(const std::string& room_id) const { return usernames(hub.listeners(room_id)); }
+  Names listeners(const std::string& room_id) const { return usernames(hub.listeners(room_id).listed); }
 
   const std::string id;
   MetaStore& store;
@@ -183,7 +206,7 @@ TEST_F(RoomHubClusterTest, PresenceKeyHoldsTheNodesUsersAndConnections) {
   auto carol = b_->join(room_, "u-carol", "carol");
   const json::value expected =
       json::parse(R"({"users":[{"user_id":"u-bob","username":"bob","connections":2},)"
-                  R"({"user_id":"u-carol","username":"carol","connections":1}]})");
+                  R"({"user_id":"u-carol","username":"carol","connections":1}],"count":2})");
   ASSERT_TRUE(eventually([&] { return stored_presence(*b_) == expected; }))
       << json::serialize(stored_presence(*b_).value_or(nullptr));
   auto kv = store_->get("presence/" + room_ + "/" + b_->id);
@@ -303,6 +326,109 @@ TEST_F(RoomHubClusterTest, ARestartedNodeReplacesThePresenceItLeftBehind) {
   EXPECT_FALSE(stored_presence(*b_));
   EXPECT_TRUE(eventually([&] { return b_->listeners(room_) == Names{"alice"}; }))
       << ::testing::PrintToString(b_->listeners(room_));
+}
+
+// Counts what a listener of a big room gets, without keeping it.
+class CountingSubscriber : public RoomSubscriber {
+ public:
+  void deliver(SharedMessage message) override {
+    messages.fetch_add(1);
+    std::size_t seen = largest.load();
+    while (message->size() > seen && !largest.compare_exchange_weak(seen, message->size())) {
+    }
+  }
+  void close(CloseReason) override {}
+  std::atomic<std::size_t> messages{0};
+  std::atomic<std::size_t> largest{0};  // bytes
+};
+
+std::string numbered(const char* prefix, int i) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%s%05d", prefix, i);
+  return buf;
+}
+
+// A room of 10,000 distinct users: every message stays the size it has in
+// a small room, and says how many listen.
+TEST_F(RoomHubClusterTest, ARoomOfTenThousandUsersSendsMessagesOfBoundedSize) {
+  constexpr int kUsers = 10'000;
+  constexpr std::size_t kBound = 8 * 1024;  // bytes: 50 names and a queue of one
+  auto observer = a_->join(room_, "u-observer", "zz-observer");
+  std::vector<std::shared_ptr<CountingSubscriber>> crowd;
+  for (int i = 0; i < kUsers; ++i) {
+    crowd.push_back(std::make_shared<CountingSubscriber>());
+    ASSERT_TRUE(a_->hub.join(room_, crowd.back(), {numbered("u-", i), numbered("user", i)}, std::nullopt));
+  }
+  auto counted = [&](std::size_t n) {
+    return [&, n] {
+      auto m = observer->latest_presence_message();
+      return m && m->at("listener_count").as_int64() == static_cast<std::int64_t>(n);
+    };
+  };
+  ASSERT_TRUE(eventually(counted(kUsers + 1)));
+  const auto presence = *observer->latest_presence_message();
+  const auto& listed = presence.at("listeners").as_array();
+  ASSERT_EQ(listed.size(), kListedListeners);
+  EXPECT_EQ(listed.front().at("username").as_string(), "user00000");
+  EXPECT_EQ(listed.back().at("username").as_string(), numbered("user", kListedListeners - 1));
+  EXPECT_EQ(a_->hub.listeners(room_).count, static_cast<std::size_t>(kUsers + 1));
+
+  // A command reaches all of them as one state message of bounded size.
+  room::Command repeat;
+  repeat.type = room::Command::Type::kRepeat;
+  repeat.mode = room::RepeatMode::kAll;
+  repeat.by = "u-observer";
+  ASSERT_TRUE(a_->rooms.execute(room_, repeat));
+  auto state = observer->wait_for_type("state");
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->at("state").at("listener_count").as_int64(), kUsers + 1);
+  EXPECT_EQ(state->at("state").at("listeners").as_array().size(), kListedListeners);
+  std::size_t largest = 0;
+  for (const auto& sub : crowd) largest = std::max(largest, sub->largest.load());
+  EXPECT_LT(largest, kBound) << "the largest message any listener got";
+  EXPECT_LT(json::serialize(*state).size(), kBound);
+
+  // A late joiner's snapshot is bounded too.
+  auto late = std::make_shared<CountingSubscriber>();
+  ASSERT_TRUE(a_->hub.join(room_, late, {"u-late", "late"}, std::nullopt));
+  EXPECT_GE(late->messages.load(), 1u);
+  EXPECT_LT(late->largest.load(), kBound);
+
+  // Half of them leave: the count follows.
+  for (int i = 0; i < kUsers / 2; ++i) a_->hub.leave(room_, crowd[static_cast<std::size_t>(i)].get());
+  ASSERT_TRUE(eventually(counted(kUsers / 2 + 2)));
+  const auto after = *observer->latest_presence_message();
+  EXPECT_EQ(after.at("listeners").as_array().at(0).at("username").as_string(), "late");
+  EXPECT_EQ(after.at("listeners").as_array().at(1).at("username").as_string(), numbered("user", kUsers / 2));
+}
+
+// Each node publishes its first users and its count, so a node's presence
+// key stays small however many listen through it, and the room's listing
+// is still the first users across nodes.
+TEST_F(RoomHubClusterTest, ManyListenersOnTwoNodesAreCountedAndTheFirstListedAcrossNodes) {
+  start_both();
+  std::vector<std::shared_ptr<RecordingSubscriber>> on_a, on_b;
+  // Even numbers on A, odd ones on B: the first 50 names alternate.
+  for (int i = 0; i < 300; ++i) {
+    auto& node = i % 2 == 0 ? *a_ : *b_;
+    (i % 2 == 0 ? on_a : on_b).push_back(node.join(room_, numbered("u-", i), numbered("user", i)));
+  }
+  Names first;
+  for (int i = 0; i < static_cast<int>(kListedListeners); ++i) first.push_back(numbered("user", i));
+  ASSERT_TRUE(eventually([&] {
+    auto l = a_->hub.listeners(room_);
+    return l.count == 300 && usernames(l.listed) == first;
+  })) << a_->hub.listeners(room_).count;
+  ASSERT_TRUE(eventually([&] {
+    auto l = b_->hub.listeners(room_);
+    return l.count == 300 && usernames(l.listed) == first;
+  })) << b_->hub.listeners(room_).count;
+  ASSERT_TRUE(on_a.front()->wait_for_presence(first));
+  auto stored = stored_presence(*b_);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->at("count").as_int64(), 150);
+  EXPECT_EQ(stored->at("users").as_array().size(), kListedListeners);
+  EXPECT_EQ(stored->at("users").as_array().front().at("username").as_string(), "user00001");
 }
 
 TEST_F(RoomHubClusterTest, DeletingTheRoomDeletesItsPresence) {

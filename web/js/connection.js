@@ -23,7 +23,8 @@ export class RoomConnection extends EventTarget {
     this.room = null;        // {id, name, owner, created_at}
     this.state = null;       // the room state (docs/protocol.md)
     this.revision = 0;
-    this.listeners = [];
+    this.listeners = [];     // the first listeners by username (the server lists at most 50)
+    this.listenerCount = 0;  // how many listen in all
     this.status = 'idle';    // idle | connecting | open | waiting | deleted | closed | error
     this.statusDetail = '';
     this.clock = new ClockSync();
@@ -78,13 +79,21 @@ export class RoomConnection extends EventTarget {
     return this.server;
   }
 
+  // The listing of a state or a presence message; servers from before
+  // listings were bounded send no count and list everyone.
+  takeListeners(o) {
+    if (!Array.isArray(o?.listeners)) return;
+    this.listeners = o.listeners;
+    this.listenerCount = Number.isInteger(o.listener_count) ? o.listener_count : o.listeners.length;
+  }
+
   // Applies a state from a command's answer or a 409 problem, when newer.
   applyState(state) {
     if (!state || typeof state.revision !== 'number') return;
     if (state.revision <= this.revision) return;
     this.revision = state.revision;
     this.state = state;
-    if (Array.isArray(state.listeners)) this.listeners = state.listeners;
+    this.takeListeners(state);
     this.emit('state', { command: null });
   }
 
@@ -262,7 +271,7 @@ export class RoomConnection extends EventTarget {
         this.room = msg.room;
         this.revision = msg.revision;
         this.state = msg.state;
-        this.listeners = msg.state?.listeners || [];
+        this.takeListeners(msg.state);
         this.emit('snapshot');
         this.emit('state', { command: null });
         break;
@@ -270,12 +279,12 @@ export class RoomConnection extends EventTarget {
         if (msg.revision <= this.revision) break; // old news
         this.revision = msg.revision;
         this.state = msg.state;
-        if (Array.isArray(msg.state?.listeners)) this.listeners = msg.state.listeners;
+        this.takeListeners(msg.state);
         this.emit('state', { command: msg.command });
         break;
       case 'presence':
-        this.listeners = msg.listeners || [];
-        if (this.state) this.state = { ...this.state, listeners: this.listeners };
+        this.takeListeners(msg);
+        if (this.state) this.state = { ...this.state, listeners: this.listeners, listener_count: this.listenerCount };
         this.emit('presence');
         break;
       case 'deleted':

@@ -283,10 +283,14 @@ export function renderRoom(main, params) {
 
   function renderListeners() {
     const list = conn.listeners || [];
-    listenerCount.textContent = `(${list.length})`;
-    listenerList.replaceChildren(...(list.length ? list.map((l) => h('li', {},
+    const count = Math.max(conn.listenerCount || 0, list.length);
+    listenerCount.textContent = `(${count.toLocaleString()})`;
+    const items = list.map((l) => h('li', {},
       h('span', { class: 'avatar', 'aria-hidden': 'true' }, (l.username || '?')[0].toUpperCase()),
-      h('span', {}, l.username, l.user_id === me?.id ? ' (you)' : ''))) : [h('li', { class: 'empty' }, 'Nobody yet.')]));
+      h('span', {}, l.username, l.user_id === me?.id ? ' (you)' : '')));
+    // A big room lists its first listeners by name and counts the rest.
+    if (count > list.length) items.push(h('li', { class: 'more' }, `and ${(count - list.length).toLocaleString()} more`));
+    listenerList.replaceChildren(...(items.length ? items : [h('li', { class: 'empty' }, 'Nobody yet.')]));
   }
 
   // ---- add songs ----

@@ -64,10 +64,17 @@ export function renderRooms(main) {
     }
   }
 
+  // "alice, bob, carol and 9,997 more".
+  function namesText(list, count) {
+    const shown = list.slice(0, 5);
+    const more = Math.max(count, list.length) - shown.length;
+    return shown.join(', ') + (more > 0 ? ` and ${more.toLocaleString()} more` : '');
+  }
+
   function roomCard(room) {
     const np = room.now_playing;
     const who = room.listener_count === 0 ? 'Nobody listening'
-      : `${room.listener_count} listening${names.get(room.id)?.length ? `: ${names.get(room.id).join(', ')}` : ''}`;
+      : `${room.listener_count.toLocaleString()} listening${names.get(room.id)?.length ? `: ${namesText(names.get(room.id), room.listener_count)}` : ''}`;
     const playing = np ? `${np.playing ? 'Playing' : 'Paused'}: ${np.title ? (np.artist ? `${np.title} — ${np.artist}` : np.title) : 'a song no longer in the library'}` : 'Nothing playing';
     return h('li', { class: 'room-card' },
       h('div', { class: 'room-icon', 'aria-hidden': 'true' }, icon(np?.playing ? 'play' : 'headphones', 22)),

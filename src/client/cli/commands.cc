@@ -64,6 +64,18 @@ int usage(const std::string& message) {
 
 std::string clock_text(double ms) { return human_duration(ms / 1000.0); }
 
+// "alice, bob and 48 more": at most `shown` of the names, and how many of
+// `count` listeners are left unnamed; "nobody" for none.
+std::string listeners_text(const std::vector<std::string>& names, std::size_t count, std::size_t shown) {
+  if (count == 0 && names.empty()) return "nobody";
+  std::string out;
+  const auto named = std::min(names.size(), shown);
+  for (std::size_t i = 0; i < named; ++i) out += (i ? ", " : "") + names[i];
+  const auto more = std::max(count, names.size()) - named;
+  if (more > 0) out += (named ? " and " : "") + std::to_string(more) + (named ? " more" : " listening");
+  return out;
+}
+
 bool read_password(bool from_stdin, const std::string& prompt, std::string& password) {
   if (from_stdin || !::isatty(STDIN_FILENO)) {
     if (!std::getline(std::cin, password)) return false;
@@ -645,12 +657,12 @@ int cmd_status(CliContext& ctx, const std::string& room) {
             << "Queue:     " << state.at("queue").as_array().size() << " item(s), repeat "
             << str(state.at("repeat")) << "\n"
             << "Listeners: ";
-  const auto& listeners = state.at("listeners").as_array();
-  if (listeners.empty()) std::cout << "nobody";
-  for (std::size_t i = 0; i < listeners.size(); ++i) {
-    std::cout << (i ? ", " : "") << str(listeners[i].at("username"));
-  }
-  std::cout << "\n";
+  std::vector<std::string> names;
+  for (const auto& l : state.at("listeners").as_array()) names.push_back(str(l.at("username")));
+  const auto* count = state.if_contains("listener_count");
+  std::cout << listeners_text(names, count && count->is_int64() ? static_cast<std::size_t>(count->as_int64()) : names.size(),
+                              names.size())
+            << "\n";
   return kExitOk;
 }
 
@@ -788,8 +800,7 @@ int cmd_listen(CliContext& ctx, const std::string& room, const std::string& sink
       }
       title = it->second;
     }
-    std::string listeners;
-    for (std::size_t i = 0; i < view.listeners.size(); ++i) listeners += (i ? ", " : "") + view.listeners[i];
+    const auto listeners = listeners_text(view.listeners, view.listener_count, 3);
     std::string line;
     if (status.song_id.empty()) {
       line = view.valid ? "⏹ nothing playing" : "… joining";
@@ -801,7 +812,7 @@ int cmd_listen(CliContext& ctx, const std::string& room, const std::string& sink
       line = state + title + "  [" + gauge + "] " + clock_text(status.position_ms) + " / " +
              clock_text(status.duration_ms);
     }
-    line += "  | listening: " + (listeners.empty() ? std::string("-") : listeners);
+    line += "  | listening: " + (view.listener_count == 0 ? std::string("-") : listeners);
     if (!status.error.empty()) line += "  | " + status.error;
     if (tty) {
       std::cerr << "\r\x1b[2K" << line << std::flush;
