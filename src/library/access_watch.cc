@@ -60,6 +60,11 @@ void AccessWatch::stop() {
   if (view_) view_->stop();
 }
 
+bool AccessWatch::session_live(const std::string& user_id, const std::string& token_hash) const {
+  std::lock_guard lock(mu_);
+  return tokens_.contains({user_id, token_hash});
+}
+
 std::optional<AccountGrantState> AccessWatch::grant(const std::string& user_id) const {
   std::lock_guard lock(mu_);
   auto it = users_.find(user_id);
@@ -84,7 +89,10 @@ void AccessWatch::reset(const RangeResult& snapshot) {
   std::set<std::pair<std::string, std::string>> tokens;
   for (const auto& kv : snapshot.kvs) {
     if (auto id = user_key(kv.key)) {
-      if (auto state = grant_state_from_json(kv.value)) users[*id] = *state;
+      if (auto state = grant_state_from_json(kv.value)) {
+        state->revision = kv.mod_revision;
+        users[*id] = *state;
+      }
     } else if (auto entry = token_entry(kv.key)) {
       tokens.insert(std::move(*entry));
     }
@@ -127,6 +135,7 @@ void AccessWatch::apply(const WatchResponse& response) {
         }
         auto state = grant_state_from_json(event.kv.value);
         if (!state) continue;
+        state->revision = event.kv.mod_revision;
         auto& known = users_[*id];
         if (state->disabled && !known.disabled) ended.push_back({AccessEnded::Why::kDisabled, *id, {}});
         known = *state;

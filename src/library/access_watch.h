@@ -53,6 +53,9 @@ struct AccessEnded {
 struct AccountGrantState {
   bool disabled = false;
   std::uint64_t sessions_epoch = 0;
+  // The users/<id> record's mod_revision: any change of the account (its
+  // role, name, quota) changes it. 0 from grant_state_from_json().
+  Revision revision = 0;
 };
 
 class AccessWatch {
@@ -72,6 +75,8 @@ class AccessWatch {
   // The account as the view holds it; nullopt when the view does not know
   // the user (not loaded, or an account made a moment ago elsewhere).
   std::optional<AccountGrantState> grant(const std::string& user_id) const;
+  // Whether the view holds the session token (by hash) as live for the user.
+  bool session_live(const std::string& user_id, const std::string& token_hash) const;
   ViewStatus view_status() const;
   // Whether the view is not following the store now (its grants may be old).
   bool stale() const;

@@ -91,6 +91,7 @@ Status AccountService::logout(const std::string& token) {
     }
   }
   auto r = store_.txn({}, ops);
+  forget_session(hash);
   return r ? Status::ok() : r.status();
 }
 
@@ -219,8 +220,10 @@ Status AccountService::revoke_session(const std::string& user_id, const std::str
   if (index->kvs.empty()) return not_found("no session '" + session_id + "'");
   std::vector<Op> ops;
   for (const auto& entry : index->kvs) {
+    const auto hash = entry.key.substr(sizeof(kUserTokensPrefix) + user_id.size());
     ops.push_back(Op::del(entry.key));
-    ops.push_back(Op::del(kTokensPrefix + entry.key.substr(sizeof(kUserTokensPrefix) + user_id.size())));
+    ops.push_back(Op::del(kTokensPrefix + hash));
+    forget_session(hash);
   }
   auto t = store_.txn({}, ops);
   return t ? Status::ok() : t.status();
@@ -239,6 +242,7 @@ Status AccountService::revoke_tokens_of(const std::string& user_id, const std::s
     if (hash == keep) continue;
     ops.push_back(Op::del(entry.key));
     ops.push_back(Op::del(kTokensPrefix + hash));
+    forget_session(hash);
     if (ops.size() >= 100) {
       if (auto t = store_.txn({}, ops); !t) return t.status();
       ops.clear();

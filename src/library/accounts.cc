@@ -59,10 +59,21 @@ bool user_from_json(const std::string& text, User& u, std::string& password_hash
   return true;
 }
 
+// Argon2id with 19 MiB and 2 passes: OWASP's recommended minimum (its
+// other equivalent settings trade memory for passes: 46 MiB x 1 ... 7 MiB
+// x 5). libsodium's "interactive" preset (64 MiB x 2) cost 3.4 times as
+// much CPU for each login here (docs/benchmarks.md, "Login"), which is
+// what made a login take 150-200 ms and let a login flood hold the CPU.
+// The parameters are stored in each hash, so hashes made with other ones
+// keep verifying; they are not rehashed on login, since a hash's change
+// would end the app passwords and API keys made under it.
+constexpr unsigned long long kPasswordOpsLimit = 2;
+constexpr std::size_t kPasswordMemLimit = 19 * 1024 * 1024;
+
 Result<std::string> hash_password(const std::string& password) {
   char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+  if (crypto_pwhash_str_alg(out, password.data(), password.size(), kPasswordOpsLimit, kPasswordMemLimit,
+                            crypto_pwhash_ALG_ARGON2ID13) != 0) {
     return Status(Code::kUnavailable, "the server is out of memory for password hashing; try again");
   }
   return std::string(out);
@@ -384,7 +395,9 @@ Result<Session> AccountService::login(const std::string& username, const std::st
 
 Result<User> AccountService::authenticate(const std::string& token) {
   if (token.empty() || token.size() > 256) return unauthenticated("missing or malformed token");
-  auto kv = store_.get(kTokensPrefix + hash_secret(token));
+  const auto hash = hash_secret(token);
+  if (auto user = authenticate_cached(hash)) return std::move(*user);
+  auto kv = store_.get(kTokensPrefix + hash);
   if (!kv) {
     if (kv.status().code() == Code::kNotFound) {
       return unauthenticated("the token is not valid; log in again");
@@ -396,27 +409,62 @@ Result<User> AccountService::authenticate(const std::string& token) {
   if (ec || !v.is_object()) return internal_error("corrupt token record");
   auto& o = v.as_object();
   const auto user_id = json::value_to<std::string>(o.at("user_id"));
-  const auto hash = kv->key.substr(sizeof(kTokensPrefix) - 1);
   const auto now = clock_.now_ms();
-  if (o.at("expires_at").to_number<std::int64_t>() <= now) {
+  const auto expires_at = o.at("expires_at").to_number<std::int64_t>();
+  if (expires_at <= now) {
     (void)store_.txn({}, {Op::del(kv->key), Op::del(user_token_key(user_id, hash))});
     return unauthenticated("the token has expired; log in again");
   }
-  auto user = load_user(user_id, nullptr, nullptr);
+  Revision user_revision = 0;
+  auto user = load_user(user_id, nullptr, &user_revision);
   if (!user) {
     if (user.status().code() == Code::kNotFound) return unauthenticated("the account is gone");
     return user.status();
   }
   if (user->disabled) return unauthenticated("the account is disabled");
   const auto* last = o.if_contains("last_used_at");
-  if (last == nullptr || !last->is_number() || now - last->to_number<std::int64_t>() >= kLastUseResolutionMs) {
+  std::int64_t last_used_at = last != nullptr && last->is_number() ? last->to_number<std::int64_t>() : 0;
+  if (now - last_used_at >= kLastUseResolutionMs) {
     // Only if nothing (a revocation) changed it meanwhile; a lost race
     // just leaves the older time.
     o["last_used_at"] = now;
-    (void)store_.txn({Compare::mod_revision_equals(kv->key, kv->mod_revision)},
-                     {Op::put(kv->key, json::serialize(o))});
+    auto noted = store_.txn({Compare::mod_revision_equals(kv->key, kv->mod_revision)},
+                            {Op::put(kv->key, json::serialize(o))});
+    if (noted && noted->succeeded) last_used_at = now;
   }
+  remember_session(hash, *user, user_revision, expires_at, last_used_at);
   return user;
+}
+
+std::optional<User> AccountService::authenticate_cached(const std::string& token_hash) {
+  if (!watch_ || watch_->stale()) return std::nullopt;
+  std::lock_guard lock(sessions_mu_);
+  auto it = sessions_.find(token_hash);
+  if (it == sessions_.end()) return std::nullopt;
+  const auto& s = it->second;
+  const auto now = clock_.now_ms();
+  // Expired (the store path deletes it) or due for a last-use note.
+  const bool due = s.expires_at <= now || now - s.last_used_at >= kLastUseResolutionMs;
+  const auto grant = watch_->grant(s.user.id);
+  if (due || !grant || grant->disabled || grant->revision != s.user_revision ||
+      !watch_->session_live(s.user.id, token_hash)) {
+    sessions_.erase(it);
+    return std::nullopt;
+  }
+  return s.user;
+}
+
+void AccountService::forget_session(const std::string& token_hash) {
+  std::lock_guard lock(sessions_mu_);
+  sessions_.erase(token_hash);
+}
+
+void AccountService::remember_session(const std::string& token_hash, const User& user, Revision user_revision,
+                                      std::int64_t expires_at, std::int64_t last_used_at) {
+  if (!watch_) return;
+  std::lock_guard lock(sessions_mu_);
+  if (sessions_.size() >= kMaxCachedSessions && !sessions_.contains(token_hash)) sessions_.clear();
+  sessions_[token_hash] = {user, user_revision, expires_at, last_used_at};
 }
 
 Status AccountService::change_password(const std::string& user_id,

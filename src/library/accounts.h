@@ -30,8 +30,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
@@ -185,6 +187,11 @@ class AccountService {
   // The user behind a token; kUnauthenticated if unknown, expired or disabled.
   // Notes the session's last use (a store write at most every
   // kLastUseResolutionMs per session).
+  // After start(), a session checked once is checked again from memory,
+  // without a store read, while the accounts view follows the store and
+  // holds the session as live and the account unchanged: a logout,
+  // revocation, disable or account change made on any node takes effect
+  // here once this node's view has it (when its WebSockets close too).
   Result<User> authenticate(const std::string& token);
   Status logout(const std::string& token);
 
@@ -261,6 +268,13 @@ class AccountService {
 
  private:
   Status revoke_tokens_of(const std::string& user_id, const std::string& keep_token = {});
+  // authenticate() from memory (see there); nullopt when the store must tell.
+  std::optional<User> authenticate_cached(const std::string& token_hash);
+  void remember_session(const std::string& token_hash, const User& user, Revision user_revision,
+                        std::int64_t expires_at, std::int64_t last_used_at);
+  // Before a session ends through this node: its next check reads the store
+  // (the view may not have the end yet when the call returns).
+  void forget_session(const std::string& token_hash);
   // Indexes, once per process, tokens written before user-tokens/ existed.
   Status index_legacy_tokens();
   Result<User> load_user(const std::string& user_id, std::string* password_hash,
@@ -284,6 +298,17 @@ class AccountService {
   std::atomic<RegistrationMode> registration_;
   // Set by start(), before any request; stopped by stop() or the destructor.
   std::unique_ptr<AccessWatch> watch_;
+  // Sessions checked against the store lately, by token hash, for
+  // authenticate_cached(); cleared when it reaches kMaxCachedSessions.
+  struct CachedSession {
+    User user;
+    Revision user_revision = 0;  // of users/<id> when it was read
+    std::int64_t expires_at = 0;
+    std::int64_t last_used_at = 0;
+  };
+  static constexpr std::size_t kMaxCachedSessions = 100'000;
+  std::mutex sessions_mu_;
+  std::unordered_map<std::string, CachedSession> sessions_;
 };
 
 }  // namespace hifi

@@ -811,5 +811,144 @@ TEST_F(AccountsTest, TheSweepDeletesExpiredTokensAndInvitesOnly) {
   EXPECT_TRUE(accounts->authenticate(now->token).is_ok());
 }
 
+// Counts the reads of session tokens that reach the store.
+class TokenReadCounter final : public MetaStore {
+ public:
+  explicit TokenReadCounter(MetaStore& inner) : inner_(inner) {}
+  Result<KeyValue> get(const std::string& key) override {
+    if (key.starts_with("tokens/")) token_reads.fetch_add(1);
+    return inner_.get(key);
+  }
+  Result<RangeResult> range(const std::string& prefix, std::size_t limit, const std::string& start_after) override {
+    return inner_.range(prefix, limit, start_after);
+  }
+  Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& ops) override {
+    return inner_.txn(compares, ops);
+  }
+  Result<Revision> current_revision() override { return inner_.current_revision(); }
+  Result<std::unique_ptr<WatchHandle>> watch(const std::string& prefix, Revision from_revision,
+                                             WatchCallback callback) override {
+    return inner_.watch(prefix, from_revision, std::move(callback));
+  }
+  Result<LeaseId> lease_grant(std::int64_t ttl_seconds) override { return inner_.lease_grant(ttl_seconds); }
+  Status lease_keepalive(LeaseId lease) override { return inner_.lease_keepalive(lease); }
+  Status lease_revoke(LeaseId lease) override { return inner_.lease_revoke(lease); }
+  std::string describe() const override { return inner_.describe(); }
+
+  std::atomic<int> token_reads{0};
+
+ private:
+  MetaStore& inner_;
+};
+
+// Two nodes: `here` checks tokens through the counter, `there` changes the
+// accounts on the same store, as another node of a cluster would.
+class SessionCacheTest : public AccountsTest {
+ protected:
+  void SetUp() override {
+    AccountsTest::SetUp();
+    counter_ = std::make_unique<TokenReadCounter>(*store_);
+    here_ = std::make_unique<AccountService>(*counter_, clock_, AccountOptions{});
+    there_ = service();
+    ASSERT_TRUE(here_->start([](const AccessEnded&) {}));
+    ASSERT_TRUE(there_->start([](const AccessEnded&) {}));
+    admin_ = must_register(*there_, "admin");
+    alice_ = must_register(*there_, "alice");
+  }
+  void TearDown() override {
+    here_.reset();
+    there_.reset();
+    counter_.reset();
+    AccountsTest::TearDown();
+  }
+  // A session of alice that `here` has checked once, from the store.
+  Session checked_session() {
+    auto session = login(*there_, "alice", kPassword);
+    EXPECT_TRUE(session.is_ok());
+    EXPECT_TRUE(eventually_ok(session->token));
+    return *session;
+  }
+  // The first checks may come before this node's view has the new session;
+  // they read the store and are right all the same.
+  bool eventually_ok(const std::string& token) {
+    for (int i = 0; i < 1000; ++i) {
+      if (!here_->authenticate(token).is_ok()) return false;
+      const int before = counter_->token_reads.load();
+      if (here_->authenticate(token).is_ok() && counter_->token_reads.load() == before) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  }
+  // Polls until the token is refused (the view has the change), up to 10 s.
+  bool eventually_refused(const std::string& token) {
+    for (int i = 0; i < 2000; ++i) {
+      if (here_->authenticate(token).status().code() == Code::kUnauthenticated) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  }
+
+  std::unique_ptr<TokenReadCounter> counter_;
+  std::unique_ptr<AccountService> here_, there_;
+  User admin_, alice_;
+};
+
+TEST_F(SessionCacheTest, ASessionCheckedOnceIsCheckedAgainWithoutAStoreRead) {
+  const auto session = checked_session();
+  const int before = counter_->token_reads.load();
+  for (int i = 0; i < 100; ++i) {
+    auto user = here_->authenticate(session.token);
+    ASSERT_TRUE(user.is_ok());
+    EXPECT_EQ(user->username, "alice");
+  }
+  EXPECT_EQ(counter_->token_reads.load(), before);
+}
+
+TEST_F(SessionCacheTest, ALogoutOnAnotherNodeEndsTheSessionHere) {
+  const auto session = checked_session();
+  ASSERT_TRUE(there_->logout(session.token));
+  EXPECT_TRUE(eventually_refused(session.token));
+}
+
+TEST_F(SessionCacheTest, ALogoutThroughThisNodeEndsTheSessionAtOnce) {
+  const auto session = checked_session();
+  ASSERT_TRUE(here_->logout(session.token));
+  EXPECT_EQ(here_->authenticate(session.token).status().code(), Code::kUnauthenticated);
+}
+
+TEST_F(SessionCacheTest, DisablingTheAccountElsewhereEndsTheSessionHere) {
+  const auto session = checked_session();
+  ASSERT_TRUE(there_->set_disabled(admin_, alice_.id, true));
+  EXPECT_TRUE(eventually_refused(session.token));
+}
+
+TEST_F(SessionCacheTest, AnAccountChangeElsewhereIsSeenHere) {
+  const auto session = checked_session();
+  ASSERT_TRUE(there_->set_role(admin_, alice_.id, "admin"));
+  bool promoted = false;
+  for (int i = 0; i < 2000 && !promoted; ++i) {
+    auto user = here_->authenticate(session.token);
+    ASSERT_TRUE(user.is_ok());
+    promoted = user->role == "admin";
+    if (!promoted) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(promoted);
+}
+
+TEST_F(SessionCacheTest, AnExpiredSessionIsRefusedWithoutWaitingForTheView) {
+  const auto session = checked_session();
+  clock_.advance_ms(AccountOptions{}.token_ttl_ms + 1);
+  EXPECT_EQ(here_->authenticate(session.token).status().code(), Code::kUnauthenticated);
+}
+
+TEST_F(SessionCacheTest, SigningOutEverywhereElsewhereEndsTheSessionHere) {
+  const auto session = checked_session();
+  auto keep = login(*there_, "alice", kPassword);
+  ASSERT_TRUE(keep.is_ok());
+  ASSERT_TRUE(there_->revoke_other_sessions(alice_.id, keep->token));
+  EXPECT_TRUE(eventually_refused(session.token));
+  EXPECT_TRUE(here_->authenticate(keep->token).is_ok());
+}
+
 }  // namespace
 }  // namespace hifi
