@@ -28,6 +28,9 @@
 #   BENCH_THREADS        wrk threads (default 1, at most the connections)
 #   BENCH_FLOOD_RATE     registrations sent per second (default 200)
 #   BENCH_PIN=0          do not pin (default: pin when taskset and 2 cores are there)
+#   BENCH_SERVER_CPUS, BENCH_CLIENT_CPUS  taskset CPU lists for hifi-server and for the
+#                        clients, instead of the default (core 0, core 1)
+#   BENCH_RESULTS        a file: append the headline rows for bench/all to it
 #   BENCH_HIFI_ARGS      extra hifi-server arguments, e.g. "--log-level warn"
 #   BENCH_KEEP=1         keep the temp dir (logs, data) for inspection
 #   BENCH_SKIP_SETUP=1   skip scripts/setup and the build (use build/bench as is)
@@ -92,6 +95,9 @@ PIN_SERVER=()
 PIN_CLIENT=()
 if [[ "${BENCH_PIN:-1}" != 1 ]]; then
   PINNING="BENCH_PIN=0: nothing pinned (server and clients share every core)"
+elif [[ -n "${BENCH_SERVER_CPUS:-}${BENCH_CLIENT_CPUS:-}" ]]; then
+  bench_pins
+  PINNING="hifi-server pinned to CPU ${BENCH_SERVER_CPUS:-any}; clients (curl, wrk, flood generator) to CPU ${BENCH_CLIENT_CPUS:-any}"
 elif ! command -v taskset >/dev/null; then
   PINNING="taskset not installed: nothing pinned (server and clients share every core)"
 elif (($(nproc) < 2)) || ! taskset -c 0,1 true 2>/dev/null; then
@@ -365,6 +371,14 @@ done <"$FLOODS"
 echo
 echo "goal: token checks unaffected by the hashing flood, i.e. p99 ratio (flood/idle) close to 1;"
 echo "      the flood is refused fast (503 busy + Retry-After) beyond the bounded hashing queue."
+# Headline rows for bench/all (BENCH_RESULTS): /me's p99 under the flood
+# against the same on the idle server, per connection count.
+awk -F'\t' '{ P99[$1, $2] = $8 / 1000; if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
+  END { for (k = 1; k <= n; k++) printf "%s %.3f %.3f\n", order[k], P99["flood", order[k]], P99["idle", order[k]] }' "$RESULTS" |
+  while read -r c f i; do
+    bench_result "GET /api/v1/me p99 during $FLOOD_RATE registrations/s, c=$c (peer: same, idle server)" "$f" "$i" ms \
+      "flood/idle near 1 (no number set)" "-"
+  done
 echo
 echo "versions: $("$HIFI_BIN" --version 2>&1 | head -n1), $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), $("$PYTHON" --version 2>&1)"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), Linux $(uname -r); load average at end $(cut -d' ' -f1-3 /proc/loadavg)"

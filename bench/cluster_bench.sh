@@ -44,6 +44,10 @@
 #   CLUSTER_BENCH_BUILD_DIR     build dir (default build/bench)
 #   CLUSTER_BENCH_SKIP_BUILD=1  use the build dir as it is
 #   CLUSTER_BENCH_KEEP=1        keep the temp dir (logs, data, raw results)
+#   BENCH_SERVER_CPUS, BENCH_CLIENT_CPUS  taskset CPU lists: the nodes, etcd and the dd
+#                               floor on the first; curl, room_fanout and the failover
+#                               listener on the second (default: nothing pinned)
+#   BENCH_RESULTS               a file: append the headline rows for bench/all to it
 # The binaries are copied into the temp dir first, so a rebuild during the run
 # changes nothing. Everything it starts is stopped on exit.
 set -euo pipefail
@@ -67,9 +71,11 @@ log() { printf '[cluster-bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$ROOT/bench/lib.sh"
+bench_pins
 # shellcheck source=SCRIPTDIR/../tests/e2e/etcd.sh
 source "$ROOT/tests/e2e/etcd.sh"  # free_port, start_etcd_cluster
 ETCD_BIN=etcd
+etcd_started() { bench_pin_pid "${BENCH_SERVER_CPUS:-}" "$1"; }  # called by start_etcd_member
 
 for part in $PARTS; do
   case "$part" in upload | fanout | failover) ;; *) die "CLUSTER_BENCH_PARTS: unknown part '$part'" ;; esac
@@ -151,7 +157,7 @@ has_members() { [[ "$(members_of "$1")" == "$2" ]]; }
 start_node() {  # start_node I: starts (or restarts) node I at its port and data dir
   local i=$1
   # shellcheck disable=SC2086
-  HIFI_CLUSTER_SECRET=$CLUSTER_SECRET "$SERVER_BIN" --listen "127.0.0.1:${NODE_PORT[i]}" --data-dir "$DATA/node$i" \
+  HIFI_CLUSTER_SECRET=$CLUSTER_SECRET "${PIN_SERVER[@]}" "$SERVER_BIN" --listen "127.0.0.1:${NODE_PORT[i]}" --data-dir "$DATA/node$i" \
     --etcd "$ETCD_ENDPOINTS" --replicas 3 --max-connections 20000 --max-connections-per-address 20000 --max-websockets-per-user 20000 --shutdown-grace 1s ${CLUSTER_BENCH_HIFI_ARGS:-} \
     >>"$TMP/node$i.log" 2>&1 &
   NODE_PIDS[i]=$!
@@ -172,7 +178,7 @@ start_cluster() {
 
 start_single() {
   # shellcheck disable=SC2086
-  "$SERVER_BIN" --listen 127.0.0.1:0 --data-dir "$DATA/single" --replicas 1 --max-connections 20000 --max-connections-per-address 20000 --max-websockets-per-user 20000 \
+  "${PIN_SERVER[@]}" "$SERVER_BIN" --listen 127.0.0.1:0 --data-dir "$DATA/single" --replicas 1 --max-connections 20000 --max-connections-per-address 20000 --max-websockets-per-user 20000 \
     --shutdown-grace 1s ${CLUSTER_BENCH_HIFI_ARGS:-} >"$TMP/single.log" 2>&1 &
   SINGLE_PID=$!
   has_port() { [[ -n "$(listening_port "$TMP/single.log")" ]]; }
@@ -209,7 +215,7 @@ make_room() {  # make_room BASE TOKEN NAME SONG_ID: prints the room's id (song q
 }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-log "load average at start: $LOAD_START; parts: $PARTS"
+log "load average at start: $LOAD_START; parts: $PARTS; $PINNING"
 start_etcd
 start_cluster
 start_single
@@ -287,7 +293,7 @@ run_upload() {
   curl_upload() {  # curl_upload BASE TOKEN FILE: prints "code seconds id"
     local out="$up/answer"
     rm -f "$out"
-    read -r code t < <(curl -sS -o "$out" -w '%{http_code} %{time_total}\n' --max-time 120 -X POST "$1/api/v1/songs" \
+    read -r code t < <("${PIN_CLIENT[@]}" curl -sS -o "$out" -w '%{http_code} %{time_total}\n' --max-time 120 -X POST "$1/api/v1/songs" \
       -H "Authorization: Bearer $2" -H 'Content-Type: audio/wav' -H "X-Filename: $(basename "$3")" -H 'Expect:' \
       --data-binary "@$3" || echo "000 0")
     echo "$code $t $(jq -r '.id // "-"' "$out" 2>/dev/null || echo -)"
@@ -333,23 +339,23 @@ run_upload() {
     fi
     # The floor: the same bytes made durable by dd, no network, no hashing.
     t0=$(now_ms)
-    dd if="$f" of="$peer/a$i" bs=1M conv=fsync status=none
+    "${PIN_SERVER[@]}" dd if="$f" of="$peer/a$i" bs=1M conv=fsync status=none
     t1=$(now_ms)
     elapsed_ms "$t0" "$t1" >>"$RESULTS/dd-1"
     t0=$(now_ms)
-    dd if="$f" of="$peer/b$i" bs=1M conv=fsync status=none &
+    "${PIN_SERVER[@]}" dd if="$f" of="$peer/b$i" bs=1M conv=fsync status=none &
     p1=$!
-    dd if="$f" of="$peer/c$i" bs=1M conv=fsync status=none &
+    "${PIN_SERVER[@]}" dd if="$f" of="$peer/c$i" bs=1M conv=fsync status=none &
     p2=$!
-    dd if="$f" of="$peer/d$i" bs=1M conv=fsync status=none &
+    "${PIN_SERVER[@]}" dd if="$f" of="$peer/d$i" bs=1M conv=fsync status=none &
     p3=$!
     wait "$p1" "$p2" "$p3"
     t1=$(now_ms)
     elapsed_ms "$t0" "$t1" >>"$RESULTS/dd-3par"
     t0=$(now_ms)
-    dd if="$f" of="$peer/e$i" bs=1M conv=fsync status=none
-    dd if="$f" of="$peer/g$i" bs=1M conv=fsync status=none
-    dd if="$f" of="$peer/h$i" bs=1M conv=fsync status=none
+    "${PIN_SERVER[@]}" dd if="$f" of="$peer/e$i" bs=1M conv=fsync status=none
+    "${PIN_SERVER[@]}" dd if="$f" of="$peer/g$i" bs=1M conv=fsync status=none
+    "${PIN_SERVER[@]}" dd if="$f" of="$peer/h$i" bs=1M conv=fsync status=none
     t1=$(now_ms)
     elapsed_ms "$t0" "$t1" >>"$RESULTS/dd-3seq"
     rm -f "$peer"/?"$i"
@@ -436,6 +442,15 @@ run_upload() {
   } >"$RESULTS/upload.txt"
   UPLOAD_REPORT="$RESULTS/upload.txt"
   cat "$UPLOAD_REPORT" >&2
+  # The goal: p50 <= 30 ms on tmpfs; on a disk, <= 1.2x the floor (3 parallel dd conv=fsync).
+  if [[ "$DATA_FS" == tmpfs ]]; then
+    bench_result "replicated upload 5.3 MB, R=3, p50 (POST -> 201), data on tmpfs (floor: 3 parallel dd)" \
+      "$c50" "$d50" ms "<= 30 ms on tmpfs" "$(bench_met "$c50" "<=" 30)"
+  else
+    bench_result "replicated upload 5.3 MB, R=3, p50 (POST -> 201), data on $DATA_FS (floor: 3 parallel dd conv=fsync)" \
+      "$c50" "$d50" ms "<= 1.2x the floor on ext4" \
+      "$(bench_met "$(awk -v c="$c50" -v d="$d50" 'BEGIN { if (d > 0) printf "%.4f", c / d; else print "-" }')" "<=" 1.2)"
+  fi
   rm -f "$up"/f*.wav
 }
 
@@ -511,6 +526,19 @@ run_fanout() {
   } >"$RESULTS/fanout.txt"
   FANOUT_REPORT="$RESULTS/fanout.txt"
   cat "$FANOUT_REPORT" >&2
+  local c s
+  for n in $SIZES; do
+    c=$(jq -r -s --argjson n "$n" '[.[] | select(.label == "cluster" and .listeners == $n)][0].last_p99_ms
+      | if . == null then "-" else (. * 10 | round / 10 | tostring) end' "$RESULTS/fanout.jsonl")
+    s=$(jq -r -s --argjson n "$n" '[.[] | select(.label == "single" and .listeners == $n)][0].last_p99_ms
+      | if . == null then "-" else (. * 10 | round / 10 | tostring) end' "$RESULTS/fanout.jsonl")
+    if ((n == 1000)); then
+      bench_result "cluster fan-out p99, 1,000 listeners over 3 nodes (peer: one node)" "$c" "$s" ms "<= 5 ms (rooms goal)" \
+        "$(bench_met "$c" "<=" 5)"
+    else
+      bench_result "cluster fan-out p99, $n listeners over 3 nodes (peer: one node)" "$c" "$s" ms "-" "-"
+    fi
+  done
 }
 
 # --- 3. failover -----------------------------------------------------------------
@@ -553,7 +581,7 @@ run_failover() {
   for ((t = 1; t <= TRIALS; t++)); do
     log="$RESULTS/failover/t$t.sync"
     out="$RESULTS/failover/t$t.out"
-    "$HIFI_BIN" listen "$room" --no-spread --sink null --sync-log "$log" >"$out" 2>&1 &
+    "${PIN_CLIENT[@]}" "$HIFI_BIN" listen "$room" --no-spread --sink null --sync-log "$log" >"$out" 2>&1 &
     LISTENER_PID=$!
     joined() { grep -qs "connected to $x" "$out" && [[ -f "$log" ]] && (($(wc -l <"$log") >= 300)); }
     wait_until 60 joined || { cat "$out" >&2; die "trial $t: the listener did not play through $x"; }
@@ -608,6 +636,8 @@ run_failover() {
   } >"$RESULTS/failover.txt"
   FAILOVER_REPORT="$RESULTS/failover.txt"
   cat "$FAILOVER_REPORT" >&2
+  bench_result "failover: kill -9 of the listener's node -> it follows the room, median of $TRIALS (peer: same seek, node alive)" \
+    "$k50" "$c50" ms "- (none set)" "-"
 }
 
 for part in $PARTS; do
@@ -624,7 +654,7 @@ echo "HiFi cluster benchmark: 3 etcd members + 3 hifi-server nodes (--replicas 3
 echo "hifi-server $("$SERVER_BIN" --version 2>/dev/null | head -n1 | awk '{print $NF}'); $(etcd --version | head -n1)"
 echo "data on $DATA_FS ($DATA): a synchronous 4 KiB write takes ${DSYNC_MS} ms on average"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), Linux $(uname -r)"
-echo "load average at start $LOAD_START, at end $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average at start $LOAD_START, at end $(cut -d' ' -f1-3 /proc/loadavg); $PINNING"
 for report in "$UPLOAD_REPORT" "$FANOUT_REPORT" "$FAILOVER_REPORT"; do
   [[ -n "$report" ]] || continue
   echo

@@ -13,6 +13,10 @@
 #   BENCH_HIFI_ARGS      extra hifi-server arguments, e.g. "--log-level warn"
 #   BENCH_KEEP=1         keep the temp dir (logs, data) for inspection
 #   BENCH_SKIP_SETUP=1   skip scripts/setup and the build (use build/bench as is)
+#   BENCH_SERVER_CPUS, BENCH_CLIENT_CPUS  taskset CPU lists: hifi-server and nginx
+#                        on the first, wrk and the upload clients on the second
+#                        (default: nothing pinned)
+#   BENCH_RESULTS        a file: append the headline rows for bench/all to it
 # Everything it starts is stopped on exit; the temp dir is removed.
 set -euo pipefail
 
@@ -32,6 +36,7 @@ log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$ROOT/bench/lib.sh"
+bench_pins
 
 # --- setup and build --------------------------------------------------------
 if [[ "${BENCH_SKIP_SETUP:-0}" != 1 ]]; then
@@ -89,7 +94,7 @@ file_size() { stat -c %s "$1"; }
 log "starting hifi-server"
 mkdir -p "$TMP/hifi-data"
 # shellcheck disable=SC2086
-"$HIFI_BIN" --listen 127.0.0.1:0 --data-dir "$TMP/hifi-data" --shutdown-grace 2s \
+"${PIN_SERVER[@]}" "$HIFI_BIN" --listen 127.0.0.1:0 --data-dir "$TMP/hifi-data" --shutdown-grace 2s \
   ${BENCH_HIFI_ARGS:-} >"$TMP/hifi.log" 2>&1 &
 HIFI_PID=$!
 HIFI_PORT=$(wait_port "$TMP/hifi.log" "$HIFI_PID" hifi-server)
@@ -198,7 +203,7 @@ for attempt in 1 2 3; do  # a port may get taken between the check and the bind
   NGINX_PORT=$(free_port) || die "no free port for nginx"
   NGINX_PORT2=$(free_port) || die "no free port for nginx"
   write_nginx_conf
-  "$NGINX_BIN" -p "$NGX" -e "$NGX/error.log" -c "$NGX/nginx.conf" >"$NGX/stdout.log" 2>&1 &
+  "${PIN_SERVER[@]}" "$NGINX_BIN" -p "$NGX" -e "$NGX/error.log" -c "$NGX/nginx.conf" >"$NGX/stdout.log" 2>&1 &
   NGINX_PID=$!
   NGINX="http://127.0.0.1:$NGINX_PORT"
   NGINX2="http://127.0.0.1:$NGINX_PORT2"
@@ -272,7 +277,7 @@ run_wrk() {  # run_wrk NAME URL SCRIPT SECONDS [args]: prints the BENCH line
   local name=$1 url=$2 script=$3 secs=$4
   shift 4
   local out="$TMP/wrk-$name.out"
-  timeout $((secs + 30)) wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${secs}s" --timeout 10s \
+  timeout $((secs + 30)) "${PIN_CLIENT[@]}" wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${secs}s" --timeout 10s \
     -s "$script" "$url" -- "$@" >"$out" 2>&1 || { cat "$out" >&2; die "wrk failed ($name)"; }
   grep '^BENCH ' "$out" || { cat "$out" >&2; die "no result from wrk ($name)"; }
 }
@@ -318,7 +323,7 @@ SCENARIOS=(
   "whole-mp3|mp3|whole|${SIZE[mp3]}|$NGINX"
   "small-16k|small|whole|${SIZE[small]}|$NGINX"
 )
-log "wrk -t$WRK_THREADS -c$WRK_CONNS, ${WARMUP}s warm-up + ${SECONDS_PER_RUN}s per run; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+log "wrk -t$WRK_THREADS -c$WRK_CONNS, ${WARMUP}s warm-up + ${SECONDS_PER_RUN}s per run; $PINNING; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 i=0
 for s in "${SCENARIOS[@]}"; do
   IFS='|' read -r scen f kind body peer <<<"$s"
@@ -332,7 +337,7 @@ for s in "${SCENARIOS[@]}"; do
 done
 
 echo
-echo "HTTP serving, wrk -t$WRK_THREADS -c$WRK_CONNS, ${SECONDS_PER_RUN}s per run (MB = 10^6 bytes of response body)"
+echo "HTTP serving, wrk -t$WRK_THREADS -c$WRK_CONNS, ${SECONDS_PER_RUN}s per run (MB = 10^6 bytes of response body); $PINNING"
 awk -F'\t' '
   { rps = $3 * 1e6 / $4; mbs = rps * $5 / 1e6
     R[$1, $2] = rps; M[$1, $2] = mbs; E[$1, $2] = $6 + $7
@@ -343,6 +348,20 @@ awk -F'\t' '
       printf "%-20s %12.1f %10.1f %12.1f %10.1f %8.2f %d/%d\n", s, R[s, "hifi"], M[s, "hifi"],
         R[s, "nginx"], M[s, "nginx"], R[s, "hifi"] / R[s, "nginx"], E[s, "hifi"], E[s, "nginx"] }
   }' "$RESULTS"
+# Headline rows for bench/all (BENCH_RESULTS): req/s of HiFi and nginx per
+# scenario the goal names (HiFi/nginx >= 1.0); 64 KiB ranges against the
+# nginx without the tcp_nopush stall.
+headline() {  # headline SCENARIO MEASURE
+  local h n
+  read -r h n < <(awk -F'\t' -v s="$1" '$1 == s { R[$2] = $3 * 1e6 / $4 }
+    END { printf "%.1f %.1f\n", R["hifi"], R["nginx"] }' "$RESULTS")
+  bench_result "$2, c=$WRK_CONNS (HiFi/nginx, higher is better)" "$h" "$n" "req/s" "HiFi/nginx >= 1.0" \
+    "$(bench_met "$(awk -v h="$h" -v n="$n" 'BEGIN { if (n > 0) printf "%.4f", h / n; else print "-" }')" ">=" 1.0)"
+}
+headline whole-wav "whole file 5.3 MB WAV"
+headline whole-mp3 "whole file 4.2 MB MP3"
+headline range-64k-nopush-off "64 KiB ranges (nginx tcp_nopush off)"
+headline small-16k "16 KB files"
 echo
 echo "latency p50/p99 (ms) and server CPU time per request (us, user + system, all threads/workers):"
 awk -F'\t' '{ printf "  %-20s %-6s %8.2f %8.2f %10.1f\n", $1, $2, $8 / 1000, $9 / 1000, $3 ? $10 / $3 : 0 }' "$RESULTS"
@@ -375,7 +394,7 @@ upload_round() {  # upload_round CLIENTS: sets UP_RESULT="clients ok seconds tot
     (
       for ((n = 0; n < UPLOAD_FILES; n++)); do
         f="$UP/r${clients}c$c-$n.wav"
-        curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 -X POST "$HIFI/api/v1/songs" \
+        "${PIN_CLIENT[@]}" curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 -X POST "$HIFI/api/v1/songs" \
           "${AUTH[@]}" -H 'Content-Type: audio/wav' -H "X-Filename: $(basename "$f")" \
           --data-binary "@$f" >>"$UP/codes-$clients" || echo "curl-failed" >>"$UP/codes-$clients"
       done

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared helpers for the benchmark scripts in bench/ (sourced, not run).
 # The script sourcing it defines log (a line on stderr) and die (log and
-# exit 1) before calling run_room_fanout or wait_port.
+# exit 1) before calling run_room_fanout, wait_port or bench_pins.
 
 # raise_open_files MIN: raises this shell's open-file limit to 65536 (the
 # hard limit when that is lower); fails when it still ends below MIN.
@@ -53,13 +53,14 @@ stop_pid() {
 # run_room_fanout OUT JSONL LABEL N [room_fanout args...]: runs $LOADGEN
 # (bench/room_fanout) with N listeners, labelled LABEL: $SECONDS_PER_RUN s of
 # commands every $INTERVAL_MS ms, $JOIN_TIMEOUT s allowed for the joins, under
-# a time limit; LOADGEN_PID holds its pid meanwhile, for the cleanup. Its
+# a time limit, under $PIN_CLIENT (bench_pins) when that is set; LOADGEN_PID
+# holds its pid meanwhile, for the cleanup. Its
 # output goes to OUT and, but for the JSON result line, to stderr; the JSON
 # line is appended to JSONL (an error line in its place when there is none).
 run_room_fanout() {
   local out=$1 jsonl=$2 label=$3 n=$4 rc=0
   shift 4
-  timeout -k 5 $((JOIN_TIMEOUT + SECONDS_PER_RUN + 60)) "$LOADGEN" --label "$label" --listeners "$n" \
+  timeout -k 5 $((JOIN_TIMEOUT + SECONDS_PER_RUN + 60)) "${PIN_CLIENT[@]}" "$LOADGEN" --label "$label" --listeners "$n" \
     --seconds "$SECONDS_PER_RUN" --interval-ms "$INTERVAL_MS" --max-settle-s "$JOIN_TIMEOUT" \
     --handshake-timeout-s "$JOIN_TIMEOUT" --json "$@" >"$out" 2>&1 &
   LOADGEN_PID=$!
@@ -126,4 +127,70 @@ build_for_bench() {
   for target in "$@"; do
     [[ -x "$BUILD_DIR/src/$target" ]] || die "$BUILD_DIR/src/$target not built"
   done
+}
+
+# --- pinning and the summary rows of bench/all ----------------------------------
+
+# bench_pins: from BENCH_SERVER_CPUS and BENCH_CLIENT_CPUS (taskset CPU
+# lists, e.g. 0 and 1), sets PIN_SERVER and PIN_CLIENT to `taskset -c LIST`
+# command prefixes, each empty when its variable is unset, and PINNING to a
+# sentence saying what was pinned where. Dies when a list is not usable here.
+# Nothing is pinned unless asked for: bench/all asks (server 0, clients 1).
+bench_pins() {
+  PIN_SERVER=()
+  PIN_CLIENT=()
+  local s=${BENCH_SERVER_CPUS:-} c=${BENCH_CLIENT_CPUS:-}
+  if [[ -z "$s" && -z "$c" ]]; then
+    PINNING="not pinned (BENCH_SERVER_CPUS, BENCH_CLIENT_CPUS unset): servers and clients share every core"
+    return 0
+  fi
+  command -v taskset >/dev/null || die "BENCH_SERVER_CPUS/BENCH_CLIENT_CPUS need taskset (util-linux)"
+  if [[ -n "$s" ]]; then
+    taskset -c "$s" true 2>/dev/null || die "BENCH_SERVER_CPUS=$s: not a usable CPU list here"
+    PIN_SERVER=(taskset -c "$s")
+  fi
+  if [[ -n "$c" ]]; then
+    taskset -c "$c" true 2>/dev/null || die "BENCH_CLIENT_CPUS=$c: not a usable CPU list here"
+    PIN_CLIENT=(taskset -c "$c")
+  fi
+  PINNING="servers on CPU ${s:-any}, clients and load generators on CPU ${c:-any} (taskset)"
+}
+
+# bench_pin_pid CPUS PID: moves every thread of running process PID onto
+# CPUS (threads it starts later inherit that); no-op when CPUS is empty.
+bench_pin_pid() {
+  [[ -n "$1" && -n "$2" ]] || return 0
+  taskset -a -p -c "$1" "$2" >/dev/null 2>&1 || true
+}
+
+# bench_met VALUE OP LIMIT: prints "met" when VALUE OP LIMIT holds (OP one
+# of <= < >= >), "missed" when not, "-" when VALUE is not a number.
+bench_met() {
+  awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+    if (v !~ /^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/) { print "-"; exit }
+    v += 0; l += 0
+    ok = (op == "<=") ? v <= l : (op == "<") ? v < l : (op == ">=") ? v >= l : (op == ">") ? v > l : 0
+    print ok ? "met" : "missed" }'
+}
+
+# bench_result MEASURE HIFI PEER UNIT GOAL MET: one row of bench/all's
+# summary, appended to $BENCH_RESULTS when it is set (a no-op otherwise).
+# MEASURE names the figure (which way is better belongs in it or in GOAL);
+# HIFI is HiFi's value and PEER the peer's or the floor's in the same UNIT
+# ("-" when there is none); the ratio HIFI/PEER is computed here; GOAL is the
+# goal as text ("-": none set); MET is met, missed or "-". Tabs and newlines
+# in the fields become spaces. The row starts with $BENCH_NAME (default: the
+# script's name without _bench.sh).
+bench_result() {
+  [[ -n "${BENCH_RESULTS:-}" ]] || return 0
+  local name=${BENCH_NAME:-$(basename "$0" .sh)} ratio f out=()
+  name=${name%_bench}
+  ratio=$(awk -v h="$2" -v p="$3" 'BEGIN {
+    num = "^-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$"
+    if (h ~ num && p ~ num && p + 0 != 0) printf "%.2f", h / p; else print "-" }')
+  for f in "$name" "$1" "${2:--}" "${3:--}" "${4:--}" "$ratio" "${5:--}" "${6:--}"; do
+    f=${f//$'\t'/ }
+    out+=("${f//$'\n'/ }")
+  done
+  (IFS=$'\t'; printf '%s\n' "${out[*]}") >>"$BENCH_RESULTS"
 }

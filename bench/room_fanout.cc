@@ -889,6 +889,7 @@ int main(int argc, char** argv) {
   const double med_p50 = percentile(median_latency, 0.5);
   const double med_p99 = percentile(median_latency, 0.99);
   const double answer_p50 = percentile(answer_ms, 0.5);
+  const double answer_p99 = percentile(answer_ms, 0.99);
   const double kib_per_conn = (!join_timed_out && rss_before >= 0 && rss_after >= 0 && open_at_start > 0)
                                   ? static_cast<double>(rss_after - rss_before) / open_at_start
                                   : NAN;
@@ -923,7 +924,7 @@ int main(int argc, char** argv) {
         "\"commands\":%d,\"failed_commands\":%d,\"incomplete_commands\":%d,"
         "\"messages_received\":%llu,\"messages_expected\":%llu,"
         "\"last_p50_ms\":%s,\"last_p99_ms\":%s,\"last_max_ms\":%s,"
-        "\"median_listener_p50_ms\":%s,\"median_listener_p99_ms\":%s,\"answer_p50_ms\":%s,"
+        "\"median_listener_p50_ms\":%s,\"median_listener_p99_ms\":%s,\"answer_p50_ms\":%s,\"answer_p99_ms\":%s,"
         "\"rss_before_kib\":%ld,\"rss_after_kib\":%ld,\"kib_per_conn\":%s,"
         "\"join_s\":%s,\"settle_s\":%s,\"settled\":%s,\"join_messages\":%llu,"
         "\"server_cpu_commands_ms\":%s,\"server_cpu_us_per_message\":%s,\"server_cpu_join_ms\":%s,"
@@ -932,7 +933,8 @@ int main(int argc, char** argv) {
         closed_during, causes_json.c_str(), shared.retries.load(), commands, failed_commands, incomplete_commands,
         static_cast<unsigned long long>(received), static_cast<unsigned long long>(expected), fmt(p50, 3).c_str(),
         fmt(p99, 3).c_str(), fmt(pmax, 3).c_str(), fmt(med_p50, 3).c_str(), fmt(med_p99, 3).c_str(),
-        fmt(answer_p50, 3).c_str(), rss_before, rss_after, fmt(kib_per_conn, 2).c_str(), fmt(join_s, 3).c_str(),
+        fmt(answer_p50, 3).c_str(), fmt(answer_p99, 3).c_str(), rss_before, rss_after, fmt(kib_per_conn, 2).c_str(),
+        fmt(join_s, 3).c_str(),
         fmt(settle_s, 3).c_str(), settled_in_time ? "true" : "false", static_cast<unsigned long long>(join_messages),
         fmt(server_cpu_commands_ms, 0).c_str(), fmt(us_per_message, 3).c_str(), fmt(server_cpu_join_ms, 0).c_str(),
         fmt(client_cpu_ms, 0).c_str(), fmt(avg_state_bytes, 0).c_str(), fmt((t_connected - t_connect) / 1e9, 3).c_str(),

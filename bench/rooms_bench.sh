@@ -25,6 +25,9 @@
 #                             dir); /dev/shm takes the disk's fsync out of the latency
 #   ROOM_BENCH_KEEP=1         keep the temp dir (logs, data, JSON results)
 #   ROOM_BENCH_SKIP_BUILD=1   use build/bench and bench/ws_peer/node_modules as they are
+#   BENCH_SERVER_CPUS, BENCH_CLIENT_CPUS  taskset CPU lists: hifi-server and the peer on
+#                             the first, room_fanout on the second (default: not pinned)
+#   BENCH_RESULTS             a file: append the headline rows for bench/all to it
 # Everything it starts is stopped on exit; the temp dir is removed.
 set -euo pipefail
 
@@ -45,6 +48,7 @@ log() { printf '[rooms-bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$ROOT/bench/lib.sh"
+bench_pins
 
 # --- limits -----------------------------------------------------------------
 max_n=0
@@ -98,7 +102,7 @@ exit_traps cleanup
 
 start_hifi() {  # sets HIFI_PID and HIFI_PORT
   # shellcheck disable=SC2086
-  "$HIFI_BIN" --listen 127.0.0.1:0 --data-dir "$HIFI_DATA" --max-connections 20000 --max-connections-per-address 20000 --max-websockets-per-user 20000 \
+  "${PIN_SERVER[@]}" "$HIFI_BIN" --listen 127.0.0.1:0 --data-dir "$HIFI_DATA" --max-connections 20000 --max-connections-per-address 20000 --max-websockets-per-user 20000 \
     --shutdown-grace 1s ${ROOM_BENCH_HIFI_ARGS:-} >>"$TMP/hifi.log" 2>&1 &
   HIFI_PID=$!
   HIFI_PORT=$(wait_port "$TMP/hifi.log" "$HIFI_PID" hifi-server)
@@ -106,7 +110,7 @@ start_hifi() {  # sets HIFI_PID and HIFI_PORT
 }
 
 start_peer() {  # sets PEER_PID and PEER_PORT
-  node "$PEER_DIR/server.js" 0 >"$TMP/peer.log" 2>&1 &
+  "${PIN_SERVER[@]}" node "$PEER_DIR/server.js" 0 >"$TMP/peer.log" 2>&1 &
   PEER_PID=$!
   PEER_PORT=$(wait_port "$TMP/peer.log" "$PEER_PID" "ws peer")
 }
@@ -154,7 +158,7 @@ run_loadgen() {  # run_loadgen LABEL N PID WS_URL COMMAND_URL KEY [args]: append
     --url "$ws" --command-url "$cmd" --key "$key" "$@"
 }
 
-log "sizes: $SIZES; ${SECONDS_PER_RUN}s of commands every ${INTERVAL_MS} ms per run; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+log "sizes: $SIZES; ${SECONDS_PER_RUN}s of commands every ${INTERVAL_MS} ms per run; $PINNING; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in $SIZES; do
   for server in $SERVERS; do
     case "$server" in
@@ -226,6 +230,42 @@ jq -r -s '
   .[] | "  \(.[0]): \(if .[1] == null then "no result" else (.[1] * 100 | round / 100 | tostring) end) " +
         "(goal <= \(.[2])) \(if .[1] != null and .[1] <= .[2] then "met" else "MISSED" end)"' "$RESULTS"
 echo
+echo "pinning: $PINNING"
 echo "HiFi data dir on $(df --output=fstype "$HIFI_DATA" | tail -n1 | tr -d ' '): a synchronous 4 KiB write takes ${DSYNC_MS} ms on average (every command commits to SQLite)"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), Linux $(uname -r); load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ "${ROOM_BENCH_KEEP:-0}" == 1 ]]; then echo "raw results: $RESULTS"; fi
+
+# --- headline rows for bench/all (BENCH_RESULTS) --------------------------------------
+if [[ -n "${BENCH_RESULTS:-}" ]]; then
+  FS=$(df --output=fstype "$HIFI_DATA" | tail -n1 | tr -d ' ')
+  # fig LABEL N FIELD: that figure of that run, "-" when there is none
+  fig() { jq -r -s --arg l "$1" --argjson n "$2" --arg f "$3" '
+    [.[] | select(.label == $l and .listeners == $n and .error == null and .settled != false)][0][$f] // "-"
+    | if type == "number" then (. * 100 | round / 100 | tostring) else . end' "$RESULTS"; }
+  thousands() { sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$1"; }
+  for n in $SIZES; do
+    case "$n" in 1000) goal=5 ;; 10000) goal=50 ;; *) continue ;; esac
+    h=$(fig hifi "$n" last_p99_ms)
+    bench_result "room fan-out p99, $(thousands "$n") listeners (command -> last listener)" "$h" \
+      "$(fig peer "$n" last_p99_ms)" ms "<= $goal ms" "$(bench_met "$h" "<=" "$goal")"
+  done
+  for n in $SIZES; do
+    ((n >= 1000)) || continue
+    h=$(fig hifi "$n" server_cpu_us_per_message)
+    p=$(fig peer "$n" server_cpu_us_per_message)
+    bench_result "server CPU per delivered message, $(thousands "$n") listeners" "$h" "$p" us \
+      "<= 1/3 of the ws peer's" "$(bench_met "$(awk -v h="$h" -v p="$p" 'BEGIN { if (p > 0 && h != "-") printf "%.4f", h / p; else print "-" }')" "<=" 0.3334)"
+  done
+  biggest=""
+  for n in $SIZES; do ((n >= 100)) && biggest=$n; done
+  if [[ -n "$biggest" ]]; then
+    h=$(fig hifi "$biggest" kib_per_conn)
+    bench_result "memory per idle listener, $(thousands "$biggest") listeners (RSS growth)" "$h" \
+      "$(fig peer "$biggest" kib_per_conn)" KiB "<= 8 KiB" "$(bench_met "$h" "<=" 8)"
+  fi
+  if [[ " $SIZES " == *" 1000 "* ]]; then
+    h=$(fig hifi 1000 answer_p99_ms)
+    bench_result "room command HTTP answer p99, 1,000 listeners, data on $FS" "$h" "$(fig peer 1000 answer_p99_ms)" ms \
+      "<= 5 ms on ext4" "$( [[ "$FS" == ext4 ]] && bench_met "$h" "<=" 5 || echo "-")"
+  fi
+fi

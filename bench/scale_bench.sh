@@ -28,6 +28,9 @@
 #   SCALE_BENCH_BUILD_DIR   build dir (default build/bench)
 #   BENCH_SKIP_SETUP=1      use the build dir as it is
 #   SCALE_BENCH_KEEP=1      keep the temp dir (logs, data)
+#   BENCH_RESULTS           a file: append the headline rows for bench/all to it
+# Nothing is pinned: the autoscaler starts nodes itself, and the listeners are
+# players, not a load generator.
 # Everything it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,10 +56,11 @@ SERVER=$TMP/hifi-server
 HIFI=$TMP/hifi
 PIDS=()
 cleanup() {
-  trap - EXIT INT TERM
   local rc=$? p f
-  for f in "$TMP"/*/spawned/*/hifi-server.pid; do [[ -f "$f" ]] && kill -9 "$(cat "$f")" 2>/dev/null; done
-  for p in "${PIDS[@]:-}"; do [[ -n "$p" ]] && kill -9 "$p" 2>/dev/null; done
+  trap - EXIT INT TERM
+  # A process gone already (the drained node exits by itself) is fine.
+  for f in "$TMP"/*/spawned/*/hifi-server.pid; do [[ -f "$f" ]] && { kill -9 "$(cat "$f")" 2>/dev/null || true; }; done
+  for p in "${PIDS[@]:-}"; do [[ -n "$p" ]] && { kill -9 "$p" 2>/dev/null || true; }; done
   wait 2>/dev/null || true
   if [[ "${SCALE_BENCH_KEEP:-0}" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
   exit "$rc"
@@ -223,3 +227,20 @@ for r in "${RESULTS[@]}"; do
         "$7" "$8" "$9" "${10}" ;;
   esac
 done
+
+# Headline rows for bench/all (BENCH_RESULTS).
+serving=()
+for r in "${RESULTS[@]}"; do
+  set -- $r
+  case $1 in
+    scaleup) serving+=("$5") ;;
+    drain)
+      bench_result "drain: MB/s handed over, $2 MB with $3 listeners (floor: dd conv=fsync of the same bytes)" "$5" "$6" MB/s "-" "-"
+      bench_result "drain: listener buffers skipped, repeated or late during the move" "$9" - buffers "0" \
+        "$(bench_met "$9" "<=" 0)" ;;
+  esac
+done
+if ((${#serving[@]} > 0)); then
+  med=$(printf '%s\n' "${serving[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+  bench_result "scale-up: load over target -> a new node serves a listener, median of ${#serving[@]}" "$med" - s "-" "-"
+fi

@@ -41,6 +41,8 @@
 #   SPEAKER_BENCH_BUILD_DIR build directory (default build/bench)
 #   SPEAKER_BENCH_SKIP_BUILD=1  use the build directory as it is
 #   SPEAKER_BENCH_KEEP=1    keep the temp dir (recordings, reports, logs)
+#   BENCH_RESULTS           a file: append the headline rows for bench/all to it
+# Nothing is pinned: the listeners are not a load generator.
 # Needs sox, jq, curl, pulseaudio, pactl, parec (scripts/setup test); for
 # the browser pairs Chromium, Node.js with tests/browser's npm packages
 # (npm ci is run there when they are missing) and Xvfb (the xvfb package is
@@ -369,3 +371,15 @@ echo "commands: $(jq -r -s '.[0].commands // "-"' "$TMP/results.jsonl")"
 echo
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), Linux $(uname -r); load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ "${SPEAKER_BENCH_KEEP:-0}" == 1 ]]; then echo "recordings and logs: $TMP"; fi
+
+# Headline rows for bench/all (BENCH_RESULTS): |skew| p99 at the speaker per pair.
+while read -r pair p99; do
+  limit=""
+  if [[ -z "$PROXY" ]]; then
+    case "$pair" in cli-cli) limit=0.5 ;; *) limit=5 ;; esac
+  elif [[ "$PROXY" == 20:10:10:200 && "$pair" == cli-cli ]]; then
+    limit=1
+  fi
+  bench_result "sync at the speaker, |skew| p99, $pair (PulseAudio${PROXY:+, proxy $PROXY}, ${RUN_SECONDS} s)" "$p99" - ms \
+    "${limit:+<= $limit ms}" "$([[ -n "$limit" ]] && bench_met "$p99" "<=" "$limit" || echo -)"
+done < <(jq -r '"\(.pair) \(.p99_ms // "-")"' "$TMP/results.jsonl")

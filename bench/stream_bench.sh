@@ -12,6 +12,9 @@
 # Environment:
 #   BENCH_SKIP_SETUP=1   skip scripts/setup and the build (use the build dir as is)
 #   BENCH_BUILD_DIR      the build dir (default build/bench)
+#   BENCH_RESULTS        a file: append the headline rows for bench/all to it
+# Nothing is pinned: server, players and browser share the cores, as they would
+# on one machine (the figures are times to first sound, not throughput).
 # Prints a final machine-readable line: STREAM_JSON {...}
 set -euo pipefail
 
@@ -57,5 +60,13 @@ printf '%-44s %12s %12s %10s\n' "peak memory playing it (MB)" "$cli_rss1/$cli_rs
 printf '%-44s %12s %12s %10s\n' "decoded audio held (s)" "11 per song" "$web_decoded" ""
 printf '%-44s %12s %12s %10s\n' "song fetched for the seek + 10 s (%)" "$cli_fetched" "" ""
 echo "(CLI join time counts from the process start: login, room, clock sync, fetch and decode.)"
+cli_seek_worst=$((cli_seek1 > cli_seek2 ? cli_seek1 : cli_seek2))
+cli_rss_worst=$((cli_rss1 > cli_rss2 ? cli_rss1 : cli_rss2))
+bench_result "CLI: first sound after a seek to 100:00 of a 2-hour FLAC (worse of 2 listeners)" "$cli_seek_worst" - ms "<= 300 ms" "$(bench_met "$cli_seek_worst" "<=" 300)"
+bench_result "CLI: first sound after joining mid-song (from process start)" "$cli_join" - ms "<= 300 ms" "$(bench_met "$cli_join" "<=" 300)"
+bench_result "CLI: peak resident memory playing the 2-hour song" "$cli_rss_worst" - MB "<= 60 MB" "$(bench_met "$cli_rss_worst" "<=" 60)"
+bench_result "browser: first sound after a seek to 100:00" "$web_seek" - ms "<= 300 ms" "$(bench_met "$web_seek" "<=" 300)"
+bench_result "browser: first sound after joining mid-song" "${web_join:--}" - ms "<= 300 ms" "$(bench_met "${web_join:--}" "<=" 300)"
+bench_result "browser: JS heap playing the 2-hour song" "${web_heap:--}" - MB "<= 150 MB" "$(bench_met "${web_heap:--}" "<=" 150)"
 echo "STREAM_JSON {\"cli_seek_ms\":[$cli_seek1,$cli_seek2],\"cli_join_ms\":$cli_join,\"cli_rss_mb\":[$cli_rss1,$cli_rss2]," \
   "\"web_seek_ms\":$web_seek,\"web_join_ms\":$web_join,\"web_heap_mb\":$web_heap,\"web_decoded_s\":$web_decoded}"

@@ -39,6 +39,9 @@
 #                          --down-delay-ms 10" for a path slower one way
 #   SYNC_BENCH_KEEP=1      keep the temp dir (logs, command lists, reports)
 #   SYNC_BENCH_SKIP_BUILD=1  use build/bench as it is
+#   BENCH_RESULTS          a file: append the headline rows for bench/all to it
+# Nothing is pinned: the players are not a load generator, and the figure is
+# their skew, which the scheduler's placement of them is part of.
 # Everything it starts is stopped on exit; the temp dir is removed.
 set -euo pipefail
 
@@ -455,3 +458,16 @@ jq -r --argjson g "$GOAL_P99_MS" '"  N=\(.listeners): worst-pair p99 \(.worst_pa
 echo
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), Linux $(uname -r); load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ "${SYNC_BENCH_KEEP:-0}" == 1 ]]; then echo "logs: $TMP"; fi
+
+# Headline rows for bench/all (BENCH_RESULTS): the worst pair's p99 per N.
+if [[ -z "$PROXY" ]]; then
+  row_goal="<= ${GOAL_P99_MS} ms (Snapcast states < 0.2)" row_limit=$GOAL_P99_MS where="loopback, null sink"
+elif [[ "$PROXY" == 80:40 ]]; then
+  row_goal="<= 2 ms on this path" row_limit=2 where="each behind hifi-delay-proxy $PROXY"
+else
+  row_goal="-" row_limit="" where="each behind hifi-delay-proxy $PROXY"
+fi
+while read -r n p99; do
+  bench_result "sync skew, worst pair's p99, $n hifi listen players ($where)" "$p99" - ms "$row_goal" \
+    "$([[ -n "$row_limit" ]] && bench_met "$p99" "<=" "$row_limit" || echo -)"
+done < <(jq -r '"\(.listeners) \(.worst_pair_p99_ms // "-")"' "$TMP/skew.jsonl")

@@ -18,6 +18,9 @@
 #   BENCH_KEEP=1         keep the temp dir (logs, data) for inspection
 #   BENCH_SKIP_SETUP=1   skip scripts/setup and the build (use build/bench as is)
 #   BENCH_HIFI_BIN       the hifi-server to measure (default build/bench/src/hifi-server)
+#   BENCH_SERVER_CPUS, BENCH_CLIENT_CPUS  taskset CPU lists for the encoders (hifi-server,
+#                        ffmpeg) and for curl, instead of the default (last core, core 0)
+#   BENCH_RESULTS        a file: append the headline rows for bench/all to it
 # Prints a final machine-readable line: TRANSCODE_JSON {...}
 set -euo pipefail
 
@@ -53,8 +56,13 @@ cleanup() {
 }
 exit_traps cleanup
 
-# Pin the encoders to the last core and the client to the first.
-if (($(nproc) >= 2)); then
+# Pin the encoders to the last core and the client to the first, or where
+# BENCH_SERVER_CPUS and BENCH_CLIENT_CPUS say.
+if [[ -n "${BENCH_SERVER_CPUS:-}${BENCH_CLIENT_CPUS:-}" ]]; then
+  bench_pins
+  PIN_ENC=("${PIN_SERVER[@]}")
+  log "encoders (hifi-server, ffmpeg) pinned to CPU ${BENCH_SERVER_CPUS:-any}, curl to CPU ${BENCH_CLIENT_CPUS:-any}"
+elif (($(nproc) >= 2)); then
   ENC_CPU=$(($(nproc) - 1))
   PIN_ENC=(taskset -c "$ENC_CPU")
   PIN_CLIENT=(taskset -c 0)
@@ -137,6 +145,8 @@ for job in "${JOBS[@]}"; do
   printf '%-16s %10.3f %10.3f %8.3f %13sx %6s\n' "$name" "$h" "$f" "$ratio" "$rtf" "$met"
   JSON+=$(printf '{"job":"%s","hifi_s":%s,"ffmpeg_s":%s,"ratio":%s,"hifi_rtf_per_core":%s}' \
     "$name" "$h" "$f" "$ratio" "$rtf"),
+  bench_result "transcode $name, ${SONG_SECONDS} s song, median wall time (lower is better)" "$h" "$f" s \
+    "HiFi/ffmpeg <= 1.0" "$(bench_met "$ratio" "<=" 1.0)"
 done
 # Time to the first byte of a transcode being made (goal: 50 ms on loopback).
 first_byte_ms() {
@@ -150,4 +160,5 @@ for _ in $(seq "$RUNS"); do ttfb+=("$(first_byte_ms)"); done
 TTFB=$(printf '%s\n' "${ttfb[@]}" | median)
 printf '%-16s %10s ms to the first byte of a live MP3 -> Opus 96 transcode (median of %d; goal <= 50)\n' \
   "first byte" "$TTFB" "$RUNS"
+bench_result "first byte of a live MP3 -> Opus 96 transcode, median" "$TTFB" - ms "<= 50 ms" "$(bench_met "$TTFB" "<=" 50)"
 echo "TRANSCODE_JSON {\"song_seconds\":$SONG_SECONDS,\"runs\":$RUNS,\"first_byte_ms\":$TTFB,\"jobs\":${JSON%,}]}"
