@@ -43,16 +43,7 @@ source "$ROOT/bench/lib.sh"
 source "$ROOT/tests/e2e/etcd.sh"  # free_port
 
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "COLD_START_RUNS must be a positive integer"
-if [[ -n "${BENCH_HIFI_BIN:-}" ]]; then
-  HIFI_BIN=$(realpath "$BENCH_HIFI_BIN")
-  [[ -x "$HIFI_BIN" ]] || die "$HIFI_BIN is not an executable"
-else
-  build_for_bench hifi-server
-  HIFI_BIN=$BUILD_DIR/src/hifi-server
-fi
-for tool in nginx python3 curl; do
-  command -v "$tool" >/dev/null || die "$tool is not installed (run scripts/setup bench)"
-done
+bench_hifi_server nginx python3 curl
 NGINX_BIN=$(command -v nginx)
 PYTHON=$(command -v python3)
 bench_pins

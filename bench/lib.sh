@@ -194,3 +194,20 @@ bench_result() {
   done
   (IFS=$'\t'; printf '%s\n' "${out[*]}") >>"$BENCH_RESULTS"
 }
+
+# bench_hifi_server TOOL...: sets HIFI_BIN to $BENCH_HIFI_BIN when that is
+# set (no setup, no build), else builds hifi-server (build_for_bench); then
+# dies unless each TOOL is installed.
+bench_hifi_server() {
+  if [[ -n "${BENCH_HIFI_BIN:-}" ]]; then
+    HIFI_BIN=$(realpath "$BENCH_HIFI_BIN")
+    [[ -x "$HIFI_BIN" ]] || die "$HIFI_BIN is not an executable"
+  else
+    build_for_bench hifi-server
+    HIFI_BIN=$BUILD_DIR/src/hifi-server
+  fi
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || die "$tool is not installed (run scripts/setup bench)"
+  done
+}

@@ -39,16 +39,7 @@ die() { log "error: $*"; exit 1; }
 source "$ROOT/bench/lib.sh"
 
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] && ((RUNS <= 55)) || die "LOGIN_BENCH_RUNS must be a number in 1..55"
-if [[ -n "${BENCH_HIFI_BIN:-}" ]]; then
-  HIFI_BIN=$(realpath "$BENCH_HIFI_BIN")
-  [[ -x "$HIFI_BIN" ]] || die "$HIFI_BIN is not an executable"
-else
-  build_for_bench hifi-server
-  HIFI_BIN=$BUILD_DIR/src/hifi-server
-fi
-for tool in curl jq python3; do
-  command -v "$tool" >/dev/null || die "$tool is not installed"
-done
+bench_hifi_server curl jq python3
 PYTHON=$(command -v python3)
 bench_pins
 log "$PINNING"

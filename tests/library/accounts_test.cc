@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "store/meta_store.h"
+#include "support/forwarding_meta_store.h"
 
 namespace hifi {
 namespace {
@@ -812,33 +813,14 @@ TEST_F(AccountsTest, TheSweepDeletesExpiredTokensAndInvitesOnly) {
 }
 
 // Counts the reads of session tokens that reach the store.
-class TokenReadCounter final : public MetaStore {
+class TokenReadCounter final : public testing::ForwardingMetaStore {
  public:
-  explicit TokenReadCounter(MetaStore& inner) : inner_(inner) {}
+  using ForwardingMetaStore::ForwardingMetaStore;
   Result<KeyValue> get(const std::string& key) override {
     if (key.starts_with("tokens/")) token_reads.fetch_add(1);
     return inner_.get(key);
   }
-  Result<RangeResult> range(const std::string& prefix, std::size_t limit, const std::string& start_after) override {
-    return inner_.range(prefix, limit, start_after);
-  }
-  Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& ops) override {
-    return inner_.txn(compares, ops);
-  }
-  Result<Revision> current_revision() override { return inner_.current_revision(); }
-  Result<std::unique_ptr<WatchHandle>> watch(const std::string& prefix, Revision from_revision,
-                                             WatchCallback callback) override {
-    return inner_.watch(prefix, from_revision, std::move(callback));
-  }
-  Result<LeaseId> lease_grant(std::int64_t ttl_seconds) override { return inner_.lease_grant(ttl_seconds); }
-  Status lease_keepalive(LeaseId lease) override { return inner_.lease_keepalive(lease); }
-  Status lease_revoke(LeaseId lease) override { return inner_.lease_revoke(lease); }
-  std::string describe() const override { return inner_.describe(); }
-
   std::atomic<int> token_reads{0};
-
- private:
-  MetaStore& inner_;
 };
 
 // Two nodes: `here` checks tokens through the counter, `there` changes the

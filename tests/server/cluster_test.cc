@@ -16,6 +16,7 @@
 #include "common/sha256.h"
 #include "server/test_server.h"
 #include "server/ws_client.h"
+#include "support/forwarding_meta_store.h"
 
 namespace hifi::testing {
 namespace {
@@ -28,30 +29,14 @@ constexpr const char* kSecret = "cluster-test-secret-0123456789";
 // A node's view of the shared store whose watches of songs/ never deliver:
 // that node's catalog stays as it was at start-up, as a lagging node's
 // would in the moment after another node published a song.
-class SongsWatchWithheld final : public MetaStore {
+class SongsWatchWithheld final : public ForwardingMetaStore {
  public:
-  explicit SongsWatchWithheld(MetaStore& inner) : inner_(inner) {}
-  Result<KeyValue> get(const std::string& key) override { return inner_.get(key); }
-  Result<RangeResult> range(const std::string& prefix, std::size_t limit,
-                            const std::string& start_after) override {
-    return inner_.range(prefix, limit, start_after);
-  }
-  Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& ops) override {
-    return inner_.txn(compares, ops);
-  }
-  Result<Revision> current_revision() override { return inner_.current_revision(); }
+  using ForwardingMetaStore::ForwardingMetaStore;
   Result<std::unique_ptr<WatchHandle>> watch(const std::string& prefix, Revision from_revision,
                                              WatchCallback callback) override {
     if (prefix.rfind("songs/", 0) == 0) return inner_.watch(prefix, from_revision, [](const Status&, const WatchResponse&) {});
     return inner_.watch(prefix, from_revision, std::move(callback));
   }
-  Result<LeaseId> lease_grant(std::int64_t ttl_seconds) override { return inner_.lease_grant(ttl_seconds); }
-  Status lease_keepalive(LeaseId lease) override { return inner_.lease_keepalive(lease); }
-  Status lease_revoke(LeaseId lease) override { return inner_.lease_revoke(lease); }
-  std::string describe() const override { return inner_.describe(); }
-
- private:
-  MetaStore& inner_;
 };
 
 class ClusterTest : public ::testing::Test {
