@@ -1,8 +1,13 @@
 #include "store/watched_view.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <utility>
 
 namespace hifi {
@@ -13,6 +18,14 @@ using SteadyClock = std::chrono::steady_clock;
 
 std::int64_t millis(std::chrono::steady_clock::duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+constexpr std::size_t kTrimAfterBytes = 4 << 20;
+
+void release_free_memory() {
+#if defined(__GLIBC__)
+  ::malloc_trim(0);
+#endif
 }
 
 }  // namespace
@@ -61,12 +74,22 @@ void WatchedView::stop() {
 }
 
 Status WatchedView::load() {
-  auto snapshot = store_.range(prefix_);
-  if (!snapshot) return snapshot.status();
-  reset_(*snapshot);
+  Revision revision = 0;
+  std::size_t bytes = 0;
+  {
+    auto snapshot = store_.range(prefix_);
+    if (!snapshot) return snapshot.status();
+    reset_(*snapshot);
+    revision = snapshot->revision;
+    for (const auto& kv : snapshot->kvs) bytes += kv.key.size() + kv.value.size();
+  }
+  // A big snapshot (the catalog's: some 700 bytes of record a song) leaves
+  // its pages free but resident below what the owner built from it; give
+  // them back.
+  if (bytes >= kTrimAfterBytes) release_free_memory();
   {
     std::lock_guard lock(mu_);
-    applied_ = snapshot->revision;
+    applied_ = revision;
     if (loaded_) ++reloads_;  // counted with the reset, so waiters released by it see it
     loaded_ = true;
     need_reload_ = false;

@@ -33,6 +33,10 @@
 // callbacks use may already be gone by then). stop() waits for a store call
 // in progress on the restart thread and for a running callback to return.
 //
+// Memory. After a load whose records came to 4 MB or more, the view gives
+// the heap pages the snapshot freed back to the system (glibc's
+// malloc_trim), or they would stay resident below what the owner built.
+//
 // Thread-safety: wait_for_revision(), stale(), applied_revision() and
 // status() may be called from any thread, concurrently with everything.
 #pragma once
