@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "store/meta_store.h"
+#include "support/eventually.h"
 #include "support/forwarding_meta_store.h"
 
 namespace hifi {
@@ -853,21 +854,18 @@ class SessionCacheTest : public AccountsTest {
   // The first checks may come before this node's view has the new session;
   // they read the store and are right all the same.
   bool eventually_ok(const std::string& token) {
-    for (int i = 0; i < 1000; ++i) {
-      if (!here_->authenticate(token).is_ok()) return false;
+    bool refused = false;
+    const bool from_memory = testing::eventually([&] {
+      if (!here_->authenticate(token).is_ok()) return refused = true;
       const int before = counter_->token_reads.load();
-      if (here_->authenticate(token).is_ok() && counter_->token_reads.load() == before) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return false;
+      return here_->authenticate(token).is_ok() && counter_->token_reads.load() == before;
+    });
+    return from_memory && !refused;
   }
-  // Polls until the token is refused (the view has the change), up to 10 s.
+  // Until the token is refused (the view has the change), up to 10 s.
   bool eventually_refused(const std::string& token) {
-    for (int i = 0; i < 2000; ++i) {
-      if (here_->authenticate(token).status().code() == Code::kUnauthenticated) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return false;
+    return testing::eventually(
+        [&] { return here_->authenticate(token).status().code() == Code::kUnauthenticated; });
   }
 
   std::unique_ptr<TokenReadCounter> counter_;
@@ -907,14 +905,11 @@ TEST_F(SessionCacheTest, DisablingTheAccountElsewhereEndsTheSessionHere) {
 TEST_F(SessionCacheTest, AnAccountChangeElsewhereIsSeenHere) {
   const auto session = checked_session();
   ASSERT_TRUE(there_->set_role(admin_, alice_.id, "admin"));
-  bool promoted = false;
-  for (int i = 0; i < 2000 && !promoted; ++i) {
+  EXPECT_TRUE(testing::eventually([&] {
     auto user = here_->authenticate(session.token);
-    ASSERT_TRUE(user.is_ok());
-    promoted = user->role == "admin";
-    if (!promoted) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  EXPECT_TRUE(promoted);
+    EXPECT_TRUE(user.is_ok());
+    return user.is_ok() && user->role == "admin";
+  }));
 }
 
 TEST_F(SessionCacheTest, AnExpiredSessionIsRefusedWithoutWaitingForTheView) {
