@@ -213,13 +213,17 @@ RoomListeners RoomHub::with_joiner(const RoomListeners& listeners, const Listene
   return out;
 }
 
-void RoomHub::presence_changed_locked(const std::string& room_id, Channel& channel) {
-  channel.presence_pending = true;
+bool RoomHub::presence_turn_locked(Channel& channel) {
   const auto now = std::chrono::steady_clock::now();
-  if (now - channel.last_presence < kPresenceInterval) return;  // the flusher sends it
-  channel.presence_pending = false;
-  channel.last_presence = now;
-  if (refresh_listeners_locked(room_id, channel)) broadcast_locked(channel, presence_message_locked(channel));
+  channel.presence_pending = now - channel.last_presence < kPresenceInterval;  // the flusher's then
+  if (!channel.presence_pending) channel.last_presence = now;
+  return !channel.presence_pending;
+}
+
+void RoomHub::presence_changed_locked(const std::string& room_id, Channel& channel) {
+  if (presence_turn_locked(channel) && refresh_listeners_locked(room_id, channel)) {
+    broadcast_locked(channel, presence_message_locked(channel));
+  }
 }
 
 void RoomHub::on_event(const room::RoomEvent& event) {
@@ -287,14 +291,8 @@ Status RoomHub::join(const std::string& room_id, const std::shared_ptr<RoomSubsc
   bool listeners_changed = false;
   if (new_user || new_device) {
     channel.listeners_stale = true;
-    channel.presence_pending = true;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - channel.last_presence >= kPresenceInterval) {
-      channel.presence_pending = false;
-      channel.last_presence = now;
-      // A user new to this node may already be listening on another one.
-      listeners_changed = refresh_listeners_locked(room_id, channel);
-    }
+    // A user new to this node may already be listening on another one.
+    listeners_changed = presence_turn_locked(channel) && refresh_listeners_locked(room_id, channel);
   }
   const bool can_resume = since && *since >= channel.history_floor && *since <= room.revision;
   // The listing this subscriber is shown first: the joiner is in it even

@@ -267,6 +267,9 @@ class RoomHub {
   // they changed, now if the interval allows, else leaves it for the
   // flusher thread.
   void presence_changed_locked(const std::string& room_id, Channel& channel);
+  // Whether a presence may go out now (the interval since the last one has
+  // passed: then it counts as sent now); else marks it pending for the flusher.
+  bool presence_turn_locked(Channel& channel);
   void flush_presence_loop();
 
   // Cluster presence. Has the publisher (re)write this node's presence key
