@@ -33,6 +33,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <array>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -164,6 +165,10 @@ class RoomService {
   bool stopping_ = false;
   std::function<void(const RoomEvent&)> listener_;
   std::function<std::int64_t(const std::string&)> command_lead_;  // under mu_
+  // Commands on one room through this node take turns (a room hashes to one
+  // stripe), so they never lose a compare to each other and only another
+  // node's command makes one retry. Held around the read and the write.
+  std::array<std::mutex, 64> command_turns_;
   // After the state its callbacks use; stopped in stop().
   WatchedView view_;
   std::thread scheduler_;

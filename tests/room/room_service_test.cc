@@ -432,6 +432,47 @@ TEST_F(RoomServiceTest, ConcurrentCommandsAreEachAppliedOnce) {
   EXPECT_EQ(*returned.rbegin() - *returned.begin() + 1, static_cast<Revision>(returned.size()));
 }
 
+// Two nodes on one store, eight listeners on each, adding at once: commands
+// through one node take turns, those of the other node lose compares and
+// retry, and still every one is applied once.
+TEST_F(RoomServiceTest, CommandsFromTwoNodesOnOneRoomAreEachAppliedOnce) {
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 20;
+  second_ = start_service(clock_, second_recorder_);
+  Room room = create_room();
+  ASSERT_TRUE(second_recorder_.wait_for_revision(room.revision));
+  std::latch start(kThreads);
+  std::vector<std::vector<Result<Room>>> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      RoomService& node = t % 2 == 0 ? *service_ : *second_;
+      start.arrive_and_wait();
+      for (int i = 0; i < kPerThread; ++i) {
+        auto song = "t" + std::to_string(t) + "-" + std::to_string(i);
+        results[t].push_back(node.execute(room.id, add({{song, 1000}}, "user" + std::to_string(t))));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::set<Revision> returned;
+  for (const auto& per_thread : results) {
+    for (const auto& r : per_thread) {
+      ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+      EXPECT_TRUE(returned.insert(r->revision).second);
+    }
+  }
+  ASSERT_TRUE(second_recorder_.wait_for_revision(*returned.rbegin()));
+  for (RoomService* node : {service_.get(), second_.get()}) {
+    auto final_room = node->get(room.id);
+    ASSERT_TRUE(final_room.is_ok());
+    std::set<std::string> songs;
+    for (const auto& item : final_room->state.queue) songs.insert(item.song_id);
+    EXPECT_EQ(final_room->state.queue.size(), static_cast<std::size_t>(kThreads * kPerThread));
+    EXPECT_EQ(songs.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  }
+}
+
 // Two listeners press skip for the same song at the same moment: one skip.
 TEST_F(RoomServiceTest, RacingSkipsWithTheSameExpectedItemSkipOnce) {
   constexpr int kRounds = 20;
