@@ -128,7 +128,8 @@ class SqliteMetaStore final : public MetaStore {
   // `PRAGMA <name>` as this store's connection answers it (pragmas such as
   // synchronous are per connection), as text.
   Result<std::string> pragma(const std::string& name) {
-    if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string::npos) {
+    if (name.empty() ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string::npos) {
       return invalid_argument("not a pragma name: " + name);
     }
     std::unique_lock lock(mu_);
@@ -280,7 +281,8 @@ class SqliteMetaStore final : public MetaStore {
   Result<std::int64_t> read_meta_locked(const char* name, std::int64_t fallback);
   // Runs a one-off query, calling row_fn for each row; `what` names the
   // failure to prepare it ("cannot read leases from").
-  Status for_each_row_locked(const char* sql, const char* what, const std::function<void(Query&)>& row_fn);
+  Status for_each_row_locked(const char* sql, const char* what,
+                             const std::function<void(Query&)>& row_fn);
   Result<std::optional<KeyValue>> load_locked(const std::string& key);
   Status scan_locked(const std::string& lower, const std::optional<std::string>& upper,
                      std::int64_t limit, std::vector<KeyValue>* out);

@@ -83,8 +83,6 @@ class Query {
   int bind_rc_ = SQLITE_OK;
 };
 
-
-
 enum StmtId {
   kBegin,
   kCommit,
@@ -170,6 +168,5 @@ CREATE TABLE IF NOT EXISTS leases(
 // Event types as stored in events.type.
 inline constexpr std::int64_t kEventPut = 0;
 inline constexpr std::int64_t kEventDelete = 1;
-
 
 }  // namespace hifi::sqlite_store

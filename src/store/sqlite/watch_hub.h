@@ -222,7 +222,6 @@ class WatchHub : public std::enable_shared_from_this<WatchHub> {
   std::thread::id thread_id_;
 };
 
-
 class SqliteWatchHandle final : public WatchHandle {
  public:
   SqliteWatchHandle(std::shared_ptr<WatchHub> hub, std::shared_ptr<WatchHub::Watcher> watcher)
