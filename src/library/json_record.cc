@@ -1,6 +1,9 @@
 #include "library/json_record.h"
 
 #include <boost/json.hpp>
+#include <mutex>
+
+#include "store/cas_retry.h"
 
 namespace hifi {
 namespace json = boost::json;
@@ -49,7 +52,11 @@ std::optional<json::object> parse_record(std::string_view value) {
 
 Result<RecordUpdate> update_json_record(MetaStore& store, const std::string& key, const RecordChange& change,
                                         const std::vector<Op>& also) {
+  // Changes of one record through this process take turns (cas_retry.h).
+  static CasTurns turns;
+  std::lock_guard turn(turns.of(key));
   for (int attempt = 0; attempt < 16; ++attempt) {
+    back_off_after_lost_compare(attempt);
     auto kv = store.get(key);
     std::optional<json::object> current;
     Revision seen = 0;

@@ -48,8 +48,11 @@ struct RecordUpdate {
 
 // Reads `key` (nullopt when absent or unreadable), applies `change` and
 // writes the result if the record did not change meanwhile; otherwise reads
-// and tries again (up to 16 times, then kUnavailable). `also` are written in the
-// same transaction (e.g. a history entry beside a play count).
+// and tries again (up to 16 times, then kUnavailable). Changes of one key
+// through this process take turns, so only another node's write makes one
+// retry, after a short random pause (cas_retry.h). `change` must not call
+// update_json_record. `also` are written in the same transaction (e.g. a
+// history entry beside a play count).
 Result<RecordUpdate> update_json_record(MetaStore& store, const std::string& key, const RecordChange& change,
                                         const std::vector<Op>& also = {});
 

@@ -5,11 +5,11 @@
 #include <boost/json.hpp>
 #include <algorithm>
 #include <chrono>
-#include <thread>
 
 #include "common/random.h"
 #include "common/sha256.h"
 #include "common/text.h"
+#include "store/cas_retry.h"
 
 namespace hifi::room {
 namespace json = boost::json;
@@ -23,13 +23,6 @@ constexpr auto kCatchUpTimeout = std::chrono::seconds(10);
 // it under 736 KB (kMaxQueueItemsCeiling); this is the backstop should a
 // field grow that the computation did not foresee: half the limit.
 constexpr std::size_t kMaxRoomRecordBytes = 768 * 1024;
-
-// After losing a compare to another node's command: wait a random moment
-// (up to `attempt` ms, at most 8) so that nodes retrying together spread out.
-void back_off(int attempt) {
-  const auto ceiling_us = static_cast<std::uint64_t>(std::min(attempt, 8)) * 1000;
-  std::this_thread::sleep_for(std::chrono::microseconds(random_u64() % (ceiling_us + 1)));
-}
 
 std::string record_of(const Room& r) {
   json::object o{{"id", r.id},
@@ -324,9 +317,9 @@ Result<Room> RoomService::execute(const std::string& room_id, const Command& req
     }
     if (lead_of) lead = std::clamp<std::int64_t>(lead_of(room_id), 0, kMaxCommandLeadMs);
   }
-  std::lock_guard turn(command_turns_[std::hash<std::string>{}(room_id) % command_turns_.size()]);
+  std::lock_guard turn(command_turns_.of(room_id));
   for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
-    if (attempt > 0) back_off(attempt);
+    back_off_after_lost_compare(attempt);
     auto kv = store_.get(key);
     if (!kv) {
       if (kv.status().code() == Code::kNotFound) return not_found("no room with id '" + room_id + "'");

@@ -33,7 +33,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <array>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -44,6 +43,7 @@
 #include "common/status.h"
 #include "library/accounts.h"
 #include "room/room_state.h"
+#include "store/cas_retry.h"
 #include "store/meta_store.h"
 #include "store/watched_view.h"
 
@@ -165,10 +165,9 @@ class RoomService {
   bool stopping_ = false;
   std::function<void(const RoomEvent&)> listener_;
   std::function<std::int64_t(const std::string&)> command_lead_;  // under mu_
-  // Commands on one room through this node take turns (a room hashes to one
-  // stripe), so they never lose a compare to each other and only another
-  // node's command makes one retry. Held around the read and the write.
-  std::array<std::mutex, 64> command_turns_;
+  // Commands on one room through this node take turns around the read and
+  // the write (see cas_retry.h).
+  CasTurns command_turns_;
   // After the state its callbacks use; stopped in stop().
   WatchedView view_;
   std::thread scheduler_;

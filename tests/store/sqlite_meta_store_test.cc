@@ -357,6 +357,13 @@ class GroupGate {
   std::size_t seen_ = 0;
 };
 
+// A store at `path` whose group commits `gate` can hold.
+std::unique_ptr<MetaStore> open_gated(const std::string& path, GroupGate& gate,
+                                      SqliteOptions options = {}) {
+  options.group_commit_gate = gate.option();
+  return open_or_fail(path, options);
+}
+
 struct TxnSpec {
   std::vector<Compare> compares;
   std::vector<Op> ops;
@@ -495,9 +502,7 @@ TEST_F(SqliteMetaStoreTest, ConcurrentTxnsShareCommitsYetEachGetsItsOwnRevision)
   constexpr int kThreads = 16;
   constexpr int kEach = 50;
   GroupGate gate;
-  SqliteOptions options;
-  options.group_commit_gate = gate.option();
-  auto store = open_or_fail(path_, options);
+  auto store = open_gated(path_, gate);
   ASSERT_NE(store, nullptr);
   HIFI_ASSERT_OK(store->put("before", "x"));
   Revision start = 0;
@@ -538,9 +543,7 @@ TEST_F(SqliteMetaStoreTest, ConcurrentTxnsShareCommitsYetEachGetsItsOwnRevision)
 // and one whose compare fails changes nothing and takes no revision.
 TEST_F(SqliteMetaStoreTest, CompareInAGroupSeesTheTxnsBeforeIt) {
   GroupGate gate;
-  SqliteOptions options;
-  options.group_commit_gate = gate.option();
-  auto store = open_or_fail(path_, options);
+  auto store = open_gated(path_, gate);
   ASSERT_NE(store, nullptr);
   Revision r0 = 0;
   HIFI_ASSERT_OK_AND_ASSIGN(r0, store->put("k", "0"));
@@ -606,9 +609,7 @@ TEST_F(SqliteMetaStoreTest, CompareInAGroupSeesTheTxnsBeforeIt) {
 // with contiguous revisions.
 TEST_F(SqliteMetaStoreTest, ErrorInAGroupFailsThatTxnAlone) {
   GroupGate gate;
-  SqliteOptions options;
-  options.group_commit_gate = gate.option();
-  auto store = open_or_fail(path_, options);
+  auto store = open_gated(path_, gate);
   ASSERT_NE(store, nullptr);
   LeaseId lease = 0;
   HIFI_ASSERT_OK_AND_ASSIGN(lease, store->lease_grant(60));
@@ -654,11 +655,9 @@ TEST_F(SqliteMetaStoreTest, ErrorInAGroupFailsThatTxnAlone) {
 // reopen, with its revision, and in the history.
 TEST_F(SqliteMetaStoreTest, AcknowledgedGroupsSurviveReopen) {
   GroupGate gate;
-  SqliteOptions options;
-  options.group_commit_gate = gate.option();
   std::map<Revision, Acked> acked;
   {
-    auto store = open_or_fail(path_, options);
+    auto store = open_gated(path_, gate);
     ASSERT_NE(store, nullptr);
     acked = run_writers(*store, gate, 8, 25, [](int t, int j) {
       return "k/" + std::to_string(t) + "/" + std::to_string(j % 5);
@@ -699,9 +698,7 @@ void with_file_size_limit(std::uintmax_t max_bytes, Fn fn) {
 // published, and the store goes on from the state before the group.
 TEST_F(SqliteMetaStoreTest, FailedCommitFailsTheWholeGroupAndChangesNothing) {
   GroupGate gate;
-  SqliteOptions options;
-  options.group_commit_gate = gate.option();
-  auto store = open_or_fail(path_, options);
+  auto store = open_gated(path_, gate);
   ASSERT_NE(store, nullptr);
   Revision r0 = 0;
   HIFI_ASSERT_OK_AND_ASSIGN(r0, store->put("k", "0"));
@@ -761,9 +758,7 @@ TEST_F(SqliteMetaStoreTest, FailedCommitFailsTheWholeGroupAndChangesNothing) {
 // group are redone, and it alone fails.
 TEST_F(SqliteMetaStoreTest, TxnThatBreaksTheTransactionFailsAloneTheOthersAreRedone) {
   GroupGate gate;
-  SqliteOptions options;
-  options.group_commit_gate = gate.option();
-  auto store = open_or_fail(path_, options);
+  auto store = open_gated(path_, gate);
   ASSERT_NE(store, nullptr);
   // 8 MiB of keys: deleting them writes their delete events, 8 MiB of new
   // pages, more than SQLite's page cache (2 MB) holds, from a txn of a few
