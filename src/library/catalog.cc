@@ -7,8 +7,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <iterator>
 #include <new>
+#include <numeric>
 #include <random>
 #include <span>
 #include <tuple>
@@ -588,6 +590,47 @@ std::vector<Album> Catalog::albums(const std::string& text) const {
     if (list.keys[i].find(needle) != std::string::npos) out.push_back(list.items[i]);
   }
   return out;
+}
+
+std::vector<Album> Catalog::albums_in_order(AlbumOrder order, std::size_t offset, std::size_t limit) const {
+  auto lock = read_lock();
+  const auto& list = state_->album_list;
+  const std::size_t n = list.items.size();
+  if (offset >= n || limit == 0) return {};
+  const std::size_t end = offset + std::min(limit, n - offset);
+  std::vector<std::uint32_t> places(n);  // in album_list
+  std::iota(places.begin(), places.end(), 0U);
+  if (order == AlbumOrder::kName) {
+    // A listed album's key is "folded album artist NUL folded name": the
+    // name's fold is there already (computed again only should a NUL be in
+    // the folded texts themselves).
+    std::vector<std::string_view> names(n);
+    std::deque<std::string> folded;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string_view key = list.keys[i];
+      const auto nul = key.find('\0');
+      if (nul != std::string_view::npos && key.find('\0', nul + 1) == std::string_view::npos) {
+        names[i] = key.substr(nul + 1);
+      } else {
+        names[i] = folded.emplace_back(fold_for_search(list.items[i].name));
+      }
+    }
+    std::stable_sort(places.begin(), places.end(),
+                     [&](std::uint32_t a, std::uint32_t b) { return names[a] < names[b]; });
+  } else if (order == AlbumOrder::kNewest) {
+    std::stable_sort(places.begin(), places.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return list.items[a].created_at > list.items[b].created_at;
+    });
+  }
+  std::vector<Album> out;
+  out.reserve(end - offset);
+  for (std::size_t i = offset; i < end; ++i) out.push_back(list.items[places[i]]);
+  return out;
+}
+
+std::size_t Catalog::album_count() const {
+  auto lock = read_lock();
+  return state_->album_list.items.size();
 }
 
 Result<Album> Catalog::album(const std::string& id) const {

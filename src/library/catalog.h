@@ -121,6 +121,11 @@ struct Genre {
 };
 
 enum class SongSort { kTitle, kArtist, kAlbum, kUploadedAt, kDuration };
+
+// Orders of the album list: by album artist, then name (albums()' order);
+// by name; the newest first (by when its first song arrived). Ties keep
+// albums()' order.
+enum class AlbumOrder { kArtist, kName, kNewest };
 // "title", "artist", "album", "uploaded_at" or "duration"; kInvalidArgument
 // for anything else.
 Result<SongSort> parse_song_sort(std::string_view text);
@@ -185,6 +190,11 @@ class Catalog {
   // kInvalidArgument for a malformed cursor.
   Result<SongPage> query(const SongQuery& query) const;
   std::vector<Album> albums(const std::string& text) const;
+  // The albums in `order`, from place `offset`, at most `limit` of them:
+  // a page of the list without copying the rest of it.
+  std::vector<Album> albums_in_order(AlbumOrder order, std::size_t offset, std::size_t limit) const;
+  // How many albums albums("") lists.
+  std::size_t album_count() const;
   std::vector<Artist> artists(const std::string& text) const;
   Result<Album> album(const std::string& id) const;
   // The albums with a song by the artist, or whose album artist has this

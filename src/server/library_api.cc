@@ -1,6 +1,7 @@
 // Albums and artists, derived from the songs' tags.
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 
 #include "server/api_json.h"
 #include "library/annotations.h"
@@ -11,20 +12,29 @@ namespace json = boost::json;
 namespace {
 
 awaitable<Reply> list_albums(RequestContext& ctx) {
-  auto albums = ctx.services.catalog.albums(ctx.query("q").value_or(""));
   const auto sort = ctx.query("sort").value_or("name");
-  if (sort == "recent") {
-    // Newest first: the albums whose first song arrived last.
-    std::stable_sort(albums.begin(), albums.end(),
-                     [](const Album& a, const Album& b) { return a.created_at > b.created_at; });
-  } else if (sort != "name") {
-    co_return bad_request(ctx, "sort must be name or recent");
-  }
-  if (auto limit = ctx.query("limit")) {
+  if (sort != "name" && sort != "recent") co_return bad_request(ctx, "sort must be name or recent");
+  std::size_t limit = std::numeric_limits<std::size_t>::max();
+  if (auto text = ctx.query("limit")) {
     char* end = nullptr;
-    const auto n = std::strtoll(limit->c_str(), &end, 10);
-    if (limit->empty() || *end != '\0' || n < 1 || n > 100000) co_return bad_request(ctx, "limit must be 1 to 100000");
-    if (albums.size() > static_cast<std::size_t>(n)) albums.resize(static_cast<std::size_t>(n));
+    const auto n = std::strtoll(text->c_str(), &end, 10);
+    if (text->empty() || *end != '\0' || n < 1 || n > 100000) co_return bad_request(ctx, "limit must be 1 to 100000");
+    limit = static_cast<std::size_t>(n);
+  }
+  const auto q = ctx.query("q").value_or("");
+  std::vector<Album> albums;
+  if (q.empty()) {
+    // A page of the whole list, in the catalog.
+    albums = ctx.services.catalog.albums_in_order(sort == "recent" ? AlbumOrder::kNewest : AlbumOrder::kArtist, 0,
+                                                  limit);
+  } else {
+    albums = ctx.services.catalog.albums(q);
+    if (sort == "recent") {
+      // Newest first: the albums whose first song arrived last.
+      std::stable_sort(albums.begin(), albums.end(),
+                       [](const Album& a, const Album& b) { return a.created_at > b.created_at; });
+    }
+    if (albums.size() > limit) albums.resize(limit);
   }
   co_return json_response(ctx, http::status::ok, {{"items", my_albums(ctx, albums)}});
 }

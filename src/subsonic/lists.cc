@@ -44,28 +44,19 @@ std::vector<Album> albums_by_marks(const Call& call, const std::string& type, st
   return albums;
 }
 
-// The albums getAlbumList(2) asks for, before paging.
+// The list types that are an order of every album, paged by the catalog.
+std::optional<AlbumOrder> plain_order(std::string_view type) {
+  if (type == "alphabeticalByArtist") return AlbumOrder::kArtist;
+  if (type == "alphabeticalByName") return AlbumOrder::kName;
+  if (type == "newest") return AlbumOrder::kNewest;
+  return std::nullopt;
+}
+
+// The albums getAlbumList(2) asks for, before paging (the other types).
 Expected<std::vector<Album>> albums_for(const Call& call) {
   auto type = call.params.required("type");
   if (!type) return type.error();
   auto albums = call.catalog.albums("");  // by artist, then name
-  if (*type == "alphabeticalByArtist") return albums;
-  if (*type == "alphabeticalByName") {
-    // Each name folded once, not once per comparison.
-    std::vector<std::pair<std::string, std::size_t>> keys;
-    keys.reserve(albums.size());
-    for (std::size_t i = 0; i < albums.size(); ++i) keys.emplace_back(fold_for_search(albums[i].name), i);
-    std::stable_sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    std::vector<Album> sorted;
-    sorted.reserve(albums.size());
-    for (const auto& [key, i] : keys) sorted.push_back(std::move(albums[i]));
-    return sorted;
-  }
-  if (*type == "newest") {
-    std::stable_sort(albums.begin(), albums.end(),
-                     [](const Album& a, const Album& b) { return a.created_at > b.created_at; });
-    return albums;
-  }
   if (*type == "random") {
     std::shuffle(albums.begin(), albums.end(), std::mt19937_64(std::random_device{}()));
     return albums;
@@ -104,12 +95,20 @@ Expected<Body> album_list(const Call& call, bool id3) {
   if (!size) return size.error();
   auto offset = call.params.integer("offset", 0, kMaxOffset, 0);
   if (!offset) return offset.error();
+  Element list(id3 ? "albumList2" : "albumList");
+  auto add = [&](const Album& a) { list.add(id3 ? album_entry(a) : album_directory_entry(a)); };
+  if (auto order = plain_order(call.params.get("type").value_or(""))) {
+    for (const auto& a : call.catalog.albums_in_order(*order, static_cast<std::size_t>(*offset),
+                                                      static_cast<std::size_t>(*size))) {
+      add(a);
+    }
+    return Body{std::move(list)};
+  }
   auto albums = albums_for(call);
   if (!albums) return albums.error();
-  Element list(id3 ? "albumList2" : "albumList");
   const auto first = std::min<std::size_t>(static_cast<std::size_t>(*offset), albums->size());
   const auto last = std::min<std::size_t>(first + static_cast<std::size_t>(*size), albums->size());
-  for (auto i = first; i < last; ++i) list.add(id3 ? album_entry((*albums)[i]) : album_directory_entry((*albums)[i]));
+  for (auto i = first; i < last; ++i) add((*albums)[i]);
   return Body{std::move(list)};
 }
 

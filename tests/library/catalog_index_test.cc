@@ -437,6 +437,29 @@ class CatalogIndexTest : public ::testing::Test {
       EXPECT_TRUE(catalog.artist(id).is_ok()) << id;
     }
     for (const auto& a : want.artists) EXPECT_EQ(describe(*catalog.artist(a.id)), describe(a));
+    // The album list in each order, page by page: albums("") sorted (stably)
+    // by the name's fold, or the newest first.
+    auto by_name = want.albums;
+    std::stable_sort(by_name.begin(), by_name.end(),
+                     [](const Album& a, const Album& b) { return fold(a.name) < fold(b.name); });
+    auto newest = want.albums;
+    std::stable_sort(newest.begin(), newest.end(),
+                     [](const Album& a, const Album& b) { return a.created_at > b.created_at; });
+    EXPECT_EQ(catalog.album_count(), want.albums.size());
+    for (const auto& [order, all] : std::vector<std::pair<AlbumOrder, std::vector<Album>>>{
+             {AlbumOrder::kArtist, want.albums}, {AlbumOrder::kName, by_name}, {AlbumOrder::kNewest, newest}}) {
+      for (const std::size_t limit : {std::size_t{1}, std::size_t{7}, all.size() + 1}) {
+        std::vector<Album> paged;
+        for (std::size_t offset = 0; offset < all.size(); offset += limit) {
+          const auto page = catalog.albums_in_order(order, offset, limit);
+          ASSERT_EQ(page.size(), std::min(limit, all.size() - offset));
+          paged.insert(paged.end(), page.begin(), page.end());
+        }
+        EXPECT_EQ(describe_all(paged), describe_all(all)) << "order " << static_cast<int>(order) << ", limit " << limit;
+      }
+      EXPECT_TRUE(catalog.albums_in_order(order, all.size(), 10).empty());
+      EXPECT_TRUE(catalog.albums_in_order(order, 0, 0).empty());
+    }
     // Searches of albums and artists: their folded names hold the text.
     for (const std::string text : {"GOLD", "björk", "a", "zzz"}) {
       std::vector<Album> albums;
