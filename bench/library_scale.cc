@@ -41,6 +41,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "blob/blob_store.h"
@@ -557,6 +558,16 @@ int main(int argc, char** argv) {
            }), 20});
   add_row({"albums_all", "albums(\"\")", time_calls(calls, [&](int) { (void)catalog.albums(""); }), 20});
   add_row({"artists_all", "artists(\"\")", time_calls(calls, [&](int) { (void)catalog.artists(""); }), 20});
+  // A page of the album list as REST /albums and Subsonic getAlbumList2 ask
+  // for it (50 albums from a random place), in each order.
+  for (const auto& [name, label, order] :
+       {std::tuple{"albums_page_artist", "albums_in_order(artist, 50)", AlbumOrder::kArtist},
+        std::tuple{"albums_page_name", "albums_in_order(name, 50)", AlbumOrder::kName},
+        std::tuple{"albums_page_newest", "albums_in_order(newest, 50)", AlbumOrder::kNewest}}) {
+    add_row({name, label, time_calls(calls, [&, order = order](int) {
+               (void)catalog.albums_in_order(order, rng() % all_albums.size(), 50);
+             }), 20});
+  }
   add_row({"albums_text", "albums(common word)", time_calls(calls, [&](int) { (void)catalog.albums(kCommonWord); }), 20});
   add_row({"artists_text", "artists(common word)", time_calls(calls, [&](int) { (void)catalog.artists(kCommonWord); }), 20});
   add_row({"album_by_id", "album(id)", time_calls(calls, [&](int) {
