@@ -8,7 +8,10 @@
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <list>
+#include <mutex>
 #include <stdexcept>
+#include <unordered_map>
 #include <system_error>
 #include <utility>
 
@@ -169,7 +172,29 @@ class FileBlobWriter final : public BlobWriter {
 
 }  // namespace
 
-BlobStore::BlobStore(std::string root) {
+OpenBlobFile::~OpenBlobFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+// The kept descriptors: most recently opened first.
+struct BlobStore::OpenFiles {
+  using Entry = std::pair<ContentHash, std::shared_ptr<const OpenBlobFile>>;
+
+  explicit OpenFiles(std::size_t capacity) : capacity(capacity) {}
+
+  const std::size_t capacity;
+  std::mutex mu;
+  std::list<Entry> lru;
+  std::unordered_map<ContentHash, std::list<Entry>::iterator> index;
+  // Bumped whenever a blob's file goes away: an open() that began before
+  // does not keep the descriptor it got (it may name the old file).
+  std::uint64_t generation = 0;
+};
+
+BlobStore::~BlobStore() = default;
+
+BlobStore::BlobStore(std::string root, std::size_t open_files)
+    : open_files_(std::make_unique<OpenFiles>(open_files)) {
   std::error_code ec;
   fs::path abs = fs::absolute(fs::path(root), ec);
   if (ec) throw std::runtime_error("blob store root " + root + ": " + ec.message());
@@ -226,6 +251,69 @@ Result<BlobInfo> BlobStore::put(std::string_view bytes) {
   return (*writer)->commit();
 }
 
+Result<OpenedBlob> BlobStore::open(const ContentHash& sha256) {
+  auto& cache = *open_files_;
+  std::uint64_t generation = 0;
+  std::shared_ptr<const OpenBlobFile> kept;
+  {
+    std::lock_guard lock(cache.mu);
+    if (auto it = cache.index.find(sha256); it != cache.index.end()) {
+      cache.lru.splice(cache.lru.begin(), cache.lru, it->second);
+      kept = it->second->second;
+    }
+    generation = cache.generation;
+  }
+  struct stat st;
+  if (kept) {
+    // Still linked: the same file the path names (blobs are never
+    // rewritten; remove() and quarantine() drop their descriptors).
+    if (::fstat(kept->fd(), &st) == 0 && st.st_nlink > 0) {
+      return OpenedBlob{std::move(kept), static_cast<std::uint64_t>(st.st_size)};
+    }
+    std::lock_guard lock(cache.mu);
+    if (auto it = cache.index.find(sha256); it != cache.index.end() && it->second->second == kept) {
+      cache.lru.erase(it->second);
+      cache.index.erase(it);
+    }
+    generation = cache.generation;
+  }
+  const std::string path = path_for(sha256);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return not_found("no blob " + sha256.hex());
+    return errno_status("open", path, errno);
+  }
+  auto file = std::make_shared<const OpenBlobFile>(fd);
+  if (::fstat(fd, &st) != 0) return errno_status("fstat", path, errno);
+  if (!S_ISREG(st.st_mode)) return not_found("no blob " + sha256.hex());
+  if (cache.capacity > 0) {
+    std::shared_ptr<const OpenBlobFile> evicted;  // closed outside the lock
+    std::lock_guard lock(cache.mu);
+    if (cache.generation == generation && !cache.index.contains(sha256)) {
+      cache.lru.emplace_front(sha256, file);
+      cache.index.emplace(sha256, cache.lru.begin());
+      if (cache.lru.size() > cache.capacity) {
+        evicted = std::move(cache.lru.back().second);
+        cache.index.erase(cache.lru.back().first);
+        cache.lru.pop_back();
+      }
+    }
+  }
+  return OpenedBlob{std::move(file), static_cast<std::uint64_t>(st.st_size)};
+}
+
+void BlobStore::forget_open(const ContentHash& sha256) {
+  auto& cache = *open_files_;
+  std::shared_ptr<const OpenBlobFile> dropped;  // closed outside the lock
+  std::lock_guard lock(cache.mu);
+  ++cache.generation;
+  if (auto it = cache.index.find(sha256); it != cache.index.end()) {
+    dropped = std::move(it->second->second);
+    cache.lru.erase(it->second);
+    cache.index.erase(it);
+  }
+}
+
 Status BlobStore::remove(const ContentHash& sha256) {
   const std::string path = path_for(sha256);
   // Not fsynced: a removal lost in a crash only brings back an unreferenced
@@ -236,6 +324,7 @@ Status BlobStore::remove(const ContentHash& sha256) {
     if (errno == ENOENT) return not_found("no blob " + sha256.hex());
     return errno_status("unlink", path, errno);
   }
+  forget_open(sha256);
   return Status::ok();
 }
 
@@ -249,6 +338,7 @@ Status BlobStore::quarantine(const ContentHash& sha256) {
     if (errno == ENOENT) return not_found("no blob " + sha256.hex());
     return errno_status("rename", from, errno);
   }
+  forget_open(sha256);  // renamed, not unlinked: fstat would not notice
   return fsync_dir(root_ + "/quarantine");
 }
 

@@ -58,12 +58,35 @@ class BlobWriter {
   virtual void abort() = 0;
 };
 
+// A committed blob opened for reading. The descriptor stays open while any
+// copy of the shared_ptr that holds it lives, even after the blob is removed.
+class OpenBlobFile {
+ public:
+  explicit OpenBlobFile(int fd) : fd_(fd) {}
+  ~OpenBlobFile();
+  OpenBlobFile(const OpenBlobFile&) = delete;
+  OpenBlobFile& operator=(const OpenBlobFile&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+struct OpenedBlob {
+  std::shared_ptr<const OpenBlobFile> file;
+  std::uint64_t size = 0;
+};
+
 class BlobStore {
  public:
   // Creates the directory layout if missing. Throws std::runtime_error only
   // when the root cannot be created (a start-up failure). A relative root is
   // made absolute, so root() and path_for() are absolute paths.
-  explicit BlobStore(std::string root);
+  // `open_files`: how many descriptors open() keeps for reuse (0: none).
+  explicit BlobStore(std::string root, std::size_t open_files = kDefaultOpenFiles);
+  ~BlobStore();
+
+  static constexpr std::size_t kDefaultOpenFiles = 64;
 
   const std::string& root() const { return root_; }
 
@@ -79,6 +102,14 @@ class BlobStore {
   Result<std::uint64_t> size_of(const ContentHash& sha256) const;
   // Stores small bytes in one call (cover art).
   Result<BlobInfo> put(std::string_view bytes);
+  // Opens a committed blob for reading: kNotFound if absent (or not a
+  // regular file). The descriptors of the blobs opened last are kept (a
+  // bounded LRU) and reused: a kept descriptor is checked with fstat(2),
+  // and one whose file was unlinked, by remove() or by anyone else, is
+  // dropped and the path opened again. remove() and quarantine() drop the
+  // blob's descriptor, so a blob re-uploaded after a removal is read from
+  // its new file.
+  Result<OpenedBlob> open(const ContentHash& sha256);
   // kNotFound if absent.
   Status remove(const ContentHash& sha256);
   // Moves a committed blob to quarantine/ (a scrub found it corrupt), so it
@@ -97,9 +128,14 @@ class BlobStore {
   std::size_t cleanup_temporaries();
 
  private:
+  struct OpenFiles;
+
   Result<struct stat> stat_blob(const ContentHash& sha256) const;
+  // Drops a kept descriptor of the blob (called after its file went away).
+  void forget_open(const ContentHash& sha256);
 
   std::string root_;
+  std::unique_ptr<OpenFiles> open_files_;
 };
 
 }  // namespace hifi

@@ -3,6 +3,7 @@
 // or proxied from that node.
 #include <fcntl.h>
 #include <cinttypes>
+#include <cstring>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -240,29 +241,59 @@ awaitable<Reply> serve_remote_blob(RequestContext& ctx, const Song& song, BlobKi
 
 }  // namespace
 
+namespace {
+
+// A 304 when the request's If-None-Match names the blob; nullopt otherwise.
+std::optional<StringResponse> not_modified(const RequestContext& ctx, const std::string& etag) {
+  auto if_none_match = ctx.header()[http::field::if_none_match];
+  if (if_none_match.empty() || (if_none_match != "*" && if_none_match.find(etag) == std::string_view::npos)) {
+    return std::nullopt;
+  }
+  StringResponse res{http::status::not_modified, 11};
+  res.set(http::field::etag, etag);
+  return res;
+}
+
+StringResponse unreadable(const RequestContext& ctx, std::string_view what, std::string_view why) {
+  spdlog::error("{} is not readable: {}", what, why);
+  return problem(ctx, http::status::internal_server_error, "storage-error", "Storage error",
+                 "the song's bytes are not readable on this node");
+}
+
+// The bytes of an open file (`size` of them) whose bytes hash to sha256:
+// ranges, If-Range, and the header fields of a blob.
+awaitable<Reply> serve_open_file(RequestContext& ctx, int fd, std::uint64_t size, const ContentHash& sha256,
+                                 const std::string& etag, const std::string& content_type,
+                                 const std::string& download_name);
+
+}  // namespace
+
 awaitable<Reply> serve_blob(RequestContext& ctx, const ContentHash& sha256,
                             const std::string& content_type, const std::string& download_name) {
-  co_return co_await serve_file(ctx, ctx.services.blobs.path_for(sha256), sha256, content_type, download_name);
+  const auto etag = "\"" + sha256.hex() + "\"";
+  if (auto res = not_modified(ctx, etag)) co_return std::move(*res);
+  auto opened = ctx.services.blobs.open(sha256);
+  if (!opened) co_return unreadable(ctx, "blob " + sha256.hex(), opened.status().message());
+  co_return co_await serve_open_file(ctx, opened->file->fd(), opened->size, sha256, etag, content_type,
+                                     download_name);
 }
 
 awaitable<Reply> serve_file(RequestContext& ctx, const std::string& path, const ContentHash& sha256,
                             const std::string& content_type, const std::string& download_name) {
   const auto etag = "\"" + sha256.hex() + "\"";
-  auto if_none_match = ctx.header()[http::field::if_none_match];
-  if (!if_none_match.empty() &&
-      (if_none_match == "*" || if_none_match.find(etag) != std::string_view::npos)) {
-    StringResponse res{http::status::not_modified, 11};
-    res.set(http::field::etag, etag);
-    co_return res;
-  }
+  if (auto res = not_modified(ctx, etag)) co_return std::move(*res);
   FileCloser file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   struct stat st {};
-  if (file.fd < 0 || ::fstat(file.fd, &st) != 0) {
-    spdlog::error("{} is missing from disk", path);
-    co_return problem(ctx, http::status::internal_server_error, "storage-error", "Storage error",
-                      "the song's bytes are not readable on this node");
-  }
-  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (file.fd < 0 || ::fstat(file.fd, &st) != 0) co_return unreadable(ctx, path, std::strerror(errno));
+  co_return co_await serve_open_file(ctx, file.fd, static_cast<std::uint64_t>(st.st_size), sha256, etag,
+                                     content_type, download_name);
+}
+
+namespace {
+
+awaitable<Reply> serve_open_file(RequestContext& ctx, int fd, std::uint64_t size, const ContentHash& sha256,
+                                 const std::string& etag, const std::string& content_type,
+                                 const std::string& download_name) {
   auto range_header = ctx.header()[http::field::range];
   auto if_range = ctx.header()[http::field::if_range];
   if (!if_range.empty() && if_range != etag) range_header = {};  // changed: send it all
@@ -289,9 +320,11 @@ awaitable<Reply> serve_file(RequestContext& ctx, const std::string& path, const 
   header.set(http::field::accept_ranges, "bytes");
   header.set(http::field::etag, etag);
   header.set("Repr-Digest", format_sha256_digest_header(sha256.digest()));
-  co_await send_file(ctx, header, file.fd, offset, length);
+  co_await send_file(ctx, header, fd, offset, length);
   co_return std::nullopt;
 }
+
+}  // namespace
 
 awaitable<Reply> redirect_to_holder(RequestContext& ctx, const Song& song, std::string_view extra_query) {
   auto holders = co_await offload(ctx, [&] { return ctx.services.cluster.replicator().holders(song.sha256); });
@@ -311,9 +344,14 @@ awaitable<Reply> redirect_request_to_holder(RequestContext& ctx, const Song& son
 awaitable<Reply> serve_song_blob(RequestContext& ctx, const Song& song, BlobKind kind,
                                  const std::string& download_name) {
   const auto& sha = blob_of(song, kind);
-  if (!ctx.services.blobs.exists(sha)) co_return co_await serve_remote_blob(ctx, song, kind, download_name);
-  co_return co_await serve_blob(ctx, sha, kind == BlobKind::kSong ? song.content_type : song.cover_mime,
-                                download_name);
+  const auto etag = "\"" + sha.hex() + "\"";
+  // One open (or a kept descriptor: BlobStore::open) tells whether this
+  // node holds the bytes and gives them.
+  auto opened = ctx.services.blobs.open(sha);
+  if (!opened) co_return co_await serve_remote_blob(ctx, song, kind, download_name);
+  if (auto res = not_modified(ctx, etag)) co_return std::move(*res);
+  co_return co_await serve_open_file(ctx, opened->file->fd(), opened->size, sha, etag,
+                                     kind == BlobKind::kSong ? song.content_type : song.cover_mime, download_name);
 }
 
 }  // namespace hifi::http_internal

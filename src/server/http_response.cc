@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -208,36 +209,77 @@ awaitable<void> send_file_through_tls(RequestContext& ctx, HeaderResponse& heade
   }
 }
 
+// A response header as HTTP/1.1 text, as Beast's serializer writes it.
+std::string serialize_header(const HeaderResponse& header) {
+  std::string out;
+  out.reserve(768);
+  out += "HTTP/1.1 ";
+  out += std::to_string(header.result_int());
+  out += ' ';
+  out.append(header.reason());
+  out += "\r\n";
+  for (const auto& field : header) {
+    out.append(field.name_string());
+    out += ": ";
+    out.append(field.value());
+    out += "\r\n";
+  }
+  out += "\r\n";
+  return out;
+}
+
 }  // namespace
 
-awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int fd,
+awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int file_fd,
                           std::uint64_t offset, std::uint64_t length) {
   using namespace asio::experimental::awaitable_operators;
   if (ctx.stream.is_tls()) {
-    co_await send_file_through_tls(ctx, header, fd, offset, length);
+    co_await send_file_through_tls(ctx, header, file_fd, offset, length);
     co_return;
   }
   auto& socket = ctx.stream.socket();
+  const int fd = socket.native_handle();  // non-blocking: set once per connection
   const bool send_body = ctx.method != "HEAD" && length > 0;
-  // Cork so the header and the start of the file leave in the same packets.
-  auto set_cork = [&](int on) {
-    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  asio::steady_timer timer(ctx.stream.get_executor());
+  // Until the socket can take more bytes, within the idle timeout.
+  auto wait_writable = [&]() -> awaitable<void> {
+    timer.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
+    auto result = co_await (socket.async_wait(tcp::socket::wait_write, use_awaitable) ||
+                            timer.async_wait(use_awaitable));
+    if (result.index() == 1) throw boost::system::system_error(beast::error::timeout);
   };
-  if (send_body) set_cork(1);
-  struct Uncork {
-    std::function<void()> f;
-    ~Uncork() { f(); }
-  } uncork{[&] { if (send_body) set_cork(0); }};
-  co_await write_header(ctx, header);
+
+  // The header goes out as one buffer, sent at once: the socket almost
+  // always has room, so there is no asynchronous write to set up. MSG_MORE
+  // holds it back until the file's bytes follow (sendfile's last piece
+  // pushes them all), so header and body leave in the same packets.
+  if (!ctx.parser.is_done()) ctx.keep_alive = false;  // unread body: cannot reuse the connection
+  add_connection_fields(ctx, header);
+  ctx.status = header.result_int();
+  const auto text = serialize_header(header);
+  const int flags = MSG_NOSIGNAL | (send_body ? MSG_MORE : 0);
+  std::size_t header_sent = 0;
+  while (header_sent < text.size()) {
+    const auto n = ::send(fd, text.data() + header_sent, text.size() - header_sent, flags);
+    if (n > 0) {
+      header_sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      co_await wait_writable();
+      continue;
+    }
+    throw boost::system::system_error(boost::system::error_code(errno, boost::system::system_category()));
+  }
   if (!send_body) co_return;
 
-  asio::steady_timer timer(ctx.stream.get_executor());
   auto off = static_cast<off_t>(offset);
   std::uint64_t remaining = length;
   StreamGauge gauge(ctx.services.metrics);
   while (remaining > 0) {
     auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 1 << 20));
-    auto n = ::sendfile(socket.native_handle(), fd, &off, chunk);
+    auto n = ::sendfile(fd, file_fd, &off, chunk);
     if (n > 0) {
       remaining -= static_cast<std::uint64_t>(n);
       ctx.bytes_out += static_cast<std::uint64_t>(n);
@@ -249,10 +291,7 @@ awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int fd,
     if (errno != EAGAIN) {
       throw boost::system::system_error(boost::system::error_code(errno, boost::system::system_category()));
     }
-    timer.expires_after(std::chrono::milliseconds(ctx.config.body_idle_timeout_ms));
-    auto result = co_await (socket.async_wait(tcp::socket::wait_write, use_awaitable) ||
-                            timer.async_wait(use_awaitable));
-    if (result.index() == 1) throw boost::system::system_error(beast::error::timeout);
+    co_await wait_writable();
   }
 }
 

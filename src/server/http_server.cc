@@ -1,5 +1,6 @@
 #include "server/http_server.h"
 
+#include <spdlog/details/os.h>
 #include <spdlog/spdlog.h>
 
 #include <sched.h>
@@ -16,6 +17,7 @@
 #include "common/check.h"
 #include "common/per_key_limit.h"
 #include "net/tls.h"
+#include "server/access_log.h"
 #include "server/http_internal.h"
 #include "server/metrics.h"
 #include "server/room_hub.h"
@@ -85,6 +87,8 @@ struct HttpServer::Impl {
 
   ServerConfig config;
   Services services;
+  // The line per request, written by a thread of its own (access_log.h).
+  AccessLog access_log;
   // Connections per client address, and the refusals of connections over
   // that cap being answered. Declared before the io_context, whose
   // destruction destroys the coroutine frames that hold their slots.
@@ -111,12 +115,18 @@ struct HttpServer::Impl {
   std::uint64_t next_conn_id = 0;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
 
+  static AccessLog::Options access_log_options() {
+    AccessLog::Options options;
+    options.colour = ::isatty(::fileno(stdout)) && spdlog::details::os::is_color_terminal();
+    return options;
+  }
+
   // Half the cores this process may run on (at least one): hashing never
   // takes every core.
   static std::size_t password_threads() { return std::max<std::size_t>(1, usable_cores() / 2); }
 
   Impl(const ServerConfig& c, Services s)
-      : config(c), services(s), per_address(c.max_connections_per_address), ioc(static_cast<int>(c.threads)),
+      : config(c), services(s), access_log(AccessLog::stdout_writer(), access_log_options()), per_address(c.max_connections_per_address), ioc(static_cast<int>(c.threads)),
         workers(std::max<std::size_t>(4, c.threads * 2)),
         password_workers(password_threads()),
         password_slots(static_cast<unsigned>(password_threads() * 5)) {
@@ -284,7 +294,7 @@ struct HttpServer::Impl {
     services.metrics.connection_opened();
     {
       // Responses go out whole (header and body in one write, or header
-      // corked in front of sendfile), so Nagle would only add delay.
+      // sent with MSG_MORE in front of sendfile), so Nagle would only add delay.
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
       socket.native_non_blocking(true, ignored);
@@ -336,8 +346,11 @@ struct HttpServer::Impl {
         co_await dispatch(ctx);
         auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
         services.metrics.count_request(ctx.method, ctx.route.empty() ? "unmatched" : ctx.route, ctx.status);
-        spdlog::info("{} {} {} -> {} {}B {:.1f}ms", ctx.client_address, ctx.method,
-                     ctx.url.encoded_path(), ctx.status, ctx.bytes_out, ms);
+        if (spdlog::should_log(spdlog::level::info) &&
+            !access_log.add(fmt::format("{} {} {} -> {} {}B {:.1f}ms", ctx.client_address, ctx.method,
+                                        std::string_view(ctx.url.encoded_path()), ctx.status, ctx.bytes_out, ms))) {
+          services.metrics.count_access_log_dropped();
+        }
         if (ctx.upgraded) {
           upgraded = true;  // the WebSocket owned the socket and has closed it
           break;
@@ -641,6 +654,7 @@ void HttpServer::wait() {
   d.threads.clear();
   d.workers.join();
   d.password_workers.join();
+  d.access_log.stop();  // writes the lines of every request answered
   // Sessions cut off at the grace deadline never left their rooms; drop them
   // while their io_context still exists.
   d.services.hub.clear();

@@ -9,6 +9,7 @@
 #include "common/random.h"
 #include "library/catalog.h"
 #include "net/tls.h"
+#include "server/access_log.h"
 #include "server/config.h"
 #include "server/node.h"
 
@@ -113,7 +114,7 @@ int main(int argc, char** argv) {
   int code = hifi::parse_server_config(argc, argv, config, exit_now);
   if (exit_now) return code;
   spdlog::set_level(spdlog::level::from_str(config.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_pattern(hifi::kLogPattern);
   try {
     return run(config);
   } catch (const std::exception& e) {

@@ -7,8 +7,11 @@
 namespace hifi {
 
 void Metrics::count_request(const std::string& method, const std::string& route, int status) {
+  const std::tuple<std::string_view, std::string_view, int> key{method, route, status};
   std::lock_guard lock(mu_);
-  ++requests_[{method, route, status}];
+  auto it = requests_.find(key);
+  if (it == requests_.end()) it = requests_.emplace(std::tuple{method, route, status}, 0).first;
+  ++it->second;
 }
 
 void Metrics::count_upload(const std::string& result) {
@@ -47,6 +50,9 @@ std::string Metrics::render() const {
   out += "# HELP hifi_http_sent_bytes_total Bytes of response bodies sent.\n";
   out += "# TYPE hifi_http_sent_bytes_total counter\n";
   out += fmt::format("hifi_http_sent_bytes_total {}\n", bytes_out_.load());
+  out += "# HELP hifi_access_log_dropped_total Request log lines dropped because the log output could not keep up.\n";
+  out += "# TYPE hifi_access_log_dropped_total counter\n";
+  out += fmt::format("hifi_access_log_dropped_total {}\n", access_log_dropped_.load());
   out += "# HELP hifi_active_streams Song streams being sent right now.\n";
   out += "# TYPE hifi_active_streams gauge\n";
   out += fmt::format("hifi_active_streams {}\n", active_streams_.load());

@@ -12,6 +12,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <tuple>
 
 #include "cluster/membership.h"
 #include "store/meta_store.h"
@@ -21,6 +23,8 @@ namespace hifi {
 class Metrics {
  public:
   void count_request(const std::string& method, const std::string& route, int status);
+  // Request lines the access log dropped because its output could not keep up.
+  void count_access_log_dropped() { ++access_log_dropped_; }
   void add_bytes_in(std::uint64_t n) { bytes_in_ += n; }
   void add_bytes_out(std::uint64_t n) { bytes_out_ += n; }
   void stream_started() { ++active_streams_; }
@@ -55,12 +59,14 @@ class Metrics {
   };
 
   mutable std::mutex mu_;
-  std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;
+  // std::less<>: count_request looks keys up without copying its strings.
+  std::map<std::tuple<std::string, std::string, int>, std::uint64_t, std::less<>> requests_;
   std::map<std::string, std::uint64_t> uploads_;
   std::map<std::string, std::uint64_t> transcodes_;
   std::map<std::string, Histogram> store_ops_;
   std::atomic<std::uint64_t> bytes_in_{0};
   std::atomic<std::uint64_t> bytes_out_{0};
+  std::atomic<std::uint64_t> access_log_dropped_{0};
   std::atomic<std::int64_t> active_streams_{0};
   std::atomic<std::int64_t> open_connections_{0};
   std::atomic<std::int64_t> open_websockets_{0};

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -305,6 +306,111 @@ TEST_F(BlobStoreTest, ConcurrentWritersOfDifferentContent) {
   EXPECT_EQ(blobs(), distinct.size());
   EXPECT_EQ(distinct.size(), std::size_t{kThreads * (kBlobsPerThread - 1) + 1});
   EXPECT_EQ(temporaries(), 0u);
+}
+
+
+// The bytes of an open blob, read through its descriptor.
+std::string read_open(const OpenedBlob& blob) {
+  std::string out(blob.size, '\0');
+  const auto n = ::pread(blob.file->fd(), out.data(), out.size(), 0);
+  EXPECT_EQ(n, static_cast<ssize_t>(out.size()));
+  return out;
+}
+
+std::size_t open_descriptors() {
+  return static_cast<std::size_t>(std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator()));
+}
+
+TEST_F(BlobStoreTest, OpenGivesTheBytesAndReusesTheDescriptor) {
+  auto info = store_->put("hello").value();
+  auto first = store_->open(info.sha256);
+  ASSERT_TRUE(first.is_ok()) << first.status().to_string();
+  EXPECT_EQ(first->size, 5u);
+  EXPECT_EQ(read_open(*first), "hello");
+  auto again = store_->open(info.sha256).value();
+  EXPECT_EQ(again.file, first->file);  // the kept descriptor
+  EXPECT_EQ(read_open(again), "hello");
+  EXPECT_EQ(store_->open(ContentHash::of("absent")).status().code(), Code::kNotFound);
+}
+
+TEST_F(BlobStoreTest, OpenAfterRemoveAndUploadAgainReadsTheNewFile) {
+  auto info = store_->put("hello").value();
+  auto held = store_->open(info.sha256).value();
+  ASSERT_TRUE(store_->remove(info.sha256));
+  EXPECT_EQ(store_->open(info.sha256).status().code(), Code::kNotFound);
+  // A response still sending from the old descriptor finishes its bytes.
+  EXPECT_EQ(read_open(held), "hello");
+
+  ASSERT_TRUE(store_->put("hello").is_ok());
+  auto fresh = store_->open(info.sha256).value();
+  EXPECT_NE(fresh.file, held.file);
+  struct stat a {}, b {};
+  ASSERT_EQ(::fstat(fresh.file->fd(), &a), 0);
+  ASSERT_EQ(::stat(store_->path_for(info.sha256).c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);  // the file the path names now
+  EXPECT_EQ(read_open(fresh), "hello");
+}
+
+TEST_F(BlobStoreTest, OpenNoticesAFileUnlinkedBehindTheStoresBack) {
+  auto info = store_->put("hello").value();
+  auto kept = store_->open(info.sha256).value().file;
+  fs::remove(store_->path_for(info.sha256));
+  EXPECT_EQ(store_->open(info.sha256).status().code(), Code::kNotFound);
+  ASSERT_TRUE(store_->put("hello").is_ok());
+  auto fresh = store_->open(info.sha256).value();
+  EXPECT_NE(fresh.file, kept);
+  EXPECT_EQ(read_open(fresh), "hello");
+}
+
+TEST_F(BlobStoreTest, QuarantineDropsTheKeptDescriptor) {
+  auto info = store_->put("hello").value();
+  ASSERT_TRUE(store_->open(info.sha256).is_ok());
+  ASSERT_TRUE(store_->quarantine(info.sha256));
+  // Renamed, still linked: only the store can tell that it is gone.
+  EXPECT_EQ(store_->open(info.sha256).status().code(), Code::kNotFound);
+}
+
+TEST_F(BlobStoreTest, KeptDescriptorsAreBounded) {
+  store_ = std::make_unique<BlobStore>(dir_ + "/store", 2);
+  std::vector<ContentHash> shas;
+  for (int i = 0; i < 10; ++i) shas.push_back(store_->put("blob " + std::to_string(i)).value().sha256);
+  const auto before = open_descriptors();
+  for (const auto& sha : shas) ASSERT_TRUE(store_->open(sha).is_ok());
+  EXPECT_EQ(open_descriptors(), before + 2);
+  // The two opened last are the ones kept.
+  auto last = store_->open(shas.back()).value().file;
+  EXPECT_EQ(store_->open(shas.back()).value().file, last);
+  EXPECT_EQ(open_descriptors(), before + 2);
+
+  BlobStore none(dir_ + "/store", 0);
+  const auto unkept = open_descriptors();
+  ASSERT_TRUE(none.open(shas.front()).is_ok());
+  EXPECT_EQ(open_descriptors(), unkept);
+}
+
+TEST_F(BlobStoreTest, ConcurrentOpensAndRemovesNeverServeARemovedBlob) {
+  auto info = store_->put("hello").value();
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> readers;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&] {
+      while (!stop) {
+        auto opened = store_->open(info.sha256);
+        if (opened.is_ok() && read_open(*opened) != "hello") ++wrong;
+      }
+    });
+  }
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(store_->remove(info.sha256));
+    ASSERT_TRUE(store_->put("hello").is_ok());
+  }
+  ASSERT_TRUE(store_->remove(info.sha256));
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  // Once removed (and nothing racing), open says so.
+  EXPECT_EQ(store_->open(info.sha256).status().code(), Code::kNotFound);
 }
 
 }  // namespace

@@ -1,0 +1,83 @@
+// AccessLog: the one info line per HTTP request, written off the request
+// path. A network thread only queues the line (with its time); a thread of
+// the log's own writes the queued lines in batches, one write per batch, in
+// the same format as the other log lines. The queue is bounded in bytes:
+// when the output cannot keep up, further lines are dropped and counted,
+// and a warning line saying how many went missing is written with the
+// next batch. stop() (and the destructor) write every line queued before
+// it returned.
+//
+// Thread-safety: add() from any thread; stop() once, from one thread.
+#pragma once
+
+#include <spdlog/common.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace hifi {
+
+// The pattern of every log line of hifi-server (main.cc sets it).
+inline constexpr const char* kLogPattern = "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v";
+
+class AccessLog {
+ public:
+  // Receives formatted lines, several at a time, each ending in '\n'.
+  using Writer = std::function<void(std::string_view lines)>;
+  struct Options {
+    std::size_t max_queued_bytes = 4 << 20;
+    // How long the writer thread gathers lines after the first one arrives
+    // (it goes at once when a quarter of max_queued_bytes is waiting).
+    std::chrono::milliseconds batch_delay{50};
+    // Surrounds the level name with the terminal's colours, as spdlog's
+    // colour sink does on a terminal.
+    bool colour = false;
+  };
+
+  AccessLog(Writer writer, Options options);
+  explicit AccessLog(Writer writer) : AccessLog(std::move(writer), Options{}) {}
+  ~AccessLog();
+  AccessLog(const AccessLog&) = delete;
+  AccessLog& operator=(const AccessLog&) = delete;
+
+  // Queues an info line; false when it was dropped (the queue is full, or
+  // the log has stopped).
+  bool add(std::string message);
+  // Writes what is queued and ends the writer thread; later add()s drop.
+  void stop();
+
+  std::uint64_t dropped() const;
+
+  // A Writer for the process's standard output, where spdlog's default
+  // logger writes: whole batches under stdout's lock, so they never
+  // interleave with the other log lines.
+  static Writer stdout_writer();
+
+ private:
+  struct Entry {
+    spdlog::log_clock::time_point time;
+    std::string message;
+  };
+
+  void run();
+  void format(const std::vector<Entry>& entries, std::uint64_t newly_dropped, std::string& out) const;
+
+  const Writer writer_;
+  const Options options_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::vector<Entry> queue_;
+  std::size_t queued_bytes_ = 0;
+  std::uint64_t dropped_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace hifi

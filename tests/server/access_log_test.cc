@@ -1,0 +1,149 @@
+#include "server/access_log.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "support/eventually.h"
+
+namespace hifi {
+namespace {
+
+// What the log's thread wrote, split into lines.
+class Captured {
+ public:
+  AccessLog::Writer writer() {
+    return [this](std::string_view lines) {
+      std::lock_guard lock(mu_);
+      ++batches_;
+      std::size_t start = 0;
+      while (start < lines.size()) {
+        auto end = lines.find('\n', start);
+        EXPECT_NE(end, std::string_view::npos) << "a batch ends with a whole line";
+        if (end == std::string_view::npos) end = lines.size();
+        lines_.emplace_back(lines.substr(start, end - start));
+        start = end + 1;
+      }
+    };
+  }
+  std::vector<std::string> lines() const {
+    std::lock_guard lock(mu_);
+    return lines_;
+  }
+  std::size_t batches() const {
+    std::lock_guard lock(mu_);
+    return batches_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> lines_;
+  std::size_t batches_ = 0;
+};
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+TEST(AccessLogTest, StopWritesEveryQueuedLineInOrder) {
+  Captured out;
+  AccessLog::Options options;
+  options.batch_delay = std::chrono::hours(1);  // only stop() or a full quarter sends a batch
+  AccessLog log(out.writer(), options);
+  constexpr int kLines = 1000;
+  for (int i = 0; i < kLines; ++i) ASSERT_TRUE(log.add("GET /song/" + std::to_string(i)));
+  log.stop();
+  auto lines = out.lines();
+  ASSERT_EQ(lines.size(), static_cast<std::size_t>(kLines));
+  for (int i = 0; i < kLines; ++i) {
+    EXPECT_TRUE(ends_with(lines[i], " info GET /song/" + std::to_string(i))) << lines[i];
+  }
+  EXPECT_EQ(log.dropped(), 0u);
+  EXPECT_FALSE(log.add("after stop"));  // nothing to write it any more
+  EXPECT_EQ(log.dropped(), 1u);
+}
+
+TEST(AccessLogTest, LinesHaveTheServerLogFormat) {
+  Captured out;
+  {
+    AccessLog log(out.writer());
+    log.add("127.0.0.1 GET /healthz -> 200 2B 0.1ms");
+  }  // the destructor stops it
+  auto lines = out.lines();
+  ASSERT_EQ(lines.size(), 1u);
+  // 2026-12-06T01:02:03.456 info ...
+  const auto& line = lines[0];
+  ASSERT_GT(line.size(), 24u);
+  EXPECT_EQ(line[4], '-');
+  EXPECT_EQ(line[10], 'T');
+  EXPECT_EQ(line[19], '.');
+  EXPECT_EQ(line.substr(23), " info 127.0.0.1 GET /healthz -> 200 2B 0.1ms");
+}
+
+TEST(AccessLogTest, BatchesLinesWhileTheWriterIsBusy) {
+  Captured out;
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::atomic<int> calls{0};
+  auto capture = out.writer();
+  AccessLog::Options options;
+  options.batch_delay = std::chrono::milliseconds(0);
+  AccessLog log(
+      [&](std::string_view lines) {
+        if (calls++ == 0) released.wait();
+        capture(lines);
+      },
+      options);
+  ASSERT_TRUE(log.add("first"));
+  ASSERT_TRUE(testing::eventually([&] { return calls.load() == 1; }));
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(log.add("queued " + std::to_string(i)));
+  release.set_value();
+  log.stop();
+  EXPECT_EQ(out.lines().size(), 101u);
+  // The 100 lines queued while the first batch was being written went out
+  // together, not one write each.
+  EXPECT_EQ(out.batches(), 2u);
+}
+
+TEST(AccessLogTest, AFloodIsBoundedAndDropsAreCountedAndReported) {
+  Captured out;
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::atomic<int> calls{0};
+  auto capture = out.writer();
+  AccessLog::Options options;
+  options.max_queued_bytes = 8 * 1024;
+  options.batch_delay = std::chrono::milliseconds(0);
+  AccessLog log(
+      [&](std::string_view lines) {
+        if (calls++ == 0) released.wait();  // the output is stuck
+        capture(lines);
+      },
+      options);
+  ASSERT_TRUE(log.add("first"));
+  ASSERT_TRUE(testing::eventually([&] { return calls.load() == 1; }));
+  const std::string message(100, 'x');
+  int accepted = 0;
+  constexpr int kFlood = 10000;
+  for (int i = 0; i < kFlood; ++i) accepted += log.add(message) ? 1 : 0;
+  // At most max_queued_bytes wait, each line counting its size and more.
+  EXPECT_GT(accepted, 0);
+  EXPECT_LE(accepted * 100, 8 * 1024);
+  EXPECT_EQ(log.dropped(), static_cast<std::uint64_t>(kFlood - accepted));
+  release.set_value();
+  log.stop();
+  auto lines = out.lines();
+  // Every accepted line, then one warning with the count of the rest.
+  ASSERT_EQ(lines.size(), static_cast<std::size_t>(1 + accepted + 1));
+  for (int i = 1; i <= accepted; ++i) EXPECT_TRUE(ends_with(lines[i], " info " + message));
+  EXPECT_NE(lines.back().find(" warning access log: " + std::to_string(kFlood - accepted) + " request line(s) dropped"),
+            std::string::npos)
+      << lines.back();
+}
+
+}  // namespace
+}  // namespace hifi
