@@ -19,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -77,7 +78,11 @@ struct RequestContext {
   bool upgraded = false;  // the connection became a WebSocket and is gone
 
   const http::request_header<>& header() const { return parser.get().base(); }
+  // The decoded value of the query's first parameter named `name`.
   std::optional<std::string> query(std::string_view name) const;
+  // query()'s own: the query's parameters, decoded once, on the first
+  // query() (a stream request asks for about nine of them).
+  mutable std::optional<std::vector<std::pair<std::string, std::string>>> query_params_;
 };
 
 // nullopt: the handler wrote its response itself (streams).

@@ -20,10 +20,14 @@ namespace hifi::http_internal {
 using asio::use_awaitable;
 
 std::optional<std::string> RequestContext::query(std::string_view name) const {
-  auto params = url.params();
-  auto it = params.find(name);
-  if (it == params.end()) return std::nullopt;
-  return std::string((*it).value);
+  if (!query_params_) {
+    auto& params = query_params_.emplace();
+    for (const auto& param : url.params()) params.emplace_back(param.key, param.value);
+  }
+  for (const auto& [key, value] : *query_params_) {
+    if (key == name) return value;
+  }
+  return std::nullopt;
 }
 
 StringResponse problem_response(const HttpError& error) {
