@@ -54,9 +54,13 @@ Result<RecordUpdate> update_json_record(MetaStore& store, const std::string& key
                                         const std::vector<Op>& also) {
   // Changes of one record through this process take turns (cas_retry.h).
   static CasTurns turns;
-  std::lock_guard turn(turns.of(key));
+  std::unique_lock turn(turns.of(key));
   for (int attempt = 0; attempt < 16; ++attempt) {
-    back_off_after_lost_compare(attempt);
+    if (attempt > 0) {
+      turn.unlock();  // keys share turns: not held through the pause
+      back_off_after_lost_compare(attempt);
+      turn.lock();
+    }
     auto kv = store.get(key);
     std::optional<json::object> current;
     Revision seen = 0;

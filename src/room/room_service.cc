@@ -317,9 +317,15 @@ Result<Room> RoomService::execute(const std::string& room_id, const Command& req
     }
     if (lead_of) lead = std::clamp<std::int64_t>(lead_of(room_id), 0, kMaxCommandLeadMs);
   }
-  std::lock_guard turn(command_turns_.of(room_id));
+  // Held around the read and the write only: not through a back-off, nor
+  // through the wait for the view (rooms share turns).
+  std::unique_lock turn(command_turns_.of(room_id));
   for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
-    back_off_after_lost_compare(attempt);
+    if (attempt > 0) {
+      turn.unlock();
+      back_off_after_lost_compare(attempt);
+      turn.lock();
+    }
     auto kv = store_.get(key);
     if (!kv) {
       if (kv.status().code() == Code::kNotFound) return not_found("no room with id '" + room_id + "'");
@@ -366,6 +372,7 @@ Result<Room> RoomService::execute(const std::string& room_id, const Command& req
     auto txn = store_.txn({Compare::mod_revision_equals(key, kv->mod_revision)}, {Op::put(key, std::move(record))});
     if (!txn) return txn.status();
     if (!txn->succeeded) continue;  // another command got in first: apply to the newer state
+    turn.unlock();
     updated.revision = txn->revision;
     if (auto s = wait_for_revision(txn->revision); !s) return s;
     return updated;

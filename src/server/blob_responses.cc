@@ -348,7 +348,14 @@ awaitable<Reply> serve_song_blob(RequestContext& ctx, const Song& song, BlobKind
   // One open (or a kept descriptor: BlobStore::open) tells whether this
   // node holds the bytes and gives them.
   auto opened = ctx.services.blobs.open(sha);
-  if (!opened) co_return co_await serve_remote_blob(ctx, song, kind, download_name);
+  if (!opened) {
+    // Another node's copy serves a blob this node lacks, not one its disk
+    // or its descriptors fail to give: that is this node's fault, said so.
+    if (opened.status().code() != Code::kNotFound) {
+      co_return unreadable(ctx, "blob " + sha.hex(), opened.status().message());
+    }
+    co_return co_await serve_remote_blob(ctx, song, kind, download_name);
+  }
   if (auto res = not_modified(ctx, etag)) co_return std::move(*res);
   co_return co_await serve_open_file(ctx, opened->file->fd(), opened->size, sha, etag,
                                      kind == BlobKind::kSong ? song.content_type : song.cover_mime, download_name);
