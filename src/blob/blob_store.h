@@ -86,7 +86,7 @@ class BlobStore {
   explicit BlobStore(std::string root, std::size_t open_files = kDefaultOpenFiles);
   ~BlobStore();
 
-  static constexpr std::size_t kDefaultOpenFiles = 64;
+  static constexpr std::size_t kDefaultOpenFiles = 16;
 
   const std::string& root() const { return root_; }
 
