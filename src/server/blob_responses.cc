@@ -345,7 +345,7 @@ awaitable<Reply> serve_song_blob(RequestContext& ctx, const Song& song, BlobKind
                                  const std::string& download_name) {
   const auto& sha = blob_of(song, kind);
   const auto etag = "\"" + sha.hex() + "\"";
-  // One open (or a kept descriptor: BlobStore::open) tells whether this
+  // One open (BlobStore::open) tells whether this
   // node holds the bytes and gives them.
   auto opened = ctx.services.blobs.open(sha);
   if (!opened) {

@@ -30,6 +30,17 @@ class Captured {
       }
     };
   }
+  // A writer whose first batch waits until release() (the output is
+  // stuck); first_batch_started() says when it got there.
+  AccessLog::Writer stuck_writer() {
+    return [this, capture = writer(), released = release_.get_future().share()](std::string_view lines) {
+      if (calls_++ == 0) released.wait();
+      capture(lines);
+    };
+  }
+  bool first_batch_started() const { return calls_.load() >= 1; }
+  void release() { release_.set_value(); }
+
   std::vector<std::string> lines() const {
     std::lock_guard lock(mu_);
     return lines_;
@@ -43,6 +54,8 @@ class Captured {
   mutable std::mutex mu_;
   std::vector<std::string> lines_;
   std::size_t batches_ = 0;
+  std::promise<void> release_;
+  std::atomic<int> calls_{0};
 };
 
 bool ends_with(const std::string& s, const std::string& tail) {
@@ -86,22 +99,13 @@ TEST(AccessLogTest, LinesHaveTheServerLogFormat) {
 
 TEST(AccessLogTest, BatchesLinesWhileTheWriterIsBusy) {
   Captured out;
-  std::promise<void> release;
-  auto released = release.get_future().share();
-  std::atomic<int> calls{0};
-  auto capture = out.writer();
   AccessLog::Options options;
   options.batch_delay = std::chrono::milliseconds(0);
-  AccessLog log(
-      [&](std::string_view lines) {
-        if (calls++ == 0) released.wait();
-        capture(lines);
-      },
-      options);
+  AccessLog log(out.stuck_writer(), options);
   ASSERT_TRUE(log.add("first"));
-  ASSERT_TRUE(testing::eventually([&] { return calls.load() == 1; }));
+  ASSERT_TRUE(testing::eventually([&] { return out.first_batch_started(); }));
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(log.add("queued " + std::to_string(i)));
-  release.set_value();
+  out.release();
   log.stop();
   EXPECT_EQ(out.lines().size(), 101u);
   // The 100 lines queued while the first batch was being written went out
@@ -111,21 +115,12 @@ TEST(AccessLogTest, BatchesLinesWhileTheWriterIsBusy) {
 
 TEST(AccessLogTest, AFloodIsBoundedAndDropsAreCountedAndReported) {
   Captured out;
-  std::promise<void> release;
-  auto released = release.get_future().share();
-  std::atomic<int> calls{0};
-  auto capture = out.writer();
   AccessLog::Options options;
   options.max_queued_bytes = 8 * 1024;
   options.batch_delay = std::chrono::milliseconds(0);
-  AccessLog log(
-      [&](std::string_view lines) {
-        if (calls++ == 0) released.wait();  // the output is stuck
-        capture(lines);
-      },
-      options);
+  AccessLog log(out.stuck_writer(), options);
   ASSERT_TRUE(log.add("first"));
-  ASSERT_TRUE(testing::eventually([&] { return calls.load() == 1; }));
+  ASSERT_TRUE(testing::eventually([&] { return out.first_batch_started(); }));
   const std::string message(100, 'x');
   int accepted = 0;
   constexpr int kFlood = 10000;
@@ -134,7 +129,7 @@ TEST(AccessLogTest, AFloodIsBoundedAndDropsAreCountedAndReported) {
   EXPECT_GT(accepted, 0);
   EXPECT_LE(accepted * 100, 8 * 1024);
   EXPECT_EQ(log.dropped(), static_cast<std::uint64_t>(kFlood - accepted));
-  release.set_value();
+  out.release();
   log.stop();
   auto lines = out.lines();
   // Every accepted line, then one warning with the count of the rest.
