@@ -75,7 +75,13 @@ struct RequestContext {
   int status = 0;
   std::uint64_t bytes_out = 0;
   bool keep_alive = true;
-  bool upgraded = false;  // the connection became a WebSocket and is gone
+  // The connection became a WebSocket: the handler moved the stream away
+  // and keeps a copy of `connection`; the HTTP session ends without it.
+  bool upgraded = false;
+  // Keeps the connection counted (connection limits, shutdown, drain,
+  // metrics) while anyone holds it; an upgraded connection's handler keeps
+  // a copy for as long as the connection lives.
+  std::shared_ptr<void> connection;
 
   const http::request_header<>& header() const { return parser.get().base(); }
   // The decoded value of the query's first parameter named `name`.

@@ -81,8 +81,30 @@ struct HttpServer::Impl {
     std::vector<std::string> segments;
   };
   struct Connection {
-    net::Stream* stream;
+    net::Stream* stream;  // null once a handler took the connection over
     bool busy;
+  };
+  // One open connection, counted from accept until the last of its owners
+  // lets go: the HTTP session, and after an upgrade the WebSocket that took
+  // the connection over (RequestContext::connection).
+  struct ConnectionRecord {
+    ConnectionRecord(Impl& server, net::Stream* stream, PerKeyLimit::Slot slot)
+        : server(server), address_slot(std::move(slot)) {
+      ++server.connections;
+      server.services.metrics.connection_opened();
+      id = server.track(stream);
+    }
+    ~ConnectionRecord() {
+      server.untrack(id);
+      server.services.metrics.connection_closed();
+      --server.connections;
+    }
+    ConnectionRecord(const ConnectionRecord&) = delete;
+    ConnectionRecord& operator=(const ConnectionRecord&) = delete;
+
+    Impl& server;
+    PerKeyLimit::Slot address_slot;
+    std::uint64_t id = 0;
   };
 
   ServerConfig config;
@@ -94,6 +116,13 @@ struct HttpServer::Impl {
   // destruction destroys the coroutine frames that hold their slots.
   PerKeyLimit per_address;
   ConcurrencyLimit refusals{kMaxConcurrentRefusals};
+  // Open connections, for the limits, the shutdown and the drain. Declared
+  // before the io_context too: an upgraded connection's record (below) is
+  // released when the last handler holding its WebSocket is destroyed.
+  std::atomic<std::uint32_t> connections{0};
+  std::mutex conn_mu;
+  std::map<std::uint64_t, Connection> open;
+  std::uint64_t next_conn_id = 0;
   asio::io_context ioc;
   asio::thread_pool workers;
   // Password hashing (Argon2id, 64 MiB each) on threads of its own, with a
@@ -109,10 +138,6 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<bool> draining{false};
   std::function<std::string()> drain_alternative;  // set before `draining`
-  std::atomic<std::uint32_t> connections{0};
-  std::mutex conn_mu;
-  std::map<std::uint64_t, Connection> open;
-  std::uint64_t next_conn_id = 0;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
 
   static AccessLog::Options access_log_options() {
@@ -145,6 +170,11 @@ struct HttpServer::Impl {
   void untrack(std::uint64_t id) {
     std::lock_guard lock(conn_mu);
     open.erase(id);
+  }
+  // The session's stream was moved to the handler that took it over.
+  void detach(std::uint64_t id) {
+    std::lock_guard lock(conn_mu);
+    open[id].stream = nullptr;
   }
   // Returns false when the server is stopping and the connection should go.
   bool set_busy(std::uint64_t id, bool busy) {
@@ -290,8 +320,6 @@ struct HttpServer::Impl {
 
   // `address_slot` counts the connection against its client address.
   awaitable<void> session(tcp::socket socket, std::string client_address, PerKeyLimit::Slot address_slot) {
-    ++connections;
-    services.metrics.connection_opened();
     {
       // Responses go out whole (header and body in one write, or header
       // sent with MSG_MORE in front of sendfile), so Nagle would only add delay.
@@ -300,7 +328,8 @@ struct HttpServer::Impl {
       socket.native_non_blocking(true, ignored);
     }
     auto stream = wrap(std::move(socket));
-    const auto id = track(&stream);
+    auto record = std::make_shared<ConnectionRecord>(*this, &stream, std::move(address_slot));
+    const auto id = record->id;
     beast::flat_buffer buffer(kMaxReadBuffer);
     bool first = true;
     bool upgraded = false;
@@ -340,6 +369,7 @@ struct HttpServer::Impl {
         }
         first = false;
         RequestContext ctx{stream, buffer, parser, config, services, workers, password_workers, password_slots};
+        ctx.connection = record;
         ctx.client_address = client_address;
         ctx.keep_alive = parser.get().keep_alive() && !stopping;
         auto started = std::chrono::steady_clock::now();
@@ -352,7 +382,9 @@ struct HttpServer::Impl {
           services.metrics.count_access_log_dropped();
         }
         if (ctx.upgraded) {
-          upgraded = true;  // the WebSocket owned the socket and has closed it
+          // The WebSocket owns the socket now, and a copy of the record.
+          upgraded = true;
+          detach(id);
           break;
         }
         if (!ctx.keep_alive || stopping) {
@@ -371,9 +403,6 @@ struct HttpServer::Impl {
       boost::system::error_code ignored;
       stream.socket().close(ignored);
     }
-    untrack(id);
-    services.metrics.connection_closed();
-    --connections;
   }
 
   // Closing a socket whose receive buffer holds unread bytes sends a reset,
@@ -550,13 +579,13 @@ struct HttpServer::Impl {
   void close_idle_connections() {
     std::lock_guard lock(conn_mu);
     for (auto& [id, conn] : open) {
-      if (conn.busy) continue;
+      if (conn.busy || !conn.stream) continue;
       // Cancel on the connection's own strand, where the session also ends;
       // the id is looked up again there because it may have ended already.
       asio::post(conn.stream->get_executor(), [this, id = id] {
         std::lock_guard lock(conn_mu);
         auto it = open.find(id);
-        if (it != open.end() && !it->second.busy) it->second.stream->cancel();
+        if (it != open.end() && !it->second.busy && it->second.stream) it->second.stream->cancel();
       });
     }
   }

@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <deque>
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "server/http_internal.h"
 #include "server/metrics.h"
@@ -52,21 +55,49 @@ websocket::close_reason close_reason_for(CloseReason why) {
   return {websocket::close_code::going_away, ""};
 }
 
-// One WebSocket listener. Reads run in the handler coroutine; writes are
-// chained callbacks on the same strand, one in flight, from a bounded queue.
+json::object error_message(std::string_view code, std::string_view detail) {
+  return {{"type", "error"}, {"code", code}, {"detail", detail}};
+}
+
+// One WebSocket listener, once its handshake is done. The HTTP session and
+// the handler that accepted it have ended by then: the session holds only
+// what a listener needs (its stream, its place in the limits, the room it
+// is in), so an idle listener costs a few KiB (docs/benchmarks.md).
+//
+// Reads and writes are chained callbacks on the connection's strand: one
+// read in flight into a small chunk (a message is put together from its
+// chunks), one write in flight from a bounded queue. The hub delivers from
+// any thread, under mu_.
 class WsSession final : public RoomSubscriber, public std::enable_shared_from_this<WsSession> {
  public:
+  struct Listener {
+    Services& services;
+    std::string room_id;
+    std::string username;
+    std::string client_address;
+    std::shared_ptr<void> connection;  // RequestContext::connection
+    PerKeyLimit::Slot websocket_slot;
+  };
+
   explicit WsSession(net::Stream&& stream) : ws_(std::move(stream)) {}
 
   websocket::stream<net::Stream>& ws() { return ws_; }
 
+  // Starts reading the listener's messages, until the connection ends; then
+  // leaves the room and lets go of the connection's slots.
+  void start(Listener listener) {
+    listener_.emplace(std::move(listener));
+    window_start_ = std::chrono::steady_clock::now();
+    read_next();
+  }
+
   void deliver(SharedMessage message) override {
     std::lock_guard lock(mu_);
     if (closing_) return;
-    if (queue_.size() >= kMaxQueuedMessages) {
+    if (queue_.size() - queue_head_ >= kMaxQueuedMessages) {
       // A consumer this slow would hold back memory forever: drop it.
       closing_ = true;
-      queue_.clear();
+      clear_queue();
       asio::post(ws_.get_executor(), [self = shared_from_this()] { self->abort_now(); });
       return;
     }
@@ -96,17 +127,25 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
   void send_own(const json::object& o) { deliver(std::make_shared<const std::string>(json::serialize(o))); }
 
  private:
+  // Queued messages are queue_[queue_head_...]; the vector is emptied (and
+  // its memory given back after a burst) whenever the writer catches up.
+  void clear_queue() {
+    queue_.clear();
+    queue_head_ = 0;
+    if (queue_.capacity() > 16) queue_.shrink_to_fit();
+  }
+
   void write_next() {
     SharedMessage message;
     {
       std::lock_guard lock(mu_);
-      if (queue_.empty()) {
+      if (queue_head_ == queue_.size()) {
+        clear_queue();
         writing_ = false;
         if (close_after_writes_) close_now(close_reason_);
         return;
       }
-      message = queue_.front();
-      queue_.pop_front();
+      message = std::move(queue_[queue_head_++]);
     }
     ws_.text(true);
     ws_.async_write(asio::buffer(*message),
@@ -114,7 +153,7 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
                       if (ec) {
                         std::lock_guard lock(self->mu_);
                         self->closing_ = true;
-                        self->queue_.clear();
+                        self->clear_queue();
                         self->writing_ = false;
                         return;
                       }
@@ -122,11 +161,104 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
                     });
   }
 
+  void read_next() {
+    ws_.async_read_some(asio::buffer(chunk_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->on_read(ec, n);
+    });
+  }
+
+  void on_read(beast::error_code ec, std::size_t n) {
+    if (ec) {
+      finish();
+      return;
+    }
+    message_bytes_ += n;
+    // A message over the limit is read to its end (Beast closes the
+    // connection past read_message_max) and answered with an error; only
+    // its first bytes are kept.
+    if (message_bytes_ <= kMaxClientMessageBytes) incoming_.append(chunk_.data(), n);
+    if (!ws_.is_message_done()) {
+      read_next();
+      return;
+    }
+    on_message();
+    incoming_.clear();
+    if (incoming_.capacity() > 2 * chunk_.size()) incoming_.shrink_to_fit();
+    message_bytes_ = 0;
+    read_next();
+  }
+
+  void on_message() {
+    auto now = std::chrono::steady_clock::now();
+    if (now - window_start_ >= std::chrono::seconds(1)) {
+      window_start_ = now;
+      messages_in_window_ = 0;
+    }
+    if (++messages_in_window_ > kMaxClientMessagesPerSecond) {
+      send_own(error_message("rate-limited", "more than 100 messages a second; slow down"));
+      return;
+    }
+    if (!ws_.got_text()) {
+      send_own(error_message("binary-frame", "only text frames holding JSON are understood"));
+      return;
+    }
+    if (message_bytes_ > kMaxClientMessageBytes) {
+      send_own(error_message("too-large", "messages may be at most 16384 bytes"));
+      return;
+    }
+    const double received_at = precise_now_ms();
+    JsonLimits limits;
+    limits.max_bytes = kMaxClientMessageBytes;
+    auto message = parse_json_object(incoming_, limits);
+    if (!message) {
+      send_own(error_message("invalid-json", message.status().message()));
+      return;
+    }
+    auto* type = message->if_contains("type");
+    if (!type || !type->is_string()) {
+      send_own(error_message("invalid-message", "every message needs a string 'type'"));
+      return;
+    }
+    if (type->as_string() == "time") {
+      auto* t0 = message->if_contains("t0");
+      if (!t0 || !t0->is_number()) {
+        send_own(error_message("invalid-message", "'time' needs a numeric 't0'"));
+        return;
+      }
+      // The command lead this listener needs rides on its time requests;
+      // the hub hears of it only when it changes.
+      if (const auto* lead = message->if_contains("lead_ms"); lead && lead->is_number()) {
+        const double value = lead->to_number<double>();
+        const auto ms = std::isfinite(value) ? static_cast<std::int64_t>(std::clamp(
+                                                   std::ceil(value), 0.0, static_cast<double>(RoomHub::kMaxReportedLeadMs)))
+                                             : 0;
+        if (ms != reported_lead_) {
+          reported_lead_ = ms;
+          listener_->services.hub.report_lead(listener_->room_id, this, ms);
+        }
+      }
+      send_own({{"type", "time"}, {"t0", *t0}, {"t1", received_at}, {"t2", precise_now_ms()}});
+    } else if (type->as_string() == "ping") {
+      send_own({{"type", "pong"}});
+    } else {
+      send_own(error_message("unknown-type", "unknown message type '" + std::string(type->as_string()) + "'"));
+    }
+  }
+
+  // The connection has ended (closed by either side, timed out, aborted).
+  void finish() {
+    auto& l = *listener_;
+    l.services.hub.leave(l.room_id, this);
+    l.services.metrics.websocket_closed();
+    spdlog::info("{} '{}' left room {}", l.client_address, l.username, l.room_id);
+    listener_.reset();  // the connection's slots, now
+  }
+
   // Drops the connection without the closing handshake. For a client that
   // does not read: a close frame would wait behind the write that is stuck
   // on its full TCP window, and the connection (and its place among the
   // room's listeners) would linger until the idle timeout. Closing the
-  // socket cancels the pending read, so the handler leaves the room now.
+  // socket cancels the pending read, so the listener leaves the room now.
   void abort_now() {
     closed_ = true;
     beast::get_lowest_layer(ws_).close();
@@ -140,18 +272,22 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
 
   websocket::stream<net::Stream> ws_;
   std::mutex mu_;
-  std::deque<SharedMessage> queue_;
+  std::vector<SharedMessage> queue_;
+  std::size_t queue_head_ = 0;
   bool writing_ = false;
   bool closing_ = false;
   // Strand-only state.
   bool closed_ = false;
   bool close_after_writes_ = false;
   websocket::close_reason close_reason_;
+  std::optional<Listener> listener_;  // from start() until the connection ends
+  std::array<char, 256> chunk_;       // one read's bytes
+  std::string incoming_;              // the message being read
+  std::size_t message_bytes_ = 0;     // its size so far
+  std::int64_t reported_lead_ = 0;    // what the hub knows of this listener's lead
+  std::chrono::steady_clock::time_point window_start_;
+  int messages_in_window_ = 0;
 };
-
-json::object error_message(std::string_view code, std::string_view detail) {
-  return {{"type", "error"}, {"code", code}, {"detail", detail}};
-}
 
 awaitable<Reply> room_websocket(RequestContext& ctx) {
   const auto room_id = ctx.params[0];
@@ -224,75 +360,10 @@ awaitable<Reply> room_websocket(RequestContext& ctx) {
   if (!still && still.status().code() == Code::kUnauthenticated) session->close(CloseReason::kSignedOut);
   spdlog::info("{} '{}' joined room {}", ctx.client_address, user.username, room_id);
   ctx.services.metrics.websocket_opened();
-
-  beast::flat_buffer buffer;
-  std::int64_t reported_lead = 0;  // what the hub knows of this listener's lead
-  auto window_start = std::chrono::steady_clock::now();
-  int messages_in_window = 0;
-  for (;;) {
-    buffer.clear();
-    auto [ec, n] = co_await ws.async_read(buffer, as_tuple(use_awaitable));
-    if (ec) break;
-    const double received_at = precise_now_ms();
-    auto now = std::chrono::steady_clock::now();
-    if (now - window_start >= std::chrono::seconds(1)) {
-      window_start = now;
-      messages_in_window = 0;
-    }
-    if (++messages_in_window > kMaxClientMessagesPerSecond) {
-      session->send_own(error_message("rate-limited", "more than 100 messages a second; slow down"));
-      continue;
-    }
-    if (!ws.got_text()) {
-      session->send_own(error_message("binary-frame", "only text frames holding JSON are understood"));
-      continue;
-    }
-    if (n > kMaxClientMessageBytes) {
-      session->send_own(error_message("too-large", "messages may be at most 16384 bytes"));
-      continue;
-    }
-    auto text = beast::buffers_to_string(buffer.data());
-    JsonLimits limits;
-    limits.max_bytes = kMaxClientMessageBytes;
-    auto message = parse_json_object(text, limits);
-    if (!message) {
-      session->send_own(error_message("invalid-json", message.status().message()));
-      continue;
-    }
-    auto* type = message->if_contains("type");
-    if (!type || !type->is_string()) {
-      session->send_own(error_message("invalid-message", "every message needs a string 'type'"));
-      continue;
-    }
-    if (type->as_string() == "time") {
-      auto* t0 = message->if_contains("t0");
-      if (!t0 || !t0->is_number()) {
-        session->send_own(error_message("invalid-message", "'time' needs a numeric 't0'"));
-        continue;
-      }
-      // The command lead this listener needs rides on its time requests;
-      // the hub hears of it only when it changes.
-      if (const auto* lead = message->if_contains("lead_ms"); lead && lead->is_number()) {
-        const double value = lead->to_number<double>();
-        const auto ms = std::isfinite(value) ? static_cast<std::int64_t>(std::clamp(
-                                                   std::ceil(value), 0.0, static_cast<double>(RoomHub::kMaxReportedLeadMs)))
-                                             : 0;
-        if (ms != reported_lead) {
-          reported_lead = ms;
-          ctx.services.hub.report_lead(room_id, session.get(), ms);
-        }
-      }
-      session->send_own({{"type", "time"}, {"t0", *t0}, {"t1", received_at}, {"t2", precise_now_ms()}});
-    } else if (type->as_string() == "ping") {
-      session->send_own({{"type", "pong"}});
-    } else {
-      session->send_own(error_message("unknown-type", "unknown message type '" +
-                                                          std::string(type->as_string()) + "'"));
-    }
-  }
-  ctx.services.hub.leave(room_id, session.get());
-  ctx.services.metrics.websocket_closed();
-  spdlog::info("{} '{}' left room {}", ctx.client_address, user.username, room_id);
+  // From here the session lives on its own; this handler, and the HTTP
+  // session that called it, end now.
+  session->start({ctx.services, room_id, user.username, ctx.client_address, ctx.connection,
+                  std::move(*websocket_slot)});
   co_return std::nullopt;
 }
 

@@ -57,6 +57,26 @@ TEST_F(LimitsTest, ConnectionsPerAddressAreCapped) {
   EXPECT_TRUE(eventually([&] { return server_->request(V::get, "/healthz").status == 200; }));
 }
 
+TEST_F(LimitsTest, AnOpenWebSocketCountsAgainstItsAddress) {
+  restart_with(&ServerConfig::max_connections_per_address, 3);
+  auto alice = register_and_login("alice");
+  const auto room = create_room(alice);
+  auto first = join(alice, room);
+  auto second = join(alice, room);
+  // The connections of the requests above are gone once one more fits.
+  ASSERT_TRUE(eventually([&] { return server_->request(V::get, "/healthz").status == 200; }));
+
+  // Two WebSockets and one idle connection fill the address's three: the
+  // WebSockets still count after their HTTP upgrade has ended. (Were they
+  // not counted, at most the idle one and the last request's could be.)
+  auto idle = idle_connection();
+  expect_problem(server_->request(V::get, "/healthz"), 503, "too-many-connections");
+
+  // A WebSocket that closes gives its place back.
+  second->close();
+  EXPECT_TRUE(eventually([&] { return server_->request(V::get, "/healthz").status == 200; }));
+}
+
 TEST_F(LimitsTest, WebSocketsPerUserAreCapped) {
   restart_with(&ServerConfig::max_websockets_per_user, 2);
   auto alice = register_and_login("alice");

@@ -758,6 +758,11 @@ TEST_F(RoomsTest, BadFramesGetErrorsAndTheConnectionStaysUsable) {
   expect_error("unknown-type");
   ASSERT_FALSE(ws->send(json::object{{"type", "ping"}, {"padding", std::string(32 * 1024, 'x')}}));
   expect_error("too-large");
+  // A message the server reads in several pieces is put back together.
+  ASSERT_FALSE(ws->send(json::object{{"type", "ping"}, {"padding", std::string(12 * 1024, 'x')}}));
+  auto pong = ws->read();
+  ASSERT_TRUE(pong) << ws->error().message();
+  EXPECT_EQ(pong->at("type").as_string(), "pong") << json::serialize(*pong);
   ASSERT_FALSE(ws->send_binary(std::string("\x00\x01\x02\xff", 4)));
   expect_error("binary-frame");
   ASSERT_FALSE(ws->send({{"type", 7}}));
