@@ -302,6 +302,12 @@ Result<OpenedBlob> BlobStore::open(const ContentHash& sha256) {
   return OpenedBlob{std::move(file), static_cast<std::uint64_t>(st.st_size)};
 }
 
+std::size_t BlobStore::kept_descriptors() const {
+  auto& cache = *open_files_;
+  std::lock_guard lock(cache.mu);
+  return cache.lru.size();
+}
+
 void BlobStore::forget_open(const ContentHash& sha256) {
   auto& cache = *open_files_;
   std::shared_ptr<const OpenBlobFile> dropped;  // closed outside the lock

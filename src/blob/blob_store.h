@@ -110,6 +110,9 @@ class BlobStore {
   // blob's descriptor, so a blob re-uploaded after a removal is read from
   // its new file.
   Result<OpenedBlob> open(const ContentHash& sha256);
+  // How many descriptors open() keeps now (at most `open_files`); a node
+  // reports it, so that its open descriptors can be told from leaked ones.
+  std::size_t kept_descriptors() const;
   // kNotFound if absent.
   Status remove(const ContentHash& sha256);
   // Moves a committed blob to quarantine/ (a scrub found it corrupt), so it

@@ -58,7 +58,7 @@ awaitable<Reply> healthz(RequestContext& ctx) {
        {"max_upload_bytes", ctx.config.max_upload_bytes}});
 }
 
-std::string render_view_metrics(const Services& services) {
+std::string render_node_metrics(const Services& services) {
   std::string out;
   out += "# HELP hifi_view_stale Whether a view of the store is not following it now (1) or is (0).\n";
   out += "# TYPE hifi_view_stale gauge\n";
@@ -70,6 +70,9 @@ std::string render_view_metrics(const Services& services) {
   out += "# HELP hifi_view_reloads_total Reloads of a whole view after the store compacted its history.\n";
   out += "# TYPE hifi_view_reloads_total counter\n";
   for (const auto& [name, v] : all) out += fmt::format("hifi_view_reloads_total{{view=\"{}\"}} {}\n", name, v.reloads);
+  out += "# HELP hifi_blob_kept_descriptors Descriptors of recently read blobs kept open for the next read.\n";
+  out += "# TYPE hifi_blob_kept_descriptors gauge\n";
+  out += fmt::format("hifi_blob_kept_descriptors {}\n", services.blobs.kept_descriptors());
   return out;
 }
 
@@ -77,7 +80,7 @@ awaitable<Reply> metrics(RequestContext& ctx) {
   StringResponse res{http::status::ok, 11};
   res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   res.body() = ctx.services.metrics.render() + ctx.services.cluster.render_metrics() +
-               render_view_metrics(ctx.services);
+               render_node_metrics(ctx.services);
   co_return res;
 }
 

@@ -194,10 +194,7 @@ Result<std::unique_ptr<Node>> Node::open(ServerConfig config, NodeOptions option
     p->owned_store = instrument_meta_store(std::move(*store), p->metrics);
     p->store = p->owned_store.get();
   }
-  // No kept descriptors (open_files 0): with them, a node's open
-  // descriptors no longer came back to their level after load, which the
-  // fault test checks to find leaks; every read opens its blob.
-  p->blobs = std::make_unique<BlobStore>(cfg.data_dir, /*open_files=*/0);
+  p->blobs = std::make_unique<BlobStore>(cfg.data_dir);
   if (auto removed = p->blobs->cleanup_temporaries(); removed > 0) {
     spdlog::info("removed {} unfinished upload(s) left by an earlier run", removed);
   }

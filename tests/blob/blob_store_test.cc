@@ -375,8 +375,10 @@ TEST_F(BlobStoreTest, KeptDescriptorsAreBounded) {
   std::vector<ContentHash> shas;
   for (int i = 0; i < 10; ++i) shas.push_back(store_->put("blob " + std::to_string(i)).value().sha256);
   const auto before = open_descriptors();
+  EXPECT_EQ(store_->kept_descriptors(), 0u);
   for (const auto& sha : shas) ASSERT_TRUE(store_->open(sha).is_ok());
   EXPECT_EQ(open_descriptors(), before + 2);
+  EXPECT_EQ(store_->kept_descriptors(), 2u);
   // The two opened last are the ones kept.
   auto last = store_->open(shas.back()).value().file;
   EXPECT_EQ(store_->open(shas.back()).value().file, last);
@@ -386,6 +388,12 @@ TEST_F(BlobStoreTest, KeptDescriptorsAreBounded) {
   const auto unkept = open_descriptors();
   ASSERT_TRUE(none.open(shas.front()).is_ok());
   EXPECT_EQ(open_descriptors(), unkept);
+  EXPECT_EQ(none.kept_descriptors(), 0u);
+  // A removed blob's descriptor is let go (once no read holds it).
+  last.reset();
+  ASSERT_TRUE(store_->remove(shas.back()).is_ok());
+  EXPECT_EQ(store_->kept_descriptors(), 1u);
+  EXPECT_EQ(open_descriptors(), before + 1);
 }
 
 TEST_F(BlobStoreTest, ConcurrentOpensAndRemovesNeverServeARemovedBlob) {

@@ -199,6 +199,21 @@ TEST_F(ApiTest, SongsSurviveARestart) {
   for (auto& id : ids) EXPECT_EQ(get("/api/v1/songs/" + id + "/stream", token).status, 200);
 }
 
+// The descriptors a node keeps open for the next read of a song are in its
+// metrics, so that a count of its open descriptors can tell them from leaks.
+TEST_F(ApiTest, MetricsShowTheBlobDescriptorsKeptForReads) {
+  auto token = register_and_login("alice");
+  const std::string a = upload(token, make_wav(300), "a.wav").json().at("id").as_string().c_str();
+  const std::string b = upload(token, make_wav(301), "b.wav").json().at("id").as_string().c_str();
+  EXPECT_NE(get("/metrics", token).body.find("\nhifi_blob_kept_descriptors 0\n"), std::string::npos);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(get("/api/v1/songs/" + a + "/stream", token).status, 200);
+  auto metrics = get("/metrics", token).body;
+  EXPECT_NE(metrics.find("\nhifi_blob_kept_descriptors 1\n"), std::string::npos) << metrics;
+  ASSERT_EQ(get("/api/v1/songs/" + b + "/stream", token).status, 200);
+  metrics = get("/metrics", token).body;
+  EXPECT_NE(metrics.find("\nhifi_blob_kept_descriptors 2\n"), std::string::npos) << metrics;
+}
+
 TEST_F(ApiTest, ExpiredTokenIsRejected) {
   auto token = register_and_login("alice");
   server_->clock().advance_ms(AccountOptions{}.token_ttl_ms + 1);
