@@ -239,9 +239,8 @@ awaitable<Reply> serve_remote_blob(RequestContext& ctx, const Song& song, BlobKi
                                 kind == BlobKind::kSong ? song.content_type : song.cover_mime, download_name);
 }
 
-}  // namespace
-
-namespace {
+// A blob's entity tag: its hash, which names its bytes.
+std::string blob_etag(const ContentHash& sha256) { return "\"" + sha256.hex() + "\""; }
 
 // A 304 when the request's If-None-Match names the blob; nullopt otherwise.
 std::optional<StringResponse> not_modified(const RequestContext& ctx, const std::string& etag) {
@@ -262,35 +261,6 @@ StringResponse unreadable(const RequestContext& ctx, std::string_view what, std:
 
 // The bytes of an open file (`size` of them) whose bytes hash to sha256:
 // ranges, If-Range, and the header fields of a blob.
-awaitable<Reply> serve_open_file(RequestContext& ctx, int fd, std::uint64_t size, const ContentHash& sha256,
-                                 const std::string& etag, const std::string& content_type,
-                                 const std::string& download_name);
-
-}  // namespace
-
-awaitable<Reply> serve_blob(RequestContext& ctx, const ContentHash& sha256,
-                            const std::string& content_type, const std::string& download_name) {
-  const auto etag = "\"" + sha256.hex() + "\"";
-  if (auto res = not_modified(ctx, etag)) co_return std::move(*res);
-  auto opened = ctx.services.blobs.open(sha256);
-  if (!opened) co_return unreadable(ctx, "blob " + sha256.hex(), opened.status().message());
-  co_return co_await serve_open_file(ctx, opened->file->fd(), opened->size, sha256, etag, content_type,
-                                     download_name);
-}
-
-awaitable<Reply> serve_file(RequestContext& ctx, const std::string& path, const ContentHash& sha256,
-                            const std::string& content_type, const std::string& download_name) {
-  const auto etag = "\"" + sha256.hex() + "\"";
-  if (auto res = not_modified(ctx, etag)) co_return std::move(*res);
-  FileCloser file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  struct stat st {};
-  if (file.fd < 0 || ::fstat(file.fd, &st) != 0) co_return unreadable(ctx, path, std::strerror(errno));
-  co_return co_await serve_open_file(ctx, file.fd, static_cast<std::uint64_t>(st.st_size), sha256, etag,
-                                     content_type, download_name);
-}
-
-namespace {
-
 awaitable<Reply> serve_open_file(RequestContext& ctx, int fd, std::uint64_t size, const ContentHash& sha256,
                                  const std::string& etag, const std::string& content_type,
                                  const std::string& download_name) {
@@ -326,6 +296,27 @@ awaitable<Reply> serve_open_file(RequestContext& ctx, int fd, std::uint64_t size
 
 }  // namespace
 
+awaitable<Reply> serve_blob(RequestContext& ctx, const ContentHash& sha256,
+                            const std::string& content_type, const std::string& download_name) {
+  const auto etag = blob_etag(sha256);
+  if (auto res = not_modified(ctx, etag)) co_return std::move(*res);
+  auto opened = ctx.services.blobs.open(sha256);
+  if (!opened) co_return unreadable(ctx, "blob " + sha256.hex(), opened.status().message());
+  co_return co_await serve_open_file(ctx, opened->file->fd(), opened->size, sha256, etag, content_type,
+                                     download_name);
+}
+
+awaitable<Reply> serve_file(RequestContext& ctx, const std::string& path, const ContentHash& sha256,
+                            const std::string& content_type, const std::string& download_name) {
+  const auto etag = blob_etag(sha256);
+  if (auto res = not_modified(ctx, etag)) co_return std::move(*res);
+  FileCloser file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  struct stat st {};
+  if (file.fd < 0 || ::fstat(file.fd, &st) != 0) co_return unreadable(ctx, path, std::strerror(errno));
+  co_return co_await serve_open_file(ctx, file.fd, static_cast<std::uint64_t>(st.st_size), sha256, etag,
+                                     content_type, download_name);
+}
+
 awaitable<Reply> redirect_to_holder(RequestContext& ctx, const Song& song, std::string_view extra_query) {
   auto holders = co_await offload(ctx, [&] { return ctx.services.cluster.replicator().holders(song.sha256); });
   if (holders.empty()) co_return no_live_holder(ctx, song, BlobKind::kSong);
@@ -344,7 +335,7 @@ awaitable<Reply> redirect_request_to_holder(RequestContext& ctx, const Song& son
 awaitable<Reply> serve_song_blob(RequestContext& ctx, const Song& song, BlobKind kind,
                                  const std::string& download_name) {
   const auto& sha = blob_of(song, kind);
-  const auto etag = "\"" + sha.hex() + "\"";
+  const auto etag = blob_etag(sha);
   // One open (BlobStore::open) tells whether this
   // node holds the bytes and gives them.
   auto opened = ctx.services.blobs.open(sha);

@@ -128,7 +128,9 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
 
  private:
   // Queued messages are queue_[queue_head_...]; the vector is emptied (and
-  // its memory given back after a burst) whenever the writer catches up.
+  // its memory given back after a burst) whenever the writer catches up,
+  // and the sent ones are dropped from its front when they are the half of
+  // it, so a writer that never quite catches up does not grow it forever.
   void clear_queue() {
     queue_.clear();
     queue_head_ = 0;
@@ -146,6 +148,10 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
         return;
       }
       message = std::move(queue_[queue_head_++]);
+      if (queue_head_ >= 64 && 2 * queue_head_ >= queue_.size()) {
+        queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_));
+        queue_head_ = 0;
+      }
     }
     ws_.text(true);
     ws_.async_write(asio::buffer(*message),
