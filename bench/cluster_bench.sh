@@ -253,17 +253,23 @@ cpu_ms() {
 }
 
 # --- 1. upload -----------------------------------------------------------------
-# upload_phases: "pre push post" (ms) for the last $UPLOADS uploads to node 1:
-# pre = POST start -> first PUT start (receive, hash, local fsync, etcd),
-# push = first PUT start -> last PUT end, post = last PUT end -> POST end.
+# upload_phases: "stream commit post" (ms) for the last $UPLOADS uploads to
+# node 1: stream = POST start -> the last copy staged on nodes 2 and 3 (the
+# bytes sent on while they arrive, each node's copy fsynced); commit = first
+# start -> last end of the copies' commits (or of whole-blob pushes, when a
+# copy could not be streamed); post = last commit end -> POST end (publish).
 upload_phases() {
   { sed -n 's/^[0-9-]*T\([0-9:.]*\) .* POST \/api\/v1\/songs -> 201 .* \([0-9.]*\)ms$/\1 POST \2/p' "$TMP/node1.log"
-    sed -n 's/^[0-9-]*T\([0-9:.]*\) .* PUT \/internal\/v1\/blobs\/.* -> 20[01] .* \([0-9.]*\)ms$/\1 PUT \2/p' \
+    sed -n 's/^[0-9-]*T\([0-9:.]*\) .* PUT \/internal\/v1\/uploads\/.* -> 200 .* \([0-9.]*\)ms$/\1 STAGE \2/p' \
+      "$TMP/node2.log" "$TMP/node3.log"
+    sed -n -e 's/^[0-9-]*T\([0-9:.]*\) .* POST \/internal\/v1\/uploads\/.*\/commit -> 201 .* \([0-9.]*\)ms$/\1 COPY \2/p' \
+      -e 's/^[0-9-]*T\([0-9:.]*\) .* PUT \/internal\/v1\/blobs\/.* -> 20[01] .* \([0-9.]*\)ms$/\1 COPY \2/p' \
       "$TMP/node2.log" "$TMP/node3.log"; } | sort |
     awk '{ split($1, t, ":"); end = (t[1] * 3600 + t[2] * 60 + t[3]) * 1000; start = end - $3
-           if ($2 == "PUT") { if (n == 0 || start < first) first = start; if (n == 0 || end > last) last = end; n++; next }
-           if (n == 2) printf "%.1f %.1f %.1f\n", first - start, last - first, end - last
-           n = 0 }' | tail -n "$UPLOADS"
+           if ($2 == "STAGE") { if (staged == 0 || end > stage_end) stage_end = end; staged++; next }
+           if ($2 == "COPY") { if (n == 0 || start < first) first = start; if (n == 0 || end > last) last = end; n++; next }
+           if (n == 2) printf "%.1f %.1f %.1f\n", (staged > 0 ? stage_end - start : 0), last - first, end - last
+           n = 0; staged = 0 }' | tail -n "$UPLOADS"
 }
 
 # etcd_puts N: time of N single-key writes to the etcd cluster (curl to the
@@ -380,11 +386,12 @@ run_upload() {
   grep -h 'POST /api/v1/songs -> 201' "$TMP/node1.log" | sed -n 's/.* \([0-9.]*\)ms$/\1/p' | tail -n "$UPLOADS" >"$RESULTS/srv-post"
   : >"$RESULTS/srv-put"
   for i in 2 3; do
-    grep -h 'PUT /internal/v1/blobs/' "$TMP/node$i.log" | sed -n 's/.* \([0-9.]*\)ms$/\1/p' | tail -n "$UPLOADS" >>"$RESULTS/srv-put"
+    grep -hE 'PUT /internal/v1/(blobs|uploads)/' "$TMP/node$i.log" | sed -n 's/.* \([0-9.]*\)ms$/\1/p' | tail -n "$UPLOADS" >>"$RESULTS/srv-put"
   done
   # Phases of each counted cluster upload, from the log lines' times (ms
   # resolution; a line is written when its request ends): node 1's POST,
-  # and the PUTs it made to nodes 2 and 3 (in parallel).
+  # the copies streamed to nodes 2 and 3 while it arrived, and their
+  # commits (in parallel).
   upload_phases >"$RESULTS/phases"
   cut -d' ' -f1 "$RESULTS/phases" >"$RESULTS/phase-pre"
   cut -d' ' -f2 "$RESULTS/phases" >"$RESULTS/phase-push"
@@ -412,16 +419,16 @@ run_upload() {
     # shellcheck disable=SC2046
     row "cluster node 1: POST /api/v1/songs" $(stats "$RESULTS/srv-post")
     # shellcheck disable=SC2046
-    row "cluster nodes 2, 3: PUT /internal/v1/blobs (each)" $(stats "$RESULTS/srv-put")
+    row "cluster nodes 2, 3: PUT /internal/v1/uploads (each)" $(stats "$RESULTS/srv-put")
     # shellcheck disable=SC2046
     row "single node: POST /api/v1/songs" $(stats "$RESULTS/srv-single")
     echo "   cluster POST phases, from the node logs' times (1 ms resolution):"
     # shellcheck disable=SC2046
-    row "before the pushes (receive, hash, local fsync, etcd)" $(stats "$RESULTS/phase-pre")
+    row "receive and stream on, until nodes 2, 3 fsynced" $(stats "$RESULTS/phase-pre")
     # shellcheck disable=SC2046
-    row "pushes to nodes 2, 3 in parallel (first start-last end)" $(stats "$RESULTS/phase-push")
+    row "commits on nodes 2, 3 in parallel (first start-last end)" $(stats "$RESULTS/phase-push")
     # shellcheck disable=SC2046
-    row "after the pushes (publish the song)" $(stats "$RESULTS/phase-post")
+    row "after the commits (publish the song)" $(stats "$RESULTS/phase-post")
     read -r c50 c99 cmean _ < <(stats "$RESULTS/up-cluster")
     read -r s50 s99 smean _ < <(stats "$RESULTS/up-single")
     read -r d50 _ < <(stats "$RESULTS/dd-3par")

@@ -99,6 +99,12 @@ class FileBlobWriter final : public BlobWriter {
     return *digest_;
   }
 
+  Status sync() override {
+    if (state_ != State::kOpen) return failed_precondition("blob writer is closed");
+    if (::fsync(fd_) != 0) return errno_status("fsync", temp_path_, errno);
+    return Status::ok();
+  }
+
   Result<BlobInfo> commit() override {
     if (state_ != State::kOpen) return failed_precondition("blob writer is closed");
     BlobInfo info{ContentHash::from_digest(digest()), size_};

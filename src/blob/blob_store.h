@@ -50,6 +50,11 @@ class BlobWriter {
   // reuses it. Callers that must match an expected digest (e.g. an upload's
   // Repr-Digest) compare this before commit() and abort() on a mismatch.
   virtual Digest digest() = 0;
+  // Makes the bytes written so far durable in the temporary, so that a
+  // later commit() has almost nothing left to flush (a node holding a copy
+  // staged for another node's upload syncs it while that node decides).
+  // kIoError on disk failure, kFailedPrecondition after commit() or abort().
+  virtual Status sync() = 0;
   // Makes the blob durable under blobs/. Committing bytes that already exist
   // is OK and keeps the existing copy, whose modification time is set to now
   // (garbage collection spares recently committed blobs). On failure the

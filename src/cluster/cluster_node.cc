@@ -25,7 +25,8 @@ ClusterNode::ClusterNode(MetaStore& store, BlobStore& blobs, Catalog& catalog, c
                                     options_.member_ttl},
                   std::move(sampler)),
       replicator_(store, blobs, membership_, peers_, clock, options_.replicas),
-      maintenance_(store, blobs, catalog, membership_, replicator_, peers_, clock,
+      staged_(clock, options_.staged),
+      maintenance_(store, blobs, catalog, membership_, replicator_, peers_, staged_, clock,
                    options_.maintenance),
       store_(store) {}
 
@@ -74,6 +75,12 @@ std::string ClusterNode::render_metrics() const {
         m.without_live_copy.load());
   counter("hifi_replica_pushes_total", "Copies this node sent to another node.", r.pushes_ok.load());
   counter("hifi_replica_push_failures_total", "Copies to another node that failed.", r.pushes_failed.load());
+  by_result("hifi_replica_streamed_copies_total",
+            "Copies streamed to another node while an upload arrived, by whether that node could commit them "
+            "(failed ones were sent again after the commit).",
+            "ok", r.streamed_ok.load(), "failed", r.streamed_failed.load());
+  gauge("hifi_staged_copies", "Copies of other nodes' uploads in progress held here, not yet committed.",
+        staged_.size());
   counter("hifi_repair_passes_total", "Repair passes run as leader.", m.repair_passes.load());
   by_result("hifi_repair_copies_total", "Copies the repair leader arranged, by result.", "ok",
             m.repair_copies_ok.load(), "failed", m.repair_copies_failed.load());

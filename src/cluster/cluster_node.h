@@ -21,6 +21,7 @@
 #include "cluster/peer_auth.h"
 #include "cluster/peer_client.h"
 #include "cluster/replicator.h"
+#include "cluster/staged_copies.h"
 #include "library/catalog.h"
 #include "store/meta_store.h"
 
@@ -38,6 +39,8 @@ struct ClusterOptions {
   // Dynamic scaling (decided on the leader; see Autoscaler).
   AutoscalerOptions scale;
   ProvisionerOptions provisioner;
+  // Copies of uploads streamed here by other nodes, until they decide.
+  StagedCopiesOptions staged;
 };
 
 class ClusterNode {
@@ -57,6 +60,7 @@ class ClusterNode {
   Membership& membership() { return membership_; }
   const Membership& membership() const { return membership_; }
   Replicator& replicator() { return replicator_; }
+  StagedCopies& staged_copies() { return staged_; }
   Maintenance& maintenance() { return maintenance_; }
   // Null before start().
   Autoscaler* autoscaler() { return autoscaler_.get(); }
@@ -76,6 +80,7 @@ class ClusterNode {
   PeerClient peers_;
   Membership membership_;
   Replicator replicator_;
+  StagedCopies staged_;
   Maintenance maintenance_;
   MetaStore& store_;
   std::unique_ptr<Autoscaler> autoscaler_;

@@ -39,13 +39,15 @@ std::optional<ContentHash> hash_file(const std::string& path) {
 
 Maintenance::Maintenance(MetaStore& store, BlobStore& blobs, const Catalog& catalog,
                          const Membership& membership, Replicator& replicator,
-                         const PeerClient& peers, const Clock& clock, MaintenanceOptions options)
+                         const PeerClient& peers, StagedCopies& staged, const Clock& clock,
+                         MaintenanceOptions options)
     : store_(store),
       blobs_(blobs),
       catalog_(catalog),
       membership_(membership),
       replicator_(replicator),
       peers_(peers),
+      staged_(staged),
       clock_(clock),
       options_(options) {}
 
@@ -264,6 +266,10 @@ void Maintenance::forget_dead_records(const ReplicaIndex& index,
 
 void Maintenance::index_pass() {
   std::lock_guard pass(index_mu_);
+  if (auto expired = staged_.expire(); expired > 0) {
+    spdlog::info("maintenance: dropped {} copies staged for uploads on other nodes that never decided on them",
+                 expired);
+  }
   auto index = read_replica_index(store_);
   if (!index) {
     spdlog::warn("maintenance: cannot read the replica index: {}", index.status().to_string());

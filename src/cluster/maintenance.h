@@ -18,7 +18,9 @@
 //    index misses, drops records of copies this node no longer has, and
 //    removes blobs no song references once they are older than the grace
 //    period (an upload in flight commits its blob before publishing the
-//    song; the grace period covers that window).
+//    song; the grace period covers that window), and drops copies staged
+//    for other nodes' uploads that were neither committed nor aborted
+//    within their time to live (StagedCopies).
 //  - Scrub (every node, every scrub interval): re-hashes this node's copies;
 //    a copy whose bytes no longer match its name is moved to quarantine/ and
 //    its record dropped, so the next repair replaces it from a good copy.
@@ -40,6 +42,7 @@
 #include "blob/blob_store.h"
 #include "cluster/membership.h"
 #include "cluster/replicator.h"
+#include "cluster/staged_copies.h"
 #include "library/catalog.h"
 
 namespace hifi::cluster {
@@ -83,7 +86,7 @@ class Maintenance {
  public:
   Maintenance(MetaStore& store, BlobStore& blobs, const Catalog& catalog,
               const Membership& membership, Replicator& replicator, const PeerClient& peers,
-              const Clock& clock, MaintenanceOptions options);
+              StagedCopies& staged, const Clock& clock, MaintenanceOptions options);
   ~Maintenance();
 
   void start();
@@ -112,6 +115,7 @@ class Maintenance {
   const Membership& membership_;
   Replicator& replicator_;
   const PeerClient& peers_;
+  StagedCopies& staged_;
   const Clock& clock_;
   const MaintenanceOptions options_;
   MaintenanceCounters counters_;

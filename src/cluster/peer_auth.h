@@ -31,6 +31,11 @@ namespace hifi::cluster {
 
 inline constexpr const char* kPeerHeader = "X-HiFi-Peer";
 
+// The body digest a request signs when its sender does not know it yet (an
+// upload streamed on while it arrives): the receiver hashes the bytes and
+// the sender checks that digest before it commits the copy.
+inline constexpr const char* kStreamedBodySha256 = "0000000000000000000000000000000000000000000000000000000000000000";
+
 // The hex SHA-256 of no bytes: the body digest of a request without a body.
 inline constexpr const char* kEmptyBodySha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 

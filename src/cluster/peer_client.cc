@@ -99,15 +99,15 @@ std::string refusal(unsigned status, const std::string& body) {
   return "HTTP " + std::to_string(status) + (detail.empty() ? "" : ": " + detail);
 }
 
-// POST `api_path` to the member `to` (at `target`) with this node's peer
+// `verb` `api_path` to the member `to` (at `target`) with this node's peer
 // header and an optional JSON body; the answer's status and body.
-Result<std::pair<unsigned, std::string>> post_as_peer(const PeerAuth& auth, const Clock& clock, const Member& to,
-                                                      const Endpoint& target, const std::string& api_path,
-                                                      std::string json_body, const PeerClientOptions& options,
-                                                      const std::string& what,
+Result<std::pair<unsigned, std::string>> call_as_peer(const PeerAuth& auth, const Clock& clock, const Member& to,
+                                                      const Endpoint& target, http::verb verb,
+                                                      const std::string& api_path, std::string json_body,
+                                                      const PeerClientOptions& options, const std::string& what,
                                                       bool silence_is_unavailable = false) {
-  http::request<http::string_body> request{http::verb::post, target.target(api_path), 11};
-  PeerRequest signed_part{"POST", api_path, to.id};
+  http::request<http::string_body> request{verb, target.target(api_path), 11};
+  PeerRequest signed_part{std::string(http::to_string(verb)), api_path, to.id};
   if (!json_body.empty()) signed_part.body_sha256 = to_hex(sha256(json_body));
   request.set(kPeerHeader, auth.header_value(signed_part, clock.now_ms() / 1000));
   if (!json_body.empty()) {
@@ -134,7 +134,7 @@ Status PeerClient::push_blob(const Member& to, const ContentHash& sha256, const 
     // instead of waiting out the transfer's idle timeout.
     PeerClientOptions options = options_;
     options.idle_timeout = std::min(options_.idle_timeout, options_.answer_timeout);
-    auto answer = post_as_peer(auth_, clock_, to, *target, "/internal/v1/blobs/" + sha256.hex() + "/keep", {},
+    auto answer = call_as_peer(auth_, clock_, to, *target, http::verb::post, "/internal/v1/blobs/" + sha256.hex() + "/keep", {},
                                options, what, /*silence_is_unavailable=*/true);
     if (!answer) return answer.status();
     if (answer->first == 200) return Status::ok();
@@ -171,7 +171,7 @@ Status PeerClient::request_push(const Member& holder, const ContentHash& sha256,
   // per-piece deadline; allow for a slow but moving transfer.
   PeerClientOptions options = options_;
   options.idle_timeout = options_.idle_timeout * 8;
-  auto answer = post_as_peer(auth_, clock_, holder, *target, "/internal/v1/blobs/" + sha256.hex() + "/push",
+  auto answer = call_as_peer(auth_, clock_, holder, *target, http::verb::post, "/internal/v1/blobs/" + sha256.hex() + "/push",
                              boost::json::serialize(boost::json::object{{"target", target_id}}), options, what);
   if (!answer) return answer.status();
   if (answer->first != 200) return io_error(what + " failed: " + refusal(answer->first, answer->second));
@@ -183,10 +183,40 @@ Status PeerClient::request_drop(const Member& holder, const ContentHash& sha256)
   auto target = parse_base_url(holder_url);
   if (!target) return target.status();
   const std::string what = "drop of " + sha256.short_hex() + " on " + holder_url;
-  auto answer = post_as_peer(auth_, clock_, holder, *target, "/internal/v1/blobs/" + sha256.hex() + "/drop", {},
+  auto answer = call_as_peer(auth_, clock_, holder, *target, http::verb::post, "/internal/v1/blobs/" + sha256.hex() + "/drop", {},
                              options_, what);
   if (!answer) return answer.status();
   if (answer->first != 200) return io_error(what + " refused: " + refusal(answer->first, answer->second));
+  return Status::ok();
+}
+
+Status PeerClient::commit_staged(const Member& to, const StagedCopy& copy) const {
+  auto target = parse_base_url(to.advertise);
+  if (!target) return target.status();
+  const std::string what = "commit of the streamed copy of " + copy.sha256.short_hex() + " on " + to.advertise;
+  auto answer = call_as_peer(auth_, clock_, to, *target, http::verb::post,
+                             "/internal/v1/uploads/" + copy.upload_id + "/commit",
+                             boost::json::serialize(boost::json::object{{"sha256", copy.sha256.hex()}}), options_,
+                             what);
+  if (!answer) return answer.status();
+  if (answer->first == 200 || answer->first == 201) return Status::ok();
+  if (answer->first == 404) return not_found(what + ": " + refusal(answer->first, answer->second));
+  if (answer->first == 507) return resource_exhausted(what + ": " + refusal(answer->first, answer->second));
+  return io_error(what + " refused: " + refusal(answer->first, answer->second));
+}
+
+Status PeerClient::abort_staged(const Member& to, const std::string& upload_id) const {
+  auto target = parse_base_url(to.advertise);
+  if (!target) return target.status();
+  const std::string what = "abort of a streamed copy on " + to.advertise;
+  PeerClientOptions options = options_;
+  options.idle_timeout = std::min(options_.idle_timeout, options_.answer_timeout);
+  auto answer = call_as_peer(auth_, clock_, to, *target, http::verb::delete_, "/internal/v1/uploads/" + upload_id,
+                             {}, options, what);
+  if (!answer) return answer.status();
+  if (answer->first != 200 && answer->first != 404) {
+    return io_error(what + " refused: " + refusal(answer->first, answer->second));
+  }
   return Status::ok();
 }
 

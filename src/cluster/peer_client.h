@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/content_hash.h"
 #include "common/status.h"
+#include "library/blob_replication.h"
 
 namespace hifi::cluster {
 
@@ -54,6 +55,18 @@ class PeerClient {
   // refuses (kIoError, with its reason) when too few other live nodes hold
   // one.
   Status request_drop(const Member& holder, const ContentHash& sha256) const;
+
+  // Asks the node `to`, which received `copy` while an upload arrived here,
+  // to move it into its blob store (POST /internal/v1/uploads/{id}/commit
+  // with the digest this node computed). OK once it is durable there and
+  // recorded. kNotFound when that node no longer holds it (expired, or it
+  // restarted); kFailedPrecondition-like refusals (its bytes hash to
+  // something else) are kIoError with the reason; kUnavailable when it
+  // cannot be reached.
+  Status commit_staged(const Member& to, const StagedCopy& copy) const;
+  // Asks the node `to` to drop the copy it holds of upload `upload_id`
+  // (DELETE /internal/v1/uploads/{id}). OK also when it holds none.
+  Status abort_staged(const Member& to, const std::string& upload_id) const;
 
  private:
   const PeerAuth& auth_;

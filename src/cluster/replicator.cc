@@ -65,14 +65,68 @@ std::vector<Member> Replicator::holders(const ContentHash& sha256) const {
   return out;
 }
 
-Status Replicator::replicate(const ContentHash& sha256) {
-  // The members as they are now: a node that joined since this node's last
-  // renewal gets its copy too (and counts in "every live node if fewer").
-  // Draining members take no new copies (this node's own copy stays even
-  // while it drains: it hands it over before it leaves).
+namespace {
+
+// The live members that may take a new copy: this node and the others in
+// service, as the store lists them now. A node that joined since this
+// node's last renewal gets its copy too (and counts in "every live node if
+// fewer"). Draining members take no new copies (this node's own copy stays
+// even while it drains: it hands it over before it leaves).
+std::vector<Member> members_taking_copies(const Membership& membership) {
+  auto live = membership.current_members();
+  std::erase_if(live, [&](const Member& m) { return m.id != membership.self_id() && !in_service(m); });
+  return live;
+}
+
+}  // namespace
+
+std::vector<Member> Replicator::stream_targets(const ContentHash& key) const {
+  auto live = members_taking_copies(membership_);
   const auto& self = membership_.self_id();
-  auto live = membership_.current_members();
-  std::erase_if(live, [&](const Member& m) { return m.id != self && !in_service(m); });
+  if (std::none_of(live.begin(), live.end(), [&](const Member& m) { return m.id == self; })) return {};
+  std::vector<std::string> others;
+  for (const auto& m : live) {
+    if (m.id != self) others.push_back(m.id);
+  }
+  const auto wanted = static_cast<std::size_t>(copies_wanted(live.size()) - 1);
+  std::vector<Member> out;
+  for (const auto& id : rendezvous_rank(key, std::move(others))) {
+    if (out.size() >= wanted) break;
+    out.push_back(*std::find_if(live.begin(), live.end(), [&](const Member& m) { return m.id == id; }));
+  }
+  return out;
+}
+
+void Replicator::abort_staged(const std::vector<StagedCopy>& staged) {
+  for (const auto& copy : staged) {
+    auto member = membership_.find(copy.node_id);
+    if (!member) continue;  // gone: its copies went with it, or expire
+    if (auto s = peers_.abort_staged(*member, copy.upload_id); !s) {
+      spdlog::info("could not drop the streamed copy of upload {} on node {} ({}); it expires", copy.upload_id,
+                   copy.node_id, s.message());
+    }
+  }
+}
+
+Status Replicator::replicate(const ContentHash& sha256, const WaitForStagedCopies& staged_copies) {
+  const auto& self = membership_.self_id();
+  auto live = members_taking_copies(membership_);
+  // Copies other nodes received while the upload arrived: those that hash
+  // to what this node received are committed there, first; the others
+  // (their bytes were damaged on the way) are dropped.
+  std::map<std::string, StagedCopy> staged;
+  std::vector<StagedCopy> unusable;
+  for (auto& copy : staged_copies ? staged_copies() : std::vector<StagedCopy>{}) {
+    if (copy.sha256 == sha256) {
+      staged.emplace(copy.node_id, std::move(copy));
+    } else {
+      spdlog::warn("the copy of upload {} streamed to node {} hashes to {}, not {}; sending it again",
+                   copy.upload_id, copy.node_id, copy.sha256.short_hex(), sha256.short_hex());
+      unusable.push_back(std::move(copy));
+    }
+  }
+  if (!unusable.empty()) abort_staged(unusable);
+  // (Without a membership there is no one to tell; streamed copies expire.)
   if (live.empty()) return unavailable("this node has not joined the cluster yet; try again");
   if (auto s = note_local_copy(sha256); !s) return s;
   int unreachable = 0;
@@ -80,25 +134,30 @@ Status Replicator::replicate(const ContentHash& sha256) {
   // Every target is sent the blob, even one whose record says it holds a
   // copy: that copy may be about to be garbage-collected (its song was
   // deleted), and a holder answers at once and marks it as wanted again.
+  // The nodes holding a streamed copy come first.
+  std::vector<std::string> ranked;
   std::vector<std::string> candidates;
   std::map<std::string, const Member*> by_id;
   for (const auto& m : live) {
-    if (m.id != self) candidates.push_back(m.id);
+    if (m.id == self) continue;
     by_id[m.id] = &m;
+    (staged.count(m.id) ? candidates : ranked).push_back(m.id);
   }
-  candidates = rendezvous_rank(sha256, std::move(candidates));
+  for (auto& id : rendezvous_rank(sha256, std::move(ranked))) candidates.push_back(std::move(id));
   int have = 1;  // this node's copy
   std::size_t next = 0;
   std::string last_error;
-  // Push to as many targets at once as copies are missing; replace each
-  // failed one with the next in rank until none are left.
+  // Make as many copies at once as are missing; replace each failed one
+  // with the next in rank until none are left.
   while (have < wanted() && next < candidates.size()) {
     std::vector<std::pair<std::string, std::future<Status>>> round;
     while (static_cast<int>(round.size()) < wanted() - have && next < candidates.size()) {
       const auto target = candidates[next++];
       const Member& member = *by_id.at(target);
-      round.emplace_back(target, std::async(std::launch::async, [this, sha256, &member] {
-                           return push_to_member(sha256, member);
+      const auto copy = staged.find(target);
+      const StagedCopy* streamed = copy == staged.end() ? nullptr : &copy->second;
+      round.emplace_back(target, std::async(std::launch::async, [this, sha256, &member, streamed] {
+                           return streamed ? commit_streamed(*streamed, member) : push_to_member(sha256, member);
                          }));
     }
     for (auto& [target, result] : round) {
@@ -117,6 +176,12 @@ Status Replicator::replicate(const ContentHash& sha256) {
       }
     }
   }
+  // Streamed copies not needed (enough copies were made before their turn).
+  std::vector<StagedCopy> unused;
+  for (std::size_t i = next; i < candidates.size(); ++i) {
+    if (auto copy = staged.find(candidates[i]); copy != staged.end()) unused.push_back(copy->second);
+  }
+  if (!unused.empty()) abort_staged(unused);
   if (have < wanted()) {
     ++counters_.under_replicated_uploads;
     return unavailable("only " + std::to_string(have) + " of " + std::to_string(wanted()) +
@@ -124,6 +189,21 @@ Status Replicator::replicate(const ContentHash& sha256) {
                        (last_error.empty() ? std::string() : " (last error: " + last_error + ")"));
   }
   return Status::ok();
+}
+
+Status Replicator::commit_streamed(const StagedCopy& copy, const Member& target) {
+  auto s = peers_.commit_staged(target, copy);
+  if (s) {
+    ++counters_.streamed_ok;
+    return s;
+  }
+  ++counters_.streamed_failed;
+  // Down: no second try. Otherwise (the copy expired, the node restarted,
+  // or its bytes differ) the whole blob goes again.
+  if (s.code() == Code::kUnavailable) return s;
+  spdlog::info("the streamed copy of {} on node {} could not be committed ({}); sending the blob again",
+               copy.sha256.short_hex(), target.id, s.message());
+  return push_to_member(copy.sha256, target);
 }
 
 Result<ReplicaIndex> read_replica_index(MetaStore& store) {

@@ -63,6 +63,10 @@ struct ReplicationCounters {
   std::atomic<std::uint64_t> pushes_ok{0};
   std::atomic<std::uint64_t> pushes_failed{0};
   std::atomic<std::uint64_t> under_replicated_uploads{0};
+  // Copies streamed to another node while an upload arrived, and committed
+  // there; and those that could not be (sent again after the commit).
+  std::atomic<std::uint64_t> streamed_ok{0};
+  std::atomic<std::uint64_t> streamed_failed{0};
 };
 
 class Replicator final : public BlobReplication {
@@ -71,7 +75,16 @@ class Replicator final : public BlobReplication {
              const PeerClient& peers, const Clock& clock, int replicas);
 
   // BlobReplication
-  Status replicate(const ContentHash& sha256) override;
+  Status replicate(const ContentHash& sha256, const WaitForStagedCopies& staged = nullptr) override;
+  void abort_staged(const std::vector<StagedCopy>& staged) override;
+
+  // The members an upload arriving here should stream its bytes to while
+  // they arrive: copies_wanted(live in service) - 1 of the live members in
+  // service other than this one, as the store lists them now, ranked by
+  // rendezvous hashing of `key` (the bytes' SHA-256 when the client named
+  // it, else anything that spreads uploads). Empty with a replica count of
+  // 1 or no other member.
+  std::vector<Member> stream_targets(const ContentHash& key) const;
   Status note_local_copy(const ContentHash& sha256) override;
   void forget_local_copy(const ContentHash& sha256) override;
 
@@ -112,6 +125,9 @@ class Replicator final : public BlobReplication {
  private:
   // Pushes this node's copy to `target` (a member as the caller read it).
   Status push_to_member(const ContentHash& sha256, const Member& target);
+  // Has `target` commit the copy it received while the upload arrived; when
+  // it cannot (but can be reached), pushes the blob instead.
+  Status commit_streamed(const StagedCopy& copy, const Member& target);
 
   MetaStore& store_;
   BlobStore& blobs_;

@@ -283,7 +283,7 @@ std::size_t Catalog::size() const {
   return state_->songs.size();
 }
 Result<UploadOutcome> Catalog::add_upload(BlobWriter& writer, const std::string& filename,
-                                          const std::string& uploader_id) {
+                                          const std::string& uploader_id, const WaitForStagedCopies& staged) {
   const auto sha = ContentHash::from_digest(writer.digest());
   if (auto existing = find_by_sha256(sha)) {
     // Known song. Keep these bytes if this node lacks them (another node of
@@ -340,7 +340,7 @@ Result<UploadOutcome> Catalog::add_upload(BlobWriter& writer, const std::string&
     if (song.cover_sha256) {
       if (auto s = replication_->replicate(*song.cover_sha256); !s) return s;
     }
-    if (auto s = replication_->replicate(song.sha256); !s) return s;
+    if (auto s = replication_->replicate(song.sha256, staged); !s) return s;
   }
 
   const auto key = kSongsPrefix + song.id;

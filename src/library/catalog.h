@@ -175,8 +175,11 @@ class Catalog {
   // Probes the audio (kUnsupported when it is not decodable audio), makes the
   // blob and its cover durable, then publishes the song. `filename` is only
   // used for display and as the title fallback; it never names a file.
+  // `staged`: copies other nodes received while the upload arrived, handed
+  // to the replication (see BlobReplication::replicate). Copies of an
+  // upload that is not published are the caller's to abort.
   Result<UploadOutcome> add_upload(BlobWriter& writer, const std::string& filename,
-                                   const std::string& uploader_id);
+                                   const std::string& uploader_id, const WaitForStagedCopies& staged = nullptr);
 
   // The song with the given SHA-256, if in the library.
   std::optional<Song> find_by_sha256(const ContentHash& sha256) const;

@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <tuple>
 
 #include "cluster/member.h"
+#include "cluster/staged_copies.h"
 #include "common/content_hash.h"
 #include "server/http_internal.h"
 #include "server/json_macros.h"
@@ -152,6 +154,89 @@ awaitable<Reply> receive_blob(RequestContext& ctx) {
   co_return json_response(ctx, http::status::created, {{"sha256", sha.hex()}, {"stored", true}});
 }
 
+// PUT /internal/v1/uploads/{id}[?size=N]: the bytes of an upload another
+// node is receiving, streamed on while they arrive (usually chunked). They
+// are hashed and written to a temporary, which is fsynced and kept as a
+// staged copy until the sender commits or aborts it. The answer names the
+// digest this node computed; the sender compares it with its own. A body
+// that ends early (the sender went away or gave up) leaves nothing.
+awaitable<Reply> receive_streamed_copy(RequestContext& ctx) {
+  const auto& id = ctx.params[0];
+  if (!cluster::StagedCopies::valid_id(id)) co_return bad_request(ctx, "an upload id is 32 lowercase hex digits");
+  // The sender signs the client's digest when the client named one (the
+  // body reader checks it); otherwise the digest is checked at the commit.
+  if (ctx.peer_body_sha256 == cluster::kStreamedBodySha256) ctx.peer_body_sha256.reset();
+  const auto max = ctx.config.max_upload_bytes;
+  std::uint64_t announced = 0;
+  if (auto size = ctx.query("size")) {
+    auto [end, ec] = std::from_chars(size->data(), size->data() + size->size(), announced);
+    if (ec != std::errc() || end != size->data() + size->size()) co_return bad_request(ctx, "size is a number of bytes");
+  }
+  if (auto len = ctx.parser.content_length()) announced = std::max<std::uint64_t>(announced, *len);
+  if (announced > max) {
+    co_return problem(ctx, http::status::payload_too_large, "payload-too-large", "Payload too large",
+                      "blobs may be at most " + std::to_string(max) + " bytes");
+  }
+  if (lacks_space_for(ctx, announced)) co_return disk_full_problem(ctx);
+  auto writer_or = ctx.services.blobs.begin_write(max);
+  if (!writer_or) co_return problem_from_status(ctx, writer_or.status());
+  auto writer = std::move(*writer_or);
+  // A sender that goes away mid-body throws: the writer goes, and its
+  // temporary with it.
+  auto status = co_await read_body_chunks(ctx, max, kTransferChunk,
+                                          [&](std::string_view piece) { return writer->write(piece); });
+  if (!status) co_return problem_from_status(ctx, status);
+  if (lacks_space_for(ctx, 0)) co_return disk_full_problem(ctx);
+  const auto sha = ContentHash::from_digest(writer->digest());
+  const auto size = writer->size();
+  auto staged = co_await offload(ctx, [&]() -> Status {
+    if (auto s = writer->sync(); !s) return s;
+    return ctx.services.cluster.staged_copies().add(ctx.peer_node, id, std::move(writer));
+  });
+  if (!staged) co_return problem_from_status(ctx, staged);
+  co_return json_response(ctx, http::status::ok, {{"upload", id}, {"sha256", sha.hex()}, {"size", size}});
+}
+
+// POST /internal/v1/uploads/{id}/commit {"sha256": hex}: the sender of a
+// streamed copy found that its digest matches and publishes the upload.
+// The copy moves into the blob store and is recorded: 201. 404 when this
+// node holds no such copy (it expired, or this node restarted), 409 when
+// the digests differ (the copy is dropped); the sender then sends the
+// whole blob again.
+awaitable<Reply> commit_streamed_copy(RequestContext& ctx) {
+  HIFI_READ_JSON(body);
+  JsonFields fields(body);
+  HIFI_FIELD(sha_text, fields.required_string("sha256"));
+  auto parsed = ContentHash::parse(sha_text);
+  if (!parsed) co_return bad_request(ctx, parsed.status().message());
+  const ContentHash& sha = *parsed;
+  const auto& id = ctx.params[0];
+  auto writer = ctx.services.cluster.staged_copies().take(ctx.peer_node, id);
+  if (!writer) co_return not_found_problem(ctx, "this node holds no copy of upload " + id);
+  if (writer->digest() != sha.digest()) {
+    co_return problem(ctx, http::status::conflict, "digest-mismatch", "Digest mismatch",
+                      "the copy of upload " + id + " here does not hash to " + sha.hex() + "; it was dropped");
+  }
+  auto stored = co_await offload(ctx, [&]() -> Status {
+    auto blob = writer->commit();
+    if (!blob) return blob.status();
+    return ctx.services.cluster.replicator().note_local_copy(sha);
+  });
+  if (!stored) co_return problem_from_status(ctx, stored);
+  spdlog::info("stored a copy of blob {} ({} bytes), streamed from node {} while it was uploaded", sha.short_hex(),
+               writer->size(), ctx.peer_node);
+  co_return json_response(ctx, http::status::created, {{"sha256", sha.hex()}, {"stored", true}});
+}
+
+// DELETE /internal/v1/uploads/{id}: the upload was not published; the
+// copy goes. 200 also when there was none.
+awaitable<Reply> abort_streamed_copy(RequestContext& ctx) {
+  auto writer = ctx.services.cluster.staged_copies().take(ctx.peer_node, ctx.params[0]);
+  const bool held = writer != nullptr;
+  writer.reset();  // removes the temporary
+  co_return json_response(ctx, http::status::ok, {{"upload", ctx.params[0]}, {"dropped", held}});
+}
+
 // POST /internal/v1/blobs/{sha256}/keep: asked before a copy is sent. When
 // this node already holds the blob it marks it wanted again (garbage
 // collection spares it) and answers 200, and the bytes need not travel; 404
@@ -216,6 +301,9 @@ std::vector<Route> cluster_routes() {
       {V::post, "/internal/v1/blobs/{}/push", Auth::kPeer, push_blob},
       {V::post, "/internal/v1/blobs/{}/keep", Auth::kPeer, keep_blob},
       {V::post, "/internal/v1/blobs/{}/drop", Auth::kPeer, drop_blob},
+      {V::put, "/internal/v1/uploads/{}", Auth::kPeer, receive_streamed_copy},
+      {V::post, "/internal/v1/uploads/{}/commit", Auth::kPeer, commit_streamed_copy},
+      {V::delete_, "/internal/v1/uploads/{}", Auth::kPeer, abort_streamed_copy},
   };
 }
 

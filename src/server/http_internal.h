@@ -67,6 +67,8 @@ struct RequestContext {
   // readers (read_body_chunks) refuse a body that does not hash to it. A
   // handler that checks the bytes itself may clear it.
   std::optional<std::string> peer_body_sha256;
+  // The sending node's id, on a node-to-node request.
+  std::string peer_node;
   // The signed URL that let the request in instead (Auth::kBearerOrSignedUrl),
   // its grant checked.
   std::optional<SignedStream> signed_stream;
@@ -234,6 +236,10 @@ awaitable<void> send_continue_if_expected(RequestContext& ctx);
 // throws boost::system::system_error (nothing can be answered).
 awaitable<Status> read_body_chunks(RequestContext& ctx, std::size_t limit, std::size_t chunk,
                                    const std::function<Status(std::string_view)>& sink);
+// The same with a sink that may wait (e.g. to send the piece on); the
+// piece's bytes stay valid until the sink's awaitable completes.
+awaitable<Status> read_body_chunks_async(RequestContext& ctx, std::size_t limit, std::size_t chunk,
+                                         const std::function<awaitable<Status>(std::string_view)>& sink);
 
 // Reads the rest of a small request body into memory, up to limit bytes;
 // kResourceExhausted past the limit.

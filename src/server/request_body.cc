@@ -28,6 +28,13 @@ Status too_large(std::size_t limit) {
 
 awaitable<Status> read_body_chunks(RequestContext& ctx, std::size_t limit, std::size_t chunk,
                                    const std::function<Status(std::string_view)>& sink) {
+  const std::function<awaitable<Status>(std::string_view)> waiting_sink =
+      [&](std::string_view piece) -> awaitable<Status> { co_return sink(piece); };
+  co_return co_await read_body_chunks_async(ctx, limit, chunk, waiting_sink);
+}
+
+awaitable<Status> read_body_chunks_async(RequestContext& ctx, std::size_t limit, std::size_t chunk,
+                                         const std::function<awaitable<Status>(std::string_view)>& sink) {
   auto& parser = ctx.parser;
   if (auto len = parser.content_length(); len && *len > limit) co_return too_large(limit);
   co_await send_continue_if_expected(ctx);
@@ -57,7 +64,7 @@ awaitable<Status> read_body_chunks(RequestContext& ctx, std::size_t limit, std::
     const auto got = buf.size() - parser.get().body().size;
     received += got;
     if (got > 0 && signed_body) signed_body->update(buf.data(), got);
-    if (got > 0) status = sink(std::string_view(buf.data(), got));
+    if (got > 0) status = co_await sink(std::string_view(buf.data(), got));
   }
   ctx.services.metrics.add_bytes_in(received);
   if (status && signed_body && to_hex(signed_body->finish()) != *ctx.peer_body_sha256) {

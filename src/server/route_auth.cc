@@ -39,6 +39,7 @@ std::optional<HttpError> check_peer(RequestContext& ctx) {
                      "secret and a correct clock)"};
   }
   ctx.peer_body_sha256 = std::move(peer->body_sha256);
+  ctx.peer_node = std::move(peer->node_id);
   return std::nullopt;
 }
 

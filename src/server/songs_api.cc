@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <future>
 
+#include "cluster/cluster_node.h"
+#include "common/random.h"
 #include "common/sha256.h"
 #include "server/api_json.h"
 #include "server/digest_header.h"
@@ -14,6 +17,7 @@
 #include "server/multipart.h"
 #include "server/request_json.h"
 #include "server/storage_limits.h"
+#include "server/upload_tee.h"
 
 namespace hifi::http_internal {
 namespace json = boost::json;
@@ -67,7 +71,11 @@ class UploadSink {
       return Status::ok();
     };
     handler.on_part_data = [this](std::string_view data) -> Status {
-      if (in_file_) return writer_.write(data);
+      if (in_file_) {
+        auto s = writer_.write(data);
+        if (s && keep_fed_) copied_.append(data);
+        return s;
+      }
       field_bytes_ += data.size();
       if (field_bytes_ > kMaxFormFieldBytes) return resource_exhausted("form fields are too large");
       return Status::ok();
@@ -80,7 +88,26 @@ class UploadSink {
     return Status::ok();
   }
 
-  Status feed(std::string_view piece) { return form_ ? form_->feed(piece) : writer_.write(piece); }
+  // From now on the song's bytes of each piece are kept in fed() (for
+  // sending them on) until the next feed().
+  void keep_fed() { keep_fed_ = true; }
+
+  Status feed(std::string_view piece) {
+    fed_.clear();
+    if (!form_) {
+      auto s = writer_.write(piece);
+      if (s && keep_fed_) fed_.push_back(asio::buffer(piece));
+      return s;
+    }
+    // The form parser may hand out bytes it carried over in its own
+    // buffer, which changes before feed() returns: those are copied.
+    copied_.clear();
+    auto s = form_->feed(piece);
+    if (!copied_.empty()) fed_.push_back(asio::buffer(copied_));
+    return s;
+  }
+  // The song's bytes of the last piece fed (with keep_fed()).
+  const std::vector<asio::const_buffer>& fed() const { return fed_; }
 
   // After the whole body arrived.
   Status finish() {
@@ -99,7 +126,40 @@ class UploadSink {
   bool saw_file_ = false;
   bool in_file_ = false;
   std::size_t field_bytes_ = 0;
+  bool keep_fed_ = false;
+  std::vector<asio::const_buffer> fed_;
+  std::string copied_;
 };
+
+// Ends the streams of `tee` and hands the copies the other nodes hold to
+// whoever waits on `done` (an upload's replication, on a worker thread).
+awaitable<void> finish_streams(std::shared_ptr<UploadTee> tee,
+                               std::shared_ptr<std::promise<std::vector<StagedCopy>>> done) {
+  std::vector<StagedCopy> copies;
+  try {
+    copies = co_await tee->finish();
+  } catch (const std::exception& e) {
+    spdlog::warn("streams of an upload ended with an error: {}", e.what());
+  }
+  done->set_value(std::move(copies));
+}
+
+// The copies in `streamed`, or none when its streams did not end within
+// `limit` (every step of theirs has a deadline, so only a server that
+// stopped its I/O threads meanwhile gets here) or never will.
+std::vector<StagedCopy> streamed_copies(const std::shared_future<std::vector<StagedCopy>>& streamed,
+                                        std::chrono::milliseconds limit) {
+  try {
+    if (streamed.wait_for(limit) != std::future_status::ready) {
+      spdlog::warn("the streams of an upload did not end within {} ms; its copies are sent after the commit",
+                   limit.count());
+      return {};
+    }
+    return streamed.get();
+  } catch (const std::future_error&) {
+    return {};
+  }
+}
 
 // POST /api/v1/songs: the raw bytes (audio/*, application/octet-stream) or
 // a form with one file part; an optional Repr-Digest is checked.
@@ -150,12 +210,29 @@ awaitable<Reply> upload_song(RequestContext& ctx) {
   if (multipart) {
     if (auto s = sink.use_form(content_type); !s) co_return reject(bad_request(ctx, s.message()));
   }
+  // In a cluster the song's bytes go on to the nodes that will hold copies
+  // while they arrive, so that all copies are written at once; bytes the
+  // library already has need no copies.
+  auto& replicator = ctx.services.cluster.replicator();
+  std::shared_ptr<UploadTee> tee;
+  const auto known = expected ? std::optional(ContentHash::from_digest(*expected)) : std::nullopt;
+  if (!known || !ctx.services.catalog.find_by_sha256(*known)) {
+    auto targets = replicator.stream_targets(known ? *known : ContentHash::of(random_hex(16)));
+    if (!targets.empty()) {
+      tee = co_await UploadTee::open(ctx, std::move(targets), known, multipart ? std::nullopt : song_bytes);
+      sink.keep_fed();
+    }
+  }
+  const std::function<awaitable<Status>(std::string_view)> take_piece =
+      [&](std::string_view piece) -> awaitable<Status> {
+    if (auto s = budget.check(writer->size() + piece.size()); !s) co_return s;
+    auto s = sink.feed(piece);
+    if (s && tee) co_await tee->send(sink.fed());
+    co_return s;
+  };
   Status received;
   try {
-    received = co_await read_body_chunks(ctx, body_limit, kUploadChunk, [&](std::string_view piece) {
-      if (auto s = budget.check(writer->size() + piece.size()); !s) return s;
-      return sink.feed(piece);
-    });
+    received = co_await read_body_chunks_async(ctx, body_limit, kUploadChunk, take_piece);
   } catch (const boost::system::system_error& e) {
     metrics.count_upload("failed");
     spdlog::info("upload from {} aborted: {}", ctx.client_address, e.code().message());
@@ -178,9 +255,28 @@ awaitable<Reply> upload_song(RequestContext& ctx) {
   if (!ctx.services.catalog.find_by_sha256(ContentHash::from_digest(writer->digest()))) {
     if (auto refused = budget.refuse_after(writer->size())) co_return reject(std::move(*refused));
   }
+  // The streams end while this node probes and commits its own copy; the
+  // replication waits for them before it commits the other copies.
+  WaitForStagedCopies staged;
+  std::shared_future<std::vector<StagedCopy>> streamed;
+  std::chrono::milliseconds finish_limit{0};
+  if (tee) {
+    finish_limit = tee->finish_limit();
+    auto done = std::make_shared<std::promise<std::vector<StagedCopy>>>();
+    streamed = done->get_future().share();
+    // From here on only finish_streams touches the tee.
+    asio::co_spawn(ctx.stream.get_executor(), finish_streams(tee, done), asio::detached);
+    staged = [streamed, finish_limit] { return streamed_copies(streamed, finish_limit); };
+  }
   auto outcome = co_await offload(ctx, [&] {
-    return ctx.services.catalog.add_upload(*writer, sink.filename(), ctx.user->id);
+    return ctx.services.catalog.add_upload(*writer, sink.filename(), ctx.user->id, staged);
   });
+  if (tee && (!outcome || !outcome->created)) {
+    // Not published (refused, or bytes the library had): the copies go.
+    asio::post(ctx.workers, [streamed, &replicator, finish_limit] {
+      replicator.abort_staged(streamed_copies(streamed, finish_limit));
+    });
+  }
   if (!outcome) {
     if (auto refused = budget.refuse_failed(outcome.status())) co_return reject(std::move(*refused));
     if (outcome.status().code() == Code::kUnsupported) {

@@ -21,6 +21,7 @@
 #include "cluster/membership.h"
 #include "cluster/peer_auth.h"
 #include "cluster/peer_client.h"
+#include "cluster/staged_copies.h"
 #include "common/random.h"
 #include "support/loopback.h"
 
@@ -148,6 +149,68 @@ TEST(PeerClient, APeerThatAcceptsButNeverAnswersIsUnavailableAfterTheAnswerTimeo
   EXPECT_EQ(s.code(), Code::kUnavailable) << s.to_string();
   // Bounded by the answer timeout (300 ms), far below the idle timeout (20 s).
   EXPECT_LT(took, std::chrono::seconds(10));
+}
+
+// The temporaries a blob store holds (writes in progress, staged copies).
+std::size_t temporaries(const std::filesystem::path& root) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(root / "tmp")) ++n;
+  return n;
+}
+
+std::unique_ptr<BlobWriter> written(BlobStore& blobs, const std::string& bytes) {
+  auto writer = blobs.begin_write(1 << 20).value();
+  EXPECT_TRUE(writer->write(bytes));
+  EXPECT_TRUE(writer->sync());
+  return writer;
+}
+
+TEST(StagedCopies, ACopyIsTakenOnceAndOnlyByTheNodeThatSentIt) {
+  const auto dir = temp_dir("staged");
+  BlobStore blobs(dir.string());
+  ManualClock clock(1'000'000);
+  StagedCopies staged(clock);
+  const std::string id(32, 'a');
+  EXPECT_TRUE(StagedCopies::valid_id(id));
+  EXPECT_FALSE(StagedCopies::valid_id(std::string(32, 'A')));
+  EXPECT_FALSE(StagedCopies::valid_id("../" + std::string(29, 'a')));
+  EXPECT_FALSE(StagedCopies::valid_id(std::string(31, 'a')));
+  ASSERT_TRUE(staged.add("node0", id, written(blobs, "some bytes")));
+  EXPECT_EQ(staged.add("node0", id, written(blobs, "other bytes")).code(), Code::kAlreadyExists);
+  EXPECT_EQ(staged.size(), 1u);
+  EXPECT_EQ(staged.take("node1", id), nullptr);  // another node cannot decide on it
+  auto writer = staged.take("node0", id);
+  ASSERT_NE(writer, nullptr);
+  EXPECT_EQ(staged.take("node0", id), nullptr);
+  auto blob = writer->commit();
+  ASSERT_TRUE(blob) << blob.status().to_string();
+  EXPECT_TRUE(blobs.exists(ContentHash::of("some bytes")));
+  EXPECT_EQ(temporaries(dir), 0u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(StagedCopies, CopiesNobodyDecidesOnExpireAndTheirTemporariesGo) {
+  const auto dir = temp_dir("staged-expiry");
+  BlobStore blobs(dir.string());
+  ManualClock clock(1'000'000);
+  StagedCopies staged(clock, {.max_copies = 2, .time_to_live = std::chrono::milliseconds(60'000)});
+  ASSERT_TRUE(staged.add("node0", std::string(32, '1'), written(blobs, "one")));
+  clock.advance_ms(30'000);
+  ASSERT_TRUE(staged.add("node0", std::string(32, '2'), written(blobs, "two")));
+  // Full: a third is refused until one goes.
+  EXPECT_EQ(staged.add("node0", std::string(32, '3'), written(blobs, "three")).code(), Code::kResourceExhausted);
+  EXPECT_EQ(temporaries(dir), 2u);
+  clock.advance_ms(30'000);
+  EXPECT_EQ(staged.expire(), 1u);  // the first one is 60 s old
+  EXPECT_EQ(temporaries(dir), 1u);
+  EXPECT_EQ(staged.take("node0", std::string(32, '1')), nullptr);
+  // Taken after its time: nothing to commit, and its temporary goes.
+  clock.advance_ms(30'000);
+  EXPECT_EQ(staged.take("node0", std::string(32, '2')), nullptr);
+  EXPECT_EQ(staged.size(), 0u);
+  EXPECT_EQ(temporaries(dir), 0u);
+  EXPECT_FALSE(blobs.exists(ContentHash::of("two")));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(PeerAuth, AcceptsAHeaderOnlyForTheRequestNodeAndTimeItWasMadeFor) {

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/sha256.h"
+#include "server/digest_header.h"
 #include "server/test_server.h"
 #include "server/ws_client.h"
 #include "support/forwarding_meta_store.h"
@@ -165,6 +166,13 @@ class ClusterTest : public ::testing::Test {
   }
 
   std::string metrics(int i) { return node(i).cluster().render_metrics(); }
+
+  // Files in a node's tmp/: writes in progress and staged copies.
+  static std::size_t temporaries(TestServer& server) {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(server.dir() / "tmp")) ++n;
+    return n;
+  }
 
   std::filesystem::path root_;
   std::unique_ptr<MetaStore> store_;
@@ -403,6 +411,135 @@ TEST_F(ClusterTest, NodeToNodeApiNeedsTheClusterSecret) {
                                                                              to_hex(sha256(signed_body))}, now())}});
   EXPECT_EQ(pushed.status, 200) << pushed.body;
   EXPECT_TRUE(node(2).blobs().exists(sha));
+}
+
+// The others' copies are made while the bytes arrive: each node the upload
+// streams to stages a fsynced copy, and the receiving node commits them
+// once it published its own; no copy is sent again after the commit.
+TEST_F(ClusterTest, AnUploadIsStreamedToTheOtherNodesWhileItArrives) {
+  start_nodes(3);
+  ASSERT_EQ(node(0).cluster().membership().members().size(), 3u) << "node 0 does not see the others yet";
+  auto token = login(node(0));
+  auto wav = make_wav(466);
+  auto r = upload(node(0), token, wav);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const auto sha = ContentHash::of(wav);
+  const std::set<std::string> all{"node0", "node1", "node2"};
+  EXPECT_EQ(nodes_holding(sha), all);
+  EXPECT_EQ(recorded_holders(sha), all);
+  EXPECT_THAT(metrics(0), HasSubstr("hifi_replica_streamed_copies_total{result=\"ok\"} 2\n"));
+  EXPECT_THAT(metrics(0), HasSubstr("hifi_replica_pushes_total 0\n"));
+
+  // A form upload streams only the file part's bytes; with a Repr-Digest
+  // each node checks them against it as they come.
+  auto song = make_wav(467, 2.0);
+  const std::string boundary = "----hifi-boundary-7";
+  const std::string form = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.wav\"\r\n"
+                           "Content-Type: audio/wav\r\n\r\n" + song + "\r\n--" + boundary + "--\r\n";
+  auto f = node(0).request(V::post, "/api/v1/songs", form,
+                           {{"Authorization", "Bearer " + token},
+                            {"Content-Type", "multipart/form-data; boundary=" + boundary},
+                            {"Repr-Digest", format_sha256_digest_header(sha256(song))}});
+  ASSERT_EQ(f.status, 201) << f.body;
+  EXPECT_EQ(nodes_holding(ContentHash::of(song)), all);
+  EXPECT_THAT(metrics(0), HasSubstr("hifi_replica_streamed_copies_total{result=\"ok\"} 4\n"));
+  EXPECT_THAT(metrics(0), HasSubstr("hifi_replica_pushes_total 0\n"));
+  for (int i = 1; i <= 2; ++i) {
+    EXPECT_EQ(node(i).cluster().staged_copies().size(), 0u);
+    EXPECT_EQ(temporaries(node(i)), 0u);
+  }
+}
+
+// Bytes that are not published leave nothing on the nodes they were
+// streamed to: not audio (refused after the body), a body that does not
+// match its Repr-Digest (each node checks it too), a song the library has.
+TEST_F(ClusterTest, StreamedCopiesOfAnUploadThatIsNotPublishedGo) {
+  start_nodes(3);
+  ASSERT_EQ(node(0).cluster().membership().members().size(), 3u) << "node 0 does not see the others yet";
+  auto token = login(node(0));
+  const std::string noise(300 * 1024, '\x7f');
+  auto r = upload(node(0), token, noise);
+  EXPECT_EQ(r.status, 415) << r.body;
+  auto wav = make_wav(470);
+  auto lied = node(0).request(V::post, "/api/v1/songs", wav,
+                              {{"Authorization", "Bearer " + token}, {"Content-Type", "audio/wav"},
+                               {"Repr-Digest", format_sha256_digest_header(sha256("other bytes"))}});
+  EXPECT_EQ(lied.status, 400) << lied.body;
+  ASSERT_EQ(upload(node(0), token, wav).status, 201);
+  auto again = upload(node(0), token, wav);
+  EXPECT_EQ(again.status, 200) << again.body;
+  for (int i = 1; i <= 2; ++i) {
+    EXPECT_TRUE(eventually([&] { return node(i).cluster().staged_copies().size() == 0; }))
+        << "node " << i << " still holds " << node(i).cluster().staged_copies().size() << " staged copies";
+    EXPECT_TRUE(eventually([&] { return temporaries(node(i)) == 0; })) << "node " << i;
+    EXPECT_FALSE(node(i).blobs().exists(ContentHash::of(noise)));
+  }
+  EXPECT_EQ(nodes_holding(ContentHash::of(wav)).size(), 3u);
+}
+
+// The node-to-node side of streaming: a staged copy is committed only with
+// the digest it hashes to, only by the node that sent it, and once; one
+// that was lost (its node restarted) is sent again whole.
+TEST_F(ClusterTest, AStagedCopyIsCommittedOnlyWithItsDigestAndALostOneIsSentAgain) {
+  start_nodes(2, /*replicas=*/2);
+  cluster::PeerAuth node0("node0", kSecret);
+  cluster::PeerAuth node2("node2", kSecret);
+  auto now = [] { return SystemClock::instance().now_ms() / 1000; };
+  auto signed_request = [&](const cluster::PeerAuth& from, V verb, const std::string& path, const std::string& body,
+                            const std::string& body_sha) {
+    return node(1).request(verb, path, body,
+                           {{cluster::kPeerHeader,
+                             from.header_value({std::string(http::to_string(verb)), path, "node1", body_sha}, now())}});
+  };
+  auto stage = [&](const std::string& id, const std::string& bytes) {
+    return signed_request(node0, V::put, "/internal/v1/uploads/" + id, bytes, cluster::kStreamedBodySha256);
+  };
+  auto commit = [&](const cluster::PeerAuth& from, const std::string& id, const ContentHash& sha) {
+    const std::string body = R"({"sha256":")" + sha.hex() + R"("})";
+    return signed_request(from, V::post, "/internal/v1/uploads/" + id + "/commit", body, to_hex(sha256(body)));
+  };
+  const std::string bytes = make_wav(471);
+  const auto sha = ContentHash::of(bytes);
+  const std::string id1(32, '1'), id2(32, '2'), id3(32, '3');
+
+  EXPECT_EQ(stage("not-an-id", bytes).status, 400);
+  auto staged = stage(id1, bytes);
+  ASSERT_EQ(staged.status, 200) << staged.body;
+  EXPECT_EQ(staged.json().at("sha256").as_string(), sha.hex());
+  EXPECT_EQ(staged.json().at("size").as_int64(), static_cast<std::int64_t>(bytes.size()));
+  EXPECT_FALSE(node(1).blobs().exists(sha));                   // staged, not stored
+  EXPECT_EQ(commit(node2, id1, sha).status, 404);              // not node 2's upload
+  EXPECT_EQ(commit(node0, id1, ContentHash::of("x")).status, 409);  // other bytes: dropped
+  EXPECT_EQ(commit(node0, id1, sha).status, 404);
+  EXPECT_FALSE(node(1).blobs().exists(sha));
+  ASSERT_EQ(stage(id2, bytes).status, 200);
+  auto committed = commit(node0, id2, sha);
+  EXPECT_EQ(committed.status, 201) << committed.body;
+  EXPECT_TRUE(node(1).blobs().exists(sha));
+  EXPECT_EQ(recorded_holders(sha), std::set<std::string>{"node1"});
+  auto aborted = signed_request(node0, V::delete_, "/internal/v1/uploads/" + id3, "", cluster::kEmptyBodySha256);
+  EXPECT_EQ(aborted.status, 200) << aborted.body;
+
+  // Node 0 took an upload whose copy node 1 staged, but node 1 restarted
+  // meanwhile (or let it expire): the commit finds nothing, and node 0
+  // sends the blob whole.
+  const std::string other = make_wav(472);
+  const auto other_sha = ContentHash::of(other);
+  ASSERT_EQ(stage(id3, other).status, 200);
+  EXPECT_EQ(temporaries(node(1)), 1u);
+  nodes_[1].reset();
+  restart_node(1);
+  EXPECT_EQ(node(1).cluster().staged_copies().size(), 0u);
+  EXPECT_EQ(temporaries(node(1)), 0u);
+  ASSERT_TRUE(node(0).blobs().put(other));
+  auto replicated = node(0).cluster().replicator().replicate(other_sha, [&] {
+    return std::vector<StagedCopy>{{"node1", id3, other_sha, other.size()}};
+  });
+  EXPECT_TRUE(replicated) << replicated.to_string();
+  EXPECT_TRUE(node(1).blobs().exists(other_sha));
+  EXPECT_THAT(metrics(0), HasSubstr("hifi_replica_streamed_copies_total{result=\"failed\"} 1\n"));
+  EXPECT_THAT(metrics(0), HasSubstr("hifi_replica_pushes_total 1\n"));
+  EXPECT_EQ(temporaries(node(1)), 0u);
 }
 
 // Placement reads the members as they are at the upload, not as this node
