@@ -113,19 +113,20 @@ Status Replicator::replicate(const ContentHash& sha256, const WaitForStagedCopie
   auto live = members_taking_copies(membership_);
   // Copies other nodes received while the upload arrived: those that hash
   // to what this node received are committed there, first; the others
-  // (their bytes were damaged on the way) are dropped.
+  // (their bytes were damaged on the way) are dropped at the end, with
+  // those not needed.
   std::map<std::string, StagedCopy> staged;
-  std::vector<StagedCopy> unusable;
+  std::vector<StagedCopy> to_abort;
   for (auto& copy : staged_copies ? staged_copies() : std::vector<StagedCopy>{}) {
+    if (!copy.answered) continue;  // the uploading side aborts it, not to delay this
     if (copy.sha256 == sha256) {
       staged.emplace(copy.node_id, std::move(copy));
     } else {
       spdlog::warn("the copy of upload {} streamed to node {} hashes to {}, not {}; sending it again",
                    copy.upload_id, copy.node_id, copy.sha256.short_hex(), sha256.short_hex());
-      unusable.push_back(std::move(copy));
+      to_abort.push_back(std::move(copy));
     }
   }
-  if (!unusable.empty()) abort_staged(unusable);
   // (Without a membership there is no one to tell; streamed copies expire.)
   if (live.empty()) return unavailable("this node has not joined the cluster yet; try again");
   if (auto s = note_local_copy(sha256); !s) return s;
@@ -144,6 +145,16 @@ Status Replicator::replicate(const ContentHash& sha256, const WaitForStagedCopie
     (staged.count(m.id) ? candidates : ranked).push_back(m.id);
   }
   for (auto& id : rendezvous_rank(sha256, std::move(ranked))) candidates.push_back(std::move(id));
+  // A copy streamed to a node that is no longer live and in service (it
+  // began to drain meanwhile) is not committed there.
+  for (auto it = staged.begin(); it != staged.end();) {
+    if (by_id.count(it->first)) {
+      ++it;
+    } else {
+      to_abort.push_back(std::move(it->second));
+      it = staged.erase(it);
+    }
+  }
   int have = 1;  // this node's copy
   std::size_t next = 0;
   std::string last_error;
@@ -177,11 +188,10 @@ Status Replicator::replicate(const ContentHash& sha256, const WaitForStagedCopie
     }
   }
   // Streamed copies not needed (enough copies were made before their turn).
-  std::vector<StagedCopy> unused;
   for (std::size_t i = next; i < candidates.size(); ++i) {
-    if (auto copy = staged.find(candidates[i]); copy != staged.end()) unused.push_back(copy->second);
+    if (auto copy = staged.find(candidates[i]); copy != staged.end()) to_abort.push_back(copy->second);
   }
-  if (!unused.empty()) abort_staged(unused);
+  if (!to_abort.empty()) abort_staged(to_abort);
   if (have < wanted()) {
     ++counters_.under_replicated_uploads;
     return unavailable("only " + std::to_string(have) + " of " + std::to_string(wanted()) +

@@ -21,6 +21,9 @@ Status StagedCopies::add(const std::string& from, const std::string& id, std::un
     return resource_exhausted("this node holds " + std::to_string(copies_.size()) +
                               " copies of uploads in progress already");
   }
+  if (aborted_.count({from, id})) {
+    return failed_precondition("node " + from + " gave upload " + id + " up before its copy arrived");
+  }
   auto [it, inserted] = copies_.try_emplace({from, id});
   if (!inserted) return already_exists("upload " + id + " already has a copy here");
   it->second.writer = std::move(writer);
@@ -39,6 +42,23 @@ std::unique_ptr<BlobWriter> StagedCopies::take(const std::string& from, const st
   return writer;
 }
 
+bool StagedCopies::abort(const std::string& from, const std::string& id) {
+  std::unique_ptr<BlobWriter> dropped;  // removed outside the lock
+  std::lock_guard lock(mu_);
+  const auto now = clock_.now_ms();
+  if (auto it = copies_.find({from, id}); it != copies_.end()) {
+    dropped = std::move(it->second.writer);
+    copies_.erase(it);
+    return true;
+  }
+  if (aborted_.size() >= kMaxAborted) {
+    aborted_.erase(std::min_element(aborted_.begin(), aborted_.end(),
+                                    [](const auto& a, const auto& b) { return a.second < b.second; }));
+  }
+  aborted_[{from, id}] = now;
+  return false;
+}
+
 std::size_t StagedCopies::expire() {
   std::vector<std::unique_ptr<BlobWriter>> expired;  // removed outside the lock
   std::lock_guard lock(mu_);
@@ -47,6 +67,7 @@ std::size_t StagedCopies::expire() {
 }
 
 void StagedCopies::expire_locked(std::int64_t now_ms, std::vector<std::unique_ptr<BlobWriter>>& out) {
+  std::erase_if(aborted_, [&](const auto& entry) { return now_ms - entry.second >= options_.time_to_live.count(); });
   for (auto it = copies_.begin(); it != copies_.end();) {
     if (now_ms - it->second.added_ms >= options_.time_to_live.count()) {
       out.push_back(std::move(it->second.writer));

@@ -49,9 +49,14 @@ class StagedCopies {
   // node `from`. kAlreadyExists when that upload already has one here;
   // kResourceExhausted when max_copies are held.
   Status add(const std::string& from, const std::string& id, std::unique_ptr<BlobWriter> writer);
-  // Takes the copy out, for commit() or abort(); null when there is none
-  // (never sent, decided on already, or expired).
+  // Takes the copy out, for commit(); null when there is none (never sent,
+  // decided on already, or expired).
   std::unique_ptr<BlobWriter> take(const std::string& from, const std::string& id);
+  // The sender gave the upload up: its copy goes. When none is here yet (the
+  // abort overtook the stream, e.g. on a node resuming from a freeze), the
+  // id is remembered for the time to live and a later add() of it is
+  // refused (kFailedPrecondition). True when a copy was dropped.
+  bool abort(const std::string& from, const std::string& id);
   // Drops the copies older than the time to live; how many.
   std::size_t expire();
   std::size_t size() const;
@@ -69,6 +74,10 @@ class StagedCopies {
   const StagedCopiesOptions options_;
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, Entry> copies_;
+  // Uploads aborted before their copy was staged, with when (at most
+  // kMaxAborted; the oldest are forgotten first).
+  static constexpr std::size_t kMaxAborted = 1024;
+  std::map<std::pair<std::string, std::string>, std::int64_t> aborted_;
 };
 
 }  // namespace hifi::cluster

@@ -24,6 +24,10 @@ struct StagedCopy {
   std::string upload_id;  // its name there
   ContentHash sha256;     // what that node computed over the bytes it got
   std::uint64_t size = 0;
+  // False when the node was sent every byte but never answered (it may be
+  // frozen, and stage the copy once it resumes): not to be committed, only
+  // aborted.
+  bool answered = true;
 };
 
 // Blocks until the streams to the other nodes have ended; the copies they

@@ -229,11 +229,10 @@ awaitable<Reply> commit_streamed_copy(RequestContext& ctx) {
 }
 
 // DELETE /internal/v1/uploads/{id}: the upload was not published; the
-// copy goes. 200 also when there was none.
+// copy goes. 200 also when there was none (then a copy that arrives later
+// is refused).
 awaitable<Reply> abort_streamed_copy(RequestContext& ctx) {
-  auto writer = ctx.services.cluster.staged_copies().take(ctx.peer_node, ctx.params[0]);
-  const bool held = writer != nullptr;
-  writer.reset();  // removes the temporary
+  const bool held = ctx.services.cluster.staged_copies().abort(ctx.peer_node, ctx.params[0]);
   co_return json_response(ctx, http::status::ok, {{"upload", ctx.params[0]}, {"dropped", held}});
 }
 

@@ -271,10 +271,16 @@ awaitable<Reply> upload_song(RequestContext& ctx) {
   auto outcome = co_await offload(ctx, [&] {
     return ctx.services.catalog.add_upload(*writer, sink.filename(), ctx.user->id, staged);
   });
-  if (tee && (!outcome || !outcome->created)) {
+  if (tee) {
     // Not published (refused, or bytes the library had): the copies go.
-    asio::post(ctx.workers, [streamed, &replicator, finish_limit] {
-      replicator.abort_staged(streamed_copies(streamed, finish_limit));
+    // Published: those whose node never answered go (the others were
+    // committed or dropped by the replication). After the answer, on a
+    // worker: a frozen node's abort waits for its timeout.
+    const bool published = outcome && outcome->created;
+    asio::post(ctx.workers, [streamed, &replicator, finish_limit, published] {
+      auto copies = streamed_copies(streamed, finish_limit);
+      if (published) std::erase_if(copies, [](const StagedCopy& c) { return c.answered; });
+      if (!copies.empty()) replicator.abort_staged(copies);
     });
   }
   if (!outcome) {

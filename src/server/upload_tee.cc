@@ -16,6 +16,7 @@ using asio::use_awaitable;
 struct UploadTee::Target {
   cluster::Member member;
   std::optional<net::Stream> stream;
+  beast::flat_buffer buffer;  // what the node sent beyond the answer read
   bool open = false;
 };
 
@@ -63,6 +64,9 @@ awaitable<std::shared_ptr<UploadTee>> UploadTee::open(RequestContext& ctx, std::
       request.set(http::field::host, endpoint->host_header());
       request.set(http::field::content_type, "application/octet-stream");
       request.set(http::field::transfer_encoding, "chunked");
+      // The node answers 100 once it accepted the request (signature,
+      // size, room): a frozen or refusing node is known before any bytes.
+      request.set(http::field::expect, "100-continue");
       request.set(cluster::kPeerHeader,
                   cluster.auth().header_value({"PUT", api_path, t->member.id, body_sha}, cluster.clock().now_ms() / 1000));
       http::request_serializer<http::empty_body> serializer(request);
@@ -70,9 +74,24 @@ awaitable<std::shared_ptr<UploadTee>> UploadTee::open(RequestContext& ctx, std::
       auto [write_error, n] = co_await http::async_write_header(stream, serializer, as_tuple(use_awaitable));
       ec = write_error;
     }
-    if (ec) {
+    std::string refusal;
+    if (!ec) {
+      http::response_parser<http::string_body> answer;
+      answer.body_limit(64 * 1024);
+      stream.expires_after(tee->stall_limit_);
+      auto [read_error, n] = co_await http::async_read_header(stream, t->buffer, answer, as_tuple(use_awaitable));
+      ec = read_error;
+      if (!ec && answer.get().result() != http::status::continue_) {
+        refusal = "HTTP " + std::to_string(answer.get().result_int());
+        if (!answer.is_done()) {
+          auto [body_error, m] = co_await http::async_read(stream, t->buffer, answer, as_tuple(use_awaitable));
+          if (!body_error) refusal += ": " + answer.get().body().substr(0, 300);
+        }
+      }
+    }
+    if (ec || !refusal.empty()) {
       spdlog::warn("upload {}: cannot stream to {} ({}); its copy is sent after the commit", tee->upload_id_,
-                   describe(t->member), net::describe_error(ec));
+                   describe(t->member), ec ? net::describe_error(ec) : refusal);
       continue;
     }
     t->open = true;
@@ -122,13 +141,15 @@ awaitable<std::vector<StagedCopy>> UploadTee::finish() {
   std::vector<StagedCopy> staged;
   for (auto& t : targets_) {
     if (!t->open) continue;
-    beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024);
     t->stream->expires_after(answer_limit_);
-    auto [ec, n] = co_await http::async_read(*t->stream, buffer, parser, as_tuple(use_awaitable));
+    auto [ec, n] = co_await http::async_read(*t->stream, t->buffer, parser, as_tuple(use_awaitable));
     if (ec) {
       drop(*t, "no answer: " + net::describe_error(ec));
+      // It got every byte and may still stage the copy (a frozen node
+      // resuming): it is to be aborted.
+      staged.push_back(StagedCopy{t->member.id, upload_id_, ContentHash{}, 0, /*answered=*/false});
       continue;
     }
     const auto& res = parser.get();

@@ -186,6 +186,19 @@ TEST(StagedCopies, ACopyIsTakenOnceAndOnlyByTheNodeThatSentIt) {
   ASSERT_TRUE(blob) << blob.status().to_string();
   EXPECT_TRUE(blobs.exists(ContentHash::of("some bytes")));
   EXPECT_EQ(temporaries(dir), 0u);
+
+  // An abort drops the copy; one that overtakes its copy (a node resuming
+  // from a freeze reads both requests) makes the copy be refused when it
+  // comes, for that sender only.
+  const std::string late(32, 'b');
+  ASSERT_TRUE(staged.add("node0", id, written(blobs, "dropped bytes")));
+  EXPECT_TRUE(staged.abort("node0", id));
+  EXPECT_FALSE(staged.abort("node0", late));
+  EXPECT_EQ(staged.add("node0", late, written(blobs, "late bytes")).code(), Code::kFailedPrecondition);
+  EXPECT_TRUE(staged.add("node1", late, written(blobs, "node 1's bytes")));
+  EXPECT_TRUE(staged.abort("node1", late));
+  EXPECT_EQ(staged.size(), 0u);
+  EXPECT_EQ(temporaries(dir), 0u);
   std::filesystem::remove_all(dir);
 }
 

@@ -500,7 +500,7 @@ TEST_F(ClusterTest, AStagedCopyIsCommittedOnlyWithItsDigestAndALostOneIsSentAgai
   };
   const std::string bytes = make_wav(471);
   const auto sha = ContentHash::of(bytes);
-  const std::string id1(32, '1'), id2(32, '2'), id3(32, '3');
+  const std::string id1(32, '1'), id2(32, '2'), id3(32, '3'), id4(32, '4');
 
   EXPECT_EQ(stage("not-an-id", bytes).status, 400);
   auto staged = stage(id1, bytes);
@@ -517,15 +517,19 @@ TEST_F(ClusterTest, AStagedCopyIsCommittedOnlyWithItsDigestAndALostOneIsSentAgai
   EXPECT_EQ(committed.status, 201) << committed.body;
   EXPECT_TRUE(node(1).blobs().exists(sha));
   EXPECT_EQ(recorded_holders(sha), std::set<std::string>{"node1"});
+  // An abort that overtakes its copy: the copy is refused when it comes.
   auto aborted = signed_request(node0, V::delete_, "/internal/v1/uploads/" + id3, "", cluster::kEmptyBodySha256);
   EXPECT_EQ(aborted.status, 200) << aborted.body;
+  EXPECT_FALSE(aborted.json().at("dropped").as_bool());
+  EXPECT_EQ(stage(id3, bytes).status, 409);
+  EXPECT_EQ(temporaries(node(1)), 0u);
 
   // Node 0 took an upload whose copy node 1 staged, but node 1 restarted
   // meanwhile (or let it expire): the commit finds nothing, and node 0
   // sends the blob whole.
   const std::string other = make_wav(472);
   const auto other_sha = ContentHash::of(other);
-  ASSERT_EQ(stage(id3, other).status, 200);
+  ASSERT_EQ(stage(id4, other).status, 200);
   EXPECT_EQ(temporaries(node(1)), 1u);
   nodes_[1].reset();
   restart_node(1);
@@ -533,7 +537,7 @@ TEST_F(ClusterTest, AStagedCopyIsCommittedOnlyWithItsDigestAndALostOneIsSentAgai
   EXPECT_EQ(temporaries(node(1)), 0u);
   ASSERT_TRUE(node(0).blobs().put(other));
   auto replicated = node(0).cluster().replicator().replicate(other_sha, [&] {
-    return std::vector<StagedCopy>{{"node1", id3, other_sha, other.size()}};
+    return std::vector<StagedCopy>{{"node1", id4, other_sha, other.size()}};
   });
   EXPECT_TRUE(replicated) << replicated.to_string();
   EXPECT_TRUE(node(1).blobs().exists(other_sha));
