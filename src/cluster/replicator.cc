@@ -129,7 +129,9 @@ Status Replicator::replicate(const ContentHash& sha256, const WaitForStagedCopie
   }
   // (Without a membership there is no one to tell; streamed copies expire.)
   if (live.empty()) return unavailable("this node has not joined the cluster yet; try again");
-  if (auto s = note_local_copy(sha256); !s) return s;
+  // This node's copy is durable already: its record is written while the
+  // other copies are made (the index never names a copy before it is).
+  auto local_record = std::async(std::launch::async, [this, sha256] { return note_local_copy(sha256); });
   int unreachable = 0;
   auto wanted = [&] { return copies_wanted(live.size() - static_cast<std::size_t>(unreachable)); };
   // Every target is sent the blob, even one whose record says it holds a
@@ -192,6 +194,7 @@ Status Replicator::replicate(const ContentHash& sha256, const WaitForStagedCopie
     if (auto copy = staged.find(candidates[i]); copy != staged.end()) to_abort.push_back(copy->second);
   }
   if (!to_abort.empty()) abort_staged(to_abort);
+  if (auto s = local_record.get(); !s) return s;
   if (have < wanted()) {
     ++counters_.under_replicated_uploads;
     return unavailable("only " + std::to_string(have) + " of " + std::to_string(wanted()) +
