@@ -159,6 +159,12 @@ check "all 3 are live and are the 3 nodes" eq "$(call 2 GET "/api/v1/songs/$LONG
 for i in 1 2 3; do
   check "node $i's data dir has the blob" test -f "$(blob_path "$i" "$LONG_SHA")"
 done
+# Nodes 2 and 3 got their copies while the song arrived at node 1, and
+# committed them: none was sent again after node 1's commit.
+METRICS=$(call 1 GET /metrics)
+check "node 1 streamed both copies while the upload arrived" \
+  grep -q '^hifi_replica_streamed_copies_total{result="ok"} 2$' <<<"$METRICS"
+check "and sent none again after its commit" grep -q '^hifi_replica_pushes_total 0$' <<<"$METRICS"
 
 # =============================================================================
 step "2. a stream of uploads; node 2 is killed with SIGKILL mid-stream and restarted"
