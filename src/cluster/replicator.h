@@ -2,8 +2,11 @@
 // (replicas/<sha256>/<node-id>) and makes new blobs durable on R nodes.
 //
 // Placement: the node that received an upload keeps one copy; the other
-// R-1 go to the live members ranked highest by rendezvous hashing of
-// (node id, sha256), skipping nodes that already hold it. A target that
+// R-1 go first to the members its bytes were streamed to while they
+// arrived (stream_targets: ranked by rendezvous hashing of the client's
+// digest, else of a random key), then to the live members ranked highest
+// by rendezvous hashing of (node id, sha256). Reads find copies through
+// the index, wherever they are. A target that
 // fails mid-transfer is replaced by the next in rank. With fewer than R live
 // members, every live member gets a copy; a member that cannot be connected
 // to at all counts as gone (it crashed and its lease has not run out yet).

@@ -31,12 +31,13 @@ int open_with_whitelist(AVFormatContext* raw, const char* url, int (*interrupt)(
   av_dict_set(&options, "format_whitelist", kAudioDemuxers, 0);
   av_dict_set(&options, "protocol_whitelist", "file", 0);
   // A stream whose codec the demuxer leaves to be guessed from its data
-  // (PCM in WAV, which might carry DTS) is probed on at most 4 packets
-  // (16 KiB of a WAV), where such a stream's sync words show many times.
+  // (PCM in WAV, which might carry DTS) is probed on at most 8 packets
+  // (32 KiB of a WAV, where a DTS stream's sync words show many times).
   // FFmpeg's 32 packets for WAV ran every demuxer's probe over growing
-  // buffers up to 200 KiB: 5.5 ms per open, a third of a WAV upload's CPU
-  // and as much on every stream or transcode start; 4 take 0.8 ms.
-  av_dict_set(&options, "max_probe_packets", "4", 0);
+  // buffers up to 200 KiB: 5.5 ms per open of a 5 MB WAV, a third of its
+  // upload's CPU, and as much on every stream or transcode start; 8 take
+  // about 2 ms.
+  av_dict_set(&options, "max_probe_packets", "8", 0);
   int rc = avformat_open_input(&raw, url, nullptr, &options);
   av_dict_free(&options);
   if (rc >= 0) out.reset(raw);

@@ -182,11 +182,22 @@ awaitable<Reply> receive_streamed_copy(RequestContext& ctx) {
   if (!writer_or) co_return problem_from_status(ctx, writer_or.status());
   auto writer = std::move(*writer_or);
   // A sender that goes away mid-body throws: the writer goes, and its
-  // temporary with it.
-  auto status = co_await read_body_chunks(ctx, max, kTransferChunk,
-                                          [&](std::string_view piece) { return writer->write(piece); });
+  // temporary with it. Without a size the free space is checked as the
+  // bytes come, as an upload's is.
+  bool out_of_room = false;
+  auto status = co_await read_body_chunks(ctx, max, kTransferChunk, [&](std::string_view piece) {
+    if (lacks_space_for(ctx, piece.size())) {
+      out_of_room = true;
+      return resource_exhausted("this node's disk is full");
+    }
+    return writer->write(piece);
+  });
+  if (out_of_room) co_return disk_full_problem(ctx);
+  if (status.code() == Code::kResourceExhausted) {
+    co_return problem(ctx, http::status::payload_too_large, "payload-too-large", "Payload too large",
+                      "blobs may be at most " + std::to_string(max) + " bytes");
+  }
   if (!status) co_return problem_from_status(ctx, status);
-  if (lacks_space_for(ctx, 0)) co_return disk_full_problem(ctx);
   const auto sha = ContentHash::from_digest(writer->digest());
   const auto size = writer->size();
   auto staged = co_await offload(ctx, [&]() -> Status {

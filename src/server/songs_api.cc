@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <future>
 
@@ -219,8 +220,15 @@ awaitable<Reply> upload_song(RequestContext& ctx) {
   if (!known || !ctx.services.catalog.find_by_sha256(*known)) {
     auto targets = replicator.stream_targets(known ? *known : ContentHash::of(random_hex(16)));
     if (!targets.empty()) {
-      tee = co_await UploadTee::open(ctx, std::move(targets), known, multipart ? std::nullopt : song_bytes);
-      sink.keep_fed();
+      // A form's length bounds its file's (so that a node short of room
+      // refuses at once).
+      auto bound = song_bytes;
+      if (multipart) {
+        if (auto len = ctx.parser.content_length()) bound = std::min<std::uint64_t>(*len, max);
+      }
+      tee = co_await UploadTee::open(ctx, std::move(targets), known, bound);
+      if (tee->open_streams() == 0) tee.reset();
+      if (tee) sink.keep_fed();
     }
   }
   const std::function<awaitable<Status>(std::string_view)> take_piece =
@@ -255,31 +263,41 @@ awaitable<Reply> upload_song(RequestContext& ctx) {
   if (!ctx.services.catalog.find_by_sha256(ContentHash::from_digest(writer->digest()))) {
     if (auto refused = budget.refuse_after(writer->size())) co_return reject(std::move(*refused));
   }
+  // Bytes the library has need no copies: the streams close mid-body, and
+  // the other nodes keep nothing.
+  if (tee && ctx.services.catalog.find_by_sha256(ContentHash::from_digest(writer->digest()))) tee.reset();
   // The streams end while this node probes and commits its own copy; the
   // replication waits for them before it commits the other copies.
   WaitForStagedCopies staged;
   std::shared_future<std::vector<StagedCopy>> streamed;
   std::chrono::milliseconds finish_limit{0};
+  // Set once the replication got the copies (it commits or aborts them).
+  auto handed_over = std::make_shared<std::atomic<bool>>(false);
   if (tee) {
     finish_limit = tee->finish_limit();
     auto done = std::make_shared<std::promise<std::vector<StagedCopy>>>();
     streamed = done->get_future().share();
     // From here on only finish_streams touches the tee.
     asio::co_spawn(ctx.stream.get_executor(), finish_streams(tee, done), asio::detached);
-    staged = [streamed, finish_limit] { return streamed_copies(streamed, finish_limit); };
+    staged = [streamed, finish_limit, handed_over] {
+      auto copies = streamed_copies(streamed, finish_limit);
+      if (streamed.wait_for(std::chrono::seconds(0)) == std::future_status::ready) *handed_over = true;
+      return copies;
+    };
   }
   auto outcome = co_await offload(ctx, [&] {
     return ctx.services.catalog.add_upload(*writer, sink.filename(), ctx.user->id, staged);
   });
   if (tee) {
-    // Not published (refused, or bytes the library had): the copies go.
-    // Published: those whose node never answered go (the others were
-    // committed or dropped by the replication). After the answer, on a
-    // worker: a frozen node's abort waits for its timeout.
-    const bool published = outcome && outcome->created;
-    asio::post(ctx.workers, [streamed, &replicator, finish_limit, published] {
+    // Copies the replication did not get (the upload was refused, named
+    // bytes the library had, or the streams ended too late) go, and so do
+    // those whose node never answered; the others were committed or
+    // dropped by the replication. After the answer, on a worker: a frozen
+    // node's abort waits for its timeout.
+    const bool handed = outcome && *handed_over;
+    asio::post(ctx.workers, [streamed, &replicator, finish_limit, handed] {
       auto copies = streamed_copies(streamed, finish_limit);
-      if (published) std::erase_if(copies, [](const StagedCopy& c) { return c.answered; });
+      if (handed) std::erase_if(copies, [](const StagedCopy& c) { return c.answered; });
       if (!copies.empty()) replicator.abort_staged(copies);
     });
   }

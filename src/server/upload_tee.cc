@@ -34,7 +34,8 @@ awaitable<std::shared_ptr<UploadTee>> UploadTee::open(RequestContext& ctx, std::
   const auto& cluster = ctx.services.cluster;
   const auto& peer_options = cluster.options().peer;
   tee->stall_limit_ = peer_options.answer_timeout;
-  tee->answer_limit_ = peer_options.idle_timeout;
+  tee->answer_limit_ = peer_options.answer_timeout;
+  tee->idle_limit_ = peer_options.idle_timeout;
   std::string api_path = "/internal/v1/uploads/" + tee->upload_id_;
   if (size) api_path += "?size=" + std::to_string(*size);
   const std::string body_sha = expected ? expected->hex() : cluster::kStreamedBodySha256;
@@ -108,8 +109,15 @@ std::size_t UploadTee::open_streams() const {
   return n;
 }
 
+std::chrono::milliseconds UploadTee::answer_limit() const {
+  // The peers' answer timeout, plus a second for every 64 MiB to fsync, up
+  // to their idle timeout.
+  const auto per_64_mib = std::chrono::milliseconds(1000) * static_cast<std::int64_t>(sent_ >> 26);
+  return std::min(answer_limit_ + per_64_mib, std::max(answer_limit_, idle_limit_));
+}
+
 std::chrono::milliseconds UploadTee::finish_limit() const {
-  return static_cast<std::int64_t>(open_streams()) * (stall_limit_ + answer_limit_) + std::chrono::seconds(1);
+  return static_cast<std::int64_t>(open_streams()) * (stall_limit_ + answer_limit()) + std::chrono::seconds(1);
 }
 
 void UploadTee::drop(Target& target, const std::string& why) {
@@ -120,7 +128,9 @@ void UploadTee::drop(Target& target, const std::string& why) {
 }
 
 awaitable<void> UploadTee::send(const std::vector<asio::const_buffer>& pieces) {
-  if (asio::buffer_size(pieces) == 0) co_return;
+  const auto bytes = asio::buffer_size(pieces);
+  if (bytes == 0) co_return;
+  sent_ += bytes;
   for (auto& t : targets_) {
     if (!t->open) continue;
     t->stream->expires_after(stall_limit_);
@@ -137,19 +147,25 @@ awaitable<std::vector<StagedCopy>> UploadTee::finish() {
     auto [ec, n] = co_await asio::async_write(*t->stream, http::make_chunk_last(), as_tuple(use_awaitable));
     if (ec) drop(*t, net::describe_error(ec));
   }
-  // Each target answers once its copy is fsynced; they work at once.
+  // Each target answers once its copy is fsynced; they work at once, so
+  // after the first answer the others are usually there. A target that
+  // does not answer in time falls back to a whole push, which waits longer
+  // for a node that is slow but alive.
   std::vector<StagedCopy> staged;
+  const auto answer_limit = this->answer_limit();
   for (auto& t : targets_) {
     if (!t->open) continue;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024);
-    t->stream->expires_after(answer_limit_);
+    t->stream->expires_after(answer_limit);
     auto [ec, n] = co_await http::async_read(*t->stream, t->buffer, parser, as_tuple(use_awaitable));
+    // Past this point the target got every byte: whatever went wrong, it
+    // may still stage the copy (a frozen node resuming), so it is named to
+    // be aborted.
+    const StagedCopy unanswered{t->member.id, upload_id_, ContentHash{}, 0, /*answered=*/false};
     if (ec) {
-      drop(*t, "no answer: " + net::describe_error(ec));
-      // It got every byte and may still stage the copy (a frozen node
-      // resuming): it is to be aborted.
-      staged.push_back(StagedCopy{t->member.id, upload_id_, ContentHash{}, 0, /*answered=*/false});
+      drop(*t, "no answer within " + std::to_string(answer_limit.count()) + " ms: " + net::describe_error(ec));
+      staged.push_back(unanswered);
       continue;
     }
     const auto& res = parser.get();
@@ -164,6 +180,7 @@ awaitable<std::vector<StagedCopy>> UploadTee::finish() {
     }
     if (res.result() != http::status::ok || !sha || !size || !size->is_int64()) {
       drop(*t, "HTTP " + std::to_string(res.result_int()) + ": " + res.body().substr(0, 300));
+      staged.push_back(unanswered);
       continue;
     }
     staged.push_back(StagedCopy{t->member.id, upload_id_, *sha, static_cast<std::uint64_t>(size->as_int64())});

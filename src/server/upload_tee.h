@@ -8,10 +8,12 @@
 //   ... replicator.replicate(sha, staged) commits them there (or sends again)
 //
 // Each target gets one PUT /internal/v1/uploads/{id} with a chunked body
-// (see cluster_api.cc); a target that cannot be reached, refuses, or stalls
-// longer than the peers' answer timeout on one piece is dropped, and the
-// upload goes on without it: the replication sends that copy after the
-// commit, as it did before streaming. Dropping the tee before finish()
+// (see cluster_api.cc), opened with Expect: 100-continue; a target that
+// cannot be reached, refuses, does not say 100 or take a piece within the
+// peers' answer timeout (2 s), or does not answer within that plus a
+// second per 64 MiB after the last piece, is dropped, and the upload goes
+// on without it: the replication sends that copy after the commit, as it
+// did before streaming. Dropping the tee before finish()
 // closes the streams mid-body, so the targets keep nothing.
 //
 // Thread-safety: none; one coroutine (the upload's) drives it, on the
@@ -52,6 +54,8 @@ class UploadTee {
   std::size_t open_streams() const;
   // The longest finish() can take: each open stream's last chunk and answer.
   std::chrono::milliseconds finish_limit() const;
+  // How long finish() waits for a target's answer after the last chunk.
+  std::chrono::milliseconds answer_limit() const;
 
  private:
   struct Target;
@@ -60,7 +64,9 @@ class UploadTee {
 
   std::string upload_id_;
   std::chrono::milliseconds stall_limit_{2000};
-  std::chrono::milliseconds answer_limit_{15000};
+  std::chrono::milliseconds answer_limit_{2000};
+  std::chrono::milliseconds idle_limit_{15000};
+  std::uint64_t sent_ = 0;  // bytes of the song sent so far
   std::vector<std::unique_ptr<Target>> targets_;
 };
 
