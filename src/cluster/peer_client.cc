@@ -88,8 +88,9 @@ Result<std::pair<unsigned, std::string>> exchange(const Endpoint& target,
   return std::make_pair(parser.get().result_int(), std::move(parser.get().body()));
 }
 
-// A refusal's reason: the problem's detail when the body is one.
-std::string refusal(unsigned status, const std::string& body) {
+}  // namespace
+
+std::string describe_refusal(unsigned status, const std::string& body) {
   boost::system::error_code ec;
   auto v = boost::json::parse(body, ec);
   std::string detail;
@@ -98,6 +99,8 @@ std::string refusal(unsigned status, const std::string& body) {
   }
   return "HTTP " + std::to_string(status) + (detail.empty() ? "" : ": " + detail);
 }
+
+namespace {
 
 // `verb` `api_path` to the member `to` (at `target`) with this node's peer
 // header and an optional JSON body; the answer's status and body.
@@ -138,7 +141,7 @@ Status PeerClient::push_blob(const Member& to, const ContentHash& sha256, const 
                                options, what, /*silence_is_unavailable=*/true);
     if (!answer) return answer.status();
     if (answer->first == 200) return Status::ok();
-    if (answer->first != 404) return io_error(what + " refused: " + refusal(answer->first, answer->second));
+    if (answer->first != 404) return io_error(what + " refused: " + describe_refusal(answer->first, answer->second));
   }
   http::request<http::file_body> request;
   beast::error_code ec;
@@ -154,9 +157,9 @@ Status PeerClient::push_blob(const Member& to, const ContentHash& sha256, const 
                                               clock_.now_ms() / 1000));
   auto answer = exchange(*target, request, options_, what);
   if (!answer) return answer.status();
-  if (answer->first == 507) return resource_exhausted(what + " refused: " + refusal(answer->first, answer->second));
+  if (answer->first == 507) return resource_exhausted(what + " refused: " + describe_refusal(answer->first, answer->second));
   if (answer->first != 200 && answer->first != 201) {
-    return io_error(what + " refused: " + refusal(answer->first, answer->second));
+    return io_error(what + " refused: " + describe_refusal(answer->first, answer->second));
   }
   return Status::ok();
 }
@@ -174,7 +177,7 @@ Status PeerClient::request_push(const Member& holder, const ContentHash& sha256,
   auto answer = call_as_peer(auth_, clock_, holder, *target, http::verb::post, "/internal/v1/blobs/" + sha256.hex() + "/push",
                              boost::json::serialize(boost::json::object{{"target", target_id}}), options, what);
   if (!answer) return answer.status();
-  if (answer->first != 200) return io_error(what + " failed: " + refusal(answer->first, answer->second));
+  if (answer->first != 200) return io_error(what + " failed: " + describe_refusal(answer->first, answer->second));
   return Status::ok();
 }
 
@@ -186,7 +189,7 @@ Status PeerClient::request_drop(const Member& holder, const ContentHash& sha256)
   auto answer = call_as_peer(auth_, clock_, holder, *target, http::verb::post, "/internal/v1/blobs/" + sha256.hex() + "/drop", {},
                              options_, what);
   if (!answer) return answer.status();
-  if (answer->first != 200) return io_error(what + " refused: " + refusal(answer->first, answer->second));
+  if (answer->first != 200) return io_error(what + " refused: " + describe_refusal(answer->first, answer->second));
   return Status::ok();
 }
 
@@ -200,9 +203,9 @@ Status PeerClient::commit_staged(const Member& to, const StagedCopy& copy) const
                              what);
   if (!answer) return answer.status();
   if (answer->first == 200 || answer->first == 201) return Status::ok();
-  if (answer->first == 404) return not_found(what + ": " + refusal(answer->first, answer->second));
-  if (answer->first == 507) return resource_exhausted(what + ": " + refusal(answer->first, answer->second));
-  return io_error(what + " refused: " + refusal(answer->first, answer->second));
+  if (answer->first == 404) return not_found(what + ": " + describe_refusal(answer->first, answer->second));
+  if (answer->first == 507) return resource_exhausted(what + ": " + describe_refusal(answer->first, answer->second));
+  return io_error(what + " refused: " + describe_refusal(answer->first, answer->second));
 }
 
 Status PeerClient::abort_staged(const Member& to, const std::string& upload_id) const {
@@ -215,7 +218,7 @@ Status PeerClient::abort_staged(const Member& to, const std::string& upload_id) 
                              {}, options, what);
   if (!answer) return answer.status();
   if (answer->first != 200 && answer->first != 404) {
-    return io_error(what + " refused: " + refusal(answer->first, answer->second));
+    return io_error(what + " refused: " + describe_refusal(answer->first, answer->second));
   }
   return Status::ok();
 }

@@ -29,6 +29,10 @@ struct PeerClientOptions {
   std::chrono::milliseconds answer_timeout{2000};
 };
 
+// A refused node-to-node request's reason, for a log or an error:
+// "HTTP <status>", with the problem's detail when the body is one.
+std::string describe_refusal(unsigned status, const std::string& body);
+
 class PeerClient {
  public:
   PeerClient(const PeerAuth& auth, const Clock& clock, PeerClientOptions options = {});

@@ -67,22 +67,22 @@ std::vector<Member> Replicator::holders(const ContentHash& sha256) const {
 
 namespace {
 
-// The live members that may take a new copy: this node and the others in
-// service, as the store lists them now. A node that joined since this
-// node's last renewal gets its copy too (and counts in "every live node if
-// fewer"). Draining members take no new copies (this node's own copy stays
-// even while it drains: it hands it over before it leaves).
-std::vector<Member> members_taking_copies(const Membership& membership) {
-  auto live = membership.current_members();
-  std::erase_if(live, [&](const Member& m) { return m.id != membership.self_id() && !in_service(m); });
+// Of `live`, the members that may take a new copy: this node and the
+// others in service. Draining members take no new copies (this node's own
+// copy stays even while it drains: it hands it over before it leaves).
+std::vector<Member> members_taking_copies(std::vector<Member> live, const std::string& self) {
+  std::erase_if(live, [&](const Member& m) { return m.id != self && !in_service(m); });
   return live;
 }
 
 }  // namespace
 
 std::vector<Member> Replicator::stream_targets(const ContentHash& key) const {
-  auto live = members_taking_copies(membership_);
+  // This node's view, with no store read (the caller is a network thread):
+  // a node that joined since its last renewal gets its copy from
+  // replicate(), which reads the store.
   const auto& self = membership_.self_id();
+  auto live = members_taking_copies(membership_.members(), self);
   if (std::none_of(live.begin(), live.end(), [&](const Member& m) { return m.id == self; })) return {};
   std::vector<std::string> others;
   for (const auto& m : live) {
@@ -110,7 +110,10 @@ void Replicator::abort_staged(const std::vector<StagedCopy>& staged) {
 
 Status Replicator::replicate(const ContentHash& sha256, const WaitForStagedCopies& staged_copies) {
   const auto& self = membership_.self_id();
-  auto live = members_taking_copies(membership_);
+  // The members as the store lists them now: a node that joined since this
+  // node's last renewal gets its copy too (and counts in "every live node
+  // if fewer").
+  auto live = members_taking_copies(membership_.current_members(), self);
   // Copies other nodes received while the upload arrived: those that hash
   // to what this node received are committed there, first; the others
   // (their bytes were damaged on the way) are dropped at the end, with

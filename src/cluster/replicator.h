@@ -83,7 +83,7 @@ class Replicator final : public BlobReplication {
 
   // The members an upload arriving here should stream its bytes to while
   // they arrive: copies_wanted(live in service) - 1 of the live members in
-  // service other than this one, as the store lists them now, ranked by
+  // service other than this one, in this node's view (no store read), ranked by
   // rendezvous hashing of `key` (the bytes' SHA-256 when the client named
   // it, else anything that spreads uploads). Empty with a replica count of
   // 1 or no other member.

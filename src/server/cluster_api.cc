@@ -21,6 +21,11 @@ namespace {
 
 constexpr std::size_t kTransferChunk = 256 * 1024;
 
+StringResponse blob_too_large(const RequestContext& ctx) {
+  return problem(ctx, http::status::payload_too_large, "payload-too-large", "Payload too large",
+                 "blobs may be at most " + std::to_string(ctx.config.max_upload_bytes) + " bytes");
+}
+
 // Each member's place in the order clients spread long-lived connections
 // by (members in service before draining ones, then fewest active streams,
 // then fewest connections): 0 for the least loaded; equally loaded members
@@ -121,8 +126,7 @@ awaitable<Reply> receive_blob(RequestContext& ctx) {
                       "send the blob with a Content-Length");
   }
   if (*length > ctx.config.max_upload_bytes) {
-    co_return problem(ctx, http::status::payload_too_large, "payload-too-large", "Payload too large",
-                      "blobs may be at most " + std::to_string(ctx.config.max_upload_bytes) + " bytes");
+    co_return blob_too_large(ctx);
   }
   if (ctx.services.blobs.exists(sha)) {
     // Already durable here; the body is not needed (the connection closes).
@@ -174,8 +178,7 @@ awaitable<Reply> receive_streamed_copy(RequestContext& ctx) {
   }
   if (auto len = ctx.parser.content_length()) announced = std::max<std::uint64_t>(announced, *len);
   if (announced > max) {
-    co_return problem(ctx, http::status::payload_too_large, "payload-too-large", "Payload too large",
-                      "blobs may be at most " + std::to_string(max) + " bytes");
+    co_return blob_too_large(ctx);
   }
   if (lacks_space_for(ctx, announced)) co_return disk_full_problem(ctx);
   auto writer_or = ctx.services.blobs.begin_write(max);
@@ -194,8 +197,7 @@ awaitable<Reply> receive_streamed_copy(RequestContext& ctx) {
   });
   if (out_of_room) co_return disk_full_problem(ctx);
   if (status.code() == Code::kResourceExhausted) {
-    co_return problem(ctx, http::status::payload_too_large, "payload-too-large", "Payload too large",
-                      "blobs may be at most " + std::to_string(max) + " bytes");
+    co_return blob_too_large(ctx);
   }
   if (!status) co_return problem_from_status(ctx, status);
   const auto sha = ContentHash::from_digest(writer->digest());

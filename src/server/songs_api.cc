@@ -260,12 +260,13 @@ awaitable<Reply> upload_song(RequestContext& ctx) {
                              "the body's SHA-256 does not match the Repr-Digest header; the upload "
                              "was corrupted on the way and nothing was stored"));
   }
-  if (!ctx.services.catalog.find_by_sha256(ContentHash::from_digest(writer->digest()))) {
-    if (auto refused = budget.refuse_after(writer->size())) co_return reject(std::move(*refused));
+  if (ctx.services.catalog.find_by_sha256(ContentHash::from_digest(writer->digest()))) {
+    // Bytes the library has need no copies: the streams close mid-body,
+    // and the other nodes keep nothing.
+    tee.reset();
+  } else if (auto refused = budget.refuse_after(writer->size())) {
+    co_return reject(std::move(*refused));
   }
-  // Bytes the library has need no copies: the streams close mid-body, and
-  // the other nodes keep nothing.
-  if (tee && ctx.services.catalog.find_by_sha256(ContentHash::from_digest(writer->digest()))) tee.reset();
   // The streams end while this node probes and commits its own copy; the
   // replication waits for them before it commits the other copies.
   WaitForStagedCopies staged;

@@ -34,7 +34,6 @@ awaitable<std::shared_ptr<UploadTee>> UploadTee::open(RequestContext& ctx, std::
   const auto& cluster = ctx.services.cluster;
   const auto& peer_options = cluster.options().peer;
   tee->stall_limit_ = peer_options.answer_timeout;
-  tee->answer_limit_ = peer_options.answer_timeout;
   tee->idle_limit_ = peer_options.idle_timeout;
   std::string api_path = "/internal/v1/uploads/" + tee->upload_id_;
   if (size) api_path += "?size=" + std::to_string(*size);
@@ -83,11 +82,11 @@ awaitable<std::shared_ptr<UploadTee>> UploadTee::open(RequestContext& ctx, std::
       auto [read_error, n] = co_await http::async_read_header(stream, t->buffer, answer, as_tuple(use_awaitable));
       ec = read_error;
       if (!ec && answer.get().result() != http::status::continue_) {
-        refusal = "HTTP " + std::to_string(answer.get().result_int());
         if (!answer.is_done()) {
           auto [body_error, m] = co_await http::async_read(stream, t->buffer, answer, as_tuple(use_awaitable));
-          if (!body_error) refusal += ": " + answer.get().body().substr(0, 300);
+          if (body_error) answer.get().body().clear();
         }
+        refusal = cluster::describe_refusal(answer.get().result_int(), answer.get().body());
       }
     }
     if (ec || !refusal.empty()) {
@@ -113,7 +112,7 @@ std::chrono::milliseconds UploadTee::answer_limit() const {
   // The peers' answer timeout, plus a second for every 64 MiB to fsync, up
   // to their idle timeout.
   const auto per_64_mib = std::chrono::milliseconds(1000) * static_cast<std::int64_t>(sent_ >> 26);
-  return std::min(answer_limit_ + per_64_mib, std::max(answer_limit_, idle_limit_));
+  return std::min(stall_limit_ + per_64_mib, std::max(stall_limit_, idle_limit_));
 }
 
 std::chrono::milliseconds UploadTee::finish_limit() const {
@@ -179,7 +178,7 @@ awaitable<std::vector<StagedCopy>> UploadTee::finish() {
       if (auto parsed = ContentHash::parse(std::string(sha_text->as_string())); parsed) sha = *parsed;
     }
     if (res.result() != http::status::ok || !sha || !size || !size->is_int64()) {
-      drop(*t, "HTTP " + std::to_string(res.result_int()) + ": " + res.body().substr(0, 300));
+      drop(*t, cluster::describe_refusal(res.result_int(), res.body()));
       staged.push_back(unanswered);
       continue;
     }

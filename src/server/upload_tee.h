@@ -63,8 +63,9 @@ class UploadTee {
   void drop(Target& target, const std::string& why);
 
   std::string upload_id_;
+  // The peers' answer timeout: for the 100, for each chunk, and the base
+  // of the wait for the last answer (answer_limit()).
   std::chrono::milliseconds stall_limit_{2000};
-  std::chrono::milliseconds answer_limit_{2000};
   std::chrono::milliseconds idle_limit_{15000};
   std::uint64_t sent_ = 0;  // bytes of the song sent so far
   std::vector<std::unique_ptr<Target>> targets_;
