@@ -313,6 +313,10 @@ Status RoomHub::join(const std::string& room_id, const std::shared_ptr<RoomSubsc
     subscriber->deliver(share(snapshot));
   }
   if (listeners_changed) broadcast_locked(channel, presence_message_locked(channel));
+  if (move_message_) {
+    subscriber->deliver(move_message_);
+    subscriber->close(CloseReason::kMoved);
+  }
   return Status::ok();
 }
 
@@ -441,6 +445,7 @@ void RoomHub::move_all(const std::string& to) {
   auto message = std::make_shared<const std::string>(
       boost::json::serialize(boost::json::object{{"type", "move"}, {"to", to}, {"reason", "draining"}}));
   std::lock_guard lock(mu_);
+  move_message_ = message;
   for (auto& [id, channel] : channels_) {
     for (auto& [ptr, sub] : channel.subscribers) {
       sub.subscriber->deliver(message);

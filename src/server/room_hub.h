@@ -200,7 +200,9 @@ class RoomHub {
   // Closes every subscriber (server shutdown).
   void close_all();
   // Tells every subscriber to move to the node at `to` (a "move" message,
-  // docs/protocol.md), then closes it (kMoved). For a node that drains.
+  // docs/protocol.md), then closes it (kMoved). For a node that drains: a
+  // listener whose handshake was under way joins after this and is told
+  // the same at once, so none stays behind on the leaving node.
   void move_all(const std::string& to);
   // Forgets every subscriber without telling them; for after the network
   // threads have stopped, so that no session outlives its io_context. Their
@@ -292,6 +294,7 @@ class RoomHub {
   const std::size_t history_per_room_;
   mutable std::mutex mu_;
   std::map<std::string, Channel> channels_;
+  SharedMessage move_message_;  // set by move_all(): every later joiner moves too
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::thread presence_flusher_;

@@ -86,10 +86,15 @@ test('a page in a room moves to another node when its node drains, without a rel
   await page.addInitScript(() => {
     const Native = window.WebSocket;
     window.socketsOpened = [];
+    window.socketsSettled = 0; // opened or failed
     window.WebSocket = class extends Native {
       constructor(url, protocols) {
         super(url, protocols);
         window.socketsOpened.push(String(url));
+        let settled = false;
+        const settle = () => { if (!settled) { settled = true; window.socketsSettled++; } };
+        this.addEventListener('open', settle);
+        this.addEventListener('close', settle);
       }
     };
   });
@@ -106,6 +111,11 @@ test('a page in a room moves to another node when its node drains, without a rel
   assert.ok(leaving, `connected to ${hostPort}, one of the nodes`);
   const leavingId = members.find((m) => m.advertise === leaving.url).id;
 
+  // The page has two rooms open: the one shown and the user's own (personal
+  // playback). Both are connected, and no socket is still on its way, before
+  // the drain: what opens after it is the move.
+  await page.waitForFunction(() => window.socketsOpened.length >= 2
+    && window.socketsSettled === window.socketsOpened.length, null, { timeout: 15000 });
   const openedBefore = await page.evaluate(() => window.socketsOpened.length);
   const asked = await call(staying.url, 'POST', `/api/v1/cluster/members/${leavingId}/drain`, { token });
   assert.equal(asked.status, 202, JSON.stringify(asked.json));

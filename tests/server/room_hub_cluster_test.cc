@@ -39,7 +39,14 @@ class RecordingSubscriber : public RoomSubscriber {
     messages_.push_back(json::parse(*message).as_object());
     changed_.notify_all();
   }
-  void close(CloseReason) override {}
+  void close(CloseReason why) override {
+    std::lock_guard lock(mu_);
+    closed_ = why;
+  }
+  std::optional<CloseReason> closed() const {
+    std::lock_guard lock(mu_);
+    return closed_;
+  }
 
   // Waits until the latest presence message lists exactly these usernames.
   bool wait_for_presence(const Names& expected) {
@@ -93,6 +100,7 @@ class RecordingSubscriber : public RoomSubscriber {
   mutable std::mutex mu_;
   std::condition_variable changed_;
   std::vector<json::object> messages_;
+  std::optional<CloseReason> closed_;
 };
 
 Names usernames(const std::vector<ListenerInfo>& listeners) {
@@ -437,6 +445,31 @@ TEST_F(RoomHubClusterTest, DeletingTheRoomDeletesItsPresence) {
   ASSERT_TRUE(eventually([&] { return stored_presence(*b_).has_value(); }));
   ASSERT_TRUE(a_->rooms.remove(room_, User{"u-owner", "owner", "user", false, 0}));
   EXPECT_TRUE(eventually([&] { return !stored_presence(*b_); }));
+}
+
+// A draining node tells its listeners where to go. A listener whose
+// handshake was still under way when it did joins afterwards: it is told
+// the same at once, rather than staying on the leaving node until it stops.
+TEST_F(RoomHubClusterTest, AListenerThatJoinsAfterTheMoveIsToldToMoveToo) {
+  auto before = a_->join(room_, "u-1", "ann");
+  a_->hub.move_all("http://127.0.0.1:4002");
+  auto move = before->wait_for_type("move");
+  ASSERT_TRUE(move);
+  EXPECT_EQ(move->at("to").as_string(), "http://127.0.0.1:4002");
+  EXPECT_EQ(before->closed(), CloseReason::kMoved);
+
+  auto late = a_->join(room_, "u-2", "bob");
+  auto late_move = late->wait_for_type("move");
+  ASSERT_TRUE(late_move);
+  EXPECT_EQ(late_move->at("to").as_string(), "http://127.0.0.1:4002");
+  EXPECT_EQ(late->closed(), CloseReason::kMoved);
+  // The snapshot still comes first: the client has the room when it moves.
+  EXPECT_EQ(late->first_message().at("type").as_string(), "snapshot");
+
+  // The other node is not draining: its joiners stay.
+  auto elsewhere = b_->join(room_, "u-3", "cid");
+  ASSERT_TRUE(elsewhere->wait_for_type("snapshot"));
+  EXPECT_FALSE(elsewhere->closed());
 }
 
 }  // namespace
