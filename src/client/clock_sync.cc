@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 namespace hifi::client {
@@ -14,6 +15,8 @@ void ClockSync::add_sample(double t0, double t1, double t2, double t3) {
   // A server that reports more processing time than the whole exchange took
   // (clock rate skew) would give a negative round trip; it is as good as 0.
   s.round_trip = std::max(0.0, (t3 - t0) - (t2 - t1));
+  s.low = t2 - t3;
+  s.high = t1 - t0;
   samples_.push_back(s);
   const std::size_t window = std::max<std::size_t>(window_, 1);
   while (samples_.size() > window) samples_.pop_front();
@@ -58,7 +61,27 @@ double ClockSync::estimate() const {
   const std::size_t trim = offsets.size() / 10;
   double sum = 0;
   for (std::size_t i = trim; i < offsets.size() - trim; ++i) sum += offsets[i];
-  return sum / static_cast<double>(offsets.size() - 2 * trim);
+  const double mean = sum / static_cast<double>(offsets.size() - 2 * trim);
+  // No one-way delay is negative, so every exchange bounds the offset from
+  // both sides: t2 - t3 <= offset <= t1 - t0. The tightest bounds of the
+  // latest samples (at most kMaxBracketSamples of them, so that the clocks'
+  // rate difference cannot move them much) close in on the offset whenever
+  // a request and an answer each went at their path's fastest, however
+  // jittery the others: the mean is kept within them. A path whose fastest
+  // one way stays above its fastest the other way leaves half the
+  // difference, as in the mean.
+  const auto bracket_from = samples_.end() - static_cast<std::ptrdiff_t>(std::min(
+                                                 {use, samples_.size(), kMaxBracketSamples}));
+  double low = -std::numeric_limits<double>::infinity();
+  double high = std::numeric_limits<double>::infinity();
+  for (auto it = bracket_from; it != samples_.end(); ++it) {
+    low = std::max(low, it->low);
+    high = std::min(high, it->high);
+  }
+  // Crossed bounds: a clock stepped or ran at another rate within them;
+  // they say nothing then.
+  if (low > high) return mean;
+  return std::clamp(mean, low, high);
 }
 
 std::optional<double> ClockSync::best_round_trip_ms() const {

@@ -11,7 +11,11 @@
 // above the fast ones (queued one way: up to the 75th percentile, and at
 // most the 25th plus twice its distance from the fastest) and takes the mean
 // of the middle 80 % of their offsets, so random jitter averages out with
-// the number of samples while one-sided delays are left out. A constant
+// the number of samples while one-sided delays are left out. No one-way
+// delay is negative, so each exchange also bounds the offset from both
+// sides (t2 - t3 <= offset <= t1 - t0); the mean is kept within the
+// tightest bounds of the latest samples, which close in on the offset once
+// a request and an answer have each gone at their path's fastest. A constant
 // asymmetry of the path (one direction always slower) cannot be seen from
 // the exchanges and stays in the estimate as half the difference.
 // Not thread-safe; the owner serialises access.
@@ -58,7 +62,13 @@ class ClockSync {
   struct Sample {
     double offset;
     double round_trip;
+    double low;   // t2 - t3: the offset is at least this
+    double high;  // t1 - t0: and at most this
   };
+  // The bounds come from at most this many of the latest samples (a minute
+  // at 10 a second): over longer, two clocks' rates may differ enough to
+  // move them.
+  static constexpr std::size_t kMaxBracketSamples = 600;
   double estimate() const;
 
   std::size_t window_;

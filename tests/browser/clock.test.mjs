@@ -126,3 +126,29 @@ test('jitter of 20 ms +/- 10 ms each way averages out over many samples', () => 
     assert.ok(Math.abs(clock.offset - 321.5) < 0.75, `seed ${seed}: estimate ${clock.offset}`);
   }
 });
+
+test('the fastest request and answer pin the offset on a path of 80 ms +/- 40 ms', () => {
+  // Each sample alone is off by up to ~100 ms; a few requests and a few
+  // answers went at the path's fastest (0 ms, as the test proxy draws them),
+  // and no exchange can be faster than that: their bounds pin the offset.
+  for (const seed of [1, 2, 3, 4, 5]) {
+    const rand = rng(seed);
+    const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+    const clock = new ClockSync();
+    let now = 1.7e12;
+    for (let i = 0; i < 300; i++, now += 100) {
+      exchange(clock, now, -4321.5, Math.max(0, 80 + 40 * normal()), Math.max(0, 80 + 40 * normal()));
+    }
+    assert.ok(Math.abs(clock.offset - -4321.5) < 0.01, `seed ${seed}: estimate ${clock.offset}`);
+  }
+});
+
+test('bounds that cross (a clock stepped) leave the mean', () => {
+  const clock = new ClockSync();
+  let now = 1.7e12;
+  exchange(clock, now, 100, 1, 1, 0);
+  exchange(clock, now += 10, 100, 1, 1, 0);
+  exchange(clock, now += 10, 110, 1, 1, 0);
+  exchange(clock, now += 10, 110, 1, 1, 0);
+  assert.equal(clock.offset, 105);
+});

@@ -58,12 +58,57 @@ TEST(ClockSyncTest, AsymmetricOutliersWithLargeRoundTripsAreIgnored) {
 
 TEST(ClockSyncTest, MeanOfTheKeptSamples) {
   ClockSync sync(8);
-  // Round trips 10 and offsets 100..107 (jitter); quartile keeps the two
-  // fastest samples (round trip 10), whose offsets are 101 and 103.
-  add(sync, 0, 101, 5, 5);
-  add(sync, 100, 103, 5, 5);
-  for (int i = 0; i < 6; ++i) add(sync, 200 + i * 100.0, 150 + i, 50, 50);
+  // The server is 100 ms ahead. Two fast exchanges (round trip 10) a little
+  // slower up than down: alone they say 101 and 103. Six slow ones, much
+  // slower up (round trip 200), say 150..155. The quartile keeps the two
+  // fastest; their mean is 102, within what the delays allow (98..106).
+  add(sync, 0, 100, 6, 4);
+  add(sync, 100, 100, 8, 2);
+  for (int i = 0; i < 6; ++i) add(sync, 200 + i * 100.0, 100, 150 + i, 50 - i);
   EXPECT_DOUBLE_EQ(*sync.offset_ms(), 102);
+}
+
+// Every exchange bounds the offset: the request cannot arrive before it
+// was sent, nor the answer. On a path of 80 ms +/- 40 ms each way, each
+// sample alone is off by up to ~100 ms and the mean of 300 is still off by
+// a millisecond or two; but a few of the requests and a few of the answers
+// went at the path's fastest (here 0 ms, as the test proxy draws them), and
+// their bounds pin the offset.
+TEST(ClockSyncTest, TheFastestRequestAndAnswerPinTheOffset) {
+  for (unsigned seed = 1; seed <= 20; ++seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<double> delay(80, 40);
+    ClockSync sync;
+    for (int i = 0; i < 300; ++i) {
+      add(sync, i * 100.0, -4321.5, std::max(0.0, delay(rng)), std::max(0.0, delay(rng)));
+    }
+    EXPECT_NEAR(*sync.offset_ms(), -4321.5, 0.01) << "seed " << seed;
+  }
+  // A path whose fastest is 30 ms up and 10 ms down bounds the offset to
+  // -10..30 only: within that the mean decides, as without bounds.
+  std::mt19937 rng(7);
+  std::normal_distribution<double> delay(80, 40);
+  ClockSync floors;
+  for (int i = 0; i < 300; ++i) {
+    const double up = std::max(30.0, delay(rng));
+    const double down = std::max(10.0, delay(rng));
+    add(floors, i * 100.0, 0, up, down);
+  }
+  EXPECT_GT(*floors.offset_ms(), -10);
+  EXPECT_LT(*floors.offset_ms(), 30);
+  EXPECT_NEAR(*floors.offset_ms(), 0, 3);
+}
+
+// Bounds that cross say a clock moved while they were taken: the estimate
+// falls back on the mean of the kept samples.
+TEST(ClockSyncTest, BoundsThatCrossAreNotUsed) {
+  ClockSync sync(4);
+  add(sync, 0, 100, 1, 1);
+  add(sync, 10, 100, 1, 1);
+  add(sync, 20, 110, 1, 1);  // the server's clock was stepped 10 ms on
+  add(sync, 30, 110, 1, 1);
+  // Bounds 99..101 and 109..111 cross; the mean of the middle is 105.
+  EXPECT_DOUBLE_EQ(*sync.offset_ms(), 105);
 }
 
 // A path that delays each direction by 20 ms +/- 10 ms (normal), like a

@@ -10,13 +10,21 @@
 // the latest samples as the jitter of the round trips calls for (at least
 // 120, up to 3000), leaves out those queued one way (round trip above the
 // 75th percentile, or above the 25th plus twice its distance from the
-// fastest), and takes the mean of the middle 80 % of their offsets.
+// fastest), and takes the mean of the middle 80 % of their offsets. No
+// one-way delay is negative, so each exchange also bounds the offset:
+// t2 - T3 <= offset <= t1 - T0. The mean is kept within the tightest bounds
+// of the latest samples (at most BRACKET_SAMPLES), which close in on the
+// offset once a request and an answer have each gone at their path's
+// fastest.
 
 export function localNow() {
   return performance.timeOrigin + performance.now();
 }
 
 const MAX_SAMPLES = 3000;
+// A minute at 10 a second: over longer, two clocks' rates may differ enough
+// to move the bounds.
+const BRACKET_SAMPLES = 600;
 
 export class ClockSync {
   constructor() {
@@ -66,7 +74,7 @@ export class ClockSync {
     const roundTrip = (t3 - t0) - (t2 - t1);
     if (roundTrip < 0 || roundTrip > 10000) return false;
     const offset = ((t1 - t0) + (t2 - t3)) / 2;
-    this.samples.push({ roundTrip, offset, at: t3 });
+    this.samples.push({ roundTrip, offset, at: t3, low: t2 - t3, high: t1 - t0 });
     if (this.samples.length > MAX_SAMPLES) this.samples.shift();
     this.recompute();
     return true;
@@ -86,7 +94,15 @@ export class ClockSync {
     const offsets = recent.filter((x) => x.roundTrip <= limit).map((x) => x.offset).sort((a, b) => a - b);
     const trim = Math.floor(offsets.length / 10);
     const middle = offsets.slice(trim, offsets.length - trim);
-    this.offset = middle.reduce((a, b) => a + b, 0) / middle.length;
+    const mean = middle.reduce((a, b) => a + b, 0) / middle.length;
+    let low = -Infinity;
+    let high = Infinity;
+    for (const x of recent.slice(-BRACKET_SAMPLES)) {
+      low = Math.max(low, x.low);
+      high = Math.min(high, x.high);
+    }
+    // Crossed bounds: a clock stepped within them; they say nothing then.
+    this.offset = low > high ? mean : Math.min(high, Math.max(low, mean));
     this.roundTrip = limit;
     this.synced = true;
   }
