@@ -35,6 +35,18 @@ call() {
 holders() { call 1 GET "/api/v1/songs/$1" | jq -r '[.replicas[]? | select(.live) | .id] | sort | join(",")'; }
 # download I ID FILE: song ID through node I (following a redirect) into FILE.
 download() { curl -sS -f -m 30 -L -o "$3" -H "Authorization: Bearer $TOKEN" "${NODE_URL[$1]}/api/v1/songs/$2/stream"; }
+# whole I ID SHA: song ID downloads through node I with digest SHA; when it
+# does not, says what node I answered and which nodes it says hold a copy.
+whole() {
+  local err
+  if err=$(download "$1" "$2" "$E2E_TMP/got" 2>&1) && [[ "$(sha256sum <"$E2E_TMP/got" | cut -d' ' -f1)" == "$3" ]]; then
+    return 0
+  fi
+  log "    song $2 through node $1: ${err:-other bytes}; first answer: $(curl -sS -m 10 -o /dev/null -w '%{http_code} %{redirect_url}' \
+    -H "Authorization: Bearer $TOKEN" "${NODE_URL[$1]}/api/v1/songs/$2/stream" 2>&1); holders: $(holders "$2")"
+  grep -F -e "$2" -e "$3" "${NODE_LOG[$1]}" | tail -5 | sed 's/^/      /' >&2 || true
+  return 1
+}
 
 step "3 etcd members, 3 nodes (--replicas 1)"
 check "3 etcd members start" start_etcd_cluster 3 "$E2E_TMP" "hifi-drain-$$"
@@ -110,14 +122,13 @@ rm -rf "$E2E_TMP/node3"
 intact=0 total=0
 for id in "${!SHA[@]}"; do
   total=$((total + 1))
-  download 1 "$id" "$E2E_TMP/got" && [[ "$(sha256sum <"$E2E_TMP/got" | cut -d' ' -f1)" == "${SHA[$id]}" ]] &&
-    intact=$((intact + 1))
+  whole 1 "$id" "${SHA[$id]}" && intact=$((intact + 1))
 done
 check "with node 3's data directory deleted, all $total of its songs download whole" eq "$intact" "$total"
 acked=0 ok=0
 while read -r id sha; do
   acked=$((acked + 1))
-  download 1 "$id" "$E2E_TMP/got" && [[ "$(sha256sum <"$E2E_TMP/got" | cut -d' ' -f1)" == "$sha" ]] && ok=$((ok + 1))
+  whole 1 "$id" "$sha" && ok=$((ok + 1))
 done <"$E2E_TMP/acked"
 check "every upload acknowledged during the drain downloads whole ($acked)" eq "$ok" "$acked"
 check "at least 20 uploads were acknowledged during the drain" test "$acked" -ge 20
@@ -137,8 +148,7 @@ check "node 2 drained (its log says so)" grep -q "drained in" "${NODE_LOG[2]}"
 rm -rf "$E2E_TMP/node2"
 intact=0
 for id in "${!SHA[@]}"; do
-  download 1 "$id" "$E2E_TMP/got" && [[ "$(sha256sum <"$E2E_TMP/got" | cut -d' ' -f1)" == "${SHA[$id]}" ]] &&
-    intact=$((intact + 1))
+  whole 1 "$id" "${SHA[$id]}" && intact=$((intact + 1))
 done
 check "node 1 alone serves every song whole" eq "$intact" "$total"
 
