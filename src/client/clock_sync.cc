@@ -15,8 +15,12 @@ void ClockSync::add_sample(double t0, double t1, double t2, double t3) {
   // A server that reports more processing time than the whole exchange took
   // (clock rate skew) would give a negative round trip; it is as good as 0.
   s.round_trip = std::max(0.0, (t3 - t0) - (t2 - t1));
-  s.low = t2 - t3;
-  s.high = t1 - t0;
+  s.at = t3;
+  // Such a sample's bounds cross: it bounds nothing.
+  if (t2 - t3 <= t1 - t0) {
+    s.low = t2 - t3;
+    s.high = t1 - t0;
+  }
   samples_.push_back(s);
   const std::size_t window = std::max<std::size_t>(window_, 1);
   while (samples_.size() > window) samples_.pop_front();
@@ -64,17 +68,18 @@ double ClockSync::estimate() const {
   const double mean = sum / static_cast<double>(offsets.size() - 2 * trim);
   // No one-way delay is negative, so every exchange bounds the offset from
   // both sides: t2 - t3 <= offset <= t1 - t0. The tightest bounds of the
-  // latest samples (at most kMaxBracketSamples of them, so that the clocks'
-  // rate difference cannot move them much) close in on the offset whenever
-  // a request and an answer each went at their path's fastest, however
-  // jittery the others: the mean is kept within them. A path whose fastest
-  // one way stays above its fastest the other way leaves half the
-  // difference, as in the mean.
-  const auto bracket_from = samples_.end() - static_cast<std::ptrdiff_t>(std::min(
-                                                 {use, samples_.size(), kMaxBracketSamples}));
+  // latest samples (of the last kBoundsWindowMs, at most kMaxBoundsSamples
+  // of them, so that the clocks' rate difference cannot move them much)
+  // close in on the offset whenever a request and an answer each went at
+  // their path's fastest, however jittery the others: the mean is kept
+  // within them. A path whose fastest one way stays above its fastest the
+  // other way leaves half the difference, as in the mean.
   double low = -std::numeric_limits<double>::infinity();
   double high = std::numeric_limits<double>::infinity();
-  for (auto it = bracket_from; it != samples_.end(); ++it) {
+  const double since = samples_.back().at - kBoundsWindowMs;
+  const std::size_t bounded = std::min(use, kMaxBoundsSamples);
+  std::size_t n = 0;
+  for (auto it = samples_.rbegin(); it != samples_.rend() && n < bounded && it->at >= since; ++it, ++n) {
     low = std::max(low, it->low);
     high = std::min(high, it->high);
   }

@@ -14,8 +14,9 @@
 // the number of samples while one-sided delays are left out. No one-way
 // delay is negative, so each exchange also bounds the offset from both
 // sides (t2 - t3 <= offset <= t1 - t0); the mean is kept within the
-// tightest bounds of the latest samples, which close in on the offset once
-// a request and an answer have each gone at their path's fastest. A constant
+// tightest bounds of the last minute's samples, which close in on the
+// offset once a request and an answer have each gone at their path's
+// fastest (bounds that cross, a clock stepped, are not used). A constant
 // asymmetry of the path (one direction always slower) cannot be seen from
 // the exchanges and stays in the estimate as half the difference.
 // Not thread-safe; the owner serialises access.
@@ -23,6 +24,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <limits>
 #include <optional>
 
 namespace hifi::client {
@@ -62,13 +64,16 @@ class ClockSync {
   struct Sample {
     double offset;
     double round_trip;
-    double low;   // t2 - t3: the offset is at least this
-    double high;  // t1 - t0: and at most this
+    double at;  // t3
+    // t2 - t3 and t1 - t0: the offset is within them (unbounded for a
+    // sample whose bounds cross: a clock moved during it).
+    double low = -std::numeric_limits<double>::infinity();
+    double high = std::numeric_limits<double>::infinity();
   };
-  // The bounds come from at most this many of the latest samples (a minute
-  // at 10 a second): over longer, two clocks' rates may differ enough to
-  // move them.
-  static constexpr std::size_t kMaxBracketSamples = 600;
+  // The bounds come from the samples of the last minute, at most this many:
+  // over longer, two clocks' rates may differ enough to move them.
+  static constexpr double kBoundsWindowMs = 60'000;
+  static constexpr std::size_t kMaxBoundsSamples = 600;
   double estimate() const;
 
   std::size_t window_;

@@ -152,3 +152,35 @@ test('bounds that cross (a clock stepped) leave the mean', () => {
   exchange(clock, now += 10, 110, 1, 1, 0);
   assert.equal(clock.offset, 105);
 });
+
+test('bounds older than a minute, or from the node before a move, are not used', () => {
+  // One exchange at the path's fastest bounds the offset to 100 +/- 0.05;
+  // then the server's clock is 3 ms on (or another node's is), and no
+  // exchange since went at the fastest: symmetric round trips of 10 and
+  // 50 ms, whose mean says 103.
+  const run = (afterFirst) => {
+    const clock = new ClockSync();
+    let now = 1.7e12;
+    exchange(clock, now, 100, 0.05, 0.05, 0);
+    afterFirst(clock);
+    const add = (n) => {
+      for (let i = 0; i < n; i++) {
+        now += 500;
+        const d = i % 2 ? 25 : 5;
+        exchange(clock, now, 103, d, d, 0);
+      }
+    };
+    return { clock, add };
+  };
+  const { clock, add } = run(() => {});
+  add(80); // 40 s
+  assert.ok(Math.abs(clock.offset - 100.05) < 0.01, `within the minute the old bound holds: ${clock.offset}`);
+  add(80); // 80 s
+  assert.ok(Math.abs(clock.offset - 103) < 1e-9, `a minute later it does not: ${clock.offset}`);
+
+  const moved = run((c) => c.carryOver());
+  moved.add(10);
+  // (The old node's sample still counts in the mean, which goes on smoothly:
+  // 102.5 here; but its bound no longer holds the estimate at 100.05.)
+  assert.ok(moved.clock.offset > 102 && moved.clock.offset <= 103, `after a move only the new node's bounds count: ${moved.clock.offset}`);
+});

@@ -86,15 +86,18 @@ test('a page in a room moves to another node when its node drains, without a rel
   await page.addInitScript(() => {
     const Native = window.WebSocket;
     window.socketsOpened = [];
-    window.socketsSettled = 0; // opened or failed
+    window.socketsConnecting = 0;
+    window.socketsOpen = new Set(); // the paths (rooms) of the sockets open now
     window.WebSocket = class extends Native {
       constructor(url, protocols) {
         super(url, protocols);
         window.socketsOpened.push(String(url));
-        let settled = false;
-        const settle = () => { if (!settled) { settled = true; window.socketsSettled++; } };
-        this.addEventListener('open', settle);
-        this.addEventListener('close', settle);
+        window.socketsConnecting++;
+        const path = new URL(String(url)).pathname;
+        let connecting = true;
+        const settled = () => { if (connecting) { connecting = false; window.socketsConnecting--; } };
+        this.addEventListener('open', () => { settled(); window.socketsOpen.add(path); });
+        this.addEventListener('close', () => { settled(); window.socketsOpen.delete(path); });
       }
     };
   });
@@ -114,8 +117,8 @@ test('a page in a room moves to another node when its node drains, without a rel
   // The page has two rooms open: the one shown and the user's own (personal
   // playback). Both are connected, and no socket is still on its way, before
   // the drain: what opens after it is the move.
-  await page.waitForFunction(() => window.socketsOpened.length >= 2
-    && window.socketsSettled === window.socketsOpened.length, null, { timeout: 15000 });
+  await page.waitForFunction(() => window.socketsOpen.size >= 2 && window.socketsConnecting === 0,
+    null, { timeout: 15000 });
   const openedBefore = await page.evaluate(() => window.socketsOpened.length);
   const asked = await call(staying.url, 'POST', `/api/v1/cluster/members/${leavingId}/drain`, { token });
   assert.equal(asked.status, 202, JSON.stringify(asked.json));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <random>
 
 namespace hifi::client {
@@ -74,29 +75,60 @@ TEST(ClockSyncTest, MeanOfTheKeptSamples) {
 // a millisecond or two; but a few of the requests and a few of the answers
 // went at the path's fastest (here 0 ms, as the test proxy draws them), and
 // their bounds pin the offset.
+// Normal draws from mt19937's words (Box-Muller), the same with every
+// standard library.
+class Normal {
+ public:
+  Normal(unsigned seed, double mean, double sd) : rng_(seed), mean_(mean), sd_(sd) {}
+  double operator()() {
+    const double u1 = (static_cast<double>(rng_()) + 0.5) / 4294967296.0;
+    const double u2 = (static_cast<double>(rng_()) + 0.5) / 4294967296.0;
+    return mean_ + sd_ * std::sqrt(-2 * std::log(u1)) * std::cos(2 * std::numbers::pi * u2);
+  }
+
+ private:
+  std::mt19937 rng_;
+  double mean_, sd_;
+};
+
 TEST(ClockSyncTest, TheFastestRequestAndAnswerPinTheOffset) {
   for (unsigned seed = 1; seed <= 20; ++seed) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<double> delay(80, 40);
+    Normal delay(seed, 80, 40);
     ClockSync sync;
     for (int i = 0; i < 300; ++i) {
-      add(sync, i * 100.0, -4321.5, std::max(0.0, delay(rng)), std::max(0.0, delay(rng)));
+      const double up = std::max(0.0, delay());
+      add(sync, i * 100.0, -4321.5, up, std::max(0.0, delay()));
     }
     EXPECT_NEAR(*sync.offset_ms(), -4321.5, 0.01) << "seed " << seed;
   }
   // A path whose fastest is 30 ms up and 10 ms down bounds the offset to
   // -10..30 only: within that the mean decides, as without bounds.
-  std::mt19937 rng(7);
-  std::normal_distribution<double> delay(80, 40);
+  Normal delay(7, 80, 40);
   ClockSync floors;
   for (int i = 0; i < 300; ++i) {
-    const double up = std::max(30.0, delay(rng));
-    const double down = std::max(10.0, delay(rng));
+    const double up = std::max(30.0, delay());
+    const double down = std::max(10.0, delay());
     add(floors, i * 100.0, 0, up, down);
   }
   EXPECT_GT(*floors.offset_ms(), -10);
   EXPECT_LT(*floors.offset_ms(), 30);
   EXPECT_NEAR(*floors.offset_ms(), 0, 3);
+}
+
+// Bounds are taken from the last minute's samples only: the two clocks may
+// run at slightly different rates, so older ones may no longer hold. Here
+// the server's clock moved on by 3 ms after one exchange that went at the
+// path's fastest (it bounds the offset to 99.95..100.05), and no exchange
+// since did: that old bound holds the estimate for a minute, not longer.
+TEST(ClockSyncTest, BoundsOlderThanAMinuteAreNotUsed) {
+  ClockSync sync;
+  add(sync, 0, 100, 0.05, 0.05);
+  // Round trips of 10 and 50 ms (jittery: every sample is used for the
+  // mean), symmetric, so the mean says 103.
+  for (int i = 0; i < 80; ++i) add(sync, 1000 + i * 500.0, 103, i % 2 ? 25 : 5, i % 2 ? 25 : 5);
+  EXPECT_NEAR(*sync.offset_ms(), 100.05, 1e-9) << "within the minute, the old bound holds";
+  for (int i = 80; i < 160; ++i) add(sync, 1000 + i * 500.0, 103, i % 2 ? 25 : 5, i % 2 ? 25 : 5);
+  EXPECT_NEAR(*sync.offset_ms(), 103, 1e-9);
 }
 
 // Bounds that cross say a clock moved while they were taken: the estimate

@@ -12,19 +12,38 @@
 // 75th percentile, or above the 25th plus twice its distance from the
 // fastest), and takes the mean of the middle 80 % of their offsets. No
 // one-way delay is negative, so each exchange also bounds the offset:
-// t2 - T3 <= offset <= t1 - T0. The mean is kept within the tightest bounds
-// of the latest samples (at most BRACKET_SAMPLES), which close in on the
-// offset once a request and an answer have each gone at their path's
-// fastest.
+// t2 - T3 <= offset <= t1 - T0 (widened by the timer's granularity). The
+// mean is kept within the tightest bounds of the last minute's samples from
+// this server, which close in on the offset once a request and an answer
+// have each gone at their path's fastest.
 
 export function localNow() {
   return performance.timeOrigin + performance.now();
 }
 
 const MAX_SAMPLES = 3000;
-// A minute at 10 a second: over longer, two clocks' rates may differ enough
-// to move the bounds.
-const BRACKET_SAMPLES = 600;
+// The bounds come from the last minute's samples, at most this many: over
+// longer, two clocks' rates may differ enough to move them.
+const BOUNDS_WINDOW_MS = 60000;
+const BOUNDS_SAMPLES = 600;
+
+// How coarse performance.now() is: browsers round it (0.1 ms in Chrome, 1 ms
+// in Firefox, finer when the page is cross-origin isolated), so T0 may read
+// late and T3 early by up to that much; each sample's bounds are widened by
+// it. The smallest step seen over a few milliseconds, at most 1 ms.
+let granularity = null;
+function timerGranularityMs() {
+  if (granularity === null) {
+    const start = performance.now();
+    let last = start;
+    let step = Infinity;
+    for (let t = start; t - start < 3; t = performance.now()) {
+      if (t !== last) { step = Math.min(step, t - last); last = t; }
+    }
+    granularity = Math.min(1, Number.isFinite(step) ? step : 1);
+  }
+  return granularity;
+}
 
 export class ClockSync {
   constructor() {
@@ -34,12 +53,20 @@ export class ClockSync {
     this.synced = false;
     this.outputLeadMs = NaN; // set by the player
     this.jittery = false;
+    this.generation = 0;      // carryOver() counts moves; bounds come from the latest only
   }
 
   reset() {
     this.samples = [];
     this.synced = false;
     this.roundTrip = Infinity;
+  }
+
+  // Another server of the same cluster (a move): its clock keeps the same
+  // time, so the estimate goes on smoothly with the samples so far, but
+  // only its own exchanges bound the offset from now on.
+  carryOver() {
+    this.generation++;
   }
 
   // A time request. Once the player has said how long its audio takes to
@@ -74,7 +101,8 @@ export class ClockSync {
     const roundTrip = (t3 - t0) - (t2 - t1);
     if (roundTrip < 0 || roundTrip > 10000) return false;
     const offset = ((t1 - t0) + (t2 - t3)) / 2;
-    this.samples.push({ roundTrip, offset, at: t3, low: t2 - t3, high: t1 - t0 });
+    const g = timerGranularityMs();
+    this.samples.push({ roundTrip, offset, at: t3, low: t2 - t3 - g, high: t1 - t0 + g, generation: this.generation });
     if (this.samples.length > MAX_SAMPLES) this.samples.shift();
     this.recompute();
     return true;
@@ -97,7 +125,9 @@ export class ClockSync {
     const mean = middle.reduce((a, b) => a + b, 0) / middle.length;
     let low = -Infinity;
     let high = Infinity;
-    for (const x of recent.slice(-BRACKET_SAMPLES)) {
+    const latest = this.samples[this.samples.length - 1];
+    for (const x of recent.slice(-BOUNDS_SAMPLES)) {
+      if (x.at < latest.at - BOUNDS_WINDOW_MS || x.generation !== latest.generation) continue;
       low = Math.max(low, x.low);
       high = Math.min(high, x.high);
     }

@@ -190,6 +190,7 @@ export class RoomConnection extends EventTarget {
         // the clock estimate (same cluster, same time) so playback goes on.
         this.server = this.moveTo;
         this.moveTo = null;
+        this.clock.carryOver();
         this.attempt = 0;
         this.failuresHere = 0;
         this.setStatus('waiting', `moving to ${this.server}`);
