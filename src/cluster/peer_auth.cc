@@ -1,7 +1,6 @@
 #include "cluster/peer_auth.h"
 
 #include <openssl/crypto.h>
-#include <openssl/hmac.h>
 
 #include <charconv>
 #include <cstdlib>
@@ -38,8 +37,8 @@ std::vector<std::string> split_spaces(const std::string& text) {
 
 PeerAuth::PeerAuth(std::string node_id, const std::string& secret) : node_id_(std::move(node_id)) {
   if (secret.empty()) return;
-  auto digest = sha256("hifi peer auth\n" + secret);
-  key_.assign(digest.begin(), digest.end());
+  const auto key = sha256("hifi peer auth\n" + secret);
+  mac_ = std::make_unique<const HmacSha256>(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
 }
 
 std::string PeerAuth::mac(const PeerRequest& request, const std::string& from, std::int64_t when_s,
@@ -47,11 +46,7 @@ std::string PeerAuth::mac(const PeerRequest& request, const std::string& from, s
   const std::string message = "hifi peer v2\n" + request.method + "\n" + request.target + "\n" + from + "\n" +
                               request.destination + "\n" + std::to_string(when_s) + "\n" + nonce + "\n" +
                               request.body_sha256;
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), out, &len);
-  return to_hex(out, len);
+  return to_hex(mac_->mac(message));
 }
 
 std::string PeerAuth::header_value(const PeerRequest& request, std::int64_t now_s) const {

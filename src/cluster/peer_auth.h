@@ -22,10 +22,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
+
+#include "common/hmac.h"
 
 namespace hifi::cluster {
 
@@ -66,7 +69,7 @@ class PeerAuth {
   // node, the sender of what it signs and the destination of what it accepts.
   PeerAuth(std::string node_id, const std::string& secret);
 
-  bool enabled() const { return !key_.empty(); }
+  bool enabled() const { return mac_ != nullptr; }
   const std::string& node_id() const { return node_id_; }
 
   // A header for `request` sent now, with a fresh nonce. Empty when disabled.
@@ -87,7 +90,7 @@ class PeerAuth {
                 std::int64_t now_s) const;
 
   std::string node_id_;
-  std::string key_;
+  std::unique_ptr<const HmacSha256> mac_;  // null: no secret
 
   mutable std::mutex mu_;
   // "<from> <nonce>" -> its header's time; and by time, to forget old ones.

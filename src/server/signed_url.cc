@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
-#include <openssl/hmac.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,7 +15,7 @@
 #include "common/sha256.h"
 
 namespace hifi {
-UrlSigner::UrlSigner(std::string secret) : secret_(std::move(secret)) {}
+UrlSigner::UrlSigner(std::string secret) : mac_(secret) {}
 
 namespace {
 
@@ -27,12 +26,8 @@ std::string stream_subject(const std::string& song_id, const StreamGrant& grant)
 }  // namespace
 
 std::string UrlSigner::sign(const std::string& subject, std::int64_t expires_s) const {
-  auto message = "stream\n" + subject + "\n" + std::to_string(expires_s);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &len);
-  return base64url_encode(std::string_view(reinterpret_cast<const char*>(mac), len));
+  const auto mac = mac_.mac("stream\n" + subject + "\n" + std::to_string(expires_s));
+  return base64url_encode(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
 }
 
 bool UrlSigner::verify(const std::string& subject, std::int64_t expires_s,

@@ -6,13 +6,14 @@
 // "<song-id>\n<user-id>\n<sessions-epoch>": the URL is the user's, and
 // ends with the account (disabled, deleted) or with its sessions epoch
 // (signing out everywhere else, a password change), which the router checks
-// on every use (AccountService::check_grant), on whichever node. Thread-safe
-// (immutable).
+// on every use (AccountService::check_grant), on whichever node. Thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include "common/hmac.h"
 
 namespace hifi {
 
@@ -46,7 +47,7 @@ class UrlSigner {
                      std::int64_t now_s) const;
 
  private:
-  std::string secret_;
+  HmacSha256 mac_;
 };
 
 // The signing key of a cluster, derived from the secret every node shares
