@@ -6,7 +6,6 @@
 
 #include <mutex>
 #include <stdexcept>
-#include <string>
 #include <vector>
 
 namespace hifi {
@@ -20,37 +19,36 @@ constexpr std::size_t kPooledContexts = 16;
 }  // namespace
 
 struct HmacSha256::Impl {
-  EVP_MAC* algorithm = nullptr;
-  std::string key;
+  EVP_MAC_CTX* keyed = nullptr;    // the key set; each new context is a copy
   std::mutex mu;
   std::vector<EVP_MAC_CTX*> idle;  // keyed, guarded by mu
 
-  // A context with the key set; throws when OpenSSL cannot make one (it
-  // has no HMAC or no SHA-256: a broken installation).
   EVP_MAC_CTX* make() const {
-    EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(algorithm);
-    char digest[] = "SHA256";
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                           OSSL_PARAM_construct_end()};
-    if (ctx == nullptr ||
-        EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) != 1) {
-      EVP_MAC_CTX_free(ctx);
-      throw std::runtime_error("OpenSSL HMAC-SHA256 initialisation failed");
-    }
+    EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(keyed);
+    if (ctx == nullptr) throw std::runtime_error("OpenSSL could not copy an HMAC-SHA256 context");
     return ctx;
   }
 };
 
+// Throws when OpenSSL cannot make the context (it has no HMAC or no
+// SHA-256: a broken installation), at start-up.
 HmacSha256::HmacSha256(std::string_view key) : impl_(std::make_unique<Impl>()) {
-  impl_->algorithm = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  if (impl_->algorithm == nullptr) throw std::runtime_error("OpenSSL has no HMAC");
-  impl_->key.assign(key.data(), key.size());
-  impl_->idle.push_back(impl_->make());  // fails here, at start-up, if it fails at all
+  EVP_MAC* algorithm = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (algorithm == nullptr) throw std::runtime_error("OpenSSL has no HMAC");
+  impl_->keyed = EVP_MAC_CTX_new(algorithm);  // holds its own reference to the algorithm
+  EVP_MAC_free(algorithm);
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  if (impl_->keyed == nullptr ||
+      EVP_MAC_init(impl_->keyed, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) != 1) {
+    EVP_MAC_CTX_free(impl_->keyed);
+    throw std::runtime_error("OpenSSL HMAC-SHA256 initialisation failed");
+  }
 }
 
 HmacSha256::~HmacSha256() {
   for (auto* ctx : impl_->idle) EVP_MAC_CTX_free(ctx);
-  EVP_MAC_free(impl_->algorithm);
+  EVP_MAC_CTX_free(impl_->keyed);
 }
 
 Digest HmacSha256::mac(std::string_view message) const {

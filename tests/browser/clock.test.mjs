@@ -17,6 +17,13 @@ function rng(seed) {
   };
 }
 
+// Delays drawn from a normal distribution, clipped at 0 as the test proxy
+// (hifi-delay-proxy) clips them; deterministic per seed.
+function delays(seed, mean, sd) {
+  const rand = rng(seed);
+  return () => Math.max(0, mean + sd * Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()));
+}
+
 // One exchange: the request leaves at local time t0, takes `up` ms to reach
 // the server (whose clock reads local + offset), is answered after `work` ms
 // and the answer takes `down` ms to come back.
@@ -115,13 +122,10 @@ test('time requests carry the lead the player needs, and 0 once it stops playing
 
 test('jitter of 20 ms +/- 10 ms each way averages out over many samples', () => {
   for (const seed of [1, 2, 3, 4, 5]) {
-    const rand = rng(seed);
-    const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+    const delay = delays(seed, 20, 10);
     const clock = new ClockSync();
     let now = 1.7e12;
-    for (let i = 0; i < 600; i++, now += 200) {
-      exchange(clock, now, 321.5, Math.max(0, 20 + 10 * normal()), Math.max(0, 20 + 10 * normal()));
-    }
+    for (let i = 0; i < 600; i++, now += 200) exchange(clock, now, 321.5, delay(), delay());
     assert.ok(clock.jittery, 'the path is seen as jittery: time requests come more often');
     assert.ok(Math.abs(clock.offset - 321.5) < 0.75, `seed ${seed}: estimate ${clock.offset}`);
   }
@@ -132,13 +136,10 @@ test('the fastest request and answer pin the offset on a path of 80 ms +/- 40 ms
   // answers went at the path's fastest (0 ms, as the test proxy draws them),
   // and no exchange can be faster than that: their bounds pin the offset.
   for (const seed of [1, 2, 3, 4, 5]) {
-    const rand = rng(seed);
-    const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+    const delay = delays(seed, 80, 40);
     const clock = new ClockSync();
     let now = 1.7e12;
-    for (let i = 0; i < 300; i++, now += 100) {
-      exchange(clock, now, -4321.5, Math.max(0, 80 + 40 * normal()), Math.max(0, 80 + 40 * normal()));
-    }
+    for (let i = 0; i < 300; i++, now += 100) exchange(clock, now, -4321.5, delay(), delay());
     assert.ok(Math.abs(clock.offset - -4321.5) < 0.01, `seed ${seed}: estimate ${clock.offset}`);
   }
 });
