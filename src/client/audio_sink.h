@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -34,9 +35,19 @@ class AudioSink {
   // How long a frame written now takes to be heard (ms): the queued audio
   // plus the device's own latency.
   virtual double latency_ms() { return next_play_time_ms() - wall_clock_ms(); }
-  // Drops anything queued but not yet heard (e.g. on pause or a jump) so
+  // Replaces the queued audio from `wall_ms` (local wall clock) on: what is
+  // queued before it is still heard, untouched, and the next write() is
+  // heard at wall_ms. A time sooner than the sink can still change
+  // (rewind_latency_ms() from now; -infinity: as soon as possible) counts
+  // as that soonest time; a time at or past the end of what is queued
+  // changes nothing. (A change that lands inside audio already queued is
+  // heard at its sample, with no gap before it.)
+  virtual void rewind(double wall_ms) = 0;
+  // How soon (ms from now) queued audio can still be replaced by rewind().
+  virtual double rewind_latency_ms() = 0;
+  // Drops everything queued that can still be dropped (e.g. on a jump), so
   // the next write is heard as soon as possible.
-  virtual void flush() = 0;
+  void flush() { rewind(-std::numeric_limits<double>::infinity()); }
   virtual std::string describe() const = 0;
 };
 

@@ -84,7 +84,7 @@ Player::Player(ApiClient& api, RoomClient& room, PlayerOptions options)
     : Player(PlayerInputs{}, std::move(options)) {
   inputs_.view = [&room] { return room.view(); };
   inputs_.clock_offset_ms = [&room] { return room.clock_offset_ms(); };
-  inputs_.output_latency_ms = [&room](double latency_ms) { room.set_output_latency_ms(latency_ms); };
+  inputs_.change_latency_ms = [&room](double latency_ms) { room.set_change_latency_ms(latency_ms); };
   inputs_.open_song = [&api, format = options_.format, query = stream_query(options_.quality)](
                           const std::string& id, std::uint64_t from) -> Result<std::shared_ptr<media::PcmSource>> {
     return stream_song(api, format, id, query, from);
@@ -136,6 +136,10 @@ std::shared_ptr<media::PcmSource> Player::song(const std::string& song_id) const
   std::lock_guard lock(mu_);
   auto it = songs_.find(song_id);
   return it == songs_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<media::PcmSource> Player::prepared(const std::string& song_id, std::int64_t change_at) const {
+  return song(pending_key(song_id, change_at));
 }
 
 void Player::fetch_loop() {
@@ -228,7 +232,9 @@ void Player::fetch_loop() {
       }
       for (auto it = taken_.begin(); it != taken_.end();) it = pending.count(*it) ? std::next(it) : taken_.erase(it);
     }
-    std::this_thread::sleep_for(50ms);
+    // Often enough that a change heard of shortly before it lands has its
+    // song prepared in time (the command lead allows for one fetch).
+    std::this_thread::sleep_for(10ms);
   }
 }
 
@@ -271,14 +277,17 @@ void Player::audio_loop() {
   const double frames_per_ms = fmt.sample_rate / 1000.0;
   const auto resync_frames = static_cast<std::int64_t>(options_.resync_threshold_ms * frames_per_ms);
   const double half_frame_ms = 0.5 / frames_per_ms;
+  const double buffer_ms = static_cast<double>(n) / frames_per_ms;
   // entered_: the server time up to which buffers have been written since
   // the last flush (where the fetcher prepares songs from).
   auto written_until = [&](double wall_ms, double offset_ms, std::size_t frames) {
     entered_ = std::max(entered_.load(), wall_ms + offset_ms + static_cast<double>(frames) / frames_per_ms);
   };
-  auto flushed = [&] {
-    sink_->flush();
-    entered_ = -std::numeric_limits<double>::infinity();
+  // Replaces what the sink holds from server time `server_ms` on (as soon
+  // as it can, when that is sooner): what comes before it still plays.
+  auto rewound = [&](double server_ms, double offset_ms) {
+    sink_->rewind(server_ms - offset_ms);
+    entered_ = sink_->next_play_time_ms() + offset_ms;
   };
   std::vector<std::int16_t> buffer(n * channels);
   std::vector<std::int16_t> source((n + 1) * channels);
@@ -286,6 +295,13 @@ void Player::audio_loop() {
   // The server time of a change the last buffer was cut short for: the
   // buffer that starts there changes at the planned sample, without a flush.
   std::optional<double> planned_change;
+  // The position_at of the view the last written buffer followed: changes
+  // after it are not in what the sink holds yet.
+  double written_change_at = -std::numeric_limits<double>::infinity();
+  // A change (server time) that landed inside what the sink holds, whose
+  // audio is not ready yet: the sink keeps the view before it until the
+  // audio is ready or the change is due, then is rewound to it.
+  std::optional<double> held_change;
   auto last_latency_report = std::chrono::steady_clock::time_point{};
   double last_latency = -1;
 
@@ -305,7 +321,9 @@ void Player::audio_loop() {
       Target t;
       t.wall_ms = sink_->next_play_time_ms();
       // (A change less than half a frame away counts as here.)
-      view = offset ? &latest.at(t.wall_ms + *offset + half_frame_ms) : &latest;
+      double at = offset ? t.wall_ms + *offset + half_frame_ms : 0;
+      if (held_change) at = std::min(at, *held_change - half_frame_ms);
+      view = offset ? &latest.at(at) : &latest;
       if (!view->valid || !view->playing || !offset) return t;
       // Past the current item's end, the one the room plays next: the
       // server advances exactly there, so the player need not wait for it.
@@ -326,16 +344,86 @@ void Player::audio_loop() {
       return t;
     };
     auto target = locate();
-    if (inputs_.output_latency_ms) {
-      // Told when it moves by a millisecond, and once a second anyway. Just
-      // before a write returns the sink holds one buffer more than now: a
-      // change must be known before that buffer is written.
+    if (inputs_.change_latency_ms) {
+      // Told when it moves by a millisecond, and once a second anyway. The
+      // audio thread notices a change between two writes, one buffer apart.
       const auto now = std::chrono::steady_clock::now();
-      const double latency = std::max(0.0, sink_->latency_ms()) + static_cast<double>(n) / frames_per_ms;
+      const double latency = std::max(0.0, sink_->rewind_latency_ms()) + buffer_ms;
       if (std::abs(latency - last_latency) >= 1 || now - last_latency_report >= std::chrono::seconds(1)) {
         last_latency_report = now;
         last_latency = latency;
-        inputs_.output_latency_ms(latency);
+        inputs_.change_latency_ms(latency);
+      }
+    }
+    // Now by the sink's clock (the local wall clock for a device).
+    auto sink_now = [&] { return sink_->next_play_time_ms() - sink_->latency_ms(); };
+    // The first change (server time) the sink's audio does not follow yet;
+    // -infinity when there is none (a jump that corrects an error).
+    auto unwritten_change = [&] {
+      double first = std::numeric_limits<double>::infinity();
+      for (const RoomView* v = &latest; v != nullptr; v = v->before.get()) {
+        const auto at = static_cast<double>(v->position_at);
+        if (at > written_change_at) first = std::min(first, at);
+      }
+      return std::isfinite(first) ? first : -std::numeric_limits<double>::infinity();
+    };
+    // Whether the audio of `v` at server time `at` can be written now
+    // (silence always can).
+    auto ready_at = [&](const RoomView& v, double at) {
+      double position_ms = 0;
+      const RoomItem* item = v.playing ? v.item_at_time(at, &position_ms) : nullptr;
+      if (item == nullptr) return true;
+      std::shared_ptr<media::PcmSource> source = prepared(item->song_id, v.position_at);
+      if (!source && cursor.valid && item->song_id == cursor.song_id) {
+        // A jump within the song playing now: a far one waits for the
+        // source the fetcher prepares for it; a near one decodes on (the
+        // song's own source cannot be asked: it would move).
+        double heard_ms = 0;
+        const RoomItem* there = latest.at(at - half_frame_ms).item_at_time(at, &heard_ms);
+        return there != nullptr && there->song_id == item->song_id && std::abs(heard_ms - position_ms) < kNearJumpMs;
+      }
+      if (!source) source = song(item->song_id);
+      if (!source) return false;
+      const auto frame = static_cast<std::uint64_t>(std::max<std::int64_t>(0, std::llround(position_ms * frames_per_ms)));
+      source->seek(frame);
+      return source->ready(frame, n);
+    };
+    // The sink goes back to `change` (server time; as soon as it can when
+    // that is past) and the next buffer starts there, with the view then.
+    auto rewind_to = [&](double change) {
+      held_change.reset();
+      rewound(change, *offset);
+      written_change_at = std::max(written_change_at, change);
+      planned_change = change;
+      target = locate();
+    };
+    // A change that lands inside what the sink holds: rewound to at once
+    // when its audio is ready or it is due, held until then otherwise (the
+    // sink keeps playing the view before it). True when rewound.
+    auto take_change = [&] {
+      if (held_change) {
+        // A jump from the view held on (the clock estimate moved, say): an
+        // error to correct now; the held change stays held.
+        rewound(-std::numeric_limits<double>::infinity(), *offset);
+        target = locate();
+        return true;
+      }
+      const double change = unwritten_change();
+      const bool due = change - *offset <= sink_now() + sink_->rewind_latency_ms() + 2 * buffer_ms;
+      if (std::isfinite(change) && !due && !ready_at(latest.at(change + half_frame_ms), change)) {
+        held_change = change;
+        return false;
+      }
+      rewind_to(change);
+      return true;
+    };
+    if (held_change && offset) {
+      const double change = *held_change;
+      const bool due = change - *offset <= sink_now() + sink_->rewind_latency_ms() + 2 * buffer_ms;
+      if (due || ready_at(latest.at(change + half_frame_ms), change)) {
+        rewind_to(change);
+        cursor = target.item ? Cursor{target.item->id, target.item->song_id, target.frame, true} : Cursor{};
+        continue;
       }
     }
     // This buffer starts where a planned change lands. (Within 2 ms: the
@@ -391,19 +479,24 @@ void Player::audio_loop() {
         std::fill(buffer.begin(), buffer.end(), 0);
         cursor.frame = target.frame;
         if (offset) written_until(target.wall_ms, *offset, frames);
+        written_change_at = static_cast<double>(view->position_at);
         if (!sink_->write(buffer.data(), frames)) std::this_thread::sleep_for(10ms);
         continue;
       }
     }
     if (!target.item || !ready) {
-      // Paused or stopped: silence now, not after the queued audio, unless
-      // the pause lands right here (what the sink holds is still right).
+      // Paused or stopped: silence from the change on, rewriting the queued
+      // audio, unless the pause lands right here (what the sink holds is
+      // still right).
       if (cursor.valid && !at_planned_change) {
-        flushed();
+        if (!take_change()) continue;
       }
       cursor.valid = false;
       std::fill(buffer.begin(), buffer.end(), 0);
-      if (offset) written_until(target.wall_ms, *offset, frames);
+      if (offset) {
+        written_until(target.wall_ms, *offset, frames);
+        written_change_at = static_cast<double>(view->position_at);
+      }
       if (!sink_->write(buffer.data(), frames)) std::this_thread::sleep_for(10ms);
       continue;
     }
@@ -426,22 +519,16 @@ void Player::audio_loop() {
       // A timed change lands here: what the sink holds up to this sample is
       // right, and the new position starts with this buffer.
       cursor = {target.item->id, target.item->song_id, target.frame, true};
-    } else if (jump && (cursor.valid || static_cast<double>(view->position_at) <= wall_clock_ms() + *offset)) {
-      // What the sink still holds (the old position, or the silence written
-      // while paused) must not delay the new position. The next buffer is
-      // placed on the sink's new timeline, which starts after now: past the
-      // change, when the change is past.
-      flushed();
-      planned_change.reset();
-      target = locate();
-      cursor = target.item ? Cursor{target.item->id, target.item->song_id, target.frame, true} : Cursor{};
-      continue;
     } else if (jump) {
-      // Only silence is queued (waiting for the song to decode after a
-      // timed change that is still to come in real time): the song starts
-      // with this buffer, where the room's timeline is. A flush would move
-      // the sink's timeline back before the change.
-      cursor = {target.item->id, target.item->song_id, target.frame, true};
+      // What the sink holds (the old position, or silence) is wrong from a
+      // change on, or from now (an error to correct): it is rewritten from
+      // there, so the new position is heard at its sample, or as soon as it
+      // can be when the news came too late. (Held: the old view plays on
+      // until the new audio is ready.)
+      if (take_change()) {
+        cursor = target.item ? Cursor{target.item->id, target.item->song_id, target.frame, true} : Cursor{};
+      }
+      continue;
     }
     // Small errors (the clock estimate moving, the device's clock drifting
     // from the system's) are taken up by playing this buffer one frame
@@ -478,6 +565,7 @@ void Player::audio_loop() {
     }
     cursor.frame = start + static_cast<std::int64_t>(src_frames);
     written_until(target.wall_ms, *offset, frames);
+    written_change_at = static_cast<double>(view->position_at);
     if (!sink_->write(buffer.data(), frames)) std::this_thread::sleep_for(10ms);
   }
 }

@@ -19,12 +19,18 @@
 //    clock estimate moving, the sound card's clock drifting from the
 //    system's) are corrected by playing a buffer one frame faster or slower,
 //    resampled linearly across it (at most ±1 frame in 480: inaudible);
-//    larger ones (a late seek, a clock correction) by jumping straight
-//    there, after flushing what the sink still holds.
+//    larger ones (a clock correction, a change heard of too late) by
+//    jumping straight there, rewinding what the sink still holds.
 //    Timed commands (a state whose position_at is still to come) take
 //    effect at their exact sample: the view before them stays in effect
 //    until then, the buffer that would straddle the change is cut short at
-//    it, and the next buffer starts with the new state, nothing flushed.
+//    it, and the next buffer starts with the new state. A change heard of
+//    after its instant was written to the sink (the command lead is shorter
+//    than the sink's queue) rewinds the sink to that instant
+//    (AudioSink::rewind), keeping the audio before it: it lands on its
+//    sample all the same. When the new audio is not ready yet (a seek's
+//    source still fetching), the old view plays on until it is, or until
+//    the instant is too close to wait longer.
 //
 // --sync-log writes one line per buffer of song audio:
 //    WALL_MS SONG_ID SAMPLE_INDEX SAMPLE_RATE FRAMES
@@ -92,10 +98,10 @@ struct PlayerInputs {
   std::function<Result<std::shared_ptr<media::PcmSource>>(const std::string& song_id, std::uint64_t from)>
       open_song;
   // Told (on the audio thread, when it moves by 1 ms and once a second) how
-  // long the sink takes
-  // from a write to the ear, in ms; optional. In `hifi listen` the
+  // soon after the player hears of a change it can be heard, in ms: the
+  // sink's rewind latency and one buffer; optional. In `hifi listen` the
   // RoomClient, which reports the lead it needs to the server.
-  std::function<void(double latency_ms)> output_latency_ms;
+  std::function<void(double latency_ms)> change_latency_ms;
 };
 
 // What the room has current (playing or paused) and where it is.
@@ -137,6 +143,8 @@ class Player {
   void fetch_loop();
   void audio_loop();
   std::shared_ptr<media::PcmSource> song(const std::string& song_id) const;
+  // The source prepared for a timed jump within `song_id` (pending_key()), if any.
+  std::shared_ptr<media::PcmSource> prepared(const std::string& song_id, std::int64_t change_at) const;
 
   PlayerInputs inputs_;
   PlayerOptions options_;

@@ -117,7 +117,7 @@ struct RoomClient::Impl {
   mutable std::mutex mu;
   RoomView view;
   ClockSync clock;  // 3000 samples: 25 minutes, or 5 on a jittery path
-  double output_latency_ms = -1;  // set_output_latency_ms(); < 0: none
+  double change_latency_ms = -1;  // set_change_latency_ms(); < 0: none
   std::string status = "connecting";
   std::string server;
   std::function<void()> on_change;
@@ -193,16 +193,20 @@ struct RoomClient::Impl {
     view.before = std::move(link);
   }
 
-  // The lead this listener needs (see RoomClient::set_output_latency_ms);
-  // nullopt without an output latency or a clock estimate. Called under mu.
+  // The lead this listener needs (see RoomClient::set_change_latency_ms);
+  // nullopt without a change latency or a clock estimate. Called under mu.
   std::optional<double> needed_lead_ms() const {
-    if (output_latency_ms < 0) return std::nullopt;
+    if (change_latency_ms < 0) return std::nullopt;
     const auto slow_trip = clock.round_trip_quantile_ms(0.9);
     if (!slow_trip) return std::nullopt;
-    // The margin covers the server's fan-out and this client's thread
-    // wake-ups; rounded up to 5 ms so that small wobbles are not reported.
+    // The news takes half a slow round trip; a seek's audio one more to be
+    // fetched, and kFetchMs for the fetcher's wake-up and the first
+    // decoding. The margin covers the server's fan-out and this client's
+    // thread wake-ups; rounded up to 5 ms so that small wobbles are not
+    // reported.
+    constexpr double kFetchMs = 20;
     constexpr double kMarginMs = 10;
-    const double lead = output_latency_ms + *slow_trip / 2 + kMarginMs;
+    const double lead = change_latency_ms + *slow_trip * 1.5 + kFetchMs + kMarginMs;
     return std::ceil(lead / 5) * 5;
   }
 
@@ -429,9 +433,9 @@ RoomClient::RoomClient(std::vector<std::string> servers, std::string token, std:
 
 RoomClient::~RoomClient() { stop(); }
 
-void RoomClient::set_output_latency_ms(double latency_ms) {
+void RoomClient::set_change_latency_ms(double latency_ms) {
   std::lock_guard lock(impl_->mu);
-  impl_->output_latency_ms = latency_ms;
+  impl_->change_latency_ms = latency_ms;
 }
 
 void RoomClient::set_servers(std::vector<std::string> servers) {

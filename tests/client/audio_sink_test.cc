@@ -25,6 +25,7 @@ using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 using sinks::kLatencyTargetMs;
 using sinks::kLeadMs;
+using sinks::kRewindLatencyMs;
 
 constexpr AudioFormat kFormat{48000, 2};
 // Scheduling noise allowed on top of what the sink promises.
@@ -123,7 +124,7 @@ TEST(NullSinkTest, LargeWriteBlocksUntilMostIsPlayed) {
   EXPECT_NEAR(sink->next_play_time_ms() - wall_clock_ms(), kLatencyTargetMs, 20);
 }
 
-TEST(NullSinkTest, FlushRestartsTheTimelineNearNow) {
+TEST(NullSinkTest, FlushDropsWhatIsQueuedBeyondTheRewindLatency) {
   auto sink = make("null");
   ASSERT_NE(sink, nullptr);
   std::vector<std::int16_t> buf(480 * 2, 0);
@@ -131,13 +132,34 @@ TEST(NullSinkTest, FlushRestartsTheTimelineNearNow) {
   // About the latency target is queued...
   EXPECT_GT(sink->next_play_time_ms() - wall_clock_ms(), kLeadMs + 20);
   sink->flush();
-  // ...and dropped: the next frame is heard after the lead only.
+  // ...and dropped: the next frame is heard after the rewind latency only.
   const double ahead = sink->next_play_time_ms() - wall_clock_ms();
-  EXPECT_NEAR(ahead, kLeadMs, kSlackMs);
+  EXPECT_NEAR(ahead, kRewindLatencyMs, kSlackMs);
   // The timeline goes on from there.
   const double start = sink->next_play_time_ms();
   ASSERT_TRUE(sink->write(buf.data(), 480));
   EXPECT_NEAR(sink->next_play_time_ms() - start, 10.0, 1e-3);
+}
+
+TEST(NullSinkTest, RewindKeepsWhatIsQueuedBeforeThePoint) {
+  auto sink = make("null");
+  ASSERT_NE(sink, nullptr);
+  std::vector<std::int16_t> buf(480 * 2, 0);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(sink->write(buf.data(), 480));
+  const double end = sink->next_play_time_ms();
+  ASSERT_GT(end - wall_clock_ms(), 60);
+  // Back 40 ms (to a whole frame): the next write is heard there.
+  sink->rewind(end - 40);
+  const double back = sink->next_play_time_ms();
+  EXPECT_NEAR(back, end - 40, 1000.0 / 48000);
+  EXPECT_GE(back, end - 40 - 1e-6);
+  // A point at or past the end changes nothing.
+  sink->rewind(back + 5);
+  EXPECT_EQ(sink->next_play_time_ms(), back);
+  // A point too soon (or past) counts as the soonest the sink can change.
+  sink->rewind(wall_clock_ms() - 1000);
+  EXPECT_NEAR(sink->next_play_time_ms() - wall_clock_ms(), sink->rewind_latency_ms(), kSlackMs);
+  EXPECT_EQ(sink->rewind_latency_ms(), kRewindLatencyMs);
 }
 
 TEST(NullSinkTest, UnderrunRestartsTheTimeline) {

@@ -1,4 +1,6 @@
 // PacedSink (shared by the null and WAV sinks) and the null sink.
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <thread>
 
@@ -41,7 +43,14 @@ double PacedSink::next_play_time_ms() {
   return start_wall_ms_ + static_cast<double>(frames_) * 1000.0 / format_.sample_rate;
 }
 
-void PacedSink::flush() { restart(Clock::now()); }
+void PacedSink::rewind(double wall_ms) {
+  const auto now = Clock::now();
+  if (!started_ || steady_time(frames_) < now) return;  // nothing queued
+  const double from = std::max(wall_ms, wall_clock_ms() + kRewindLatencyMs);
+  const double frame = std::ceil((from - start_wall_ms_) * format_.sample_rate / 1000.0 - 1e-6);
+  if (frame >= static_cast<double>(frames_)) return;
+  frames_ = frame <= 0 ? 0 : static_cast<std::uint64_t>(frame);
+}
 
 namespace {
 

@@ -1,7 +1,16 @@
-// The real device, through PulseAudio's simple API (PipeWire serves it too).
+// The real device, through PulseAudio's asynchronous API (PipeWire serves
+// it too), on a threaded main loop of its own.
+//
+// rewind() rewrites queued audio in place: the next write goes to the
+// stream with a negative PA_SEEK_RELATIVE offset, so it overwrites what the
+// server holds from that frame on. Nothing before it is dropped, so a change
+// that lands inside the queue is heard at its sample without a gap (a flush
+// would silence the device until the queue refills).
 #include <pulse/error.h>
-#include <pulse/simple.h>
+#include <pulse/pulseaudio.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "client/sinks/sinks.h"
@@ -9,49 +18,146 @@
 namespace hifi::client::sinks {
 namespace {
 
-// Device-side buffering we ask for: small enough that a flush or a seek is
-// heard quickly, large enough not to underrun on a busy machine. It
-// dominates the command lead this listener reports. (60 ms measured worse
-// at the speaker behind a jittery path: docs/benchmarks.md.)
+// Buffering we ask for (the stream's whole latency, as PulseAudio's
+// PA_STREAM_ADJUST_LATENCY reads it: about half in the server's queue, half
+// in the device). Large enough not to underrun on a busy machine; a change
+// need not wait for it, as rewind() rewrites the queue.
 constexpr pa_usec_t kTargetLatencyUs = 100'000;
+// What rewind() leaves alone beyond what the device holds: the server reads
+// ahead of the device in small blocks.
+constexpr double kRewindMarginMs = 5;
 // Reported when the server cannot tell its latency (should not happen).
 constexpr double kFallbackLatencyMs = 100;
 
-Status device_error(const std::string& what, int error) {
-  return Status(Code::kUnavailable, what + ": PulseAudio: " + pa_strerror(error));
-}
+// Holds the main loop's lock for a scope (the loop thread runs the callbacks).
+class LoopLock {
+ public:
+  explicit LoopLock(pa_threaded_mainloop* loop) : loop_(loop) { pa_threaded_mainloop_lock(loop_); }
+  ~LoopLock() { pa_threaded_mainloop_unlock(loop_); }
+  LoopLock(const LoopLock&) = delete;
+  LoopLock& operator=(const LoopLock&) = delete;
+
+ private:
+  pa_threaded_mainloop* loop_;
+};
+
+void signal_loop(void* loop) { pa_threaded_mainloop_signal(static_cast<pa_threaded_mainloop*>(loop), 0); }
+void on_context_state(pa_context*, void* loop) { signal_loop(loop); }
+void on_stream_state(pa_stream*, void* loop) { signal_loop(loop); }
+void on_stream_request(pa_stream*, std::size_t, void* loop) { signal_loop(loop); }
+void on_stream_timing(pa_stream*, void* loop) { signal_loop(loop); }
 
 class PulseSink final : public AudioSink {
  public:
-  PulseSink(AudioFormat format, pa_simple* pa) : format_(format), pa_(pa) {}
-  ~PulseSink() override { pa_simple_free(pa_); }
+  PulseSink(AudioFormat format, pa_sample_spec spec) : format_(format), spec_(spec) {}
 
-  const AudioFormat& format() const override { return format_; }
+  ~PulseSink() override {
+    if (loop_ == nullptr) return;
+    pa_threaded_mainloop_stop(loop_);
+    if (stream_ != nullptr) {
+      pa_stream_disconnect(stream_);
+      pa_stream_unref(stream_);
+    }
+    if (context_ != nullptr) {
+      pa_context_disconnect(context_);
+      pa_context_unref(context_);
+    }
+    pa_threaded_mainloop_free(loop_);
+  }
 
-  // Blocks until the server's buffer has room, i.e. at the device's pace.
-  Status write(const std::int16_t* samples, std::size_t frames) override {
-    if (frames == 0) return Status::ok();
-    int error = 0;
-    const std::size_t bytes = frames * static_cast<std::size_t>(format_.channels) * 2;
-    if (pa_simple_write(pa_, samples, bytes, &error) < 0) {
-      return device_error("audio device error", error);
+  // Connects to the server and opens the playback stream.
+  Status open() {
+    loop_ = pa_threaded_mainloop_new();
+    if (loop_ == nullptr) return Status(Code::kUnavailable, "no audio device: PulseAudio: cannot create its main loop");
+    context_ = pa_context_new(pa_threaded_mainloop_get_api(loop_), "hifi");
+    if (context_ == nullptr) return Status(Code::kUnavailable, "no audio device: PulseAudio: cannot create a context");
+    pa_context_set_state_callback(context_, on_context_state, loop_);
+    // Without a server this fails at once (connection refused / no socket);
+    // libpulse only tries local sockets unless PULSE_SERVER says otherwise.
+    if (pa_context_connect(context_, nullptr, PA_CONTEXT_NOFLAGS, nullptr) < 0) return unavailable();
+    if (pa_threaded_mainloop_start(loop_) < 0) {
+      return Status(Code::kUnavailable, "no audio device: PulseAudio: cannot start its main loop");
+    }
+    LoopLock lock(loop_);
+    for (;;) {
+      const auto state = pa_context_get_state(context_);
+      if (state == PA_CONTEXT_READY) break;
+      if (!PA_CONTEXT_IS_GOOD(state)) return unavailable();
+      pa_threaded_mainloop_wait(loop_);
+    }
+    stream_ = pa_stream_new(context_, "music", &spec_, nullptr);
+    if (stream_ == nullptr) return unavailable();
+    pa_stream_set_state_callback(stream_, on_stream_state, loop_);
+    pa_stream_set_write_callback(stream_, on_stream_request, loop_);
+    pa_stream_set_latency_update_callback(stream_, on_stream_timing, loop_);
+    pa_buffer_attr attr{};
+    attr.maxlength = static_cast<std::uint32_t>(-1);
+    attr.tlength = static_cast<std::uint32_t>(pa_usec_to_bytes(kTargetLatencyUs, &spec_));
+    attr.prebuf = static_cast<std::uint32_t>(-1);
+    attr.minreq = static_cast<std::uint32_t>(-1);
+    attr.fragsize = static_cast<std::uint32_t>(-1);
+    const auto flags = static_cast<pa_stream_flags_t>(PA_STREAM_INTERPOLATE_TIMING | PA_STREAM_ADJUST_LATENCY |
+                                                      PA_STREAM_AUTO_TIMING_UPDATE);
+    if (pa_stream_connect_playback(stream_, nullptr, &attr, flags, nullptr, nullptr) < 0) return unavailable();
+    for (;;) {
+      const auto state = pa_stream_get_state(stream_);
+      if (state == PA_STREAM_READY) break;
+      if (!PA_STREAM_IS_GOOD(state)) return unavailable();
+      pa_threaded_mainloop_wait(loop_);
     }
     return Status::ok();
   }
 
-  // pa_simple_write hands everything to the server before returning, so the
-  // stream's latency (our queued audio plus the device's) is all there is.
-  double next_play_time_ms() override {
-    int error = 0;
-    pa_usec_t latency = pa_simple_get_latency(pa_, &error);
-    const double now = wall_clock_ms();
-    if (latency == static_cast<pa_usec_t>(-1)) return now + kFallbackLatencyMs;
-    return now + static_cast<double>(latency) / 1000.0;
+  const AudioFormat& format() const override { return format_; }
+
+  // Blocks until the server asks for more, i.e. at the device's pace.
+  Status write(const std::int16_t* samples, std::size_t frames) override {
+    const auto* data = reinterpret_cast<const std::uint8_t*>(samples);
+    std::size_t left = frames * frame_bytes();
+    LoopLock lock(loop_);
+    while (left > 0) {
+      if (Status s = healthy(); !s) return s;
+      std::size_t room = pa_stream_writable_size(stream_);
+      if (room == static_cast<std::size_t>(-1)) return device_error();
+      // A rewind freed what it moves back over (the server asks for it
+      // once it has seen the seek).
+      if (seek_bytes_ < 0) room += static_cast<std::size_t>(-seek_bytes_);
+      if (room == 0) {
+        pa_threaded_mainloop_wait(loop_);
+        continue;
+      }
+      const std::size_t n = std::min(left, room - room % frame_bytes());
+      if (n == 0) {
+        pa_threaded_mainloop_wait(loop_);
+        continue;
+      }
+      if (pa_stream_write(stream_, data, n, nullptr, seek_bytes_, PA_SEEK_RELATIVE) < 0) return device_error();
+      seek_bytes_ = 0;
+      data += n;
+      left -= n;
+    }
+    return Status::ok();
   }
 
-  void flush() override {
-    int error = 0;
-    pa_simple_flush(pa_, &error);
+  double next_play_time_ms() override {
+    LoopLock lock(loop_);
+    return wall_clock_ms() + queued_ms();
+  }
+
+  double rewind_latency_ms() override {
+    LoopLock lock(loop_);
+    return device_ms() + kRewindMarginMs;
+  }
+
+  void rewind(double wall_ms) override {
+    LoopLock lock(loop_);
+    if (!healthy()) return;
+    const double now = wall_clock_ms();
+    const double queued = queued_ms();
+    const double from = std::max(wall_ms - now, device_ms() + kRewindMarginMs);
+    if (from >= queued) return;
+    const auto frames = static_cast<std::int64_t>(std::floor((queued - from) * spec_.rate / 1000.0 + 1e-6));
+    seek_bytes_ -= frames * static_cast<std::int64_t>(frame_bytes());
   }
 
   std::string describe() const override {
@@ -60,8 +166,57 @@ class PulseSink final : public AudioSink {
   }
 
  private:
-  AudioFormat format_;
-  pa_simple* pa_;
+  std::size_t frame_bytes() const { return pa_frame_size(&spec_); }
+
+  // From a write now to the ear (ms): the stream's latency (what the server
+  // holds plus the device's own), less what a pending rewind takes back.
+  // Called with the lock held.
+  double queued_ms() {
+    pa_usec_t usec = 0;
+    int negative = 0;
+    // Until the first timing update arrives there is no figure yet.
+    for (int tries = 0; pa_stream_get_latency(stream_, &usec, &negative) < 0; ++tries) {
+      if (tries == 50 || !healthy()) return kFallbackLatencyMs;
+      pa_operation* op = pa_stream_update_timing_info(stream_, nullptr, nullptr);
+      if (op != nullptr) pa_operation_unref(op);
+      pa_threaded_mainloop_wait(loop_);
+    }
+    const double latency = negative ? 0.0 : static_cast<double>(usec) / 1000.0;
+    return latency + static_cast<double>(seek_bytes_) / static_cast<double>(frame_bytes()) * 1000.0 / spec_.rate;
+  }
+
+  // What the device holds already (ms), past the server's reach of an
+  // ordinary rewrite. Called with the lock held.
+  double device_ms() {
+    const pa_timing_info* timing = pa_stream_get_timing_info(stream_);
+    if (timing == nullptr) return kFallbackLatencyMs / 2;
+    return static_cast<double>(timing->sink_usec) / 1000.0;
+  }
+
+  Status healthy() {
+    if (pa_context_get_state(context_) != PA_CONTEXT_READY || pa_stream_get_state(stream_) != PA_STREAM_READY) {
+      return device_error();
+    }
+    return Status::ok();
+  }
+
+  Status device_error() const {
+    return Status(Code::kUnavailable,
+                  std::string("audio device error: PulseAudio: ") + pa_strerror(pa_context_errno(context_)));
+  }
+  Status unavailable() const {
+    return Status(Code::kUnavailable,
+                  std::string("no audio device: PulseAudio: ") + pa_strerror(pa_context_errno(context_)) +
+                      ". Use --sink null or --sink wav:FILE to play without a sound card.");
+  }
+
+  const AudioFormat format_;
+  const pa_sample_spec spec_;
+  pa_threaded_mainloop* loop_ = nullptr;
+  pa_context* context_ = nullptr;
+  pa_stream* stream_ = nullptr;
+  // A rewind not yet applied (bytes, <= 0): the next write seeks by it.
+  std::int64_t seek_bytes_ = 0;
 };
 
 }  // namespace
@@ -72,25 +227,9 @@ Result<std::unique_ptr<AudioSink>> make_pulse_sink(const AudioFormat& format) {
   spec.rate = static_cast<std::uint32_t>(format.sample_rate);
   spec.channels = static_cast<std::uint8_t>(format.channels);
   if (!pa_sample_spec_valid(&spec)) return invalid_argument("unsupported audio format");
-
-  pa_buffer_attr attr{};
-  attr.maxlength = static_cast<std::uint32_t>(-1);
-  attr.tlength = static_cast<std::uint32_t>(pa_usec_to_bytes(kTargetLatencyUs, &spec));
-  attr.prebuf = static_cast<std::uint32_t>(-1);
-  attr.minreq = static_cast<std::uint32_t>(-1);
-  attr.fragsize = static_cast<std::uint32_t>(-1);
-
-  // Without a server this fails at once (connection refused / no socket);
-  // libpulse only tries local sockets unless PULSE_SERVER says otherwise.
-  int error = 0;
-  pa_simple* pa = pa_simple_new(nullptr, "hifi", PA_STREAM_PLAYBACK, nullptr, "music", &spec,
-                                nullptr, &attr, &error);
-  if (pa == nullptr) {
-    return Status(Code::kUnavailable,
-                  std::string("no audio device: PulseAudio: ") + pa_strerror(error) +
-                      ". Use --sink null or --sink wav:FILE to play without a sound card.");
-  }
-  return std::unique_ptr<AudioSink>(std::make_unique<PulseSink>(format, pa));
+  auto sink = std::make_unique<PulseSink>(format, spec);
+  if (Status s = sink->open(); !s) return s;
+  return std::unique_ptr<AudioSink>(std::move(sink));
 }
 
 }  // namespace hifi::client::sinks

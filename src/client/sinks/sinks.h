@@ -18,15 +18,19 @@ constexpr double kLeadMs = 50;
 // write() returns once at most this much audio is queued but not yet
 // "heard", so callers run at real-time pace with this much ahead.
 constexpr double kLatencyTargetMs = 100;
+// rewind() can replace queued audio from this far after now on (a device
+// has a little of its queue in hardware already).
+constexpr double kRewindLatencyMs = 10;
 
 // A sink without a device: frames are "heard" by its own clock. The
 // timeline is kept in wall-clock ms (what next_play_time_ms() reports), and
 // mirrored once at its start onto steady_clock, which write() sleeps on, so
 // wall-clock jumps do not disturb the pacing.
 //
-// The timeline (re)starts at kLeadMs from now on the first use, after
-// flush(), and after an underrun (everything written has been "heard" and
-// the writer was late: like a device, the next frame is heard from now on).
+// The timeline starts at kLeadMs from now on the first use, and again
+// after an underrun (everything written has been "heard" and the writer was
+// late: like a device, the next frame is heard from now on). rewind() moves
+// the end of what is written back, not the start.
 class PacedSink : public AudioSink {
  public:
   explicit PacedSink(AudioFormat format) : format_(format) {}
@@ -34,7 +38,8 @@ class PacedSink : public AudioSink {
   const AudioFormat& format() const override { return format_; }
   Status write(const std::int16_t* samples, std::size_t frames) final;
   double next_play_time_ms() override;
-  void flush() override;
+  void rewind(double wall_ms) override;
+  double rewind_latency_ms() override { return kRewindLatencyMs; }
 
  protected:
   // Where the frames go besides the clock (nothing for the null sink);

@@ -77,8 +77,9 @@ class WavSink final : public PacedSink {
     return Status::ok();
   }
 
-  void flush() override {
-    PacedSink::flush();
+  // The file keeps what was written (the player's output), rewound or not.
+  void rewind(double wall_ms) override {
+    PacedSink::rewind(wall_ms);
     patch_header();
   }
 
