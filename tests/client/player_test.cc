@@ -18,6 +18,8 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <pulse/error.h>
+#include <pulse/simple.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -870,7 +872,7 @@ class PlayerPulseTest : public ::testing::Test {
                                      "--use-pid-file=no",
                                      "--log-target=file:" + dir_ + "/log",
                                      "--load=module-native-protocol-unix auth-anonymous=1 socket=" + socket,
-                                     "--load=module-null-sink sink_name=hifi_test"};
+                                     "--load=module-null-sink sink_name=hifi_test rate=48000"};
     std::vector<std::string> env = {"HOME=" + dir_, "XDG_RUNTIME_DIR=" + dir_, "PULSE_RUNTIME_PATH=" + dir_,
                                     "PATH=/usr/bin:/bin"};
     std::vector<char*> argv, envp;
@@ -929,6 +931,59 @@ TEST_F(PlayerPulseTest, SinkReportsAPlausibleLatency) {
   EXPECT_GE(latencies.front(), -1.0);
   EXPECT_GT(median, 20.0) << "the device holds audio: it is heard later than written";
   EXPECT_LT(latencies.back(), 1000.0);
+}
+
+// rewind() rewrites what PulseAudio holds in place: a level A written for
+// 300 ms, then a rewind 50 ms into the queue and a level B, is heard (on the
+// null sink's monitor) as 250 ms of A and then B, with nothing between. (A
+// flush would drop the whole queue and leave a gap of silence.) The
+// recording is 2 s from before the first write.
+TEST_F(PlayerPulseTest, RewindRewritesTheQueueInPlaceWithNoGap) {
+  const pa_sample_spec spec{PA_SAMPLE_S16LE, 48000, 2};
+  int error = 0;
+  pa_simple* rec = pa_simple_new(nullptr, "hifi-test", PA_STREAM_RECORD, "hifi_test.monitor", "monitor", &spec,
+                                 nullptr, nullptr, &error);
+  ASSERT_NE(rec, nullptr) << pa_strerror(error);
+  std::vector<std::int16_t> recorded(48000 * 2 * 2);
+  std::thread reader([&] { pa_simple_read(rec, recorded.data(), recorded.size() * sizeof(std::int16_t), &error); });
+  {
+    auto sink = make_audio_sink("pulse", kFormat);
+    ASSERT_TRUE(sink) << sink.status().to_string();
+    auto& s = **sink;
+    // A lead-in (level 2000) first: a stream's first frames can be lost
+    // while the device starts.
+    const std::vector<std::int16_t> lead_in(480 * 2, 2000), a(480 * 2, 8000), b(480 * 2, -8000);
+    for (int i = 0; i < 30; ++i) ASSERT_TRUE(s.write(lead_in.data(), 480));
+    for (int i = 0; i < 30; ++i) ASSERT_TRUE(s.write(a.data(), 480));
+    const double end = s.next_play_time_ms();
+    ASSERT_GT(end - wall_clock_ms(), s.rewind_latency_ms() + 50) << "too little queued to rewind into";
+    s.rewind(end - 50);
+    EXPECT_NEAR(s.next_play_time_ms(), end - 50, 0.5);
+    for (int i = 0; i < 60; ++i) ASSERT_TRUE(s.write(b.data(), 480));
+    // Recorded (2 s from before A) before the sink goes.
+    reader.join();
+  }
+  pa_simple_free(rec);
+  // Channel 0 by level: A above 4000, B below -4000.
+  auto level = [&](std::size_t frame) { return recorded[2 * frame]; };
+  const std::size_t frames = recorded.size() / 2;
+  std::size_t first_a = frames, last_a = frames, first_b = frames, last_b = frames;
+  for (std::size_t f = 0; f < frames; ++f) {
+    if (level(f) > 4000) {
+      if (first_a == frames) first_a = f;
+      last_a = f;
+    } else if (level(f) < -4000 && first_a != frames) {
+      if (first_b == frames) first_b = f;
+      last_b = f;
+    }
+  }
+  ASSERT_LT(first_a, frames) << "A was never heard";
+  ASSERT_LT(first_b, frames) << "B was never heard";
+  for (std::size_t f = first_a; f <= last_a; ++f) ASSERT_GT(level(f), 4000) << "a gap in A at frame " << f - first_a;
+  EXPECT_NEAR((last_a + 1 - first_a) / kFramesPerMs, 250, 1) << "A, less the 50 ms rewound";
+  EXPECT_LE(first_b - last_a - 1, 2u) << "frames between A and B";
+  for (std::size_t f = first_b; f <= last_b; ++f) ASSERT_LT(level(f), -4000) << "a gap in B at frame " << f - first_b;
+  EXPECT_NEAR((last_b + 1 - first_b) / kFramesPerMs, 600, 1);
 }
 
 // Records, for each write, the wall clock and the play time the sink gave
