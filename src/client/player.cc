@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <set>
 
@@ -232,8 +233,8 @@ void Player::fetch_loop() {
       }
       for (auto it = taken_.begin(); it != taken_.end();) it = pending.count(*it) ? std::next(it) : taken_.erase(it);
     }
-    // Often enough that a change heard of shortly before it lands has its
-    // song prepared in time (the command lead allows for one fetch).
+    // Often enough that a change heard of shortly before it lands (the
+    // command lead can be a few tens of ms) starts preparing its song at once.
     std::this_thread::sleep_for(10ms);
   }
 }
@@ -279,15 +280,41 @@ void Player::audio_loop() {
   const double half_frame_ms = 0.5 / frames_per_ms;
   const double buffer_ms = static_cast<double>(n) / frames_per_ms;
   // entered_: the server time up to which buffers have been written since
-  // the last flush (where the fetcher prepares songs from).
+  // the last rewind (where the fetcher prepares songs from).
   auto written_until = [&](double wall_ms, double offset_ms, std::size_t frames) {
     entered_ = std::max(entered_.load(), wall_ms + offset_ms + static_cast<double>(frames) / frames_per_ms);
+  };
+  // --sync-log lines wait until their buffer can no longer be rewound, so
+  // that the log says what is heard; a rewind drops (or shortens) them.
+  struct LogLine {
+    double wall_ms;
+    std::string song_id;
+    std::int64_t start;
+    std::size_t frames;
+  };
+  std::deque<LogLine> log_lines;
+  auto write_log = [&](double until_wall_ms) {
+    while (!log_lines.empty() &&
+           log_lines.front().wall_ms + static_cast<double>(log_lines.front().frames) / frames_per_ms <= until_wall_ms) {
+      const auto& l = log_lines.front();
+      std::fprintf(sync_log_, "%.3f %s %lld %d %zu\n", l.wall_ms, l.song_id.c_str(), static_cast<long long>(l.start),
+                   fmt.sample_rate, l.frames);
+      log_lines.pop_front();
+    }
+    std::fflush(sync_log_);
   };
   // Replaces what the sink holds from server time `server_ms` on (as soon
   // as it can, when that is sooner): what comes before it still plays.
   auto rewound = [&](double server_ms, double offset_ms) {
     sink_->rewind(server_ms - offset_ms);
-    entered_ = sink_->next_play_time_ms() + offset_ms;
+    const double from = sink_->next_play_time_ms();
+    entered_ = from + offset_ms;
+    while (!log_lines.empty() && log_lines.back().wall_ms >= from - half_frame_ms) log_lines.pop_back();
+    if (!log_lines.empty()) {
+      auto& last = log_lines.back();
+      const auto kept = std::llround((from - last.wall_ms) * frames_per_ms);
+      last.frames = std::min(last.frames, static_cast<std::size_t>(std::max<long long>(1, kept)));
+    }
   };
   std::vector<std::int16_t> buffer(n * channels);
   std::vector<std::int16_t> source((n + 1) * channels);
@@ -357,6 +384,7 @@ void Player::audio_loop() {
     }
     // Now by the sink's clock (the local wall clock for a device).
     auto sink_now = [&] { return sink_->next_play_time_ms() - sink_->latency_ms(); };
+    if (sync_log_ && !log_lines.empty()) write_log(sink_now() + sink_->rewind_latency_ms());
     // The first change (server time) the sink's audio does not follow yet;
     // -infinity when there is none (a jump that corrects an error).
     auto unwritten_change = [&] {
@@ -558,16 +586,13 @@ void Player::audio_loop() {
     }
     std::fill(source.begin() + static_cast<std::ptrdiff_t>(std::min(got, src_frames) * channels), source.end(), 0);
     resample_linear(source.data(), src_frames, buffer.data(), frames, channels);
-    if (sync_log_) {
-      std::fprintf(sync_log_, "%.3f %s %lld %d %zu\n", target.wall_ms, cursor.song_id.c_str(),
-                   static_cast<long long>(start), fmt.sample_rate, frames);
-      std::fflush(sync_log_);
-    }
+    if (sync_log_) log_lines.push_back({target.wall_ms, cursor.song_id, start, frames});
     cursor.frame = start + static_cast<std::int64_t>(src_frames);
     written_until(target.wall_ms, *offset, frames);
     written_change_at = static_cast<double>(view->position_at);
     if (!sink_->write(buffer.data(), frames)) std::this_thread::sleep_for(10ms);
   }
+  if (sync_log_) write_log(std::numeric_limits<double>::infinity());
 }
 
 }  // namespace hifi::client

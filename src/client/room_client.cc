@@ -199,14 +199,14 @@ struct RoomClient::Impl {
     if (change_latency_ms < 0) return std::nullopt;
     const auto slow_trip = clock.round_trip_quantile_ms(0.9);
     if (!slow_trip) return std::nullopt;
-    // The news takes half a slow round trip; a seek's audio one more to be
-    // fetched, and kFetchMs for the fetcher's wake-up and the first
-    // decoding. The margin covers the server's fan-out and this client's
-    // thread wake-ups; rounded up to 5 ms so that small wobbles are not
-    // reported.
-    constexpr double kFetchMs = 20;
+    // The news takes half a slow round trip. The margin covers the
+    // server's fan-out and this client's thread wake-ups; rounded up to
+    // 5 ms so that small wobbles are not reported. (A seek whose audio must
+    // be fetched first can take longer than this: the player holds the old
+    // position until it is ready, or until the instant, and then joins the
+    // timeline when it is.)
     constexpr double kMarginMs = 10;
-    const double lead = change_latency_ms + *slow_trip * 1.5 + kFetchMs + kMarginMs;
+    const double lead = change_latency_ms + *slow_trip / 2 + kMarginMs;
     return std::ceil(lead / 5) * 5;
   }
 

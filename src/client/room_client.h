@@ -124,9 +124,8 @@ class RoomClient {
   // How soon after the player hears of a change it can be heard (ms: its
   // sink's rewind latency and a buffer). With it, time requests carry the
   // command lead this listener needs (that, half a slow round trip for the
-  // news, one slow round trip more to fetch a seek's audio, and margins),
-  // so that the server times commands for it to hear them at the right
-  // sample. Thread-safe.
+  // news, and a 10 ms margin), so that the server times commands for it to
+  // hear them at the right sample. Thread-safe.
   void set_change_latency_ms(double latency_ms);
 
   // Called (on the client's thread) after each change of view or connection.
