@@ -193,21 +193,25 @@ struct RoomClient::Impl {
     view.before = std::move(link);
   }
 
-  // The lead this listener needs (see RoomClient::set_change_latency_ms);
-  // nullopt without a change latency or a clock estimate. Called under mu.
-  std::optional<double> needed_lead_ms() const {
+  // The leads this listener needs (see RoomClient::set_change_latency_ms):
+  // {lead_ms, fetch_lead_ms}; nullopt without a change latency or a clock
+  // estimate. Called under mu.
+  std::optional<std::pair<double, double>> needed_leads_ms() const {
     if (change_latency_ms < 0) return std::nullopt;
     const auto slow_trip = clock.round_trip_quantile_ms(0.9);
     if (!slow_trip) return std::nullopt;
     // The news takes half a slow round trip. The margin covers the
-    // server's fan-out and this client's thread wake-ups; rounded up to
-    // 5 ms so that small wobbles are not reported. (A seek whose audio must
-    // be fetched first can take longer than this: the player holds the old
-    // position until it is ready, or until the instant, and then joins the
-    // timeline when it is.)
+    // server's fan-out and this client's thread wake-ups. A change whose
+    // audio must be fetched first (a seek) needs a slow round trip more
+    // and kFetchMs for the fetcher to wake, open and decode (when that is
+    // not enough, the player holds the old position until the audio is
+    // ready or the instant has come, and joins the timeline when it can).
+    // Rounded up to 5 ms so that small wobbles are not reported.
     constexpr double kMarginMs = 10;
+    constexpr double kFetchMs = 50;
+    auto step = [](double ms) { return std::ceil(ms / 5) * 5; };
     const double lead = change_latency_ms + *slow_trip / 2 + kMarginMs;
-    return std::ceil(lead / 5) * 5;
+    return std::pair{step(lead), step(lead + *slow_trip + kFetchMs)};
   }
 
   // Applies one server message; returns false for messages that end the session.
@@ -307,7 +311,10 @@ struct RoomClient::Impl {
         json::object request{{"type", "time"}, {"t0", wall_clock_ms()}};
         {
           std::lock_guard lock(mu);
-          if (auto lead = needed_lead_ms()) request["lead_ms"] = *lead;
+          if (auto leads = needed_leads_ms()) {
+            request["lead_ms"] = leads->first;
+            request["fetch_lead_ms"] = leads->second;
+          }
         }
         auto text = json::serialize(request);
         co_await ws.async_write(asio::buffer(text), use_awaitable);

@@ -123,9 +123,10 @@ class RoomClient {
   std::string status() const;
   // How soon after the player hears of a change it can be heard (ms: its
   // sink's rewind latency and a buffer). With it, time requests carry the
-  // command lead this listener needs (that, half a slow round trip for the
-  // news, and a 10 ms margin), so that the server times commands for it to
-  // hear them at the right sample. Thread-safe.
+  // command leads this listener needs (that, half a slow round trip for the
+  // news and a 10 ms margin; for a change whose audio it must fetch first,
+  // a slow round trip and 50 ms more), so that the server times commands
+  // for it to hear them at the right sample. Thread-safe.
   void set_change_latency_ms(double latency_ms);
 
   // Called (on the client's thread) after each change of view or connection.

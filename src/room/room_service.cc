@@ -89,7 +89,7 @@ void RoomService::set_listener(std::function<void(const RoomEvent&)> listener) {
   listener_ = std::move(listener);
 }
 
-void RoomService::set_command_lead(std::function<std::int64_t(const std::string& room_id)> lead) {
+void RoomService::set_command_lead(std::function<CommandLeads(const std::string& room_id)> lead) {
   std::lock_guard lock(mu_);
   command_lead_ = std::move(lead);
 }
@@ -308,14 +308,18 @@ Result<Room> RoomService::execute(const std::string& room_id, const Command& req
     }
   }
   const Command& command = resolve ? resolved : requested;
-  std::int64_t lead = 0;
+  CommandLeads leads;
   {
-    std::function<std::int64_t(const std::string&)> lead_of;
+    std::function<CommandLeads(const std::string&)> leads_of;
     {
       std::lock_guard lock(mu_);
-      lead_of = command_lead_;
+      leads_of = command_lead_;
     }
-    if (lead_of) lead = std::clamp<std::int64_t>(lead_of(room_id), 0, kMaxCommandLeadMs);
+    if (leads_of) {
+      leads = leads_of(room_id);
+      leads.held_ms = std::clamp<std::int64_t>(leads.held_ms, 0, kMaxCommandLeadMs);
+      leads.fetched_ms = std::clamp<std::int64_t>(leads.fetched_ms, leads.held_ms, kMaxCommandLeadMs);
+    }
   }
   // Held around the read and the write only: not through a back-off, nor
   // through the wait for the view (rooms share turns).
@@ -337,7 +341,8 @@ Result<Room> RoomService::execute(const std::string& room_id, const Command& req
     // no command takes effect before the room's pending change, so
     // commands keep their order.
     const bool timed = changes_playback(room->state, command);
-    const auto at = std::max(clock_.now_ms() + (timed ? lead : 0), room->state.position_at);
+    const auto lead = !timed ? 0 : needs_fetch(room->state, command) ? leads.fetched_ms : leads.held_ms;
+    const auto at = std::max(clock_.now_ms() + lead, room->state.position_at);
     // A song that ends before the command lands has ended for everyone by
     // then: the room moves on first, exactly at its end (as auto-advance
     // would), and the command applies to what plays then.

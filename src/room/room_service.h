@@ -110,14 +110,16 @@ class RoomService {
   // Called for every change of every room, in store order.
   void set_listener(std::function<void(const RoomEvent&)> listener);
 
-  // The command lead of a room: how far in the future (server ms) a command
-  // that changes what is heard (changes_playback()) takes effect, so that it
-  // reaches every listener before then and all of them change at the same
-  // sample. The node derives it from the lead its listeners report (RoomHub);
-  // the service bounds it to 0..kMaxCommandLeadMs. Without one, commands take
-  // effect at once. Timed commands never take effect before the room's
-  // pending one (state.position_at), so they apply in their order.
-  void set_command_lead(std::function<std::int64_t(const std::string& room_id)> lead);
+  // The command leads of a room: how far in the future (server ms) a
+  // command that changes what is heard (changes_playback()) takes effect, so
+  // that it reaches every listener before then and all of them change at the
+  // same sample: `fetched_ms` for a change whose audio listeners must fetch
+  // first (needs_fetch()), `held_ms` for the others. The node derives them
+  // from the leads its listeners report (RoomHub); the service bounds them
+  // to 0..kMaxCommandLeadMs. Without them, commands take effect at once.
+  // Timed commands never take effect before the room's pending one
+  // (state.position_at), so they apply in their order.
+  void set_command_lead(std::function<CommandLeads(const std::string& room_id)> leads);
 
   Result<Room> create(const std::string& name, const std::string& owner);
   // The user's personal room (see the top of this file), made on first use.
@@ -164,7 +166,7 @@ class RoomService {
   bool loaded_ = false;  // rooms_ was loaded once; later loads are reported as events
   bool stopping_ = false;
   std::function<void(const RoomEvent&)> listener_;
-  std::function<std::int64_t(const std::string&)> command_lead_;  // under mu_
+  std::function<CommandLeads(const std::string&)> command_lead_;  // under mu_
   // Commands on one room through this node take turns around the read and
   // the write (see cas_retry.h).
   CasTurns command_turns_;

@@ -126,6 +126,19 @@ std::optional<std::int64_t> RoomState::ends_at() const {
   return position_at + (item->duration_ms - position_ms);
 }
 
+bool needs_fetch(const RoomState& state, const Command& c) {
+  if (!changes_playback(state, c)) return false;
+  switch (c.type) {
+    case Command::Type::kSeek:
+    case Command::Type::kPrevious:
+    case Command::Type::kSelect:
+    case Command::Type::kAdd:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool changes_playback(const RoomState& state, const Command& c) {
   switch (c.type) {
     case Command::Type::kPlay:

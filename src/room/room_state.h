@@ -150,6 +150,20 @@ struct Limits {
 // the same sample; the others (queue edits, repeat, shuffle, speaker) change
 // nothing that is playing and take effect at once.
 bool changes_playback(const RoomState& state, const Command& command);
+// Whether listeners must fetch the audio a playback change goes to before
+// they can play it: a seek, previous, select, an add that plays or
+// replaces. Play, pause, skip (to the next item, which players fetch
+// ahead), clear and removing the current item go to audio they hold.
+bool needs_fetch(const RoomState& state, const Command& command);
+
+// The command leads of a room (docs/protocol.md, "Commands that land on the
+// same sample"), in ms: how far in the future a playback change takes
+// effect so that every listener can play it at its sample.
+struct CommandLeads {
+  std::int64_t held_ms = 0;     // a change to audio the listeners hold
+  std::int64_t fetched_ms = 0;  // a change to audio they must fetch first (>= held_ms)
+  bool operator==(const CommandLeads&) const = default;
+};
 
 // The next state, or: kFailedPrecondition (stale expected_item, nothing to
 // play, advance before the end), kNotFound (unknown item), kInvalidArgument

@@ -247,7 +247,7 @@ Result<std::unique_ptr<Node>> Node::open(ServerConfig config, NodeOptions option
   p->rooms->set_listener([hub = p->hub.get()](const room::RoomEvent& e) { hub->on_event(e); });
   // Commands that change what is heard land where every listener can play
   // them at the same sample: as far ahead as the slowest listener needs.
-  p->rooms->set_command_lead([hub = p->hub.get()](const std::string& id) { return hub->command_lead_ms(id); });
+  p->rooms->set_command_lead([hub = p->hub.get()](const std::string& id) { return hub->command_leads(id); });
   if (auto s = p->rooms->start(); !s) return Status(s.code(), "cannot load the rooms: " + s.message());
   // Room WebSockets close, on every node, when the session or the account
   // that opened them ends.

@@ -45,7 +45,7 @@ std::optional<PresenceKey> parse_presence_key(const std::string& key) {
 struct PresenceValue {
   std::vector<ListenerInfo> users;
   std::size_t count = 0;
-  std::int64_t lead_ms = 0;
+  room::CommandLeads leads;
 };
 
 bool by_username(const ListenerInfo& a, const ListenerInfo& b) {
@@ -58,9 +58,14 @@ std::optional<PresenceValue> parse_presence_value(const std::string& value) {
   auto parsed = json::parse(value, ec);
   if (ec || !parsed.is_object()) return std::nullopt;
   PresenceValue out;
-  // Absent in values written before leads were published.
+  // Absent in values written before leads were published (and the fetch
+  // lead before it was): no lead, the same lead.
   if (const auto* lead = parsed.as_object().if_contains("lead_ms"); lead && lead->is_int64()) {
-    out.lead_ms = std::clamp<std::int64_t>(lead->as_int64(), 0, RoomHub::kMaxReportedLeadMs);
+    out.leads.held_ms = std::clamp<std::int64_t>(lead->as_int64(), 0, RoomHub::kMaxReportedLeadMs);
+  }
+  out.leads.fetched_ms = out.leads.held_ms;
+  if (const auto* lead = parsed.as_object().if_contains("fetch_lead_ms"); lead && lead->is_int64()) {
+    out.leads.fetched_ms = std::clamp<std::int64_t>(lead->as_int64(), out.leads.held_ms, RoomHub::kMaxReportedLeadMs);
   }
   const auto* users = parsed.as_object().if_contains("users");
   if (users == nullptr || !users->is_array()) return std::nullopt;
@@ -329,7 +334,7 @@ void RoomHub::leave(const std::string& room_id, const RoomSubscriber* subscriber
   if (sub == channel.subscribers.end()) return;
   const auto who = std::move(sub->second.who);
   channel.subscribers.erase(sub);
-  channel.lead_ms = local_lead_locked(channel);
+  channel.leads = local_leads_locked(channel);
   mark_presence_dirty_locked(room_id);
   if (channel.subscribers.empty()) {
     channels_.erase(it);
@@ -356,37 +361,50 @@ void RoomHub::leave(const std::string& room_id, const RoomSubscriber* subscriber
   }
 }
 
-std::int64_t RoomHub::local_lead_locked(const Channel& channel) {
-  std::int64_t lead = 0;
-  for (const auto& [ptr, sub] : channel.subscribers) lead = std::max(lead, sub.lead_ms);
-  return lead;
+namespace {
+
+room::CommandLeads max_of(room::CommandLeads a, const room::CommandLeads& b) {
+  a.held_ms = std::max(a.held_ms, b.held_ms);
+  a.fetched_ms = std::max(a.fetched_ms, b.fetched_ms);
+  return a;
 }
 
-void RoomHub::report_lead(const std::string& room_id, const RoomSubscriber* subscriber, std::int64_t lead_ms) {
+}  // namespace
+
+room::CommandLeads RoomHub::local_leads_locked(const Channel& channel) {
+  room::CommandLeads leads;
+  for (const auto& [ptr, sub] : channel.subscribers) leads = max_of(leads, sub.leads);
+  return leads;
+}
+
+void RoomHub::report_lead(const std::string& room_id, const RoomSubscriber* subscriber, room::CommandLeads leads) {
   std::lock_guard lock(mu_);
   auto it = channels_.find(room_id);
   if (it == channels_.end()) return;
   auto sub = it->second.subscribers.find(subscriber);
   if (sub == it->second.subscribers.end()) return;
-  sub->second.lead_ms = std::clamp<std::int64_t>(lead_ms, 0, kMaxReportedLeadMs);
-  // Other nodes learn of a change in the room's lead with this node's
+  leads.held_ms = std::clamp<std::int64_t>(leads.held_ms, 0, kMaxReportedLeadMs);
+  leads.fetched_ms = std::clamp<std::int64_t>(leads.fetched_ms, leads.held_ms, kMaxReportedLeadMs);
+  sub->second.leads = leads;
+  // Other nodes learn of a change in the room's leads with this node's
   // presence key; changes under 10 ms are not worth a write (clients report
   // in 5 ms steps, and a lead sitting on a step would flap).
-  const auto lead = local_lead_locked(it->second);
-  if (std::abs(lead - it->second.lead_ms) >= 10) {
-    it->second.lead_ms = lead;
+  const auto local = local_leads_locked(it->second);
+  if (std::abs(local.held_ms - it->second.leads.held_ms) >= 10 ||
+      std::abs(local.fetched_ms - it->second.leads.fetched_ms) >= 10) {
+    it->second.leads = local;
     mark_presence_dirty_locked(room_id);
   }
 }
 
-std::int64_t RoomHub::command_lead_ms(const std::string& room_id) const {
+room::CommandLeads RoomHub::command_leads(const std::string& room_id) const {
   std::lock_guard lock(mu_);
-  std::int64_t lead = 0;
-  if (auto it = channels_.find(room_id); it != channels_.end()) lead = local_lead_locked(it->second);
+  room::CommandLeads leads;
+  if (auto it = channels_.find(room_id); it != channels_.end()) leads = local_leads_locked(it->second);
   if (auto it = remote_leads_.find(room_id); it != remote_leads_.end()) {
-    for (const auto& [node, node_lead] : it->second) lead = std::max(lead, node_lead);
+    for (const auto& [node, node_leads] : it->second) leads = max_of(leads, node_leads);
   }
-  return lead;
+  return leads;
 }
 
 RoomListeners RoomHub::listeners(const std::string& room_id) const {
@@ -540,7 +558,10 @@ std::optional<std::string> RoomHub::presence_value_locked(const std::string& roo
     users.push_back(std::move(user));
   }
   json::object value{{"users", std::move(users)}, {"count", it->second.users.size()}};
-  if (const auto lead = local_lead_locked(it->second); lead > 0) value["lead_ms"] = lead;
+  if (const auto leads = local_leads_locked(it->second); leads.fetched_ms > 0) {
+    value["lead_ms"] = leads.held_ms;
+    value["fetch_lead_ms"] = leads.fetched_ms;
+  }
   return json::serialize(value);
 }
 
@@ -613,7 +634,7 @@ Status RoomHub::write_presence(const std::string& room_id,
 
 void RoomHub::reset_presence(const RangeResult& snapshot) {
   RemotePresence loaded;
-  std::map<std::string, std::map<std::string, std::int64_t>> leads;
+  std::map<std::string, std::map<std::string, room::CommandLeads>> leads;
   // This node's keys as the store has them, maybe left by an earlier run
   // whose lease has not ended yet: rewritten from the local state.
   std::vector<std::string> own_rooms;
@@ -630,7 +651,7 @@ void RoomHub::reset_presence(const RangeResult& snapshot) {
       continue;
     }
     loaded[key->room_id][key->node_id] = {std::move(parsed->users), parsed->count};
-    if (parsed->lead_ms > 0) leads[key->room_id][key->node_id] = parsed->lead_ms;
+    if (parsed->leads.fetched_ms > 0) leads[key->room_id][key->node_id] = parsed->leads;
   }
   std::lock_guard lock(mu_);
   if (stopping_) return;
@@ -659,7 +680,7 @@ void RoomHub::apply_presence(const WatchResponse& response) {
     auto& leads = remote_leads_[key->room_id];
     if (parsed) {
       nodes[key->node_id] = {std::move(parsed->users), parsed->count};
-      if (parsed->lead_ms > 0) leads[key->node_id] = parsed->lead_ms;
+      if (parsed->leads.fetched_ms > 0) leads[key->node_id] = parsed->leads;
       else leads.erase(key->node_id);
     } else {
       nodes.erase(key->node_id);

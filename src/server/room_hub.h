@@ -174,18 +174,19 @@ class RoomHub {
   // This node's subscriptions.
   std::size_t connection_count() const;
 
-  // The command lead a subscriber needs (docs/protocol.md, "Commands that
+  // The command leads a subscriber needs (docs/protocol.md, "Commands that
   // land on the same sample"): how long before a change takes effect it
-  // must hear of it to play it at the right sample (its output latency plus
-  // the network path). Clients report it with their time requests; values
-  // are clamped to 0..kMaxReportedLeadMs. Cheap: subscribers report only
-  // when it changes.
+  // must hear of it to play it at the right sample, for a change to audio
+  // it holds and for one whose audio it must fetch first. Clients report
+  // them with their time requests; values are clamped to
+  // 0..kMaxReportedLeadMs (and fetched_ms to at least held_ms). Cheap:
+  // subscribers report only when they change.
   static constexpr std::int64_t kMaxReportedLeadMs = 1000;
-  void report_lead(const std::string& room_id, const RoomSubscriber* subscriber, std::int64_t lead_ms);
-  // The largest lead any listener of the room needs, on this node or (with
+  void report_lead(const std::string& room_id, const RoomSubscriber* subscriber, room::CommandLeads leads);
+  // The largest leads any listener of the room needs, on this node or (with
   // cluster presence, published with this node's presence key) on any
   // other; 0 when nobody reported one. RoomService bounds what it uses.
-  std::int64_t command_lead_ms(const std::string& room_id) const;
+  room::CommandLeads command_leads(const std::string& room_id) const;
   // The rooms with listeners on this node, as the hub last saw them, each
   // with its distinct local users (by username).
   struct LocalRoom {
@@ -215,7 +216,7 @@ class RoomHub {
     std::shared_ptr<RoomSubscriber> subscriber;
     ListenerInfo who;  // with the one device of this connection, if named
     std::string token_hash;  // of the session that opened it
-    std::int64_t lead_ms = 0;  // report_lead()
+    room::CommandLeads leads;  // report_lead()
   };
   struct LocalUser {
     ListenerInfo info;  // info.devices: the keys of `devices`
@@ -237,8 +238,8 @@ class RoomHub {
     bool listeners_stale = false;
     bool presence_pending = false;
     std::chrono::steady_clock::time_point last_presence{};
-    // The largest lead_ms of `subscribers`, as last published.
-    std::int64_t lead_ms = 0;
+    // The largest leads of `subscribers`, as last published.
+    room::CommandLeads leads;
   };
   // A room whose presence key the publisher has written lately or must write.
   struct PublishState {
@@ -254,7 +255,7 @@ class RoomHub {
   // Other nodes' listeners: room id -> node id -> users.
   using RemotePresence = std::map<std::string, std::map<std::string, NodeListeners>>;
 
-  static std::int64_t local_lead_locked(const Channel& channel);
+  static room::CommandLeads local_leads_locked(const Channel& channel);
   // Local users (if any) merged with the other nodes' users of the room.
   RoomListeners merged_listeners_locked(const std::string& room_id,
                                         const std::map<std::string, LocalUser>* local_users) const;
@@ -306,8 +307,8 @@ class RoomHub {
   std::function<LeaseId()> current_lease_;
   std::map<std::string, PublishState> publishing_;
   RemotePresence remote_presence_;
-  // Other nodes' command leads: room id -> node id -> lead (ms).
-  std::map<std::string, std::map<std::string, std::int64_t>> remote_leads_;
+  // Other nodes' command leads: room id -> node id -> leads.
+  std::map<std::string, std::map<std::string, room::CommandLeads>> remote_leads_;
   // Wakes the publisher: a room became dirty, or stopping.
   std::condition_variable publisher_cv_;
   std::thread presence_publisher_;

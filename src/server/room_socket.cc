@@ -231,16 +231,22 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
         send_own(error_message("invalid-message", "'time' needs a numeric 't0'"));
         return;
       }
-      // The command lead this listener needs rides on its time requests;
-      // the hub hears of it only when it changes.
-      if (const auto* lead = message->if_contains("lead_ms"); lead && lead->is_number()) {
+      // The command leads this listener needs ride on its time requests
+      // (without fetch_lead_ms, the one lead serves for both); the hub
+      // hears of them only when they change.
+      auto lead_of = [&](const char* name) -> std::optional<std::int64_t> {
+        const auto* lead = message->if_contains(name);
+        if (lead == nullptr || !lead->is_number()) return std::nullopt;
         const double value = lead->to_number<double>();
-        const auto ms = std::isfinite(value) ? static_cast<std::int64_t>(std::clamp(
-                                                   std::ceil(value), 0.0, static_cast<double>(RoomHub::kMaxReportedLeadMs)))
-                                             : 0;
-        if (ms != reported_lead_) {
-          reported_lead_ = ms;
-          listener_->services.hub.report_lead(listener_->room_id, this, ms);
+        if (!std::isfinite(value)) return 0;
+        return static_cast<std::int64_t>(
+            std::clamp(std::ceil(value), 0.0, static_cast<double>(RoomHub::kMaxReportedLeadMs)));
+      };
+      if (const auto held = lead_of("lead_ms")) {
+        const room::CommandLeads leads{*held, lead_of("fetch_lead_ms").value_or(*held)};
+        if (leads != reported_leads_) {
+          reported_leads_ = leads;
+          listener_->services.hub.report_lead(listener_->room_id, this, leads);
         }
       }
       send_own({{"type", "time"}, {"t0", *t0}, {"t1", received_at}, {"t2", precise_now_ms()}});
@@ -290,7 +296,7 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
   std::array<char, 256> chunk_;       // one read's bytes
   std::string incoming_;              // the message being read
   std::size_t message_bytes_ = 0;     // its size so far
-  std::int64_t reported_lead_ = 0;    // what the hub knows of this listener's lead
+  room::CommandLeads reported_leads_;  // what the hub knows of this listener's leads
   std::chrono::steady_clock::time_point window_start_;
   int messages_in_window_ = 0;
 };

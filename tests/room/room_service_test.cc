@@ -253,10 +253,12 @@ TEST_F(RoomServiceTest, ExecuteAppliesAndBumpsTheRevision) {
 }
 
 // Commands that change what is heard take effect the room's lead ahead, in
-// their order; queue edits take effect at once; the lead is bounded.
+// their order (the fetch lead for those whose audio listeners must fetch
+// first); queue edits take effect at once; the leads are bounded.
 TEST_F(RoomServiceTest, PlaybackCommandsTakeEffectTheRoomsLeadAhead) {
   std::int64_t lead = 120;
-  service_->set_command_lead([&lead](const std::string&) { return lead; });
+  std::int64_t fetch = 0;  // added for the fetch lead
+  service_->set_command_lead([&](const std::string&) { return CommandLeads{lead, lead + fetch}; });
   Room room = create_room();
   Room added = run(room.id, add({{"s1", 60000}, {"s2", 60000}}, "carol"));
   EXPECT_EQ(added.state.position_at, clock_.now_ms()) << "adding to the queue changes nothing heard";
@@ -276,15 +278,18 @@ TEST_F(RoomServiceTest, PlaybackCommandsTakeEffectTheRoomsLeadAhead) {
   EXPECT_EQ(paused.state.position_at, t0 + 120);
   EXPECT_EQ(paused.state.position_ms, 0);
 
-  // Played 1 s, then a seek: the position holds from its time on.
+  // Played 1 s, then a seek: the position holds from its time on, which is
+  // the fetch lead ahead.
   lead = 50;
+  fetch = 70;
   run(room.id, cmd(Type::kPlay));
   clock_.advance_ms(1000);
   Command seek = cmd(Type::kSeek);
   seek.position_ms = 30000;
   Room sought = run(room.id, seek);
   EXPECT_EQ(sought.state.position_ms, 30000);
-  EXPECT_EQ(sought.state.position_at, clock_.now_ms() + 50);
+  EXPECT_EQ(sought.state.position_at, clock_.now_ms() + 120);
+  fetch = 0;
 
   // A queue edit meanwhile keeps the pending time.
   Room moved = run(room.id, add({{"s3", 1000}}, "carol"));
@@ -297,6 +302,7 @@ TEST_F(RoomServiceTest, PlaybackCommandsTakeEffectTheRoomsLeadAhead) {
   EXPECT_EQ(skipped.state.current, "q2");
   EXPECT_EQ(skipped.state.position_at, clock_.now_ms() + kMaxCommandLeadMs);
   lead = -5;
+  fetch = -100;  // a fetch lead below the held one counts as the held one
   clock_.advance_ms(1000);
   Room paused_now = run(room.id, cmd(Type::kPause));
   EXPECT_EQ(paused_now.state.position_at, clock_.now_ms());
@@ -307,7 +313,7 @@ TEST_F(RoomServiceTest, PlaybackCommandsTakeEffectTheRoomsLeadAhead) {
 // the next song (the room moves on at the exact end first); commands that
 // change nothing heard never move the pending time back.
 TEST_F(RoomServiceTest, ATimedCommandPastTheSongsEndAppliesToTheNextSong) {
-  service_->set_command_lead([](const std::string&) { return std::int64_t{150}; });
+  service_->set_command_lead([](const std::string&) { return CommandLeads{150, 150}; });
   Room room = create_room();
   run(room.id, add({{"s1", 1000}, {"s2", 60000}}, "carol"));
   const auto t0 = clock_.now_ms();

@@ -222,28 +222,35 @@ TEST_F(RoomHubClusterTest, PresenceKeyHoldsTheNodesUsersAndConnections) {
   EXPECT_EQ(kv->lease, b_->lease.load());
 }
 
-// A listener's command lead reaches the other node with the presence key,
-// so a command taken there lands late enough for it; it goes when the
-// listener does.
+// A listener's command leads reach the other node with the presence key,
+// so a command taken there lands late enough for it; they go when the
+// listener does. Each lead is the largest of its kind, whoever reports it.
 TEST_F(RoomHubClusterTest, TheLargestLeadOnAnyNodeIsTheRoomsLead) {
+  using room::CommandLeads;
   start_both();
   auto bob = b_->join(room_, "u-bob", "bob");
   auto alice = a_->join(room_, "u-alice", "alice");
-  a_->hub.report_lead(room_, alice.get(), 40);
-  b_->hub.report_lead(room_, bob.get(), 150);
-  ASSERT_TRUE(eventually([&] { return a_->hub.command_lead_ms(room_) == 150; }))
-      << a_->hub.command_lead_ms(room_);
-  ASSERT_TRUE(eventually([&] { return b_->hub.command_lead_ms(room_) == 150; }));
+  a_->hub.report_lead(room_, alice.get(), {40, 300});
+  b_->hub.report_lead(room_, bob.get(), {150, 200});
+  const CommandLeads both{150, 300};
+  ASSERT_TRUE(eventually([&] { return a_->hub.command_leads(room_) == both; }))
+      << a_->hub.command_leads(room_).held_ms << " " << a_->hub.command_leads(room_).fetched_ms;
+  ASSERT_TRUE(eventually([&] { return b_->hub.command_leads(room_) == both; }));
   auto stored = stored_presence(*b_);
   ASSERT_TRUE(stored);
   EXPECT_EQ(stored->at("lead_ms").as_int64(), 150);
+  EXPECT_EQ(stored->at("fetch_lead_ms").as_int64(), 200);
   // A change of less than 10 ms is not worth a write.
-  b_->hub.report_lead(room_, bob.get(), 152);
-  EXPECT_EQ(b_->hub.command_lead_ms(room_), 152);
+  b_->hub.report_lead(room_, bob.get(), {152, 200});
+  EXPECT_EQ(b_->hub.command_leads(room_), (CommandLeads{152, 300}));
+  // A fetch lead below the lead counts as the lead.
+  b_->hub.report_lead(room_, bob.get(), {152, 0});
+  EXPECT_EQ(b_->hub.command_leads(room_), (CommandLeads{152, 300}));
   b_->hub.leave(room_, bob.get());
-  ASSERT_TRUE(eventually([&] { return a_->hub.command_lead_ms(room_) == 40; }))
-      << a_->hub.command_lead_ms(room_);
-  EXPECT_TRUE(eventually([&] { return b_->hub.command_lead_ms(room_) == 40; }));
+  const CommandLeads alices{40, 300};
+  ASSERT_TRUE(eventually([&] { return a_->hub.command_leads(room_) == alices; }))
+      << a_->hub.command_leads(room_).held_ms;
+  EXPECT_TRUE(eventually([&] { return b_->hub.command_leads(room_) == alices; }));
 }
 
 TEST_F(RoomHubClusterTest, AUserOnBothNodesCountsOnce) {

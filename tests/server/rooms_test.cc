@@ -855,6 +855,19 @@ TEST_F(RoomsTest, PlaybackCommandsLandTheListenersLeadAhead) {
     auto s = ok_command(alice, room, {{"type", "seek"}, {"position_ms", 2000}});
     return lead_of(s) == now() + 143;
   })) << "the lead did not fall back to the remaining listener's";
+  // With a fetch lead as well: a seek (its audio must be fetched first)
+  // takes that one, a pause the other.
+  {
+    json::object request{{"type", "time"}, {"t0", system_now_ms()}, {"lead_ms", 40}, {"fetch_lead_ms", 120}};
+    ASSERT_FALSE(b->send_text(json::serialize(request)));
+    ASSERT_TRUE(b->read_type("time"));
+  }
+  server_->clock().advance_ms(1000);
+  auto fetched = ok_command(alice, room, {{"type", "seek"}, {"position_ms", 3000}});
+  EXPECT_EQ(lead_of(fetched), now() + 120);
+  server_->clock().advance_ms(1000);
+  auto held = ok_command(alice, room, {{"type", "pause"}});
+  EXPECT_EQ(lead_of(held), now() + 40);
   b->close();
 }
 
