@@ -432,7 +432,7 @@ echo "Command -> audible change (ms), over listeners x commands: from the 'hifi'
     done <"$TMP/n$n/latency_stats.txt"
   done
 } | column -t -s $'\t'
-echo "(pause: the end of the last logged buffer; a pause heard late is flushed: the sink discards what it still holds, up to 100 ms of it)"
+echo "(pause: the end of the last logged buffer; a pause heard of after its instant was queued rewinds the sink to it)"
 echo
 echo "Same sample: how far apart the listeners heard each command's change (ms; the latest listener minus the earliest)"
 {

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
@@ -212,6 +213,51 @@ Result<std::shared_ptr<media::PcmSource>> any_song(const std::string&, std::uint
 }
 
 // A player on the seams, in the tests' format, started on `sink`.
+// The server time (whole ms, as the server sends them) of local time
+// `local_from_start` after kStart.
+std::int64_t server_ms_at(double local_from_start) {
+  return static_cast<std::int64_t>(std::floor(kStart + local_from_start + kOffset));
+}
+
+// Song A (item i1) alone in the queue, playing or paused at `position_ms`
+// from local time `at_local` (after kStart) on.
+RoomView song_a_view(bool playing, std::int64_t position_ms, double at_local) {
+  RoomView v;
+  v.valid = true;
+  v.queue = {{"i1", "songA", kSongMs}};
+  v.current = "i1";
+  v.playing = playing;
+  v.position_ms = position_ms;
+  v.position_at = server_ms_at(at_local);
+  return v;
+}
+
+// `v`, still to come: `before` holds until its position_at.
+RoomView pending_after(RoomView v, const RoomView& before) {
+  v.before = std::make_shared<const RoomView>(before);
+  return v;
+}
+
+// Song A plays from the start; a pause, a play and a seek to 0:30 follow,
+// each heard of at local time news[k] and taking effect at at[k] (ms after
+// kStart; news[k] <= at[k] < news[k + 1]). The view at local time t.
+std::function<RoomView(double t)> pause_play_seek(std::array<double, 3> news, std::array<double, 3> at) {
+  const RoomView played = song_a_view(true, 0, 0);
+  const std::int64_t paused_at = server_ms_at(at[0]) - server_ms_at(0);
+  const RoomView paused = song_a_view(false, paused_at, at[0]);
+  const RoomView resumed = song_a_view(true, paused_at, at[1]);
+  const RoomView sought = song_a_view(true, 30000, at[2]);
+  return [=](double t) {
+    if (t < news[0]) return played;
+    if (t < at[0]) return pending_after(paused, played);
+    if (t < news[1]) return paused;
+    if (t < at[1]) return pending_after(resumed, paused);
+    if (t < news[2]) return resumed;
+    if (t < at[2]) return pending_after(sought, resumed);
+    return sought;
+  };
+}
+
 std::unique_ptr<Player> start_player(PlayerInputs inputs, std::unique_ptr<AudioSink> sink) {
   PlayerOptions options;
   options.format = kFormat;
@@ -405,42 +451,13 @@ TEST(PlayerTest, TimedChangesLandOnTheirSampleWithoutAFlush) {
   auto sink_owner = std::make_unique<VirtualSink>(kStart);
   VirtualSink* sink = sink_owner.get();
   // Server times of the changes, whole ms as the server sends them.
-  auto server_ms = [](double local_from_start) {
-    return static_cast<std::int64_t>(std::floor(kStart + local_from_start + kOffset));
-  };
-  auto make = [&](bool playing, std::int64_t position_ms, double at_local) {
-    RoomView v;
-    v.valid = true;
-    v.queue = {{"i1", "songA", kSongMs}};
-    v.current = "i1";
-    v.playing = playing;
-    v.position_ms = position_ms;
-    v.position_at = server_ms(at_local);
-    return v;
-  };
   // play from 0 at 0; pause at 700 (news at 500); play at 1200 (news at
   // 1000); seek to 0:30 at 1700 (news at 1500).
-  const RoomView played = make(true, 0, 0);
-  const std::int64_t paused_at = server_ms(700) - server_ms(0);
-  RoomView paused = make(false, paused_at, 700);
-  RoomView resumed = make(true, paused_at, 1200);
-  RoomView sought = make(true, 30000, 1700);
+  const std::int64_t paused_at = server_ms_at(700) - server_ms_at(0);
+  const auto script = pause_play_seek({500, 1000, 1500}, {700, 1200, 1700});
   std::atomic<bool> asked{false};
   PlayerInputs inputs;
-  inputs.view = [&] {
-    const double t = sink->now_ms() - kStart;
-    auto pending = [](RoomView v, const RoomView& before) {
-      v.before = std::make_shared<const RoomView>(before);
-      return v;
-    };
-    if (t < 500) return played;
-    if (t < 700) return pending(paused, played);
-    if (t < 1000) return paused;
-    if (t < 1200) return pending(resumed, paused);
-    if (t < 1500) return resumed;
-    if (t < 1700) return pending(sought, resumed);
-    return sought;
-  };
+  inputs.view = [&] { return script(sink->now_ms() - kStart); };
   inputs.clock_offset_ms = [] { return std::optional<double>(kOffset); };
   inputs.open_song = [&](const std::string&, std::uint64_t) -> Result<std::shared_ptr<media::PcmSource>> {
     asked = true;
@@ -465,8 +482,8 @@ TEST(PlayerTest, TimedChangesLandOnTheirSampleWithoutAFlush) {
   player.stop();
 
   // The server time at which each heard frame is heard, relative to the
-  // room's start (server_ms(0)).
-  auto room_ms = [&](const Heard& h) { return h.at_ms + kOffset - static_cast<double>(server_ms(0)); };
+  // room's start (server_ms_at(0)).
+  auto room_ms = [&](const Heard& h) { return h.at_ms + kOffset - static_cast<double>(server_ms_at(0)); };
   const double frame_ms = 1 / kFramesPerMs;
   double last_before_pause = -1, first_after_play = -1, first_after_seek = -1;
   std::int16_t count_at_pause = -1, count_at_play = -1, count_at_seek = -1;
@@ -486,9 +503,9 @@ TEST(PlayerTest, TimedChangesLandOnTheirSampleWithoutAFlush) {
       count_at_seek = b.count;
     }
   }
-  const double pause_ms = static_cast<double>(server_ms(700) - server_ms(0));
-  const double play_ms = static_cast<double>(server_ms(1200) - server_ms(0));
-  const double seek_ms = static_cast<double>(server_ms(1700) - server_ms(0));
+  const double pause_ms = static_cast<double>(server_ms_at(700) - server_ms_at(0));
+  const double play_ms = static_cast<double>(server_ms_at(1200) - server_ms_at(0));
+  const double seek_ms = static_cast<double>(server_ms_at(1700) - server_ms_at(0));
   // The last frame before the pause is heard one frame before the pause's
   // time, and carries the frame the room pauses at (less one).
   EXPECT_NEAR(last_before_pause, pause_ms - frame_ms, frame_ms) << "pause";
@@ -536,39 +553,10 @@ class GatedSong final : public media::PcmSource {
 TEST(PlayerTest, AChangeHeardOfInsideTheQueueLandsOnItsSampleWithNoGap) {
   auto sink_owner = std::make_unique<VirtualSink>(kStart);
   VirtualSink* sink = sink_owner.get();
-  auto server_ms = [](double local_from_start) {
-    return static_cast<std::int64_t>(std::floor(kStart + local_from_start + kOffset));
-  };
-  auto make = [&](bool playing, std::int64_t position_ms, double at_local) {
-    RoomView v;
-    v.valid = true;
-    v.queue = {{"i1", "songA", kSongMs}};
-    v.current = "i1";
-    v.playing = playing;
-    v.position_ms = position_ms;
-    v.position_at = server_ms(at_local);
-    return v;
-  };
-  const RoomView played = make(true, 0, 0);
-  const std::int64_t paused_at = server_ms(550) - server_ms(0);
-  const RoomView paused = make(false, paused_at, 550);
-  const RoomView resumed = make(true, paused_at, 1040);
-  const RoomView sought = make(true, 30000, 1580);
-  auto pending = [](RoomView v, const RoomView& before) {
-    v.before = std::make_shared<const RoomView>(before);
-    return v;
-  };
+  const std::int64_t paused_at = server_ms_at(550) - server_ms_at(0);
+  const auto script = pause_play_seek({500, 1000, 1500}, {550, 1040, 1580});
   PlayerInputs inputs;
-  inputs.view = [&] {
-    const double t = sink->now_ms() - kStart;
-    if (t < 500) return played;
-    if (t < 550) return pending(paused, played);
-    if (t < 1000) return paused;
-    if (t < 1040) return pending(resumed, paused);
-    if (t < 1500) return resumed;
-    if (t < 1580) return pending(sought, resumed);
-    return sought;
-  };
+  inputs.view = [&] { return script(sink->now_ms() - kStart); };
   inputs.clock_offset_ms = [] { return std::optional<double>(kOffset); };
   std::mutex mu;
   std::vector<std::uint64_t> opened_from;
@@ -585,10 +573,7 @@ TEST(PlayerTest, AChangeHeardOfInsideTheQueueLandsOnItsSampleWithNoGap) {
     std::lock_guard lock(mu);
     return std::find(opened_from.begin(), opened_from.end(), from) != opened_from.end();
   };
-  PlayerOptions options;
-  options.format = kFormat;
-  Player player(inputs, options);
-  ASSERT_TRUE(player.start(std::move(sink_owner)));
+  auto player = start_player(std::move(inputs), std::move(sink_owner));
   // Virtual time runs to the seek's news, then waits there until the
   // fetcher has opened the seek's source (it runs in real time).
   const bool fetched = testing::eventually([&] {
@@ -603,9 +588,9 @@ TEST(PlayerTest, AChangeHeardOfInsideTheQueueLandsOnItsSampleWithNoGap) {
   ASSERT_TRUE(testing::eventually([&] { return sink->done(); }));
   const auto heard = sink->heard();
   const int rewinds = sink->rewinds();
-  player.stop();
+  player->stop();
 
-  auto room_ms = [&](const Heard& h) { return h.at_ms + kOffset - static_cast<double>(server_ms(0)); };
+  auto room_ms = [&](const Heard& h) { return h.at_ms + kOffset - static_cast<double>(server_ms_at(0)); };
   const double frame_ms = 1 / kFramesPerMs;
   // Each frame is heard once, one frame after the one before.
   for (std::size_t i = 1; i < heard.size(); ++i) {
@@ -629,9 +614,9 @@ TEST(PlayerTest, AChangeHeardOfInsideTheQueueLandsOnItsSampleWithNoGap) {
     ASSERT_EQ(heard[i].mark, 1) << "frame " << i;
     ASSERT_EQ(heard[i].count, (heard[i - 1].count + 1) % kWrap) << "frame " << i;
   }
-  EXPECT_NEAR(room_ms(heard[pause]), static_cast<double>(server_ms(550) - server_ms(0)), frame_ms) << "pause";
+  EXPECT_NEAR(room_ms(heard[pause]), static_cast<double>(server_ms_at(550) - server_ms_at(0)), frame_ms) << "pause";
   EXPECT_NEAR(heard[pause - 1].count, static_cast<double>((paused_at * 48 - 1) % kWrap), 2);
-  EXPECT_NEAR(room_ms(heard[play]), static_cast<double>(server_ms(1040) - server_ms(0)), frame_ms) << "play";
+  EXPECT_NEAR(room_ms(heard[play]), static_cast<double>(server_ms_at(1040) - server_ms_at(0)), frame_ms) << "play";
   EXPECT_NEAR(heard[play].count, static_cast<double>(paused_at * 48 % kWrap), 2);
   // The old position played on, unbroken, while the seek's audio was
   // fetched, up to the seek's instant.
@@ -639,7 +624,7 @@ TEST(PlayerTest, AChangeHeardOfInsideTheQueueLandsOnItsSampleWithNoGap) {
     ASSERT_EQ(heard[i].mark, 1) << "frame " << i;
     ASSERT_EQ(heard[i].count, (heard[i - 1].count + 1) % kWrap) << "frame " << i;
   }
-  EXPECT_NEAR(room_ms(heard[seek]), static_cast<double>(server_ms(1580) - server_ms(0)), frame_ms) << "seek";
+  EXPECT_NEAR(room_ms(heard[seek]), static_cast<double>(server_ms_at(1580) - server_ms_at(0)), frame_ms) << "seek";
   EXPECT_EQ(heard[seek].count, 30000 * 48 % kWrap);
   for (std::size_t i = seek; i < heard.size(); ++i) ASSERT_EQ(heard[i].mark, 3) << "frame " << i;
   // Each change rewrote audio the device already held.
@@ -658,18 +643,15 @@ TEST(PlayerTest, AChangeHeardOfInsideTheQueueLandsOnItsSampleWithNoGap) {
 TEST(PlayerTest, ATimedSeekIsPreparedInASourceOfItsOwn) {
   auto sink_owner = std::make_unique<VirtualSink>(kStart);
   VirtualSink* sink = sink_owner.get();
-  auto server_ms = [](double local_from_start) {
-    return static_cast<std::int64_t>(std::floor(kStart + local_from_start + kOffset));
-  };
   RoomView played;
   played.valid = true;
   played.queue = {{"i1", "songA", kSongMs}};
   played.current = "i1";
   played.playing = true;
-  played.position_at = server_ms(0);
+  played.position_at = server_ms_at(0);
   RoomView sought = played;
   sought.position_ms = 40000;
-  sought.position_at = server_ms(600);
+  sought.position_at = server_ms_at(600);
   sought.before = std::make_shared<const RoomView>(played);
   std::mutex mu;
   std::vector<std::uint64_t> opened_from;
@@ -694,7 +676,7 @@ TEST(PlayerTest, ATimedSeekIsPreparedInASourceOfItsOwn) {
   ASSERT_TRUE(testing::eventually([&] { return sink->done(); }));
   const auto heard = sink->heard();
   player.stop();
-  const double seek_ms = static_cast<double>(server_ms(600) - server_ms(0));
+  const double seek_ms = static_cast<double>(server_ms_at(600) - server_ms_at(0));
   std::size_t first_new = heard.size();
   for (std::size_t i = 0; i < heard.size(); ++i) {
     if (heard[i].mark == 3) {
@@ -703,7 +685,7 @@ TEST(PlayerTest, ATimedSeekIsPreparedInASourceOfItsOwn) {
     }
   }
   ASSERT_LT(first_new, heard.size()) << "the prepared source was never played";
-  EXPECT_NEAR(heard[first_new].at_ms + kOffset - static_cast<double>(server_ms(0)), seek_ms, 1 / kFramesPerMs);
+  EXPECT_NEAR(heard[first_new].at_ms + kOffset - static_cast<double>(server_ms_at(0)), seek_ms, 1 / kFramesPerMs);
   EXPECT_EQ(heard[first_new].count, 40000 * 48 % kWrap);
   EXPECT_EQ(heard[first_new - 1].mark, 1) << "the old position played up to the change";
   for (std::size_t i = first_new; i < heard.size(); ++i) ASSERT_EQ(heard[i].mark, 3) << "frame " << i;
