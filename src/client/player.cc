@@ -384,7 +384,7 @@ void Player::audio_loop() {
     }
     // Now by the sink's clock (the local wall clock for a device).
     auto sink_now = [&] { return sink_->next_play_time_ms() - sink_->latency_ms(); };
-    if (sync_log_ && !log_lines.empty()) write_log(sink_now() + sink_->rewind_latency_ms());
+    if (sync_log_ && !log_lines.empty()) write_log(sink_now());
     // The first change (server time) the sink's audio does not follow yet;
     // -infinity when there is none (a jump that corrects an error).
     auto unwritten_change = [&] {
@@ -427,23 +427,28 @@ void Player::audio_loop() {
     };
     // A change that lands inside what the sink holds: rewound to at once
     // when its audio is ready or it is due, held until then otherwise (the
-    // sink keeps playing the view before it). True when rewound.
+    // sink keeps playing the view before it). A jump with no such change
+    // behind it (the clock estimate moved, say) rewinds as soon as the sink
+    // can. Needs the clock offset.
+    enum class Taken { kHeld, kAtChange, kAtOnce };
     auto take_change = [&] {
-      if (held_change) {
-        // A jump from the view held on (the clock estimate moved, say): an
-        // error to correct now; the held change stays held.
-        rewound(-std::numeric_limits<double>::infinity(), *offset);
-        target = locate();
-        return true;
-      }
-      const double change = unwritten_change();
+      constexpr double kNone = -std::numeric_limits<double>::infinity();
+      double change = held_change ? kNone : unwritten_change();
+      // A change past what the sink holds is still to be planned, not taken.
+      if (change - *offset >= sink_->next_play_time_ms()) change = kNone;
       const bool due = change - *offset <= sink_now() + sink_->rewind_latency_ms() + 2 * buffer_ms;
       if (std::isfinite(change) && !due && !ready_at(latest.at(change + half_frame_ms), change)) {
         held_change = change;
-        return false;
+        return Taken::kHeld;
+      }
+      if (!std::isfinite(change)) {
+        // (A held change stays held.)
+        rewound(kNone, *offset);
+        target = locate();
+        return Taken::kAtOnce;
       }
       rewind_to(change);
-      return true;
+      return Taken::kAtChange;
     };
     if (held_change && offset) {
       const double change = *held_change;
@@ -483,6 +488,16 @@ void Player::audio_loop() {
         }
       }
     }
+    // A jump within the song playing now is decided before its source is
+    // told where to go: moving it far would throw away the decoded audio
+    // the old position plays on from while the jump is held.
+    if (!at_planned_change && offset && cursor.valid && target.item && target.item->id == cursor.item_id &&
+        std::llabs(target.frame - cursor.frame) > resync_frames) {
+      if (take_change() != Taken::kHeld) {
+        cursor = target.item ? Cursor{target.item->id, target.item->song_id, target.frame, true} : Cursor{};
+      }
+      continue;
+    }
     std::shared_ptr<media::PcmSource> decoded = target.item ? song(target.item->song_id) : nullptr;
     // Reading starts at (or within a frame of) the target: a source that
     // decodes as it goes is told where before it is asked for readiness.
@@ -517,7 +532,17 @@ void Player::audio_loop() {
       // audio, unless the pause lands right here (what the sink holds is
       // still right).
       if (cursor.valid && !at_planned_change) {
-        if (!take_change()) continue;
+        if (!offset) {
+          sink_->flush();
+          entered_ = -std::numeric_limits<double>::infinity();
+        } else if (const auto taken = take_change(); taken == Taken::kHeld) {
+          continue;
+        } else if (taken == Taken::kAtChange) {
+          // The buffer at the change comes next (taking over a source
+          // prepared for it); silence, if that is what it holds, from there.
+          cursor = target.item ? Cursor{target.item->id, target.item->song_id, target.frame, true} : Cursor{};
+          continue;
+        }
       }
       cursor.valid = false;
       std::fill(buffer.begin(), buffer.end(), 0);
@@ -553,7 +578,7 @@ void Player::audio_loop() {
       // there, so the new position is heard at its sample, or as soon as it
       // can be when the news came too late. (Held: the old view plays on
       // until the new audio is ready.)
-      if (take_change()) {
+      if (take_change() != Taken::kHeld) {
         cursor = target.item ? Cursor{target.item->id, target.item->song_id, target.frame, true} : Cursor{};
       }
       continue;

@@ -201,7 +201,7 @@ void StreamingSource::seek(std::uint64_t frame) {
   const std::uint64_t next = positioned_ == generation_ ? next_frame_ : seek_to_;
   // Frames up to behind_frames_ before the position are kept (or decoded)
   // wherever it lands: a player that moves back a little right after a seek
-  // (its sink's timeline restarts after a flush) finds them there.
+  // (its clock estimate moved, say) finds them there.
   const std::uint64_t keep_from = frame > behind_frames_ ? frame - behind_frames_ : 0;
   // Until decoding has reached the frame of the last seek (it starts the
   // frames kept behind before it, and over a slow network getting there

@@ -19,8 +19,8 @@ namespace hifi::client::sinks {
 namespace {
 
 // Buffering we ask for (the stream's whole latency, as PulseAudio's
-// PA_STREAM_ADJUST_LATENCY reads it: about half in the server's queue, half
-// in the device). Large enough not to underrun on a busy machine; a change
+// PA_STREAM_ADJUST_LATENCY reads it: the server splits it between its queue
+// and the device). Large enough not to underrun on a busy machine; a change
 // need not wait for it, as rewind() rewrites the queue.
 constexpr pa_usec_t kTargetLatencyUs = 100'000;
 // What rewind() leaves alone beyond what the device holds: the server reads
