@@ -182,6 +182,13 @@ void Player::fetch_loop() {
         wanted.push_back({item->song_id, item->song_id, from});
         continue;
       }
+      // The next song from (near) its start, a skip: the source opened
+      // ahead for it, decoding from its first frame for seconds already,
+      // serves; one opened now would not be ready in time.
+      if (next && next->song_id == item->song_id && !(current && current->song_id == item->song_id) &&
+          static_cast<double>(v->position_ms) < kNearJumpMs) {
+        continue;
+      }
       double heard_ms = 0;
       const RoomItem* there = v->before->item_at_time(change_at, &heard_ms);
       if (!there && (there = v->before->current_item())) heard_ms = v->before->position_at_time(change_at);  // paused

@@ -663,6 +663,67 @@ TEST(PlayerTest, AChangeHeardOfInsideTheQueueLandsOnItsSampleWithNoGap) {
   EXPECT_GE(rewinds, 3);
 }
 
+// A skip heard of shortly before it lands: the next song starts at the
+// skip's sample from the source the player opened ahead for it (decoding
+// from its first frame for a while), not from a source opened at the news,
+// which would not be ready in time (here: never).
+TEST(PlayerTest, ASkipPlaysTheNextSongFromTheSourceOpenedAhead) {
+  auto sink_owner = std::make_unique<VirtualSink>(kStart);
+  VirtualSink* sink = sink_owner.get();
+  RoomView played;
+  played.valid = true;
+  played.queue = {{"i1", "songA", kSongMs}, {"i2", "songB", kSongMs}};
+  played.current = "i1";
+  played.playing = true;
+  played.position_at = server_ms_at(0);
+  RoomView skipped = played;
+  skipped.current = "i2";
+  skipped.position_at = server_ms_at(800);
+  std::atomic<int> views_after_news{0};
+  PlayerInputs inputs;
+  inputs.view = [&] {
+    const double t = sink->now_ms() - kStart;
+    if (t < 600) return played;
+    ++views_after_news;
+    return t < 800 ? pending_after(skipped, played) : skipped;
+  };
+  inputs.clock_offset_ms = [] { return std::optional<double>(kOffset); };
+  std::mutex mu;
+  int b_opened = 0;
+  inputs.open_song = [&](const std::string& id, std::uint64_t) -> Result<std::shared_ptr<media::PcmSource>> {
+    std::lock_guard lock(mu);
+    if (id == "songA") return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kSongMs * 48, 1));
+    if (b_opened++ == 0) return std::shared_ptr<media::PcmSource>(std::make_shared<CountingSong>(kSongMs * 48, 2));
+    return std::shared_ptr<media::PcmSource>(
+        std::make_shared<GatedSong>(std::make_shared<CountingSong>(kSongMs * 48, 4), [] { return false; }));
+  };
+  auto player = start_player(std::move(inputs), std::move(sink_owner));
+  const bool ahead = testing::eventually([&] {
+    std::lock_guard lock(mu);
+    return b_opened > 0;
+  });
+  // Virtual time runs to the news and waits there while the fetcher (in
+  // real time) looks at the pending skip a few times.
+  sink->open(ahead ? kStart + 600 : 0, /*wait_at_limit=*/ahead);
+  ASSERT_TRUE(ahead) << "the next song was never opened";
+  ASSERT_TRUE(testing::eventually([&] { return views_after_news >= 5; }));
+  sink->open(kStart + 1200);
+  ASSERT_TRUE(testing::eventually([&] { return sink->done(); }));
+  const auto heard = sink->heard();
+  player->stop();
+  std::size_t first_b = heard.size();
+  for (std::size_t i = 0; i < heard.size(); ++i) {
+    ASSERT_NE(heard[i].mark, 4) << "a source opened at the news was played";
+    if (heard[i].mark == 2 && first_b == heard.size()) first_b = i;
+  }
+  ASSERT_LT(first_b, heard.size()) << "the next song was never heard";
+  ASSERT_GT(first_b, 0u);
+  EXPECT_NEAR(heard[first_b].at_ms + kOffset - static_cast<double>(server_ms_at(0)),
+              static_cast<double>(server_ms_at(800) - server_ms_at(0)), 1 / kFramesPerMs);
+  EXPECT_EQ(heard[first_b].count, 0);
+  EXPECT_EQ(heard[first_b - 1].mark, 1) << "song A played up to the skip";
+}
+
 // A sound card whose clock runs 200 ppm fast or slow against the system
 // clock: over ten minutes it plays 5,760 frames more (or fewer) than the
 // room's timeline has. The player follows the device's own reports of when
