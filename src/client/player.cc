@@ -165,6 +165,18 @@ void Player::fetch_loop() {
     if (current) wanted.push_back({current->song_id, current->song_id, frame_of(view.position_at_time(at))});
     const RoomItem* next = view.next_item();
     if (next) wanted.push_back({next->song_id, next->song_id, 0});
+    // What plays now is kept too: the audio thread writes ahead, and may
+    // rewrite what it wrote up to a change it heard of late.
+    if (offset) {
+      const double now = wall_clock_ms() + *offset;
+      if (now < at) {
+        const RoomView& heard = latest.at(now);
+        if (const RoomItem* c = heard.current_item()) {
+          wanted.push_back({c->song_id, c->song_id, frame_of(heard.position_at_time(now))});
+        }
+        if (const RoomItem* n = heard.next_item()) wanted.push_back({n->song_id, n->song_id, 0});
+      }
+    }
     // Timed changes still to come: their song, decoding from where they
     // start, so that it is ready at the instant. A jump within a song
     // playing now gets a source of its own (key SONG@TIME), which the audio
@@ -182,19 +194,18 @@ void Player::fetch_loop() {
         wanted.push_back({item->song_id, item->song_id, from});
         continue;
       }
-      // The next song from (near) its start, a skip: the source opened
-      // ahead for it, decoding from its first frame for seconds already,
-      // serves; one opened now would not be ready in time.
-      if (next && next->song_id == item->song_id && !(current && current->song_id == item->song_id) &&
-          static_cast<double>(v->position_ms) < kNearJumpMs) {
-        continue;
-      }
       double heard_ms = 0;
       const RoomItem* there = v->before->item_at_time(change_at, &heard_ms);
       if (!there && (there = v->before->current_item())) heard_ms = v->before->position_at_time(change_at);  // paused
       const bool near = there && there->song_id == item->song_id &&
                         std::abs(heard_ms - static_cast<double>(v->position_ms)) < kNearJumpMs;
-      if (!near) {
+      // A skip (to the song next before the change, from near its start):
+      // the source opened ahead for it, decoding for seconds already,
+      // serves; one opened now would not be ready in time.
+      const RoomItem* ahead = v->before->next_item();
+      const bool skip = ahead && ahead->song_id == item->song_id && (!there || there->song_id != item->song_id) &&
+                        static_cast<double>(v->position_ms) < kNearJumpMs;
+      if (!near && !skip) {
         auto key = pending_key(item->song_id, v->position_at);
         std::lock_guard lock(mu_);
         if (!taken_.count(key)) wanted.push_back({std::move(key), item->song_id, from});
