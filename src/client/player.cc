@@ -161,21 +161,19 @@ void Player::fetch_loop() {
     };
     std::vector<Wanted> wanted;
     auto frame_of = [&](double ms) { return static_cast<std::uint64_t>(std::llround(std::max(0.0, ms) * frames_per_ms)); };
+    // A view's current song (from where it is at server time `t`) and the next.
+    auto want_songs_of = [&](const RoomView& v, double t) {
+      if (const RoomItem* c = v.current_item()) wanted.push_back({c->song_id, c->song_id, frame_of(v.position_at_time(t))});
+      if (const RoomItem* n = v.next_item()) wanted.push_back({n->song_id, n->song_id, 0});
+    };
+    want_songs_of(view, at);
     const RoomItem* current = view.current_item();
-    if (current) wanted.push_back({current->song_id, current->song_id, frame_of(view.position_at_time(at))});
     const RoomItem* next = view.next_item();
-    if (next) wanted.push_back({next->song_id, next->song_id, 0});
     // What plays now is kept too: the audio thread writes ahead, and may
     // rewrite what it wrote up to a change it heard of late.
     if (offset) {
       const double now = wall_clock_ms() + *offset;
-      if (now < at) {
-        const RoomView& heard = latest.at(now);
-        if (const RoomItem* c = heard.current_item()) {
-          wanted.push_back({c->song_id, c->song_id, frame_of(heard.position_at_time(now))});
-        }
-        if (const RoomItem* n = heard.next_item()) wanted.push_back({n->song_id, n->song_id, 0});
-      }
+      if (now < at) want_songs_of(latest.at(now), now);
     }
     // Timed changes still to come: their song, decoding from where they
     // start, so that it is ready at the instant. A jump within a song
@@ -299,8 +297,13 @@ void Player::audio_loop() {
   const double buffer_ms = static_cast<double>(n) / frames_per_ms;
   // entered_: the server time up to which buffers have been written since
   // the last rewind (where the fetcher prepares songs from).
-  auto written_until = [&](double wall_ms, double offset_ms, std::size_t frames) {
+  // written_change_at: the position_at of the view the last written buffer
+  // followed (changes after it are not in what the sink holds yet).
+  double written_change_at = -std::numeric_limits<double>::infinity();
+  // Records a buffer about to be written: from `wall_ms`, `frames` long, by `view`.
+  auto written = [&](double wall_ms, double offset_ms, std::size_t frames, const RoomView& by) {
     entered_ = std::max(entered_.load(), wall_ms + offset_ms + static_cast<double>(frames) / frames_per_ms);
+    written_change_at = static_cast<double>(by.position_at);
   };
   // --sync-log lines wait until their buffer can no longer be rewound, so
   // that the log says what is heard; a rewind drops (or shortens) them.
@@ -312,14 +315,16 @@ void Player::audio_loop() {
   };
   std::deque<LogLine> log_lines;
   auto write_log = [&](double until_wall_ms) {
+    bool wrote = false;
     while (!log_lines.empty() &&
            log_lines.front().wall_ms + static_cast<double>(log_lines.front().frames) / frames_per_ms <= until_wall_ms) {
       const auto& l = log_lines.front();
       std::fprintf(sync_log_, "%.3f %s %lld %d %zu\n", l.wall_ms, l.song_id.c_str(), static_cast<long long>(l.start),
                    fmt.sample_rate, l.frames);
       log_lines.pop_front();
+      wrote = true;
     }
-    std::fflush(sync_log_);
+    if (wrote) std::fflush(sync_log_);
   };
   // Replaces what the sink holds from server time `server_ms` on (as soon
   // as it can, when that is sooner): what comes before it still plays.
@@ -340,9 +345,6 @@ void Player::audio_loop() {
   // The server time of a change the last buffer was cut short for: the
   // buffer that starts there changes at the planned sample, without a flush.
   std::optional<double> planned_change;
-  // The position_at of the view the last written buffer followed: changes
-  // after it are not in what the sink holds yet.
-  double written_change_at = -std::numeric_limits<double>::infinity();
   // A change (server time) that landed inside what the sink holds, whose
   // audio is not ready yet: the sink keeps the view before it until the
   // audio is ready or the change is due, then is rewound to it.
@@ -389,6 +391,10 @@ void Player::audio_loop() {
       return t;
     };
     auto target = locate();
+    // The cursor where the target is (invalid when nothing plays there).
+    auto cursor_at_target = [&] {
+      return target.item ? Cursor{target.item->id, target.item->song_id, target.frame, true} : Cursor{};
+    };
     if (inputs_.change_latency_ms) {
       // Told when it moves by a millisecond, and once a second anyway. The
       // audio thread notices a change between two writes, one buffer apart.
@@ -403,6 +409,11 @@ void Player::audio_loop() {
     // Now by the sink's clock (the local wall clock for a device).
     auto sink_now = [&] { return sink_->next_play_time_ms() - sink_->latency_ms(); };
     if (sync_log_ && !log_lines.empty()) write_log(sink_now());
+    // Whether a change (server time) must be written now to be heard at its
+    // instant: it is within the rewind latency and two buffers of now.
+    auto due = [&](double change) {
+      return change - *offset <= sink_now() + sink_->rewind_latency_ms() + 2 * buffer_ms;
+    };
     // The first change (server time) the sink's audio does not follow yet;
     // -infinity when there is none (a jump that corrects an error).
     auto unwritten_change = [&] {
@@ -454,8 +465,7 @@ void Player::audio_loop() {
       double change = held_change ? kNone : unwritten_change();
       // A change past what the sink holds is still to be planned, not taken.
       if (change - *offset >= sink_->next_play_time_ms()) change = kNone;
-      const bool due = change - *offset <= sink_now() + sink_->rewind_latency_ms() + 2 * buffer_ms;
-      if (std::isfinite(change) && !due && !ready_at(latest.at(change + half_frame_ms), change)) {
+      if (std::isfinite(change) && !due(change) && !ready_at(latest.at(change + half_frame_ms), change)) {
         held_change = change;
         return Taken::kHeld;
       }
@@ -470,10 +480,9 @@ void Player::audio_loop() {
     };
     if (held_change && offset) {
       const double change = *held_change;
-      const bool due = change - *offset <= sink_now() + sink_->rewind_latency_ms() + 2 * buffer_ms;
-      if (due || ready_at(latest.at(change + half_frame_ms), change)) {
+      if (due(change) || ready_at(latest.at(change + half_frame_ms), change)) {
         rewind_to(change);
-        cursor = target.item ? Cursor{target.item->id, target.item->song_id, target.frame, true} : Cursor{};
+        cursor = cursor_at_target();
         continue;
       }
     }
@@ -511,9 +520,7 @@ void Player::audio_loop() {
     // the old position plays on from while the jump is held.
     if (!at_planned_change && offset && cursor.valid && target.item && target.item->id == cursor.item_id &&
         std::llabs(target.frame - cursor.frame) > resync_frames) {
-      if (take_change() != Taken::kHeld) {
-        cursor = target.item ? Cursor{target.item->id, target.item->song_id, target.frame, true} : Cursor{};
-      }
+      if (take_change() != Taken::kHeld) cursor = cursor_at_target();
       continue;
     }
     std::shared_ptr<media::PcmSource> decoded = target.item ? song(target.item->song_id) : nullptr;
@@ -539,8 +546,7 @@ void Player::audio_loop() {
         // sink holds play out, then silence until the next item starts.
         std::fill(buffer.begin(), buffer.end(), 0);
         cursor.frame = target.frame;
-        if (offset) written_until(target.wall_ms, *offset, frames);
-        written_change_at = static_cast<double>(view->position_at);
+        written(target.wall_ms, *offset, frames, *view);
         if (!sink_->write(buffer.data(), frames)) std::this_thread::sleep_for(10ms);
         continue;
       }
@@ -558,16 +564,13 @@ void Player::audio_loop() {
         } else if (taken == Taken::kAtChange) {
           // The buffer at the change comes next (taking over a source
           // prepared for it); silence, if that is what it holds, from there.
-          cursor = target.item ? Cursor{target.item->id, target.item->song_id, target.frame, true} : Cursor{};
+          cursor = cursor_at_target();
           continue;
         }
       }
       cursor.valid = false;
       std::fill(buffer.begin(), buffer.end(), 0);
-      if (offset) {
-        written_until(target.wall_ms, *offset, frames);
-        written_change_at = static_cast<double>(view->position_at);
-      }
+      if (offset) written(target.wall_ms, *offset, frames, *view);
       if (!sink_->write(buffer.data(), frames)) std::this_thread::sleep_for(10ms);
       continue;
     }
@@ -596,9 +599,7 @@ void Player::audio_loop() {
       // there, so the new position is heard at its sample, or as soon as it
       // can be when the news came too late. (Held: the old view plays on
       // until the new audio is ready.)
-      if (take_change() != Taken::kHeld) {
-        cursor = target.item ? Cursor{target.item->id, target.item->song_id, target.frame, true} : Cursor{};
-      }
+      if (take_change() != Taken::kHeld) cursor = cursor_at_target();
       continue;
     }
     // Small errors (the clock estimate moving, the device's clock drifting
@@ -631,8 +632,7 @@ void Player::audio_loop() {
     resample_linear(source.data(), src_frames, buffer.data(), frames, channels);
     if (sync_log_) log_lines.push_back({target.wall_ms, cursor.song_id, start, frames});
     cursor.frame = start + static_cast<std::int64_t>(src_frames);
-    written_until(target.wall_ms, *offset, frames);
-    written_change_at = static_cast<double>(view->position_at);
+    written(target.wall_ms, *offset, frames, *view);
     if (!sink_->write(buffer.data(), frames)) std::this_thread::sleep_for(10ms);
   }
   if (sync_log_) write_log(std::numeric_limits<double>::infinity());

@@ -41,11 +41,12 @@ class LoopLock {
   pa_threaded_mainloop* loop_;
 };
 
+// Every callback only wakes whoever waits on the loop (a state change, a
+// request for more audio, a timing update).
 void signal_loop(void* loop) { pa_threaded_mainloop_signal(static_cast<pa_threaded_mainloop*>(loop), 0); }
-void on_context_state(pa_context*, void* loop) { signal_loop(loop); }
-void on_stream_state(pa_stream*, void* loop) { signal_loop(loop); }
+void on_context_event(pa_context*, void* loop) { signal_loop(loop); }
+void on_stream_event(pa_stream*, void* loop) { signal_loop(loop); }
 void on_stream_request(pa_stream*, std::size_t, void* loop) { signal_loop(loop); }
-void on_stream_timing(pa_stream*, void* loop) { signal_loop(loop); }
 
 class PulseSink final : public AudioSink {
  public:
@@ -71,7 +72,7 @@ class PulseSink final : public AudioSink {
     if (loop_ == nullptr) return Status(Code::kUnavailable, "no audio device: PulseAudio: cannot create its main loop");
     context_ = pa_context_new(pa_threaded_mainloop_get_api(loop_), "hifi");
     if (context_ == nullptr) return Status(Code::kUnavailable, "no audio device: PulseAudio: cannot create a context");
-    pa_context_set_state_callback(context_, on_context_state, loop_);
+    pa_context_set_state_callback(context_, on_context_event, loop_);
     // Without a server this fails at once (connection refused / no socket);
     // libpulse only tries local sockets unless PULSE_SERVER says otherwise.
     if (pa_context_connect(context_, nullptr, PA_CONTEXT_NOFLAGS, nullptr) < 0) return unavailable();
@@ -87,9 +88,9 @@ class PulseSink final : public AudioSink {
     }
     stream_ = pa_stream_new(context_, "music", &spec_, nullptr);
     if (stream_ == nullptr) return unavailable();
-    pa_stream_set_state_callback(stream_, on_stream_state, loop_);
+    pa_stream_set_state_callback(stream_, on_stream_event, loop_);
     pa_stream_set_write_callback(stream_, on_stream_request, loop_);
-    pa_stream_set_latency_update_callback(stream_, on_stream_timing, loop_);
+    pa_stream_set_latency_update_callback(stream_, on_stream_event, loop_);
     pa_buffer_attr attr{};
     attr.maxlength = static_cast<std::uint32_t>(-1);
     attr.tlength = static_cast<std::uint32_t>(pa_usec_to_bytes(kTargetLatencyUs, &spec_));
@@ -122,10 +123,6 @@ class PulseSink final : public AudioSink {
       // A rewind freed what it moves back over (the server asks for it
       // once it has seen the seek).
       if (seek_bytes_ < 0) room += static_cast<std::size_t>(-seek_bytes_);
-      if (room == 0) {
-        pa_threaded_mainloop_wait(loop_);
-        continue;
-      }
       const std::size_t n = std::min(left, room - room % frame_bytes());
       if (n == 0) {
         pa_threaded_mainloop_wait(loop_);
@@ -146,7 +143,7 @@ class PulseSink final : public AudioSink {
 
   double rewind_latency_ms() override {
     LoopLock lock(loop_);
-    return device_ms() + kRewindMarginMs;
+    return soonest_rewind_ms();
   }
 
   void rewind(double wall_ms) override {
@@ -154,7 +151,7 @@ class PulseSink final : public AudioSink {
     if (!healthy()) return;
     const double now = wall_clock_ms();
     const double queued = queued_ms();
-    const double from = std::max(wall_ms - now, device_ms() + kRewindMarginMs);
+    const double from = std::max(wall_ms - now, soonest_rewind_ms());
     if (from >= queued) return;
     const auto frames = static_cast<std::int64_t>(std::floor((queued - from) * spec_.rate / 1000.0 + 1e-6));
     seek_bytes_ -= frames * static_cast<std::int64_t>(frame_bytes());
@@ -185,12 +182,13 @@ class PulseSink final : public AudioSink {
     return latency + static_cast<double>(seek_bytes_) / static_cast<double>(frame_bytes()) * 1000.0 / spec_.rate;
   }
 
-  // What the device holds already (ms), past the server's reach of an
-  // ordinary rewrite. Called with the lock held.
-  double device_ms() {
+  // How soon after now (ms) rewind() may replace audio: past what the device
+  // holds already, beyond the server's reach of an ordinary rewrite. Called
+  // with the lock held.
+  double soonest_rewind_ms() {
     const pa_timing_info* timing = pa_stream_get_timing_info(stream_);
-    if (timing == nullptr) return kFallbackLatencyMs / 2;
-    return static_cast<double>(timing->sink_usec) / 1000.0;
+    const double device_ms = timing == nullptr ? kFallbackLatencyMs / 2 : static_cast<double>(timing->sink_usec) / 1000.0;
+    return device_ms + kRewindMarginMs;
   }
 
   Status healthy() {
