@@ -255,37 +255,40 @@ HandOverReport Replicator::hand_over_copies() {
   for (const auto& [sha, holders] : *index) {
     if (!holders.count(self)) continue;
     ++report.checked;
-    int have = 0;
+    std::vector<std::string> have;
     std::vector<std::string> candidates;
     for (const auto& [id, member] : staying) {
-      if (holders.count(id)) {
-        ++have;
-      } else {
-        candidates.push_back(id);
-      }
+      (holders.count(id) ? have : candidates).push_back(id);
     }
     for (const auto& target : rendezvous_rank(sha, std::move(candidates))) {
-      if (have >= wanted) break;
+      if (static_cast<int>(have.size()) >= wanted) break;
       if (auto s = push_to_member(sha, *staying.at(target)); s) {
-        ++have;
+        have.push_back(target);
         ++report.copied;
       } else {
         spdlog::warn("drain: copy of {} to node {} failed: {}", sha.short_hex(), target, s.message());
       }
     }
-    if (have < wanted) ++report.short_of_copies;
+    if (static_cast<int>(have.size()) < wanted) {
+      ++report.short_of_copies;
+      continue;
+    }
+    // This node's record goes only while the records of the copies counted
+    // are all still there: the repair leader, its view of this node not yet
+    // "draining", may have trimmed one of them as a surplus meanwhile (then
+    // the next round hands the blob over again).
+    std::vector<Compare> compares;
+    for (const auto& id : have) compares.push_back(Compare::exists(replica_key(sha, id)));
+    auto txn = store_.txn(compares, {Op::del(replica_key(sha, self))});
+    if (!txn || !txn->succeeded) {
+      spdlog::info("drain: a copy of {} went while it was handed over ({}); handing it over again",
+                   sha.short_hex(), txn ? "dropped by another node" : txn.status().message());
+      ++report.short_of_copies;
+      continue;
+    }
+    ++report.released;
   }
   return report;
-}
-
-Status Replicator::forget_all_local_copies() {
-  auto index = read_replica_index(store_);
-  if (!index) return index.status();
-  for (const auto& [sha, holders] : *index) {
-    if (!holders.count(membership_.self_id())) continue;
-    if (auto del = store_.del(replica_key(sha, membership_.self_id())); !del) return del.status();
-  }
-  return Status::ok();
 }
 
 Status Replicator::push_to(const ContentHash& sha256, const std::string& target_id) {
@@ -314,10 +317,13 @@ Status Replicator::drop_local_copy(const ContentHash& sha256) {
   auto records = replicas(sha256);
   if (!records) return records.status();
   const auto& self = membership_.self_id();
-  const int wanted = copies_wanted(membership_.members().size());
+  // Only copies on members in service count: a draining one's copy is
+  // about to go (it hands its copies over, then drops its records).
+  const auto live = membership_.members();
+  const int wanted = copies_wanted(static_cast<std::size_t>(std::count_if(live.begin(), live.end(), in_service)));
   std::vector<std::string> others;
   for (const auto& r : *records) {
-    if (r.member && r.node_id != self) others.push_back(r.node_id);
+    if (r.member && r.node_id != self && in_service(*r.member)) others.push_back(r.node_id);
   }
   if (static_cast<int>(others.size()) < wanted) {
     return failed_precondition("only " + std::to_string(others.size()) + " other live node(s) hold blob " +

@@ -57,6 +57,7 @@ struct HandOverReport {
   int checked = 0;          // blobs this node holds a recorded copy of
   int copied = 0;           // copies pushed to members in service
   int short_of_copies = 0;  // blobs still short of copies_wanted on the others
+  int released = 0;         // blobs whose record here went, their copies elsewhere checked
   int others_in_service = 0;  // live members in service other than this one
   std::string error;        // set when the pass could not run at all
   bool complete() const { return error.empty() && short_of_copies == 0; }
@@ -103,20 +104,23 @@ class Replicator final : public BlobReplication {
 
   // For a draining node: every blob it holds a recorded copy of gets
   // copies_wanted(members in service other than this one) copies on those
-  // members, pushed from here to the ones ranked first that lack one.
-  // Returns what it did; run it again while blobs are short.
+  // members, pushed from here to the ones ranked first that lack one; then
+  // this node's record of it goes, in one transaction that checks that the
+  // records of those copies are all still there. A blob whose copies fall
+  // short, or one of whose copies another node dropped meanwhile, keeps
+  // this node's record and counts in short_of_copies. Returns what it did;
+  // run it again while blobs are short. Once a pass is complete(), this
+  // node holds no recorded copy and its data directory can go.
   HandOverReport hand_over_copies();
-  // Removes this node's every replica record (a drained node, whose copies
-  // the others hold now, so that its data directory can go).
-  Status forget_all_local_copies();
 
   // Pushes this node's copy to the live member target_id. kNotFound when
   // this node has no copy or the target is not live.
   Status push_to(const ContentHash& sha256, const std::string& target_id);
 
   // Drops this node's copy, which the repair leader found above R: only
-  // while at least copies_wanted(live) other live members hold a recorded
-  // copy, re-read from the index now. The record goes first, in one
+  // while at least copies_wanted(members in service) other members in
+  // service hold a recorded copy, re-read from the index now (a draining
+  // member's copy does not count: it is about to go). The record goes first, in one
   // transaction that checks that the records of that many of the others
   // are still there (so two holders dropping at once cannot each count on
   // the other), then the file. kNotFound without a copy here;

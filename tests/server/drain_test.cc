@@ -3,19 +3,23 @@
 // of songs (R=1) hands them over before it leaves; while it drains, new
 // requests get 503 "draining" naming another member, health and the
 // cluster view say "draining", its room listeners are told where to move,
-// an upload in flight finishes and its song is handed over too; the API
-// refuses non-admins, unknown nodes and the last node in service.
+// an upload in flight finishes and its song is handed over too; a copy
+// another node drops while it is handed over is handed over again, and no
+// holder drops a copy against a draining node's; the API refuses
+// non-admins, unknown nodes and the last node in service.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 
 #include <atomic>
+#include <functional>
 #include <future>
 #include <thread>
 
 #include "server/test_server.h"
 #include "server/ws_client.h"
 #include "store/sqlite/sqlite_meta_store.h"
+#include "support/forwarding_meta_store.h"
 
 namespace hifi::testing {
 namespace {
@@ -24,6 +28,23 @@ namespace json = boost::json;
 using V = http::verb;
 using namespace std::chrono_literals;
 constexpr const char* kSecret = "drain-test-secret-0123456789";
+
+// Node 2's view of the shared store, which runs `before_release` (when set)
+// before each transaction that deletes one of node 2's replica records:
+// the moment between a hand-over's push and the end of its copy here.
+class ReleaseWatcher final : public ForwardingMetaStore {
+ public:
+  using ForwardingMetaStore::ForwardingMetaStore;
+  Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& ops) override {
+    for (const auto& op : ops) {
+      const bool releases = op.kind == Op::Kind::kDelete && op.key.rfind("replicas/", 0) == 0 &&
+                            op.key.size() > 6 && op.key.substr(op.key.size() - 6) == "/node2";
+      if (releases && before_release) before_release(op.key);
+    }
+    return inner_.txn(compares, ops);
+  }
+  std::function<void(const std::string& record)> before_release;
+};
 
 class DrainTest : public ::testing::Test {
  protected:
@@ -35,6 +56,7 @@ class DrainTest : public ::testing::Test {
   }
   void TearDown() override {
     nodes_.clear();
+    node2_store_.reset();
     store_.reset();
     std::filesystem::remove_all(root_);
   }
@@ -47,7 +69,8 @@ class DrainTest : public ::testing::Test {
       config.node_id = "node" + std::to_string(i);
       config.repair_interval_ms = 3600 * 1000;  // no maintenance pass on its own
       config.max_upload_bytes = 1 << 20;
-      nodes_.push_back(std::make_unique<TestServer>(root_ / config.node_id, *store_, config));
+      MetaStore& store = i == 2 && node2_store_ ? *node2_store_ : *store_;
+      nodes_.push_back(std::make_unique<TestServer>(root_ / config.node_id, store, config));
     }
     renew_all();
   }
@@ -81,6 +104,12 @@ class DrainTest : public ::testing::Test {
     }
     return n;
   }
+  // The replica records of one blob.
+  std::size_t records_of_blob(const ContentHash& sha) {
+    auto range = store_->range("replicas/" + sha.hex() + "/");
+    EXPECT_TRUE(range);
+    return range ? range->kvs.size() : 0;
+  }
   std::string health_in_view(int viewer, int i, const std::string& token) {
     const auto doc = node(viewer).request(V::get, "/api/v1/cluster", {}, {{"Authorization", "Bearer " + token}}).json();
     for (const auto& m : doc.at("members").as_array()) {
@@ -91,6 +120,7 @@ class DrainTest : public ::testing::Test {
 
   std::filesystem::path root_;
   std::unique_ptr<MetaStore> store_;
+  std::unique_ptr<ReleaseWatcher> node2_store_;  // set before start_nodes to watch node 2
   std::vector<std::unique_ptr<TestServer>> nodes_;
 };
 
@@ -129,6 +159,65 @@ TEST_F(DrainTest, ANodeHoldingTheOnlyCopiesHandsThemOverBeforeItLeaves) {
   }
 }
 
+// The repair leader, its view of node 2 still "ok" for up to a renewal, can
+// see a handed-over copy plus node 2's as one too many and trim the other
+// one. Here that happens to every blob, right before node 2 lets go of it.
+TEST_F(DrainTest, ACopyDroppedWhileItIsHandedOverIsHandedOverAgain) {
+  node2_store_ = std::make_unique<ReleaseWatcher>(*store_);
+  start_nodes(3, /*replicas=*/1);
+  const auto token = login(node(0));
+  std::vector<std::pair<ContentHash, std::string>> songs;
+  for (int k = 0; k < 3; ++k) {
+    auto r = upload(node(2), token, make_wav(310 + 40 * k));
+    ASSERT_EQ(r.status, 201) << r.body;
+    songs.emplace_back(sha_of(r), std::string(r.json().at("id").as_string()));
+  }
+  std::atomic<int> dropped{0};
+  node2_store_->before_release = [&](const std::string& record) {
+    if (dropped >= static_cast<int>(songs.size())) return;  // once per blob: then the drain can end
+    const auto prefix = record.substr(0, record.rfind('/') + 1);
+    auto range = store_->range(prefix);
+    ASSERT_TRUE(range);
+    for (const auto& kv : range->kvs) {
+      const auto holder = kv.key.substr(prefix.size());
+      if (holder == "node2") continue;
+      // What the holder does when the leader asks it to drop its copy: the
+      // record, then the file.
+      auto sha = *ContentHash::parse(prefix.substr(std::string("replicas/").size(), 64));
+      ASSERT_TRUE(store_->del(kv.key));
+      auto& holder_node = node(holder == "node0" ? 0 : 1);
+      EXPECT_TRUE(holder_node.blobs().remove(sha).is_ok());
+      ++dropped;
+    }
+  };
+
+  ASSERT_TRUE(node(2).node().drain(20s).is_ok());
+  EXPECT_EQ(dropped.load(), static_cast<int>(songs.size())) << "every first copy was dropped";
+  EXPECT_EQ(records_of(2), 0u);
+  for (const auto& [sha, id] : songs) {
+    EXPECT_TRUE(node(0).blobs().exists(sha) || node(1).blobs().exists(sha)) << sha.hex();
+    EXPECT_EQ(records_of_blob(sha), 1u) << sha.hex();
+  }
+}
+
+TEST_F(DrainTest, NoHolderDropsACopyAgainstADrainingNodesCopy) {
+  start_nodes(3, /*replicas=*/1);
+  const auto token = login(node(0));
+  auto r = upload(node(2), token, make_wav(420));
+  ASSERT_EQ(r.status, 201) << r.body;
+  const auto sha = sha_of(r);
+  // A second copy, on node 0, then node 2 starts draining: node 0's copy is
+  // the one that stays, so node 0 must not drop it.
+  ASSERT_TRUE(node(2).cluster().replicator().push_to(sha, "node0").is_ok());
+  ASSERT_EQ(records_of_blob(sha), 2u);
+  node(2).cluster().membership().start_draining();
+  renew_all();
+  auto s = node(0).cluster().replicator().drop_local_copy(sha);
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s.to_string();
+  EXPECT_TRUE(node(0).blobs().exists(sha));
+  EXPECT_EQ(records_of_blob(sha), 2u);
+}
+
 TEST_F(DrainTest, WhileDrainingNewWorkGoesElsewhereAndWorkInFlightFinishes) {
   start_nodes(3, /*replicas=*/3);
   const auto token = login(node(0));
@@ -153,6 +242,9 @@ TEST_F(DrainTest, WhileDrainingNewWorkGoesElsewhereAndWorkInFlightFinishes) {
 
   auto drained = std::async(std::launch::async, [&] { return node(2).node().drain(20s); });
   ASSERT_TRUE(eventually([&] { return node(2).cluster().membership().draining(); }));
+  // The draining node's own renewal first (the one start_draining() began
+  // may still be writing), so that the others' renewals read "draining".
+  node(2).cluster().membership().renew_now();
   renew_all();
 
   // The listener is told where to go, then the socket closes (1012).

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "server/metrics.h"
 #include "server/room_test_fixture.h"
 #include "server/test_server.h"
 #include "server/ws_client.h"
@@ -39,6 +40,17 @@ class LimitsTest : public RoomsTest {
     return socket;
   }
 
+  // The connections the server holds open now (every client here is on
+  // 127.0.0.1, so this is also the address's count).
+  std::int64_t open_connections() { return server_->node().metrics().load_counters().connections; }
+
+  // Waits until the server holds exactly `n` connections: one a client
+  // closed is not given back, and one it opened not counted, until the
+  // server has seen it.
+  bool server_holds(std::int64_t n) {
+    return eventually([&] { return open_connections() == n; });
+  }
+
   asio::io_context ioc_;
 };
 
@@ -46,6 +58,7 @@ TEST_F(LimitsTest, ConnectionsPerAddressAreCapped) {
   restart_with(&ServerConfig::max_connections_per_address, 3);
   std::vector<std::unique_ptr<asio::ip::tcp::socket>> held;
   for (int i = 0; i < 3; ++i) held.push_back(idle_connection());
+  ASSERT_TRUE(server_holds(3)) << open_connections();
 
   // The fourth from the same address is refused with a problem it can read.
   auto refused = server_->request(V::get, "/healthz");
@@ -63,13 +76,15 @@ TEST_F(LimitsTest, AnOpenWebSocketCountsAgainstItsAddress) {
   const auto room = create_room(alice);
   auto first = join(alice, room);
   auto second = join(alice, room);
-  // The connections of the requests above are gone once one more fits.
-  ASSERT_TRUE(eventually([&] { return server_->request(V::get, "/healthz").status == 200; }));
+  // The connections of the requests above are gone once only the two
+  // WebSockets are left.
+  ASSERT_TRUE(server_holds(2)) << open_connections();
 
   // Two WebSockets and one idle connection fill the address's three: the
   // WebSockets still count after their HTTP upgrade has ended. (Were they
   // not counted, at most the idle one and the last request's could be.)
   auto idle = idle_connection();
+  ASSERT_TRUE(server_holds(3)) << open_connections();
   expect_problem(server_->request(V::get, "/healthz"), 503, "too-many-connections");
 
   // A WebSocket that closes gives its place back.
