@@ -18,6 +18,7 @@
 //  - interrupt(): a read blocked now, and every later one, fails promptly
 //    (kUnavailable). For stopping a decoding thread that waits on the
 //    network.
+//  - expect_seek(frame, rate): a hint that a seek is coming (below).
 //
 // Thread-safety: one thread reads at a time; size() and seekable() may be
 // called from that thread only; interrupt() from any thread.
@@ -43,6 +44,12 @@ class ByteSource {
   // What the source reads, for messages ("song 4d63…", a path).
   virtual std::string describe() const = 0;
   virtual void interrupt() {}
+  // A hint from AudioDecoder::seek, on the reading thread, right before it
+  // moves the container to reach output frame `frame` at `sample_rate`: a
+  // source whose every read costs a round trip may fetch the bytes that
+  // seek and the decoding after it will read, in one go (see
+  // media/seek_reads.h). Reads give the same bytes whatever it does.
+  virtual void expect_seek(std::uint64_t /*frame*/, int /*sample_rate*/) {}
 };
 
 // A local file read with pread(2). open() fails with kIoError when the file

@@ -328,6 +328,7 @@ Status AudioDecoder::seek(std::uint64_t frame) {
   const auto from_in = static_cast<std::int64_t>(from_out / static_cast<std::uint64_t>(out_step)) * in_step;
   std::int64_t preroll = codec_preroll(*stream->codecpar);
   bool moved = false;  // the container was asked to go elsewhere
+  if (source_ != nullptr && from_in > preroll) source_->expect_seek(frame, out_rate);
   for (int attempt = 0; attempt < kSeekAttempts; ++attempt, preroll = preroll * 4 + in_rate) {
     // Close to the start, a decode from the start is as cheap and exact.
     if (from_in <= preroll) break;

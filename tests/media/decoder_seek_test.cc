@@ -94,10 +94,7 @@ class DecoderSeekTest : public ::testing::Test {
   // encoded with `codec_args` into `name`.
   static void generate(const std::string& name, const std::string& codec_args, int rate = 44100) {
     if (fs::exists(path(name))) return;
-    const std::string source = "aevalsrc=0.3*sin(2*PI*(200+100*t)*t)+0.05*sin(2*PI*3001*t)|"
-                               "0.3*sin(2*PI*(300+50*t)*t):s=" + std::to_string(rate) + ":d=30";
-    const std::string cmd = "cd '" + *dir_ + "' && ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i '" +
-                            source + "' " + codec_args + " -fflags +bitexact -flags:a +bitexact " + name;
+    const std::string cmd = ffmpeg_sweep_command(*dir_, name, codec_args, rate, 30);
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,17 @@ inline std::vector<std::int16_t> noise(std::size_t count, std::uint32_t seed) {
     out[1] = 32767;
   }
   return out;
+}
+
+// The ffmpeg command that writes `name` in `dir`: a stereo sweep of
+// `seconds` at `rate` (no period a misplaced seek could hide behind),
+// encoded with `codec_args`, bit-exact. Run it with std::system.
+inline std::string ffmpeg_sweep_command(const std::string& dir, const std::string& name,
+                                        const std::string& codec_args, int rate, int seconds) {
+  const std::string source = "aevalsrc=0.3*sin(2*PI*(200+100*t)*t)+0.05*sin(2*PI*3001*t)|"
+                             "0.3*sin(2*PI*(300+50*t)*t):s=" + std::to_string(rate) + ":d=" + std::to_string(seconds);
+  return "cd '" + dir + "' && ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i '" + source + "' " +
+         codec_args + " -fflags +bitexact -flags:a +bitexact " + name;
 }
 
 // A file name as a gtest parameter's name ("tone.mp3" -> "tone_mp3"), for
