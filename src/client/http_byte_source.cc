@@ -1,6 +1,9 @@
 #include "client/http_byte_source.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -95,12 +98,66 @@ Result<bool> HttpByteSource::request_at(std::uint64_t offset) {
   return true;
 }
 
+void HttpByteSource::expect_seek(std::uint64_t frame, int sample_rate) {
+  planned_.clear();
+  if (!seekable_ || etag_.empty() || !url_ || stop_) return;
+  const std::string target = *url_ + (url_->find('?') == std::string::npos ? "?" : "&") +
+                             "seek_frame=" + std::to_string(frame) + "&seek_rate=" + std::to_string(sample_rate);
+  StreamRequest request;
+  request.to = 0;  // a server that does not plan sends one byte
+  request.if_range = etag_;
+  request.stop = &stop_;
+  ++requests_;
+  auto opened = api_.open_stream(target, request);
+  if (!opened) {
+    spdlog::debug("no seek plan for {}: {}", description_, opened.error.message());
+    return;
+  }
+  auto& body = **opened;
+  const auto type = body.headers().find("content-type");
+  if (body.status() != 206 || type == body.headers().end() || body.etag() != etag_ ||
+      type->second.rfind("multipart/byteranges", 0) != 0) {
+    return;
+  }
+  std::string bytes;
+  for (;;) {
+    const std::size_t at = bytes.size();
+    if (at > kMaxPlanBody) return;
+    bytes.resize(at + 64 * 1024);
+    auto n = body.read(bytes.data() + at, bytes.size() - at);
+    if (!n) return;
+    bytes.resize(at + *n);
+    if (*n == 0) break;
+  }
+  fetched_ += bytes.size();
+  auto parts = parse_byteranges(type->second, bytes);
+  if (!parts) {
+    spdlog::warn("the seek plan for {} is unusable: {}", description_, parts.status().message());
+    return;
+  }
+  planned_ = std::move(*parts);
+  ++seek_plans_;
+}
+
+std::size_t HttpByteSource::read_planned(std::uint64_t offset, char* out, std::size_t max) {
+  for (const auto& part : planned_) {
+    if (offset < part.first || offset - part.first >= part.bytes.size()) continue;
+    const auto from = static_cast<std::size_t>(offset - part.first);
+    const std::size_t n = std::min(max, part.bytes.size() - from);
+    std::memcpy(out, part.bytes.data() + from, n);
+    ++planned_reads_;
+    return n;
+  }
+  return 0;
+}
+
 Result<std::size_t> HttpByteSource::read(std::uint64_t offset, char* out, std::size_t max) {
   int failures = 0;
   std::vector<char> scratch;
   for (;;) {
     if (stop_) return unavailable("stopped reading " + description_);
     if (max == 0 || (size_ && offset >= *size_)) return std::size_t{0};
+    if (const std::size_t n = read_planned(offset, out, max); n > 0) return n;
     if (body_ && offset != body_at_) {
       const bool ahead = offset > body_at_ && (!body_end_ || offset < *body_end_);
       if (ahead && (!seekable_ || offset - body_at_ <= kSkipThrough)) {

@@ -13,6 +13,12 @@
 // Each range asks If-Range with the ETag first seen, so a song can never
 // change under the decoder.
 //
+// A seek the decoder announces (expect_seek) asks the server for the bytes
+// that seek will read, in one multipart/byteranges answer planned on the
+// server's copy (media/seek_reads.h); reads inside them are served from
+// memory until the next seek. A server that cannot plan (an older one, a
+// node in proxy mode without a copy) changes nothing: reads fetch as usual.
+//
 // A server that ignores Range (200 to a ranged request, no Accept-Ranges:
 // a transcoded stream still being made) makes the source non-seekable: it
 // is then read once, straight through.
@@ -32,8 +38,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "client/api_client.h"
+#include "common/byteranges.h"
 #include "common/status.h"
 #include "media/byte_source.h"
 
@@ -64,11 +72,19 @@ class HttpByteSource final : public media::ByteSource {
   bool seekable() const override { return seekable_; }
   std::string describe() const override { return description_; }
   void interrupt() override { stop_.store(true); }
+  void expect_seek(std::uint64_t frame, int sample_rate) override;
 
   // Body bytes received so far (what reading cost on the wire, less headers).
   std::uint64_t bytes_fetched() const { return fetched_.load(); }
-  // Requests made so far (a redirect counts once).
+  // Requests made so far (a redirect counts once), seek plans included.
   int requests() const { return requests_.load(); }
+  // Seek plans received, and reads served from them.
+  int seek_plans() const { return seek_plans_.load(); }
+  int planned_reads() const { return planned_reads_.load(); }
+
+  // A seek plan's body is refused beyond this (the server plans at most
+  // 2 MiB of bytes).
+  static constexpr std::size_t kMaxPlanBody = 2 * 1024 * 1024 + 64 * 1024;
 
  private:
   // Ends the current response and asks for one from `offset` on (from 0
@@ -76,6 +92,8 @@ class HttpByteSource final : public media::ByteSource {
   // there (past the end).
   Result<bool> request_at(std::uint64_t offset);
   Status failure(const ApiError& error) const;
+  // Copies what the seek plan holds at `offset`; 0 when it holds nothing there.
+  std::size_t read_planned(std::uint64_t offset, char* out, std::size_t max);
 
   ApiClient& api_;
   UrlFn url_fn_;
@@ -93,6 +111,9 @@ class HttpByteSource final : public media::ByteSource {
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> fetched_{0};
   std::atomic<int> requests_{0};
+  std::vector<BytePart> planned_;  // the last seek plan's bytes
+  std::atomic<int> seek_plans_{0};
+  std::atomic<int> planned_reads_{0};
 };
 
 }  // namespace hifi::client

@@ -439,7 +439,8 @@ awaitable<Reply> stream_song(RequestContext& ctx) {
   if (!song) co_return problem_from_status(ctx, song.status());
   // ?format=opus|mp3|aac|flac&bitrate=KBPS&offset_ms=N&duration_ms=N:
   // transcoded (a piece of the song with a duration); raw (the default) is
-  // the stored file.
+  // the stored file. ?seek_frame=F&seek_rate=R: the bytes of the stored
+  // file a player's seek to output frame F at R Hz reads (seek_reads_responses.cc).
   const auto format_name = ctx.query("format").value_or("raw");
   const auto format = media::parse_transcode_format(format_name);
   if (!format && format_name != "raw") {
@@ -452,6 +453,24 @@ awaitable<Reply> stream_song(RequestContext& ctx) {
   if (!offset) co_return invalid_parameter(ctx, "offset_ms", offset.status().message() + " (the song's length)");
   auto duration = int_param(ctx, "duration_ms", 1, 24LL * 3600 * 1000);
   if (!duration) co_return invalid_parameter(ctx, "duration_ms", duration.status().message());
+  auto seek_rate = int_param(ctx, "seek_rate", 8000, 384000);
+  if (!seek_rate) co_return invalid_parameter(ctx, "seek_rate", seek_rate.status().message() + " (Hz)");
+  // Up to a second past the song's length (which is rounded), or 24 hours
+  // when the length is not known.
+  const std::int64_t rate = seek_rate->value_or(384000);
+  const std::int64_t max_frame = song->duration_ms > 0 ? (song->duration_ms / 1000 + 1) * rate : 24LL * 3600 * rate;
+  auto seek_frame = int_param(ctx, "seek_frame", 0, max_frame);
+  if (!seek_frame) co_return invalid_parameter(ctx, "seek_frame", seek_frame.status().message() + " (the song's length)");
+  if (seek_frame->has_value() || seek_rate->has_value()) {
+    if (!seek_frame->has_value() || !seek_rate->has_value()) {
+      co_return invalid_parameter(ctx, seek_frame->has_value() ? "seek_rate" : "seek_frame",
+                                  "seek_frame and seek_rate go together");
+    }
+    if (format || offset->value_or(0) > 0 || duration->has_value()) {
+      co_return invalid_parameter(ctx, "seek_frame", "seek_frame is for the stored file (no format, offset_ms or duration_ms)");
+    }
+    co_return co_await serve_seek_reads(ctx, *song, static_cast<std::uint64_t>(**seek_frame), static_cast<int>(**seek_rate));
+  }
   if (format) {
     media::TranscodeRequest request{*format, static_cast<int>(bitrate->value_or(0)), offset->value_or(0),
                                     duration->value_or(0)};

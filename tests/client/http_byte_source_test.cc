@@ -197,6 +197,36 @@ TEST_F(HttpByteSourceTest, ASeekNearTheEndOfALongSongFetchesLittle) {
   EXPECT_LT(fetched, size / 50) << "under 2% of the song";
 }
 
+// The decoder's search for the frame (FLAC without a seek table: a binary
+// search) would cost a request per step; the server's plan holds every
+// read of it and of the second after the frame, so the seek costs the
+// plan's request and, once the decoder reads past that second, the next
+// range's.
+TEST_F(HttpByteSourceTest, AFarSeekIsOneRequestForTheServersPlan) {
+  const std::string id = upload("long.flac");
+  HttpByteSource* bytes = nullptr;
+  auto source = stream(id, &bytes);
+  ASSERT_EQ(read_at(*source, 0, 4800).size(), 4800u * 2);
+  ASSERT_TRUE(hifi::testing::eventually([&] { return source->ready(0, 48000); }));
+  const int before = bytes->requests();
+  const int reads_before = bytes->planned_reads();
+  const std::uint64_t target = 1000ULL * 48000 + 5;
+  source->seek(target);
+  ASSERT_TRUE(hifi::testing::eventually([&] { return source->ready(target, 24000); }, std::chrono::seconds(60)))
+      << source->status().to_string();
+  EXPECT_EQ(bytes->seek_plans(), 1);
+  EXPECT_GT(bytes->planned_reads(), reads_before + 3) << "the search's steps and the decoding after them";
+  // The plan's, and (the window reaches 2 s ahead) the range after it.
+  EXPECT_LE(bytes->requests() - before, 2);
+
+  // The same seek on the local file gives the same frames.
+  auto local = media::DecodedSong::start((*dir_ / "long.flac").string(), kOut);
+  ASSERT_TRUE(hifi::testing::eventually([&] { return local->finished(); }, std::chrono::seconds(60)));
+  std::vector<std::int16_t> want(4800 * 2);
+  want.resize(local->read_frames(target, want.data(), 4800) * 2);
+  EXPECT_TRUE(read_at(*source, target, 4800) == want);
+}
+
 TEST_F(HttpByteSourceTest, AnExpiredUrlIsAskedForAgain) {
   const std::string id = upload("song.flac");
   const std::string want = file_bytes(*dir_ / "song.flac");

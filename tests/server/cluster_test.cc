@@ -272,6 +272,23 @@ TEST_F(ClusterTest, WithFewerCopiesWantedTheOthersRedirectToAHolder) {
   ASSERT_EQ(transcoded.status, 200) << transcoded.body;
   EXPECT_EQ(transcoded.header("content-type"), "audio/mpeg");
   EXPECT_EQ(transcoded.header("x-hifi-transcode"), "mp3 64 kbit/s");
+
+  // A seek plan too: only a holder can make one.
+  auto seek = get(node(lacking), "/api/v1/songs/" + id + "/stream?seek_frame=2000&seek_rate=48000", token);
+  ASSERT_EQ(seek.status, 307) << seek.body;
+  const std::string seek_location = seek.header("location");
+  auto seek_to = boost::urls::parse_uri(seek_location);
+  ASSERT_TRUE(seek_to);
+  EXPECT_NE(std::string(seek_to->encoded_query()).find("&seek_frame=2000&seek_rate=48000"), std::string::npos);
+  int seek_node = -1;
+  for (int i = 0; i < 3; ++i) {
+    if (std::to_string(node(i).port()) == std::string(seek_to->port())) seek_node = i;
+  }
+  ASSERT_GE(seek_node, 0);
+  ASSERT_NE(seek_node, lacking);
+  auto planned = get(node(seek_node), std::string(seek_to->encoded_resource()), "");
+  ASSERT_EQ(planned.status, 206) << planned.body;
+  EXPECT_EQ(planned.header("content-type").rfind("multipart/byteranges; boundary=", 0), 0u);
 }
 
 TEST_F(ClusterTest, ARedirectedSignedUrlIsItsUsersAndEndsWithThemOnTheHolder) {
@@ -360,6 +377,10 @@ TEST_F(ClusterTest, ProxyModeServesSongsHeldElsewhereWithRanges) {
   ASSERT_EQ(part.status, 206) << part.body;
   EXPECT_EQ(part.body, wav.substr(100, 100));
   EXPECT_EQ(part.header("content-range"), "bytes 100-199/" + std::to_string(wav.size()));
+  // A seek plan needs a copy here: the player reads with ranges instead.
+  auto seek = get(node(2), "/api/v1/songs/" + id + "/stream?seek_frame=100&seek_rate=48000", token);
+  EXPECT_EQ(seek.status, 409) << seek.body;
+  EXPECT_EQ(seek.json().at("type").as_string(), "urn:hifi:problem:no-local-copy") << seek.body;
 }
 
 TEST_F(ClusterTest, NodeToNodeApiNeedsTheClusterSecret) {

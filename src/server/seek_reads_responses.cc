@@ -1,0 +1,90 @@
+// Seek reads (media/seek_reads.h): GET /api/v1/songs/{id}/stream with
+// seek_frame and seek_rate answers, in one multipart/byteranges response,
+// the bytes of the song that a player's decoder reads to seek to that
+// output frame and decode a second past it. The node runs the same seek on
+// its own copy to find them; a player streaming the song over a slow path
+// then seeks in one round trip instead of one per step of the search.
+//
+// Only the node holding the song can plan: another redirects (a signed URL
+// on the holder, the query kept), or in --read-mode proxy answers 409
+// no-local-copy (the player then reads with plain Range requests).
+#include <spdlog/spdlog.h>
+
+#include "common/byteranges.h"
+#include "common/random.h"
+#include "media/byte_source.h"
+#include "media/seek_reads.h"
+#include "server/http_internal.h"
+
+namespace hifi::http_internal {
+namespace {
+
+// Output decoded past the frame: what the player decodes before it next
+// asks for more.
+constexpr double kFollowSeconds = 1.0;
+
+struct Planned {
+  std::vector<BytePart> parts;
+  std::uint64_t size = 0;
+};
+
+// On a worker: the plan, and the bytes it names.
+Result<Planned> plan(const std::string& path, std::uint64_t frame, int rate) {
+  auto file = media::FileByteSource::open(path);
+  if (!file) return file.status();
+  const media::AudioFormat format{rate, 2};
+  auto ranges = media::plan_seek_reads(**file, format, frame, static_cast<std::uint64_t>(rate * kFollowSeconds));
+  if (!ranges) return ranges.status();
+  Planned out;
+  out.size = (*file)->size().value_or(0);
+  for (const auto& r : *ranges) {
+    BytePart part{r.offset, std::string(static_cast<std::size_t>(r.length), '\0')};
+    std::size_t have = 0;
+    while (have < part.bytes.size()) {
+      auto n = (*file)->read(r.offset + have, part.bytes.data() + have, part.bytes.size() - have);
+      if (!n) return n.status();
+      if (*n == 0) break;  // the file is shorter than its reads said: keep what there is
+      have += *n;
+    }
+    part.bytes.resize(have);
+    if (!part.bytes.empty()) out.parts.push_back(std::move(part));
+  }
+  return out;
+}
+
+}  // namespace
+
+awaitable<Reply> serve_seek_reads(RequestContext& ctx, const Song& song, std::uint64_t frame, int rate) {
+  const auto etag = "\"" + song.sha256.hex() + "\"";
+  auto opened = ctx.services.blobs.open(song.sha256);
+  if (!opened) {
+    if (opened.status().code() != Code::kNotFound) co_return problem_from_status(ctx, opened.status());
+    if (ctx.config.read_mode == ReadMode::kRedirect) {
+      co_return co_await redirect_to_holder(ctx, song, "&seek_frame=" + std::to_string(frame) +
+                                                          "&seek_rate=" + std::to_string(rate));
+    }
+    co_return problem(ctx, http::status::conflict, "no-local-copy", "No local copy",
+                      "this node holds no copy of the song to plan a seek on; read it with Range requests");
+  }
+  const auto path = ctx.services.blobs.path_for(song.sha256);
+  auto planned = co_await offload(ctx, [&] { return plan(path, frame, rate); });
+  if (!planned) {
+    if (planned.status().code() == Code::kUnsupported) {
+      co_return problem(ctx, http::status::unprocessable_entity, "undecodable", "Cannot seek",
+                        "the song does not decode on this node: " + planned.status().message());
+    }
+    co_return problem_from_status(ctx, planned.status());
+  }
+  const std::string boundary = "hifi-" + random_hex(12);
+  StringResponse res{http::status::partial_content, 11};
+  res.set(http::field::content_type, byteranges_content_type(boundary));
+  res.set(http::field::cache_control, "private, max-age=31536000, immutable");
+  res.set(http::field::accept_ranges, "bytes");
+  res.set(http::field::etag, etag);
+  res.body() = format_byteranges(planned->parts, boundary,
+                                 song.content_type.empty() ? "application/octet-stream" : song.content_type,
+                                 planned->size);
+  co_return res;
+}
+
+}  // namespace hifi::http_internal
