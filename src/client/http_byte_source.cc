@@ -98,11 +98,17 @@ Result<bool> HttpByteSource::request_at(std::uint64_t offset) {
   return true;
 }
 
-void HttpByteSource::expect_seek(std::uint64_t frame, int sample_rate) {
+bool HttpByteSource::fetch_plan(std::uint64_t frame, int sample_rate, bool with_open) {
   planned_.clear();
-  if (!seekable_ || etag_.empty() || !url_ || stop_) return;
-  const std::string target = *url_ + (url_->find('?') == std::string::npos ? "?" : "&") +
-                             "seek_frame=" + std::to_string(frame) + "&seek_rate=" + std::to_string(sample_rate);
+  planned_for_.reset();
+  if (!url_) {
+    auto url = url_fn_();
+    if (!url) return false;
+    url_ = std::move(*url);
+  }
+  const std::string target = *url_ + (url_->find('?') == std::string::npos ? "?" : "&") + "seek_frame=" +
+                             std::to_string(frame) + "&seek_rate=" + std::to_string(sample_rate) +
+                             (with_open ? "&seek_open=1" : "");
   StreamRequest request;
   request.to = 0;  // a server that does not plan sends one byte
   request.if_range = etag_;
@@ -111,32 +117,49 @@ void HttpByteSource::expect_seek(std::uint64_t frame, int sample_rate) {
   auto opened = api_.open_stream(target, request);
   if (!opened) {
     spdlog::debug("no seek plan for {}: {}", description_, opened.error.message());
-    return;
+    return false;
   }
   auto& body = **opened;
   const auto type = body.headers().find("content-type");
-  if (body.status() != 206 || type == body.headers().end() || body.etag() != etag_ ||
-      type->second.rfind("multipart/byteranges", 0) != 0) {
-    return;
+  if (body.status() != 206 || type == body.headers().end() || body.etag().empty() ||
+      (!etag_.empty() && body.etag() != etag_) || type->second.rfind("multipart/byteranges", 0) != 0) {
+    return false;
   }
   std::string bytes;
   for (;;) {
     const std::size_t at = bytes.size();
-    if (at > kMaxPlanBody) return;
+    if (at > kMaxPlanBody) return false;
     bytes.resize(at + 64 * 1024);
     auto n = body.read(bytes.data() + at, bytes.size() - at);
-    if (!n) return;
+    if (!n) return false;
     bytes.resize(at + *n);
     if (*n == 0) break;
   }
   fetched_ += bytes.size();
   auto parts = parse_byteranges(type->second, bytes);
-  if (!parts) {
-    spdlog::warn("the seek plan for {} is unusable: {}", description_, parts.status().message());
-    return;
+  if (!parts || parts->empty()) {
+    if (!parts) spdlog::warn("the seek plan for {} is unusable: {}", description_, parts.status().message());
+    return false;
   }
+  if (etag_.empty()) etag_ = body.etag();
+  if (!size_ && parts->front().total > 0) size_ = parts->front().total;
   planned_ = std::move(*parts);
+  planned_for_ = std::make_pair(frame, sample_rate);
   ++seek_plans_;
+  return true;
+}
+
+Status HttpByteSource::start_at(std::uint64_t frame, int sample_rate) {
+  if (body_ || size_) return Status::ok();
+  if (fetch_plan(frame, sample_rate, /*with_open=*/true) && size_) return Status::ok();
+  return start();
+}
+
+void HttpByteSource::expect_seek(std::uint64_t frame, int sample_rate) {
+  // The plan the source started with may be this seek's.
+  if (planned_for_ == std::make_pair(frame, sample_rate)) return;
+  if (!seekable_ || etag_.empty() || stop_) return;
+  fetch_plan(frame, sample_rate, /*with_open=*/false);
 }
 
 std::size_t HttpByteSource::read_planned(std::uint64_t offset, char* out, std::size_t max) {

@@ -38,6 +38,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "client/api_client.h"
@@ -66,6 +67,11 @@ class HttpByteSource final : public media::ByteSource {
   // size and whether the server honours ranges. Optional: the first read
   // does it otherwise.
   Status start();
+  // Starts a source that will be decoded from output frame `frame` at
+  // `sample_rate`: the first request asks for the seek plan that includes
+  // opening the song (seek_open=1), so that opening and seeking cost one
+  // request. Falls back to start() when the server does not plan.
+  Status start_at(std::uint64_t frame, int sample_rate);
 
   Result<std::size_t> read(std::uint64_t offset, char* out, std::size_t max) override;
   std::optional<std::uint64_t> size() override;
@@ -92,6 +98,9 @@ class HttpByteSource final : public media::ByteSource {
   // there (past the end).
   Result<bool> request_at(std::uint64_t offset);
   Status failure(const ApiError& error) const;
+  // Asks for the plan of a seek to `frame` at `sample_rate` (with the
+  // opening's reads: with_open) and keeps it; false when there is none.
+  bool fetch_plan(std::uint64_t frame, int sample_rate, bool with_open);
   // Copies what the seek plan holds at `offset`; 0 when it holds nothing there.
   std::size_t read_planned(std::uint64_t offset, char* out, std::size_t max);
 
@@ -112,6 +121,7 @@ class HttpByteSource final : public media::ByteSource {
   std::atomic<std::uint64_t> fetched_{0};
   std::atomic<int> requests_{0};
   std::vector<BytePart> planned_;  // the last seek plan's bytes
+  std::optional<std::pair<std::uint64_t, int>> planned_for_;  // its frame and rate
   std::atomic<int> seek_plans_{0};
   std::atomic<int> planned_reads_{0};
 };

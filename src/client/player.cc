@@ -49,7 +49,8 @@ std::shared_ptr<media::PcmSource> stream_song(ApiClient& api, const AudioFormat&
       return out;
     };
     auto bytes = std::make_unique<HttpByteSource>(api, std::move(url), "song " + song_id);
-    if (Status s = bytes->start(); !s) return s;
+    // The stored file from a position: one request opens it and seeks.
+    if (Status s = query.empty() && frame > 0 ? bytes->start_at(frame, rate) : bytes->start(); !s) return s;
     return media::StreamingSource::Input{std::move(bytes), first_frame};
   };
   return media::StreamingSource::start(std::move(open), format, media::StreamingSource::Window{}, from);

@@ -75,7 +75,7 @@ Result<std::vector<BytePart>> parse_byteranges(std::string_view content_type, st
     if (body.substr(at, 2) != "\r\n") return malformed("a boundary line does not end");
     at += 2;
     bool have_range = false;
-    std::uint64_t first = 0, last = 0;
+    std::uint64_t first = 0, last = 0, total = 0;
     for (;;) {
       const auto eol = body.find("\r\n", at);
       if (eol == std::string_view::npos) return malformed("a part's header does not end");
@@ -92,7 +92,7 @@ Result<std::vector<BytePart>> parse_byteranges(std::string_view content_type, st
       const auto slash = value.find('/');
       if (dash == std::string_view::npos || slash == std::string_view::npos || slash < dash ||
           !parse_u64(value.substr(0, dash), first) || !parse_u64(value.substr(dash + 1, slash - dash - 1), last) ||
-          last < first) {
+          last < first || (value.substr(slash + 1) != "*" && !parse_u64(value.substr(slash + 1), total))) {
         return malformed("Content-Range '" + std::string(value.substr(0, 64)) + "'");
       }
       have_range = true;
@@ -100,7 +100,7 @@ Result<std::vector<BytePart>> parse_byteranges(std::string_view content_type, st
     if (!have_range) return malformed("a part without Content-Range");
     if (last - first >= body.size() - at) return malformed("a part is shorter than its Content-Range");
     const std::uint64_t length = last - first + 1;
-    parts.push_back({first, std::string(body.substr(at, static_cast<std::size_t>(length)))});
+    parts.push_back({first, std::string(body.substr(at, static_cast<std::size_t>(length))), total});
     at += static_cast<std::size_t>(length);
     if (body.substr(at, 2) != "\r\n" || body.substr(at + 2, delimiter.size()) != delimiter) {
       return malformed("a part is longer than its Content-Range");

@@ -23,6 +23,7 @@ namespace hifi {
 struct BytePart {
   std::uint64_t first = 0;  // offset of bytes[0] in the representation
   std::string bytes;
+  std::uint64_t total = 0;  // the representation's size (Content-Range's "/SIZE"); 0 for "*"
 };
 
 // The Content-Type of a body made by format_byteranges with `boundary`.

@@ -56,11 +56,13 @@ std::uint64_t covered(const std::vector<ByteRange>& ranges) {
 }  // namespace
 
 Result<std::vector<ByteRange>> plan_seek_reads(ByteSource& song, const AudioFormat& format, std::uint64_t frame,
-                                               std::uint64_t follow_frames, const SeekReadsLimits& limits) {
+                                               std::uint64_t follow_frames, bool with_open,
+                                               const SeekReadsLimits& limits) {
   if (format.sample_rate <= 0 || format.channels <= 0) return invalid_argument("not an audio format");
   RecordingSource recorder(song);
   AudioDecoder decoder(format);
   std::atomic<bool> never{false};
+  recorder.recording = with_open;
   if (Status s = decoder.open(recorder, &interrupt_when_set, &never); !s) return s;
   recorder.recording = true;
   if (Status s = decoder.seek(frame); !s) return s;

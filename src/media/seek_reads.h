@@ -40,11 +40,14 @@ struct SeekReadsLimits {
   std::size_t max_ranges = 64;
 };
 
-// The ranges, sorted by offset and disjoint, that opening `song` into
-// `format` does not read but then seek(frame) and decoding `follow_frames`
-// frames after it do. kUnsupported when the song does not decode;
+// The ranges, sorted by offset and disjoint, that seek(frame) and decoding
+// `follow_frames` frames after it read from `song`, decoded into `format`;
+// with `with_open`, opening the song's reads too (for a player that opens
+// the song to play from that frame), else not (a player that has the song
+// open already). kUnsupported when the song does not decode;
 // kInvalidArgument for a format that is not one.
 Result<std::vector<ByteRange>> plan_seek_reads(ByteSource& song, const AudioFormat& format, std::uint64_t frame,
-                                               std::uint64_t follow_frames, const SeekReadsLimits& limits = {});
+                                               std::uint64_t follow_frames, bool with_open = false,
+                                               const SeekReadsLimits& limits = {});
 
 }  // namespace hifi::media

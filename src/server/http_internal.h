@@ -308,12 +308,14 @@ awaitable<Reply> serve_song_blob(RequestContext& ctx, const Song& song, BlobKind
                                  const std::string& download_name);
 
 // The bytes of the song that a player's seek to output frame `frame` at
-// `rate` Hz, and the second of decoding after it, read: 206
+// `rate` Hz, and the second of decoding after it (with `with_open`, and
+// opening the song before), read: 206
 // multipart/byteranges, planned on this node's copy
 // (seek_reads_responses.cc). A node without a copy redirects to a holder,
 // or in --read-mode proxy answers 409 no-local-copy; 422 undecodable when
 // the song does not decode.
-awaitable<Reply> serve_seek_reads(RequestContext& ctx, const Song& song, std::uint64_t frame, int rate);
+awaitable<Reply> serve_seek_reads(RequestContext& ctx, const Song& song, std::uint64_t frame, int rate,
+                                  bool with_open);
 
 // A 307 to this same request (path and query) on the least loaded live node
 // that holds the song's bytes or cover, for answers made from them there

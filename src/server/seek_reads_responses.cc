@@ -1,7 +1,8 @@
 // Seek reads (media/seek_reads.h): GET /api/v1/songs/{id}/stream with
 // seek_frame and seek_rate answers, in one multipart/byteranges response,
 // the bytes of the song that a player's decoder reads to seek to that
-// output frame and decode a second past it. The node runs the same seek on
+// output frame and decode a second past it (with seek_open=1, and to open
+// the song first: a player starting a song from a position). The node runs the same seek on
 // its own copy to find them; a player streaming the song over a slow path
 // then seeks in one round trip instead of one per step of the search.
 //
@@ -29,16 +30,17 @@ struct Planned {
 };
 
 // On a worker: the plan, and the bytes it names.
-Result<Planned> plan(const std::string& path, std::uint64_t frame, int rate) {
+Result<Planned> plan(const std::string& path, std::uint64_t frame, int rate, bool with_open) {
   auto file = media::FileByteSource::open(path);
   if (!file) return file.status();
   const media::AudioFormat format{rate, 2};
-  auto ranges = media::plan_seek_reads(**file, format, frame, static_cast<std::uint64_t>(rate * kFollowSeconds));
+  auto ranges =
+      media::plan_seek_reads(**file, format, frame, static_cast<std::uint64_t>(rate * kFollowSeconds), with_open);
   if (!ranges) return ranges.status();
   Planned out;
   out.size = (*file)->size().value_or(0);
   for (const auto& r : *ranges) {
-    BytePart part{r.offset, std::string(static_cast<std::size_t>(r.length), '\0')};
+    BytePart part{r.offset, std::string(static_cast<std::size_t>(r.length), '\0'), out.size};
     std::size_t have = 0;
     while (have < part.bytes.size()) {
       auto n = (*file)->read(r.offset + have, part.bytes.data() + have, part.bytes.size() - have);
@@ -54,20 +56,22 @@ Result<Planned> plan(const std::string& path, std::uint64_t frame, int rate) {
 
 }  // namespace
 
-awaitable<Reply> serve_seek_reads(RequestContext& ctx, const Song& song, std::uint64_t frame, int rate) {
+awaitable<Reply> serve_seek_reads(RequestContext& ctx, const Song& song, std::uint64_t frame, int rate,
+                                  bool with_open) {
   const auto etag = "\"" + song.sha256.hex() + "\"";
   auto opened = ctx.services.blobs.open(song.sha256);
   if (!opened) {
     if (opened.status().code() != Code::kNotFound) co_return problem_from_status(ctx, opened.status());
     if (ctx.config.read_mode == ReadMode::kRedirect) {
-      co_return co_await redirect_to_holder(ctx, song, "&seek_frame=" + std::to_string(frame) +
-                                                          "&seek_rate=" + std::to_string(rate));
+      co_return co_await redirect_to_holder(ctx, song,
+                                            "&seek_frame=" + std::to_string(frame) + "&seek_rate=" +
+                                                std::to_string(rate) + (with_open ? "&seek_open=1" : ""));
     }
     co_return problem(ctx, http::status::conflict, "no-local-copy", "No local copy",
                       "this node holds no copy of the song to plan a seek on; read it with Range requests");
   }
   const auto path = ctx.services.blobs.path_for(song.sha256);
-  auto planned = co_await offload(ctx, [&] { return plan(path, frame, rate); });
+  auto planned = co_await offload(ctx, [&] { return plan(path, frame, rate, with_open); });
   if (!planned) {
     if (planned.status().code() == Code::kUnsupported) {
       co_return problem(ctx, http::status::unprocessable_entity, "undecodable", "Cannot seek",

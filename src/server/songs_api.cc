@@ -469,7 +469,10 @@ awaitable<Reply> stream_song(RequestContext& ctx) {
     if (format || offset->value_or(0) > 0 || duration->has_value()) {
       co_return invalid_parameter(ctx, "seek_frame", "seek_frame is for the stored file (no format, offset_ms or duration_ms)");
     }
-    co_return co_await serve_seek_reads(ctx, *song, static_cast<std::uint64_t>(**seek_frame), static_cast<int>(**seek_rate));
+    const auto seek_open = ctx.query("seek_open").value_or("0");
+    if (seek_open != "0" && seek_open != "1") co_return invalid_parameter(ctx, "seek_open", "seek_open must be 0 or 1");
+    co_return co_await serve_seek_reads(ctx, *song, static_cast<std::uint64_t>(**seek_frame),
+                                        static_cast<int>(**seek_rate), seek_open == "1");
   }
   if (format) {
     media::TranscodeRequest request{*format, static_cast<int>(bitrate->value_or(0)), offset->value_or(0),

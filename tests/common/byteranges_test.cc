@@ -21,6 +21,7 @@ TEST(ByterangesTest, WhatIsFormattedParsesBack) {
   for (std::size_t i = 0; i < parts.size(); ++i) {
     EXPECT_EQ((*parsed)[i].first, parts[i].first);
     EXPECT_EQ((*parsed)[i].bytes, parts[i].bytes);
+    EXPECT_EQ((*parsed)[i].total, 200000u);
   }
   auto none = parse_byteranges("multipart/byteranges; boundary=x", format_byteranges({}, "x", "audio/flac", 9));
   ASSERT_TRUE(none);
@@ -30,12 +31,13 @@ TEST(ByterangesTest, WhatIsFormattedParsesBack) {
 TEST(ByterangesTest, OtherHeaderFieldsAndAQuotedBoundaryAreAccepted) {
   const std::string body =
       "--\"q\"\r\n"  // not the boundary: that is q
-      "--q\r\ncontent-range: bytes 10-12/100\r\nX-Other: y\r\n\r\nabc\r\n--q--\r\n";
+      "--q\r\ncontent-range: bytes 10-12/*\r\nX-Other: y\r\n\r\nabc\r\n--q--\r\n";
   auto parsed = parse_byteranges("Multipart/Byteranges; charset=x; boundary=\"q\"", body);
   ASSERT_TRUE(parsed) << parsed.status().to_string();
   ASSERT_EQ(parsed->size(), 1u);
   EXPECT_EQ((*parsed)[0].first, 10u);
   EXPECT_EQ((*parsed)[0].bytes, "abc");
+  EXPECT_EQ((*parsed)[0].total, 0u) << "a size that is not known";
 }
 
 TEST(ByterangesTest, MalformedBodiesAreRefused) {
@@ -48,6 +50,7 @@ TEST(ByterangesTest, MalformedBodiesAreRefused) {
            std::string("--b\r\nContent-Range: bytes 0-1/10\r\n\r\nabcd\r\n--b--\r\n"),  // long
            std::string("--b\r\nContent-Range: bytes 5-1/10\r\n\r\n\r\n--b--\r\n"),      // backwards
            std::string("--b\r\nContent-Range: items 0-1/10\r\n\r\nab\r\n--b--\r\n"),
+           std::string("--b\r\nContent-Range: bytes 0-1/ten\r\n\r\nab\r\n--b--\r\n"),
            std::string("--b\r\nContent-Type: x\r\n\r\nab\r\n--b--\r\n"),  // no range
            std::string("--b\r\nno colon\r\n\r\nab\r\n--b--\r\n"),
            std::string("--bX\r\n"),

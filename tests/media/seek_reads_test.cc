@@ -93,10 +93,14 @@ class SeekReadsTest : public ::testing::TestWithParam<Format> {
     return f ? std::move(*f) : nullptr;
   }
   // The output of a decoder on `source` after seek(frame), `frames` of it.
-  static std::vector<std::int16_t> seek_and_decode(ByteSource& source, std::uint64_t frame, std::size_t frames) {
+  // With `count_open`, the reads of opening count as misses too.
+  static std::vector<std::int16_t> seek_and_decode(ByteSource& source, std::uint64_t frame, std::size_t frames,
+                                                   bool count_open = false) {
     AudioDecoder decoder(kOut);
+    auto* planned = dynamic_cast<PlannedSource*>(&source);
+    if (planned != nullptr) planned->counting = count_open;
     EXPECT_TRUE(decoder.open(source, nullptr, nullptr));
-    if (auto* planned = dynamic_cast<PlannedSource*>(&source)) planned->counting = true;
+    if (planned != nullptr) planned->counting = true;
     EXPECT_TRUE(decoder.seek(frame));
     std::vector<std::int16_t> out;
     bool ended = false;
@@ -147,13 +151,31 @@ TEST_P(SeekReadsTest, ThePlanHoldsEveryReadOfTheSameSeekAndTheDecodeAfterIt) {
   }
 }
 
+// A player that opens the song to play from a frame: one plan holds the
+// opening's reads too.
+TEST_P(SeekReadsTest, WithTheOpeningThePlanHoldsItsReadsToo) {
+  constexpr std::uint64_t frame = 45ULL * 48000 + 17;
+  auto server_copy = file();
+  ASSERT_NE(server_copy, nullptr);
+  auto plan = plan_seek_reads(*server_copy, kOut, frame, 48000, /*with_open=*/true);
+  ASSERT_TRUE(plan) << plan.status().to_string();
+  ASSERT_FALSE(plan->empty());
+  EXPECT_EQ(plan->front().offset, 0u) << "the header";
+  PlannedSource player(file());
+  player.plan = *plan;
+  const auto got = seek_and_decode(player, frame, 48000, /*count_open=*/true);
+  EXPECT_EQ(player.misses, 0) << "reads outside the plan";
+  auto plain = file();
+  EXPECT_EQ(got, seek_and_decode(*plain, frame, 48000));
+}
+
 TEST_P(SeekReadsTest, APlanStaysWithinItsLimits) {
   auto copy = file();
   ASSERT_NE(copy, nullptr);
   SeekReadsLimits limits;
   limits.max_bytes = 40 * 1024;
   limits.max_ranges = 2;
-  auto plan = plan_seek_reads(*copy, kOut, 60ULL * 48000, 48000, limits);
+  auto plan = plan_seek_reads(*copy, kOut, 60ULL * 48000, 48000, false, limits);
   ASSERT_TRUE(plan) << plan.status().to_string();
   EXPECT_LE(plan->size(), 2u);
   std::uint64_t planned = 0;
