@@ -50,6 +50,20 @@ TEST_F(SeekReadsApiTest, APlanIsTheStoredBytesAtTheirOffsets) {
   }
 }
 
+TEST_F(SeekReadsApiTest, WithTheOpeningThePlanStartsWithTheHeader) {
+  auto token = register_and_login("alice");
+  const auto wav = make_wav(440, 20.0);
+  const auto id = upload_song(token, wav);
+  auto r = get("/api/v1/songs/" + id + "/stream?seek_frame=480000&seek_rate=48000&seek_open=1", token);
+  ASSERT_EQ(r.status, 206) << r.body;
+  auto parts = parse_byteranges(r.header("content-type"), r.body);
+  ASSERT_TRUE(parts) << parts.status().to_string();
+  ASSERT_GE(parts->size(), 2u) << "the header, then the second after the frame";
+  EXPECT_EQ(parts->front().first, 0u);
+  EXPECT_TRUE(parts->front().bytes == wav.substr(0, parts->front().bytes.size()));
+  EXPECT_EQ(parts->front().total, wav.size());
+}
+
 TEST_F(SeekReadsApiTest, BadParametersAreNamed) {
   auto token = register_and_login("alice");
   const auto id = upload_song(token, make_wav(440, 2.0));
@@ -62,6 +76,7 @@ TEST_F(SeekReadsApiTest, BadParametersAreNamed) {
       {"seek_frame=x&seek_rate=48000", "seek_frame"},
       {"seek_frame=4800000&seek_rate=48000", "seek_frame"},  // beyond the song's 2 s
       {"seek_frame=10&seek_rate=48000&format=opus", "seek_frame"},
+      {"seek_frame=10&seek_rate=48000&seek_open=2", "seek_open"},
   };
   for (const auto& [query, parameter] : cases) {
     SCOPED_TRACE(query);
