@@ -2,10 +2,15 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <deque>
 #include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <utility>
 #include <set>
 
 #include "client/http_byte_source.h"
@@ -16,15 +21,42 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Signed stream URLs asked for already, by song: opening a song again (the
+// source prepared for a seek, a song played again) skips the stream-url
+// round trip. One is kept for half its lifetime, at most 10 minutes; a
+// refused one is asked for anew (HttpByteSource calls its UrlFn again).
+class SignedUrlCache {
+ public:
+  std::optional<std::string> get(const std::string& song_id) {
+    std::lock_guard lock(mu_);
+    auto it = urls_.find(song_id);
+    if (it == urls_.end() || std::chrono::steady_clock::now() >= it->second.second) return std::nullopt;
+    return it->second.first;
+  }
+  void put(const std::string& song_id, std::string url, std::int64_t expires_at_ms) {
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto keep = std::chrono::milliseconds(std::clamp<std::int64_t>((expires_at_ms - now_ms) / 2, 0, 600'000));
+    std::lock_guard lock(mu_);
+    if (urls_.size() >= kMaxUrls) urls_.clear();  // songs of a long session: start afresh
+    urls_[song_id] = {std::move(url), std::chrono::steady_clock::now() + keep};
+  }
+
+ private:
+  static constexpr std::size_t kMaxUrls = 256;
+  std::mutex mu_;
+  std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> urls_;
+};
+
 // A song streamed from the server: a StreamingSource whose decoding thread
 // opens the song's signed stream URL (for `query`'s representation) and
 // reads it with range requests as decoding goes. A transcoded
 // representation is asked to start at the frame reading must start from.
-std::shared_ptr<media::PcmSource> stream_song(ApiClient& api, const AudioFormat& format,
-                                              const std::string& song_id, const std::string& query,
-                                              std::uint64_t from) {
+std::shared_ptr<media::PcmSource> stream_song(ApiClient& api, const std::shared_ptr<SignedUrlCache>& urls,
+                                              const AudioFormat& format, const std::string& song_id,
+                                              const std::string& query, std::uint64_t from) {
   const int rate = format.sample_rate;
-  auto open = [&api, song_id, query, rate](std::uint64_t frame) -> Result<media::StreamingSource::Input> {
+  auto open = [&api, urls, song_id, query, rate](std::uint64_t frame) -> Result<media::StreamingSource::Input> {
     std::uint64_t first_frame = 0;
     std::string extra = query;
     if (!query.empty() && frame > 0) {
@@ -32,8 +64,15 @@ std::shared_ptr<media::PcmSource> stream_song(ApiClient& api, const AudioFormat&
       extra += "&offset_ms=" + std::to_string(offset_ms);
       first_frame = offset_ms * static_cast<std::uint64_t>(rate) / 1000;
     }
-    auto url = [&api, song_id, extra]() -> ApiResult<std::string> {
+    auto url = [&api, urls, song_id, extra, first = true]() mutable -> ApiResult<std::string> {
       ApiResult<std::string> out;
+      const std::string tail = extra.empty() ? "" : "&" + extra;
+      if (std::exchange(first, false)) {
+        if (auto known = urls->get(song_id)) {
+          out.value = *known + tail;
+          return out;
+        }
+      }
       auto res = api.json("GET", "/api/v1/songs/" + song_id + "/stream-url");
       if (!res) {
         out.error = std::move(res.error);
@@ -45,7 +84,9 @@ std::shared_ptr<media::PcmSource> stream_song(ApiClient& api, const AudioFormat&
         out.error.detail = "the server's stream-url answer has no url";
         return out;
       }
-      out.value = std::string(u->as_string()) + (extra.empty() ? "" : "&" + extra);
+      const auto* expires = res->as_object().if_contains("expires_at");
+      if (expires != nullptr && expires->is_int64()) urls->put(song_id, std::string(u->as_string()), expires->as_int64());
+      out.value = std::string(u->as_string()) + tail;
       return out;
     };
     auto bytes = std::make_unique<HttpByteSource>(api, std::move(url), "song " + song_id);
@@ -87,9 +128,10 @@ Player::Player(ApiClient& api, RoomClient& room, PlayerOptions options)
   inputs_.view = [&room] { return room.view(); };
   inputs_.clock_offset_ms = [&room] { return room.clock_offset_ms(); };
   inputs_.change_latency_ms = [&room](double latency_ms) { room.set_change_latency_ms(latency_ms); };
-  inputs_.open_song = [&api, format = options_.format, query = stream_query(options_.quality)](
+  inputs_.open_song = [&api, urls = std::make_shared<SignedUrlCache>(), format = options_.format,
+                       query = stream_query(options_.quality)](
                           const std::string& id, std::uint64_t from) -> Result<std::shared_ptr<media::PcmSource>> {
-    return stream_song(api, format, id, query, from);
+    return stream_song(api, urls, format, id, query, from);
   };
 }
 
