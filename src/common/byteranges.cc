@@ -1,16 +1,11 @@
 #include "common/byteranges.h"
 
-#include <cctype>
 #include <charconv>
+
+#include "common/text.h"
 
 namespace hifi {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -49,7 +44,7 @@ std::string format_byteranges(const std::vector<BytePart>& parts, std::string_vi
 
 Result<std::vector<BytePart>> parse_byteranges(std::string_view content_type, std::string_view body) {
   const auto semicolon = content_type.find(';');
-  if (lower(trim(content_type.substr(0, semicolon))) != "multipart/byteranges" || semicolon == std::string_view::npos) {
+  if (ascii_lowercase(trim(content_type.substr(0, semicolon))) != "multipart/byteranges" || semicolon == std::string_view::npos) {
     return invalid_argument("not multipart/byteranges: " + std::string(content_type.substr(0, 64)));
   }
   std::string boundary;
@@ -58,7 +53,7 @@ Result<std::vector<BytePart>> parse_byteranges(std::string_view content_type, st
     const auto param = trim(params.substr(0, next));
     params = next == std::string_view::npos ? std::string_view() : params.substr(next + 1);
     const auto eq = param.find('=');
-    if (eq == std::string_view::npos || lower(trim(param.substr(0, eq))) != "boundary") continue;
+    if (eq == std::string_view::npos || ascii_lowercase(trim(param.substr(0, eq))) != "boundary") continue;
     auto value = trim(param.substr(eq + 1));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
     boundary = std::string(value);
@@ -84,9 +79,9 @@ Result<std::vector<BytePart>> parse_byteranges(std::string_view content_type, st
       if (line.empty()) break;
       const auto colon = line.find(':');
       if (colon == std::string_view::npos) return malformed("a header line without ':'");
-      if (lower(trim(line.substr(0, colon))) != "content-range") continue;
+      if (ascii_lowercase(trim(line.substr(0, colon))) != "content-range") continue;
       auto value = trim(line.substr(colon + 1));
-      if (lower(value.substr(0, 6)) != "bytes ") return malformed("Content-Range is not in bytes");
+      if (ascii_lowercase(value.substr(0, 6)) != "bytes ") return malformed("Content-Range is not in bytes");
       value = value.substr(6);
       const auto dash = value.find('-');
       const auto slash = value.find('/');

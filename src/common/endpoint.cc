@@ -5,23 +5,15 @@
 
 #include <cctype>
 
+#include "common/text.h"
+
 namespace hifi {
-namespace {
-
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-}  // namespace
-
 Result<Endpoint> Endpoint::parse(std::string_view url, std::optional<std::uint16_t> default_port) {
   auto parsed = boost::urls::parse_uri(url);
   if (!parsed) return invalid_argument("not a URL (expected http://host:port)");
   const boost::urls::url_view& u = *parsed;
   Endpoint ep;
-  ep.scheme = lowercase(u.scheme());
+  ep.scheme = ascii_lowercase(u.scheme());
   if (ep.scheme != "http" && ep.scheme != "https") {
     return invalid_argument("unsupported scheme '" + ep.scheme + "' (expected http://host:port)");
   }
@@ -31,7 +23,7 @@ Result<Endpoint> Endpoint::parse(std::string_view url, std::optional<std::uint16
   switch (u.host_type()) {
     case boost::urls::host_type::ipv6: ep.host = u.host_ipv6_address().to_string(); break;
     case boost::urls::host_type::ipv4: ep.host = u.host_ipv4_address().to_string(); break;
-    case boost::urls::host_type::name: ep.host = lowercase(u.host_name()); break;
+    case boost::urls::host_type::name: ep.host = ascii_lowercase(u.host_name()); break;
     default: return invalid_argument("unsupported host '" + std::string(u.encoded_host()) + "'");
   }
   if (ep.host.find_first_of("/?#@[] ") != std::string::npos) {

@@ -25,6 +25,9 @@ std::string without_control_chars(std::string_view text);
 // controls (which XML 1.0 cannot carry) dropped.
 void append_markup_escaped(std::string& out, std::string_view text);
 std::string markup_escaped(std::string_view text);
+// ASCII letters lowercased, every other byte as it is (header names, URL
+// schemes, media types).
+std::string ascii_lowercase(std::string_view text);
 // Cuts UTF-8 text to at most max_bytes without splitting a character.
 std::string truncate_utf8(std::string_view text, std::size_t max_bytes);
 // Text a user names something with (a playlist, a device, a share): valid

@@ -68,22 +68,10 @@ Compared compare(const std::vector<std::int16_t>& got, const std::vector<std::in
 class DecoderSeekTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (std::system("command -v ffmpeg >/dev/null 2>&1") != 0) {
-      skip_ = true;
-      return;
-    }
-    std::string tmpl = (fs::temp_directory_path() / "hifi-seek-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = new std::string(tmpl);
+    dir_ = new_ffmpeg_dir("hifi-seek-test");
+    skip_ = dir_ == nullptr;
   }
-  static void TearDownTestSuite() {
-    if (dir_ != nullptr) {
-      std::error_code ec;
-      fs::remove_all(*dir_, ec);
-    }
-    delete dir_;
-    dir_ = nullptr;
-  }
+  static void TearDownTestSuite() { delete_ffmpeg_dir(dir_); }
   void SetUp() override {
     if (skip_) GTEST_SKIP() << "ffmpeg not installed";
   }

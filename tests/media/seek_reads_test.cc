@@ -64,20 +64,8 @@ struct Format {
 
 class SeekReadsTest : public ::testing::TestWithParam<Format> {
  protected:
-  static void SetUpTestSuite() {
-    if (std::system("command -v ffmpeg >/dev/null 2>&1") != 0) return;
-    std::string tmpl = (fs::temp_directory_path() / "hifi-seek-reads-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = new std::string(tmpl);
-  }
-  static void TearDownTestSuite() {
-    if (dir_ != nullptr) {
-      std::error_code ec;
-      fs::remove_all(*dir_, ec);
-    }
-    delete dir_;
-    dir_ = nullptr;
-  }
+  static void SetUpTestSuite() { dir_ = new_ffmpeg_dir("hifi-seek-reads"); }
+  static void TearDownTestSuite() { delete_ffmpeg_dir(dir_); }
   void SetUp() override {
     if (dir_ == nullptr) GTEST_SKIP() << "ffmpeg not installed";
     const auto& f = GetParam();

@@ -2,8 +2,11 @@
 // noise, so that sample-exact expectations need no binary fixtures.
 #pragma once
 
+#include <stdlib.h>
+
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -49,6 +52,26 @@ inline std::vector<std::int16_t> noise(std::size_t count, std::uint32_t seed) {
     out[1] = 32767;
   }
   return out;
+}
+
+// A new directory for a suite's generated audio ("<tmp>/<prefix>-XXXXXX"),
+// or nullptr when ffmpeg is not installed to generate it (or the directory
+// cannot be made). Free it with delete_ffmpeg_dir.
+inline std::string* new_ffmpeg_dir(const std::string& prefix) {
+  if (std::system("command -v ffmpeg >/dev/null 2>&1") != 0) return nullptr;
+  std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  if (::mkdtemp(tmpl.data()) == nullptr) return nullptr;
+  return new std::string(tmpl);
+}
+
+// Removes what new_ffmpeg_dir made, and forgets it.
+inline void delete_ffmpeg_dir(std::string*& dir) {
+  if (dir != nullptr) {
+    std::error_code ec;
+    std::filesystem::remove_all(*dir, ec);
+  }
+  delete dir;
+  dir = nullptr;
 }
 
 // The ffmpeg command that writes `name` in `dir`: a stereo sweep of
