@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -117,13 +118,22 @@ bool HttpByteSource::fetch_plan(std::uint64_t frame, int sample_rate, bool with_
   auto opened = api_.open_stream(target, request);
   if (!opened) {
     spdlog::debug("no seek plan for {}: {}", description_, opened.error.message());
+    // Refused (an older server's 400, a proxying node's 409): ask no more.
+    // A network failure may pass.
+    if (opened.error.status >= 400 && opened.error.status < 500) plans_ = Plans::kRefused;
     return false;
   }
   auto& body = **opened;
   const auto type = body.headers().find("content-type");
-  if (body.status() != 206 || type == body.headers().end() || body.etag().empty() ||
-      (!etag_.empty() && body.etag() != etag_) || type->second.rfind("multipart/byteranges", 0) != 0) {
+  if (body.status() != 206 || type == body.headers().end() || type->second.rfind("multipart/byteranges", 0) != 0) {
+    plans_ = Plans::kRefused;  // a server that does not plan: ask no more
     return false;
+  }
+  if (body.etag().empty() || (!etag_.empty() && body.etag() != etag_)) return false;
+  if (const auto length = body.headers().find("content-length"); length != body.headers().end()) {
+    std::uint64_t n = 0;
+    const auto& text = length->second;
+    if (std::from_chars(text.data(), text.data() + text.size(), n).ec != std::errc() || n > kMaxPlanBody) return false;
   }
   std::string bytes;
   for (;;) {
@@ -151,6 +161,7 @@ bool HttpByteSource::fetch_plan(std::uint64_t frame, int sample_rate, bool with_
 
 Status HttpByteSource::start_at(std::uint64_t frame, int sample_rate) {
   if (body_ || size_) return Status::ok();
+  plans_ = Plans::kAsk;
   if (fetch_plan(frame, sample_rate, /*with_open=*/true) && size_) return Status::ok();
   return start();
 }
@@ -158,7 +169,7 @@ Status HttpByteSource::start_at(std::uint64_t frame, int sample_rate) {
 void HttpByteSource::expect_seek(std::uint64_t frame, int sample_rate) {
   // The plan the source started with may be this seek's.
   if (planned_for_ == std::make_pair(frame, sample_rate)) return;
-  if (!seekable_ || etag_.empty() || stop_) return;
+  if (plans_ != Plans::kAsk || !seekable_ || etag_.empty() || stop_) return;
   fetch_plan(frame, sample_rate, /*with_open=*/false);
 }
 

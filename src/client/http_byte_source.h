@@ -13,11 +13,12 @@
 // Each range asks If-Range with the ETag first seen, so a song can never
 // change under the decoder.
 //
-// A seek the decoder announces (expect_seek) asks the server for the bytes
-// that seek will read, in one multipart/byteranges answer planned on the
-// server's copy (media/seek_reads.h); reads inside them are served from
-// memory until the next seek. A server that cannot plan (an older one, a
-// node in proxy mode without a copy) changes nothing: reads fetch as usual.
+// For the stored file (enable_seek_plans()), a seek the decoder announces
+// (expect_seek) asks the server for the bytes that seek will read, in one
+// multipart/byteranges answer planned on the server's copy
+// (media/seek_reads.h); reads inside them are served from memory until the
+// next seek. A server that does not plan (an older one, a node in proxy
+// mode without a copy) costs that request once: the source asks no more.
 //
 // A server that ignores Range (200 to a ranged request, no Accept-Ranges:
 // a transcoded stream still being made) makes the source non-seekable: it
@@ -72,6 +73,9 @@ class HttpByteSource final : public media::ByteSource {
   // opening the song (seek_open=1), so that opening and seeking cost one
   // request. Falls back to start() when the server does not plan.
   Status start_at(std::uint64_t frame, int sample_rate);
+  // Lets announced seeks ask for plans (start_at() does too). Only for the
+  // stored file: the server plans no transcode.
+  void enable_seek_plans() { plans_ = Plans::kAsk; }
 
   Result<std::size_t> read(std::uint64_t offset, char* out, std::size_t max) override;
   std::optional<std::uint64_t> size() override;
@@ -122,6 +126,8 @@ class HttpByteSource final : public media::ByteSource {
   std::atomic<int> requests_{0};
   std::vector<BytePart> planned_;  // the last seek plan's bytes
   std::optional<std::pair<std::uint64_t, int>> planned_for_;  // its frame and rate
+  enum class Plans { kOff, kAsk, kRefused };
+  Plans plans_ = Plans::kOff;
   std::atomic<int> seek_plans_{0};
   std::atomic<int> planned_reads_{0};
 };

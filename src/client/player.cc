@@ -90,7 +90,9 @@ std::shared_ptr<media::PcmSource> stream_song(ApiClient& api, const std::shared_
       return out;
     };
     auto bytes = std::make_unique<HttpByteSource>(api, std::move(url), "song " + song_id);
-    // The stored file from a position: one request opens it and seeks.
+    // The stored file: seeks ask for the server's plan, and from a position
+    // one request opens it and seeks.
+    if (query.empty()) bytes->enable_seek_plans();
     if (Status s = query.empty() && frame > 0 ? bytes->start_at(frame, rate) : bytes->start(); !s) return s;
     return media::StreamingSource::Input{std::move(bytes), first_frame};
   };

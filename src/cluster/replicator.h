@@ -109,8 +109,9 @@ class Replicator final : public BlobReplication {
   // records of those copies are all still there. A blob whose copies fall
   // short, or one of whose copies another node dropped meanwhile, keeps
   // this node's record and counts in short_of_copies. Returns what it did;
-  // run it again while blobs are short. Once a pass is complete(), this
-  // node holds no recorded copy and its data directory can go.
+  // run it again while blobs are short. Once a pass finds nothing to check
+  // (checked == 0), this node holds no recorded copy and its data directory
+  // can go.
   HandOverReport hand_over_copies();
 
   // Pushes this node's copy to the live member target_id. kNotFound when

@@ -12,13 +12,22 @@ namespace {
 // Reads weighed at most (each costs a sort of those before it).
 constexpr std::size_t kMaxReads = 1024;
 
-// Passes reads through, remembering them while recording.
+// Passes reads through, remembering them while recording; once the reads
+// recorded add up to `budget` bytes, fails the rest (the decoder then stops:
+// what a plan can hold has been read).
 class RecordingSource final : public ByteSource {
  public:
-  explicit RecordingSource(ByteSource& inner) : inner_(inner) {}
+  RecordingSource(ByteSource& inner, std::uint64_t budget) : inner_(inner), budget_(budget) {}
   Result<std::size_t> read(std::uint64_t offset, char* out, std::size_t max) override {
+    if (recording && read_ >= budget_) {
+      exhausted = true;
+      return unavailable("the seek plan's budget is spent");
+    }
     auto n = inner_.read(offset, out, max);
-    if (recording && n && *n > 0) reads.push_back({offset, *n});
+    if (recording && n && *n > 0) {
+      reads.push_back({offset, *n});
+      read_ += *n;
+    }
     return n;
   }
   std::optional<std::uint64_t> size() override { return inner_.size(); }
@@ -26,10 +35,13 @@ class RecordingSource final : public ByteSource {
   std::string describe() const override { return inner_.describe(); }
 
   bool recording = false;
+  bool exhausted = false;
   std::vector<ByteRange> reads;
 
  private:
   ByteSource& inner_;
+  const std::uint64_t budget_;
+  std::uint64_t read_ = 0;
 };
 
 // Sorted, disjoint, and gaps of at most merge_gap closed.
@@ -46,10 +58,9 @@ std::vector<ByteRange> merged(std::vector<ByteRange> ranges, std::uint64_t merge
   return out;
 }
 
-// The bytes `ranges` cover.
-std::uint64_t covered(const std::vector<ByteRange>& ranges) {
+std::uint64_t total_length(const std::vector<ByteRange>& ranges) {
   std::uint64_t n = 0;
-  for (const auto& r : merged(ranges, 0)) n += r.length;
+  for (const auto& r : ranges) n += r.length;
   return n;
 }
 
@@ -59,30 +70,36 @@ Result<std::vector<ByteRange>> plan_seek_reads(ByteSource& song, const AudioForm
                                                std::uint64_t follow_frames, bool with_open,
                                                const SeekReadsLimits& limits) {
   if (format.sample_rate <= 0 || format.channels <= 0) return invalid_argument("not an audio format");
-  RecordingSource recorder(song);
+  // Reads may overlap (a search reads some places twice): twice the bytes a
+  // plan may hold are read at most, which bounds the decoding too (an MP3
+  // is decoded from its start to the frame).
+  RecordingSource recorder(song, 2 * limits.max_bytes);
   AudioDecoder decoder(format);
   std::atomic<bool> never{false};
   recorder.recording = with_open;
-  if (Status s = decoder.open(recorder, &interrupt_when_set, &never); !s) return s;
-  recorder.recording = true;
-  if (Status s = decoder.seek(frame); !s) return s;
-  std::vector<std::int16_t> pcm;
-  bool ended = false;
-  while (!ended && pcm.size() / static_cast<std::size_t>(format.channels) < follow_frames) {
-    if (Status s = decoder.decode(pcm, static_cast<std::size_t>(follow_frames), &ended); !s) return s;
+  if (Status opened = decoder.open(recorder, &interrupt_when_set, &never); !opened) {
+    if (!recorder.exhausted) return opened;
+  } else {
+    recorder.recording = true;
+    Status s = decoder.seek(frame);
+    std::vector<std::int16_t> pcm;
+    bool ended = false;
+    while (s && !ended && pcm.size() / static_cast<std::size_t>(format.channels) < follow_frames) {
+      s = decoder.decode(pcm, static_cast<std::size_t>(follow_frames), &ended);
+    }
+    if (!s && !recorder.exhausted) return s;
   }
-  // In the order read, up to the budget: the first reads are the search's.
+  // In the order read, while the ranges they make (gaps closed) stay within
+  // the limits: the first reads are the search's.
   std::vector<ByteRange> kept;
+  std::vector<ByteRange> out;
   for (const auto& r : recorder.reads) {
     if (kept.size() >= kMaxReads) break;
     kept.push_back(r);
-    if (covered(kept) > limits.max_bytes) {
-      kept.pop_back();
-      break;
-    }
+    auto next = merged(kept, limits.merge_gap);
+    if (total_length(next) > limits.max_bytes || next.size() > limits.max_ranges) break;
+    out = std::move(next);
   }
-  auto out = merged(std::move(kept), limits.merge_gap);
-  if (out.size() > limits.max_ranges) out.resize(limits.max_ranges);
   return out;
 }
 

@@ -31,12 +31,13 @@ struct ByteRange {
 };
 
 struct SeekReadsLimits {
-  // Bytes planned at most: reads past this are left out (the first reads,
-  // the search's, matter most; the rest is fetched as usual).
+  // Bytes planned at most, gaps closed included: reads past this are left
+  // out (the first reads, the search's, matter most; the rest is fetched
+  // as usual). The planning stops reading after twice this.
   std::uint64_t max_bytes = 2 * 1024 * 1024;
   // Reads closer than this are fetched as one range (the gap with them).
   std::uint64_t merge_gap = 4 * 1024;
-  // Ranges at most, after merging.
+  // Ranges at most.
   std::size_t max_ranges = 64;
 };
 

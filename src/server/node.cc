@@ -418,6 +418,7 @@ Status Node::drain(std::chrono::milliseconds grace) {
 
   // Every copy this node holds, on enough of the others.
   p.cluster->maintenance().stop();  // its index pass would record the copies again
+  int handed_over = 0, pushed = 0;
   for (int round = 1;; ++round) {
     auto report = replicator.hand_over_copies();
     if (report.error.empty() && report.others_in_service == 0) {
@@ -425,10 +426,16 @@ Status Node::drain(std::chrono::milliseconds grace) {
       // copies, so they stay here, recorded, as after a plain stop.
       return failed_precondition("every other node is draining or gone; this node keeps its copies");
     }
+    handed_over += report.released;
+    pushed += report.copied;
     if (report.complete()) {
-      spdlog::info("draining: {} blobs checked, {} copies pushed; the other nodes hold enough copies of each, "
-                   "and this node's records of them are gone",
-                   report.checked, report.copied);
+      // Done once a pass finds no record of this node left (one written
+      // meanwhile, by an upload that outlived the grace time, is handed
+      // over by the next pass).
+      if (report.checked > 0) continue;
+      spdlog::info("draining: {} blobs handed over, {} copies pushed; the other nodes hold enough copies of each, "
+                   "and this node records none",
+                   handed_over, pushed);
       break;
     }
     spdlog::warn("draining: {} of {} blobs are still short of copies on the other nodes{}; retrying (round {})",

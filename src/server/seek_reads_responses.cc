@@ -8,7 +8,9 @@
 //
 // Only the node holding the song can plan: another redirects (a signed URL
 // on the holder, the query kept), or in --read-mode proxy answers 409
-// no-local-copy (the player then reads with plain Range requests).
+// no-local-copy (the player then reads with plain Range requests). Planning
+// takes a transcode slot (503 transcoder-busy when none is free) and reads
+// at most twice the plan's 2 MiB.
 #include <spdlog/spdlog.h>
 
 #include "common/byteranges.h"
@@ -71,13 +73,25 @@ awaitable<Reply> serve_seek_reads(RequestContext& ctx, const Song& song, std::ui
                       "this node holds no copy of the song to plan a seek on; read it with Range requests");
   }
   const auto path = ctx.services.blobs.path_for(song.sha256);
-  auto planned = co_await offload(ctx, [&] { return plan(path, frame, rate, with_open); });
-  if (!planned) {
-    if (planned.status().code() == Code::kUnsupported) {
-      co_return problem(ctx, http::status::unprocessable_entity, "undecodable", "Cannot seek",
-                        "the song does not decode on this node: " + planned.status().message());
+  // Planning decodes (at most about 4 MiB of the song): it shares the
+  // transcoders' bound on such work.
+  std::optional<Result<Planned>> planned;
+  {
+    auto slot = ctx.services.transcode_slots.try_acquire();
+    if (!slot) {
+      auto res = problem(ctx, http::status::service_unavailable, "transcoder-busy", "Transcoder busy",
+                         "this node is busy transcoding; read the song with Range requests");
+      res.set(http::field::retry_after, "2");
+      co_return res;
     }
-    co_return problem_from_status(ctx, planned.status());
+    planned = co_await offload(ctx, [&] { return plan(path, frame, rate, with_open); });
+  }
+  if (!*planned) {
+    if (planned->status().code() == Code::kUnsupported) {
+      co_return problem(ctx, http::status::unprocessable_entity, "undecodable", "Cannot seek",
+                        "the song does not decode on this node: " + planned->status().message());
+    }
+    co_return problem_from_status(ctx, planned->status());
   }
   const std::string boundary = "hifi-" + random_hex(12);
   StringResponse res{http::status::partial_content, 11};
@@ -85,9 +99,9 @@ awaitable<Reply> serve_seek_reads(RequestContext& ctx, const Song& song, std::ui
   res.set(http::field::cache_control, "private, max-age=31536000, immutable");
   res.set(http::field::accept_ranges, "bytes");
   res.set(http::field::etag, etag);
-  res.body() = format_byteranges(planned->parts, boundary,
+  res.body() = format_byteranges((*planned)->parts, boundary,
                                  song.content_type.empty() ? "application/octet-stream" : song.content_type,
-                                 planned->size);
+                                 (*planned)->size);
   co_return res;
 }
 

@@ -455,10 +455,12 @@ awaitable<Reply> stream_song(RequestContext& ctx) {
   if (!duration) co_return invalid_parameter(ctx, "duration_ms", duration.status().message());
   auto seek_rate = int_param(ctx, "seek_rate", 8000, 384000);
   if (!seek_rate) co_return invalid_parameter(ctx, "seek_rate", seek_rate.status().message() + " (Hz)");
-  // Up to a second past the song's length (which is rounded), or 24 hours
-  // when the length is not known.
+  // Up to a second past the song's length (which is rounded), at most 24
+  // hours (also when the length is not known).
   const std::int64_t rate = seek_rate->value_or(384000);
-  const std::int64_t max_frame = song->duration_ms > 0 ? (song->duration_ms / 1000 + 1) * rate : 24LL * 3600 * rate;
+  const std::int64_t max_seconds = song->duration_ms > 0 ? std::min<std::int64_t>(song->duration_ms / 1000 + 1, 24LL * 3600)
+                                                         : 24LL * 3600;
+  const std::int64_t max_frame = max_seconds * rate;
   auto seek_frame = int_param(ctx, "seek_frame", 0, max_frame);
   if (!seek_frame) co_return invalid_parameter(ctx, "seek_frame", seek_frame.status().message() + " (the song's length)");
   if (seek_frame->has_value() || seek_rate->has_value()) {

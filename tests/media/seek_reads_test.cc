@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "media/byte_source.h"
+#include "media/counting_source.h"
 #include "media/decoder.h"
 #include "media/seek_reads.h"
 #include "media/test_audio.h"
@@ -160,15 +161,20 @@ TEST_P(SeekReadsTest, WithTheOpeningThePlanHoldsItsReadsToo) {
 TEST_P(SeekReadsTest, APlanStaysWithinItsLimits) {
   auto copy = file();
   ASSERT_NE(copy, nullptr);
+  CountingSource counted(std::move(copy));
   SeekReadsLimits limits;
   limits.max_bytes = 40 * 1024;
   limits.max_ranges = 2;
-  auto plan = plan_seek_reads(*copy, kOut, 60ULL * 48000, 48000, false, limits);
+  auto plan = plan_seek_reads(counted, kOut, 100ULL * 48000, 48000, /*with_open=*/true, limits);
   ASSERT_TRUE(plan) << plan.status().to_string();
+  EXPECT_FALSE(plan->empty());
   EXPECT_LE(plan->size(), 2u);
   std::uint64_t planned = 0;
   for (const auto& r : *plan) planned += r.length;
   EXPECT_LE(planned, limits.max_bytes);
+  // Planning stops reading once it has read twice what a plan may hold
+  // (the MP3 would be decoded from its start to 100 s otherwise).
+  EXPECT_LE(counted.bytes(), 2 * limits.max_bytes + 2 * 32 * 1024) << "read in all";
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, SeekReadsTest,

@@ -270,7 +270,9 @@ TEST_F(DrainTest, WhileDrainingNewWorkGoesElsewhereAndWorkInFlightFinishes) {
   EXPECT_EQ(health_in_view(0, 2, token), "draining");
   const auto view = node(0).request(V::get, "/api/v1/cluster", {}, {{"Authorization", "Bearer " + token}}).json();
   for (const auto& m : view.at("members").as_array()) {
-    if (m.at("id") == "node2") EXPECT_GT(m.at("rank").as_int64(), 0) << "a draining node ranks last";
+    if (m.at("id") == "node2") {
+      EXPECT_GT(m.at("rank").as_int64(), 0) << "a draining node ranks last";
+    }
   }
   // Uploads elsewhere place no copy on the draining node.
   auto elsewhere = upload(node(0), token, make_wav(659));
