@@ -41,7 +41,7 @@ log "browser: the web app's tests, with the two-hour song among them"
 
 # The figures, from the lines the scenarios print.
 cli_join=$(sed -n 's/.*listener 2 heard the song \([0-9]*\) ms after starting.*/\1/p' "$TMP/cli.log" | head -n1)
-cli_seek=$(sed -n 's/.*the seek was heard \([0-9]*\) ms (listener 1) and \([0-9]*\) ms.*/\1 \2/p' "$TMP/cli.log" | head -n1)
+cli_seek=$(sed -n 's/.*the seek was heard \(-\{0,1\}[0-9]*\) ms (listener 1) and \(-\{0,1\}[0-9]*\) ms.*/\1 \2/p' "$TMP/cli.log" | head -n1)
 cli_rss=$(sed -n 's/.*peak resident memory: listener 1 \([0-9]*\) MB, listener 2 \([0-9]*\) MB.*/\1 \2/p' "$TMP/cli.log" | head -n1)
 cli_fetched=$(sed -n 's/.*(\([0-9.]*\)% of the song).*/\1/p' "$TMP/cli.log" | head -n1)
 web=$(grep -o 'two-hour song: sound [0-9]* ms after a seek to minute 100, [0-9]* ms after joining; [0-9.]* s decoded, JS heap [0-9.]* MB' "$TMP/web.log" | head -n1)
