@@ -153,7 +153,9 @@ TEST_F(SubsonicUserDataTest, PlaylistsAreOwnedAndPublicOnesAreShared) {
             std::vector<std::string>{a1_});
   // It is HiFi's playlist too.
   auto own = get("/api/v1/playlists/" + id, token_);
-  if (own.status != 404) EXPECT_EQ(own.status, 200) << own.body;
+  if (own.status != 404) {
+    EXPECT_EQ(own.status, 200) << own.body;
+  }
 
   expect_error(rest("updatePlaylist", auth() + "&f=json&playlistId=" + id + "&songIndexToRemove=7"), 0);
   expect_error(rest("createPlaylist", auth() + "&f=json&name=X&songId=" + std::string(32, 'e')), 70);
