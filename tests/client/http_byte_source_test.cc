@@ -264,6 +264,42 @@ TEST_F(HttpByteSourceTest, ASourceStartedFarIntoASongOpensAndSeeksWithOneRequest
   EXPECT_TRUE(read_at(*source, from, 4800) == want);
 }
 
+// A server that refuses to plan (here: a URL whose seek_open it rejects,
+// as an older server rejects what it does not know) is asked once; reads
+// go on as before.
+TEST_F(HttpByteSourceTest, AServerThatDoesNotPlanIsAskedOnce) {
+  const std::string id = upload("song.flac");
+  const std::string want = file_bytes(*dir_ / "song.flac");
+  HttpByteSource source(*api_, signed_url(id, "&seek_open=2"), "song");
+  source.enable_seek_plans();
+  ASSERT_TRUE(source.start());
+  const int before = source.requests();
+  source.expect_seek(10 * 48000, 48000);
+  EXPECT_EQ(source.requests(), before + 1);
+  source.expect_seek(20 * 48000, 48000);
+  EXPECT_EQ(source.requests(), before + 1) << "not asked again";
+  EXPECT_EQ(source.seek_plans(), 0);
+  std::vector<char> buf(1000);
+  auto n = source.read(200000, buf.data(), buf.size());
+  ASSERT_TRUE(n) << n.status().to_string();
+  ASSERT_GT(*n, 0u);
+  EXPECT_EQ(std::string(buf.data(), *n), want.substr(200000, *n));
+}
+
+// Without enable_seek_plans() (a transcode, which the server does not
+// plan) no plan is asked for.
+TEST_F(HttpByteSourceTest, PlansAreAskedOnlyWhenEnabled) {
+  const std::string id = upload("song.flac");
+  HttpByteSource source(*api_, signed_url(id), "song");
+  ASSERT_TRUE(source.start());
+  const int before = source.requests();
+  source.expect_seek(10 * 48000, 48000);
+  EXPECT_EQ(source.requests(), before);
+  source.enable_seek_plans();
+  source.expect_seek(10 * 48000, 48000);
+  EXPECT_EQ(source.seek_plans(), 1);
+}
+
 TEST_F(HttpByteSourceTest, AnExpiredUrlIsAskedForAgain) {
   const std::string id = upload("song.flac");
   const std::string want = file_bytes(*dir_ / "song.flac");
