@@ -119,8 +119,10 @@ bool HttpByteSource::fetch_plan(std::uint64_t frame, int sample_rate, bool with_
   if (!opened) {
     spdlog::debug("no seek plan for {}: {}", description_, opened.error.message());
     // Refused (an older server's 400, a proxying node's 409): ask no more.
-    // A network failure may pass.
-    if (opened.error.status >= 400 && opened.error.status < 500) plans_ = Plans::kRefused;
+    // A network failure may pass, and so may an expired URL (401, 403),
+    // which the next read asks for anew.
+    const int status = opened.error.status;
+    if (status >= 400 && status < 500 && status != 401 && status != 403) plans_ = Plans::kRefused;
     return false;
   }
   auto& body = **opened;
