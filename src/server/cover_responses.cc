@@ -67,10 +67,7 @@ awaitable<Reply> serve_resized_cover(RequestContext& ctx, const Song& song, int 
     if (!slot) {
       spdlog::warn("resizing the cover of song {} refused: all {} transcode slots are busy", song.id,
                    services.transcode_slots.limit());
-      auto res = problem(ctx, http::status::service_unavailable, "transcoder-busy", "Transcoder busy",
-                         "this node is busy transcoding; try again shortly, or ask for the cover without a size");
-      res.set(http::field::retry_after, "2");
-      co_return res;
+      co_return transcoder_busy(ctx, "this node is busy transcoding; try again shortly, or ask for the cover without a size");
     }
     resized = co_await offload(ctx, [&] { return resize(services, cover, key, size); });
   }

@@ -390,4 +390,8 @@ awaitable<std::optional<std::invoke_result_t<F>>> offload_password_work(RequestC
 // The 503 for a request refused by offload_password_work().
 StringResponse password_busy(const RequestContext& ctx);
 
+// 503 transcoder-busy with Retry-After: 2, `detail` saying what the caller
+// can do instead: every transcode slot (--max-transcodes) is taken.
+StringResponse transcoder_busy(const RequestContext& ctx, const std::string& detail);
+
 }  // namespace hifi::http_internal

@@ -153,6 +153,12 @@ StringResponse password_busy(const RequestContext& ctx) {
   return res;
 }
 
+StringResponse transcoder_busy(const RequestContext& ctx, const std::string& detail) {
+  auto res = problem(ctx, http::status::service_unavailable, "transcoder-busy", "Transcoder busy", detail);
+  res.set(http::field::retry_after, "2");
+  return res;
+}
+
 awaitable<void> write_response(RequestContext& ctx, StringResponse res) {
   if (!ctx.parser.is_done()) ctx.keep_alive = false;  // unread body: cannot reuse the connection
   add_connection_fields(ctx, res);

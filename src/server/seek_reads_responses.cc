@@ -79,10 +79,7 @@ awaitable<Reply> serve_seek_reads(RequestContext& ctx, const Song& song, std::ui
   {
     auto slot = ctx.services.transcode_slots.try_acquire();
     if (!slot) {
-      auto res = problem(ctx, http::status::service_unavailable, "transcoder-busy", "Transcoder busy",
-                         "this node is busy transcoding; read the song with Range requests");
-      res.set(http::field::retry_after, "2");
-      co_return res;
+      co_return transcoder_busy(ctx, "this node is busy transcoding; read the song with Range requests");
     }
     planned = co_await offload(ctx, [&] { return plan(path, frame, rate, with_open); });
   }

@@ -84,11 +84,9 @@ awaitable<Reply> serve_transcode(RequestContext& ctx, const Song& song, const me
     services.metrics.count_transcode("busy");
     spdlog::warn("transcode of song {} to {} refused: all {} transcode slots are busy", song.id, what,
                  services.transcode_slots.limit());
-    auto res = problem(ctx, http::status::service_unavailable, "transcoder-busy", "Transcoder busy",
-                       "this node is already transcoding " + std::to_string(services.transcode_slots.limit()) +
-                           " streams; try again shortly, or ask for format=raw");
-    res.set(http::field::retry_after, "2");
-    co_return res;
+    co_return transcoder_busy(ctx, "this node is already transcoding " +
+                                       std::to_string(services.transcode_slots.limit()) +
+                                       " streams; try again shortly, or ask for format=raw");
   }
 
   const auto started = std::chrono::steady_clock::now();
