@@ -97,6 +97,13 @@ class ClusterTest : public ::testing::Test {
   }
 
   TestServer& node(int i) { return *nodes_.at(static_cast<std::size_t>(i)); }
+  // The index of the node listening on `port` (a URL's); -1 when none is.
+  int node_on_port(std::string_view port) {
+    for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
+      if (std::to_string(node(i).port()) == port) return i;
+    }
+    return -1;
+  }
 
   std::string login(TestServer& server) {
     json::object body{{"username", "alice"}, {"password", "correct horse"}};
@@ -245,10 +252,7 @@ TEST_F(ClusterTest, WithFewerCopiesWantedTheOthersRedirectToAHolder) {
   // The signed URL works on the holder without any Authorization header.
   auto url = boost::urls::parse_uri(location);
   ASSERT_TRUE(url);
-  int holder = -1;
-  for (int i = 0; i < 3; ++i) {
-    if (std::to_string(node(i).port()) == std::string(url->port())) holder = i;
-  }
+  const int holder = node_on_port(url->port());
   ASSERT_GE(holder, 0);
   ASSERT_NE(holder, lacking);
   auto followed = get(node(holder), std::string(url->encoded_resource()), "");
@@ -262,10 +266,7 @@ TEST_F(ClusterTest, WithFewerCopiesWantedTheOthersRedirectToAHolder) {
   auto to = boost::urls::parse_uri(transcode_location);
   ASSERT_TRUE(to);
   EXPECT_NE(std::string(to->encoded_query()).find("&format=mp3&bitrate=64"), std::string::npos);
-  int to_node = -1;
-  for (int i = 0; i < 3; ++i) {
-    if (std::to_string(node(i).port()) == std::string(to->port())) to_node = i;
-  }
+  const int to_node = node_on_port(to->port());
   ASSERT_GE(to_node, 0);
   ASSERT_NE(to_node, lacking);
   auto transcoded = get(node(to_node), std::string(to->encoded_resource()), "");
@@ -280,10 +281,7 @@ TEST_F(ClusterTest, WithFewerCopiesWantedTheOthersRedirectToAHolder) {
   auto seek_to = boost::urls::parse_uri(seek_location);
   ASSERT_TRUE(seek_to);
   EXPECT_NE(std::string(seek_to->encoded_query()).find("&seek_frame=2000&seek_rate=48000"), std::string::npos);
-  int seek_node = -1;
-  for (int i = 0; i < 3; ++i) {
-    if (std::to_string(node(i).port()) == std::string(seek_to->port())) seek_node = i;
-  }
+  const int seek_node = node_on_port(seek_to->port());
   ASSERT_GE(seek_node, 0);
   ASSERT_NE(seek_node, lacking);
   auto planned = get(node(seek_node), std::string(seek_to->encoded_resource()), "");
@@ -315,10 +313,7 @@ TEST_F(ClusterTest, ARedirectedSignedUrlIsItsUsersAndEndsWithThemOnTheHolder) {
   auto url = boost::urls::parse_uri(location);
   ASSERT_TRUE(url);
   EXPECT_NE(std::string(url->encoded_query()).find("user=" + bob_id), std::string::npos) << url->buffer();
-  int holder = -1;
-  for (int i = 0; i < 3; ++i) {
-    if (std::to_string(node(i).port()) == std::string(url->port())) holder = i;
-  }
+  const int holder = node_on_port(url->port());
   ASSERT_GE(holder, 0);
   const std::string resource(url->encoded_resource());
   auto followed = get(node(holder), resource, "");
