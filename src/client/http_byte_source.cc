@@ -131,7 +131,6 @@ bool HttpByteSource::fetch_plan(std::uint64_t frame, int sample_rate, bool with_
     plans_ = Plans::kRefused;  // a server that does not plan: ask no more
     return false;
   }
-  if (body.etag().empty() || (!etag_.empty() && body.etag() != etag_)) return false;
   if (const auto length = body.headers().find("content-length"); length != body.headers().end()) {
     std::uint64_t n = 0;
     const auto& text = length->second;
@@ -148,17 +147,31 @@ bool HttpByteSource::fetch_plan(std::uint64_t frame, int sample_rate, bool with_
     if (*n == 0) break;
   }
   fetched_ += bytes.size();
-  auto parts = parse_byteranges(type->second, bytes);
+  return adopt_plan(type->second, bytes, body.etag(), frame, sample_rate);
+}
+
+bool HttpByteSource::adopt_plan(std::string_view content_type, std::string_view body, const std::string& etag,
+                                std::uint64_t frame, int sample_rate) {
+  if (etag.empty() || (!etag_.empty() && etag != etag_)) return false;
+  auto parts = parse_byteranges(content_type, body);
   if (!parts || parts->empty()) {
     if (!parts) spdlog::warn("the seek plan for {} is unusable: {}", description_, parts.status().message());
     return false;
   }
-  if (etag_.empty()) etag_ = body.etag();
+  if (etag_.empty()) etag_ = etag;
   if (!size_ && parts->front().total > 0) size_ = parts->front().total;
   planned_ = std::move(*parts);
   planned_for_ = std::make_pair(frame, sample_rate);
   ++seek_plans_;
   return true;
+}
+
+Status HttpByteSource::start_with_plan(std::uint64_t frame, int sample_rate, const std::string& etag,
+                                       std::string_view content_type, std::string_view body) {
+  if (body_ || size_) return Status::ok();
+  plans_ = Plans::kAsk;
+  if (adopt_plan(content_type, body, etag, frame, sample_rate) && size_) return Status::ok();
+  return start_at(frame, sample_rate);
 }
 
 Status HttpByteSource::start_at(std::uint64_t frame, int sample_rate) {

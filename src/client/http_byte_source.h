@@ -39,6 +39,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -73,6 +74,12 @@ class HttpByteSource final : public media::ByteSource {
   // opening the song (seek_open=1), so that opening and seeking cost one
   // request. Falls back to start() when the server does not plan.
   Status start_at(std::uint64_t frame, int sample_rate);
+  // start_at() with the plan in hand (seek data the server sent with the
+  // news of a jump, RoomClient::seek_data): no request at all while reads
+  // stay inside it. A plan that does not parse, or names no size, is
+  // ignored and start_at() asks for one.
+  Status start_with_plan(std::uint64_t frame, int sample_rate, const std::string& etag,
+                         std::string_view content_type, std::string_view body);
   // Lets announced seeks ask for plans (start_at() does too). Only for the
   // stored file: the server plans no transcode.
   void enable_seek_plans() { plans_ = Plans::kAsk; }
@@ -105,6 +112,11 @@ class HttpByteSource final : public media::ByteSource {
   // Asks for the plan of a seek to `frame` at `sample_rate` (with the
   // opening's reads: with_open) and keeps it; false when there is none.
   bool fetch_plan(std::uint64_t frame, int sample_rate, bool with_open);
+  // Keeps a plan's parts (a multipart/byteranges body of the song whose
+  // ETag is `etag`) for a seek to `frame` at `sample_rate`; false when it
+  // is unusable or of another version of the song.
+  bool adopt_plan(std::string_view content_type, std::string_view body, const std::string& etag,
+                  std::uint64_t frame, int sample_rate);
   // Copies what the seek plan holds at `offset`; 0 when it holds nothing there.
   std::size_t read_planned(std::uint64_t offset, char* out, std::size_t max);
 

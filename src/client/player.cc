@@ -52,11 +52,15 @@ class SignedUrlCache {
 // opens the song's signed stream URL (for `query`'s representation) and
 // reads it with range requests as decoding goes. A transcoded
 // representation is asked to start at the frame reading must start from.
+// Seek data the room sent for a song, frame and rate (RoomClient::seek_data).
+using SeekDataFn = std::function<std::shared_ptr<const SeekData>(const std::string&, std::uint64_t, int)>;
+
 std::shared_ptr<media::PcmSource> stream_song(ApiClient& api, const std::shared_ptr<SignedUrlCache>& urls,
-                                              const AudioFormat& format, const std::string& song_id,
-                                              const std::string& query, std::uint64_t from) {
+                                              const SeekDataFn& seek_data, const AudioFormat& format,
+                                              const std::string& song_id, const std::string& query,
+                                              std::uint64_t from) {
   const int rate = format.sample_rate;
-  auto open = [&api, urls, song_id, query, rate](std::uint64_t frame) -> Result<media::StreamingSource::Input> {
+  auto open = [&api, urls, seek_data, song_id, query, rate](std::uint64_t frame) -> Result<media::StreamingSource::Input> {
     std::uint64_t first_frame = 0;
     std::string extra = query;
     if (!query.empty() && frame > 0) {
@@ -92,8 +96,18 @@ std::shared_ptr<media::PcmSource> stream_song(ApiClient& api, const std::shared_
     auto bytes = std::make_unique<HttpByteSource>(api, std::move(url), "song " + song_id);
     // The stored file: seeks ask for the server's plan, and from a position
     // one request opens it and seeks.
+    // With the seek data the server sent with the news of the jump, no
+    // request at all.
     if (query.empty()) bytes->enable_seek_plans();
-    if (Status s = query.empty() && frame > 0 ? bytes->start_at(frame, rate) : bytes->start(); !s) return s;
+    Status started;
+    if (!query.empty() || frame == 0) {
+      started = bytes->start();
+    } else if (auto data = seek_data ? seek_data(song_id, frame, rate) : nullptr) {
+      started = bytes->start_with_plan(frame, rate, data->etag, data->content_type, data->body);
+    } else {
+      started = bytes->start_at(frame, rate);
+    }
+    if (!started) return started;
     return media::StreamingSource::Input{std::move(bytes), first_frame};
   };
   return media::StreamingSource::start(std::move(open), format, media::StreamingSource::Window{}, from);
@@ -130,10 +144,20 @@ Player::Player(ApiClient& api, RoomClient& room, PlayerOptions options)
   inputs_.view = [&room] { return room.view(); };
   inputs_.clock_offset_ms = [&room] { return room.clock_offset_ms(); };
   inputs_.change_latency_ms = [&room](double latency_ms) { room.set_change_latency_ms(latency_ms); };
-  inputs_.open_song = [&api, urls = std::make_shared<SignedUrlCache>(), format = options_.format,
-                       query = stream_query(options_.quality)](
+  // The stored file is what seek data is planned on: a player of it asks
+  // the room for seek data at its output rate.
+  const std::string query = stream_query(options_.quality);
+  SeekDataFn seek_data;
+  if (query.empty()) {
+    // Its sources decode from a window's worth before where they play.
+    room.set_seek_data_rate(options_.format.sample_rate,
+                            media::StreamingSource::frames_behind(media::StreamingSource::Window{},
+                                                                  options_.format.sample_rate));
+    seek_data = [&room](const std::string& id, std::uint64_t frame, int rate) { return room.seek_data(id, frame, rate); };
+  }
+  inputs_.open_song = [&api, urls = std::make_shared<SignedUrlCache>(), seek_data, format = options_.format, query](
                           const std::string& id, std::uint64_t from) -> Result<std::shared_ptr<media::PcmSource>> {
-    return stream_song(api, urls, format, id, query, from);
+    return stream_song(api, urls, seek_data, format, id, query, from);
   };
 }
 

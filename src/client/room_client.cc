@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <utility>
 #include <chrono>
 #include <optional>
@@ -118,6 +119,10 @@ struct RoomClient::Impl {
   RoomView view;
   ClockSync clock;  // 3000 samples: 25 minutes, or 5 on a jittery path
   double change_latency_ms = -1;  // set_change_latency_ms(); < 0: none
+  int seek_data_rate = 0;         // set_seek_data_rate(); 0: none asked
+  std::uint64_t seek_data_behind = 0;
+  // Seek data received, oldest first, with when it came.
+  std::deque<std::pair<std::shared_ptr<const SeekData>, std::chrono::steady_clock::time_point>> seek_data;
   std::string status = "connecting";
   std::string server;
   std::function<void()> on_change;
@@ -196,7 +201,12 @@ struct RoomClient::Impl {
   // The leads this listener needs (see RoomClient::set_change_latency_ms):
   // {lead_ms, fetch_lead_ms}; nullopt without a change latency or a clock
   // estimate. Called under mu.
-  std::optional<std::pair<double, double>> needed_leads_ms() const {
+  struct Leads {
+    double held = 0;
+    double fetched = 0;
+    double with_seek_data = 0;
+  };
+  std::optional<Leads> needed_leads_ms() const {
     if (change_latency_ms < 0) return std::nullopt;
     const auto slow_trip = clock.round_trip_quantile_ms(0.9);
     if (!slow_trip) return std::nullopt;
@@ -211,7 +221,34 @@ struct RoomClient::Impl {
     constexpr double kFetchMs = 50;
     auto step = [](double ms) { return std::ceil(ms / 5) * 5; };
     const double lead = change_latency_ms + *slow_trip / 2 + kMarginMs;
-    return std::pair{step(lead), step(lead + *slow_trip + kFetchMs)};
+    return Leads{step(lead), step(lead + *slow_trip + kFetchMs), step(lead + RoomClient::kSeekDataMs)};
+  }
+
+  // A binary message: seek data (a JSON header line, then the multipart
+  // body). Anything else binary is ignored.
+  void handle_binary(std::string text) {
+    const auto newline = text.find('\n');
+    if (newline == std::string::npos || newline > 4096) return;
+    boost::system::error_code ec;
+    auto header = json::parse(std::string_view(text).substr(0, newline), ec);
+    if (ec || !header.is_object()) return;
+    const auto& h = header.as_object();
+    auto data = std::make_shared<SeekData>();
+    try {
+      if (h.at("type").as_string() != "seek_data") return;
+      data->song_id = std::string(h.at("song_id").as_string());
+      data->frame = h.at("frame").to_number<std::uint64_t>();
+      data->rate = h.at("rate").to_number<int>();
+      data->etag = std::string(h.at("etag").as_string());
+      data->content_type = std::string(h.at("content_type").as_string());
+    } catch (const std::exception&) {
+      return;  // a header we do not understand
+    }
+    text.erase(0, newline + 1);
+    data->body = std::move(text);
+    std::lock_guard lock(mu);
+    seek_data.emplace_back(std::move(data), std::chrono::steady_clock::now());
+    while (seek_data.size() > RoomClient::kKeptSeekData) seek_data.pop_front();
   }
 
   // Applies one server message; returns false for messages that end the session.
@@ -312,8 +349,13 @@ struct RoomClient::Impl {
         {
           std::lock_guard lock(mu);
           if (auto leads = needed_leads_ms()) {
-            request["lead_ms"] = leads->first;
-            request["fetch_lead_ms"] = leads->second;
+            request["lead_ms"] = leads->held;
+            request["fetch_lead_ms"] = leads->fetched;
+            if (seek_data_rate > 0) {
+              request["seek_data_rate"] = seek_data_rate;
+              request["seek_data_behind_frames"] = seek_data_behind;
+              request["seek_data_lead_ms"] = leads->with_seek_data;
+            }
           }
         }
         auto text = json::serialize(request);
@@ -329,13 +371,20 @@ struct RoomClient::Impl {
         co_await timer.async_wait(use_awaitable);
       }
     };
+    ws.read_message_max(RoomClient::kMaxMessageBytes);
     auto reader = [&]() -> awaitable<void> {
       beast::flat_buffer buffer;
       for (;;) {
         buffer.clear();
         co_await ws.async_read(buffer, use_awaitable);
         const double received_at = wall_clock_ms();
-        if (!handle(beast::buffers_to_string(buffer.data()), received_at)) co_return;
+        if (ws.got_binary()) {
+          handle_binary(beast::buffers_to_string(buffer.data()));
+        } else if (!handle(beast::buffers_to_string(buffer.data()), received_at)) {
+          co_return;
+        }
+        // A large message (seek data) leaves no large buffer behind.
+        if (buffer.capacity() > 64 * 1024) buffer.shrink_to_fit();
       }
     };
     // The session ends as soon as either of them ends, however it ends; the
@@ -439,6 +488,25 @@ RoomClient::RoomClient(std::vector<std::string> servers, std::string token, std:
 }
 
 RoomClient::~RoomClient() { stop(); }
+
+void RoomClient::set_seek_data_rate(int rate, std::uint64_t behind_frames) {
+  std::lock_guard lock(impl_->mu);
+  impl_->seek_data_rate = std::max(0, rate);
+  impl_->seek_data_behind = behind_frames;
+}
+
+std::shared_ptr<const SeekData> RoomClient::seek_data(const std::string& song_id, std::uint64_t frame,
+                                                      int rate) const {
+  std::lock_guard lock(impl_->mu);
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = impl_->seek_data.rbegin(); it != impl_->seek_data.rend(); ++it) {
+    const auto& d = *it->first;
+    if (d.song_id == song_id && d.frame == frame && d.rate == rate && now - it->second < kSeekDataKeep) {
+      return it->first;
+    }
+  }
+  return nullptr;
+}
 
 void RoomClient::set_change_latency_ms(double latency_ms) {
   std::lock_guard lock(impl_->mu);

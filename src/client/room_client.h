@@ -75,6 +75,18 @@ struct RoomView {
   const RoomItem* item_at_time(double server_ms, double* position_ms) const;
 };
 
+// Seek data (docs/protocol.md, "Seek data"): the bytes of a song that a
+// player reads to open it and play from output frame `frame` at `rate` Hz,
+// as the server planned them on its copy and sent with the news of a jump.
+struct SeekData {
+  std::string song_id;
+  std::uint64_t frame = 0;
+  int rate = 0;
+  std::string etag;          // the song file's strong ETag, quoted
+  std::string content_type;  // multipart/byteranges; boundary=...
+  std::string body;
+};
+
 struct RoomClientOptions {
   // Time requests on each connection: `time_burst` of them
   // `time_burst_interval` apart for a quick first estimate, then one every
@@ -128,6 +140,24 @@ class RoomClient {
   // a slow round trip and 50 ms more), so that the server times commands
   // for it to hear them at the right sample. Thread-safe.
   void set_change_latency_ms(double latency_ms);
+  // Asks the server for seek data planned at output rate `rate` Hz (0: no
+  // more), and reports the lead this listener needs when the data comes
+  // with the news of a jump: its held lead and kSeekDataMs for the server
+  // to plan, the bytes to arrive and the player to open them. A server that
+  // sends no seek data times jumps by the fetch lead as before.
+  // `behind_frames`: how far before the position the player's decoder
+  // starts (StreamingSource::decoding_start).
+  static constexpr double kSeekDataMs = 40;
+  void set_seek_data_rate(int rate, std::uint64_t behind_frames);
+  // The seek data last received for that song, frame and rate; null when
+  // none came (a server that sends none, a jump it could not plan). The
+  // last kKeptSeekData are kept, each for kSeekDataKeep.
+  static constexpr std::size_t kKeptSeekData = 4;
+  static constexpr std::chrono::seconds kSeekDataKeep{30};
+  std::shared_ptr<const SeekData> seek_data(const std::string& song_id, std::uint64_t frame, int rate) const;
+  // Messages the server may send, at most (seek data is the largest: a
+  // plan's 2 MiB of bytes and its multipart framing).
+  static constexpr std::size_t kMaxMessageBytes = 4 * 1024 * 1024;
 
   // Called (on the client's thread) after each change of view or connection.
   void set_on_change(std::function<void()> callback);

@@ -103,4 +103,27 @@ Result<std::vector<ByteRange>> plan_seek_reads(ByteSource& song, const AudioForm
   return out;
 }
 
+Result<PlannedSeek> plan_seek_bytes(const std::string& path, std::uint64_t frame, int rate, bool with_open) {
+  auto file = FileByteSource::open(path);
+  if (!file) return file.status();
+  const AudioFormat format{rate, 2};
+  auto ranges = plan_seek_reads(**file, format, frame, static_cast<std::uint64_t>(rate * kSeekFollowSeconds), with_open);
+  if (!ranges) return ranges.status();
+  PlannedSeek out;
+  out.size = (*file)->size().value_or(0);
+  for (const auto& r : *ranges) {
+    BytePart part{r.offset, std::string(static_cast<std::size_t>(r.length), '\0'), out.size};
+    std::size_t have = 0;
+    while (have < part.bytes.size()) {
+      auto n = (*file)->read(r.offset + have, part.bytes.data() + have, part.bytes.size() - have);
+      if (!n) return n.status();
+      if (*n == 0) break;  // the file is shorter than its reads said: keep what there is
+      have += *n;
+    }
+    part.bytes.resize(have);
+    if (!part.bytes.empty()) out.parts.push_back(std::move(part));
+  }
+  return out;
+}
+
 }  // namespace hifi::media

@@ -15,8 +15,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "common/byteranges.h"
 #include "common/status.h"
 #include "media/audio_format.h"
 #include "media/byte_source.h"
@@ -50,5 +52,21 @@ struct SeekReadsLimits {
 Result<std::vector<ByteRange>> plan_seek_reads(ByteSource& song, const AudioFormat& format, std::uint64_t frame,
                                                std::uint64_t follow_frames, bool with_open = false,
                                                const SeekReadsLimits& limits = {});
+
+// What the server sends for a seek: output decoded past the frame. A player
+// starts decoding a second before the position it plays from (to keep a
+// second behind it, as StreamingSource does), so two seconds leave it one to
+// play before it needs more.
+inline constexpr double kSeekFollowSeconds = 2.0;
+
+// A seek's plan with its bytes, read from the song file at `path`: the
+// ranges plan_seek_reads finds for `frame` at `rate` Hz (stereo), followed
+// by kSeekFollowSeconds, each with the file's bytes there. `size` is the
+// file's. Errors as plan_seek_reads, and the file's read errors.
+struct PlannedSeek {
+  std::vector<BytePart> parts;
+  std::uint64_t size = 0;
+};
+Result<PlannedSeek> plan_seek_bytes(const std::string& path, std::uint64_t frame, int rate, bool with_open);
 
 }  // namespace hifi::media

@@ -20,6 +20,15 @@ std::uint64_t seconds_to_frames(double seconds, int rate) {
 
 }  // namespace
 
+std::uint64_t StreamingSource::frames_behind(const Window& window, int sample_rate) {
+  return seconds_to_frames(window.behind_seconds, sample_rate);
+}
+
+std::uint64_t StreamingSource::decoding_start(const Window& window, int sample_rate, std::uint64_t from) {
+  const std::uint64_t behind = frames_behind(window, sample_rate);
+  return from > behind ? from - behind : 0;
+}
+
 StreamingSource::StreamingSource(Opener open, AudioFormat format, const Window& window)
     : open_(std::move(open)),
       format_(format),

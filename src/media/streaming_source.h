@@ -73,6 +73,12 @@ class StreamingSource : public PcmSource {
   // A forward seek up to this far beyond the decoded frames decodes on.
   static constexpr double kForwardDecodeSeconds = 1.0;
 
+  // The frames a window keeps behind the position, at `sample_rate`; a
+  // source started at `from` (or sought there, far) opens and decodes from
+  // that many before it (decoding_start).
+  static std::uint64_t frames_behind(const Window& window, int sample_rate);
+  static std::uint64_t decoding_start(const Window& window, int sample_rate, std::uint64_t from);
+
   // Starts decoding what `open` gives into `format`, from frame `from`
   // (the read position's start: where playback will most likely begin).
   static std::shared_ptr<StreamingSource> start(Opener open, const AudioFormat& format,

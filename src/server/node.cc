@@ -14,12 +14,15 @@
 
 #include "blob/blob_store.h"
 #include "cluster/cluster_node.h"
+#include "common/byteranges.h"
+#include "common/random.h"
 #include "library/catalog.h"
 #include "library/client_credentials.h"
 #include "library/annotations.h"
 #include "library/play_queues.h"
 #include "library/playlists.h"
 #include "library/shares.h"
+#include "media/seek_reads.h"
 #include "server/http_server.h"
 #include "server/housekeeping.h"
 #include "server/play_counter.h"
@@ -244,6 +247,27 @@ Result<std::unique_ptr<Node>> Node::open(ServerConfig config, NodeOptions option
   };
   p->rooms = std::make_unique<room::RoomService>(*p->store, p->room_clock(), room_options);
   p->hub = std::make_unique<RoomHub>(*p->rooms);
+  // Seek data for the players that take it: planned on this node's copy,
+  // sharing the transcoders' bound. A single node holds every song.
+  p->hub->set_seek_planner(
+      [catalog = p->catalog.get(), blobs = p->blobs.get(), slots = p->transcode_slots.get()](
+          const std::string& song_id, std::uint64_t frame, int rate) -> std::optional<SeekData> {
+        auto song = catalog->get(song_id);
+        if (!song || !blobs->open(song->sha256)) return std::nullopt;
+        auto slot = slots->try_acquire();
+        if (!slot) return std::nullopt;
+        auto planned = media::plan_seek_bytes(blobs->path_for(song->sha256), frame, rate, /*with_open=*/true);
+        if (!planned) {
+          spdlog::debug("no seek data for song {}: {}", song_id, planned.status().message());
+          return std::nullopt;
+        }
+        const std::string boundary = "hifi-" + random_hex(12);
+        return SeekData{"\"" + song->sha256.hex() + "\"", byteranges_content_type(boundary),
+                        format_byteranges(planned->parts, boundary,
+                                          song->content_type.empty() ? "application/octet-stream" : song->content_type,
+                                          planned->size)};
+      },
+      /*holds_every_song=*/cfg.etcd_endpoints.empty() && p->options.shared_store == nullptr);
   p->rooms->set_listener([hub = p->hub.get()](const room::RoomEvent& e) { hub->on_event(e); });
   // Commands that change what is heard land where every listener can play
   // them at the same sample: as far ahead as the slowest listener needs.

@@ -232,6 +232,11 @@ void RoomHub::presence_changed_locked(const std::string& room_id, Channel& chann
 }
 
 void RoomHub::on_event(const room::RoomEvent& event) {
+  // Planned before the lock is taken (it decodes); sent right before the
+  // state, so that a player has the bytes when it hears of the jump.
+  const auto seek_data = event.type == room::RoomEvent::Type::kUpdated
+                             ? plan_seek_data(event.room)
+                             : std::vector<std::pair<SeekDataKey, SharedMessage>>{};
   std::lock_guard lock(mu_);
   auto it = channels_.find(event.room.id);
   if (event.type == room::RoomEvent::Type::kDeleted) {
@@ -258,6 +263,11 @@ void RoomHub::on_event(const room::RoomEvent& event) {
   while (channel.history.size() > history_per_room_) {
     channel.history_floor = channel.history.front().first;
     channel.history.pop_front();
+  }
+  for (const auto& [key, data] : seek_data) {
+    for (auto& [ptr, sub] : channel.subscribers) {
+      if (SeekDataKey{sub.seek_data.rate, sub.seek_data.behind_frames} == key) sub.subscriber->deliver_binary(data);
+    }
   }
   broadcast_locked(channel, message);
 }
@@ -371,13 +381,22 @@ room::CommandLeads max_of(room::CommandLeads a, const room::CommandLeads& b) {
 
 }  // namespace
 
-room::CommandLeads RoomHub::local_leads_locked(const Channel& channel) {
+room::CommandLeads RoomHub::local_leads_locked(const Channel& channel) const {
   room::CommandLeads leads;
-  for (const auto& [ptr, sub] : channel.subscribers) leads = max_of(leads, sub.leads);
+  for (const auto& [ptr, sub] : channel.subscribers) {
+    auto needed = sub.leads;
+    // A listener whose seek data this node sends with the news needs no
+    // time to fetch it.
+    if (holds_every_song_ && seek_planner_ && sub.seek_data.rate > 0) {
+      needed.fetched_ms = std::clamp(sub.seek_data.lead_ms, needed.held_ms, needed.fetched_ms);
+    }
+    leads = max_of(leads, needed);
+  }
   return leads;
 }
 
-void RoomHub::report_lead(const std::string& room_id, const RoomSubscriber* subscriber, room::CommandLeads leads) {
+void RoomHub::report_lead(const std::string& room_id, const RoomSubscriber* subscriber, room::CommandLeads leads,
+                          SeekDataWish wish) {
   std::lock_guard lock(mu_);
   auto it = channels_.find(room_id);
   if (it == channels_.end()) return;
@@ -386,6 +405,8 @@ void RoomHub::report_lead(const std::string& room_id, const RoomSubscriber* subs
   leads.held_ms = std::clamp<std::int64_t>(leads.held_ms, 0, kMaxReportedLeadMs);
   leads.fetched_ms = std::clamp<std::int64_t>(leads.fetched_ms, leads.held_ms, kMaxReportedLeadMs);
   sub->second.leads = leads;
+  wish.lead_ms = std::clamp<std::int64_t>(wish.lead_ms, 0, kMaxReportedLeadMs);
+  sub->second.seek_data = wish;
   // Other nodes learn of a change in the room's leads with this node's
   // presence key; changes under 10 ms are not worth a write (clients report
   // in 5 ms steps, and a lead sitting on a step would flap).

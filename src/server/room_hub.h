@@ -102,8 +102,35 @@ class RoomSubscriber {
  public:
   virtual ~RoomSubscriber() = default;
   virtual void deliver(SharedMessage message) = 0;
+  // A binary message (seek data); subscribers that never ask for it
+  // (RoomHub::report_lead) need not take it.
+  virtual void deliver_binary(SharedMessage message) { (void)message; }
   // Close the connection (after the messages already delivered), saying why.
   virtual void close(CloseReason why) = 0;
+};
+
+// Seek data (docs/protocol.md, "Seek data"): the bytes of a song a player
+// reads to open it and start playing from a position, planned on this
+// node's copy (media::plan_seek_bytes), as one multipart/byteranges body.
+struct SeekData {
+  std::string etag;          // the song file's strong ETag, quoted
+  std::string content_type;  // multipart/byteranges; boundary=...
+  std::string body;
+};
+// Plans seek data for output frame `frame` at `rate` Hz of a song; nullopt
+// when this node cannot now (no copy, no transcode slot free, the song does
+// not decode). Called without the hub's lock, on the thread that delivers
+// the room's change; it decodes for a few milliseconds.
+using SeekPlanner = std::function<std::optional<SeekData>(const std::string& song_id, std::uint64_t frame, int rate)>;
+
+// What a listener asks of seek data: planned for `rate` Hz (0: none) from
+// `behind_frames` before the position (where its decoder starts), and the
+// lead it needs for a change whose data comes with the news.
+struct SeekDataWish {
+  int rate = 0;
+  std::uint64_t behind_frames = 0;
+  std::int64_t lead_ms = 0;
+  friend bool operator==(const SeekDataWish&, const SeekDataWish&) = default;
 };
 
 class RoomHub {
@@ -156,6 +183,17 @@ class RoomHub {
   // Feed from RoomService::set_listener.
   void on_event(const room::RoomEvent& event);
 
+  // Seek data for the listeners that ask for it: when a change jumps into
+  // a song (seek, previous, select, add-and-play, to a position past its
+  // start), each such listener gets, right before the change's `state`, a
+  // binary message with the bytes its player reads to start there (at most
+  // kMaxSeekDataRates distinct rates and starts per change). `holds_every_song`: this
+  // node has a copy of every song (a single node), so such a listener's
+  // seek-data lead stands in for its fetch lead. Call before the room
+  // service delivers events.
+  static constexpr std::size_t kMaxSeekDataRates = 2;
+  void set_seek_planner(SeekPlanner planner, bool holds_every_song);
+
   // Subscribes to a room. With `since` (the last revision the client saw)
   // the subscriber gets the changes after it when the hub still has them,
   // else a snapshot. `token_hash` names the session that opened the
@@ -181,8 +219,11 @@ class RoomHub {
   // them with their time requests; values are clamped to
   // 0..kMaxReportedLeadMs (and fetched_ms to at least held_ms). Cheap:
   // subscribers report only when they change.
+  // A subscriber that asks for seek data (set_seek_planner) says so with
+  // `wish`; its lead is clamped like the others'.
   static constexpr std::int64_t kMaxReportedLeadMs = 1000;
-  void report_lead(const std::string& room_id, const RoomSubscriber* subscriber, room::CommandLeads leads);
+  void report_lead(const std::string& room_id, const RoomSubscriber* subscriber, room::CommandLeads leads,
+                   SeekDataWish wish = {});
   // The largest leads any listener of the room needs, on this node or (with
   // cluster presence, published with this node's presence key) on any
   // other; 0 when nobody reported one. RoomService bounds what it uses.
@@ -217,6 +258,7 @@ class RoomHub {
     ListenerInfo who;  // with the one device of this connection, if named
     std::string token_hash;  // of the session that opened it
     room::CommandLeads leads;  // report_lead()
+    SeekDataWish seek_data;    // report_lead()
   };
   struct LocalUser {
     ListenerInfo info;  // info.devices: the keys of `devices`
@@ -255,7 +297,11 @@ class RoomHub {
   // Other nodes' listeners: room id -> node id -> users.
   using RemotePresence = std::map<std::string, std::map<std::string, NodeListeners>>;
 
-  static room::CommandLeads local_leads_locked(const Channel& channel);
+  room::CommandLeads local_leads_locked(const Channel& channel) const;
+  // The seek data of a change that jumps into a song, per rate and start
+  // its room's listeners asked for; empty for other changes. Takes mu_ briefly.
+  using SeekDataKey = std::pair<int, std::uint64_t>;  // rate, behind_frames
+  std::vector<std::pair<SeekDataKey, SharedMessage>> plan_seek_data(const room::Room& room);
   // Local users (if any) merged with the other nodes' users of the room.
   RoomListeners merged_listeners_locked(const std::string& room_id,
                                         const std::map<std::string, LocalUser>* local_users) const;
@@ -293,6 +339,8 @@ class RoomHub {
 
   room::RoomService& rooms_;
   const std::size_t history_per_room_;
+  SeekPlanner seek_planner_;  // set before events come; then read only
+  bool holds_every_song_ = false;
   mutable std::mutex mu_;
   std::map<std::string, Channel> channels_;
   SharedMessage move_message_;  // set by move_all(): every later joiner moves too

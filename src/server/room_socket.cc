@@ -34,6 +34,9 @@ static_assert(kMaxQueuedMessages >= 2 * RoomHub::kDefaultHistoryPerRoom);
 constexpr int kMaxClientMessagesPerSecond = 100;
 constexpr std::size_t kMaxDeviceNameChars = 60;
 constexpr auto kWebSocketIdleTimeout = std::chrono::seconds(20);
+// Output rates a player may ask seek data for (as the seek_rate of a plan).
+constexpr std::int64_t kMinSeekDataRate = 8000;
+constexpr std::int64_t kMaxSeekDataRate = 384000;
 
 double precise_now_ms() {
   using namespace std::chrono;
@@ -91,7 +94,10 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
     read_next();
   }
 
-  void deliver(SharedMessage message) override {
+  void deliver(SharedMessage message) override { enqueue(std::move(message), false); }
+  void deliver_binary(SharedMessage message) override { enqueue(std::move(message), true); }
+
+  void enqueue(SharedMessage message, bool binary) {
     std::lock_guard lock(mu_);
     if (closing_) return;
     if (queue_.size() - queue_head_ >= kMaxQueuedMessages) {
@@ -101,7 +107,7 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
       asio::post(ws_.get_executor(), [self = shared_from_this()] { self->abort_now(); });
       return;
     }
-    queue_.push_back(std::move(message));
+    queue_.push_back({std::move(message), binary});
     if (!writing_) {
       writing_ = true;
       asio::post(ws_.get_executor(), [self = shared_from_this()] { self->write_next(); });
@@ -138,7 +144,7 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
   }
 
   void write_next() {
-    SharedMessage message;
+    Outgoing next;
     {
       std::lock_guard lock(mu_);
       if (queue_head_ == queue_.size()) {
@@ -147,13 +153,14 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
         if (close_after_writes_) close_now(close_reason_);
         return;
       }
-      message = std::move(queue_[queue_head_++]);
+      next = std::move(queue_[queue_head_++]);
       if (queue_head_ >= 64 && 2 * queue_head_ >= queue_.size()) {
         queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_));
         queue_head_ = 0;
       }
     }
-    ws_.text(true);
+    ws_.binary(next.binary);
+    SharedMessage message = std::move(next.message);
     ws_.async_write(asio::buffer(*message),
                     [self = shared_from_this(), message](beast::error_code ec, std::size_t) {
                       if (ec) {
@@ -244,9 +251,23 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
       };
       if (const auto held = lead_of("lead_ms")) {
         const room::CommandLeads leads{*held, lead_of("fetch_lead_ms").value_or(*held)};
-        if (leads != reported_leads_) {
+        // A player that takes seek data says at what output rate, and the
+        // lead it needs when the data comes with the news.
+        SeekDataWish wish;
+        if (const auto* rate = message->if_contains("seek_data_rate"); rate && rate->is_int64() &&
+            rate->as_int64() >= kMinSeekDataRate && rate->as_int64() <= kMaxSeekDataRate) {
+          wish.rate = static_cast<int>(rate->as_int64());
+          wish.lead_ms = lead_of("seek_data_lead_ms").value_or(leads.fetched_ms);
+          // Up to 10 s before the position.
+          if (const auto* behind = message->if_contains("seek_data_behind_frames");
+              behind && behind->is_int64() && behind->as_int64() > 0) {
+            wish.behind_frames = static_cast<std::uint64_t>(std::min<std::int64_t>(behind->as_int64(), 10 * rate->as_int64()));
+          }
+        }
+        if (leads != reported_leads_ || wish != reported_wish_) {
           reported_leads_ = leads;
-          listener_->services.hub.report_lead(listener_->room_id, this, leads);
+          reported_wish_ = wish;
+          listener_->services.hub.report_lead(listener_->room_id, this, leads, wish);
         }
       }
       send_own({{"type", "time"}, {"t0", *t0}, {"t1", received_at}, {"t2", precise_now_ms()}});
@@ -284,7 +305,11 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
 
   websocket::stream<net::Stream> ws_;
   std::mutex mu_;
-  std::vector<SharedMessage> queue_;
+  struct Outgoing {
+    SharedMessage message;
+    bool binary = false;  // seek data; the rest is JSON text
+  };
+  std::vector<Outgoing> queue_;
   std::size_t queue_head_ = 0;
   bool writing_ = false;
   bool closing_ = false;
@@ -297,6 +322,7 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
   std::string incoming_;              // the message being read
   std::size_t message_bytes_ = 0;     // its size so far
   room::CommandLeads reported_leads_;  // what the hub knows of this listener's leads
+  SeekDataWish reported_wish_;         // and of the seek data it takes
   std::chrono::steady_clock::time_point window_start_;
   int messages_in_window_ = 0;
 };

@@ -15,49 +15,10 @@
 
 #include "common/byteranges.h"
 #include "common/random.h"
-#include "media/byte_source.h"
 #include "media/seek_reads.h"
 #include "server/http_internal.h"
 
 namespace hifi::http_internal {
-namespace {
-
-// Output decoded past the frame: what the player decodes before it next
-// asks for more.
-constexpr double kFollowSeconds = 1.0;
-
-struct Planned {
-  std::vector<BytePart> parts;
-  std::uint64_t size = 0;
-};
-
-// On a worker: the plan, and the bytes it names.
-Result<Planned> plan(const std::string& path, std::uint64_t frame, int rate, bool with_open) {
-  auto file = media::FileByteSource::open(path);
-  if (!file) return file.status();
-  const media::AudioFormat format{rate, 2};
-  auto ranges =
-      media::plan_seek_reads(**file, format, frame, static_cast<std::uint64_t>(rate * kFollowSeconds), with_open);
-  if (!ranges) return ranges.status();
-  Planned out;
-  out.size = (*file)->size().value_or(0);
-  for (const auto& r : *ranges) {
-    BytePart part{r.offset, std::string(static_cast<std::size_t>(r.length), '\0'), out.size};
-    std::size_t have = 0;
-    while (have < part.bytes.size()) {
-      auto n = (*file)->read(r.offset + have, part.bytes.data() + have, part.bytes.size() - have);
-      if (!n) return n.status();
-      if (*n == 0) break;  // the file is shorter than its reads said: keep what there is
-      have += *n;
-    }
-    part.bytes.resize(have);
-    if (!part.bytes.empty()) out.parts.push_back(std::move(part));
-  }
-  return out;
-}
-
-}  // namespace
-
 awaitable<Reply> serve_seek_reads(RequestContext& ctx, const Song& song, std::uint64_t frame, int rate,
                                   bool with_open) {
   const auto etag = "\"" + song.sha256.hex() + "\"";
@@ -75,13 +36,13 @@ awaitable<Reply> serve_seek_reads(RequestContext& ctx, const Song& song, std::ui
   const auto path = ctx.services.blobs.path_for(song.sha256);
   // Planning decodes (at most about 4 MiB of the song): it shares the
   // transcoders' bound on such work.
-  std::optional<Result<Planned>> planned;
+  std::optional<Result<media::PlannedSeek>> planned;
   {
     auto slot = ctx.services.transcode_slots.try_acquire();
     if (!slot) {
       co_return transcoder_busy(ctx, "this node is busy transcoding; read the song with Range requests");
     }
-    planned = co_await offload(ctx, [&] { return plan(path, frame, rate, with_open); });
+    planned = co_await offload(ctx, [&] { return media::plan_seek_bytes(path, frame, rate, with_open); });
   }
   if (!*planned) {
     if (planned->status().code() == Code::kUnsupported) {

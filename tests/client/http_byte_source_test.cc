@@ -264,6 +264,65 @@ TEST_F(HttpByteSourceTest, ASourceStartedFarIntoASongOpensAndSeeksWithOneRequest
   EXPECT_TRUE(read_at(*source, from, 4800) == want);
 }
 
+// Seek data a room sent with the news of a jump (the server's plan with
+// the opening's reads) opens the song and seeks without a request.
+TEST_F(HttpByteSourceTest, SeekDataSentWithTheNewsOpensAndSeeksWithoutARequest) {
+  const std::string id = upload("long.flac");
+  const std::uint64_t from = 700ULL * 48000 + 5;
+  auto url = signed_url(id)();
+  ASSERT_TRUE(url) << url.error.message();
+  // Planned where the source's decoder starts: its window's behind before.
+  const auto start = StreamingSource::decoding_start(kWindow, kOut.sample_rate, from);
+  auto plan = api_->request("GET", *url + "&seek_frame=" + std::to_string(start) + "&seek_rate=48000&seek_open=1");
+  ASSERT_TRUE(plan) << plan.error.message();
+  HttpByteSource* bytes = nullptr;
+  int requests_at_open = -1;
+  std::optional<std::uint64_t> size_at_open;
+  auto source = StreamingSource::start(
+      [&](std::uint64_t frame) -> Result<StreamingSource::Input> {
+        auto s = std::make_unique<HttpByteSource>(*api_, signed_url(id), "song " + id);
+        if (Status st = s->start_with_plan(frame, kOut.sample_rate, plan->header("etag"),
+                                           plan->header("content-type"), plan->body);
+            !st) {
+          return st;
+        }
+        requests_at_open = s->requests();
+        size_at_open = s->size();
+        bytes = s.get();
+        return StreamingSource::Input{std::move(s), 0};
+      },
+      kOut, kWindow, from);
+  ASSERT_TRUE(hifi::testing::eventually([&] { return source->ready(from, 4800); }, std::chrono::seconds(60)))
+      << source->status().to_string();
+  ASSERT_NE(bytes, nullptr);
+  EXPECT_EQ(requests_at_open, 0);
+  EXPECT_EQ(bytes->requests(), 0) << "the plan holds the opening, the seek and two seconds after it";
+  EXPECT_EQ(size_at_open, fs::file_size(*dir_ / "long.flac")) << "the plan says the size";
+  EXPECT_EQ(bytes->seek_plans(), 1);
+  EXPECT_GT(bytes->planned_reads(), 0);
+
+  auto local = media::DecodedSong::start((*dir_ / "long.flac").string(), kOut);
+  ASSERT_TRUE(hifi::testing::eventually([&] { return local->finished(); }, std::chrono::seconds(60)));
+  std::vector<std::int16_t> want(4800 * 2);
+  want.resize(local->read_frames(from, want.data(), 4800) * 2);
+  EXPECT_TRUE(read_at(*source, from, 4800) == want);
+  // Past the plan, ranges asked with the plan's ETag.
+  const std::uint64_t later = from + 20 * 48000;
+  want.assign(4800 * 2, 0);
+  want.resize(local->read_frames(later, want.data(), 4800) * 2);
+  EXPECT_TRUE(read_at(*source, later, 4800) == want);
+}
+
+// Seek data that does not parse is left aside: the source asks for its own plan.
+TEST_F(HttpByteSourceTest, UnusableSeekDataIsLeftAside) {
+  const std::string id = upload("song.flac");
+  HttpByteSource source(*api_, signed_url(id), "song " + id);
+  ASSERT_TRUE(source.start_with_plan(10 * 48000, 48000, "\"x\"", "multipart/byteranges; boundary=b", "garbage"));
+  EXPECT_EQ(source.requests(), 1);
+  EXPECT_EQ(source.seek_plans(), 1);
+  EXPECT_EQ(source.size(), fs::file_size(*dir_ / "song.flac"));
+}
+
 // A server that refuses to plan (here: a URL whose seek_open it rejects,
 // as an older server rejects what it does not know) is asked once; reads
 // go on as before.

@@ -123,6 +123,8 @@ class WsClient {
   }
 
   bool is_open() const { return ws_.is_open(); }
+  // Whether the message read last was a binary one.
+  bool got_binary() const { return ws_.got_binary(); }
   boost::beast::error_code error() const { return error_; }
   boost::beast::websocket::close_reason close_reason() const { return ws_.reason(); }
 
