@@ -1,7 +1,7 @@
 // Seek reads (media/seek_reads.h): GET /api/v1/songs/{id}/stream with
 // seek_frame and seek_rate answers, in one multipart/byteranges response,
 // the bytes of the song that a player's decoder reads to seek to that
-// output frame and decode a second past it (with seek_open=1, and to open
+// output frame and decode two seconds past it (with seek_open=1, and to open
 // the song first: a player starting a song from a position). The node runs the same seek on
 // its own copy to find them; a player streaming the song over a slow path
 // then seeks in one round trip instead of one per step of the search.
