@@ -260,14 +260,19 @@ awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int file_
   };
 
   // The header goes out as one buffer, sent at once: the socket almost
-  // always has room, so there is no asynchronous write to set up. MSG_MORE
-  // holds it back until the file's bytes follow (sendfile's last piece
-  // pushes them all), so header and body leave in the same packets.
+  // always has room, so there is no asynchronous write to set up. For a
+  // body that starts on a page, MSG_MORE holds the header back until the
+  // file's bytes follow (sendfile's last piece pushes them all), so header
+  // and body leave in the same packets. For one that starts inside a page
+  // (most ranges) the header goes at once: corked in front of it, the
+  // kernel's send path cost this server about 25 us more per 16-64 KiB
+  // range on loopback (docs/benchmarks.md, "Ranges sent without the cork").
   if (!ctx.parser.is_done()) ctx.keep_alive = false;  // unread body: cannot reuse the connection
   add_connection_fields(ctx, header);
   ctx.status = header.result_int();
   const auto text = serialize_header(header);
-  const int flags = MSG_NOSIGNAL | (send_body ? MSG_MORE : 0);
+  constexpr std::uint64_t kPage = 4096;
+  const int flags = MSG_NOSIGNAL | (send_body && offset % kPage == 0 ? MSG_MORE : 0);
   std::size_t header_sent = 0;
   while (header_sent < text.size()) {
     const auto n = ::send(fd, text.data() + header_sent, text.size() - header_sent, flags);
