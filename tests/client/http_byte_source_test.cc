@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -44,6 +45,13 @@ constexpr StreamingSource::Window kWindow{2, 0.5};
 std::string file_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The frames [first, first + frames) of a song decoded here.
+std::vector<std::int16_t> frames_of(media::DecodedSong& song, std::uint64_t first, std::size_t frames) {
+  std::vector<std::int16_t> out(frames * 2);
+  out.resize(song.read_frames(first, out.data(), frames) * 2);
+  return out;
 }
 
 // Seeks to `first` and reads `frames` frames once they are ready.
@@ -108,6 +116,39 @@ class HttpByteSourceTest : public ::testing::Test {
     };
   }
 
+  // The song file `name` decoded here, to its end.
+  std::shared_ptr<media::DecodedSong> decoded(const std::string& name) {
+    auto local = media::DecodedSong::start((*dir_ / name).string(), kOut);
+    EXPECT_TRUE(hifi::testing::eventually([&] { return local->finished(); }, std::chrono::seconds(60)));
+    EXPECT_TRUE(local->status()) << local->status().to_string();
+    return local;
+  }
+
+  // What an input knew right after it opened.
+  struct Opened {
+    HttpByteSource* bytes = nullptr;
+    std::optional<std::uint64_t> size;
+    int requests = -1;
+  };
+  // A StreamingSource started at `from` over the song's stream, its input
+  // begun by `begin` (with the frame its decoder starts from), once the
+  // frames at `from` are ready; `opened` tells of its input.
+  std::shared_ptr<StreamingSource> started_at(const std::string& id, std::uint64_t from,
+                                              std::function<Status(HttpByteSource&, std::uint64_t)> begin,
+                                              Opened& opened) {
+    auto source = StreamingSource::start(
+        [this, id, begin, &opened](std::uint64_t frame) -> Result<StreamingSource::Input> {
+          auto s = std::make_unique<HttpByteSource>(*api_, signed_url(id), "song " + id);
+          if (Status st = begin(*s, frame); !st) return st;
+          opened = {s.get(), s->size(), s->requests()};  // read once ready: the source's lock orders it
+          return StreamingSource::Input{std::move(s), 0};
+        },
+        kOut, kWindow, from);
+    EXPECT_TRUE(hifi::testing::eventually([&] { return source->ready(from, 4800); }, std::chrono::seconds(60)))
+        << source->status().to_string();
+    return source;
+  }
+
   // A StreamingSource over the song's stream; `*bytes` shows its input.
   std::shared_ptr<StreamingSource> stream(const std::string& id, HttpByteSource** bytes) {
     return StreamingSource::start(
@@ -163,9 +204,7 @@ TEST_F(HttpByteSourceTest, ReadsTheSongsBytesAtAnyOffset) {
 
 TEST_F(HttpByteSourceTest, StreamingGivesTheFramesOfTheFileWhateverTheSeeks) {
   const std::string id = upload("song.flac");
-  auto local = media::DecodedSong::start((*dir_ / "song.flac").string(), kOut);
-  ASSERT_TRUE(hifi::testing::eventually([&] { return local->finished(); }, std::chrono::seconds(60)));
-  ASSERT_TRUE(local->status()) << local->status().to_string();
+  auto local = decoded("song.flac");
   const std::uint64_t total = local->total_frames();
 
   HttpByteSource* bytes = nullptr;
@@ -175,9 +214,7 @@ TEST_F(HttpByteSourceTest, StreamingGivesTheFramesOfTheFileWhateverTheSeeks) {
   for (std::uint64_t at : {std::uint64_t{0}, std::uint64_t{4800}, std::uint64_t{20} * 48000 + 11,
                            std::uint64_t{3} * 48000 + 7, std::uint64_t{3} * 48000 + 6, total - 3000,
                            total + 100, std::uint64_t{0}}) {
-    std::vector<std::int16_t> want(2400 * 2);
-    want.resize(local->read_frames(at, want.data(), 2400) * 2);
-    EXPECT_TRUE(read_at(*remote, at, 2400) == want) << "frame " << at;
+    EXPECT_TRUE(read_at(*remote, at, 2400) == frames_of(*local, at, 2400)) << "frame " << at;
   }
   EXPECT_TRUE(remote->status()) << remote->status().to_string();
 }
@@ -226,11 +263,7 @@ TEST_F(HttpByteSourceTest, AFarSeekTakesItsReadsFromTheServersPlan) {
   EXPECT_LE(bytes->requests() - before, 4);
 
   // The same seek on the local file gives the same frames.
-  auto local = media::DecodedSong::start((*dir_ / "long.flac").string(), kOut);
-  ASSERT_TRUE(hifi::testing::eventually([&] { return local->finished(); }, std::chrono::seconds(60)));
-  std::vector<std::int16_t> want(4800 * 2);
-  want.resize(local->read_frames(target, want.data(), 4800) * 2);
-  EXPECT_TRUE(read_at(*source, target, 4800) == want);
+  EXPECT_TRUE(read_at(*source, target, 4800) == frames_of(*decoded("long.flac"), target, 4800));
 }
 
 // A player joining a song far into it: the first request is the plan that
@@ -238,30 +271,17 @@ TEST_F(HttpByteSourceTest, AFarSeekTakesItsReadsFromTheServersPlan) {
 TEST_F(HttpByteSourceTest, ASourceStartedFarIntoASongOpensAndSeeksWithOneRequest) {
   const std::string id = upload("long.flac");
   const std::uint64_t from = 800ULL * 48000 + 3;
-  HttpByteSource* bytes = nullptr;
-  std::optional<std::uint64_t> size_at_start;  // read on the decoding thread, which owns the source
-  auto source = StreamingSource::start(
-      [this, id, &bytes, &size_at_start](std::uint64_t frame) -> Result<StreamingSource::Input> {
-        auto s = std::make_unique<HttpByteSource>(*api_, signed_url(id), "song " + id);
-        if (Status st = s->start_at(frame, kOut.sample_rate); !st) return st;
-        size_at_start = s->size();
-        bytes = s.get();
-        return StreamingSource::Input{std::move(s), 0};
-      },
-      kOut, kWindow, from);
-  ASSERT_TRUE(hifi::testing::eventually([&] { return source->ready(from, 4800); }, std::chrono::seconds(60)))
-      << source->status().to_string();
+  Opened opened;
+  auto source = started_at(
+      id, from, [](HttpByteSource& s, std::uint64_t frame) { return s.start_at(frame, kOut.sample_rate); }, opened);
+  auto* bytes = opened.bytes;
   ASSERT_NE(bytes, nullptr);
   EXPECT_EQ(bytes->seek_plans(), 1);
-  EXPECT_EQ(size_at_start, fs::file_size(*dir_ / "long.flac")) << "the plan says the size";
+  EXPECT_EQ(opened.size, fs::file_size(*dir_ / "long.flac")) << "the plan says the size";
   // The plan's, and (the window reaches 2 s ahead) the range after it.
   EXPECT_LE(bytes->requests(), 2);
 
-  auto local = media::DecodedSong::start((*dir_ / "long.flac").string(), kOut);
-  ASSERT_TRUE(hifi::testing::eventually([&] { return local->finished(); }, std::chrono::seconds(60)));
-  std::vector<std::int16_t> want(4800 * 2);
-  want.resize(local->read_frames(from, want.data(), 4800) * 2);
-  EXPECT_TRUE(read_at(*source, from, 4800) == want);
+  EXPECT_TRUE(read_at(*source, from, 4800) == frames_of(*decoded("long.flac"), from, 4800));
 }
 
 // Seek data a room sent with the news of a jump (the server's plan with
@@ -275,42 +295,27 @@ TEST_F(HttpByteSourceTest, SeekDataSentWithTheNewsOpensAndSeeksWithoutARequest) 
   const auto start = StreamingSource::decoding_start(kWindow, kOut.sample_rate, from);
   auto plan = api_->request("GET", *url + "&seek_frame=" + std::to_string(start) + "&seek_rate=48000&seek_open=1");
   ASSERT_TRUE(plan) << plan.error.message();
-  HttpByteSource* bytes = nullptr;
-  int requests_at_open = -1;
-  std::optional<std::uint64_t> size_at_open;
-  auto source = StreamingSource::start(
-      [&](std::uint64_t frame) -> Result<StreamingSource::Input> {
-        auto s = std::make_unique<HttpByteSource>(*api_, signed_url(id), "song " + id);
-        if (Status st = s->start_with_plan(frame, kOut.sample_rate, plan->header("etag"),
-                                           plan->header("content-type"), plan->body);
-            !st) {
-          return st;
-        }
-        requests_at_open = s->requests();
-        size_at_open = s->size();
-        bytes = s.get();
-        return StreamingSource::Input{std::move(s), 0};
+  Opened opened;
+  auto source = started_at(
+      id, from,
+      [&plan](HttpByteSource& s, std::uint64_t frame) {
+        return s.start_with_plan(frame, kOut.sample_rate, plan->header("etag"), plan->header("content-type"),
+                                 plan->body);
       },
-      kOut, kWindow, from);
-  ASSERT_TRUE(hifi::testing::eventually([&] { return source->ready(from, 4800); }, std::chrono::seconds(60)))
-      << source->status().to_string();
+      opened);
+  auto* bytes = opened.bytes;
   ASSERT_NE(bytes, nullptr);
-  EXPECT_EQ(requests_at_open, 0);
+  EXPECT_EQ(opened.requests, 0);
   EXPECT_EQ(bytes->requests(), 0) << "the plan holds the opening, the seek and two seconds after it";
-  EXPECT_EQ(size_at_open, fs::file_size(*dir_ / "long.flac")) << "the plan says the size";
+  EXPECT_EQ(opened.size, fs::file_size(*dir_ / "long.flac")) << "the plan says the size";
   EXPECT_EQ(bytes->seek_plans(), 1);
   EXPECT_GT(bytes->planned_reads(), 0);
 
-  auto local = media::DecodedSong::start((*dir_ / "long.flac").string(), kOut);
-  ASSERT_TRUE(hifi::testing::eventually([&] { return local->finished(); }, std::chrono::seconds(60)));
-  std::vector<std::int16_t> want(4800 * 2);
-  want.resize(local->read_frames(from, want.data(), 4800) * 2);
-  EXPECT_TRUE(read_at(*source, from, 4800) == want);
+  auto local = decoded("long.flac");
+  EXPECT_TRUE(read_at(*source, from, 4800) == frames_of(*local, from, 4800));
   // Past the plan, ranges asked with the plan's ETag.
   const std::uint64_t later = from + 20 * 48000;
-  want.assign(4800 * 2, 0);
-  want.resize(local->read_frames(later, want.data(), 4800) * 2);
-  EXPECT_TRUE(read_at(*source, later, 4800) == want);
+  EXPECT_TRUE(read_at(*source, later, 4800) == frames_of(*local, later, 4800));
 }
 
 // Seek data that does not parse is left aside: the source asks for its own plan.
