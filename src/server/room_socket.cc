@@ -28,6 +28,7 @@ using asio::use_awaitable;
 constexpr std::size_t kMaxClientMessageBytes = 16 * 1024;      // larger: an error reply
 constexpr std::size_t kHardMaxClientMessageBytes = 1 << 20;    // larger: the connection closes
 constexpr std::size_t kMaxQueuedMessages = 256;                // per connection
+constexpr std::size_t kMaxQueuedSeekData = 2;                  // of them seek data (up to 2 MiB each)
 // A reconnect's replay must fit in the queue with room to spare for the live
 // messages that arrive before the first write starts.
 static_assert(kMaxQueuedMessages >= 2 * RoomHub::kDefaultHistoryPerRoom);
@@ -106,6 +107,20 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
       clear_queue();
       asio::post(ws_.get_executor(), [self = shared_from_this()] { self->abort_now(); });
       return;
+    }
+    if (binary) {
+      // Seek data is worth its megabytes only for the latest jumps: a
+      // client that does not keep up keeps the newest few queued.
+      std::size_t queued = 0;
+      for (auto i = queue_head_; i < queue_.size(); ++i) queued += queue_[i].binary ? 1 : 0;
+      for (auto i = queue_head_; queued >= kMaxQueuedSeekData && i < queue_.size();) {
+        if (queue_[i].binary) {
+          queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(i));
+          --queued;
+        } else {
+          ++i;
+        }
+      }
     }
     queue_.push_back({std::move(message), binary});
     if (!writing_) {
