@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <utility>
 #include <vector>
@@ -127,6 +128,47 @@ TEST_F(RoomsTest, AListenerThatAsksGetsTheSeekDataRightBeforeTheJump) {
   for (const auto& m : until_state(*asks)) EXPECT_FALSE(m.binary);
   asks->close();
   plain->close();
+}
+
+// A listener that takes seek data but does not read: once its socket is
+// full, only the newest two are kept queued for it, so what it is sent stays
+// bounded; every state still comes, in order, each after its seek data.
+TEST_F(RoomsTest, ASlowListenerIsSentOnlyTheNewestSeekData) {
+  auto alice = register_and_login("alice");
+  auto room = create_room(alice);
+  auto song = upload_song(alice, 440, 30);
+  auto slow = join(alice, room);
+  report(*slow, {{"lead_ms", 40}, {"seek_data_rate", 48000}, {"seek_data_lead_ms", 70}});
+  ok_command(alice, room, {{"type", "add"}, {"song_ids", {song}}});
+  ok_command(alice, room, {{"type", "play"}});
+  // Each seek's data is about 130 KB: 150 of them are far more than the
+  // loopback socket buffers hold.
+  constexpr int kSeeks = 150;
+  for (int i = 0; i < kSeeks; ++i) {
+    ok_command(alice, room, {{"type", "seek"}, {"position_ms", 1000 + 100 * (i % 200)}});
+  }
+  int seek_states = 0;
+  int seek_data = 0;
+  std::int64_t data_revision = -1;
+  while (seek_states < kSeeks) {
+    auto text = slow->read_text();
+    ASSERT_TRUE(text) << "after " << seek_states << " seek states: " << slow->error().message();
+    if (slow->got_binary()) {
+      ++seek_data;
+      data_revision = json::parse(text->substr(0, text->find('\n'))).at("revision").to_number<std::int64_t>();
+      continue;
+    }
+    auto m = json::parse(*text).as_object();
+    if (m.at("type").as_string() != "state" || m.at("command").at("type").as_string() != "seek") continue;
+    ++seek_states;
+    if (data_revision >= 0) {
+      EXPECT_LE(data_revision, m.at("revision").to_number<std::int64_t>()) << "seek data after its state";
+    }
+  }
+  EXPECT_GT(seek_data, 0);
+  EXPECT_LT(seek_data, kSeeks) << "every seek's data was kept for a listener that did not read";
+  std::printf("a listener that did not read got %d of %d seek data messages\n", seek_data, kSeeks);
+  slow->close();
 }
 
 }  // namespace
