@@ -44,7 +44,7 @@ std::shared_ptr<StreamingSource> StreamingSource::start(Opener open, const Audio
   silence_ffmpeg_logs();
   std::shared_ptr<StreamingSource> source(new StreamingSource(std::move(open), format, window));
   source->position_ = from;
-  source->base_ = source->seek_to_ = from > source->behind_frames_ ? from - source->behind_frames_ : 0;
+  source->base_ = source->seek_to_ = decoding_start(window, format.sample_rate, from);
   source->seek_frame_ = from;
   if (Status s = check_output_format(format); !s) {
     source->progress_.status = std::move(s);
