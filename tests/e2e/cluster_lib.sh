@@ -138,6 +138,18 @@ more_lines() { (($(lines "$1") >= $2)); }
 # A process's resident memory (KiB) and open file descriptors.
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 open_fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+# describe_fds PID: what PID's descriptors are (counted by kind, files by
+# directory) and its TCP sockets.
+describe_fds() {
+  log "    its descriptors, by kind:"
+  find "/proc/$1/fd" -mindepth 1 -maxdepth 1 -printf '%l\n' 2>/dev/null |
+    sed -E 's/^(socket|pipe):.*/\1/; s|/[^/]*$|/…|' | sort | uniq -c | sort -rn >&2 || true
+  if command -v ss >/dev/null; then
+    log "    its TCP sockets (state, local port, peer; the first 60):"
+    ss -Htanp 2>/dev/null | awk -v pid="pid=$1," '$0 ~ pid { n = split($4, l, ":"); print $1, l[n], $5 }' |
+      sort | head -n 60 >&2 || true
+  fi
+}
 
 # upload_via I FILE: uploads FILE (WAV) through node I as $TOKEN's user;
 # prints the song id (nothing when it was not acknowledged).

@@ -453,8 +453,13 @@ deps=$(ldd "$BIN_DIR/hifi-server" 2>/dev/null || true)
 [[ "$deps" == *libasan* ]] && SANITIZED=1
 for i in 1 3; do
   settled() { (($(unkept_fds "$1") <= FDS0[$1] + 32)); }
-  check "node $i: open descriptors (but the kept ones) back near ${FDS0[$i]}" wait_until 30 settled "$i" ||
+  if wait_until 30 settled "$i"; then
+    check "node $i: open descriptors (but the kept ones) back near ${FDS0[$i]}" true
+  else
+    check "node $i: open descriptors (but the kept ones) back near ${FDS0[$i]}" false
     log "    node $i: $(open_fds "${NODE_PID[i]}") descriptors open, $(unkept_fds "$i") not kept for reads"
+    describe_fds "${NODE_PID[i]}"
+  fi
   rss=$(rss_kib "${NODE_PID[i]}")
   log "    node $i: ${RSS0[$i]} -> $rss KiB resident"
   if [[ -z "$SANITIZED" ]]; then

@@ -145,6 +145,15 @@ class EtcdCluster {
     m.pid = -1;
   }
 
+  // SIGSTOP / SIGCONT: a member that holds its connections open and
+  // answers nothing, as a machine that hangs.
+  void freeze_member(int i) {
+    if (members_.at(i).pid > 0) ::kill(members_.at(i).pid, SIGSTOP);
+  }
+  void thaw_member(int i) {
+    if (members_.at(i).pid > 0) ::kill(members_.at(i).pid, SIGCONT);
+  }
+
   // Starts a member killed by kill_member() again, with its data, and waits
   // until it is healthy (it has rejoined the cluster).
   bool restart_member(int i, std::string* error) {

@@ -14,8 +14,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <set>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/etcd_cluster.h"
@@ -305,6 +310,108 @@ TEST_F(EtcdMetaStoreTest, SurvivesTheLossOfTheMemberItUses) {
   RangeResult r;
   HIFI_ASSERT_OK_AND_ASSIGN(r, store->range("k/"));
   EXPECT_EQ(r.kvs.size(), 3u);
+}
+
+// This process's TCP connections to port `port` (any state but listening),
+// from /proc: the socket inodes among its descriptors, matched against the
+// kernel's table of TCP sockets.
+int connections_to(int port) {
+  std::set<std::string> inodes;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
+    if (!ec && target.rfind("socket:[", 0) == 0) inodes.insert(target.substr(8, target.size() - 9));
+  }
+  int n = 0;
+  for (const char* table : {"/proc/self/net/tcp", "/proc/self/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+      fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
+      const auto colon = remote.rfind(':');
+      if (colon == std::string::npos || state == "0A") continue;
+      if (std::stoi(remote.substr(colon + 1), nullptr, 16) == port && inodes.count(inode) != 0) ++n;
+    }
+  }
+  return n;
+}
+
+TEST_F(EtcdMetaStoreTest, KeepsNoConnectionsToAMemberItNoLongerAsks) {
+  EtcdCluster cluster;
+  std::string error;
+  ASSERT_TRUE(cluster.start(&error)) << error;
+  int leader = -1;
+  ASSERT_TRUE(wait_until([&] { return (leader = cluster.leader()) >= 0; }));
+  const int victim = (leader + 1) % EtcdCluster::kMembers;
+  std::vector<std::string> endpoints = {cluster.endpoint(victim)};
+  for (int i = 0; i < EtcdCluster::kMembers; ++i) {
+    if (i != victim) endpoints.push_back(cluster.endpoint(i));
+  }
+  EtcdOptions options;
+  options.request_timeout = std::chrono::milliseconds(1000);
+  auto store = open_or_fail(endpoints, options);
+  ASSERT_NE(store, nullptr);
+
+  // Writes at the same time leave several connections to the victim, the
+  // member asked first, kept for the next requests.
+  const int port = cluster.client_port(victim);
+  ASSERT_TRUE(wait_until([&] {
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 4; ++t) {
+      writers.emplace_back([&store, t] {
+        for (int i = 0; i < 10; ++i) EXPECT_TRUE(store->put("k/" + std::to_string(t), std::to_string(i)).is_ok());
+      });
+    }
+    for (auto& w : writers) w.join();
+    return connections_to(port) >= 2;
+  })) << connections_to(port) << " connections to the victim";
+
+  // The victim hangs: a read waits out the request timeout on it, then
+  // goes to another member, which is asked first from then on. The
+  // connections kept to the victim are closed: nothing would use them.
+  cluster.freeze_member(victim);
+  RangeResult r;
+  HIFI_ASSERT_OK_AND_ASSIGN(r, store->range("k/"));
+  EXPECT_EQ(r.kvs.size(), 4u);
+  EXPECT_EQ(connections_to(port), 0);
+  HIFI_ASSERT_OK(store->put("k/after", "x"));
+  EXPECT_EQ(connections_to(port), 0);
+  cluster.thaw_member(victim);
+}
+
+TEST_F(EtcdMetaStoreTest, ABurstOfRequestsLeavesNoConnectionsBehind) {
+  EtcdCluster* cluster = EtcdEnvironment::cluster();
+  ASSERT_NE(cluster, nullptr);
+  EtcdOptions options;
+  options.key_namespace = new_namespace();
+  options.idle_timeout = std::chrono::milliseconds(300);
+  auto store = open_or_fail(cluster->endpoints(), options);
+  ASSERT_NE(store, nullptr);
+  const int port = cluster->client_port(0);  // the member asked first
+
+  // Reads from 8 threads at once open several connections, kept for the
+  // next requests.
+  ASSERT_TRUE(wait_until([&] {
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 8; ++t) {
+      readers.emplace_back([&store] {
+        for (int i = 0; i < 10; ++i) EXPECT_TRUE(store->range("k/").is_ok());
+      });
+    }
+    for (auto& r : readers) r.join();
+    return connections_to(port) >= 3;
+  })) << connections_to(port) << " connections";
+
+  // Once the burst is over, one request at a time reuses the last
+  // connection used, and the others are closed when their idle time runs
+  // out: one is left.
+  EXPECT_TRUE(wait_until([&] {
+    EXPECT_TRUE(store->range("k/").is_ok());
+    return connections_to(port) == 1;
+  })) << connections_to(port) << " connections";
 }
 
 }  // namespace

@@ -233,7 +233,7 @@ class EtcdClient {
         }
       }
       if (response->status == 200 && is_json && !parsed.contains("error")) {
-        preferred_.store(i);
+        prefer(i);
         if (const json::object* result = object_field(parsed, "result")) return *result;
         return parsed;
       }
@@ -249,11 +249,25 @@ class EtcdClient {
   }
 
  private:
+  struct Idle {
+    std::unique_ptr<HttpConnection> conn;
+    SteadyClock::time_point since;
+  };
+
+  // The connection used last (so that those a burst opened age out), or
+  // nullptr. Connections idle past options_.idle_timeout are closed on the
+  // way: a burst of requests leaves no connections behind once it is over.
   std::unique_ptr<HttpConnection> take_idle(std::size_t i) {
+    std::vector<Idle> closing;
     std::lock_guard lock(mu_);
     auto& pool = idle_[i];
+    const auto stale = std::find_if(pool.begin(), pool.end(), [&, now = SteadyClock::now()](const Idle& idle) {
+      return now - idle.since < options_.idle_timeout;
+    });
+    closing.assign(std::make_move_iterator(pool.begin()), std::make_move_iterator(stale));
+    pool.erase(pool.begin(), stale);
     while (!pool.empty()) {
-      std::unique_ptr<HttpConnection> conn = std::move(pool.back());
+      std::unique_ptr<HttpConnection> conn = std::move(pool.back().conn);
       pool.pop_back();
       if (conn->reusable()) return conn;
     }
@@ -262,14 +276,33 @@ class EtcdClient {
 
   void put_idle(std::size_t i, std::unique_ptr<HttpConnection> conn) {
     std::lock_guard lock(mu_);
-    if (idle_[i].size() < kMaxIdlePerEndpoint) idle_[i].push_back(std::move(conn));
+    if (idle_[i].size() < kMaxIdlePerEndpoint) idle_[i].push_back({std::move(conn), SteadyClock::now()});
+  }
+
+  // Makes member i the one asked first. Requests reach another member only
+  // when the preferred one fails, so the connections kept to the others
+  // would sit unused, each holding a socket and its own event loop, for as
+  // long as the node runs (to a member that was frozen or had no leader
+  // they are even alive): they are closed.
+  void prefer(std::size_t i) {
+    if (preferred_.exchange(i) == i) return;
+    std::vector<Idle> unused;
+    {
+      std::lock_guard lock(mu_);
+      for (std::size_t j = 0; j < idle_.size(); ++j) {
+        if (j == i) continue;
+        for (auto& idle : idle_[j]) unused.push_back(std::move(idle));
+        idle_[j].clear();
+      }
+    }
+    // Closed here, outside the lock.
   }
 
   const std::vector<Endpoint> endpoints_;
   const EtcdOptions options_;
   std::atomic<std::size_t> preferred_{0};
   std::mutex mu_;
-  std::vector<std::vector<std::unique_ptr<HttpConnection>>> idle_;  // guarded by mu_
+  std::vector<std::vector<Idle>> idle_;  // guarded by mu_; per endpoint, oldest first
 };
 
 // --- watch ---------------------------------------------------------------------

@@ -46,6 +46,10 @@ struct EtcdOptions {
   // Deadline of one request to one member. etcd itself gives up on a write
   // after 5 s + 2 election timeouts (7 s with default settings).
   std::chrono::milliseconds request_timeout{10000};
+  // A connection kept for the next request is closed once it has not been
+  // used for this long (at the next request). Connections are kept only to
+  // the member asked first; those to the others are closed when it changes.
+  std::chrono::milliseconds idle_timeout{10000};
   // A watch that cannot reach any member for this long ends with kUnavailable.
   std::chrono::milliseconds watch_retry_limit{30000};
   // For https:// endpoints: the authority etcd's certificates chain to
