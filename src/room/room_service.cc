@@ -318,7 +318,7 @@ Result<Room> RoomService::execute(const std::string& room_id, const Command& req
     if (leads_of) {
       leads = leads_of(room_id);
       leads.held_ms = std::clamp<std::int64_t>(leads.held_ms, 0, kMaxCommandLeadMs);
-      leads.fetched_ms = std::clamp<std::int64_t>(leads.fetched_ms, leads.held_ms, kMaxCommandLeadMs);
+      leads.fetched_ms = std::clamp<std::int64_t>(leads.fetched_ms, leads.held_ms, kMaxFetchCommandLeadMs);
     }
   }
   // Held around the read and the write only: not through a back-off, nor

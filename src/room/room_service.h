@@ -84,8 +84,13 @@ struct RoomServiceOptions {
   bool auto_advance = true;
 };
 
-// Commands that change what is heard take effect this far ahead at most.
+// Commands that change what is heard take effect this far ahead at most;
+// those whose audio listeners must fetch first (a seek), this far: a web
+// player hears the audio it holds about 190 ms after a command and needs
+// its fetch (30-70 ms) on top, and a jump is better late for everyone than
+// on time for some and cut short for others.
 inline constexpr std::int64_t kMaxCommandLeadMs = 200;
+inline constexpr std::int64_t kMaxFetchCommandLeadMs = 400;
 
 // Room names: 1 to 100 characters of valid UTF-8, no control characters.
 Status validate_room_name(const std::string& name);
@@ -116,7 +121,8 @@ class RoomService {
   // same sample: `fetched_ms` for a change whose audio listeners must fetch
   // first (needs_fetch()), `held_ms` for the others. The node derives them
   // from the leads its listeners report (RoomHub); the service bounds them
-  // to 0..kMaxCommandLeadMs. Without them, commands take effect at once.
+  // to 0..kMaxCommandLeadMs (fetched: to kMaxFetchCommandLeadMs). Without
+  // them, commands take effect at once.
   // Timed commands never take effect before the room's pending one
   // (state.position_at), so they apply in their order.
   void set_command_lead(std::function<CommandLeads(const std::string& room_id)> leads);

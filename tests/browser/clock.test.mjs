@@ -120,6 +120,29 @@ test('time requests carry the lead the player needs, and 0 once it stops playing
   assert.equal(clock.request().lead_ms, undefined, 'said once');
 });
 
+test('time requests carry the lead for a change whose audio the player must fetch first', () => {
+  const clock = new ClockSync();
+  clock.outputLeadMs = 110;
+  for (let i = 0; i < 20; i++) exchange(clock, i * 100, 500, 10, 10, 0);
+  const first = clock.request();
+  // Before any wait was measured: the lead, a slow round trip and 50 ms.
+  assert.equal(first.lead_ms, 130);
+  assert.equal(first.fetch_lead_ms, 130 + 20 + 50);
+  // Then the slowest but one of the latest ten waits, and 10 ms.
+  for (const ms of [30, 42, 35, 300, 38]) clock.noteFetchWait(ms);
+  assert.equal(clock.request().fetch_lead_ms, 185, '130 + 42 + 10, in 5 ms steps');
+  for (let i = 0; i < 10; i++) clock.noteFetchWait(20);
+  assert.equal(clock.request().fetch_lead_ms, 130 + 20 + 10, 'older waits are forgotten');
+  // A wait is counted as 2 s at most; nonsense is left out.
+  for (let i = 0; i < 10; i++) clock.noteFetchWait(60000);
+  clock.noteFetchWait(NaN);
+  clock.noteFetchWait(-5);
+  assert.equal(clock.request().fetch_lead_ms, 130 + 2000 + 10);
+  // A player that stops says lead 0 and nothing else.
+  clock.outputLeadMs = NaN;
+  assert.deepEqual(Object.keys(clock.request()).sort(), ['lead_ms', 't0', 'type']);
+});
+
 test('jitter of 20 ms +/- 10 ms each way averages out over many samples', () => {
   for (const seed of [1, 2, 3, 4, 5]) {
     const delay = delays(seed, 20, 10);

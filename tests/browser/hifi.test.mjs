@@ -509,13 +509,28 @@ test('a two-hour song: bounded heap and decoded audio, and sound soon after a se
   const requests = [];
   const onRequest = (req) => { if (req.url().includes(`/songs/${longId}/stream?`)) requests.push(Number(new URL(req.url()).searchParams.get('offset_ms'))); };
   alice.on('request', onRequest);
-  await roomCommand(alice, { type: 'seek', position_ms: 6000000 });
+  // The room times the seek with the lead the players report for a change
+  // whose audio they must fetch (fetch_lead_ms): their own lead, plus how
+  // long they last waited for such audio (here: the skip above), plus
+  // 10 ms. Without it the seek came with the plain lead, and was heard
+  // 65-82 ms after the room's instant.
+  const timed = await alice.evaluate(async ([room]) => {
+    const { api } = await import('/js/api.js');
+    const p = window.__hifiTest.position();
+    const before = performance.timeOrigin + performance.now() + p.clockOffsetMs;
+    const answer = await api.post(`/api/v1/rooms/${room}/commands`, { type: 'seek', position_ms: 6000000 });
+    return { lead: answer.state.position_at - before, leadMs: p.leadMs, fetchLeadMs: p.fetchLeadMs, fetchWaitMs: p.fetchWaitMs };
+  }, [await roomId()]);
+  assert.ok(timed.fetchWaitMs > 0, `the player measured its wait for the skip's audio: ${JSON.stringify(timed)}`);
+  assert.ok(timed.fetchLeadMs > timed.leadMs + 10, `fetch lead: ${JSON.stringify(timed)}`);
+  assert.ok(timed.lead >= timed.leadMs + 15, `the seek came ${timed.lead.toFixed(1)} ms ahead: ${JSON.stringify(timed)}`);
   const seek = await alice.waitForFunction((id) => {
     const p = window.__hifiTest.position();
     const st = window.__hifiTest.state();
     return p?.songId === id && p.positionMs >= 6000000 ? p.sinceServerMs - st.position_at : null;
   }, longId, { timeout: 10000 });
   const seekMs = Math.round(await seek.jsonValue());
+  const seekWaitMs = (await alice.evaluate(() => window.__hifiTest.position())).fetchWaitMs;
   alice.off('request', onRequest);
   // Once the page asked for the new position, nothing before it.
   const first = requests.findIndex((offset) => offset >= 6000000);
@@ -537,7 +552,9 @@ test('a two-hour song: bounded heap and decoded audio, and sound soon after a se
   await cdp.send('HeapProfiler.collectGarbage');
   const { usedSize } = await cdp.send('Runtime.getHeapUsage');
   const p = await alice.evaluate(() => window.__hifiTest.position());
-  console.log(`two-hour song: sound ${seekMs} ms after a seek to minute 100, ${joinMs} ms after joining; ` +
+  console.log(`two-hour song: sound ${seekMs} ms after a seek to minute 100 (timed ${timed.lead.toFixed(0)} ms ahead, ` +
+    `its audio there ${seekWaitMs.toFixed(0)} ms after the news; ` +
+    `fetch lead ${timed.fetchLeadMs} ms, lead ${timed.leadMs} ms), ${joinMs} ms after joining; ` +
     `${p.bufferedSeconds.toFixed(1)} s decoded, JS heap ${(usedSize / 1048576).toFixed(1)} MB`);
   assert.ok(p.bufferedSeconds <= 75, `${p.bufferedSeconds} s of audio decoded`);
   assert.ok(usedSize < 150 * 1048576, `JS heap ${usedSize} bytes`);

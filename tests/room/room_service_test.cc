@@ -307,6 +307,14 @@ TEST_F(RoomServiceTest, PlaybackCommandsTakeEffectTheRoomsLeadAhead) {
   Room paused_now = run(room.id, cmd(Type::kPause));
   EXPECT_EQ(paused_now.state.position_at, clock_.now_ms());
   EXPECT_EQ(paused_now.state.position_ms, 1000 - kMaxCommandLeadMs);
+
+  // A seek waits longer at most: the audio at its position must be fetched.
+  lead = 100000;
+  fetch = 100000;
+  run(room.id, cmd(Type::kPlay));
+  clock_.advance_ms(1000);
+  Room far = run(room.id, seek);
+  EXPECT_EQ(far.state.position_at, clock_.now_ms() + kMaxFetchCommandLeadMs);
 }
 
 // A timed command that lands after the current song has ended applies to

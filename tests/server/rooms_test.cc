@@ -844,7 +844,11 @@ TEST_F(RoomsTest, PlaybackCommandsLandTheListenersLeadAhead) {
   time_request(*a, 5000);
   server_->clock().advance_ms(1000);
   auto sought = ok_command(alice, room, {{"type", "seek"}, {"position_ms", 1000}});
-  EXPECT_EQ(lead_of(sought), now() + 200);
+  EXPECT_EQ(lead_of(sought), now() + 400) << "a seek's audio must be fetched: the fetch lead's bound";
+  server_->clock().advance_ms(1000);
+  auto paused_again = ok_command(alice, room, {{"type", "pause"}});
+  EXPECT_EQ(lead_of(paused_again), now() + 200);
+  ok_command(alice, room, {{"type", "play"}});
   time_request(*a, "soon");
   // The listener with the large lead leaves: b's 143 ms remains.
   time_request(*a, 5000);

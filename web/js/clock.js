@@ -22,6 +22,10 @@ export function localNow() {
 }
 
 const MAX_SAMPLES = 3000;
+// The player's latest waits for the audio of a jump (fetched and decoded),
+// of which the slowest but one sets the fetch lead; at most 2 s of them.
+const FETCH_SAMPLES = 10;
+const MAX_FETCH_WAIT_MS = 2000;
 // The bounds come from the last minute's samples, at most this many: over
 // longer, two clocks' rates may differ enough to move them.
 const BOUNDS_WINDOW_MS = 60000;
@@ -52,6 +56,7 @@ export class ClockSync {
     this.roundTrip = Infinity;
     this.synced = false;
     this.outputLeadMs = NaN; // set by the player
+    this.fetchWaits = [];     // ms from a jump's news to its audio decoded (noteFetchWait)
     this.jittery = false;
     this.generation = 0;      // carryOver() counts moves; bounds come from the latest only
   }
@@ -79,8 +84,42 @@ export class ClockSync {
     if (lead !== null) {
       msg.lead_ms = lead;
       this.reportedLead = lead > 0;
+      if (lead > 0) msg.fetch_lead_ms = this.neededFetchLeadMs(lead);
     }
     return msg;
+  }
+
+  // How long the player waited for the audio at a new position: from when
+  // it asked for it to when it was decoded (a seek, a join, a song not
+  // fetched ahead).
+  noteFetchWait(ms) {
+    if (!(ms >= 0)) return;
+    this.fetchWaits.push(Math.min(ms, MAX_FETCH_WAIT_MS));
+    if (this.fetchWaits.length > FETCH_SAMPLES) this.fetchWaits.shift();
+  }
+
+  // The lead for a change whose audio the player must fetch first
+  // (`fetch_lead_ms`): the lead plus the slowest but one of its latest
+  // waits for such audio and 10 ms, in 5 ms steps. Before any was measured:
+  // the lead, a slow round trip (the request) and 50 ms (the server cutting
+  // the piece, and decoding it), as `hifi listen` counts.
+  neededFetchLeadMs(lead = this.neededLeadMs()) {
+    if (!(lead > 0)) return lead;
+    let wait;
+    if (this.fetchWaits.length) {
+      const sorted = [...this.fetchWaits].sort((a, b) => a - b);
+      wait = sorted[Math.max(0, sorted.length - 2)] + 10;
+    } else {
+      wait = this.slowRoundTrip() + 50;
+    }
+    return Math.ceil((lead + wait) / 5) * 5;
+  }
+
+  // The 90th percentile of the round trips measured.
+  slowRoundTrip() {
+    if (!this.samples.length) return 0;
+    const trips = this.samples.map((s) => s.roundTrip).sort((a, b) => a - b);
+    return trips[Math.min(trips.length - 1, Math.ceil(trips.length * 0.9) - 1)];
   }
 
   // null before anything can be said; 0 once the player stopped playing
@@ -89,9 +128,7 @@ export class ClockSync {
     if (this.outputLeadMs === 0) return 0;
     if (!Number.isFinite(this.outputLeadMs)) return this.reportedLead ? 0 : null;
     if (!this.samples.length) return null;
-    const trips = this.samples.map((s) => s.roundTrip).sort((a, b) => a - b);
-    const slow = trips[Math.min(trips.length - 1, Math.ceil(trips.length * 0.9) - 1)];
-    return Math.ceil((this.outputLeadMs + slow / 2 + 10) / 5) * 5;
+    return Math.ceil((this.outputLeadMs + this.slowRoundTrip() / 2 + 10) / 5) * 5;
   }
 
   // Feeds an answer {t0, t1, t2}; returns true when it was usable.

@@ -60,8 +60,10 @@ export class SyncPlayer extends EventTarget {
     this.zero = new Map();    // itemId -> context time at which its position 0 is heard
     this.urls = new Map();    // songId -> {url, expiresAt} (signed stream URLs)
     this.fetching = 0;
+    this.fetchWaitMs = null;  // the last wait for a piece that what is heard waited for
     this.piecesFetched = 0;
     this.outputOffsets = [];  // recent (performanceTime - contextTime) samples, ms
+    this.outputDelays = [];   // recent delays from rendering a frame to hearing it, ms
     this.status = 'off';
     this.statusDetail = '';
     this.lastErrorMs = 0;
@@ -94,7 +96,7 @@ export class SyncPlayer extends EventTarget {
       unlock.buffer = this.ctx.createBuffer(1, 1, this.ctx.sampleRate);
       unlock.connect(this.ctx.destination);
       unlock.start(0);
-      this.ctx.addEventListener('statechange', () => { this.outputOffsets = []; this.reconcile(); });
+      this.ctx.addEventListener('statechange', () => { this.outputOffsets = []; this.outputDelays = []; this.reconcile(); });
     }
     this.enabled = true;
     current = this;
@@ -125,6 +127,7 @@ export class SyncPlayer extends EventTarget {
       this.analyser = null;
     }
     this.outputOffsets = [];
+    this.outputDelays = [];
     this.lastStopCtx = 0;
     enabledPlayers.delete(this);
     if (current === this) current = [...enabledPlayers].pop() || null;
@@ -165,6 +168,23 @@ export class SyncPlayer extends EventTarget {
     if (!(ts.contextTime > 0) || !(ts.performanceTime > 0)) return;
     this.outputOffsets.push(ts.performanceTime - ts.contextTime * 1000);
     if (this.outputOffsets.length > 21) this.outputOffsets.shift();
+    // The frames rendered but not yet heard: what a segment started now
+    // waits for on top of its scheduling lead.
+    const delay = (ctx.currentTime - ts.contextTime) * 1000 - (performance.now() - ts.performanceTime);
+    if (delay >= 0 && delay < 1000) this.outputDelays.push(delay);
+    if (this.outputDelays.length > 21) this.outputDelays.shift();
+  }
+
+  // How long after it is rendered a frame is heard, in seconds: the second
+  // largest of the recent measures of the output clock (Chromium on Linux
+  // reports outputLatency 0, and a baseLatency below what is heard), at
+  // least what the context reports.
+  outputDelayS() {
+    const ctx = this.ctx;
+    const reported = ctx.outputLatency || ctx.baseLatency || 0;
+    if (this.outputDelays.length < 3) return reported;
+    const sorted = [...this.outputDelays].sort((a, b) => a - b);
+    return Math.max(reported, sorted[sorted.length - 2] / 1000);
   }
 
   // performance.now() - contextTime*1000 for frames as they are heard.
@@ -203,12 +223,16 @@ export class SyncPlayer extends EventTarget {
   // The piece of the song that holds position `pos` (ms), made (and queued
   // for fetching) when there is none: it starts at `pos` and ends at the
   // next grid point, where the next known piece starts, or at the song's end.
-  pieceAt(songId, pos, durationMs) {
+  // `needNow`: what is heard waits for it (the first piece after a jump);
+  // it is fetched before the pieces fetched ahead, and how long it took is
+  // what the player reports as its fetch lead (clock.noteFetchWait).
+  pieceAt(songId, pos, durationMs, needNow = false) {
     let list = this.pieces.get(songId);
     if (!list) { list = []; this.pieces.set(songId, list); }
     const now = performance.now();
     for (const p of list) {
       if (p.startMs <= pos && pos < p.endMs) {
+        if (needNow && !p.buffer && p.waitFrom === undefined) p.waitFrom = now;
         if (p.error && now - p.failedAt > (p.retryAfterMs || 5000)) { p.error = null; p.queued = true; this.pumpFetches(); }
         p.used = now;
         return p;
@@ -226,21 +250,29 @@ export class SyncPlayer extends EventTarget {
     for (const p of list) if (p.startMs > startMs && p.startMs < endMs) endMs = p.startMs;
     const last = durationMs > 0 && endMs >= durationMs - 500;
     if (last) endMs = Math.max(durationMs, startMs + 1);
-    const piece = { songId, startMs, endMs, last, buffer: null, error: null, used: now, queued: true, order: now };
+    const piece = { songId, startMs, endMs, last, buffer: null, error: null, used: now, queued: true, order: now,
+      waitFrom: needNow ? now : undefined };
     list.push(piece);
     list.sort((a, b) => a.startMs - b.startMs);
     this.pumpFetches();
     return piece;
   }
 
-  // Starts fetches of queued pieces, the longest waiting first.
+  // Starts fetches of queued pieces: those that what is heard waits for
+  // first, then the longest queued. A piece waited for does not wait for a
+  // fetch ahead in flight (one more fetch at once).
   pumpFetches() {
-    while (this.fetching < MAX_FETCHES) {
+    for (;;) {
       let next = null;
       for (const list of this.pieces.values()) {
-        for (const p of list) if (p.queued && (!next || p.order < next.order)) next = p;
+        for (const p of list) {
+          if (!p.queued) continue;
+          const waited = p.waitFrom !== undefined;
+          if (!next || (waited && next.waitFrom === undefined) ||
+              (waited === (next.waitFrom !== undefined) && p.order < next.order)) next = p;
+        }
       }
-      if (!next) return;
+      if (!next || this.fetching >= MAX_FETCHES + (next.waitFrom !== undefined ? 1 : 0)) return;
       next.queued = false;
       this.fetchPiece(next);
     }
@@ -274,6 +306,10 @@ export class SyncPlayer extends EventTarget {
       if (this.ctx !== ctx) return;
       piece.buffer = await ctx.decodeAudioData(data);
       this.piecesFetched++;
+      if (piece.waitFrom !== undefined) {
+        this.fetchWaitMs = performance.now() - piece.waitFrom;
+        this.clock.noteFetchWait(this.fetchWaitMs);
+      }
     } catch (err) {
       piece.error = err;
       piece.busy = Boolean(err.busy);
@@ -348,7 +384,7 @@ export class SyncPlayer extends EventTarget {
     // exactly that instant: what plays now runs on until then, and what
     // replaces it starts then. Otherwise, as soon as can be scheduled.
     // A silent remote needs no lead: it reports 0.
-    this.clock.outputLeadMs = this.silent ? NaN : ((ctx.outputLatency || ctx.baseLatency || 0) + LEAD_S) * 1000;
+    this.clock.outputLeadMs = this.silent ? NaN : (this.outputDelayS() + LEAD_S) * 1000;
     const changeAt = state && Number.isFinite(state.position_at) ? this.serverToCtx(state.position_at) : -Infinity;
     const startAt = Math.max(now + LEAD_S, changeAt);
     const keep = new Set();
@@ -380,13 +416,15 @@ export class SyncPlayer extends EventTarget {
       previous = { zero, durationMs: item.duration_ms };
       if (zero + durationS <= startAt) continue; // already over
 
-      let pos = Math.max(0, (startAt - zero) * 1000);
+      // (To the µs: a jump timed on the room's instant lands on its position,
+      // not a rounding error before it, in a piece of its own.)
+      let pos = Math.max(0, Math.round((startAt - zero) * 1e6) / 1e3);
       const fetchUntil = startAt + FETCH_AHEAD_MS / 1000; // context time
       const w = windows.get(item.song_id);
       windows.set(item.song_id, { from: Math.min(pos, w ? w.from : Infinity), to: Math.max((fetchUntil - zero) * 1000, w ? w.to : 0) });
       let first = true;
       while (pos < item.duration_ms && zero + pos / 1000 < fetchUntil) {
-        const piece = this.pieceAt(item.song_id, pos, item.duration_ms);
+        const piece = this.pieceAt(item.song_id, pos, item.duration_ms, first && !want.upcoming);
         const scheduleIt = zero + pos / 1000 < startAt + SCHEDULE_AHEAD_S;
         if (!piece.buffer) {
           if (first && !want.upcoming) {
@@ -441,7 +479,7 @@ export class SyncPlayer extends EventTarget {
     const want = this.clock.synced && !this.silent ? this.desired(state)[0] : null;
     if (!want) return;
     const pos = this.clock.serverNow() - want.anchor;
-    if (pos < want.item.duration_ms) this.pieceAt(want.item.song_id, Math.max(0, pos), want.item.duration_ms);
+    if (pos < want.item.duration_ms) this.pieceAt(want.item.song_id, Math.max(0, pos), want.item.duration_ms, true);
   }
 
   // Server time at which this segment's item position 0 is heard.
@@ -525,11 +563,17 @@ export class SyncPlayer extends EventTarget {
       playing: Boolean(state?.playing),
       audioState: ctx.state,
       outputLatencyMs: (ctx.outputLatency || 0) * 1000,
+      outputDelayMs: this.outputDelayS() * 1000,
       clockOffsetMs: this.clock.offset,
       clockRoundTripMs: this.clock.roundTrip,
       resyncs: this.resyncs,
       bufferedSeconds: this.bufferedSeconds(),
       piecesFetched: this.piecesFetched,
+      // The last wait for the audio at a new position, and the leads this
+      // player reports (docs/protocol.md).
+      fetchWaitMs: this.fetchWaitMs,
+      leadMs: this.clock.neededLeadMs(),
+      fetchLeadMs: this.clock.neededFetchLeadMs(),
     };
   }
 }
