@@ -561,6 +561,29 @@ test('a two-hour song: bounded heap and decoded audio, and sound soon after a se
   const { a, b } = await readPositions();
   assert.ok(Math.abs(heardOrigin(a) - heardOrigin(b)) < 10, `positions differ by ${Math.abs(heardOrigin(a) - heardOrigin(b)).toFixed(2)} ms`);
 
+  // A step of 3 ms in bob's output delay (under the 5 ms at which a player
+  // jumps): bob follows it without a jump. The piece after the one heard
+  // plays a little faster until it is on the new timeline (3 ms over 3 s:
+  // 1000 ppm, no click, no gap), and what bob hears moves 3 ms against what
+  // alice hears.
+  const base = await bob.evaluate(() => window.__hifiTest.position());
+  await bob.evaluate(() => window.__hifiTest.shiftOutput(3));
+  const bridged = await bob.waitForFunction(() => {
+    const seg = window.__hifiTest.segments().find((sg) => !sg.stopping && sg.rate !== 1);
+    return seg ? { ...seg, follows: window.__hifiTest.position().follows } : null;
+  }, null, { timeout: 15000 });
+  const bridge = await bridged.jsonValue();
+  assert.equal(bridge.follows, base.follows + 1);
+  assert.ok(Math.abs(bridge.rate - 1.001) < 1e-6, `the piece after plays at ${bridge.rate}`);
+  assert.equal(bridge.offset, 0, 'from its first sample, where the piece before ends');
+  await bob.waitForFunction((from) => window.__hifiTest.position()?.positionMs >= from + 3200, bridge.pieceStartMs, { timeout: 20000 });
+  const after = await readPositions();
+  const moved = (heardOrigin(after.b) - heardOrigin(after.a)) - (heardOrigin(b) - heardOrigin(a));
+  console.log(`a 3 ms step in the output delay: followed across the piece at ${bridge.pieceStartMs} ms, bob's timeline moved ${moved.toFixed(2)} ms against alice's`);
+  assert.ok(Math.abs(moved - 3) < 1, `bob's timeline moved ${moved.toFixed(2)} ms against alice's`);
+  assert.equal(after.b.resyncs, base.resyncs, 'without a jump');
+  await bob.evaluate(() => window.__hifiTest.shiftOutput(-3));
+
   // Leave the room as it was: the long song goes.
   const st = await alice.evaluate(() => window.__hifiTest.state());
   await roomCommand(alice, { type: 'remove', item_id: st.current });

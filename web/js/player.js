@@ -30,6 +30,7 @@ import { roomPosition } from './clock.js';
 
 const LEAD_S = 0.08;          // how far ahead a new segment starts
 const TOLERANCE_MS = 5;       // re-schedule when off by more than this
+const FOLLOW_MS = 1;          // follow across the next piece when off by more than this
 const DRIFT_CHECK_MS = 500;
 const CLOCK_SAMPLE_MS = 100;
 const FADE_S = 0.004;
@@ -68,6 +69,8 @@ export class SyncPlayer extends EventTarget {
     this.statusDetail = '';
     this.lastErrorMs = 0;
     this.resyncs = 0;
+    this.follows = 0;         // errors followed across a piece (followAcrossNextPiece)
+    this.outputShiftMs = 0;   // added to the output clock's offset (the test hook's shiftOutput)
     this.timers = [];
     this.onChange = (e) => {
       if (e.detail.kind === 'state' || e.detail.kind === 'snapshot' || (e.detail.kind === 'clock' && e.detail.first)) {
@@ -191,7 +194,7 @@ export class SyncPlayer extends EventTarget {
   outputOffset() {
     if (this.outputOffsets.length) {
       const sorted = [...this.outputOffsets].sort((a, b) => a - b);
-      return sorted[sorted.length >> 1];
+      return sorted[sorted.length >> 1] + this.outputShiftMs;
     }
     const ctx = this.ctx;
     const latency = (ctx.outputLatency || 0) + (ctx.outputLatency ? 0 : ctx.baseLatency || 0);
@@ -412,6 +415,10 @@ export class SyncPlayer extends EventTarget {
         replaceAt.set(key, startAt);
       } else if (!want.upcoming) {
         maxError = Math.max(maxError, error);
+        if (error > FOLLOW_MS && changeAt <= now && this.followAcrossNextPiece(key, item, zero, wantZero, now)) {
+          zero = wantZero;
+          this.zero.set(key, zero);
+        }
       }
       previous = { zero, durationMs: item.duration_ms };
       if (zero + durationS <= startAt) continue; // already over
@@ -511,6 +518,47 @@ export class SyncPlayer extends EventTarget {
     return seg;
   }
 
+  // Follows a small error of the item's zero (the audio clock drifting from
+  // the server's, the output's delay moving by a few ms) without a jump:
+  // the next piece, not yet started, is played from where the current one
+  // stops, a little faster or slower (at most 1000 ppm, for at least 1 s)
+  // until it is on the new zero, and the pieces after it are scheduled on
+  // the new zero. Returns false when there is no such piece yet.
+  followAcrossNextPiece(key, item, oldZero, newZero, now) {
+    const mine = this.segments.filter((sg) => !sg.stopping && sg.key === key).sort((a, b) => a.when - b.when);
+    const horizon = now + FADE_S + 0.02;
+    const playing = mine.filter((sg) => sg.when <= horizon).pop();
+    if (!playing || !Number.isFinite(playing.naturalEnd) || playing.piece.last) return false;
+    const boundary = playing.piece.endMs;
+    const next = (this.pieces.get(item.song_id) || []).find((p) => p.startMs === boundary && p.buffer);
+    const bridgeAt = playing.naturalEnd;  // the old zero + the boundary
+    const shift = oldZero - newZero;      // s of content to gain (or lose, < 0)
+    const span = Math.max(1, Math.abs(shift) * 1000); // s of the piece the rate changes over
+    // (After the scheduling lead: what reconcile schedules from now on
+    // starts there, and must find the piece heard now still on its way.)
+    if (!next || bridgeAt <= now + LEAD_S + 0.02 || span > next.buffer.duration - 0.1) return false;
+    for (const sg of mine) if (sg.when > horizon) this.stopSegment(sg, sg.when);
+    const ctx = this.ctx;
+    const source = ctx.createBufferSource();
+    source.buffer = next.buffer;
+    source.playbackRate.setValueAtTime(1 + shift / span, bridgeAt);
+    source.playbackRate.setValueAtTime(1, bridgeAt + span);
+    const gain = ctx.createGain();
+    source.connect(gain).connect(this.master);
+    source.start(bridgeAt, 0);
+    const stopAt = Math.min(newZero + item.duration_ms / 1000, newZero + next.endMs / 1000);
+    source.stop(stopAt);
+    const seg = { key, itemId: item.id, songId: item.song_id, piece: next, zero: newZero, source, gain, when: bridgeAt,
+      offset: 0, stopping: false, stopAt: Infinity, ended: false, naturalEnd: stopAt, rate: 1 + shift / span };
+    source.onended = () => { seg.ended = true; };
+    this.segments.push(seg);
+    // The piece heard now runs on as scheduled; it is counted as on the
+    // new zero, so that it is kept (its end is where the new one starts).
+    playing.zero = newZero;
+    this.follows++;
+    return true;
+  }
+
   stopSegment(seg, at) {
     const ctx = this.ctx;
     seg.stopping = true;
@@ -567,6 +615,7 @@ export class SyncPlayer extends EventTarget {
       clockOffsetMs: this.clock.offset,
       clockRoundTripMs: this.clock.roundTrip,
       resyncs: this.resyncs,
+      follows: this.follows,
       bufferedSeconds: this.bufferedSeconds(),
       piecesFetched: this.piecesFetched,
       // The last wait for the audio at a new position, and the leads this
@@ -598,9 +647,12 @@ window.__hifiTest = {
   position: () => (current ? current.heardPosition() : null),
   state: () => (current ? current.conn.state : null),
   signal: () => (current ? current.signal() : null),
+  // Moves the output clock's offset by `ms`, as a step in the output's
+  // delay would (the player follows it; the position heard shows it).
+  shiftOutput: (ms) => { if (current) current.outputShiftMs += ms; },
   // The scheduled pieces, in context time: when each starts and stops.
   segments: () => (current ? current.segments.map((s) => ({
     songId: s.songId, itemId: s.itemId, pieceStartMs: s.piece.startMs, pieceEndMs: s.piece.endMs,
-    when: s.when, offset: s.offset, end: s.naturalEnd ?? null, stopping: s.stopping,
+    when: s.when, offset: s.offset, end: s.naturalEnd ?? null, stopping: s.stopping, rate: s.rate ?? 1,
   })) : []),
 };
