@@ -382,6 +382,39 @@ TEST_F(EtcdMetaStoreTest, KeepsNoConnectionsToAMemberItNoLongerAsks) {
   cluster.thaw_member(victim);
 }
 
+TEST_F(EtcdMetaStoreTest, AfterAWriteAMemberDidNotAnswerTheNextGoesToAnother) {
+  EtcdCluster cluster;
+  std::string error;
+  ASSERT_TRUE(cluster.start(&error)) << error;
+  int leader = -1;
+  ASSERT_TRUE(wait_until([&] { return (leader = cluster.leader()) >= 0; }));
+  const int victim = (leader + 1) % EtcdCluster::kMembers;
+  std::vector<std::string> endpoints = {cluster.endpoint(victim)};
+  for (int i = 0; i < EtcdCluster::kMembers; ++i) {
+    if (i != victim) endpoints.push_back(cluster.endpoint(i));
+  }
+  EtcdOptions options;
+  options.request_timeout = std::chrono::milliseconds(1000);
+  auto store = open_or_fail(endpoints, options);
+  ASSERT_NE(store, nullptr);
+  HIFI_ASSERT_OK(store->put("w/a", "1"));
+
+  // The member asked first hangs: a write sent to it times out, and is not
+  // sent again (it may have been applied).
+  cluster.freeze_member(victim);
+  auto lost = store->put("w/b", "2");
+  ASSERT_FALSE(lost.is_ok());
+  EXPECT_EQ(lost.status().code(), Code::kUnavailable) << lost.status().to_string();
+  // The next writes go to another member, and succeed.
+  for (int i = 0; i < 5; ++i) HIFI_ASSERT_OK(store->put("w/c", std::to_string(i)));
+  EXPECT_EQ(connections_to(cluster.client_port(victim)), 0);
+  cluster.thaw_member(victim);
+  RangeResult r;
+  HIFI_ASSERT_OK_AND_ASSIGN(r, store->range("w/c"));
+  ASSERT_EQ(r.kvs.size(), 1u);
+  EXPECT_EQ(r.kvs[0].value, "4");
+}
+
 TEST_F(EtcdMetaStoreTest, ABurstOfRequestsLeavesNoConnectionsBehind) {
   EtcdCluster* cluster = EtcdEnvironment::cluster();
   ASSERT_NE(cluster, nullptr);

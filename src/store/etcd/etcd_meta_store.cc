@@ -215,6 +215,12 @@ class EtcdClient {
       if (!response) {
         last = response.status();
         if (sent && retry == Retry::kUnsafe) {
+          // Not sent again; but the next requests go to the next member
+          // first: one that took a request and did not answer (frozen,
+          // its disk stalled, partitioned) would take every write through
+          // this node down with it, one request timeout each, until a read
+          // happened to fail over.
+          if (i == preferred_.load()) prefer((i + 1) % n);
           return Status(Code::kUnavailable,
                         last.message() + " (the request was sent; whether it was applied is unknown)");
         }
