@@ -226,7 +226,6 @@ class EtcdClient {
         }
         continue;
       }
-      if (conn->reusable()) put_idle(i, std::move(conn));
 
       json::object parsed;
       bool is_json = false;
@@ -238,8 +237,10 @@ class EtcdClient {
           is_json = true;
         }
       }
-      if (response->status == 200 && is_json && !parsed.contains("error")) {
-        prefer(i);
+      const bool ok = response->status == 200 && is_json && !parsed.contains("error");
+      if (ok) prefer(i);  // first: connections are kept only to the member asked first
+      if (conn->reusable()) put_idle(i, std::move(conn));
+      if (ok) {
         if (const json::object* result = object_field(parsed, "result")) return *result;
         return parsed;
       }
@@ -280,9 +281,13 @@ class EtcdClient {
     return nullptr;
   }
 
+  // Keeps a connection for the next request, if it is to the member asked
+  // first (one that finished after the preference moved on is closed).
   void put_idle(std::size_t i, std::unique_ptr<HttpConnection> conn) {
     std::lock_guard lock(mu_);
-    if (idle_[i].size() < kMaxIdlePerEndpoint) idle_[i].push_back({std::move(conn), SteadyClock::now()});
+    if (i == preferred_.load() && idle_[i].size() < kMaxIdlePerEndpoint) {
+      idle_[i].push_back({std::move(conn), SteadyClock::now()});
+    }
   }
 
   // Makes member i the one asked first. Requests reach another member only
