@@ -250,27 +250,44 @@ TEST_F(EtcdMetaStoreTest, DestroyingTheStoreEndsItsWatches) {
   EXPECT_EQ(rec.calls(), 1u);
 }
 
+// A cluster of its own (the shared one must stay whole), and a store that
+// asks `victim` first. The victim is a follower: killing or freezing the
+// leader stalls every write for etcd's request timeout until a new leader
+// is elected, which tests etcd rather than this client.
+struct VictimFirst {
+  EtcdCluster cluster;
+  int victim = -1;
+  std::unique_ptr<MetaStore> store;
+
+  // A request to a frozen member gives up after a second.
+  static constexpr std::chrono::milliseconds kQuickTimeout{1000};
+
+  void open(std::chrono::milliseconds request_timeout = EtcdOptions().request_timeout) {
+    EtcdOptions options;
+    options.request_timeout = request_timeout;
+    std::string error;
+    ASSERT_TRUE(cluster.start(&error)) << error;
+    int leader = -1;
+    ASSERT_TRUE(wait_until([&] { return (leader = cluster.leader()) >= 0; }));
+    victim = (leader + 1) % EtcdCluster::kMembers;
+    // The store prefers the first endpoint: the victim.
+    std::vector<std::string> endpoints = {cluster.endpoint(victim)};
+    for (int i = 0; i < EtcdCluster::kMembers; ++i) {
+      if (i != victim) endpoints.push_back(cluster.endpoint(i));
+    }
+    store = open_or_fail(endpoints, options);
+    ASSERT_NE(store, nullptr);
+  }
+};
+
 // A member dies (SIGKILL, no goodbye) while the store is connected to it
 // and a watch streams from it. Writes go on through the other members, and
 // the watch resumes on another member without losing or repeating a
 // revision. Uses a cluster of its own, as the shared one must stay whole.
 TEST_F(EtcdMetaStoreTest, SurvivesTheLossOfTheMemberItUses) {
-  EtcdCluster cluster;
-  std::string error;
-  ASSERT_TRUE(cluster.start(&error)) << error;
-  // The victim is a follower: killing the leader stalls every write for
-  // etcd's request timeout until a new leader is elected, which tests etcd
-  // rather than this client.
-  int leader = -1;
-  ASSERT_TRUE(wait_until([&] { return (leader = cluster.leader()) >= 0; }));
-  const int victim = (leader + 1) % EtcdCluster::kMembers;
-  // The store prefers the first endpoint: the victim.
-  std::vector<std::string> endpoints = {cluster.endpoint(victim)};
-  for (int i = 0; i < EtcdCluster::kMembers; ++i) {
-    if (i != victim) endpoints.push_back(cluster.endpoint(i));
-  }
-  auto store = open_or_fail(endpoints, EtcdOptions());
-  ASSERT_NE(store, nullptr);
+  VictimFirst v;
+  ASSERT_NO_FATAL_FAILURE(v.open());
+  auto& [cluster, victim, store] = v;
 
   WatchRecorder rec;
   std::unique_ptr<WatchHandle> handle;
@@ -340,20 +357,9 @@ int connections_to(int port) {
 }
 
 TEST_F(EtcdMetaStoreTest, KeepsNoConnectionsToAMemberItNoLongerAsks) {
-  EtcdCluster cluster;
-  std::string error;
-  ASSERT_TRUE(cluster.start(&error)) << error;
-  int leader = -1;
-  ASSERT_TRUE(wait_until([&] { return (leader = cluster.leader()) >= 0; }));
-  const int victim = (leader + 1) % EtcdCluster::kMembers;
-  std::vector<std::string> endpoints = {cluster.endpoint(victim)};
-  for (int i = 0; i < EtcdCluster::kMembers; ++i) {
-    if (i != victim) endpoints.push_back(cluster.endpoint(i));
-  }
-  EtcdOptions options;
-  options.request_timeout = std::chrono::milliseconds(1000);
-  auto store = open_or_fail(endpoints, options);
-  ASSERT_NE(store, nullptr);
+  VictimFirst v;
+  ASSERT_NO_FATAL_FAILURE(v.open(VictimFirst::kQuickTimeout));
+  auto& [cluster, victim, store] = v;
 
   // Writes at the same time leave several connections to the victim, the
   // member asked first, kept for the next requests.
@@ -383,20 +389,9 @@ TEST_F(EtcdMetaStoreTest, KeepsNoConnectionsToAMemberItNoLongerAsks) {
 }
 
 TEST_F(EtcdMetaStoreTest, AfterAWriteAMemberDidNotAnswerTheNextGoesToAnother) {
-  EtcdCluster cluster;
-  std::string error;
-  ASSERT_TRUE(cluster.start(&error)) << error;
-  int leader = -1;
-  ASSERT_TRUE(wait_until([&] { return (leader = cluster.leader()) >= 0; }));
-  const int victim = (leader + 1) % EtcdCluster::kMembers;
-  std::vector<std::string> endpoints = {cluster.endpoint(victim)};
-  for (int i = 0; i < EtcdCluster::kMembers; ++i) {
-    if (i != victim) endpoints.push_back(cluster.endpoint(i));
-  }
-  EtcdOptions options;
-  options.request_timeout = std::chrono::milliseconds(1000);
-  auto store = open_or_fail(endpoints, options);
-  ASSERT_NE(store, nullptr);
+  VictimFirst v;
+  ASSERT_NO_FATAL_FAILURE(v.open(VictimFirst::kQuickTimeout));
+  auto& [cluster, victim, store] = v;
   HIFI_ASSERT_OK(store->put("w/a", "1"));
 
   // The member asked first hangs: a write sent to it times out, and is not
