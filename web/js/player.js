@@ -266,16 +266,13 @@ export class SyncPlayer extends EventTarget {
   // fetch ahead in flight (one more fetch at once).
   pumpFetches() {
     for (;;) {
+      const waited = (p) => p.waitFrom !== undefined;
+      const sooner = (a, b) => (waited(a) !== waited(b) ? waited(a) : a.order < b.order);
       let next = null;
       for (const list of this.pieces.values()) {
-        for (const p of list) {
-          if (!p.queued) continue;
-          const waited = p.waitFrom !== undefined;
-          if (!next || (waited && next.waitFrom === undefined) ||
-              (waited === (next.waitFrom !== undefined) && p.order < next.order)) next = p;
-        }
+        for (const p of list) if (p.queued && (!next || sooner(p, next))) next = p;
       }
-      if (!next || this.fetching >= MAX_FETCHES + (next.waitFrom !== undefined ? 1 : 0)) return;
+      if (!next || this.fetching >= MAX_FETCHES + (waited(next) ? 1 : 0)) return;
       next.queued = false;
       this.fetchPiece(next);
     }
@@ -538,19 +535,11 @@ export class SyncPlayer extends EventTarget {
     // starts there, and must find the piece heard now still on its way.)
     if (!next || bridgeAt <= now + LEAD_S + 0.02 || span > next.buffer.duration - 0.1) return false;
     for (const sg of mine) if (sg.when > horizon) this.stopSegment(sg, sg.when);
-    const ctx = this.ctx;
-    const source = ctx.createBufferSource();
-    source.buffer = next.buffer;
-    source.playbackRate.setValueAtTime(1 + shift / span, bridgeAt);
-    source.playbackRate.setValueAtTime(1, bridgeAt + span);
-    const gain = ctx.createGain();
-    source.connect(gain).connect(this.master);
-    source.start(bridgeAt, 0);
     const stopAt = Math.min(newZero + item.duration_ms / 1000, newZero + next.endMs / 1000);
-    source.stop(stopAt);
-    const seg = { key, itemId: item.id, songId: item.song_id, piece: next, zero: newZero, source, gain, when: bridgeAt,
-      offset: 0, stopping: false, stopAt: Infinity, ended: false, naturalEnd: stopAt, rate: 1 + shift / span };
-    source.onended = () => { seg.ended = true; };
+    const seg = this.startSegment(item, key, next, newZero, bridgeAt, 0, stopAt, false);
+    seg.rate = 1 + shift / span;
+    seg.source.playbackRate.setValueAtTime(seg.rate, bridgeAt);
+    seg.source.playbackRate.setValueAtTime(1, bridgeAt + span);
     this.segments.push(seg);
     // The piece heard now runs on as scheduled; it is counted as on the
     // new zero, so that it is kept (its end is where the new one starts).

@@ -124,7 +124,6 @@ int main(int argc, char** argv) {
     }
   }
   const auto& ref = logs[0];
-  std::vector<double> skews;
   std::vector<Sample> samples;
   bool same_songs = true;
   for (std::size_t k = 1; k < logs.size(); ++k) {
@@ -136,11 +135,12 @@ int main(int argc, char** argv) {
       if (r >= ref.size() || ref[r].wall > l.wall || !ref[r].continuous_with_next || ref[r].near_jump) continue;
       if (ref[r].song != l.song) continue;
       const double expected = ref[r].index + (l.wall - ref[r].wall) * ref[r].rate / 1000.0;
-      const double skew = std::fabs(l.index - expected) * 1000.0 / l.rate;
-      skews.push_back(skew);
-      samples.push_back({skew, l.wall, std::min(l.since_jump, ref[r].since_jump)});
+      samples.push_back({std::fabs(l.index - expected) * 1000.0 / l.rate, l.wall,
+                         std::min(l.since_jump, ref[r].since_jump)});
     }
   }
+  std::vector<double> skews;
+  for (const auto& sample : samples) skews.push_back(sample.skew_ms);
   const double p50 = percentile(skews, 0.5), p99 = percentile(skews, 0.99);
   const double max = skews.empty() ? 0 : *std::max_element(skews.begin(), skews.end());
   if (json) {

@@ -268,11 +268,12 @@ class EtcdClient {
     std::vector<Idle> closing;
     std::lock_guard lock(mu_);
     auto& pool = idle_[i];
-    const auto stale = std::find_if(pool.begin(), pool.end(), [&, now = SteadyClock::now()](const Idle& idle) {
+    // Oldest first: those before the first one used recently have aged out.
+    const auto fresh = std::find_if(pool.begin(), pool.end(), [&, now = SteadyClock::now()](const Idle& idle) {
       return now - idle.since < options_.idle_timeout;
     });
-    closing.assign(std::make_move_iterator(pool.begin()), std::make_move_iterator(stale));
-    pool.erase(pool.begin(), stale);
+    closing.assign(std::make_move_iterator(pool.begin()), std::make_move_iterator(fresh));
+    pool.erase(pool.begin(), fresh);
     while (!pool.empty()) {
       std::unique_ptr<HttpConnection> conn = std::move(pool.back().conn);
       pool.pop_back();
