@@ -96,6 +96,11 @@ std::optional<double> ClockSync::best_round_trip_ms() const {
   return best;
 }
 
+bool ClockSync::settled() const {
+  if (samples_.empty()) return carried_.has_value();
+  return samples_.size() >= kSettledSamples || *best_round_trip_ms() <= kSettledRoundTripMs;
+}
+
 }  // namespace hifi::client
 
 namespace hifi::client {

@@ -39,6 +39,16 @@ class ClockSync {
   std::optional<double> offset_ms() const;
   // Round trip of the best kept sample; the offset's error is at most half.
   std::optional<double> best_round_trip_ms() const;
+  // Whether the estimate is good enough to place audio by: one exchange
+  // took at most kSettledRoundTripMs (the offset is within half of it), or
+  // kSettledSamples have been taken (a busy machine or a slow path: their
+  // mean, within their bounds), or it carries an earlier connection's. A
+  // player waits for it before its first sample: placed on a worse first
+  // guess, it would be heard off by it, and take up to a second to move
+  // back once the next exchanges corrected the estimate.
+  bool settled() const;
+  static constexpr double kSettledRoundTripMs = 1.0;
+  static constexpr std::size_t kSettledSamples = 5;
   // The q-quantile (0..1, nearest rank) of the round trips in the window.
   std::optional<double> round_trip_quantile_ms(double q) const;
   // How much the round trips vary: their 75th minus their 25th percentile

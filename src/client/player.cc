@@ -142,7 +142,7 @@ std::string stream_query(StreamQuality quality) {
 Player::Player(ApiClient& api, RoomClient& room, PlayerOptions options)
     : Player(PlayerInputs{}, std::move(options)) {
   inputs_.view = [&room] { return room.view(); };
-  inputs_.clock_offset_ms = [&room] { return room.clock_offset_ms(); };
+  inputs_.clock_offset_ms = [&room] { return room.settled_clock_offset_ms(); };
   inputs_.change_latency_ms = [&room](double latency_ms) { room.set_change_latency_ms(latency_ms); };
   // The stored file is what seek data is planned on: a player of it asks
   // the room for seek data at its output rate.

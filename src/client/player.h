@@ -89,7 +89,8 @@ struct PlayerOptions {
 // a RoomClient and the server's stream URLs; fakes in tests.
 struct PlayerInputs {
   std::function<RoomView()> view;
-  // server time ≈ local wall clock + offset; nullopt until measured.
+  // server time ≈ local wall clock + offset; nullopt until measured well
+  // enough to place audio by (RoomClient::settled_clock_offset_ms()).
   std::function<std::optional<double>()> clock_offset_ms;
   // A song, ready to read as it decodes, starting at frame `from` (where
   // the room is in the current item; 0 for the next); called on the fetcher

@@ -540,6 +540,11 @@ std::optional<double> RoomClient::clock_offset_ms() const {
   return impl_->clock.offset_ms();
 }
 
+std::optional<double> RoomClient::settled_clock_offset_ms() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->clock.settled() ? impl_->clock.offset_ms() : std::nullopt;
+}
+
 std::string RoomClient::server() const {
   std::lock_guard lock(impl_->mu);
   return impl_->server;

@@ -95,8 +95,10 @@ struct RoomClientOptions {
   // On a path whose round trips vary by more than `jittery_spread` (their
   // interquartile range), one every `time_interval_jittery`: each sample
   // is off by about that much, and the estimate averages them.
+  // (The burst is quick: a player waits for ClockSync::settled() before
+  // its first sample, which on a busy machine takes five exchanges.)
   int time_burst = 20;
-  std::chrono::milliseconds time_burst_interval{50};
+  std::chrono::milliseconds time_burst_interval{10};
   std::chrono::milliseconds time_interval{500};
   std::chrono::milliseconds time_interval_jittery{100};
   double jittery_spread_ms = 10;
@@ -128,6 +130,9 @@ class RoomClient {
   RoomView view() const;
   // server time ≈ local wall clock + offset; nullopt until measured.
   std::optional<double> clock_offset_ms() const;
+  // The same, once the estimate is good enough to place audio by
+  // (ClockSync::settled()); nullopt before. What the player follows.
+  std::optional<double> settled_clock_offset_ms() const;
   bool connected() const { return connected_; }
   std::string server() const;
   // Human-readable status of the connection ("connected to …",

@@ -202,6 +202,36 @@ TEST(ClockSyncTest, WindowEvictsTheOldestSamples) {
   EXPECT_FALSE(sync.offset_ms());
 }
 
+TEST(ClockSyncTest, SettledOnAFastExchangeOrAfterFiveSamples) {
+  ClockSync sync;
+  EXPECT_FALSE(sync.settled());
+  // A busy machine's first exchanges: slow and lopsided, each alone off by
+  // ms. Not enough to place audio by...
+  add(sync, 0, 100, 3, 0.5, 0.2);
+  EXPECT_FALSE(sync.settled());
+  for (int i = 1; i < 4; ++i) add(sync, i * 10.0, 100, 0.5, 2 + i, 0.2);
+  EXPECT_EQ(sync.samples(), 4u);
+  EXPECT_FALSE(sync.settled());
+  // ...until the fifth.
+  add(sync, 40, 100, 1, 1.2, 0.2);
+  EXPECT_TRUE(sync.settled());
+
+  // One exchange of at most a ms pins the offset within half of it.
+  ClockSync fast;
+  add(fast, 0, 100, 0.4, 0.5, 0.1);
+  EXPECT_TRUE(fast.settled());
+  ClockSync slow;
+  add(slow, 0, 100, 0.6, 0.5, 0.1);
+  EXPECT_FALSE(slow.settled());
+
+  // A connection that carries an earlier estimate over plays on with it.
+  fast.carry_over();
+  EXPECT_EQ(fast.samples(), 0u);
+  EXPECT_TRUE(fast.settled());
+  fast.reset();
+  EXPECT_FALSE(fast.settled());
+}
+
 TEST(ClockSyncTest, IgnoresImpossibleSamples) {
   ClockSync sync;
   sync.add_sample(100, 50, 51, 90);  // received before it was sent

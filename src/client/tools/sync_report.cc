@@ -15,8 +15,10 @@
 // --json adds the skew once settled (a second or more after the last jump
 // in either log) apart from the skew while settling (200 ms to 1 s after
 // one: a jump that lands a fraction of a millisecond late is taken up by
-// the player at about 2 ms a second), and the worst comparisons with how
-// long after a jump each was.
+// the player at about 2 ms a second), and the worst comparisons: how long
+// after a jump each was, how far the other log was ahead of the first
+// (negative: behind), which log that was (`log`: 1 for the second path
+// given) and in which log the jump was (`jumped`: 0 for the first).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -43,6 +45,9 @@ struct Sample {
   double skew_ms;
   double wall;
   double since_jump;  // ms since the last jump in either log
+  double ahead_ms;    // how far the other log is ahead of the first (negative: behind)
+  std::size_t log;    // the other log (index into the paths)
+  std::size_t jumped; // the log whose jump that was
 };
 
 constexpr double kSettledMs = 1000;
@@ -135,8 +140,9 @@ int main(int argc, char** argv) {
       if (r >= ref.size() || ref[r].wall > l.wall || !ref[r].continuous_with_next || ref[r].near_jump) continue;
       if (ref[r].song != l.song) continue;
       const double expected = ref[r].index + (l.wall - ref[r].wall) * ref[r].rate / 1000.0;
-      samples.push_back({std::fabs(l.index - expected) * 1000.0 / l.rate, l.wall,
-                         std::min(l.since_jump, ref[r].since_jump)});
+      const double ahead = (l.index - expected) * 1000.0 / l.rate;
+      samples.push_back({std::fabs(ahead), l.wall, std::min(l.since_jump, ref[r].since_jump), ahead, k,
+                         l.since_jump <= ref[r].since_jump ? k : 0});
     }
   }
   std::vector<double> skews;
@@ -151,9 +157,12 @@ int main(int argc, char** argv) {
     samples.resize(std::min<std::size_t>(samples.size(), 5));
     std::string worst;
     for (const auto& sample : samples) {
-      char item[128];
-      std::snprintf(item, sizeof item, "%s{\"skew_ms\":%.4f,\"wall_ms\":%.1f,\"ms_after_jump\":%.0f}",
-                    worst.empty() ? "" : ",", sample.skew_ms, sample.wall, sample.since_jump);
+      char item[256];
+      std::snprintf(item, sizeof item,
+                    "%s{\"skew_ms\":%.4f,\"wall_ms\":%.1f,\"ms_after_jump\":%.0f,\"ahead_ms\":%.4f,\"log\":%zu,"
+                    "\"jumped\":%zu}",
+                    worst.empty() ? "" : ",", sample.skew_ms, sample.wall, sample.since_jump, sample.ahead_ms,
+                    sample.log, sample.jumped);
       worst += item;
     }
     std::printf("{\"samples\":%zu,\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"max_ms\":%.4f,\"same_songs\":%s,"
