@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClockSync, roomPosition } from '../../web/js/clock.js';
+import { ClockSync, roomPosition, SETTLED_ROUND_TRIP_MS, SETTLED_SAMPLES } from '../../web/js/clock.js';
 
 // A deterministic pseudo-random sequence in [0, 1).
 function rng(seed) {
@@ -81,6 +81,33 @@ test('the estimate follows the server when its clock changes', () => {
   assert.equal(clock.synced, false);
   for (let i = 0; i < 10; i++, now += 50) exchange(clock, now, -2500, 2, 2);
   assert.ok(Math.abs(clock.offset - -2500) < 1, `estimate ${clock.offset}`);
+});
+
+test('synced once one exchange took at most a ms, or after five', () => {
+  // A busy machine's first exchanges: slow and lopsided, each alone off by
+  // ms. The player does not place audio by them...
+  const clock = new ClockSync();
+  let now = 1.7e12;
+  exchange(clock, now, 100, 3, 0.5);
+  assert.equal(clock.synced, false);
+  assert.equal(clock.uncertainty, Infinity);
+  for (let i = 1; i < SETTLED_SAMPLES - 1; i++) exchange(clock, now += 10, 100, 0.5, 2 + i);
+  assert.equal(clock.synced, false);
+  // ...until the fifth.
+  exchange(clock, now += 10, 100, 1, 1.2);
+  assert.equal(clock.synced, true);
+  // One fast exchange pins the offset within half of it.
+  const fast = new ClockSync();
+  exchange(fast, now, 100, 0.4, 0.5);
+  assert.equal(fast.synced, true);
+  const slow = new ClockSync();
+  exchange(slow, now, 100, SETTLED_ROUND_TRIP_MS, 0.5);
+  assert.equal(slow.synced, false);
+  // A move to another node goes on with the estimate; a reset starts over.
+  fast.carryOver();
+  assert.equal(fast.synced, true);
+  fast.reset();
+  assert.equal(fast.synced, false);
 });
 
 test('impossible answers are rejected', () => {

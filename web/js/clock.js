@@ -30,6 +30,14 @@ const MAX_FETCH_WAIT_MS = 2000;
 // longer, two clocks' rates may differ enough to move them.
 const BOUNDS_WINDOW_MS = 60000;
 const BOUNDS_SAMPLES = 600;
+// The estimate is good enough to place audio by (`synced`) once one
+// exchange took at most this long (plus the timer's granularity: the offset
+// is then within half of it) or this many have been taken (a busy machine
+// or a slow path: their mean, within their bounds). Placed on a worse first
+// guess, the audio would be heard off by it until the player followed the
+// better estimate. As hifi listen's ClockSync::settled().
+export const SETTLED_ROUND_TRIP_MS = 1;
+export const SETTLED_SAMPLES = 5;
 
 // How coarse performance.now() is: browsers round it (0.1 ms in Chrome, 1 ms
 // in Firefox, finer when the page is cross-origin isolated), so T0 may read
@@ -171,7 +179,8 @@ export class ClockSync {
     // Crossed bounds: a clock stepped within them; they say nothing then.
     this.offset = low > high ? mean : Math.min(high, Math.max(low, mean));
     this.roundTrip = limit;
-    this.synced = true;
+    this.synced = this.synced || this.samples.length >= SETTLED_SAMPLES ||
+      fastest <= SETTLED_ROUND_TRIP_MS + timerGranularityMs();
   }
 
   // Server time (Unix ms, fractional) now, or at a given local time.

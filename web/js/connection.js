@@ -9,7 +9,7 @@ import { ClockSync } from './clock.js';
 import { thisDevice } from './device.js';
 
 const BURST = 10;             // time requests at (re)connection...
-const BURST_GAP_MS = 50;      // ...this far apart,
+const BURST_GAP_MS = 10;      // ...this far apart (the player waits for clock.synced),
 const SYNC_EVERY_MS = 1000;   // then steadily, to average jitter out and follow drift;
 const SYNC_JITTERY_MS = 200;  // more often on a path whose round trips vary a lot.
 const SILENCE_LIMIT_MS = 12000; // no message for this long: the link is dead.
@@ -264,8 +264,9 @@ export class RoomConnection extends EventTarget {
     try { msg = JSON.parse(data); } catch { return; }
     switch (msg.type) {
       case 'time': {
-        const first = !this.clock.synced;
-        if (this.clock.addSample(msg, t3)) this.emit('clock', { first });
+        // first: the estimate just became good enough to play by.
+        const was = this.clock.synced;
+        if (this.clock.addSample(msg, t3)) this.emit('clock', { first: !was && this.clock.synced });
         break;
       }
       case 'snapshot':
