@@ -25,8 +25,11 @@
 #     unmatched; a correlation peak of 0.3 suffices, since a skew that moves
 #     within a window lowers it) and reports windows compared, p50/p99/max
 #     of |skew|, the mean of B - A, and how long only one listener was
-#     heard. For CLI-CLI it also runs hifi-sync-report on the two players'
-#     sync logs: what the players believe, next to what was heard.
+#     heard. It also runs hifi-sync-report on the two players' own logs
+#     (a CLI's --sync-log; a browser's view, polled every
+#     SPEAKER_BENCH_POLL_MS, as the same lines): what the players believe,
+#     next to what was heard. Where the two differ, the audio stack's
+#     reported latency is off by the difference (docs/benchmarks.md).
 #
 # Usage: bench/speaker_bench.sh
 # Environment:
@@ -41,6 +44,7 @@
 #   SPEAKER_BENCH_BUILD_DIR build directory (default build/bench)
 #   SPEAKER_BENCH_SKIP_BUILD=1  use the build directory as it is
 #   SPEAKER_BENCH_KEEP=1    keep the temp dir (recordings, reports, logs)
+#   SPEAKER_BENCH_POLL_MS   how often a browser listener logs its player's view (default 100)
 #   BENCH_RESULTS           a file: append the headline rows for bench/all to it
 # Nothing is pinned: the listeners are not a load generator.
 # Needs sox, jq, curl, pulseaudio, pactl, parec (scripts/setup test); for
@@ -58,6 +62,7 @@ RUN_SECONDS=${SPEAKER_BENCH_SECONDS:-180}
 INTERVAL=${SPEAKER_BENCH_INTERVAL:-12}
 SEED=${SPEAKER_BENCH_SEED:-42}
 PAIRS=${SPEAKER_BENCH_PAIRS:-"cli-cli browser-browser cli-browser"}
+export SPEAKER_BENCH_POLL_MS=${SPEAKER_BENCH_POLL_MS:-100}
 PROXY=${SPEAKER_BENCH_PROXY:-}
 SONG_SECONDS=60
 PASSWORD="bench-password-1"
@@ -327,9 +332,24 @@ run_pair() {
     echo "{\"pair\":\"$pair\",\"error\":\"hifi-speaker-skew exited with $rc\"}" >>"$TMP/results.jsonl"
     return
   fi
-  local logs="null"
-  if [[ "$pair" == cli-cli && -x "$BIN/hifi-sync-report" ]]; then
-    logs=$("$BIN/hifi-sync-report" --json "$RUN/a.log" "$RUN/b.log" 2>/dev/null || echo null)
+  # The players' own view: a browser's polled view as sync-log lines (at
+  # local time localMs it heard positionMs of songId). Those come every
+  # poll, and performance.now() is coarse (0.1 ms in Chromium): continuous
+  # playback is taken more loosely then.
+  local logs="null" continuity=()
+  if [[ "$kind_a" == browser || "$kind_b" == browser ]]; then
+    continuity=(--max-gap-ms "$((SPEAKER_BENCH_POLL_MS * 5 / 2))" --max-step-frames 12)
+  fi
+  local side kind
+  for side in a b; do
+    kind=$kind_a
+    [[ "$side" == b ]] && kind=$kind_b
+    [[ "$kind" == browser ]] || continue
+    grep '^{' "$RUN/$side.out" | jq -r 'select(.positionMs != null and .songId != null and .localMs != null)
+      | "\(.localMs) \(.songId) \((.positionMs * 48) | round) 48000 1"' >"$RUN/$side.log" || true
+  done
+  if [[ -x "$BIN/hifi-sync-report" ]]; then
+    logs=$("$BIN/hifi-sync-report" --json "${continuity[@]}" "$RUN/a.log" "$RUN/b.log" 2>/dev/null || echo null)
   fi
   jq -c --arg pair "$pair" --arg cmds "$(awk '{ printf "%s%s", (NR > 1 ? " " : ""), $1 }' "$RUN/cmds.txt")" \
     --argjson logs "$logs" '
@@ -358,15 +378,17 @@ echo "${RUN_SECONDS} s session per pair, a command every ${INTERVAL} s (seed ${S
 echo
 jq -r -s '
   def r(x): if x == null then "-" else (x * 1000 | round / 1000 | tostring) end;
-  ["pair (A-B)", "windows compared/silent/unmatched", "|skew| p50", "p99", "max", "mean B-A", "only A/B heard (s)", "players'"'"' logs p50/p99/max"],
-  (.[] | if .error then [.pair, .error, "-", "-", "-", "-", "-", "-"] else
+  ["pair (A-B)", "windows compared/silent/unmatched", "|skew| p50", "p99", "max", "mean B-A", "only A/B heard (s)", "players'"'"' logs p50/p99/max", "logs mean B-A"],
+  (.[] | if .error then [.pair, .error, "-", "-", "-", "-", "-", "-", "-"] else
     [.pair, "\(.compared)/\(.silent)/\(.unmatched)", r(.p50_ms), r(.p99_ms), r(.max_ms), r(.mean_ms),
      "\(.only_a_s)/\(.only_b_s)",
-     (if .logs == null then "-" else "\(r(.logs.p50_ms))/\(r(.logs.p99_ms))/\(r(.logs.max_ms))" end)] end)
+     (if .logs == null then "-" else "\(r(.logs.p50_ms))/\(r(.logs.p99_ms))/\(r(.logs.max_ms))" end),
+     (if .logs == null or .logs.mean_ahead_ms == null then "-" else r(0 - .logs.mean_ahead_ms) end)] end)
   | @tsv' "$TMP/results.jsonl" | column -t -s $'\t'
 echo "(ms; 500 ms windows of the recording, compared when both channels carry signal and their waveforms"
 echo " correlate (peak >= 0.3); skew = B - A; 'only A/B heard': seconds of windows where one channel plays"
-echo " and the other is silent, e.g. a listener that has not started or stopped)"
+echo " and the other is silent, e.g. a listener that has not started or stopped; the players' logs: what"
+echo " they believe they play, by hifi-sync-report; a browser's view polled every ${SPEAKER_BENCH_POLL_MS} ms)"
 echo "commands: $(jq -r -s '.[0].commands // "-"' "$TMP/results.jsonl")"
 echo
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), Linux $(uname -r); load average at end $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -14,7 +14,7 @@
 // the server (like `hifi listen --no-spread`).
 //
 // stdout: "listening" once the page plays the room (its audio context
-// running), then every 5 s one JSON line of the player's view
+// running), then every 5 s (SPEAKER_BENCH_POLL_MS) one JSON line of the player's view
 // (window.__hifiTest.position(): clock offset, output latency, position).
 // Exit status 1 (with the reason on stderr) when it cannot get there in 60 s.
 import path from 'node:path';
@@ -37,6 +37,7 @@ const server = arg('--server');
 const user = arg('--user');
 const room = arg('--room');
 const password = process.env.HIFI_BENCH_PASSWORD;
+const pollMs = Math.max(50, Number(process.env.SPEAKER_BENCH_POLL_MS) || 5000);
 if (!password) {
   console.error('speaker_browser: HIFI_BENCH_PASSWORD is not set');
   process.exit(2);
@@ -80,7 +81,7 @@ try {
   await page.waitForFunction(() => window.__hifiTest?.position()?.audioState === 'running');
   console.log('listening');
   for (;;) {
-    await new Promise((r) => setTimeout(r, 5000));
+    await new Promise((r) => setTimeout(r, pollMs));
     if (stopping) break;
     const view = await page.evaluate(() => window.__hifiTest.position()).catch(() => null);
     console.log(JSON.stringify({ t: Date.now(), ...view, errors: errors.length }));

@@ -601,6 +601,10 @@ export class SyncPlayer extends EventTarget {
       audioState: ctx.state,
       outputLatencyMs: (ctx.outputLatency || 0) * 1000,
       outputDelayMs: this.outputDelayS() * 1000,
+      // performance.now() - contextTime * 1000 for frames as they are
+      // heard (what the schedule is placed by), and its latest measure.
+      outputOffsetMs: this.outputOffset(),
+      outputOffsetLatestMs: this.outputOffsets.length ? this.outputOffsets[this.outputOffsets.length - 1] : null,
       clockOffsetMs: this.clock.offset,
       clockRoundTripMs: this.clock.roundTrip,
       resyncs: this.resyncs,

@@ -1,12 +1,16 @@
 // hifi-sync-report: compares the --sync-log files of listeners and prints
 // how far apart they played.
 //
-//   hifi-sync-report A.log B.log [C.log ...] [--json]
+//   hifi-sync-report A.log B.log [C.log ...] [--json] [--max-gap-ms MS] [--max-step-frames N]
 //
 // A log line is "WALL_MS SONG_ID SAMPLE_INDEX SAMPLE_RATE": at local time
 // WALL_MS the listener played frame SAMPLE_INDEX of SONG_ID. For every line
 // of every other log, the first log's position at the same instant is
-// interpolated from its surrounding lines (only across continuous playback),
+// interpolated from its surrounding lines (only across continuous playback:
+// lines less than --max-gap-ms apart, 50 by default, whose index advanced by
+// the elapsed time within --max-step-frames, 2.5 by default; a log sampled
+// less often and timed more coarsely, such as a browser player's view polled
+// by the speaker benchmark, needs more of both),
 // and the difference in ms is the skew. Lines within 200 ms of a jump
 // (seek, skip, start) in either log are left out: they measure the jump,
 // not the sync. Also checks that all logs played the same songs in the same
@@ -15,13 +19,16 @@
 // --json adds the skew once settled (a second or more after the last jump
 // in either log) apart from the skew while settling (200 ms to 1 s after
 // one: a jump that lands a fraction of a millisecond late is taken up by
-// the player at about 2 ms a second), and the worst comparisons: how long
+// the player at about 2 ms a second), the signed mean of how far the other
+// logs were ahead of the first (`mean_ahead_ms`: positive, they played
+// later samples at the same instant), and the worst comparisons: how long
 // after a jump each was, how far the other log was ahead of the first
 // (negative: behind), which log that was (`log`: 1 for the second path
 // given) and in which log the jump was (`jumped`: 0 for the first).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -52,7 +59,12 @@ struct Sample {
 
 constexpr double kSettledMs = 1000;
 
-bool load(const std::string& path, std::vector<Line>& out) {
+struct Continuity {
+  double max_gap_ms = 50;
+  double max_step_frames = 2.5;
+};
+
+bool load(const std::string& path, const Continuity& continuity, std::vector<Line>& out) {
   std::ifstream in(path);
   if (!in) return false;
   std::string text;
@@ -68,7 +80,8 @@ bool load(const std::string& path, std::vector<Line>& out) {
     const auto& b = out[i + 1];
     const double expected = (b.wall - a.wall) * a.rate / 1000.0;
     out[i].continuous_with_next =
-        a.song == b.song && b.wall > a.wall && b.wall - a.wall < 50 && std::fabs((b.index - a.index) - expected) <= 2.5;
+        a.song == b.song && b.wall > a.wall && b.wall - a.wall < continuity.max_gap_ms &&
+        std::fabs((b.index - a.index) - expected) <= continuity.max_step_frames;
   }
   std::vector<double> jumps;
   for (std::size_t i = 0; i < out.size(); ++i) {
@@ -107,13 +120,33 @@ double percentile(std::vector<double> v, double p) {
 int main(int argc, char** argv) {
   std::vector<std::string> paths;
   bool json = false;
+  Continuity continuity;
+  // --max-gap-ms and --max-step-frames: a number in (0, limit].
+  auto number = [&](int& i, double limit, double& out) {
+    const std::string option = argv[i];
+    char* end = nullptr;
+    out = i + 1 < argc ? std::strtod(argv[++i], &end) : 0;
+    if (end != nullptr && *end == '\0' && out > 0 && out <= limit) return true;
+    std::cerr << "hifi-sync-report: " << option << " takes a number (up to " << limit << ")\n";
+    return false;
+  };
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--json") json = true;
-    else if (a == "--help" || a == "-h") {
-      std::cout << "usage: hifi-sync-report A.log B.log [MORE.log ...] [--json]\n"
+    else if (a == "--max-gap-ms") {
+      if (!number(i, 60'000, continuity.max_gap_ms)) return 2;
+    } else if (a == "--max-step-frames") {
+      if (!number(i, 48'000, continuity.max_step_frames)) return 2;
+    } else if (a == "--help" || a == "-h") {
+      std::cout << "usage: hifi-sync-report A.log B.log [MORE.log ...] [--json] [--max-gap-ms MS]\n"
                    "Prints the skew between listeners' --sync-log files (p50/p99/max, ms)\n"
-                   "and whether they played the same songs in the same order.\n";
+                   "and whether they played the same songs in the same order.\n"
+                   "  --json           also the skew once settled and while settling, the signed\n"
+                   "                   mean, and the worst comparisons\n"
+                   "  --max-gap-ms MS  lines further apart than this are not continuous playback\n"
+                   "                   (default 50; more for logs sampled less often)\n"
+                   "  --max-step-frames N  nor lines whose index advanced by more than N frames\n"
+                   "                   besides the elapsed time (default 2.5; more for coarse clocks)\n";
       return 0;
     } else paths.push_back(a);
   }
@@ -123,7 +156,7 @@ int main(int argc, char** argv) {
   }
   std::vector<std::vector<Line>> logs(paths.size());
   for (std::size_t i = 0; i < paths.size(); ++i) {
-    if (!load(paths[i], logs[i])) {
+    if (!load(paths[i], continuity, logs[i])) {
       std::cerr << "hifi-sync-report: cannot read " << paths[i] << "\n";
       return 2;
     }
@@ -153,6 +186,9 @@ int main(int argc, char** argv) {
     std::vector<double> settled, settling;
     for (const auto& sample : samples) (sample.since_jump >= kSettledMs ? settled : settling).push_back(sample.skew_ms);
     const double settling_max = settling.empty() ? 0 : *std::max_element(settling.begin(), settling.end());
+    double ahead_sum = 0;
+    for (const auto& sample : samples) ahead_sum += sample.ahead_ms;
+    const double mean_ahead = samples.empty() ? 0 : ahead_sum / static_cast<double>(samples.size());
     std::sort(samples.begin(), samples.end(), [](const Sample& a, const Sample& b) { return a.skew_ms > b.skew_ms; });
     samples.resize(std::min<std::size_t>(samples.size(), 5));
     std::string worst;
@@ -165,10 +201,10 @@ int main(int argc, char** argv) {
                     sample.log, sample.jumped);
       worst += item;
     }
-    std::printf("{\"samples\":%zu,\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"max_ms\":%.4f,\"same_songs\":%s,"
-                "\"settled\":{\"samples\":%zu,\"p99_ms\":%.4f},\"settling\":{\"samples\":%zu,\"max_ms\":%.4f},"
+    std::printf("{\"samples\":%zu,\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"max_ms\":%.4f,\"mean_ahead_ms\":%.4f,"
+                "\"same_songs\":%s,\"settled\":{\"samples\":%zu,\"p99_ms\":%.4f},\"settling\":{\"samples\":%zu,\"max_ms\":%.4f},"
                 "\"worst\":[%s]}\n",
-                skews.size(), p50, p99, max, same_songs ? "true" : "false", settled.size(),
+                skews.size(), p50, p99, max, mean_ahead, same_songs ? "true" : "false", settled.size(),
                 percentile(settled, 0.99), settling.size(), settling_max, worst.c_str());
   } else {
     std::printf("%zu comparisons: skew p50 %.4f ms, p99 %.4f ms, max %.4f ms; %s\n", skews.size(), p50, p99,
