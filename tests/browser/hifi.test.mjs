@@ -555,7 +555,8 @@ test('a two-hour song: bounded heap and decoded audio, and sound soon after a se
   console.log(`two-hour song: sound ${seekMs} ms after a seek to minute 100 (timed ${timed.lead.toFixed(0)} ms ahead, ` +
     `its audio there ${seekWaitMs.toFixed(0)} ms after the news; ` +
     `fetch lead ${timed.fetchLeadMs} ms, lead ${timed.leadMs} ms), ${joinMs} ms after joining; ` +
-    `${p.bufferedSeconds.toFixed(1)} s decoded, JS heap ${(usedSize / 1048576).toFixed(1)} MB`);
+    `${p.bufferedSeconds.toFixed(1)} s decoded, JS heap ${(usedSize / 1048576).toFixed(1)} MB; ` +
+    `alice: ${p.resyncs} jumps, ${p.follows} follows, ${p.outputSteps} output steps`);
   assert.ok(p.bufferedSeconds <= 75, `${p.bufferedSeconds} s of audio decoded`);
   assert.ok(usedSize < 150 * 1048576, `JS heap ${usedSize} bytes`);
   const { a, b } = await readPositions();
@@ -584,7 +585,27 @@ test('a two-hour song: bounded heap and decoded audio, and sound soon after a se
   console.log(`a 3 ms step in the output delay: followed across the piece at ${bridge.pieceStartMs} ms, bob's timeline moved ${moved.toFixed(2)} ms`);
   assert.ok(Math.abs(moved - 3) < 1.5, `bob's timeline moved ${moved.toFixed(2)} ms`);
   assert.equal(after.resyncs, base.resyncs, 'without a jump');
-  await bob.evaluate(() => window.__hifiTest.shiftOutput(-3));
+
+  // A step of 37 ms more (an underrun in the browser's audio stream, say):
+  // bob jumps to it once three measures of the output clock agree on it,
+  // not once the median of the last 21 has turned (11 measures), and what
+  // bob hears moves with it. Then back by all 40 ms.
+  for (const step of [37, -40]) {
+    const from = await bob.evaluate(() => window.__hifiTest.position());
+    await bob.evaluate((ms) => window.__hifiTest.shiftOutput(ms), step);
+    const taken = await (await bob.waitForFunction((n) => {
+      const p = window.__hifiTest.position();
+      return p && p.resyncs > n ? p : null;
+    }, from.resyncs, { timeout: 10000 })).jsonValue();
+    assert.equal(taken.outputSteps, from.outputSteps + 1, 'taken as a step of the output clock');
+    const measures = taken.outputSamples - from.outputSamples;
+    assert.ok(measures < 11, `moved after ${measures} measures of the output clock`);
+    await bob.waitForFunction((n) => window.__hifiTest.position()?.outputSamples >= n + 3, taken.outputSamples);
+    const settled = await bob.evaluate(() => window.__hifiTest.position());
+    const stepMoved = (settled.positionMs - settled.expectedMs) - (from.positionMs - from.expectedMs);
+    console.log(`a ${step} ms step in the output delay: bob moved after ${measures} measures, his timeline by ${stepMoved.toFixed(2)} ms`);
+    assert.ok(Math.abs(stepMoved - step) < 2, `bob's timeline moved ${stepMoved.toFixed(2)} ms for a ${step} ms step`);
+  }
 
   // Leave the room as it was: the long song goes.
   const st = await alice.evaluate(() => window.__hifiTest.state());

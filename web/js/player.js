@@ -33,6 +33,16 @@ const TOLERANCE_MS = 5;       // re-schedule when off by more than this
 const FOLLOW_MS = 1;          // follow across the next piece when off by more than this
 const DRIFT_CHECK_MS = 500;
 const CLOCK_SAMPLE_MS = 100;
+// The output clock's offset is the median of its last OUTPUT_SAMPLES
+// measures, which rides out the noise of one (about 0.5 ms). A step in the
+// output's delay (an underrun in the browser's audio stream, say) would
+// turn the median only after half of them, 1.1 s. So when the latest
+// STEP_SAMPLES agree within STEP_AGREE_MS and each is more than
+// TOLERANCE_MS off the median of those before, the older ones are dropped
+// and the schedule moves at once.
+const OUTPUT_SAMPLES = 21;
+const STEP_SAMPLES = 3;
+const STEP_AGREE_MS = 1;
 const FADE_S = 0.004;
 const PIECE_MS = 10000;
 const MIN_PIECE_MS = 1000;      // a piece shorter than this runs on to the next grid point
@@ -70,7 +80,9 @@ export class SyncPlayer extends EventTarget {
     this.lastErrorMs = 0;
     this.resyncs = 0;
     this.follows = 0;         // errors followed across a piece (followAcrossNextPiece)
-    this.outputShiftMs = 0;   // added to the output clock's offset (the test hook's shiftOutput)
+    this.outputShiftMs = 0;   // added to each measure of the output clock (the test hook's shiftOutput)
+    this.outputSamples = 0;   // measures of the output clock taken
+    this.outputSteps = 0;     // steps in it moved to at once (outputStepped)
     this.timers = [];
     this.onChange = (e) => {
       if (e.detail.kind === 'state' || e.detail.kind === 'snapshot' || (e.detail.kind === 'clock' && e.detail.first)) {
@@ -169,13 +181,31 @@ export class SyncPlayer extends EventTarget {
     if (!ctx || ctx.state !== 'running' || !ctx.getOutputTimestamp) return;
     const ts = ctx.getOutputTimestamp();
     if (!(ts.contextTime > 0) || !(ts.performanceTime > 0)) return;
-    this.outputOffsets.push(ts.performanceTime - ts.contextTime * 1000);
-    if (this.outputOffsets.length > 21) this.outputOffsets.shift();
+    this.outputOffsets.push(ts.performanceTime - ts.contextTime * 1000 + this.outputShiftMs);
+    if (this.outputOffsets.length > OUTPUT_SAMPLES) this.outputOffsets.shift();
+    this.outputSamples++;
+    if (this.outputStepped()) {
+      this.outputOffsets = this.outputOffsets.slice(-STEP_SAMPLES);
+      this.outputSteps++;
+      this.reconcile();
+    }
     // The frames rendered but not yet heard: what a segment started now
     // waits for on top of its scheduling lead.
     const delay = (ctx.currentTime - ts.contextTime) * 1000 - (performance.now() - ts.performanceTime);
     if (delay >= 0 && delay < 1000) this.outputDelays.push(delay);
     if (this.outputDelays.length > 21) this.outputDelays.shift();
+  }
+
+  // Whether the output clock stepped: its latest STEP_SAMPLES measures agree,
+  // and each is more than TOLERANCE_MS off the median of the ones before.
+  outputStepped() {
+    const n = this.outputOffsets.length;
+    if (n < STEP_SAMPLES + 2) return false;
+    const latest = this.outputOffsets.slice(-STEP_SAMPLES);
+    if (Math.max(...latest) - Math.min(...latest) > STEP_AGREE_MS) return false;
+    const before = this.outputOffsets.slice(0, -STEP_SAMPLES).sort((a, b) => a - b);
+    const median = before[before.length >> 1];
+    return latest.every((x) => Math.abs(x - median) > TOLERANCE_MS);
   }
 
   // How long after it is rendered a frame is heard, in seconds: the second
@@ -194,7 +224,7 @@ export class SyncPlayer extends EventTarget {
   outputOffset() {
     if (this.outputOffsets.length) {
       const sorted = [...this.outputOffsets].sort((a, b) => a - b);
-      return sorted[sorted.length >> 1] + this.outputShiftMs;
+      return sorted[sorted.length >> 1];
     }
     const ctx = this.ctx;
     const latency = (ctx.outputLatency || 0) + (ctx.outputLatency ? 0 : ctx.baseLatency || 0);
@@ -418,18 +448,28 @@ export class SyncPlayer extends EventTarget {
         }
       }
       previous = { zero, durationMs: item.duration_ms };
-      if (zero + durationS <= startAt) continue; // already over
+      // A timed change lands on the item's own timeline: at its zero plus the
+      // state's position. (The instant computed now may differ from the one
+      // the zero was set with by what the clock estimates moved since, a
+      // fraction of a ms; taken from it, a kept zero would start the item
+      // that much before its position, in a piece of its own.)
+      const from = !want.upcoming && state.current === item.id && changeAt > now + LEAD_S
+        ? Math.max(now + LEAD_S, zero + state.position_ms / 1000) : startAt;
+      if (zero + durationS <= from) continue; // already over
 
-      // (To the µs: a jump timed on the room's instant lands on its position,
-      // not a rounding error before it, in a piece of its own.)
-      let pos = Math.max(0, Math.round((startAt - zero) * 1e6) / 1e3);
-      const fetchUntil = startAt + FETCH_AHEAD_MS / 1000; // context time
+      // (To the µs, and onto a whole ms within 2 µs of one: a jump timed on
+      // the room's instant lands on its position, not a rounding error of the
+      // clock arithmetic before it (on numbers of 1.8e12 ms, about a µs), in
+      // a piece of its own.)
+      let pos = Math.max(0, Math.round((from - zero) * 1e6) / 1e3);
+      if (Math.abs(pos - Math.round(pos)) <= 0.002) pos = Math.round(pos);
+      const fetchUntil = from + FETCH_AHEAD_MS / 1000; // context time
       const w = windows.get(item.song_id);
       windows.set(item.song_id, { from: Math.min(pos, w ? w.from : Infinity), to: Math.max((fetchUntil - zero) * 1000, w ? w.to : 0) });
       let first = true;
       while (pos < item.duration_ms && zero + pos / 1000 < fetchUntil) {
         const piece = this.pieceAt(item.song_id, pos, item.duration_ms, first && !want.upcoming);
-        const scheduleIt = zero + pos / 1000 < startAt + SCHEDULE_AHEAD_S;
+        const scheduleIt = zero + pos / 1000 < from + SCHEDULE_AHEAD_S;
         if (!piece.buffer) {
           if (first && !want.upcoming) {
             if (piece.error && !piece.busy) failed = piece.error.message || String(piece.error);
@@ -442,7 +482,7 @@ export class SyncPlayer extends EventTarget {
             keep.add(seg);
           } else {
             const pieceWhen = zero + piece.startMs / 1000;
-            const begin = Math.max(startAt, zero + pos / 1000);
+            const begin = Math.max(from, zero + pos / 1000);
             const offset = begin - pieceWhen;
             if (offset < piece.buffer.duration) {
               const stopAt = Math.min(zero + durationS, zero + piece.endMs / 1000);
@@ -609,6 +649,8 @@ export class SyncPlayer extends EventTarget {
       clockRoundTripMs: this.clock.roundTrip,
       resyncs: this.resyncs,
       follows: this.follows,
+      outputSamples: this.outputSamples,
+      outputSteps: this.outputSteps,
       bufferedSeconds: this.bufferedSeconds(),
       piecesFetched: this.piecesFetched,
       // The last wait for the audio at a new position, and the leads this
@@ -640,8 +682,8 @@ window.__hifiTest = {
   position: () => (current ? current.heardPosition() : null),
   state: () => (current ? current.conn.state : null),
   signal: () => (current ? current.signal() : null),
-  // Moves the output clock's offset by `ms`, as a step in the output's
-  // delay would (the player follows it; the position heard shows it).
+  // Moves the output clock's measures from now on by `ms`, as a step in the
+  // output's delay would (the player follows it; the position heard shows it).
   shiftOutput: (ms) => { if (current) current.outputShiftMs += ms; },
   // The scheduled pieces, in context time: when each starts and stops.
   segments: () => (current ? current.segments.map((s) => ({
