@@ -6,11 +6,18 @@
 // server holds from that frame on. Nothing before it is dropped, so a change
 // that lands inside the queue is heard at its sample without a gap (a flush
 // would silence the device until the queue refills).
+//
+// When the next write is heard comes from the server's timing reports as
+// they are (their timestamp, read index and sink latency; a fresh one about
+// every second), not from libpulse's interpolated latency, which after a
+// rewind moves by tenths of a ms, and on a busy machine by several ms for
+// seconds: the player would follow that, and be heard that far off.
 #include <pulse/error.h>
 #include <pulse/pulseaudio.h>
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 
 #include "client/sinks/sinks.h"
@@ -138,7 +145,7 @@ class PulseSink final : public AudioSink {
 
   double next_play_time_ms() override {
     LoopLock lock(loop_);
-    return wall_clock_ms() + queued_ms();
+    return wall_clock_ms() + delay_ms();
   }
 
   double rewind_latency_ms() override {
@@ -150,7 +157,7 @@ class PulseSink final : public AudioSink {
     LoopLock lock(loop_);
     if (!healthy()) return;
     const double now = wall_clock_ms();
-    const double queued = queued_ms();
+    const double queued = delay_ms();
     const double from = std::max(wall_ms - now, soonest_rewind_ms());
     if (from >= queued) return;
     const auto frames = static_cast<std::int64_t>(std::floor((queued - from) * spec_.rate / 1000.0 + 1e-6));
@@ -180,6 +187,31 @@ class PulseSink final : public AudioSink {
     }
     const double latency = negative ? 0.0 : static_cast<double>(usec) / 1000.0;
     return latency + static_cast<double>(seek_bytes_) / static_cast<double>(frame_bytes()) * 1000.0 / spec_.rate;
+  }
+
+  // From a write now to the ear (ms): by the server's latest timing report
+  // while the stream plays, else by libpulse's interpolation (queued_ms()).
+  // The interpolation's estimate moves after a rewind (by tenths of a ms,
+  // and by several ms for seconds on a busy machine), and the player would
+  // follow it; the report itself does not.
+  double delay_ms() {
+    if (auto reported = reported_play_time_ms()) return *reported - wall_clock_ms();
+    return queued_ms();
+  }
+
+  // When the next write is heard, from the server's latest timing report
+  // as it is (not interpolated): at its timestamp, the frame at the read
+  // index less what the sink held was being heard. Nullopt when there is no
+  // fresh report of a playing stream.
+  std::optional<double> reported_play_time_ms() {
+    const pa_timing_info* t = pa_stream_get_timing_info(stream_);
+    if (t == nullptr || !t->playing || t->read_index_corrupt || t->write_index_corrupt) return std::nullopt;
+    const double at = static_cast<double>(t->timestamp.tv_sec) * 1000.0 + static_cast<double>(t->timestamp.tv_usec) / 1000.0;
+    const double now = wall_clock_ms();
+    if (now - at > 2000 || at > now + 5) return std::nullopt;
+    const double bytes_per_ms = static_cast<double>(frame_bytes()) * spec_.rate / 1000.0;
+    const double heard = static_cast<double>(t->read_index) - static_cast<double>(t->sink_usec) / 1000.0 * bytes_per_ms;
+    return at + (static_cast<double>(t->write_index + seek_bytes_) - heard) / bytes_per_ms;
   }
 
   // How soon after now (ms) rewind() may replace audio: past what the device
