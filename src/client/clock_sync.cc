@@ -97,8 +97,10 @@ std::optional<double> ClockSync::best_round_trip_ms() const {
 }
 
 bool ClockSync::settled() const {
-  if (samples_.empty()) return carried_.has_value();
-  return samples_.size() >= kSettledSamples || *best_round_trip_ms() <= kSettledRoundTripMs;
+  // (Carried over, it stays settled while the new node's samples come in: a
+  // player moved to another node plays on, as it did before the move.)
+  if (carried_ || samples_.size() >= kSettledSamples) return true;
+  return !samples_.empty() && *best_round_trip_ms() <= kSettledRoundTripMs;
 }
 
 }  // namespace hifi::client

@@ -42,7 +42,8 @@ class ClockSync {
   // Whether the estimate is good enough to place audio by: one exchange
   // took at most kSettledRoundTripMs (the offset is within half of it), or
   // kSettledSamples have been taken (a busy machine or a slow path: their
-  // mean, within their bounds), or it carries an earlier connection's. A
+  // mean, within their bounds), or it carried an earlier connection's over
+  // (until reset()). A
   // player waits for it before its first sample: placed on a worse first
   // guess, it would be heard off by it, and take up to a second to move
   // back once the next exchanges corrected the estimate.

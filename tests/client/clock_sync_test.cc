@@ -224,9 +224,13 @@ TEST(ClockSyncTest, SettledOnAFastExchangeOrAfterFiveSamples) {
   add(slow, 0, 100, 0.6, 0.5, 0.1);
   EXPECT_FALSE(slow.settled());
 
-  // A connection that carries an earlier estimate over plays on with it.
+  // A connection that carries an earlier estimate over plays on with it,
+  // also once the new node's first, slow samples come in (a player moved to
+  // another node must not stop and start again).
   fast.carry_over();
   EXPECT_EQ(fast.samples(), 0u);
+  EXPECT_TRUE(fast.settled());
+  add(fast, 100, 100, 3, 0.5, 0.2);
   EXPECT_TRUE(fast.settled());
   fast.reset();
   EXPECT_FALSE(fast.settled());
