@@ -322,14 +322,19 @@ export class SyncPlayer extends EventTarget {
         // another node (the API follows the node it names).
         if (await drainingMember(res)) this.urls.delete(piece.songId);
         const err = new Error(res.status === 503 ? 'the server is busy' : `the song could not be fetched (HTTP ${res.status})`);
-        // Busy: the server's transcoders are taken for a moment; ask again
-        // soon (with some spread) rather than after the whole Retry-After.
+        // Busy: the server's transcoders are taken for a moment (a piece takes
+        // 10-60 ms); ask again soon (with some spread) rather than after the
+        // whole Retry-After, and sooner still for a piece what is heard waits
+        // for (a seek's first piece, refused while pieces fetched ahead held
+        // the transcoders, was heard 300-400 ms late).
         err.busy = res.status === 503;
+        const waitedFor = piece.waitFrom !== undefined;
         // Refused: the URL ended before its time (the account signed out
         // everywhere or changed its password); the next try asks for a new one.
         const refused = res.status === 403;
         if (refused) this.urls.delete(piece.songId);
-        err.retryAfterMs = err.busy ? 150 + Math.random() * 250 : refused ? 1000 : 5000;
+        err.retryAfterMs = err.busy ? (waitedFor ? 20 + Math.random() * 40 : 150 + Math.random() * 250)
+          : refused ? 1000 : 5000;
         throw err;
       }
       const data = await res.arrayBuffer();
