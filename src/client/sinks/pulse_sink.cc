@@ -33,6 +33,11 @@ constexpr pa_usec_t kTargetLatencyUs = 100'000;
 // What rewind() leaves alone beyond what the device holds: the server reads
 // ahead of the device in small blocks.
 constexpr double kRewindMarginMs = 5;
+// A timing report older than this (libpulse asks for one at least every
+// 1.5 s while the stream plays), or stamped this far after now (the clock
+// stepped back), is not used.
+constexpr double kMaxReportAgeMs = 2000;
+constexpr double kMaxReportAheadMs = 5;
 // Reported when the server cannot tell its latency (should not happen).
 constexpr double kFallbackLatencyMs = 100;
 
@@ -145,7 +150,7 @@ class PulseSink final : public AudioSink {
 
   double next_play_time_ms() override {
     LoopLock lock(loop_);
-    return wall_clock_ms() + delay_ms();
+    return play_time_ms(wall_clock_ms());
   }
 
   double rewind_latency_ms() override {
@@ -157,7 +162,7 @@ class PulseSink final : public AudioSink {
     LoopLock lock(loop_);
     if (!healthy()) return;
     const double now = wall_clock_ms();
-    const double queued = delay_ms();
+    const double queued = play_time_ms(now) - now;
     const double from = std::max(wall_ms - now, soonest_rewind_ms());
     if (from >= queued) return;
     const auto frames = static_cast<std::int64_t>(std::floor((queued - from) * spec_.rate / 1000.0 + 1e-6));
@@ -189,26 +194,26 @@ class PulseSink final : public AudioSink {
     return latency + static_cast<double>(seek_bytes_) / static_cast<double>(frame_bytes()) * 1000.0 / spec_.rate;
   }
 
-  // From a write now to the ear (ms): by the server's latest timing report
-  // while the stream plays, else by libpulse's interpolation (queued_ms()).
-  // The interpolation's estimate moves after a rewind (by tenths of a ms,
-  // and by several ms for seconds on a busy machine), and the player would
-  // follow it; the report itself does not.
-  double delay_ms() {
-    if (auto reported = reported_play_time_ms()) return *reported - wall_clock_ms();
-    return queued_ms();
+  // When (wall clock) a write made at `now` is heard: by the server's latest
+  // timing report while the stream plays, else now + libpulse's
+  // interpolation (queued_ms()). The interpolation's estimate moves after a
+  // rewind (by tenths of a ms, and by several ms for seconds on a busy
+  // machine), and the player would follow it; the report itself does not.
+  // Called with the lock held.
+  double play_time_ms(double now) {
+    if (auto reported = reported_play_time_ms(now)) return *reported;
+    return now + queued_ms();
   }
 
-  // When the next write is heard, from the server's latest timing report
-  // as it is (not interpolated): at its timestamp, the frame at the read
-  // index less what the sink held was being heard. Nullopt when there is no
-  // fresh report of a playing stream.
-  std::optional<double> reported_play_time_ms() {
+  // The same from the latest timing report as it is (not interpolated): at
+  // its timestamp, the frame at the read index less what the sink held was
+  // being heard. Nullopt without a report of a playing stream from the last
+  // kMaxReportAgeMs.
+  std::optional<double> reported_play_time_ms(double now) {
     const pa_timing_info* t = pa_stream_get_timing_info(stream_);
     if (t == nullptr || !t->playing || t->read_index_corrupt || t->write_index_corrupt) return std::nullopt;
     const double at = static_cast<double>(t->timestamp.tv_sec) * 1000.0 + static_cast<double>(t->timestamp.tv_usec) / 1000.0;
-    const double now = wall_clock_ms();
-    if (now - at > 2000 || at > now + 5) return std::nullopt;
+    if (now - at > kMaxReportAgeMs || at > now + kMaxReportAheadMs) return std::nullopt;
     const double bytes_per_ms = static_cast<double>(frame_bytes()) * spec_.rate / 1000.0;
     const double heard = static_cast<double>(t->read_index) - static_cast<double>(t->sink_usec) / 1000.0 * bytes_per_ms;
     return at + (static_cast<double>(t->write_index + seek_bytes_) - heard) / bytes_per_ms;
