@@ -500,9 +500,29 @@ test('a two-hour song: bounded heap and decoded audio, and sound soon after a se
   const upBody = await up.text();
   assert.equal(up.status, 201, upBody);
   const longId = JSON.parse(upBody).id;
+  // Alice's fetches ahead from 20 s on are held back (as a slow transcode
+  // would be) until the seek below: the piece on its way then is aborted,
+  // so that it does not hold a transcoder the new position needs.
+  let release;
+  const released = new Promise((resolve) => { release = resolve; });
+  const heldPiece = (url) => url.pathname.endsWith(`/songs/${longId}/stream`) &&
+    Number(url.searchParams.get('offset_ms')) >= 20000 && Number(url.searchParams.get('offset_ms')) < 6000000;
+  const held = [];
+  await alice.route(heldPiece, async (route) => {
+    held.push(Number(new URL(route.request().url()).searchParams.get('offset_ms')));
+    await released;
+    await route.continue().catch(() => {}); // (aborted by the page meanwhile)
+  });
+  const failed = [];
+  const onFailed = (req) => { if (heldPiece(new URL(req.url()))) failed.push(req.failure()?.errorText); };
+  alice.on('requestfailed', onFailed);
   await roomCommand(alice, { type: 'add', song_ids: [longId], at: 'next' });
   await roomCommand(alice, { type: 'skip' });
   await alice.waitForFunction((id) => window.__hifiTest.position()?.songId === id, longId, { timeout: 10000 });
+  const deadlineHeld = Date.now() + 10000;
+  while (!held.length && Date.now() < deadlineHeld) await alice.waitForTimeout(20);
+  assert.deepEqual(held, [20000], 'a piece fetched ahead is on its way');
+  const abortedBefore = (await alice.evaluate(() => window.__hifiTest.position())).piecesAborted;
 
   // A seek to minute 100: heard after one short piece is transcoded from
   // there (the server seeks in the file; nothing before is fetched).
@@ -530,6 +550,12 @@ test('a two-hour song: bounded heap and decoded audio, and sound soon after a se
     return p?.songId === id && p.positionMs >= 6000000 ? p.sinceServerMs - st.position_at : null;
   }, longId, { timeout: 10000 });
   const seekMs = Math.round(await seek.jsonValue());
+  release();
+  await alice.unroute(heldPiece);
+  alice.off('requestfailed', onFailed);
+  const abortedAfter = (await alice.evaluate(() => window.__hifiTest.position())).piecesAborted;
+  assert.equal(abortedAfter - abortedBefore, 1, 'the piece fetched ahead for the old position was aborted at the seek');
+  assert.deepEqual(failed, ['net::ERR_ABORTED'], 'its request was aborted');
   const seekWaitMs = (await alice.evaluate(() => window.__hifiTest.position())).fetchWaitMs;
   alice.off('request', onRequest);
   // Once the page asked for the new position, nothing before it.
@@ -563,28 +589,40 @@ test('a two-hour song: bounded heap and decoded audio, and sound soon after a se
   assert.ok(Math.abs(heardOrigin(a) - heardOrigin(b)) < 10, `positions differ by ${Math.abs(heardOrigin(a) - heardOrigin(b)).toFixed(2)} ms`);
 
   // A step of 3 ms in bob's output delay (under the 5 ms at which a player
-  // jumps): bob follows it without a jump. The piece after the one heard
-  // plays a little faster until it is on the new timeline (1000 ppm, no
-  // click, no gap), and what bob hears moves 3 ms ahead of the room's
-  // timeline as the page's real output clock shows it (give or take the
-  // error under 1 ms it may have had before, which goes too).
-  const base = await bob.evaluate(() => window.__hifiTest.position());
-  await bob.evaluate(() => window.__hifiTest.shiftOutput(3));
-  const bridged = await bob.waitForFunction((n) => {
-    const p = window.__hifiTest.position();
-    if (!p || p.follows <= n) return null;
-    const [seg] = window.__hifiTest.segments().filter((sg) => !sg.stopping && sg.rate !== 1).sort((x, y) => y.when - x.when);
-    return seg ? { ...seg, follows: p.follows } : null;
-  }, base.follows, { timeout: 15000 });
-  const bridge = await bridged.jsonValue();
-  assert.ok(Math.abs(bridge.rate - 1.001) < 1e-6, `the piece after plays at ${bridge.rate}`);
-  assert.equal(bridge.offset, 0, 'from its first sample, where the piece before ends');
-  await bob.waitForFunction((from) => window.__hifiTest.position()?.positionMs >= from + 3200, bridge.pieceStartMs, { timeout: 20000 });
-  const after = await bob.evaluate(() => window.__hifiTest.position());
-  const moved = (after.positionMs - after.expectedMs) - (base.positionMs - base.expectedMs);
-  console.log(`a 3 ms step in the output delay: followed across the piece at ${bridge.pieceStartMs} ms, bob's timeline moved ${moved.toFixed(2)} ms`);
-  assert.ok(Math.abs(moved - 3) < 1.5, `bob's timeline moved ${moved.toFixed(2)} ms`);
-  assert.equal(after.resyncs, base.resyncs, 'without a jump');
+  // jumps): bob follows it without a jump, at 1000 ppm faster or slower
+  // (no click, no gap) until he is on the new timeline, and what he hears
+  // moves by the step as the page's real output clock shows it (give or
+  // take the error under 1 ms he may have had before, which goes too).
+  // Taken early in a piece (pieces are 10 s), the piece heard follows at
+  // once; taken late in one, the piece after it does.
+  const followStep = async (ms, inPiece) => {
+    await bob.waitForFunction(([lo, hi]) => {
+      const p = window.__hifiTest.position();
+      return p?.positionMs > 0 && p.positionMs % 10000 >= lo && p.positionMs % 10000 <= hi;
+    }, inPiece ? [100, 1500] : [7300, 7800], { timeout: 15000, polling: 20 });
+    const base = await bob.evaluate(() => window.__hifiTest.position());
+    await bob.evaluate((step) => window.__hifiTest.shiftOutput(step), ms);
+    const followed = await bob.waitForFunction((n) => {
+      const p = window.__hifiTest.position();
+      if (!p || p.follows <= n) return null;
+      const [seg] = window.__hifiTest.segments().filter((sg) => !sg.stopping && sg.rate !== 1).sort((x, y) => y.rampAt - x.rampAt);
+      return seg ? { ...seg, follows: p.follows } : null;
+    }, base.follows, { timeout: 15000 });
+    const seg = await followed.jsonValue();
+    const within = seg.when < seg.rampAt;
+    assert.ok(Math.abs(seg.rate - (1 + Math.sign(ms) * 0.001)) < 1e-6, `plays at ${seg.rate} while it follows`);
+    if (inPiece) assert.ok(within, `the piece heard follows at once: ${JSON.stringify(seg)}`);
+    else if (!within) assert.equal(seg.offset, 0, 'the piece after starts from its first sample, where the one before ends');
+    await bob.waitForFunction((end) => window.__hifiTest.position()?.contextTime >= end + 0.2, seg.rampEnd, { timeout: 20000 });
+    const after = await bob.evaluate(() => window.__hifiTest.position());
+    const moved = (after.positionMs - after.expectedMs) - (base.positionMs - base.expectedMs);
+    console.log(`a ${ms} ms step in the output delay: followed ${within ? `in the piece heard, from ${(seg.rampAt - seg.when).toFixed(2)} s into it` : `across the piece at ${seg.pieceStartMs} ms`}, ` +
+      `bob's timeline moved ${moved.toFixed(2)} ms`);
+    assert.ok(Math.abs(moved - ms) < 1.5, `bob's timeline moved ${moved.toFixed(2)} ms`);
+    assert.equal(after.resyncs, base.resyncs, 'without a jump');
+  };
+  await followStep(3, true);
+  await followStep(-3, false);
 
   // A step of 37 ms more (an underrun in the browser's audio stream, say):
   // bob jumps to it once three measures of the output clock agree on it,

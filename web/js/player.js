@@ -73,6 +73,7 @@ export class SyncPlayer extends EventTarget {
     this.fetching = 0;
     this.fetchWaitMs = null;  // the last wait for a piece that what is heard waited for
     this.piecesFetched = 0;
+    this.piecesAborted = 0;   // fetches of pieces dropped on their way (dropPiece)
     this.outputOffsets = [];  // recent (performanceTime - contextTime) samples, ms
     this.outputDelays = [];   // recent delays from rendering a frame to hearing it, ms
     this.status = 'off';
@@ -133,6 +134,7 @@ export class SyncPlayer extends EventTarget {
     this.timers = [];
     for (const seg of this.segments) this.stopSegment(seg, 0);
     this.segments = [];
+    for (const list of this.pieces.values()) for (const p of list) this.dropPiece(p);
     this.pieces.clear();
     this.zero.clear();
     if (this.ctx) {
@@ -311,12 +313,18 @@ export class SyncPlayer extends EventTarget {
   async fetchPiece(piece) {
     const ctx = this.ctx;
     this.fetching++;
+    // Aborted when the piece is dropped while on its way (a jump away from
+    // it): the transcoder it holds on the server is then free for the
+    // pieces the new position needs.
+    const abort = new AbortController();
+    piece.abort = abort;
     try {
       const url = await this.signedUrl(piece.songId);
       const quality = this.dataSaver ? '&format=opus&bitrate=64' : '&format=flac';
       // The last piece runs to the song's end, whatever the decoder finds there.
       const length = piece.last ? '' : `&duration_ms=${Math.round(piece.endMs - piece.startMs)}`;
-      const res = await fetch(`${url}${quality}&offset_ms=${Math.round(piece.startMs)}${length}`);
+      abort.signal.throwIfAborted();
+      const res = await fetch(`${url}${quality}&offset_ms=${Math.round(piece.startMs)}${length}`, { signal: abort.signal });
       if (!res.ok) {
         // The node is leaving the cluster: the next try asks for a URL on
         // another node (the API follows the node it names).
@@ -346,6 +354,7 @@ export class SyncPlayer extends EventTarget {
         this.clock.noteFetchWait(this.fetchWaitMs);
       }
     } catch (err) {
+      if (abort.signal.aborted) return; // dropped: nobody waits for it (finally still runs)
       piece.error = err;
       piece.busy = Boolean(err.busy);
       piece.failedAt = performance.now();
@@ -353,6 +362,8 @@ export class SyncPlayer extends EventTarget {
       if (piece.busy && this.ctx === ctx) setTimeout(() => this.reconcile(), err.retryAfterMs + 1);
     } finally {
       this.fetching--;
+      if (piece.abort === abort) piece.abort = null;
+      if (abort.signal.aborted && this.ctx === ctx) this.pumpFetches();
     }
     if (this.ctx === ctx) {
       this.pumpFetches();
@@ -367,9 +378,20 @@ export class SyncPlayer extends EventTarget {
       const w = windows.get(songId);
       const inUse = new Set(this.segments.filter((s) => !s.stopping).map((s) => s.piece));
       const kept = list.filter((p) => inUse.has(p) || (w && p.endMs > w.from - KEEP_BEHIND_MS && p.startMs < w.to));
-      for (const p of list) if (!kept.includes(p)) p.queued = false;
+      for (const p of list) if (!kept.includes(p)) this.dropPiece(p);
       if (kept.length) this.pieces.set(songId, kept);
       else this.pieces.delete(songId);
+    }
+  }
+
+  // Forgets a piece: it is not fetched, and a fetch of it on its way is
+  // aborted.
+  dropPiece(piece) {
+    piece.queued = false;
+    if (piece.abort) {
+      piece.abort.abort();
+      piece.abort = null;
+      this.piecesAborted++;
     }
   }
 
@@ -447,7 +469,8 @@ export class SyncPlayer extends EventTarget {
         replaceAt.set(key, startAt);
       } else if (!want.upcoming) {
         maxError = Math.max(maxError, error);
-        if (error > FOLLOW_MS && changeAt <= now && this.followAcrossNextPiece(key, item, zero, wantZero, now)) {
+        if (error > FOLLOW_MS && changeAt <= now && (this.followWithinPiece(key, item, zero, wantZero, now) ||
+            this.followAcrossNextPiece(key, item, zero, wantZero, now))) {
           zero = wantZero;
           this.zero.set(key, zero);
         }
@@ -561,6 +584,49 @@ export class SyncPlayer extends EventTarget {
   }
 
   // Follows a small error of the item's zero (the audio clock drifting from
+  // the server's, the output's delay moving by a few ms) in the piece heard
+  // now: from just after the scheduling lead it plays a little faster or
+  // slower (at most 1000 ppm, for at least 1 s) until it is on the new
+  // zero, and the pieces after it are scheduled on the new zero. Returns
+  // false when the piece heard now ends before that is done (then the next
+  // piece can take it: followAcrossNextPiece), or one is under way.
+  followWithinPiece(key, item, oldZero, newZero, now) {
+    const mine = this.segments.filter((sg) => !sg.stopping && sg.key === key).sort((a, b) => a.when - b.when);
+    const horizon = now + FADE_S + 0.02;
+    const playing = mine.filter((sg) => sg.when <= horizon).pop();
+    if (!playing || !Number.isFinite(playing.naturalEnd) || playing.zero !== oldZero) return false;
+    if (playing.ramp && playing.ramp.at + playing.ramp.span > now) return false; // one at a time
+    const at = now + LEAD_S;
+    const shift = oldZero - newZero;                  // s of content to gain (or lose, < 0)
+    const span = Math.max(1, Math.abs(shift) * 1000); // s the rate changes for
+    const durationS = item.duration_ms / 1000;
+    const newEnd = Math.min(newZero + durationS, newZero + playing.piece.endMs / 1000);
+    // Done well before the piece's end, on either zero.
+    if (at + span + 0.1 > Math.min(playing.naturalEnd, newEnd)) return false;
+    for (const sg of mine) if (sg.when > horizon) this.stopSegment(sg, sg.when);
+    const rate = 1 + shift / span;
+    playing.source.playbackRate.setValueAtTime(rate, at);
+    playing.source.playbackRate.setValueAtTime(1, at + span);
+    // (A later stop() replaces the earlier one.)
+    playing.source.stop(newEnd);
+    playing.naturalEnd = newEnd;
+    playing.rate = rate;
+    playing.ramp = { zeroBefore: oldZero, at, span, shift };
+    playing.zero = newZero;
+    this.follows++;
+    return true;
+  }
+
+  // The position (s) of its item a segment plays at context time t: on its
+  // zero, or, while it follows a change of the zero, moving from the old one
+  // to the new.
+  segmentPositionS(seg, t) {
+    const r = seg.ramp;
+    if (!r) return t - seg.zero;
+    return t - r.zeroBefore + r.shift * Math.min(1, Math.max(0, (t - r.at) / r.span));
+  }
+
+  // Follows a small error of the item's zero (the audio clock drifting from
   // the server's, the output's delay moving by a few ms) without a jump:
   // the next piece, not yet started, is played from where the current one
   // stops, a little faster or slower (at most 1000 ppm, for at least 1 s)
@@ -571,6 +637,7 @@ export class SyncPlayer extends EventTarget {
     const horizon = now + FADE_S + 0.02;
     const playing = mine.filter((sg) => sg.when <= horizon).pop();
     if (!playing || !Number.isFinite(playing.naturalEnd) || playing.piece.last) return false;
+    if (playing.ramp && playing.ramp.at + playing.ramp.span > now) return false; // one at a time
     const boundary = playing.piece.endMs;
     const next = (this.pieces.get(item.song_id) || []).find((p) => p.startMs === boundary && p.buffer);
     const bridgeAt = playing.naturalEnd;  // the old zero + the boundary
@@ -585,10 +652,13 @@ export class SyncPlayer extends EventTarget {
     seg.rate = 1 + shift / span;
     seg.source.playbackRate.setValueAtTime(seg.rate, bridgeAt);
     seg.source.playbackRate.setValueAtTime(1, bridgeAt + span);
+    seg.ramp = { zeroBefore: oldZero, at: bridgeAt, span, shift };
     this.segments.push(seg);
     // The piece heard now runs on as scheduled; it is counted as on the
     // new zero, so that it is kept (its end is where the new one starts).
     playing.zero = newZero;
+    playing.rate = 1;
+    playing.ramp = { zeroBefore: oldZero, at: bridgeAt, span, shift };
     this.follows++;
     return true;
   }
@@ -628,7 +698,7 @@ export class SyncPlayer extends EventTarget {
     }
     const serverTimeMs = this.clock.toServer(heardLocal);
     const seg = this.segments.find((s) => s.when <= heardCtx && heardCtx < Math.min(s.stopAt, s.naturalEnd ?? Infinity) &&
-      heardCtx < s.when + (s.source.buffer.duration - s.offset));
+      this.segmentPositionS(s, heardCtx) * 1000 < s.piece.startMs + s.source.buffer.duration * 1000);
     const state = this.conn.state;
     const item = state?.queue?.find((it) => it.id === state.current);
     return {
@@ -636,7 +706,8 @@ export class SyncPlayer extends EventTarget {
       // estimate of the server's clock then.
       localMs: heardLocal,
       serverTimeMs,
-      positionMs: seg ? (heardCtx - seg.zero) * 1000 : null,
+      positionMs: seg ? this.segmentPositionS(seg, heardCtx) * 1000 : null,
+      contextTime: heardCtx,
       // When what is heard now started to be heard, or when silence began.
       sinceServerMs: seg ? this.ctxToServer(seg.when) : (this.lastStopCtx ? this.ctxToServer(this.lastStopCtx) : null),
       songId: seg ? seg.songId : null,
@@ -658,6 +729,7 @@ export class SyncPlayer extends EventTarget {
       outputSteps: this.outputSteps,
       bufferedSeconds: this.bufferedSeconds(),
       piecesFetched: this.piecesFetched,
+      piecesAborted: this.piecesAborted,
       // The last wait for the audio at a new position, and the leads this
       // player reports (docs/protocol.md).
       fetchWaitMs: this.fetchWaitMs,
@@ -694,5 +766,6 @@ window.__hifiTest = {
   segments: () => (current ? current.segments.map((s) => ({
     songId: s.songId, itemId: s.itemId, pieceStartMs: s.piece.startMs, pieceEndMs: s.piece.endMs,
     when: s.when, offset: s.offset, end: s.naturalEnd ?? null, stopping: s.stopping, rate: s.rate ?? 1,
+    rampAt: s.ramp ? s.ramp.at : null, rampEnd: s.ramp ? s.ramp.at + s.ramp.span : null,
   })) : []),
 };
