@@ -5,6 +5,8 @@
 #include <boost/json.hpp>
 #include <algorithm>
 #include <chrono>
+#include <utility>
+#include <vector>
 
 #include "common/random.h"
 #include "common/sha256.h"
@@ -80,7 +82,7 @@ RoomService::RoomService(MetaStore& store, const Clock& clock, RoomServiceOption
       options_(options),
       view_(store, kRoomsPrefix, [this](const RangeResult& snapshot) { reset(snapshot); },
             [this](const WatchResponse& response) { apply_events(response); },
-            WatchedViewOptions{.name = "rooms"}) {}
+            WatchedViewOptions{.name = "rooms", .after_apply = [this] { notify(std::exchange(applied_events_, {})); }}) {}
 
 RoomService::~RoomService() { stop(); }
 
@@ -170,7 +172,10 @@ void RoomService::apply_events(const WatchResponse& response) {
     }
   }
   changed_.notify_all();
-  notify(events);
+  // The listener hears of them once the commands waiting for this revision
+  // are released (the view's after_apply): a command's answer does not wait
+  // for the fan-out of its change.
+  applied_events_ = std::move(events);
 }
 
 void RoomService::notify(const std::vector<RoomEvent>& events) {

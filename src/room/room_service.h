@@ -173,6 +173,9 @@ class RoomService {
   bool stopping_ = false;
   std::function<void(const RoomEvent&)> listener_;
   std::function<CommandLeads(const std::string&)> command_lead_;  // under mu_
+  // The events of the revision the view applied last, for its after_apply
+  // (both on the store's watch thread).
+  std::vector<RoomEvent> applied_events_;
   // Commands on one room through this node take turns around the read and
   // the write (see cas_retry.h).
   CasTurns command_turns_;

@@ -338,7 +338,7 @@ awaitable<Reply> serve_transcode(RequestContext& ctx, const Song& song, const me
 
 // --- running blocking work ---------------------------------------------------
 
-// Runs f() on `pool` and resumes on the connection's strand.
+// Runs f() on `pool` and resumes on the connection's thread.
 template <typename F>
 awaitable<std::invoke_result_t<F>> offload_to(asio::thread_pool& pool, F f) {
   using R = std::invoke_result_t<F>;
@@ -361,7 +361,7 @@ awaitable<std::invoke_result_t<F>> offload_to(asio::thread_pool& pool, F f) {
   co_return std::move(*result);
 }
 
-// Runs f() on the worker pool and resumes on the connection's strand. Not
+// Runs f() on the worker pool and resumes on the connection's thread. Not
 // a coroutine itself: it hands back offload_to's awaitable, so the hot path
 // (every token check) pays for one coroutine frame, not two.
 template <typename F>

@@ -123,14 +123,20 @@ struct HttpServer::Impl {
   std::mutex conn_mu;
   std::map<std::uint64_t, Connection> open;
   std::uint64_t next_conn_id = 0;
-  asio::io_context ioc;
+  // One io_context per network thread: a connection lives on the thread
+  // whose context accepted it, so its handlers never run concurrently and
+  // need no strand, and work for many connections of one thread (a room's
+  // fan-out) can be handed over in one post. Connections are dealt out in
+  // turn.
+  std::vector<std::unique_ptr<asio::io_context>> iocs;
+  std::size_t next_ioc = 0;  // the accept loop's only
   asio::thread_pool workers;
   // Password hashing (Argon2id, 64 MiB each) on threads of its own, with a
   // bounded number waiting: a flood of registrations or logins gets 503s
   // and never holds up the token checks and store work on `workers`.
   asio::thread_pool password_workers;
   ConcurrencyLimit password_slots;
-  tcp::acceptor acceptor{ioc};
+  tcp::acceptor acceptor;
   // Set with --tls-cert: every connection speaks TLS with it.
   std::unique_ptr<net::ServerCertificate> certificate;
   std::vector<CompiledRoute> routes;
@@ -138,7 +144,7 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<bool> draining{false};
   std::function<std::string()> drain_alternative;  // set before `draining`
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
 
   static AccessLog::Options access_log_options() {
     AccessLog::Options options;
@@ -150,11 +156,18 @@ struct HttpServer::Impl {
   // takes every core.
   static std::size_t password_threads() { return std::max<std::size_t>(1, usable_cores() / 2); }
 
+  static std::vector<std::unique_ptr<asio::io_context>> make_iocs(unsigned threads) {
+    std::vector<std::unique_ptr<asio::io_context>> iocs;
+    for (unsigned i = 0; i < std::max(1u, threads); ++i) iocs.push_back(std::make_unique<asio::io_context>(1));
+    return iocs;
+  }
+
   Impl(const ServerConfig& c, Services s)
-      : config(c), services(s), access_log(AccessLog::stdout_writer(), access_log_options()), per_address(c.max_connections_per_address), ioc(static_cast<int>(c.threads)),
+      : config(c), services(s), access_log(AccessLog::stdout_writer(), access_log_options()), per_address(c.max_connections_per_address), iocs(make_iocs(c.threads)),
         workers(std::max<std::size_t>(4, c.threads * 2)),
         password_workers(password_threads()),
-        password_slots(static_cast<unsigned>(password_threads() * 5)) {
+        password_slots(static_cast<unsigned>(password_threads() * 5)),
+        acceptor(*iocs.front()) {
     for (auto* table : {health_routes, auth_routes, credential_routes, user_routes, song_routes, library_routes,
                         room_routes, room_socket_routes, annotation_routes, playlist_routes, share_routes,
                         cluster_routes, subsonic_routes}) {
@@ -184,9 +197,10 @@ struct HttpServer::Impl {
   }
 
   awaitable<void> accept_loop() {
-    asio::steady_timer backoff(ioc);
+    asio::steady_timer backoff(*iocs.front());
     for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), as_tuple(use_awaitable));
+      auto& ioc = *iocs[next_ioc++ % iocs.size()];
+      auto [ec, socket] = co_await acceptor.async_accept(ioc, as_tuple(use_awaitable));
       if (stopping) co_return;
       if (ec) {
         if (ec == asio::error::operation_aborted) co_return;
@@ -580,7 +594,7 @@ struct HttpServer::Impl {
     std::lock_guard lock(conn_mu);
     for (auto& [id, conn] : open) {
       if (conn.busy || !conn.stream) continue;
-      // Cancel on the connection's own strand, where the session also ends;
+      // Cancel on the connection's own thread, where the session also ends;
       // the id is looked up again there because it may have ended already.
       asio::post(conn.stream->get_executor(), [this, id = id] {
         std::lock_guard lock(conn_mu);
@@ -619,10 +633,10 @@ void HttpServer::start() {
     d.certificate = std::move(*certificate);
     spdlog::info("TLS with the certificate {}", d.certificate->describe());
   }
-  d.work.emplace(d.ioc.get_executor());
-  asio::co_spawn(d.ioc, d.accept_loop(), asio::detached);
-  for (unsigned i = 0; i < d.config.threads; ++i) {
-    d.threads.emplace_back([&d] { d.ioc.run(); });
+  for (auto& ioc : d.iocs) d.work.push_back(asio::make_work_guard(*ioc));
+  asio::co_spawn(*d.iocs.front(), d.accept_loop(), asio::detached);
+  for (auto& ioc : d.iocs) {
+    d.threads.emplace_back([&ioc = *ioc] { ioc.run(); });
   }
 }
 
@@ -657,7 +671,7 @@ void HttpServer::shutdown() {
   if (d.stopping.exchange(true)) return;
   if (d.threads.empty()) return;
   spdlog::info("shutting down: no new connections; {} open", d.connections.load());
-  asio::post(d.ioc, [&d] {
+  asio::post(*d.iocs.front(), [&d] {
     boost::system::error_code ignored;
     d.acceptor.close(ignored);
   });
@@ -671,8 +685,8 @@ void HttpServer::shutdown() {
   if (d.connections > 0) {
     spdlog::warn("shutdown grace period over: aborting {} connections", d.connections.load());
   }
-  d.work.reset();
-  d.ioc.stop();
+  d.work.clear();
+  for (auto& ioc : d.iocs) ioc->stop();
 }
 
 void HttpServer::wait() {

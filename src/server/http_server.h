@@ -1,5 +1,6 @@
 // HttpServer: HiFi's HTTP/1.1 front end (Boost.Beast on Asio, C++20
-// coroutines). Each connection is one coroutine on its own strand; blocking
+// coroutines). Each connection is one coroutine on one network thread (an
+// io_context per thread, so no strands); blocking
 // work (SQLite, fsync, Argon2id, audio probing) runs on a separate worker
 // pool so the network threads never wait on disk.
 //

@@ -191,7 +191,7 @@ bool RoomHub::refresh_listeners_locked(const std::string& room_id, Channel& chan
 }
 
 void RoomHub::broadcast_locked(Channel& channel, const SharedMessage& message) {
-  for (auto& [ptr, sub] : channel.subscribers) sub.subscriber->deliver(message);
+  for (auto* subscriber : channel.fanout) subscriber->deliver(message);
 }
 
 SharedMessage RoomHub::presence_message_locked(const Channel& channel, const RoomListeners* listeners) const {
@@ -286,7 +286,17 @@ Status RoomHub::join(const std::string& room_id, const std::shared_ptr<RoomSubsc
     channel.history_floor = room->revision;
   }
   const auto& room = *channel.room;
-  channel.subscribers[subscriber.get()] = {subscriber, who, std::move(token_hash)};
+  auto [entry, added] = channel.subscribers.try_emplace(subscriber.get());
+  if (added) {
+    entry->second.fanout_index = channel.fanout.size();
+    channel.fanout.push_back(subscriber.get());
+  } else {
+    count_needs_locked(channel, entry->second, -1);
+  }
+  const auto fanout_index = entry->second.fanout_index;
+  entry->second = Subscription{subscriber, who, std::move(token_hash)};
+  entry->second.fanout_index = fanout_index;
+  count_needs_locked(channel, entry->second, +1);
   auto& user = channel.users[who.user_id];
   const bool new_user = user.connections++ == 0;
   user.info.user_id = who.user_id;
@@ -343,6 +353,12 @@ void RoomHub::leave(const std::string& room_id, const RoomSubscriber* subscriber
   auto sub = channel.subscribers.find(subscriber);
   if (sub == channel.subscribers.end()) return;
   const auto who = std::move(sub->second.who);
+  // Out of the fan-out list: the last one takes its place.
+  const auto index = sub->second.fanout_index;
+  channel.fanout[index] = channel.fanout.back();
+  channel.fanout.pop_back();
+  if (index < channel.fanout.size()) channel.subscribers.at(channel.fanout[index]).fanout_index = index;
+  count_needs_locked(channel, sub->second, -1);
   channel.subscribers.erase(sub);
   channel.leads = local_leads_locked(channel);
   mark_presence_dirty_locked(room_id);
@@ -381,17 +397,33 @@ room::CommandLeads max_of(room::CommandLeads a, const room::CommandLeads& b) {
 
 }  // namespace
 
+room::CommandLeads RoomHub::needed_locked(const Subscription& sub) const {
+  auto needed = sub.leads;
+  // A listener whose seek data this node sends with the news needs no
+  // time to fetch it.
+  if (holds_every_song_ && seek_planner_ && sub.seek_data.rate > 0) {
+    needed.fetched_ms = std::clamp(sub.seek_data.lead_ms, needed.held_ms, needed.fetched_ms);
+  }
+  return needed;
+}
+
+void RoomHub::count_needs_locked(Channel& channel, Subscription& sub, int by) const {
+  auto count = [by](auto& counts, const auto& key) {
+    auto& n = counts[key];
+    n += by;
+    if (n == 0) counts.erase(key);
+  };
+  // Uncounted as they were counted, whatever changed since.
+  if (by > 0) sub.counted = needed_locked(sub);
+  count(channel.held_leads, sub.counted.held_ms);
+  count(channel.fetched_leads, sub.counted.fetched_ms);
+  if (sub.seek_data.rate > 0) count(channel.seek_wishes, SeekDataKey{sub.seek_data.rate, sub.seek_data.behind_frames});
+}
+
 room::CommandLeads RoomHub::local_leads_locked(const Channel& channel) const {
   room::CommandLeads leads;
-  for (const auto& [ptr, sub] : channel.subscribers) {
-    auto needed = sub.leads;
-    // A listener whose seek data this node sends with the news needs no
-    // time to fetch it.
-    if (holds_every_song_ && seek_planner_ && sub.seek_data.rate > 0) {
-      needed.fetched_ms = std::clamp(sub.seek_data.lead_ms, needed.held_ms, needed.fetched_ms);
-    }
-    leads = max_of(leads, needed);
-  }
+  if (!channel.held_leads.empty()) leads.held_ms = channel.held_leads.rbegin()->first;
+  if (!channel.fetched_leads.empty()) leads.fetched_ms = channel.fetched_leads.rbegin()->first;
   return leads;
 }
 
@@ -404,9 +436,11 @@ void RoomHub::report_lead(const std::string& room_id, const RoomSubscriber* subs
   if (sub == it->second.subscribers.end()) return;
   leads.held_ms = std::clamp<std::int64_t>(leads.held_ms, 0, kMaxReportedLeadMs);
   leads.fetched_ms = std::clamp<std::int64_t>(leads.fetched_ms, leads.held_ms, kMaxReportedLeadMs);
-  sub->second.leads = leads;
   wish.lead_ms = std::clamp<std::int64_t>(wish.lead_ms, 0, kMaxReportedLeadMs);
+  count_needs_locked(it->second, sub->second, -1);
+  sub->second.leads = leads;
   sub->second.seek_data = wish;
+  count_needs_locked(it->second, sub->second, +1);
   // Other nodes learn of a change in the room's leads with this node's
   // presence key; changes under 10 ms are not worth a write (clients report
   // in 5 ms steps, and a lead sitting on a step would flap).

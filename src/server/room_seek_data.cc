@@ -39,10 +39,9 @@ std::vector<std::pair<RoomHub::SeekDataKey, SharedMessage>> RoomHub::plan_seek_d
     if (it == channels_.end()) return {};
     const auto& channel = it->second;
     if (channel.room && channel.room->revision >= room.revision) return {};  // sent already
-    for (const auto& [ptr, sub] : channel.subscribers) {
-      if (sub.seek_data.rate > 0 && wanted.size() < kMaxSeekDataRates) {
-        wanted.insert({sub.seek_data.rate, sub.seek_data.behind_frames});
-      }
+    for (const auto& [key, count] : channel.seek_wishes) {
+      if (wanted.size() == kMaxSeekDataRates) break;
+      wanted.insert(key);
     }
   }
   const auto& song_id = room.state.current_item()->song_id;

@@ -6,6 +6,9 @@
 #include <chrono>
 #include <cmath>
 #include <array>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,15 +66,58 @@ json::object error_message(std::string_view code, std::string_view detail) {
   return {{"type", "error"}, {"code", code}, {"detail", detail}};
 }
 
+class WsSession;
+
+// Starts the writes of one network thread's WebSockets that have new
+// messages. A room's change reaches its 1,000 listeners as one post per
+// network thread, not one per listener; the writes are started in turns of
+// kPerTurn, each turn a handler of its own, so that what else the thread has
+// to do (a command's answer, say) waits for one turn, not for the whole
+// fan-out. One per io_context (an Asio service), which is one thread's: the
+// sessions' handlers all run there, so a turn may start their writes itself.
+class WriteKicks final : public asio::execution_context::service {
+ public:
+  static inline asio::execution_context::id id;
+  static constexpr std::size_t kPerTurn = 64;
+
+  explicit WriteKicks(asio::execution_context& context)
+      : asio::execution_context::service(context),
+        executor_(static_cast<asio::io_context&>(context).get_executor()) {}
+
+  // Any thread: `session`'s write_next() runs on its thread soon.
+  void add(std::shared_ptr<WsSession> session) {
+    std::lock_guard lock(mu_);
+    pending_.push_back(std::move(session));
+    if (posted_) return;
+    posted_ = true;
+    asio::post(executor_, [this] { turn(); });
+  }
+
+ private:
+  void shutdown() override {
+    std::lock_guard lock(mu_);
+    pending_.clear();
+    running_.clear();
+  }
+  void turn();
+
+  asio::io_context::executor_type executor_;
+  std::mutex mu_;
+  std::vector<std::shared_ptr<WsSession>> pending_;  // under mu_
+  bool posted_ = false;                              // under mu_: a turn is queued
+  std::deque<std::shared_ptr<WsSession>> running_;   // the thread's own
+};
+
 // One WebSocket listener, once its handshake is done. The HTTP session and
 // the handler that accepted it have ended by then: the session holds only
 // what a listener needs (its stream, its place in the limits, the room it
 // is in), so an idle listener costs a few KiB (docs/benchmarks.md).
 //
-// Reads and writes are chained callbacks on the connection's strand: one
+// Reads and writes are chained callbacks on the connection's thread: one
 // read in flight into a small chunk (a message is put together from its
 // chunks), one write in flight from a bounded queue. The hub delivers from
-// any thread, under mu_.
+// any thread, under mu_; the first message of a burst has WriteKicks start
+// the writer.
 class WsSession final : public RoomSubscriber, public std::enable_shared_from_this<WsSession> {
  public:
   struct Listener {
@@ -83,7 +129,9 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
     PerKeyLimit::Slot websocket_slot;
   };
 
-  explicit WsSession(net::Stream&& stream) : ws_(std::move(stream)) {}
+  explicit WsSession(net::Stream&& stream)
+      : ws_(std::move(stream)),
+        kicks_(asio::use_service<WriteKicks>(asio::query(ws_.get_executor(), asio::execution::context))) {}
 
   websocket::stream<net::Stream>& ws() { return ws_; }
 
@@ -125,7 +173,7 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
     queue_.push_back({std::move(message), binary});
     if (!writing_) {
       writing_ = true;
-      asio::post(ws_.get_executor(), [self = shared_from_this()] { self->write_next(); });
+      kicks_.add(shared_from_this());
     }
   }
 
@@ -148,6 +196,8 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
   void send_own(const json::object& o) { deliver(std::make_shared<const std::string>(json::serialize(o))); }
 
  private:
+  friend class WriteKicks;
+
   // Queued messages are queue_[queue_head_...]; the vector is emptied (and
   // its memory given back after a burst) whenever the writer catches up,
   // and the sent ones are dropped from its front when they are the half of
@@ -319,6 +369,7 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
   }
 
   websocket::stream<net::Stream> ws_;
+  WriteKicks& kicks_;  // of the connection's thread
   std::mutex mu_;
   struct Outgoing {
     SharedMessage message;
@@ -341,6 +392,25 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
   std::chrono::steady_clock::time_point window_start_;
   int messages_in_window_ = 0;
 };
+
+void WriteKicks::turn() {
+  {
+    std::lock_guard lock(mu_);
+    for (auto& session : pending_) running_.push_back(std::move(session));
+    pending_.clear();
+  }
+  for (std::size_t n = 0; n < kPerTurn && !running_.empty(); ++n) {
+    auto session = std::move(running_.front());
+    running_.pop_front();
+    session->write_next();
+  }
+  std::lock_guard lock(mu_);
+  if (running_.empty() && pending_.empty()) {
+    posted_ = false;
+    return;
+  }
+  asio::post(executor_, [this] { turn(); });
+}
 
 awaitable<Reply> room_websocket(RequestContext& ctx) {
   const auto room_id = ctx.params[0];

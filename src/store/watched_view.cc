@@ -182,6 +182,7 @@ void WatchedView::on_watch(std::uint64_t generation, const Status& status,
       applied_ = std::max(applied_, response.revision);
     }
     applied_cv_.notify_all();
+    if (options_.after_apply) options_.after_apply();
     return;
   }
   std::lock_guard lock(mu_);

@@ -59,6 +59,12 @@ struct WatchedViewOptions {
   std::string name = "store";  // for logs and errors: "<name> view: ..."
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{5000};
+  // When set: called on the watch thread after each apply(), once the
+  // writers waiting for that revision (wait_for_revision) are released, for
+  // what the owner does with a change besides holding it (telling its
+  // subscribers: a room's fan-out to 1,000 listeners), so that a writer's
+  // answer does not wait for that too. Same rules as apply().
+  std::function<void()> after_apply;
 };
 
 // The health of a view, for /healthz and /metrics.

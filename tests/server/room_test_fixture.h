@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "server/test_server.h"
@@ -108,12 +109,37 @@ class RoomsTest : public ::testing::Test {
   HttpResult command(const std::string& token, const std::string& room, const json::object& c) {
     return post_json("/api/v1/rooms/" + room + "/commands", c, token);
   }
-  // Runs a command that must succeed; returns the room's new state.
+  // Runs a command that must succeed; returns the room's new state. The
+  // answer comes once the node's room view has the change, before its hub
+  // has told the listeners; this also waits until the hub has it (when it
+  // has the room's listeners), so that what reads the hub's rooms next (the
+  // play counter) sees it.
   json::object ok_command(const std::string& token, const std::string& room, const json::object& c) {
     auto r = command(token, room, c);
     EXPECT_EQ(r.status, 200) << json::serialize(c) << " -> " << r.body;
     if (r.status != 200) return {};
-    return r.json().at("state").as_object();
+    const auto body = r.json();
+    if (const auto* revision = body.as_object().if_contains("revision"); revision && revision->is_int64()) {
+      wait_for_hub(room, revision->as_int64());
+    }
+    return body.at("state").as_object();
+  }
+  void wait_for_hub(const std::string& room, std::int64_t revision) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (;;) {
+      bool listened = false;
+      for (const auto& local : server_->node().hub().local_rooms()) {
+        if (local.room.id != room) continue;
+        listened = true;
+        if (local.room.revision >= revision) return;
+      }
+      if (!listened) return;
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "the hub did not get revision " << revision << " of room " << room;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
   json::object room_state(const std::string& token, const std::string& room) {
     auto r = get("/api/v1/rooms/" + room, token);
