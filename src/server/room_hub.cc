@@ -409,9 +409,12 @@ room::CommandLeads RoomHub::needed_locked(const Subscription& sub) const {
 
 void RoomHub::count_needs_locked(Channel& channel, Subscription& sub, int by) const {
   auto count = [by](auto& counts, const auto& key) {
-    auto& n = counts[key];
-    n += by;
-    if (n == 0) counts.erase(key);
+    if (by > 0) {
+      ++counts[key];
+      return;
+    }
+    auto it = counts.find(key);
+    if (it != counts.end() && --it->second == 0) counts.erase(it);
   };
   // Uncounted as they were counted, whatever changed since.
   if (by > 0) sub.counted = needed_locked(sub);

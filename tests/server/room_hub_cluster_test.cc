@@ -253,6 +253,31 @@ TEST_F(RoomHubClusterTest, TheLargestLeadOnAnyNodeIsTheRoomsLead) {
   EXPECT_TRUE(eventually([&] { return b_->hub.command_leads(room_) == alices; }));
 }
 
+// The node's own leads are counted as listeners report them and leave: the
+// largest of each kind, also when the one who had it lowers it or goes.
+TEST_F(RoomHubClusterTest, TheLocalLeadsFollowEveryReportAndLeave) {
+  using room::CommandLeads;
+  start_both();
+  auto x = a_->join(room_, "u-x", "x");
+  auto y = a_->join(room_, "u-y", "y");
+  auto z = a_->join(room_, "u-z", "z");
+  EXPECT_EQ(a_->hub.command_leads(room_), (CommandLeads{0, 0}));
+  a_->hub.report_lead(room_, x.get(), {100, 200});
+  a_->hub.report_lead(room_, y.get(), {150, 150});
+  a_->hub.report_lead(room_, z.get(), {150, 400});
+  EXPECT_EQ(a_->hub.command_leads(room_), (CommandLeads{150, 400}));
+  a_->hub.report_lead(room_, z.get(), {50, 50});  // z had the largest fetch lead
+  EXPECT_EQ(a_->hub.command_leads(room_), (CommandLeads{150, 200}));
+  a_->hub.leave(room_, y.get());  // y had the largest lead
+  EXPECT_EQ(a_->hub.command_leads(room_), (CommandLeads{100, 200}));
+  a_->hub.report_lead(room_, y.get(), {900, 900});  // gone: not counted
+  EXPECT_EQ(a_->hub.command_leads(room_), (CommandLeads{100, 200}));
+  a_->hub.leave(room_, x.get());
+  EXPECT_EQ(a_->hub.command_leads(room_), (CommandLeads{50, 50}));
+  a_->hub.leave(room_, z.get());
+  EXPECT_EQ(a_->hub.command_leads(room_), (CommandLeads{0, 0}));
+}
+
 TEST_F(RoomHubClusterTest, AUserOnBothNodesCountsOnce) {
   start_both();
   auto alice_on_a = a_->join(room_, "u-alice", "alice");
