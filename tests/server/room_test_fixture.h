@@ -13,10 +13,10 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "server/test_server.h"
+#include "support/eventually.h"
 #include "server/ws_client.h"
 
 namespace hifi::testing {
@@ -125,21 +125,13 @@ class RoomsTest : public ::testing::Test {
     return body.at("state").as_object();
   }
   void wait_for_hub(const std::string& room, std::int64_t revision) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    for (;;) {
-      bool listened = false;
+    const bool caught_up = eventually([&] {
       for (const auto& local : server_->node().hub().local_rooms()) {
-        if (local.room.id != room) continue;
-        listened = true;
-        if (local.room.revision >= revision) return;
+        if (local.room.id == room) return local.room.revision >= revision;
       }
-      if (!listened) return;
-      if (std::chrono::steady_clock::now() > deadline) {
-        ADD_FAILURE() << "the hub did not get revision " << revision << " of room " << room;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+      return true;  // nobody listens here: the hub keeps no view of it
+    }, std::chrono::seconds(5));
+    if (!caught_up) ADD_FAILURE() << "the hub did not get revision " << revision << " of room " << room;
   }
   json::object room_state(const std::string& token, const std::string& room) {
     auto r = get("/api/v1/rooms/" + room, token);

@@ -591,11 +591,8 @@ export class SyncPlayer extends EventTarget {
   // false when the piece heard now ends before that is done (then the next
   // piece can take it: followAcrossNextPiece), or one is under way.
   followWithinPiece(key, item, oldZero, newZero, now) {
-    const mine = this.segments.filter((sg) => !sg.stopping && sg.key === key).sort((a, b) => a.when - b.when);
-    const horizon = now + FADE_S + 0.02;
-    const playing = mine.filter((sg) => sg.when <= horizon).pop();
-    if (!playing || !Number.isFinite(playing.naturalEnd) || playing.zero !== oldZero) return false;
-    if (playing.ramp && playing.ramp.at + playing.ramp.span > now) return false; // one at a time
+    const { mine, horizon, playing } = this.heardSegment(key, now);
+    if (!playing || playing.zero !== oldZero) return false;
     const at = now + LEAD_S;
     const shift = oldZero - newZero;                  // s of content to gain (or lose, < 0)
     const span = Math.max(1, Math.abs(shift) * 1000); // s the rate changes for
@@ -617,6 +614,19 @@ export class SyncPlayer extends EventTarget {
     return true;
   }
 
+  // For the follows: the item's segments in order, the instant up to which
+  // one counts as started, and the one heard now, when it has a known end
+  // and no follow under way (one at a time).
+  heardSegment(key, now) {
+    const mine = this.segments.filter((sg) => !sg.stopping && sg.key === key).sort((a, b) => a.when - b.when);
+    const horizon = now + FADE_S + 0.02;
+    let playing = mine.filter((sg) => sg.when <= horizon).pop();
+    if (playing && (!Number.isFinite(playing.naturalEnd) || (playing.ramp && playing.ramp.at + playing.ramp.span > now))) {
+      playing = undefined;
+    }
+    return { mine, horizon, playing };
+  }
+
   // The position (s) of its item a segment plays at context time t: on its
   // zero, or, while it follows a change of the zero, moving from the old one
   // to the new.
@@ -633,11 +643,8 @@ export class SyncPlayer extends EventTarget {
   // until it is on the new zero, and the pieces after it are scheduled on
   // the new zero. Returns false when there is no such piece yet.
   followAcrossNextPiece(key, item, oldZero, newZero, now) {
-    const mine = this.segments.filter((sg) => !sg.stopping && sg.key === key).sort((a, b) => a.when - b.when);
-    const horizon = now + FADE_S + 0.02;
-    const playing = mine.filter((sg) => sg.when <= horizon).pop();
-    if (!playing || !Number.isFinite(playing.naturalEnd) || playing.piece.last) return false;
-    if (playing.ramp && playing.ramp.at + playing.ramp.span > now) return false; // one at a time
+    const { mine, horizon, playing } = this.heardSegment(key, now);
+    if (!playing || playing.piece.last) return false;
     const boundary = playing.piece.endMs;
     const next = (this.pieces.get(item.song_id) || []).find((p) => p.startMs === boundary && p.buffer);
     const bridgeAt = playing.naturalEnd;  // the old zero + the boundary
