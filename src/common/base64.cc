@@ -9,25 +9,30 @@ constexpr char kStandard[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 constexpr char kUrlSafe[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::string encode(std::string_view bytes, const char* alphabet, bool pad) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
+  // Sized once and written by index: this runs for every signed URL and
+  // every blob response's Repr-Digest.
+  const std::size_t whole = bytes.size() / 3;
+  const std::size_t left = bytes.size() - whole * 3;  // 0, 1 or 2
+  std::string out(whole * 4 + (left == 0 ? 0 : pad ? 4 : left + 1), '\0');
   auto byte = [&](std::size_t i) { return std::uint32_t{static_cast<unsigned char>(bytes[i])}; };
+  char* o = out.data();
   std::size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
     const std::uint32_t n = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += alphabet[(n >> 6) & 63];
-    out += alphabet[n & 63];
+    *o++ = alphabet[(n >> 18) & 63];
+    *o++ = alphabet[(n >> 12) & 63];
+    *o++ = alphabet[(n >> 6) & 63];
+    *o++ = alphabet[n & 63];
   }
-  const std::size_t left = bytes.size() - i;  // 0, 1 or 2
   if (left == 0) return out;
   std::uint32_t n = byte(i) << 16;
   if (left == 2) n |= byte(i + 1) << 8;
-  out += alphabet[(n >> 18) & 63];
-  out += alphabet[(n >> 12) & 63];
-  if (left == 2) out += alphabet[(n >> 6) & 63];
-  if (pad) out.append(3 - left, '=');
+  *o++ = alphabet[(n >> 18) & 63];
+  *o++ = alphabet[(n >> 12) & 63];
+  if (left == 2) *o++ = alphabet[(n >> 6) & 63];
+  if (pad) {
+    for (std::size_t k = left; k < 3; ++k) *o++ = '=';
+  }
   return out;
 }
 

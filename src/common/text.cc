@@ -138,6 +138,41 @@ std::string markup_escaped(std::string_view text) {
   return out;
 }
 
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+Result<std::string> form_decode(std::string_view in) {
+  // Most names and values (ids, numbers, signatures) have nothing to decode.
+  std::size_t i = 0;
+  while (i < in.size() && in[i] != '%' && in[i] != '+') ++i;
+  std::string out(in);
+  if (i == in.size()) return out;
+  char* o = out.data() + i;
+  for (; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      *o++ = ' ';
+    } else if (in[i] == '%') {
+      const int hi = i + 1 < in.size() ? hex_value(in[i + 1]) : -1;
+      const int lo = i + 2 < in.size() ? hex_value(in[i + 2]) : -1;
+      if (hi < 0 || lo < 0) return invalid_argument("malformed percent-encoding in the parameters");
+      *o++ = static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      *o++ = in[i];
+    }
+  }
+  out.resize(static_cast<std::size_t>(o - out.data()));
+  return out;
+}
+
 std::string ascii_lowercase(std::string_view text) {
   std::string out(text);
   for (char& c : out) {

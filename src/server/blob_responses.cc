@@ -27,9 +27,10 @@ namespace {
 
 constexpr std::size_t kProxyChunk = 256 * 1024;
 
-// The fields every 200/206 with a blob's bytes carries, wherever they come from.
-void set_content_fields(HeaderResponse& header, const std::string& content_type,
-                        const std::string& download_name) {
+// The fields every 200/206 with a blob's bytes carries, wherever they come
+// from (this node's disk: FileHeader; another node's: HeaderResponse).
+template <typename Header>
+void set_content_fields(Header& header, const std::string& content_type, const std::string& download_name) {
   header.set(http::field::content_type, content_type.empty() ? "application/octet-stream" : content_type);
   header.set(http::field::cache_control, "private, max-age=31536000, immutable");
   if (!download_name.empty()) {
@@ -275,18 +276,19 @@ awaitable<Reply> serve_open_file(RequestContext& ctx, int fd, std::uint64_t size
     res.set(http::field::content_range, "bytes */" + std::to_string(size));
     co_return res;
   }
-  HeaderResponse header{http::status::ok, 11};
+  const bool partial = range.kind == RangeRequest::Kind::kPartial;
+  FileHeader header(partial ? http::status::partial_content : http::status::ok);
   std::uint64_t offset = 0, length = size;
-  if (range.kind == RangeRequest::Kind::kPartial) {
-    header.result(http::status::partial_content);
+  if (partial) {
     offset = range.range.first;
     length = range.range.length();
-    header.set(http::field::content_range, "bytes " + std::to_string(range.range.first) + "-" +
-                                               std::to_string(range.range.last) + "/" +
-                                               std::to_string(size));
+    char text[80];
+    const auto n = std::snprintf(text, sizeof text, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, range.range.first,
+                                 range.range.last, size);
+    header.set(http::field::content_range, std::string_view(text, static_cast<std::size_t>(n)));
   }
   set_content_fields(header, content_type, download_name);
-  header.set(http::field::content_length, std::to_string(length));
+  header.set_number("Content-Length", length);
   header.set(http::field::accept_ranges, "bytes");
   header.set(http::field::etag, etag);
   header.set("Repr-Digest", format_sha256_digest_header(sha256.digest()));

@@ -88,6 +88,8 @@ struct RequestContext {
   const http::request_header<>& header() const { return parser.get().base(); }
   // The decoded value of the query's first parameter named `name`.
   std::optional<std::string> query(std::string_view name) const;
+  // The same without a copy, valid for as long as this context.
+  std::optional<std::string_view> query_view(std::string_view name) const;
   // query()'s own: the query's parameters, decoded once, on the first
   // query() (a stream request asks for about nine of them).
   mutable std::optional<std::vector<std::pair<std::string, std::string>>> query_params_;
@@ -256,11 +258,40 @@ awaitable<void> write_header(RequestContext& ctx, HeaderResponse& header);
 // Writes a string response (header only for HEAD), recording status and
 // bytes in ctx.
 awaitable<void> write_response(RequestContext& ctx, StringResponse response);
+
+// The header of a response whose body is a file's bytes (send_file),
+// written straight as HTTP/1.1 text into one buffer, without Beast's field
+// container: the path of every stream, range and cover, where building the
+// fields cost more than the kernel's sendfile of 16 KiB. The caller sets
+// each field at most once, Content-Length included; send_file adds the
+// connection's fields.
+class FileHeader {
+ public:
+  explicit FileHeader(http::status status);
+  // CR, LF and NUL in a value (which no field HiFi sends may carry) become
+  // spaces, so a value can never end the header early.
+  void set(std::string_view name, std::string_view value);
+  void set(http::field name, std::string_view value) { set(http::to_string(name), value); }
+  void set_number(std::string_view name, std::uint64_t value);
+  http::status status() const { return status_; }
+  bool has_policy() const { return has_policy_; }  // Content-Security-Policy
+  // The whole header, ended by its blank line; set() no more after it.
+  const std::string& finish() {
+    text_ += "\r\n";
+    return text_;
+  }
+
+ private:
+  http::status status_;
+  std::string text_;
+  bool has_policy_ = false;
+};
+
 // Writes `header` (whose Content-Length the caller set) and then `length`
 // bytes of the file fd from `offset`: with sendfile(2) in the clear, so the
 // bytes never pass through user space; read and encrypted piece by piece
 // through TLS. For HEAD only the header is sent.
-awaitable<void> send_file(RequestContext& ctx, HeaderResponse& header, int fd,
+awaitable<void> send_file(RequestContext& ctx, FileHeader& header, int fd,
                           std::uint64_t offset, std::uint64_t length);
 
 // Closes a file descriptor when it goes out of scope (-1: nothing to close).

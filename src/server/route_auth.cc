@@ -46,17 +46,17 @@ std::optional<HttpError> check_peer(RequestContext& ctx) {
 // A signed URL's query, parsed; nullopt when the request is not signed. A
 // malformed one yields a SignedStream that verifies nothing.
 std::optional<SignedStream> signed_query(const RequestContext& ctx) {
-  auto expires = ctx.query("expires");
-  if (!ctx.query("signature") || !expires) return std::nullopt;
+  auto expires = ctx.query_view("expires");
+  if (!ctx.query_view("signature") || !expires) return std::nullopt;
   SignedStream out;
-  auto number = [](const std::optional<std::string>& text, auto& value) {
+  auto number = [](const std::optional<std::string_view>& text, auto& value) {
     if (!text || text->empty()) return false;
     auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
     return ec == std::errc() && end == text->data() + text->size();
   };
   if (!number(expires, out.expires_s)) out.expires_s = 0;
-  out.grant.user_id = ctx.query("user").value_or("");
-  if (!number(ctx.query("epoch"), out.grant.sessions_epoch)) out.grant.user_id.clear();
+  out.grant.user_id = ctx.query_view("user").value_or("");
+  if (!number(ctx.query_view("epoch"), out.grant.sessions_epoch)) out.grant.user_id.clear();
   return out;
 }
 
@@ -81,7 +81,7 @@ HttpError bad_link(const RequestContext& ctx, const std::string& why) {
 awaitable<std::optional<HttpError>> check_signed_stream(RequestContext& ctx, const SignedStream& signed_stream) {
   const auto now_s = ctx.services.clock.now_ms() / 1000;
   if (ctx.params.empty() || signed_stream.grant.user_id.empty() ||
-      !ctx.services.signer.verify_stream(ctx.params[0], signed_stream, *ctx.query("signature"), now_s)) {
+      !ctx.services.signer.verify_stream(ctx.params[0], signed_stream, *ctx.query_view("signature"), now_s)) {
     co_return bad_link(ctx, "is invalid or has expired");
   }
   const auto& grant = signed_stream.grant;

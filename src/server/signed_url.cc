@@ -6,7 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <cerrno>
+#include <functional>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -15,9 +18,28 @@
 #include "common/sha256.h"
 
 namespace hifi {
-UrlSigner::UrlSigner(std::string secret) : mac_(secret) {}
-
 namespace {
+
+std::atomic<std::uint64_t> next_signer_id{1};
+
+// A signature that verified, for the signer `signer` and `message`.
+struct Verified {
+  std::uint64_t signer = 0;
+  std::string message;
+  std::string signature;
+};
+constexpr std::size_t kVerifiedPerThread = 64;
+
+// The place of `message`'s remembered signature in this thread's table:
+// chosen by the message, which the caller knows, never by the signature.
+Verified& verified_slot(std::string_view message) {
+  thread_local std::array<Verified, kVerifiedPerThread> table;
+  return table[std::hash<std::string_view>{}(message) % kVerifiedPerThread];
+}
+
+bool same_signature(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
 
 std::string stream_subject(const std::string& song_id, const StreamGrant& grant) {
   return song_id + "\n" + grant.user_id + "\n" + std::to_string(grant.sessions_epoch);
@@ -25,17 +47,29 @@ std::string stream_subject(const std::string& song_id, const StreamGrant& grant)
 
 }  // namespace
 
+UrlSigner::UrlSigner(std::string secret) : mac_(secret), id_(next_signer_id++) {}
+
+std::string UrlSigner::message(const std::string& subject, std::int64_t expires_s) const {
+  return "stream\n" + subject + "\n" + std::to_string(expires_s);
+}
+
 std::string UrlSigner::sign(const std::string& subject, std::int64_t expires_s) const {
-  const auto mac = mac_.mac("stream\n" + subject + "\n" + std::to_string(expires_s));
+  const auto mac = mac_.mac(message(subject, expires_s));
   return base64url_encode(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
 }
 
 bool UrlSigner::verify(const std::string& subject, std::int64_t expires_s,
-                       const std::string& signature, std::int64_t now_s) const {
-  auto expected = sign(subject, expires_s);
-  if (signature.size() != expected.size()) return false;
-  if (CRYPTO_memcmp(signature.data(), expected.data(), expected.size()) != 0) return false;
-  return now_s < expires_s;
+                       std::string_view signature, std::int64_t now_s) const {
+  if (now_s >= expires_s) return false;
+  auto text = message(subject, expires_s);
+  auto& slot = verified_slot(text);
+  if (slot.signer == id_ && slot.message == text && same_signature(slot.signature, signature)) return true;
+  // A wrong signature always takes the whole way, remembered message or not.
+  const auto mac = mac_.mac(text);
+  auto expected = base64url_encode(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
+  if (!same_signature(expected, signature)) return false;
+  slot = {id_, std::move(text), std::move(expected)};
+  return true;
 }
 
 std::string UrlSigner::stream_path(const std::string& song_id, const SignedStream& signed_stream) const {
@@ -46,7 +80,7 @@ std::string UrlSigner::stream_path(const std::string& song_id, const SignedStrea
 }
 
 bool UrlSigner::verify_stream(const std::string& song_id, const SignedStream& signed_stream,
-                              const std::string& signature, std::int64_t now_s) const {
+                              std::string_view signature, std::int64_t now_s) const {
   return verify(stream_subject(song_id, signed_stream.grant), signed_stream.expires_s, signature, now_s);
 }
 

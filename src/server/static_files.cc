@@ -164,10 +164,10 @@ awaitable<Reply> serve_static(RequestContext& ctx) {
     res.prepare_payload();
     co_return res;
   }
-  HeaderResponse header{http::status::ok, 11};
+  FileHeader header(http::status::ok);
   header.set(http::field::content_type, static_content_type(ext));
   if (text) header.set(http::field::vary, "Accept-Encoding");
-  header.set(http::field::content_length, std::to_string(st.st_size));
+  header.set_number("Content-Length", static_cast<std::uint64_t>(st.st_size));
   header.set(http::field::etag, etag);
   // Revalidate every time: the UI must never run stale code against a newer API.
   header.set(http::field::cache_control, "no-cache");

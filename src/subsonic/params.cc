@@ -2,36 +2,9 @@
 
 #include <charconv>
 
+#include "common/text.h"
+
 namespace hifi::subsonic {
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-Result<std::string> form_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out += ' ';
-    } else if (in[i] == '%') {
-      const int hi = i + 1 < in.size() ? hex_value(in[i + 1]) : -1;
-      const int lo = i + 2 < in.size() ? hex_value(in[i + 2]) : -1;
-      if (hi < 0 || lo < 0) return invalid_argument("malformed percent-encoding in the parameters");
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += in[i];
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 Status Params::add_encoded(std::string_view text) {
   if (text.size() > kMaxParamBytes) {

@@ -77,6 +77,19 @@ TEST(TextTest, FoldForSearchOfAsciiIsWhatIcuMakesOfIt) {
   EXPECT_EQ(fold_for_search(""), "");
 }
 
+TEST(TextTest, FormDecode) {
+  EXPECT_EQ(*form_decode(""), "");
+  EXPECT_EQ(*form_decode("abc"), "abc");
+  EXPECT_EQ(*form_decode("a+b"), "a b");
+  EXPECT_EQ(*form_decode("%2B%2b+%20"), "++  ");
+  EXPECT_EQ(*form_decode("%C3%A9t%C3%A9"), "\xc3\xa9t\xc3\xa9");
+  EXPECT_EQ(*form_decode("%00x"), std::string("\0x", 2));
+  EXPECT_EQ(*form_decode("100%25"), "100%");
+  for (const char* bad : {"%", "%2", "%G0", "%0G", "a%2", "%%41"}) {
+    EXPECT_FALSE(form_decode(bad).is_ok()) << bad;
+  }
+}
+
 TEST(TextTest, NfcComposes) {
   EXPECT_EQ(nfc("e\xcc\x81"), "\xc3\xa9");
   EXPECT_EQ(nfc("caf\xc3\xa9"), "caf\xc3\xa9");

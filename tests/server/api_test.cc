@@ -5,10 +5,14 @@
 
 #include <fstream>
 #include <atomic>
+#include <map>
 #include <set>
+#include <sstream>
+#include <vector>
 #include <thread>
 
 #include "common/sha256.h"
+#include "common/text.h"
 #include "server/api_fixture.h"
 #include "server/digest_header.h"
 #include "support/eventually.h"
@@ -410,6 +414,52 @@ TEST_F(ApiTest, ControlCharactersNeverReachTheLibrary) {
   ASSERT_EQ(up.status, 201) << up.body;
   EXPECT_EQ(up.json().at("filename").as_string(), "evil[2J  forged.wav");
   EXPECT_EQ(up.json().at("title").as_string(), "evil[2J  forged");
+}
+
+// A song's bytes go out with a header written as text (FileHeader, not
+// Beast's fields): every field once, the connection's fields included.
+TEST_F(ApiTest, AStreamsHeaderCarriesEachFieldOnce) {
+  auto token = register_and_login("alice");
+  auto wav = make_wav(441);
+  const std::string id(upload(token, wav, "a.wav").json().at("id").as_string());
+  const auto raw = server_->raw("GET /api/v1/songs/" + id + "/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+                                "\r\nOrigin: http://elsewhere\r\nRange: bytes=10-29\r\nConnection: close\r\n\r\n");
+  const auto end = raw.find("\r\n\r\n");
+  ASSERT_NE(end, std::string::npos) << raw;
+  EXPECT_EQ(raw.substr(end + 4), wav.substr(10, 20));
+  std::istringstream lines(raw.substr(0, end + 2));  // each line with its CR LF
+  std::string line;
+  std::getline(lines, line);
+  EXPECT_EQ(line, "HTTP/1.1 206 Partial Content\r");
+  std::map<std::string, std::vector<std::string>> fields;
+  while (std::getline(lines, line)) {
+    ASSERT_FALSE(line.empty());
+    ASSERT_EQ(line.back(), '\r') << line;
+    const auto colon = line.find(": ");
+    ASSERT_NE(colon, std::string::npos) << line;
+    fields[ascii_lowercase(line.substr(0, colon))].push_back(line.substr(colon + 2, line.size() - colon - 3));
+  }
+  const std::map<std::string, std::string> want = {
+      {"content-range", "bytes 10-29/" + std::to_string(wav.size())},
+      {"content-type", "audio/wav"},
+      {"cache-control", "private, max-age=31536000, immutable"},
+      {"content-length", "20"},
+      {"accept-ranges", "bytes"},
+      {"etag", "\"" + to_hex(sha256(wav)) + "\""},
+      {"repr-digest", format_sha256_digest_header(sha256(wav))},
+      {"connection", "close"},
+      {"server", "hifi"},
+      {"x-content-type-options", "nosniff"},
+      {"x-frame-options", "DENY"},
+      {"referrer-policy", "no-referrer"},
+      {"content-security-policy", "default-src 'none'; frame-ancestors 'none'"},
+      {"access-control-allow-origin", "*"},
+      {"access-control-expose-headers", "ETag, Repr-Digest, Content-Range, Content-Length, Location, Retry-After"},
+  };
+  for (const auto& [name, value] : want) {
+    EXPECT_EQ(fields[name], std::vector<std::string>{value}) << name;
+  }
+  EXPECT_EQ(fields.size(), want.size());
 }
 
 TEST_F(ApiTest, StreamWholeRangeAndConditional) {

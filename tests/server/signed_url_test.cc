@@ -13,6 +13,7 @@
 #include <iterator>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "common/random.h"
 
@@ -82,6 +83,43 @@ TEST(UrlSigner, ExpiresAtTheExpiryTime) {
   EXPECT_TRUE(signer.verify(kSongId, kNow, sig, kNow - 1));
   EXPECT_FALSE(signer.verify(kSongId, kNow, sig, kNow));
   EXPECT_FALSE(signer.verify(kSongId, kNow, sig, kNow + 3600));
+}
+
+// verify() remembers the signatures that held (a player asks for many ranges
+// of one URL); what it remembers must never let in what the MAC would not.
+TEST(UrlSigner, ARememberedSignatureLetsInOnlyWhatTheMacWould) {
+  UrlSigner signer(kSecret);
+  const auto sig = signer.sign(kSongId, kNow + 60);
+  ASSERT_TRUE(signer.verify(kSongId, kNow + 60, sig, kNow));  // remembered from here on
+  EXPECT_TRUE(signer.verify(kSongId, kNow + 60, sig, kNow + 1));
+  // Still expires.
+  EXPECT_FALSE(signer.verify(kSongId, kNow + 60, sig, kNow + 60));
+  // Another signature for the remembered message: refused, whatever it is.
+  for (std::size_t i = 0; i < sig.size(); ++i) {
+    auto tampered = sig;
+    tampered[i] = tampered[i] == 'A' ? 'B' : 'A';
+    EXPECT_FALSE(signer.verify(kSongId, kNow + 60, tampered, kNow)) << i;
+  }
+  EXPECT_FALSE(signer.verify(kSongId, kNow + 60, sig.substr(0, 42), kNow));
+  EXPECT_FALSE(signer.verify(kSongId, kNow + 60, "", kNow));
+  // The remembered signature for another message or another signer's key.
+  EXPECT_FALSE(signer.verify(kSongId, kNow + 61, sig, kNow));
+  UrlSigner other(std::string(32, 'x'));
+  EXPECT_FALSE(other.verify(kSongId, kNow + 60, sig, kNow));
+  // A signer made later with the same key agrees (it remembers nothing of
+  // the first one's, and needs nothing).
+  UrlSigner again(kSecret);
+  EXPECT_TRUE(again.verify(kSongId, kNow + 60, sig, kNow));
+  // Many messages through one thread's table: every one still verifies,
+  // and none is let in with its neighbour's signature.
+  std::vector<std::string> sigs;
+  for (int i = 0; i < 300; ++i) sigs.push_back(signer.sign(kSongId, kNow + 100 + i));
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 300; ++i) {
+      EXPECT_TRUE(signer.verify(kSongId, kNow + 100 + i, sigs[i], kNow)) << i;
+      EXPECT_FALSE(signer.verify(kSongId, kNow + 100 + i, sigs[(i + 1) % 300], kNow)) << i;
+    }
+  }
 }
 
 TEST(UrlSigner, StreamPathNamesItsUserAndSessionsEpoch) {
