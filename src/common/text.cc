@@ -151,12 +151,11 @@ int hex_value(char c) {
 
 Result<std::string> form_decode(std::string_view in) {
   // Most names and values (ids, numbers, signatures) have nothing to decode.
-  std::size_t i = 0;
-  while (i < in.size() && in[i] != '%' && in[i] != '+') ++i;
+  const auto first = std::min(in.find('%'), in.find('+'));
   std::string out(in);
-  if (i == in.size()) return out;
-  char* o = out.data() + i;
-  for (; i < in.size(); ++i) {
+  if (first == std::string_view::npos) return out;
+  char* o = out.data() + first;
+  for (std::size_t i = first; i < in.size(); ++i) {
     if (in[i] == '+') {
       *o++ = ' ';
     } else if (in[i] == '%') {

@@ -80,4 +80,55 @@ class AccessLog {
   std::thread thread_;
 };
 
+// What the request log says of one connection: a line per request, except
+// for runs of responses that carry a file's bytes (a song, a range of it, a
+// cover) for the same method, path and status, which one line sums up: a
+// player asks for many ranges of one song on one connection, and a line for
+// each cost the server a tenth of such a request. A run's line is written
+// when the run ends: a request that does not belong to it, a request more
+// than kRunSpan after the run's first, or the connection's end (the
+// destructor). Failed requests and every other response get their own line
+// at once. Not thread-safe: one per connection, used by its session.
+class ConnectionLog {
+ public:
+  static constexpr std::chrono::milliseconds kRunSpan{2000};
+
+  struct Request {
+    std::string_view method;
+    std::string_view path;  // as sent, without the query
+    int status = 0;
+    std::uint64_t bytes = 0;
+    double ms = 0;
+    bool file_bytes = false;  // a 200 or 206 with a file's bytes
+  };
+
+  // `dropped` is called for each line the log drops (its queue is full).
+  ConnectionLog(AccessLog& log, std::string client_address, std::function<void()> dropped);
+  ~ConnectionLog();
+  ConnectionLog(const ConnectionLog&) = delete;
+  ConnectionLog& operator=(const ConnectionLog&) = delete;
+
+  void add(const Request& request, std::chrono::steady_clock::time_point now);
+  // Writes the run in progress, if any.
+  void flush();
+
+ private:
+  std::string one_line(std::string_view method, std::string_view path, int status, std::uint64_t bytes,
+                       double ms) const;
+  void write(std::string line);
+
+  AccessLog& log_;
+  const std::string client_address_;
+  const std::function<void()> dropped_;
+  // The run in progress (count 0: none).
+  std::string run_method_;
+  std::string run_path_;
+  int run_status_ = 0;
+  std::uint64_t run_count_ = 0;
+  std::uint64_t run_bytes_ = 0;
+  double run_ms_ = 0;
+  double run_slowest_ms_ = 0;
+  std::chrono::steady_clock::time_point run_start_;
+};
+
 }  // namespace hifi

@@ -31,6 +31,7 @@
 #include "net/stream.h"
 #include "server/config.h"
 #include "server/http_server.h"
+#include "server/request_target.h"
 
 namespace hifi::http_internal {
 
@@ -59,7 +60,7 @@ struct RequestContext {
   std::string route;                  // the matched pattern, for logs and metrics
   std::vector<std::string> segments;  // decoded path segments
   std::vector<std::string> params;    // values of the pattern's {} segments
-  boost::urls::url_view url;          // for the query parameters
+  RequestTarget url;                  // the path and query as sent
   std::string client_address;
   std::optional<User> user;           // the caller, once a route's Auth found one
   std::string token;                  // the session token that authenticated the caller
@@ -76,6 +77,9 @@ struct RequestContext {
   // Filled in by whoever writes the response, for the request log.
   int status = 0;
   std::uint64_t bytes_out = 0;
+  // The response is a 200 or 206 with a file's bytes (send_file): the
+  // request log sums up runs of them (ConnectionLog).
+  bool file_bytes = false;
   bool keep_alive = true;
   // The connection became a WebSocket: the handler moved the stream away
   // and keeps a copy of `connection`; the HTTP session ends without it.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
@@ -248,22 +249,27 @@ FileHeader::FileHeader(http::status status) : status_(status) {
 
 void FileHeader::set(std::string_view name, std::string_view value) {
   if (name.size() == kPolicyHeader.size() && beast::iequals(name, kPolicyHeader)) has_policy_ = true;
-  text_.append(name);
-  text_ += ": ";
-  const auto start = text_.size();
-  text_.append(value);
-  const auto unsafe = [](char c) { return c == '\r' || c == '\n' || c == '\0'; };
-  if (std::any_of(value.begin(), value.end(), unsafe)) {
-    std::replace_if(text_.begin() + static_cast<std::ptrdiff_t>(start), text_.end(), unsafe, ' ');
+  const auto at = text_.size();
+  text_.resize(at + name.size() + value.size() + 4);
+  char* out = text_.data() + at;
+  std::memcpy(out, name.data(), name.size());
+  out += name.size();
+  *out++ = ':';
+  *out++ = ' ';
+  std::memcpy(out, value.data(), value.size());
+  const auto holds = [&](char c) { return std::memchr(value.data(), c, value.size()) != nullptr; };
+  if (holds('\r') || holds('\n') || holds('\0')) {
+    std::replace_if(out, out + value.size(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; }, ' ');
   }
-  text_ += "\r\n";
+  out += value.size();
+  *out++ = '\r';
+  *out = '\n';
 }
 
 void FileHeader::set_number(std::string_view name, std::uint64_t value) {
-  text_.append(name);
-  text_ += ": ";
-  set_number_text(text_, value);
-  text_ += "\r\n";
+  char digits[20];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+  set(name, std::string_view(digits, static_cast<std::size_t>(end - digits)));
 }
 
 namespace {
@@ -303,6 +309,7 @@ awaitable<void> send_file(RequestContext& ctx, FileHeader& header, int file_fd,
   if (!ctx.parser.is_done()) ctx.keep_alive = false;  // unread body: cannot reuse the connection
   add_connection_fields(ctx, header);
   ctx.status = static_cast<int>(header.status());
+  ctx.file_bytes = header.status() == http::status::ok || header.status() == http::status::partial_content;
   const std::string& text = header.finish();
   if (ctx.stream.is_tls()) {
     co_await send_file_through_tls(ctx, text, file_fd, offset, length);

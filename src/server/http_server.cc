@@ -343,6 +343,7 @@ struct HttpServer::Impl {
     }
     auto stream = wrap(std::move(socket));
     auto record = std::make_shared<ConnectionRecord>(*this, &stream, std::move(address_slot));
+    ConnectionLog request_log(access_log, client_address, [this] { services.metrics.count_access_log_dropped(); });
     const auto id = record->id;
     beast::flat_buffer buffer(kMaxReadBuffer);
     bool first = true;
@@ -388,12 +389,13 @@ struct HttpServer::Impl {
         ctx.keep_alive = parser.get().keep_alive() && !stopping;
         auto started = std::chrono::steady_clock::now();
         co_await dispatch(ctx);
-        auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        const auto finished = std::chrono::steady_clock::now();
+        const auto ms = std::chrono::duration<double, std::milli>(finished - started).count();
         services.metrics.count_request(ctx.method, ctx.route.empty() ? "unmatched" : ctx.route, ctx.status);
-        if (spdlog::should_log(spdlog::level::info) &&
-            !access_log.add(fmt::format("{} {} {} -> {} {}B {:.1f}ms", ctx.client_address, ctx.method,
-                                        std::string_view(ctx.url.encoded_path()), ctx.status, ctx.bytes_out, ms))) {
-          services.metrics.count_access_log_dropped();
+        if (spdlog::should_log(spdlog::level::info)) {
+          request_log.add({ctx.method, std::string_view(ctx.url.encoded_path()), ctx.status, ctx.bytes_out, ms,
+                           ctx.file_bytes},
+                          finished);
         }
         if (ctx.upgraded) {
           // The WebSocket owns the socket now, and a copy of the record.
@@ -483,7 +485,7 @@ struct HttpServer::Impl {
         co_return;
       }
     }
-    auto target = boost::urls::parse_origin_form(header.target());
+    auto target = RequestTarget::parse(std::string_view(header.target()));
     if (!target) {
       ctx.route = "invalid";
       const HttpError error{http::status::bad_request, "malformed-request", "Malformed request target",
@@ -492,7 +494,7 @@ struct HttpServer::Impl {
       co_return;
     }
     ctx.url = *target;
-    for (auto seg : target->segments()) ctx.segments.push_back(seg);
+    ctx.segments = target->segments();
     const auto& family = family_for(target->path());
 
     if (header.method() == http::verb::options) {

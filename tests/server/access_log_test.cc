@@ -140,5 +140,59 @@ TEST(AccessLogTest, AFloodIsBoundedAndDropsAreCountedAndReported) {
       << lines.back();
 }
 
+// A connection's log: each request in a line, runs of file bytes for one
+// path (a player's ranges of a song) summed up in one.
+TEST(ConnectionLogTest, RunsOfFileBytesForOnePathAreOneLine) {
+  Captured out;
+  AccessLog::Options options;
+  options.batch_delay = std::chrono::hours(1);
+  AccessLog log(out.writer(), options);
+  int dropped = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto at = [&](int ms) { return t0 + std::chrono::milliseconds(ms); };
+  {
+    ConnectionLog connection(log, "10.0.0.7", [&] { ++dropped; });
+    connection.add({"GET", "/api/v1/me", 200, 120, 0.5, false}, at(0));
+    for (int i = 0; i < 5; ++i) connection.add({"GET", "/api/v1/songs/a/stream", 206, 1000, 0.2 + i * 0.1, true}, at(10 + i));
+    connection.add({"GET", "/api/v1/songs/a/stream", 200, 9000, 0.4, true}, at(20));   // another status
+    connection.add({"GET", "/api/v1/songs/b/stream", 200, 7000, 0.3, true}, at(30));   // another path
+    connection.add({"GET", "/api/v1/songs/b/stream", 200, 7000, 0.3, true}, at(40));
+    connection.add({"GET", "/api/v1/songs/b/stream", 404, 90, 0.1, false}, at(50));   // an error: at once
+    connection.add({"GET", "/api/v1/songs/c/stream", 206, 500, 0.1, true}, at(60));
+    const auto late = 60 + static_cast<int>(ConnectionLog::kRunSpan.count());
+    connection.add({"GET", "/api/v1/songs/c/stream", 206, 500, 0.1, true}, at(late));  // a new run: too late
+    connection.add({"HEAD", "/api/v1/songs/c/stream", 206, 0, 0.1, true}, at(late + 1));  // another method
+  }  // the connection's end writes the run in progress
+  log.stop();
+  const std::vector<std::string> want = {
+      " info 10.0.0.7 GET /api/v1/me -> 200 120B 0.5ms",
+      " info 10.0.0.7 GET /api/v1/songs/a/stream -> 206 5000B in 5 responses, 2.0ms (slowest 0.6ms)",
+      " info 10.0.0.7 GET /api/v1/songs/a/stream -> 200 9000B 0.4ms",
+      " info 10.0.0.7 GET /api/v1/songs/b/stream -> 200 14000B in 2 responses, 0.6ms (slowest 0.3ms)",
+      " info 10.0.0.7 GET /api/v1/songs/b/stream -> 404 90B 0.1ms",
+      " info 10.0.0.7 GET /api/v1/songs/c/stream -> 206 500B 0.1ms",
+      " info 10.0.0.7 GET /api/v1/songs/c/stream -> 206 500B 0.1ms",
+      " info 10.0.0.7 HEAD /api/v1/songs/c/stream -> 206 0B 0.1ms",
+  };
+  const auto lines = out.lines();
+  ASSERT_EQ(lines.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_TRUE(ends_with(lines[i], want[i])) << lines[i];
+  EXPECT_EQ(dropped, 0);
+}
+
+TEST(ConnectionLogTest, LinesTheLogDropsAreCounted) {
+  Captured out;
+  AccessLog log(out.writer());
+  log.stop();
+  int dropped = 0;
+  {
+    ConnectionLog connection(log, "10.0.0.7", [&] { ++dropped; });
+    connection.add({"GET", "/api/v1/me", 200, 120, 0.5, false}, std::chrono::steady_clock::now());
+    connection.add({"GET", "/api/v1/songs/a/stream", 206, 1000, 0.2, true}, std::chrono::steady_clock::now());
+    EXPECT_EQ(dropped, 1);
+  }
+  EXPECT_EQ(dropped, 2);
+}
+
 }  // namespace
 }  // namespace hifi

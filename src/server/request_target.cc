@@ -1,0 +1,91 @@
+#include "server/request_target.h"
+
+#include <array>
+
+namespace hifi {
+namespace {
+
+// RFC 3986: pchar = unreserved / pct-encoded / sub-delims / ":" / "@";
+// a query also takes "/" and "?".
+constexpr std::array<bool, 256> char_table(std::string_view extra) {
+  std::array<bool, 256> table{};
+  for (char c = 'a'; c <= 'z'; ++c) table[static_cast<unsigned char>(c)] = true;
+  for (char c = 'A'; c <= 'Z'; ++c) table[static_cast<unsigned char>(c)] = true;
+  for (char c = '0'; c <= '9'; ++c) table[static_cast<unsigned char>(c)] = true;
+  for (char c : std::string_view("-._~!$&'()*+,;=:@")) table[static_cast<unsigned char>(c)] = true;
+  for (char c : extra) table[static_cast<unsigned char>(c)] = true;
+  return table;
+}
+constexpr auto kPathChars = char_table("/");
+constexpr auto kQueryChars = char_table("/?");
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Whether every character of `text` is allowed, '%' only before two hex digits.
+bool well_formed(std::string_view text, const std::array<bool, 256>& allowed) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (allowed[c]) continue;
+    if (c != '%' || i + 2 >= text.size() || hex_value(text[i + 1]) < 0 || hex_value(text[i + 2]) < 0) {
+      return false;
+    }
+    i += 2;
+  }
+  return true;
+}
+
+// Percent-decodes text that well_formed() accepted.
+std::string decoded(std::string_view text) {
+  if (text.find('%') == std::string_view::npos) return std::string(text);
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%') {
+      out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<RequestTarget> RequestTarget::parse(std::string_view target) {
+  if (target.empty() || target.front() != '/') return std::nullopt;
+  RequestTarget out;
+  const auto question = target.find('?');
+  out.path_ = target.substr(0, question);
+  if (question != std::string_view::npos) {
+    out.has_query_ = true;
+    out.query_ = target.substr(question + 1);
+  }
+  if (!well_formed(out.path_, kPathChars) || !well_formed(out.query_, kQueryChars)) return std::nullopt;
+  return out;
+}
+
+std::string RequestTarget::path() const { return decoded(path_); }
+
+std::vector<std::string> RequestTarget::segments() const {
+  std::vector<std::string> out;
+  if (path_ == "/") return out;
+  // Past the leading '/'. A leading "/./" is read as Boost.URL reads it:
+  // the prefix that lets a path start with "//" without an authority, not
+  // a segment of its own.
+  std::size_t start = path_.substr(0, 3) == "/./" ? 3 : 1;
+  for (;;) {
+    const auto slash = path_.find('/', start);
+    out.push_back(decoded(path_.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start)));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return out;
+}
+
+}  // namespace hifi
