@@ -79,6 +79,7 @@ struct HttpServer::Impl {
   struct CompiledRoute {
     Route route;
     std::vector<std::string> segments;
+    std::vector<bool> placeholder;  // per segment: "{}", which any value matches
   };
   struct Connection {
     net::Stream* stream;  // null once a handler took the connection over
@@ -171,7 +172,12 @@ struct HttpServer::Impl {
     for (auto* table : {health_routes, auth_routes, credential_routes, user_routes, song_routes, library_routes,
                         room_routes, room_socket_routes, annotation_routes, playlist_routes, share_routes,
                         cluster_routes, subsonic_routes}) {
-      for (auto& r : table()) routes.push_back({r, split_pattern(r.pattern)});
+      for (auto& r : table()) {
+        auto segments = split_pattern(r.pattern);
+        std::vector<bool> placeholder;
+        for (const auto& segment : segments) placeholder.push_back(segment == "{}");
+        routes.push_back({r, std::move(segments), std::move(placeholder)});
+      }
     }
   }
 
@@ -515,7 +521,7 @@ struct HttpServer::Impl {
       if (r.segments.size() != ctx.segments.size()) continue;
       bool same = true;
       for (std::size_t i = 0; i < r.segments.size() && same; ++i) {
-        same = r.segments[i] == "{}" || r.segments[i] == ctx.segments[i];
+        same = r.placeholder[i] || r.segments[i] == ctx.segments[i];
       }
       if (!same) continue;
       if (r.route.method == verb) {
@@ -549,7 +555,7 @@ struct HttpServer::Impl {
     }
     ctx.route = match->route.pattern;
     for (std::size_t i = 0; i < match->segments.size(); ++i) {
-      if (match->segments[i] == "{}") ctx.params.push_back(ctx.segments[i]);
+      if (match->placeholder[i]) ctx.params.push_back(ctx.segments[i]);
     }
     if (draining && refused_while_draining(match->route)) {
       auto res = family.render_error(ctx, draining_error());
