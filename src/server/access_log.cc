@@ -131,47 +131,43 @@ ConnectionLog::ConnectionLog(AccessLog& log, std::string client_address, std::fu
 
 ConnectionLog::~ConnectionLog() { flush(); }
 
-std::string ConnectionLog::one_line(std::string_view method, std::string_view path, int status, std::uint64_t bytes,
-                                    double ms) const {
-  return fmt::format("{} {} {} -> {} {}B {:.1f}ms", client_address_, method, path, status, bytes, ms);
-}
-
 void ConnectionLog::write(std::string line) {
   if (!log_.add(std::move(line)) && dropped_) dropped_();
 }
 
 void ConnectionLog::add(const Request& request, std::chrono::steady_clock::time_point now) {
-  const bool continues = run_count_ > 0 && request.file_bytes && request.status == run_status_ &&
+  const bool continues = run_started_ && request.file_bytes && request.status == run_status_ &&
                          request.method == run_method_ && request.path == run_path_ && now - run_start_ < kRunSpan;
-  if (!continues) flush();
-  if (!request.file_bytes) {
-    write(one_line(request.method, request.path, request.status, request.bytes, request.ms));
+  if (continues) {
+    ++run_count_;
+    run_bytes_ += request.bytes;
+    run_ms_ += request.ms;
+    run_slowest_ms_ = std::max(run_slowest_ms_, request.ms);
     return;
   }
-  if (run_count_ == 0) {
-    run_method_.assign(request.method);
-    run_path_.assign(request.path);
-    run_status_ = request.status;
-    run_start_ = now;
-    run_bytes_ = 0;
-    run_ms_ = 0;
-    run_slowest_ms_ = 0;
-  }
-  ++run_count_;
-  run_bytes_ += request.bytes;
-  run_ms_ += request.ms;
-  run_slowest_ms_ = std::max(run_slowest_ms_, request.ms);
+  flush();
+  run_started_ = false;
+  // Every line that starts a run, and every other line, is written at once.
+  write(fmt::format("{} {} {} -> {} {}B {:.1f}ms", client_address_, request.method, request.path, request.status,
+                    request.bytes, request.ms));
+  if (!request.file_bytes) return;
+  run_started_ = true;
+  run_method_.assign(request.method);
+  run_path_.assign(request.path);
+  run_status_ = request.status;
+  run_start_ = now;
 }
 
 void ConnectionLog::flush() {
-  if (run_count_ == 0) return;
-  if (run_count_ == 1) {
-    write(one_line(run_method_, run_path_, run_status_, run_bytes_, run_ms_));
-  } else {
-    write(fmt::format("{} {} {} -> {} {}B in {} responses, {:.1f}ms (slowest {:.1f}ms)", client_address_,
-                      run_method_, run_path_, run_status_, run_bytes_, run_count_, run_ms_, run_slowest_ms_));
+  if (run_count_ > 0) {
+    write(fmt::format("{} {} {} -> {} {}B in {} more {}, {:.1f}ms (slowest {:.1f}ms)", client_address_, run_method_,
+                      run_path_, run_status_, run_bytes_, run_count_, run_count_ == 1 ? "response" : "responses",
+                      run_ms_, run_slowest_ms_));
   }
   run_count_ = 0;
+  run_bytes_ = 0;
+  run_ms_ = 0;
+  run_slowest_ms_ = 0;
 }
 
 }  // namespace hifi

@@ -82,13 +82,14 @@ class AccessLog {
 
 // What the request log says of one connection: a line per request, except
 // for runs of responses that carry a file's bytes (a song, a range of it, a
-// cover) for the same method, path and status, which one line sums up: a
-// player asks for many ranges of one song on one connection, and a line for
-// each cost the server a tenth of such a request. A run's line is written
-// when the run ends: a request that does not belong to it, a request more
-// than kRunSpan after the run's first, or the connection's end (the
-// destructor). Failed requests and every other response get their own line
-// at once. Not thread-safe: one per connection, used by its session.
+// cover) for the same method, path and status: a player asks for many
+// ranges of one song on one connection, and a line for each cost the server
+// a tenth of such a request. The first response of a run has its line at
+// once like any other; the rest are summed up in one line ("in N more
+// responses") written when the run ends: a request that does not belong to
+// it, a request more than kRunSpan after the run's first, or the
+// connection's end (flush(), the destructor). Not thread-safe: one per
+// connection, used by its session.
 class ConnectionLog {
  public:
   static constexpr std::chrono::milliseconds kRunSpan{2000};
@@ -109,18 +110,18 @@ class ConnectionLog {
   ConnectionLog& operator=(const ConnectionLog&) = delete;
 
   void add(const Request& request, std::chrono::steady_clock::time_point now);
-  // Writes the run in progress, if any.
+  // Writes the sum of the run's later responses, if any.
   void flush();
 
  private:
-  std::string one_line(std::string_view method, std::string_view path, int status, std::uint64_t bytes,
-                       double ms) const;
   void write(std::string line);
 
   AccessLog& log_;
   const std::string client_address_;
   const std::function<void()> dropped_;
-  // The run in progress (count 0: none).
+  // The run in progress: its first response (logged), then the sum of the
+  // ones after it (run_count_ of them, not logged yet).
+  bool run_started_ = false;
   std::string run_method_;
   std::string run_path_;
   int run_status_ = 0;

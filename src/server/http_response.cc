@@ -14,7 +14,6 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
-#include "common/text.h"
 #include "server/http_internal.h"
 #include "server/metrics.h"
 
@@ -29,23 +28,7 @@ std::optional<std::string> RequestContext::query(std::string_view name) const {
 }
 
 std::optional<std::string_view> RequestContext::query_view(std::string_view name) const {
-  if (!query_params_) {
-    // Split and decoded here rather than through Boost.URL's params(),
-    // which cost about a tenth of a whole stream request. The same result:
-    // '+' is a space, a name without '=' has an empty value (the target
-    // passed parse_origin_form, so every escape is well formed).
-    auto& params = query_params_.emplace();
-    std::string_view rest = url.has_query() ? std::string_view(url.encoded_query()) : std::string_view();
-    while (!rest.empty()) {
-      const auto amp = rest.find('&');
-      const auto piece = rest.substr(0, amp);
-      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-      const auto eq = piece.find('=');
-      auto key = form_decode(piece.substr(0, eq));
-      auto value = form_decode(eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1));
-      if (key && value) params.emplace_back(std::move(*key), std::move(*value));
-    }
-  }
+  if (!query_params_) query_params_ = url.query_params();
   for (const auto& [key, value] : *query_params_) {
     if (key == name) return std::string_view(value);
   }

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "common/text.h"
+
 namespace hifi {
 namespace {
 
@@ -74,7 +76,7 @@ std::string RequestTarget::path() const { return decoded(path_); }
 
 std::vector<std::string> RequestTarget::segments() const {
   std::vector<std::string> out;
-  if (path_ == "/") return out;
+  if (path_.size() <= 1) return out;  // "/", or a target never parsed
   // Past the leading '/'. A leading "/./" is read as Boost.URL reads it:
   // the prefix that lets a path start with "//" without an authority, not
   // a segment of its own.
@@ -84,6 +86,24 @@ std::vector<std::string> RequestTarget::segments() const {
     out.push_back(decoded(path_.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start)));
     if (slash == std::string_view::npos) break;
     start = slash + 1;
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> RequestTarget::query_params() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!has_query_) return out;
+  std::string_view rest = query_;
+  for (;;) {
+    const auto amp = rest.find('&');
+    const auto piece = rest.substr(0, amp);
+    const auto eq = piece.find('=');
+    // parse() let through only well-formed escapes, so neither can fail.
+    auto name = form_decode(piece.substr(0, eq));
+    auto value = form_decode(eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1));
+    out.emplace_back(name ? std::move(*name) : std::string(), value ? std::move(*value) : std::string());
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
   }
   return out;
 }

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace hifi {
@@ -32,6 +33,11 @@ class RequestTarget {
   // The path's segments percent-decoded: "/" has none, "/a/" has "a" and
   // "", "/a%2Fb" has "a/b".
   std::vector<std::string> segments() const;
+  // The query's parameters in order, names and values decoded ('+' is a
+  // space, %XX a byte); a name without '=' has an empty value. As Boost.URL's
+  // params(): every '&' separates two, so "?" has one empty parameter and
+  // "?a=1&" two.
+  std::vector<std::pair<std::string, std::string>> query_params() const;
 
  private:
   std::string_view path_;

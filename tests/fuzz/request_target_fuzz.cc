@@ -1,12 +1,13 @@
 // Fuzzes RequestTarget::parse() against Boost.URL's parse_origin_form,
 // which the router used before it: the same targets accepted, and the same
-// path, query and decoded segments.
+// path, query, decoded segments and decoded query parameters.
 #include <boost/url.hpp>
 
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "server/request_target.h"
@@ -24,5 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<std::string> segments;
   for (auto segment : boost->segments()) segments.push_back(segment);
   if (mine->segments() != segments) std::abort();
+  std::vector<std::pair<std::string, std::string>> params;
+  for (auto param : boost->params()) params.emplace_back(param.key, param.value);
+  if (mine->query_params() != params) std::abort();
   return 0;
 }

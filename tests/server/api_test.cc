@@ -15,6 +15,7 @@
 #include "common/text.h"
 #include "server/api_fixture.h"
 #include "server/digest_header.h"
+#include "server/http_internal.h"
 #include "support/eventually.h"
 
 namespace hifi::testing {
@@ -414,6 +415,25 @@ TEST_F(ApiTest, ControlCharactersNeverReachTheLibrary) {
   ASSERT_EQ(up.status, 201) << up.body;
   EXPECT_EQ(up.json().at("filename").as_string(), "evil[2J  forged.wav");
   EXPECT_EQ(up.json().at("title").as_string(), "evil[2J  forged");
+}
+
+// FileHeader writes values as they are, but never a line break or NUL:
+// a value cannot end its field and start another.
+TEST(FileHeaderTest, AValueCannotEndItsField) {
+  http_internal::FileHeader header(boost::beast::http::status::partial_content);
+  using namespace std::string_view_literals;
+  header.set("Content-Type", "audio/x\r\nSet-Cookie: a=b\n\0c"sv);
+  header.set_number("Content-Length", 18446744073709551615ull);
+  header.set(boost::beast::http::field::etag, "\"abc\"");
+  EXPECT_FALSE(header.has_policy());
+  header.set("content-security-policy", "default-src 'self'");
+  EXPECT_TRUE(header.has_policy());
+  EXPECT_EQ(header.finish(), std::string("HTTP/1.1 206 Partial Content\r\n"
+                                         "Content-Type: audio/x  Set-Cookie: a=b  c\r\n"
+                                         "Content-Length: 18446744073709551615\r\n"
+                                         "ETag: \"abc\"\r\n"
+                                         "content-security-policy: default-src 'self'\r\n"
+                                         "\r\n"));
 }
 
 // A song's bytes go out with a header written as text (FileHeader, not

@@ -13,6 +13,7 @@
 #include <iterator>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/random.h"
@@ -110,6 +111,12 @@ TEST(UrlSigner, ARememberedSignatureLetsInOnlyWhatTheMacWould) {
   // the first one's, and needs nothing).
   UrlSigner again(kSecret);
   EXPECT_TRUE(again.verify(kSongId, kNow + 60, sig, kNow));
+  // Another thread remembers nothing of this one's: it computes, and agrees.
+  std::thread([&] {
+    EXPECT_FALSE(signer.verify(kSongId, kNow + 60, sig.substr(0, 42) + (sig[42] == 'A' ? "B" : "A"), kNow));
+    EXPECT_TRUE(signer.verify(kSongId, kNow + 60, sig, kNow));
+    EXPECT_FALSE(signer.verify(kSongId, kNow + 60, sig, kNow + 60));
+  }).join();
   // Many messages through one thread's table: every one still verifies,
   // and none is let in with its neighbour's signature.
   std::vector<std::string> sigs;

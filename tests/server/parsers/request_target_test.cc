@@ -8,6 +8,7 @@
 
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace hifi {
@@ -26,6 +27,9 @@ void expect_same_as_boost(const std::string& target) {
   std::vector<std::string> segments;
   for (auto segment : boost->segments()) segments.push_back(segment);
   EXPECT_EQ(mine->segments(), segments);
+  std::vector<std::pair<std::string, std::string>> params;
+  for (auto param : boost->params()) params.emplace_back(param.key, param.value);
+  EXPECT_EQ(mine->query_params(), params);
 }
 
 TEST(RequestTargetTest, SplitsAndDecodes) {
@@ -41,6 +45,16 @@ TEST(RequestTargetTest, SplitsAndDecodes) {
   EXPECT_EQ(RequestTarget::parse("/a%2Fb")->segments(), (std::vector<std::string>{"a/b"}));
   EXPECT_FALSE(RequestTarget::parse("/a")->has_query());
   EXPECT_TRUE(RequestTarget::parse("/a?")->has_query());
+  using Params = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(t->query_params(), (Params{{"expires", "1"}, {"signature", "x+y"}}));
+  EXPECT_EQ(RequestTarget::parse("/a?x+y=%41+b&n&=v&k==w&k=2")->query_params(),
+            (Params{{"x y", "A b"}, {"n", ""}, {"", "v"}, {"k", "=w"}, {"k", "2"}}));
+  EXPECT_TRUE(RequestTarget::parse("/a")->query_params().empty());
+  EXPECT_EQ(RequestTarget::parse("/a?")->query_params(), (Params{{"", ""}}));
+  EXPECT_EQ(RequestTarget::parse("/a?a=1&")->query_params(), (Params{{"a", "1"}, {"", ""}}));
+  // A target never parsed (a request context's before the router ran).
+  EXPECT_TRUE(RequestTarget().segments().empty());
+  EXPECT_TRUE(RequestTarget().query_params().empty());
 }
 
 TEST(RequestTargetTest, RefusesWhatIsNotAnOriginForm) {
@@ -55,7 +69,8 @@ TEST(RequestTargetTest, AgreesWithBoostUrlOnKnownTargets) {
   for (const char* target :
        {"/", "//", "//a", "/a/", "/a//b", "/a%2Fb/c", "/a?x", "/a?", "/?q=1", "/a+b", "/%41", "/a?b?c", "/a?b/c",
         "/a:b@c", "/a;b=c,d", "/~a-b_c.d", "/!$&'()*+,;=", "/a?!$&'()*+,;=:@/?", "/%00", "/%ff%FF", "/a%2f..%2f..",
-        "/../x", "/./x", "/a?x=1&x=2&&y", "/rest/ping.view?u=a&p=enc:6869", "/api/v1/songs/0123456789abcdef/stream"}) {
+        "/../x", "/./x", "/a?x=1&x=2&&y", "/rest/ping.view?u=a&p=enc:6869", "/api/v1/songs/0123456789abcdef/stream",
+        "/a?&", "/a?a=1&", "/a?=x", "/a?a==b", "/a?x+y=%41+b", "/a?%2B=%26%3D"}) {
     expect_same_as_boost(target);
   }
 }
