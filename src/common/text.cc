@@ -147,16 +147,14 @@ int hex_value(char c) {
   return -1;
 }
 
-}  // namespace
-
-Result<std::string> form_decode(std::string_view in) {
-  // Most names and values (ids, numbers, signatures) have nothing to decode.
-  const auto first = std::min(in.find('%'), in.find('+'));
+Result<std::string> decode_escapes(std::string_view in, bool plus_is_space) {
+  // Most names, values and segments (ids, numbers, signatures) have nothing to decode.
+  const auto first = std::min(in.find('%'), plus_is_space ? in.find('+') : std::string_view::npos);
   std::string out(in);
   if (first == std::string_view::npos) return out;
   char* o = out.data() + first;
   for (std::size_t i = first; i < in.size(); ++i) {
-    if (in[i] == '+') {
+    if (plus_is_space && in[i] == '+') {
       *o++ = ' ';
     } else if (in[i] == '%') {
       const int hi = i + 1 < in.size() ? hex_value(in[i + 1]) : -1;
@@ -171,6 +169,12 @@ Result<std::string> form_decode(std::string_view in) {
   out.resize(static_cast<std::size_t>(o - out.data()));
   return out;
 }
+
+}  // namespace
+
+Result<std::string> form_decode(std::string_view in) { return decode_escapes(in, true); }
+
+Result<std::string> percent_decode(std::string_view in) { return decode_escapes(in, false); }
 
 std::string ascii_lowercase(std::string_view text) {
   std::string out(text);

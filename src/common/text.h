@@ -32,6 +32,8 @@ std::string ascii_lowercase(std::string_view text);
 // %XX a byte (application/x-www-form-urlencoded). kInvalidArgument for a
 // '%' not followed by two hex digits. The bytes are not checked as UTF-8.
 Result<std::string> form_decode(std::string_view encoded);
+// The same with '+' kept as it is (a URL path's segments).
+Result<std::string> percent_decode(std::string_view encoded);
 // Cuts UTF-8 text to at most max_bytes without splitting a character.
 std::string truncate_utf8(std::string_view text, std::size_t max_bytes);
 // Text a user names something with (a playlist, a device, a share): valid

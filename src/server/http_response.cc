@@ -208,23 +208,13 @@ FileCloser::~FileCloser() {
   if (fd >= 0) ::close(fd);
 }
 
-namespace {
-
-void set_number_text(std::string& out, std::uint64_t value) {
-  char digits[20];
-  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
-  out.append(digits, end);
-}
-
-}  // namespace
-
 StreamGauge::StreamGauge(Metrics& metrics) : metrics_(metrics) { metrics_.stream_started(); }
 StreamGauge::~StreamGauge() { metrics_.stream_finished(); }
 
 FileHeader::FileHeader(http::status status) : status_(status) {
   text_.reserve(640);
   text_ += "HTTP/1.1 ";
-  set_number_text(text_, static_cast<unsigned>(status));
+  text_ += std::to_string(static_cast<unsigned>(status));
   text_ += ' ';
   text_.append(http::obsolete_reason(status));
   text_ += "\r\n";

@@ -1,6 +1,7 @@
 #include "server/request_target.h"
 
 #include <array>
+#include <cctype>
 
 #include "common/text.h"
 
@@ -21,19 +22,13 @@ constexpr std::array<bool, 256> char_table(std::string_view extra) {
 constexpr auto kPathChars = char_table("/");
 constexpr auto kQueryChars = char_table("/?");
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Whether every character of `text` is allowed, '%' only before two hex digits.
 bool well_formed(std::string_view text, const std::array<bool, 256>& allowed) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (allowed[c]) continue;
-    if (c != '%' || i + 2 >= text.size() || hex_value(text[i + 1]) < 0 || hex_value(text[i + 2]) < 0) {
+    if (c != '%' || i + 2 >= text.size() || !std::isxdigit(static_cast<unsigned char>(text[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
       return false;
     }
     i += 2;
@@ -41,21 +36,8 @@ bool well_formed(std::string_view text, const std::array<bool, 256>& allowed) {
   return true;
 }
 
-// Percent-decodes text that well_formed() accepted.
-std::string decoded(std::string_view text) {
-  if (text.find('%') == std::string_view::npos) return std::string(text);
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%') {
-      out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
+// Percent-decodes text that well_formed() accepted (so it cannot fail).
+std::string decoded(std::string_view text) { return percent_decode(text).value(); }
 
 }  // namespace
 
