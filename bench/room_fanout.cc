@@ -903,13 +903,13 @@ int main(int argc, char** argv) {
 
   std::printf(
       "%s N=%d: last-listener latency p50 %s ms, p99 %s ms, max %s ms (median listener: p50 %s, p99 %s ms); "
-      "messages %llu/%llu; commands %d ok, %d failed, %d incomplete (answer p50 %s ms); "
+      "messages %llu/%llu; commands %d ok, %d failed, %d incomplete (answer p50 %s ms, p99 %s ms); "
       "server RSS %ld -> %ld KiB = %s KiB/conn; join %.2f s + settle %.2f s%s, %llu join messages; "
       "server CPU %s ms during commands (%s us/message), %s ms during joins; client CPU %s ms; "
       "state message %s bytes; %d listeners failed to connect, %d closed before the commands, %d during them%s%s\n",
       opt.label.c_str(), opt.listeners, fmt(p50).c_str(), fmt(p99).c_str(), fmt(pmax).c_str(), fmt(med_p50).c_str(),
       fmt(med_p99).c_str(), static_cast<unsigned long long>(received), static_cast<unsigned long long>(expected),
-      ok_commands, failed_commands, incomplete_commands, fmt(answer_p50).c_str(), rss_before, rss_after,
+      ok_commands, failed_commands, incomplete_commands, fmt(answer_p50).c_str(), fmt(answer_p99).c_str(), rss_before, rss_after,
       fmt(kib_per_conn, 1).c_str(), join_s, settle_s, settled_in_time ? "" : " (JOIN TIMED OUT)",
       static_cast<unsigned long long>(join_messages), fmt(server_cpu_commands_ms, 0).c_str(),
       fmt(us_per_message, 2).c_str(), fmt(server_cpu_join_ms, 0).c_str(), fmt(client_cpu_ms, 0).c_str(),

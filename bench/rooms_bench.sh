@@ -188,7 +188,9 @@ done
 # --- report -------------------------------------------------------------------
 echo
 echo "Room command fan-out: one command every ${INTERVAL_MS} ms for ${SECONDS_PER_RUN} s; latency = command sent -> last listener has the message (ms)"
-echo "HiFi: hifi-server $("$HIFI_BIN" --version 2>/dev/null | head -n1 | awk '{print $NF}'), $(nproc) threads; peer: node $(node --version) + ws $(jq -r .version "$PEER_DIR/node_modules/ws/package.json")"
+# hifi-server runs a network thread per core it may use (its affinity).
+SERVER_THREADS=$(${BENCH_SERVER_CPUS:+taskset -c "$BENCH_SERVER_CPUS"} nproc)
+echo "HiFi: hifi-server $("$HIFI_BIN" --version 2>/dev/null | head -n1 | awk '{print $NF}'), $SERVER_THREADS network thread(s) unless ROOM_BENCH_HIFI_ARGS says otherwise ('${ROOM_BENCH_HIFI_ARGS:-}'); peer: node $(node --version) + ws $(jq -r .version "$PEER_DIR/node_modules/ws/package.json")"
 jq -r -s '
   def num(x; d): if x == null then "-" else (x * pow(10; d) | round / pow(10; d) | tostring) end;
   def lat(r): if r == null or r.error != null then "-"
@@ -218,7 +220,7 @@ jq -r '
   (if (.close_causes | length) > 0 then " (\(.close_causes | to_entries | map("\(.value)x \(.key)") | join(", ")))" else "" end) +
   "; joins \(.join_s)+\(.settle_s) s" +
   (if .settled then "" else " (JOIN TIMEOUT: \(.connected) connected, \(.ready) with a first message)" end) + " with \(.join_messages) other messages; " +
-  "server CPU \(.server_cpu_us_per_message) us/message; command answer p50 \(.answer_p50_ms) ms; " +
+  "server CPU \(.server_cpu_us_per_message) us/message; command answer p50 \(.answer_p50_ms) ms, p99 \(.answer_p99_ms) ms; " +
   "state message \(.state_message_bytes) B" end' "$RESULTS"
 echo
 echo "goals for HiFi: p99 <= 5 ms at 1,000 listeners, <= 50 ms at 10,000; <= 20 KiB per idle connection"

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "common/cores.h"
+
 namespace hifi::cluster {
 
 namespace {
@@ -123,7 +125,7 @@ Member Membership::self_record() {
   if (last_sample_ms_ > 0 && m.updated_at > last_sample_ms_ && counters.bytes_sent >= last_bytes_) {
     bytes_per_second_ = static_cast<std::int64_t>((counters.bytes_sent - last_bytes_) * 1000 /
                                                   static_cast<std::uint64_t>(m.updated_at - last_sample_ms_));
-    const double cores = std::max(1u, std::thread::hardware_concurrency());
+    const auto cores = static_cast<double>(usable_cores());
     cpu_ = std::clamp((cpu_seconds - last_cpu_seconds_) * 1000.0 / static_cast<double>(m.updated_at - last_sample_ms_) /
                           cores,
                       0.0, 1.0);

@@ -12,9 +12,9 @@
 #include <iostream>
 #include <map>
 #include <optional>
-#include <thread>
 
 #include "cluster/scale_policy.h"
+#include "common/cores.h"
 #include "common/endpoint.h"
 #include "room/room_state.h"
 
@@ -181,7 +181,7 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
                         ->envname("HIFI_LISTEN")->capture_default_str());
   options.push_back(app.add_option("--data-dir", config.data_dir, "Where songs and metadata live")
                         ->envname("HIFI_DATA_DIR")->capture_default_str());
-  options.push_back(app.add_option("--threads", config.threads, "Network threads (0: one per core)")
+  options.push_back(app.add_option("--threads", config.threads, "Network threads (0: one per core this process may use)")
                         ->envname("HIFI_THREADS")->capture_default_str());
   options.push_back(app.add_option("--registration", registration,
                                    "Who may create accounts: open, invite (admin-issued codes) or closed")
@@ -518,7 +518,7 @@ int parse_server_config(int argc, char** argv, ServerConfig& config, bool& exit_
   }
   if (config.repair_interval_ms < 100) return usage_error("--repair-interval must be at least 100ms");
   if (config.forget_dead_after_ms < 60'000) return usage_error("--forget-dead-after must be at least 1m");
-  if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (config.threads == 0) config.threads = static_cast<unsigned>(usable_cores());
   return 0;
 }
 

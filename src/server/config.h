@@ -28,7 +28,7 @@ struct ServerConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
   std::string data_dir = "./hifi-data";
-  unsigned threads = 0;  // 0: one per core
+  unsigned threads = 0;  // 0: one per core this process may use (usable_cores)
   RegistrationMode registration = RegistrationMode::kOpen;
   int registrations_per_hour = 20;  // per client address; 0: no limit
   std::uint64_t max_upload_bytes = 512ULL << 20;

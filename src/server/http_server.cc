@@ -3,7 +3,6 @@
 #include <spdlog/details/os.h>
 #include <spdlog/spdlog.h>
 
-#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include <thread>
 
 #include "common/check.h"
+#include "common/cores.h"
 #include "common/per_key_limit.h"
 #include "net/tls.h"
 #include "server/access_log.h"
@@ -36,15 +36,6 @@ constexpr std::size_t kMaxReadBuffer = 1 << 20;  // bounds pipelined requests wa
 constexpr unsigned kMaxConcurrentRefusals = 64;
 
 std::string verb_name(http::verb v) { return std::string(http::to_string(v)); }
-
-// The cores this process may run on (its CPU affinity: taskset, a
-// container's cpuset), not every core of the machine.
-std::size_t usable_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
 
 // Splits "/api/v1/songs/{}" into literal segments and placeholders.
 std::vector<std::string> split_pattern(const std::string& pattern) {

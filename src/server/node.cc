@@ -15,6 +15,7 @@
 #include "blob/blob_store.h"
 #include "cluster/cluster_node.h"
 #include "common/byteranges.h"
+#include "common/cores.h"
 #include "common/random.h"
 #include "library/catalog.h"
 #include "library/client_credentials.h"
@@ -204,7 +205,7 @@ Result<std::unique_ptr<Node>> Node::open(ServerConfig config, NodeOptions option
   p->transcodes = std::make_unique<TranscodeCache>(cfg.data_dir + "/transcodes", cfg.transcode_cache_bytes);
   if (auto s = p->transcodes->open(); !s) return s;
   p->transcode_slots = std::make_unique<ConcurrencyLimit>(
-      cfg.max_transcodes > 0 ? cfg.max_transcodes : std::max(1u, std::thread::hardware_concurrency()));
+      cfg.max_transcodes > 0 ? cfg.max_transcodes : usable_cores());
   p->websocket_slots = std::make_unique<PerKeyLimit>(cfg.max_websockets_per_user);
   // Nodes of a cluster must agree on the signing key.
   p->signer = std::make_unique<UrlSigner>(cfg.cluster_secret.empty()

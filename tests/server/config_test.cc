@@ -14,8 +14,9 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "common/cores.h"
 
 namespace hifi {
 namespace {
@@ -173,7 +174,7 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(c.max_connections, 10'000u);
   EXPECT_EQ(c.log_level, "info");
   EXPECT_TRUE(c.web_root.empty());
-  EXPECT_EQ(c.threads, std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_EQ(c.threads, usable_cores());  // one per core this process may use
   EXPECT_EQ(c.transcode_cache_bytes, 1ULL << 30);
   EXPECT_EQ(c.max_transcodes, 0u);
 }
