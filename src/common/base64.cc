@@ -8,14 +8,15 @@ namespace {
 constexpr char kStandard[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr char kUrlSafe[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-std::string encode(std::string_view bytes, const char* alphabet, bool pad) {
-  // Sized once and written by index: this runs for every signed URL and
-  // every blob response's Repr-Digest.
+// Appends the encoding to `out`, sized once and written by index: this
+// runs for every signed URL and every blob response's Repr-Digest.
+void append_encoded(std::string& out, std::string_view bytes, const char* alphabet, bool pad) {
   const std::size_t whole = bytes.size() / 3;
   const std::size_t left = bytes.size() - whole * 3;  // 0, 1 or 2
-  std::string out(whole * 4 + (left == 0 ? 0 : pad ? 4 : left + 1), '\0');
+  const std::size_t start = out.size();
+  out.resize(start + whole * 4 + (left == 0 ? 0 : pad ? 4 : left + 1));
   auto byte = [&](std::size_t i) { return std::uint32_t{static_cast<unsigned char>(bytes[i])}; };
-  char* o = out.data();
+  char* o = out.data() + start;
   std::size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
     const std::uint32_t n = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
@@ -24,7 +25,7 @@ std::string encode(std::string_view bytes, const char* alphabet, bool pad) {
     *o++ = alphabet[(n >> 6) & 63];
     *o++ = alphabet[n & 63];
   }
-  if (left == 0) return out;
+  if (left == 0) return;
   std::uint32_t n = byte(i) << 16;
   if (left == 2) n |= byte(i + 1) << 8;
   *o++ = alphabet[(n >> 18) & 63];
@@ -33,6 +34,11 @@ std::string encode(std::string_view bytes, const char* alphabet, bool pad) {
   if (pad) {
     for (std::size_t k = left; k < 3; ++k) *o++ = '=';
   }
+}
+
+std::string encode(std::string_view bytes, const char* alphabet, bool pad) {
+  std::string out;
+  append_encoded(out, bytes, alphabet, pad);
   return out;
 }
 
@@ -48,6 +54,8 @@ int standard_value(char c) {
 }  // namespace
 
 std::string base64_encode(std::string_view bytes) { return encode(bytes, kStandard, true); }
+
+void base64_append(std::string& out, std::string_view bytes) { append_encoded(out, bytes, kStandard, true); }
 
 std::string base64url_encode(std::string_view bytes) { return encode(bytes, kUrlSafe, false); }
 

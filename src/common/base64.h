@@ -14,6 +14,8 @@ namespace hifi {
 
 // Standard alphabet ('+', '/'), padded with '=' to a multiple of 4.
 std::string base64_encode(std::string_view bytes);
+// The same appended to `out`.
+void base64_append(std::string& out, std::string_view bytes);
 
 // URL-safe alphabet ('-', '_'), no padding.
 std::string base64url_encode(std::string_view bytes);

@@ -147,26 +147,36 @@ int hex_value(char c) {
   return -1;
 }
 
-Result<std::string> decode_escapes(std::string_view in, bool plus_is_space) {
-  // Most names, values and segments (ids, numbers, signatures) have nothing to decode.
-  const auto first = std::min(in.find('%'), plus_is_space ? in.find('+') : std::string_view::npos);
-  std::string out(in);
-  if (first == std::string_view::npos) return out;
-  char* o = out.data() + first;
-  for (std::size_t i = first; i < in.size(); ++i) {
+}  // namespace
+
+std::optional<std::size_t> decode_escapes_into(std::string_view in, bool plus_is_space, char* out) {
+  char* o = out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
     if (plus_is_space && in[i] == '+') {
       *o++ = ' ';
     } else if (in[i] == '%') {
       const int hi = i + 1 < in.size() ? hex_value(in[i + 1]) : -1;
       const int lo = i + 2 < in.size() ? hex_value(in[i + 2]) : -1;
-      if (hi < 0 || lo < 0) return invalid_argument("malformed percent-encoding in the parameters");
+      if (hi < 0 || lo < 0) return std::nullopt;
       *o++ = static_cast<char>(hi * 16 + lo);
       i += 2;
     } else {
       *o++ = in[i];
     }
   }
-  out.resize(static_cast<std::size_t>(o - out.data()));
+  return static_cast<std::size_t>(o - out);
+}
+
+namespace {
+
+Result<std::string> decode_escapes(std::string_view in, bool plus_is_space) {
+  // Most names, values and segments (ids, numbers, signatures) have nothing to decode.
+  const auto first = std::min(in.find('%'), plus_is_space ? in.find('+') : std::string_view::npos);
+  std::string out(in);
+  if (first == std::string_view::npos) return out;
+  const auto n = decode_escapes_into(in.substr(first), plus_is_space, out.data() + first);
+  if (!n) return invalid_argument("malformed percent-encoding in the parameters");
+  out.resize(first + *n);
   return out;
 }
 

@@ -3,6 +3,7 @@
 // All functions take and return UTF-8. They are thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,10 @@ std::string ascii_lowercase(std::string_view text);
 Result<std::string> form_decode(std::string_view encoded);
 // The same with '+' kept as it is (a URL path's segments).
 Result<std::string> percent_decode(std::string_view encoded);
+// Either decoding (form_decode with plus_is_space, else percent_decode)
+// written to `out`, which has room for encoded.size() bytes: the decoded
+// length, or nullopt for a malformed escape. No allocation.
+std::optional<std::size_t> decode_escapes_into(std::string_view encoded, bool plus_is_space, char* out);
 // Cuts UTF-8 text to at most max_bytes without splitting a character.
 std::string truncate_utf8(std::string_view text, std::size_t max_bytes);
 // Text a user names something with (a playlist, a device, a share): valid

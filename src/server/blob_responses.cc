@@ -241,7 +241,12 @@ awaitable<Reply> serve_remote_blob(RequestContext& ctx, const Song& song, BlobKi
 }
 
 // A blob's entity tag: its hash, which names its bytes.
-std::string blob_etag(const ContentHash& sha256) { return "\"" + sha256.hex() + "\""; }
+std::string blob_etag(const ContentHash& sha256) {
+  std::string out;
+  out.reserve(sha256.hex().size() + 2);
+  out.append("\"").append(sha256.hex()).append("\"");
+  return out;
+}
 
 // A 304 when the request's If-None-Match names the blob; nullopt otherwise.
 std::optional<StringResponse> not_modified(const RequestContext& ctx, const std::string& etag) {

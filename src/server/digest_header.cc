@@ -270,7 +270,12 @@ Result<std::optional<Digest>> parse_sha256_digest_header(std::string_view value)
 
 std::string format_sha256_digest_header(const Digest& digest) {
   const std::string_view bytes(reinterpret_cast<const char*>(digest.data()), digest.size());
-  return "sha-256=:" + base64_encode(bytes) + ":";
+  std::string out;
+  out.reserve(9 + 44 + 1);
+  out.append("sha-256=:");
+  base64_append(out, bytes);
+  out.push_back(':');
+  return out;
 }
 
 }  // namespace hifi

@@ -58,7 +58,7 @@ struct RequestContext {
 
   std::string method;                 // "GET", ...
   std::string route;                  // the matched pattern, for logs and metrics
-  std::vector<std::string> segments;  // decoded path segments
+  RequestTarget::SegmentViews segments;  // decoded path segments (.items)
   std::vector<std::string> params;    // values of the pattern's {} segments
   RequestTarget url;                  // the path and query as sent
   std::string client_address;
@@ -96,7 +96,7 @@ struct RequestContext {
   std::optional<std::string_view> query_view(std::string_view name) const;
   // query()'s own: the query's parameters, decoded once, on the first
   // query() (a stream request asks for about nine of them).
-  mutable std::optional<std::vector<std::pair<std::string, std::string>>> query_params_;
+  mutable std::optional<RequestTarget::ParamViews> query_params_;
 };
 
 // nullopt: the handler wrote its response itself (streams).

@@ -28,9 +28,9 @@ std::optional<std::string> RequestContext::query(std::string_view name) const {
 }
 
 std::optional<std::string_view> RequestContext::query_view(std::string_view name) const {
-  if (!query_params_) query_params_ = url.query_params();
-  for (const auto& [key, value] : *query_params_) {
-    if (key == name) return std::string_view(value);
+  if (!query_params_) query_params_ = url.param_views();
+  for (const auto& [key, value] : query_params_->items) {
+    if (key == name) return value;
   }
   return std::nullopt;
 }

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -72,6 +73,19 @@ struct HttpServer::Impl {
     std::vector<std::string> segments;
     std::vector<bool> placeholder;  // per segment: "{}", which any value matches
   };
+  // The routes a path may match, found without comparing it with every
+  // route: by the number of its segments, then by its key segment (the
+  // third, or the last of a shorter path: "songs" in /api/v1/songs/{}/stream,
+  // "getSong.view" in /rest/getSong.view). Each list is in table order, so
+  // the first route that matches is the one a walk of the whole table finds.
+  struct RouteIndex {
+    static std::size_t key_of(std::size_t segments) { return std::min<std::size_t>(2, segments - 1); }
+    struct BySize {
+      std::map<std::string, std::vector<std::uint16_t>, std::less<>> by_key;
+      std::vector<std::uint16_t> any_key;  // a placeholder at the key segment
+    };
+    std::vector<BySize> by_size;  // [number of segments]
+  };
   struct Connection {
     net::Stream* stream;  // null once a handler took the connection over
     bool busy;
@@ -132,6 +146,7 @@ struct HttpServer::Impl {
   // Set with --tls-cert: every connection speaks TLS with it.
   std::unique_ptr<net::ServerCertificate> certificate;
   std::vector<CompiledRoute> routes;
+  RouteIndex route_index;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
   std::atomic<bool> draining{false};
@@ -169,6 +184,15 @@ struct HttpServer::Impl {
         for (const auto& segment : segments) placeholder.push_back(segment == "{}");
         routes.push_back({r, std::move(segments), std::move(placeholder)});
       }
+    }
+    HIFI_CHECK(routes.size() < 0xffff, "too many routes for the route index");
+    for (std::size_t i = 0; i < routes.size(); ++i) {
+      const auto& r = routes[i];
+      const auto n = r.segments.size();
+      if (route_index.by_size.size() <= n) route_index.by_size.resize(n + 1);
+      auto& bucket = route_index.by_size[n];
+      const auto key = RouteIndex::key_of(n);
+      (r.placeholder[key] ? bucket.any_key : bucket.by_key[r.segments[key]]).push_back(static_cast<std::uint16_t>(i));
     }
   }
 
@@ -491,8 +515,9 @@ struct HttpServer::Impl {
       co_return;
     }
     ctx.url = *target;
-    ctx.segments = target->segments();
-    const auto& family = family_for(target->path());
+    ctx.segments = target->segment_views();
+    // Only an error needs it (and the decoded path it is chosen by).
+    const auto family = [&]() -> const ApiFamily& { return family_for(target->path()); };
 
     if (header.method() == http::verb::options) {
       // CORS preflight: say what a cross-origin page may send.
@@ -508,24 +533,36 @@ struct HttpServer::Impl {
     const CompiledRoute* match = nullptr;
     std::string allowed;
     const auto verb = header.method() == http::verb::head ? http::verb::get : header.method();
-    for (const auto& r : routes) {
-      if (r.segments.size() != ctx.segments.size()) continue;
-      bool same = true;
-      for (std::size_t i = 0; i < r.segments.size() && same; ++i) {
-        same = r.placeholder[i] || r.segments[i] == ctx.segments[i];
+    const auto& segments = ctx.segments.items;
+    const auto consider = [&](const CompiledRoute& r) {
+      for (std::size_t i = 0; i < r.segments.size(); ++i) {
+        if (!r.placeholder[i] && r.segments[i] != segments[i]) return false;
       }
-      if (!same) continue;
       if (r.route.method == verb) {
         match = &r;
-        break;
+        return true;
       }
       if (!allowed.empty()) allowed += ", ";
       allowed += verb_name(r.route.method);
       if (r.route.method == http::verb::get) allowed += ", HEAD";
+      return false;
+    };
+    if (!segments.empty() && segments.size() < route_index.by_size.size()) {
+      // The routes keyed by this path's key segment and those with a
+      // placeholder there, merged back into table order.
+      const auto& bucket = route_index.by_size[segments.size()];
+      static const std::vector<std::uint16_t> kNone;
+      const auto keyed = bucket.by_key.find(segments[RouteIndex::key_of(segments.size())]);
+      const auto& a = keyed == bucket.by_key.end() ? kNone : keyed->second;
+      const auto& b = bucket.any_key;
+      for (std::size_t i = 0, j = 0; i < a.size() || j < b.size();) {
+        const bool from_a = j == b.size() || (i < a.size() && a[i] < b[j]);
+        if (consider(routes[from_a ? a[i++] : b[j++]])) break;
+      }
     }
-    const bool api_path = !ctx.segments.empty() && (ctx.segments[0] == "api" || ctx.segments[0] == "healthz" ||
-                                                     ctx.segments[0] == "metrics" || ctx.segments[0] == "internal" ||
-                                                     ctx.segments[0] == "rest");
+    const bool api_path = !segments.empty() && (segments[0] == "api" || segments[0] == "healthz" ||
+                                                 segments[0] == "metrics" || segments[0] == "internal" ||
+                                                 segments[0] == "rest");
     if (!match && allowed.empty() && verb == http::verb::get && !api_path && !config.web_root.empty()) {
       ctx.route = "static";
       auto reply = co_await serve_static(ctx);
@@ -534,7 +571,7 @@ struct HttpServer::Impl {
     }
     if (!match) {
       ctx.route = allowed.empty() ? "unknown" : "method-not-allowed";
-      auto res = family.render_error(
+      auto res = family().render_error(
           ctx, allowed.empty() ? HttpError{http::status::not_found, "not-found", "Not found",
                                            "there is nothing at " + std::string(target->path())}
                                : HttpError{http::status::method_not_allowed, "method-not-allowed",
@@ -546,10 +583,10 @@ struct HttpServer::Impl {
     }
     ctx.route = match->route.pattern;
     for (std::size_t i = 0; i < match->segments.size(); ++i) {
-      if (match->placeholder[i]) ctx.params.push_back(ctx.segments[i]);
+      if (match->placeholder[i]) ctx.params.emplace_back(ctx.segments.items[i]);
     }
     if (draining && refused_while_draining(match->route)) {
-      auto res = family.render_error(ctx, draining_error());
+      auto res = family().render_error(ctx, draining_error());
       res.set(http::field::retry_after, "1");
       co_await write_response(ctx, std::move(res));
       co_return;
@@ -558,7 +595,7 @@ struct HttpServer::Impl {
     Reply reply;
     try {
       if (auto refused = co_await authenticate(ctx, match->route.auth)) {
-        co_await write_response(ctx, family.render_error(ctx, *refused));
+        co_await write_response(ctx, family().render_error(ctx, *refused));
         co_return;
       }
       reply = co_await match->route.handler(ctx);
@@ -567,7 +604,7 @@ struct HttpServer::Impl {
     } catch (const std::exception& e) {
       spdlog::error("{} {} failed: {}", ctx.method, ctx.route, e.what());
       ctx.keep_alive = false;
-      reply = family.render_error(ctx, {http::status::internal_server_error, "internal", "Internal server error",
+      reply = family().render_error(ctx, {http::status::internal_server_error, "internal", "Internal server error",
                                         "something went wrong on the server; the error was logged"});
     }
     if (reply) co_await write_response(ctx, std::move(*reply));

@@ -24,6 +24,10 @@ constexpr auto kQueryChars = char_table("/?");
 
 // Whether every character of `text` is allowed, '%' only before two hex digits.
 bool well_formed(std::string_view text, const std::array<bool, 256>& allowed) {
+  // Most targets have no escape: one lookup per byte, no branch.
+  bool plain = true;
+  for (const char c : text) plain &= allowed[static_cast<unsigned char>(c)];
+  if (plain) return true;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (allowed[c]) continue;
@@ -36,8 +40,23 @@ bool well_formed(std::string_view text, const std::array<bool, 256>& allowed) {
   return true;
 }
 
-// Percent-decodes text that well_formed() accepted (so it cannot fail).
-std::string decoded(std::string_view text) { return percent_decode(text).value(); }
+// Decoded text of a part of the target: a view of `text` itself when it
+// has nothing to decode, else its decoding appended at `*cursor` (in a
+// buffer as large as the whole target part). well_formed() accepted it, so
+// the decoding cannot fail.
+std::string_view decoded_view(std::string_view text, bool plus_is_space, std::unique_ptr<char[]>& buffer,
+                              std::size_t buffer_size, char** cursor) {
+  const bool plain = text.find('%') == std::string_view::npos &&
+                     (!plus_is_space || text.find('+') == std::string_view::npos);
+  if (plain) return text;
+  if (!buffer) {
+    buffer = std::make_unique<char[]>(buffer_size);
+    *cursor = buffer.get();
+  }
+  char* begin = *cursor;
+  *cursor += decode_escapes_into(text, plus_is_space, begin).value();
+  return {begin, static_cast<std::size_t>(*cursor - begin)};
+}
 
 }  // namespace
 
@@ -54,39 +73,57 @@ std::optional<RequestTarget> RequestTarget::parse(std::string_view target) {
   return out;
 }
 
-std::string RequestTarget::path() const { return decoded(path_); }
+std::string RequestTarget::path() const { return percent_decode(path_).value(); }
 
-std::vector<std::string> RequestTarget::segments() const {
-  std::vector<std::string> out;
+RequestTarget::SegmentViews RequestTarget::segment_views() const {
+  SegmentViews out;
   if (path_.size() <= 1) return out;  // "/", or a target never parsed
   // Past the leading '/'. A leading "/./" is read as Boost.URL reads it:
   // the prefix that lets a path start with "//" without an authority, not
   // a segment of its own.
   std::size_t start = path_.substr(0, 3) == "/./" ? 3 : 1;
+  char* cursor = nullptr;
+  out.items.reserve(8);
   for (;;) {
     const auto slash = path_.find('/', start);
-    out.push_back(decoded(path_.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start)));
+    const auto segment = path_.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    out.items.push_back(decoded_view(segment, false, out.decoded, path_.size(), &cursor));
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
   return out;
 }
 
-std::vector<std::pair<std::string, std::string>> RequestTarget::query_params() const {
-  std::vector<std::pair<std::string, std::string>> out;
+std::vector<std::string> RequestTarget::segments() const {
+  const auto views = segment_views();
+  return {views.items.begin(), views.items.end()};
+}
+
+RequestTarget::ParamViews RequestTarget::param_views() const {
+  ParamViews out;
   if (!has_query_) return out;
   std::string_view rest = query_;
+  char* cursor = nullptr;
+  out.items.reserve(8);
   for (;;) {
     const auto amp = rest.find('&');
     const auto piece = rest.substr(0, amp);
     const auto eq = piece.find('=');
-    // parse() let through only well-formed escapes, so neither can fail.
-    auto name = form_decode(piece.substr(0, eq));
-    auto value = form_decode(eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1));
-    out.emplace_back(name ? std::move(*name) : std::string(), value ? std::move(*value) : std::string());
+    const auto name = decoded_view(piece.substr(0, eq), true, out.decoded, query_.size(), &cursor);
+    const auto value = decoded_view(eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1), true,
+                                    out.decoded, query_.size(), &cursor);
+    out.items.emplace_back(name, value);
     if (amp == std::string_view::npos) break;
     rest.remove_prefix(amp + 1);
   }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> RequestTarget::query_params() const {
+  const auto views = param_views();
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(views.items.size());
+  for (const auto& [name, value] : views.items) out.emplace_back(name, value);
   return out;
 }
 

@@ -9,6 +9,7 @@
 // No Beast here, so the parser tests and fuzzers reach it directly.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +39,20 @@ class RequestTarget {
   // params(): every '&' separates two, so "?" has one empty parameter and
   // "?a=1&" two.
   std::vector<std::pair<std::string, std::string>> query_params() const;
+
+  // The same two without a copy, for the router: views into the target's
+  // text where there was nothing to decode, else into `decoded`, which
+  // moves with them. Valid while both the value and the target's text live.
+  struct SegmentViews {
+    std::vector<std::string_view> items;
+    std::unique_ptr<char[]> decoded;
+  };
+  struct ParamViews {
+    std::vector<std::pair<std::string_view, std::string_view>> items;
+    std::unique_ptr<char[]> decoded;
+  };
+  SegmentViews segment_views() const;
+  ParamViews param_views() const;
 
  private:
   std::string_view path_;

@@ -75,27 +75,6 @@ HttpError bad_link(const RequestContext& ctx, const std::string& why) {
                    "this stream link " + why + "; ask for a new one at " + fresh_link};
 }
 
-// Whether a signed stream URL lets the request in: its signature holds, it
-// has not expired, and its user's grant still holds (on any node: the
-// accounts view, or the store for a user the view does not know yet).
-awaitable<std::optional<HttpError>> check_signed_stream(RequestContext& ctx, const SignedStream& signed_stream) {
-  const auto now_s = ctx.services.clock.now_ms() / 1000;
-  if (ctx.params.empty() || signed_stream.grant.user_id.empty() ||
-      !ctx.services.signer.verify_stream(ctx.params[0], signed_stream, *ctx.query_view("signature"), now_s)) {
-    co_return bad_link(ctx, "is invalid or has expired");
-  }
-  const auto& grant = signed_stream.grant;
-  auto& accounts = ctx.services.accounts;
-  auto held = accounts.check_grant_cached(grant.user_id, grant.sessions_epoch);
-  if (!held) held = co_await offload(ctx, [&] { return accounts.check_grant(grant.user_id, grant.sessions_epoch); });
-  if (!*held) {
-    if (held->code() != Code::kUnauthenticated) co_return error_from_status(*held);
-    co_return bad_link(ctx, "was revoked (" + held->message() + ")");
-  }
-  ctx.signed_stream = signed_stream;
-  co_return std::nullopt;
-}
-
 }  // namespace
 
 awaitable<std::optional<HttpError>> authenticate(RequestContext& ctx, Auth auth) {
@@ -104,11 +83,30 @@ awaitable<std::optional<HttpError>> authenticate(RequestContext& ctx, Auth auth)
   const auto authorization = ctx.header()[http::field::authorization];
   if (auth == Auth::kBearerOrSignedUrl) {
     // Signed URLs are made for a song's stream (UrlSigner::stream_path).
-    const auto fresh_link = "/api/v1/songs/" + (ctx.params.empty() ? std::string() : ctx.params[0]) + "/stream-url";
-    if (auto signed_stream = signed_query(ctx)) co_return co_await check_signed_stream(ctx, *signed_stream);
+    if (auto signed_stream = signed_query(ctx)) {
+      // Let in when its signature holds, it has not expired, and its user's
+      // grant still holds (on any node: the accounts view, or the store for
+      // a user the view does not know yet). Here rather than in a coroutine
+      // of its own: this runs for every range a player asks for.
+      const auto now_s = ctx.services.clock.now_ms() / 1000;
+      if (ctx.params.empty() || signed_stream->grant.user_id.empty() ||
+          !ctx.services.signer.verify_stream(ctx.params[0], *signed_stream, *ctx.query_view("signature"), now_s)) {
+        co_return bad_link(ctx, "is invalid or has expired");
+      }
+      const auto& grant = signed_stream->grant;
+      auto& accounts = ctx.services.accounts;
+      auto held = accounts.check_grant_cached(grant.user_id, grant.sessions_epoch);
+      if (!held) held = co_await offload(ctx, [&] { return accounts.check_grant(grant.user_id, grant.sessions_epoch); });
+      if (!*held) {
+        if (held->code() != Code::kUnauthenticated) co_return error_from_status(*held);
+        co_return bad_link(ctx, "was revoked (" + held->message() + ")");
+      }
+      ctx.signed_stream = std::move(signed_stream);
+      co_return std::nullopt;
+    }
     if (authorization.empty()) {
-      co_return unauthenticated_error("send 'Authorization: Bearer <token>' or use a signed URL from " +
-                                      fresh_link);
+      co_return unauthenticated_error("send 'Authorization: Bearer <token>' or use a signed URL from /api/v1/songs/" +
+                                      (ctx.params.empty() ? std::string() : ctx.params[0]) + "/stream-url");
     }
   }
   if (auth == Auth::kAdminOrMetricsToken && metrics_token_matches(ctx, authorization)) co_return std::nullopt;

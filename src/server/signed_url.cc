@@ -42,7 +42,11 @@ bool same_signature(std::string_view a, std::string_view b) {
 }
 
 std::string stream_subject(const std::string& song_id, const StreamGrant& grant) {
-  return song_id + "\n" + grant.user_id + "\n" + std::to_string(grant.sessions_epoch);
+  const auto epoch = std::to_string(grant.sessions_epoch);
+  std::string out;
+  out.reserve(song_id.size() + grant.user_id.size() + epoch.size() + 2);
+  out.append(song_id).append("\n").append(grant.user_id).append("\n").append(epoch);
+  return out;
 }
 
 }  // namespace
@@ -50,7 +54,11 @@ std::string stream_subject(const std::string& song_id, const StreamGrant& grant)
 UrlSigner::UrlSigner(std::string secret) : mac_(secret), id_(next_signer_id++) {}
 
 std::string UrlSigner::message(const std::string& subject, std::int64_t expires_s) const {
-  return "stream\n" + subject + "\n" + std::to_string(expires_s);
+  const auto expires = std::to_string(expires_s);
+  std::string out;
+  out.reserve(7 + subject.size() + 1 + expires.size());
+  out.append("stream\n").append(subject).append("\n").append(expires);
+  return out;
 }
 
 std::string UrlSigner::sign(const std::string& subject, std::int64_t expires_s) const {

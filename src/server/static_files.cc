@@ -110,13 +110,13 @@ awaitable<Reply> serve_static(RequestContext& ctx) {
   // Build the path from decoded segments; anything that could climb out of
   // the web root, or hidden files, is simply not found.
   std::string relative;
-  for (const auto& seg : ctx.segments) {
+  for (const auto seg : ctx.segments.items) {
     if (seg.empty()) continue;
     if (seg == "." || seg == ".." || seg.front() == '.' || seg.find('/') != std::string::npos ||
         seg.find('\\') != std::string::npos || seg.find('\0') != std::string::npos) {
       co_return not_found_problem(ctx, "no such file");
     }
-    relative += "/" + seg;
+    relative.append("/").append(seg);
   }
   // Client-side routes (no file extension) get the app's index.html.
   const bool has_extension = relative.rfind('.') != std::string::npos &&
