@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -220,6 +221,28 @@ FileHeader::FileHeader(http::status status) : status_(status) {
   text_ += "\r\n";
 }
 
+namespace {
+
+// Whether `text` has a byte below 0x20 (CR, LF and NUL are), eight bytes
+// at a time: a word has one exactly when (w - 0x20 per byte) & ~w has a
+// byte's top bit set (valid for bounds up to 0x80).
+bool has_control_byte(std::string_view text) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kTops = 0x8080808080808080ULL;
+  std::size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, text.data() + i, 8);
+    if (((w - kOnes * 0x20) & ~w & kTops) != 0) return true;
+  }
+  for (; i < text.size(); ++i) {
+    if (static_cast<unsigned char>(text[i]) < 0x20) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 void FileHeader::set(std::string_view name, std::string_view value) {
   if (name.size() == kPolicyHeader.size() && beast::iequals(name, kPolicyHeader)) has_policy_ = true;
   const auto at = text_.size();
@@ -230,8 +253,7 @@ void FileHeader::set(std::string_view name, std::string_view value) {
   *out++ = ':';
   *out++ = ' ';
   std::memcpy(out, value.data(), value.size());
-  const auto holds = [&](char c) { return std::memchr(value.data(), c, value.size()) != nullptr; };
-  if (holds('\r') || holds('\n') || holds('\0')) {
+  if (has_control_byte(value)) {
     std::replace_if(out, out + value.size(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; }, ' ');
   }
   out += value.size();

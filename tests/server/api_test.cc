@@ -436,6 +436,29 @@ TEST(FileHeaderTest, AValueCannotEndItsField) {
                                          "\r\n"));
 }
 
+// The check for CR, LF and NUL looks at eight bytes at a time: each of them,
+// at every place in values of every length up to three words, is found.
+TEST(FileHeaderTest, AControlByteIsFoundAnywhereInTheValue) {
+  for (const char bad : {'\r', '\n', '\0'}) {
+    for (std::size_t size = 1; size <= 24; ++size) {
+      for (std::size_t at = 0; at < size; ++at) {
+        std::string value(size, '~');  // 0x7e, the largest byte a field value usually holds
+        value[at] = bad;
+        http_internal::FileHeader header(boost::beast::http::status::ok);
+        header.set("X", value);
+        const auto& text = header.finish();
+        std::string expected(size, '~');
+        expected[at] = ' ';
+        EXPECT_EQ(text, "HTTP/1.1 200 OK\r\nX: " + expected + "\r\n\r\n") << "byte " << int(bad) << " at " << at;
+      }
+    }
+  }
+  // Bytes above 0x7f (UTF-8) and the tab stay as they are.
+  http_internal::FileHeader header(boost::beast::http::status::ok);
+  header.set("X", "caf\xc3\xa9\tn\xff\x80 plain text");
+  EXPECT_EQ(header.finish(), "HTTP/1.1 200 OK\r\nX: caf\xc3\xa9\tn\xff\x80 plain text\r\n\r\n");
+}
+
 // A song's bytes go out with a header written as text (FileHeader, not
 // Beast's fields): every field once, the connection's fields included.
 TEST_F(ApiTest, AStreamsHeaderCarriesEachFieldOnce) {
