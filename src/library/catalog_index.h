@@ -139,32 +139,34 @@ struct Catalog::Entry {
     return text(kAlbumArtist).empty() ? text(kArtist) : text(kAlbumArtist);
   }
 
+  // Built in place, field by field: a Song default-constructed first
+  // would hex-encode a zero digest only to replace it.
   Song song() const {
-    Song s;
-    s.id = id();
-    s.sha256 = ContentHash::from_digest(sha256);
-    s.size = size;
-    s.title = text(kTitle);
-    s.artist = text(kArtist);
-    s.album = text(kAlbum);
-    s.album_artist = text(kAlbumArtist);
-    s.genre = text(kGenre);
-    s.track = track;
-    s.disc = disc;
-    s.year = year;
-    s.duration_ms = duration_ms;
-    s.content_type = text(kContentType);
-    s.format = text(kFormat);
-    s.codec = text(kCodec);
-    s.bitrate = bitrate;
-    s.sample_rate = sample_rate;
-    s.channels = channels;
-    if (has_cover) s.cover_sha256 = ContentHash::from_digest(cover_sha256);
-    s.cover_mime = text(kCoverMime);
-    s.filename = text(kFilename);
-    s.uploaded_by = text(kUploadedBy);
-    s.uploaded_at = uploaded_at;
-    return s;
+    return Song{
+        .id = std::string(id()),
+        .sha256 = ContentHash::from_digest(sha256),
+        .size = size,
+        .title = std::string(text(kTitle)),
+        .artist = std::string(text(kArtist)),
+        .album = std::string(text(kAlbum)),
+        .album_artist = std::string(text(kAlbumArtist)),
+        .genre = std::string(text(kGenre)),
+        .track = track,
+        .disc = disc,
+        .year = year,
+        .duration_ms = duration_ms,
+        .content_type = std::string(text(kContentType)),
+        .format = std::string(text(kFormat)),
+        .codec = std::string(text(kCodec)),
+        .bitrate = bitrate,
+        .sample_rate = sample_rate,
+        .channels = channels,
+        .cover_sha256 = has_cover ? std::optional<ContentHash>(ContentHash::from_digest(cover_sha256)) : std::nullopt,
+        .cover_mime = std::string(text(kCoverMime)),
+        .filename = std::string(text(kFilename)),
+        .uploaded_by = std::string(text(kUploadedBy)),
+        .uploaded_at = uploaded_at,
+    };
   }
 
   // The text a page's cursor holds ("k"); songs are in the order of
