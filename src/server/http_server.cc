@@ -189,6 +189,7 @@ struct HttpServer::Impl {
     for (std::size_t i = 0; i < routes.size(); ++i) {
       const auto& r = routes[i];
       const auto n = r.segments.size();
+      HIFI_CHECK(n > 0, "route pattern " + r.route.pattern + " has no segment");
       if (route_index.by_size.size() <= n) route_index.by_size.resize(n + 1);
       auto& bucket = route_index.by_size[n];
       const auto key = RouteIndex::key_of(n);

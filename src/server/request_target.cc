@@ -50,7 +50,7 @@ std::string_view decoded_view(std::string_view text, bool plus_is_space, std::un
                      (!plus_is_space || text.find('+') == std::string_view::npos);
   if (plain) return text;
   if (!buffer) {
-    buffer = std::make_unique<char[]>(buffer_size);
+    buffer = std::make_unique_for_overwrite<char[]>(buffer_size);
     *cursor = buffer.get();
   }
   char* begin = *cursor;

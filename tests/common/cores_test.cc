@@ -19,13 +19,16 @@ TEST(CoresTest, CountsTheCoresOfTheAffinityMask) {
   int first = 0;
   while (!CPU_ISSET(first, &mine)) ++first;
   std::size_t seen = 0;
+  bool limited_ok = false;
   std::thread limited([&] {
     cpu_set_t one;
     CPU_ZERO(&one);
     CPU_SET(first, &one);
-    if (::sched_setaffinity(0, sizeof one, &one) == 0) seen = usable_cores();
+    limited_ok = ::sched_setaffinity(0, sizeof one, &one) == 0;
+    if (limited_ok) seen = usable_cores();
   });
   limited.join();
+  if (!limited_ok) GTEST_SKIP() << "this sandbox refuses sched_setaffinity";
   EXPECT_EQ(seen, 1u);
 }
 

@@ -3,6 +3,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include <cerrno>
@@ -177,6 +178,28 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(c.threads, usable_cores());  // one per core this process may use
   EXPECT_EQ(c.transcode_cache_bytes, 1ULL << 30);
   EXPECT_EQ(c.max_transcodes, 0u);
+}
+
+// A server limited to one core (taskset -c 0) runs one network thread by
+// default, not one per core of the machine.
+TEST_F(ConfigTest, DefaultThreadsFollowTheCpuAffinity) {
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  ASSERT_EQ(::sched_getaffinity(0, sizeof mine, &mine), 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &mine)) ++first;
+  bool limited = false;
+  unsigned threads = 0;
+  std::thread pinned([&] {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    limited = ::sched_setaffinity(0, sizeof one, &one) == 0;
+    if (limited) threads = parse({}).config.threads;
+  });
+  pinned.join();
+  if (!limited) GTEST_SKIP() << "this sandbox refuses sched_setaffinity";
+  EXPECT_EQ(threads, 1u);
 }
 
 TEST_F(ConfigTest, TranscodeOptions) {

@@ -5,12 +5,14 @@
 // request's.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "server/api_fixture.h"
 #include "server/http_internal.h"
+#include "support/eventually.h"
 
 namespace hifi::testing {
 namespace {
@@ -55,7 +57,8 @@ std::optional<std::string> first_match(const std::vector<Route>& routes, http::v
 }
 
 // The request counter of the route the router chose (the metrics label is
-// its pattern), for every status.
+// its pattern), for every status. The server counts a request after its
+// answer is written, so a test waits for the count.
 std::uint64_t counted(const std::string& metrics, http::verb method, const std::string& pattern) {
   const auto needle = "hifi_http_requests_total{method=\"" + std::string(http::to_string(method)) + "\",route=\"" +
                       pattern + "\",";
@@ -86,12 +89,29 @@ TEST_F(RouterTest, TheIndexFindsTheRouteTheTableOrderGives) {
       // No credentials and no body: most routes answer 401 or 400, which is
       // enough, since only the route chosen matters here.
       server_->request(r.method, path);
-      EXPECT_EQ(counted(server_->node().metrics().render(), r.method, *expected), before + 1)
+      ASSERT_TRUE(eventually(
+          [&] { return counted(server_->node().metrics().render(), r.method, *expected) == before + 1; },
+          std::chrono::seconds(3)))
           << r.method << " " << path << " should be served by " << *expected;
       ++checked;
     }
   }
   EXPECT_EQ(checked, static_cast<int>(routes.size()) * 5);
+}
+
+// HEAD is served by the GET route, and a segment sent percent-encoded is
+// matched decoded ("%73ongs" is "songs"), through the same index.
+TEST_F(RouterTest, HeadAndEscapedSegmentsFindTheirRoute) {
+  const auto before_head = counted(server_->node().metrics().render(), http::verb::head, "/api/v1/songs/{}/stream");
+  server_->request(http::verb::head, "/api/v1/songs/x1/stream");
+  EXPECT_TRUE(eventually([&] {
+    return counted(server_->node().metrics().render(), http::verb::head, "/api/v1/songs/{}/stream") == before_head + 1;
+  }));
+  const auto before = counted(server_->node().metrics().render(), http::verb::get, "/api/v1/songs/{}/stream");
+  server_->request(http::verb::get, "/api/v1/%73ongs/x%31/str%65am?a=%20b&c");
+  EXPECT_TRUE(eventually([&] {
+    return counted(server_->node().metrics().render(), http::verb::get, "/api/v1/songs/{}/stream") == before + 1;
+  }));
 }
 
 // A path that only another method's routes match is a 405 naming each of
