@@ -22,6 +22,7 @@
 #include "server/http_internal.h"
 #include "server/metrics.h"
 #include "server/room_hub.h"
+#include "server/router.h"
 
 namespace hifi {
 namespace http_internal {
@@ -35,21 +36,6 @@ constexpr std::size_t kMaxReadBuffer = 1 << 20;  // bounds pipelined requests wa
 // Connections over the per-address cap answered with a 503 at once; beyond
 // this many being answered, more are closed without a word.
 constexpr unsigned kMaxConcurrentRefusals = 64;
-
-std::string verb_name(http::verb v) { return std::string(http::to_string(v)); }
-
-// Splits "/api/v1/songs/{}" into literal segments and placeholders.
-std::vector<std::string> split_pattern(const std::string& pattern) {
-  std::vector<std::string> out;
-  std::size_t start = 1;
-  while (start <= pattern.size()) {
-    auto end = pattern.find('/', start);
-    if (end == std::string::npos) end = pattern.size();
-    out.push_back(pattern.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -68,24 +54,6 @@ using asio::as_tuple;
 using asio::use_awaitable;
 
 struct HttpServer::Impl {
-  struct CompiledRoute {
-    Route route;
-    std::vector<std::string> segments;
-    std::vector<bool> placeholder;  // per segment: "{}", which any value matches
-  };
-  // The routes a path may match, found without comparing it with every
-  // route: by the number of its segments, then by its key segment (the
-  // third, or the last of a shorter path: "songs" in /api/v1/songs/{}/stream,
-  // "getSong.view" in /rest/getSong.view). Each list is in table order, so
-  // the first route that matches is the one a walk of the whole table finds.
-  struct RouteIndex {
-    static std::size_t key_of(std::size_t segments) { return std::min<std::size_t>(2, segments - 1); }
-    struct BySize {
-      std::map<std::string, std::vector<std::uint16_t>, std::less<>> by_key;
-      std::vector<std::uint16_t> any_key;  // a placeholder at the key segment
-    };
-    std::vector<BySize> by_size;  // [number of segments]
-  };
   struct Connection {
     net::Stream* stream;  // null once a handler took the connection over
     bool busy;
@@ -145,8 +113,7 @@ struct HttpServer::Impl {
   tcp::acceptor acceptor;
   // Set with --tls-cert: every connection speaks TLS with it.
   std::unique_ptr<net::ServerCertificate> certificate;
-  std::vector<CompiledRoute> routes;
-  RouteIndex route_index;
+  const Router router;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
   std::atomic<bool> draining{false};
@@ -174,28 +141,7 @@ struct HttpServer::Impl {
         workers(std::max<std::size_t>(4, c.threads * 2)),
         password_workers(password_threads()),
         password_slots(static_cast<unsigned>(password_threads() * 5)),
-        acceptor(*iocs.front()) {
-    for (auto* table : {health_routes, auth_routes, credential_routes, user_routes, song_routes, library_routes,
-                        room_routes, room_socket_routes, annotation_routes, playlist_routes, share_routes,
-                        cluster_routes, subsonic_routes}) {
-      for (auto& r : table()) {
-        auto segments = split_pattern(r.pattern);
-        std::vector<bool> placeholder;
-        for (const auto& segment : segments) placeholder.push_back(segment == "{}");
-        routes.push_back({r, std::move(segments), std::move(placeholder)});
-      }
-    }
-    HIFI_CHECK(routes.size() < 0xffff, "too many routes for the route index");
-    for (std::size_t i = 0; i < routes.size(); ++i) {
-      const auto& r = routes[i];
-      const auto n = r.segments.size();
-      HIFI_CHECK(n > 0, "route pattern " + r.route.pattern + " has no segment");
-      if (route_index.by_size.size() <= n) route_index.by_size.resize(n + 1);
-      auto& bucket = route_index.by_size[n];
-      const auto key = RouteIndex::key_of(n);
-      (r.placeholder[key] ? bucket.any_key : bucket.by_key[r.segments[key]]).push_back(static_cast<std::uint16_t>(i));
-    }
-  }
+        acceptor(*iocs.front()) {}
 
   std::uint64_t track(net::Stream* stream) {
     std::lock_guard lock(conn_mu);
@@ -531,36 +477,9 @@ struct HttpServer::Impl {
       co_await write_response(ctx, std::move(res));
       co_return;
     }
-    const CompiledRoute* match = nullptr;
-    std::string allowed;
-    const auto verb = header.method() == http::verb::head ? http::verb::get : header.method();
     const auto& segments = ctx.segments.items;
-    const auto consider = [&](const CompiledRoute& r) {
-      for (std::size_t i = 0; i < r.segments.size(); ++i) {
-        if (!r.placeholder[i] && r.segments[i] != segments[i]) return false;
-      }
-      if (r.route.method == verb) {
-        match = &r;
-        return true;
-      }
-      if (!allowed.empty()) allowed += ", ";
-      allowed += verb_name(r.route.method);
-      if (r.route.method == http::verb::get) allowed += ", HEAD";
-      return false;
-    };
-    if (!segments.empty() && segments.size() < route_index.by_size.size()) {
-      // The routes keyed by this path's key segment and those with a
-      // placeholder there, merged back into table order.
-      const auto& bucket = route_index.by_size[segments.size()];
-      static const std::vector<std::uint16_t> kNone;
-      const auto keyed = bucket.by_key.find(segments[RouteIndex::key_of(segments.size())]);
-      const auto& a = keyed == bucket.by_key.end() ? kNone : keyed->second;
-      const auto& b = bucket.any_key;
-      for (std::size_t i = 0, j = 0; i < a.size() || j < b.size();) {
-        const bool from_a = j == b.size() || (i < a.size() && a[i] < b[j]);
-        if (consider(routes[from_a ? a[i++] : b[j++]])) break;
-      }
-    }
+    const auto verb = header.method() == http::verb::head ? http::verb::get : header.method();
+    auto [match, allowed] = router.find(header.method(), segments);
     const bool api_path = !segments.empty() && (segments[0] == "api" || segments[0] == "healthz" ||
                                                  segments[0] == "metrics" || segments[0] == "internal" ||
                                                  segments[0] == "rest");
