@@ -1,7 +1,5 @@
 #include "server/router.h"
 
-#include <algorithm>
-
 #include "common/check.h"
 
 namespace hifi::http_internal {

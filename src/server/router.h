@@ -2,6 +2,7 @@
 // name. The HTTP server asks it once per request, before authentication.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
