@@ -107,6 +107,7 @@ struct Options {
   std::vector<std::string> urls;  // every --url, in order (url = the first)
   std::vector<int> pids;          // every --pid
   std::string command_url;
+  std::string floor_url;  // read at the commands' cadence after them: the answer's floor
   std::string token;
   std::string key = "revision";  // the number matching a command to its message
   std::string label;
@@ -135,6 +136,8 @@ void usage() {
       "  --interval-ms MS     one command every MS (default 100)\n"
       "  --key NAME           number matching messages to commands: revision (HiFi) or seq (peer)\n"
       "  --token T            bearer token for the command requests\n"
+      "  --floor-url URL      after the commands, GET it at the same cadence (up to 50 times): what any answer\n"
+      "                       takes at this cadence on this machine, next to the command's\n"
       "  --max-position-ms MS seek positions stay below this (default 600000)\n"
       "  --pid PID            server process, for VmRSS and CPU time (repeatable: summed)\n"
       "  --batch B            connect B listeners at a time (default 250)\n"
@@ -156,6 +159,7 @@ Options parse_options(int argc, char** argv) {
     };
     if (a == "--url") o.urls.push_back(next());
     else if (a == "--command-url") o.command_url = next();
+    else if (a == "--floor-url") o.floor_url = next();
     else if (a == "--token") o.token = next();
     else if (a == "--key") o.key = next();
     else if (a == "--label") o.label = next();
@@ -546,14 +550,18 @@ class HttpClient {
  public:
   HttpClient(const Url& url, std::string token) : url_(url), token_(std::move(token)) {}
 
-  // Sends one POST; returns status (0 on transport failure) and fills body.
-  // t_send is taken just before the request is written.
+  // Sends one POST (a GET when body is empty); returns status (0 on
+  // transport failure) and fills body. t_send is taken just before the
+  // request is written.
+  int get(std::string& answer, std::int64_t& t_send) { return post("", answer, t_send); }
   int post(const std::string& body, std::string& answer, std::int64_t& t_send) {
     for (int attempt = 0; attempt < 3; ++attempt) {
       if (!sock_.is_open() && !connect()) continue;
-      std::string req = "POST " + url_.target + " HTTP/1.1\r\nHost: " + url_.host + ":" + url_.port +
-                        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                        "\r\n";
+      std::string req = (body.empty() ? "GET " : "POST ") + url_.target + " HTTP/1.1\r\nHost: " + url_.host + ":" +
+                        url_.port + "\r\n";
+      if (!body.empty()) {
+        req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+      }
       if (!token_.empty()) req += "Authorization: Bearer " + token_ + "\r\n";
       req += "\r\n" + body;
       boost::system::error_code ec;
@@ -795,6 +803,21 @@ int main(int argc, char** argv) {
   const double cpu_after = read_cpu_ms(opt.pids);
   const double client_cpu_ms = self_cpu_ms() - client_cpu_before;
 
+  // The floor: a read at the same cadence, on a connection of its own, the
+  // listeners idle. An idle machine wakes up for each request; what that
+  // costs here counts in every answer.
+  std::vector<double> floor_ms;
+  if (!opt.floor_url.empty() && commands > 0) {
+    HttpClient floor_http(parse_url(opt.floor_url), opt.token);
+    const auto f0 = SteadyClock::now() + 10ms;
+    for (int k = 0; k < std::min(commands, 50); ++k) {
+      std::this_thread::sleep_until(f0 + std::chrono::milliseconds(static_cast<std::int64_t>(k) * opt.interval_ms));
+      std::string answer;
+      std::int64_t t_send = 0;
+      if (floor_http.get(answer, t_send) == 200) floor_ms.push_back((now_ns() - t_send) / 1e6);
+    }
+  }
+
   // Stop the client threads; from here on everything is read from this thread.
   for (auto& g : guards) g.reset();
   for (auto& io : ios) io->stop();
@@ -890,6 +913,8 @@ int main(int argc, char** argv) {
   const double med_p99 = percentile(median_latency, 0.99);
   const double answer_p50 = percentile(answer_ms, 0.5);
   const double answer_p99 = percentile(answer_ms, 0.99);
+  const double floor_p50 = percentile(floor_ms, 0.5);
+  const double floor_p99 = percentile(floor_ms, 0.99);
   const double kib_per_conn = (!join_timed_out && rss_before >= 0 && rss_after >= 0 && open_at_start > 0)
                                   ? static_cast<double>(rss_after - rss_before) / open_at_start
                                   : NAN;
@@ -915,6 +940,11 @@ int main(int argc, char** argv) {
       fmt(us_per_message, 2).c_str(), fmt(server_cpu_join_ms, 0).c_str(), fmt(client_cpu_ms, 0).c_str(),
       fmt(avg_state_bytes, 0).c_str(), shared.failed.load(), closed_before_commands, closed_during,
       causes_text.empty() ? "" : "; closes: ", causes_text.c_str());
+  if (!floor_ms.empty()) {
+    std::printf("%s N=%d: floor, GET %s every %d ms: p50 %s ms, p99 %s ms (%zu requests)\n", opt.label.c_str(),
+                opt.listeners, opt.floor_url.substr(0, opt.floor_url.find('?')).c_str(), opt.interval_ms,
+                fmt(floor_p50).c_str(), fmt(floor_p99).c_str(), floor_ms.size());
+  }
   if (!per_url_text.empty()) std::printf("%s per URL:%s\n", opt.label.c_str(), per_url_text.c_str());
   if (!first_failure.empty()) std::printf("%s: first failed command: %s\n", opt.label.c_str(), first_failure.c_str());
   if (opt.json) {
@@ -925,6 +955,7 @@ int main(int argc, char** argv) {
         "\"messages_received\":%llu,\"messages_expected\":%llu,"
         "\"last_p50_ms\":%s,\"last_p99_ms\":%s,\"last_max_ms\":%s,"
         "\"median_listener_p50_ms\":%s,\"median_listener_p99_ms\":%s,\"answer_p50_ms\":%s,\"answer_p99_ms\":%s,"
+        "\"floor_p50_ms\":%s,\"floor_p99_ms\":%s,"
         "\"rss_before_kib\":%ld,\"rss_after_kib\":%ld,\"kib_per_conn\":%s,"
         "\"join_s\":%s,\"settle_s\":%s,\"settled\":%s,\"join_messages\":%llu,"
         "\"server_cpu_commands_ms\":%s,\"server_cpu_us_per_message\":%s,\"server_cpu_join_ms\":%s,"
@@ -933,7 +964,8 @@ int main(int argc, char** argv) {
         closed_during, causes_json.c_str(), shared.retries.load(), commands, failed_commands, incomplete_commands,
         static_cast<unsigned long long>(received), static_cast<unsigned long long>(expected), fmt(p50, 3).c_str(),
         fmt(p99, 3).c_str(), fmt(pmax, 3).c_str(), fmt(med_p50, 3).c_str(), fmt(med_p99, 3).c_str(),
-        fmt(answer_p50, 3).c_str(), fmt(answer_p99, 3).c_str(), rss_before, rss_after, fmt(kib_per_conn, 2).c_str(),
+        fmt(answer_p50, 3).c_str(), fmt(answer_p99, 3).c_str(), fmt(floor_p50, 3).c_str(), fmt(floor_p99, 3).c_str(),
+        rss_before, rss_after, fmt(kib_per_conn, 2).c_str(),
         fmt(join_s, 3).c_str(),
         fmt(settle_s, 3).c_str(), settled_in_time ? "true" : "false", static_cast<unsigned long long>(join_messages),
         fmt(server_cpu_commands_ms, 0).c_str(), fmt(us_per_message, 3).c_str(), fmt(server_cpu_join_ms, 0).c_str(),

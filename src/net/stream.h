@@ -12,9 +12,20 @@
 //
 // Like the streams it wraps: one read and one write in flight at a time,
 // on the stream's executor (strand).
+//
+// Raw writes (in the clear only). A layer above may write bytes itself,
+// around the layers between (the room WebSocket writes its own frames, and
+// Beast still writes its pings, pongs and close): after enable_raw_writes(),
+// write_raw() sends at once, without blocking, when no write is in flight,
+// and async_write_raw() writes the rest of what it could not. Writes that
+// the layers between start while such a rest is pending are held and
+// started after it, so bytes of two writes never interleave on the wire.
 #pragma once
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream_base.hpp>
@@ -29,6 +40,9 @@
 #include <optional>
 #include <utility>
 #include <variant>
+#include <vector>
+
+#include "common/check.h"
 
 namespace hifi::net {
 
@@ -82,11 +96,60 @@ class Stream {
         [this](auto handler, const Buffers& b) {
           if (tls_) {
             tls_->async_write_some(b, std::move(handler));
-          } else {
+          } else if (!gate_) {
             tcp_->async_write_some(b, std::move(handler));
+          } else if (auto held = gate_->held.lock()) {
+            // One write of the layers between at a time, as for any stream.
+            HIFI_CHECK(!*held, "net::Stream: a second write while one is held");
+            held->emplace(HeldWrite{{boost::asio::buffer_sequence_begin(b), boost::asio::buffer_sequence_end(b)},
+                                    std::move(handler)});
+          } else {
+            start_gated(b, std::move(handler));
           }
         },
         token, buffers);
+  }
+
+  // --- raw writes (see the top of this file) ---------------------------------
+
+  // Turns raw writes on: in the clear only (false through TLS, which
+  // frames every byte itself). Call once, before the first write_raw().
+  bool enable_raw_writes() {
+    if (tls_) return false;
+    if (!gate_) gate_ = std::make_shared<Gate>();
+    return true;
+  }
+  // Whether write_raw() may be called now: raw writes are on and no write
+  // is in flight (neither a raw rest nor one of the layers between).
+  bool raw_write_ready() const { return gate_ && gate_->held.expired() && gate_->in_flight == 0; }
+  // Sends what the socket takes of `buffers` now, without blocking (0 when
+  // it takes nothing). Requires raw_write_ready(). On an error (the peer
+  // has gone), sets `ec` and returns 0.
+  std::size_t write_raw(const boost::asio::const_buffer* buffers, std::size_t count, boost::beast::error_code& ec);
+  // Writes `rest` (what write_raw() left of one write) and then calls
+  // handler(ec) on the stream's executor; writes the layers between start
+  // meanwhile begin after it. The bytes `rest` points to must stay valid,
+  // and the stream alive and unmoved, until the handler runs (the handler
+  // owns what keeps them so).
+  template <typename Handler>
+  void async_write_raw(std::vector<boost::asio::const_buffer> rest, Handler handler) {
+    HIFI_CHECK(raw_write_ready(), "net::Stream: async_write_raw() with a write in flight");
+    // The slot for a held write belongs to this write's completion: should
+    // the io_context go without running it, the held write (and whatever
+    // its handler keeps alive, this stream included) goes with it.
+    auto held = std::make_shared<std::optional<HeldWrite>>();
+    gate_->held = held;
+    boost::asio::async_write(
+        tcp_->socket(), std::move(rest),
+        [this, held = std::move(held), handler = std::move(handler)](boost::beast::error_code ec, std::size_t) mutable {
+          gate_->held.reset();
+          if (*held) {
+            HeldWrite write = std::move(**held);
+            held->reset();
+            start_gated(write.buffers, std::move(write.handler));
+          }
+          std::move(handler)(ec);
+        });
   }
 
   // The TLS handshake (a no-op completing at once in the clear).
@@ -123,9 +186,38 @@ class Stream {
   }
 
  private:
+  using WriteHandler = boost::asio::any_completion_handler<void(boost::beast::error_code, std::size_t)>;
+  // Only ever move-constructed: Boost 1.81's any_completion_handler
+  // copies where it should move on assignment.
+  struct HeldWrite {
+    std::vector<boost::asio::const_buffer> buffers;
+    WriteHandler handler;
+  };
+  // Shared with the completion of each write it counts, which may run
+  // after the stream is gone (an operation ended by the stream's close).
+  struct Gate {
+    int in_flight = 0;  // writes of the layers between, started and not completed
+    // While async_write_raw() writes: its slot for a write of the layers
+    // between, held until the rest is out (owned by that write's completion).
+    std::weak_ptr<std::optional<HeldWrite>> held;
+  };
+  template <typename Buffers, typename Handler>
+  void start_gated(const Buffers& buffers, Handler handler) {
+    ++gate_->in_flight;
+    // Completes on the stream's executor (the handler's own associations
+    // are not forwarded): every write of a connection's layers runs there,
+    // and none is cancelled on its own.
+    tcp_->async_write_some(buffers, [gate = gate_, handler = std::move(handler)](boost::beast::error_code ec,
+                                                                                  std::size_t n) mutable {
+      --gate->in_flight;
+      std::move(handler)(ec, n);
+    });
+  }
+
   std::shared_ptr<boost::asio::ssl::context> context_;
   std::optional<tcp_stream> tcp_;
   std::optional<tls_stream> tls_;
+  std::shared_ptr<Gate> gate_;  // raw writes on
 };
 
 // A WebSocket's closing handshake over a Stream ends the layer it runs on

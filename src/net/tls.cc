@@ -180,16 +180,3 @@ std::string ServerCertificate::describe() const {
 }
 
 }  // namespace hifi::net
-
-namespace hifi::net {
-
-void teardown(boost::beast::role_type role, Stream& stream, boost::beast::error_code& ec) {
-  using boost::beast::websocket::teardown;
-  if (stream.is_tls()) {
-    teardown(role, stream.tls(), ec);
-  } else {
-    teardown(role, stream.socket(), ec);
-  }
-}
-
-}  // namespace hifi::net

@@ -3,9 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
-#include <array>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -41,6 +42,9 @@ constexpr auto kWebSocketIdleTimeout = std::chrono::seconds(20);
 // Output rates a player may ask seek data for (as the seek_rate of a plan).
 constexpr std::int64_t kMinSeekDataRate = 8000;
 constexpr std::int64_t kMaxSeekDataRate = 384000;
+// Larger messages (seek data) go through Beast's write, in pieces of this
+// size; a frame HiFi writes itself has a header of at most 4 bytes.
+constexpr std::size_t kMaxRawFrameBytes = 0xffff;
 
 double precise_now_ms() {
   using namespace std::chrono;
@@ -117,7 +121,8 @@ class WriteKicks final : public asio::execution_context::service {
 // read in flight into a small chunk (a message is put together from its
 // chunks), one write in flight from a bounded queue. The hub delivers from
 // any thread, under mu_; the first message of a burst has WriteKicks start
-// the writer.
+// the writer, which in the clear writes each message as a frame of its own
+// (write_frame) rather than through Beast's write.
 class WsSession final : public RoomSubscriber, public std::enable_shared_from_this<WsSession> {
  public:
   struct Listener {
@@ -131,7 +136,8 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
 
   explicit WsSession(net::Stream&& stream)
       : ws_(std::move(stream)),
-        kicks_(asio::use_service<WriteKicks>(asio::query(ws_.get_executor(), asio::execution::context))) {}
+        kicks_(asio::use_service<WriteKicks>(asio::query(ws_.get_executor(), asio::execution::context))),
+        raw_writes_(ws_.next_layer().enable_raw_writes()) {}
 
   websocket::stream<net::Stream>& ws() { return ws_; }
 
@@ -198,6 +204,11 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
  private:
   friend class WriteKicks;
 
+  struct Outgoing {
+    SharedMessage message;
+    bool binary = false;  // seek data; the rest is JSON text
+  };
+
   // Queued messages are queue_[queue_head_...]; the vector is emptied (and
   // its memory given back after a burst) whenever the writer catches up,
   // and the sent ones are dropped from its front when they are the half of
@@ -209,34 +220,104 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
   }
 
   void write_next() {
-    Outgoing next;
-    {
-      std::lock_guard lock(mu_);
-      if (queue_head_ == queue_.size()) {
-        clear_queue();
-        writing_ = false;
-        if (close_after_writes_) close_now(close_reason_);
+    for (;;) {
+      Outgoing next;
+      {
+        std::lock_guard lock(mu_);
+        if (queue_head_ == queue_.size()) {
+          clear_queue();
+          writing_ = false;
+          if (close_after_writes_) close_now(close_reason_);
+          return;
+        }
+        next = std::move(queue_[queue_head_++]);
+        if (queue_head_ >= 64 && 2 * queue_head_ >= queue_.size()) {
+          queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_));
+          queue_head_ = 0;
+        }
+      }
+      // Beast's own write of a ping or pong may be in flight: then this
+      // message goes through Beast too, which writes one after the other.
+      // So does a large one (seek data): Beast sends it in pieces, and its
+      // pings and pongs may go out between them.
+      if (!raw_writes_ || next.message->size() > kMaxRawFrameBytes || !ws_.next_layer().raw_write_ready()) {
+        write_with_beast(std::move(next));
         return;
       }
-      next = std::move(queue_[queue_head_++]);
-      if (queue_head_ >= 64 && 2 * queue_head_ >= queue_.size()) {
-        queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_));
-        queue_head_ = 0;
-      }
+      if (!write_frame(std::move(next))) return;
     }
+  }
+
+  // Writes one message as one unmasked frame (RFC 6455, 5.2; no extension
+  // is negotiated), around Beast: at once when the socket takes it all,
+  // which is what a listener that keeps up does. The rest of a frame the
+  // socket did not take goes out when it can; Beast's pings, pongs and close
+  // wait for it (net::Stream). True when the frame went out whole. A failed
+  // write drops the connection, as Beast's would have.
+  bool write_frame(Outgoing next) {
+    const std::size_t size = next.message->size();
+    std::size_t header = 2;
+    frame_header_[0] = static_cast<std::uint8_t>(0x80 | (next.binary ? 0x2 : 0x1));  // FIN, opcode
+    if (size < 126) {
+      frame_header_[1] = static_cast<std::uint8_t>(size);
+    } else {  // up to kMaxRawFrameBytes: a 16-bit length
+      frame_header_[1] = 126;
+      frame_header_[2] = static_cast<std::uint8_t>(size >> 8);
+      frame_header_[3] = static_cast<std::uint8_t>(size);
+      header = 4;
+    }
+    const std::array<asio::const_buffer, 2> frame{asio::buffer(frame_header_.data(), header),
+                                                  asio::buffer(*next.message)};
+    auto& stream = ws_.next_layer();
+    beast::error_code ec;
+    const std::size_t sent = stream.write_raw(frame.data(), frame.size(), ec);
+    if (ec) {
+      drop_after_failed_write();
+      return false;
+    }
+    if (sent == header + size) return true;
+    std::vector<asio::const_buffer> rest;
+    if (sent < header) {
+      rest = {asio::buffer(frame_header_.data() + sent, header - sent), frame[1]};
+    } else {
+      rest = {frame[1] + (sent - header)};
+    }
+    stream.async_write_raw(std::move(rest), [self = shared_from_this(), message = std::move(next.message)](
+                                                beast::error_code ec) {
+      if (ec) {
+        self->drop_after_failed_write();
+        return;
+      }
+      self->write_next();
+    });
+    return false;
+  }
+
+  void write_with_beast(Outgoing next) {
     ws_.binary(next.binary);
     SharedMessage message = std::move(next.message);
     ws_.async_write(asio::buffer(*message),
                     [self = shared_from_this(), message](beast::error_code ec, std::size_t) {
                       if (ec) {
-                        std::lock_guard lock(self->mu_);
-                        self->closing_ = true;
-                        self->clear_queue();
-                        self->writing_ = false;
+                        self->write_failed();
                         return;
                       }
                       self->write_next();
                     });
+  }
+
+  void write_failed() {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+    clear_queue();
+    writing_ = false;
+  }
+
+  // Beast closes a connection whose write failed; a frame of HiFi's own
+  // needs the same.
+  void drop_after_failed_write() {
+    write_failed();
+    abort_now();
   }
 
   void read_next() {
@@ -370,11 +451,11 @@ class WsSession final : public RoomSubscriber, public std::enable_shared_from_th
 
   websocket::stream<net::Stream> ws_;
   WriteKicks& kicks_;  // of the connection's thread
+  // Messages go out as frames written here (write_frame), not through
+  // Beast's write: in the clear, not through TLS.
+  const bool raw_writes_;
+  std::array<std::uint8_t, 4> frame_header_{};  // of the frame being written
   std::mutex mu_;
-  struct Outgoing {
-    SharedMessage message;
-    bool binary = false;  // seek data; the rest is JSON text
-  };
   std::vector<Outgoing> queue_;
   std::size_t queue_head_ = 0;
   bool writing_ = false;
@@ -461,6 +542,9 @@ awaitable<Reply> room_websocket(RequestContext& ctx) {
   timeouts.idle_timeout = kWebSocketIdleTimeout;
   timeouts.keep_alive_pings = true;
   ws.set_option(timeouts);
+  // The pieces Beast sends a large message in (seek data); unmasked and
+  // uncompressed, it keeps no buffer of that size.
+  ws.write_buffer_bytes(kMaxRawFrameBytes);
   ws.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(http::field::server, "hifi"); }));
   ws.read_message_max(kHardMaxClientMessageBytes);

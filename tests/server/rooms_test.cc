@@ -1087,6 +1087,64 @@ TEST_F(RoomsTest, SlowConsumerIsDroppedWhileOthersGetEverything) {
   normal->close();
 }
 
+// Room messages go out as frames the server writes itself, around Beast,
+// which still writes its pings, pongs and close. A listener that stops
+// reading leaves the server holding the rest of a frame until its socket
+// drains; a pong asked for meanwhile must wait for that frame's end, or the
+// two would interleave on the wire and the listener would read garbage.
+// (StreamRawWritesTest holds net::Stream to that with small socket buffers;
+// this is the same end to end, through Beast on both sides.)
+TEST_F(RoomsTest, ALateReaderGetsWholeFramesWithItsPongBetweenThem) {
+  auto alice = register_and_login("alice");
+  auto song = upload_song(alice, 440, 5, 2000);
+  auto room = create_room(alice);
+  // State messages of about 50 KB (a queue of 450): still written as frames
+  // of their own (up to 64 KiB), and a hundred of them are more than the
+  // socket buffers of both ends hold (the sender's may grow to 4 MiB).
+  json::array ids;
+  for (int i = 0; i < 90; ++i) ids.push_back(json::value(song));
+  for (int i = 0; i < 5; ++i) ok_command(alice, room, {{"type", "add"}, {"song_ids", ids}});
+
+  WsClient late;
+  late.set_receive_buffer(4096);
+  late.open(server_->port(), ws_target(room), alice);
+  auto first = late.read();
+  ASSERT_TRUE(first.has_value()) << late.error().message();
+  ASSERT_EQ(first->at("type").as_string(), "snapshot");
+
+  // Commands while the listener reads nothing: the server writes until the
+  // socket takes no more and is left in the middle of a frame.
+  std::vector<std::int64_t> revisions;
+  auto seek = [&](int i) {
+    revisions.push_back(ok_command(alice, room, {{"type", "seek"}, {"position_ms", 1 + i}}).at("revision").as_int64());
+  };
+  for (int i = 0; i < 110; ++i) seek(i);
+  ASSERT_FALSE(late.ping("while-behind"));
+  for (int i = 110; i < 115; ++i) seek(i);
+
+  // Now it reads: every state, whole and in order, and the pong.
+  std::vector<std::int64_t> seen;
+  while (seen.size() < revisions.size()) {
+    auto text = late.read_text();
+    ASSERT_TRUE(text.has_value()) << "after " << seen.size() << " of " << revisions.size()
+                                  << " states: " << late.error().message();
+    auto m = json::parse(*text).as_object();
+    if (m.at("type").as_string() != "state") continue;
+    EXPECT_GT(text->size(), 40'000u);
+    EXPECT_LT(text->size(), 64u * 1024) << "too large to go out as a frame of its own";
+    seen.push_back(m.at("revision").as_int64());
+  }
+  EXPECT_EQ(seen, revisions);
+  EXPECT_EQ(late.pongs(), std::vector<std::string>{"while-behind"});
+  // The connection is still in order: a ping now gets its pong too.
+  ASSERT_FALSE(late.ping("after"));
+  ASSERT_FALSE(late.send({{"type", "ping"}}));
+  auto pong = late.read_type("pong");
+  ASSERT_TRUE(pong.has_value()) << late.error().message();
+  EXPECT_EQ(late.pongs(), (std::vector<std::string>{"while-behind", "after"}));
+  late.close();
+}
+
 }  // namespace
 }  // namespace hifi::testing
 

@@ -16,6 +16,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace hifi::testing {
 
@@ -37,6 +38,15 @@ class WsClient {
     auto& tcp = boost::beast::get_lowest_layer(ws_);
     tcp.expires_after(timeout);
     boost::beast::error_code ec;
+    if (receive_buffer_ > 0) {
+      // Set before the connection is made, so the window it offers is small.
+      tcp.socket().open(asio::ip::tcp::v4(), ec);
+      if (!ec) tcp.socket().set_option(asio::socket_base::receive_buffer_size(receive_buffer_), ec);
+      if (ec) return ec;
+    }
+    ws_.control_callback([this](boost::beast::websocket::frame_type kind, boost::beast::string_view payload) {
+      if (kind == boost::beast::websocket::frame_type::pong) pongs_.emplace_back(payload);
+    });
     run([&](auto done) {
       tcp.async_connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
                         [done](boost::beast::error_code e) mutable { done(e); });
@@ -111,6 +121,24 @@ class WsClient {
     return write(bytes, false, timeout);
   }
 
+  // Sends a ping; the pongs that come back are in pongs() once a read has
+  // passed them.
+  boost::beast::error_code ping(const std::string& payload, Ms timeout = kDefaultTimeout) {
+    boost::beast::get_lowest_layer(ws_).expires_after(timeout);
+    boost::beast::error_code ec;
+    run([&](auto done) {
+      ws_.async_ping(boost::beast::websocket::ping_data(payload.c_str()),
+                     [done](boost::beast::error_code e) mutable { done(e); });
+    }, ec);
+    if (!ec) boost::beast::get_lowest_layer(ws_).expires_never();
+    return ec;
+  }
+  const std::vector<std::string>& pongs() const { return pongs_; }
+
+  // Makes the next connect() offer a receive window of about `bytes`
+  // (SO_RCVBUF), for a listener that reads late.
+  void set_receive_buffer(int bytes) { receive_buffer_ = bytes; }
+
   // Sends a close frame and waits for the server's (and the TCP close).
   void close(Ms timeout = kDefaultTimeout) {
     if (!ws_.is_open()) return;
@@ -158,6 +186,8 @@ class WsClient {
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   boost::beast::websocket::response_type response_;
   boost::beast::error_code error_;
+  std::vector<std::string> pongs_;
+  int receive_buffer_ = 0;
 };
 
 }  // namespace hifi::testing
