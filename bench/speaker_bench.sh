@@ -41,6 +41,12 @@
 #                           listener reaches the server through its own
 #                           hifi-delay-proxy with these settings; skipped,
 #                           with a message, when hifi-delay-proxy is not built
+#   SPEAKER_BENCH_DRIFT_PPM P: the listeners play on sound cards whose clocks
+#                           drift: A on one P ppm slow, B on one P ppm fast
+#                           (PulseAudio pipe sinks played by hifi-drift-card
+#                           at those rates, which records them on the system
+#                           clock's timeline in place of the null sink's
+#                           monitor; tests/e2e/pulse.sh's pulse_drift_record)
 #   SPEAKER_BENCH_BUILD_DIR build directory (default build/bench)
 #   SPEAKER_BENCH_SKIP_BUILD=1  use the build directory as it is
 #   SPEAKER_BENCH_KEEP=1    keep the temp dir (recordings, reports, logs)
@@ -64,6 +70,7 @@ SEED=${SPEAKER_BENCH_SEED:-42}
 PAIRS=${SPEAKER_BENCH_PAIRS:-"cli-cli browser-browser cli-browser"}
 export SPEAKER_BENCH_POLL_MS=${SPEAKER_BENCH_POLL_MS:-100}
 PROXY=${SPEAKER_BENCH_PROXY:-}
+DRIFT_PPM=${SPEAKER_BENCH_DRIFT_PPM:-}
 SONG_SECONDS=60
 PASSWORD="bench-password-1"
 
@@ -77,6 +84,7 @@ source "$ROOT/tests/e2e/pulse.sh"
 [[ "$RUN_SECONDS" =~ ^[1-9][0-9]*$ ]] || die "SPEAKER_BENCH_SECONDS must be a positive integer"
 [[ "$INTERVAL" =~ ^[1-9][0-9]*$ ]] || die "SPEAKER_BENCH_INTERVAL must be a positive integer"
 ((RUN_SECONDS > INTERVAL)) || die "SPEAKER_BENCH_SECONDS must be larger than SPEAKER_BENCH_INTERVAL"
+[[ -z "$DRIFT_PPM" || "$DRIFT_PPM" =~ ^[0-9]+$ ]] || die "SPEAKER_BENCH_DRIFT_PPM must be a whole number of ppm"
 [[ -n "${EPOCHREALTIME:-}" ]] || die "bash 5 or later is needed (\$EPOCHREALTIME)"
 NEED_BROWSER=0
 for pair in $PAIRS; do
@@ -123,6 +131,7 @@ fi
 
 # --- build -----------------------------------------------------------------------
 TARGETS=(hifi-server hifi hifi-speaker-skew hifi-sync-report)
+if [[ -n "$DRIFT_PPM" ]]; then TARGETS+=(hifi-drift-card); fi
 if [[ "${SPEAKER_BENCH_SKIP_BUILD:-0}" != 1 ]]; then
   log "building ${TARGETS[*]} (Release, $BUILD_DIR)"
   cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DHIFI_TESTS=OFF >/dev/null
@@ -133,7 +142,8 @@ if [[ "${SPEAKER_BENCH_SKIP_BUILD:-0}" != 1 ]]; then
   fi
 fi
 BIN="$BUILD_DIR/src"
-for b in hifi-server hifi hifi-speaker-skew; do
+for b in "${TARGETS[@]}"; do
+  [[ "$b" == hifi-sync-report ]] && continue
   [[ -x "$BIN/$b" ]] || die "$BIN/$b not built"
 done
 if [[ -n "$PROXY" && ! -x "$BIN/hifi-delay-proxy" ]]; then
@@ -281,8 +291,13 @@ run_pair() {
   hifi seek "$ROOM" 0 >/dev/null
   LISTENER_PIDS=()
   PROXY_PIDS=()
-  start_listener a "$kind_a" hifi_left
-  start_listener b "$kind_b" hifi_right
+  local sink_a=hifi_left sink_b=hifi_right
+  if [[ -n "$DRIFT_PPM" ]]; then
+    sink_a=hifi_card_left
+    sink_b=hifi_card_right
+  fi
+  start_listener a "$kind_a" "$sink_a"
+  start_listener b "$kind_b" "$sink_b"
   both_ready() { listener_ready a "$kind_a" && listener_ready b "$kind_b"; }
   if ! wait_until 90 both_ready; then
     tail -n 5 "$RUN"/a.* "$RUN"/b.* >&2 || true
@@ -291,8 +306,12 @@ run_pair() {
     echo "{\"pair\":\"$pair\",\"error\":\"listeners not ready\"}" >>"$TMP/results.jsonl"
     return
   fi
-  pulse_record "$RUN/speaker.wav" || die "$pair: the recording did not start"
-  log "$pair: both listeners ready; ${RUN_SECONDS} s session, a command every ${INTERVAL} s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  if [[ -n "$DRIFT_PPM" ]]; then
+    pulse_drift_record "$BIN" "$RUN/speaker.wav" "-$DRIFT_PPM" "$DRIFT_PPM" || die "$pair: the recording did not start"
+  else
+    pulse_record "$RUN/speaker.wav" || die "$pair: the recording did not start"
+  fi
+  log "$pair: both listeners ready${DRIFT_PPM:+, on cards -$DRIFT_PPM and +$DRIFT_PPM ppm}; ${RUN_SECONDS} s session, a command every ${INTERVAL} s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 
   RANDOM=$SEED
   local t0 k=0 last
@@ -313,13 +332,14 @@ run_pair() {
         send pause
       fi
     fi
-    if ((k == 0)) && ! wait_until 30 eval 'plays_into hifi_left && plays_into hifi_right'; then
+    if ((k == 0)) && ! wait_until 30 eval 'plays_into "$sink_a" && plays_into "$sink_b"'; then
       log "$pair: not both listeners play into PulseAudio"
     fi
     k=$((k + 1))
   done
   sleep_until "$(awk -v t0="$t0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.3f", t0 + s * 1000 }')"
   pulse_stop_record
+  if [[ -n "$DRIFT_PPM" ]]; then sed 's/^/  /' "$RUN/speaker.wav.log" >&2; fi
   stop_all "${LISTENER_PIDS[@]}" "${PROXY_PIDS[@]:-}"
   LISTENER_PIDS=()
   PROXY_PIDS=()
@@ -374,7 +394,7 @@ for pair in $PAIRS; do run_pair "$pair"; done
 # --- report ----------------------------------------------------------------------------------
 echo
 echo "Synchronized playback at the speaker: listener A on the left channel, B on the right, through PulseAudio"
-echo "${RUN_SECONDS} s session per pair, a command every ${INTERVAL} s (seed ${SEED})${PROXY:+; each listener behind hifi-delay-proxy $PROXY}"
+echo "${RUN_SECONDS} s session per pair, a command every ${INTERVAL} s (seed ${SEED})${PROXY:+; each listener behind hifi-delay-proxy $PROXY}${DRIFT_PPM:+; A on a card -$DRIFT_PPM ppm, B on one +$DRIFT_PPM ppm (hifi-drift-card)}"
 echo
 jq -r -s '
   def r(x): if x == null then "-" else (x * 1000 | round / 1000 | tostring) end;
@@ -402,6 +422,6 @@ while read -r pair p99; do
   elif [[ "$PROXY" == 20:10:10:200 && "$pair" == cli-cli ]]; then
     limit=1
   fi
-  bench_result "sync at the speaker, |skew| p99, $pair (PulseAudio${PROXY:+, proxy $PROXY}, ${RUN_SECONDS} s)" "$p99" - ms \
+  bench_result "sync at the speaker, |skew| p99, $pair (PulseAudio${PROXY:+, proxy $PROXY}${DRIFT_PPM:+, cards -/+$DRIFT_PPM ppm}, ${RUN_SECONDS} s)" "$p99" - ms \
     "${limit:+<= $limit ms}" "$([[ -n "$limit" ]] && bench_met "$p99" "<=" "$limit" || echo -)"
 done < <(jq -r '"\(.pair) \(.p99_ms // "-")"' "$TMP/results.jsonl")

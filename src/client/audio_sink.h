@@ -3,7 +3,8 @@
 //
 // Contract: write() blocks until the sink has room, pacing the caller at the
 // sink's real-time rate, so the player thread never runs ahead of what is
-// heard. next_play_time_ms() is when (local wall clock, Unix ms) the first
+// heard; a device that takes nothing for seconds makes it fail (kUnavailable)
+// rather than block for good. next_play_time_ms() is when (local wall clock, Unix ms) the first
 // frame of the next write() will be heard; the player uses it to decide
 // which sample of the song belongs there.
 //

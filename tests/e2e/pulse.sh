@@ -8,6 +8,8 @@
 #   start_pulse DIR    starts the daemon; everything it keeps is in DIR
 #   pulse_record FILE  records the mix to FILE (WAV, 48 kHz, stereo, s16)
 #   pulse_stop_record  stops that recording and closes its file
+#   pulse_drift_record BIN_DIR FILE LEFT_PPM RIGHT_PPM
+#                      records instead two sound cards whose clocks drift
 #   click_train OUT SECONDS RATE CHANNELS SEED   a test song with sharp features
 #
 # The sinks: hifi_out, a null sink (48 kHz stereo) whose monitor is what
@@ -21,7 +23,8 @@
 # start_pulse exports PULSE_SERVER (the daemon's socket), PULSE_COOKIE and
 # PULSE_CLIENTCONFIG (no autospawn) so that every client started afterwards
 # talks to this daemon and nothing touches a user's or the system's one.
-# It sets PULSE_PID, and adds it to E2E_PIDS when that array exists (the
+# pulse_drift_record adds two sinks whose sound cards run on clocks of their
+# own (see there). It sets PULSE_PID, and adds it to E2E_PIDS when that array exists (the
 # e2e tests' cleanup); the caller of the benchmarks stops it itself.
 
 # need_pulse: the daemon and client tools are on PATH. When one is missing,
@@ -59,6 +62,7 @@ EOF
     pulseaudio -n -F "$dir/hifi.pa" --daemonize=no --system=false --exit-idle-time=-1 --disallow-exit \
     --use-pid-file=no --disallow-module-loading=no --log-target=stderr >"$dir/pulse.log" 2>&1 &
   PULSE_PID=$!
+  PULSE_DIR=$dir
   if declare -p E2E_PIDS >/dev/null 2>&1; then E2E_PIDS+=("$PULSE_PID"); fi
   export PULSE_SERVER="unix:$dir/native"
   export PULSE_COOKIE="$dir/cookie"
@@ -106,6 +110,45 @@ pulse_record() {
   done
 }
 
+# pulse_drift_record BIN_DIR FILE LEFT_PPM RIGHT_PPM: two more sinks,
+# hifi_card_left and hifi_card_right (PulseAudio pipe sinks, 48 kHz stereo
+# s16le, loaded on the first call), each the whole of a sound card whose
+# sample clock runs LEFT_PPM, respectively RIGHT_PPM, parts per million
+# fast (negative: slow) against the system clock: hifi-drift-card (in
+# BIN_DIR) plays their pipes at those rates, as the cards' DMA would, and
+# PulseAudio's timing reports (read index, the pipe's fill as the sink's
+# latency) show the drift as they would a real card's. What the cards play
+# is recorded to FILE on the system clock's timeline, left card left, right
+# card right, as pulse_record records the null sink: recorded_ms and
+# pulse_stop_record work on it. PULSE_DRIFT_RIGHT_ARGS, when set, is added to
+# the right pipe sink's module arguments (a test's fault:
+# use_system_clock_for_timing=yes hides that card's clock from PulseAudio).
+pulse_drift_record() {
+  local bin_dir=$1 file=$2 left_ppm=$3 right_ppm=$4 side
+  for side in left right; do
+    pactl list short sinks | cut -f2 | grep -qx "hifi_card_$side" && continue
+    local extra=""
+    [[ "$side" == right ]] && extra=${PULSE_DRIFT_RIGHT_ARGS:-}
+    # shellcheck disable=SC2086 # extra holds module arguments
+    pactl load-module module-pipe-sink sink_name="hifi_card_$side" file="$PULSE_DIR/card_$side.fifo" \
+      format=s16le rate=48000 channels=2 channel_map=front-left,front-right $extra >/dev/null || return 1
+  done
+  PULSE_RECORD_FILE=$file
+  "$bin_dir/hifi-drift-card" --left "$PULSE_DIR/card_left.fifo" --left-ppm "$left_ppm" \
+    --right "$PULSE_DIR/card_right.fifo" --right-ppm "$right_ppm" --out "$file" >"$file.log" 2>&1 &
+  PULSE_RECORD_PID=$!
+  if declare -p E2E_PIDS >/dev/null 2>&1; then E2E_PIDS+=("$PULSE_RECORD_PID"); fi
+  local deadline=$((SECONDS + 10))
+  until (($(recorded_bytes) > 44 + 19200)); do
+    if ! kill -0 "$PULSE_RECORD_PID" 2>/dev/null || ((SECONDS >= deadline)); then
+      cat "$file.log" >&2
+      echo "hifi-drift-card did not record (log above)" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
 # recorded_bytes: the size of the recording so far (0 before it exists).
 recorded_bytes() { stat -c %s "$PULSE_RECORD_FILE" 2>/dev/null || echo 0; }
 # recorded_ms: roughly how much audio the recording holds (192000 bytes/s).
@@ -113,8 +156,8 @@ recorded_ms() { echo $((($(recorded_bytes) - 44) / 192)); }
 # recorded_past MS: the recording holds more than MS of audio.
 recorded_past() { (($(recorded_ms) > $1)); }
 
-# pulse_stop_record: stops the recording (SIGINT: parec writes the WAV
-# header's sizes and exits) and waits up to 10 s for it to end.
+# pulse_stop_record: stops the recording (SIGINT: parec, or
+# hifi-drift-card, writes the WAV header's sizes and exits) and waits up to 10 s for it to end.
 pulse_stop_record() {
   local pid=$PULSE_RECORD_PID deadline=$((SECONDS + 10))
   [[ -n "$pid" ]] || return 0

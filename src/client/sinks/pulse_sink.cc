@@ -8,14 +8,19 @@
 // would silence the device until the queue refills).
 //
 // When the next write is heard comes from the server's timing reports as
-// they are (their timestamp, read index and sink latency; a fresh one about
-// every second), not from libpulse's interpolated latency, which after a
-// rewind moves by tenths of a ms, and on a busy machine by several ms for
-// seconds: the player would follow that, and be heard that far off.
+// they are (their timestamp, read index and sink latency), not from
+// libpulse's interpolated latency, which after a rewind moves by tenths of a
+// ms, and on a busy machine by several ms for seconds: the player would
+// follow that, and be heard that far off. A report is asked for whenever
+// the latest is older than kFreshReportMs (libpulse's own come every 1.5 s):
+// the estimate counts the audio played since the report at the nominal
+// rate, so a device whose clock drifts 200 ppm would put it 0.3 ms off by
+// the end of such a wait.
 #include <pulse/error.h>
 #include <pulse/pulseaudio.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -37,7 +42,12 @@ constexpr double kRewindMarginMs = 5;
 // 1.5 s while the stream plays), or stamped this far after now (the clock
 // stepped back), is not used.
 constexpr double kMaxReportAgeMs = 2000;
+// A newer report is asked for once the latest is this old.
+constexpr double kFreshReportMs = 100;
 constexpr double kMaxReportAheadMs = 5;
+// write() gives up when the server has taken nothing for this long (a
+// device that stopped): the player stays free to stop, and tries again.
+constexpr auto kStallLimit = std::chrono::seconds(3);
 // Reported when the server cannot tell its latency (should not happen).
 constexpr double kFallbackLatencyMs = 100;
 
@@ -67,6 +77,7 @@ class PulseSink final : public AudioSink {
   ~PulseSink() override {
     if (loop_ == nullptr) return;
     pa_threaded_mainloop_stop(loop_);
+    if (refresh_ != nullptr) pa_operation_unref(refresh_);
     if (stream_ != nullptr) {
       pa_stream_disconnect(stream_);
       pa_stream_unref(stream_);
@@ -123,11 +134,13 @@ class PulseSink final : public AudioSink {
 
   const AudioFormat& format() const override { return format_; }
 
-  // Blocks until the server asks for more, i.e. at the device's pace.
+  // Blocks until the server asks for more, i.e. at the device's pace; fails
+  // when it has taken nothing for kStallLimit.
   Status write(const std::int16_t* samples, std::size_t frames) override {
     const auto* data = reinterpret_cast<const std::uint8_t*>(samples);
     std::size_t left = frames * frame_bytes();
     LoopLock lock(loop_);
+    auto progress = std::chrono::steady_clock::now();
     while (left > 0) {
       if (Status s = healthy(); !s) return s;
       std::size_t room = pa_stream_writable_size(stream_);
@@ -137,6 +150,11 @@ class PulseSink final : public AudioSink {
       if (seek_bytes_ < 0) room += static_cast<std::size_t>(-seek_bytes_);
       const std::size_t n = std::min(left, room - room % frame_bytes());
       if (n == 0) {
+        // Woken by the server's requests, and at least by its timing
+        // reports (every 1.5 s at most), so a stall is noticed.
+        if (std::chrono::steady_clock::now() - progress > kStallLimit) {
+          return Status(Code::kUnavailable, "audio device error: PulseAudio took no audio for 3 s");
+        }
         pa_threaded_mainloop_wait(loop_);
         continue;
       }
@@ -144,6 +162,7 @@ class PulseSink final : public AudioSink {
       seek_bytes_ = 0;
       data += n;
       left -= n;
+      progress = std::chrono::steady_clock::now();
     }
     return Status::ok();
   }
@@ -213,10 +232,21 @@ class PulseSink final : public AudioSink {
     const pa_timing_info* t = pa_stream_get_timing_info(stream_);
     if (t == nullptr || !t->playing || t->read_index_corrupt || t->write_index_corrupt) return std::nullopt;
     const double at = static_cast<double>(t->timestamp.tv_sec) * 1000.0 + static_cast<double>(t->timestamp.tv_usec) / 1000.0;
+    if (now - at > kFreshReportMs) ask_for_report();
     if (now - at > kMaxReportAgeMs || at > now + kMaxReportAheadMs) return std::nullopt;
     const double bytes_per_ms = static_cast<double>(frame_bytes()) * spec_.rate / 1000.0;
     const double heard = static_cast<double>(t->read_index) - static_cast<double>(t->sink_usec) / 1000.0 * bytes_per_ms;
     return at + (static_cast<double>(t->write_index + seek_bytes_) - heard) / bytes_per_ms;
+  }
+
+  // Asks the server for a timing report unless one is on its way; it
+  // arrives on the loop thread. Called with the lock held.
+  void ask_for_report() {
+    if (refresh_ != nullptr) {
+      if (pa_operation_get_state(refresh_) == PA_OPERATION_RUNNING) return;
+      pa_operation_unref(refresh_);
+    }
+    refresh_ = pa_stream_update_timing_info(stream_, nullptr, nullptr);
   }
 
   // How soon after now (ms) rewind() may replace audio: past what the device
@@ -252,6 +282,8 @@ class PulseSink final : public AudioSink {
   pa_stream* stream_ = nullptr;
   // A rewind not yet applied (bytes, <= 0): the next write seeks by it.
   std::int64_t seek_bytes_ = 0;
+  // The timing report asked for last (ask_for_report), or null.
+  pa_operation* refresh_ = nullptr;
 };
 
 }  // namespace
