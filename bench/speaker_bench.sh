@@ -84,7 +84,8 @@ source "$ROOT/tests/e2e/pulse.sh"
 [[ "$RUN_SECONDS" =~ ^[1-9][0-9]*$ ]] || die "SPEAKER_BENCH_SECONDS must be a positive integer"
 [[ "$INTERVAL" =~ ^[1-9][0-9]*$ ]] || die "SPEAKER_BENCH_INTERVAL must be a positive integer"
 ((RUN_SECONDS > INTERVAL)) || die "SPEAKER_BENCH_SECONDS must be larger than SPEAKER_BENCH_INTERVAL"
-[[ -z "$DRIFT_PPM" || "$DRIFT_PPM" =~ ^[0-9]+$ ]] || die "SPEAKER_BENCH_DRIFT_PPM must be a whole number of ppm"
+[[ -z "$DRIFT_PPM" || ("$DRIFT_PPM" =~ ^[0-9]{1,5}$ && DRIFT_PPM -le 100000) ]] ||
+  die "SPEAKER_BENCH_DRIFT_PPM must be a whole number of ppm, at most 100000"
 [[ -n "${EPOCHREALTIME:-}" ]] || die "bash 5 or later is needed (\$EPOCHREALTIME)"
 NEED_BROWSER=0
 for pair in $PAIRS; do
@@ -295,6 +296,9 @@ run_pair() {
   if [[ -n "$DRIFT_PPM" ]]; then
     sink_a=hifi_card_left
     sink_b=hifi_card_right
+    # The cards' sinks must be there before a listener opens its stream;
+    # they record from here on (silence until the listeners play).
+    pulse_drift_record "$BIN" "$RUN/speaker.wav" "-$DRIFT_PPM" "$DRIFT_PPM" || die "$pair: the recording did not start"
   fi
   start_listener a "$kind_a" "$sink_a"
   start_listener b "$kind_b" "$sink_b"
@@ -302,13 +306,12 @@ run_pair() {
   if ! wait_until 90 both_ready; then
     tail -n 5 "$RUN"/a.* "$RUN"/b.* >&2 || true
     log "$pair: the listeners did not get ready within 90 s; skipping the pair"
+    pulse_stop_record
     stop_all "${LISTENER_PIDS[@]}" "${PROXY_PIDS[@]:-}"
     echo "{\"pair\":\"$pair\",\"error\":\"listeners not ready\"}" >>"$TMP/results.jsonl"
     return
   fi
-  if [[ -n "$DRIFT_PPM" ]]; then
-    pulse_drift_record "$BIN" "$RUN/speaker.wav" "-$DRIFT_PPM" "$DRIFT_PPM" || die "$pair: the recording did not start"
-  else
+  if [[ -z "$DRIFT_PPM" ]]; then
     pulse_record "$RUN/speaker.wav" || die "$pair: the recording did not start"
   fi
   log "$pair: both listeners ready${DRIFT_PPM:+, on cards -$DRIFT_PPM and +$DRIFT_PPM ppm}; ${RUN_SECONDS} s session, a command every ${INTERVAL} s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -338,9 +341,16 @@ run_pair() {
     k=$((k + 1))
   done
   sleep_until "$(awk -v t0="$t0" -v s="$RUN_SECONDS" 'BEGIN { printf "%.3f", t0 + s * 1000 }')"
-  pulse_stop_record
-  if [[ -n "$DRIFT_PPM" ]]; then sed 's/^/  /' "$RUN/speaker.wav.log" >&2; fi
-  stop_all "${LISTENER_PIDS[@]}" "${PROXY_PIDS[@]:-}"
+  if [[ -n "$DRIFT_PPM" ]]; then
+    # The listeners first: a card that stops leaves its player's writes
+    # waiting (3 s before they give up).
+    stop_all "${LISTENER_PIDS[@]}" "${PROXY_PIDS[@]:-}"
+    pulse_stop_record
+    sed 's/^/  /' "$RUN/speaker.wav.log" >&2
+  else
+    pulse_stop_record
+    stop_all "${LISTENER_PIDS[@]}" "${PROXY_PIDS[@]:-}"
+  fi
   LISTENER_PIDS=()
   PROXY_PIDS=()
   hifi pause "$ROOM" >/dev/null

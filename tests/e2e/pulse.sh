@@ -23,8 +23,8 @@
 # start_pulse exports PULSE_SERVER (the daemon's socket), PULSE_COOKIE and
 # PULSE_CLIENTCONFIG (no autospawn) so that every client started afterwards
 # talks to this daemon and nothing touches a user's or the system's one.
-# pulse_drift_record adds two sinks whose sound cards run on clocks of their
-# own (see there). It sets PULSE_PID, and adds it to E2E_PIDS when that array exists (the
+# (pulse_drift_record adds two sinks whose sound cards run on clocks of
+# their own: see there.) start_pulse sets PULSE_PID, and adds it to E2E_PIDS when that array exists (the
 # e2e tests' cleanup); the caller of the benchmarks stops it itself.
 
 # need_pulse: the daemon and client tools are on PATH. When one is missing,

@@ -18,6 +18,7 @@
 // the end of such a wait.
 #include <pulse/error.h>
 #include <pulse/pulseaudio.h>
+#include <pulse/rtclock.h>
 
 #include <algorithm>
 #include <chrono>
@@ -69,6 +70,7 @@ void signal_loop(void* loop) { pa_threaded_mainloop_signal(static_cast<pa_thread
 void on_context_event(pa_context*, void* loop) { signal_loop(loop); }
 void on_stream_event(pa_stream*, void* loop) { signal_loop(loop); }
 void on_stream_request(pa_stream*, std::size_t, void* loop) { signal_loop(loop); }
+void on_time_event(pa_mainloop_api*, pa_time_event*, const struct timeval*, void* loop) { signal_loop(loop); }
 
 class PulseSink final : public AudioSink {
  public:
@@ -114,6 +116,7 @@ class PulseSink final : public AudioSink {
     pa_stream_set_state_callback(stream_, on_stream_event, loop_);
     pa_stream_set_write_callback(stream_, on_stream_request, loop_);
     pa_stream_set_latency_update_callback(stream_, on_stream_event, loop_);
+    pa_stream_set_suspended_callback(stream_, on_stream_event, loop_);
     pa_buffer_attr attr{};
     attr.maxlength = static_cast<std::uint32_t>(-1);
     attr.tlength = static_cast<std::uint32_t>(pa_usec_to_bytes(kTargetLatencyUs, &spec_));
@@ -150,12 +153,17 @@ class PulseSink final : public AudioSink {
       if (seek_bytes_ < 0) room += static_cast<std::size_t>(-seek_bytes_);
       const std::size_t n = std::min(left, room - room % frame_bytes());
       if (n == 0) {
-        // Woken by the server's requests, and at least by its timing
-        // reports (every 1.5 s at most), so a stall is noticed.
-        if (std::chrono::steady_clock::now() - progress > kStallLimit) {
+        // Woken by the server's requests, or by a timer at the stall
+        // limit (a suspended stream gets neither requests nor reports).
+        const auto waited = std::chrono::steady_clock::now() - progress;
+        if (waited >= kStallLimit) {
           return Status(Code::kUnavailable, "audio device error: PulseAudio took no audio for 3 s");
         }
+        const auto left_us = std::chrono::duration_cast<std::chrono::microseconds>(kStallLimit - waited).count();
+        pa_time_event* alarm =
+            pa_context_rttime_new(context_, pa_rtclock_now() + static_cast<pa_usec_t>(left_us) + 1000, on_time_event, loop_);
         pa_threaded_mainloop_wait(loop_);
+        if (alarm != nullptr) pa_threaded_mainloop_get_api(loop_)->time_free(alarm);
         continue;
       }
       if (pa_stream_write(stream_, data, n, nullptr, seek_bytes_, PA_SEEK_RELATIVE) < 0) return device_error();

@@ -62,6 +62,9 @@ constexpr int kExitBadInput = 2;
 constexpr double kMaxPpm = 100'000;
 // The recording is written out this often.
 constexpr double kFlushEverySeconds = 0.02;
+// The most recording frames a WAV's 32-bit sizes can count (about 6.2 hours
+// at 48 kHz): the recording stops there.
+constexpr std::int64_t kMaxRecordedFrames = (0xFFFFFFFFLL - 36) / 4;
 // Frames each side of a position the interpolation weighs.
 constexpr std::int64_t kTaps = 8;
 
@@ -439,6 +442,11 @@ int main(int argc, char** argv) {
       put_le(frame + 2, static_cast<std::uint16_t>(to_s16(r)), 2);
       buffer.insert(buffer.end(), frame, frame + 4);
       ++recorded;
+      if (recorded == kMaxRecordedFrames) {
+        std::cerr << "hifi-drift-card: the recording reached the largest size a WAV can hold; stopping\n";
+        g_stop = 1;
+        break;
+      }
     }
     left.forget_before(left.position_at(recorded));
     right.forget_before(right.position_at(recorded));
