@@ -262,12 +262,7 @@ start_listener() {
 listener_ready() {  # listener_ready NAME KIND
   if [[ "$2" == cli ]]; then grep -q "connected to" "$RUN/$1.out"; else grep -qx listening "$RUN/$1.out"; fi
 }
-# plays_into SINK: a stream plays into PulseAudio sink SINK.
-plays_into() {
-  local index
-  index=$(pactl list short sinks | awk -v s="$1" '$2 == s { print $1 }')
-  pactl list short sink-inputs | awk -v i="$index" '$2 == i { found = 1 } END { exit !found }'
-}
+# plays_into SINK (tests/e2e/pulse.sh): a stream plays into PulseAudio sink SINK.
 
 
 send() {  # send TYPE [ARG]: a room command; appends "TYPE ARG" to $RUN/cmds.txt

@@ -10,6 +10,7 @@
 #   pulse_stop_record  stops that recording and closes its file
 #   pulse_drift_record BIN_DIR FILE LEFT_PPM RIGHT_PPM
 #                      records instead two sound cards whose clocks drift
+#   plays_into SINK    a stream plays into SINK
 #   click_train OUT SECONDS RATE CHANNELS SEED   a test song with sharp features
 #
 # The sinks: hifi_out, a null sink (48 kHz stereo) whose monitor is what
@@ -97,13 +98,20 @@ pulse_record() {
   parec -d hifi_out.monitor --file-format=wav --format=s16le --rate=48000 --channels=2 \
     --latency-msec=20 "$PULSE_RECORD_FILE" >"$PULSE_RECORD_FILE.log" 2>&1 &
   PULSE_RECORD_PID=$!
+  await_recording parec
+}
+
+# await_recording WHAT: waits up to 10 s for PULSE_RECORD_PID (WHAT names
+# it in the message) to have put a header and at least 100 ms of audio in
+# PULSE_RECORD_FILE; adds it to E2E_PIDS when that exists. Fails, with its
+# log ($PULSE_RECORD_FILE.log) on stderr, when it does not.
+await_recording() {
   if declare -p E2E_PIDS >/dev/null 2>&1; then E2E_PIDS+=("$PULSE_RECORD_PID"); fi
   local deadline=$((SECONDS + 10))
-  # A header, then at least 100 ms of audio.
   until (($(recorded_bytes) > 44 + 19200)); do
     if ! kill -0 "$PULSE_RECORD_PID" 2>/dev/null || ((SECONDS >= deadline)); then
       cat "$PULSE_RECORD_FILE.log" >&2
-      echo "parec did not record (log above)" >&2
+      echo "$1 did not record (log above)" >&2
       return 1
     fi
     sleep 0.05
@@ -137,16 +145,14 @@ pulse_drift_record() {
   "$bin_dir/hifi-drift-card" --left "$PULSE_DIR/card_left.fifo" --left-ppm "$left_ppm" \
     --right "$PULSE_DIR/card_right.fifo" --right-ppm "$right_ppm" --out "$file" >"$file.log" 2>&1 &
   PULSE_RECORD_PID=$!
-  if declare -p E2E_PIDS >/dev/null 2>&1; then E2E_PIDS+=("$PULSE_RECORD_PID"); fi
-  local deadline=$((SECONDS + 10))
-  until (($(recorded_bytes) > 44 + 19200)); do
-    if ! kill -0 "$PULSE_RECORD_PID" 2>/dev/null || ((SECONDS >= deadline)); then
-      cat "$file.log" >&2
-      echo "hifi-drift-card did not record (log above)" >&2
-      return 1
-    fi
-    sleep 0.05
-  done
+  await_recording hifi-drift-card
+}
+
+# plays_into SINK: a stream plays into PulseAudio sink SINK.
+plays_into() {
+  local index
+  index=$(pactl list short sinks | awk -v s="$1" '$2 == s { print $1 }')
+  pactl list short sink-inputs | awk -v i="$index" '$2 == i { found = 1 } END { exit !found }'
 }
 
 # recorded_bytes: the size of the recording so far (0 before it exists).

@@ -77,11 +77,6 @@ listen a hifi_card_left
 listen b hifi_card_right
 check "listener A connects" wait_until 30 grep -q "connected to" "$T/a.out"
 check "listener B connects" wait_until 30 grep -q "connected to" "$T/b.out"
-plays_into() {  # plays_into SINK: a stream plays into SINK
-  local index
-  index=$(pactl list short sinks | awk -v s="$1" '$2 == s { print $1 }')
-  pactl list short sink-inputs | awk -v i="$index" '$2 == i { found = 1 } END { exit !found }'
-}
 
 # Each step waits until the recording has grown by so much audio: the
 # recorder's clock (the system's) paces the session.
