@@ -80,6 +80,7 @@ class PulseSink final : public AudioSink {
     if (loop_ == nullptr) return;
     pa_threaded_mainloop_stop(loop_);
     if (refresh_ != nullptr) pa_operation_unref(refresh_);
+    if (stall_alarm_ != nullptr) pa_threaded_mainloop_get_api(loop_)->time_free(stall_alarm_);
     if (stream_ != nullptr) {
       pa_stream_disconnect(stream_);
       pa_stream_unref(stream_);
@@ -160,10 +161,8 @@ class PulseSink final : public AudioSink {
           return Status(Code::kUnavailable, "audio device error: PulseAudio took no audio for 3 s");
         }
         const auto left_us = std::chrono::duration_cast<std::chrono::microseconds>(kStallLimit - waited).count();
-        pa_time_event* alarm =
-            pa_context_rttime_new(context_, pa_rtclock_now() + static_cast<pa_usec_t>(left_us) + 1000, on_time_event, loop_);
+        wake_at(pa_rtclock_now() + static_cast<pa_usec_t>(left_us) + 1000);
         pa_threaded_mainloop_wait(loop_);
-        if (alarm != nullptr) pa_threaded_mainloop_get_api(loop_)->time_free(alarm);
         continue;
       }
       if (pa_stream_write(stream_, data, n, nullptr, seek_bytes_, PA_SEEK_RELATIVE) < 0) return device_error();
@@ -247,6 +246,17 @@ class PulseSink final : public AudioSink {
     return at + (static_cast<double>(t->write_index + seek_bytes_) - heard) / bytes_per_ms;
   }
 
+  // Sets the one stall timer to signal the loop at `usec` (pa_rtclock_now()
+  // time), made on first use. A timer that fires after its wait is over only
+  // wakes a waiter that checks again. Called with the lock held.
+  void wake_at(pa_usec_t usec) {
+    if (stall_alarm_ == nullptr) {
+      stall_alarm_ = pa_context_rttime_new(context_, usec, on_time_event, loop_);
+    } else {
+      pa_context_rttime_restart(context_, stall_alarm_, usec);
+    }
+  }
+
   // Asks the server for a timing report unless one is on its way; it
   // arrives on the loop thread. Called with the lock held.
   void ask_for_report() {
@@ -292,6 +302,8 @@ class PulseSink final : public AudioSink {
   std::int64_t seek_bytes_ = 0;
   // The timing report asked for last (ask_for_report), or null.
   pa_operation* refresh_ = nullptr;
+  // Wakes write() at the stall limit (wake_at), or null before the first wait.
+  pa_time_event* stall_alarm_ = nullptr;
 };
 
 }  // namespace
