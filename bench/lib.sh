@@ -54,7 +54,8 @@ stop_pid() {
 # (bench/room_fanout) with N listeners, labelled LABEL: $SECONDS_PER_RUN s of
 # commands every $INTERVAL_MS ms, $JOIN_TIMEOUT s allowed for the joins, under
 # a time limit, under $PIN_CLIENT (bench_pins) when that is set; LOADGEN_PID
-# holds its pid meanwhile, for the cleanup. Its
+# holds its pid meanwhile, for the cleanup. FANOUT_ROOMS (default 1) goes into
+# the error line written when there is no result. Its
 # output goes to OUT and, but for the JSON result line, to stderr; the JSON
 # line is appended to JSONL (an error line in its place when there is none).
 run_room_fanout() {
@@ -69,7 +70,7 @@ run_room_fanout() {
   grep -v '^{' "$out" | sed 's/^/  /' >&2 || true
   if ! grep '^{' "$out" >>"$jsonl"; then
     log "$label N=$n: no result (exit $rc)"
-    printf '{"label":"%s","listeners":%d,"error":"no result (exit %d)"}\n' "$label" "$n" "$rc" >>"$jsonl"
+    printf '{"label":"%s","listeners":%d,"rooms":%d,"error":"no result (exit %d)"}\n' "$label" "$n" "${FANOUT_ROOMS:-1}" "$rc" >>"$jsonl"
   fi
 }
 

@@ -28,6 +28,12 @@
 // report adds the last-listener latency per URL (the listeners of each node
 // on their own), in text and as "per_url" in the JSON line.
 //
+// Several rooms: give --room ID once per room and write {room} where the
+// room's id goes in --url, --command-url and --floor-url. Listener i joins
+// room i mod M; command k goes to room k mod M; a command's latency is until
+// the last listener of its room has the message. With M rooms of L listeners
+// and a command every I ms, each room gets a command every M * I ms.
+//
 // Listeners are plain RFC 6455 clients written against Asio sockets (no
 // Beast) so that the client stays cheap: one read per socket readiness, all
 // frames in it parsed in place, pings answered with pongs.
@@ -106,6 +112,7 @@ struct Options {
   std::string url;
   std::vector<std::string> urls;  // every --url, in order (url = the first)
   std::vector<int> pids;          // every --pid
+  std::vector<std::string> rooms;  // every --room; {room} in the URLs is replaced by one
   std::string command_url;
   std::string floor_url;  // read at the commands' cadence after them: the answer's floor
   std::string token;
@@ -131,6 +138,8 @@ void usage() {
   std::puts(
       "usage: room_fanout --url ws://HOST:PORT/PATH --command-url http://HOST:PORT/PATH [options]\n"
       "  --url URL            repeat it to spread the listeners round-robin over several servers\n"
+      "  --room ID            repeat it for several rooms: {room} in the URLs becomes each id; listener i\n"
+      "                       joins room i mod M, command k goes to room k mod M\n"
       "  --listeners N        WebSocket listeners (default 100)\n"
       "  --seconds D          how long to send commands (default 10)\n"
       "  --interval-ms MS     one command every MS (default 100)\n"
@@ -167,6 +176,7 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--seconds") o.seconds = std::stod(next());
     else if (a == "--interval-ms") o.interval_ms = std::stoi(next());
     else if (a == "--pid") o.pids.push_back(std::stoi(next()));
+    else if (a == "--room") o.rooms.push_back(next());
     else if (a == "--batch") o.batch = std::stoi(next());
     else if (a == "--threads") o.threads = std::stoi(next());
     else if (a == "--max-attempts") o.max_attempts = std::stoi(next());
@@ -192,8 +202,21 @@ Options parse_options(int argc, char** argv) {
   }
   if (o.listeners < 1 || o.threads < 1 || o.batch < 1 || o.interval_ms < 1 || o.seconds <= 0) die("bad numbers");
   if (o.label.empty()) o.label = o.key == "revision" ? "hifi" : "peer";
+  if (o.rooms.empty()) o.rooms.push_back("");
+  if (o.rooms.size() > static_cast<std::size_t>(o.listeners)) die("more rooms than listeners");
   return o;
 }
+
+// text with every "{room}" replaced by room.
+std::string with_room(std::string text, const std::string& room) {
+  for (auto p = text.find("{room}"); p != std::string::npos; p = text.find("{room}", p + room.size())) {
+    text.replace(p, 6, room);
+  }
+  return text;
+}
+
+// A message's number in its room, made unique across rooms.
+std::int64_t room_key(std::size_t room, std::int64_t key) { return static_cast<std::int64_t>(room) << 44 | key; }
 
 // --- /proc ----------------------------------------------------------------------
 
@@ -302,6 +325,7 @@ struct Listener {
   int close_code = 0;
   std::string close_reason;
   std::size_t target = 0;  // index into --url
+  std::size_t room = 0;    // index into --room
   bool connected = false;
   std::string error;
 };
@@ -310,7 +334,7 @@ struct Context {
   const Options& opt;
   Shared& shared;
   std::vector<tcp::endpoint> endpoints;  // one per --url
-  std::vector<std::string> handshakes;
+  std::vector<std::string> handshakes;  // per (url, room): handshakes[target * rooms + room]
   std::string quoted_key;
 };
 
@@ -475,7 +499,7 @@ asio::awaitable<void> run_listener(Listener& l, Context& c) {
       continue;
     }
     l.sock.set_option(tcp::no_delay(true), ec);
-    co_await asio::async_write(l.sock, asio::buffer(c.handshakes[l.target]), asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_write(l.sock, asio::buffer(c.handshakes[l.target * c.opt.rooms.size() + l.room]), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       fail("handshake write: " + ec.message());
       continue;
@@ -541,6 +565,7 @@ asio::awaitable<void> run_listener(Listener& l, Context& c) {
 // --- the command sender: blocking HTTP/1.1 keep-alive on the main thread -----------
 
 struct CommandResult {
+  std::size_t room = 0;
   std::int64_t t_send = 0;
   std::int64_t t_answer = 0;
   std::int64_t key = -1;  // -1: failed
@@ -554,6 +579,8 @@ class HttpClient {
   // transport failure) and fills body. t_send is taken just before the
   // request is written.
   int get(std::string& answer, std::int64_t& t_send) { return post("", answer, t_send); }
+  // The path the next requests go to, on the same server.
+  void set_target(std::string target) { url_.target = std::move(target); }
   int post(const std::string& body, std::string& answer, std::int64_t& t_send) {
     for (int attempt = 0; attempt < 3; ++attempt) {
       if (!sock_.is_open() && !connect()) continue;
@@ -670,15 +697,21 @@ int main(int argc, char** argv) {
   asio::io_context resolve_io;
   tcp::resolver resolver(resolve_io);
   Context ctx{opt, shared, {}, {}, "\"" + opt.key + "\":"};
+  const std::size_t room_count = opt.rooms.size();
   for (const auto& text : opt.urls) {
-    const Url ws_url = parse_url(text);
-    auto eps = resolver.resolve(ws_url.host, ws_url.port);
-    if (eps.empty()) die("cannot resolve " + ws_url.host);
+    const Url server_url = parse_url(text);
+    auto eps = resolver.resolve(server_url.host, server_url.port);
+    if (eps.empty()) die("cannot resolve " + server_url.host);
     ctx.endpoints.push_back(*eps.begin());
-    ctx.handshakes.push_back("GET " + ws_url.target + " HTTP/1.1\r\nHost: " + ws_url.host + ":" + ws_url.port +
-                             "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                             "Sec-WebSocket-Version: 13\r\n\r\n");
+    for (const auto& room : opt.rooms) {
+      const Url ws_url = parse_url(with_room(text, room));
+      ctx.handshakes.push_back("GET " + ws_url.target + " HTTP/1.1\r\nHost: " + ws_url.host + ":" + ws_url.port +
+                               "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                               "Sec-WebSocket-Version: 13\r\n\r\n");
+    }
   }
+  std::vector<std::string> command_targets;
+  for (const auto& room : opt.rooms) command_targets.push_back(parse_url(with_room(opt.command_url, room)).target);
 
   // One io_context per client thread; listener i lives on context i % threads.
   std::vector<std::unique_ptr<asio::io_context>> ios;
@@ -691,7 +724,8 @@ int main(int argc, char** argv) {
   listeners.reserve(opt.listeners);
   for (int i = 0; i < opt.listeners; ++i) {
     listeners.push_back(std::make_unique<Listener>(*ios[i % opt.threads]));
-    listeners.back()->target = static_cast<std::size_t>(i) % opt.urls.size();
+    listeners.back()->room = static_cast<std::size_t>(i) % room_count;
+    listeners.back()->target = static_cast<std::size_t>(i) / room_count % opt.urls.size();
   }
   std::vector<std::thread> threads;
   for (auto& io : ios) threads.emplace_back([&io] { io->run(); });
@@ -753,7 +787,11 @@ int main(int argc, char** argv) {
   const int ready = shared.ready.load();
   const int open_at_start = shared.connected.load() - shared.closed.load();
   std::vector<char> measured(opt.listeners, 0);
-  for (int i = 0; i < opt.listeners; ++i) measured[i] = listeners[i]->open.load() ? 1 : 0;
+  std::vector<int> open_in_room(room_count, 0);
+  for (int i = 0; i < opt.listeners; ++i) {
+    measured[i] = listeners[i]->open.load() ? 1 : 0;
+    open_in_room[listeners[i]->room] += measured[i];
+  }
 
   // Commands, one every interval, over one keep-alive connection.
   HttpClient http(cmd_url, opt.token);
@@ -767,7 +805,7 @@ int main(int argc, char** argv) {
   std::string first_failure;
   const double client_cpu_before = self_cpu_ms();
   const auto t0 = SteadyClock::now() + 10ms;
-  std::int64_t max_key = -1;
+  std::vector<std::int64_t> max_key(room_count, -1);  // per room
   for (int k = 0; k < commands; ++k) {
     std::this_thread::sleep_until(t0 + std::chrono::milliseconds(static_cast<std::int64_t>(k) * opt.interval_ms));
     // Alternate between the first and the second half of the song, a little
@@ -777,6 +815,9 @@ int main(int argc, char** argv) {
     std::string body = "{\"type\":\"" + opt.body_type + "\",\"position_ms\":" + std::to_string(position) + "}";
     std::string answer;
     std::int64_t t_send = 0;
+    const std::size_t room = static_cast<std::size_t>(k) % room_count;
+    if (room_count > 1) http.set_target(command_targets[room]);
+    results[k].room = room;
     int status = http.post(body, answer, t_send);
     results[k].t_send = t_send;
     results[k].t_answer = now_ns();
@@ -787,7 +828,7 @@ int main(int argc, char** argv) {
       continue;
     }
     results[k].key = *key;
-    max_key = std::max(max_key, *key);
+    max_key[room] = std::max(max_key[room], *key);
   }
   const double cpu_commands_end = read_cpu_ms(opt.pids);
   // Wait for the last command's messages.
@@ -795,7 +836,7 @@ int main(int argc, char** argv) {
   for (;;) {
     bool all = true;
     for (int i = 0; i < opt.listeners && all; ++i) {
-      if (measured[i] && listeners[i]->open.load() && listeners[i]->last_key.load(std::memory_order_relaxed) < max_key) all = false;
+      if (measured[i] && listeners[i]->open.load() && listeners[i]->last_key.load(std::memory_order_relaxed) < max_key[listeners[i]->room]) all = false;
     }
     if (all || now_ns() >= drain_deadline) break;
     std::this_thread::sleep_for(2ms);
@@ -808,7 +849,7 @@ int main(int argc, char** argv) {
   // costs here counts in every answer.
   std::vector<double> floor_ms;
   if (!opt.floor_url.empty() && commands > 0) {
-    HttpClient floor_http(parse_url(opt.floor_url), opt.token);
+    HttpClient floor_http(parse_url(with_room(opt.floor_url, opt.rooms.front())), opt.token);
     const auto f0 = SteadyClock::now() + 10ms;
     for (int k = 0; k < std::min(commands, 50); ++k) {
       std::this_thread::sleep_until(f0 + std::chrono::milliseconds(static_cast<std::int64_t>(k) * opt.interval_ms));
@@ -826,7 +867,7 @@ int main(int argc, char** argv) {
   // --- results ---
   std::unordered_map<std::int64_t, int> command_of_key;
   for (int k = 0; k < commands; ++k) {
-    if (results[k].key >= 0) command_of_key[results[k].key] = k;
+    if (results[k].key >= 0) command_of_key[room_key(results[k].room, results[k].key)] = k;
   }
   std::vector<std::vector<double>> latencies(commands);
   const std::size_t url_count = opt.urls.size();
@@ -868,7 +909,7 @@ int main(int argc, char** argv) {
       ++closed_during;
     }
     for (auto [key, ts] : l.arrivals) {
-      auto it = command_of_key.find(key);
+      auto it = command_of_key.find(room_key(l.room, key));
       if (it == command_of_key.end()) continue;
       const double ms = (ts - results[it->second].t_send) / 1e6;
       latencies[it->second].push_back(ms);
@@ -877,14 +918,17 @@ int main(int argc, char** argv) {
     }
   }
   const int ok_commands = commands - failed_commands;
-  const std::uint64_t expected = static_cast<std::uint64_t>(ok_commands) * static_cast<std::uint64_t>(open_at_start);
+  std::uint64_t expected = 0;
+  for (int k = 0; k < commands; ++k) {
+    if (results[k].key >= 0) expected += static_cast<std::uint64_t>(open_in_room[results[k].room]);
+  }
   std::vector<double> last_latency, median_latency, answer_ms;
   int incomplete_commands = 0;
   for (int k = 0; k < commands; ++k) {
     if (results[k].key < 0) continue;
     answer_ms.push_back((results[k].t_answer - results[k].t_send) / 1e6);
     auto& v = latencies[k];
-    if (static_cast<int>(v.size()) < open_at_start) ++incomplete_commands;
+    if (static_cast<int>(v.size()) < open_in_room[results[k].room]) ++incomplete_commands;
     if (v.empty()) continue;
     last_latency.push_back(*std::max_element(v.begin(), v.end()));
     median_latency.push_back(percentile(v, 0.5));
@@ -926,13 +970,17 @@ int main(int argc, char** argv) {
   const double avg_state_bytes = state_messages ? static_cast<double>(state_bytes) / state_messages : NAN;
   (void)cpu_commands_end;
 
+  const std::string rooms_text =
+      room_count > 1 ? " (" + std::to_string(room_count) + " rooms, a command every " +
+                           std::to_string(static_cast<std::int64_t>(room_count) * opt.interval_ms) + " ms in each)"
+                     : "";
   std::printf(
-      "%s N=%d: last-listener latency p50 %s ms, p99 %s ms, max %s ms (median listener: p50 %s, p99 %s ms); "
+      "%s N=%d%s: last-listener latency p50 %s ms, p99 %s ms, max %s ms (median listener: p50 %s, p99 %s ms); "
       "messages %llu/%llu; commands %d ok, %d failed, %d incomplete (answer p50 %s ms, p99 %s ms); "
       "server RSS %ld -> %ld KiB = %s KiB/conn; join %.2f s + settle %.2f s%s, %llu join messages; "
       "server CPU %s ms during commands (%s us/message), %s ms during joins; client CPU %s ms; "
       "state message %s bytes; %d listeners failed to connect, %d closed before the commands, %d during them%s%s\n",
-      opt.label.c_str(), opt.listeners, fmt(p50).c_str(), fmt(p99).c_str(), fmt(pmax).c_str(), fmt(med_p50).c_str(),
+      opt.label.c_str(), opt.listeners, rooms_text.c_str(), fmt(p50).c_str(), fmt(p99).c_str(), fmt(pmax).c_str(), fmt(med_p50).c_str(),
       fmt(med_p99).c_str(), static_cast<unsigned long long>(received), static_cast<unsigned long long>(expected),
       ok_commands, failed_commands, incomplete_commands, fmt(answer_p50).c_str(), fmt(answer_p99).c_str(), rss_before, rss_after,
       fmt(kib_per_conn, 1).c_str(), join_s, settle_s, settled_in_time ? "" : " (JOIN TIMED OUT)",
@@ -949,7 +997,7 @@ int main(int argc, char** argv) {
   if (!first_failure.empty()) std::printf("%s: first failed command: %s\n", opt.label.c_str(), first_failure.c_str());
   if (opt.json) {
     std::printf(
-        "{\"label\":\"%s\",\"listeners\":%d,\"connected\":%d,\"failed_listeners\":%d,\"ready\":%d,"
+        "{\"label\":\"%s\",\"listeners\":%d,\"rooms\":%zu,\"connected\":%d,\"failed_listeners\":%d,\"ready\":%d,"
         "\"closed_before_commands\":%d,\"closed_during_run\":%d,\"close_causes\":{%s},\"retries\":%d,"
         "\"commands\":%d,\"failed_commands\":%d,\"incomplete_commands\":%d,"
         "\"messages_received\":%llu,\"messages_expected\":%llu,"
@@ -960,7 +1008,7 @@ int main(int argc, char** argv) {
         "\"join_s\":%s,\"settle_s\":%s,\"settled\":%s,\"join_messages\":%llu,"
         "\"server_cpu_commands_ms\":%s,\"server_cpu_us_per_message\":%s,\"server_cpu_join_ms\":%s,"
         "\"client_cpu_ms\":%s,\"state_message_bytes\":%s,\"connect_s\":%s,\"join_timeout_s\":%s%s%s%s}\n",
-        opt.label.c_str(), opt.listeners, shared.connected.load(), shared.failed.load(), ready, closed_before_commands,
+        opt.label.c_str(), opt.listeners, room_count, shared.connected.load(), shared.failed.load(), ready, closed_before_commands,
         closed_during, causes_json.c_str(), shared.retries.load(), commands, failed_commands, incomplete_commands,
         static_cast<unsigned long long>(received), static_cast<unsigned long long>(expected), fmt(p50, 3).c_str(),
         fmt(p99, 3).c_str(), fmt(pmax, 3).c_str(), fmt(med_p50, 3).c_str(), fmt(med_p99, 3).c_str(),

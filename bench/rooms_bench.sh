@@ -11,11 +11,20 @@
 # until the last listener has the resulting message (p50/p99/max over the
 # commands), plus the server's RSS growth per connection.
 #
+# Then many rooms at once (ROOM_BENCH_ROOMS, default 100 rooms of 100
+# listeners): the commands go to the rooms in turn, one every
+# ROOM_BENCH_ROOMS_INTERVAL_MS (default 10 ms, so each room gets one a second
+# and the server delivers 10,000 messages a second, as for one room of 1,000
+# at one command every 100 ms); a command's latency is until the last listener
+# of its room has the message.
+#
 # Usage: bench/rooms_bench.sh
 # Environment:
 #   ROOM_BENCH_SIZES          listener counts (default "1 100 1000 10000")
 #   ROOM_BENCH_SECONDS        seconds of commands per run (default 10)
 #   ROOM_BENCH_INTERVAL_MS    time between commands (default 100)
+#   ROOM_BENCH_ROOMS          many rooms at once, as ROOMSxLISTENERS (default 100x100; "" skips it)
+#   ROOM_BENCH_ROOMS_INTERVAL_MS  time between commands in that run (default 10)
 #   ROOM_BENCH_SERVERS        which servers to run (default "hifi peer")
 #   ROOM_BENCH_CLIENT_THREADS room_fanout I/O threads (default 1)
 #   ROOM_BENCH_JOIN_TIMEOUT   seconds allowed for all joins to finish (default 150); a run
@@ -40,6 +49,8 @@ SIZES=${ROOM_BENCH_SIZES:-"1 100 1000 10000"}
 SECONDS_PER_RUN=${ROOM_BENCH_SECONDS:-10}
 INTERVAL_MS=${ROOM_BENCH_INTERVAL_MS:-100}
 SERVERS=${ROOM_BENCH_SERVERS:-"hifi peer"}
+MANY_ROOMS=${ROOM_BENCH_ROOMS-100x100}
+ROOMS_INTERVAL_MS=${ROOM_BENCH_ROOMS_INTERVAL_MS:-10}
 CLIENT_THREADS=${ROOM_BENCH_CLIENT_THREADS:-1}
 JOIN_TIMEOUT=${ROOM_BENCH_JOIN_TIMEOUT:-150}
 SONG_SECONDS=600
@@ -56,6 +67,16 @@ for n in $SIZES; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "ROOM_BENCH_SIZES: '$n' is not a positive number"
   ((n > max_n)) && max_n=$n
 done
+ROOM_COUNT=0
+ROOM_SIZE=0
+if [[ -n "$MANY_ROOMS" ]]; then
+  [[ "$MANY_ROOMS" =~ ^([1-9][0-9]*)x([1-9][0-9]*)$ ]] || die "ROOM_BENCH_ROOMS: '$MANY_ROOMS' is not ROOMSxLISTENERS (e.g. 100x100)"
+  ROOM_COUNT=${BASH_REMATCH[1]}
+  ROOM_SIZE=${BASH_REMATCH[2]}
+  ((ROOM_COUNT <= 1000)) || die "ROOM_BENCH_ROOMS: at most 1000 rooms"
+  ((ROOM_COUNT * ROOM_SIZE > max_n)) && max_n=$((ROOM_COUNT * ROOM_SIZE))
+fi
+[[ "$ROOMS_INTERVAL_MS" =~ ^[1-9][0-9]*$ ]] || die "ROOM_BENCH_ROOMS_INTERVAL_MS: '$ROOMS_INTERVAL_MS' is not a positive number"
 # Each process (server, client) holds N sockets plus a few files.
 raise_open_files $((max_n + 256)) || die "open-file limit $(ulimit -n) is too low for $max_n listeners"
 
@@ -102,7 +123,7 @@ exit_traps cleanup
 
 start_hifi() {  # sets HIFI_PID and HIFI_PORT
   # shellcheck disable=SC2086
-  "${PIN_SERVER[@]}" "$HIFI_BIN" --listen 127.0.0.1:0 --data-dir "$HIFI_DATA" --max-connections 20000 --max-connections-per-address 20000 --max-websockets-per-user 20000 \
+  "${PIN_SERVER[@]}" "$HIFI_BIN" --listen 127.0.0.1:0 --data-dir "$HIFI_DATA" --max-connections 20000 --max-connections-per-address 20000 --max-websockets-per-user 20000 --max-rooms-per-user 2000 \
     --shutdown-grace 1s ${ROOM_BENCH_HIFI_ARGS:-} >>"$TMP/hifi.log" 2>&1 &
   HIFI_PID=$!
   HIFI_PORT=$(wait_port "$TMP/hifi.log" "$HIFI_PID" hifi-server)
@@ -137,6 +158,15 @@ api POST "/api/v1/rooms/$ROOM_ID/commands" "${AUTH[@]}" -H 'Content-Type: applic
   -d "{\"type\":\"add\",\"song_ids\":[\"$SONG_ID\"]}" | jq -e '.state.current != null and .state.playing == false' >/dev/null ||
   die "the room has no current song"
 DURATION_MS=$(api GET "/api/v1/songs/$SONG_ID" "${AUTH[@]}" | jq -er .duration_ms)
+# The rooms of the many-rooms run, each with the song.
+ROOM_ARGS=()
+for ((r = 0; r < ROOM_COUNT; r++)); do
+  id=$(api POST /api/v1/rooms "${AUTH[@]}" -H 'Content-Type: application/json' -d "{\"name\":\"bench $r\"}" | jq -er .id)
+  api POST "/api/v1/rooms/$id/commands" "${AUTH[@]}" -H 'Content-Type: application/json' \
+    -d "{\"type\":\"add\",\"song_ids\":[\"$SONG_ID\"]}" >/dev/null
+  ROOM_ARGS+=(--room "$id")
+done
+((ROOM_COUNT == 0)) || log "$ROOM_COUNT more rooms for the many-rooms run"
 stop_pid "$HIFI_PID"
 HIFI_PID=""
 log "room $ROOM_ID with a ${DURATION_MS} ms song"
@@ -158,7 +188,7 @@ run_loadgen() {  # run_loadgen LABEL N PID WS_URL COMMAND_URL KEY [args]: append
     --url "$ws" --command-url "$cmd" --key "$key" "$@"
 }
 
-log "sizes: $SIZES; ${SECONDS_PER_RUN}s of commands every ${INTERVAL_MS} ms per run; $PINNING; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+log "sizes: $SIZES${MANY_ROOMS:+, then ${ROOM_COUNT} rooms of ${ROOM_SIZE}}; ${SECONDS_PER_RUN}s of commands every ${INTERVAL_MS} ms per run${MANY_ROOMS:+ (${ROOMS_INTERVAL_MS} ms with many rooms)}; $PINNING; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in $SIZES; do
   for server in $SERVERS; do
     case "$server" in
@@ -184,6 +214,34 @@ for n in $SIZES; do
     esac
   done
 done
+if ((ROOM_COUNT > 0)); then
+  n=$((ROOM_COUNT * ROOM_SIZE))
+  PEER_ROOM_ARGS=()
+  for ((r = 0; r < ROOM_COUNT; r++)); do PEER_ROOM_ARGS+=(--room "r$r"); done
+  for server in $SERVERS; do
+    case "$server" in
+      hifi)
+        start_hifi
+        log "hifi-server on port $HIFI_PORT (pid $HIFI_PID), $ROOM_COUNT rooms of $ROOM_SIZE"
+        FANOUT_ROOMS=$ROOM_COUNT run_loadgen hifi "$n" "$HIFI_PID" \
+          "ws://127.0.0.1:$HIFI_PORT/api/v1/rooms/{room}/ws?access_token=$TOKEN" \
+          "http://127.0.0.1:$HIFI_PORT/api/v1/rooms/{room}/commands" revision \
+          --token "$TOKEN" --max-position-ms "$DURATION_MS" --interval-ms "$ROOMS_INTERVAL_MS" "${ROOM_ARGS[@]}"
+        stop_pid "$HIFI_PID"
+        HIFI_PID=""
+        ;;
+      peer)
+        start_peer
+        log "ws peer on port $PEER_PORT (pid $PEER_PID), $ROOM_COUNT rooms of $ROOM_SIZE"
+        FANOUT_ROOMS=$ROOM_COUNT run_loadgen peer "$n" "$PEER_PID" "ws://127.0.0.1:$PEER_PORT/ws?room={room}" \
+          "http://127.0.0.1:$PEER_PORT/command?room={room}" seq \
+          --max-position-ms "$DURATION_MS" --interval-ms "$ROOMS_INTERVAL_MS" "${PEER_ROOM_ARGS[@]}"
+        stop_pid "$PEER_PID"
+        PEER_PID=""
+        ;;
+    esac
+  done
+fi
 
 # --- report -------------------------------------------------------------------
 echo
@@ -198,12 +256,14 @@ jq -r -s '
               elif r.commands == 0 then "all \(r.closed_before_commands) dropped"
               elif r.last_p99_ms == null then "-"
               else "\(num(r.last_p50_ms; 1))/\(num(r.last_p99_ms; 1))/\(num(r.last_max_ms; 1))" end;
-  (map(select(.label == "hifi")) | INDEX(.listeners | tostring)) as $h |
-  (map(select(.label == "peer")) | INDEX(.listeners | tostring)) as $p |
-  (map(.listeners) | unique) as $ns |
+  def key: "\(.listeners)/\(.rooms // 1)";
+  def name: if .r > 1 then "\(.n) (\(.r) rooms)" else "\(.n)" end;
+  (map(select(.label == "hifi")) | INDEX(key)) as $h |
+  (map(select(.label == "peer")) | INDEX(key)) as $p |
+  (map({n: .listeners, r: (.rooms // 1)}) | unique) as $ns |
   ["N", "HiFi p50/p99/max", "peer p50/p99/max", "p99 HiFi/peer", "HiFi KiB/conn", "peer KiB/conn"],
-  ($ns[] | tostring as $n | $h[$n] as $a | $p[$n] as $b |
-    [$n, lat($a), lat($b),
+  ($ns[] | "\(.n)/\(.r)" as $k | (.n | tostring) as $n | name as $name | $h[$k] as $a | $p[$k] as $b |
+    [$name, lat($a), lat($b),
      (if ($a.last_p99_ms // null) != null and ($b.last_p99_ms // 0) > 0 then num($a.last_p99_ms / $b.last_p99_ms; 2) else "-" end),
      # RSS noise (GC, allocator) swamps one connection: per-connection
      # memory only from 100 listeners up.
@@ -213,8 +273,9 @@ jq -r -s '
 echo
 echo "details (messages received/expected, joins, server CPU per delivered message):"
 jq -r '
-  if .error != null then "  \(.label) N=\(.listeners): \(.error)" else
-  "  \(.label) N=\(.listeners): \(.messages_received)/\(.messages_expected) messages, \(.failed_commands) failed commands, " +
+  (if (.rooms // 1) > 1 then " in \(.rooms) rooms" else "" end) as $rooms |
+  if .error != null then "  \(.label) N=\(.listeners)\($rooms): \(.error)" else
+  "  \(.label) N=\(.listeners)\($rooms): \(.messages_received)/\(.messages_expected) messages, \(.failed_commands) failed commands, " +
   "listeners: \(.failed_listeners) failed to connect, \(.closed_before_commands) dropped during the joins, " +
   "\(.closed_during_run) during the commands" +
   (if (.close_causes | length) > 0 then " (\(.close_causes | to_entries | map("\(.value)x \(.key)") | join(", ")))" else "" end) +
@@ -224,12 +285,13 @@ jq -r '
   (if .floor_p50_ms != null then " (floor: a GET of the room at the same cadence, p50 \(.floor_p50_ms) ms, p99 \(.floor_p99_ms) ms)" else "" end) + "; " +
   "state message \(.state_message_bytes) B" end' "$RESULTS"
 echo
-echo "goals for HiFi: p99 <= 5 ms at 1,000 listeners, <= 50 ms at 10,000; <= 20 KiB per idle connection"
+echo "goals for HiFi: p99 <= 5 ms at 1,000 listeners, <= 50 ms at 10,000 (one room, or many rooms: 10,000 in all); <= 8 KiB per idle connection"
 jq -r -s '
   map(select(.label == "hifi" and .error == null)) | .[] |
-  (if .listeners == 1000 then [["p99 at 1,000", .last_p99_ms, 5]]
+  (if (.rooms // 1) > 1 then [["p99 with \(.rooms) rooms, \(.listeners) listeners in all", .last_p99_ms, (if .listeners <= 1000 then 5 else 50 end)]]
+   elif .listeners == 1000 then [["p99 at 1,000", .last_p99_ms, 5]]
    elif .listeners == 10000 then [["p99 at 10,000", .last_p99_ms, 50]] else [] end) +
-  (if .listeners >= 1000 then [["KiB/conn at \(.listeners)", .kib_per_conn, 20]] else [] end) |
+  (if .listeners >= 10000 and (.rooms // 1) == 1 then [["KiB/conn at \(.listeners)", .kib_per_conn, 8]] else [] end) |
   .[] | "  \(.[0]): \(if .[1] == null then "no result" else (.[1] * 100 | round / 100 | tostring) end) " +
         "(goal <= \(.[2])) \(if .[1] != null and .[1] <= .[2] then "met" else "MISSED" end)"' "$RESULTS"
 echo
@@ -242,8 +304,8 @@ if [[ "${ROOM_BENCH_KEEP:-0}" == 1 ]]; then echo "raw results: $RESULTS"; fi
 if [[ -n "${BENCH_RESULTS:-}" ]]; then
   FS=$(df --output=fstype "$HIFI_DATA" | tail -n1 | tr -d ' ')
   # fig LABEL N FIELD: that figure of that run, "-" when there is none
-  fig() { jq -r -s --arg l "$1" --argjson n "$2" --arg f "$3" '
-    [.[] | select(.label == $l and .listeners == $n and .error == null and .settled != false)][0][$f] // "-"
+  fig() { jq -r -s --arg l "$1" --argjson n "$2" --arg f "$3" --argjson r "${4:-1}" '
+    [.[] | select(.label == $l and .listeners == $n and (.rooms // 1) == $r and .error == null and .settled != false)][0][$f] // "-"
     | if type == "number" then (. * 100 | round / 100 | tostring) else . end' "$RESULTS"; }
   thousands() { sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$1"; }
   for n in $SIZES; do
@@ -273,5 +335,16 @@ if [[ -n "${BENCH_RESULTS:-}" ]]; then
     # Against what any answer takes at that cadence here (floor: a GET of the room, listeners idle).
     bench_result "room command HTTP answer p99, 1,000 listeners (floor: GET of the room at the same cadence)" \
       "$h" "$(fig hifi 1000 floor_p99_ms)" ms "-" "-"
+  fi
+  if ((ROOM_COUNT > 0)); then
+    n=$((ROOM_COUNT * ROOM_SIZE))
+    goal=$((n <= 1000 ? 5 : 50))
+    h=$(fig hifi "$n" last_p99_ms "$ROOM_COUNT")
+    bench_result "room fan-out p99, $ROOM_COUNT rooms of $(thousands "$ROOM_SIZE") listeners, a command every $ROOMS_INTERVAL_MS ms in turn (command -> last listener of its room)" \
+      "$h" "$(fig peer "$n" last_p99_ms "$ROOM_COUNT")" ms "<= $goal ms" "$(bench_met "$h" "<=" "$goal")"
+    h=$(fig hifi "$n" server_cpu_us_per_message "$ROOM_COUNT")
+    p=$(fig peer "$n" server_cpu_us_per_message "$ROOM_COUNT")
+    bench_result "server CPU per delivered message, $ROOM_COUNT rooms of $(thousands "$ROOM_SIZE") listeners" "$h" "$p" us \
+      "<= 1/3 of the ws peer's" "$(bench_met "$(awk -v h="$h" -v p="$p" 'BEGIN { if (p > 0 && h != "-") printf "%.4f", h / p; else print "-" }')" "<=" 0.3334)"
   fi
 fi

@@ -8,6 +8,9 @@
 //   client and answers 200 {"seq":N}. The message is serialised once and the
 //   same Buffer is handed to every socket; its payload has the shape and size
 //   of HiFi's "state" message for a room with one queued song.
+// - Rooms: /ws?room=R and /command?room=R keep a client set and a seq per
+//   room R (no room given: one room, as before), so a command reaches the
+//   clients of its room only, as in HiFi.
 // - GET /health answers 200 with the number of clients.
 // Prints "listening on http://127.0.0.1:PORT" once ready.
 'use strict';
@@ -18,8 +21,20 @@ const { WebSocketServer, WebSocket } = require('ws');
 const port = Number(process.argv[2] ?? process.env.PORT ?? 0);
 const host = process.env.HOST ?? '127.0.0.1';
 
-let seq = 0;
 const startedAt = Date.now();
+// Room name -> { clients: Set of sockets, seq }.
+const rooms = new Map();
+function roomOf(name) {
+  let room = rooms.get(name);
+  if (!room) {
+    room = { clients: new Set(), seq: 0 };
+    rooms.set(name, room);
+  }
+  return room;
+}
+function roomName(reqUrl) {
+  return new URL(reqUrl, 'http://peer').searchParams.get('room') ?? '';
+}
 
 // Same fields as HiFi's state message (see docs/protocol.md), similar sizes.
 function stateMessage(n, positionMs) {
@@ -60,10 +75,11 @@ const server = http.createServer((req, res) => {
         res.end('{"error":"invalid JSON"}');
         return;
       }
-      const n = ++seq;
-      // Serialise once; every socket gets the same bytes as a text frame.
+      const room = roomOf(roomName(req.url));
+      const n = ++room.seq;
+      // Serialise once; every socket of the room gets the same bytes as a text frame.
       const data = Buffer.from(JSON.stringify(stateMessage(n, positionMs)));
-      for (const client of wss.clients) {
+      for (const client of room.clients) {
         if (client.readyState === WebSocket.OPEN) client.send(data, { binary: false });
       }
       const body = JSON.stringify({ seq: n });
@@ -73,7 +89,7 @@ const server = http.createServer((req, res) => {
     return;
   }
   if (req.method === 'GET' && url === '/health') {
-    const body = JSON.stringify({ clients: wss.clients.size, seq, uptime_ms: Date.now() - startedAt });
+    const body = JSON.stringify({ clients: wss.clients.size, rooms: rooms.size, uptime_ms: Date.now() - startedAt });
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
     return;
@@ -86,9 +102,12 @@ server.keepAliveTimeout = 60_000;
 server.maxConnections = 100_000;
 
 const wss = new WebSocketServer({ server, path: '/ws', perMessageDeflate: false, maxPayload: 1 << 20 });
-wss.on('connection', (ws) => {
+wss.on('connection', (ws, req) => {
+  const room = roomOf(roomName(req.url));
+  room.clients.add(ws);
+  ws.on('close', () => room.clients.delete(ws));
   ws.on('error', () => {});
-  ws.send(JSON.stringify({ type: 'snapshot', seq }));
+  ws.send(JSON.stringify({ type: 'snapshot', seq: room.seq }));
 });
 
 server.listen({ port, host, backlog: 4096 }, () => {
