@@ -141,6 +141,20 @@ pulse_drift_record() {
     pactl load-module module-pipe-sink sink_name="hifi_card_$side" file="$PULSE_DIR/card_$side.fifo" \
       format=s16le rate=48000 channels=2 channel_map=front-left,front-right $extra >/dev/null || return 1
   done
+  # A card's sink in PulseAudio runs on a real-time thread and keeps playing
+  # (silence) while nothing plays into it; a pipe sink does neither by
+  # itself. Its thread gets the null sink's scheduling, and a silent stream
+  # plays into each card for as long as the recording runs.
+  local tid
+  for tid in $(ps -L -o tid=,comm= -p "$PULSE_PID" | awk '$2 == "pipe-sink" { print $1 }'); do
+    chrt -r -p 5 "$tid" >/dev/null 2>&1 || true
+  done
+  PULSE_KEEPALIVE_PIDS=()
+  for side in left right; do
+    pacat --playback --device="hifi_card_$side" --raw --format=s16le --rate=48000 --channels=2 \
+      --stream-name=keep-alive </dev/zero >/dev/null 2>&1 &
+    PULSE_KEEPALIVE_PIDS+=($!)
+  done
   PULSE_RECORD_FILE=$file
   "$bin_dir/hifi-drift-card" --left "$PULSE_DIR/card_left.fifo" --left-ppm "$left_ppm" \
     --right "$PULSE_DIR/card_right.fifo" --right-ppm "$right_ppm" --out "$file" >"$file.log" 2>&1 &
@@ -148,11 +162,13 @@ pulse_drift_record() {
   await_recording hifi-drift-card
 }
 
-# plays_into SINK: a stream plays into PulseAudio sink SINK.
+# plays_into SINK: a stream plays into PulseAudio sink SINK (besides a
+# card's silent keep-alive stream).
 plays_into() {
-  local index
+  local index need=1
+  [[ "$1" == hifi_card_* && -n "${PULSE_KEEPALIVE_PIDS[*]:-}" ]] && need=2
   index=$(pactl list short sinks | awk -v s="$1" '$2 == s { print $1 }')
-  pactl list short sink-inputs | awk -v i="$index" '$2 == i { found = 1 } END { exit !found }'
+  pactl list short sink-inputs | awk -v i="$index" -v need="$need" '$2 == i { n++ } END { exit n < need }'
 }
 
 # recorded_bytes: the size of the recording so far (0 before it exists).
@@ -177,6 +193,11 @@ pulse_stop_record() {
   done
   wait "$pid" 2>/dev/null || true
   PULSE_RECORD_PID=""
+  if [[ -n "${PULSE_KEEPALIVE_PIDS[*]:-}" ]]; then
+    kill "${PULSE_KEEPALIVE_PIDS[@]}" 2>/dev/null || true
+    wait "${PULSE_KEEPALIVE_PIDS[@]}" 2>/dev/null || true
+  fi
+  PULSE_KEEPALIVE_PIDS=()
 }
 
 # click_train OUT SECONDS RATE CHANNELS SEED: writes a test song to OUT (its
