@@ -12,10 +12,12 @@
 // libpulse's interpolated latency, which after a rewind moves by tenths of a
 // ms, and on a busy machine by several ms for seconds: the player would
 // follow that, and be heard that far off. A report is asked for whenever
-// the latest is older than kFreshReportMs (libpulse's own come every 1.5 s):
-// the estimate counts the audio played since the report at the nominal
-// rate, so a device whose clock drifts 200 ppm would put it 0.3 ms off by
-// the end of such a wait.
+// the latest is older than kFreshReportMs (libpulse's own come every 1.5 s).
+// The audio between what a report says is heard and the next write (the
+// queue, some 0.2 s) is counted at the device's own rate: its clock drifts
+// from the system clock (up to a few hundred ppm), and the reports show by
+// how much, as the frames heard against their timestamps seconds apart
+// (DeviceRate).
 #include <pulse/error.h>
 #include <pulse/pulseaudio.h>
 #include <pulse/rtclock.h>
@@ -26,6 +28,7 @@
 #include <optional>
 #include <string>
 
+#include "client/sinks/device_rate.h"
 #include "client/sinks/sinks.h"
 
 namespace hifi::client::sinks {
@@ -191,7 +194,8 @@ class PulseSink final : public AudioSink {
     const double queued = play_time_ms(now) - now;
     const double from = std::max(wall_ms - now, soonest_rewind_ms());
     if (from >= queued) return;
-    const auto frames = static_cast<std::int64_t>(std::floor((queued - from) * spec_.rate / 1000.0 + 1e-6));
+    const auto frames =
+        static_cast<std::int64_t>(std::floor((queued - from) * spec_.rate * device_rate_.ratio() / 1000.0 + 1e-6));
     seek_bytes_ -= frames * static_cast<std::int64_t>(frame_bytes());
   }
 
@@ -237,13 +241,17 @@ class PulseSink final : public AudioSink {
   // kMaxReportAgeMs.
   std::optional<double> reported_play_time_ms(double now) {
     const pa_timing_info* t = pa_stream_get_timing_info(stream_);
-    if (t == nullptr || !t->playing || t->read_index_corrupt || t->write_index_corrupt) return std::nullopt;
+    if (t == nullptr || !t->playing || t->read_index_corrupt || t->write_index_corrupt) {
+      device_rate_.reset();
+      return std::nullopt;
+    }
     const double at = static_cast<double>(t->timestamp.tv_sec) * 1000.0 + static_cast<double>(t->timestamp.tv_usec) / 1000.0;
     if (now - at > kFreshReportMs) ask_for_report();
     if (now - at > kMaxReportAgeMs || at > now + kMaxReportAheadMs) return std::nullopt;
     const double bytes_per_ms = static_cast<double>(frame_bytes()) * spec_.rate / 1000.0;
     const double heard = static_cast<double>(t->read_index) - static_cast<double>(t->sink_usec) / 1000.0 * bytes_per_ms;
-    return at + (static_cast<double>(t->write_index + seek_bytes_) - heard) / bytes_per_ms;
+    device_rate_.add(at, heard / static_cast<double>(frame_bytes()), spec_.rate / 1000.0);
+    return at + (static_cast<double>(t->write_index + seek_bytes_) - heard) / (bytes_per_ms * device_rate_.ratio());
   }
 
   // Sets the one stall timer to signal the loop at `usec` (pa_rtclock_now()
@@ -304,6 +312,7 @@ class PulseSink final : public AudioSink {
   pa_operation* refresh_ = nullptr;
   // Wakes write() at the stall limit (wake_at), or null before the first wait.
   pa_time_event* stall_alarm_ = nullptr;
+  DeviceRate device_rate_;
 };
 
 }  // namespace
