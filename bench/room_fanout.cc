@@ -22,7 +22,8 @@
 // connects and once all are connected and idle, divided by N.
 //
 // Several servers (a cluster): give --url once per node and the listeners
-// are spread over them round-robin (listener i on URL i mod K); the commands
+// are spread over them round-robin (listener i on URL i mod K, or (i / M)
+// mod K with M rooms); the commands
 // still go to the one --command-url. --pid may also be repeated: RSS and CPU
 // are then summed over those processes. With more than one --url, the
 // report adds the last-listener latency per URL (the listeners of each node
@@ -204,6 +205,12 @@ Options parse_options(int argc, char** argv) {
   if (o.label.empty()) o.label = o.key == "revision" ? "hifi" : "peer";
   if (o.rooms.empty()) o.rooms.push_back("");
   if (o.rooms.size() > static_cast<std::size_t>(o.listeners)) die("more rooms than listeners");
+  if (o.rooms.size() > (std::size_t{1} << 19)) die("too many rooms");
+  {
+    auto sorted = o.rooms;
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) die("a --room is given twice");
+  }
   return o;
 }
 
@@ -691,7 +698,7 @@ std::string fmt(double v, int decimals = 2) {
 
 int main(int argc, char** argv) {
   const Options opt = parse_options(argc, argv);
-  const Url cmd_url = parse_url(opt.command_url);
+  const Url cmd_url = parse_url(with_room(opt.command_url, opt.rooms.front()));
 
   Shared shared;
   asio::io_context resolve_io;
@@ -723,7 +730,8 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<Listener>> listeners;
   listeners.reserve(opt.listeners);
   for (int i = 0; i < opt.listeners; ++i) {
-    listeners.push_back(std::make_unique<Listener>(*ios[i % opt.threads]));
+    // A room's listeners spread over the client threads too.
+    listeners.push_back(std::make_unique<Listener>(*ios[i / room_count % opt.threads]));
     listeners.back()->room = static_cast<std::size_t>(i) % room_count;
     listeners.back()->target = static_cast<std::size_t>(i) / room_count % opt.urls.size();
   }
@@ -970,19 +978,24 @@ int main(int argc, char** argv) {
   const double avg_state_bytes = state_messages ? static_cast<double>(state_bytes) / state_messages : NAN;
   (void)cpu_commands_end;
 
+  // The pace the commands went at (one sender: a slow answer holds the next).
+  double commands_per_s = NAN;
+  if (commands > 1 && results.back().t_send > results.front().t_send) {
+    commands_per_s = (commands - 1) * 1e9 / static_cast<double>(results.back().t_send - results.front().t_send);
+  }
   const std::string rooms_text =
       room_count > 1 ? " (" + std::to_string(room_count) + " rooms, a command every " +
                            std::to_string(static_cast<std::int64_t>(room_count) * opt.interval_ms) + " ms in each)"
                      : "";
   std::printf(
       "%s N=%d%s: last-listener latency p50 %s ms, p99 %s ms, max %s ms (median listener: p50 %s, p99 %s ms); "
-      "messages %llu/%llu; commands %d ok, %d failed, %d incomplete (answer p50 %s ms, p99 %s ms); "
+      "messages %llu/%llu; commands %d ok, %d failed, %d incomplete, %s a second (answer p50 %s ms, p99 %s ms); "
       "server RSS %ld -> %ld KiB = %s KiB/conn; join %.2f s + settle %.2f s%s, %llu join messages; "
       "server CPU %s ms during commands (%s us/message), %s ms during joins; client CPU %s ms; "
       "state message %s bytes; %d listeners failed to connect, %d closed before the commands, %d during them%s%s\n",
       opt.label.c_str(), opt.listeners, rooms_text.c_str(), fmt(p50).c_str(), fmt(p99).c_str(), fmt(pmax).c_str(), fmt(med_p50).c_str(),
       fmt(med_p99).c_str(), static_cast<unsigned long long>(received), static_cast<unsigned long long>(expected),
-      ok_commands, failed_commands, incomplete_commands, fmt(answer_p50).c_str(), fmt(answer_p99).c_str(), rss_before, rss_after,
+      ok_commands, failed_commands, incomplete_commands, fmt(commands_per_s, 1).c_str(), fmt(answer_p50).c_str(), fmt(answer_p99).c_str(), rss_before, rss_after,
       fmt(kib_per_conn, 1).c_str(), join_s, settle_s, settled_in_time ? "" : " (JOIN TIMED OUT)",
       static_cast<unsigned long long>(join_messages), fmt(server_cpu_commands_ms, 0).c_str(),
       fmt(us_per_message, 2).c_str(), fmt(server_cpu_join_ms, 0).c_str(), fmt(client_cpu_ms, 0).c_str(),
@@ -999,7 +1012,7 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"label\":\"%s\",\"listeners\":%d,\"rooms\":%zu,\"connected\":%d,\"failed_listeners\":%d,\"ready\":%d,"
         "\"closed_before_commands\":%d,\"closed_during_run\":%d,\"close_causes\":{%s},\"retries\":%d,"
-        "\"commands\":%d,\"failed_commands\":%d,\"incomplete_commands\":%d,"
+        "\"commands\":%d,\"failed_commands\":%d,\"incomplete_commands\":%d,\"commands_per_s\":%s,"
         "\"messages_received\":%llu,\"messages_expected\":%llu,"
         "\"last_p50_ms\":%s,\"last_p99_ms\":%s,\"last_max_ms\":%s,"
         "\"median_listener_p50_ms\":%s,\"median_listener_p99_ms\":%s,\"answer_p50_ms\":%s,\"answer_p99_ms\":%s,"
@@ -1010,6 +1023,7 @@ int main(int argc, char** argv) {
         "\"client_cpu_ms\":%s,\"state_message_bytes\":%s,\"connect_s\":%s,\"join_timeout_s\":%s%s%s%s}\n",
         opt.label.c_str(), opt.listeners, room_count, shared.connected.load(), shared.failed.load(), ready, closed_before_commands,
         closed_during, causes_json.c_str(), shared.retries.load(), commands, failed_commands, incomplete_commands,
+        fmt(commands_per_s, 2).c_str(),
         static_cast<unsigned long long>(received), static_cast<unsigned long long>(expected), fmt(p50, 3).c_str(),
         fmt(p99, 3).c_str(), fmt(pmax, 3).c_str(), fmt(med_p50, 3).c_str(), fmt(med_p99, 3).c_str(),
         fmt(answer_p50, 3).c_str(), fmt(answer_p99, 3).c_str(), fmt(floor_p50, 3).c_str(), fmt(floor_p99, 3).c_str(),

@@ -73,7 +73,7 @@ if [[ -n "$MANY_ROOMS" ]]; then
   [[ "$MANY_ROOMS" =~ ^([1-9][0-9]*)x([1-9][0-9]*)$ ]] || die "ROOM_BENCH_ROOMS: '$MANY_ROOMS' is not ROOMSxLISTENERS (e.g. 100x100)"
   ROOM_COUNT=${BASH_REMATCH[1]}
   ROOM_SIZE=${BASH_REMATCH[2]}
-  ((ROOM_COUNT <= 1000)) || die "ROOM_BENCH_ROOMS: at most 1000 rooms"
+  ((ROOM_COUNT >= 2 && ROOM_COUNT <= 1000)) || die "ROOM_BENCH_ROOMS: 2 to 1000 rooms (one room is what ROOM_BENCH_SIZES measures)"
   ((ROOM_COUNT * ROOM_SIZE > max_n)) && max_n=$((ROOM_COUNT * ROOM_SIZE))
 fi
 [[ "$ROOMS_INTERVAL_MS" =~ ^[1-9][0-9]*$ ]] || die "ROOM_BENCH_ROOMS_INTERVAL_MS: '$ROOMS_INTERVAL_MS' is not a positive number"
@@ -281,7 +281,7 @@ jq -r '
   (if (.close_causes | length) > 0 then " (\(.close_causes | to_entries | map("\(.value)x \(.key)") | join(", ")))" else "" end) +
   "; joins \(.join_s)+\(.settle_s) s" +
   (if .settled then "" else " (JOIN TIMEOUT: \(.connected) connected, \(.ready) with a first message)" end) + " with \(.join_messages) other messages; " +
-  "server CPU \(.server_cpu_us_per_message) us/message; command answer p50 \(.answer_p50_ms) ms, p99 \(.answer_p99_ms) ms" +
+  "server CPU \(.server_cpu_us_per_message) us/message; \(.commands_per_s // "-") commands a second; command answer p50 \(.answer_p50_ms) ms, p99 \(.answer_p99_ms) ms" +
   (if .floor_p50_ms != null then " (floor: a GET of the room at the same cadence, p50 \(.floor_p50_ms) ms, p99 \(.floor_p99_ms) ms)" else "" end) + "; " +
   "state message \(.state_message_bytes) B" end' "$RESULTS"
 echo

@@ -23,13 +23,35 @@ double feed(DeviceRate& rate, double t0, double seconds, double ratio, double fr
   return t;
 }
 
-TEST(DeviceRateTest, IsNominalUntilReportsSpanFiveSeconds) {
+TEST(DeviceRateTest, IsNominalUntilReportsSpanTenSeconds) {
   DeviceRate rate;
   EXPECT_EQ(rate.ratio(), 1.0);
-  feed(rate, 1000, 4.5, 1.0002);
+  const double t = feed(rate, 1000, 9.5, 1.0002);
   EXPECT_EQ(rate.ratio(), 1.0);
-  feed(rate, 1000, 6, 1.0002);
+  feed(rate, t + 100, 1.5, 1.0002, (t + 100 - 1000) * kPerMs * 1.0002);
   EXPECT_NEAR(rate.ratio(), 1.0002, 1e-7);
+  rate.reset();
+  EXPECT_EQ(rate.ratio(), 1.0);
+}
+
+TEST(DeviceRateTest, OneOddReportDoesNotSetTheRate) {
+  DeviceRate rate;
+  // The stream's first report 1 ms off (as the first of a stream that just
+  // started may be), the rest exact: the fit over all of them keeps the
+  // estimate within 20 ppm where the two ends 20 s apart would be 50 ppm off.
+  rate.add(0, -1 * kPerMs, kPerMs);
+  feed(rate, 100, 20, 1.0, 100 * kPerMs);
+  EXPECT_NEAR(rate.ratio(), 1.0, 20e-6);
+}
+
+TEST(DeviceRateTest, ReportsFarApartStartAfresh) {
+  DeviceRate rate;
+  const double t = feed(rate, 0, 12, 1.0002);
+  ASSERT_NE(rate.ratio(), 1.0);
+  // 60 s without a report, the card 50 ms short over them (within the
+  // 2,000 ppm a step may move): nothing says where that went.
+  rate.add(t + 60'000, (t + 60'000) * kPerMs * 1.0002 - 50 * kPerMs, kPerMs);
+  EXPECT_EQ(rate.ratio(), 1.0);
 }
 
 TEST(DeviceRateTest, FindsASlowCardThroughThePointersSteps) {
@@ -41,30 +63,30 @@ TEST(DeviceRateTest, FindsASlowCardThroughThePointersSteps) {
 
 TEST(DeviceRateTest, AnUnderrunStartsAfresh) {
   DeviceRate rate;
-  double t = feed(rate, 0, 10, 1.0003);
+  double t = feed(rate, 0, 12, 1.0003);
   ASSERT_NEAR(rate.ratio(), 1.0003, 1e-6);
   // The card played nothing for 300 ms (its frames stood still), then on at
   // another rate: the old estimate must not carry over.
   const double frame = t * kPerMs * 1.0003 + 100 * kPerMs;  // at t + 400
   t = feed(rate, t + 400, 3, 0.9999, frame);
   EXPECT_EQ(rate.ratio(), 1.0);
-  feed(rate, t + 100, 8, 0.9999, frame + 3100 * kPerMs * 0.9999);
+  feed(rate, t + 100, 10, 0.9999, frame + 3100 * kPerMs * 0.9999);
   EXPECT_NEAR(rate.ratio(), 0.9999, 1e-6);
 }
 
 TEST(DeviceRateTest, BelievesAtMostAThousandPpm) {
   DeviceRate rate;
-  feed(rate, 0, 10, 1.0015);
+  feed(rate, 0, 12, 1.0015);
   EXPECT_EQ(rate.ratio(), 1 + DeviceRate::kMaxDrift);
   rate.reset();
   // Further off than a card's clock can be: every step breaks the run.
-  feed(rate, 0, 10, 1.01);
+  feed(rate, 0, 12, 1.01);
   EXPECT_EQ(rate.ratio(), 1.0);
 }
 
 TEST(DeviceRateTest, AClockSteppedBackStartsAfresh) {
   DeviceRate rate;
-  double t = feed(rate, 100'000, 10, 1.0002);
+  double t = feed(rate, 100'000, 12, 1.0002);
   ASSERT_NE(rate.ratio(), 1.0);
   rate.add(t - 5000, t * kPerMs, kPerMs);
   EXPECT_EQ(rate.ratio(), 1.0);

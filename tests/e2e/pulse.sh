@@ -10,7 +10,8 @@
 #   pulse_stop_record  stops that recording and closes its file
 #   pulse_drift_record BIN_DIR FILE LEFT_PPM RIGHT_PPM
 #                      records instead two sound cards whose clocks drift
-#   plays_into SINK    a stream plays into SINK
+#   plays_into SINK    a stream plays into SINK (a drift card's silent
+#                      keep-alive stream, which pulse_stop_record stops, aside)
 #   click_train OUT SECONDS RATE CHANNELS SEED   a test song with sharp features
 #
 # The sinks: hifi_out, a null sink (48 kHz stereo) whose monitor is what
@@ -143,32 +144,59 @@ pulse_drift_record() {
   done
   # A card's sink in PulseAudio runs on a real-time thread and keeps playing
   # (silence) while nothing plays into it; a pipe sink does neither by
-  # itself. Its thread gets the null sink's scheduling, and a silent stream
-  # plays into each card for as long as the recording runs.
+  # itself. Its thread gets SCHED_RR at priority 5 (what the daemon gives
+  # the null sink's here; without the right to, it stays as it is), and once
+  # the cards run, a silent stream (named keep-alive, which plays_into
+  # ignores) plays into each card until pulse_stop_record.
   local tid
   for tid in $(ps -L -o tid=,comm= -p "$PULSE_PID" | awk '$2 == "pipe-sink" { print $1 }'); do
     chrt -r -p 5 "$tid" >/dev/null 2>&1 || true
-  done
-  PULSE_KEEPALIVE_PIDS=()
-  for side in left right; do
-    pacat --playback --device="hifi_card_$side" --raw --format=s16le --rate=48000 --channels=2 \
-      --stream-name=keep-alive </dev/zero >/dev/null 2>&1 &
-    PULSE_KEEPALIVE_PIDS+=($!)
   done
   PULSE_RECORD_FILE=$file
   "$bin_dir/hifi-drift-card" --left "$PULSE_DIR/card_left.fifo" --left-ppm "$left_ppm" \
     --right "$PULSE_DIR/card_right.fifo" --right-ppm "$right_ppm" --out "$file" >"$file.log" 2>&1 &
   PULSE_RECORD_PID=$!
-  await_recording hifi-drift-card
+  await_recording hifi-drift-card || return 1
+  PULSE_KEEPALIVE_PIDS=()
+  for side in left right; do
+    pacat --playback --device="hifi_card_$side" --raw --format=s16le --rate=48000 --channels=2 \
+      --stream-name=keep-alive </dev/zero >/dev/null 2>&1 &
+    PULSE_KEEPALIVE_PIDS+=($!)
+    if declare -p E2E_PIDS >/dev/null 2>&1; then E2E_PIDS+=("$!"); fi
+  done
+  wait_for_keepalives
 }
 
-# plays_into SINK: a stream plays into PulseAudio sink SINK (besides a
-# card's silent keep-alive stream).
-plays_into() {
-  local index need=1
-  [[ "$1" == hifi_card_* && -n "${PULSE_KEEPALIVE_PIDS[*]:-}" ]] && need=2
+# sink_inputs_on SINK: the names (media.name) of the streams playing into
+# PulseAudio sink SINK, one a line.
+sink_inputs_on() {
+  local index
   index=$(pactl list short sinks | awk -v s="$1" '$2 == s { print $1 }')
-  pactl list short sink-inputs | awk -v i="$index" -v need="$need" '$2 == i { n++ } END { exit n < need }'
+  [[ -n "$index" ]] || return 0
+  LC_ALL=C pactl list sink-inputs | awk -v i="$index" '
+    /^Sink Input #/ { sink = ""; next }
+    /^[ \t]*Sink: / { sink = $2; next }
+    /^[ \t]*media.name = / && sink == i { sub(/^[ \t]*media.name = "/, ""); sub(/"$/, ""); print }'
+}
+
+# wait_for_keepalives: both cards' keep-alive streams play (up to 10 s).
+wait_for_keepalives() {
+  local deadline=$((SECONDS + 10)) side
+  for side in left right; do
+    until sink_inputs_on "hifi_card_$side" | grep -qx keep-alive; do
+      if ((SECONDS >= deadline)); then
+        echo "the keep-alive stream of hifi_card_$side did not start" >&2
+        return 1
+      fi
+      sleep 0.05
+    done
+  done
+}
+
+# plays_into SINK: a stream plays into PulseAudio sink SINK (other than a
+# card's keep-alive stream).
+plays_into() {
+  sink_inputs_on "$1" | grep -qvx keep-alive
 }
 
 # recorded_bytes: the size of the recording so far (0 before it exists).

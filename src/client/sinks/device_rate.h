@@ -11,16 +11,20 @@
 namespace hifi::client::sinks {
 
 // The device's rate against its nominal one, from the frames it was hearing
-// at the timing reports' timestamps: over the last kRateWindowMs of reports
-// at least kRatePointMs apart, once they span kMinRateSpanMs. Two reports
-// whose frames moved more than kRateBreak off the time between them (an
-// underrun, a stream that stopped, the clock stepped) start it afresh. At
-// most kMaxDrift off nominal is believed. Not thread-safe.
+// at the timing reports' timestamps: the least-squares slope over the last
+// kRateWindowMs of reports at least kRatePointMs apart, once they span
+// kMinRateSpanMs. It starts afresh when two of them are more than
+// kMaxGapMs apart (nothing was known in between), when the frames between
+// them moved more than kRateBreak off the time between them (an underrun, a
+// stream that stopped, the clock stepped), and on reset() (the caller saw
+// an underrun or a stream that stopped). At most kMaxDrift off nominal is
+// believed. Not thread-safe.
 class DeviceRate {
  public:
   static constexpr double kRatePointMs = 1000;
+  static constexpr double kMaxGapMs = 3000;
   static constexpr double kRateWindowMs = 30'000;
-  static constexpr double kMinRateSpanMs = 5000;
+  static constexpr double kMinRateSpanMs = 10'000;
   static constexpr double kRateBreak = 2e-3;
   static constexpr double kMaxDrift = 1e-3;
 
@@ -32,18 +36,31 @@ class DeviceRate {
       const double dt = at_ms - last.at_ms;
       if (dt < kRatePointMs && dt >= 0) return;
       const double ratio = dt > 0 ? (heard_frames - last.frames) / (dt * nominal_per_ms) : 0;
-      if (dt < 0 || std::abs(ratio - 1) > kRateBreak) points_.clear();
+      if (dt < 0 || dt > kMaxGapMs || std::abs(ratio - 1) > kRateBreak) points_.clear();
     }
     points_.push_back({at_ms, heard_frames});
     while (points_.size() > 2 && at_ms - points_[1].at_ms >= kRateWindowMs) points_.erase(points_.begin());
-    const Point& first = points_.front();
-    const double span = at_ms - first.at_ms;
     ratio_ = 1;
-    if (span >= kMinRateSpanMs) {
-      ratio_ = std::clamp((heard_frames - first.frames) / (span * nominal_per_ms), 1 - kMaxDrift, 1 + kMaxDrift);
+    if (at_ms - points_.front().at_ms < kMinRateSpanMs) return;
+    // Slope of frames over time, both taken from the first point (the
+    // timestamps are some 1.8e12 ms: their squares would lose the µs).
+    const Point& first = points_.front();
+    double mean_t = 0, mean_f = 0;
+    for (const Point& p : points_) {
+      mean_t += p.at_ms - first.at_ms;
+      mean_f += p.frames - first.frames;
     }
+    mean_t /= static_cast<double>(points_.size());
+    mean_f /= static_cast<double>(points_.size());
+    double stt = 0, stf = 0;
+    for (const Point& p : points_) {
+      const double t = p.at_ms - first.at_ms - mean_t;
+      stt += t * t;
+      stf += t * (p.frames - first.frames - mean_f);
+    }
+    ratio_ = std::clamp(stf / stt / nominal_per_ms, 1 - kMaxDrift, 1 + kMaxDrift);
   }
-  // The stream stopped playing: what comes next is a new stretch.
+  // The stream stopped playing, or underran: what comes next is a new stretch.
   void reset() {
     points_.clear();
     ratio_ = 1;

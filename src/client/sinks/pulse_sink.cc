@@ -250,6 +250,10 @@ class PulseSink final : public AudioSink {
     if (now - at > kMaxReportAgeMs || at > now + kMaxReportAheadMs) return std::nullopt;
     const double bytes_per_ms = static_cast<double>(frame_bytes()) * spec_.rate / 1000.0;
     const double heard = static_cast<double>(t->read_index) - static_cast<double>(t->sink_usec) / 1000.0 * bytes_per_ms;
+    // An underrun since the last report (the bytes handed to the sink since
+    // the last one went down) breaks the card's run of frames.
+    if (t->since_underrun < since_underrun_) device_rate_.reset();
+    since_underrun_ = t->since_underrun;
     device_rate_.add(at, heard / static_cast<double>(frame_bytes()), spec_.rate / 1000.0);
     return at + (static_cast<double>(t->write_index + seek_bytes_) - heard) / (bytes_per_ms * device_rate_.ratio());
   }
@@ -313,6 +317,7 @@ class PulseSink final : public AudioSink {
   // Wakes write() at the stall limit (wake_at), or null before the first wait.
   pa_time_event* stall_alarm_ = nullptr;
   DeviceRate device_rate_;
+  std::int64_t since_underrun_ = 0;  // of the last report seen
 };
 
 }  // namespace
