@@ -79,6 +79,7 @@ check() {  # check DESCRIPTION COMMAND...
 }
 
 eq() { [[ "$1" == "$2" ]] || { log "    expected '$2', got '$1'"; return 1; }; }
+jqe() { jq -e "$@" >/dev/null; }  # jqe [jq args...] FILTER FILE: the filter holds
 
 finish() {
   echo "$E2E_PASSES passed, $E2E_FAILURES failed"

@@ -193,6 +193,30 @@ wait_for_keepalives() {
   done
 }
 
+# pulse_listen BIN_DIR ROOM DIR NAME SINK [WRAPPER...]: starts `hifi listen
+# ROOM --sink pulse` (BIN_DIR/hifi, under WRAPPER when given) playing into
+# PulseAudio sink SINK, its output in DIR/NAME.out and its sync log in
+# DIR/NAME.log; sets NAME_PID and adds it to E2E_PIDS.
+pulse_listen() {
+  local bin_dir=$1 room=$2 dir=$3 name=$4 sink=$5
+  shift 5
+  PULSE_SINK=$sink "$@" "$bin_dir/hifi" listen "$room" --sink pulse --sync-log "$dir/$name.log" >"$dir/$name.out" 2>&1 </dev/null &
+  E2E_PIDS+=("$!")
+  eval "${name}_PID=$!"
+}
+
+# recording_mark: MARK = how much audio the recording holds now (ms);
+# played_since_mark MS: it has grown by more than MS since. The recorder's
+# clock paces a session that waits on them.
+recording_mark() { MARK=$(recorded_ms); }
+played_since_mark() { recorded_past $((MARK + $1)); }
+
+# show_skew_windows FILE: every window of a hifi-speaker-skew --json report,
+# one a line on stderr (what a failed check looks at).
+show_skew_windows() {
+  jq -r '.windows[] | "    \(.start_ms)  \(.status)  skew \(.skew_ms)  corr \(.corr)  L \(.left_dbfs)  R \(.right_dbfs)"' "$1" >&2
+}
+
 # plays_into SINK: a stream plays into PulseAudio sink SINK (other than a
 # card's keep-alive stream).
 plays_into() {

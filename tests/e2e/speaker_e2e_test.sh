@@ -63,38 +63,28 @@ check "the click train is uploaded" test -n "$song" -a "$song" != null
 room=$(hifi --json rooms create "Speakers" | jq -r .id)
 hifi queue "$room" add "$song" >/dev/null
 
-listen() {  # listen NAME SINK [WRAPPER...]: a PulseAudio listener playing into SINK
-  local name=$1 sink=$2
-  shift 2
-  PULSE_SINK=$sink "$@" "$BIN_DIR/hifi" listen "$room" --sink pulse --sync-log "$T/$name.log" >"$T/$name.out" 2>&1 </dev/null &
-  E2E_PIDS+=("$!")
-  eval "${name}_PID=$!"
-}
-listen a hifi_left
-listen b "$SINK_B" "${WRAP_B[@]}"
+pulse_listen "$BIN_DIR" "$room" "$T" a hifi_left
+pulse_listen "$BIN_DIR" "$room" "$T" b "$SINK_B" "${WRAP_B[@]}"
 check "listener A connects" wait_until 30 grep -q "connected to" "$T/a.out"
 check "listener B connects" wait_until 30 grep -q "connected to" "$T/b.out"
 
 pulse_record "$REC"
-# Each step waits until the recording has grown by so much audio: the
-# recorder's clock paces the session.
-mark() { MARK=$(recorded_ms); }
-played_for() { recorded_past $((MARK + $1)); }
+# Each step waits until the recording has grown by so much audio.
 hifi play "$room" >/dev/null
 check "both listeners open a PulseAudio stream" wait_until 30 eval 'plays_into hifi_left && plays_into "$SINK_B"'
-mark
-wait_until 30 played_for 5000
+recording_mark
+wait_until 30 played_since_mark 5000
 hifi seek "$room" 0:15 >/dev/null
-mark
-wait_until 30 played_for 4000
+recording_mark
+wait_until 30 played_since_mark 4000
 hifi pause "$room" >/dev/null
-mark
+recording_mark
 PAUSE_MS=$MARK
-wait_until 30 played_for 3000
-mark
+wait_until 30 played_since_mark 3000
+recording_mark
 PLAY_MS=$MARK
 hifi play "$room" >/dev/null
-wait_until 30 played_for 4000
+wait_until 30 played_since_mark 4000
 pulse_stop_record
 kill -TERM "$a_PID" "$b_PID" 2>/dev/null || true
 stopped() { ! kill -0 "$a_PID" 2>/dev/null && ! kill -0 "$b_PID" 2>/dev/null; }
@@ -109,7 +99,6 @@ jq -r '"  at the speaker: \(.compared) windows compared, \(.silent) silent, \(.u
 if [[ -x "$BIN_DIR/hifi-sync-report" ]]; then
   log "  the players' own logs: $("$BIN_DIR/hifi-sync-report" "$T/a.log" "$T/b.log" 2>&1 || true)"
 fi
-jqe() { jq -e "$@" >/dev/null; }
 check "at least 12 windows are compared" jqe '.compared >= 12' "$T/skew.json"
 check "the median |skew| at the speaker is at most 5 ms" jqe '.p50_ms != null and .p50_ms <= 5' "$T/skew.json"
 # The pause is heard after the command and the sink's latency (100 ms
@@ -122,7 +111,7 @@ check "both listeners play before the pause" jqe --argjson to "$PAUSE_MS" \
 check "and after it" jqe --argjson from "$PLAY_MS" \
   '[.windows[] | select(.start_ms > $from and .status == "compared")] | length >= 3' "$T/skew.json"
 if ((E2E_FAILURES > 0)); then
-  jq -r '.windows[] | "    \(.start_ms)  \(.status)  skew \(.skew_ms)  corr \(.corr)  L \(.left_dbfs)  R \(.right_dbfs)"' "$T/skew.json" >&2
+  show_skew_windows "$T/skew.json"
   tail -n 5 "$T/a.out" "$T/b.out" >&2
 fi
 

@@ -31,7 +31,6 @@ run_tool() {
   RC=0
   "$SKEW" --json "$@" >"$T/$name.json" 2>"$T/$name.err" || RC=$?
 }
-jqe() { jq -e "$@" >/dev/null; }
 summary() { jq -c '{compared, silent, unmatched, p50_ms, max_ms, mean_ms}' "$T/$1.json"; }
 # within NAME WANT_MS TOL_MS: every compared window's skew is WANT_MS +- TOL_MS.
 within() {
