@@ -12,23 +12,15 @@
 #include <vector>
 
 #include "client/sinks/sinks.h"
+#include "client/sinks/wav_header.h"
 
 namespace hifi::client::sinks {
 namespace {
 
-constexpr std::size_t kHeaderBytes = 44;
 // RIFF sizes are 32-bit.
 constexpr std::uint64_t kMaxDataBytes = std::numeric_limits<std::uint32_t>::max() - 36;
 
 std::string errno_text(int err) { return std::generic_category().message(err); }
-
-void put_u16(unsigned char* p, std::uint16_t v) {
-  p[0] = static_cast<unsigned char>(v);
-  p[1] = static_cast<unsigned char>(v >> 8);
-}
-void put_u32(unsigned char* p, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
-}
 
 bool write_all(int fd, const void* data, std::size_t size) {
   const auto* p = static_cast<const unsigned char*>(data);
@@ -71,9 +63,8 @@ class WavSink final : public PacedSink {
   }
 
   Status write_header() {
-    unsigned char h[kHeaderBytes];
-    header(h, 0);
-    if (!write_all(fd_, h, sizeof h)) return io_error("cannot write " + path_ + ": " + errno_text(errno));
+    const auto h = header(0);
+    if (!write_all(fd_, h.data(), h.size())) return io_error("cannot write " + path_ + ": " + errno_text(errno));
     return Status::ok();
   }
 
@@ -113,29 +104,15 @@ class WavSink final : public PacedSink {
   }
 
  private:
-  void header(unsigned char* h, std::uint32_t data_bytes) const {
-    const auto channels = static_cast<std::uint16_t>(format().channels);
-    const auto rate = static_cast<std::uint32_t>(format().sample_rate);
-    const std::uint16_t block_align = static_cast<std::uint16_t>(channels * 2);
-    std::memcpy(h, "RIFF", 4);
-    put_u32(h + 4, 36 + data_bytes);
-    std::memcpy(h + 8, "WAVEfmt ", 8);
-    put_u32(h + 16, 16);  // fmt chunk size
-    put_u16(h + 20, 1);   // PCM
-    put_u16(h + 22, channels);
-    put_u32(h + 24, rate);
-    put_u32(h + 28, rate * block_align);
-    put_u16(h + 32, block_align);
-    put_u16(h + 34, 16);  // bits per sample
-    std::memcpy(h + 36, "data", 4);
-    put_u32(h + 40, data_bytes);
+  std::array<unsigned char, kWavHeaderBytes> header(std::uint32_t data_bytes) const {
+    return wav_header(static_cast<std::uint32_t>(format().sample_rate), static_cast<std::uint16_t>(format().channels),
+                      data_bytes);
   }
 
   // Makes the file valid as it stands (sizes of what was written so far).
   void patch_header() {
-    unsigned char h[kHeaderBytes];
-    header(h, static_cast<std::uint32_t>(data_bytes_));
-    if (!pwrite_all(fd_, h + 4, 4, 4) || !pwrite_all(fd_, h + 40, 4, 40)) {
+    const auto h = header(static_cast<std::uint32_t>(data_bytes_));
+    if (!pwrite_all(fd_, h.data() + 4, 4, 4) || !pwrite_all(fd_, h.data() + 40, 4, 40)) {
       if (error_.is_ok()) error_ = io_error("cannot write " + path_ + ": " + errno_text(errno));
     }
   }

@@ -53,6 +53,8 @@
 #include <string>
 #include <vector>
 
+#include "client/sinks/wav_header.h"
+
 namespace {
 
 constexpr int kExitOk = 0;
@@ -349,24 +351,6 @@ void put_le(std::uint8_t* p, std::uint32_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
 }
 
-// A 16-bit stereo WAV header for `data_bytes` of samples.
-std::vector<std::uint8_t> wav_header(int rate, std::uint32_t data_bytes) {
-  std::vector<std::uint8_t> h(44);
-  std::memcpy(h.data(), "RIFF", 4);
-  put_le(&h[4], 36 + data_bytes, 4);
-  std::memcpy(&h[8], "WAVEfmt ", 8);
-  put_le(&h[16], 16, 4);
-  put_le(&h[20], 1, 2);  // PCM
-  put_le(&h[22], 2, 2);
-  put_le(&h[24], static_cast<std::uint32_t>(rate), 4);
-  put_le(&h[28], static_cast<std::uint32_t>(rate) * 4, 4);
-  put_le(&h[32], 4, 2);
-  put_le(&h[34], 16, 2);
-  std::memcpy(&h[36], "data", 4);
-  put_le(&h[40], data_bytes, 4);
-  return h;
-}
-
 bool write_all(int fd, const std::uint8_t* p, std::size_t n) {
   while (n > 0) {
     const ssize_t w = write(fd, p, n);
@@ -407,7 +391,8 @@ int main(int argc, char** argv) {
     std::cerr << "hifi-drift-card: " << opt.out << ": " << std::strerror(errno) << "\n";
     return kExitFailed;
   }
-  const auto header = wav_header(opt.rate, 0);
+  const auto rate = static_cast<std::uint32_t>(opt.rate);
+  const auto header = hifi::client::sinks::wav_header(rate, 2, 0);
   if (!write_all(out, header.data(), header.size())) {
     std::cerr << "hifi-drift-card: writing " << opt.out << ": " << std::strerror(errno) << "\n";
     close(out);
@@ -461,7 +446,7 @@ int main(int argc, char** argv) {
   }
   if (ok && !write_all(out, buffer.data(), buffer.size())) ok = false;
   const auto data_bytes = static_cast<std::uint32_t>(recorded * 4);
-  const auto final_header = wav_header(opt.rate, data_bytes);
+  const auto final_header = hifi::client::sinks::wav_header(rate, 2, data_bytes);
   if (lseek(out, 0, SEEK_SET) != 0 || !write_all(out, final_header.data(), final_header.size())) ok = false;
   close(out);
   left.report(elapsed);
