@@ -33,16 +33,28 @@ const TOLERANCE_MS = 5;       // re-schedule when off by more than this
 const FOLLOW_MS = 1;          // follow across the next piece when off by more than this
 const DRIFT_CHECK_MS = 500;
 const CLOCK_SAMPLE_MS = 100;
-// The output clock's offset is the median of its last OUTPUT_SAMPLES
-// measures, which rides out the noise of one (about 0.5 ms). A step in the
-// output's delay (an underrun in the browser's audio stream, say) would
-// turn the median only after half of them, 1.1 s. So when the latest
-// STEP_SAMPLES agree within STEP_AGREE_MS and each is more than
-// TOLERANCE_MS off the median of those before, the older ones are dropped
-// and the schedule moves at once.
+// The output clock's offset (performance.now() - contextTime for frames as
+// they are heard) is an estimate that moves in two ways. A step (an
+// underrun in the browser's audio stream, its output restarting after a
+// silence: 5-80 ms here) is moved to at once: a measure more than
+// TOLERANCE_MS off the one before, after a flat run, and not a lone
+// outlier (outputStep); so is a median of the last OUTPUT_SAMPLES more than
+// OUTPUT_JUMP_MS off (a step the rule missed). Otherwise the estimate moves
+// towards that median (which rides out the noise of one measure, about
+// 0.5 ms) by at most OUTPUT_SLEW_PPM: a sound card's clock drifts from the
+// system's by up to a few hundred ppm, while Chromium's measure (PulseAudio's
+// interpolated latency) runs off, after its output starts or restarts, by
+// up to 9 ms a second, reset part of the way back every 1.5 s, for some
+// 15 s; the first measure after the step is right. A page that followed the
+// run-off was heard that far off at the speaker (docs/benchmarks.md, "The
+// web player's output clock, slowed down"). The first OUTPUT_FIRST
+// measures set it directly.
 const OUTPUT_SAMPLES = 21;
+const OUTPUT_FIRST = 5;
+const OUTPUT_SLEW_PPM = 300;
+const OUTPUT_JUMP_MS = 20;
 const STEP_SAMPLES = 3;
-const STEP_AGREE_MS = 1;
+const STEP_FLAT_MS = 0.6;
 const FADE_S = 0.004;
 const PIECE_MS = 10000;
 const MIN_PIECE_MS = 1000;      // a piece shorter than this runs on to the next grid point
@@ -52,6 +64,12 @@ const FETCH_AHEAD_MS = 60000;   // pieces fetched and decoded ahead of what is h
 const KEEP_BEHIND_MS = 5000;    // pieces kept behind what is heard (small seeks back)
 const MAX_FETCHES = 1;          // pieces being fetched at once
 const DATA_SAVER_KEY = 'hifi.dataSaver';
+
+// The median of a non-empty list of numbers (the upper one of an even count).
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1];
+}
 
 let current = null; // the player the test hook reads: the last one enabled
 const enabledPlayers = new Set();
@@ -75,6 +93,9 @@ export class SyncPlayer extends EventTarget {
     this.piecesFetched = 0;
     this.piecesAborted = 0;   // fetches of pieces dropped on their way (dropPiece)
     this.outputOffsets = [];  // recent (performanceTime - contextTime) samples, ms
+    this.outputLevel = null;  // the estimate of that offset (outputOffset()), or null before a measure
+    this.outputLevelAt = 0;   // performance.now() of its last move
+    this.outputFresh = 0;     // measures since the output (re)started
     this.outputDelays = [];   // recent delays from rendering a frame to hearing it, ms
     this.status = 'off';
     this.statusDetail = '';
@@ -83,7 +104,7 @@ export class SyncPlayer extends EventTarget {
     this.follows = 0;         // errors followed across a piece (followAcrossNextPiece)
     this.outputShiftMs = 0;   // added to each measure of the output clock (the test hook's shiftOutput)
     this.outputSamples = 0;   // measures of the output clock taken
-    this.outputSteps = 0;     // steps in it moved to at once (outputStepped)
+    this.outputSteps = 0;     // steps in it moved to at once (outputStep)
     this.timers = [];
     this.onChange = (e) => {
       if (e.detail.kind === 'state' || e.detail.kind === 'snapshot' || (e.detail.kind === 'clock' && e.detail.first)) {
@@ -112,7 +133,7 @@ export class SyncPlayer extends EventTarget {
       unlock.buffer = this.ctx.createBuffer(1, 1, this.ctx.sampleRate);
       unlock.connect(this.ctx.destination);
       unlock.start(0);
-      this.ctx.addEventListener('statechange', () => { this.outputOffsets = []; this.outputDelays = []; this.reconcile(); });
+      this.ctx.addEventListener('statechange', () => { this.resetOutputClock(); this.reconcile(); });
     }
     this.enabled = true;
     current = this;
@@ -143,8 +164,7 @@ export class SyncPlayer extends EventTarget {
       this.master = null;
       this.analyser = null;
     }
-    this.outputOffsets = [];
-    this.outputDelays = [];
+    this.resetOutputClock();
     this.lastStopCtx = 0;
     enabledPlayers.delete(this);
     if (current === this) current = [...enabledPlayers].pop() || null;
@@ -178,19 +198,38 @@ export class SyncPlayer extends EventTarget {
 
   // ---- clocks ------------------------------------------------------------
 
+  resetOutputClock() {
+    this.outputOffsets = [];
+    this.outputDelays = [];
+    this.outputLevel = null;
+    this.outputFresh = 0;
+  }
+
   sampleOutputClock() {
     const ctx = this.ctx;
     if (!ctx || ctx.state !== 'running' || !ctx.getOutputTimestamp) return;
     const ts = ctx.getOutputTimestamp();
     if (!(ts.contextTime > 0) || !(ts.performanceTime > 0)) return;
+    const at = performance.now();
     this.outputOffsets.push(ts.performanceTime - ts.contextTime * 1000 + this.outputShiftMs);
     if (this.outputOffsets.length > OUTPUT_SAMPLES) this.outputOffsets.shift();
     this.outputSamples++;
-    if (this.outputStepped()) {
-      this.outputOffsets = this.outputOffsets.slice(-STEP_SAMPLES);
+    this.outputFresh++;
+    const step = this.outputStep();
+    if (step !== null) this.outputOffsets = this.outputOffsets.slice(-STEP_SAMPLES);
+    const target = median(this.outputOffsets);
+    const level = this.outputLevel;
+    const most = OUTPUT_SLEW_PPM * 1e-6 * (at - this.outputLevelAt);
+    if (level === null || (this.outputFresh <= OUTPUT_FIRST && step === null)) {
+      this.outputLevel = target;
+    } else if (step !== null || Math.abs(target - level) > OUTPUT_JUMP_MS) {
+      this.outputLevel = step ?? target;
       this.outputSteps++;
       this.reconcile();
+    } else {
+      this.outputLevel = level + Math.max(-most, Math.min(most, target - level));
     }
+    this.outputLevelAt = at;
     // The frames rendered but not yet heard: what a segment started now
     // waits for on top of its scheduling lead.
     const delay = (ctx.currentTime - ts.contextTime) * 1000 - (performance.now() - ts.performanceTime);
@@ -198,16 +237,20 @@ export class SyncPlayer extends EventTarget {
     if (this.outputDelays.length > 21) this.outputDelays.shift();
   }
 
-  // Whether the output clock stepped: its latest STEP_SAMPLES measures agree,
-  // and each is more than TOLERANCE_MS off the median of the ones before.
-  outputStepped() {
-    const n = this.outputOffsets.length;
-    if (n < STEP_SAMPLES + 2) return false;
-    const latest = this.outputOffsets.slice(-STEP_SAMPLES);
-    if (Math.max(...latest) - Math.min(...latest) > STEP_AGREE_MS) return false;
-    const before = this.outputOffsets.slice(0, -STEP_SAMPLES).sort((a, b) => a - b);
-    const median = before[before.length >> 1];
-    return latest.every((x) => Math.abs(x - median) > TOLERANCE_MS);
+  // The output clock's new level when it stepped at the third latest
+  // measure: that one is more than TOLERANCE_MS off the one before it, which
+  // ended a flat run (within STEP_FLAT_MS of the one two before), and the two
+  // after it are nearer to it than to the old level (it is no lone outlier).
+  // The measure that shows a step is taken as it is: the ones after it may
+  // already run off (see above). Null when there was no step.
+  outputStep() {
+    const x = this.outputOffsets;
+    const n = x.length;
+    if (n < STEP_SAMPLES + 3) return null;
+    const at = x[n - STEP_SAMPLES];
+    const before = x[n - STEP_SAMPLES - 1];
+    if (Math.abs(at - before) <= TOLERANCE_MS || Math.abs(before - x[n - STEP_SAMPLES - 3]) > STEP_FLAT_MS) return null;
+    return x.slice(1 - STEP_SAMPLES).every((y) => Math.abs(y - at) < Math.abs(y - before)) ? at : null;
   }
 
   // How long after it is rendered a frame is heard, in seconds: the second
@@ -224,10 +267,7 @@ export class SyncPlayer extends EventTarget {
 
   // performance.now() - contextTime*1000 for frames as they are heard.
   outputOffset() {
-    if (this.outputOffsets.length) {
-      const sorted = [...this.outputOffsets].sort((a, b) => a - b);
-      return sorted[sorted.length >> 1];
-    }
+    if (this.outputLevel !== null) return this.outputLevel;
     const ctx = this.ctx;
     const latency = (ctx.outputLatency || 0) + (ctx.outputLatency ? 0 : ctx.baseLatency || 0);
     return performance.now() - ctx.currentTime * 1000 + latency * 1000;
