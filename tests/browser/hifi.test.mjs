@@ -590,17 +590,18 @@ test('a two-hour song: bounded heap and decoded audio, and sound soon after a se
 
   // A step of 3 ms in bob's output delay (under the 5 ms at which a player
   // jumps, and as likely the measure's own wander): bob's estimate of the
-  // output clock moves to it at 300 ppm, and he follows it without a jump,
-  // each ms of it at 1000 ppm faster or slower (no click, no gap), until
-  // what he hears has moved by the step as the page's real output clock
-  // shows it (give or take the error under 1 ms that is not followed).
+  // output clock moves to it at 500 ppm, and he follows it without a jump,
+  // in follows of 0.5 ms or more at up to 1000 ppm faster or slower (no
+  // click, no gap), until what he hears has moved by the step as the page's
+  // real output clock shows it (give or take the errors under 0.5 ms that
+  // are not followed, before and after).
   // Taken early in a piece (pieces are 10 s), the piece heard follows;
   // taken late in one, the piece after it may.
   const followStep = async (ms, inPiece) => {
     await bob.waitForFunction(([lo, hi]) => {
       const p = window.__hifiTest.position();
       return p?.positionMs > 0 && p.positionMs % 10000 >= lo && p.positionMs % 10000 <= hi;
-    }, inPiece ? [100, 1500] : [7300, 7800], { timeout: 15000, polling: 20 });
+    }, inPiece ? [100, 1500] : [5300, 5800], { timeout: 15000, polling: 20 });
     const base = await bob.evaluate(() => window.__hifiTest.position());
     await bob.evaluate((step) => window.__hifiTest.shiftOutput(step), ms);
     const followed = await bob.waitForFunction((n) => {
@@ -608,19 +609,29 @@ test('a two-hour song: bounded heap and decoded audio, and sound soon after a se
       if (!p || p.follows <= n) return null;
       const [seg] = window.__hifiTest.segments().filter((sg) => !sg.stopping && sg.rate !== 1).sort((x, y) => y.rampAt - x.rampAt);
       return seg ? { ...seg, follows: p.follows } : null;
-    }, base.follows, { timeout: 15000 });
+    }, base.follows, { timeout: 15000 }).catch(async (err) => {
+      const now = await bob.evaluate(() => ({ p: window.__hifiTest.position(), segments: window.__hifiTest.segments() }));
+      throw new Error(`no follow of a ${ms} ms step: ${err.message}; before ${JSON.stringify(base)}; now ${JSON.stringify(now)}`);
+    });
     const seg = await followed.jsonValue();
     const within = seg.when < seg.rampAt;
-    assert.ok(Math.abs(seg.rate - (1 + Math.sign(ms) * 0.001)) < 1e-6, `plays at ${seg.rate} while it follows`);
+    const ppm = (seg.rate - 1) * 1e6 * Math.sign(ms);
+    assert.ok(ppm > 0 && ppm <= 1000 + 1e-3, `plays at ${seg.rate} while it follows`);
     if (inPiece) assert.ok(within, `the piece heard follows at once: ${JSON.stringify(seg)}`);
     else if (!within) assert.equal(seg.offset, 0, 'the piece after starts from its first sample, where the one before ends');
+    // The estimate takes up the step (at 500 ppm), then the follows bring
+    // what is heard there, within the errors under 0.5 ms left before and after.
     const t0 = Date.now();
+    await bob.waitForFunction(([from, step]) => {
+      const p = window.__hifiTest.position();
+      return p && Math.abs(p.outputOffsetMs - from - step) < 0.3;
+    }, [base.outputOffsetMs, ms], { timeout: 30000, polling: 100 });
     const done = await bob.waitForFunction(([from, step]) => {
       const p = window.__hifiTest.position();
       if (!p || p.positionMs === null || p.expectedMs === null) return null;
       const moved = p.positionMs - p.expectedMs - from;
-      return Math.abs(moved - step) < 1.5 ? { moved, p } : null;
-    }, [base.positionMs - base.expectedMs, ms], { timeout: 30000, polling: 100 }).catch(() => null);
+      return Math.abs(moved - step) < 1.2 ? { moved, p } : null;
+    }, [base.positionMs - base.expectedMs, ms], { timeout: 15000, polling: 100 }).catch(() => null);
     const after = done ? await done.jsonValue() : null;
     const last = await bob.evaluate(() => window.__hifiTest.position());
     const movedNow = last.positionMs - last.expectedMs - (base.positionMs - base.expectedMs);
@@ -658,32 +669,38 @@ test('a two-hour song: bounded heap and decoded audio, and sound soon after a se
   // A step of 30 ms whose measures then run off by 5 ms a second for 3 s
   // and come back (what Chromium's measure does after its output restarts,
   // PulseAudio's interpolated latency settling): bob takes the step as the
-  // first measure shows it and does not follow the run-off; his estimate of
-  // the output clock stays within 2.5 ms of the step, with no jump but the
-  // step's.
+  // first measure shows it and does not follow the run-off. His estimate of
+  // the output clock stays within what it may move at 500 ppm (plus 1 ms of
+  // a measure's noise) of the step, with no jump but the step's. (The
+  // median he followed before went 12.5 ms off, with 3 jumps.)
   const before = await bob.evaluate(() => window.__hifiTest.position());
   const seen = await bob.evaluate((from) => new Promise((resolve) => {
     window.__hifiTest.shiftOutput(30);
+    const t0 = performance.now();
     let k = 0;
     let worst = 0;
     const t = setInterval(() => {
       k++;
-      if (k > 5 && k <= 35) window.__hifiTest.shiftOutput(-0.5);
-      if (k > 35 && k <= 65) window.__hifiTest.shiftOutput(0.5);
+      if (k > 1 && k <= 31) window.__hifiTest.shiftOutput(-0.5);
+      if (k > 31 && k <= 61) window.__hifiTest.shiftOutput(0.5);
       const p = window.__hifiTest.position();
-      if (k > 5) worst = Math.max(worst, Math.abs(p.outputOffsetMs - from - 30));
+      if (p && k > 5) {
+        const allowed = 500e-6 * (performance.now() - t0) + 1;
+        worst = Math.max(worst, Math.abs(p.outputOffsetMs - from - 30) - allowed);
+      }
       if (k === 75) {
         clearInterval(t);
         resolve({ worst, p });
       }
     }, 100);
   }), before.outputOffsetMs);
+  assert.ok(seen.p, 'bob still plays');
   const runMoved = (seen.p.positionMs - seen.p.expectedMs) - (before.positionMs - before.expectedMs);
-  console.log(`a 30 ms step, then 15 ms of run-off and back: the estimate at most ${seen.worst.toFixed(2)} ms off the step, ` +
-    `bob's timeline moved ${runMoved.toFixed(2)} ms, ${seen.p.resyncs - before.resyncs} jumps`);
-  assert.ok(seen.worst < 2.5, `the estimate followed the run-off: ${seen.worst.toFixed(2)} ms off the step`);
+  console.log(`a 30 ms step, then 15 ms of run-off and back: the estimate at most ${seen.worst.toFixed(2)} ms beyond ` +
+    `what it may move, bob's timeline moved ${runMoved.toFixed(2)} ms, ${seen.p.resyncs - before.resyncs} jumps`);
+  assert.ok(seen.worst <= 0, `the estimate followed the run-off: ${seen.worst.toFixed(2)} ms beyond the slew`);
   assert.equal(seen.p.resyncs, before.resyncs + 1, 'one jump: the step');
-  assert.ok(Math.abs(runMoved - 30) < 2.5, `bob's timeline moved ${runMoved.toFixed(2)} ms for a 30 ms step`);
+  assert.ok(Math.abs(runMoved - 30) < 3.5, `bob's timeline moved ${runMoved.toFixed(2)} ms for a 30 ms step`);
 
   // Leave the room as it was: the long song goes.
   const st = await alice.evaluate(() => window.__hifiTest.state());
