@@ -38,7 +38,7 @@ const CLOCK_SAMPLE_MS = 100;
 // underrun in the browser's audio stream, its output restarting after a
 // silence: 5-80 ms here) is moved to at once: a measure more than
 // TOLERANCE_MS off the one before, after a flat run, and not a lone
-// outlier (outputStep); so is a median of the last OUTPUT_SAMPLES more than
+// outlier, with the two after it (outputStep); so is a median of the last OUTPUT_SAMPLES more than
 // OUTPUT_JUMP_MS off (a step the rule missed). Otherwise the estimate moves
 // towards that median (which rides out the noise of one measure, about
 // 0.5 ms) by at most OUTPUT_SLEW_PPM: a sound card's clock drifts from the
@@ -46,7 +46,7 @@ const CLOCK_SAMPLE_MS = 100;
 // pipe, as in the tests, moves in steps of 1-3 ms), while Chromium's measure (PulseAudio's
 // interpolated latency) runs off, after its output starts or restarts, by
 // up to 9 ms a second, reset part of the way back every 1.5 s, for some
-// 15 s; the first measure after the step is right. A page that followed the
+// 15 s; the first measures after the step are right. A page that followed the
 // run-off was heard that far off at the speaker (docs/benchmarks.md, "The
 // web player's output clock, slowed down"). A step that comes during such a
 // run-off is not told from its resets: it is moved to only once the median
@@ -57,7 +57,7 @@ const OUTPUT_FIRST = 5;
 const OUTPUT_SLEW_PPM = 500;
 const OUTPUT_JUMP_MS = 20;
 const STEP_SAMPLES = 3;
-const STEP_FLAT_MS = 1.2;
+const STEP_FLAT_MS = 0.4;
 const FADE_S = 0.004;
 const PIECE_MS = 10000;
 const MIN_PIECE_MS = 1000;      // a piece shorter than this runs on to the next grid point
@@ -226,7 +226,7 @@ export class SyncPlayer extends EventTarget {
     if (level === null || this.outputFresh <= OUTPUT_FIRST) {
       this.outputLevel = target;
     } else if (step !== null || Math.abs(target - level) > OUTPUT_JUMP_MS) {
-      this.outputLevel = step ?? target;
+      this.outputLevel = target;
       this.outputSteps++;
       this.reconcile();
     } else {
@@ -240,12 +240,13 @@ export class SyncPlayer extends EventTarget {
     if (this.outputDelays.length > 21) this.outputDelays.shift();
   }
 
-  // The output clock's new level when it stepped at the third latest
-  // measure: that one is more than TOLERANCE_MS off the one before it, which
-  // ended a flat run (within STEP_FLAT_MS of the one two before), and the two
-  // after it are nearer to it than to the old level (it is no lone outlier).
-  // The measure that shows a step is taken as it is: the ones after it may
-  // already run off (see above). Null when there was no step.
+  // The measure that shows a step, when the output clock stepped at the
+  // third latest: that one is more than TOLERANCE_MS off the one before it,
+  // which ended a flat run (within STEP_FLAT_MS of the one two before: not a
+  // reset of a run-off, see above), and the two after it are nearer to it
+  // than to the old level (it is no lone outlier). The new level is the
+  // median of the three: the first may be caught halfway through the step,
+  // the others may already run off. Null when there was no step.
   outputStep() {
     const x = this.outputOffsets;
     const n = x.length;
