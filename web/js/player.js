@@ -27,37 +27,13 @@
 
 import { api, drainingMember } from './api.js';
 import { roomPosition } from './clock.js';
+import { OutputClock } from './output_clock.js';
 
 const LEAD_S = 0.08;          // how far ahead a new segment starts
 const TOLERANCE_MS = 5;       // re-schedule when off by more than this
 const FOLLOW_MS = 0.5;        // follow (without a jump) when off by more than this
 const DRIFT_CHECK_MS = 500;
 const CLOCK_SAMPLE_MS = 100;
-// The output clock's offset (performance.now() - contextTime for frames as
-// they are heard) is an estimate that moves in two ways. A step (an
-// underrun in the browser's audio stream, its output restarting after a
-// silence: 5-80 ms here) is moved to at once: a measure more than
-// TOLERANCE_MS off the one before, after a flat run, and not a lone
-// outlier, with the two after it (outputStep); so is a median of the last OUTPUT_SAMPLES more than
-// OUTPUT_JUMP_MS off (a step the rule missed). Otherwise the estimate moves
-// towards that median (which rides out the noise of one measure, about
-// 0.5 ms) by at most OUTPUT_SLEW_PPM: a sound card's clock drifts from the
-// system's by up to a few hundred ppm (and the measure of a card behind a
-// pipe, as in the tests, moves in steps of 1-3 ms), while Chromium's measure (PulseAudio's
-// interpolated latency) runs off, after its output starts or restarts, by
-// up to 9 ms a second, reset part of the way back every 1.5 s, for some
-// 15 s; the first measures after the step are right. A page that followed the
-// run-off was heard that far off at the speaker (docs/benchmarks.md, "The
-// web player's output clock, slowed down"). A step that comes during such a
-// run-off is not told from its resets: it is moved to only once the median
-// is OUTPUT_JUMP_MS off, else at OUTPUT_SLEW_PPM. For the first OUTPUT_FIRST
-// measures the estimate is their median.
-const OUTPUT_SAMPLES = 21;
-const OUTPUT_FIRST = 5;
-const OUTPUT_SLEW_PPM = 500;
-const OUTPUT_JUMP_MS = 20;
-const STEP_SAMPLES = 3;
-const STEP_FLAT_MS = 0.4;
 const FADE_S = 0.004;
 const PIECE_MS = 10000;
 const MIN_PIECE_MS = 1000;      // a piece shorter than this runs on to the next grid point
@@ -67,12 +43,6 @@ const FETCH_AHEAD_MS = 60000;   // pieces fetched and decoded ahead of what is h
 const KEEP_BEHIND_MS = 5000;    // pieces kept behind what is heard (small seeks back)
 const MAX_FETCHES = 1;          // pieces being fetched at once
 const DATA_SAVER_KEY = 'hifi.dataSaver';
-
-// The median of a non-empty list of numbers (the upper one of an even count).
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1];
-}
 
 let current = null; // the player the test hook reads: the last one enabled
 const enabledPlayers = new Set();
@@ -95,10 +65,7 @@ export class SyncPlayer extends EventTarget {
     this.fetchWaitMs = null;  // the last wait for a piece that what is heard waited for
     this.piecesFetched = 0;
     this.piecesAborted = 0;   // fetches of pieces dropped on their way (dropPiece)
-    this.outputOffsets = [];  // recent (performanceTime - contextTime) samples, ms
-    this.outputLevel = null;  // the estimate of that offset (outputOffset()), or null before a measure
-    this.outputLevelAt = 0;   // performance.now() of its last move
-    this.outputFresh = 0;     // measures since the output (re)started
+    this.outputClock = new OutputClock(); // performanceTime - contextTime for frames as heard
     this.outputDelays = [];   // recent delays from rendering a frame to hearing it, ms
     this.status = 'off';
     this.statusDetail = '';
@@ -106,8 +73,6 @@ export class SyncPlayer extends EventTarget {
     this.resyncs = 0;
     this.follows = 0;         // errors followed across a piece (followAcrossNextPiece)
     this.outputShiftMs = 0;   // added to each measure of the output clock (the test hook's shiftOutput)
-    this.outputSamples = 0;   // measures of the output clock taken
-    this.outputSteps = 0;     // steps in it moved to at once (outputStep)
     this.timers = [];
     this.onChange = (e) => {
       if (e.detail.kind === 'state' || e.detail.kind === 'snapshot' || (e.detail.kind === 'clock' && e.detail.first)) {
@@ -202,10 +167,8 @@ export class SyncPlayer extends EventTarget {
   // ---- clocks ------------------------------------------------------------
 
   resetOutputClock() {
-    this.outputOffsets = [];
+    this.outputClock.reset();
     this.outputDelays = [];
-    this.outputLevel = null;
-    this.outputFresh = 0;
   }
 
   sampleOutputClock() {
@@ -213,48 +176,14 @@ export class SyncPlayer extends EventTarget {
     if (!ctx || ctx.state !== 'running' || !ctx.getOutputTimestamp) return;
     const ts = ctx.getOutputTimestamp();
     if (!(ts.contextTime > 0) || !(ts.performanceTime > 0)) return;
-    const at = performance.now();
-    this.outputOffsets.push(ts.performanceTime - ts.contextTime * 1000 + this.outputShiftMs);
-    if (this.outputOffsets.length > OUTPUT_SAMPLES) this.outputOffsets.shift();
-    this.outputSamples++;
-    this.outputFresh++;
-    const step = this.outputStep();
-    if (step !== null) this.outputOffsets = this.outputOffsets.slice(-STEP_SAMPLES);
-    const target = median(this.outputOffsets);
-    const level = this.outputLevel;
-    const most = OUTPUT_SLEW_PPM * 1e-6 * (at - this.outputLevelAt);
-    if (level === null || this.outputFresh <= OUTPUT_FIRST) {
-      this.outputLevel = target;
-    } else if (step !== null || Math.abs(target - level) > OUTPUT_JUMP_MS) {
-      this.outputLevel = target;
-      this.outputSteps++;
+    if (this.outputClock.add(ts.performanceTime - ts.contextTime * 1000 + this.outputShiftMs, performance.now())) {
       this.reconcile();
-    } else {
-      this.outputLevel = level + Math.max(-most, Math.min(most, target - level));
     }
-    this.outputLevelAt = at;
     // The frames rendered but not yet heard: what a segment started now
     // waits for on top of its scheduling lead.
     const delay = (ctx.currentTime - ts.contextTime) * 1000 - (performance.now() - ts.performanceTime);
     if (delay >= 0 && delay < 1000) this.outputDelays.push(delay);
     if (this.outputDelays.length > 21) this.outputDelays.shift();
-  }
-
-  // The measure that shows a step, when the output clock stepped at the
-  // third latest: that one is more than TOLERANCE_MS off the one before it,
-  // which ended a flat run (within STEP_FLAT_MS of the one two before: not a
-  // reset of a run-off, see above), and the two after it are nearer to it
-  // than to the old level (it is no lone outlier). The new level is the
-  // median of the three: the first may be caught halfway through the step,
-  // the others may already run off. Null when there was no step.
-  outputStep() {
-    const x = this.outputOffsets;
-    const n = x.length;
-    if (n < STEP_SAMPLES + 3) return null;
-    const at = x[n - STEP_SAMPLES];
-    const before = x[n - STEP_SAMPLES - 1];
-    if (Math.abs(at - before) <= TOLERANCE_MS || Math.abs(before - x[n - STEP_SAMPLES - 3]) > STEP_FLAT_MS) return null;
-    return x.slice(1 - STEP_SAMPLES).every((y) => Math.abs(y - at) < Math.abs(y - before)) ? at : null;
   }
 
   // How long after it is rendered a frame is heard, in seconds: the second
@@ -271,7 +200,7 @@ export class SyncPlayer extends EventTarget {
 
   // performance.now() - contextTime*1000 for frames as they are heard.
   outputOffset() {
-    if (this.outputLevel !== null) return this.outputLevel;
+    if (this.outputClock.level !== null) return this.outputClock.level;
     const ctx = this.ctx;
     const latency = (ctx.outputLatency || 0) + (ctx.outputLatency ? 0 : ctx.baseLatency || 0);
     return performance.now() - ctx.currentTime * 1000 + latency * 1000;
@@ -771,13 +700,13 @@ export class SyncPlayer extends EventTarget {
       // performance.now() - contextTime * 1000 for frames as they are
       // heard (what the schedule is placed by), and its latest measure.
       outputOffsetMs: this.outputOffset(),
-      outputOffsetLatestMs: this.outputOffsets.length ? this.outputOffsets[this.outputOffsets.length - 1] : null,
+      outputOffsetLatestMs: this.outputClock.latest,
       clockOffsetMs: this.clock.offset,
       clockRoundTripMs: this.clock.roundTrip,
       resyncs: this.resyncs,
       follows: this.follows,
-      outputSamples: this.outputSamples,
-      outputSteps: this.outputSteps,
+      outputSamples: this.outputClock.samples,
+      outputSteps: this.outputClock.steps,
       bufferedSeconds: this.bufferedSeconds(),
       piecesFetched: this.piecesFetched,
       piecesAborted: this.piecesAborted,
