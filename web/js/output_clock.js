@@ -2,25 +2,25 @@
 // contextTime * 1000 for frames as they are heard, from a measure of it
 // (AudioContext.getOutputTimestamp()) taken every 100 ms.
 //
-// The estimate moves in two ways. A step (an
-// underrun in the browser's audio stream, its output restarting after a
-// silence: 5-80 ms here) is moved to at once: a measure more than
-// STEP_MS off the one before, after a flat run, and not a lone
-// outlier, with the two after it (step()); so is a median of the last OUTPUT_SAMPLES more than
-// OUTPUT_JUMP_MS off (a step the rule missed). Otherwise the estimate moves
-// towards that median (which rides out the noise of one measure, about
-// 0.5 ms) by at most OUTPUT_SLEW_PPM: a sound card's clock drifts from the
-// system's by up to a few hundred ppm (and the measure of a card behind a
-// pipe, as in the tests, moves in steps of 1-3 ms), while Chromium's measure (PulseAudio's
-// interpolated latency) runs off, after its output starts or restarts, by
-// up to 9 ms a second, reset part of the way back every 1.5 s, for some
-// 15 s; the first measures after the step are right. A page that followed the
-// run-off was heard that far off at the speaker (docs/benchmarks.md, "The
-// web player's output clock, slowed down"). A step that comes during such a
-// run-off is not told from its resets: it is moved to only once the median
-// is OUTPUT_JUMP_MS off, else at OUTPUT_SLEW_PPM. For the first OUTPUT_FIRST
-// measures the estimate is their median.
-const STEP_MS = 5;
+// The estimate moves in two ways. A step of more than the player's
+// tolerance (an underrun in the browser's audio stream, its output
+// restarting after a silence: 5-80 ms here) is moved to at once: a measure
+// that far off the one before, after a flat run, not a lone outlier, with
+// the two after it (stepped()); so is a median of the last OUTPUT_SAMPLES
+// more than OUTPUT_JUMP_MS off (a step that rule missed). Otherwise the
+// estimate moves towards that median (which rides out the noise of one
+// measure, about 0.5 ms) by at most OUTPUT_SLEW_PPM: a sound card's clock
+// drifts from the system's by up to a few hundred ppm (and the measure of a
+// card behind a pipe, as in the tests, moves in steps of 1-3 ms), while
+// Chromium's measure (PulseAudio's interpolated latency) runs off, after
+// its output starts or restarts, by up to 9 ms a second, reset part of the
+// way back every 1.5 s, for some 15 s; the first measures after the step
+// are right. A page that followed the run-off was heard that far off at
+// the speaker (docs/benchmarks.md, "The web player's output clock, slowed
+// down"). A step that comes during such a run-off is not told from its
+// resets: it is moved to only once the median is OUTPUT_JUMP_MS off, else
+// at OUTPUT_SLEW_PPM. For the first OUTPUT_FIRST measures the estimate is
+// their median.
 const OUTPUT_SAMPLES = 21;
 const OUTPUT_FIRST = 5;
 const OUTPUT_SLEW_PPM = 500;
@@ -35,7 +35,10 @@ function median(values) {
 }
 
 export class OutputClock {
-  constructor() {
+  // `stepMs`: a move larger than this is a step (the player's tolerance,
+  // beyond which it jumps rather than follows).
+  constructor(stepMs) {
+    this.stepMs = stepMs;
     this.samples = 0;    // measures taken, in all
     this.steps = 0;      // steps moved to at once, in all
     this.reset();
@@ -59,8 +62,8 @@ export class OutputClock {
     if (this.offsets.length > OUTPUT_SAMPLES) this.offsets.shift();
     this.samples++;
     this.fresh++;
-    const step = this.step();
-    if (step !== null) this.offsets = this.offsets.slice(-STEP_SAMPLES);
+    const step = this.stepped();
+    if (step) this.offsets = this.offsets.slice(-STEP_SAMPLES);
     const target = median(this.offsets);
     const level = this.level;
     const most = OUTPUT_SLEW_PPM * 1e-6 * (at - this.levelAt);
@@ -69,7 +72,7 @@ export class OutputClock {
       this.level = target;
       return false;
     }
-    if (step !== null || Math.abs(target - level) > OUTPUT_JUMP_MS) {
+    if (step || Math.abs(target - level) > OUTPUT_JUMP_MS) {
       this.level = target;
       this.steps++;
       return true;
@@ -78,20 +81,20 @@ export class OutputClock {
     return false;
   }
 
-  // The measure that shows a step, when the clock stepped at the third
-  // latest: that one is more than STEP_MS off the one before it, which ended
-  // a flat run (within STEP_FLAT_MS of the one two before: not a reset of a
-  // run-off, see above), and the two after it are nearer to it than to the
-  // old level (it is no lone outlier). The new level is the median of the
-  // three: the first may be caught halfway through the step, the others may
-  // already run off. Null when there was no step.
-  step() {
+  // Whether the clock stepped at the third latest measure: that one is more
+  // than stepMs off the one before it, which ended a flat run (within
+  // STEP_FLAT_MS of the one two before: not a reset of a run-off, see
+  // above), and the two after it are nearer to it than to the old level (it
+  // is no lone outlier). The new level is then the median of the three: the
+  // first may be caught halfway through the step, the others may already
+  // run off.
+  stepped() {
     const x = this.offsets;
     const n = x.length;
-    if (n < STEP_SAMPLES + 3) return null;
+    if (n < STEP_SAMPLES + 3) return false;
     const at = x[n - STEP_SAMPLES];
     const before = x[n - STEP_SAMPLES - 1];
-    if (Math.abs(at - before) <= STEP_MS || Math.abs(before - x[n - STEP_SAMPLES - 3]) > STEP_FLAT_MS) return null;
-    return x.slice(1 - STEP_SAMPLES).every((y) => Math.abs(y - at) < Math.abs(y - before)) ? at : null;
+    if (Math.abs(at - before) <= this.stepMs || Math.abs(before - x[n - STEP_SAMPLES - 3]) > STEP_FLAT_MS) return false;
+    return x.slice(1 - STEP_SAMPLES).every((y) => Math.abs(y - at) < Math.abs(y - before));
   }
 }

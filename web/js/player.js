@@ -65,7 +65,7 @@ export class SyncPlayer extends EventTarget {
     this.fetchWaitMs = null;  // the last wait for a piece that what is heard waited for
     this.piecesFetched = 0;
     this.piecesAborted = 0;   // fetches of pieces dropped on their way (dropPiece)
-    this.outputClock = new OutputClock(); // performanceTime - contextTime for frames as heard
+    this.outputClock = new OutputClock(TOLERANCE_MS); // performanceTime - contextTime for frames as heard
     this.outputDelays = [];   // recent delays from rendering a frame to hearing it, ms
     this.status = 'off';
     this.statusDetail = '';
